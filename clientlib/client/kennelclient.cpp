@@ -1,0 +1,159 @@
+#include "kennelclient.h"
+
+#include "clientconnection.h"
+
+#include <QCoreApplication>
+
+using Kennel::Internal::ClientConnection;
+
+KennelClient::KennelClient(QObject *parent)
+    : QObject(parent)
+    , d(new ClientConnection(this))
+{
+    d->pid = quint32(QCoreApplication::applicationPid());
+}
+
+KennelClient::~KennelClient()
+{
+    d->shutdownSilently();
+    delete d;
+}
+
+void KennelClient::setBrokerAddress(const BrokerAddress &address)
+{
+    d->address = address;
+}
+
+BrokerAddress KennelClient::brokerAddress() const
+{
+    return d->address;
+}
+
+void KennelClient::setName(const QByteArray &name)
+{
+    d->name = name;
+}
+
+QByteArray KennelClient::name() const
+{
+    return d->name;
+}
+
+void KennelClient::setPid(quint32 pid)
+{
+    d->pid = pid;
+}
+
+quint32 KennelClient::pid() const
+{
+    return d->pid;
+}
+
+void KennelClient::setConnectTimeout(std::chrono::milliseconds timeout)
+{
+    d->connectTimeout = std::max(timeout, std::chrono::milliseconds(1));
+}
+
+std::chrono::milliseconds KennelClient::connectTimeout() const
+{
+    return d->connectTimeout;
+}
+
+void KennelClient::setAutoReconnect(bool enable)
+{
+    d->autoReconnect = enable;
+}
+
+bool KennelClient::autoReconnect() const
+{
+    return d->autoReconnect;
+}
+
+void KennelClient::setReconnectBackoff(std::chrono::milliseconds min, std::chrono::milliseconds max)
+{
+    d->backoffMin = std::max(min, std::chrono::milliseconds(1));
+    d->backoffMax = std::max(max, d->backoffMin);
+}
+
+std::chrono::milliseconds KennelClient::reconnectBackoffMin() const
+{
+    return d->backoffMin;
+}
+
+std::chrono::milliseconds KennelClient::reconnectBackoffMax() const
+{
+    return d->backoffMax;
+}
+
+void KennelClient::setTransport(QIODevice *device)
+{
+    d->pendingTransport = device;
+}
+
+QIODevice *KennelClient::transport() const
+{
+    if (QIODevice *current = d->currentTransport())
+        return current;
+    return d->pendingTransport.data();
+}
+
+KennelClient::State KennelClient::state() const
+{
+    return d->state;
+}
+
+KennelClient::ClientError KennelClient::error() const
+{
+    return d->error;
+}
+
+QString KennelClient::errorString() const
+{
+    return d->errorString;
+}
+
+bool KennelClient::reconnectPending() const
+{
+    return d->reconnectPending();
+}
+
+QByteArray KennelClient::brokerVersion() const
+{
+    return d->brokerVersion;
+}
+
+quint32 KennelClient::brokerMaxFrameSize() const
+{
+    return d->brokerMaxFrameSize;
+}
+
+void KennelClient::connectToBroker()
+{
+    d->connectToBroker();
+}
+
+void KennelClient::disconnectFromBroker()
+{
+    d->disconnectFromBroker();
+}
+
+quint32 KennelClient::send(const QByteArray &target, const QByteArray &payload, bool wantStatus)
+{
+    return d->send(target, payload, wantStatus);
+}
+
+void KennelClient::registerWatchdog(const Kennel::WatchdogTerms &terms)
+{
+    d->watchdogTerms = terms;
+    d->sendWatchdogTerms();
+}
+
+bool KennelClient::feedWatchdog()
+{
+    return d->sendWhenRegistered(Kennel::FrameType::WatchdogFeed, {});
+}
+
+bool KennelClient::ping()
+{
+    return d->sendWhenRegistered(Kennel::FrameType::Ping, {});
+}

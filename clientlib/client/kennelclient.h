@@ -1,0 +1,180 @@
+// KennelClient: a Qt client of the Kennel broker (docs/PROTOCOL.md). It connects, registers a
+// name, sends and receives messages, and can reconnect by itself when the broker goes away.
+//
+// Layers: this public class (settings, signals) → a private connection object (transport,
+// decoder, timers, reconnect) → the pure codec in framecodec.h. Nothing of the private part is
+// visible here, so the installed header only pulls in Qt and the protocol types.
+//
+// Threading: like any QObject, use a client from the thread it lives in.
+#pragma once
+
+#include "brokeraddress.h"
+#include "framecodec.h"
+#include "kennel_export.h"
+
+#include <QByteArray>
+#include <QObject>
+#include <QString>
+
+#include <chrono>
+
+QT_BEGIN_NAMESPACE
+class QIODevice;
+QT_END_NAMESPACE
+
+namespace Kennel::Internal {
+class ClientConnection;
+}
+
+class KENNEL_CLIENT_EXPORT KennelClient : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(State state READ state NOTIFY stateChanged)
+    Q_PROPERTY(QByteArray name READ name WRITE setName)
+    Q_PROPERTY(bool autoReconnect READ autoReconnect WRITE setAutoReconnect)
+
+public:
+    enum State {
+        Disconnected, // also while waiting for an automatic reconnect (see reconnectPending())
+        Connecting,   // opening the transport
+        Registering,  // Hello sent, waiting for Welcome
+        Registered,   // may send and receive
+    };
+    Q_ENUM(State)
+
+    // 1..999 mirror Kennel::ErrorCode, the codes a broker sends in an Error frame (PROTOCOL §4.3);
+    // 1000 and up are found locally. The ranges never collide, so one enum serves both. A code
+    // below 1000 that this version does not name still arrives with its number (PROTOCOL §4.3:
+    // keep unknown codes), hence the fixed underlying type.
+    enum ClientError : int {
+        NoError = 0,
+        BadMagic = 1,
+        UnsupportedVersion = 2,
+        FrameTooLarge = 3,
+        MalformedFrame = 4,
+        UnknownFrameType = 5,
+        InvalidName = 6,          // also found locally: the name set with setName() is not valid
+        NameTaken = 7,
+        NotRegistered = 8,
+        AlreadyRegistered = 9,
+        RegisterTimeout = 10,
+        TooManyClients = 11,
+        SourceMismatch = 12,
+        PidMismatch = 13,
+        NotPermitted = 14,
+        ShuttingDown = 15,
+        IncompleteFrameTimeout = 16,
+        InvalidWatchdogTerms = 17,
+        WatchdogUnavailable = 18,
+        UnknownProtocolError = 999, // an Error code of 1000 or more: not a valid wire code
+
+        ConnectionRefused = 1000, // nothing listens at the address (TCP refused, no such socket)
+        HostNotFound,             // the host name does not resolve
+        RemoteClosed,             // the broker closed the connection or said Bye
+        ProtocolViolation,        // the broker sent bytes that are not a valid frame here
+        Timeout,                  // no connection and Welcome within connectTimeout()
+        TransportError,           // any other socket or device failure
+        InvalidAddress,           // no usable broker address and no transport set
+    };
+    Q_ENUM(ClientError)
+
+    explicit KennelClient(QObject *parent = nullptr);
+    // A registered client says Bye on a best-effort basis; no signals are emitted.
+    ~KennelClient() override;
+
+    // Settings take effect at the next connection attempt.
+    void setBrokerAddress(const BrokerAddress &address);
+    BrokerAddress brokerAddress() const;
+    void setName(const QByteArray &name);
+    QByteArray name() const;
+    // The PID claimed in Hello; the broker cross-checks it against the peer process the kernel
+    // reports (PROTOCOL §4.1). Defaults to QCoreApplication::applicationPid(); 0 claims nothing.
+    void setPid(quint32 pid);
+    quint32 pid() const;
+
+    // Without a Welcome this long after connectToBroker() (or a reconnect attempt), the attempt
+    // fails with Timeout. Default 10 s.
+    void setConnectTimeout(std::chrono::milliseconds timeout);
+    std::chrono::milliseconds connectTimeout() const;
+
+    // When on, a connection lost after connectToBroker() is re-established with exponential
+    // backoff (min, doubling up to max; the delay restarts at min once registered) and the name
+    // registered again; registered() is emitted each time. No reconnect follows
+    // disconnectFromBroker(), a refusal that retrying cannot cure (InvalidName,
+    // UnsupportedVersion, PidMismatch, NotPermitted, InvalidAddress), or a connection over a
+    // transport given with setTransport() that has no broker address to fall back on.
+    // NameTaken IS retried: after a broker restart or a crash of ours, the broker may still hold
+    // our previous connection for a moment.
+    void setAutoReconnect(bool enable);
+    bool autoReconnect() const;
+    // Default 100 ms .. 5 s.
+    void setReconnectBackoff(std::chrono::milliseconds min, std::chrono::milliseconds max);
+    std::chrono::milliseconds reconnectBackoffMin() const;
+    std::chrono::milliseconds reconnectBackoffMax() const;
+
+    // Use `device`, already open and connected to a broker (a socket still connecting is waited
+    // for), for the next connection instead of opening a socket to brokerAddress(); meant for
+    // tests and unusual transports.
+    // The client does not take ownership. It uses the device for one connection: when that
+    // connection ends, the client closes the device and forgets it; it never deletes it. A
+    // QAbstractSocket or QLocalSocket is watched for disconnection; any other device counts as
+    // closed on readChannelFinished() or aboutToClose(). Deleting the device while the client uses
+    // it ends the connection with TransportError. Pass nullptr to clear.
+    void setTransport(QIODevice *device);
+    QIODevice *transport() const;
+
+    State state() const;
+    ClientError error() const; // the cause of the last disconnection, NoError after a clean one
+    QString errorString() const;
+    bool reconnectPending() const;
+    // From the Welcome of the current (or last) connection.
+    QByteArray brokerVersion() const;
+    quint32 brokerMaxFrameSize() const;
+
+    // Opens the transport, sends Hello and waits for Welcome. No-op while already connecting or
+    // connected; cancels a pending reconnect and tries now. A missing address or an invalid name is
+    // reported by errorOccurred() before this returns, and nothing is attempted. A Unix socket may
+    // connect (or fail) at once, so connected() or errorOccurred() can also arrive before it returns.
+    void connectToBroker();
+    // Sends Bye when the broker knows us, closes the transport and cancels any pending reconnect.
+    void disconnectFromBroker();
+
+    // Sends `payload` to the client registered as `target`; returns the message id, which is
+    // nonzero, increases with every message of this client object (across reconnects), and comes
+    // back in deliveryStatusReceived() when `wantStatus` is set.
+    // Returns 0 and sends nothing when the client is not Registered, `target` is not a valid name,
+    // or the frame would exceed brokerMaxFrameSize(); no signal is emitted for these, as they are
+    // the caller's to check. Messages are NOT queued while disconnected.
+    quint32 send(const QByteArray &target, const QByteArray &payload, bool wantStatus = true);
+
+    // Asks the broker to watch this client: feed it with feedWatchdog() within the agreed interval.
+    // May be called at any time: the terms are remembered, sent whenever the client registers
+    // (and again after every reconnect, since a new connection starts unwatched), and confirmed
+    // with watchdogRegistered() or refused with errorOccurred(InvalidWatchdogTerms or
+    // WatchdogUnavailable), which leaves the connection open.
+    void registerWatchdog(const Kennel::WatchdogTerms &terms);
+    // False when not Registered (nothing is sent).
+    bool feedWatchdog();
+    // Pong arrives as pongReceived(). False when not Registered.
+    bool ping();
+
+Q_SIGNALS:
+    void stateChanged(KennelClient::State state);
+    void connected();                          // the transport is open; Hello is on its way
+    void registered(const QByteArray &name);   // Welcome received: ready to send and receive
+    void messageReceived(const QByteArray &source, const QByteArray &payload, quint32 messageId);
+    void deliveryStatusReceived(quint32 messageId, const QByteArray &target,
+                                Kennel::DeliveryStatus status);
+    // Connection failures (followed by stateChanged(Disconnected)) and Error frames the broker
+    // sends while the connection stays open.
+    void errorOccurred(KennelClient::ClientError error, const QString &text);
+    void disconnected();                       // a connection that emitted connected() has ended
+    void pongReceived();
+    void watchdogRegistered(const Kennel::WatchdogTerms &effectiveTerms);
+    void reconnectScheduled(int delayMs);
+
+private:
+    friend class Kennel::Internal::ClientConnection;
+    // A QObject child, so that moveToThread() takes the connection and its timers along.
+    Kennel::Internal::ClientConnection *const d;
+};

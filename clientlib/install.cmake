@@ -1,0 +1,50 @@
+# Install rules for the client library, its headers, kennelctl, and a CMake package, so that an
+# outside project can write:
+#   find_package(Kennel REQUIRED)
+#   target_link_libraries(app PRIVATE Kennel::Client)
+# and #include <kennelclient.h> (the headers sit flat in include/kennel).
+include(CMakePackageConfigHelpers)
+
+set(KENNEL_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Kennel)
+
+install(TARGETS KennelClient kennelctl
+    EXPORT KennelTargets
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+)
+
+# The public headers only: clientconnection.h is private to the library and kennelclient.h is
+# written so that it never needs it.
+install(FILES
+    ${CMAKE_CURRENT_SOURCE_DIR}/protocol/frame.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/protocol/framecodec.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/protocol/names.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/legacy/legacyframe.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/client/brokeraddress.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/client/kennelclient.h
+    ${CMAKE_CURRENT_BINARY_DIR}/kennel_export.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/kennel
+)
+
+install(EXPORT KennelTargets
+    NAMESPACE Kennel::
+    DESTINATION ${KENNEL_CMAKE_INSTALL_DIR}
+)
+
+configure_package_config_file(
+    ${CMAKE_CURRENT_SOURCE_DIR}/KennelConfig.cmake.in
+    ${CMAKE_CURRENT_BINARY_DIR}/KennelConfig.cmake
+    INSTALL_DESTINATION ${KENNEL_CMAKE_INSTALL_DIR}
+)
+# The soname carries the major version only, so a consumer built against 0.x runs with any 0.y.
+write_basic_package_version_file(
+    ${CMAKE_CURRENT_BINARY_DIR}/KennelConfigVersion.cmake
+    VERSION ${PROJECT_VERSION}
+    COMPATIBILITY SameMajorVersion
+)
+install(FILES
+    ${CMAKE_CURRENT_BINARY_DIR}/KennelConfig.cmake
+    ${CMAKE_CURRENT_BINARY_DIR}/KennelConfigVersion.cmake
+    DESTINATION ${KENNEL_CMAKE_INSTALL_DIR}
+)

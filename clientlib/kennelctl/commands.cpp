@@ -1,0 +1,271 @@
+#include "commands.h"
+
+#include <kennelclient.h>
+#include "signalwatcher.h"
+
+#include <QEventLoop>
+#include <QTimer>
+
+#include <cstdio>
+#include <utility>
+
+namespace KennelCtl {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds DefaultConnectTimeout{10000};
+
+// Written with stdio and flushed per line: a test or a pipeline reading kennelctl's output sees
+// each line when it happens, not when a buffer fills.
+void printLine(FILE *stream, const QByteArray &line)
+{
+    std::fwrite(line.constData(), 1, size_t(line.size()), stream);
+    std::fputc('\n', stream);
+    std::fflush(stream);
+}
+
+void report(const QString &text)
+{
+    printLine(stderr, QByteArrayLiteral("kennelctl: ") + text.toUtf8());
+}
+
+QString describe(const BrokerAddress &broker)
+{
+    return broker.toString();
+}
+
+bool isContinuation(uchar byte)
+{
+    return (byte & 0xC0) == 0x80;
+}
+
+// Length of the well-formed UTF-8 sequence at `i` that encodes a printable character, or 0.
+qsizetype printableUtf8Length(QByteArrayView bytes, qsizetype i)
+{
+    const auto at = [&](qsizetype k) { return k < bytes.size() ? uchar(bytes[k]) : uchar(0); };
+    const uchar lead = at(i);
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        if (!isContinuation(at(i + 1)))
+            return 0;
+        // U+0080..U+009F are the C1 controls; some terminals act on them.
+        return (lead == 0xC2 && at(i + 1) < 0xA0) ? 0 : 2;
+    }
+    if (lead >= 0xE0 && lead <= 0xEF) {
+        const uchar b1 = at(i + 1);
+        if (!isContinuation(b1) || !isContinuation(at(i + 2)))
+            return 0;
+        if ((lead == 0xE0 && b1 < 0xA0) || (lead == 0xED && b1 >= 0xA0)) // overlong, surrogate
+            return 0;
+        // U+2028, U+2029: line and paragraph separators would split the line for some readers.
+        if (lead == 0xE2 && b1 == 0x80 && (at(i + 2) == 0xA8 || at(i + 2) == 0xA9))
+            return 0;
+        return 3;
+    }
+    if (lead >= 0xF0 && lead <= 0xF4) {
+        const uchar b1 = at(i + 1);
+        if (!isContinuation(b1) || !isContinuation(at(i + 2)) || !isContinuation(at(i + 3)))
+            return 0;
+        if ((lead == 0xF0 && b1 < 0x90) || (lead == 0xF4 && b1 >= 0x90)) // overlong, > U+10FFFF
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+} // namespace
+
+QByteArray escapeForLine(QByteArrayView payload)
+{
+    static const char hex[] = "0123456789abcdef";
+    QByteArray out;
+    out.reserve(payload.size());
+    for (qsizetype i = 0; i < payload.size();) {
+        const uchar c = uchar(payload[i]);
+        if (c == '\\') {
+            out += "\\\\";
+            ++i;
+        } else if (c >= 0x20 && c < 0x7F) {
+            out += char(c);
+            ++i;
+        } else if (const qsizetype n = c >= 0x80 ? printableUtf8Length(payload, i) : 0) {
+            out += payload.sliced(i, n);
+            i += n;
+        } else {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xF];
+            ++i;
+        }
+    }
+    return out;
+}
+
+int runSend(const SendOptions &options)
+{
+    KennelClient client;
+    client.setBrokerAddress(options.broker);
+    client.setName(options.name);
+    client.setConnectTimeout(milliseconds(options.timeoutMs));
+
+    QEventLoop loop;
+    int exitCode = -1;
+    bool registered = false;
+    quint32 messageId = 0;
+    const auto finish = [&](int code) {
+        if (exitCode >= 0)
+            return;
+        exitCode = code;
+        client.disconnectFromBroker();
+        loop.exit(code);
+    };
+
+    QTimer deadline;
+    deadline.setSingleShot(true);
+    QObject::connect(&deadline, &QTimer::timeout, &loop, [&] {
+        report(registered ? QStringLiteral("timed out after %1 ms waiting for the delivery status").arg(options.timeoutMs)
+                          : QStringLiteral("timed out after %1 ms connecting to %2").arg(options.timeoutMs).arg(describe(options.broker)));
+        finish(ExitTimeout);
+    });
+    QObject::connect(&client, &KennelClient::registered, &loop, [&] {
+        registered = true;
+        messageId = client.send(options.target, options.text, true);
+        if (messageId == 0) {
+            report(QStringLiteral("the message (%1 bytes) exceeds the broker's frame size limit of %2 bytes")
+                       .arg(options.text.size()).arg(client.brokerMaxFrameSize()));
+            finish(ExitUsage);
+        }
+    });
+    QObject::connect(&client, &KennelClient::deliveryStatusReceived, &loop,
+                     [&](quint32 id, const QByteArray &, Kennel::DeliveryStatus status) {
+        if (id != messageId)
+            return;
+        if (status == Kennel::DeliveryStatus::Delivered) {
+            printLine(stdout, QByteArrayLiteral("delivered to ") + options.target);
+            finish(ExitOk);
+        } else {
+            printLine(stdout, QByteArrayLiteral("not delivered to ") + options.target + QByteArrayLiteral(": ")
+                                  + Kennel::deliveryStatusName(status));
+            finish(ExitStatusBase + int(status));
+        }
+    });
+    QObject::connect(&client, &KennelClient::errorOccurred, &loop,
+                     [&](KennelClient::ClientError error, const QString &text) {
+        if (registered) {
+            report(QStringLiteral("broker: %1").arg(text));
+            return; // a lost connection is handled below
+        }
+        report(QStringLiteral("cannot register as %1 at %2: %3")
+                   .arg(QString::fromUtf8(options.name), describe(options.broker), text));
+        finish(error == KennelClient::Timeout ? ExitTimeout : ExitCannotConnect);
+    });
+    QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
+        if (registered && state == KennelClient::Disconnected && exitCode < 0) {
+            report(QStringLiteral("connection lost before the delivery status arrived"));
+            finish(ExitConnectionLost);
+        }
+    });
+
+    deadline.start(options.timeoutMs);
+    client.connectToBroker();
+    if (exitCode >= 0) // failed before the loop could run
+        return exitCode;
+    return loop.exec();
+}
+
+int runListen(const ListenOptions &options)
+{
+    KennelClient client;
+    client.setBrokerAddress(options.broker);
+    client.setName(options.name);
+    client.setAutoReconnect(options.reconnect);
+    client.setConnectTimeout(options.timeoutMs > 0 ? milliseconds(options.timeoutMs) : DefaultConnectTimeout);
+
+    QEventLoop loop;
+    int exitCode = -1;
+    bool everRegistered = false;
+    bool registeredNow = false;
+    bool retryFailureReported = false; // --reconnect: say why once, not at every attempt
+    int received = 0;
+    const auto finish = [&](int code) {
+        if (exitCode >= 0)
+            return;
+        exitCode = code;
+        client.disconnectFromBroker();
+        loop.exit(code);
+    };
+
+    SignalWatcher signalWatcher;
+    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &loop, [&] { finish(ExitOk); });
+
+    QTimer deadline;
+    deadline.setSingleShot(true);
+    QObject::connect(&deadline, &QTimer::timeout, &loop, [&] {
+        if (!everRegistered) {
+            report(QStringLiteral("timed out after %1 ms connecting to %2").arg(options.timeoutMs).arg(describe(options.broker)));
+            finish(ExitTimeout);
+        } else if (options.count > 0) {
+            report(QStringLiteral("timed out after %1 ms with %2 of %3 messages")
+                       .arg(options.timeoutMs).arg(received).arg(options.count));
+            finish(ExitTimeout);
+        } else {
+            finish(ExitOk);
+        }
+    });
+
+    QObject::connect(&client, &KennelClient::registered, &loop, [&](const QByteArray &name) {
+        everRegistered = registeredNow = true;
+        retryFailureReported = false;
+        // On stderr, so stdout carries messages only; a test waits for this line before sending.
+        report(QStringLiteral("listening as %1 at %2").arg(QString::fromUtf8(name), describe(options.broker)));
+    });
+    QObject::connect(&client, &KennelClient::messageReceived, &loop,
+                     [&](const QByteArray &source, const QByteArray &payload, quint32) {
+        if (exitCode >= 0)
+            return;
+        printLine(stdout, source + QByteArrayLiteral(": ") + escapeForLine(payload));
+        if (options.count > 0 && ++received >= options.count)
+            finish(ExitOk);
+    });
+    QObject::connect(&client, &KennelClient::errorOccurred, &loop,
+                     [&](KennelClient::ClientError, const QString &text) {
+        if (exitCode >= 0)
+            return;
+        if (client.state() == KennelClient::Registered) {
+            report(QStringLiteral("broker: %1").arg(text)); // the connection stays
+        } else if (registeredNow) {
+            report(QStringLiteral("connection lost: %1").arg(text));
+        } else if (!retryFailureReported) {
+            retryFailureReported = options.reconnect;
+            report(everRegistered ? QStringLiteral("cannot reconnect: %1").arg(text)
+                                  : QStringLiteral("cannot register as %1 at %2: %3")
+                                        .arg(QString::fromUtf8(options.name), describe(options.broker), text));
+        }
+    });
+    QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
+        if (state != KennelClient::Disconnected || exitCode >= 0)
+            return;
+        const bool wasRegistered = std::exchange(registeredNow, false);
+        if (client.reconnectPending()) {
+            if (wasRegistered)
+                report(QStringLiteral("reconnecting to %1").arg(describe(options.broker)));
+            return;
+        }
+        if (everRegistered)
+            finish(ExitConnectionLost);
+        else
+            finish(client.error() == KennelClient::Timeout ? ExitTimeout : ExitCannotConnect);
+    });
+
+    if (options.timeoutMs > 0)
+        deadline.start(options.timeoutMs);
+    client.connectToBroker();
+    if (exitCode >= 0)
+        return exitCode;
+    if (client.state() == KennelClient::Disconnected && !client.reconnectPending())
+        return ExitCannotConnect; // refused synchronously, with the reason already reported
+    return loop.exec();
+}
+
+} // namespace KennelCtl

@@ -1,0 +1,174 @@
+// kennelctl: the broker from the shell. Arguments in, one of two commands run, an exit code out
+// that scripts can branch on (docs/KENNELCTL.md).
+#include "commands.h"
+
+#include <names.h>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QLoggingCategory>
+
+#include <cstdio>
+
+using namespace KennelCtl;
+
+namespace {
+
+const QString DefaultBroker = QStringLiteral("127.0.0.1:8000");
+
+const QString Description = QStringLiteral(
+    "Send and receive Kennel messages.\n"
+    "\n"
+    "Commands:\n"
+    "  send NAME TEXT   send TEXT to the client registered as NAME and wait for its delivery\n"
+    "                   status; prints \"delivered to NAME\" or \"not delivered to NAME: STATUS\"\n"
+    "  listen NAME      register as NAME and print each message as \"SOURCE: TEXT\", one per\n"
+    "                   line (bytes that are not printable UTF-8 as \\xNN, '\\' as \\\\);\n"
+    "                   \"listening as NAME\" goes to stderr once registered\n"
+    "\n"
+    "The broker address is HOST:PORT, [IPV6]:PORT or unix:PATH; default: $KENNEL_BROKER, else %1.\n"
+    "\n"
+    "Exit status:\n"
+    "  0   delivered (send); --count messages received, --timeout without --count, or\n"
+    "      SIGINT/SIGTERM (listen)\n"
+    "  2   usage: bad arguments, address or name; message over the broker's frame limit\n"
+    "  3   cannot connect or register (refused, no such socket, name taken, ...)\n"
+    "  4   timeout\n"
+    "  5   connection lost after registering\n"
+    "  11  no_such_client        12  queue_full            13  too_large_for_target\n"
+    "  14  not_registered        15  sender_name_unfit     16  invalid_target\n"
+    "  17  shutting_down         (10 + the delivery status value)")
+    .arg(DefaultBroker);
+
+int usageError(const QString &text)
+{
+    std::fprintf(stderr, "kennelctl: %s\nTry 'kennelctl --help'.\n", qPrintable(text));
+    return ExitUsage;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("kennelctl"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(KENNEL_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(Description);
+    const QCommandLineOption helpOption = parser.addHelpOption();
+    const QCommandLineOption versionOption = parser.addVersionOption();
+    const QCommandLineOption brokerOption(QStringLiteral("broker"), QStringLiteral("Broker address."),
+                                          QStringLiteral("ADDR"));
+    const QCommandLineOption timeoutOption(
+        QStringLiteral("timeout"),
+        QStringLiteral("send: give up after MS (default 5000). listen: stop after MS; without --count "
+                       "that is success."),
+        QStringLiteral("MS"));
+    const QCommandLineOption asOption(QStringLiteral("as"),
+                                      QStringLiteral("send: register as NAME (default kennelctl-PID)."),
+                                      QStringLiteral("NAME"));
+    const QCommandLineOption countOption(QStringLiteral("count"),
+                                         QStringLiteral("listen: exit after N messages."), QStringLiteral("N"));
+    const QCommandLineOption reconnectOption(
+        QStringLiteral("reconnect"), QStringLiteral("listen: reconnect and register again when the broker goes away."));
+    const QCommandLineOption verboseOption(QStringLiteral("verbose"),
+                                           QStringLiteral("Log the client library's activity to stderr."));
+    parser.addOptions({brokerOption, timeoutOption, asOption, countOption, reconnectOption, verboseOption});
+    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send or listen"),
+                                 QStringLiteral("<send|listen> ..."));
+
+    const bool parsed = parser.parse(QCoreApplication::arguments());
+    const QStringList args = parser.positionalArguments();
+    const QString command = args.value(0);
+    if (command == QLatin1String("send")) {
+        parser.clearPositionalArguments();
+        parser.addPositionalArgument(QStringLiteral("send"), QStringLiteral("Send a message."), QStringLiteral("send"));
+        parser.addPositionalArgument(QStringLiteral("NAME"), QStringLiteral("The target client's name."));
+        parser.addPositionalArgument(QStringLiteral("TEXT"), QStringLiteral("The message."));
+    } else if (command == QLatin1String("listen")) {
+        parser.clearPositionalArguments();
+        parser.addPositionalArgument(QStringLiteral("listen"), QStringLiteral("Print received messages."),
+                                     QStringLiteral("listen"));
+        parser.addPositionalArgument(QStringLiteral("NAME"), QStringLiteral("The name to register."));
+    }
+    if (parser.isSet(helpOption))
+        parser.showHelp(0);
+    if (!parsed)
+        return usageError(parser.errorText());
+    if (parser.isSet(versionOption))
+        parser.showVersion();
+
+    // The library's info lines suit a daemon's log; a command-line tool reports for itself.
+    // QT_LOGGING_RULES still overrides this.
+    QLoggingCategory::setFilterRules(parser.isSet(verboseOption) ? QStringLiteral("kennel.client.debug=true")
+                                                                 : QStringLiteral("kennel.client.info=false"));
+
+    QString brokerText = parser.value(brokerOption);
+    if (!parser.isSet(brokerOption))
+        brokerText = qEnvironmentVariableIsEmpty("KENNEL_BROKER") ? DefaultBroker
+                                                                  : qEnvironmentVariable("KENNEL_BROKER");
+    QString addressError;
+    const std::optional<BrokerAddress> broker = BrokerAddress::parse(brokerText, &addressError);
+    if (!broker)
+        return usageError(QStringLiteral("invalid broker address: %1").arg(addressError));
+
+    int timeoutMs = 0;
+    if (parser.isSet(timeoutOption)) {
+        bool ok = false;
+        timeoutMs = parser.value(timeoutOption).toInt(&ok);
+        if (!ok || timeoutMs <= 0)
+            return usageError(QStringLiteral("--timeout needs a positive number of milliseconds"));
+    }
+    const auto checkName = [](const QString &name, const QString &what) -> QString {
+        if (Kennel::isValidName(name.toUtf8()))
+            return QString();
+        return QStringLiteral("invalid %1 \"%2\": 1..64 characters of A-Z a-z 0-9 . _ -").arg(what, name);
+    };
+
+    if (command == QLatin1String("send")) {
+        if (args.size() != 3)
+            return usageError(QStringLiteral("send needs NAME and TEXT"));
+        if (parser.isSet(countOption) || parser.isSet(reconnectOption))
+            return usageError(QStringLiteral("--count and --reconnect are options of listen"));
+        SendOptions options;
+        options.broker = *broker;
+        options.name = parser.isSet(asOption)
+            ? parser.value(asOption).toUtf8()
+            : QByteArrayLiteral("kennelctl-") + QByteArray::number(QCoreApplication::applicationPid());
+        options.target = args.at(1).toUtf8();
+        options.text = args.at(2).toUtf8();
+        if (timeoutMs > 0)
+            options.timeoutMs = timeoutMs;
+        for (const QString &problem : {checkName(args.at(1), QStringLiteral("target name")),
+                                       checkName(QString::fromUtf8(options.name), QStringLiteral("--as name"))}) {
+            if (!problem.isEmpty())
+                return usageError(problem);
+        }
+        return runSend(options);
+    }
+
+    if (command == QLatin1String("listen")) {
+        if (args.size() != 2)
+            return usageError(QStringLiteral("listen needs NAME"));
+        if (parser.isSet(asOption))
+            return usageError(QStringLiteral("--as is an option of send; listen registers as NAME"));
+        ListenOptions options;
+        options.broker = *broker;
+        options.name = args.at(1).toUtf8();
+        options.timeoutMs = timeoutMs;
+        options.reconnect = parser.isSet(reconnectOption);
+        if (parser.isSet(countOption)) {
+            bool ok = false;
+            options.count = parser.value(countOption).toInt(&ok);
+            if (!ok || options.count <= 0)
+                return usageError(QStringLiteral("--count needs a positive number"));
+        }
+        if (const QString problem = checkName(args.at(1), QStringLiteral("name")); !problem.isEmpty())
+            return usageError(problem);
+        return runListen(options);
+    }
+
+    return usageError(command.isEmpty() ? QStringLiteral("missing command (send or listen)")
+                                        : QStringLiteral("unknown command \"%1\"").arg(command));
+}

@@ -1,0 +1,119 @@
+// The native Kennel frame: the types every program speaking the protocol shares.
+// docs/PROTOCOL.md is the normative description; section numbers there are cited as "PROTOCOL §n".
+#pragma once
+
+#include "kennel_export.h"
+
+#include <QByteArray>
+#include <QMetaType>
+
+#include <cstdint>
+
+namespace Kennel {
+
+// PROTOCOL §2: fixed 16-byte header, all integers big-endian.
+//   0  u16 magic        0x4B4E ("KN")
+//   2  u8  version      1
+//   3  u8  type         FrameType
+//   4  u32 bodyLength   bytes after the header: source name + target name + payload
+//   8  u32 messageId
+//  12  u8  sourceLength
+//  13  u8  targetLength
+//  14  u16 flags        FrameFlag
+namespace Wire {
+constexpr quint16 Magic = 0x4B4E;
+constexpr quint8 Version = 1;
+constexpr int HeaderSize = 16;
+constexpr int MaxNameLength = 64;
+// The smallest maximum a broker may configure: every control frame must fit.
+constexpr quint32 MinFrameSizeLimit = 1024;
+constexpr quint32 DefaultMaxFrameSize = 1024 * 1024;
+} // namespace Wire
+
+enum class FrameType : quint8 {
+    Hello = 0x01,            // client -> broker: register a name (PROTOCOL §4.1)
+    Welcome = 0x02,          // broker -> client: registration accepted
+    Error = 0x03,            // either way: numeric code + text; may close the connection
+    Bye = 0x04,              // either way: orderly goodbye
+    Ping = 0x05,
+    Pong = 0x06,
+    Send = 0x10,             // client -> broker: deliver payload to target
+    Deliver = 0x11,          // broker -> client: a message for you, stamped with its sender
+    DeliveryStatus = 0x12,   // broker -> sender: what became of message `messageId`
+    WatchdogRegister = 0x20, // client -> broker: watch me (interval, allowed misses, action)
+    WatchdogFeed = 0x21,     // client -> broker: I am alive
+    WatchdogAck = 0x22,      // broker -> client: watchdog registration accepted, effective terms
+    // 0x40..0x7F are reserved for the monitor stream (PROTOCOL §6); a broker refuses them from
+    // clients that have not been admitted as monitors.
+    MonitorFirst = 0x40,
+    MonitorLast = 0x7F,
+};
+
+enum FrameFlag : quint16 {
+    NoFlags = 0,
+    WantDeliveryStatus = 0x0001, // on Send: answer with a DeliveryStatus frame
+};
+
+enum class Role : quint8 {
+    Client = 0,
+    Monitor = 1,
+};
+
+// Reasons a message was or was not handed to its target (PROTOCOL §5).
+enum class DeliveryStatus : quint16 {
+    Delivered = 0,        // queued on the target's connection
+    NoSuchClient = 1,     // no client is registered under the target name
+    TargetQueueFull = 2,  // the target's output bound is reached: it is not reading fast enough
+    TooLargeForTarget = 3,// the target cannot carry it (legacy: payload over 511 bytes)
+    NotRegistered = 4,    // the sender has not registered a name yet
+    SenderNameUnfit = 5,  // legacy target: the sender's name does not fit the 9-character field
+    InvalidTarget = 6,    // the target name is not a valid name
+    ShuttingDown = 7,     // the broker is stopping and accepts no new messages
+};
+
+// Error frame codes (PROTOCOL §4.3). Codes below 1000 travel on the wire; the client library
+// uses 1000 and up for local failures so the two ranges never collide.
+enum class ErrorCode : quint16 {
+    None = 0,
+    BadMagic = 1,
+    UnsupportedVersion = 2,
+    FrameTooLarge = 3,
+    MalformedFrame = 4,
+    UnknownFrameType = 5,
+    InvalidName = 6,
+    NameTaken = 7,
+    NotRegistered = 8,
+    AlreadyRegistered = 9,
+    RegisterTimeout = 10,
+    TooManyClients = 11,
+    SourceMismatch = 12,
+    PidMismatch = 13,
+    NotPermitted = 14,
+    ShuttingDown = 15,
+    IncompleteFrameTimeout = 16,
+    InvalidWatchdogTerms = 17,
+    WatchdogUnavailable = 18,
+};
+
+// One decoded native frame. Names and payload are shallow copies (QByteArray implicit sharing)
+// or, from FrameView, views into the decoder's buffer.
+struct KENNEL_CLIENT_EXPORT Frame
+{
+    FrameType type = FrameType::Ping;
+    quint32 messageId = 0;
+    quint16 flags = 0;
+    QByteArray source;
+    QByteArray target;
+    QByteArray payload;
+
+    bool operator==(const Frame &other) const;
+    bool operator!=(const Frame &other) const { return !(*this == other); }
+};
+
+KENNEL_CLIENT_EXPORT const char *frameTypeName(FrameType type);
+KENNEL_CLIENT_EXPORT const char *deliveryStatusName(DeliveryStatus status);
+KENNEL_CLIENT_EXPORT const char *errorCodeName(ErrorCode code);
+
+} // namespace Kennel
+
+Q_DECLARE_METATYPE(Kennel::Frame)

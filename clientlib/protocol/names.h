@@ -1,0 +1,14 @@
+// Client names: the one rule every listener, protocol and tool applies (PROTOCOL §3).
+#pragma once
+
+#include "kennel_export.h"
+
+#include <QByteArrayView>
+
+namespace Kennel {
+
+// 1..maxLength bytes of [A-Za-z0-9._-]. maxLength is at most Wire::MaxNameLength; a broker may
+// configure less.
+KENNEL_CLIENT_EXPORT bool isValidName(QByteArrayView name, int maxLength = 64);
+
+} // namespace Kennel

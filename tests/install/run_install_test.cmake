@@ -1,0 +1,70 @@
+# Driver for the install_consumer test (cmake -P). Inputs: KENNEL_BUILD_DIR, WORK_DIR,
+# CONSUMER_SOURCE_DIR, GENERATOR, MAKE_PROGRAM, CXX_COMPILER, QT6_DIR.
+cmake_minimum_required(VERSION 3.21)
+
+foreach(var KENNEL_BUILD_DIR WORK_DIR CONSUMER_SOURCE_DIR GENERATOR)
+    if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+        message(FATAL_ERROR "run_install_test.cmake: ${var} is not set")
+    endif()
+endforeach()
+
+set(prefix ${WORK_DIR}/prefix)
+set(consumer_build ${WORK_DIR}/consumer-build)
+# Start from nothing: stale files from an earlier run could hide a missing install rule.
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+
+function(run step)
+    execute_process(COMMAND ${ARGN}
+        RESULT_VARIABLE result
+        OUTPUT_VARIABLE output
+        ERROR_VARIABLE output)
+    if(NOT result EQUAL 0)
+        message(FATAL_ERROR "install_consumer: ${step} failed (${result}):\n${output}")
+    endif()
+    message(STATUS "install_consumer: ${step}: ok")
+    set(last_output "${output}" PARENT_SCOPE)
+endfunction()
+
+run("install" ${CMAKE_COMMAND} --install ${KENNEL_BUILD_DIR} --prefix ${prefix})
+
+# The files a consumer relies on, checked by name so a failure says what is missing.
+file(GLOB_RECURSE config_files ${prefix}/*/KennelConfig.cmake)
+if(NOT config_files)
+    message(FATAL_ERROR "install_consumer: no KennelConfig.cmake under ${prefix}")
+endif()
+foreach(header kennelclient.h brokeraddress.h framecodec.h frame.h names.h legacyframe.h kennel_export.h)
+    if(NOT EXISTS ${prefix}/include/kennel/${header})
+        message(FATAL_ERROR "install_consumer: include/kennel/${header} was not installed")
+    endif()
+endforeach()
+if(EXISTS ${prefix}/include/kennel/clientconnection.h)
+    message(FATAL_ERROR "install_consumer: the private clientconnection.h was installed")
+endif()
+
+set(configure_args -S ${CONSUMER_SOURCE_DIR} -B ${consumer_build} -G ${GENERATOR}
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+if(MAKE_PROGRAM)
+    list(APPEND configure_args -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM})
+endif()
+if(CXX_COMPILER)
+    list(APPEND configure_args -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
+endif()
+if(QT6_DIR)
+    # Qt found where the main build found it, whether or not that is a default location.
+    list(APPEND configure_args -DQt6_DIR=${QT6_DIR})
+endif()
+run("configure consumer" ${CMAKE_COMMAND} ${configure_args})
+run("build consumer" ${CMAKE_COMMAND} --build ${consumer_build})
+
+# No LD_LIBRARY_PATH: the consumer must find libkennelclient through the package alone.
+run("run consumer" ${consumer_build}/kennel_consumer)
+if(NOT last_output MATCHES "consumer: OK")
+    message(FATAL_ERROR "install_consumer: the consumer did not report OK:\n${last_output}")
+endif()
+
+find_program(kennelctl NAMES kennelctl PATHS ${prefix}/bin NO_DEFAULT_PATH)
+if(NOT kennelctl)
+    message(FATAL_ERROR "install_consumer: bin/kennelctl was not installed")
+endif()
+run("run installed kennelctl" ${kennelctl} --version)
