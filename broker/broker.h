@@ -1,0 +1,89 @@
+// The broker: listeners accept connections, each becomes a Session on the shared EventPoller,
+// Sessions hand frames to the protocol handlers, and the Router moves messages between them.
+// This class wires those together and owns the connections' lifetimes, the register deadline and
+// the graceful stop.
+#pragma once
+
+#include "brokercontext.h"
+#include "brokerconfig.h"
+#include "eventpoller.h"
+#include "legacyhandler.h"
+#include "nameregistry.h"
+#include "nativehandler.h"
+#include "router.h"
+#include "session.h"
+
+#include <QList>
+#include <QObject>
+#include <QTimer>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace Kennel {
+
+class TcpListener;
+class UnixListener;
+
+class Broker : public QObject, private SessionOwner
+{
+    Q_OBJECT
+public:
+    explicit Broker(const BrokerConfig &config, QObject *parent = nullptr);
+    ~Broker() override;
+
+    // Opens every listener of the config; on failure closes those already open.
+    bool start(QString *error);
+    // The addresses actually bound (port 0 resolved to the port the kernel chose).
+    QList<ListenAddress> boundAddresses() const;
+
+    // Graceful stop: no new connections or messages, Bye to native clients, flush within the
+    // configured deadline, then finished().
+    void shutdown();
+    bool isShuttingDown() const { return m_ctx.shuttingDown; }
+
+    const BrokerConfig &config() const { return m_config; }
+    size_t connectionCount() const { return m_sessions.size(); }
+    const NameRegistry &registry() const { return m_registry; }
+    const TrafficCounters &totals() const { return m_router.totals(); }
+    // A live session by registered name, for tests and the monitor; nullptr if none.
+    Session *sessionByName(QByteArrayView name) const;
+
+signals:
+    void finished();
+
+private:
+    void accept(int fd, Session::Transport transport);
+    void refuseAtDoor(int fd, const QString &reason);
+    void sessionClosed(Session *session) override;
+    void armRegisterTimer();
+    void expireRegistrations();
+    void closeRemaining();
+
+    BrokerConfig m_config;
+    BrokerContext m_ctx;
+    EventPoller m_poller;
+    NameRegistry m_registry;
+    Router m_router;
+    NativeHandler m_native;
+    LegacyHandler m_legacy;
+
+    QList<TcpListener *> m_tcpListeners;
+    QList<UnixListener *> m_unixListeners;
+    std::unordered_map<quint64, std::unique_ptr<Session>> m_sessions;
+    std::vector<std::unique_ptr<Session>> m_closed;
+    quint64 m_nextSessionId = 1;
+
+    using Clock = std::chrono::steady_clock;
+    // Connections in accept order; the deadline is the same span for all, so the front is always
+    // the next to expire and one timer serves them all.
+    std::deque<std::pair<Clock::time_point, quint64>> m_registerQueue;
+    QTimer m_registerTimer;
+    QTimer m_shutdownTimer;
+    LogThrottle m_doorLog;
+};
+
+} // namespace Kennel

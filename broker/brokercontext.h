@@ -1,0 +1,43 @@
+// What every connection needs to reach: the limits, the poller, the name table and the router.
+// One instance, owned by Broker; sessions hold a reference instead of a pointer per collaborator.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace Kennel {
+
+struct BrokerConfig;
+class EventPoller;
+class NameRegistry;
+class Router;
+class NativeHandler;
+class LegacyHandler;
+class Session;
+
+class SessionOwner
+{
+public:
+    virtual ~SessionOwner() = default;
+    // The session has closed its descriptor and left every table; destroy it after the batch.
+    virtual void sessionClosed(Session *session) = 0;
+};
+
+struct BrokerContext
+{
+    const BrokerConfig *config = nullptr;
+    EventPoller *poller = nullptr;
+    NameRegistry *registry = nullptr;
+    Router *router = nullptr;
+    NativeHandler *native = nullptr;
+    LegacyHandler *legacy = nullptr;
+    SessionOwner *owner = nullptr;
+    bool shuttingDown = false;
+
+    // One read buffer shared by all connections: a read lands here and every complete frame is
+    // handled in place; only a frame cut off at the end is copied into the connection's own queue.
+    static constexpr size_t ScratchSize = 256 * 1024;
+    std::unique_ptr<char[]> scratch{new char[ScratchSize]};
+};
+
+} // namespace Kennel

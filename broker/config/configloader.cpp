@@ -1,0 +1,787 @@
+#include "configloader.h"
+
+#include <QCommandLineOption>
+#include <QCommandLineParser>
+#include <QFile>
+#include <QFileInfo>
+#include <QHash>
+#include <QSettings>
+#include <QVariant>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace Kennel {
+
+namespace {
+
+constexpr qint64 KiB = 1024;
+constexpr qint64 MiB = 1024 * KiB;
+constexpr qint64 GiB = 1024 * MiB;
+
+// Mirrors Wire::MinFrameSizeLimit (clientlib/protocol/frame.h): every control frame must fit.
+// Not included from there so that config stays free of the client library.
+constexpr qint64 MinFrameSize = 1024;
+
+// sun_path holds the path and its terminating NUL; a longer path would be silently truncated
+// by some APIs and refused by others, so refuse it here with a readable reason.
+constexpr int MaxUnixPathBytes = int(sizeof(sockaddr_un{}.sun_path)) - 1;
+
+const QString GroupBroker = QStringLiteral("broker");
+const QString GroupLimits = QStringLiteral("limits");
+const QString GroupLog = QStringLiteral("log");
+const QString KeyListen = QStringLiteral("listen");
+const QString KeyTraffic = QStringLiteral("traffic");
+
+const QString OptConfig = QStringLiteral("config");
+const QString OptListen = QStringLiteral("listen");
+const QString OptLogTraffic = QStringLiteral("log-traffic");
+const QString OptCheckConfig = QStringLiteral("check-config");
+
+enum class ValueKind { Count, Bytes, Millis };
+
+// One numeric setting, in the file ([limits] iniKey) and on the command line (--flag).
+struct NumericKey
+{
+    const char *iniKey;
+    const char *flag;
+    const char *valueName;
+    const char *help;
+    ValueKind kind;
+    qint64 min;
+    qint64 max;
+    qint64 (*get)(const BrokerConfig &);
+    void (*set)(BrokerConfig &, qint64);
+};
+
+const NumericKey numericKeys[] = {
+    {"max_clients", "max-clients", "N", "Connections accepted at once, registered or not", ValueKind::Count,
+     1, 1000000, [](const BrokerConfig &c) -> qint64 { return c.maxClients; },
+     [](BrokerConfig &c, qint64 v) { c.maxClients = int(v); }},
+    {"max_frame_size", "max-frame-size", "BYTES", "Largest frame accepted, header included", ValueKind::Bytes,
+     MinFrameSize, 256 * MiB, [](const BrokerConfig &c) -> qint64 { return c.maxFrameSize; },
+     [](BrokerConfig &c, qint64 v) { c.maxFrameSize = quint32(v); }},
+    {"max_name_length", "max-name-length", "N", "Longest client name", ValueKind::Count,
+     1, 64, [](const BrokerConfig &c) -> qint64 { return c.maxNameLength; },
+     [](BrokerConfig &c, qint64 v) { c.maxNameLength = int(v); }},
+    // The minimum here is only the static floor; validate() also demands room for one frame.
+    {"max_queue_bytes", "max-queue-bytes", "BYTES", "Bytes queued towards one connection before it counts as stuck",
+     ValueKind::Bytes, MinFrameSize, GiB, [](const BrokerConfig &c) -> qint64 { return c.maxOutputQueueBytes; },
+     [](BrokerConfig &c, qint64 v) { c.maxOutputQueueBytes = v; }},
+    {"register_timeout_ms", "register-timeout", "MS", "Time from accept to registration", ValueKind::Millis,
+     100, 3600000, [](const BrokerConfig &c) -> qint64 { return c.registerTimeout.count(); },
+     [](BrokerConfig &c, qint64 v) { c.registerTimeout = std::chrono::milliseconds(v); }},
+    {"shutdown_timeout_ms", "shutdown-timeout", "MS", "On SIGTERM, time allowed to flush queued output",
+     ValueKind::Millis, 0, 600000, [](const BrokerConfig &c) -> qint64 { return c.shutdownFlushTimeout.count(); },
+     [](BrokerConfig &c, qint64 v) { c.shutdownFlushTimeout = std::chrono::milliseconds(v); }},
+};
+
+bool isSizeKey(const NumericKey &key)
+{
+    return qstrcmp(key.iniKey, "max_frame_size") == 0 || qstrcmp(key.iniKey, "max_queue_bytes") == 0;
+}
+
+QString iniName(const NumericKey &key)
+{
+    return GroupLimits + QLatin1Char('/') + QLatin1String(key.iniKey);
+}
+
+QString flagName(const NumericKey &key)
+{
+    return QStringLiteral("--") + QLatin1String(key.flag);
+}
+
+QString quoted(const QString &text)
+{
+    return QLatin1Char('"') + text + QLatin1Char('"');
+}
+
+// Groups that upcoming features (watchdog, supervised services, monitor) will read. Accepting
+// them now lets one config file serve brokers on both sides of those releases.
+bool isReservedGroup(const QString &group)
+{
+    return group == QLatin1String("watchdog") || group == QLatin1String("services")
+           || group == QLatin1String("monitor")
+           || (group.startsWith(QLatin1String("service.")) && group.size() > int(qstrlen("service.")));
+}
+
+QStringList knownKeysOf(const QString &group)
+{
+    if (group == GroupBroker)
+        return {KeyListen};
+    if (group == GroupLog)
+        return {KeyTraffic};
+    if (group == GroupLimits) {
+        QStringList keys;
+        for (const NumericKey &key : numericKeys)
+            keys.append(QLatin1String(key.iniKey));
+        return keys;
+    }
+    return {};
+}
+
+const QStringList &knownGroups()
+{
+    static const QStringList groups{GroupBroker, GroupLimits, GroupLog};
+    return groups;
+}
+
+bool isAsciiDigits(QStringView text)
+{
+    return !text.isEmpty()
+           && std::all_of(text.begin(), text.end(), [](QChar c) { return c >= QLatin1Char('0') && c <= QLatin1Char('9'); });
+}
+
+// Strict: an optional minus (so "-5" can be reported as below the minimum rather than as
+// garbage) and decimal digits, nothing else — no "+", no "0x", no thousands separators.
+bool parseWhole(const QString &text, qint64 *value)
+{
+    const QStringView digits = text.startsWith(QLatin1Char('-')) ? QStringView(text).mid(1) : QStringView(text);
+    if (!isAsciiDigits(digits))
+        return false;
+    bool ok = false;
+    *value = text.toLongLong(&ok);
+    return ok;
+}
+
+// A whole number with an optional binary suffix: k/K = KiB, m/M = MiB, g/G = GiB.
+bool parseSize(const QString &text, qint64 *value)
+{
+    qint64 multiplier = 1;
+    QString number = text;
+    if (!text.isEmpty()) {
+        switch (text.back().toLower().unicode()) {
+        case 'k': multiplier = KiB; break;
+        case 'm': multiplier = MiB; break;
+        case 'g': multiplier = GiB; break;
+        default: break;
+        }
+        if (multiplier != 1)
+            number.chop(1);
+    }
+    qint64 n = 0;
+    if (!parseWhole(number, &n))
+        return false;
+    if (n > std::numeric_limits<qint64>::max() / multiplier || n < std::numeric_limits<qint64>::min() / multiplier)
+        return false;
+    *value = n * multiplier;
+    return true;
+}
+
+QString describeValue(ValueKind kind, qint64 value)
+{
+    QString text = QString::number(value);
+    if (kind == ValueKind::Bytes && value >= MiB) {
+        if (value % GiB == 0)
+            text += QStringLiteral(" (") + QString::number(value / GiB) + QStringLiteral("G)");
+        else if (value % MiB == 0)
+            text += QStringLiteral(" (") + QString::number(value / MiB) + QStringLiteral("M)");
+    }
+    return text;
+}
+
+// The short form for --help, where "268435456 (256M)" would crowd the line.
+QString helpValue(ValueKind kind, qint64 value)
+{
+    if (kind == ValueKind::Bytes && value > 0) {
+        if (value % GiB == 0)
+            return QString::number(value / GiB) + QLatin1Char('G');
+        if (value % MiB == 0)
+            return QString::number(value / MiB) + QLatin1Char('M');
+        if (value % KiB == 0)
+            return QString::number(value / KiB) + QLatin1Char('k');
+    }
+    return QString::number(value);
+}
+
+QString rangeError(const NumericKey &key, const QString &shown, qint64 value)
+{
+    if (value < key.min)
+        return shown + QStringLiteral(" is below the minimum ") + describeValue(key.kind, key.min);
+    if (value > key.max)
+        return shown + QStringLiteral(" is above the maximum ") + describeValue(key.kind, key.max);
+    return {};
+}
+
+bool parseNumeric(const NumericKey &key, const QString &text, qint64 *value, QString *why)
+{
+    if (key.kind == ValueKind::Bytes) {
+        if (!parseSize(text, value)) {
+            *why = quoted(text) + QStringLiteral(" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
+            return false;
+        }
+    } else if (!parseWhole(text, value)) {
+        *why = quoted(text) + QStringLiteral(" is not a whole number");
+        return false;
+    }
+    *why = rangeError(key, text, *value);
+    return why->isEmpty();
+}
+
+bool parseBool(const QString &text, bool *value)
+{
+    const QString t = text.toLower();
+    if (t == QLatin1String("true") || t == QLatin1String("yes") || t == QLatin1String("on") || t == QLatin1String("1")) {
+        *value = true;
+        return true;
+    }
+    if (t == QLatin1String("false") || t == QLatin1String("no") || t == QLatin1String("off") || t == QLatin1String("0")) {
+        *value = false;
+        return true;
+    }
+    return false;
+}
+
+// inet_pton/inet_ntop rather than QHostAddress: config must not pull in QtNetwork, and
+// inet_pton is strict (no "127.1", no leading zeros) where a lenient parser would let a typo
+// listen somewhere unexpected.
+std::optional<QString> canonicalIPv4(const QString &host)
+{
+    in_addr addr{};
+    if (::inet_pton(AF_INET, host.toLatin1().constData(), &addr) != 1)
+        return std::nullopt;
+    char buffer[INET_ADDRSTRLEN] = {};
+    if (!::inet_ntop(AF_INET, &addr, buffer, sizeof buffer))
+        return std::nullopt;
+    return QString::fromLatin1(buffer);
+}
+
+std::optional<QString> canonicalIPv6(const QString &host, QString *error)
+{
+    QString address = host;
+    QString zone;
+    const qsizetype percent = host.indexOf(QLatin1Char('%'));
+    if (percent >= 0) {
+        address = host.left(percent);
+        zone = host.mid(percent + 1);
+        const bool zoneOk = !zone.isEmpty() && zone.size() < IF_NAMESIZE
+                            && std::all_of(zone.begin(), zone.end(), [](QChar c) {
+                                   return c.isLetterOrNumber() || c == QLatin1Char('_') || c == QLatin1Char('-')
+                                          || c == QLatin1Char('.');
+                               });
+        if (!zoneOk) {
+            *error = QStringLiteral("bad IPv6 zone ") + quoted(zone) + QStringLiteral(" (expected an interface name)");
+            return std::nullopt;
+        }
+    }
+    in6_addr addr{};
+    if (::inet_pton(AF_INET6, address.toLatin1().constData(), &addr) != 1) {
+        *error = quoted(address) + QStringLiteral(" is not an IPv6 address");
+        return std::nullopt;
+    }
+    char buffer[INET6_ADDRSTRLEN] = {};
+    if (!::inet_ntop(AF_INET6, &addr, buffer, sizeof buffer)) {
+        *error = quoted(address) + QStringLiteral(" is not an IPv6 address");
+        return std::nullopt;
+    }
+    QString canonical = QString::fromLatin1(buffer);
+    if (!zone.isEmpty())
+        canonical += QLatin1Char('%') + zone;
+    return canonical;
+}
+
+bool isAscii(const QString &text)
+{
+    return std::all_of(text.begin(), text.end(), [](QChar c) { return c.unicode() < 0x80; });
+}
+
+const QString ExpectedForms = QStringLiteral("expected HOST:PORT, [IPv6]:PORT or unix:PATH");
+
+// Parses every item; a layer's list is taken whole or not at all, so that a half-valid list
+// never leaves the broker listening on only some of the places the operator named.
+bool parseListenList(const QStringList &items, const QString &label, QList<ListenAddress> *out,
+                     QStringList *errors)
+{
+    QList<ListenAddress> addresses;
+    bool ok = true;
+    if (items.isEmpty()) {
+        errors->append(label + QStringLiteral(": no address given; remove the key to use the defaults"));
+        return false;
+    }
+    for (const QString &item : items) {
+        QString why;
+        const std::optional<ListenAddress> address = parseListenAddress(item, &why);
+        if (!address) {
+            errors->append(label + QStringLiteral(": ") + quoted(item.trimmed()) + QStringLiteral(": ") + why);
+            ok = false;
+            continue;
+        }
+        if (addresses.contains(*address)) {
+            errors->append(label + QStringLiteral(": ") + quoted(item.trimmed()) + QStringLiteral(" is listed twice"));
+            ok = false;
+            continue;
+        }
+        addresses.append(*address);
+    }
+    if (ok)
+        *out = addresses;
+    return ok;
+}
+
+QStringList crossCheck(const BrokerConfig &config)
+{
+    QStringList errors;
+    if (config.maxOutputQueueBytes < qint64(config.maxFrameSize)) {
+        errors.append(QStringLiteral("limits/max_queue_bytes: ") + QString::number(config.maxOutputQueueBytes)
+                      + QStringLiteral(" is below limits/max_frame_size ") + QString::number(config.maxFrameSize)
+                      + QStringLiteral("; a connection's queue must hold at least one frame"));
+    }
+    return errors;
+}
+
+// One run through the layers. sizesSuspect: a size key failed to parse, so the cross-key check
+// would compare against a value the operator did not ask for and only confuse.
+struct Pass
+{
+    BrokerConfig config;
+    QStringList errors;
+    bool sizesSuspect = false;
+
+    ConfigLoader::Result finish()
+    {
+        if (!sizesSuspect)
+            errors += crossCheck(config);
+        return {config, errors};
+    }
+};
+
+// QSettings silently skips lines it cannot make sense of, and keeps the last of two equal keys.
+// Either is how a typo goes unnoticed, so look at the raw lines first. The rules follow
+// QSettings' INI reader: ';' and '#' start a comment line, ';' also ends a value outside quotes,
+// a trailing backslash continues a value on the next line.
+QStringList scanIniLines(const QByteArray &data, const QString &path)
+{
+    QStringList errors;
+    QString text = QString::fromUtf8(data);
+    if (text.startsWith(QChar(0xFEFF)))
+        text.remove(0, 1);
+    const QStringList lines = text.split(QLatin1Char('\n'));
+    QString group;
+    QHash<QString, int> firstLine;
+
+    for (qsizetype i = 0; i < lines.size(); ++i) {
+        QString line = lines.at(i);
+        if (line.endsWith(QLatin1Char('\r')))
+            line.chop(1);
+        const int lineNo = int(i) + 1;
+        const QString where = path + QLatin1Char(':') + QString::number(lineNo) + QStringLiteral(": ");
+        const QString t = line.trimmed();
+        if (t.isEmpty() || t.startsWith(QLatin1Char(';')) || t.startsWith(QLatin1Char('#')))
+            continue;
+
+        if (t.startsWith(QLatin1Char('['))) {
+            const qsizetype close = t.indexOf(QLatin1Char(']'));
+            const QString rest = close < 0 ? QString() : t.mid(close + 1).trimmed();
+            if (close < 0 || !(rest.isEmpty() || rest.startsWith(QLatin1Char(';')))) {
+                errors.append(where + quoted(t) + QStringLiteral(" is not a group header; expected [name]"));
+                group.clear();
+                continue;
+            }
+            group = t.mid(1, close - 1).trimmed();
+            if (group == QLatin1String("General")) // QSettings' name for "no group"
+                group.clear();
+            continue;
+        }
+
+        const qsizetype equals = t.indexOf(QLatin1Char('='));
+        if (equals < 0) {
+            errors.append(where + quoted(t) + QStringLiteral(" is not \"key = value\", \"[group]\" or a comment"));
+            continue;
+        }
+        const QString key = t.left(equals).trimmed();
+        if (key.isEmpty()) {
+            errors.append(where + QStringLiteral("no key name before '='"));
+        } else {
+            const QString fullKey = group.isEmpty() ? key : group + QLatin1Char('/') + key;
+            const auto seen = firstLine.constFind(fullKey);
+            if (seen != firstLine.constEnd()) {
+                errors.append(where + fullKey + QStringLiteral(" is set again (first on line ")
+                              + QString::number(*seen) + QStringLiteral("); give each key once"));
+            } else {
+                firstLine.insert(fullKey, lineNo);
+            }
+        }
+        while (line.endsWith(QLatin1Char('\\')) && i + 1 < lines.size()) {
+            line = lines.at(++i);
+            if (line.endsWith(QLatin1Char('\r')))
+                line.chop(1);
+        }
+    }
+    return errors;
+}
+
+// QSettings hands back a QString for "a", a QStringList for "a, b"; anything else (an
+// "@Variant(...)" blob) is nothing a person would write into a broker config.
+std::optional<QStringList> valueItems(const QVariant &value)
+{
+    if (value.typeId() == QMetaType::QString)
+        return QStringList{value.toString()};
+    if (value.typeId() == QMetaType::QStringList)
+        return value.toStringList();
+    return std::nullopt;
+}
+
+// A scalar key: one item, or an error naming the key.
+std::optional<QString> singleValue(const QSettings &settings, const QString &key, QStringList *errors)
+{
+    const std::optional<QStringList> items = valueItems(settings.value(key));
+    if (!items) {
+        errors->append(key + QStringLiteral(": not a plain value"));
+        return std::nullopt;
+    }
+    if (items->size() != 1) {
+        // Most often "1,000": QSettings reads commas as a list separator.
+        errors->append(key + QStringLiteral(": ") + quoted(items->join(QStringLiteral(", ")))
+                       + QStringLiteral(" is a list; expected a single value (no commas)"));
+        return std::nullopt;
+    }
+    return items->constFirst().trimmed();
+}
+
+void checkKeyNames(const QSettings &settings, QStringList *errors)
+{
+    QStringList unknownGroups;
+    for (const QString &key : settings.allKeys()) {
+        const qsizetype slash = key.indexOf(QLatin1Char('/'));
+        if (slash < 0) {
+            QString hint;
+            for (const QString &group : knownGroups()) {
+                if (knownKeysOf(group).contains(key))
+                    hint = QStringLiteral(" (it belongs in [") + group + QStringLiteral("])");
+            }
+            errors->append(key + QStringLiteral(": key outside any [group]") + hint);
+            continue;
+        }
+        const QString group = key.left(slash);
+        const QString name = key.mid(slash + 1);
+        if (isReservedGroup(group))
+            continue;
+        if (!knownGroups().contains(group)) {
+            if (!unknownGroups.contains(group))
+                unknownGroups.append(group);
+            continue;
+        }
+        const QStringList known = knownKeysOf(group);
+        if (!known.contains(name)) {
+            errors->append(key + QStringLiteral(": unknown key (keys in [") + group + QStringLiteral("]: ")
+                           + known.join(QStringLiteral(", ")) + QLatin1Char(')'));
+        }
+    }
+    for (const QString &group : std::as_const(unknownGroups)) {
+        errors->append(QLatin1Char('[') + group
+                       + QStringLiteral("]: unknown group (known: [broker], [limits], [log]; reserved for "
+                                        "upcoming features: [watchdog], [services], [service.NAME], [monitor])"));
+    }
+}
+
+void applyFileLayer(const QString &path, Pass &pass)
+{
+    if (path.isEmpty()) {
+        pass.errors.append(QStringLiteral("--config: no file name given"));
+        return;
+    }
+    const QFileInfo info(path);
+    if (!info.exists()) {
+        pass.errors.append(QStringLiteral("config file ") + quoted(path) + QStringLiteral(": no such file"));
+        return;
+    }
+    if (info.isDir()) {
+        pass.errors.append(QStringLiteral("config file ") + quoted(path) + QStringLiteral(": is a directory"));
+        return;
+    }
+    // QSettings treats an unreadable file like an empty one; read it ourselves to find out.
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        pass.errors.append(QStringLiteral("config file ") + quoted(path) + QStringLiteral(": cannot read: ")
+                           + file.errorString());
+        return;
+    }
+    const QStringList lineErrors = scanIniLines(file.readAll(), path);
+    pass.errors += lineErrors;
+
+    const QSettings settings(path, QSettings::IniFormat);
+    if (settings.status() != QSettings::NoError) {
+        if (lineErrors.isEmpty()) {
+            pass.errors.append(QStringLiteral("config file ") + quoted(path)
+                               + (settings.status() == QSettings::FormatError ? QStringLiteral(": not a valid INI file")
+                                                                              : QStringLiteral(": cannot read")));
+        }
+        return;
+    }
+
+    checkKeyNames(settings, &pass.errors);
+
+    const QString listenKey = GroupBroker + QLatin1Char('/') + KeyListen;
+    if (settings.contains(listenKey)) {
+        if (const std::optional<QStringList> items = valueItems(settings.value(listenKey))) {
+            QStringList trimmed;
+            for (const QString &item : *items)
+                trimmed.append(item.trimmed());
+            // "listen =" reads as one empty string; report it as "no address".
+            if (trimmed == QStringList{QString()})
+                trimmed.clear();
+            parseListenList(trimmed, listenKey, &pass.config.listen, &pass.errors);
+        } else {
+            pass.errors.append(listenKey + QStringLiteral(": not a plain value"));
+        }
+    }
+
+    for (const NumericKey &key : numericKeys) {
+        const QString name = iniName(key);
+        if (!settings.contains(name))
+            continue;
+        const std::optional<QString> text = singleValue(settings, name, &pass.errors);
+        qint64 value = 0;
+        QString why;
+        if (text && parseNumeric(key, *text, &value, &why)) {
+            key.set(pass.config, value);
+            continue;
+        }
+        if (text)
+            pass.errors.append(name + QStringLiteral(": ") + why);
+        if (isSizeKey(key))
+            pass.sizesSuspect = true;
+    }
+
+    const QString trafficKey = GroupLog + QLatin1Char('/') + KeyTraffic;
+    if (settings.contains(trafficKey)) {
+        if (const std::optional<QString> text = singleValue(settings, trafficKey, &pass.errors)) {
+            if (!parseBool(*text, &pass.config.logTraffic)) {
+                pass.errors.append(trafficKey + QStringLiteral(": ") + quoted(*text)
+                                   + QStringLiteral(" is not a boolean (true/false, yes/no, on/off, 1/0)"));
+            }
+        }
+    }
+}
+
+void applyFlagLayer(const QCommandLineParser &parser, Pass &pass)
+{
+    if (parser.isSet(OptListen)) {
+        QStringList items;
+        for (const QString &value : parser.values(OptListen))
+            items.append(value.trimmed());
+        parseListenList(items, QStringLiteral("--listen"), &pass.config.listen, &pass.errors);
+    }
+    for (const NumericKey &key : numericKeys) {
+        const QString flag = QLatin1String(key.flag);
+        if (!parser.isSet(flag))
+            continue;
+        const QString text = parser.value(flag).trimmed();
+        qint64 value = 0;
+        QString why;
+        if (parseNumeric(key, text, &value, &why)) {
+            key.set(pass.config, value);
+        } else {
+            pass.errors.append(flagName(key) + QStringLiteral(": ") + why);
+            if (isSizeKey(key))
+                pass.sizesSuspect = true;
+        }
+    }
+    if (parser.isSet(OptLogTraffic))
+        pass.config.logTraffic = true;
+}
+
+} // namespace
+
+std::optional<ListenAddress> parseListenAddress(const QString &input, QString *error)
+{
+    QString scratch;
+    QString &why = error ? *error : scratch;
+    why.clear();
+    const QString text = input.trimmed();
+
+    if (text.isEmpty()) {
+        why = QStringLiteral("empty address; ") + ExpectedForms;
+        return std::nullopt;
+    }
+
+    ListenAddress address;
+    if (text.startsWith(QLatin1String("unix:"), Qt::CaseInsensitive)) {
+        address.kind = ListenAddress::Kind::Unix;
+        address.path = text.mid(int(qstrlen("unix:")));
+        const QString &path = address.path;
+        if (path.isEmpty()) {
+            why = QStringLiteral("empty Unix socket path");
+        } else if (path.contains(QChar(0))) {
+            why = QStringLiteral("Unix socket path contains a NUL character");
+        } else if (!path.startsWith(QLatin1Char('/')) && !path.startsWith(QLatin1String("./"))
+                   && !path.startsWith(QLatin1String("../"))) {
+            // A bare "broker.sock" is more likely a mistake than a wish to follow the working
+            // directory, so a relative path has to say so.
+            why = QStringLiteral("Unix socket path must be absolute (/...) or explicitly relative (./... or ../...)");
+        } else if (path.endsWith(QLatin1Char('/'))) {
+            why = QStringLiteral("Unix socket path names a directory");
+        } else if (QFile::encodeName(path).size() > MaxUnixPathBytes) {
+            why = QStringLiteral("Unix socket path is ") + QString::number(QFile::encodeName(path).size())
+                  + QStringLiteral(" bytes long; the system limit is ") + QString::number(MaxUnixPathBytes);
+        }
+        if (!why.isEmpty())
+            return std::nullopt;
+        return address;
+    }
+
+    if (text.contains(QLatin1String("://"))) {
+        why = QStringLiteral("not a URL; ") + ExpectedForms;
+        return std::nullopt;
+    }
+    if (!isAscii(text)) {
+        why = QStringLiteral("contains characters that cannot appear in an address; ") + ExpectedForms;
+        return std::nullopt;
+    }
+
+    address.kind = ListenAddress::Kind::Tcp;
+    QString host;
+    QString portText;
+    if (text.startsWith(QLatin1Char('['))) {
+        const qsizetype close = text.indexOf(QLatin1Char(']'));
+        if (close < 0) {
+            why = QStringLiteral("missing ']' after the IPv6 address");
+            return std::nullopt;
+        }
+        const QString rest = text.mid(close + 1);
+        if (!rest.startsWith(QLatin1Char(':'))) {
+            why = QStringLiteral("missing port after ']'; ") + ExpectedForms;
+            return std::nullopt;
+        }
+        host = text.mid(1, close - 1);
+        portText = rest.mid(1);
+        if (host.isEmpty()) {
+            why = QStringLiteral("empty IPv6 address between brackets");
+            return std::nullopt;
+        }
+        if (canonicalIPv4(host)) {
+            why = QStringLiteral("brackets are for IPv6 addresses only; write an IPv4 address as HOST:PORT");
+            return std::nullopt;
+        }
+        const std::optional<QString> canonical = canonicalIPv6(host, &why);
+        if (!canonical)
+            return std::nullopt;
+        address.host = *canonical;
+    } else {
+        const qsizetype colon = text.lastIndexOf(QLatin1Char(':'));
+        if (colon < 0) {
+            why = QStringLiteral("missing port; ") + ExpectedForms;
+            return std::nullopt;
+        }
+        if (text.indexOf(QLatin1Char(':')) != colon) {
+            why = QStringLiteral("an IPv6 address needs brackets, as in [::1]:8000");
+            return std::nullopt;
+        }
+        host = text.left(colon);
+        portText = text.mid(colon + 1);
+        if (host.isEmpty()) {
+            why = QStringLiteral("missing host; use * to listen on every address");
+            return std::nullopt;
+        }
+        if (host == QLatin1String("*")) {
+            address.host = host;
+        } else if (host.compare(QLatin1String("localhost"), Qt::CaseInsensitive) == 0) {
+            // Fixed rather than resolved: /etc/hosts on a device is not always what one expects,
+            // and "localhost" resolving to ::1 only would change who can connect.
+            address.host = QStringLiteral("127.0.0.1");
+        } else if (const std::optional<QString> canonical = canonicalIPv4(host)) {
+            address.host = *canonical;
+        } else {
+            why = QStringLiteral("host ") + quoted(host)
+                  + QStringLiteral(" is not an IP address, \"localhost\" or \"*\" (host names are not resolved)");
+            return std::nullopt;
+        }
+    }
+
+    if (portText.isEmpty()) {
+        why = QStringLiteral("missing port; ") + ExpectedForms;
+        return std::nullopt;
+    }
+    if (!isAsciiDigits(portText)) {
+        why = QStringLiteral("port ") + quoted(portText) + QStringLiteral(" is not a number");
+        return std::nullopt;
+    }
+    bool ok = false;
+    const uint port = portText.toUInt(&ok);
+    if (!ok || port > 65535) {
+        why = QStringLiteral("port out of range (0..65535)");
+        return std::nullopt;
+    }
+    address.port = quint16(port);
+    return address;
+}
+
+void ConfigLoader::addOptions(QCommandLineParser &parser)
+{
+    parser.addOption({OptConfig, QStringLiteral("Read settings from the INI file FILE (docs/CONFIG.md)."),
+                      QStringLiteral("FILE")});
+    parser.addOption({OptListen,
+                      QStringLiteral("Listen on ADDR: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for more; "
+                                     "replaces the file's list. Default: 127.0.0.1:8000 and a Unix socket."),
+                      QStringLiteral("ADDR")});
+    const BrokerConfig defaults;
+    for (const NumericKey &key : numericKeys) {
+        QString range = helpValue(key.kind, key.min) + QStringLiteral("..") + helpValue(key.kind, key.max);
+        if (key.kind == ValueKind::Millis)
+            range += QStringLiteral(" ms");
+        if (key.kind == ValueKind::Bytes)
+            range += QStringLiteral(", suffix k, M or G");
+        const QString help = QLatin1String(key.help) + QStringLiteral(" (") + range + QStringLiteral("; default ")
+                             + helpValue(key.kind, key.get(defaults)) + QStringLiteral(").");
+        parser.addOption({QLatin1String(key.flag), help, QLatin1String(key.valueName)});
+    }
+    parser.addOption({OptLogTraffic, QStringLiteral("Log every message the broker routes (verbose).")});
+    parser.addOption({OptCheckConfig,
+                      QStringLiteral("Check the configuration and exit: 0 if it is valid, 1 with the errors if not.")});
+}
+
+ConfigLoader::Result ConfigLoader::load(const QCommandLineParser &parser)
+{
+    Pass pass;
+    if (parser.isSet(OptConfig))
+        applyFileLayer(parser.value(OptConfig), pass);
+    applyFlagLayer(parser, pass);
+    return pass.finish();
+}
+
+ConfigLoader::Result ConfigLoader::loadFile(const QString &path, BrokerConfig base)
+{
+    Pass pass;
+    pass.config = std::move(base);
+    applyFileLayer(path, pass);
+    return pass.finish();
+}
+
+ConfigLoader::Result ConfigLoader::applyFlags(const QCommandLineParser &parser, BrokerConfig base)
+{
+    Pass pass;
+    pass.config = std::move(base);
+    applyFlagLayer(parser, pass);
+    return pass.finish();
+}
+
+QStringList ConfigLoader::validate(const BrokerConfig &config)
+{
+    QStringList errors;
+    QStringList texts;
+    for (const ListenAddress &address : config.listen)
+        texts.append(address.toString());
+    if (!config.listen.isEmpty()) {
+        QList<ListenAddress> ignored;
+        parseListenList(texts, GroupBroker + QLatin1Char('/') + KeyListen, &ignored, &errors);
+    }
+    for (const NumericKey &key : numericKeys) {
+        const qint64 value = key.get(config);
+        const QString why = rangeError(key, QString::number(value), value);
+        if (!why.isEmpty())
+            errors.append(iniName(key) + QStringLiteral(": ") + why);
+    }
+    errors += crossCheck(config);
+    return errors;
+}
+
+bool ConfigLoader::checkConfigRequested(const QCommandLineParser &parser)
+{
+    return parser.isSet(OptCheckConfig);
+}
+
+} // namespace Kennel

@@ -1,0 +1,92 @@
+// kennel-broker: arguments and settings -> BrokerConfig -> Broker, and the process around it
+// (signals, descriptor limit, exit status).
+#include "broker.h"
+#include "logging.h"
+#include "configloader.h"
+#include "unixsignalwatcher.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+
+#include <csignal>
+#include <cstdio>
+#include <sys/resource.h>
+
+namespace {
+// A broker holds a descriptor per client: take the whole hard limit the system allows.
+rlim_t raiseDescriptorLimit()
+{
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return 0;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    return limit.rlim_cur;
+}
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
+        qSetMessagePattern(QStringLiteral("%{time yyyy-MM-dd hh:mm:ss.zzz} %{if-category}%{category} %{endif}%{type}: %{message}"));
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("kennel-broker"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(KENNEL_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Kennel message broker: named clients, message routing, legacy protocol compatibility."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    Kennel::ConfigLoader::addOptions(parser);
+    const QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log connection-level debug messages."));
+    parser.addOption(verbose);
+    parser.process(app);
+
+    const Kennel::ConfigLoader::Result loaded = Kennel::ConfigLoader::load(parser);
+    if (!loaded.ok()) {
+        for (const QString &error : loaded.errors)
+            std::fprintf(stderr, "kennel-broker: %s\n", qPrintable(error));
+        return 1;
+    }
+    if (Kennel::ConfigLoader::checkConfigRequested(parser)) {
+        std::printf("configuration OK\n");
+        return 0;
+    }
+    if (parser.isSet(verbose))
+        QLoggingCategory::setFilterRules(QStringLiteral("kennel.*.debug=true"));
+
+    std::signal(SIGPIPE, SIG_IGN);
+    const rlim_t descriptors = raiseDescriptorLimit();
+    if (descriptors && rlim_t(loaded.config.maxClients) + 64 > descriptors)
+        qCWarning(Kennel::lcBroker, "max_clients is %d but the process may open only %llu descriptors: connections beyond "
+                          "that will be refused by the kernel", loaded.config.maxClients, (unsigned long long)descriptors);
+
+    Kennel::Broker broker(loaded.config);
+    QString error;
+    if (!broker.start(&error)) {
+        qCCritical(Kennel::lcBroker).noquote() << error;
+        return 1;
+    }
+
+    Kennel::UnixSignalWatcher signalWatcher;
+    signalWatcher.watch(SIGINT);
+    signalWatcher.watch(SIGTERM);
+    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &broker, [&broker](int signalNumber) {
+        if (broker.isShuttingDown()) {
+            qCWarning(Kennel::lcBroker, "signal %d during shutdown: stopping now", signalNumber);
+            QCoreApplication::exit(1);
+            return;
+        }
+        qCInfo(Kennel::lcBroker, "signal %d: stopping", signalNumber);
+        broker.shutdown();
+    });
+    QObject::connect(&broker, &Kennel::Broker::finished, &app, [] {
+        qCInfo(Kennel::lcBroker, "stopped");
+        QCoreApplication::exit(0);
+    });
+    return app.exec();
+}

@@ -1,0 +1,402 @@
+#include "session.h"
+#include "logging.h"
+
+#include "brokercontext.h"
+#include "brokerconfig.h"
+#include "framecodec.h"
+#include "legacyframe.h"
+#include "legacyhandler.h"
+#include "logthrottle.h"
+#include "nameregistry.h"
+#include "nativehandler.h"
+
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace Kennel {
+
+namespace {
+// Reads per readiness event before the next connection gets its turn.
+constexpr int MaxReadsPerEvent = 4;
+// A frame at least this large is read straight into the connection's own buffer instead of
+// being reassembled through the shared scratch buffer.
+constexpr size_t DirectReadThreshold = BrokerContext::ScratchSize / 2;
+
+LogThrottle refusalLog;
+} // namespace
+
+const char *closeReasonName(Session::CloseReason reason)
+{
+    switch (reason) {
+    case Session::CloseReason::PeerClosed: return "peer closed the connection";
+    case Session::CloseReason::ReadError: return "read error";
+    case Session::CloseReason::WriteError: return "write error";
+    case Session::CloseReason::ProtocolError: return "protocol error";
+    case Session::CloseReason::RegisterTimeout: return "did not register in time";
+    case Session::CloseReason::TakenOver: return "name taken over";
+    case Session::CloseReason::Refused: return "refused";
+    case Session::CloseReason::Bye: return "said bye";
+    case Session::CloseReason::Shutdown: return "broker shutting down";
+    case Session::CloseReason::OutOfMemory: return "out of memory";
+    }
+    return "unknown";
+}
+
+Session::Session(BrokerContext &context, int fd, quint64 id, Transport transport, QString peerAddress)
+    : m_ctx(context)
+    , m_fd(fd)
+    , m_id(id)
+    , m_transport(transport)
+    , m_peerAddress(std::move(peerAddress))
+    , m_acceptedAt(std::chrono::steady_clock::now())
+{
+}
+
+Session::~Session()
+{
+    if (m_fd >= 0) {
+        m_ctx.poller->remove(m_fd);
+        ::close(m_fd);
+    }
+    m_ctx.poller->forget(this);
+}
+
+bool Session::start()
+{
+    m_pollEvents = EPOLLIN | EPOLLRDHUP;
+    return m_ctx.poller->add(m_fd, this, m_pollEvents);
+}
+
+QString Session::describe() const
+{
+    const char *transport = m_transport == Transport::Tcp ? "tcp" : "unix";
+    if (!m_name.isEmpty())
+        return QStringLiteral("'%1' (#%2, %3 %4)").arg(QString::fromLatin1(m_name)).arg(m_id)
+            .arg(QLatin1String(transport), m_peerAddress);
+    return QStringLiteral("#%1 (%2 %3)").arg(m_id).arg(QLatin1String(transport), m_peerAddress);
+}
+
+void Session::setIdentity(Kind kind, QByteArray name, NameEntry *entry)
+{
+    m_kind = kind;
+    m_name = std::move(name);
+    m_entry = entry;
+}
+
+const PeerLookupResult &Session::peerProcess()
+{
+    // Looking a TCP peer up walks /proc: done once per connection, and only when a decision needs it.
+    if (!m_peerProcess)
+        m_peerProcess = lookupPeerProcess(m_fd);
+    return *m_peerProcess;
+}
+
+bool Session::sameProcessAs(Session &other)
+{
+    const PeerLookupResult &mine = peerProcess();
+    const PeerLookupResult &theirs = other.peerProcess();
+    if (mine.status == PeerLookup::Found && theirs.status == PeerLookup::Found)
+        return mine.process.pid == theirs.process.pid && mine.process.startTime == theirs.process.startTime;
+    // A peer on another machine has no process we can see; the best the kernel offers is its
+    // address, so two connections from the same remote host are taken as one client.
+    if (mine.status == PeerLookup::Remote && theirs.status == PeerLookup::Remote)
+        return m_peerAddress.section(QLatin1Char(':'), 0, -2) == other.m_peerAddress.section(QLatin1Char(':'), 0, -2);
+    return false;
+}
+
+bool Session::isPeerGone() const
+{
+    if (m_fd < 0)
+        return true;
+    pollfd p{m_fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0)
+        return false;
+    return p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL);
+}
+
+char *Session::reserveOutput(size_t n)
+{
+    char *dst = m_out.reserve(n);
+    if (!dst)
+        close(CloseReason::OutOfMemory);
+    return dst;
+}
+
+void Session::commitOutput(size_t n)
+{
+    m_out.commit(n);
+    m_ctx.poller->markDirty(this);
+}
+
+void Session::sendFrame(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView target,
+                        QByteArrayView payload)
+{
+    if (m_fd < 0)
+        return;
+    const size_t body = size_t(source.size() + target.size() + payload.size());
+    char *dst = reserveOutput(Wire::HeaderSize + body);
+    if (!dst)
+        return;
+    writeHeader(dst, type, quint32(body), messageId, quint8(source.size()), quint8(target.size()), NoFlags);
+    char *p = dst + Wire::HeaderSize;
+    std::memcpy(p, source.data(), size_t(source.size()));
+    p += source.size();
+    std::memcpy(p, target.data(), size_t(target.size()));
+    p += target.size();
+    if (!payload.isEmpty())
+        std::memcpy(p, payload.data(), size_t(payload.size()));
+    commitOutput(Wire::HeaderSize + body);
+}
+
+void Session::refuse(ErrorCode code, const QString &text, quint32 messageId, bool closeAfter)
+{
+    ++counters.refusals;
+    int suppressed = 0;
+    if (refusalLog.allow(&suppressed)) {
+        if (suppressed)
+            qCWarning(lcSession, "%d more refusals not logged", suppressed);
+        qCWarning(lcSession).noquote() << "refused" << describe() << errorCodeName(code) << "-" << text;
+    }
+    if (m_protocol == Protocol::Native || m_protocol == Protocol::Unknown) {
+        sendFrame(FrameType::Error, messageId, {}, {}, encodeError({code, text}));
+        if (closeAfter)
+            closeAfterFlush(CloseReason::Refused);
+    } else if (closeAfter) {
+        // The old protocol has no way to say no: closing is the only signal an old client sees.
+        close(CloseReason::Refused, text);
+    }
+}
+
+void Session::close(CloseReason reason, const QString &detail)
+{
+    if (m_fd < 0)
+        return;
+    if (detail.isEmpty())
+        qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason);
+    else
+        qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason) << "-" << detail;
+    m_ctx.poller->remove(m_fd);
+    m_ctx.poller->forget(this);
+    ::close(m_fd);
+    m_fd = -1;
+    m_ctx.registry->release(this);
+    m_entry = nullptr;
+    m_in.clear();
+    m_in.shrinkIfEmpty();
+    m_out.clear();
+    m_out.shrinkIfEmpty();
+    m_ctx.owner->sessionClosed(this);
+}
+
+void Session::closeAfterFlush(CloseReason reason)
+{
+    if (m_fd < 0)
+        return;
+    m_closing = true;
+    m_closeReason = reason;
+    if (m_out.isEmpty()) {
+        close(reason);
+        return;
+    }
+    updatePollEvents();
+    m_ctx.poller->markDirty(this);
+}
+
+void Session::pollEvent(uint32_t events)
+{
+    if (m_fd < 0)
+        return;
+    if (events & EPOLLOUT)
+        flushOutput();
+    if (m_fd >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        readInput();
+}
+
+void Session::readInput()
+{
+    char *scratch = m_ctx.scratch.get();
+    for (int round = 0; round < MaxReadsPerEvent && m_fd >= 0; ++round) {
+        if (m_inputPaused)
+            return;
+        if (m_closing) {
+            // Only the end of the stream matters now; the peer's further frames are not wanted.
+            char discard[4096];
+            const ssize_t r = ::recv(m_fd, discard, sizeof discard, MSG_DONTWAIT);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError);
+            return;
+        }
+        if (m_inputNeed >= DirectReadThreshold) {
+            // A large frame: collect it in place rather than copying it through scratch on every read.
+            char *dst = m_in.reserve(m_inputNeed - m_in.size());
+            if (!dst) {
+                close(CloseReason::OutOfMemory);
+                return;
+            }
+            const ssize_t r = ::recv(m_fd, dst, m_inputNeed - m_in.size(), 0);
+            if (r <= 0) {
+                if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                    return;
+                close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
+                return;
+            }
+            m_in.commit(size_t(r));
+            if (m_in.size() < m_inputNeed)
+                continue;
+            m_inputNeed = 0;
+            const size_t used = processInput(m_in.data(), m_in.size());
+            if (m_fd < 0)
+                return;
+            m_in.consume(used);
+            m_in.shrinkIfEmpty();
+            continue;
+        }
+
+        const size_t carried = m_in.size();
+        if (carried)
+            std::memcpy(scratch, m_in.data(), carried);
+        const size_t room = BrokerContext::ScratchSize - carried;
+        const ssize_t r = ::recv(m_fd, scratch + carried, room, 0);
+        if (r <= 0) {
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return;
+            close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
+            return;
+        }
+        const size_t total = carried + size_t(r);
+        const size_t used = processInput(scratch, total);
+        if (m_fd < 0)
+            return;
+        m_in.clear();
+        if (used < total && !m_in.append(scratch + used, total - used)) {
+            close(CloseReason::OutOfMemory);
+            return;
+        }
+        if (m_in.isEmpty())
+            m_in.shrinkIfEmpty();
+        if (size_t(r) < room)
+            return; // drained the socket; level-triggered epoll says when more arrives
+    }
+}
+
+size_t Session::processInput(const char *data, size_t size)
+{
+    if (m_protocol == Protocol::Unknown) {
+        if (static_cast<quint8>(data[0]) == (Wire::Magic >> 8)) {
+            m_protocol = Protocol::Native;
+        } else {
+            switch (Legacy::sniff(QByteArrayView(data, qsizetype(size)))) {
+            case Legacy::Sniff::NeedMore:
+                return 0;
+            case Legacy::Sniff::Legacy:
+                m_protocol = Protocol::Legacy;
+                break;
+            case Legacy::Sniff::NotLegacy:
+                refuse(ErrorCode::BadMagic, QStringLiteral("neither a Kennel frame nor a legacy frame"), 0, true);
+                return size;
+            }
+        }
+    }
+    return m_protocol == Protocol::Native ? processNative(data, size) : processLegacy(data, size);
+}
+
+size_t Session::processNative(const char *data, size_t size)
+{
+    const quint32 maxFrame = m_ctx.config->maxFrameSize;
+    size_t pos = 0;
+    while (pos < size && m_fd >= 0 && !m_closing) {
+        const DecodeResult r = decodeFrame(QByteArrayView(data + pos, qsizetype(size - pos)), maxFrame);
+        switch (r.error) {
+        case DecodeError::None:
+            m_ctx.native->handle(*this, r.frame);
+            pos += size_t(r.consumed);
+            continue;
+        case DecodeError::NeedMore:
+            m_inputNeed = size_t(r.frameSize);
+            return pos;
+        case DecodeError::InvalidName:
+            refuse(ErrorCode::InvalidName, QStringLiteral("names are 1 to %1 bytes of A-Z a-z 0-9 . _ -")
+                                               .arg(m_ctx.config->maxNameLength), r.frame.messageId);
+            pos += size_t(r.consumed);
+            continue;
+        default:
+            // Framing is lost (bad magic, oversized, malformed): nothing after this can be trusted.
+            refuse(errorCodeFor(r.error), QLatin1String(decodeErrorName(r.error)), 0, true);
+            return size;
+        }
+    }
+    return m_fd >= 0 && !m_closing ? pos : size;
+}
+
+size_t Session::processLegacy(const char *data, size_t size)
+{
+    size_t pos = 0;
+    while (size - pos >= size_t(Legacy::FrameSize) && m_fd >= 0) {
+        const Legacy::DecodeResult r = Legacy::decode(QByteArrayView(data + pos, Legacy::FrameSize));
+        if (r.error != Legacy::DecodeError::None) {
+            refuse(ErrorCode::MalformedFrame, QStringLiteral("legacy frame: %1").arg(QLatin1String(Legacy::decodeErrorName(r.error))), 0, true);
+            return size;
+        }
+        m_ctx.legacy->handle(*this, r.frame);
+        pos += Legacy::FrameSize;
+    }
+    m_inputNeed = Legacy::FrameSize;
+    return m_fd >= 0 ? pos : size;
+}
+
+void Session::flushOutput()
+{
+    if (m_fd < 0)
+        return;
+    while (!m_out.isEmpty()) {
+        const ssize_t n = ::send(m_fd, m_out.data(), m_out.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            m_out.consume(size_t(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        close(CloseReason::WriteError, QString::fromLocal8Bit(strerror(errno)));
+        return;
+    }
+    if (m_out.isEmpty()) {
+        m_out.shrinkIfEmpty();
+        if (m_closing) {
+            close(m_closeReason);
+            return;
+        }
+    }
+    updatePollEvents();
+}
+
+void Session::updatePollEvents()
+{
+    // A connection whose own output (statuses, pongs) it does not read stops being read: it cannot
+    // make the broker queue without bound on its behalf.
+    const size_t bound = size_t(m_ctx.config->maxOutputQueueBytes);
+    if (!m_inputPaused && m_out.size() >= bound)
+        m_inputPaused = true;
+    else if (m_inputPaused && m_out.size() < bound / 2)
+        m_inputPaused = false;
+
+    uint32_t events = 0;
+    if (m_closing)
+        events |= EPOLLRDHUP;
+    else if (!m_inputPaused)
+        events |= EPOLLIN | EPOLLRDHUP;
+    if (!m_out.isEmpty())
+        events |= EPOLLOUT;
+    if (events != m_pollEvents) {
+        m_pollEvents = events;
+        m_ctx.poller->modify(m_fd, this, events);
+    }
+}
+
+} // namespace Kennel

@@ -1,0 +1,100 @@
+#include "legacyhandler.h"
+#include "logging.h"
+
+#include "brokercontext.h"
+#include "legacyframe.h"
+#include "nameregistry.h"
+#include "names.h"
+#include "router.h"
+#include "session.h"
+
+
+namespace Kennel {
+
+namespace {
+QString text(QByteArrayView bytes)
+{
+    return QString::fromLatin1(bytes.toByteArray());
+}
+
+bool isValidLegacyName(QByteArrayView name)
+{
+    return isValidName(name, Legacy::MaxNameLength);
+}
+} // namespace
+
+void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
+{
+    switch (frame.command) {
+    case Legacy::Command::Forward:
+        if (Q_LIKELY(checkSender(session, frame)))
+            m_ctx.router->routeLegacy(session, frame);
+        return;
+    case Legacy::Command::RegisterReceiver:
+        registerReceiver(session, frame);
+        return;
+    case Legacy::Command::Watchdog:
+        if (checkSender(session, frame))
+            qCDebug(lcLegacy).noquote() << session.describe() << "watchdog" << (frame.wdt ? "feed" : "register")
+                                        << "noted; this broker has no watchdog yet";
+        return;
+    }
+}
+
+void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &frame)
+{
+    if (session.kind() == Session::Kind::LegacyReceiver && frame.source == QByteArrayView(session.name()))
+        return; // the same registration again: harmless
+    if (session.kind() != Session::Kind::Pending) {
+        session.refuse(ErrorCode::AlreadyRegistered,
+                       QStringLiteral("cmd 0 for '%1' on a connection already acting as '%2'")
+                           .arg(text(frame.source), QString::fromLatin1(session.name())),
+                       0, true);
+        return;
+    }
+    if (!isValidLegacyName(frame.source)) {
+        session.refuse(ErrorCode::InvalidName,
+                       QStringLiteral("'%1' is not a valid name (1 to 9 of A-Z a-z 0-9 . _ -)").arg(text(frame.source)), 0, true);
+        return;
+    }
+    NameEntry *entry = nullptr;
+    if (m_ctx.registry->registerReceiver(frame.source, &session, &entry) == NameRegistry::Outcome::Taken) {
+        session.refuse(ErrorCode::NameTaken,
+                       QStringLiteral("'%1' is registered by another process").arg(text(frame.source)), 0, true);
+        return;
+    }
+    session.setIdentity(Session::Kind::LegacyReceiver, frame.source.toByteArray(), entry);
+    qCInfo(lcLegacy).noquote() << "registered legacy receive connection" << session.describe();
+}
+
+bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame)
+{
+    if (Q_LIKELY(session.kind() != Session::Kind::Pending)) {
+        // Fast path: a connection keeps the name it first used; it cannot switch to another.
+        if (Q_LIKELY(frame.source == QByteArrayView(session.name())))
+            return true;
+        session.refuse(ErrorCode::SourceMismatch,
+                       QStringLiteral("source_name '%1' on a connection acting as '%2'")
+                           .arg(text(frame.source), QString::fromLatin1(session.name())),
+                       0, true);
+        return false;
+    }
+    if (!isValidLegacyName(frame.source)) {
+        session.refuse(ErrorCode::InvalidName,
+                       QStringLiteral("'%1' is not a valid name (1 to 9 of A-Z a-z 0-9 . _ -)").arg(text(frame.source)), 0, true);
+        return false;
+    }
+    NameEntry *entry = nullptr;
+    if (m_ctx.registry->bindLegacySender(frame.source, &session, &entry) == NameRegistry::Outcome::Taken) {
+        session.refuse(ErrorCode::NameTaken,
+                       QStringLiteral("'%1' belongs to another process; a main connection may only act for its own process")
+                           .arg(text(frame.source)),
+                       0, true);
+        return false;
+    }
+    session.setIdentity(Session::Kind::LegacySender, frame.source.toByteArray(), entry);
+    qCInfo(lcLegacy).noquote() << "legacy main connection" << session.describe() << "bound to its name";
+    return true;
+}
+
+} // namespace Kennel

@@ -1,0 +1,27 @@
+// What each 552-byte frame of the old protocol means (../shared/LEGACY-PROTOCOL.md): a receive
+// connection registers with cmd 0, a main connection sends (cmd 2) and feeds (cmd 1) under the
+// name it claims — which Kennel checks instead of trusting (PROTOCOL §7).
+#pragma once
+
+namespace Kennel {
+
+struct BrokerContext;
+class Session;
+namespace Legacy { struct FrameView; }
+
+class LegacyHandler
+{
+public:
+    explicit LegacyHandler(BrokerContext &context) : m_ctx(context) {}
+
+    void handle(Session &session, const Legacy::FrameView &frame);
+
+private:
+    void registerReceiver(Session &session, const Legacy::FrameView &frame);
+    // Makes sure `session` may act under the frame's source_name; closes it otherwise.
+    bool checkSender(Session &session, const Legacy::FrameView &frame);
+
+    BrokerContext &m_ctx;
+};
+
+} // namespace Kennel

@@ -1,0 +1,139 @@
+#include "router.h"
+#include "logging.h"
+
+#include "brokerconfig.h"
+#include "framecodec.h"
+#include "legacyframe.h"
+#include "nameregistry.h"
+#include "session.h"
+
+
+#include <cstring>
+
+namespace Kennel {
+
+Router::Router(const BrokerConfig &config, const NameRegistry &registry)
+    : m_config(config)
+    , m_registry(registry)
+{
+}
+
+NameEntry *Router::lookup(Session &sender, QByteArrayView target)
+{
+    RouteCache &cache = sender.routeCache;
+    if (cache.generation == m_registry.generation() && cache.entry
+        && cache.entry->name.size() == target.size()
+        && std::memcmp(cache.entry->name.constData(), target.data(), size_t(target.size())) == 0)
+        return cache.entry;
+    NameEntry *entry = m_registry.find(target);
+    if (entry) {
+        cache.entry = entry;
+        cache.generation = m_registry.generation();
+    }
+    return entry;
+}
+
+DeliveryStatus Router::routeNative(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload)
+{
+    return deliver(sender, target, messageId, payload, nullptr);
+}
+
+DeliveryStatus Router::routeLegacy(Session &sender, const Legacy::FrameView &frame)
+{
+    // Between legacy programs the whole 512-byte field travels untouched, as the old server did:
+    // old programs (and the routebench load generator) carry binary data in it. A native
+    // receiver gets the text, which is all the old protocol defines.
+    return deliver(sender, frame.target, quint32(nextLegacyMessageId()), frame.text(), frame.msgField.data());
+}
+
+DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+                               const char *legacyMsgField)
+{
+    ++sender.counters.messagesIn;
+    sender.counters.bytesIn += quint64(payload.size());
+    ++m_totals.messagesIn;
+    m_totals.bytesIn += quint64(payload.size());
+
+    if (Q_UNLIKELY(m_shuttingDown)) {
+        noteUndelivered(sender, target, DeliveryStatus::ShuttingDown);
+        return DeliveryStatus::ShuttingDown;
+    }
+    NameEntry *entry = lookup(sender, target);
+    Session *receiver = entry ? entry->receiver : nullptr;
+    if (!receiver) {
+        noteUndelivered(sender, target, DeliveryStatus::NoSuchClient);
+        return DeliveryStatus::NoSuchClient;
+    }
+
+    const QByteArray &source = sender.name();
+    const bool toLegacy = receiver->protocol() == Session::Protocol::Legacy;
+    size_t frameSize;
+    if (toLegacy) {
+        if (source.size() > Legacy::MaxNameLength) {
+            noteUndelivered(sender, target, DeliveryStatus::SenderNameUnfit);
+            return DeliveryStatus::SenderNameUnfit;
+        }
+        if (!legacyMsgField && payload.size() > Legacy::MaxTextLength) {
+            noteUndelivered(sender, target, DeliveryStatus::TooLargeForTarget);
+            return DeliveryStatus::TooLargeForTarget;
+        }
+        frameSize = Legacy::FrameSize;
+    } else {
+        frameSize = size_t(Wire::HeaderSize + source.size() + target.size() + payload.size());
+    }
+
+    const size_t bound = size_t(m_config.maxOutputQueueBytes);
+    if (frameSize > bound) {
+        noteUndelivered(sender, target, DeliveryStatus::TooLargeForTarget);
+        return DeliveryStatus::TooLargeForTarget;
+    }
+    if (receiver->pendingOutput() + frameSize > bound) {
+        noteUndelivered(sender, target, DeliveryStatus::TargetQueueFull);
+        return DeliveryStatus::TargetQueueFull;
+    }
+
+    char *dst = receiver->reserveOutput(frameSize);
+    if (!dst) {
+        noteUndelivered(sender, target, DeliveryStatus::TargetQueueFull);
+        return DeliveryStatus::TargetQueueFull;
+    }
+    if (toLegacy) {
+        const QByteArrayView msg = legacyMsgField ? QByteArrayView(legacyMsgField, Legacy::MsgFieldSize) : payload;
+        Legacy::encode(dst, Legacy::Command::Forward, 0, target, source, msg);
+    } else {
+        writeHeader(dst, FrameType::Deliver, quint32(frameSize - Wire::HeaderSize), messageId,
+                    quint8(source.size()), quint8(target.size()), NoFlags);
+        char *p = dst + Wire::HeaderSize;
+        std::memcpy(p, source.constData(), size_t(source.size()));
+        p += source.size();
+        std::memcpy(p, target.data(), size_t(target.size()));
+        p += target.size();
+        if (!payload.isEmpty())
+            std::memcpy(p, payload.data(), size_t(payload.size()));
+    }
+    receiver->commitOutput(frameSize);
+
+    ++receiver->counters.messagesOut;
+    receiver->counters.bytesOut += quint64(payload.size());
+    ++m_totals.messagesOut;
+    m_totals.bytesOut += quint64(payload.size());
+    if (Q_UNLIKELY(m_config.logTraffic))
+        qCInfo(lcTraffic, "%s -> %s: %lld bytes", source.constData(), receiver->name().constData(),
+               qlonglong(payload.size()));
+    return DeliveryStatus::Delivered;
+}
+
+void Router::noteUndelivered(Session &sender, QByteArrayView target, DeliveryStatus status)
+{
+    sender.counters.countUndelivered(status);
+    m_totals.countUndelivered(status);
+    int suppressed = 0;
+    if (!m_dropLog.allow(&suppressed))
+        return;
+    if (suppressed)
+        qCWarning(lcRouter, "%d more undelivered messages not logged", suppressed);
+    qCWarning(lcRouter).noquote() << "not delivered: message from" << sender.describe() << "to"
+                                  << QString::fromLatin1(target.toByteArray()) << "-" << deliveryStatusName(status);
+}
+
+} // namespace Kennel

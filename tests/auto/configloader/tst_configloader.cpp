@@ -1,0 +1,1076 @@
+#include "brokerconfig.h"
+#include "configloader.h"
+
+#include <QCommandLineParser>
+#include <QFile>
+#include <QRegularExpression>
+#include <QSettings>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <unistd.h>
+
+using namespace Kennel;
+
+namespace {
+
+// Restores an environment variable when the test leaves, whatever the outcome.
+class EnvGuard
+{
+public:
+    explicit EnvGuard(const char *name) : m_name(name), m_wasSet(qEnvironmentVariableIsSet(name)),
+        m_value(qgetenv(name)) {}
+    ~EnvGuard()
+    {
+        if (m_wasSet)
+            qputenv(m_name, m_value);
+        else
+            qunsetenv(m_name);
+    }
+    EnvGuard(const EnvGuard &) = delete;
+    EnvGuard &operator=(const EnvGuard &) = delete;
+
+private:
+    const char *m_name;
+    bool m_wasSet;
+    QByteArray m_value;
+};
+
+QVariant field(const BrokerConfig &config, const QString &name)
+{
+    if (name == QLatin1String("listen")) {
+        QStringList texts;
+        for (const ListenAddress &address : config.listen)
+            texts.append(address.toString());
+        return texts;
+    }
+    if (name == QLatin1String("max_clients"))
+        return qint64(config.maxClients);
+    if (name == QLatin1String("max_frame_size"))
+        return qint64(config.maxFrameSize);
+    if (name == QLatin1String("max_name_length"))
+        return qint64(config.maxNameLength);
+    if (name == QLatin1String("max_queue_bytes"))
+        return qint64(config.maxOutputQueueBytes);
+    if (name == QLatin1String("register_timeout_ms"))
+        return qint64(config.registerTimeout.count());
+    if (name == QLatin1String("shutdown_timeout_ms"))
+        return qint64(config.shutdownFlushTimeout.count());
+    if (name == QLatin1String("traffic"))
+        return config.logTraffic;
+    qFatal("unknown field %s", qPrintable(name));
+    return {};
+}
+
+// The command line as the broker would see it, program name first.
+bool parse(QCommandLineParser &parser, const QStringList &arguments)
+{
+    ConfigLoader::addOptions(parser);
+    if (!parser.parse(QStringList{QStringLiteral("kennel-broker")} + arguments)) {
+        qWarning() << parser.errorText();
+        return false;
+    }
+    return true;
+}
+
+struct NumericCase
+{
+    const char *key;
+    const char *flag;
+    qint64 min;
+    qint64 max;
+};
+
+const NumericCase numericCases[] = {
+    {"max_clients", "--max-clients", 1, 1000000},
+    {"max_frame_size", "--max-frame-size", 1024, 256 * 1024 * 1024},
+    {"max_name_length", "--max-name-length", 1, 64},
+    {"max_queue_bytes", "--max-queue-bytes", 1024, 1024 * 1024 * 1024},
+    {"register_timeout_ms", "--register-timeout", 100, 3600000},
+    {"shutdown_timeout_ms", "--shutdown-timeout", 0, 600000},
+};
+
+// Room for the bound tests: queue and frame size at the extremes of the other never clash.
+BrokerConfig roomyBase()
+{
+    BrokerConfig base;
+    base.maxFrameSize = 1024;
+    base.maxOutputQueueBytes = 1024 * 1024 * 1024;
+    return base;
+}
+
+} // namespace
+
+class tst_ConfigLoader : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+
+    void defaults();
+    void defaultTcpAddress();
+    void defaultUnixAddress_data();
+    void defaultUnixAddress();
+    void effectiveListen();
+    void listenAddressToString_data();
+    void listenAddressToString();
+    void listenAddressEquality();
+
+    void parseListenGood_data();
+    void parseListenGood();
+    void parseListenBad_data();
+    void parseListenBad();
+
+    void fileKeys_data();
+    void fileKeys();
+    void flagKeys_data();
+    void flagKeys();
+    void flagsOverrideFile();
+    void fileOnTopOfBase();
+
+    void badFileValues_data();
+    void badFileValues();
+    void badFlagValues_data();
+    void badFlagValues();
+    void allErrorsReported();
+
+    void unknownNames_data();
+    void unknownNames();
+    void reservedGroups();
+    void malformedLines_data();
+    void malformedLines();
+
+    void queueBelowFrame_data();
+    void queueBelowFrame();
+
+    void fileBounds_data();
+    void fileBounds();
+    void flagBounds_data();
+    void flagBounds();
+
+    void missingConfigFile();
+    void configIsDirectory();
+    void unreadableConfigFile();
+
+    void exampleFileIsDefaults();
+    void exampleFileUncommented();
+
+    void validateInCodeConfig_data();
+    void validateInCodeConfig();
+    void checkConfigFlag();
+
+private:
+    QString writeIni(const QByteArray &content);
+
+    QTemporaryDir m_dir;
+    int m_fileCount = 0;
+};
+
+void tst_ConfigLoader::initTestCase()
+{
+    QVERIFY2(m_dir.isValid(), qPrintable(m_dir.errorString()));
+}
+
+// A new file each time: QSettings caches parsed files by name and size, so rewriting one file
+// within a second could hand back the previous contents.
+QString tst_ConfigLoader::writeIni(const QByteArray &content)
+{
+    const QString path = m_dir.filePath(QStringLiteral("broker-%1.ini").arg(++m_fileCount));
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(content) != content.size())
+        qFatal("cannot write %s", qPrintable(path));
+    return path;
+}
+
+void tst_ConfigLoader::defaults()
+{
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, {}));
+    const ConfigLoader::Result result = ConfigLoader::load(parser);
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+
+    const BrokerConfig &c = result.config;
+    QVERIFY(c.listen.isEmpty());
+    QCOMPARE(c.maxClients, 4096);
+    QCOMPARE(c.maxFrameSize, quint32(1024 * 1024));
+    QCOMPARE(c.maxNameLength, 64);
+    QCOMPARE(c.maxOutputQueueBytes, qint64(4 * 1024 * 1024));
+    QCOMPARE(c.registerTimeout.count(), 5000);
+    QCOMPARE(c.shutdownFlushTimeout.count(), 2000);
+    QCOMPARE(c.logTraffic, false);
+    QVERIFY(ConfigLoader::validate(c).isEmpty());
+}
+
+void tst_ConfigLoader::defaultTcpAddress()
+{
+    const ListenAddress address = BrokerConfig::defaultTcpAddress();
+    QCOMPARE(address.kind, ListenAddress::Kind::Tcp);
+    QCOMPARE(address.toString(), QStringLiteral("127.0.0.1:8000"));
+}
+
+void tst_ConfigLoader::defaultUnixAddress_data()
+{
+    QTest::addColumn<bool>("set");
+    QTest::addColumn<QByteArray>("runtimeDir");
+    QTest::addColumn<QString>("expected"); // empty: the fallback for this user
+
+    QTest::newRow("xdg") << true << QByteArray("/run/user/1000") << QStringLiteral("/run/user/1000/kennel/broker.sock");
+    QTest::newRow("xdg-trailing-slash") << true << QByteArray("/run/user/1000/")
+                                        << QStringLiteral("/run/user/1000/kennel/broker.sock");
+    QTest::newRow("xdg-empty") << true << QByteArray() << QString();
+    QTest::newRow("xdg-relative") << true << QByteArray("run/user") << QString();
+    QTest::newRow("xdg-unset") << false << QByteArray() << QString();
+}
+
+void tst_ConfigLoader::defaultUnixAddress()
+{
+    QFETCH(bool, set);
+    QFETCH(QByteArray, runtimeDir);
+    QFETCH(QString, expected);
+
+    const EnvGuard guard("XDG_RUNTIME_DIR");
+    if (set)
+        qputenv("XDG_RUNTIME_DIR", runtimeDir);
+    else
+        qunsetenv("XDG_RUNTIME_DIR");
+
+    if (expected.isEmpty()) {
+        expected = ::geteuid() == 0 ? QStringLiteral("/run/kennel/broker.sock")
+                                    : QStringLiteral("/tmp/kennel-%1/broker.sock").arg(::geteuid());
+    }
+    const ListenAddress address = BrokerConfig::defaultUnixAddress();
+    QCOMPARE(address.kind, ListenAddress::Kind::Unix);
+    QCOMPARE(address.path, expected);
+    QCOMPARE(address.toString(), QStringLiteral("unix:") + expected);
+}
+
+void tst_ConfigLoader::effectiveListen()
+{
+    BrokerConfig config;
+    QCOMPARE(config.effectiveListen(),
+             (QList<ListenAddress>{BrokerConfig::defaultTcpAddress(), BrokerConfig::defaultUnixAddress()}));
+
+    config.listen = {*parseListenAddress(QStringLiteral("[::1]:9000"))};
+    QCOMPARE(config.effectiveListen(), config.listen);
+}
+
+void tst_ConfigLoader::listenAddressToString_data()
+{
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<QString>("host");
+    QTest::addColumn<int>("port");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("expected");
+
+    const int tcp = int(ListenAddress::Kind::Tcp);
+    const int unix = int(ListenAddress::Kind::Unix);
+    QTest::newRow("ipv4") << tcp << QStringLiteral("127.0.0.1") << 8000 << QString() << QStringLiteral("127.0.0.1:8000");
+    QTest::newRow("ipv6") << tcp << QStringLiteral("::1") << 8000 << QString() << QStringLiteral("[::1]:8000");
+    QTest::newRow("ipv6-zone") << tcp << QStringLiteral("fe80::1%eth0") << 80 << QString()
+                               << QStringLiteral("[fe80::1%eth0]:80");
+    QTest::newRow("any") << tcp << QStringLiteral("*") << 0 << QString() << QStringLiteral("*:0");
+    QTest::newRow("unix") << unix << QString() << 0 << QStringLiteral("/path") << QStringLiteral("unix:/path");
+}
+
+void tst_ConfigLoader::listenAddressToString()
+{
+    QFETCH(int, kind);
+    QFETCH(QString, host);
+    QFETCH(int, port);
+    QFETCH(QString, path);
+    QFETCH(QString, expected);
+
+    ListenAddress address;
+    address.kind = ListenAddress::Kind(kind);
+    address.host = host;
+    address.port = quint16(port);
+    address.path = path;
+    QCOMPARE(address.toString(), expected);
+}
+
+void tst_ConfigLoader::listenAddressEquality()
+{
+    ListenAddress a;
+    a.host = QStringLiteral("127.0.0.1");
+    a.port = 8000;
+    ListenAddress b = a;
+    QVERIFY(a == b);
+    b.port = 8001;
+    QVERIFY(!(a == b));
+    b = a;
+    b.host = QStringLiteral("::1");
+    QVERIFY(!(a == b));
+
+    ListenAddress u1;
+    u1.kind = ListenAddress::Kind::Unix;
+    u1.path = QStringLiteral("/a");
+    ListenAddress u2 = u1;
+    u2.port = 7; // irrelevant to a Unix socket
+    QVERIFY(u1 == u2);
+    u2.path = QStringLiteral("/b");
+    QVERIFY(!(u1 == u2));
+    QVERIFY(!(a == u1));
+}
+
+void tst_ConfigLoader::parseListenGood_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("canonical"); // toString() of the result
+
+    QTest::newRow("ipv4") << QStringLiteral("127.0.0.1:8000") << QStringLiteral("127.0.0.1:8000");
+    QTest::newRow("ipv4-any") << QStringLiteral("0.0.0.0:80") << QStringLiteral("0.0.0.0:80");
+    QTest::newRow("star") << QStringLiteral("*:8000") << QStringLiteral("*:8000");
+    QTest::newRow("localhost") << QStringLiteral("localhost:1") << QStringLiteral("127.0.0.1:1");
+    QTest::newRow("LOCALHOST") << QStringLiteral("LOCALHOST:1") << QStringLiteral("127.0.0.1:1");
+    QTest::newRow("port-0") << QStringLiteral("127.0.0.1:0") << QStringLiteral("127.0.0.1:0");
+    QTest::newRow("port-65535") << QStringLiteral("127.0.0.1:65535") << QStringLiteral("127.0.0.1:65535");
+    QTest::newRow("port-leading-zero") << QStringLiteral("127.0.0.1:08000") << QStringLiteral("127.0.0.1:8000");
+    QTest::newRow("spaces-around") << QStringLiteral("  10.0.0.1:8000\t") << QStringLiteral("10.0.0.1:8000");
+    QTest::newRow("ipv6-loopback") << QStringLiteral("[::1]:8000") << QStringLiteral("[::1]:8000");
+    QTest::newRow("ipv6-any") << QStringLiteral("[::]:8000") << QStringLiteral("[::]:8000");
+    QTest::newRow("ipv6-long-form") << QStringLiteral("[0:0:0:0:0:0:0:1]:8000") << QStringLiteral("[::1]:8000");
+    QTest::newRow("ipv6-upper") << QStringLiteral("[FE80::A]:1") << QStringLiteral("[fe80::a]:1");
+    QTest::newRow("ipv6-zone") << QStringLiteral("[fe80::1%eth0]:80") << QStringLiteral("[fe80::1%eth0]:80");
+    QTest::newRow("ipv4-mapped") << QStringLiteral("[::ffff:10.1.2.3]:80") << QStringLiteral("[::ffff:10.1.2.3]:80");
+    QTest::newRow("unix-absolute") << QStringLiteral("unix:/run/kennel/broker.sock")
+                                   << QStringLiteral("unix:/run/kennel/broker.sock");
+    QTest::newRow("unix-dot") << QStringLiteral("unix:./broker.sock") << QStringLiteral("unix:./broker.sock");
+    QTest::newRow("unix-dotdot") << QStringLiteral("unix:../run/b.sock") << QStringLiteral("unix:../run/b.sock");
+    QTest::newRow("unix-upper-prefix") << QStringLiteral("UNIX:/x.sock") << QStringLiteral("unix:/x.sock");
+    QTest::newRow("unix-with-colon") << QStringLiteral("unix:/tmp/a:b.sock") << QStringLiteral("unix:/tmp/a:b.sock");
+    QTest::newRow("unix-107-bytes") << QStringLiteral("unix:/") + QString(106, QLatin1Char('x'))
+                                    << QStringLiteral("unix:/") + QString(106, QLatin1Char('x'));
+}
+
+void tst_ConfigLoader::parseListenGood()
+{
+    QFETCH(QString, text);
+    QFETCH(QString, canonical);
+
+    QString error = QStringLiteral("stale");
+    const std::optional<ListenAddress> address = parseListenAddress(text, &error);
+    QVERIFY2(address, qPrintable(error));
+    QVERIFY(error.isEmpty());
+    QCOMPARE(address->toString(), canonical);
+    // The canonical form reads back as the same address: logs can be pasted into a config.
+    QCOMPARE(parseListenAddress(canonical), address);
+    QCOMPARE(address->kind, canonical.startsWith(QLatin1String("unix:")) ? ListenAddress::Kind::Unix
+                                                                         : ListenAddress::Kind::Tcp);
+}
+
+void tst_ConfigLoader::parseListenBad_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("error"); // a fragment the reason must contain
+
+    QTest::newRow("empty") << QString() << QStringLiteral("empty address");
+    QTest::newRow("blank") << QStringLiteral("   ") << QStringLiteral("empty address");
+    QTest::newRow("no-port") << QStringLiteral("127.0.0.1") << QStringLiteral("missing port");
+    QTest::newRow("empty-port") << QStringLiteral("127.0.0.1:") << QStringLiteral("missing port");
+    QTest::newRow("port-99999") << QStringLiteral("127.0.0.1:99999") << QStringLiteral("port out of range");
+    QTest::newRow("port-65536") << QStringLiteral("127.0.0.1:65536") << QStringLiteral("port out of range");
+    QTest::newRow("port-huge") << QStringLiteral("127.0.0.1:99999999999999999999") << QStringLiteral("port out of range");
+    QTest::newRow("port-negative") << QStringLiteral("127.0.0.1:-1") << QStringLiteral("port \"-1\" is not a number");
+    QTest::newRow("port-letters") << QStringLiteral("127.0.0.1:80a") << QStringLiteral("port \"80a\" is not a number");
+    QTest::newRow("port-plus") << QStringLiteral("127.0.0.1:+80") << QStringLiteral("is not a number");
+    QTest::newRow("port-inner-space") << QStringLiteral("127.0.0.1: 80") << QStringLiteral("is not a number");
+    QTest::newRow("no-host") << QStringLiteral(":8000") << QStringLiteral("missing host");
+    QTest::newRow("hostname") << QStringLiteral("example.com:80") << QStringLiteral("host \"example.com\" is not an IP address");
+    QTest::newRow("ipv4-octet") << QStringLiteral("256.0.0.1:80") << QStringLiteral("is not an IP address");
+    QTest::newRow("ipv4-short") << QStringLiteral("127.1:80") << QStringLiteral("is not an IP address");
+    QTest::newRow("ipv4-leading-zero") << QStringLiteral("010.0.0.1:80") << QStringLiteral("is not an IP address");
+    QTest::newRow("ipv6-unbracketed") << QStringLiteral("::1:8000") << QStringLiteral("needs brackets");
+    QTest::newRow("ipv6-no-close") << QStringLiteral("[::1:8000") << QStringLiteral("missing ']'");
+    QTest::newRow("ipv6-no-colon") << QStringLiteral("[::1]8000") << QStringLiteral("missing port after ']'");
+    QTest::newRow("ipv6-no-port") << QStringLiteral("[::1]") << QStringLiteral("missing port after ']'");
+    QTest::newRow("ipv6-empty-port") << QStringLiteral("[::1]:") << QStringLiteral("missing port");
+    QTest::newRow("ipv6-empty") << QStringLiteral("[]:80") << QStringLiteral("empty IPv6 address");
+    QTest::newRow("ipv6-garbage") << QStringLiteral("[::g]:80") << QStringLiteral("is not an IPv6 address");
+    QTest::newRow("ipv4-in-brackets") << QStringLiteral("[127.0.0.1]:80") << QStringLiteral("brackets are for IPv6");
+    QTest::newRow("ipv6-empty-zone") << QStringLiteral("[fe80::1%]:80") << QStringLiteral("bad IPv6 zone");
+    QTest::newRow("ipv6-bad-zone") << QStringLiteral("[fe80::1%e/0]:80") << QStringLiteral("bad IPv6 zone");
+    QTest::newRow("url") << QStringLiteral("tcp://127.0.0.1:80") << QStringLiteral("not a URL");
+    QTest::newRow("non-ascii") << QStringLiteral("127.0.0.\u00b9:80") << QStringLiteral("cannot appear in an address");
+    QTest::newRow("garbage") << QStringLiteral("banana") << QStringLiteral("missing port");
+    QTest::newRow("unix-empty") << QStringLiteral("unix:") << QStringLiteral("empty Unix socket path");
+    QTest::newRow("unix-relative") << QStringLiteral("unix:broker.sock") << QStringLiteral("must be absolute");
+    QTest::newRow("unix-abstract") << QStringLiteral("unix:@kennel") << QStringLiteral("must be absolute");
+    QTest::newRow("unix-leading-space") << QStringLiteral("unix: /x.sock") << QStringLiteral("must be absolute");
+    QTest::newRow("unix-directory") << QStringLiteral("unix:/run/kennel/") << QStringLiteral("names a directory");
+    QTest::newRow("unix-nul") << QStringLiteral("unix:/a") + QChar(0) + QStringLiteral("b")
+                              << QStringLiteral("NUL character");
+    QTest::newRow("unix-108-bytes") << QStringLiteral("unix:/") + QString(107, QLatin1Char('x'))
+                                    << QStringLiteral("108 bytes long; the system limit is 107");
+}
+
+void tst_ConfigLoader::parseListenBad()
+{
+    QFETCH(QString, text);
+    QFETCH(QString, error);
+
+    QString reason;
+    QVERIFY(!parseListenAddress(text, &reason));
+    QVERIFY2(reason.contains(error), qPrintable(reason));
+    QVERIFY(!parseListenAddress(text, nullptr)); // the reason is optional
+}
+
+void tst_ConfigLoader::fileKeys_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QVariant>("expected");
+
+    const auto list = [](std::initializer_list<const char *> items) {
+        QStringList out;
+        for (const char *item : items)
+            out.append(QString::fromLatin1(item));
+        return QVariant(out);
+    };
+    QTest::newRow("listen-one") << QByteArray("[broker]\nlisten = 127.0.0.1:9000\n") << QStringLiteral("listen")
+                                << list({"127.0.0.1:9000"});
+    QTest::newRow("listen-list") << QByteArray("[broker]\nlisten = 127.0.0.1:9000, [::1]:9000 , unix:/run/k.sock\n")
+                                 << QStringLiteral("listen") << list({"127.0.0.1:9000", "[::1]:9000", "unix:/run/k.sock"});
+    QTest::newRow("listen-quoted-comma") << QByteArray("[broker]\nlisten = \"unix:/run/a,b.sock\"\n")
+                                         << QStringLiteral("listen") << list({"unix:/run/a,b.sock"});
+    QTest::newRow("listen-ipv6-zone") << QByteArray("[broker]\nlisten = [fe80::1%eth0]:80\n")
+                                      << QStringLiteral("listen") << list({"[fe80::1%eth0]:80"});
+    QTest::newRow("max_clients") << QByteArray("[limits]\nmax_clients = 10\n") << QStringLiteral("max_clients")
+                                 << QVariant(qint64(10));
+    QTest::newRow("max_frame_size") << QByteArray("[limits]\nmax_frame_size = 2048\n")
+                                    << QStringLiteral("max_frame_size") << QVariant(qint64(2048));
+    QTest::newRow("max_frame_size-k") << QByteArray("[limits]\nmax_frame_size = 64k\n")
+                                      << QStringLiteral("max_frame_size") << QVariant(qint64(65536));
+    QTest::newRow("max_frame_size-K") << QByteArray("[limits]\nmax_frame_size = 64K\n")
+                                      << QStringLiteral("max_frame_size") << QVariant(qint64(65536));
+    QTest::newRow("max_frame_size-M") << QByteArray("[limits]\nmax_frame_size = 2M\n")
+                                      << QStringLiteral("max_frame_size") << QVariant(qint64(2 * 1024 * 1024));
+    QTest::newRow("max_frame_size-m") << QByteArray("[limits]\nmax_frame_size = 2m\n")
+                                      << QStringLiteral("max_frame_size") << QVariant(qint64(2 * 1024 * 1024));
+    QTest::newRow("max_name_length") << QByteArray("[limits]\nmax_name_length = 9\n")
+                                     << QStringLiteral("max_name_length") << QVariant(qint64(9));
+    QTest::newRow("max_queue_bytes") << QByteArray("[limits]\nmax_queue_bytes = 8M\n")
+                                     << QStringLiteral("max_queue_bytes") << QVariant(qint64(8 * 1024 * 1024));
+    QTest::newRow("max_queue_bytes-G") << QByteArray("[limits]\nmax_queue_bytes = 1G\n")
+                                       << QStringLiteral("max_queue_bytes") << QVariant(qint64(1024 * 1024 * 1024));
+    QTest::newRow("register_timeout_ms") << QByteArray("[limits]\nregister_timeout_ms = 250\n")
+                                         << QStringLiteral("register_timeout_ms") << QVariant(qint64(250));
+    QTest::newRow("shutdown_timeout_ms") << QByteArray("[limits]\nshutdown_timeout_ms = 0\n")
+                                         << QStringLiteral("shutdown_timeout_ms") << QVariant(qint64(0));
+    QTest::newRow("traffic-true") << QByteArray("[log]\ntraffic = true\n") << QStringLiteral("traffic") << QVariant(true);
+    QTest::newRow("traffic-yes") << QByteArray("[log]\ntraffic = yes\n") << QStringLiteral("traffic") << QVariant(true);
+    QTest::newRow("traffic-On") << QByteArray("[log]\ntraffic = On\n") << QStringLiteral("traffic") << QVariant(true);
+    QTest::newRow("traffic-1") << QByteArray("[log]\ntraffic = 1\n") << QStringLiteral("traffic") << QVariant(true);
+    QTest::newRow("traffic-false") << QByteArray("[log]\ntraffic = false\n") << QStringLiteral("traffic") << QVariant(false);
+    QTest::newRow("comments-and-crlf") << QByteArray("; top\r\n# hash\r\n[limits] ; trailing\r\nmax_clients = 12 ; why\r\n")
+                                       << QStringLiteral("max_clients") << QVariant(qint64(12));
+    QTest::newRow("utf8-bom") << QByteArray("\xef\xbb\xbf[limits]\nmax_clients = 13\n") << QStringLiteral("max_clients")
+                              << QVariant(qint64(13));
+    QTest::newRow("continuation") << QByteArray("[broker]\nlisten = 127.0.0.1:1, \\\n  127.0.0.1:2\n")
+                                  << QStringLiteral("listen") << list({"127.0.0.1:1", "127.0.0.1:2"});
+}
+
+void tst_ConfigLoader::fileKeys()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QString, field);
+    QFETCH(QVariant, expected);
+
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(ini));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(::field(result.config, field), expected);
+
+    // The same through load() and --config.
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, {QStringLiteral("--config"), writeIni(ini)}));
+    const ConfigLoader::Result viaLoad = ConfigLoader::load(parser);
+    QVERIFY2(viaLoad.ok(), qPrintable(viaLoad.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(::field(viaLoad.config, field), expected);
+}
+
+void tst_ConfigLoader::flagKeys_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QVariant>("expected");
+
+    QTest::newRow("listen-one") << QStringList{QStringLiteral("--listen"), QStringLiteral("[::1]:1")}
+                                << QStringLiteral("listen") << QVariant(QStringList{QStringLiteral("[::1]:1")});
+    QTest::newRow("listen-repeated") << QStringList{QStringLiteral("--listen"), QStringLiteral("*:1"),
+                                                    QStringLiteral("--listen=unix:/a.sock")}
+                                     << QStringLiteral("listen")
+                                     << QVariant(QStringList{QStringLiteral("*:1"), QStringLiteral("unix:/a.sock")});
+    QTest::newRow("max-clients") << QStringList{QStringLiteral("--max-clients"), QStringLiteral("7")}
+                                 << QStringLiteral("max_clients") << QVariant(qint64(7));
+    QTest::newRow("max-clients-last-wins") << QStringList{QStringLiteral("--max-clients=7"), QStringLiteral("--max-clients=8")}
+                                           << QStringLiteral("max_clients") << QVariant(qint64(8));
+    QTest::newRow("max-frame-size") << QStringList{QStringLiteral("--max-frame-size=64k")}
+                                    << QStringLiteral("max_frame_size") << QVariant(qint64(65536));
+    QTest::newRow("max-name-length") << QStringList{QStringLiteral("--max-name-length=9")}
+                                     << QStringLiteral("max_name_length") << QVariant(qint64(9));
+    QTest::newRow("max-queue-bytes") << QStringList{QStringLiteral("--max-queue-bytes=16M")}
+                                     << QStringLiteral("max_queue_bytes") << QVariant(qint64(16 * 1024 * 1024));
+    QTest::newRow("register-timeout") << QStringList{QStringLiteral("--register-timeout=100")}
+                                      << QStringLiteral("register_timeout_ms") << QVariant(qint64(100));
+    QTest::newRow("shutdown-timeout") << QStringList{QStringLiteral("--shutdown-timeout=0")}
+                                      << QStringLiteral("shutdown_timeout_ms") << QVariant(qint64(0));
+    QTest::newRow("log-traffic") << QStringList{QStringLiteral("--log-traffic")} << QStringLiteral("traffic")
+                                 << QVariant(true);
+}
+
+void tst_ConfigLoader::flagKeys()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, field);
+    QFETCH(QVariant, expected);
+
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, arguments));
+    const ConfigLoader::Result result = ConfigLoader::applyFlags(parser);
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(::field(result.config, field), expected);
+
+    const ConfigLoader::Result viaLoad = ConfigLoader::load(parser);
+    QVERIFY(viaLoad.ok());
+    QCOMPARE(::field(viaLoad.config, field), expected);
+}
+
+void tst_ConfigLoader::flagsOverrideFile()
+{
+    const QString path = writeIni("[broker]\nlisten = 127.0.0.1:1, 127.0.0.1:2\n"
+                                  "[limits]\nmax_clients = 10\nmax_frame_size = 2k\nmax_name_length = 10\n"
+                                  "max_queue_bytes = 8k\nregister_timeout_ms = 1000\nshutdown_timeout_ms = 10\n"
+                                  "[log]\ntraffic = false\n");
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, {QStringLiteral("--config"), path, QStringLiteral("--listen=unix:/x.sock"),
+                           QStringLiteral("--max-clients=20"), QStringLiteral("--max-frame-size=4k"),
+                           QStringLiteral("--max-name-length=20"), QStringLiteral("--register-timeout=2000"),
+                           QStringLiteral("--log-traffic")}));
+    const ConfigLoader::Result result = ConfigLoader::load(parser);
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+
+    const BrokerConfig &c = result.config;
+    // A flag's list replaces the file's list; it does not add to it.
+    QCOMPARE(field(c, QStringLiteral("listen")), QVariant(QStringList{QStringLiteral("unix:/x.sock")}));
+    QCOMPARE(c.maxClients, 20);
+    QCOMPARE(c.maxFrameSize, 4096u);
+    QCOMPARE(c.maxNameLength, 20);
+    QCOMPARE(c.registerTimeout.count(), 2000);
+    QCOMPARE(c.logTraffic, true);
+    // Not flagged: the file's values stand.
+    QCOMPARE(c.maxOutputQueueBytes, qint64(8192));
+    QCOMPARE(c.shutdownFlushTimeout.count(), 10);
+}
+
+void tst_ConfigLoader::fileOnTopOfBase()
+{
+    BrokerConfig base;
+    base.maxClients = 3;
+    base.logTraffic = true;
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[limits]\nmax_name_length = 5\n"), base);
+    QVERIFY(result.ok());
+    QCOMPARE(result.config.maxClients, 3);
+    QCOMPARE(result.config.logTraffic, true);
+    QCOMPARE(result.config.maxNameLength, 5);
+}
+
+void tst_ConfigLoader::badFileValues_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QString>("error");
+
+    QTest::newRow("clients-abc") << QByteArray("[limits]\nmax_clients = abc\n")
+                                 << QStringLiteral("limits/max_clients: \"abc\" is not a whole number");
+    QTest::newRow("clients-empty") << QByteArray("[limits]\nmax_clients =\n")
+                                   << QStringLiteral("limits/max_clients: \"\" is not a whole number");
+    QTest::newRow("clients-float") << QByteArray("[limits]\nmax_clients = 1.5\n")
+                                   << QStringLiteral("limits/max_clients: \"1.5\" is not a whole number");
+    QTest::newRow("clients-hex") << QByteArray("[limits]\nmax_clients = 0x10\n")
+                                 << QStringLiteral("limits/max_clients: \"0x10\" is not a whole number");
+    QTest::newRow("clients-plus") << QByteArray("[limits]\nmax_clients = +5\n")
+                                  << QStringLiteral("limits/max_clients: \"+5\" is not a whole number");
+    QTest::newRow("clients-suffix") << QByteArray("[limits]\nmax_clients = 1k\n")
+                                    << QStringLiteral("limits/max_clients: \"1k\" is not a whole number");
+    QTest::newRow("clients-hash-comment") << QByteArray("[limits]\nmax_clients = 5 # five\n")
+                                          << QStringLiteral("limits/max_clients: \"5 # five\" is not a whole number");
+    QTest::newRow("clients-thousands") << QByteArray("[limits]\nmax_clients = 1,000\n")
+                                       << QStringLiteral("limits/max_clients: \"1, 000\" is a list; expected a single value (no commas)");
+    QTest::newRow("clients-zero") << QByteArray("[limits]\nmax_clients = 0\n")
+                                  << QStringLiteral("limits/max_clients: 0 is below the minimum 1");
+    QTest::newRow("clients-negative") << QByteArray("[limits]\nmax_clients = -5\n")
+                                      << QStringLiteral("limits/max_clients: -5 is below the minimum 1");
+    QTest::newRow("clients-overflow") << QByteArray("[limits]\nmax_clients = 99999999999999999999999\n")
+                                      << QStringLiteral("limits/max_clients: \"99999999999999999999999\" is not a whole number");
+    QTest::newRow("frame-100") << QByteArray("[limits]\nmax_frame_size = 100\n")
+                               << QStringLiteral("limits/max_frame_size: 100 is below the minimum 1024");
+    QTest::newRow("frame-512M") << QByteArray("[limits]\nmax_frame_size = 512M\n")
+                                << QStringLiteral("limits/max_frame_size: 512M is above the maximum 268435456 (256M)");
+    QTest::newRow("frame-MB") << QByteArray("[limits]\nmax_frame_size = 1MB\n")
+                              << QStringLiteral("limits/max_frame_size: \"1MB\" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
+    QTest::newRow("frame-decimal") << QByteArray("[limits]\nmax_frame_size = 1.5M\n")
+                                   << QStringLiteral("limits/max_frame_size: \"1.5M\" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
+    QTest::newRow("frame-suffix-only") << QByteArray("[limits]\nmax_frame_size = k\n")
+                                       << QStringLiteral("limits/max_frame_size: \"k\" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
+    QTest::newRow("frame-space-suffix") << QByteArray("[limits]\nmax_frame_size = 1 M\n")
+                                        << QStringLiteral("limits/max_frame_size: \"1 M\" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
+    QTest::newRow("frame-overflow") << QByteArray("[limits]\nmax_frame_size = 9000000000000000000G\n")
+                                    << QStringLiteral("limits/max_frame_size: \"9000000000000000000G\" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
+    QTest::newRow("name-65") << QByteArray("[limits]\nmax_name_length = 65\n")
+                             << QStringLiteral("limits/max_name_length: 65 is above the maximum 64");
+    QTest::newRow("queue-2G") << QByteArray("[limits]\nmax_queue_bytes = 2G\n")
+                              << QStringLiteral("limits/max_queue_bytes: 2G is above the maximum 1073741824 (1G)");
+    QTest::newRow("register-50") << QByteArray("[limits]\nregister_timeout_ms = 50\n")
+                                 << QStringLiteral("limits/register_timeout_ms: 50 is below the minimum 100");
+    QTest::newRow("register-unit") << QByteArray("[limits]\nregister_timeout_ms = 5s\n")
+                                   << QStringLiteral("limits/register_timeout_ms: \"5s\" is not a whole number");
+    QTest::newRow("shutdown-negative") << QByteArray("[limits]\nshutdown_timeout_ms = -1\n")
+                                       << QStringLiteral("limits/shutdown_timeout_ms: -1 is below the minimum 0");
+    QTest::newRow("traffic-maybe") << QByteArray("[log]\ntraffic = maybe\n")
+                                   << QStringLiteral("log/traffic: \"maybe\" is not a boolean (true/false, yes/no, on/off, 1/0)");
+    QTest::newRow("traffic-list") << QByteArray("[log]\ntraffic = true, false\n")
+                                  << QStringLiteral("log/traffic: \"true, false\" is a list; expected a single value (no commas)");
+    QTest::newRow("listen-port") << QByteArray("[broker]\nlisten = 127.0.0.1:99999\n")
+                                 << QStringLiteral("broker/listen: \"127.0.0.1:99999\": port out of range (0..65535)");
+    QTest::newRow("listen-hostname") << QByteArray("[broker]\nlisten = 127.0.0.1:1, broker.local:1\n")
+                                     << QStringLiteral("broker/listen: \"broker.local:1\": host \"broker.local\" is not an IP address, \"localhost\" or \"*\" (host names are not resolved)");
+    QTest::newRow("listen-empty") << QByteArray("[broker]\nlisten =\n")
+                                  << QStringLiteral("broker/listen: no address given; remove the key to use the defaults");
+    QTest::newRow("listen-trailing-comma") << QByteArray("[broker]\nlisten = 127.0.0.1:1,\n")
+                                           << QStringLiteral("broker/listen: \"\": empty address; expected HOST:PORT, [IPv6]:PORT or unix:PATH");
+    QTest::newRow("listen-twice") << QByteArray("[broker]\nlisten = 127.0.0.1:1, localhost:1\n")
+                                  << QStringLiteral("broker/listen: \"localhost:1\" is listed twice");
+    QTest::newRow("listen-ipv6-twice") << QByteArray("[broker]\nlisten = [::1]:1, [0::1]:1\n")
+                                       << QStringLiteral("broker/listen: \"[0::1]:1\" is listed twice");
+    QTest::newRow("listen-relative-unix") << QByteArray("[broker]\nlisten = unix:kennel.sock\n")
+                                          << QStringLiteral("broker/listen: \"unix:kennel.sock\": Unix socket path must be absolute (/...) or explicitly relative (./... or ../...)");
+}
+
+void tst_ConfigLoader::badFileValues()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QString, error);
+
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(ini));
+    QCOMPARE(result.errors, QStringList{error});
+    QVERIFY(!result.ok());
+    // A rejected value leaves the previous layer's value: here, the defaults.
+    const BrokerConfig defaults;
+    for (const char *name : {"listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes",
+                             "register_timeout_ms", "shutdown_timeout_ms", "traffic"}) {
+        QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
+    }
+}
+
+void tst_ConfigLoader::badFlagValues_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("error");
+
+    QTest::newRow("clients-abc") << QStringList{QStringLiteral("--max-clients=abc")}
+                                 << QStringLiteral("--max-clients: \"abc\" is not a whole number");
+    QTest::newRow("clients-empty") << QStringList{QStringLiteral("--max-clients=")}
+                                   << QStringLiteral("--max-clients: \"\" is not a whole number");
+    QTest::newRow("clients-big") << QStringList{QStringLiteral("--max-clients=1000001")}
+                                 << QStringLiteral("--max-clients: 1000001 is above the maximum 1000000");
+    QTest::newRow("frame-small") << QStringList{QStringLiteral("--max-frame-size=1023")}
+                                 << QStringLiteral("--max-frame-size: 1023 is below the minimum 1024");
+    QTest::newRow("frame-garbage") << QStringList{QStringLiteral("--max-frame-size=lots")}
+                                   << QStringLiteral("--max-frame-size: \"lots\" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
+    QTest::newRow("name-0") << QStringList{QStringLiteral("--max-name-length=0")}
+                            << QStringLiteral("--max-name-length: 0 is below the minimum 1");
+    QTest::newRow("queue-small") << QStringList{QStringLiteral("--max-queue-bytes=1000")}
+                                 << QStringLiteral("--max-queue-bytes: 1000 is below the minimum 1024");
+    QTest::newRow("register-big") << QStringList{QStringLiteral("--register-timeout=3600001")}
+                                  << QStringLiteral("--register-timeout: 3600001 is above the maximum 3600000");
+    QTest::newRow("shutdown-big") << QStringList{QStringLiteral("--shutdown-timeout=600001")}
+                                  << QStringLiteral("--shutdown-timeout: 600001 is above the maximum 600000");
+    QTest::newRow("listen-bad") << QStringList{QStringLiteral("--listen=127.0.0.1:99999")}
+                                << QStringLiteral("--listen: \"127.0.0.1:99999\": port out of range (0..65535)");
+    QTest::newRow("listen-empty") << QStringList{QStringLiteral("--listen=")}
+                                  << QStringLiteral("--listen: \"\": empty address; expected HOST:PORT, [IPv6]:PORT or unix:PATH");
+    QTest::newRow("listen-twice") << QStringList{QStringLiteral("--listen=*:1"), QStringLiteral("--listen=*:1")}
+                                  << QStringLiteral("--listen: \"*:1\" is listed twice");
+}
+
+void tst_ConfigLoader::badFlagValues()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, error);
+
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, arguments));
+    const ConfigLoader::Result result = ConfigLoader::applyFlags(parser);
+    QCOMPARE(result.errors, QStringList{error});
+    QCOMPARE(ConfigLoader::load(parser).errors, QStringList{error});
+}
+
+void tst_ConfigLoader::allErrorsReported()
+{
+    const QString path = writeIni("[broker]\nlisten = 1.2.3.4:x, unix:\n"
+                                  "[limits]\nmax_clients = abc\nmax_name_length = 0\nmax_frmae_size = 1k\n"
+                                  "[log]\ntraffic = perhaps\n[logs]\nlevel = 3\n");
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, {QStringLiteral("--config"), path, QStringLiteral("--max-queue-bytes=1"),
+                           QStringLiteral("--listen=nowhere")}));
+    const ConfigLoader::Result result = ConfigLoader::load(parser);
+    const QStringList expected{
+        QStringLiteral("limits/max_frmae_size: unknown key (keys in [limits]: max_clients, max_frame_size, "
+                       "max_name_length, max_queue_bytes, register_timeout_ms, shutdown_timeout_ms)"),
+        QStringLiteral("[logs]: unknown group (known: [broker], [limits], [log]; reserved for upcoming features: "
+                       "[watchdog], [services], [service.NAME], [monitor])"),
+        QStringLiteral("broker/listen: \"1.2.3.4:x\": port \"x\" is not a number"),
+        QStringLiteral("broker/listen: \"unix:\": empty Unix socket path"),
+        QStringLiteral("limits/max_clients: \"abc\" is not a whole number"),
+        QStringLiteral("limits/max_name_length: 0 is below the minimum 1"),
+        QStringLiteral("log/traffic: \"perhaps\" is not a boolean (true/false, yes/no, on/off, 1/0)"),
+        QStringLiteral("--listen: \"nowhere\": missing port; expected HOST:PORT, [IPv6]:PORT or unix:PATH"),
+        QStringLiteral("--max-queue-bytes: 1 is below the minimum 1024"),
+    };
+    QCOMPARE(result.errors, expected);
+}
+
+void tst_ConfigLoader::unknownNames_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QStringList>("errors");
+
+    QTest::newRow("unknown-group") << QByteArray("[brokr]\nlisten = *:1\nother = 2\n")
+                                   << QStringList{QStringLiteral("[brokr]: unknown group (known: [broker], [limits], [log]; "
+                                                                 "reserved for upcoming features: [watchdog], [services], "
+                                                                 "[service.NAME], [monitor])")};
+    QTest::newRow("unknown-key") << QByteArray("[limits]\nmax_client = 5\n")
+                                 << QStringList{QStringLiteral("limits/max_client: unknown key (keys in [limits]: max_clients, "
+                                                               "max_frame_size, max_name_length, max_queue_bytes, "
+                                                               "register_timeout_ms, shutdown_timeout_ms)")};
+    QTest::newRow("wrong-case-key") << QByteArray("[log]\nTraffic = true\n")
+                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic)")};
+    QTest::newRow("wrong-case-group") << QByteArray("[Broker]\nlisten = *:1\n")
+                                      << QStringList{QStringLiteral("[Broker]: unknown group (known: [broker], [limits], [log]; "
+                                                                    "reserved for upcoming features: [watchdog], [services], "
+                                                                    "[service.NAME], [monitor])")};
+    QTest::newRow("key-in-wrong-group") << QByteArray("[broker]\nmax_clients = 5\n")
+                                        << QStringList{QStringLiteral("broker/max_clients: unknown key (keys in [broker]: listen)")};
+    QTest::newRow("top-level-key") << QByteArray("traffic = true\n")
+                                   << QStringList{QStringLiteral("traffic: key outside any [group] (it belongs in [log])")};
+    QTest::newRow("general-key") << QByteArray("[General]\nfoo = 1\n")
+                                 << QStringList{QStringLiteral("foo: key outside any [group]")};
+    QTest::newRow("nested-group") << QByteArray("[broker/extra]\nlisten = *:1\n")
+                                  << QStringList{QStringLiteral("broker/extra/listen: unknown key (keys in [broker]: listen)")};
+    QTest::newRow("service-without-name") << QByteArray("[service.]\na = 1\n")
+                                          << QStringList{QStringLiteral("[service.]: unknown group (known: [broker], [limits], [log]; "
+                                                                        "reserved for upcoming features: [watchdog], [services], "
+                                                                        "[service.NAME], [monitor])")};
+    QTest::newRow("service-singular") << QByteArray("[service]\na = 1\n")
+                                      << QStringList{QStringLiteral("[service]: unknown group (known: [broker], [limits], [log]; "
+                                                                    "reserved for upcoming features: [watchdog], [services], "
+                                                                    "[service.NAME], [monitor])")};
+}
+
+void tst_ConfigLoader::unknownNames()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QStringList, errors);
+
+    QCOMPARE(ConfigLoader::loadFile(writeIni(ini)).errors, errors);
+}
+
+void tst_ConfigLoader::reservedGroups()
+{
+    const QString path = writeIni("[watchdog]\ninterval_ms = 1000\nanything = goes\n"
+                                  "[services]\nlist = a, b\n"
+                                  "[service.logger]\nexec = /usr/bin/logger\n"
+                                  "[service.x.y]\nz = 1\n"
+                                  "[monitor]\nallow = uid:0\n"
+                                  "[limits]\nmax_clients = 5\n");
+    const ConfigLoader::Result result = ConfigLoader::loadFile(path);
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.maxClients, 5);
+}
+
+void tst_ConfigLoader::malformedLines_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QString>("error"); // after "<path>:"
+
+    QTest::newRow("no-equals") << QByteArray("[limits]\nmax_clients 100\n")
+                               << QStringLiteral("2: \"max_clients 100\" is not \"key = value\", \"[group]\" or a comment");
+    QTest::newRow("unclosed-header") << QByteArray("[limits\nmax_clients = 1\n")
+                                     << QStringLiteral("1: \"[limits\" is not a group header; expected [name]");
+    QTest::newRow("header-with-key") << QByteArray("[limits]max_clients = 1\n")
+                                     << QStringLiteral("1: \"[limits]max_clients = 1\" is not a group header; expected [name]");
+    QTest::newRow("no-key-name") << QByteArray("[limits]\n= 5\n") << QStringLiteral("2: no key name before '='");
+    QTest::newRow("duplicate") << QByteArray("[limits]\nmax_clients = 1\n\n[log]\ntraffic = on\n[limits]\nmax_clients = 2\n")
+                               << QStringLiteral("7: limits/max_clients is set again (first on line 2); give each key once");
+}
+
+void tst_ConfigLoader::malformedLines()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QString, error);
+
+    const QString path = writeIni(ini);
+    const QStringList errors = ConfigLoader::loadFile(path).errors;
+    QVERIFY2(!errors.isEmpty(), "a malformed line passed silently");
+    QCOMPARE(errors.first(), path + QLatin1Char(':') + error);
+}
+
+void tst_ConfigLoader::queueBelowFrame_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QStringList>("errors");
+
+    const QString belowError = QStringLiteral(
+        "limits/max_queue_bytes: 2097152 is below limits/max_frame_size 4194304; "
+        "a connection's queue must hold at least one frame");
+    QTest::newRow("file") << QByteArray("[limits]\nmax_frame_size = 4M\nmax_queue_bytes = 2M\n") << QStringList()
+                          << QStringList{belowError};
+    QTest::newRow("flags") << QByteArray() << QStringList{QStringLiteral("--max-frame-size=4M"), QStringLiteral("--max-queue-bytes=2M")}
+                           << QStringList{belowError};
+    QTest::newRow("file-and-flag") << QByteArray("[limits]\nmax_queue_bytes = 2M\n")
+                                   << QStringList{QStringLiteral("--max-frame-size=4M")} << QStringList{belowError};
+    QTest::newRow("frame-above-default-queue") << QByteArray() << QStringList{QStringLiteral("--max-frame-size=8M")}
+                                               << QStringList{QStringLiteral(
+                                                      "limits/max_queue_bytes: 4194304 is below limits/max_frame_size 8388608; "
+                                                      "a connection's queue must hold at least one frame")};
+    // The check runs on the outcome of all layers: a flag can mend what the file got wrong.
+    QTest::newRow("flag-mends-file") << QByteArray("[limits]\nmax_frame_size = 4M\nmax_queue_bytes = 2M\n")
+                                     << QStringList{QStringLiteral("--max-queue-bytes=4M")} << QStringList();
+    QTest::newRow("equal") << QByteArray("[limits]\nmax_frame_size = 4M\nmax_queue_bytes = 4M\n") << QStringList()
+                           << QStringList();
+    // A size that did not parse would make the comparison about a value nobody asked for.
+    QTest::newRow("bad-size-no-echo") << QByteArray("[limits]\nmax_frame_size = 8M\nmax_queue_bytes = 16MB\n")
+                                      << QStringList()
+                                      << QStringList{QStringLiteral(
+                                             "limits/max_queue_bytes: \"16MB\" is not a size (a whole number of bytes, "
+                                             "optionally with suffix k, M or G)")};
+}
+
+void tst_ConfigLoader::queueBelowFrame()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QStringList, arguments);
+    QFETCH(QStringList, errors);
+
+    QStringList all = arguments;
+    if (!ini.isEmpty())
+        all << QStringLiteral("--config") << writeIni(ini);
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, all));
+    QCOMPARE(ConfigLoader::load(parser).errors, errors);
+}
+
+void tst_ConfigLoader::fileBounds_data()
+{
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<qint64>("value");
+    QTest::addColumn<bool>("accepted");
+
+    for (const NumericCase &c : numericCases) {
+        const QString key = QLatin1String(c.key);
+        QTest::addRow("%s=min", c.key) << key << c.min << true;
+        QTest::addRow("%s=min-1", c.key) << key << c.min - 1 << false;
+        QTest::addRow("%s=max", c.key) << key << c.max << true;
+        QTest::addRow("%s=max+1", c.key) << key << c.max + 1 << false;
+    }
+}
+
+void tst_ConfigLoader::fileBounds()
+{
+    QFETCH(QString, key);
+    QFETCH(qint64, value);
+    QFETCH(bool, accepted);
+
+    const QByteArray ini = "[limits]\n" + key.toLatin1() + " = " + QByteArray::number(value) + '\n';
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(ini), roomyBase());
+    QCOMPARE(result.ok(), accepted);
+    if (accepted) {
+        QCOMPARE(field(result.config, key), QVariant(value));
+    } else {
+        QCOMPARE(result.errors.size(), 1);
+        QVERIFY2(result.errors.first().startsWith(QStringLiteral("limits/") + key + QStringLiteral(": ")
+                                                  + QString::number(value) + QStringLiteral(" is ")),
+                 qPrintable(result.errors.first()));
+    }
+}
+
+void tst_ConfigLoader::flagBounds_data()
+{
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("flag");
+    QTest::addColumn<qint64>("value");
+    QTest::addColumn<bool>("accepted");
+
+    for (const NumericCase &c : numericCases) {
+        const QString key = QLatin1String(c.key);
+        const QString flag = QLatin1String(c.flag);
+        QTest::addRow("%s=min", c.flag) << key << flag << c.min << true;
+        QTest::addRow("%s=min-1", c.flag) << key << flag << c.min - 1 << false;
+        QTest::addRow("%s=max", c.flag) << key << flag << c.max << true;
+        QTest::addRow("%s=max+1", c.flag) << key << flag << c.max + 1 << false;
+    }
+}
+
+void tst_ConfigLoader::flagBounds()
+{
+    QFETCH(QString, key);
+    QFETCH(QString, flag);
+    QFETCH(qint64, value);
+    QFETCH(bool, accepted);
+
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, {flag + QLatin1Char('=') + QString::number(value)}));
+    const ConfigLoader::Result result = ConfigLoader::applyFlags(parser, roomyBase());
+    QCOMPARE(result.ok(), accepted);
+    if (accepted) {
+        QCOMPARE(field(result.config, key), QVariant(value));
+    } else {
+        QCOMPARE(result.errors.size(), 1);
+        QVERIFY2(result.errors.first().startsWith(flag + QStringLiteral(": ") + QString::number(value)),
+                 qPrintable(result.errors.first()));
+    }
+}
+
+void tst_ConfigLoader::missingConfigFile()
+{
+    const QString path = m_dir.filePath(QStringLiteral("does-not-exist.ini"));
+    const QString error = QStringLiteral("config file \"") + path + QStringLiteral("\": no such file");
+
+    QCOMPARE(ConfigLoader::loadFile(path).errors, QStringList{error});
+
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, {QStringLiteral("--config"), path, QStringLiteral("--max-clients=x")}));
+    // The flags are still checked: one run shows every problem.
+    QCOMPARE(ConfigLoader::load(parser).errors,
+             (QStringList{error, QStringLiteral("--max-clients: \"x\" is not a whole number")}));
+
+    QCommandLineParser emptyName;
+    QVERIFY(parse(emptyName, {QStringLiteral("--config=")}));
+    QCOMPARE(ConfigLoader::load(emptyName).errors, QStringList{QStringLiteral("--config: no file name given")});
+}
+
+void tst_ConfigLoader::configIsDirectory()
+{
+    QCOMPARE(ConfigLoader::loadFile(m_dir.path()).errors,
+             QStringList{QStringLiteral("config file \"") + m_dir.path() + QStringLiteral("\": is a directory")});
+}
+
+void tst_ConfigLoader::unreadableConfigFile()
+{
+    if (::geteuid() == 0)
+        QSKIP("root reads files whatever their mode");
+    const QString path = writeIni("[limits]\nmax_clients = 5\n");
+    QVERIFY(QFile::setPermissions(path, QFileDevice::Permissions()));
+    const ConfigLoader::Result result = ConfigLoader::loadFile(path);
+    QCOMPARE(result.errors.size(), 1);
+    QVERIFY2(result.errors.first().startsWith(QStringLiteral("config file \"") + path + QStringLiteral("\": cannot read: ")),
+             qPrintable(result.errors.first()));
+    QCOMPARE(result.config.maxClients, BrokerConfig().maxClients);
+}
+
+void tst_ConfigLoader::exampleFileIsDefaults()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(QStringLiteral(KENNEL_EXAMPLE_INI));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const BrokerConfig defaults;
+    for (const char *name : {"listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes",
+                             "register_timeout_ms", "shutdown_timeout_ms", "traffic"}) {
+        QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
+    }
+}
+
+// The example comments out each key as ";key = value" (prose comments have a space after ';').
+// Uncommented, it must load, name every key, and still give the defaults: the example cannot
+// drift from the code unnoticed.
+void tst_ConfigLoader::exampleFileUncommented()
+{
+    QFile example(QStringLiteral(KENNEL_EXAMPLE_INI));
+    QVERIFY(example.open(QIODevice::ReadOnly));
+    QString text = QString::fromUtf8(example.readAll());
+    text.replace(QRegularExpression(QStringLiteral("^;([a-z_]+ = )"), QRegularExpression::MultilineOption),
+                 QStringLiteral("\\1"));
+    const QString path = writeIni(text.toUtf8());
+
+    const QSettings settings(path, QSettings::IniFormat);
+    QStringList keys = settings.allKeys();
+    keys.sort();
+    QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("limits/max_clients"),
+                                QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
+                                QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),
+                                QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic")}));
+
+    const ConfigLoader::Result result = ConfigLoader::loadFile(path);
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(field(result.config, QStringLiteral("listen")),
+             QVariant(QStringList{QStringLiteral("127.0.0.1:8000"), QStringLiteral("unix:/run/kennel/broker.sock")}));
+    const BrokerConfig defaults;
+    for (const char *name : {"max_clients", "max_frame_size", "max_name_length", "max_queue_bytes",
+                             "register_timeout_ms", "shutdown_timeout_ms", "traffic"}) {
+        QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
+    }
+}
+
+void tst_ConfigLoader::validateInCodeConfig_data()
+{
+    QTest::addColumn<int>("which");
+    QTest::addColumn<QStringList>("errors");
+
+    QTest::newRow("defaults") << 0 << QStringList();
+    QTest::newRow("zero-clients") << 1 << QStringList{QStringLiteral("limits/max_clients: 0 is below the minimum 1")};
+    QTest::newRow("queue-below-frame") << 2 << QStringList{QStringLiteral(
+                                                  "limits/max_queue_bytes: 1024 is below limits/max_frame_size 1048576; "
+                                                  "a connection's queue must hold at least one frame")};
+    QTest::newRow("bad-listen") << 3 << QStringList{QStringLiteral("broker/listen: \"unix:\": empty Unix socket path"),
+                                                    QStringLiteral("broker/listen: \":0\": missing host; use * to listen on every address")};
+    QTest::newRow("duplicate-listen") << 4 << QStringList{QStringLiteral("broker/listen: \"127.0.0.1:8000\" is listed twice")};
+    QTest::newRow("timeouts") << 5 << QStringList{QStringLiteral("limits/register_timeout_ms: 99 is below the minimum 100"),
+                                                  QStringLiteral("limits/shutdown_timeout_ms: 600001 is above the maximum 600000")};
+}
+
+void tst_ConfigLoader::validateInCodeConfig()
+{
+    QFETCH(int, which);
+    QFETCH(QStringList, errors);
+
+    BrokerConfig config;
+    switch (which) {
+    case 1:
+        config.maxClients = 0;
+        break;
+    case 2:
+        config.maxOutputQueueBytes = 1024;
+        break;
+    case 3: {
+        ListenAddress unix;
+        unix.kind = ListenAddress::Kind::Unix;
+        config.listen = {unix, ListenAddress()};
+        break;
+    }
+    case 4:
+        config.listen = {BrokerConfig::defaultTcpAddress(), BrokerConfig::defaultTcpAddress()};
+        break;
+    case 5:
+        config.registerTimeout = std::chrono::milliseconds(99);
+        config.shutdownFlushTimeout = std::chrono::milliseconds(600001);
+        break;
+    default:
+        break;
+    }
+    QCOMPARE(ConfigLoader::validate(config), errors);
+}
+
+void tst_ConfigLoader::checkConfigFlag()
+{
+    QCommandLineParser without;
+    QVERIFY(parse(without, {}));
+    QVERIFY(!ConfigLoader::checkConfigRequested(without));
+
+    QCommandLineParser with;
+    QVERIFY(parse(with, {QStringLiteral("--check-config")}));
+    QVERIFY(ConfigLoader::checkConfigRequested(with));
+    QVERIFY(ConfigLoader::load(with).ok());
+}
+
+QTEST_APPLESS_MAIN(tst_ConfigLoader)
+
+#include "tst_configloader.moc"
