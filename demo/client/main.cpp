@@ -1,0 +1,103 @@
+// kennel-demo-client: the native half of the demo. It registers a name, sends a numbered message to
+// its peer at a fixed interval, prints what it receives and what became of what it sent, and rides
+// out broker restarts with the client library's reconnect.
+#include "kennelclient.h"
+#include "unixsignalwatcher.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QTimer>
+
+#include <csignal>
+#include <cstdio>
+
+namespace {
+void say(const QString &line)
+{
+    std::printf("%s\n", qPrintable(line));
+    std::fflush(stdout);
+}
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("kennel-demo-client"));
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("A native Kennel client that talks to one peer."));
+    parser.addHelpOption();
+    const QCommandLineOption nameOption(QStringLiteral("name"), QStringLiteral("Name to register."), QStringLiteral("NAME"),
+                                        QStringLiteral("client2"));
+    const QCommandLineOption peerOption(QStringLiteral("peer"), QStringLiteral("Name to send to."), QStringLiteral("NAME"),
+                                        QStringLiteral("client1"));
+    const QCommandLineOption brokerOption(QStringLiteral("broker"), QStringLiteral("Broker address, HOST:PORT or unix:PATH."),
+                                          QStringLiteral("ADDR"), QStringLiteral("127.0.0.1:8000"));
+    const QCommandLineOption intervalOption(QStringLiteral("interval-ms"), QStringLiteral("Time between messages."),
+                                            QStringLiteral("MS"), QStringLiteral("2000"));
+    const QCommandLineOption countOption(QStringLiteral("count"), QStringLiteral("Messages to send, 0 for no limit."),
+                                         QStringLiteral("N"), QStringLiteral("0"));
+    parser.addOptions({nameOption, peerOption, brokerOption, intervalOption, countOption});
+    parser.process(app);
+
+    QString error;
+    const auto address = BrokerAddress::parse(parser.value(brokerOption), &error);
+    if (!address) {
+        std::fprintf(stderr, "kennel-demo-client: %s\n", qPrintable(error));
+        return 2;
+    }
+    const QByteArray peer = parser.value(peerOption).toUtf8();
+    const int count = parser.value(countOption).toInt();
+
+    KennelClient client;
+    client.setBrokerAddress(*address);
+    client.setName(parser.value(nameOption).toUtf8());
+    client.setAutoReconnect(true);
+
+    int sequence = 0;
+    QTimer sendTimer;
+    sendTimer.setInterval(parser.value(intervalOption).toInt());
+    QObject::connect(&sendTimer, &QTimer::timeout, &client, [&] {
+        if (client.state() != KennelClient::Registered)
+            return;
+        const QByteArray text = "hello #" + QByteArray::number(++sequence) + " from " + client.name();
+        if (client.send(peer, text))
+            say(QStringLiteral("sent #%1 to %2").arg(sequence).arg(QString::fromUtf8(peer)));
+        if (count > 0 && sequence >= count)
+            QTimer::singleShot(1000, &app, [] { QCoreApplication::exit(0); });
+    });
+
+    QObject::connect(&client, &KennelClient::registered, &client, [&](const QByteArray &name) {
+        say(QStringLiteral("registered as %1").arg(QString::fromUtf8(name)));
+        sendTimer.start();
+    });
+    QObject::connect(&client, &KennelClient::messageReceived, &client,
+                     [](const QByteArray &source, const QByteArray &payload, quint32) {
+                         say(QStringLiteral("received from %1: %2").arg(QString::fromUtf8(source), QString::fromUtf8(payload)));
+                     });
+    QObject::connect(&client, &KennelClient::deliveryStatusReceived, &client,
+                     [](quint32 id, const QByteArray &target, Kennel::DeliveryStatus status) {
+                         if (status != Kennel::DeliveryStatus::Delivered)
+                             say(QStringLiteral("message %1 to %2 not delivered: %3")
+                                     .arg(id).arg(QString::fromUtf8(target), QLatin1String(Kennel::deliveryStatusName(status))));
+                     });
+    QObject::connect(&client, &KennelClient::errorOccurred, &client, [](KennelClient::ClientError, const QString &text) {
+        say(QStringLiteral("error: %1").arg(text));
+    });
+    QObject::connect(&client, &KennelClient::disconnected, &client, [&] {
+        sendTimer.stop();
+        say(QStringLiteral("disconnected from the broker"));
+    });
+    QObject::connect(&client, &KennelClient::reconnectScheduled, &client, [](int delayMs) {
+        say(QStringLiteral("reconnecting in %1 ms").arg(delayMs));
+    });
+
+    Kennel::UnixSignalWatcher signalWatcher;
+    signalWatcher.watch(SIGINT);
+    signalWatcher.watch(SIGTERM);
+    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &app, [] { QCoreApplication::exit(0); });
+    client.connectToBroker();
+    const int status = app.exec();
+    client.disconnectFromBroker();
+    say(QStringLiteral("stopped after sending %1 messages").arg(sequence));
+    return status;
+}

@@ -1,0 +1,62 @@
+// kennel-demo: the README's main job. Starts kennel-broker with its built-in defaults and the
+// old system's two-client scenario, and prints what happens until Ctrl-C or --duration.
+#include "demorunner.h"
+#include "unixsignalwatcher.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+
+#include <csignal>
+#include <cstdio>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("kennel-demo"));
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Runs kennel-broker with two clients that exchange messages through it, as one timeline."));
+    parser.addHelpOption();
+    const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Stop after SECONDS (default: run until Ctrl-C)."),
+                                      QStringLiteral("SECONDS"), QStringLiteral("0"));
+    const QCommandLineOption port(QStringLiteral("port"),
+                                  QStringLiteral("Run the broker on 127.0.0.1:PORT instead of its default 8000."),
+                                  QStringLiteral("PORT"));
+    const QCommandLineOption interval(QStringLiteral("interval-ms"), QStringLiteral("Time between a client's messages."),
+                                      QStringLiteral("MS"), QStringLiteral("2000"));
+    parser.addOptions({duration, port, interval});
+    parser.process(app);
+
+    DemoOptions options;
+    options.binDir = QCoreApplication::applicationDirPath();
+    bool ok = true;
+    options.durationSeconds = parser.value(duration).toInt(&ok);
+    if (!ok || options.durationSeconds < 0) {
+        std::fprintf(stderr, "kennel-demo: --duration takes a whole number of seconds\n");
+        return 2;
+    }
+    options.intervalMs = parser.value(interval).toInt(&ok);
+    if (!ok || options.intervalMs < 10) {
+        std::fprintf(stderr, "kennel-demo: --interval-ms takes a whole number of at least 10\n");
+        return 2;
+    }
+    if (parser.isSet(port)) {
+        const uint value = parser.value(port).toUInt(&ok);
+        if (!ok || value == 0 || value > 65535) {
+            std::fprintf(stderr, "kennel-demo: --port takes a port number\n");
+            return 2;
+        }
+        options.port = quint16(value);
+        options.brokerArgs = {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(value)};
+    }
+
+    DemoRunner runner(options);
+    Kennel::UnixSignalWatcher signalWatcher;
+    signalWatcher.watch(SIGINT);
+    signalWatcher.watch(SIGTERM);
+    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &runner,
+                     [&runner](int) { runner.stop(QStringLiteral("interrupted")); });
+    QObject::connect(&runner, &DemoRunner::finished, &app, [](int code) { QCoreApplication::exit(code); });
+    runner.start();
+    return app.exec();
+}
