@@ -1,11 +1,12 @@
 #include "commands.h"
 
 #include <kennelclient.h>
-#include "signalwatcher.h"
+#include <unixsignalwatcher.h>
 
 #include <QEventLoop>
 #include <QTimer>
 
+#include <csignal>
 #include <cstdio>
 #include <utility>
 
@@ -196,8 +197,10 @@ int runListen(const ListenOptions &options)
         loop.exit(code);
     };
 
-    SignalWatcher signalWatcher;
-    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &loop, [&] { finish(ExitOk); });
+    Kennel::UnixSignalWatcher signalWatcher;
+    signalWatcher.watch(SIGINT);
+    signalWatcher.watch(SIGTERM);
+    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &loop, [&] { finish(ExitOk); });
 
     QTimer deadline;
     deadline.setSingleShot(true);
