@@ -13,4 +13,8 @@ Q_DECLARE_LOGGING_CATEGORY(lcProtocol) // kennel.protocol: native registrations 
 Q_DECLARE_LOGGING_CATEGORY(lcLegacy)   // kennel.legacy: legacy registrations and bindings
 Q_DECLARE_LOGGING_CATEGORY(lcRouter)   // kennel.router: undeliverable messages
 Q_DECLARE_LOGGING_CATEGORY(lcTraffic)  // kennel.traffic: every routed message (--log-traffic)
+Q_DECLARE_LOGGING_CATEGORY(lcWatchdog) // kennel.watchdog: registrations, late/expired, actions and their outcome
+Q_DECLARE_LOGGING_CATEGORY(lcSupervisor) // kennel.supervisor: services started, exited, restarted, failed
+Q_DECLARE_LOGGING_CATEGORY(lcService)  // kennel.service: what supervised services print (stdout/stderr)
+Q_DECLARE_LOGGING_CATEGORY(lcSystemd)  // kennel.systemd: readiness and watchdog notifications to systemd
 } // namespace Kennel

@@ -2,6 +2,8 @@
 
 #include <QDir>
 
+#include <algorithm>
+#include <csignal>
 #include <unistd.h>
 
 namespace Kennel {
@@ -62,6 +64,148 @@ QList<ListenAddress> BrokerConfig::effectiveListen() const
     if (!listen.isEmpty())
         return listen;
     return {defaultTcpAddress(), defaultUnixAddress()};
+}
+
+const char *watchdogActionName(WatchdogAction action)
+{
+    switch (action) {
+    case WatchdogAction::Terminate: return "terminate";
+    case WatchdogAction::Kill: return "kill";
+    case WatchdogAction::Disconnect: return "disconnect";
+    case WatchdogAction::Notify: return "notify";
+    }
+    return "unknown";
+}
+
+std::optional<WatchdogAction> parseWatchdogAction(QStringView text)
+{
+    for (WatchdogAction action : {WatchdogAction::Terminate, WatchdogAction::Kill, WatchdogAction::Disconnect,
+                                  WatchdogAction::Notify}) {
+        if (text == QLatin1String(watchdogActionName(action)))
+            return action;
+    }
+    return std::nullopt;
+}
+
+bool WatchdogActionRule::isValidPattern(QStringView pattern)
+{
+    if (pattern.isEmpty() || pattern.size() > MaxPatternLength)
+        return false;
+    return std::all_of(pattern.begin(), pattern.end(), [](QChar c) {
+        const char16_t u = c.unicode();
+        return (u >= u'a' && u <= u'z') || (u >= u'A' && u <= u'Z') || (u >= u'0' && u <= u'9') || u == u'.'
+               || u == u'_' || u == u'-' || u == u'*' || u == u'?';
+    });
+}
+
+bool WatchdogActionRule::matches(QByteArrayView clientName) const
+{
+    // The classic linear wildcard walk: on a mismatch, go back to just after the last '*' and let
+    // it swallow one more character. Names are at most 64 bytes, patterns 128 characters.
+    const QStringView pattern(namePattern);
+    if (pattern.isEmpty())
+        return false;
+    qsizetype p = 0;
+    qsizetype n = 0;
+    qsizetype starAt = -1;
+    qsizetype resumeAt = 0;
+    while (n < clientName.size()) {
+        if (p < pattern.size()) {
+            const char16_t pc = pattern[p].unicode();
+            if (pc == u'*') {
+                starAt = p++;
+                resumeAt = n;
+                continue;
+            }
+            if (pc == u'?' || pc == char16_t(static_cast<unsigned char>(clientName[n]))) {
+                ++p;
+                ++n;
+                continue;
+            }
+        }
+        if (starAt < 0)
+            return false;
+        p = starAt + 1;
+        n = ++resumeAt;
+    }
+    while (p < pattern.size() && pattern[p] == QLatin1Char('*'))
+        ++p;
+    return p == pattern.size();
+}
+
+WatchdogAction WatchdogSettings::actionFor(QByteArrayView clientName) const
+{
+    for (const WatchdogActionRule &rule : actionRules) {
+        if (rule.matches(clientName))
+            return rule.action;
+    }
+    return defaultAction;
+}
+
+const char *restartPolicyName(ServiceSettings::Restart restart)
+{
+    switch (restart) {
+    case ServiceSettings::Restart::Always: return "always";
+    case ServiceSettings::Restart::OnFailure: return "on-failure";
+    case ServiceSettings::Restart::Never: return "never";
+    }
+    return "unknown";
+}
+
+std::optional<ServiceSettings::Restart> parseRestartPolicy(QStringView text)
+{
+    for (ServiceSettings::Restart restart : {ServiceSettings::Restart::Always, ServiceSettings::Restart::OnFailure,
+                                             ServiceSettings::Restart::Never}) {
+        if (text == QLatin1String(restartPolicyName(restart)))
+            return restart;
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+struct NamedSignal
+{
+    const char *name;
+    int number;
+};
+
+// The signals a service is commonly asked to stop with; anything else by number.
+const NamedSignal namedSignals[] = {
+    {"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL},
+};
+
+} // namespace
+
+std::optional<int> parseSignal(QStringView text)
+{
+    QStringView name = text;
+    if (name.startsWith(QLatin1String("SIG")))
+        name = name.mid(3);
+    for (const NamedSignal &named : namedSignals) {
+        if (name == QLatin1String(named.name))
+            return named.number;
+    }
+    if (text.isEmpty() || !std::all_of(text.begin(), text.end(), [](QChar c) {
+            return c >= QLatin1Char('0') && c <= QLatin1Char('9');
+        })) {
+        return std::nullopt;
+    }
+    bool ok = false;
+    const int number = text.toInt(&ok);
+    if (!ok || number < 1 || number > SIGRTMAX)
+        return std::nullopt;
+    return number;
+}
+
+QString signalName(int signalNumber)
+{
+    for (const NamedSignal &named : namedSignals) {
+        if (named.number == signalNumber)
+            return QLatin1String(named.name);
+    }
+    return QString::number(signalNumber);
 }
 
 } // namespace Kennel

@@ -2,11 +2,15 @@
 // the command line by ConfigLoader; docs/CONFIG.md lists each key.
 #pragma once
 
+#include <QByteArrayView>
 #include <QList>
 #include <QString>
+#include <QStringList>
+#include <QStringView>
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 namespace Kennel {
 
@@ -24,6 +28,87 @@ struct ListenAddress
     bool operator==(const ListenAddress &other) const;
 };
 
+// What the watchdog does when a client stops feeding (docs/CONFIG.md [watchdog]).
+enum class WatchdogAction : quint8 {
+    Terminate, // SIGTERM, then SIGKILL after killGrace if it has not exited (the default)
+    Kill,      // SIGKILL at once, as the old server did
+    Disconnect,// close its connection only
+    Notify,    // only report it
+};
+
+const char *watchdogActionName(WatchdogAction action); // "terminate", "kill", "disconnect", "notify"
+std::optional<WatchdogAction> parseWatchdogAction(QStringView text); // exact, lower case
+
+// [watchdog.actions]: "pattern = action". A pattern is 1..MaxPatternLength characters of the name
+// alphabet [A-Za-z0-9._-] plus the wildcards '*' (any run, also empty) and '?' (one character).
+struct WatchdogActionRule
+{
+    static constexpr int MaxPatternLength = 128;
+
+    QString namePattern;
+    WatchdogAction action = WatchdogAction::Terminate;
+
+    // The whole name must match. No regular expression and no allocation: the pattern alphabet
+    // has no escapes or classes, so a direct wildcard walk over the bytes is all it takes, and
+    // there is nothing to compile or to keep in step with namePattern.
+    bool matches(QByteArrayView clientName) const;
+    static bool isValidPattern(QStringView pattern);
+};
+
+struct WatchdogSettings
+{
+    // Terms for a client that asks for none (native terms of 0) and for every legacy client: the
+    // old server's 3 s x 3.
+    std::chrono::milliseconds defaultInterval{3000};
+    int defaultAllowedMisses = 3;
+    // Bounds on what a client may ask for.
+    std::chrono::milliseconds minInterval{100};
+    std::chrono::milliseconds maxInterval{3600 * 1000};
+    int maxAllowedMisses = 1000;
+    // Extra time before the first deadline after a client (re)registers: start-up work.
+    std::chrono::milliseconds registerGrace{0};
+    // Terminate: SIGTERM, then SIGKILL after this long if the process is still there.
+    std::chrono::milliseconds killGrace{3000};
+    // The action for a client whose name matches no rule.
+    WatchdogAction defaultAction = WatchdogAction::Terminate;
+    // First match wins; applies to the action a client did not choose itself.
+    QList<WatchdogActionRule> actionRules;
+    // Actions a client may request at registration; a request outside this set is refused with
+    // InvalidWatchdogTerms. Empty: clients may not choose (the config decides).
+    QList<WatchdogAction> clientSelectableActions{WatchdogAction::Terminate, WatchdogAction::Disconnect,
+                                                  WatchdogAction::Notify};
+
+    // The action for a client of this name that did not choose one: the first rule whose pattern
+    // matches, in file order, else defaultAction. Runs once per watchdog registration.
+    WatchdogAction actionFor(QByteArrayView clientName) const;
+};
+
+// A program the broker starts and restarts (docs/CONFIG.md [service.NAME]).
+struct ServiceSettings
+{
+    enum class Restart { Always, OnFailure, Never };
+    QString name;                  // from the group name: [service.NAME]
+    QString program;               // absolute once loaded (the file may name it relative to its own folder)
+    QStringList arguments;
+    QString workingDirectory;      // empty: the broker's; absolute once loaded, like program
+    QStringList environment;       // "KEY=VALUE" added to the broker's environment
+    Restart restart = Restart::OnFailure;
+    std::chrono::milliseconds restartDelay{1000};     // first delay; doubles per consecutive failure
+    std::chrono::milliseconds restartDelayMax{30000};
+    int startLimit = 5;                               // at most this many starts ...
+    std::chrono::milliseconds startLimitWindow{60000};// ... within this window, else failed
+    int stopSignal = 15;                              // SIGTERM
+    std::chrono::milliseconds stopTimeout{5000};      // then SIGKILL
+};
+
+const char *restartPolicyName(ServiceSettings::Restart restart); // "always", "on-failure", "never"
+std::optional<ServiceSettings::Restart> parseRestartPolicy(QStringView text);
+
+// Stop signals by name: TERM, INT, HUP, QUIT, USR1, USR2, KILL (an optional "SIG" prefix is
+// accepted), or a number 1..SIGRTMAX. nullopt for anything else.
+std::optional<int> parseSignal(QStringView text);
+QString signalName(int signalNumber); // "TERM" for the named ones above, else the number
+
 struct BrokerConfig
 {
     QList<ListenAddress> listen; // empty after loading means: the defaults below
@@ -38,6 +123,9 @@ struct BrokerConfig
 
     // Logging: the per-message path logs only when asked.
     bool logTraffic = false;
+
+    WatchdogSettings watchdog;
+    QList<ServiceSettings> services; // started in this order, stopped in reverse
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

@@ -1,18 +1,24 @@
 #include "configloader.h"
 
+#include "names.h"
+
 #include <QCommandLineOption>
 #include <QCommandLineParser>
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QHash>
+#include <QSet>
 #include <QSettings>
 #include <QVariant>
 
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <limits>
 
 namespace Kennel {
@@ -31,11 +37,31 @@ constexpr qint64 MinFrameSize = 1024;
 // by some APIs and refused by others, so refuse it here with a readable reason.
 constexpr int MaxUnixPathBytes = int(sizeof(sockaddr_un{}.sun_path)) - 1;
 
+// Bounds on what one file may declare: far above any real device, low enough that a generated
+// or corrupted file cannot make the broker start thousands of processes.
+constexpr int MaxServices = 256;
+constexpr int MaxServiceArguments = 1024;
+constexpr int MaxServiceEnvironment = 1024;
+constexpr int MaxActionRules = 1024;
+
 const QString GroupBroker = QStringLiteral("broker");
 const QString GroupLimits = QStringLiteral("limits");
 const QString GroupLog = QStringLiteral("log");
+const QString GroupWatchdog = QStringLiteral("watchdog");
+const QString GroupWatchdogActions = QStringLiteral("watchdog.actions");
+const QString ServiceGroupPrefix = QStringLiteral("service.");
 const QString KeyListen = QStringLiteral("listen");
 const QString KeyTraffic = QStringLiteral("traffic");
+const QString KeyAction = QStringLiteral("action");
+const QString KeyClientActions = QStringLiteral("client_actions");
+const QString None = QStringLiteral("none");
+
+const QString KeyProgram = QStringLiteral("program");
+const QString KeyArguments = QStringLiteral("arguments");
+const QString KeyWorkingDirectory = QStringLiteral("working_directory");
+const QString KeyEnvironment = QStringLiteral("environment");
+const QString KeyRestart = QStringLiteral("restart");
+const QString KeyStopSignal = QStringLiteral("stop_signal");
 
 const QString OptConfig = QStringLiteral("config");
 const QString OptListen = QStringLiteral("listen");
@@ -44,9 +70,11 @@ const QString OptCheckConfig = QStringLiteral("check-config");
 
 enum class ValueKind { Count, Bytes, Millis };
 
-// One numeric setting, in the file ([limits] iniKey) and on the command line (--flag).
+// One numeric setting, in the file ([group] iniKey) and on the command line (--flag; nullptr:
+// file only).
 struct NumericKey
 {
+    const char *group;
     const char *iniKey;
     const char *flag;
     const char *valueName;
@@ -59,25 +87,74 @@ struct NumericKey
 };
 
 const NumericKey numericKeys[] = {
-    {"max_clients", "max-clients", "N", "Connections accepted at once, registered or not", ValueKind::Count,
+    {"limits", "max_clients", "max-clients", "N", "Connections accepted at once, registered or not", ValueKind::Count,
      1, 1000000, [](const BrokerConfig &c) -> qint64 { return c.maxClients; },
      [](BrokerConfig &c, qint64 v) { c.maxClients = int(v); }},
-    {"max_frame_size", "max-frame-size", "BYTES", "Largest frame accepted, header included", ValueKind::Bytes,
+    {"limits", "max_frame_size", "max-frame-size", "BYTES", "Largest frame accepted, header included", ValueKind::Bytes,
      MinFrameSize, 256 * MiB, [](const BrokerConfig &c) -> qint64 { return c.maxFrameSize; },
      [](BrokerConfig &c, qint64 v) { c.maxFrameSize = quint32(v); }},
-    {"max_name_length", "max-name-length", "N", "Longest client name", ValueKind::Count,
+    {"limits", "max_name_length", "max-name-length", "N", "Longest client name", ValueKind::Count,
      1, 64, [](const BrokerConfig &c) -> qint64 { return c.maxNameLength; },
      [](BrokerConfig &c, qint64 v) { c.maxNameLength = int(v); }},
     // The minimum here is only the static floor; validate() also demands room for one frame.
-    {"max_queue_bytes", "max-queue-bytes", "BYTES", "Bytes queued towards one connection before it counts as stuck",
+    {"limits", "max_queue_bytes", "max-queue-bytes", "BYTES", "Bytes queued towards one connection before it counts as stuck",
      ValueKind::Bytes, MinFrameSize, GiB, [](const BrokerConfig &c) -> qint64 { return c.maxOutputQueueBytes; },
      [](BrokerConfig &c, qint64 v) { c.maxOutputQueueBytes = v; }},
-    {"register_timeout_ms", "register-timeout", "MS", "Time from accept to registration", ValueKind::Millis,
+    {"limits", "register_timeout_ms", "register-timeout", "MS", "Time from accept to registration", ValueKind::Millis,
      100, 3600000, [](const BrokerConfig &c) -> qint64 { return c.registerTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.registerTimeout = std::chrono::milliseconds(v); }},
-    {"shutdown_timeout_ms", "shutdown-timeout", "MS", "On SIGTERM, time allowed to flush queued output",
+    {"limits", "shutdown_timeout_ms", "shutdown-timeout", "MS", "On SIGTERM, time allowed to flush queued output",
      ValueKind::Millis, 0, 600000, [](const BrokerConfig &c) -> qint64 { return c.shutdownFlushTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.shutdownFlushTimeout = std::chrono::milliseconds(v); }},
+    // The watchdog's outer bounds are the deadline engine's (Watchdog::MaxInterval, MaxGrace,
+    // MaxAllowedMisses): a day, 100000 misses. crossCheck() ties the defaults to min/max.
+    {"watchdog", "default_interval_ms", "watchdog-interval", "MS",
+     "Watchdog interval for clients that ask for none and for every legacy client", ValueKind::Millis, 1, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.defaultInterval.count(); },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.defaultInterval = std::chrono::milliseconds(v); }},
+    {"watchdog", "default_allowed_misses", "watchdog-misses", "N",
+     "Intervals such a client may miss before it expires", ValueKind::Count, 1, 100000,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.defaultAllowedMisses; },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.defaultAllowedMisses = int(v); }},
+    {"watchdog", "min_interval_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 1, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.minInterval.count(); },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.minInterval = std::chrono::milliseconds(v); }},
+    {"watchdog", "max_interval_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 1, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.maxInterval.count(); },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.maxInterval = std::chrono::milliseconds(v); }},
+    {"watchdog", "max_allowed_misses", nullptr, nullptr, nullptr, ValueKind::Count, 1, 100000,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.maxAllowedMisses; },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.maxAllowedMisses = int(v); }},
+    {"watchdog", "register_grace_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 0, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.registerGrace.count(); },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.registerGrace = std::chrono::milliseconds(v); }},
+    {"watchdog", "kill_grace_ms", "watchdog-kill-grace", "MS",
+     "After SIGTERM to an expired client, time before SIGKILL", ValueKind::Millis, 0, 3600000,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.killGrace.count(); },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.killGrace = std::chrono::milliseconds(v); }},
+};
+
+// The numeric keys of a [service.NAME] group; file only.
+struct ServiceNumericKey
+{
+    const char *iniKey;
+    qint64 min;
+    qint64 max;
+    qint64 (*get)(const ServiceSettings &);
+    void (*set)(ServiceSettings &, qint64);
+};
+
+const ServiceNumericKey serviceNumericKeys[] = {
+    {"restart_delay_ms", 0, 3600000, [](const ServiceSettings &s) -> qint64 { return s.restartDelay.count(); },
+     [](ServiceSettings &s, qint64 v) { s.restartDelay = std::chrono::milliseconds(v); }},
+    {"restart_delay_max_ms", 0, 86400000, [](const ServiceSettings &s) -> qint64 { return s.restartDelayMax.count(); },
+     [](ServiceSettings &s, qint64 v) { s.restartDelayMax = std::chrono::milliseconds(v); }},
+    {"start_limit", 1, 1000, [](const ServiceSettings &s) -> qint64 { return s.startLimit; },
+     [](ServiceSettings &s, qint64 v) { s.startLimit = int(v); }},
+    {"start_limit_window_ms", 1, 86400000, [](const ServiceSettings &s) -> qint64 { return s.startLimitWindow.count(); },
+     [](ServiceSettings &s, qint64 v) { s.startLimitWindow = std::chrono::milliseconds(v); }},
+    {"stop_timeout_ms", 0, 3600000, [](const ServiceSettings &s) -> qint64 { return s.stopTimeout.count(); },
+     [](ServiceSettings &s, qint64 v) { s.stopTimeout = std::chrono::milliseconds(v); }},
 };
 
 bool isSizeKey(const NumericKey &key)
@@ -87,7 +164,12 @@ bool isSizeKey(const NumericKey &key)
 
 QString iniName(const NumericKey &key)
 {
-    return GroupLimits + QLatin1Char('/') + QLatin1String(key.iniKey);
+    return QLatin1String(key.group) + QLatin1Char('/') + QLatin1String(key.iniKey);
+}
+
+bool isWatchdogKey(const NumericKey &key)
+{
+    return GroupWatchdog == QLatin1String(key.group);
 }
 
 QString flagName(const NumericKey &key)
@@ -100,13 +182,28 @@ QString quoted(const QString &text)
     return QLatin1Char('"') + text + QLatin1Char('"');
 }
 
-// Groups that upcoming features (watchdog, supervised services, monitor) will read. Accepting
-// them now lets one config file serve brokers on both sides of those releases.
+// A group that an upcoming feature (the monitor) will read. Accepting it now lets one config
+// file serve brokers on both sides of that release.
 bool isReservedGroup(const QString &group)
 {
-    return group == QLatin1String("watchdog") || group == QLatin1String("services")
-           || group == QLatin1String("monitor")
-           || (group.startsWith(QLatin1String("service.")) && group.size() > int(qstrlen("service.")));
+    return group == QLatin1String("monitor");
+}
+
+bool isServiceGroup(const QString &group)
+{
+    return group.startsWith(ServiceGroupPrefix) && group.size() > ServiceGroupPrefix.size();
+}
+
+const QStringList &serviceKeys()
+{
+    static const QStringList keys = [] {
+        QStringList list{KeyProgram, KeyArguments, KeyWorkingDirectory, KeyEnvironment, KeyRestart};
+        for (const ServiceNumericKey &key : serviceNumericKeys)
+            list.append(QLatin1String(key.iniKey));
+        list.insert(list.size() - 1, KeyStopSignal); // before stop_timeout_ms, as documented
+        return list;
+    }();
+    return keys;
 }
 
 QStringList knownKeysOf(const QString &group)
@@ -115,20 +212,29 @@ QStringList knownKeysOf(const QString &group)
         return {KeyListen};
     if (group == GroupLog)
         return {KeyTraffic};
-    if (group == GroupLimits) {
+    if (group == GroupLimits || group == GroupWatchdog) {
         QStringList keys;
-        for (const NumericKey &key : numericKeys)
-            keys.append(QLatin1String(key.iniKey));
+        for (const NumericKey &key : numericKeys) {
+            if (group == QLatin1String(key.group))
+                keys.append(QLatin1String(key.iniKey));
+        }
+        if (group == GroupWatchdog)
+            keys << KeyAction << KeyClientActions;
         return keys;
     }
     return {};
 }
 
+// [watchdog.actions] and [service.NAME] are known too, but their keys are checked where they are read.
 const QStringList &knownGroups()
 {
-    static const QStringList groups{GroupBroker, GroupLimits, GroupLog};
+    static const QStringList groups{GroupBroker, GroupLimits, GroupLog, GroupWatchdog};
     return groups;
 }
+
+const QString UnknownGroupHint = QStringLiteral(
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [service.NAME]; "
+    "reserved for upcoming features: [monitor])");
 
 bool isAsciiDigits(QStringView text)
 {
@@ -198,13 +304,18 @@ QString helpValue(ValueKind kind, qint64 value)
     return QString::number(value);
 }
 
+QString rangeError(ValueKind kind, qint64 min, qint64 max, const QString &shown, qint64 value)
+{
+    if (value < min)
+        return shown + QStringLiteral(" is below the minimum ") + describeValue(kind, min);
+    if (value > max)
+        return shown + QStringLiteral(" is above the maximum ") + describeValue(kind, max);
+    return {};
+}
+
 QString rangeError(const NumericKey &key, const QString &shown, qint64 value)
 {
-    if (value < key.min)
-        return shown + QStringLiteral(" is below the minimum ") + describeValue(key.kind, key.min);
-    if (value > key.max)
-        return shown + QStringLiteral(" is above the maximum ") + describeValue(key.kind, key.max);
-    return {};
+    return rangeError(key.kind, key.min, key.max, shown, value);
 }
 
 bool parseNumeric(const NumericKey &key, const QString &text, qint64 *value, QString *why)
@@ -322,38 +433,78 @@ bool parseListenList(const QStringList &items, const QString &label, QList<Liste
     return ok;
 }
 
-QStringList crossCheck(const BrokerConfig &config)
+// "<low key>: <value> is below <high key> <value><why>", the one shape of every ordering check.
+QString orderError(const QString &lowKey, qint64 low, const QString &highKey, qint64 high, const char *why = "")
+{
+    return lowKey + QStringLiteral(": ") + QString::number(low) + QStringLiteral(" is below ") + highKey
+           + QLatin1Char(' ') + QString::number(high) + QLatin1String(why);
+}
+
+QStringList watchdogCrossCheck(const WatchdogSettings &w)
 {
     QStringList errors;
-    if (config.maxOutputQueueBytes < qint64(config.maxFrameSize)) {
-        errors.append(QStringLiteral("limits/max_queue_bytes: ") + QString::number(config.maxOutputQueueBytes)
-                      + QStringLiteral(" is below limits/max_frame_size ") + QString::number(config.maxFrameSize)
-                      + QStringLiteral("; a connection's queue must hold at least one frame"));
+    const QString prefix = GroupWatchdog + QLatin1Char('/');
+    const auto key = [&prefix](const char *name) -> QString { return prefix + QLatin1String(name); };
+    if (w.maxInterval < w.minInterval) {
+        errors.append(orderError(key("max_interval_ms"), w.maxInterval.count(), key("min_interval_ms"),
+                                 w.minInterval.count()));
+    } else if (w.defaultInterval < w.minInterval) {
+        errors.append(orderError(key("default_interval_ms"), w.defaultInterval.count(), key("min_interval_ms"),
+                                 w.minInterval.count()));
+    } else if (w.defaultInterval > w.maxInterval) {
+        errors.append(orderError(key("max_interval_ms"), w.maxInterval.count(), key("default_interval_ms"),
+                                 w.defaultInterval.count()));
+    }
+    if (w.maxAllowedMisses < w.defaultAllowedMisses) {
+        errors.append(orderError(key("max_allowed_misses"), w.maxAllowedMisses, key("default_allowed_misses"),
+                                 w.defaultAllowedMisses));
     }
     return errors;
 }
 
-// One run through the layers. sizesSuspect: a size key failed to parse, so the cross-key check
-// would compare against a value the operator did not ask for and only confuse.
+QStringList crossCheck(const BrokerConfig &config, bool sizesSuspect, bool watchdogSuspect)
+{
+    QStringList errors;
+    if (!sizesSuspect && config.maxOutputQueueBytes < qint64(config.maxFrameSize)) {
+        errors.append(orderError(QStringLiteral("limits/max_queue_bytes"), config.maxOutputQueueBytes,
+                                 QStringLiteral("limits/max_frame_size"), config.maxFrameSize,
+                                 "; a connection's queue must hold at least one frame"));
+    }
+    if (!watchdogSuspect)
+        errors += watchdogCrossCheck(config.watchdog);
+    return errors;
+}
+
+// One run through the layers. sizesSuspect / watchdogSuspect: a key of that kind failed to
+// parse, so a cross-key check would compare against a value the operator did not ask for and
+// only confuse.
 struct Pass
 {
     BrokerConfig config;
     QStringList errors;
     bool sizesSuspect = false;
+    bool watchdogSuspect = false;
 
     ConfigLoader::Result finish()
     {
-        if (!sizesSuspect)
-            errors += crossCheck(config);
+        errors += crossCheck(config, sizesSuspect, watchdogSuspect);
         return {config, errors};
     }
+};
+
+// What the raw lines say that QSettings forgets: the order. QSettings hands back groups and keys
+// sorted, but services start in file order and the first matching watchdog rule wins.
+struct IniLayout
+{
+    QStringList groups; // in order of their first header
+    QStringList keys;   // "group/key" (or "key" outside any group), in order of their first line
 };
 
 // QSettings silently skips lines it cannot make sense of, and keeps the last of two equal keys.
 // Either is how a typo goes unnoticed, so look at the raw lines first. The rules follow
 // QSettings' INI reader: ';' and '#' start a comment line, ';' also ends a value outside quotes,
 // a trailing backslash continues a value on the next line.
-QStringList scanIniLines(const QByteArray &data, const QString &path)
+QStringList scanIniLines(const QByteArray &data, const QString &path, IniLayout *layout)
 {
     QStringList errors;
     QString text = QString::fromUtf8(data);
@@ -384,6 +535,8 @@ QStringList scanIniLines(const QByteArray &data, const QString &path)
             group = t.mid(1, close - 1).trimmed();
             if (group == QLatin1String("General")) // QSettings' name for "no group"
                 group.clear();
+            if (!group.isEmpty() && !layout->groups.contains(group))
+                layout->groups.append(group);
             continue;
         }
 
@@ -403,6 +556,7 @@ QStringList scanIniLines(const QByteArray &data, const QString &path)
                               + QString::number(*seen) + QStringLiteral("); give each key once"));
             } else {
                 firstLine.insert(fullKey, lineNo);
+                layout->keys.append(fullKey);
             }
         }
         while (line.endsWith(QLatin1Char('\\')) && i + 1 < lines.size()) {
@@ -458,8 +612,16 @@ void checkKeyNames(const QSettings &settings, QStringList *errors)
         }
         const QString group = key.left(slash);
         const QString name = key.mid(slash + 1);
-        if (isReservedGroup(group))
+        // Its keys are name patterns, checked as they are read.
+        if (isReservedGroup(group) || group == GroupWatchdogActions)
             continue;
+        if (isServiceGroup(group)) {
+            if (!serviceKeys().contains(name)) {
+                errors->append(key + QStringLiteral(": unknown key (keys in [service.NAME]: ")
+                               + serviceKeys().join(QStringLiteral(", ")) + QLatin1Char(')'));
+            }
+            continue;
+        }
         if (!knownGroups().contains(group)) {
             if (!unknownGroups.contains(group))
                 unknownGroups.append(group);
@@ -471,11 +633,398 @@ void checkKeyNames(const QSettings &settings, QStringList *errors)
                            + known.join(QStringLiteral(", ")) + QLatin1Char(')'));
         }
     }
-    for (const QString &group : std::as_const(unknownGroups)) {
-        errors->append(QLatin1Char('[') + group
-                       + QStringLiteral("]: unknown group (known: [broker], [limits], [log]; reserved for "
-                                        "upcoming features: [watchdog], [services], [service.NAME], [monitor])"));
+    for (const QString &group : std::as_const(unknownGroups))
+        errors->append(QLatin1Char('[') + group + UnknownGroupHint);
+}
+
+std::optional<WatchdogAction> actionValue(const QString &key, const QString &text, QStringList *errors)
+{
+    const std::optional<WatchdogAction> action = parseWatchdogAction(text);
+    if (!action) {
+        errors->append(key + QStringLiteral(": ") + quoted(text)
+                       + QStringLiteral(" is not an action (terminate, kill, disconnect, notify)"));
     }
+    return action;
+}
+
+bool isCatchAll(const QString &pattern)
+{
+    return std::all_of(pattern.begin(), pattern.end(), [](QChar c) { return c == QLatin1Char('*'); });
+}
+
+// Pattern checks shared by the file and validate(): a bad pattern, or a rule no name can reach.
+QStringList checkActionRules(const QList<WatchdogActionRule> &rules)
+{
+    QStringList errors;
+    const QString prefix = GroupWatchdogActions + QLatin1Char('/');
+    if (rules.size() > MaxActionRules) {
+        errors.append(QLatin1Char('[') + GroupWatchdogActions + QStringLiteral("]: ") + QString::number(rules.size())
+                      + QStringLiteral(" rules; at most ") + QString::number(MaxActionRules));
+    }
+    QString catchAll;
+    for (const WatchdogActionRule &rule : rules) {
+        const QString key = prefix + rule.namePattern;
+        if (!WatchdogActionRule::isValidPattern(rule.namePattern)) {
+            errors.append(key + QStringLiteral(": ") + quoted(rule.namePattern)
+                          + QStringLiteral(" is not a client name pattern (1..")
+                          + QString::number(WatchdogActionRule::MaxPatternLength)
+                          + QStringLiteral(" characters of A-Z a-z 0-9 . _ - and the wildcards * and ?)"));
+            continue;
+        }
+        // First match wins, so a rule after a catch-all is dead: most likely the order is wrong.
+        if (!catchAll.isEmpty()) {
+            errors.append(key + QStringLiteral(": never used: the earlier rule ") + quoted(catchAll)
+                          + QStringLiteral(" matches every name"));
+            continue;
+        }
+        if (isCatchAll(rule.namePattern))
+            catchAll = rule.namePattern;
+    }
+    return errors;
+}
+
+void applyWatchdog(const QSettings &settings, const IniLayout &layout, Pass &pass)
+{
+    const QString actionKey = GroupWatchdog + QLatin1Char('/') + KeyAction;
+    if (settings.contains(actionKey)) {
+        if (const std::optional<QString> text = singleValue(settings, actionKey, &pass.errors)) {
+            if (const std::optional<WatchdogAction> action = actionValue(actionKey, *text, &pass.errors))
+                pass.config.watchdog.defaultAction = *action;
+        }
+    }
+
+    // Taken whole or not at all, like listen.
+    const QString clientKey = GroupWatchdog + QLatin1Char('/') + KeyClientActions;
+    if (settings.contains(clientKey)) {
+        const std::optional<QStringList> items = valueItems(settings.value(clientKey));
+        if (!items) {
+            pass.errors.append(clientKey + QStringLiteral(": not a plain value"));
+        } else {
+            QStringList names;
+            for (const QString &item : *items)
+                names.append(item.trimmed());
+            QList<WatchdogAction> actions;
+            bool ok = true;
+            if (names == QStringList{QString()}) {
+                pass.errors.append(clientKey + QStringLiteral(": no action given; write \"none\" if clients may not choose"));
+                ok = false;
+            } else if (names != QStringList{None}) {
+                for (const QString &name : std::as_const(names)) {
+                    if (name == None) {
+                        pass.errors.append(clientKey + QStringLiteral(": \"none\" cannot be combined with actions"));
+                        ok = false;
+                        continue;
+                    }
+                    const std::optional<WatchdogAction> action = actionValue(clientKey, name, &pass.errors);
+                    if (!action) {
+                        ok = false;
+                    } else if (actions.contains(*action)) {
+                        pass.errors.append(clientKey + QStringLiteral(": ") + quoted(name) + QStringLiteral(" is listed twice"));
+                        ok = false;
+                    } else {
+                        actions.append(*action);
+                    }
+                }
+            }
+            if (ok)
+                pass.config.watchdog.clientSelectableActions = actions;
+        }
+    }
+
+    // The rules come in file order from the layout: QSettings would hand them back sorted.
+    if (!layout.groups.contains(GroupWatchdogActions))
+        return;
+    const QString prefix = GroupWatchdogActions + QLatin1Char('/');
+    QList<WatchdogActionRule> rules;
+    bool ok = true;
+    for (const QString &key : layout.keys) {
+        if (!key.startsWith(prefix))
+            continue;
+        WatchdogActionRule rule;
+        rule.namePattern = key.mid(prefix.size());
+        // A pattern outside the alphabet may not even be the key QSettings stored (it unescapes
+        // '%' and '\'); checkActionRules() reports it, so do not look its value up.
+        if (WatchdogActionRule::isValidPattern(rule.namePattern)) {
+            const std::optional<QString> text = singleValue(settings, key, &pass.errors);
+            const std::optional<WatchdogAction> action = text ? actionValue(key, *text, &pass.errors) : std::nullopt;
+            if (!action) {
+                ok = false;
+                continue;
+            }
+            rule.action = *action;
+        }
+        rules.append(rule);
+    }
+    const QStringList ruleErrors = checkActionRules(rules);
+    pass.errors += ruleErrors;
+    if (ok && ruleErrors.isEmpty())
+        pass.config.watchdog.actionRules = rules;
+}
+
+QString serviceKey(const QString &serviceName, const QString &key)
+{
+    return ServiceGroupPrefix + serviceName + QLatin1Char('/') + key;
+}
+
+bool isEnvironmentName(QStringView name)
+{
+    if (name.isEmpty() || (name.front() >= QLatin1Char('0') && name.front() <= QLatin1Char('9')))
+        return false;
+    return std::all_of(name.begin(), name.end(), [](QChar c) {
+        return (c >= QLatin1Char('A') && c <= QLatin1Char('Z')) || (c >= QLatin1Char('a') && c <= QLatin1Char('z'))
+               || (c >= QLatin1Char('0') && c <= QLatin1Char('9')) || c == QLatin1Char('_');
+    });
+}
+
+bool isValidServiceName(const QString &name)
+{
+    return isAscii(name) && isValidName(QByteArrayView(name.toLatin1()));
+}
+
+QString invalidServiceName(const QString &name)
+{
+    return QStringLiteral("[service.") + name + QStringLiteral("]: ") + quoted(name)
+           + QStringLiteral(" is not a valid service name (1..64 characters of A-Z a-z 0-9 . _ -)");
+}
+
+// Everything about one service that does not depend on how it was written: used on what the
+// file produced (after relative paths were resolved) and by validate() on a config built in code.
+// unread: keys whose value could not be read (already reported); their default is not judged.
+void checkService(const ServiceSettings &service, QStringList *errors, const QSet<QString> &unread = {})
+{
+    const QString &name = service.name;
+    if (!isValidServiceName(name)) {
+        errors->append(invalidServiceName(name));
+        return;
+    }
+
+    const QString programKey = serviceKey(name, KeyProgram);
+    if (unread.contains(KeyProgram)) {
+        // reported
+    } else if (service.program.isEmpty()) {
+        errors->append(programKey + QStringLiteral(": required: the program to run"));
+    } else if (!QDir::isAbsolutePath(service.program)) {
+        errors->append(programKey + QStringLiteral(": ") + quoted(service.program) + QStringLiteral(" is not an absolute path"));
+    } else {
+        const QFileInfo info(service.program);
+        QString why;
+        if (!info.exists())
+            why = QStringLiteral("no such file");
+        else if (info.isDir())
+            why = QStringLiteral("is a directory");
+        else if (::access(QFile::encodeName(service.program).constData(), X_OK) != 0)
+            why = QStringLiteral("is not executable");
+        if (!why.isEmpty())
+            errors->append(programKey + QStringLiteral(": ") + quoted(service.program) + QStringLiteral(": ") + why);
+    }
+
+    if (!service.workingDirectory.isEmpty()) {
+        const QString key = serviceKey(name, KeyWorkingDirectory);
+        const QFileInfo info(service.workingDirectory);
+        QString why;
+        if (!QDir::isAbsolutePath(service.workingDirectory))
+            why = QStringLiteral("is not an absolute path");
+        else if (!info.exists())
+            why = QStringLiteral("no such directory");
+        else if (!info.isDir())
+            why = QStringLiteral("is not a directory");
+        if (!why.isEmpty())
+            errors->append(key + QStringLiteral(": ") + quoted(service.workingDirectory) + QStringLiteral(": ") + why);
+    }
+
+    const QString argumentsKey = serviceKey(name, KeyArguments);
+    if (service.arguments.size() > MaxServiceArguments) {
+        errors->append(argumentsKey + QStringLiteral(": ") + QString::number(service.arguments.size())
+                       + QStringLiteral(" arguments; at most ") + QString::number(MaxServiceArguments));
+    }
+    for (const QString &argument : service.arguments) {
+        // execve() takes C strings: a NUL would silently cut the argument short.
+        if (argument.contains(QChar(0)))
+            errors->append(argumentsKey + QStringLiteral(": an argument contains a NUL character"));
+    }
+
+    const QString environmentKey = serviceKey(name, KeyEnvironment);
+    if (service.environment.size() > MaxServiceEnvironment) {
+        errors->append(environmentKey + QStringLiteral(": ") + QString::number(service.environment.size())
+                       + QStringLiteral(" variables; at most ") + QString::number(MaxServiceEnvironment));
+    }
+    QSet<QString> variables;
+    for (const QString &entry : service.environment) {
+        const qsizetype equals = entry.indexOf(QLatin1Char('='));
+        const QString variable = equals < 0 ? entry : entry.left(equals);
+        if (equals < 0 || !isEnvironmentName(variable) || entry.contains(QChar(0))) {
+            errors->append(environmentKey + QStringLiteral(": ") + quoted(entry)
+                           + QStringLiteral(" is not NAME=VALUE (NAME: letters, digits and _, not starting with a digit)"));
+        } else if (variables.contains(variable)) {
+            errors->append(environmentKey + QStringLiteral(": ") + quoted(variable) + QStringLiteral(" is set twice"));
+        } else {
+            variables.insert(variable);
+        }
+    }
+
+    bool delaysOk = !unread.contains(QStringLiteral("restart_delay_ms"))
+                    && !unread.contains(QStringLiteral("restart_delay_max_ms"));
+    for (const ServiceNumericKey &key : serviceNumericKeys) {
+        if (unread.contains(QLatin1String(key.iniKey)))
+            continue;
+        const qint64 value = key.get(service);
+        const QString why = rangeError(ValueKind::Millis, key.min, key.max, QString::number(value), value);
+        if (!why.isEmpty()) {
+            errors->append(serviceKey(name, QLatin1String(key.iniKey)) + QStringLiteral(": ") + why);
+            if (qstrcmp(key.iniKey, "restart_delay_ms") == 0 || qstrcmp(key.iniKey, "restart_delay_max_ms") == 0)
+                delaysOk = false;
+        }
+    }
+    if (delaysOk && service.restartDelayMax < service.restartDelay) {
+        errors->append(orderError(serviceKey(name, QStringLiteral("restart_delay_max_ms")), service.restartDelayMax.count(),
+                                  serviceKey(name, QStringLiteral("restart_delay_ms")), service.restartDelay.count()));
+    }
+
+    if (!unread.contains(KeyStopSignal) && (service.stopSignal < 1 || service.stopSignal > SIGRTMAX)) {
+        errors->append(serviceKey(name, KeyStopSignal) + QStringLiteral(": ") + QString::number(service.stopSignal)
+                       + QStringLiteral(" is not a signal number (1..") + QString::number(SIGRTMAX) + QLatin1Char(')'));
+    }
+}
+
+// "a, b" -> ["a", "b"]; an empty value -> no items. QSettings has already dropped the quotes
+// and the blanks around unquoted items.
+std::optional<QStringList> listValue(const QSettings &settings, const QString &key, QStringList *errors)
+{
+    std::optional<QStringList> items = valueItems(settings.value(key));
+    if (!items) {
+        errors->append(key + QStringLiteral(": not a plain value"));
+        return std::nullopt;
+    }
+    if (*items == QStringList{QString()})
+        items->clear();
+    return items;
+}
+
+// The syntax of one [service.NAME] group. A key whose value cannot be read is reported, left at
+// its default and named in *unread; checkService() judges the rest.
+ServiceSettings readService(const QSettings &settings, const QString &name, const QDir &configDir, QStringList *errors,
+                            QSet<QString> *unread)
+{
+    ServiceSettings service;
+    service.name = name;
+
+    const QString programKey = serviceKey(name, KeyProgram);
+    if (settings.contains(programKey)) {
+        if (const std::optional<QString> text = singleValue(settings, programKey, errors)) {
+            // No PATH search: what runs on a device must not depend on the environment the
+            // broker was started from. Empty stays empty: checkService() says it is required.
+            if (!text->isEmpty())
+                service.program = QDir::cleanPath(configDir.absoluteFilePath(*text));
+        } else {
+            unread->insert(KeyProgram);
+        }
+    }
+
+    const QString argumentsKey = serviceKey(name, KeyArguments);
+    if (settings.contains(argumentsKey)) {
+        if (const std::optional<QStringList> items = listValue(settings, argumentsKey, errors))
+            service.arguments = *items;
+        else
+            unread->insert(KeyArguments);
+    }
+
+    const QString directoryKey = serviceKey(name, KeyWorkingDirectory);
+    if (settings.contains(directoryKey)) {
+        if (const std::optional<QString> text = singleValue(settings, directoryKey, errors)) {
+            if (!text->isEmpty())
+                service.workingDirectory = QDir::cleanPath(configDir.absoluteFilePath(*text));
+        } else {
+            unread->insert(KeyWorkingDirectory);
+        }
+    }
+
+    const QString environmentKey = serviceKey(name, KeyEnvironment);
+    if (settings.contains(environmentKey)) {
+        if (const std::optional<QStringList> items = listValue(settings, environmentKey, errors)) {
+            for (const QString &item : *items)
+                service.environment.append(item.trimmed());
+        } else {
+            unread->insert(KeyEnvironment);
+        }
+    }
+
+    const QString restartKey = serviceKey(name, KeyRestart);
+    if (settings.contains(restartKey)) {
+        const std::optional<QString> text = singleValue(settings, restartKey, errors);
+        const std::optional<ServiceSettings::Restart> restart = text ? parseRestartPolicy(*text) : std::nullopt;
+        if (restart) {
+            service.restart = *restart;
+        } else {
+            if (text) {
+                errors->append(restartKey + QStringLiteral(": ") + quoted(*text)
+                               + QStringLiteral(" is not a restart policy (always, on-failure, never)"));
+            }
+            unread->insert(KeyRestart);
+        }
+    }
+
+    for (const ServiceNumericKey &key : serviceNumericKeys) {
+        const QString fullKey = serviceKey(name, QLatin1String(key.iniKey));
+        if (!settings.contains(fullKey))
+            continue;
+        const std::optional<QString> text = singleValue(settings, fullKey, errors);
+        qint64 value = 0;
+        if (text && parseWhole(*text, &value)) {
+            key.set(service, value);
+            continue;
+        }
+        if (text)
+            errors->append(fullKey + QStringLiteral(": ") + quoted(*text) + QStringLiteral(" is not a whole number"));
+        unread->insert(QLatin1String(key.iniKey));
+    }
+
+    const QString signalKey = serviceKey(name, KeyStopSignal);
+    if (settings.contains(signalKey)) {
+        const std::optional<QString> text = singleValue(settings, signalKey, errors);
+        const std::optional<int> signal = text ? parseSignal(*text) : std::nullopt;
+        if (signal) {
+            service.stopSignal = *signal;
+        } else {
+            if (text) {
+                errors->append(signalKey + QStringLiteral(": ") + quoted(*text)
+                               + QStringLiteral(" is not a signal (TERM, INT, HUP, QUIT, USR1, USR2, KILL or a number 1..")
+                               + QString::number(SIGRTMAX) + QStringLiteral(")"));
+            }
+            unread->insert(KeyStopSignal);
+        }
+    }
+    return service;
+}
+
+// Services in the order of their groups in the file. A file that declares any replaces the
+// services of the layer below; a service with an error is left out (and the result is not ok).
+void applyServices(const QSettings &settings, const IniLayout &layout, const QDir &configDir, Pass &pass)
+{
+    QList<ServiceSettings> services;
+    bool declared = false;
+    for (const QString &group : layout.groups) {
+        if (!isServiceGroup(group))
+            continue;
+        declared = true;
+        const QString name = group.mid(ServiceGroupPrefix.size());
+        if (!isValidServiceName(name)) {
+            pass.errors.append(invalidServiceName(name));
+            continue;
+        }
+        if (services.size() == MaxServices) {
+            pass.errors.append(QStringLiteral("[service.") + name + QStringLiteral("]: more than ")
+                               + QString::number(MaxServices) + QStringLiteral(" services"));
+            break;
+        }
+        const qsizetype before = pass.errors.size();
+        QSet<QString> unread;
+        const ServiceSettings service = readService(settings, name, configDir, &pass.errors, &unread);
+        checkService(service, &pass.errors, unread);
+        if (pass.errors.size() == before)
+            services.append(service);
+    }
+    if (declared)
+        pass.config.services = services;
 }
 
 void applyFileLayer(const QString &path, Pass &pass)
@@ -500,7 +1049,8 @@ void applyFileLayer(const QString &path, Pass &pass)
                            + file.errorString());
         return;
     }
-    const QStringList lineErrors = scanIniLines(file.readAll(), path);
+    IniLayout layout;
+    const QStringList lineErrors = scanIniLines(file.readAll(), path, &layout);
     pass.errors += lineErrors;
 
     const QSettings settings(path, QSettings::IniFormat);
@@ -545,6 +1095,8 @@ void applyFileLayer(const QString &path, Pass &pass)
             pass.errors.append(name + QStringLiteral(": ") + why);
         if (isSizeKey(key))
             pass.sizesSuspect = true;
+        if (isWatchdogKey(key))
+            pass.watchdogSuspect = true;
     }
 
     const QString trafficKey = GroupLog + QLatin1Char('/') + KeyTraffic;
@@ -556,6 +1108,9 @@ void applyFileLayer(const QString &path, Pass &pass)
             }
         }
     }
+
+    applyWatchdog(settings, layout, pass);
+    applyServices(settings, layout, info.absoluteDir(), pass);
 }
 
 void applyFlagLayer(const QCommandLineParser &parser, Pass &pass)
@@ -567,6 +1122,8 @@ void applyFlagLayer(const QCommandLineParser &parser, Pass &pass)
         parseListenList(items, QStringLiteral("--listen"), &pass.config.listen, &pass.errors);
     }
     for (const NumericKey &key : numericKeys) {
+        if (!key.flag)
+            continue;
         const QString flag = QLatin1String(key.flag);
         if (!parser.isSet(flag))
             continue;
@@ -579,6 +1136,8 @@ void applyFlagLayer(const QCommandLineParser &parser, Pass &pass)
             pass.errors.append(flagName(key) + QStringLiteral(": ") + why);
             if (isSizeKey(key))
                 pass.sizesSuspect = true;
+            if (isWatchdogKey(key))
+                pass.watchdogSuspect = true;
         }
     }
     if (parser.isSet(OptLogTraffic))
@@ -720,6 +1279,8 @@ void ConfigLoader::addOptions(QCommandLineParser &parser)
                       QStringLiteral("ADDR")});
     const BrokerConfig defaults;
     for (const NumericKey &key : numericKeys) {
+        if (!key.flag)
+            continue;
         QString range = helpValue(key.kind, key.min) + QStringLiteral("..") + helpValue(key.kind, key.max);
         if (key.kind == ValueKind::Millis)
             range += QStringLiteral(" ms");
@@ -775,7 +1336,20 @@ QStringList ConfigLoader::validate(const BrokerConfig &config)
         if (!why.isEmpty())
             errors.append(iniName(key) + QStringLiteral(": ") + why);
     }
-    errors += crossCheck(config);
+    errors += checkActionRules(config.watchdog.actionRules);
+    errors += crossCheck(config, false, false);
+
+    if (config.services.size() > MaxServices) {
+        errors.append(QString::number(config.services.size()) + QStringLiteral(" services; at most ")
+                      + QString::number(MaxServices));
+    }
+    QSet<QString> names;
+    for (const ServiceSettings &service : config.services) {
+        if (names.contains(service.name))
+            errors.append(QStringLiteral("[service.") + service.name + QStringLiteral("]: declared twice"));
+        names.insert(service.name);
+        checkService(service, &errors);
+    }
     return errors;
 }
 

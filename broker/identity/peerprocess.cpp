@@ -707,7 +707,11 @@ PeerLookupResult lookupUnixPeer(int fd)
     return r;
 }
 
-PeerLookupResult lookupTcpPeer(int fd, const sockaddr_storage &localAddr)
+// The kernel's socket at the other end of our TCP connection `fd`, when that end is on this
+// machine. Returns nullopt and fills `entry` when found; otherwise the answer to give (Remote or
+// NotFound).
+std::optional<PeerLookupResult> findPeerTcpSocket(int fd, const sockaddr_storage &localAddr, TcpSocketEntry &entry,
+                                                  QString &peerText)
 {
     int protocol = 0;
     socklen_t optLen = sizeof protocol;
@@ -725,7 +729,7 @@ PeerLookupResult lookupTcpPeer(int fd, const sockaddr_storage &localAddr)
     Endpoint peer;
     if (!toEndpoint(localAddr, local) || !toEndpoint(peerAddr, peer))
         return notFound(QStringLiteral("unexpected address family"));
-    const QString peerText = endpointText(peer);
+    peerText = endpointText(peer);
 
     QString localityWhy;
     const Locality where = locality(peer, localityWhy);
@@ -737,7 +741,6 @@ PeerLookupResult lookupTcpPeer(int fd, const sockaddr_storage &localAddr)
     }
 
     // The peer's socket is the one whose local end is our peer and whose remote end is us.
-    TcpSocketEntry entry;
     const quint32 scopeId = peerAddr.ss_family == AF_INET6 && !peer.v4
             ? reinterpret_cast<const sockaddr_in6 &>(peerAddr).sin6_scope_id
             : 0;
@@ -773,6 +776,15 @@ PeerLookupResult lookupTcpPeer(int fd, const sockaddr_storage &localAddr)
         if (entry.inode == 0)
             return notFound(QStringLiteral("tcp peer %1 socket is closed (no inode)").arg(peerText));
     }
+    return std::nullopt;
+}
+
+PeerLookupResult lookupTcpPeer(int fd, const sockaddr_storage &localAddr)
+{
+    TcpSocketEntry entry;
+    QString peerText;
+    if (std::optional<PeerLookupResult> failed = findPeerTcpSocket(fd, localAddr, entry, peerText))
+        return *failed;
 
     char target[64];
     const int targetLen = std::snprintf(target, sizeof target, "socket:[%llu]", entry.inode);
@@ -813,7 +825,69 @@ PeerLookupResult lookupTcpPeer(int fd, const sockaddr_storage &localAddr)
     return r;
 }
 
+// Does `pid` hold the socket `inode`? One process's fd table, not all of /proc: checking a claim
+// is much cheaper than finding the owner.
+ClaimCheckResult claimHoldsSocket(pid_t pid, quint64 inode, const QString &peerText)
+{
+    char path[32];
+    std::snprintf(path, sizeof path, "/proc/%d/fd", int(pid));
+    UniqueFd fdDir(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fdDir.isValid()) {
+        if (errno == ENOENT)
+            return {ClaimCheck::Mismatch, QStringLiteral("tcp peer %1 claims pid %2, which does not exist").arg(peerText).arg(pid)};
+        return {ClaimCheck::Unverifiable,
+                QStringLiteral("tcp peer %1 claims pid %2, whose descriptors we may not read: %3").arg(peerText).arg(pid).arg(errnoText(errno))};
+    }
+    char target[64];
+    const int targetLen = std::snprintf(target, sizeof target, "socket:[%llu]", static_cast<unsigned long long>(inode));
+    const int found = findLinkIn(fdDir.get(), target, size_t(targetLen));
+    if (found >= 0)
+        return {ClaimCheck::Confirmed, QStringLiteral("tcp peer %1 is held by its claimed pid %2").arg(peerText).arg(pid)};
+    if (found == -2)
+        return {ClaimCheck::Unverifiable,
+                QStringLiteral("tcp peer %1 claims pid %2, whose descriptors we may not read").arg(peerText).arg(pid)};
+    return {ClaimCheck::Mismatch, QStringLiteral("tcp peer %1 is not held by its claimed pid %2").arg(peerText).arg(pid)};
+}
+
 } // namespace
+
+ClaimCheckResult checkClaimedPid(int connectedFd, pid_t claimed)
+{
+    if (claimed <= 0)
+        return {ClaimCheck::Mismatch, QStringLiteral("pid %1 is not a process id").arg(claimed)};
+    sockaddr_storage localAddr{};
+    socklen_t len = sizeof localAddr;
+    if (::getsockname(connectedFd, reinterpret_cast<sockaddr *>(&localAddr), &len) != 0)
+        return {ClaimCheck::Unverifiable, QStringLiteral("getsockname failed: ") + errnoText(errno)};
+    if (localAddr.ss_family == AF_UNIX) {
+        ucred cred{};
+        socklen_t credLen = sizeof cred;
+        if (::getsockopt(connectedFd, SOL_SOCKET, SO_PEERCRED, &cred, &credLen) != 0 || cred.pid <= 0)
+            return {ClaimCheck::Unverifiable, QStringLiteral("unix peer has no process ID visible to us")};
+        if (cred.pid == claimed)
+            return {ClaimCheck::Confirmed, QStringLiteral("unix peer pid %1 per SO_PEERCRED").arg(cred.pid)};
+        return {ClaimCheck::Mismatch, QStringLiteral("unix peer is pid %1 per SO_PEERCRED, not %2").arg(cred.pid).arg(claimed)};
+    }
+    if (localAddr.ss_family != AF_INET && localAddr.ss_family != AF_INET6)
+        return {ClaimCheck::Unverifiable, QStringLiteral("unsupported socket family %1").arg(localAddr.ss_family)};
+    TcpSocketEntry entry;
+    QString peerText;
+    if (std::optional<PeerLookupResult> failed = findPeerTcpSocket(connectedFd, localAddr, entry, peerText))
+        return {ClaimCheck::Unverifiable, failed->detail};
+    ClaimCheckResult result = claimHoldsSocket(claimed, entry.inode, peerText);
+    if (result.status != ClaimCheck::Unverifiable)
+        return result;
+    // The claimed process's descriptors are closed to us: find who does hold the socket instead.
+    // Slow (all of /proc), but only for a claim we could not check the cheap way.
+    char target[64];
+    const int targetLen = std::snprintf(target, sizeof target, "socket:[%llu]", static_cast<unsigned long long>(entry.inode));
+    HolderScan scan;
+    scanHolders(target, size_t(targetLen), scan);
+    if (scan.count == 1 && scan.pids[0] != claimed)
+        return {ClaimCheck::Mismatch,
+                QStringLiteral("tcp peer %1 is held by pid %2, not its claimed pid %3").arg(peerText).arg(scan.pids[0]).arg(claimed)};
+    return result;
+}
 
 PeerLookupResult lookupPeerProcess(int connectedFd)
 {

@@ -60,6 +60,25 @@ struct PeerLookupResult
 // Dispatches on the socket's family. Never throws; errors come back as NotFound with a detail.
 PeerLookupResult lookupPeerProcess(int connectedFd);
 
+enum class ClaimCheck {
+    Confirmed,    // the claimed process holds the peer socket
+    Mismatch,     // it does not (or does not exist): the claim is false
+    Unverifiable, // a remote peer, or nothing the kernel shows can settle it; the claim is not used
+};
+
+struct ClaimCheckResult
+{
+    ClaimCheck status = ClaimCheck::Unverifiable;
+    QString detail;
+};
+
+// Checks a process ID the peer claims (a Hello's pid) against the kernel: SO_PEERCRED on Unix
+// sockets; on TCP, whether that process's fd table holds the peer's socket. Much cheaper than
+// lookupPeerProcess() (one fd table instead of all of /proc), so it can run for every Hello. A
+// confirmed claim is still not a licence to signal: an inherited socket is held by more than one
+// process, which only lookupPeerProcess() detects.
+ClaimCheckResult checkClaimedPid(int connectedFd, pid_t claimed);
+
 // /proc/PID/stat field 22, or nullopt if the process does not exist (or /proc is unreadable).
 std::optional<quint64> processStartTime(pid_t pid);
 

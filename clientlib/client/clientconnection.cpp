@@ -36,7 +36,7 @@ QString latin1(const char *text)
 KennelClient::ClientError fromProtocol(ErrorCode code)
 {
     static_assert(int(KennelClient::NameTaken) == int(ErrorCode::NameTaken)
-                      && int(KennelClient::WatchdogUnavailable) == int(ErrorCode::WatchdogUnavailable),
+                      && int(KennelClient::WatchdogExpired) == int(ErrorCode::WatchdogExpired),
                   "ClientError must mirror Kennel::ErrorCode");
     const int value = int(code);
     // 0 in an Error frame is nonsense, 1000+ would collide with the local codes (PROTOCOL §4.3).

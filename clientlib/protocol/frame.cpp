@@ -74,6 +74,7 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::IncompleteFrameTimeout: return "incomplete_frame_timeout";
     case ErrorCode::InvalidWatchdogTerms: return "invalid_watchdog_terms";
     case ErrorCode::WatchdogUnavailable: return "watchdog_unavailable";
+    case ErrorCode::WatchdogExpired: return "watchdog_expired";
     }
     return "unknown";
 }

@@ -93,6 +93,7 @@ enum class ErrorCode : quint16 {
     IncompleteFrameTimeout = 16,
     InvalidWatchdogTerms = 17,
     WatchdogUnavailable = 18,
+    WatchdogExpired = 19, // the client stopped feeding and its expiry action is to disconnect it
 };
 
 // One decoded native frame. Names and payload are shallow copies (QByteArray implicit sharing)

@@ -2,12 +2,14 @@
 #include "configloader.h"
 
 #include <QCommandLineParser>
+#include <QDir>
 #include <QFile>
 #include <QRegularExpression>
 #include <QSettings>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <csignal>
 #include <unistd.h>
 
 using namespace Kennel;
@@ -58,9 +60,84 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(config.shutdownFlushTimeout.count());
     if (name == QLatin1String("traffic"))
         return config.logTraffic;
+    const WatchdogSettings &w = config.watchdog;
+    if (name == QLatin1String("default_interval_ms"))
+        return qint64(w.defaultInterval.count());
+    if (name == QLatin1String("default_allowed_misses"))
+        return qint64(w.defaultAllowedMisses);
+    if (name == QLatin1String("min_interval_ms"))
+        return qint64(w.minInterval.count());
+    if (name == QLatin1String("max_interval_ms"))
+        return qint64(w.maxInterval.count());
+    if (name == QLatin1String("max_allowed_misses"))
+        return qint64(w.maxAllowedMisses);
+    if (name == QLatin1String("register_grace_ms"))
+        return qint64(w.registerGrace.count());
+    if (name == QLatin1String("kill_grace_ms"))
+        return qint64(w.killGrace.count());
+    if (name == QLatin1String("action"))
+        return QString::fromLatin1(watchdogActionName(w.defaultAction));
+    if (name == QLatin1String("client_actions")) {
+        QStringList names;
+        for (WatchdogAction action : w.clientSelectableActions)
+            names.append(QString::fromLatin1(watchdogActionName(action)));
+        return names;
+    }
+    if (name == QLatin1String("rules")) {
+        QStringList rules;
+        for (const WatchdogActionRule &rule : w.actionRules)
+            rules.append(rule.namePattern + QLatin1Char('=') + QLatin1String(watchdogActionName(rule.action)));
+        return rules;
+    }
+    if (name == QLatin1String("services")) {
+        QStringList names;
+        for (const ServiceSettings &service : config.services)
+            names.append(service.name);
+        return names;
+    }
     qFatal("unknown field %s", qPrintable(name));
     return {};
 }
+
+// Every field above: what a rejected value must leave untouched.
+const char *const allFields[] = {
+    "listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes", "register_timeout_ms",
+    "shutdown_timeout_ms", "traffic", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
+    "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "action", "client_actions",
+    "rules", "services",
+};
+
+// One line per setting, so that a QCOMPARE of two services shows which one differs.
+QStringList describe(const ServiceSettings &s)
+{
+    return {
+        QStringLiteral("name=") + s.name,
+        QStringLiteral("program=") + s.program,
+        QStringLiteral("arguments=") + s.arguments.join(QLatin1Char('|')),
+        QStringLiteral("working_directory=") + s.workingDirectory,
+        QStringLiteral("environment=") + s.environment.join(QLatin1Char('|')),
+        QStringLiteral("restart=") + QLatin1String(restartPolicyName(s.restart)),
+        QStringLiteral("restart_delay_ms=") + QString::number(s.restartDelay.count()),
+        QStringLiteral("restart_delay_max_ms=") + QString::number(s.restartDelayMax.count()),
+        QStringLiteral("start_limit=") + QString::number(s.startLimit),
+        QStringLiteral("start_limit_window_ms=") + QString::number(s.startLimitWindow.count()),
+        QStringLiteral("stop_signal=") + QString::number(s.stopSignal),
+        QStringLiteral("stop_timeout_ms=") + QString::number(s.stopTimeout.count()),
+    };
+}
+
+QString unknownGroup(const char *group)
+{
+    return QLatin1Char('[') + QLatin1String(group)
+           + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
+                            "[service.NAME]; reserved for upcoming features: [monitor])");
+}
+
+const QString ServiceKeyList = QStringLiteral(
+    "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms");
+
+const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
 // The command line as the broker would see it, program name first.
 bool parse(QCommandLineParser &parser, const QStringList &arguments)
@@ -160,6 +237,30 @@ private slots:
     void validateInCodeConfig();
     void checkConfigFlag();
 
+    // [watchdog] and [watchdog.actions]
+    void watchdogKeys_data();
+    void watchdogKeys();
+    void badWatchdogValues_data();
+    void badWatchdogValues();
+    void watchdogFlags_data();
+    void watchdogFlags();
+    void actionRulesKeepFileOrder();
+    void actionNames();
+    void patternMatching_data();
+    void patternMatching();
+
+    // [service.NAME]
+    void serviceDefaults();
+    void serviceAllKeys();
+    void servicesInFileOrder();
+    void servicesReplaceBase();
+    void badServiceValues_data();
+    void badServiceValues();
+    void parseSignals_data();
+    void parseSignals();
+    void restartPolicyNames();
+    void exampleServiceBlock();
+
 private:
     QString writeIni(const QByteArray &content);
 
@@ -170,6 +271,17 @@ private:
 void tst_ConfigLoader::initTestCase()
 {
     QVERIFY2(m_dir.isValid(), qPrintable(m_dir.errorString()));
+    // For the service keys: a program, a file that is not one, a folder.
+    QFile program(m_dir.filePath(QStringLiteral("prog.sh")));
+    QVERIFY(program.open(QIODevice::WriteOnly));
+    program.write("#!/bin/sh\nexit 0\n");
+    program.close();
+    QVERIFY(program.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner));
+    QFile plain(m_dir.filePath(QStringLiteral("plain.txt")));
+    QVERIFY(plain.open(QIODevice::WriteOnly));
+    plain.close();
+    QVERIFY(plain.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner));
+    QVERIFY(QDir(m_dir.path()).mkpath(QStringLiteral("sub")));
 }
 
 // A new file each time: QSettings caches parsed files by name and size, so rewriting one file
@@ -199,6 +311,20 @@ void tst_ConfigLoader::defaults()
     QCOMPARE(c.registerTimeout.count(), 5000);
     QCOMPARE(c.shutdownFlushTimeout.count(), 2000);
     QCOMPARE(c.logTraffic, false);
+
+    const WatchdogSettings &w = c.watchdog;
+    QCOMPARE(w.defaultInterval.count(), 3000);
+    QCOMPARE(w.defaultAllowedMisses, 3);
+    QCOMPARE(w.minInterval.count(), 100);
+    QCOMPARE(w.maxInterval.count(), 3600000);
+    QCOMPARE(w.maxAllowedMisses, 1000);
+    QCOMPARE(w.registerGrace.count(), 0);
+    QCOMPARE(w.killGrace.count(), 3000);
+    QCOMPARE(w.defaultAction, WatchdogAction::Terminate);
+    QCOMPARE(w.clientSelectableActions,
+             (QList<WatchdogAction>{WatchdogAction::Terminate, WatchdogAction::Disconnect, WatchdogAction::Notify}));
+    QVERIFY(w.actionRules.isEmpty());
+    QVERIFY(c.services.isEmpty());
     QVERIFY(ConfigLoader::validate(c).isEmpty());
 }
 
@@ -655,10 +781,8 @@ void tst_ConfigLoader::badFileValues()
     QVERIFY(!result.ok());
     // A rejected value leaves the previous layer's value: here, the defaults.
     const BrokerConfig defaults;
-    for (const char *name : {"listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes",
-                             "register_timeout_ms", "shutdown_timeout_ms", "traffic"}) {
+    for (const char *name : allFields)
         QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
-    }
 }
 
 void tst_ConfigLoader::badFlagValues_data()
@@ -716,8 +840,7 @@ void tst_ConfigLoader::allErrorsReported()
     const QStringList expected{
         QStringLiteral("limits/max_frmae_size: unknown key (keys in [limits]: max_clients, max_frame_size, "
                        "max_name_length, max_queue_bytes, register_timeout_ms, shutdown_timeout_ms)"),
-        QStringLiteral("[logs]: unknown group (known: [broker], [limits], [log]; reserved for upcoming features: "
-                       "[watchdog], [services], [service.NAME], [monitor])"),
+        unknownGroup("logs"),
         QStringLiteral("broker/listen: \"1.2.3.4:x\": port \"x\" is not a number"),
         QStringLiteral("broker/listen: \"unix:\": empty Unix socket path"),
         QStringLiteral("limits/max_clients: \"abc\" is not a whole number"),
@@ -735,9 +858,7 @@ void tst_ConfigLoader::unknownNames_data()
     QTest::addColumn<QStringList>("errors");
 
     QTest::newRow("unknown-group") << QByteArray("[brokr]\nlisten = *:1\nother = 2\n")
-                                   << QStringList{QStringLiteral("[brokr]: unknown group (known: [broker], [limits], [log]; "
-                                                                 "reserved for upcoming features: [watchdog], [services], "
-                                                                 "[service.NAME], [monitor])")};
+                                   << QStringList{unknownGroup("brokr")};
     QTest::newRow("unknown-key") << QByteArray("[limits]\nmax_client = 5\n")
                                  << QStringList{QStringLiteral("limits/max_client: unknown key (keys in [limits]: max_clients, "
                                                                "max_frame_size, max_name_length, max_queue_bytes, "
@@ -745,9 +866,7 @@ void tst_ConfigLoader::unknownNames_data()
     QTest::newRow("wrong-case-key") << QByteArray("[log]\nTraffic = true\n")
                                     << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic)")};
     QTest::newRow("wrong-case-group") << QByteArray("[Broker]\nlisten = *:1\n")
-                                      << QStringList{QStringLiteral("[Broker]: unknown group (known: [broker], [limits], [log]; "
-                                                                    "reserved for upcoming features: [watchdog], [services], "
-                                                                    "[service.NAME], [monitor])")};
+                                      << QStringList{unknownGroup("Broker")};
     QTest::newRow("key-in-wrong-group") << QByteArray("[broker]\nmax_clients = 5\n")
                                         << QStringList{QStringLiteral("broker/max_clients: unknown key (keys in [broker]: listen)")};
     QTest::newRow("top-level-key") << QByteArray("traffic = true\n")
@@ -757,13 +876,9 @@ void tst_ConfigLoader::unknownNames_data()
     QTest::newRow("nested-group") << QByteArray("[broker/extra]\nlisten = *:1\n")
                                   << QStringList{QStringLiteral("broker/extra/listen: unknown key (keys in [broker]: listen)")};
     QTest::newRow("service-without-name") << QByteArray("[service.]\na = 1\n")
-                                          << QStringList{QStringLiteral("[service.]: unknown group (known: [broker], [limits], [log]; "
-                                                                        "reserved for upcoming features: [watchdog], [services], "
-                                                                        "[service.NAME], [monitor])")};
+                                          << QStringList{unknownGroup("service.")};
     QTest::newRow("service-singular") << QByteArray("[service]\na = 1\n")
-                                      << QStringList{QStringLiteral("[service]: unknown group (known: [broker], [limits], [log]; "
-                                                                    "reserved for upcoming features: [watchdog], [services], "
-                                                                    "[service.NAME], [monitor])")};
+                                      << QStringList{unknownGroup("service")};
 }
 
 void tst_ConfigLoader::unknownNames()
@@ -776,15 +891,15 @@ void tst_ConfigLoader::unknownNames()
 
 void tst_ConfigLoader::reservedGroups()
 {
-    const QString path = writeIni("[watchdog]\ninterval_ms = 1000\nanything = goes\n"
-                                  "[services]\nlist = a, b\n"
-                                  "[service.logger]\nexec = /usr/bin/logger\n"
-                                  "[service.x.y]\nz = 1\n"
-                                  "[monitor]\nallow = uid:0\n"
+    // [monitor] is still reserved: anything goes.
+    const QString path = writeIni("[monitor]\nallow = uid:0\nanything = goes\n"
                                   "[limits]\nmax_clients = 5\n");
     const ConfigLoader::Result result = ConfigLoader::loadFile(path);
     QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
     QCOMPARE(result.config.maxClients, 5);
+
+    // [services] was reserved and has no use now: a file relying on it is told so.
+    QCOMPARE(ConfigLoader::loadFile(writeIni("[services]\nlist = a, b\n")).errors, QStringList{unknownGroup("services")});
 }
 
 void tst_ConfigLoader::malformedLines_data()
@@ -973,10 +1088,8 @@ void tst_ConfigLoader::exampleFileIsDefaults()
     const ConfigLoader::Result result = ConfigLoader::loadFile(QStringLiteral(KENNEL_EXAMPLE_INI));
     QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
     const BrokerConfig defaults;
-    for (const char *name : {"listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes",
-                             "register_timeout_ms", "shutdown_timeout_ms", "traffic"}) {
+    for (const char *name : allFields)
         QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
-    }
 }
 
 // The example comments out each key as ";key = value" (prose comments have a space after ';').
@@ -997,15 +1110,21 @@ void tst_ConfigLoader::exampleFileUncommented()
     QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("limits/max_clients"),
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),
-                                QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic")}));
+                                QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic"),
+                                QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
+                                QStringLiteral("watchdog/default_allowed_misses"),
+                                QStringLiteral("watchdog/default_interval_ms"), QStringLiteral("watchdog/kill_grace_ms"),
+                                QStringLiteral("watchdog/max_allowed_misses"), QStringLiteral("watchdog/max_interval_ms"),
+                                QStringLiteral("watchdog/min_interval_ms"), QStringLiteral("watchdog/register_grace_ms")}));
 
     const ConfigLoader::Result result = ConfigLoader::loadFile(path);
     QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
     QCOMPARE(field(result.config, QStringLiteral("listen")),
              QVariant(QStringList{QStringLiteral("127.0.0.1:8000"), QStringLiteral("unix:/run/kennel/broker.sock")}));
     const BrokerConfig defaults;
-    for (const char *name : {"max_clients", "max_frame_size", "max_name_length", "max_queue_bytes",
-                             "register_timeout_ms", "shutdown_timeout_ms", "traffic"}) {
+    for (const char *name : allFields) {
+        if (qstrcmp(name, "listen") == 0)
+            continue;
         QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
     }
 }
@@ -1025,6 +1144,21 @@ void tst_ConfigLoader::validateInCodeConfig_data()
     QTest::newRow("duplicate-listen") << 4 << QStringList{QStringLiteral("broker/listen: \"127.0.0.1:8000\" is listed twice")};
     QTest::newRow("timeouts") << 5 << QStringList{QStringLiteral("limits/register_timeout_ms: 99 is below the minimum 100"),
                                                   QStringLiteral("limits/shutdown_timeout_ms: 600001 is above the maximum 600000")};
+    QTest::newRow("watchdog") << 6 << QStringList{QStringLiteral("watchdog/kill_grace_ms: -1 is below the minimum 0"),
+                                                  QStringLiteral("watchdog/default_interval_ms: 50 is below watchdog/min_interval_ms 100")};
+    QTest::newRow("rules") << 7 << QStringList{QStringLiteral("watchdog.actions/a b: \"a b\" is not a client name pattern "
+                                                              "(1..128 characters of A-Z a-z 0-9 . _ - and the wildcards * and ?)"),
+                                               QStringLiteral("watchdog.actions/x: never used: the earlier rule \"**\" matches every name")};
+    QTest::newRow("service") << 8 << QStringList{QStringLiteral("service.s/program: \"prog\" is not an absolute path"),
+                                                 QStringLiteral("service.s/working_directory: \"/nonexistent/kennel\": no such directory"),
+                                                 QStringLiteral("service.s/environment: \"X\" is not NAME=VALUE (NAME: letters, "
+                                                                "digits and _, not starting with a digit)"),
+                                                 QStringLiteral("service.s/restart_delay_max_ms: 10 is below service.s/restart_delay_ms 20"),
+                                                 QStringLiteral("service.s/stop_signal: 0 is not a signal number (1..")
+                                                     + QString::number(SIGRTMAX) + QLatin1Char(')')};
+    QTest::newRow("service-names") << 9 << QStringList{QStringLiteral("[service.s]: declared twice"),
+                                                       QStringLiteral("[service.bad name]: \"bad name\" is not a valid service "
+                                                                      "name (1..64 characters of A-Z a-z 0-9 . _ -)")};
 }
 
 void tst_ConfigLoader::validateInCodeConfig()
@@ -1053,6 +1187,36 @@ void tst_ConfigLoader::validateInCodeConfig()
         config.registerTimeout = std::chrono::milliseconds(99);
         config.shutdownFlushTimeout = std::chrono::milliseconds(600001);
         break;
+    case 6:
+        config.watchdog.defaultInterval = std::chrono::milliseconds(50);
+        config.watchdog.killGrace = std::chrono::milliseconds(-1);
+        break;
+    case 7:
+        config.watchdog.actionRules = {{QStringLiteral("a b"), WatchdogAction::Kill},
+                                       {QStringLiteral("**"), WatchdogAction::Notify},
+                                       {QStringLiteral("x"), WatchdogAction::Kill}};
+        break;
+    case 8: {
+        ServiceSettings service;
+        service.name = QStringLiteral("s");
+        service.program = QStringLiteral("prog");
+        service.workingDirectory = QStringLiteral("/nonexistent/kennel");
+        service.environment = {QStringLiteral("X")};
+        service.restartDelay = std::chrono::milliseconds(20);
+        service.restartDelayMax = std::chrono::milliseconds(10);
+        service.stopSignal = 0;
+        config.services = {service};
+        break;
+    }
+    case 9: {
+        ServiceSettings service;
+        service.name = QStringLiteral("s");
+        service.program = QStringLiteral("/bin/sh");
+        ServiceSettings bad = service;
+        bad.name = QStringLiteral("bad name");
+        config.services = {service, service, bad};
+        break;
+    }
     default:
         break;
     }
@@ -1069,6 +1233,582 @@ void tst_ConfigLoader::checkConfigFlag()
     QVERIFY(parse(with, {QStringLiteral("--check-config")}));
     QVERIFY(ConfigLoader::checkConfigRequested(with));
     QVERIFY(ConfigLoader::load(with).ok());
+}
+
+void tst_ConfigLoader::watchdogKeys_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QVariant>("expected");
+
+    QTest::newRow("default_interval_ms") << QByteArray("[watchdog]\ndefault_interval_ms = 100\n")
+                                         << QStringLiteral("default_interval_ms") << QVariant(qint64(100));
+    QTest::newRow("default_allowed_misses") << QByteArray("[watchdog]\ndefault_allowed_misses = 1\n")
+                                            << QStringLiteral("default_allowed_misses") << QVariant(qint64(1));
+    QTest::newRow("min_interval_ms") << QByteArray("[watchdog]\nmin_interval_ms = 1\n")
+                                     << QStringLiteral("min_interval_ms") << QVariant(qint64(1));
+    QTest::newRow("max_interval_ms") << QByteArray("[watchdog]\nmax_interval_ms = 86400000\n")
+                                     << QStringLiteral("max_interval_ms") << QVariant(qint64(86400000));
+    QTest::newRow("max_interval_ms-equals-default") << QByteArray("[watchdog]\nmax_interval_ms = 3000\n")
+                                                    << QStringLiteral("max_interval_ms") << QVariant(qint64(3000));
+    QTest::newRow("max_allowed_misses") << QByteArray("[watchdog]\nmax_allowed_misses = 3\n")
+                                        << QStringLiteral("max_allowed_misses") << QVariant(qint64(3));
+    QTest::newRow("register_grace_ms") << QByteArray("[watchdog]\nregister_grace_ms = 250\n")
+                                       << QStringLiteral("register_grace_ms") << QVariant(qint64(250));
+    QTest::newRow("kill_grace_ms") << QByteArray("[watchdog]\nkill_grace_ms = 0\n") << QStringLiteral("kill_grace_ms")
+                                   << QVariant(qint64(0));
+    for (const char *action : {"terminate", "kill", "disconnect", "notify"}) {
+        QTest::addRow("action-%s", action) << QByteArray("[watchdog]\naction = ") + action + '\n'
+                                           << QStringLiteral("action") << QVariant(QString::fromLatin1(action));
+    }
+    QTest::newRow("client_actions-list") << QByteArray("[watchdog]\nclient_actions = notify , kill\n")
+                                         << QStringLiteral("client_actions")
+                                         << QVariant(QStringList{QStringLiteral("notify"), QStringLiteral("kill")});
+    QTest::newRow("client_actions-one") << QByteArray("[watchdog]\nclient_actions = disconnect\n")
+                                        << QStringLiteral("client_actions") << QVariant(QStringList{QStringLiteral("disconnect")});
+    QTest::newRow("client_actions-none") << QByteArray("[watchdog]\nclient_actions = none\n")
+                                         << QStringLiteral("client_actions") << QVariant(QStringList());
+    QTest::newRow("rules-empty-group") << QByteArray("[watchdog.actions]\n") << QStringLiteral("rules")
+                                       << QVariant(QStringList());
+    QTest::newRow("rules") << QByteArray("[watchdog.actions]\nsensor-* = kill\nui.? = notify ; why\n")
+                           << QStringLiteral("rules")
+                           << QVariant(QStringList{QStringLiteral("sensor-*=kill"), QStringLiteral("ui.?=notify")});
+}
+
+void tst_ConfigLoader::watchdogKeys()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QString, field);
+    QFETCH(QVariant, expected);
+
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(ini));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(::field(result.config, field), expected);
+    QVERIFY(ConfigLoader::validate(result.config).isEmpty());
+}
+
+void tst_ConfigLoader::badWatchdogValues_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QStringList>("errors");
+
+    const auto one = [](const char *text) { return QStringList{QString::fromUtf8(text)}; };
+    QTest::newRow("interval-zero") << QByteArray("[watchdog]\ndefault_interval_ms = 0\n")
+                                   << one("watchdog/default_interval_ms: 0 is below the minimum 1");
+    QTest::newRow("interval-garbage") << QByteArray("[watchdog]\ndefault_interval_ms = 5s\n")
+                                      << one("watchdog/default_interval_ms: \"5s\" is not a whole number");
+    QTest::newRow("interval-below-min") << QByteArray("[watchdog]\ndefault_interval_ms = 50\n")
+                                        << one("watchdog/default_interval_ms: 50 is below watchdog/min_interval_ms 100");
+    QTest::newRow("interval-above-max") << QByteArray("[watchdog]\ndefault_interval_ms = 4000000\n")
+                                        << one("watchdog/max_interval_ms: 3600000 is below watchdog/default_interval_ms 4000000");
+    QTest::newRow("max-below-min") << QByteArray("[watchdog]\nmin_interval_ms = 5000\nmax_interval_ms = 1000\n")
+                                   << one("watchdog/max_interval_ms: 1000 is below watchdog/min_interval_ms 5000");
+    QTest::newRow("max-interval-day") << QByteArray("[watchdog]\nmax_interval_ms = 86400001\n")
+                                      << one("watchdog/max_interval_ms: 86400001 is above the maximum 86400000");
+    QTest::newRow("min-interval-zero") << QByteArray("[watchdog]\nmin_interval_ms = 0\n")
+                                       << one("watchdog/min_interval_ms: 0 is below the minimum 1");
+    QTest::newRow("misses-zero") << QByteArray("[watchdog]\ndefault_allowed_misses = 0\n")
+                                 << one("watchdog/default_allowed_misses: 0 is below the minimum 1");
+    QTest::newRow("misses-above-max") << QByteArray("[watchdog]\nmax_allowed_misses = 2\n")
+                                      << one("watchdog/max_allowed_misses: 2 is below watchdog/default_allowed_misses 3");
+    QTest::newRow("max-misses-big") << QByteArray("[watchdog]\nmax_allowed_misses = 100001\n")
+                                    << one("watchdog/max_allowed_misses: 100001 is above the maximum 100000");
+    QTest::newRow("grace-negative") << QByteArray("[watchdog]\nregister_grace_ms = -1\n")
+                                    << one("watchdog/register_grace_ms: -1 is below the minimum 0");
+    QTest::newRow("kill-grace-big") << QByteArray("[watchdog]\nkill_grace_ms = 3600001\n")
+                                    << one("watchdog/kill_grace_ms: 3600001 is above the maximum 3600000");
+    QTest::newRow("action-unknown") << QByteArray("[watchdog]\naction = explode\n")
+                                    << QStringList{QStringLiteral("watchdog/action: \"explode\"") + NotAnAction};
+    QTest::newRow("action-case") << QByteArray("[watchdog]\naction = Kill\n")
+                                 << QStringList{QStringLiteral("watchdog/action: \"Kill\"") + NotAnAction};
+    QTest::newRow("action-list") << QByteArray("[watchdog]\naction = kill, notify\n")
+                                 << one("watchdog/action: \"kill, notify\" is a list; expected a single value (no commas)");
+    QTest::newRow("client-actions-unknown") << QByteArray("[watchdog]\nclient_actions = kill, bogus\n")
+                                            << QStringList{QStringLiteral("watchdog/client_actions: \"bogus\"") + NotAnAction};
+    QTest::newRow("client-actions-twice") << QByteArray("[watchdog]\nclient_actions = kill, notify, kill\n")
+                                          << one("watchdog/client_actions: \"kill\" is listed twice");
+    QTest::newRow("client-actions-none-and") << QByteArray("[watchdog]\nclient_actions = none, kill\n")
+                                             << one("watchdog/client_actions: \"none\" cannot be combined with actions");
+    QTest::newRow("client-actions-empty") << QByteArray("[watchdog]\nclient_actions =\n")
+                                          << one("watchdog/client_actions: no action given; write \"none\" if clients may not choose");
+    QTest::newRow("unknown-key") << QByteArray("[watchdog]\ninterval_ms = 5\n")
+                                 << one("watchdog/interval_ms: unknown key (keys in [watchdog]: default_interval_ms, "
+                                        "default_allowed_misses, min_interval_ms, max_interval_ms, max_allowed_misses, "
+                                        "register_grace_ms, kill_grace_ms, action, client_actions)");
+    QTest::newRow("rule-bad-pattern") << QByteArray("[watchdog.actions]\nsensor+ = kill\n")
+                                      << one("watchdog.actions/sensor+: \"sensor+\" is not a client name pattern (1..128 "
+                                             "characters of A-Z a-z 0-9 . _ - and the wildcards * and ?)");
+    QTest::newRow("rule-bad-action") << QByteArray("[watchdog.actions]\nsensor-* = explode\n")
+                                     << QStringList{QStringLiteral("watchdog.actions/sensor-*: \"explode\"") + NotAnAction};
+    QTest::newRow("rule-after-catch-all") << QByteArray("[watchdog.actions]\n* = notify\nsensor-* = kill\n")
+                                          << one("watchdog.actions/sensor-*: never used: the earlier rule \"*\" matches every name");
+    QTest::newRow("rule-twice") << QByteArray("[watchdog.actions]\na* = kill\nb* = kill\na* = notify\n")
+                                << QStringList{QStringLiteral("4: watchdog.actions/a* is set again (first on line 2); give each key once")};
+}
+
+void tst_ConfigLoader::badWatchdogValues()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QStringList, errors);
+
+    const QString path = writeIni(ini);
+    const ConfigLoader::Result result = ConfigLoader::loadFile(path);
+    QStringList actual = result.errors;
+    // Line errors carry the path; the rows do not.
+    for (QString &error : actual) {
+        if (error.startsWith(path + QLatin1Char(':')))
+            error.remove(0, path.size() + 1);
+    }
+    QCOMPARE(actual, errors);
+    // A rejected value (or rule list) leaves the default in place.
+    const BrokerConfig defaults;
+    for (const char *name : {"default_interval_ms", "default_allowed_misses", "max_allowed_misses", "register_grace_ms",
+                             "kill_grace_ms", "action", "client_actions"}) {
+        if (!ini.contains(QByteArray(name)))
+            QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
+    }
+    // A rule list with a bad rule is not taken at all (a duplicate key is a line error only).
+    if (!errors.first().contains(QLatin1String("set again")))
+        QCOMPARE(field(result.config, QStringLiteral("rules")), QVariant(QStringList()));
+}
+
+void tst_ConfigLoader::watchdogFlags_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QStringList>("errors");
+    QTest::addColumn<qint64>("interval");
+    QTest::addColumn<qint64>("misses");
+    QTest::addColumn<qint64>("killGrace");
+
+    QTest::newRow("flags") << QByteArray() << QStringList{QStringLiteral("--watchdog-interval=500"),
+                                                          QStringLiteral("--watchdog-misses=7"),
+                                                          QStringLiteral("--watchdog-kill-grace=0")}
+                           << QStringList() << qint64(500) << qint64(7) << qint64(0);
+    QTest::newRow("flag-over-file") << QByteArray("[watchdog]\ndefault_interval_ms = 2000\nkill_grace_ms = 10\n")
+                                    << QStringList{QStringLiteral("--watchdog-interval=1000")} << QStringList()
+                                    << qint64(1000) << qint64(3) << qint64(10);
+    // The ordering check runs on the outcome: a flag can mend the file, or break it.
+    QTest::newRow("flag-mends-file") << QByteArray("[watchdog]\nmin_interval_ms = 5000\n")
+                                     << QStringList{QStringLiteral("--watchdog-interval=5000")} << QStringList()
+                                     << qint64(5000) << qint64(3) << qint64(3000);
+    QTest::newRow("flag-below-min") << QByteArray() << QStringList{QStringLiteral("--watchdog-interval=50")}
+                                    << QStringList{QStringLiteral("watchdog/default_interval_ms: 50 is below watchdog/min_interval_ms 100")}
+                                    << qint64(50) << qint64(3) << qint64(3000);
+    QTest::newRow("flag-garbage") << QByteArray() << QStringList{QStringLiteral("--watchdog-misses=many")}
+                                  << QStringList{QStringLiteral("--watchdog-misses: \"many\" is not a whole number")}
+                                  << qint64(3000) << qint64(3) << qint64(3000);
+    QTest::newRow("flag-range") << QByteArray() << QStringList{QStringLiteral("--watchdog-kill-grace=3600001")}
+                                << QStringList{QStringLiteral("--watchdog-kill-grace: 3600001 is above the maximum 3600000")}
+                                << qint64(3000) << qint64(3) << qint64(3000);
+}
+
+void tst_ConfigLoader::watchdogFlags()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QStringList, arguments);
+    QFETCH(QStringList, errors);
+    QFETCH(qint64, interval);
+    QFETCH(qint64, misses);
+    QFETCH(qint64, killGrace);
+
+    QStringList all = arguments;
+    if (!ini.isEmpty())
+        all << QStringLiteral("--config") << writeIni(ini);
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, all));
+    const ConfigLoader::Result result = ConfigLoader::load(parser);
+    QCOMPARE(result.errors, errors);
+    QCOMPARE(qint64(result.config.watchdog.defaultInterval.count()), interval);
+    QCOMPARE(qint64(result.config.watchdog.defaultAllowedMisses), misses);
+    QCOMPARE(qint64(result.config.watchdog.killGrace.count()), killGrace);
+}
+
+// QSettings hands keys back sorted; the rules must come in the order they were written.
+void tst_ConfigLoader::actionRulesKeepFileOrder()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[watchdog]\naction = notify\n"
+                                                                        "[watchdog.actions]\n"
+                                                                        "zeta-* = kill\n"
+                                                                        "alpha-? = disconnect\n"
+                                                                        "*-ui = terminate\n"
+                                                                        "a* = kill\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const WatchdogSettings &w = result.config.watchdog;
+    QCOMPARE(field(result.config, QStringLiteral("rules")),
+             QVariant(QStringList{QStringLiteral("zeta-*=kill"), QStringLiteral("alpha-?=disconnect"),
+                                  QStringLiteral("*-ui=terminate"), QStringLiteral("a*=kill")}));
+    QCOMPARE(w.actionFor("zeta-1"), WatchdogAction::Kill);
+    QCOMPARE(w.actionFor("zeta-ui"), WatchdogAction::Kill);           // rule 1 before rule 3
+    QCOMPARE(w.actionFor("alpha-1"), WatchdogAction::Disconnect);
+    QCOMPARE(w.actionFor("alpha-ui"), WatchdogAction::Terminate);     // not alpha-? (two characters); rule 3 before a*
+    QCOMPARE(w.actionFor("alpha-123"), WatchdogAction::Kill);
+    QCOMPARE(w.actionFor("beta"), WatchdogAction::Notify);            // no rule: [watchdog] action
+    QCOMPARE(w.actionFor(""), WatchdogAction::Notify);
+
+    // A rule set built in code behaves the same.
+    WatchdogSettings code;
+    code.actionRules = {{QStringLiteral("s*"), WatchdogAction::Disconnect}, {QStringLiteral("*"), WatchdogAction::Kill}};
+    QCOMPARE(code.actionFor("sensor"), WatchdogAction::Disconnect);
+    QCOMPARE(code.actionFor("ui"), WatchdogAction::Kill);
+    code.actionRules.clear();
+    QCOMPARE(code.actionFor("ui"), WatchdogAction::Terminate);
+}
+
+void tst_ConfigLoader::actionNames()
+{
+    for (WatchdogAction action : {WatchdogAction::Terminate, WatchdogAction::Kill, WatchdogAction::Disconnect,
+                                  WatchdogAction::Notify}) {
+        QCOMPARE(parseWatchdogAction(QString::fromLatin1(watchdogActionName(action))), std::optional<WatchdogAction>(action));
+    }
+    QCOMPARE(QByteArray(watchdogActionName(WatchdogAction::Terminate)), QByteArray("terminate"));
+    QCOMPARE(QByteArray(watchdogActionName(WatchdogAction::Kill)), QByteArray("kill"));
+    QCOMPARE(QByteArray(watchdogActionName(WatchdogAction::Disconnect)), QByteArray("disconnect"));
+    QCOMPARE(QByteArray(watchdogActionName(WatchdogAction::Notify)), QByteArray("notify"));
+    QVERIFY(!parseWatchdogAction(u"KILL"));
+    QVERIFY(!parseWatchdogAction(u""));
+    QVERIFY(!parseWatchdogAction(u"none"));
+}
+
+void tst_ConfigLoader::patternMatching_data()
+{
+    QTest::addColumn<QString>("pattern");
+    QTest::addColumn<QByteArray>("name");
+    QTest::addColumn<bool>("matches");
+
+    const auto row = [](const char *pattern, const char *name, bool matches) {
+        QTest::addRow("%s~%s", pattern, name) << QString::fromLatin1(pattern) << QByteArray(name) << matches;
+    };
+    row("*", "x", true);
+    row("*", "", true);
+    row("**", "abc", true);
+    row("abc", "abc", true);
+    row("abc", "abcd", false);
+    row("abc", "ab", false);
+    row("abc", "ABC", false); // names are case-sensitive
+    row("a*", "a", true);
+    row("a*", "ba", false);
+    row("*a", "ba", true);
+    row("*a", "ab", false);
+    row("a?c", "abc", true);
+    row("a?c", "ac", false);
+    row("a?c", "abbc", false);
+    row("?", "", false);
+    row("a*b*c", "axxbyyc", true);
+    row("a*b*c", "axxbyy", false);
+    row("a*a", "aaa", true);
+    row("a*a", "a", false);
+    row("*.*", "a.b", true);
+    row("*.*", "ab", false);
+    row("sensor-*", "sensor-", true);
+    row("sensor-*", "sensor", false);
+    row("*x*y", "axbxyzy", true);
+    row("", "", false); // an empty pattern matches nothing
+}
+
+void tst_ConfigLoader::patternMatching()
+{
+    QFETCH(QString, pattern);
+    QFETCH(QByteArray, name);
+    QFETCH(bool, matches);
+
+    WatchdogActionRule rule{pattern, WatchdogAction::Kill};
+    QCOMPARE(rule.matches(name), matches);
+    QCOMPARE(WatchdogActionRule::isValidPattern(pattern), !pattern.isEmpty());
+}
+
+void tst_ConfigLoader::serviceDefaults()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[service.svc]\nprogram = /bin/sh\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.services.size(), 1);
+    ServiceSettings expected;
+    expected.name = QStringLiteral("svc");
+    expected.program = QStringLiteral("/bin/sh");
+    QCOMPARE(describe(result.config.services.first()), describe(expected));
+    QCOMPARE(expected.restart, ServiceSettings::Restart::OnFailure);
+    QCOMPARE(expected.restartDelay.count(), 1000);
+    QCOMPARE(expected.restartDelayMax.count(), 30000);
+    QCOMPARE(expected.startLimit, 5);
+    QCOMPARE(expected.startLimitWindow.count(), 60000);
+    QCOMPARE(expected.stopSignal, int(SIGTERM));
+    QCOMPARE(expected.stopTimeout.count(), 5000);
+    QVERIFY(ConfigLoader::validate(result.config).isEmpty());
+}
+
+void tst_ConfigLoader::serviceAllKeys()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(
+        "[service.my-svc_1.x]\n"
+        "program = prog.sh\n"                   // relative to the file's folder
+        "arguments = -c, \"echo \\\"hi\\\"; exit 3\", two words, \"a, b\", \"  padded  \", \"\"\n"
+        "working_directory = sub\n"
+        "environment = A=1, B=x=y, C=\n"
+        "restart = always\n"
+        "restart_delay_ms = 10\n"
+        "restart_delay_max_ms = 20\n"
+        "start_limit = 7\n"
+        "start_limit_window_ms = 500\n"
+        "stop_signal = INT\n"
+        "stop_timeout_ms = 0\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.services.size(), 1);
+    const ServiceSettings &s = result.config.services.first();
+    QCOMPARE(s.name, QStringLiteral("my-svc_1.x"));
+    QCOMPARE(s.program, m_dir.filePath(QStringLiteral("prog.sh")));
+    // Quotes keep commas, semicolons and blanks; unquoted items keep inner blanks.
+    QCOMPARE(s.arguments, (QStringList{QStringLiteral("-c"), QStringLiteral("echo \"hi\"; exit 3"),
+                                       QStringLiteral("two words"), QStringLiteral("a, b"),
+                                       QStringLiteral("  padded  "), QString()}));
+    QCOMPARE(s.workingDirectory, m_dir.filePath(QStringLiteral("sub")));
+    QCOMPARE(s.environment, (QStringList{QStringLiteral("A=1"), QStringLiteral("B=x=y"), QStringLiteral("C=")}));
+    QCOMPARE(s.restart, ServiceSettings::Restart::Always);
+    QCOMPARE(s.restartDelay.count(), 10);
+    QCOMPARE(s.restartDelayMax.count(), 20);
+    QCOMPARE(s.startLimit, 7);
+    QCOMPARE(s.startLimitWindow.count(), 500);
+    QCOMPARE(s.stopSignal, int(SIGINT));
+    QCOMPARE(s.stopTimeout.count(), 0);
+    QVERIFY(ConfigLoader::validate(result.config).isEmpty());
+
+    // Single values and empty lists.
+    const ConfigLoader::Result single = ConfigLoader::loadFile(writeIni("[service.a]\nprogram = prog.sh\narguments = -v\n"
+                                                                        "environment =\nworking_directory =\n"
+                                                                        "restart = never\nstop_signal = 10\n"));
+    QVERIFY2(single.ok(), qPrintable(single.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(single.config.services.first().arguments, QStringList{QStringLiteral("-v")});
+    QVERIFY(single.config.services.first().environment.isEmpty());
+    QVERIFY(single.config.services.first().workingDirectory.isEmpty());
+    QCOMPARE(single.config.services.first().restart, ServiceSettings::Restart::Never);
+    QCOMPARE(single.config.services.first().stopSignal, 10);
+}
+
+void tst_ConfigLoader::servicesInFileOrder()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[service.zeta]\nprogram = prog.sh\n"
+                                                                        "[limits]\nmax_clients = 5\n"
+                                                                        "[service.alpha]\nprogram = prog.sh\n"
+                                                                        "[service.mid]\nprogram = prog.sh\n"
+                                                                        "[service.zeta]\nrestart = never\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(field(result.config, QStringLiteral("services")),
+             QVariant(QStringList{QStringLiteral("zeta"), QStringLiteral("alpha"), QStringLiteral("mid")}));
+    // A second header for the same group adds to it.
+    QCOMPARE(result.config.services.first().restart, ServiceSettings::Restart::Never);
+}
+
+void tst_ConfigLoader::servicesReplaceBase()
+{
+    BrokerConfig base;
+    ServiceSettings old;
+    old.name = QStringLiteral("old");
+    old.program = QStringLiteral("/bin/sh");
+    base.services = {old};
+    base.watchdog.actionRules = {{QStringLiteral("x*"), WatchdogAction::Kill}};
+
+    // A file without services or rules keeps the layer below's.
+    const ConfigLoader::Result kept = ConfigLoader::loadFile(writeIni("[limits]\nmax_clients = 5\n"), base);
+    QVERIFY(kept.ok());
+    QCOMPARE(field(kept.config, QStringLiteral("services")), QVariant(QStringList{QStringLiteral("old")}));
+    QCOMPARE(field(kept.config, QStringLiteral("rules")), QVariant(QStringList{QStringLiteral("x*=kill")}));
+
+    const ConfigLoader::Result replaced = ConfigLoader::loadFile(
+        writeIni("[service.new]\nprogram = prog.sh\n[watchdog.actions]\ny* = notify\n"), base);
+    QVERIFY(replaced.ok());
+    QCOMPARE(field(replaced.config, QStringLiteral("services")), QVariant(QStringList{QStringLiteral("new")}));
+    QCOMPARE(field(replaced.config, QStringLiteral("rules")), QVariant(QStringList{QStringLiteral("y*=notify")}));
+}
+
+void tst_ConfigLoader::badServiceValues_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QStringList>("errors"); // %DIR% = the config file's folder
+
+    const QByteArray svc = "[service.svc]\nprogram = prog.sh\n";
+    const auto one = [](const QString &text) { return QStringList{text}; };
+    const QString notSignal = QStringLiteral(" is not a signal (TERM, INT, HUP, QUIT, USR1, USR2, KILL or a number 1..")
+                              + QString::number(SIGRTMAX) + QLatin1Char(')');
+    const QString notEnv = QStringLiteral(" is not NAME=VALUE (NAME: letters, digits and _, not starting with a digit)");
+
+    QTest::newRow("program-missing") << QByteArray("[service.svc]\nrestart = always\n")
+                                     << one(QStringLiteral("service.svc/program: required: the program to run"));
+    QTest::newRow("program-empty") << QByteArray("[service.svc]\nprogram =\n")
+                                   << one(QStringLiteral("service.svc/program: required: the program to run"));
+    QTest::newRow("header-only") << QByteArray("[service.svc]\n")
+                                 << one(QStringLiteral("service.svc/program: required: the program to run"));
+    QTest::newRow("program-nonexistent") << QByteArray("[service.svc]\nprogram = nope.sh\n")
+                                         << one(QStringLiteral("service.svc/program: \"%DIR%/nope.sh\": no such file"));
+    QTest::newRow("program-absolute-nonexistent") << QByteArray("[service.svc]\nprogram = /nonexistent/kennel/x\n")
+                                                  << one(QStringLiteral("service.svc/program: \"/nonexistent/kennel/x\": no such file"));
+    QTest::newRow("program-not-executable") << QByteArray("[service.svc]\nprogram = plain.txt\n")
+                                            << one(QStringLiteral("service.svc/program: \"%DIR%/plain.txt\": is not executable"));
+    QTest::newRow("program-directory") << QByteArray("[service.svc]\nprogram = sub\n")
+                                       << one(QStringLiteral("service.svc/program: \"%DIR%/sub\": is a directory"));
+    QTest::newRow("program-list") << QByteArray("[service.svc]\nprogram = /bin/sh, -c\n")
+                                  << one(QStringLiteral("service.svc/program: \"/bin/sh, -c\" is a list; expected a single value (no commas)"));
+    QTest::newRow("workdir-missing") << svc + "working_directory = nowhere\n"
+                                     << one(QStringLiteral("service.svc/working_directory: \"%DIR%/nowhere\": no such directory"));
+    QTest::newRow("workdir-file") << svc + "working_directory = plain.txt\n"
+                                  << one(QStringLiteral("service.svc/working_directory: \"%DIR%/plain.txt\": is not a directory"));
+    QTest::newRow("restart-unknown") << svc + "restart = sometimes\n"
+                                     << one(QStringLiteral("service.svc/restart: \"sometimes\" is not a restart policy (always, on-failure, never)"));
+    QTest::newRow("restart-underscore") << svc + "restart = on_failure\n"
+                                        << one(QStringLiteral("service.svc/restart: \"on_failure\" is not a restart policy (always, on-failure, never)"));
+    QTest::newRow("delay-garbage") << svc + "restart_delay_ms = 1s\n"
+                                   << one(QStringLiteral("service.svc/restart_delay_ms: \"1s\" is not a whole number"));
+    QTest::newRow("delay-negative") << svc + "restart_delay_ms = -1\n"
+                                    << one(QStringLiteral("service.svc/restart_delay_ms: -1 is below the minimum 0"));
+    QTest::newRow("delay-big") << svc + "restart_delay_ms = 3600001\nrestart_delay_max_ms = 3600001\n"
+                               << one(QStringLiteral("service.svc/restart_delay_ms: 3600001 is above the maximum 3600000"));
+    QTest::newRow("delay-max-big") << svc + "restart_delay_max_ms = 86400001\n"
+                                   << one(QStringLiteral("service.svc/restart_delay_max_ms: 86400001 is above the maximum 86400000"));
+    QTest::newRow("delay-max-below-delay") << svc + "restart_delay_ms = 2000\nrestart_delay_max_ms = 1000\n"
+                                           << one(QStringLiteral("service.svc/restart_delay_max_ms: 1000 is below service.svc/restart_delay_ms 2000"));
+    QTest::newRow("limit-zero") << svc + "start_limit = 0\n"
+                                << one(QStringLiteral("service.svc/start_limit: 0 is below the minimum 1"));
+    QTest::newRow("limit-big") << svc + "start_limit = 1001\n"
+                               << one(QStringLiteral("service.svc/start_limit: 1001 is above the maximum 1000"));
+    QTest::newRow("window-zero") << svc + "start_limit_window_ms = 0\n"
+                                 << one(QStringLiteral("service.svc/start_limit_window_ms: 0 is below the minimum 1"));
+    QTest::newRow("stop-timeout-big") << svc + "stop_timeout_ms = 3600001\n"
+                                      << one(QStringLiteral("service.svc/stop_timeout_ms: 3600001 is above the maximum 3600000"));
+    QTest::newRow("signal-name") << svc + "stop_signal = TERMINATE\n"
+                                 << one(QStringLiteral("service.svc/stop_signal: \"TERMINATE\"") + notSignal);
+    QTest::newRow("signal-lower") << svc + "stop_signal = term\n"
+                                  << one(QStringLiteral("service.svc/stop_signal: \"term\"") + notSignal);
+    QTest::newRow("signal-zero") << svc + "stop_signal = 0\n" << one(QStringLiteral("service.svc/stop_signal: \"0\"") + notSignal);
+    QTest::newRow("signal-too-big") << svc + "stop_signal = " + QByteArray::number(SIGRTMAX + 1) + '\n'
+                                    << one(QStringLiteral("service.svc/stop_signal: \"") + QString::number(SIGRTMAX + 1)
+                                           + QLatin1Char('"') + notSignal);
+    QTest::newRow("env-no-equals") << svc + "environment = NOEQUALS\n"
+                                   << one(QStringLiteral("service.svc/environment: \"NOEQUALS\"") + notEnv);
+    QTest::newRow("env-digit") << svc + "environment = 1A=x\n"
+                               << one(QStringLiteral("service.svc/environment: \"1A=x\"") + notEnv);
+    QTest::newRow("env-dash") << svc + "environment = A-B=x\n"
+                              << one(QStringLiteral("service.svc/environment: \"A-B=x\"") + notEnv);
+    QTest::newRow("env-twice") << svc + "environment = A=1, B=2, A=3\n"
+                               << one(QStringLiteral("service.svc/environment: \"A\" is set twice"));
+    QTest::newRow("unknown-key") << svc + "exec = /bin/sh\n"
+                                 << one(QStringLiteral("service.svc/exec: unknown key (keys in [service.NAME]: ") + ServiceKeyList
+                                        + QLatin1Char(')'));
+    QTest::newRow("wrong-case-key") << svc + "Program = /bin/sh\n"
+                                    << one(QStringLiteral("service.svc/Program: unknown key (keys in [service.NAME]: ")
+                                           + ServiceKeyList + QLatin1Char(')'));
+    QTest::newRow("bad-name") << QByteArray("[service.bad name]\nprogram = prog.sh\n")
+                              << one(QStringLiteral("[service.bad name]: \"bad name\" is not a valid service name "
+                                                    "(1..64 characters of A-Z a-z 0-9 . _ -)"));
+    const QByteArray longName(65, 'n');
+    QTest::newRow("long-name") << QByteArray("[service.") + longName + "]\nprogram = prog.sh\n"
+                               << one(QStringLiteral("[service.") + QString::fromLatin1(longName) + QStringLiteral("]: \"")
+                                      + QString::fromLatin1(longName)
+                                      + QStringLiteral("\" is not a valid service name (1..64 characters of A-Z a-z 0-9 . _ -)"));
+    QTest::newRow("nested-group") << QByteArray("[service.a/b]\nprogram = prog.sh\n")
+                                  << QStringList{QStringLiteral("service.a/b/program: unknown key (keys in [service.NAME]: ")
+                                                     + ServiceKeyList + QLatin1Char(')'),
+                                                 QStringLiteral("[service.a/b]: \"a/b\" is not a valid service name "
+                                                                "(1..64 characters of A-Z a-z 0-9 . _ -)")};
+    // Every problem of a service is reported, not just the first.
+    QTest::newRow("several") << QByteArray("[service.svc]\nprogram = nope.sh\nstart_limit = 0\nstop_signal = 0\n"
+                                           "restart_delay_ms = x\nrestart_delay_max_ms = 5\n")
+                             << QStringList{QStringLiteral("service.svc/restart_delay_ms: \"x\" is not a whole number"),
+                                            QStringLiteral("service.svc/stop_signal: \"0\"") + notSignal,
+                                            QStringLiteral("service.svc/program: \"%DIR%/nope.sh\": no such file"),
+                                            QStringLiteral("service.svc/start_limit: 0 is below the minimum 1")};
+}
+
+void tst_ConfigLoader::badServiceValues()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QStringList, errors);
+
+    for (QString &error : errors)
+        error.replace(QStringLiteral("%DIR%"), m_dir.path());
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(ini));
+    QCOMPARE(result.errors, errors);
+    QVERIFY(!result.ok());
+    // A service with a bad value is left out (an unknown key is reported, not held against it).
+    if (!errors.first().contains(QLatin1String("unknown key")))
+        QVERIFY(result.config.services.isEmpty());
+}
+
+void tst_ConfigLoader::parseSignals_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<int>("number"); // 0: refused
+
+    const auto row = [](const char *text, int number) {
+        QTest::addRow("%s", *text ? text : "empty") << QString::fromLatin1(text) << number;
+    };
+    row("TERM", SIGTERM);
+    row("SIGTERM", SIGTERM);
+    row("INT", SIGINT);
+    row("HUP", SIGHUP);
+    row("QUIT", SIGQUIT);
+    row("USR1", SIGUSR1);
+    row("USR2", SIGUSR2);
+    row("KILL", SIGKILL);
+    row("SIGKILL", SIGKILL);
+    row("1", 1);
+    row("15", 15);
+    row("0", 0);
+    row("-15", 0);
+    row("+15", 0);
+    row("term", 0);
+    row("SIG", 0);
+    row("SIG15", 0);
+    row("STOP", 0);
+    row("", 0);
+    row(" TERM", 0);
+}
+
+void tst_ConfigLoader::parseSignals()
+{
+    QFETCH(QString, text);
+    QFETCH(int, number);
+
+    const std::optional<int> parsed = parseSignal(text);
+    QCOMPARE(parsed.value_or(0), number);
+    if (number != 0 && !text.startsWith(QLatin1String("SIG")) && !text.front().isDigit())
+        QCOMPARE(signalName(number), text);
+}
+
+void tst_ConfigLoader::restartPolicyNames()
+{
+    QCOMPARE(parseRestartPolicy(u"always"), std::optional(ServiceSettings::Restart::Always));
+    QCOMPARE(parseRestartPolicy(u"on-failure"), std::optional(ServiceSettings::Restart::OnFailure));
+    QCOMPARE(parseRestartPolicy(u"never"), std::optional(ServiceSettings::Restart::Never));
+    QVERIFY(!parseRestartPolicy(u"Always"));
+    QCOMPARE(QByteArray(restartPolicyName(ServiceSettings::Restart::OnFailure)), QByteArray("on-failure"));
+    QCOMPARE(parseSignal(QString::number(SIGRTMAX)), std::optional(int(SIGRTMAX)));
+    QVERIFY(!parseSignal(QString::number(SIGRTMAX + 1)));
+    QCOMPARE(signalName(SIGRTMAX), QString::number(SIGRTMAX));
+}
+
+// The example shows a [service.NAME] group as an indented comment (";   key = value"), every key at
+// its default. Turned on, with a program that exists, it must load and give those defaults.
+void tst_ConfigLoader::exampleServiceBlock()
+{
+    QFile example(QStringLiteral(KENNEL_EXAMPLE_INI));
+    QVERIFY(example.open(QIODevice::ReadOnly));
+    QString text = QString::fromUtf8(example.readAll());
+    const QRegularExpression block(QStringLiteral("^;   (\\[service\\.[a-z-]+\\]|[a-z_]+ =( |$))"),
+                                   QRegularExpression::MultilineOption);
+    QVERIFY2(text.contains(block), "no service example in the example file");
+    text.replace(block, QStringLiteral("\\1"));
+    text.replace(QRegularExpression(QStringLiteral("^program = .*$"), QRegularExpression::MultilineOption),
+                 QStringLiteral("program = prog.sh"));
+    const QString path = writeIni(text.toUtf8());
+    const ConfigLoader::Result result = ConfigLoader::loadFile(path);
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.services.size(), 1);
+    // Every key is shown.
+    QSettings settings(path, QSettings::IniFormat);
+    settings.beginGroup(QStringLiteral("service.") + result.config.services.first().name);
+    QCOMPARE(settings.childKeys().join(QStringLiteral(", ")).size(), ServiceKeyList.size());
+    ServiceSettings expected;
+    expected.name = result.config.services.first().name;
+    expected.program = m_dir.filePath(QStringLiteral("prog.sh"));
+    QCOMPARE(describe(result.config.services.first()), describe(expected));
 }
 
 QTEST_APPLESS_MAIN(tst_ConfigLoader)

@@ -788,10 +788,10 @@ void tst_FrameCodec::errorRoundTrip_data()
 {
     QTest::addColumn<int>("code");
     QTest::addColumn<QString>("text");
-    for (int code = int(ErrorCode::None); code <= int(ErrorCode::WatchdogUnavailable); ++code)
+    for (int code = int(ErrorCode::None); code <= int(ErrorCode::WatchdogExpired); ++code)
         QTest::addRow("%s", errorCodeName(ErrorCode(code))) << code << QStringLiteral("because %1").arg(code);
     // Codes from a newer broker survive with their number.
-    QTest::newRow("unknown 19") << 19 << QStringLiteral("new");
+    QTest::newRow("unknown 20") << 20 << QStringLiteral("new");
     QTest::newRow("unknown 999") << 999 << QString();
     QTest::newRow("local range 1000") << 1000 << QStringLiteral("local");
     QTest::newRow("unknown 0xFFFF") << 0xFFFF << QStringLiteral("max");
@@ -943,12 +943,12 @@ void tst_FrameCodec::deliveryStatusNames()
 void tst_FrameCodec::errorCodeNames()
 {
     QList<QByteArray> names;
-    for (int code = 0; code <= int(ErrorCode::WatchdogUnavailable); ++code)
+    for (int code = 0; code <= int(ErrorCode::WatchdogExpired); ++code)
         names.append(errorCodeName(ErrorCode(code)));
     verifyNameSet(names);
     QCOMPARE(errorCodeName(ErrorCode::NameTaken), "name_taken");
     QCOMPARE(errorCodeName(ErrorCode::SourceMismatch), "source_mismatch");
-    QCOMPARE(errorCodeName(ErrorCode(19)), "unknown");
+    QCOMPARE(errorCodeName(ErrorCode(20)), "unknown");
     QCOMPARE(errorCodeName(ErrorCode(1000)), "unknown");
 }
 
