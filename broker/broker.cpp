@@ -5,6 +5,7 @@
 #include "tcplistener.h"
 #include "unixlistener.h"
 
+#include <QCoreApplication>
 #include <QHostAddress>
 
 #include <arpa/inet.h>
@@ -58,6 +59,8 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_router(m_config, m_registry)
     , m_native(m_ctx)
     , m_legacy(m_ctx)
+    , m_watchdog(m_config.watchdog, [this](quint64 id) { return sessionById(id); })
+    , m_supervisor(m_config.services)
 {
     m_ctx.config = &m_config;
     m_ctx.poller = &m_poller;
@@ -66,6 +69,13 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.native = &m_native;
     m_ctx.legacy = &m_legacy;
     m_ctx.owner = this;
+    m_ctx.watchdog = &m_watchdog;
+
+    // A service's process killed by the watchdog has failed, whatever status it exits with.
+    connect(&m_watchdog, &ClientWatchdog::aboutToSignal, this, [this](qint64 pid) {
+        if (Service *service = m_supervisor.serviceByPid(pid))
+            service->noteWatchdogAction();
+    });
 
     m_registerTimer.setSingleShot(true);
     m_registerTimer.setTimerType(Qt::CoarseTimer);
@@ -127,7 +137,35 @@ bool Broker::start(QString *error)
     }
     for (const ListenAddress &address : boundAddresses())
         qCInfo(lcBroker).noquote() << "listening on" << address.toString();
+    if (!m_supervisor.services().isEmpty()) {
+        m_supervisor.setBrokerEnvironment(serviceEnvironment());
+        m_supervisor.startAll();
+    }
     return true;
+}
+
+QProcessEnvironment Broker::serviceEnvironment() const
+{
+    QStringList addresses;
+    QString preferred;
+    for (ListenAddress address : boundAddresses()) {
+        // A wildcard is where the broker listens, not an address to connect to.
+        if (address.kind == ListenAddress::Kind::Tcp) {
+            if (address.host == QLatin1String("0.0.0.0"))
+                address.host = QStringLiteral("127.0.0.1");
+            else if (address.host == QLatin1String("::"))
+                address.host = QStringLiteral("::1");
+        }
+        addresses.append(address.toString());
+        // The Unix socket first: peer credentials name a client's process exactly and cheaply.
+        if (preferred.isEmpty() || (address.kind == ListenAddress::Kind::Unix && !preferred.startsWith(QLatin1String("unix:"))))
+            preferred = address.toString();
+    }
+    QProcessEnvironment env;
+    env.insert(QStringLiteral("KENNEL_BROKER"), preferred);
+    env.insert(QStringLiteral("KENNEL_BROKER_ADDRESSES"), addresses.join(QLatin1Char(',')));
+    env.insert(QStringLiteral("KENNEL_BROKER_PID"), QString::number(QCoreApplication::applicationPid()));
+    return env;
 }
 
 QList<ListenAddress> Broker::boundAddresses() const
@@ -147,6 +185,12 @@ QList<ListenAddress> Broker::boundAddresses() const
         bound.append(a);
     }
     return bound;
+}
+
+Session *Broker::sessionById(quint64 id) const
+{
+    const auto it = m_sessions.find(id);
+    return it == m_sessions.end() ? nullptr : it->second.get();
 }
 
 Session *Broker::sessionByName(QByteArrayView name) const
@@ -234,12 +278,13 @@ void Broker::sessionClosed(Session *session)
     auto it = m_sessions.find(session->id());
     if (it == m_sessions.end())
         return;
+    m_watchdog.forget(*session);
     // Destroyed after the batch: the poller's event list may still point at it.
     m_closed.push_back(std::move(it->second));
     m_sessions.erase(it);
     if (m_closed.size() == 1)
         m_poller.afterBatch([this] { m_closed.clear(); });
-    if (m_ctx.shuttingDown && m_sessions.empty()) {
+    if (m_releasingSessions && m_sessions.empty()) {
         m_shutdownTimer.stop();
         QMetaObject::invokeMethod(this, &Broker::finished, Qt::QueuedConnection);
     }
@@ -250,12 +295,33 @@ void Broker::shutdown()
     if (m_ctx.shuttingDown)
         return;
     m_ctx.shuttingDown = true;
-    m_router.setShuttingDown(true);
+    m_watchdog.stop();
     for (TcpListener *listener : std::as_const(m_tcpListeners))
         listener->close();
     for (UnixListener *listener : std::as_const(m_unixListeners))
         listener->close(); // also removes the socket file
     m_registerTimer.stop();
+    // Services first, while their clients can still talk: they may say goodbye to each other.
+    // Each is bounded by its own stop timeout (then SIGKILL), so this phase ends by itself.
+    bool anyRunning = false;
+    for (const Service *service : m_supervisor.services())
+        anyRunning = anyRunning || service->status().pid > 0;
+    if (anyRunning) {
+        qCInfo(lcBroker, "shutting down: stopping %lld supervised services", qlonglong(m_supervisor.services().size()));
+        connect(&m_supervisor, &Supervisor::allStopped, this, &Broker::stopSessions, Qt::SingleShotConnection);
+        m_supervisor.stopAll();
+        return;
+    }
+    m_supervisor.stopAll(); // services waiting to restart must not start now
+    stopSessions();
+}
+
+void Broker::stopSessions()
+{
+    if (m_releasingSessions)
+        return;
+    m_releasingSessions = true;
+    m_router.setShuttingDown(true);
     qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_sessions.size(),
            qlonglong(m_config.shutdownFlushTimeout.count()));
     if (m_sessions.empty()) {

@@ -1,20 +1,25 @@
 // The broker: listeners accept connections, each becomes a Session on the shared EventPoller,
 // Sessions hand frames to the protocol handlers, and the Router moves messages between them.
 // This class wires those together and owns the connections' lifetimes, the register deadline and
-// the graceful stop.
+// the graceful stop; the watchdog (ClientWatchdog) and the supervised services (Supervisor) hang
+// off it: services start once the listeners are up and stop, in reverse order, before the clients
+// are let go.
 #pragma once
 
 #include "brokercontext.h"
 #include "brokerconfig.h"
+#include "clientwatchdog.h"
 #include "eventpoller.h"
 #include "legacyhandler.h"
 #include "nameregistry.h"
 #include "nativehandler.h"
 #include "router.h"
 #include "session.h"
+#include "supervisor.h"
 
 #include <QList>
 #include <QObject>
+#include <QProcessEnvironment>
 #include <QTimer>
 
 #include <chrono>
@@ -40,8 +45,9 @@ public:
     // The addresses actually bound (port 0 resolved to the port the kernel chose).
     QList<ListenAddress> boundAddresses() const;
 
-    // Graceful stop: no new connections or messages, Bye to native clients, flush within the
-    // configured deadline, then finished().
+    // Graceful stop: no new connections, no more watchdog actions, supervised services stopped in
+    // reverse order, then Bye to native clients, flush within the configured deadline, then
+    // finished().
     void shutdown();
     bool isShuttingDown() const { return m_ctx.shuttingDown; }
 
@@ -51,6 +57,12 @@ public:
     const TrafficCounters &totals() const { return m_router.totals(); }
     // A live session by registered name, for tests and the monitor; nullptr if none.
     Session *sessionByName(QByteArrayView name) const;
+    Session *sessionById(quint64 id) const;
+    ClientWatchdog &watchdog() { return m_watchdog; }
+    Supervisor &supervisor() { return m_supervisor; }
+    // What a supervised service finds in its environment: KENNEL_BROKER (the address to use, the
+    // Unix socket when there is one), KENNEL_BROKER_ADDRESSES (all of them), KENNEL_BROKER_PID.
+    QProcessEnvironment serviceEnvironment() const;
 
 signals:
     void finished();
@@ -62,6 +74,7 @@ private:
     void armRegisterTimer();
     void expireRegistrations();
     void closeRemaining();
+    void stopSessions();
 
     BrokerConfig m_config;
     BrokerContext m_ctx;
@@ -70,6 +83,8 @@ private:
     Router m_router;
     NativeHandler m_native;
     LegacyHandler m_legacy;
+    ClientWatchdog m_watchdog;
+    Supervisor m_supervisor;
 
     QList<TcpListener *> m_tcpListeners;
     QList<UnixListener *> m_unixListeners;
@@ -84,6 +99,7 @@ private:
     QTimer m_registerTimer;
     QTimer m_shutdownTimer;
     LogThrottle m_doorLog;
+    bool m_releasingSessions = false; // shutdown's last phase: the services are down, clients go
 };
 
 } // namespace Kennel

@@ -13,6 +13,7 @@ class NameRegistry;
 class Router;
 class NativeHandler;
 class LegacyHandler;
+class ClientWatchdog;
 class Session;
 
 class SessionOwner
@@ -31,6 +32,7 @@ struct BrokerContext
     Router *router = nullptr;
     NativeHandler *native = nullptr;
     LegacyHandler *legacy = nullptr;
+    ClientWatchdog *watchdog = nullptr;
     SessionOwner *owner = nullptr;
     bool shuttingDown = false;
 

@@ -3,6 +3,7 @@
 #include "broker.h"
 #include "logging.h"
 #include "configloader.h"
+#include "systemdnotifier.h"
 #include "unixsignalwatcher.h"
 
 #include <QCommandLineParser>
@@ -76,6 +77,8 @@ int main(int argc, char *argv[])
     signalWatcher.watch(SIGINT);
     signalWatcher.watch(SIGTERM);
     QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &broker, [&broker](int signalNumber) {
+        if (signalNumber != SIGINT && signalNumber != SIGTERM)
+            return;
         if (broker.isShuttingDown()) {
             qCWarning(Kennel::lcBroker, "signal %d during shutdown: stopping now", signalNumber);
             QCoreApplication::exit(1);
@@ -84,9 +87,31 @@ int main(int argc, char *argv[])
         qCInfo(Kennel::lcBroker, "signal %d: stopping", signalNumber);
         broker.shutdown();
     });
+    // SIGHUP (systemctl reload): the operator has fixed whatever made services fail; try them again.
+    signalWatcher.watch(SIGHUP);
+    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &broker, [&broker](int signalNumber) {
+        if (signalNumber != SIGHUP || broker.isShuttingDown())
+            return;
+        qCInfo(Kennel::lcBroker, "SIGHUP: retrying failed services");
+        broker.supervisor().retryFailed();
+    });
     QObject::connect(&broker, &Kennel::Broker::finished, &app, [] {
         qCInfo(Kennel::lcBroker, "stopped");
         QCoreApplication::exit(0);
     });
+
+    // Under systemd (Type=notify): ready only now that every listener is up; STOPPING when a stop
+    // signal starts the graceful stop; the systemd watchdog fed from this loop, so a hung loop gets
+    // the broker restarted. Without NOTIFY_SOCKET all of this does nothing.
+    Kennel::SystemdNotifier systemd;
+    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &systemd, [&systemd](int signalNumber) {
+        if (signalNumber == SIGINT || signalNumber == SIGTERM)
+            systemd.notifyStopping();
+    });
+    QStringList listening;
+    for (const Kennel::ListenAddress &address : broker.boundAddresses())
+        listening.append(address.toString());
+    systemd.notifyReady(QStringLiteral("listening on ") + listening.join(QStringLiteral(", ")));
+    systemd.startWatchdog();
     return app.exec();
 }

@@ -2,6 +2,7 @@
 #include "logging.h"
 
 #include "brokercontext.h"
+#include "clientwatchdog.h"
 #include "legacyframe.h"
 #include "nameregistry.h"
 #include "names.h"
@@ -34,9 +35,21 @@ void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
         registerReceiver(session, frame);
         return;
     case Legacy::Command::Watchdog:
-        if (checkSender(session, frame))
-            qCDebug(lcLegacy).noquote() << session.describe() << "watchdog" << (frame.wdt ? "feed" : "register")
-                                        << "noted; this broker has no watchdog yet";
+        // checkSender binds the connection to its name, and only for the process that holds the
+        // name already: nobody feeds or registers another process's name.
+        if (Q_UNLIKELY(!checkSender(session, frame)))
+            return;
+        if (frame.wdt != 0) {
+            if (Q_UNLIKELY(!m_ctx.watchdog->feed(session))) {
+                int suppressed = 0;
+                if (m_unwatchedFeedLog.allow(&suppressed))
+                    qCInfo(lcLegacy).noquote() << session.describe()
+                                               << "fed the watchdog without registering (cmd 1, wdt 0) first: ignored"
+                                               << (suppressed ? QStringLiteral("(%1 more not shown)").arg(suppressed) : QString());
+            }
+        } else {
+            m_ctx.watchdog->registerLegacy(session);
+        }
         return;
     }
 }

@@ -3,6 +3,8 @@
 // name it claims — which Kennel checks instead of trusting (PROTOCOL §7).
 #pragma once
 
+#include "logthrottle.h"
+
 namespace Kennel {
 
 struct BrokerContext;
@@ -22,6 +24,7 @@ private:
     bool checkSender(Session &session, const Legacy::FrameView &frame);
 
     BrokerContext &m_ctx;
+    LogThrottle m_unwatchedFeedLog{5};
 };
 
 } // namespace Kennel

@@ -3,6 +3,7 @@
 
 #include "brokercontext.h"
 #include "brokerconfig.h"
+#include "clientwatchdog.h"
 #include "framecodec.h"
 #include "nameregistry.h"
 #include "names.h"
@@ -34,9 +35,13 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
         qCInfo(lcProtocol).noquote() << session.describe() << "reported an error:"
                                    << decodeError(frame.payload).value_or(ErrorPayload{}).text;
         return;
-    case FrameType::WatchdogRegister:
     case FrameType::WatchdogFeed:
-        session.refuse(ErrorCode::WatchdogUnavailable, QStringLiteral("this broker has no watchdog yet"), frame.messageId);
+        if (Q_LIKELY(session.kind() == Session::Kind::Client && m_ctx.watchdog->feed(session)))
+            return;
+        watchdogRefused(session, frame);
+        return;
+    case FrameType::WatchdogRegister:
+        watchdogRegister(session, frame);
         return;
     case FrameType::Welcome:
     case FrameType::Deliver:
@@ -84,7 +89,17 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
                        QStringLiteral("names are 1 to %1 bytes of A-Z a-z 0-9 . _ -").arg(maxName), frame.messageId);
         return;
     }
-    // The claimed PID is kept and checked against the kernel's answer where the watchdog acts on it.
+    // A claimed PID is only a cross-check: the watchdog signals the process the kernel names, never
+    // this one. But a client that lies about it is refused rather than believed or ignored.
+    if (hello->pid != 0) {
+        const ClaimCheckResult claim = checkClaimedPid(session.fd(), pid_t(hello->pid));
+        if (claim.status == ClaimCheck::Mismatch) {
+            session.refuse(ErrorCode::PidMismatch, claim.detail, frame.messageId, true);
+            return;
+        }
+        if (claim.status == ClaimCheck::Unverifiable)
+            qCDebug(lcProtocol).noquote() << session.describe() << "pid claim not verifiable:" << claim.detail;
+    }
     session.setClaimedPid(hello->pid);
     NameEntry *entry = nullptr;
     switch (m_ctx.registry->registerReceiver(frame.source, &session, &entry)) {
@@ -104,6 +119,35 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     welcome.maxFrameSize = m_ctx.config->maxFrameSize;
     welcome.brokerVersion = QCoreApplication::applicationVersion().toUtf8();
     session.sendFrame(FrameType::Welcome, frame.messageId, {}, session.name(), encodeWelcome(welcome));
+}
+
+void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
+{
+    if (session.kind() != Session::Kind::Client) {
+        watchdogRefused(session, frame);
+        return;
+    }
+    const std::optional<WatchdogTerms> asked = decodeWatchdogTerms(frame.payload);
+    if (!asked) {
+        session.refuse(ErrorCode::InvalidWatchdogTerms, QStringLiteral("watchdog terms are malformed"), frame.messageId);
+        return;
+    }
+    const ClientWatchdog::Granted granted = m_ctx.watchdog->registerNative(session, *asked);
+    if (!granted.ok) {
+        session.refuse(granted.error, granted.reason, frame.messageId);
+        return;
+    }
+    session.sendFrame(FrameType::WatchdogAck, frame.messageId, {}, session.name(), encodeWatchdogTerms(granted.terms));
+}
+
+void NativeHandler::watchdogRefused(Session &session, const FrameView &frame)
+{
+    if (session.kind() != Session::Kind::Client)
+        session.refuse(ErrorCode::NotRegistered, QStringLiteral("register with hello before using the watchdog"), frame.messageId);
+    else
+        session.refuse(ErrorCode::WatchdogUnavailable,
+                       QStringLiteral("not watched: send watchdog_register before feeding (or again after an expiry)"),
+                       frame.messageId);
 }
 
 void NativeHandler::send(Session &session, const FrameView &frame)

@@ -20,6 +20,8 @@ public:
 private:
     void hello(Session &session, const FrameView &frame);
     void send(Session &session, const FrameView &frame);
+    void watchdogRegister(Session &session, const FrameView &frame);
+    void watchdogRefused(Session &session, const FrameView &frame);
 
     BrokerContext &m_ctx;
 };

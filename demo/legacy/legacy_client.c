@@ -326,7 +326,7 @@ static void usage(FILE *out)
         "                     [--send-interval-ms 1000] [--count N (0 = forever)]\n"
         "                     [--text \"hello\"] [--expect N]\n"
         "                     [--watchdog] [--feed-interval-ms 1000] [--quiet-feed]\n"
-        "                     [--exit-after-ms MS (0 = never)]\n"
+        "                     [--exit-after-ms MS (0 = never)] [--ignore-sigterm]\n"
         "NAME and PEER: 1 to %d characters.\n", NAME_MAX_LEN);
 }
 
@@ -370,10 +370,10 @@ int main(int argc, char **argv)
     char port[16] = "8000";
     long long send_interval = 1000, feed_interval = 1000, exit_after = 0;
     unsigned long long count = 0, expect = 0;
-    int watchdog = 0, quiet_feed = 0;
+    int watchdog = 0, quiet_feed = 0, ignore_term = 0;
 
     enum { O_NAME = 256, O_PEER, O_HOST, O_PORT, O_SEND_IV, O_COUNT, O_TEXT, O_WATCHDOG,
-           O_FEED_IV, O_EXIT_AFTER, O_QUIET_FEED, O_EXPECT, O_HELP };
+           O_FEED_IV, O_EXIT_AFTER, O_QUIET_FEED, O_EXPECT, O_IGNORE_TERM, O_HELP };
     static const struct option lo[] = {
         { "name", required_argument, NULL, O_NAME },
         { "peer", required_argument, NULL, O_PEER },
@@ -387,6 +387,8 @@ int main(int argc, char **argv)
         { "exit-after-ms", required_argument, NULL, O_EXIT_AFTER },
         { "quiet-feed", no_argument, NULL, O_QUIET_FEED },
         { "expect", required_argument, NULL, O_EXPECT },
+        /* Plays a hung process that shrugs off SIGTERM, so the watchdog must escalate to SIGKILL. */
+        { "ignore-sigterm", no_argument, NULL, O_IGNORE_TERM },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 }
     };
@@ -407,6 +409,7 @@ int main(int argc, char **argv)
         case O_FEED_IV: feed_interval = parse_num("feed-interval-ms", optarg, 1, INT_MAX); break;
         case O_EXIT_AFTER: exit_after = parse_num("exit-after-ms", optarg, 0, INT_MAX); break;
         case O_QUIET_FEED: quiet_feed = 1; break;
+        case O_IGNORE_TERM: ignore_term = 1; break;
         case O_EXPECT: expect = (unsigned long long)parse_num("expect", optarg, 0, LLONG_MAX); break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -447,8 +450,10 @@ int main(int argc, char **argv)
 
         sa.sa_handler = on_signal;
         sa.sa_flags = 0; /* no SA_RESTART: blocking calls return EINTR */
-        sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        if (ignore_term)
+            sa.sa_handler = SIG_IGN;
+        sigaction(SIGTERM, &sa, NULL);
     }
 
     long long start = now_ms();

@@ -1,0 +1,322 @@
+#include "clientwatchdog.h"
+#include "logging.h"
+
+#include "nameregistry.h"
+#include "session.h"
+
+#include <vector>
+
+namespace Kennel {
+
+namespace {
+// Names of clients long gone keep their history for the monitor, but not without bound.
+constexpr int MaxHistoryNames = 65536;
+
+QString text(const QByteArray &name)
+{
+    return QString::fromLatin1(name);
+}
+
+qint64 ms(std::chrono::milliseconds d)
+{
+    return qint64(d.count());
+}
+
+WatchdogAction fromWire(ExpiryAction action)
+{
+    switch (action) {
+    case ExpiryAction::Terminate: return WatchdogAction::Terminate;
+    case ExpiryAction::Kill: return WatchdogAction::Kill;
+    case ExpiryAction::Disconnect: return WatchdogAction::Disconnect;
+    case ExpiryAction::Notify: return WatchdogAction::Notify;
+    case ExpiryAction::Default: break;
+    }
+    return WatchdogAction::Terminate;
+}
+
+ExpiryAction toWire(WatchdogAction action)
+{
+    switch (action) {
+    case WatchdogAction::Terminate: return ExpiryAction::Terminate;
+    case WatchdogAction::Kill: return ExpiryAction::Kill;
+    case WatchdogAction::Disconnect: return ExpiryAction::Disconnect;
+    case WatchdogAction::Notify: return ExpiryAction::Notify;
+    }
+    return ExpiryAction::Default;
+}
+
+bool sendsSignal(WatchdogAction action)
+{
+    return action == WatchdogAction::Terminate || action == WatchdogAction::Kill;
+}
+} // namespace
+
+ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, std::function<Session *(quint64)> findSession,
+                               QObject *parent)
+    : QObject(parent)
+    , m_settings(settings)
+    , m_findSession(std::move(findSession))
+{
+    connect(&m_engine, &Watchdog::stateChanged, this, &ClientWatchdog::onStateChanged);
+    connect(&m_engine, &Watchdog::expired, this, &ClientWatchdog::onExpired);
+    connect(&m_signaller, &ProcessSignaller::outcome, this, &ClientWatchdog::onSignalOutcome);
+}
+
+ClientWatchdog::~ClientWatchdog() = default;
+
+quint64 ClientWatchdog::sessionKey(const Session &session)
+{
+    return session.id();
+}
+
+ClientWatchdog::Granted ClientWatchdog::registerNative(Session &session, const WatchdogTerms &asked)
+{
+    Granted refused;
+    WatchTerms terms;
+    terms.interval = asked.intervalMs ? std::chrono::milliseconds(asked.intervalMs) : m_settings.defaultInterval;
+    terms.allowedMisses = asked.allowedMisses ? int(asked.allowedMisses) : m_settings.defaultAllowedMisses;
+    if (terms.interval < m_settings.minInterval || terms.interval > m_settings.maxInterval) {
+        refused.error = ErrorCode::InvalidWatchdogTerms;
+        refused.reason = QStringLiteral("interval %1 ms is outside %2..%3 ms")
+                             .arg(ms(terms.interval)).arg(ms(m_settings.minInterval)).arg(ms(m_settings.maxInterval));
+        return refused;
+    }
+    if (terms.allowedMisses > m_settings.maxAllowedMisses) {
+        refused.error = ErrorCode::InvalidWatchdogTerms;
+        refused.reason = QStringLiteral("%1 allowed misses is more than the broker's maximum of %2")
+                             .arg(terms.allowedMisses).arg(m_settings.maxAllowedMisses);
+        return refused;
+    }
+    const bool chosen = asked.action != ExpiryAction::Default;
+    WatchdogAction action = m_settings.actionFor(session.name());
+    if (chosen) {
+        action = fromWire(asked.action);
+        if (!m_settings.clientSelectableActions.contains(action)) {
+            refused.error = ErrorCode::NotPermitted;
+            refused.reason = QStringLiteral("the broker's policy does not let clients choose '%1'")
+                                 .arg(QLatin1String(watchdogActionName(action)));
+            return refused;
+        }
+    }
+    return grant(session, terms, action, chosen);
+}
+
+ClientWatchdog::Granted ClientWatchdog::registerLegacy(Session &session)
+{
+    WatchTerms terms;
+    terms.interval = m_settings.defaultInterval;
+    terms.allowedMisses = m_settings.defaultAllowedMisses;
+    return grant(session, terms, m_settings.actionFor(session.name()), false);
+}
+
+ClientWatchdog::Granted ClientWatchdog::grant(Session &session, WatchTerms terms, WatchdogAction action, bool actionChosen)
+{
+    terms.grace = m_settings.registerGrace;
+    Watched watched;
+    watched.name = session.name();
+    watched.action = action;
+    QString identity;
+    if (sendsSignal(action)) {
+        // Established now, not at expiry: the peer is alive and connected now, and the answer
+        // (with its start time) is what the signaller later checks the process against.
+        const PeerLookupResult &peer = session.peerProcess();
+        if (peer.status == PeerLookup::Found) {
+            watched.process = peer.process;
+            identity = QStringLiteral("pid %1").arg(peer.process.pid);
+        } else {
+            // Never a guess: a process we cannot name is disconnected instead, and the Ack says so.
+            qCWarning(lcWatchdog).noquote() << session.describe() << "asked to be watched with action"
+                                            << watchdogActionName(action) << "but its process cannot be signalled ("
+                                            << peer.detail << "): it will be disconnected instead";
+            watched.action = WatchdogAction::Disconnect;
+            identity = QStringLiteral("process unknown");
+        }
+    }
+    const quint64 key = sessionKey(session);
+    const bool again = m_watched.count(key) != 0;
+    m_watched[key] = watched;
+    m_engine.watch(key, terms);
+    ++historyOf(watched.name).registrations;
+    qCInfo(lcWatchdog).noquote() << (again ? "re-registered" : "registered") << session.describe()
+                                 << QStringLiteral("every %1 ms, %2 misses allowed (expires %3 ms after its last feed), on expiry: %4%5%6")
+                                        .arg(ms(terms.interval))
+                                        .arg(terms.allowedMisses)
+                                        .arg(ms(terms.interval * terms.allowedMisses))
+                                        .arg(QLatin1String(watchdogActionName(watched.action)))
+                                        .arg(actionChosen ? QStringLiteral(" (its choice)") : QString())
+                                        .arg(identity.isEmpty() ? QString() : QStringLiteral(", ") + identity);
+    Granted granted;
+    granted.ok = true;
+    granted.terms.intervalMs = quint32(terms.interval.count());
+    granted.terms.allowedMisses = quint16(terms.allowedMisses);
+    granted.terms.action = toWire(watched.action);
+    return granted;
+}
+
+bool ClientWatchdog::feed(Session &session)
+{
+    const quint64 key = sessionKey(session);
+    if (Q_UNLIKELY(!m_engine.entry(key)))
+        return false;
+    m_engine.feed(key);
+    return true;
+}
+
+void ClientWatchdog::forget(Session &session)
+{
+    const quint64 key = sessionKey(session);
+    if (m_watched.erase(key))
+        m_engine.unwatch(key);
+}
+
+void ClientWatchdog::stop()
+{
+    m_stopped = true;
+}
+
+const ClientWatchdog::History *ClientWatchdog::history(const QByteArray &name) const
+{
+    const auto it = m_history.constFind(name);
+    return it == m_history.cend() ? nullptr : &it.value();
+}
+
+ClientWatchdog::History &ClientWatchdog::historyOf(const QByteArray &name)
+{
+    auto it = m_history.find(name);
+    if (it != m_history.end())
+        return it.value();
+    if (m_history.size() >= MaxHistoryNames) {
+        // Forget someone no longer watched; the monitor has long since shown their history.
+        for (auto old = m_history.begin(); old != m_history.end(); ++old) {
+            bool live = false;
+            for (const auto &w : m_watched)
+                if (w.second.name == old.key()) { live = true; break; }
+            if (!live) {
+                m_history.erase(old);
+                break;
+            }
+        }
+    }
+    return m_history[name];
+}
+
+void ClientWatchdog::onStateChanged(quint64 key, WatchState from, WatchState to)
+{
+    const auto it = m_watched.find(key);
+    if (it == m_watched.end())
+        return;
+    const Watchdog::Entry *entry = m_engine.entry(key);
+    if (to == WatchState::Late && entry) {
+        // Reported as of the moment it went late, which is when this runs (the engine's clock).
+        qCInfo(lcWatchdog).noquote() << QStringLiteral("'%1' is late: no feed for %2 ms; it expires in %3 ms")
+                                            .arg(text(it->second.name))
+                                            .arg(ms(entry->terms.interval))
+                                            .arg(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     entry->expiresAt() - entry->lateAt()).count());
+    } else if (to == WatchState::Healthy) {
+        qCInfo(lcWatchdog).noquote() << QStringLiteral("'%1' fed again: healthy").arg(text(it->second.name));
+    }
+    emit stateChanged(key, it->second.name, from, to);
+}
+
+void ClientWatchdog::onExpired(quint64 key)
+{
+    const auto it = m_watched.find(key);
+    if (it == m_watched.end())
+        return;
+    const Watched watched = it->second;
+    m_watched.erase(it);
+    Session *session = m_findSession(key);
+    History &history = historyOf(watched.name);
+    ++history.expiries;
+    if (m_stopped || !session || !session->isOpen())
+        return;
+    const QString line = QStringLiteral("'%1' expired: it stopped feeding; action: %2")
+                             .arg(text(watched.name), QLatin1String(watchdogActionName(watched.action)));
+    if (watched.action == WatchdogAction::Notify)
+        qCInfo(lcWatchdog).noquote() << line;
+    else
+        qCWarning(lcWatchdog).noquote() << line;
+    switch (watched.action) {
+    case WatchdogAction::Notify:
+        emit actionTaken(key, watched.name, watched.action, QStringLiteral("reported only"));
+        return;
+    case WatchdogAction::Disconnect:
+        ++history.disconnects;
+        emit actionTaken(key, watched.name, watched.action, QStringLiteral("disconnected"));
+        disconnect(*session, QStringLiteral("watchdog expired: no feed in time"));
+        return;
+    case WatchdogAction::Terminate:
+    case WatchdogAction::Kill:
+        break;
+    }
+    m_signalled[key] = watched.name;
+    emit actionTaken(key, watched.name, watched.action, QStringLiteral("signalling pid %1").arg(watched.process.pid));
+    emit aboutToSignal(watched.process.pid);
+    if (watched.action == WatchdogAction::Kill)
+        m_signaller.kill(key, watched.process);
+    else
+        m_signaller.terminate(key, watched.process, m_settings.killGrace);
+}
+
+void ClientWatchdog::onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail)
+{
+    const auto named = m_signalled.find(key);
+    const QByteArray name = named == m_signalled.end() ? QByteArray() : named->second;
+    History &history = historyOf(name);
+    history.lastOutcome = outcome;
+    history.lastDetail = detail;
+    bool final = true;
+    bool nothingDone = false;
+    switch (outcome) {
+    case ProcessSignaller::Outcome::TermSent:
+    case ProcessSignaller::Outcome::KillSent:
+        ++history.signalsSent;
+        final = false;
+        break;
+    case ProcessSignaller::Outcome::Exited:
+        ++history.processesEnded;
+        break;
+    case ProcessSignaller::Outcome::AlreadyGone:
+    case ProcessSignaller::Outcome::Refused:
+    case ProcessSignaller::Outcome::Failed:
+        ++history.failures;
+        nothingDone = true;
+        break;
+    }
+    const QString line = QStringLiteral("'%1' pid %2: %3: %4")
+                             .arg(text(name)).arg(pid).arg(QLatin1String(ProcessSignaller::outcomeName(outcome)), detail);
+    if (nothingDone)
+        qCWarning(lcWatchdog).noquote() << line;
+    else
+        qCInfo(lcWatchdog).noquote() << line;
+    emit signalOutcome(name, pid, outcome, detail);
+    if (nothingDone) {
+        // The client stays hung otherwise, holding its name: take that away at least.
+        if (Session *session = m_findSession(key); session && session->isOpen()) {
+            ++history.disconnects;
+            disconnect(*session, QStringLiteral("watchdog expired and its process could not be signalled: ") + detail);
+        }
+    }
+    if (final && named != m_signalled.end())
+        m_signalled.erase(named);
+}
+
+void ClientWatchdog::disconnect(Session &session, const QString &why)
+{
+    // A legacy client is its receive connection and its main connections together: close them all.
+    std::vector<Session *> connections{&session};
+    if (session.protocol() == Session::Protocol::Legacy) {
+        if (NameEntry *entry = session.nameEntry()) {
+            if (entry->receiver && entry->receiver != &session)
+                connections.push_back(entry->receiver);
+            for (Session *sender : entry->legacySenders)
+                if (sender != &session)
+                    connections.push_back(sender);
+        }
+    }
+    for (Session *s : connections)
+        s->refuse(ErrorCode::WatchdogExpired, why, 0, true);
+}
+
+} // namespace Kennel

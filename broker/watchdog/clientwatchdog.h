@@ -1,0 +1,110 @@
+// The watchdog as clients meet it: terms asked for and granted, feeds, and what happens to a
+// client's process when it stops feeding. Timing is Watchdog's (one timer for everyone); sending
+// signals is ProcessSignaller's; this class decides who is watched on which terms, whom an expiry
+// may touch, and keeps the audit trail (log lines, per-client counters, events for the monitor).
+//
+// The one rule everything here serves: only the process the kernel names as the connection's peer
+// may be signalled, never one a client names. A peer that is remote, ambiguous (its socket is
+// shared by several processes) or gone is disconnected instead, and that is said, never guessed.
+#pragma once
+
+#include "brokerconfig.h"
+#include "framecodec.h"
+#include "peerprocess.h"
+#include "processsignaller.h"
+#include "watchdog.h"
+
+#include <QByteArray>
+#include <QHash>
+#include <QObject>
+
+#include <functional>
+#include <unordered_map>
+
+namespace Kennel {
+
+class Session;
+
+class ClientWatchdog : public QObject
+{
+    Q_OBJECT
+public:
+    // Per client name, across reconnections and restarts: what the monitor shows as the client's
+    // watchdog history.
+    struct History
+    {
+        quint32 registrations = 0;
+        quint32 expiries = 0;
+        quint32 signalsSent = 0;   // SIGTERM and SIGKILL
+        quint32 processesEnded = 0;// exited after our signal
+        quint32 disconnects = 0;   // expiries that closed the connection instead of (or after failing) a signal
+        quint32 failures = 0;      // refused, failed, or already gone: nothing could be signalled
+        ProcessSignaller::Outcome lastOutcome = ProcessSignaller::Outcome::Exited;
+        QString lastDetail;
+    };
+
+    struct Granted
+    {
+        bool ok = false;
+        WatchdogTerms terms;   // effective terms, for the Ack
+        ErrorCode error = ErrorCode::None;
+        QString reason;        // why refused
+    };
+
+    // `findSession` resolves a watch key (the session id) to the live session, or nullptr.
+    ClientWatchdog(const WatchdogSettings &settings, std::function<Session *(quint64)> findSession,
+                   QObject *parent = nullptr);
+    ~ClientWatchdog() override;
+
+    // A native WatchdogRegister. Out-of-bounds terms and forbidden actions are refused.
+    Granted registerNative(Session &session, const WatchdogTerms &asked);
+    // A legacy `cmd 1, wdt 0`: the configured defaults and the action configured for the name.
+    Granted registerLegacy(Session &session);
+    // False if the session is not watched (the caller tells the peer).
+    bool feed(Session &session);
+    // The session is closing: stop watching it, without any action.
+    void forget(Session &session);
+    // Shutting down: no more expiries or signals; pending escalations stay (a process already sent
+    // SIGTERM still gets its SIGKILL if the broker lives that long).
+    void stop();
+
+    const Watchdog &engine() const { return m_engine; }
+    const History *history(const QByteArray &name) const;
+    const ProcessSignaller &signaller() const { return m_signaller; }
+
+signals:
+    void stateChanged(quint64 sessionId, const QByteArray &name, Kennel::WatchState from, Kennel::WatchState to);
+    // Emitted just before a signal is sent to `pid` because of an expiry: the supervisor counts that
+    // exit as a failure whatever its status.
+    void aboutToSignal(qint64 pid);
+    void actionTaken(quint64 sessionId, const QByteArray &name, Kennel::WatchdogAction action, const QString &detail);
+    void signalOutcome(const QByteArray &name, qint64 pid, Kennel::ProcessSignaller::Outcome outcome, const QString &detail);
+
+private:
+    struct Watched
+    {
+        QByteArray name;
+        WatchdogAction action = WatchdogAction::Terminate;
+        PeerProcess process; // valid when action is Terminate or Kill
+    };
+
+    static quint64 sessionKey(const Session &session);
+    Granted grant(Session &session, WatchTerms terms, WatchdogAction action, bool actionChosen);
+    void onStateChanged(quint64 key, WatchState from, WatchState to);
+    void onExpired(quint64 key);
+    void onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail);
+    void disconnect(Session &session, const QString &why);
+    History &historyOf(const QByteArray &name);
+
+    WatchdogSettings m_settings;
+    std::function<Session *(quint64)> m_findSession;
+    Watchdog m_engine;
+    ProcessSignaller m_signaller;
+    std::unordered_map<quint64, Watched> m_watched;
+    // Which name a pending signal was for: the session may be gone by the time the outcome comes.
+    std::unordered_map<quint64, QByteArray> m_signalled;
+    QHash<QByteArray, History> m_history;
+    bool m_stopped = false;
+};
+
+} // namespace Kennel
