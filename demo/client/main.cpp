@@ -1,6 +1,7 @@
 // kennel-demo-client: the native half of the demo. It registers a name, sends a numbered message to
 // its peer at a fixed interval, prints what it receives and what became of what it sent, and rides
-// out broker restarts with the client library's reconnect.
+// out broker restarts with the client library's reconnect. With --watchdog-interval-ms it also asks
+// the broker to watch it and feeds twice per interval, as a healthy client should.
 #include "kennelclient.h"
 #include "unixsignalwatcher.h"
 
@@ -30,13 +31,20 @@ int main(int argc, char *argv[])
                                         QStringLiteral("client2"));
     const QCommandLineOption peerOption(QStringLiteral("peer"), QStringLiteral("Name to send to."), QStringLiteral("NAME"),
                                         QStringLiteral("client1"));
-    const QCommandLineOption brokerOption(QStringLiteral("broker"), QStringLiteral("Broker address, HOST:PORT or unix:PATH."),
-                                          QStringLiteral("ADDR"), QStringLiteral("127.0.0.1:8000"));
+    // A service started by kennel-broker finds it in KENNEL_BROKER.
+    const QString defaultBroker = qEnvironmentVariableIsEmpty("KENNEL_BROKER") ? QStringLiteral("127.0.0.1:8000")
+                                                                               : qEnvironmentVariable("KENNEL_BROKER");
+    const QCommandLineOption brokerOption(QStringLiteral("broker"),
+                                          QStringLiteral("Broker address, HOST:PORT or unix:PATH (default: $KENNEL_BROKER, else 127.0.0.1:8000)."),
+                                          QStringLiteral("ADDR"), defaultBroker);
     const QCommandLineOption intervalOption(QStringLiteral("interval-ms"), QStringLiteral("Time between messages."),
                                             QStringLiteral("MS"), QStringLiteral("2000"));
     const QCommandLineOption countOption(QStringLiteral("count"), QStringLiteral("Messages to send, 0 for no limit."),
                                          QStringLiteral("N"), QStringLiteral("0"));
-    parser.addOptions({nameOption, peerOption, brokerOption, intervalOption, countOption});
+    const QCommandLineOption watchdogOption(QStringLiteral("watchdog-interval-ms"),
+                                            QStringLiteral("Register with the broker's watchdog with this interval (0: don't)."),
+                                            QStringLiteral("MS"), QStringLiteral("0"));
+    parser.addOptions({nameOption, peerOption, brokerOption, intervalOption, countOption, watchdogOption});
     parser.process(app);
 
     QString error;
@@ -52,6 +60,19 @@ int main(int argc, char *argv[])
     client.setBrokerAddress(*address);
     client.setName(parser.value(nameOption).toUtf8());
     client.setAutoReconnect(true);
+
+    const int watchdogIntervalMs = parser.value(watchdogOption).toInt();
+    if (watchdogIntervalMs > 0)
+        client.registerWatchdog({quint32(watchdogIntervalMs), 3, Kennel::ExpiryAction::Default});
+    // Twice per interval: one late timer tick must not make a healthy client look late.
+    QTimer feedTimer;
+    feedTimer.setInterval(qMax(1, watchdogIntervalMs / 2));
+    QObject::connect(&feedTimer, &QTimer::timeout, &client, [&client] { client.feedWatchdog(); });
+    QObject::connect(&client, &KennelClient::watchdogRegistered, &client, [&](const Kennel::WatchdogTerms &terms) {
+        say(QStringLiteral("watched by the broker: feeding every %1 ms against %2 ms x %3")
+                .arg(feedTimer.interval()).arg(terms.intervalMs).arg(terms.allowedMisses));
+        feedTimer.start();
+    });
 
     int sequence = 0;
     QTimer sendTimer;
@@ -85,6 +106,7 @@ int main(int argc, char *argv[])
     });
     QObject::connect(&client, &KennelClient::disconnected, &client, [&] {
         sendTimer.stop();
+        feedTimer.stop();
         say(QStringLiteral("disconnected from the broker"));
     });
     QObject::connect(&client, &KennelClient::reconnectScheduled, &client, [](int delayMs) {

@@ -2,15 +2,36 @@
 
 #include <QDateTime>
 #include <QDir>
+#include <QFile>
 #include <QProcessEnvironment>
 #include <QTimer>
 
 #include <cstdio>
+#include <unistd.h>
 
 namespace {
-// How long a child gets to exit after SIGTERM before it is killed.
-constexpr int StopGraceMs = 3000;
+// The broker stops its services (each within its own stop timeout) before it exits; past this it
+// is killed.
+constexpr int BrokerStopGraceMs = 20000;
+
+// The broker's log lines arrive as "category|type|message" (see QT_MESSAGE_PATTERN below).
+constexpr char FieldSeparator = '|';
+
+QString quoted(const QString &argument)
+{
+    QString escaped = argument;
+    escaped.replace(QLatin1Char('\\'), QStringLiteral("\\\\")).replace(QLatin1Char('"'), QStringLiteral("\\\""));
+    return QLatin1Char('"') + escaped + QLatin1Char('"');
 }
+
+QString argumentList(const QStringList &arguments)
+{
+    QStringList parts;
+    for (const QString &argument : arguments)
+        parts.append(quoted(argument));
+    return parts.join(QStringLiteral(", "));
+}
+} // namespace
 
 DemoRunner::DemoRunner(DemoOptions options, QObject *parent)
     : QObject(parent)
@@ -25,90 +46,153 @@ void DemoRunner::print(const QString &label, const QString &line)
     std::fflush(stdout);
 }
 
-DemoRunner::Actor *DemoRunner::spawn(const QString &label, const QString &program, const QStringList &arguments)
+bool DemoRunner::writeConfig(QString *error)
 {
-    auto *actor = new Actor;
-    actor->label = label;
-    actor->process = new QProcess(this);
-    actor->process->setProcessChannelMode(QProcess::MergedChannels);
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    // The timeline carries its own timestamps; the broker's log lines need only what happened.
-    env.insert(QStringLiteral("QT_MESSAGE_PATTERN"), QStringLiteral("%{if-category}%{category}: %{endif}%{message}"));
-    actor->process->setProcessEnvironment(env);
-    connect(actor->process, &QProcess::readyRead, this, [this, actor] { readFrom(actor); });
-    connect(actor->process, &QProcess::finished, this, [this, actor](int code, QProcess::ExitStatus status) {
-        readFrom(actor);
-        if (!actor->partialLine.isEmpty())
-            print(actor->label, QString::fromLocal8Bit(actor->partialLine));
-        print(QStringLiteral("demo"), status == QProcess::NormalExit
-                                          ? QStringLiteral("%1 exited with status %2").arg(actor->label).arg(code)
-                                          : QStringLiteral("%1 was killed by a signal").arg(actor->label));
-        if (actor == m_broker) {
-            m_brokerExitCode = status == QProcess::NormalExit ? code : 1;
-            if (!m_stopping)
-                stop(QStringLiteral("the broker stopped"));
-        }
-        if (m_stopping)
-            stopNext();
-    });
-    connect(actor->process, &QProcess::errorOccurred, this, [this, actor](QProcess::ProcessError error) {
-        if (error == QProcess::FailedToStart) {
-            print(QStringLiteral("demo"), QStringLiteral("cannot start %1: %2").arg(actor->process->program(), actor->process->errorString()));
-            if (actor == m_broker)
-                m_brokerExitCode = 1;
-            if (!m_stopping)
-                stop(QStringLiteral("a program is missing"));
-            else
-                stopNext();
-        }
-    });
-    m_actors.append(actor);
-    actor->process->start(QDir(m_options.binDir).filePath(program), arguments);
-    return actor;
-}
-
-void DemoRunner::readFrom(Actor *actor)
-{
-    actor->partialLine += actor->process->readAll();
-    qsizetype newline;
-    while ((newline = actor->partialLine.indexOf('\n')) >= 0) {
-        const QString line = QString::fromLocal8Bit(actor->partialLine.left(newline)).trimmed();
-        actor->partialLine.remove(0, newline + 1);
-        if (line.isEmpty())
-            continue;
-        print(actor->label, line);
-        // The clients start once the broker says it is listening where they will connect.
-        if (actor == m_broker && !m_clientsStarted
-            && line.contains(QStringLiteral("listening on %1:%2").arg(m_options.host).arg(m_options.port)))
-            startClients();
+    if (!m_dir.isValid()) {
+        *error = QStringLiteral("cannot create a temporary folder: ") + m_dir.errorString();
+        return false;
     }
+    const QDir bin(m_options.binDir);
+    const QString port = QString::number(m_options.port);
+    const QString interval = QString::number(m_options.intervalMs);
+    const QStringList client1Args{QStringLiteral("--name"), QStringLiteral("client1"), QStringLiteral("--peer"), QStringLiteral("client2"),
+                                  QStringLiteral("--host"), m_options.host, QStringLiteral("--port"), port,
+                                  QStringLiteral("--send-interval-ms"), interval, QStringLiteral("--count"), QStringLiteral("0"),
+                                  QStringLiteral("--text"), QStringLiteral("hello"), QStringLiteral("--watchdog"),
+                                  QStringLiteral("--feed-interval-ms"), QString::number(m_options.feedIntervalMs)};
+    const QStringList client2Args{QStringLiteral("--name"), QStringLiteral("client2"), QStringLiteral("--peer"), QStringLiteral("client1"),
+                                  QStringLiteral("--interval-ms"), interval, QStringLiteral("--watchdog-interval-ms"),
+                                  QStringLiteral("3000")};
+    // The same story as resources/examples/kennel-demo.ini, with this build's programs and ports.
+    const QString config = QStringLiteral(
+        "; Written by kennel-demo for one run.\n"
+        "[broker]\n"
+        "listen = %1:%2, \"unix:%3\"\n"
+        "\n"
+        "[watchdog]\n"
+        "; The old server's terms for legacy clients: 3 s x 3, so a client dies 9 s after its last feed.\n"
+        "default_interval_ms = 3000\n"
+        "default_allowed_misses = 3\n"
+        "action = terminate\n"
+        "kill_grace_ms = 3000\n"
+        "\n"
+        "; A native client that feeds on time: never touched.\n"
+        "[service.client2]\n"
+        "program = %4\n"
+        "arguments = %5\n"
+        "\n"
+        "; The old client1: it feeds every %6 ms, too slowly, so the watchdog ends it and the supervisor\n"
+        "; starts it again.\n"
+        "[service.client1]\n"
+        "program = %7\n"
+        "arguments = %8\n"
+        "restart = on-failure\n"
+        "restart_delay_ms = 1000\n"
+        "; Doubling per consecutive failure, capped: a kill and a restart about every 11 s.\n"
+        "restart_delay_max_ms = 2000\n"
+        "; Killed about every 11 s by design: allow that, while a client that dies on start is still given up on.\n"
+        "start_limit = 20\n")
+        .arg(m_options.host, port, m_dir.filePath(QStringLiteral("broker.sock")),
+             bin.filePath(QStringLiteral("kennel-demo-client")), argumentList(client2Args),
+             QString::number(m_options.feedIntervalMs), bin.filePath(QStringLiteral("kennel-legacy-client")),
+             argumentList(client1Args));
+    m_configPath = m_dir.filePath(QStringLiteral("kennel-demo.ini"));
+    QFile file(m_configPath);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate) || file.write(config.toUtf8()) < 0) {
+        *error = QStringLiteral("cannot write %1: %2").arg(m_configPath, file.errorString());
+        return false;
+    }
+    return true;
 }
 
 void DemoRunner::start()
 {
     m_clock.start();
-    print(QStringLiteral("demo"), QStringLiteral("starting kennel-broker, then client1 (an old-protocol C program) and "
-                                                 "client2 (a native Kennel client); Ctrl-C stops"));
-    m_broker = spawn(QStringLiteral("broker"), QStringLiteral("kennel-broker"), m_options.brokerArgs);
+    QString error;
+    if (!writeConfig(&error)) {
+        print(QStringLiteral("demo"), error);
+        QMetaObject::invokeMethod(this, [this] { emit finished(1); }, Qt::QueuedConnection);
+        return;
+    }
+    print(QStringLiteral("demo"), QStringLiteral("kennel-broker starts and supervises two clients that talk to each other:"));
+    print(QStringLiteral("demo"), QStringLiteral("  client1, an old-protocol C program that feeds its watchdog every %1 s against the "
+                                                 "old 3 s x 3 deadline,").arg(m_options.feedIntervalMs / 1000.0));
+    print(QStringLiteral("demo"), QStringLiteral("  and client2, a native Kennel client that feeds on time."));
+    print(QStringLiteral("demo"), QStringLiteral("  Watch the broker terminate client1 when it misses its deadline and restart it. Ctrl-C stops."));
+
+    m_broker = new QProcess(this);
+    m_broker->setProcessChannelMode(QProcess::MergedChannels);
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    // The timeline carries its own timestamps; the runner needs the category to say who spoke.
+    env.insert(QStringLiteral("QT_MESSAGE_PATTERN"), QStringLiteral("%{category}|%{type}|%{message}"));
+    m_broker->setProcessEnvironment(env);
+    // Its own process group: a Ctrl-C at the terminal reaches the runner alone, which then asks the
+    // broker once, with SIGTERM, to stop its services and itself in order.
+    m_broker->setChildProcessModifier([] { ::setpgid(0, 0); });
+    connect(m_broker, &QProcess::readyRead, this, &DemoRunner::readBroker);
+    connect(m_broker, &QProcess::finished, this, [this](int code, QProcess::ExitStatus status) {
+        readBroker();
+        if (!m_partialLine.isEmpty())
+            showLogLine(QString::fromLocal8Bit(m_partialLine));
+        const bool clean = status == QProcess::NormalExit && code == 0;
+        print(QStringLiteral("demo"), status == QProcess::NormalExit ? QStringLiteral("kennel-broker exited with status %1").arg(code)
+                                                                     : QStringLiteral("kennel-broker was killed by a signal"));
+        print(QStringLiteral("demo"), QStringLiteral("done after %1 s").arg(m_clock.elapsed() / 1000.0, 0, 'f', 1));
+        emit finished(clean && m_stopping ? 0 : 1);
+    });
+    connect(m_broker, &QProcess::errorOccurred, this, [this](QProcess::ProcessError processError) {
+        if (processError != QProcess::FailedToStart)
+            return;
+        print(QStringLiteral("demo"), QStringLiteral("cannot start %1: %2").arg(m_broker->program(), m_broker->errorString()));
+        emit finished(1);
+    });
+    m_broker->start(QDir(m_options.binDir).filePath(QStringLiteral("kennel-broker")),
+                    {QStringLiteral("--config"), m_configPath});
     if (m_options.durationSeconds > 0)
         QTimer::singleShot(m_options.durationSeconds * 1000, this,
                            [this] { stop(QStringLiteral("%1 s are up").arg(m_options.durationSeconds)); });
 }
 
-void DemoRunner::startClients()
+void DemoRunner::readBroker()
 {
-    m_clientsStarted = true;
-    const QString port = QString::number(m_options.port);
-    const QString interval = QString::number(m_options.intervalMs);
-    spawn(QStringLiteral("client1"), QStringLiteral("kennel-legacy-client"),
-          {QStringLiteral("--name"), QStringLiteral("client1"), QStringLiteral("--peer"), QStringLiteral("client2"),
-           QStringLiteral("--host"), m_options.host, QStringLiteral("--port"), port,
-           QStringLiteral("--send-interval-ms"), interval, QStringLiteral("--count"), QStringLiteral("0"),
-           QStringLiteral("--text"), QStringLiteral("hello")});
-    spawn(QStringLiteral("client2"), QStringLiteral("kennel-demo-client"),
-          {QStringLiteral("--name"), QStringLiteral("client2"), QStringLiteral("--peer"), QStringLiteral("client1"),
-           QStringLiteral("--broker"), QStringLiteral("%1:%2").arg(m_options.host, port),
-           QStringLiteral("--interval-ms"), interval});
+    m_partialLine += m_broker->readAll();
+    qsizetype newline;
+    while ((newline = m_partialLine.indexOf('\n')) >= 0) {
+        const QString line = QString::fromLocal8Bit(m_partialLine.left(newline)).trimmed();
+        m_partialLine.remove(0, newline + 1);
+        if (!line.isEmpty())
+            showLogLine(line);
+    }
+}
+
+// "kennel.service|info|client1: sent #3 to client2" -> client1 | sent #3 to client2
+// "kennel.watchdog|warning|'client1' expired ..."    -> broker  | watchdog: 'client1' expired ...
+void DemoRunner::showLogLine(const QString &line)
+{
+    const QStringList fields = line.split(QLatin1Char(FieldSeparator));
+    if (fields.size() < 3) {
+        print(QStringLiteral("broker"), line);
+        return;
+    }
+    const QString category = fields.at(0);
+    const QString type = fields.at(1);
+    const QString message = line.section(QLatin1Char(FieldSeparator), 2);
+    if (category == QLatin1String("kennel.service")) {
+        const qsizetype colon = message.indexOf(QLatin1String(": "));
+        if (colon > 0) {
+            // A Qt service inherits the log format: "kennel.client|info|text" -> "client: text".
+            QString said = message.mid(colon + 2);
+            const QStringList nested = said.split(QLatin1Char(FieldSeparator));
+            if (nested.size() >= 3 && nested.at(0).startsWith(QLatin1String("kennel.")))
+                said = nested.at(0).mid(7) + QStringLiteral(": ") + said.section(QLatin1Char(FieldSeparator), 2);
+            print(message.left(colon), said);
+            return;
+        }
+    }
+    QString topic = category.startsWith(QLatin1String("kennel.")) ? category.mid(7) : category;
+    if (type == QLatin1String("warning") || type == QLatin1String("critical"))
+        topic += QLatin1Char('!');
+    print(QStringLiteral("broker"), topic + QStringLiteral(": ") + message);
 }
 
 void DemoRunner::stop(const QString &why)
@@ -116,27 +200,16 @@ void DemoRunner::stop(const QString &why)
     if (m_stopping)
         return;
     m_stopping = true;
-    print(QStringLiteral("demo"), QStringLiteral("stopping (%1): clients first, the broker last").arg(why));
-    stopNext();
-}
-
-void DemoRunner::stopNext()
-{
-    // Reverse start order, one at a time, so the broker sees each client leave.
-    for (qsizetype i = m_actors.size() - 1; i >= 0; --i) {
-        QProcess *process = m_actors[i]->process;
-        if (process->state() == QProcess::NotRunning)
-            continue;
-        if (!process->property("terminated").toBool()) {
-            process->setProperty("terminated", true);
-            process->terminate();
-            QTimer::singleShot(StopGraceMs, process, [process] {
-                if (process->state() != QProcess::NotRunning)
-                    process->kill();
-            });
-        }
+    if (!m_broker || m_broker->state() == QProcess::NotRunning) {
+        emit finished(1);
         return;
     }
-    print(QStringLiteral("demo"), QStringLiteral("done after %1 s").arg(m_clock.elapsed() / 1000.0, 0, 'f', 1));
-    emit finished(m_brokerExitCode == 0 ? 0 : 1);
+    print(QStringLiteral("demo"), QStringLiteral("stopping (%1): the broker stops its services, then itself").arg(why));
+    m_broker->terminate();
+    QTimer::singleShot(BrokerStopGraceMs, m_broker, [this] {
+        if (m_broker->state() != QProcess::NotRunning) {
+            print(QStringLiteral("demo"), QStringLiteral("the broker did not stop in time: killing it"));
+            m_broker->kill();
+        }
+    });
 }

@@ -1,24 +1,23 @@
-// Runs the demo's cast — the broker and two clients — as child processes and prints their output
-// as one timeline, each line stamped with the time it arrived and who said it.
+// Runs the demo: kennel-broker with a generated config that makes it supervise the old system's two
+// clients, and prints the broker's log — its own lines and the clients' output, which the broker
+// forwards — as one timeline, each line stamped with the time it arrived and who said it.
 #pragma once
 
 #include <QElapsedTimer>
-#include <QList>
 #include <QObject>
 #include <QProcess>
 #include <QString>
 #include <QStringList>
-
-class QTimer;
+#include <QTemporaryDir>
 
 struct DemoOptions
 {
     QString binDir;        // where kennel-broker and the demo clients live
-    QStringList brokerArgs;// extra arguments for kennel-broker (none: its built-in defaults)
     QString host = QStringLiteral("127.0.0.1");
     quint16 port = 8000;
-    int intervalMs = 2000;
-    int durationSeconds = 0; // 0: until Ctrl-C
+    int intervalMs = 2000;      // between two messages of a client
+    int feedIntervalMs = 10000; // client1's feeds: the old client1 fed every 10 s against 3 s x 3
+    int durationSeconds = 0;    // 0: until Ctrl-C
 };
 
 class DemoRunner : public QObject
@@ -34,24 +33,16 @@ signals:
     void finished(int exitCode);
 
 private:
-    struct Actor
-    {
-        QString label;
-        QProcess *process = nullptr;
-        QByteArray partialLine;
-    };
-
-    Actor *spawn(const QString &label, const QString &program, const QStringList &arguments);
-    void readFrom(Actor *actor);
+    bool writeConfig(QString *error);
+    void readBroker();
+    void showLogLine(const QString &line);
     void print(const QString &label, const QString &line);
-    void startClients();
-    void stopNext();
 
     DemoOptions m_options;
-    QList<Actor *> m_actors; // in start order; stopped in reverse, the broker last
-    Actor *m_broker = nullptr;
+    QTemporaryDir m_dir;
+    QString m_configPath;
+    QProcess *m_broker = nullptr;
+    QByteArray m_partialLine;
     QElapsedTimer m_clock;
     bool m_stopping = false;
-    bool m_clientsStarted = false;
-    int m_brokerExitCode = -1;
 };

@@ -1,5 +1,6 @@
-// kennel-demo: the README's main job. Starts kennel-broker with its built-in defaults and the
-// old system's two-client scenario, and prints what happens until Ctrl-C or --duration.
+// kennel-demo: the README's main job. Starts kennel-broker supervising the old system's two-client
+// scenario — messages both ways, a client that feeds its watchdog too slowly, killed and restarted —
+// and prints what happens until Ctrl-C or --duration.
 #include "demorunner.h"
 #include "unixsignalwatcher.h"
 
@@ -15,16 +16,20 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationName(QStringLiteral("kennel-demo"));
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
-        "Runs kennel-broker with two clients that exchange messages through it, as one timeline."));
+        "Runs kennel-broker supervising two clients that exchange messages through it; one feeds its watchdog "
+        "too slowly and is killed and restarted. Prints it all as one timeline."));
     parser.addHelpOption();
     const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Stop after SECONDS (default: run until Ctrl-C)."),
                                       QStringLiteral("SECONDS"), QStringLiteral("0"));
     const QCommandLineOption port(QStringLiteral("port"),
-                                  QStringLiteral("Run the broker on 127.0.0.1:PORT instead of its default 8000."),
+                                  QStringLiteral("Run the broker on 127.0.0.1:PORT (default 8000, the old server's port)."),
                                   QStringLiteral("PORT"));
     const QCommandLineOption interval(QStringLiteral("interval-ms"), QStringLiteral("Time between a client's messages."),
                                       QStringLiteral("MS"), QStringLiteral("2000"));
-    parser.addOptions({duration, port, interval});
+    const QCommandLineOption feedInterval(QStringLiteral("feed-interval-ms"),
+                                          QStringLiteral("Time between client1's watchdog feeds (its deadline is 9000 ms)."),
+                                          QStringLiteral("MS"), QStringLiteral("10000"));
+    parser.addOptions({duration, port, interval, feedInterval});
     parser.process(app);
 
     DemoOptions options;
@@ -40,6 +45,11 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "kennel-demo: --interval-ms takes a whole number of at least 10\n");
         return 2;
     }
+    options.feedIntervalMs = parser.value(feedInterval).toInt(&ok);
+    if (!ok || options.feedIntervalMs < 10) {
+        std::fprintf(stderr, "kennel-demo: --feed-interval-ms takes a whole number of at least 10\n");
+        return 2;
+    }
     if (parser.isSet(port)) {
         const uint value = parser.value(port).toUInt(&ok);
         if (!ok || value == 0 || value > 65535) {
@@ -47,7 +57,6 @@ int main(int argc, char *argv[])
             return 2;
         }
         options.port = quint16(value);
-        options.brokerArgs = {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(value)};
     }
 
     DemoRunner runner(options);
