@@ -19,6 +19,7 @@ install(TARGETS KennelClient kennelctl
 install(FILES
     ${CMAKE_CURRENT_SOURCE_DIR}/protocol/frame.h
     ${CMAKE_CURRENT_SOURCE_DIR}/protocol/framecodec.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/protocol/monitorcodec.h
     ${CMAKE_CURRENT_SOURCE_DIR}/protocol/names.h
     ${CMAKE_CURRENT_SOURCE_DIR}/legacy/legacyframe.h
     ${CMAKE_CURRENT_SOURCE_DIR}/client/brokeraddress.h

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QByteArrayView>
+#include <QByteArray>
 #include <QList>
 #include <QString>
 #include <QStringList>
@@ -109,6 +110,34 @@ std::optional<ServiceSettings::Restart> parseRestartPolicy(QStringView text);
 std::optional<int> parseSignal(QStringView text);
 QString signalName(int signalNumber); // "TERM" for the named ones above, else the number
 
+// Privileged monitors (docs/CONFIG.md [monitor]).
+struct MonitorSettings
+{
+    // Extra listeners for monitors only (e.g. the board's network address, with TLS), in addition
+    // to a Hello with role Monitor on the client listeners. Empty: none.
+    QList<ListenAddress> listen;
+    bool tls = false;               // the monitor listeners speak TLS
+    QString certificateFile;        // PEM; required when tls
+    QString privateKeyFile;         // PEM; required when tls
+    // Credentials. A token (from the file when token_file is set) admits a monitor from anywhere;
+    // an empty token admits nobody by token. On a Unix socket, root and the broker's own user are
+    // admitted by their peer credentials when allowLocalPeers is set.
+    QByteArray token;
+    QString tokenFile;
+    bool allowLocalPeers = true;
+    int maxMonitors = 8;
+    // Failed attempts: each failure from an address doubles that address's delay before its next
+    // answer, from failureDelay up to failureDelayMax.
+    std::chrono::milliseconds failureDelay{500};
+    std::chrono::milliseconds failureDelayMax{30000};
+    // The stream: bytes queued towards one monitor before traffic records are dropped (events and
+    // snapshots are never dropped; a monitor whose queue exceeds twice this is disconnected).
+    qint64 maxQueueBytes = 4 * 1024 * 1024;
+    int trafficPreviewBytes = 64;       // payload bytes per traffic record (0..1024)
+    int maxTrafficPerSecond = 2000;     // records per second per monitor, then "N dropped" markers
+    std::chrono::milliseconds totalsInterval{1000};
+};
+
 struct BrokerConfig
 {
     QList<ListenAddress> listen; // empty after loading means: the defaults below
@@ -126,6 +155,7 @@ struct BrokerConfig
 
     WatchdogSettings watchdog;
     QList<ServiceSettings> services; // started in this order, stopped in reverse
+    MonitorSettings monitor;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

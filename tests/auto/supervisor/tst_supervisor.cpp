@@ -2,6 +2,7 @@
 // milliseconds. Every process a test starts belongs to a Service or Supervisor that the test owns,
 // and is gone (stopped, or SIGKILLed by the destructor) before the test returns; the only other
 // signals a test sends go to the PID of a process it started.
+#include "envguard.h"
 #include "brokerconfig.h"
 #include "service.h"
 #include "supervisor.h"
@@ -93,27 +94,7 @@ QString idleScript(const QString &trap)
     return QStringLiteral("trap '") + trap + QStringLiteral("' TERM; echo ready; while :; do sleep 0.02; done");
 }
 
-// Restores an environment variable when the test leaves, whatever the outcome.
-class EnvGuard
-{
-public:
-    explicit EnvGuard(const char *name) : m_name(name), m_wasSet(qEnvironmentVariableIsSet(name)),
-        m_value(qgetenv(name)) {}
-    ~EnvGuard()
-    {
-        if (m_wasSet)
-            qputenv(m_name, m_value);
-        else
-            qunsetenv(m_name);
-    }
-    EnvGuard(const EnvGuard &) = delete;
-    EnvGuard &operator=(const EnvGuard &) = delete;
-
-private:
-    const char *m_name;
-    bool m_wasSet;
-    QByteArray m_value;
-};
+using KennelTest::EnvGuard;
 
 } // namespace
 

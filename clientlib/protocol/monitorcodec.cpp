@@ -1,0 +1,387 @@
+#include "monitorcodec.h"
+
+#include <QtEndian>
+
+#include <cstring>
+#include <limits>
+
+namespace Kennel {
+
+namespace {
+
+// Appends big-endian fields. Strings and byte arrays longer than 65535 bytes are cut: every field
+// here is a name, an address, a preview or a human-readable detail, none of which may be that long.
+class Writer
+{
+public:
+    explicit Writer(QByteArray &out) : m_out(out) {}
+    Writer &u8(quint8 v) { m_out.append(char(v)); return *this; }
+    Writer &u16(quint16 v) { return put(qToBigEndian(v)); }
+    Writer &u32(quint32 v) { return put(qToBigEndian(v)); }
+    Writer &u64(quint64 v) { return put(qToBigEndian(v)); }
+    Writer &i32(qint32 v) { return u32(quint32(v)); }
+    Writer &i64(qint64 v) { return u64(quint64(v)); }
+    Writer &bytes(QByteArrayView v)
+    {
+        const qsizetype n = qMin<qsizetype>(v.size(), std::numeric_limits<quint16>::max());
+        u16(quint16(n));
+        m_out.append(v.data(), n);
+        return *this;
+    }
+    Writer &str(const QString &v) { return bytes(v.toUtf8()); }
+
+private:
+    template<typename T>
+    Writer &put(T v)
+    {
+        m_out.append(reinterpret_cast<const char *>(&v), sizeof v);
+        return *this;
+    }
+    QByteArray &m_out;
+};
+
+// Reads what Writer wrote; the first short read makes every later one fail too, so a decoder
+// checks ok() once at the end.
+class Reader
+{
+public:
+    explicit Reader(QByteArrayView in) : m_in(in) {}
+    bool ok() const { return m_ok; }
+    quint8 u8() { return take<quint8>(); }
+    quint16 u16() { return qFromBigEndian(take<quint16>()); }
+    quint32 u32() { return qFromBigEndian(take<quint32>()); }
+    quint64 u64() { return qFromBigEndian(take<quint64>()); }
+    qint32 i32() { return qint32(u32()); }
+    qint64 i64() { return qint64(u64()); }
+    QByteArray bytes()
+    {
+        const quint16 n = u16();
+        if (!m_ok || m_in.size() - m_pos < n) {
+            m_ok = false;
+            return {};
+        }
+        QByteArray v(m_in.data() + m_pos, n);
+        m_pos += n;
+        return v;
+    }
+    QString str() { return QString::fromUtf8(bytes()); }
+    // An enum stored in one byte, valid up to and including `last`.
+    template<typename E>
+    E enumerated(E last)
+    {
+        const quint8 v = u8();
+        if (v > quint8(last))
+            m_ok = false;
+        return E(v);
+    }
+
+private:
+    template<typename T>
+    T take()
+    {
+        T v{};
+        if (!m_ok || m_in.size() - m_pos < qsizetype(sizeof v)) {
+            m_ok = false;
+            return v;
+        }
+        std::memcpy(&v, m_in.data() + m_pos, sizeof v);
+        m_pos += qsizetype(sizeof v);
+        return v;
+    }
+    QByteArrayView m_in;
+    qsizetype m_pos = 0;
+    bool m_ok = true;
+};
+
+template<typename T>
+std::optional<T> done(const Reader &r, T v)
+{
+    if (!r.ok())
+        return std::nullopt;
+    return v;
+}
+
+constexpr quint8 MaxDeliveryStatus = quint8(DeliveryStatus::ShuttingDown);
+
+} // namespace
+
+const char *monitorFrameName(FrameType type)
+{
+    switch (quint8(type)) {
+    case 0x40: return "monitor_subscribe";
+    case 0x41: return "monitor_snapshot_begin";
+    case 0x42: return "monitor_client";
+    case 0x43: return "monitor_service";
+    case 0x44: return "monitor_snapshot_end";
+    case 0x45: return "monitor_client_gone";
+    case 0x46: return "monitor_watchdog_event";
+    case 0x47: return "monitor_traffic";
+    case 0x48: return "monitor_traffic_dropped";
+    case 0x49: return "monitor_totals";
+    case 0x50: return "monitor_control";
+    case 0x51: return "monitor_control_result";
+    default: return nullptr;
+    }
+}
+
+QByteArray encodeMonitorSubscribe(const MonitorSubscribe &v)
+{
+    QByteArray out;
+    Writer(out).u8(v.wantTraffic ? 1 : 0).u16(v.previewBytes).u32(v.maxTrafficPerSecond);
+    return out;
+}
+
+std::optional<MonitorSubscribe> decodeMonitorSubscribe(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorSubscribe v;
+    const quint8 flags = r.u8();
+    v.wantTraffic = flags & 1;
+    v.previewBytes = r.u16();
+    v.maxTrafficPerSecond = r.u32();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorSnapshotBegin(const MonitorSnapshotBegin &v)
+{
+    QByteArray out;
+    Writer(out).i64(v.brokerTimeMs).i64(v.brokerStartedMs).u32(v.clientCount).u32(v.serviceCount)
+        .str(v.brokerVersion).str(v.monitorIdentity);
+    return out;
+}
+
+std::optional<MonitorSnapshotBegin> decodeMonitorSnapshotBegin(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorSnapshotBegin v;
+    v.brokerTimeMs = r.i64();
+    v.brokerStartedMs = r.i64();
+    v.clientCount = r.u32();
+    v.serviceCount = r.u32();
+    v.brokerVersion = r.str();
+    v.monitorIdentity = r.str();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorClient(const MonitorClient &v)
+{
+    QByteArray out;
+    out.reserve(128 + v.name.size() + v.peerAddress.size());
+    Writer(out).u64(v.sessionId).bytes(v.name).u8(quint8(v.kind)).i64(v.pid).str(v.peerAddress).i64(v.connectedSinceMs)
+        .u64(v.messagesIn).u64(v.messagesOut).u64(v.bytesIn).u64(v.bytesOut).u64(v.refused).u64(v.dropped)
+        .u8(quint8(v.watchState)).u32(v.watchIntervalMs).u16(v.watchAllowedMisses).u64(v.feeds)
+        .i64(v.msSinceLastFeed).i64(v.msUntilExpiry).u32(v.expiries).u32(v.kills);
+    return out;
+}
+
+std::optional<MonitorClient> decodeMonitorClient(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorClient v;
+    v.sessionId = r.u64();
+    v.name = r.bytes();
+    v.kind = r.enumerated(MonitorClientKind::Monitor);
+    v.pid = r.i64();
+    v.peerAddress = r.str();
+    v.connectedSinceMs = r.i64();
+    v.messagesIn = r.u64();
+    v.messagesOut = r.u64();
+    v.bytesIn = r.u64();
+    v.bytesOut = r.u64();
+    v.refused = r.u64();
+    v.dropped = r.u64();
+    v.watchState = r.enumerated(MonitorWatchState::Expired);
+    v.watchIntervalMs = r.u32();
+    v.watchAllowedMisses = r.u16();
+    v.feeds = r.u64();
+    v.msSinceLastFeed = r.i64();
+    v.msUntilExpiry = r.i64();
+    v.expiries = r.u32();
+    v.kills = r.u32();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorClientGone(const MonitorClientGone &v)
+{
+    QByteArray out;
+    Writer(out).u64(v.sessionId).i64(v.timeMs).str(v.reason);
+    return out;
+}
+
+std::optional<MonitorClientGone> decodeMonitorClientGone(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorClientGone v;
+    v.sessionId = r.u64();
+    v.timeMs = r.i64();
+    v.reason = r.str();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorService(const MonitorService &v)
+{
+    QByteArray out;
+    Writer(out).str(v.name).u8(quint8(v.state)).i64(v.pid).u32(v.starts).u32(v.restarts).i32(v.lastExitCode)
+        .i32(v.lastExitSignal).i64(v.lastExitMs).i64(v.msUntilRestart).str(v.lastError);
+    return out;
+}
+
+std::optional<MonitorService> decodeMonitorService(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorService v;
+    v.name = r.str();
+    v.state = r.enumerated(MonitorServiceState::Failed);
+    v.pid = r.i64();
+    v.starts = r.u32();
+    v.restarts = r.u32();
+    v.lastExitCode = r.i32();
+    v.lastExitSignal = r.i32();
+    v.lastExitMs = r.i64();
+    v.msUntilRestart = r.i64();
+    v.lastError = r.str();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorWatchdogEvent(const MonitorWatchdogEvent &v)
+{
+    QByteArray out;
+    Writer(out).u64(v.sessionId).bytes(v.name).i64(v.timeMs).u8(quint8(v.kind)).i64(v.pid).u64(v.feeds).str(v.detail);
+    return out;
+}
+
+std::optional<MonitorWatchdogEvent> decodeMonitorWatchdogEvent(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorWatchdogEvent v;
+    v.sessionId = r.u64();
+    v.name = r.bytes();
+    v.timeMs = r.i64();
+    v.kind = r.enumerated(MonitorWatchdogEventKind::Notified);
+    v.pid = r.i64();
+    v.feeds = r.u64();
+    v.detail = r.str();
+    return done(r, v);
+}
+
+void appendMonitorTrafficRecord(QByteArray &batch, qint64 timeUs, QByteArrayView source, QByteArrayView target, quint32 size,
+                                DeliveryStatus status, QByteArrayView preview)
+{
+    // The count in front is patched here so a batch is always a valid payload.
+    if (batch.size() < 2)
+        batch = QByteArray(2, '\0');
+    const quint16 count = qFromBigEndian<quint16>(batch.constData());
+    Writer(batch).i64(timeUs).bytes(source).bytes(target).u32(size).u16(quint16(status)).bytes(preview);
+    const quint16 next = qToBigEndian<quint16>(quint16(count + 1));
+    std::memcpy(batch.data(), &next, sizeof next);
+}
+
+QByteArray encodeMonitorTrafficBatch(const QList<MonitorTrafficRecord> &records)
+{
+    QByteArray out(2, '\0');
+    for (const MonitorTrafficRecord &r : records)
+        appendMonitorTrafficRecord(out, r.timeUs, r.source, r.target, r.size, r.status, r.preview);
+    return out;
+}
+
+std::optional<QList<MonitorTrafficRecord>> decodeMonitorTrafficBatch(QByteArrayView payload)
+{
+    Reader r(payload);
+    const quint16 count = r.u16();
+    QList<MonitorTrafficRecord> records;
+    // A count the payload cannot hold is malformed; do not reserve what a liar asks for.
+    if (!r.ok() || qsizetype(count) * 18 > payload.size())
+        return std::nullopt;
+    records.reserve(count);
+    for (quint16 i = 0; i < count; ++i) {
+        MonitorTrafficRecord rec;
+        rec.timeUs = r.i64();
+        rec.source = r.bytes();
+        rec.target = r.bytes();
+        rec.size = r.u32();
+        const quint16 status = r.u16();
+        if (status > MaxDeliveryStatus)
+            return std::nullopt;
+        rec.status = DeliveryStatus(status);
+        rec.preview = r.bytes();
+        if (!r.ok())
+            return std::nullopt;
+        records.append(std::move(rec));
+    }
+    return records;
+}
+
+QByteArray encodeMonitorTrafficDropped(const MonitorTrafficDropped &v)
+{
+    QByteArray out;
+    Writer(out).i64(v.timeMs).u32(v.dropped);
+    return out;
+}
+
+std::optional<MonitorTrafficDropped> decodeMonitorTrafficDropped(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorTrafficDropped v;
+    v.timeMs = r.i64();
+    v.dropped = r.u32();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorTotals(const MonitorTotals &v)
+{
+    QByteArray out;
+    Writer(out).i64(v.timeMs).u64(v.messagesRouted).u64(v.bytesRouted).u64(v.undelivered).u32(v.clients).u32(v.monitors)
+        .u32(v.watched).u64(v.expiries).u64(v.kills);
+    return out;
+}
+
+std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorTotals v;
+    v.timeMs = r.i64();
+    v.messagesRouted = r.u64();
+    v.bytesRouted = r.u64();
+    v.undelivered = r.u64();
+    v.clients = r.u32();
+    v.monitors = r.u32();
+    v.watched = r.u32();
+    v.expiries = r.u64();
+    v.kills = r.u64();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorControl(const MonitorControl &v)
+{
+    QByteArray out;
+    Writer(out).u8(quint8(v.action)).bytes(v.target).bytes(v.text);
+    return out;
+}
+
+std::optional<MonitorControl> decodeMonitorControl(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorControl v;
+    v.action = r.enumerated(MonitorControlAction::StartService);
+    v.target = r.bytes();
+    v.text = r.bytes();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorControlResult(const MonitorControlResult &v)
+{
+    QByteArray out;
+    Writer(out).u16(quint16(v.code)).str(v.text);
+    return out;
+}
+
+std::optional<MonitorControlResult> decodeMonitorControlResult(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorControlResult v;
+    v.code = ErrorCode(r.u16());
+    v.text = r.str();
+    return done(r, v);
+}
+
+} // namespace Kennel

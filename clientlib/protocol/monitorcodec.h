@@ -1,0 +1,208 @@
+// The monitor stream's payloads (PROTOCOL §6): what a privileged monitor and the broker say to each
+// other inside frame types 0x40..0x7F. Pure like the frame codec: structs in, bytes out and back,
+// no sockets, so both ends and the fuzzer share one implementation.
+//
+// Encoding rules for every payload here: integers big-endian; a "str" is u16 length + UTF-8 bytes;
+// a "bytes" is u16 length + raw bytes; fields in the order declared. Receivers ignore bytes after
+// the layout they know (a newer broker may append fields) and refuse a payload shorter than it.
+// Times travel as milliseconds since the Unix epoch (wall clock, for display) or as relative
+// durations (monotonic, for deadlines), never as monotonic time points: the two ends do not share
+// a monotonic clock.
+#pragma once
+
+#include "frame.h"
+#include "kennel_export.h"
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+namespace Kennel {
+
+// Frame types of the monitor range. m->b: monitor to broker; b->m: broker to monitor.
+namespace MonitorFrame {
+constexpr FrameType Subscribe = FrameType(0x40);      // m->b  MonitorSubscribe; answered by a snapshot
+constexpr FrameType SnapshotBegin = FrameType(0x41);  // b->m  MonitorSnapshotBegin
+constexpr FrameType Client = FrameType(0x42);         // b->m  MonitorClient (snapshot entry, or a client that joined/changed)
+constexpr FrameType Service = FrameType(0x43);        // b->m  MonitorService (snapshot entry, or a service that changed)
+constexpr FrameType SnapshotEnd = FrameType(0x44);    // b->m  empty: the snapshot is complete, events follow
+constexpr FrameType ClientGone = FrameType(0x45);     // b->m  MonitorClientGone
+constexpr FrameType WatchdogEvent = FrameType(0x46);  // b->m  MonitorWatchdogEvent
+constexpr FrameType Traffic = FrameType(0x47);        // b->m  MonitorTrafficBatch
+constexpr FrameType TrafficDropped = FrameType(0x48); // b->m  MonitorTrafficDropped
+constexpr FrameType Totals = FrameType(0x49);         // b->m  MonitorTotals, periodically
+constexpr FrameType Control = FrameType(0x50);        // m->b  MonitorControl; target = client or service name
+constexpr FrameType ControlResult = FrameType(0x51);  // b->m  MonitorControlResult, messageId of the Control
+} // namespace MonitorFrame
+
+KENNEL_CLIENT_EXPORT const char *monitorFrameName(FrameType type); // "monitor_subscribe", ... or nullptr
+
+struct KENNEL_CLIENT_EXPORT MonitorSubscribe
+{
+    bool wantTraffic = true;
+    quint16 previewBytes = 0;        // payload bytes per traffic record; 0: the broker's default
+    quint32 maxTrafficPerSecond = 0; // records per second this monitor wants at most; 0: broker's default
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorSnapshotBegin
+{
+    qint64 brokerTimeMs = 0;   // wall clock when the snapshot was taken
+    qint64 brokerStartedMs = 0;
+    quint32 clientCount = 0;   // MonitorClient frames that follow
+    quint32 serviceCount = 0;  // MonitorService frames that follow
+    QString brokerVersion;
+    QString monitorIdentity;   // how the broker admitted this monitor ("token", "peer uid 0", ...), for display
+};
+
+// The protocol a client speaks and what its connection is (Session::Kind).
+enum class MonitorClientKind : quint8 { Native = 0, LegacyReceiver = 1, LegacySender = 2, Monitor = 3 };
+enum class MonitorWatchState : quint8 { NotWatched = 0, Healthy = 1, Late = 2, Expired = 3 };
+
+struct KENNEL_CLIENT_EXPORT MonitorClient
+{
+    quint64 sessionId = 0;         // stable for the connection's life; the key for every later event
+    QByteArray name;               // also in the frame's source field
+    MonitorClientKind kind = MonitorClientKind::Native;
+    qint64 pid = 0;                // from the kernel; 0 unknown (remote, ambiguous, not looked up)
+    QString peerAddress;           // "127.0.0.1:5555", "unix pid 42 uid 0"
+    qint64 connectedSinceMs = 0;   // wall clock
+    quint64 messagesIn = 0, messagesOut = 0, bytesIn = 0, bytesOut = 0;
+    quint64 refused = 0;           // its messages the broker refused (no such client, queue full, ...)
+    quint64 dropped = 0;           // messages to it that were dropped
+    // Watchdog (state NotWatched: the rest is zero).
+    MonitorWatchState watchState = MonitorWatchState::NotWatched;
+    quint32 watchIntervalMs = 0;
+    quint16 watchAllowedMisses = 0;
+    quint64 feeds = 0;
+    qint64 msSinceLastFeed = -1;   // relative to when the frame was sent; -1: never fed
+    qint64 msUntilExpiry = -1;     // relative; -1: not watched
+    quint32 expiries = 0;          // for this name, across reconnections
+    quint32 kills = 0;             // signals sent to its processes, across reconnections
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorClientGone
+{
+    quint64 sessionId = 0;
+    qint64 timeMs = 0;
+    QString reason; // "peer closed the connection", "refused", ...
+};
+
+enum class MonitorServiceState : quint8 { Stopped = 0, Starting = 1, Running = 2, Backoff = 3, Stopping = 4, Exited = 5, Failed = 6 };
+
+struct KENNEL_CLIENT_EXPORT MonitorService
+{
+    QString name;
+    MonitorServiceState state = MonitorServiceState::Stopped;
+    qint64 pid = 0;
+    quint32 starts = 0;
+    quint32 restarts = 0;
+    qint32 lastExitCode = 0;
+    qint32 lastExitSignal = 0;   // 0: exited normally
+    qint64 lastExitMs = 0;       // wall clock; 0: never exited
+    qint64 msUntilRestart = -1;  // Backoff: relative; else -1
+    QString lastError;
+};
+
+enum class MonitorWatchdogEventKind : quint8 {
+    Registered = 0,
+    Late = 1,
+    Healthy = 2,      // fed again after being late
+    Expired = 3,
+    Signalled = 4,    // SIGTERM or SIGKILL sent (detail says which)
+    ProcessExited = 5,
+    ActionFailed = 6, // nothing could be signalled (detail says why); the client was disconnected
+    Disconnected = 7, // the action was disconnect
+    Notified = 8,     // the action was notify
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorWatchdogEvent
+{
+    quint64 sessionId = 0;
+    QByteArray name;
+    qint64 timeMs = 0;
+    MonitorWatchdogEventKind kind = MonitorWatchdogEventKind::Registered;
+    qint64 pid = 0;
+    quint64 feeds = 0;
+    QString detail;
+};
+
+// Traffic: what the router did with one message. status is a DeliveryStatus (0 = delivered).
+struct KENNEL_CLIENT_EXPORT MonitorTrafficRecord
+{
+    qint64 timeUs = 0;          // wall clock, microseconds since the epoch
+    QByteArray source;
+    QByteArray target;
+    quint32 size = 0;           // payload bytes
+    DeliveryStatus status = DeliveryStatus::Delivered;
+    QByteArray preview;         // the first previewBytes of the payload
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorTrafficDropped
+{
+    qint64 timeMs = 0;
+    quint32 dropped = 0;        // traffic records not sent since the last batch (sampling or a full queue)
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorTotals
+{
+    qint64 timeMs = 0;
+    quint64 messagesRouted = 0, bytesRouted = 0, undelivered = 0;
+    quint32 clients = 0, monitors = 0, watched = 0;
+    quint64 expiries = 0, kills = 0;
+};
+
+enum class MonitorControlAction : quint8 {
+    DisconnectClient = 0, // target: client name
+    SendTestMessage = 1,  // target: client name; payload text: the message (stamped as from "kennel-monitor")
+    RestartService = 2,   // target: service name
+    StopService = 3,
+    StartService = 4,
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorControl
+{
+    MonitorControlAction action = MonitorControlAction::DisconnectClient;
+    QByteArray target;
+    QByteArray text;
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorControlResult
+{
+    ErrorCode code = ErrorCode::None; // None: done
+    QString text;
+};
+
+// Encoders append nothing but the payload; decoders return nullopt for a payload that is too short,
+// has a string running past its end, or an enum value outside its range.
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorSubscribe(const MonitorSubscribe &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorSubscribe> decodeMonitorSubscribe(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorSnapshotBegin(const MonitorSnapshotBegin &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorSnapshotBegin> decodeMonitorSnapshotBegin(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorClient(const MonitorClient &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorClient> decodeMonitorClient(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorClientGone(const MonitorClientGone &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorClientGone> decodeMonitorClientGone(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorService(const MonitorService &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorService> decodeMonitorService(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorWatchdogEvent(const MonitorWatchdogEvent &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorWatchdogEvent> decodeMonitorWatchdogEvent(QByteArrayView payload);
+// A batch: u16 count, then the records. appendMonitorTrafficRecord lets the broker build a batch in
+// place without a QList.
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorTrafficBatch(const QList<MonitorTrafficRecord> &records);
+KENNEL_CLIENT_EXPORT void appendMonitorTrafficRecord(QByteArray &batch, qint64 timeUs, QByteArrayView source,
+                                                     QByteArrayView target, quint32 size, DeliveryStatus status,
+                                                     QByteArrayView preview);
+KENNEL_CLIENT_EXPORT std::optional<QList<MonitorTrafficRecord>> decodeMonitorTrafficBatch(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorTrafficDropped(const MonitorTrafficDropped &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorTrafficDropped> decodeMonitorTrafficDropped(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorTotals(const MonitorTotals &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorControl(const MonitorControl &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorControl> decodeMonitorControl(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorControlResult(const MonitorControlResult &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorControlResult> decodeMonitorControlResult(QByteArrayView payload);
+
+} // namespace Kennel

@@ -1,0 +1,334 @@
+// The monitor payloads (PROTOCOL §6): every payload round-trips with every field set; every
+// truncation is refused rather than read past its end; enum values out of range are refused; bytes
+// appended by a newer broker are ignored.
+#include "monitorcodec.h"
+
+#include <QTest>
+
+#include <functional>
+
+using namespace Kennel;
+
+class tst_MonitorCodec : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void subscribe();
+    void snapshotBegin();
+    void client();
+    void clientGone();
+    void service();
+    void watchdogEvent();
+    void trafficBatch();
+    void trafficBatchBuiltInPlace();
+    void trafficBatchLyingCount();
+    void trafficDropped();
+    void totals();
+    void control();
+    void controlResult();
+    void enumsOutOfRange();
+    void frameNames();
+};
+
+namespace {
+// Every proper prefix of a valid payload must be refused; the payload plus trailing bytes accepted.
+template<typename T>
+void checkTruncationAndExtension(const QByteArray &encoded, std::function<std::optional<T>(QByteArrayView)> decode)
+{
+    for (qsizetype n = 0; n < encoded.size(); ++n)
+        QVERIFY2(!decode(QByteArrayView(encoded).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
+    QVERIFY(decode(QByteArray(encoded + QByteArray("\x01\x02\x03", 3))));
+}
+} // namespace
+
+void tst_MonitorCodec::subscribe()
+{
+    MonitorSubscribe v;
+    v.wantTraffic = false;
+    v.previewBytes = 300;
+    v.maxTrafficPerSecond = 123456;
+    const QByteArray e = encodeMonitorSubscribe(v);
+    const auto d = decodeMonitorSubscribe(e);
+    QVERIFY(d);
+    QCOMPARE(d->wantTraffic, false);
+    QCOMPARE(d->previewBytes, quint16(300));
+    QCOMPARE(d->maxTrafficPerSecond, 123456u);
+    checkTruncationAndExtension<MonitorSubscribe>(e, decodeMonitorSubscribe);
+}
+
+void tst_MonitorCodec::snapshotBegin()
+{
+    MonitorSnapshotBegin v;
+    v.brokerTimeMs = 1795000000123;
+    v.brokerStartedMs = 1794999990000;
+    v.clientCount = 15000;
+    v.serviceCount = 3;
+    v.brokerVersion = QStringLiteral("0.1.0");
+    v.monitorIdentity = QStringLiteral("peer uid 0 — ünïcode");
+    const QByteArray e = encodeMonitorSnapshotBegin(v);
+    const auto d = decodeMonitorSnapshotBegin(e);
+    QVERIFY(d);
+    QCOMPARE(d->brokerTimeMs, v.brokerTimeMs);
+    QCOMPARE(d->brokerStartedMs, v.brokerStartedMs);
+    QCOMPARE(d->clientCount, v.clientCount);
+    QCOMPARE(d->serviceCount, v.serviceCount);
+    QCOMPARE(d->brokerVersion, v.brokerVersion);
+    QCOMPARE(d->monitorIdentity, v.monitorIdentity);
+    checkTruncationAndExtension<MonitorSnapshotBegin>(e, decodeMonitorSnapshotBegin);
+}
+
+void tst_MonitorCodec::client()
+{
+    MonitorClient v;
+    v.sessionId = 0x0102030405060708ull;
+    v.name = "sensor-1";
+    v.kind = MonitorClientKind::LegacySender;
+    v.pid = 4242;
+    v.peerAddress = QStringLiteral("127.0.0.1:40000");
+    v.connectedSinceMs = 1795000000000;
+    v.messagesIn = 1;
+    v.messagesOut = 2;
+    v.bytesIn = 3;
+    v.bytesOut = 4;
+    v.refused = 5;
+    v.dropped = 6;
+    v.watchState = MonitorWatchState::Late;
+    v.watchIntervalMs = 3000;
+    v.watchAllowedMisses = 3;
+    v.feeds = 77;
+    v.msSinceLastFeed = 3100;
+    v.msUntilExpiry = 5900;
+    v.expiries = 8;
+    v.kills = 9;
+    const QByteArray e = encodeMonitorClient(v);
+    const auto d = decodeMonitorClient(e);
+    QVERIFY(d);
+    QCOMPARE(d->sessionId, v.sessionId);
+    QCOMPARE(d->name, v.name);
+    QCOMPARE(d->kind, v.kind);
+    QCOMPARE(d->pid, v.pid);
+    QCOMPARE(d->peerAddress, v.peerAddress);
+    QCOMPARE(d->connectedSinceMs, v.connectedSinceMs);
+    QCOMPARE(d->messagesIn, v.messagesIn);
+    QCOMPARE(d->messagesOut, v.messagesOut);
+    QCOMPARE(d->bytesIn, v.bytesIn);
+    QCOMPARE(d->bytesOut, v.bytesOut);
+    QCOMPARE(d->refused, v.refused);
+    QCOMPARE(d->dropped, v.dropped);
+    QCOMPARE(d->watchState, v.watchState);
+    QCOMPARE(d->watchIntervalMs, v.watchIntervalMs);
+    QCOMPARE(d->watchAllowedMisses, v.watchAllowedMisses);
+    QCOMPARE(d->feeds, v.feeds);
+    QCOMPARE(d->msSinceLastFeed, v.msSinceLastFeed);
+    QCOMPARE(d->msUntilExpiry, v.msUntilExpiry);
+    QCOMPARE(d->expiries, v.expiries);
+    QCOMPARE(d->kills, v.kills);
+    checkTruncationAndExtension<MonitorClient>(e, decodeMonitorClient);
+    // Defaults (never fed: -1) survive too.
+    QCOMPARE(decodeMonitorClient(encodeMonitorClient(MonitorClient{}))->msSinceLastFeed, qint64(-1));
+}
+
+void tst_MonitorCodec::clientGone()
+{
+    const QByteArray e = encodeMonitorClientGone({99, 1795000000001, QStringLiteral("peer closed the connection")});
+    const auto d = decodeMonitorClientGone(e);
+    QVERIFY(d);
+    QCOMPARE(d->sessionId, 99u);
+    QCOMPARE(d->timeMs, 1795000000001);
+    QCOMPARE(d->reason, QStringLiteral("peer closed the connection"));
+    checkTruncationAndExtension<MonitorClientGone>(e, decodeMonitorClientGone);
+}
+
+void tst_MonitorCodec::service()
+{
+    MonitorService v;
+    v.name = QStringLiteral("client1");
+    v.state = MonitorServiceState::Backoff;
+    v.pid = 0;
+    v.starts = 4;
+    v.restarts = 3;
+    v.lastExitCode = -1;
+    v.lastExitSignal = 15;
+    v.lastExitMs = 1795000000002;
+    v.msUntilRestart = 2000;
+    v.lastError = QStringLiteral("killed by the watchdog");
+    const QByteArray e = encodeMonitorService(v);
+    const auto d = decodeMonitorService(e);
+    QVERIFY(d);
+    QCOMPARE(d->name, v.name);
+    QCOMPARE(d->state, v.state);
+    QCOMPARE(d->starts, v.starts);
+    QCOMPARE(d->restarts, v.restarts);
+    QCOMPARE(d->lastExitCode, v.lastExitCode);
+    QCOMPARE(d->lastExitSignal, v.lastExitSignal);
+    QCOMPARE(d->lastExitMs, v.lastExitMs);
+    QCOMPARE(d->msUntilRestart, v.msUntilRestart);
+    QCOMPARE(d->lastError, v.lastError);
+    checkTruncationAndExtension<MonitorService>(e, decodeMonitorService);
+}
+
+void tst_MonitorCodec::watchdogEvent()
+{
+    MonitorWatchdogEvent v;
+    v.sessionId = 7;
+    v.name = "client1";
+    v.timeMs = 1795000000003;
+    v.kind = MonitorWatchdogEventKind::Signalled;
+    v.pid = 31337;
+    v.feeds = 12;
+    v.detail = QStringLiteral("SIGTERM sent via pidfd");
+    const QByteArray e = encodeMonitorWatchdogEvent(v);
+    const auto d = decodeMonitorWatchdogEvent(e);
+    QVERIFY(d);
+    QCOMPARE(d->sessionId, v.sessionId);
+    QCOMPARE(d->name, v.name);
+    QCOMPARE(d->timeMs, v.timeMs);
+    QCOMPARE(d->kind, v.kind);
+    QCOMPARE(d->pid, v.pid);
+    QCOMPARE(d->feeds, v.feeds);
+    QCOMPARE(d->detail, v.detail);
+    checkTruncationAndExtension<MonitorWatchdogEvent>(e, decodeMonitorWatchdogEvent);
+}
+
+void tst_MonitorCodec::trafficBatch()
+{
+    QList<MonitorTrafficRecord> records;
+    for (int i = 0; i < 3; ++i) {
+        MonitorTrafficRecord r;
+        r.timeUs = 1795000000000000 + i;
+        r.source = "a" + QByteArray::number(i);
+        r.target = "b";
+        r.size = quint32(500 + i);
+        r.status = i == 2 ? DeliveryStatus::TargetQueueFull : DeliveryStatus::Delivered;
+        r.preview = QByteArray("\x00\xff payload", 10);
+        records.append(r);
+    }
+    const QByteArray e = encodeMonitorTrafficBatch(records);
+    const auto d = decodeMonitorTrafficBatch(e);
+    QVERIFY(d);
+    QCOMPARE(d->size(), 3);
+    for (int i = 0; i < 3; ++i) {
+        QCOMPARE(d->at(i).timeUs, records.at(i).timeUs);
+        QCOMPARE(d->at(i).source, records.at(i).source);
+        QCOMPARE(d->at(i).target, records.at(i).target);
+        QCOMPARE(d->at(i).size, records.at(i).size);
+        QCOMPARE(d->at(i).status, records.at(i).status);
+        QCOMPARE(d->at(i).preview, records.at(i).preview);
+    }
+    for (qsizetype n = 0; n < e.size(); ++n)
+        QVERIFY(!decodeMonitorTrafficBatch(QByteArrayView(e).first(n)));
+    QVERIFY(decodeMonitorTrafficBatch(encodeMonitorTrafficBatch({}))->isEmpty());
+}
+
+void tst_MonitorCodec::trafficBatchBuiltInPlace()
+{
+    QByteArray batch;
+    appendMonitorTrafficRecord(batch, 1, "src", "dst", 10, DeliveryStatus::NoSuchClient, "hello");
+    appendMonitorTrafficRecord(batch, 2, "src", "dst", 11, DeliveryStatus::Delivered, {});
+    const auto d = decodeMonitorTrafficBatch(batch);
+    QVERIFY(d);
+    QCOMPARE(d->size(), 2);
+    QCOMPARE(d->at(0).status, DeliveryStatus::NoSuchClient);
+    QCOMPARE(d->at(0).preview, QByteArray("hello"));
+    QCOMPARE(d->at(1).size, 11u);
+}
+
+void tst_MonitorCodec::trafficBatchLyingCount()
+{
+    // A count of 65535 with no records behind it: refused at once, nothing reserved for it.
+    QVERIFY(!decodeMonitorTrafficBatch(QByteArray("\xff\xff", 2)));
+    QByteArray batch;
+    appendMonitorTrafficRecord(batch, 1, "s", "t", 1, DeliveryStatus::Delivered, "x");
+    batch[1] = 2; // claims two records, holds one
+    QVERIFY(!decodeMonitorTrafficBatch(batch));
+}
+
+void tst_MonitorCodec::trafficDropped()
+{
+    const QByteArray e = encodeMonitorTrafficDropped({1795000000004, 4096});
+    const auto d = decodeMonitorTrafficDropped(e);
+    QVERIFY(d);
+    QCOMPARE(d->dropped, 4096u);
+    QCOMPARE(d->timeMs, 1795000000004);
+    checkTruncationAndExtension<MonitorTrafficDropped>(e, decodeMonitorTrafficDropped);
+}
+
+void tst_MonitorCodec::totals()
+{
+    MonitorTotals v;
+    v.timeMs = 5;
+    v.messagesRouted = 6;
+    v.bytesRouted = 7;
+    v.undelivered = 8;
+    v.clients = 9;
+    v.monitors = 10;
+    v.watched = 11;
+    v.expiries = 12;
+    v.kills = 13;
+    const QByteArray e = encodeMonitorTotals(v);
+    const auto d = decodeMonitorTotals(e);
+    QVERIFY(d);
+    QCOMPARE(d->messagesRouted, 6u);
+    QCOMPARE(d->bytesRouted, 7u);
+    QCOMPARE(d->undelivered, 8u);
+    QCOMPARE(d->clients, 9u);
+    QCOMPARE(d->monitors, 10u);
+    QCOMPARE(d->watched, 11u);
+    QCOMPARE(d->expiries, 12u);
+    QCOMPARE(d->kills, 13u);
+    checkTruncationAndExtension<MonitorTotals>(e, decodeMonitorTotals);
+}
+
+void tst_MonitorCodec::control()
+{
+    const QByteArray e = encodeMonitorControl({MonitorControlAction::SendTestMessage, "client2", "ping from the monitor"});
+    const auto d = decodeMonitorControl(e);
+    QVERIFY(d);
+    QCOMPARE(d->action, MonitorControlAction::SendTestMessage);
+    QCOMPARE(d->target, QByteArray("client2"));
+    QCOMPARE(d->text, QByteArray("ping from the monitor"));
+    checkTruncationAndExtension<MonitorControl>(e, decodeMonitorControl);
+}
+
+void tst_MonitorCodec::controlResult()
+{
+    const QByteArray e = encodeMonitorControlResult({ErrorCode::InvalidName, QStringLiteral("no such service")});
+    const auto d = decodeMonitorControlResult(e);
+    QVERIFY(d);
+    QCOMPARE(d->code, ErrorCode::InvalidName);
+    QCOMPARE(d->text, QStringLiteral("no such service"));
+    checkTruncationAndExtension<MonitorControlResult>(e, decodeMonitorControlResult);
+}
+
+void tst_MonitorCodec::enumsOutOfRange()
+{
+    QByteArray control = encodeMonitorControl({MonitorControlAction::StartService, "x", {}});
+    control[0] = char(quint8(MonitorControlAction::StartService) + 1);
+    QVERIFY(!decodeMonitorControl(control));
+
+    QByteArray service = encodeMonitorService({});
+    service[2] = char(quint8(MonitorServiceState::Failed) + 1); // after the empty name's u16 length
+    QVERIFY(!decodeMonitorService(service));
+
+    MonitorWatchdogEvent event;
+    QByteArray e = encodeMonitorWatchdogEvent(event);
+    e[8 + 2 + 8] = char(quint8(MonitorWatchdogEventKind::Notified) + 1);
+    QVERIFY(!decodeMonitorWatchdogEvent(e));
+
+    QByteArray batch;
+    appendMonitorTrafficRecord(batch, 1, "s", "t", 1, DeliveryStatus::Delivered, {});
+    batch[2 + 8 + 3 + 3 + 4 + 1] = 99; // status low byte
+    QVERIFY(!decodeMonitorTrafficBatch(batch));
+}
+
+void tst_MonitorCodec::frameNames()
+{
+    QCOMPARE(monitorFrameName(MonitorFrame::Subscribe), "monitor_subscribe");
+    QCOMPARE(monitorFrameName(MonitorFrame::ControlResult), "monitor_control_result");
+    QCOMPARE(monitorFrameName(FrameType::Send), nullptr);
+    QCOMPARE(monitorFrameName(FrameType(0x7F)), nullptr);
+}
+
+QTEST_APPLESS_MAIN(tst_MonitorCodec)
+#include "tst_monitorcodec.moc"
