@@ -61,6 +61,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_legacy(m_ctx)
     , m_watchdog(m_config.watchdog, [this](quint64 id) { return sessionById(id); })
     , m_supervisor(m_config.services)
+    , m_monitors(*this, m_ctx)
 {
     m_ctx.config = &m_config;
     m_ctx.poller = &m_poller;
@@ -70,6 +71,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.legacy = &m_legacy;
     m_ctx.owner = this;
     m_ctx.watchdog = &m_watchdog;
+    m_ctx.monitors = &m_monitors;
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
     connect(&m_watchdog, &ClientWatchdog::aboutToSignal, this, [this](qint64 pid) {
@@ -88,6 +90,7 @@ Broker::~Broker()
 {
     // Sessions reach into the registry and the poller while they close: drop them first, quietly.
     m_ctx.owner = nullptr;
+    m_ctx.monitors = nullptr;
     m_closed.clear();
     m_sessions.clear();
 }
@@ -98,16 +101,16 @@ bool Broker::start(QString *error)
         *error = QStringLiteral("cannot create the epoll instance");
         return false;
     }
+    // Before any listener: a broker whose monitor credentials cannot be read does not start.
+    if (!m_monitors.loadCredentials(error))
+        return false;
     for (const ListenAddress &address : m_config.effectiveListen()) {
         if (address.kind == ListenAddress::Kind::Unix) {
             auto *listener = new UnixListener(this);
             listener->setListenBacklogSize(ListenBacklog);
             if (!listener->listenAt(address.path, error)) {
                 delete listener;
-                qDeleteAll(m_tcpListeners);
-                qDeleteAll(m_unixListeners);
-                m_tcpListeners.clear();
-                m_unixListeners.clear();
+                closeClientListeners();
                 return false;
             }
             connect(listener, &UnixListener::accepted, this, [this](int fd) { accept(fd, Session::Transport::Unix); });
@@ -125,15 +128,16 @@ bool Broker::start(QString *error)
             if (!listener->listen(host, address.port)) {
                 *error = QStringLiteral("cannot listen on %1: %2").arg(address.toString(), listener->errorString());
                 delete listener;
-                qDeleteAll(m_tcpListeners);
-                qDeleteAll(m_unixListeners);
-                m_tcpListeners.clear();
-                m_unixListeners.clear();
+                closeClientListeners();
                 return false;
             }
             connect(listener, &TcpListener::accepted, this, [this](int fd) { accept(fd, Session::Transport::Tcp); });
             m_tcpListeners.append(listener);
         }
+    }
+    if (!m_monitors.startListening(error)) {
+        closeClientListeners();
+        return false;
     }
     for (const ListenAddress &address : boundAddresses())
         qCInfo(lcBroker).noquote() << "listening on" << address.toString();
@@ -142,6 +146,14 @@ bool Broker::start(QString *error)
         m_supervisor.startAll();
     }
     return true;
+}
+
+void Broker::closeClientListeners()
+{
+    qDeleteAll(m_tcpListeners);
+    qDeleteAll(m_unixListeners); // also removes the socket files
+    m_tcpListeners.clear();
+    m_unixListeners.clear();
 }
 
 QProcessEnvironment Broker::serviceEnvironment() const
@@ -279,6 +291,8 @@ void Broker::sessionClosed(Session *session)
     if (it == m_sessions.end())
         return;
     m_watchdog.forget(*session);
+    if (session->kind() != Session::Kind::Pending)
+        m_monitors.clientGone(*session);
     // Destroyed after the batch: the poller's event list may still point at it.
     m_closed.push_back(std::move(it->second));
     m_sessions.erase(it);
@@ -300,6 +314,7 @@ void Broker::shutdown()
         listener->close();
     for (UnixListener *listener : std::as_const(m_unixListeners))
         listener->close(); // also removes the socket file
+    m_monitors.closeListeners();
     m_registerTimer.stop();
     // Services first, while their clients can still talk: they may say goodbye to each other.
     // Each is bounded by its own stop timeout (then SIGKILL), so this phase ends by itself.
@@ -322,6 +337,8 @@ void Broker::stopSessions()
         return;
     m_releasingSessions = true;
     m_router.setShuttingDown(true);
+    // Monitors have watched the services stop; they go with the clients.
+    m_monitors.closeAll(QStringLiteral("broker shutting down"));
     qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_sessions.size(),
            qlonglong(m_config.shutdownFlushTimeout.count()));
     if (m_sessions.empty()) {

@@ -3,7 +3,7 @@
 // This class wires those together and owns the connections' lifetimes, the register deadline and
 // the graceful stop; the watchdog (ClientWatchdog) and the supervised services (Supervisor) hang
 // off it: services start once the listeners are up and stop, in reverse order, before the clients
-// are let go.
+// are let go. The monitor stream (MonitorHub) watches all of it for privileged monitors.
 #pragma once
 
 #include "brokercontext.h"
@@ -11,6 +11,7 @@
 #include "clientwatchdog.h"
 #include "eventpoller.h"
 #include "legacyhandler.h"
+#include "monitorhub.h"
 #include "nameregistry.h"
 #include "nativehandler.h"
 #include "router.h"
@@ -59,7 +60,19 @@ public:
     Session *sessionByName(QByteArrayView name) const;
     Session *sessionById(quint64 id) const;
     ClientWatchdog &watchdog() { return m_watchdog; }
+    const ClientWatchdog &watchdog() const { return m_watchdog; }
     Supervisor &supervisor() { return m_supervisor; }
+    const Supervisor &supervisor() const { return m_supervisor; }
+    MonitorHub &monitors() { return m_monitors; }
+    // The monitor-only listeners' addresses (not offered to services or clients).
+    QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
+    // Every connection, registered or not. `fn` must not close any of them.
+    template<typename Fn>
+    void forEachSession(Fn &&fn) const
+    {
+        for (const auto &entry : m_sessions)
+            fn(*entry.second);
+    }
     // What a supervised service finds in its environment: KENNEL_BROKER (the address to use, the
     // Unix socket when there is one), KENNEL_BROKER_ADDRESSES (all of them), KENNEL_BROKER_PID.
     QProcessEnvironment serviceEnvironment() const;
@@ -75,6 +88,7 @@ private:
     void expireRegistrations();
     void closeRemaining();
     void stopSessions();
+    void closeClientListeners();
 
     BrokerConfig m_config;
     BrokerContext m_ctx;
@@ -85,6 +99,7 @@ private:
     LegacyHandler m_legacy;
     ClientWatchdog m_watchdog;
     Supervisor m_supervisor;
+    MonitorHub m_monitors; // after everything it watches: destroyed first
 
     QList<TcpListener *> m_tcpListeners;
     QList<UnixListener *> m_unixListeners;

@@ -14,6 +14,7 @@ class Router;
 class NativeHandler;
 class LegacyHandler;
 class ClientWatchdog;
+class MonitorHub;
 class Session;
 
 class SessionOwner
@@ -33,6 +34,9 @@ struct BrokerContext
     NativeHandler *native = nullptr;
     LegacyHandler *legacy = nullptr;
     ClientWatchdog *watchdog = nullptr;
+    // Monitors: takes over connections that say Hello as a monitor; told about registrations.
+    // May be null (a context without monitors: unit tests of the handlers).
+    MonitorHub *monitors = nullptr;
     SessionOwner *owner = nullptr;
     bool shuttingDown = false;
 

@@ -2,7 +2,8 @@
 # Installs what building and testing Kennel needs on Debian 12, and nothing when it is all there.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ gcc make qt6-base-dev)
+# openssl: the command-line tool; tests/auto/monitorauth generates its TLS certificates with it.
+packages=(cmake ninja-build g++ gcc make qt6-base-dev openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

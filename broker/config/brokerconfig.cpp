@@ -1,9 +1,14 @@
 #include "brokerconfig.h"
 
 #include <QDir>
+#include <QFile>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace Kennel {
@@ -206,6 +211,95 @@ QString signalName(int signalNumber)
             return QLatin1String(named.name);
     }
     return QString::number(signalNumber);
+}
+
+QString MonitorToken::check(QByteArrayView token)
+{
+    if (token.isEmpty())
+        return QStringLiteral("empty");
+    if (token.size() < MinLength) {
+        return QStringLiteral("too short (at least ") + QString::number(MinLength)
+               + QStringLiteral(" characters; e.g. the output of \"openssl rand -hex 16\")");
+    }
+    if (token.size() > MaxLength)
+        return QStringLiteral("too long (at most ") + QString::number(MaxLength) + QStringLiteral(" characters)");
+    for (qsizetype i = 0; i < token.size(); ++i) {
+        const auto c = static_cast<unsigned char>(token[i]);
+        if (c < 0x21 || c > 0x7e) {
+            return QStringLiteral("character ") + QString::number(i + 1)
+                   + QStringLiteral(" is not printable ASCII (blanks and non-ASCII characters are not allowed)");
+        }
+    }
+    return {};
+}
+
+std::optional<QByteArray> MonitorToken::readFile(const QString &path, QString *error)
+{
+    const QByteArray native = QFile::encodeName(path);
+    // open() first and fstat() what was opened: checking the path and then reading it would leave
+    // a window in which the file could be swapped.
+    const int fd = ::open(native.constData(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        *error = errno == ENOENT ? QStringLiteral("no such file")
+                                 : QStringLiteral("cannot read: ") + QString::fromLocal8Bit(std::strerror(errno));
+        return std::nullopt;
+    }
+    struct Closer
+    {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) {
+        *error = QStringLiteral("cannot read: ") + QString::fromLocal8Bit(std::strerror(errno));
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *error = QStringLiteral("is not a regular file");
+        return std::nullopt;
+    }
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        *error = QStringLiteral("is accessible by group or others (mode ")
+                 + QString::number(st.st_mode & 07777, 8).rightJustified(4, QLatin1Char('0'))
+                 + QStringLiteral("); anyone who can read it can monitor and control the broker: chmod 600 it");
+        return std::nullopt;
+    }
+    // MaxLength, a CR LF, and one byte more to tell "too long" from "just fits".
+    char buffer[MaxLength + 3];
+    qsizetype size = 0;
+    while (size < qsizetype(sizeof buffer)) {
+        const ssize_t n = ::read(fd, buffer + size, sizeof buffer - size_t(size));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            *error = QStringLiteral("cannot read: ") + QString::fromLocal8Bit(std::strerror(errno));
+            return std::nullopt;
+        }
+        if (n == 0)
+            break;
+        size += n;
+    }
+    QByteArray token(buffer, size);
+    std::fill(std::begin(buffer), std::end(buffer), '\0');
+    if (size == qsizetype(sizeof buffer)) {
+        *error = QStringLiteral("longer than ") + QString::number(MaxLength) + QStringLiteral(" characters");
+        return std::nullopt;
+    }
+    while (token.endsWith('\n') || token.endsWith('\r'))
+        token.chop(1);
+    if (token.size() > MaxLength) {
+        *error = QStringLiteral("longer than ") + QString::number(MaxLength) + QStringLiteral(" characters");
+        return std::nullopt;
+    }
+    const QString why = check(token);
+    if (!why.isEmpty()) {
+        *error = QStringLiteral("the token in it: ") + why;
+        if (token.isEmpty())
+            *error = QStringLiteral("is empty");
+        return std::nullopt;
+    }
+    return token;
 }
 
 } // namespace Kennel

@@ -116,7 +116,7 @@ struct MonitorSettings
     // Extra listeners for monitors only (e.g. the board's network address, with TLS), in addition
     // to a Hello with role Monitor on the client listeners. Empty: none.
     QList<ListenAddress> listen;
-    bool tls = false;               // the monitor listeners speak TLS
+    bool tls = false;               // the monitor listeners' TCP addresses speak TLS (Unix ones never do)
     QString certificateFile;        // PEM; required when tls
     QString privateKeyFile;         // PEM; required when tls
     // Credentials. A token (from the file when token_file is set) admits a monitor from anywhere;
@@ -125,17 +125,39 @@ struct MonitorSettings
     QByteArray token;
     QString tokenFile;
     bool allowLocalPeers = true;
-    int maxMonitors = 8;
+    int maxMonitors = 8;            // admitted monitors at once; also TLS handshakes in progress at once
     // Failed attempts: each failure from an address doubles that address's delay before its next
     // answer, from failureDelay up to failureDelayMax.
     std::chrono::milliseconds failureDelay{500};
     std::chrono::milliseconds failureDelayMax{30000};
+    // TLS: a connection that has not completed its handshake by then is closed.
+    std::chrono::milliseconds handshakeTimeout{10000};
     // The stream: bytes queued towards one monitor before traffic records are dropped (events and
     // snapshots are never dropped; a monitor whose queue exceeds twice this is disconnected).
     qint64 maxQueueBytes = 4 * 1024 * 1024;
     int trafficPreviewBytes = 64;       // payload bytes per traffic record (0..1024)
     int maxTrafficPerSecond = 2000;     // records per second per monitor, then "N dropped" markers
     std::chrono::milliseconds totalsInterval{1000};
+};
+
+// What a monitor token may be, and how a token file is read. Shared by ConfigLoader (which checks
+// a configuration up front) and MonitorAuthenticator (which reads the file when the broker starts).
+struct MonitorToken
+{
+    // Long enough that guessing, slowed down per address, is hopeless; short enough for a Hello.
+    static constexpr int MinLength = 16;
+    static constexpr int MaxLength = 1024;
+
+    // Empty if `token` is acceptable, else why not. Printable ASCII without blanks only: the same
+    // bytes then come out of an INI file, a token file and the monitor app's text field. The
+    // reason never quotes the token.
+    static QString check(QByteArrayView token);
+
+    // Reads a token file: one token, trailing line breaks dropped. Refused (nullopt, *error says
+    // why without quoting the file's content): a file that is missing, not a regular file,
+    // unreadable, accessible by group or others (anyone who can read it is a monitor), larger than
+    // MaxLength plus a line break, or whose token fails check().
+    static std::optional<QByteArray> readFile(const QString &path, QString *error);
 };
 
 struct BrokerConfig

@@ -49,6 +49,7 @@ const QString GroupLimits = QStringLiteral("limits");
 const QString GroupLog = QStringLiteral("log");
 const QString GroupWatchdog = QStringLiteral("watchdog");
 const QString GroupWatchdogActions = QStringLiteral("watchdog.actions");
+const QString GroupMonitor = QStringLiteral("monitor");
 const QString ServiceGroupPrefix = QStringLiteral("service.");
 const QString KeyListen = QStringLiteral("listen");
 const QString KeyTraffic = QStringLiteral("traffic");
@@ -63,10 +64,19 @@ const QString KeyEnvironment = QStringLiteral("environment");
 const QString KeyRestart = QStringLiteral("restart");
 const QString KeyStopSignal = QStringLiteral("stop_signal");
 
+const QString KeyTls = QStringLiteral("tls");
+const QString KeyCertificate = QStringLiteral("certificate");
+const QString KeyPrivateKey = QStringLiteral("private_key");
+const QString KeyToken = QStringLiteral("token");
+const QString KeyTokenFile = QStringLiteral("token_file");
+const QString KeyAllowLocalPeers = QStringLiteral("allow_local_peers");
+
 const QString OptConfig = QStringLiteral("config");
 const QString OptListen = QStringLiteral("listen");
 const QString OptLogTraffic = QStringLiteral("log-traffic");
 const QString OptCheckConfig = QStringLiteral("check-config");
+const QString OptMonitorListen = QStringLiteral("monitor-listen");
+const QString OptMonitorTokenFile = QStringLiteral("monitor-token-file");
 
 enum class ValueKind { Count, Bytes, Millis };
 
@@ -132,6 +142,32 @@ const NumericKey numericKeys[] = {
      "After SIGTERM to an expired client, time before SIGKILL", ValueKind::Millis, 0, 3600000,
      [](const BrokerConfig &c) -> qint64 { return c.watchdog.killGrace.count(); },
      [](BrokerConfig &c, qint64 v) { c.watchdog.killGrace = std::chrono::milliseconds(v); }},
+    // [monitor]: file only. crossCheck() orders the two delays. The monitor's queue is not tied to
+    // max_frame_size: the broker builds the monitor's frames itself, all far smaller.
+    {"monitor", "max_monitors", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1024,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.maxMonitors; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.maxMonitors = int(v); }},
+    {"monitor", "failure_delay_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 1, 60000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.failureDelay.count(); },
+     [](BrokerConfig &c, qint64 v) { c.monitor.failureDelay = std::chrono::milliseconds(v); }},
+    {"monitor", "failure_delay_max_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 1, 3600000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.failureDelayMax.count(); },
+     [](BrokerConfig &c, qint64 v) { c.monitor.failureDelayMax = std::chrono::milliseconds(v); }},
+    {"monitor", "handshake_timeout_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 600000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.handshakeTimeout.count(); },
+     [](BrokerConfig &c, qint64 v) { c.monitor.handshakeTimeout = std::chrono::milliseconds(v); }},
+    {"monitor", "max_queue_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 64 * KiB, GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.maxQueueBytes; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.maxQueueBytes = v; }},
+    {"monitor", "traffic_preview_bytes", nullptr, nullptr, nullptr, ValueKind::Count, 0, 1024,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.trafficPreviewBytes; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.trafficPreviewBytes = int(v); }},
+    {"monitor", "max_traffic_per_second", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1000000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.maxTrafficPerSecond; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.maxTrafficPerSecond = int(v); }},
+    {"monitor", "totals_interval_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 3600000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.totalsInterval.count(); },
+     [](BrokerConfig &c, qint64 v) { c.monitor.totalsInterval = std::chrono::milliseconds(v); }},
 };
 
 // The numeric keys of a [service.NAME] group; file only.
@@ -159,7 +195,13 @@ const ServiceNumericKey serviceNumericKeys[] = {
 
 bool isSizeKey(const NumericKey &key)
 {
-    return qstrcmp(key.iniKey, "max_frame_size") == 0 || qstrcmp(key.iniKey, "max_queue_bytes") == 0;
+    return GroupLimits == QLatin1String(key.group)
+           && (qstrcmp(key.iniKey, "max_frame_size") == 0 || qstrcmp(key.iniKey, "max_queue_bytes") == 0);
+}
+
+bool isMonitorKey(const NumericKey &key)
+{
+    return GroupMonitor == QLatin1String(key.group);
 }
 
 QString iniName(const NumericKey &key)
@@ -180,13 +222,6 @@ QString flagName(const NumericKey &key)
 QString quoted(const QString &text)
 {
     return QLatin1Char('"') + text + QLatin1Char('"');
-}
-
-// A group that an upcoming feature (the monitor) will read. Accepting it now lets one config
-// file serve brokers on both sides of that release.
-bool isReservedGroup(const QString &group)
-{
-    return group == QLatin1String("monitor");
 }
 
 bool isServiceGroup(const QString &group)
@@ -212,8 +247,10 @@ QStringList knownKeysOf(const QString &group)
         return {KeyListen};
     if (group == GroupLog)
         return {KeyTraffic};
-    if (group == GroupLimits || group == GroupWatchdog) {
+    if (group == GroupLimits || group == GroupWatchdog || group == GroupMonitor) {
         QStringList keys;
+        if (group == GroupMonitor)
+            keys << KeyListen << KeyTls << KeyCertificate << KeyPrivateKey << KeyToken << KeyTokenFile << KeyAllowLocalPeers;
         for (const NumericKey &key : numericKeys) {
             if (group == QLatin1String(key.group))
                 keys.append(QLatin1String(key.iniKey));
@@ -228,13 +265,12 @@ QStringList knownKeysOf(const QString &group)
 // [watchdog.actions] and [service.NAME] are known too, but their keys are checked where they are read.
 const QStringList &knownGroups()
 {
-    static const QStringList groups{GroupBroker, GroupLimits, GroupLog, GroupWatchdog};
+    static const QStringList groups{GroupBroker, GroupLimits, GroupLog, GroupWatchdog, GroupMonitor};
     return groups;
 }
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [service.NAME]; "
-    "reserved for upcoming features: [monitor])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [service.NAME], [monitor])");
 
 bool isAsciiDigits(QStringView text)
 {
@@ -462,7 +498,100 @@ QStringList watchdogCrossCheck(const WatchdogSettings &w)
     return errors;
 }
 
-QStringList crossCheck(const BrokerConfig &config, bool sizesSuspect, bool watchdogSuspect)
+QString monitorKey(const QString &name)
+{
+    return GroupMonitor + QLatin1Char('/') + name;
+}
+
+// A file the broker will read when it starts: there, a regular file, readable. Its content is
+// judged where it is used (the listener parses the PEM, the authenticator re-reads the token).
+QString fileProblem(const QString &path)
+{
+    if (!QDir::isAbsolutePath(path))
+        return QStringLiteral("is not an absolute path");
+    const QFileInfo info(path);
+    if (!info.exists())
+        return QStringLiteral("no such file");
+    if (info.isDir())
+        return QStringLiteral("is a directory");
+    if (::access(QFile::encodeName(path).constData(), R_OK) != 0)
+        return QStringLiteral("cannot read");
+    return {};
+}
+
+// The [monitor] keys that only make sense together, on the outcome of every layer. Only the
+// broker's own listeners are compared with the monitor's: two monitor addresses are checked where
+// the list is parsed.
+QStringList monitorCrossCheck(const BrokerConfig &config)
+{
+    QStringList errors;
+    const MonitorSettings &m = config.monitor;
+
+    if (m.failureDelayMax < m.failureDelay) {
+        errors.append(orderError(monitorKey(QStringLiteral("failure_delay_max_ms")), m.failureDelayMax.count(),
+                                 monitorKey(QStringLiteral("failure_delay_ms")), m.failureDelay.count()));
+    }
+
+    if (!m.token.isEmpty() && !m.tokenFile.isEmpty()) {
+        errors.append(monitorKey(KeyToken) + QStringLiteral(": set together with ") + monitorKey(KeyTokenFile)
+                      + QStringLiteral("; give one of them"));
+    } else if (!m.tokenFile.isEmpty()) {
+        QString why = fileProblem(m.tokenFile);
+        if (why.isEmpty()) {
+            // The same reading the authenticator does at start, so --check-config catches a
+            // token file that is too open or empty.
+            MonitorToken::readFile(m.tokenFile, &why);
+        }
+        if (!why.isEmpty())
+            errors.append(monitorKey(KeyTokenFile) + QStringLiteral(": ") + quoted(m.tokenFile) + QStringLiteral(": ") + why);
+    }
+
+    const bool hasToken = !m.token.isEmpty() || !m.tokenFile.isEmpty();
+    bool hasTcp = false;
+    const QList<ListenAddress> brokerListen = config.effectiveListen();
+    for (const ListenAddress &address : m.listen) {
+        const QString label = monitorKey(KeyListen) + QStringLiteral(": ") + quoted(address.toString());
+        const bool isTcp = address.kind == ListenAddress::Kind::Tcp;
+        hasTcp = hasTcp || isTcp;
+        // Port 0 is a fresh port each time, never a clash.
+        if (brokerListen.contains(address) && !(isTcp && address.port == 0)) {
+            errors.append(label + QStringLiteral(" is also a broker/listen address; the monitor listener needs one of its own"));
+        } else if (isTcp && !hasToken) {
+            errors.append(label + QStringLiteral(": no monitor could be admitted there: a TCP peer needs a token (set ")
+                          + monitorKey(KeyToken) + QStringLiteral(" or ") + monitorKey(KeyTokenFile) + QLatin1Char(')'));
+        } else if (!isTcp && !hasToken && !m.allowLocalPeers) {
+            errors.append(label + QStringLiteral(": no monitor could be admitted there: no token, and ")
+                          + monitorKey(KeyAllowLocalPeers) + QStringLiteral(" is off"));
+        }
+    }
+
+    if (m.tls) {
+        if (!hasTcp) {
+            errors.append(monitorKey(KeyTls) + QStringLiteral(": on, but ") + monitorKey(KeyListen)
+                          + QStringLiteral(" has no TCP address (TLS is for the monitor listeners; the client listeners stay plain)"));
+        }
+        for (const auto &[key, path] : {std::pair{KeyCertificate, m.certificateFile}, std::pair{KeyPrivateKey, m.privateKeyFile}}) {
+            if (path.isEmpty()) {
+                errors.append(monitorKey(key) + QStringLiteral(": required when ") + monitorKey(KeyTls) + QStringLiteral(" is on"));
+                continue;
+            }
+            const QString why = fileProblem(path);
+            if (!why.isEmpty())
+                errors.append(monitorKey(key) + QStringLiteral(": ") + quoted(path) + QStringLiteral(": ") + why);
+        }
+    } else {
+        // A certificate without tls most likely means the operator believes the link is encrypted.
+        for (const auto &[key, path] : {std::pair{KeyCertificate, m.certificateFile}, std::pair{KeyPrivateKey, m.privateKeyFile}}) {
+            if (!path.isEmpty()) {
+                errors.append(monitorKey(key) + QStringLiteral(": set, but ") + monitorKey(KeyTls)
+                              + QStringLiteral(" is off; turn tls on or remove the key"));
+            }
+        }
+    }
+    return errors;
+}
+
+QStringList crossCheck(const BrokerConfig &config, bool sizesSuspect, bool watchdogSuspect, bool monitorSuspect)
 {
     QStringList errors;
     if (!sizesSuspect && config.maxOutputQueueBytes < qint64(config.maxFrameSize)) {
@@ -472,22 +601,25 @@ QStringList crossCheck(const BrokerConfig &config, bool sizesSuspect, bool watch
     }
     if (!watchdogSuspect)
         errors += watchdogCrossCheck(config.watchdog);
+    if (!monitorSuspect)
+        errors += monitorCrossCheck(config);
     return errors;
 }
 
-// One run through the layers. sizesSuspect / watchdogSuspect: a key of that kind failed to
-// parse, so a cross-key check would compare against a value the operator did not ask for and
-// only confuse.
+// One run through the layers. sizesSuspect / watchdogSuspect / monitorSuspect: a key of that
+// kind failed to parse, so a cross-key check would compare against a value the operator did not
+// ask for and only confuse.
 struct Pass
 {
     BrokerConfig config;
     QStringList errors;
     bool sizesSuspect = false;
     bool watchdogSuspect = false;
+    bool monitorSuspect = false;
 
     ConfigLoader::Result finish()
     {
-        errors += crossCheck(config, sizesSuspect, watchdogSuspect);
+        errors += crossCheck(config, sizesSuspect, watchdogSuspect, monitorSuspect);
         return {config, errors};
     }
 };
@@ -603,9 +735,12 @@ void checkKeyNames(const QSettings &settings, QStringList *errors)
         const qsizetype slash = key.indexOf(QLatin1Char('/'));
         if (slash < 0) {
             QString hint;
+            // The first group that has it: "listen" is [broker]'s before it is [monitor]'s.
             for (const QString &group : knownGroups()) {
-                if (knownKeysOf(group).contains(key))
+                if (knownKeysOf(group).contains(key)) {
                     hint = QStringLiteral(" (it belongs in [") + group + QStringLiteral("])");
+                    break;
+                }
             }
             errors->append(key + QStringLiteral(": key outside any [group]") + hint);
             continue;
@@ -613,7 +748,7 @@ void checkKeyNames(const QSettings &settings, QStringList *errors)
         const QString group = key.left(slash);
         const QString name = key.mid(slash + 1);
         // Its keys are name patterns, checked as they are read.
-        if (isReservedGroup(group) || group == GroupWatchdogActions)
+        if (group == GroupWatchdogActions)
             continue;
         if (isServiceGroup(group)) {
             if (!serviceKeys().contains(name)) {
@@ -1027,6 +1162,84 @@ void applyServices(const QSettings &settings, const IniLayout &layout, const QDi
         pass.config.services = services;
 }
 
+// A path key of [monitor]: relative to the file's folder, like a service's program; empty unsets.
+void readMonitorPath(const QSettings &settings, const QString &name, const QDir &configDir, QString *out, Pass &pass)
+{
+    const QString key = monitorKey(name);
+    if (!settings.contains(key))
+        return;
+    if (const std::optional<QString> text = singleValue(settings, key, &pass.errors))
+        *out = text->isEmpty() ? QString() : QDir::cleanPath(configDir.absoluteFilePath(*text));
+    else
+        pass.monitorSuspect = true;
+}
+
+void readMonitorBool(const QSettings &settings, const QString &name, bool *out, Pass &pass)
+{
+    const QString key = monitorKey(name);
+    if (!settings.contains(key))
+        return;
+    const std::optional<QString> text = singleValue(settings, key, &pass.errors);
+    if (text && parseBool(*text, out))
+        return;
+    if (text) {
+        pass.errors.append(key + QStringLiteral(": ") + quoted(*text)
+                           + QStringLiteral(" is not a boolean (true/false, yes/no, on/off, 1/0)"));
+    }
+    pass.monitorSuspect = true;
+}
+
+// [monitor] apart from its numeric keys, which the shared table reads.
+void applyMonitor(const QSettings &settings, const QDir &configDir, Pass &pass)
+{
+    MonitorSettings &m = pass.config.monitor;
+    const QString listenKey = monitorKey(KeyListen);
+    if (settings.contains(listenKey)) {
+        if (const std::optional<QStringList> items = valueItems(settings.value(listenKey))) {
+            QStringList trimmed;
+            for (const QString &item : *items)
+                trimmed.append(item.trimmed());
+            // Unlike [broker] listen, empty is the default here: no listener of the monitor's own.
+            if (trimmed == QStringList{QString()})
+                m.listen.clear();
+            else if (!parseListenList(trimmed, listenKey, &m.listen, &pass.errors))
+                pass.monitorSuspect = true;
+        } else {
+            pass.errors.append(listenKey + QStringLiteral(": not a plain value"));
+            pass.monitorSuspect = true;
+        }
+    }
+
+    readMonitorBool(settings, KeyTls, &m.tls, pass);
+    readMonitorBool(settings, KeyAllowLocalPeers, &m.allowLocalPeers, pass);
+    readMonitorPath(settings, KeyCertificate, configDir, &m.certificateFile, pass);
+    readMonitorPath(settings, KeyPrivateKey, configDir, &m.privateKeyFile, pass);
+    readMonitorPath(settings, KeyTokenFile, configDir, &m.tokenFile, pass);
+
+    // The token is a secret: errors say what is wrong with it, never what it is.
+    const QString tokenKey = monitorKey(KeyToken);
+    if (settings.contains(tokenKey)) {
+        // Not singleValue(): its errors quote the value.
+        const std::optional<QStringList> items = valueItems(settings.value(tokenKey));
+        if (!items || items->size() != 1) {
+            pass.errors.append(tokenKey + (items ? QStringLiteral(": reads as a list; quote a token that contains a comma")
+                                                 : QStringLiteral(": not a plain value")));
+            pass.monitorSuspect = true;
+        } else if (items->constFirst().trimmed().isEmpty()) {
+            m.token.clear();
+        } else {
+            const QByteArray token = items->constFirst().trimmed().toUtf8();
+            const QString why = MonitorToken::check(token);
+            if (why.isEmpty()) {
+                m.token = token;
+            } else {
+                pass.errors.append(tokenKey + QStringLiteral(": ") + why);
+                pass.monitorSuspect = true;
+            }
+        }
+    }
+}
+
 void applyFileLayer(const QString &path, Pass &pass)
 {
     if (path.isEmpty()) {
@@ -1097,6 +1310,8 @@ void applyFileLayer(const QString &path, Pass &pass)
             pass.sizesSuspect = true;
         if (isWatchdogKey(key))
             pass.watchdogSuspect = true;
+        if (isMonitorKey(key))
+            pass.monitorSuspect = true;
     }
 
     const QString trafficKey = GroupLog + QLatin1Char('/') + KeyTraffic;
@@ -1111,6 +1326,7 @@ void applyFileLayer(const QString &path, Pass &pass)
 
     applyWatchdog(settings, layout, pass);
     applyServices(settings, layout, info.absoluteDir(), pass);
+    applyMonitor(settings, info.absoluteDir(), pass);
 }
 
 void applyFlagLayer(const QCommandLineParser &parser, Pass &pass)
@@ -1142,6 +1358,25 @@ void applyFlagLayer(const QCommandLineParser &parser, Pass &pass)
     }
     if (parser.isSet(OptLogTraffic))
         pass.config.logTraffic = true;
+
+    if (parser.isSet(OptMonitorListen)) {
+        QStringList items;
+        for (const QString &value : parser.values(OptMonitorListen))
+            items.append(value.trimmed());
+        if (!parseListenList(items, QStringLiteral("--monitor-listen"), &pass.config.monitor.listen, &pass.errors))
+            pass.monitorSuspect = true;
+    }
+    if (parser.isSet(OptMonitorTokenFile)) {
+        const QString path = parser.value(OptMonitorTokenFile).trimmed();
+        if (path.isEmpty()) {
+            pass.errors.append(QStringLiteral("--monitor-token-file: no file name given"));
+            pass.monitorSuspect = true;
+        } else {
+            // The flag replaces the file's credential, whichever kind it was.
+            pass.config.monitor.tokenFile = QFileInfo(path).absoluteFilePath();
+            pass.config.monitor.token.clear();
+        }
+    }
 }
 
 } // namespace
@@ -1291,6 +1526,14 @@ void ConfigLoader::addOptions(QCommandLineParser &parser)
         parser.addOption({QLatin1String(key.flag), help, QLatin1String(key.valueName)});
     }
     parser.addOption({OptLogTraffic, QStringLiteral("Log every message the broker routes (verbose).")});
+    parser.addOption({OptMonitorListen,
+                      QStringLiteral("Listen for monitors only on ADDR (same forms as --listen). Repeat for more; "
+                                     "replaces the file's [monitor] list. Default: none."),
+                      QStringLiteral("ADDR")});
+    parser.addOption({OptMonitorTokenFile,
+                      QStringLiteral("Admit monitors that present the token in FILE (mode 600). Replaces the file's "
+                                     "[monitor] token or token_file."),
+                      QStringLiteral("FILE")});
     parser.addOption({OptCheckConfig,
                       QStringLiteral("Check the configuration and exit: 0 if it is valid, 1 with the errors if not.")});
 }
@@ -1336,8 +1579,20 @@ QStringList ConfigLoader::validate(const BrokerConfig &config)
         if (!why.isEmpty())
             errors.append(iniName(key) + QStringLiteral(": ") + why);
     }
+    if (!config.monitor.listen.isEmpty()) {
+        QStringList monitorTexts;
+        for (const ListenAddress &address : config.monitor.listen)
+            monitorTexts.append(address.toString());
+        QList<ListenAddress> ignored;
+        parseListenList(monitorTexts, monitorKey(KeyListen), &ignored, &errors);
+    }
+    if (!config.monitor.token.isEmpty()) {
+        const QString why = MonitorToken::check(config.monitor.token);
+        if (!why.isEmpty())
+            errors.append(monitorKey(KeyToken) + QStringLiteral(": ") + why);
+    }
     errors += checkActionRules(config.watchdog.actionRules);
-    errors += crossCheck(config, false, false);
+    errors += crossCheck(config, false, false, false);
 
     if (config.services.size() > MaxServices) {
         errors.append(QString::number(config.services.size()) + QStringLiteral(" services; at most ")

@@ -36,12 +36,15 @@ public:
 
     // Adds --config, --listen, --max-clients, --max-frame-size, --max-name-length,
     // --max-queue-bytes, --register-timeout, --shutdown-timeout, --watchdog-interval,
-    // --watchdog-misses, --watchdog-kill-grace, --log-traffic and --check-config.
-    // Services and the other watchdog keys are file only.
+    // --watchdog-misses, --watchdog-kill-grace, --log-traffic, --monitor-listen,
+    // --monitor-token-file and --check-config. Services, the other watchdog keys and the rest of
+    // [monitor] are file only.
     static void addOptions(QCommandLineParser &parser);
 
     // Defaults, then the file named by --config (if given), then the other flags. A service's
-    // program and working_directory are resolved against the file's folder and must exist. A value that
+    // program and working_directory, and [monitor]'s certificate, private_key and token_file, are
+    // resolved against the file's folder and must exist (a token file is also read and checked:
+    // MonitorToken::readFile). A value that
     // fails validation is reported and leaves the previous layer's value in place; every problem
     // is reported, not just the first. The broker must not start unless the Result is ok().
     static Result load(const QCommandLineParser &parser);

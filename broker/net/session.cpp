@@ -10,6 +10,7 @@
 #include "nameregistry.h"
 #include "nativehandler.h"
 
+#include <QDateTime>
 
 #include <cerrno>
 #include <cstring>
@@ -43,6 +44,8 @@ const char *closeReasonName(Session::CloseReason reason)
     case Session::CloseReason::Bye: return "said bye";
     case Session::CloseReason::Shutdown: return "broker shutting down";
     case Session::CloseReason::OutOfMemory: return "out of memory";
+    case Session::CloseReason::HandedOver: return "handed over to the monitor hub";
+    case Session::CloseReason::ByMonitor: return "disconnected by a monitor";
     }
     return "unknown";
 }
@@ -54,6 +57,7 @@ Session::Session(BrokerContext &context, int fd, quint64 id, Transport transport
     , m_transport(transport)
     , m_peerAddress(std::move(peerAddress))
     , m_acceptedAt(std::chrono::steady_clock::now())
+    , m_connectedSinceMs(QDateTime::currentMSecsSinceEpoch())
 {
 }
 
@@ -180,6 +184,7 @@ void Session::close(CloseReason reason, const QString &detail)
         qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason);
     else
         qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason) << "-" << detail;
+    m_closeReason = reason;
     m_ctx.poller->remove(m_fd);
     m_ctx.poller->forget(this);
     ::close(m_fd);
@@ -191,6 +196,34 @@ void Session::close(CloseReason reason, const QString &detail)
     m_out.clear();
     m_out.shrinkIfEmpty();
     m_ctx.owner->sessionClosed(this);
+}
+
+int Session::detachForHandover(QByteArray *unread, QByteArray *unsent)
+{
+    if (m_fd < 0)
+        return -1;
+    if (unread) {
+        if (m_frameEnd && m_inputEnd && m_frameEnd < m_inputEnd)
+            *unread = QByteArray(m_frameEnd, qsizetype(m_inputEnd - m_frameEnd));
+        else
+            unread->clear();
+    }
+    if (unsent)
+        *unsent = m_out.isEmpty() ? QByteArray() : QByteArray(m_out.data(), qsizetype(m_out.size()));
+    qCDebug(lcSession).noquote() << "handed" << describe() << "over to the monitor hub";
+    const int fd = m_fd;
+    m_closeReason = CloseReason::HandedOver;
+    m_ctx.poller->remove(fd);
+    m_ctx.poller->forget(this);
+    m_fd = -1;
+    m_ctx.registry->release(this);
+    m_entry = nullptr;
+    m_in.clear();
+    m_in.shrinkIfEmpty();
+    m_out.clear();
+    m_out.shrinkIfEmpty();
+    m_ctx.owner->sessionClosed(this);
+    return fd;
 }
 
 void Session::closeAfterFlush(CloseReason reason)
@@ -307,12 +340,22 @@ size_t Session::processInput(const char *data, size_t size)
 
 size_t Session::processNative(const char *data, size_t size)
 {
+    m_inputEnd = data + size;
+    const size_t used = processNativeFrames(data, size);
+    // The bytes belong to the scratch buffer's next user once this returns.
+    m_inputEnd = m_frameEnd = nullptr;
+    return used;
+}
+
+size_t Session::processNativeFrames(const char *data, size_t size)
+{
     const quint32 maxFrame = m_ctx.config->maxFrameSize;
     size_t pos = 0;
     while (pos < size && m_fd >= 0 && !m_closing) {
         const DecodeResult r = decodeFrame(QByteArrayView(data + pos, qsizetype(size - pos)), maxFrame);
         switch (r.error) {
         case DecodeError::None:
+            m_frameEnd = data + pos + size_t(r.consumed);
             m_ctx.native->handle(*this, r.frame);
             pos += size_t(r.consumed);
             continue;

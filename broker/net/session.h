@@ -45,6 +45,8 @@ public:
         Bye,
         Shutdown,
         OutOfMemory,
+        HandedOver,     // a monitor's Hello: the descriptor now belongs to the monitor hub (not closed)
+        ByMonitor,      // an operator's DisconnectClient from a monitor
     };
 
     Session(BrokerContext &context, int fd, quint64 id, Transport transport, QString peerAddress);
@@ -63,6 +65,8 @@ public:
     const QByteArray &name() const { return m_name; }
     NameEntry *nameEntry() const { return m_entry; }
     std::chrono::steady_clock::time_point acceptedAt() const { return m_acceptedAt; }
+    // Wall clock at accept, for people (the monitor shows "connected since"); never for timing.
+    qint64 connectedSinceMs() const { return m_connectedSinceMs; }
     QString describe() const;
 
     void setIdentity(Kind kind, QByteArray name, NameEntry *entry);
@@ -71,6 +75,8 @@ public:
 
     // The process on the other end, established from the kernel and cached.
     const PeerLookupResult &peerProcess();
+    // The cached answer only, never a lookup (a TCP lookup walks /proc): nullptr if not asked yet.
+    const PeerLookupResult *cachedPeerProcess() const { return m_peerProcess ? &*m_peerProcess : nullptr; }
     // Both connections belong to one process instance (a legacy client's two connections).
     bool sameProcessAs(Session &other);
     // The peer hung up or reset but the broker has not read that yet: the name can be taken over.
@@ -92,6 +98,19 @@ public:
     void close(CloseReason reason, const QString &detail = {});
     // Graceful: stop reading, flush what is queued, then close (used by Bye and shutdown).
     void closeAfterFlush(CloseReason reason);
+    // Why close() ran (valid once the session is closed).
+    CloseReason closeReason() const { return m_closeReason; }
+
+    // A monitor said Hello on a client listener: the connection leaves epoll and every table as
+    // in close() (owner notified with CloseReason::HandedOver) but the descriptor stays open and
+    // is returned, to be wrapped in a Qt socket by the monitor hub. `unread` gets the input bytes
+    // already read behind the frame being handled (a pipelined Subscribe), `unsent` the output not
+    // yet written. Only valid from inside NativeHandler::handle() (the frame being handled is the
+    // last one the session consumes); -1 if the session is closed already.
+    int detachForHandover(QByteArray *unread, QByteArray *unsent);
+
+    // Messages to this connection that were dropped (its queue was full, or too small for them).
+    quint64 droppedTowards = 0;
 
     TrafficCounters counters;
     RouteCache routeCache;
@@ -103,6 +122,7 @@ private:
     void readInput();
     size_t processInput(const char *data, size_t size);
     size_t processNative(const char *data, size_t size);
+    size_t processNativeFrames(const char *data, size_t size);
     size_t processLegacy(const char *data, size_t size);
     void updatePollEvents();
 
@@ -118,10 +138,15 @@ private:
     CloseReason m_closeReason = CloseReason::PeerClosed;
     quint32 m_claimedPid = 0;
     size_t m_inputNeed = 0; // size of the frame whose beginning sits in m_in
+    // While processNative() runs: the end of the frame being handled and of the bytes read, so
+    // that a handover can take what follows the Hello with it.
+    const char *m_frameEnd = nullptr;
+    const char *m_inputEnd = nullptr;
     QByteArray m_name;
     NameEntry *m_entry = nullptr;
     QString m_peerAddress;
     std::chrono::steady_clock::time_point m_acceptedAt;
+    qint64 m_connectedSinceMs = 0;
     std::optional<PeerLookupResult> m_peerProcess;
     ByteQueue m_in;
     ByteQueue m_out;

@@ -4,6 +4,7 @@
 #include "brokercontext.h"
 #include "clientwatchdog.h"
 #include "legacyframe.h"
+#include "monitorhub.h"
 #include "nameregistry.h"
 #include "names.h"
 #include "router.h"
@@ -78,6 +79,8 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
     }
     session.setIdentity(Session::Kind::LegacyReceiver, frame.source.toByteArray(), entry);
     qCInfo(lcLegacy).noquote() << "registered legacy receive connection" << session.describe();
+    if (m_ctx.monitors)
+        m_ctx.monitors->clientRegistered(session);
 }
 
 bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame)
@@ -107,6 +110,8 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
     }
     session.setIdentity(Session::Kind::LegacySender, frame.source.toByteArray(), entry);
     qCInfo(lcLegacy).noquote() << "legacy main connection" << session.describe() << "bound to its name";
+    if (m_ctx.monitors)
+        m_ctx.monitors->clientRegistered(session);
     return true;
 }
 

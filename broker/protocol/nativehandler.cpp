@@ -5,6 +5,7 @@
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
 #include "framecodec.h"
+#include "monitorhub.h"
 #include "nameregistry.h"
 #include "names.h"
 #include "router.h"
@@ -78,6 +79,12 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
                        QStringLiteral("protocol version %1 is not supported").arg(hello->protocolVersion), frame.messageId, true);
         return;
     }
+    if (hello->role == Role::Monitor && m_ctx.monitors) {
+        // A monitor is not a client: the hub takes the connection (and whatever the peer sent
+        // behind its Hello) and decides whether to admit it (PROTOCOL §6, docs/MONITOR.md).
+        m_ctx.monitors->adoptSession(session, frame);
+        return;
+    }
     if (hello->role != Role::Client) {
         session.refuse(ErrorCode::NotPermitted, QStringLiteral("only the client role is served on this listener"),
                        frame.messageId, true);
@@ -119,6 +126,8 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     welcome.maxFrameSize = m_ctx.config->maxFrameSize;
     welcome.brokerVersion = QCoreApplication::applicationVersion().toUtf8();
     session.sendFrame(FrameType::Welcome, frame.messageId, {}, session.name(), encodeWelcome(welcome));
+    if (m_ctx.monitors)
+        m_ctx.monitors->clientRegistered(session);
 }
 
 void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
@@ -163,6 +172,7 @@ void NativeHandler::send(Session &session, const FrameView &frame)
         else
             session.refuse(ErrorCode::NotRegistered, QStringLiteral("register with hello before sending"), frame.messageId);
         session.counters.countUndelivered(DeliveryStatus::NotRegistered);
+        m_ctx.router->tapRefused(session, frame.target, frame.payload, DeliveryStatus::NotRegistered);
         return;
     }
     // The broker stamps the sender's registered name; a frame claiming another is refused, not fixed up.
@@ -174,6 +184,7 @@ void NativeHandler::send(Session &session, const FrameView &frame)
     }
     if (Q_UNLIKELY(frame.target.isEmpty())) {
         session.counters.countUndelivered(DeliveryStatus::InvalidTarget);
+        m_ctx.router->tapRefused(session, frame.target, frame.payload, DeliveryStatus::InvalidTarget);
         answer(DeliveryStatus::InvalidTarget);
         return;
     }

@@ -55,13 +55,13 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
     m_totals.bytesIn += quint64(payload.size());
 
     if (Q_UNLIKELY(m_shuttingDown)) {
-        noteUndelivered(sender, target, DeliveryStatus::ShuttingDown);
+        noteUndelivered(sender, target, payload, DeliveryStatus::ShuttingDown);
         return DeliveryStatus::ShuttingDown;
     }
     NameEntry *entry = lookup(sender, target);
     Session *receiver = entry ? entry->receiver : nullptr;
     if (!receiver) {
-        noteUndelivered(sender, target, DeliveryStatus::NoSuchClient);
+        noteUndelivered(sender, target, payload, DeliveryStatus::NoSuchClient);
         return DeliveryStatus::NoSuchClient;
     }
 
@@ -70,11 +70,11 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
     size_t frameSize;
     if (toLegacy) {
         if (source.size() > Legacy::MaxNameLength) {
-            noteUndelivered(sender, target, DeliveryStatus::SenderNameUnfit);
+            noteUndelivered(sender, target, payload, DeliveryStatus::SenderNameUnfit, receiver);
             return DeliveryStatus::SenderNameUnfit;
         }
         if (!legacyMsgField && payload.size() > Legacy::MaxTextLength) {
-            noteUndelivered(sender, target, DeliveryStatus::TooLargeForTarget);
+            noteUndelivered(sender, target, payload, DeliveryStatus::TooLargeForTarget, receiver);
             return DeliveryStatus::TooLargeForTarget;
         }
         frameSize = Legacy::FrameSize;
@@ -84,17 +84,17 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
 
     const size_t bound = size_t(m_config.maxOutputQueueBytes);
     if (frameSize > bound) {
-        noteUndelivered(sender, target, DeliveryStatus::TooLargeForTarget);
+        noteUndelivered(sender, target, payload, DeliveryStatus::TooLargeForTarget, receiver);
         return DeliveryStatus::TooLargeForTarget;
     }
     if (receiver->pendingOutput() + frameSize > bound) {
-        noteUndelivered(sender, target, DeliveryStatus::TargetQueueFull);
+        noteUndelivered(sender, target, payload, DeliveryStatus::TargetQueueFull, receiver);
         return DeliveryStatus::TargetQueueFull;
     }
 
     char *dst = receiver->reserveOutput(frameSize);
     if (!dst) {
-        noteUndelivered(sender, target, DeliveryStatus::TargetQueueFull);
+        noteUndelivered(sender, target, payload, DeliveryStatus::TargetQueueFull, receiver);
         return DeliveryStatus::TargetQueueFull;
     }
     if (toLegacy) {
@@ -120,13 +120,20 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
     if (Q_UNLIKELY(m_config.logTraffic))
         qCInfo(lcTraffic, "%s -> %s: %lld bytes", source.constData(), receiver->name().constData(),
                qlonglong(payload.size()));
+    if (Q_UNLIKELY(m_tap))
+        m_tap->record(sender, target, payload, DeliveryStatus::Delivered);
     return DeliveryStatus::Delivered;
 }
 
-void Router::noteUndelivered(Session &sender, QByteArrayView target, DeliveryStatus status)
+void Router::noteUndelivered(Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
+                             Session *receiver)
 {
     sender.counters.countUndelivered(status);
     m_totals.countUndelivered(status);
+    if (receiver)
+        ++receiver->droppedTowards;
+    if (Q_UNLIKELY(m_tap))
+        m_tap->record(sender, target, payload, status);
     int suppressed = 0;
     if (!m_dropLog.allow(&suppressed))
         return;

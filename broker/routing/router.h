@@ -17,6 +17,17 @@ class NameRegistry;
 class Session;
 namespace Legacy { struct FrameView; }
 
+// Sees what the router did with every message while it is set: the monitor stream's traffic
+// records. The router holds one pointer and tests it once per message (Q_UNLIKELY): with no
+// monitor asking for traffic the message path pays one predictable branch and nothing else.
+class TrafficTap
+{
+public:
+    virtual ~TrafficTap() = default;
+    // `payload` is the message as the sender gave it (a legacy sender: the msg text).
+    virtual void record(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) = 0;
+};
+
 // A sender's last target, so a stream of messages to one peer costs a compare, not a hash lookup.
 struct RouteCache
 {
@@ -34,6 +45,16 @@ public:
     // A legacy cmd 2 from a connection bound to its name.
     DeliveryStatus routeLegacy(Session &sender, const Legacy::FrameView &frame);
 
+    // A message the protocol handler refused before routing (not registered, empty target): the
+    // handler counts it; this only shows it to the tap.
+    void tapRefused(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status)
+    {
+        if (Q_UNLIKELY(m_tap))
+            m_tap->record(sender, target, payload, status);
+    }
+    void setTap(TrafficTap *tap) { m_tap = tap; }
+    TrafficTap *tap() const { return m_tap; }
+
     void setShuttingDown(bool stopping) { m_shuttingDown = stopping; }
     const TrafficCounters &totals() const { return m_totals; }
     quint64 nextLegacyMessageId() { return ++m_legacyMessageIds; }
@@ -42,12 +63,14 @@ private:
     NameEntry *lookup(Session &sender, QByteArrayView target);
     DeliveryStatus deliver(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
                            const char *legacyMsgField);
-    void noteUndelivered(Session &sender, QByteArrayView target, DeliveryStatus status);
+    void noteUndelivered(Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
+                         Session *receiver = nullptr);
 
     const BrokerConfig &m_config;
     const NameRegistry &m_registry;
     TrafficCounters m_totals;
     LogThrottle m_dropLog;
+    TrafficTap *m_tap = nullptr;
     quint64 m_legacyMessageIds = 0;
     bool m_shuttingDown = false;
 };

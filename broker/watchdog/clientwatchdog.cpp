@@ -145,6 +145,7 @@ ClientWatchdog::Granted ClientWatchdog::grant(Session &session, WatchTerms terms
                                         .arg(QLatin1String(watchdogActionName(watched.action)))
                                         .arg(actionChosen ? QStringLiteral(" (its choice)") : QString())
                                         .arg(identity.isEmpty() ? QString() : QStringLiteral(", ") + identity);
+    emit registered(key, watched.name, watched.action);
     Granted granted;
     granted.ok = true;
     granted.terms.intervalMs = quint32(terms.interval.count());

@@ -73,6 +73,8 @@ public:
     const ProcessSignaller &signaller() const { return m_signaller; }
 
 signals:
+    // A client was granted terms (again, if it re-registered); `action` is the effective one.
+    void registered(quint64 sessionId, const QByteArray &name, Kennel::WatchdogAction action);
     void stateChanged(quint64 sessionId, const QByteArray &name, Kennel::WatchState from, Kennel::WatchState to);
     // Emitted just before a signal is sent to `pid` because of an expiry: the supervisor counts that
     // exit as a failure whatever its status.

@@ -95,6 +95,41 @@ QVariant field(const BrokerConfig &config, const QString &name)
             names.append(service.name);
         return names;
     }
+    const MonitorSettings &m = config.monitor;
+    if (name == QLatin1String("monitor/listen")) {
+        QStringList texts;
+        for (const ListenAddress &address : m.listen)
+            texts.append(address.toString());
+        return texts;
+    }
+    if (name == QLatin1String("monitor/tls"))
+        return m.tls;
+    if (name == QLatin1String("monitor/certificate"))
+        return m.certificateFile;
+    if (name == QLatin1String("monitor/private_key"))
+        return m.privateKeyFile;
+    if (name == QLatin1String("monitor/token"))
+        return QString::fromUtf8(m.token);
+    if (name == QLatin1String("monitor/token_file"))
+        return m.tokenFile;
+    if (name == QLatin1String("monitor/allow_local_peers"))
+        return m.allowLocalPeers;
+    if (name == QLatin1String("monitor/max_monitors"))
+        return qint64(m.maxMonitors);
+    if (name == QLatin1String("monitor/failure_delay_ms"))
+        return qint64(m.failureDelay.count());
+    if (name == QLatin1String("monitor/failure_delay_max_ms"))
+        return qint64(m.failureDelayMax.count());
+    if (name == QLatin1String("monitor/handshake_timeout_ms"))
+        return qint64(m.handshakeTimeout.count());
+    if (name == QLatin1String("monitor/max_queue_bytes"))
+        return qint64(m.maxQueueBytes);
+    if (name == QLatin1String("monitor/traffic_preview_bytes"))
+        return qint64(m.trafficPreviewBytes);
+    if (name == QLatin1String("monitor/max_traffic_per_second"))
+        return qint64(m.maxTrafficPerSecond);
+    if (name == QLatin1String("monitor/totals_interval_ms"))
+        return qint64(m.totalsInterval.count());
     qFatal("unknown field %s", qPrintable(name));
     return {};
 }
@@ -104,8 +139,21 @@ const char *const allFields[] = {
     "listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes", "register_timeout_ms",
     "shutdown_timeout_ms", "traffic", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
     "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "action", "client_actions",
-    "rules", "services",
+    "rules", "services", "monitor/listen", "monitor/tls", "monitor/certificate", "monitor/private_key",
+    "monitor/token", "monitor/token_file", "monitor/allow_local_peers", "monitor/max_monitors",
+    "monitor/failure_delay_ms", "monitor/failure_delay_max_ms", "monitor/handshake_timeout_ms",
+    "monitor/max_queue_bytes", "monitor/traffic_preview_bytes", "monitor/max_traffic_per_second",
+    "monitor/totals_interval_ms",
 };
+
+// The [monitor] keys in the order the loader lists them.
+const QString MonitorKeyList = QStringLiteral(
+    "listen, tls, certificate, private_key, token, token_file, allow_local_peers, max_monitors, failure_delay_ms, "
+    "failure_delay_max_ms, handshake_timeout_ms, max_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
+    "totals_interval_ms");
+
+// Long enough for MonitorToken::check().
+const QByteArray GoodToken = "0123456789abcdef-monitor";
 
 // One line per setting, so that a QCOMPARE of two services shows which one differs.
 QStringList describe(const ServiceSettings &s)
@@ -130,7 +178,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[service.NAME]; reserved for upcoming features: [monitor])");
+                            "[service.NAME], [monitor])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
@@ -214,7 +262,7 @@ private slots:
 
     void unknownNames_data();
     void unknownNames();
-    void reservedGroups();
+    void formerlyReservedGroups();
     void malformedLines_data();
     void malformedLines();
 
@@ -261,8 +309,22 @@ private slots:
     void restartPolicyNames();
     void exampleServiceBlock();
 
+    // [monitor]
+    void monitorDefaults();
+    void monitorKeys_data();
+    void monitorKeys();
+    void monitorPathsRelativeToFile();
+    void badMonitorValues_data();
+    void badMonitorValues();
+    void monitorTokenFile_data();
+    void monitorTokenFile();
+    void monitorFlags();
+    void validateMonitorInCode_data();
+    void validateMonitorInCode();
+
 private:
     QString writeIni(const QByteArray &content);
+    QString writeSecret(const QByteArray &content, QFileDevice::Permissions permissions);
 
     QTemporaryDir m_dir;
     int m_fileCount = 0;
@@ -282,6 +344,25 @@ void tst_ConfigLoader::initTestCase()
     plain.close();
     QVERIFY(plain.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner));
     QVERIFY(QDir(m_dir.path()).mkpath(QStringLiteral("sub")));
+    // For [monitor]: the loader only checks that these exist and can be read; the listener parses them.
+    for (const char *name : {"cert.pem", "key.pem"}) {
+        QFile pem(m_dir.filePath(QLatin1String(name)));
+        QVERIFY(pem.open(QIODevice::WriteOnly));
+        pem.write("-----BEGIN PLACEHOLDER-----\n");
+    }
+}
+
+// A file with exactly these permissions (the umask does not get a say).
+QString tst_ConfigLoader::writeSecret(const QByteArray &content, QFileDevice::Permissions permissions)
+{
+    const QString path = m_dir.filePath(QStringLiteral("secret-%1.txt").arg(++m_fileCount));
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(content) != content.size())
+        qFatal("cannot write %s", qPrintable(path));
+    file.close();
+    if (!file.setPermissions(permissions))
+        qFatal("cannot chmod %s", qPrintable(path));
+    return path;
 }
 
 // A new file each time: QSettings caches parsed files by name and size, so rewriting one file
@@ -889,13 +970,13 @@ void tst_ConfigLoader::unknownNames()
     QCOMPARE(ConfigLoader::loadFile(writeIni(ini)).errors, errors);
 }
 
-void tst_ConfigLoader::reservedGroups()
+void tst_ConfigLoader::formerlyReservedGroups()
 {
-    // [monitor] is still reserved: anything goes.
-    const QString path = writeIni("[monitor]\nallow = uid:0\nanything = goes\n"
-                                  "[limits]\nmax_clients = 5\n");
+    // [monitor] was reserved and accepted anything; now its keys are checked like any group's.
+    const QString path = writeIni("[monitor]\nallow = uid:0\n[limits]\nmax_clients = 5\n");
     const ConfigLoader::Result result = ConfigLoader::loadFile(path);
-    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.errors, QStringList{QStringLiteral("monitor/allow: unknown key (keys in [monitor]: ") + MonitorKeyList
+                                        + QLatin1Char(')')});
     QCOMPARE(result.config.maxClients, 5);
 
     // [services] was reserved and has no use now: a file relying on it is told so.
@@ -1100,7 +1181,7 @@ void tst_ConfigLoader::exampleFileUncommented()
     QFile example(QStringLiteral(KENNEL_EXAMPLE_INI));
     QVERIFY(example.open(QIODevice::ReadOnly));
     QString text = QString::fromUtf8(example.readAll());
-    text.replace(QRegularExpression(QStringLiteral("^;([a-z_]+ = )"), QRegularExpression::MultilineOption),
+    text.replace(QRegularExpression(QStringLiteral("^;([a-z_]+ =( |$))"), QRegularExpression::MultilineOption),
                  QStringLiteral("\\1"));
     const QString path = writeIni(text.toUtf8());
 
@@ -1111,6 +1192,14 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),
                                 QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic"),
+                                QStringLiteral("monitor/allow_local_peers"), QStringLiteral("monitor/certificate"),
+                                QStringLiteral("monitor/failure_delay_max_ms"), QStringLiteral("monitor/failure_delay_ms"),
+                                QStringLiteral("monitor/handshake_timeout_ms"), QStringLiteral("monitor/listen"),
+                                QStringLiteral("monitor/max_monitors"), QStringLiteral("monitor/max_queue_bytes"),
+                                QStringLiteral("monitor/max_traffic_per_second"), QStringLiteral("monitor/private_key"),
+                                QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
+                                QStringLiteral("monitor/token_file"), QStringLiteral("monitor/totals_interval_ms"),
+                                QStringLiteral("monitor/traffic_preview_bytes"),
                                 QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
                                 QStringLiteral("watchdog/default_allowed_misses"),
                                 QStringLiteral("watchdog/default_interval_ms"), QStringLiteral("watchdog/kill_grace_ms"),
@@ -1809,6 +1898,354 @@ void tst_ConfigLoader::exampleServiceBlock()
     expected.name = result.config.services.first().name;
     expected.program = m_dir.filePath(QStringLiteral("prog.sh"));
     QCOMPARE(describe(result.config.services.first()), describe(expected));
+}
+
+void tst_ConfigLoader::monitorDefaults()
+{
+    const MonitorSettings m;
+    QVERIFY(m.listen.isEmpty());
+    QCOMPARE(m.tls, false);
+    QVERIFY(m.certificateFile.isEmpty());
+    QVERIFY(m.privateKeyFile.isEmpty());
+    QVERIFY(m.token.isEmpty());
+    QVERIFY(m.tokenFile.isEmpty());
+    QCOMPARE(m.allowLocalPeers, true);
+    QCOMPARE(m.maxMonitors, 8);
+    QCOMPARE(m.failureDelay.count(), 500);
+    QCOMPARE(m.failureDelayMax.count(), 30000);
+    QCOMPARE(m.handshakeTimeout.count(), 10000);
+    QCOMPARE(m.maxQueueBytes, qint64(4 * 1024 * 1024));
+    QCOMPARE(m.trafficPreviewBytes, 64);
+    QCOMPARE(m.maxTrafficPerSecond, 2000);
+    QCOMPARE(m.totalsInterval.count(), 1000);
+    QVERIFY(ConfigLoader::validate(BrokerConfig()).isEmpty());
+}
+
+void tst_ConfigLoader::monitorKeys_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QVariant>("expected");
+
+    const QByteArray token = "token = " + GoodToken + '\n';
+    QTest::newRow("listen") << QByteArray("[monitor]\n" + token + "listen = 0.0.0.0:8443, [::]:8443, unix:/run/kennel/monitor.sock\n")
+                            << QStringLiteral("monitor/listen")
+                            << QVariant(QStringList{QStringLiteral("0.0.0.0:8443"), QStringLiteral("[::]:8443"),
+                                                    QStringLiteral("unix:/run/kennel/monitor.sock")});
+    QTest::newRow("listen-empty") << QByteArray("[monitor]\nlisten =\n") << QStringLiteral("monitor/listen")
+                                  << QVariant(QStringList());
+    QTest::newRow("listen-unix-local-peers") << QByteArray("[monitor]\nlisten = unix:/run/kennel/monitor.sock\n")
+                                             << QStringLiteral("monitor/listen")
+                                             << QVariant(QStringList{QStringLiteral("unix:/run/kennel/monitor.sock")});
+    QTest::newRow("token") << QByteArray("[monitor]\n" + token) << QStringLiteral("monitor/token")
+                           << QVariant(QString::fromLatin1(GoodToken));
+    QTest::newRow("token-quoted") << QByteArray("[monitor]\ntoken = \"0123456789abcdef;x,y\"\n")
+                                  << QStringLiteral("monitor/token") << QVariant(QStringLiteral("0123456789abcdef;x,y"));
+    QTest::newRow("token-empty") << QByteArray("[monitor]\ntoken =\n") << QStringLiteral("monitor/token")
+                                 << QVariant(QString());
+    QTest::newRow("allow_local_peers") << QByteArray("[monitor]\nallow_local_peers = no\n")
+                                       << QStringLiteral("monitor/allow_local_peers") << QVariant(false);
+    QTest::newRow("tls-off") << QByteArray("[monitor]\ntls = off\n") << QStringLiteral("monitor/tls") << QVariant(false);
+    QTest::newRow("max_monitors") << QByteArray("[monitor]\nmax_monitors = 1\n") << QStringLiteral("monitor/max_monitors")
+                                  << QVariant(qint64(1));
+    QTest::newRow("failure_delay_ms") << QByteArray("[monitor]\nfailure_delay_ms = 1\n")
+                                      << QStringLiteral("monitor/failure_delay_ms") << QVariant(qint64(1));
+    QTest::newRow("failure_delay_max_ms") << QByteArray("[monitor]\nfailure_delay_max_ms = 3600000\n")
+                                          << QStringLiteral("monitor/failure_delay_max_ms") << QVariant(qint64(3600000));
+    QTest::newRow("handshake_timeout_ms") << QByteArray("[monitor]\nhandshake_timeout_ms = 100\n")
+                                          << QStringLiteral("monitor/handshake_timeout_ms") << QVariant(qint64(100));
+    QTest::newRow("max_queue_bytes") << QByteArray("[monitor]\nmax_queue_bytes = 64k\n")
+                                     << QStringLiteral("monitor/max_queue_bytes") << QVariant(qint64(65536));
+    QTest::newRow("max_queue_bytes-G") << QByteArray("[monitor]\nmax_queue_bytes = 1G\n")
+                                       << QStringLiteral("monitor/max_queue_bytes") << QVariant(qint64(1024 * 1024 * 1024));
+    QTest::newRow("traffic_preview_bytes-0") << QByteArray("[monitor]\ntraffic_preview_bytes = 0\n")
+                                             << QStringLiteral("monitor/traffic_preview_bytes") << QVariant(qint64(0));
+    QTest::newRow("traffic_preview_bytes-1024") << QByteArray("[monitor]\ntraffic_preview_bytes = 1024\n")
+                                                << QStringLiteral("monitor/traffic_preview_bytes") << QVariant(qint64(1024));
+    QTest::newRow("max_traffic_per_second") << QByteArray("[monitor]\nmax_traffic_per_second = 1\n")
+                                            << QStringLiteral("monitor/max_traffic_per_second") << QVariant(qint64(1));
+    QTest::newRow("totals_interval_ms") << QByteArray("[monitor]\ntotals_interval_ms = 100\n")
+                                        << QStringLiteral("monitor/totals_interval_ms") << QVariant(qint64(100));
+}
+
+void tst_ConfigLoader::monitorKeys()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QString, field);
+    QFETCH(QVariant, expected);
+
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(ini));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(::field(result.config, field), expected);
+    QVERIFY2(ConfigLoader::validate(result.config).isEmpty(),
+             qPrintable(ConfigLoader::validate(result.config).join(QLatin1Char('\n'))));
+}
+
+// Like a service's program: relative to the file's folder, stored absolute and clean.
+void tst_ConfigLoader::monitorPathsRelativeToFile()
+{
+    writeSecret(GoodToken + '\n', QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    const QString tokenName = QStringLiteral("secret-%1.txt").arg(m_fileCount);
+    const ConfigLoader::Result result = ConfigLoader::loadFile(
+        writeIni("[monitor]\nlisten = 127.0.0.1:0\ntls = yes\ncertificate = cert.pem\nprivate_key = sub/../key.pem\n"
+                 "token_file = ./" + tokenName.toLatin1() + '\n'));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const MonitorSettings &m = result.config.monitor;
+    QCOMPARE(m.tls, true);
+    QCOMPARE(m.certificateFile, m_dir.filePath(QStringLiteral("cert.pem")));
+    QCOMPARE(m.privateKeyFile, m_dir.filePath(QStringLiteral("key.pem")));
+    QCOMPARE(m.tokenFile, m_dir.filePath(tokenName));
+    // The loader checks the file but leaves reading it to the authenticator.
+    QVERIFY(m.token.isEmpty());
+}
+
+void tst_ConfigLoader::badMonitorValues_data()
+{
+    QTest::addColumn<QByteArray>("ini");
+    QTest::addColumn<QStringList>("errors");
+
+    const auto one = [](const QString &text) { return QStringList{text}; };
+    const QByteArray token = "token = " + GoodToken + '\n';
+    const QByteArray tls = "listen = 127.0.0.1:0\n" + token + "tls = true\n";
+    const QString tooShort = QStringLiteral("monitor/token: too short (at least 16 characters; e.g. the output of "
+                                            "\"openssl rand -hex 16\")");
+
+    QTest::newRow("token-short") << QByteArray("[monitor]\ntoken = tiny\n") << one(tooShort);
+    QTest::newRow("token-blank") << QByteArray("[monitor]\ntoken = \"0123456789abcdef ghij\"\n")
+                                 << one(QStringLiteral("monitor/token: character 17 is not printable ASCII (blanks and "
+                                                       "non-ASCII characters are not allowed)"));
+    QTest::newRow("token-non-ascii") << QByteArray("[monitor]\ntoken = 0123456789abcdef\xc3\xa9\n")
+                                     << one(QStringLiteral("monitor/token: character 17 is not printable ASCII (blanks "
+                                                           "and non-ASCII characters are not allowed)"));
+    QTest::newRow("token-long") << QByteArray("[monitor]\ntoken = " + QByteArray(1025, 'x') + '\n')
+                                << one(QStringLiteral("monitor/token: too long (at most 1024 characters)"));
+    QTest::newRow("token-list") << QByteArray("[monitor]\ntoken = abcdefghijklmnop, qrstuvwxyz0123456\n")
+                                << one(QStringLiteral("monitor/token: reads as a list; quote a token that contains a comma"));
+    QTest::newRow("token-and-file") << QByteArray("[monitor]\n" + token + "token_file = /nonexistent/kennel-token\n")
+                                    << one(QStringLiteral("monitor/token: set together with monitor/token_file; give one of them"));
+    QTest::newRow("token-file-missing") << QByteArray("[monitor]\ntoken_file = missing-token\n")
+                                        << one(QStringLiteral("monitor/token_file: \"") + m_dir.filePath(QStringLiteral("missing-token"))
+                                               + QStringLiteral("\": no such file"));
+    QTest::newRow("token-file-dir") << QByteArray("[monitor]\ntoken_file = sub\n")
+                                    << one(QStringLiteral("monitor/token_file: \"") + m_dir.filePath(QStringLiteral("sub"))
+                                           + QStringLiteral("\": is a directory"));
+    QTest::newRow("tls-maybe") << QByteArray("[monitor]\ntls = maybe\n")
+                               << one(QStringLiteral("monitor/tls: \"maybe\" is not a boolean (true/false, yes/no, on/off, 1/0)"));
+    QTest::newRow("allow-local-peers-list") << QByteArray("[monitor]\nallow_local_peers = yes, no\n")
+                                            << one(QStringLiteral("monitor/allow_local_peers: \"yes, no\" is a list; "
+                                                                  "expected a single value (no commas)"));
+    QTest::newRow("tls-without-files") << QByteArray("[monitor]\n" + tls)
+                                       << QStringList{QStringLiteral("monitor/certificate: required when monitor/tls is on"),
+                                                      QStringLiteral("monitor/private_key: required when monitor/tls is on")};
+    QTest::newRow("tls-missing-certificate") << QByteArray("[monitor]\n" + tls + "certificate = nocert.pem\nprivate_key = key.pem\n")
+                                             << one(QStringLiteral("monitor/certificate: \"") + m_dir.filePath(QStringLiteral("nocert.pem"))
+                                                    + QStringLiteral("\": no such file"));
+    QTest::newRow("tls-key-is-dir") << QByteArray("[monitor]\n" + tls + "certificate = cert.pem\nprivate_key = sub\n")
+                                    << one(QStringLiteral("monitor/private_key: \"") + m_dir.filePath(QStringLiteral("sub"))
+                                           + QStringLiteral("\": is a directory"));
+    QTest::newRow("tls-without-tcp") << QByteArray("[monitor]\n" + token + "tls = on\ncertificate = cert.pem\nprivate_key = key.pem\n")
+                                     << one(QStringLiteral("monitor/tls: on, but monitor/listen has no TCP address (TLS is for "
+                                                           "the monitor listeners; the client listeners stay plain)"));
+    QTest::newRow("certificate-without-tls") << QByteArray("[monitor]\ncertificate = cert.pem\n")
+                                             << one(QStringLiteral("monitor/certificate: set, but monitor/tls is off; turn tls "
+                                                                   "on or remove the key"));
+    QTest::newRow("delays-out-of-order") << QByteArray("[monitor]\nfailure_delay_ms = 1000\nfailure_delay_max_ms = 500\n")
+                                         << one(QStringLiteral("monitor/failure_delay_max_ms: 500 is below monitor/failure_delay_ms 1000"));
+    QTest::newRow("delay-zero") << QByteArray("[monitor]\nfailure_delay_ms = 0\n")
+                                << one(QStringLiteral("monitor/failure_delay_ms: 0 is below the minimum 1"));
+    QTest::newRow("delay-garbage") << QByteArray("[monitor]\nfailure_delay_ms = 1s\nfailure_delay_max_ms = 1\n")
+                                   << one(QStringLiteral("monitor/failure_delay_ms: \"1s\" is not a whole number"));
+    QTest::newRow("monitors-zero") << QByteArray("[monitor]\nmax_monitors = 0\n")
+                                   << one(QStringLiteral("monitor/max_monitors: 0 is below the minimum 1"));
+    QTest::newRow("monitors-many") << QByteArray("[monitor]\nmax_monitors = 1025\n")
+                                   << one(QStringLiteral("monitor/max_monitors: 1025 is above the maximum 1024"));
+    QTest::newRow("handshake-short") << QByteArray("[monitor]\nhandshake_timeout_ms = 99\n")
+                                     << one(QStringLiteral("monitor/handshake_timeout_ms: 99 is below the minimum 100"));
+    QTest::newRow("queue-small") << QByteArray("[monitor]\nmax_queue_bytes = 1k\n")
+                                 << one(QStringLiteral("monitor/max_queue_bytes: 1k is below the minimum 65536"));
+    QTest::newRow("queue-unit") << QByteArray("[monitor]\nmax_queue_bytes = 4MB\n")
+                                << one(QStringLiteral("monitor/max_queue_bytes: \"4MB\" is not a size (a whole number of "
+                                                      "bytes, optionally with suffix k, M or G)"));
+    QTest::newRow("preview-big") << QByteArray("[monitor]\ntraffic_preview_bytes = 1025\n")
+                                 << one(QStringLiteral("monitor/traffic_preview_bytes: 1025 is above the maximum 1024"));
+    QTest::newRow("preview-negative") << QByteArray("[monitor]\ntraffic_preview_bytes = -1\n")
+                                      << one(QStringLiteral("monitor/traffic_preview_bytes: -1 is below the minimum 0"));
+    QTest::newRow("rate-zero") << QByteArray("[monitor]\nmax_traffic_per_second = 0\n")
+                               << one(QStringLiteral("monitor/max_traffic_per_second: 0 is below the minimum 1"));
+    QTest::newRow("totals-fast") << QByteArray("[monitor]\ntotals_interval_ms = 99\n")
+                                 << one(QStringLiteral("monitor/totals_interval_ms: 99 is below the minimum 100"));
+    QTest::newRow("listen-bad") << QByteArray("[monitor]\nlisten = 127.0.0.1:99999\n")
+                                << one(QStringLiteral("monitor/listen: \"127.0.0.1:99999\": port out of range (0..65535)"));
+    QTest::newRow("listen-twice") << QByteArray("[monitor]\n" + token + "listen = 10.0.0.1:1, 10.0.0.1:1\n")
+                                  << one(QStringLiteral("monitor/listen: \"10.0.0.1:1\" is listed twice"));
+    QTest::newRow("listen-default-broker-address") << QByteArray("[monitor]\n" + token + "listen = localhost:8000\n")
+                                                   << one(QStringLiteral("monitor/listen: \"127.0.0.1:8000\" is also a "
+                                                                         "broker/listen address; the monitor listener needs one of its own"));
+    QTest::newRow("listen-broker-address") << QByteArray("[broker]\nlisten = 10.0.0.1:9000, unix:/run/k.sock\n[monitor]\n" + token
+                                                         + "listen = unix:/run/k.sock\n")
+                                           << one(QStringLiteral("monitor/listen: \"unix:/run/k.sock\" is also a broker/listen "
+                                                                 "address; the monitor listener needs one of its own"));
+    QTest::newRow("tcp-without-token") << QByteArray("[monitor]\nlisten = 0.0.0.0:8443\n")
+                                       << one(QStringLiteral("monitor/listen: \"0.0.0.0:8443\": no monitor could be admitted there: "
+                                                             "a TCP peer needs a token (set monitor/token or monitor/token_file)"));
+    QTest::newRow("unix-without-anyone") << QByteArray("[monitor]\nlisten = unix:/run/m.sock\nallow_local_peers = off\n")
+                                         << one(QStringLiteral("monitor/listen: \"unix:/run/m.sock\": no monitor could be admitted "
+                                                               "there: no token, and monitor/allow_local_peers is off"));
+    QTest::newRow("unknown-key") << QByteArray("[monitor]\nport = 5\n")
+                                 << one(QStringLiteral("monitor/port: unknown key (keys in [monitor]: ") + MonitorKeyList
+                                        + QLatin1Char(')'));
+    QTest::newRow("outside-group") << QByteArray("token_file = x\n")
+                                   << one(QStringLiteral("token_file: key outside any [group] (it belongs in [monitor])"));
+    // "listen" is both [broker]'s and [monitor]'s: the hint names the first.
+    QTest::newRow("outside-group-listen") << QByteArray("listen = *:1\n")
+                                          << one(QStringLiteral("listen: key outside any [group] (it belongs in [broker])"));
+}
+
+void tst_ConfigLoader::badMonitorValues()
+{
+    QFETCH(QByteArray, ini);
+    QFETCH(QStringList, errors);
+
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(ini));
+    QCOMPARE(result.errors, errors);
+    // A secret never ends up in an error (and so in a log).
+    for (const QString &error : result.errors) {
+        for (const char *secret : {"tiny", "ghij", "xxxxxxxx", "qrstuvwxyz", "abcdefghijklmnop"})
+            QVERIFY2(!error.contains(QLatin1String(secret)), qPrintable(error));
+    }
+}
+
+void tst_ConfigLoader::monitorTokenFile_data()
+{
+    QTest::addColumn<QByteArray>("content");
+    QTest::addColumn<int>("permissions");
+    QTest::addColumn<QString>("error"); // after "monitor/token_file: "PATH": "; empty: accepted
+
+    const int owner = int(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    QTest::newRow("good") << QByteArray(GoodToken + '\n') << owner << QString();
+    QTest::newRow("crlf") << QByteArray(GoodToken + "\r\n") << owner << QString();
+    QTest::newRow("no-newline") << GoodToken << int(QFileDevice::ReadOwner) << QString();
+    QTest::newRow("empty") << QByteArray() << owner << QStringLiteral("is empty");
+    QTest::newRow("only-newline") << QByteArray("\n") << owner << QStringLiteral("is empty");
+    QTest::newRow("group-readable") << QByteArray(GoodToken + '\n') << int(owner | QFileDevice::ReadGroup)
+                                    << QStringLiteral("is accessible by group or others (mode 0640); anyone who can read "
+                                                      "it can monitor and control the broker: chmod 600 it");
+    QTest::newRow("world-readable") << QByteArray(GoodToken + '\n') << int(owner | QFileDevice::ReadOther)
+                                    << QStringLiteral("is accessible by group or others (mode 0604); anyone who can read "
+                                                      "it can monitor and control the broker: chmod 600 it");
+    QTest::newRow("short") << QByteArray("tiny\n") << owner
+                           << QStringLiteral("the token in it: too short (at least 16 characters; e.g. the output of "
+                                             "\"openssl rand -hex 16\")");
+    QTest::newRow("two-lines") << QByteArray(GoodToken + '\n' + GoodToken + '\n') << owner
+                               << QStringLiteral("the token in it: character 25 is not printable ASCII (blanks and "
+                                                 "non-ASCII characters are not allowed)");
+    QTest::newRow("huge") << QByteArray(4096, 'x') << owner << QStringLiteral("longer than 1024 characters");
+}
+
+void tst_ConfigLoader::monitorTokenFile()
+{
+    QFETCH(QByteArray, content);
+    QFETCH(int, permissions);
+    QFETCH(QString, error);
+
+    const QString path = writeSecret(content, QFileDevice::Permissions(permissions));
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[monitor]\ntoken_file = " + path.toUtf8() + '\n'));
+    if (error.isEmpty()) {
+        QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+        QCOMPARE(result.config.monitor.tokenFile, path);
+        const std::optional<QByteArray> token = MonitorToken::readFile(path, &error);
+        QVERIFY2(token, qPrintable(error));
+        QCOMPARE(*token, GoodToken);
+    } else {
+        QCOMPARE(result.errors, QStringList{QStringLiteral("monitor/token_file: \"") + path + QStringLiteral("\": ") + error});
+        QVERIFY(!MonitorToken::readFile(path, &error));
+    }
+}
+
+void tst_ConfigLoader::monitorFlags()
+{
+    const QString tokenPath = writeSecret(GoodToken, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    const QString ini = writeIni("[monitor]\ntoken = " + GoodToken + "\nlisten = 10.0.0.1:1\n");
+
+    // The flags replace the file's list and its credential.
+    QCommandLineParser parser;
+    QVERIFY(parse(parser, {QStringLiteral("--config"), ini, QStringLiteral("--monitor-listen=127.0.0.1:0"),
+                           QStringLiteral("--monitor-listen"), QStringLiteral("unix:/run/kennel/monitor.sock"),
+                           QStringLiteral("--monitor-token-file"), tokenPath}));
+    const ConfigLoader::Result result = ConfigLoader::load(parser);
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(field(result.config, QStringLiteral("monitor/listen")),
+             QVariant(QStringList{QStringLiteral("127.0.0.1:0"), QStringLiteral("unix:/run/kennel/monitor.sock")}));
+    QCOMPARE(result.config.monitor.tokenFile, tokenPath);
+    QVERIFY(result.config.monitor.token.isEmpty());
+
+    // A relative token file is taken from the working directory, and must exist.
+    QCommandLineParser relative;
+    QVERIFY(parse(relative, {QStringLiteral("--monitor-token-file=no-such-token")}));
+    QCOMPARE(ConfigLoader::load(relative).errors,
+             QStringList{QStringLiteral("monitor/token_file: \"") + QDir::current().absoluteFilePath(QStringLiteral("no-such-token"))
+                         + QStringLiteral("\": no such file")});
+
+    QCommandLineParser bad;
+    QVERIFY(parse(bad, {QStringLiteral("--monitor-listen=nowhere"), QStringLiteral("--monitor-token-file=")}));
+    QCOMPARE(ConfigLoader::load(bad).errors,
+             (QStringList{QStringLiteral("--monitor-listen: \"nowhere\": missing port; expected HOST:PORT, [IPv6]:PORT or unix:PATH"),
+                          QStringLiteral("--monitor-token-file: no file name given")}));
+}
+
+void tst_ConfigLoader::validateMonitorInCode_data()
+{
+    QTest::addColumn<int>("which");
+    QTest::addColumn<QStringList>("errors");
+
+    QTest::newRow("defaults") << 0 << QStringList();
+    QTest::newRow("short-token") << 1 << QStringList{QStringLiteral("monitor/token: too short (at least 16 characters; "
+                                                                    "e.g. the output of \"openssl rand -hex 16\")")};
+    QTest::newRow("bad-listen") << 2 << QStringList{QStringLiteral("monitor/listen: \"unix:\": empty Unix socket path")};
+    QTest::newRow("tls-without-files") << 3 << QStringList{QStringLiteral("monitor/certificate: required when monitor/tls is on"),
+                                                           QStringLiteral("monitor/private_key: required when monitor/tls is on")};
+    QTest::newRow("relative-certificate") << 4 << QStringList{QStringLiteral("monitor/certificate: \"cert.pem\": is not an absolute path"),
+                                                              QStringLiteral("monitor/private_key: required when monitor/tls is on")};
+    QTest::newRow("ranges") << 5 << QStringList{QStringLiteral("monitor/max_monitors: 0 is below the minimum 1"),
+                                                QStringLiteral("monitor/failure_delay_max_ms: 10 is below monitor/failure_delay_ms 20")};
+}
+
+void tst_ConfigLoader::validateMonitorInCode()
+{
+    QFETCH(int, which);
+    QFETCH(QStringList, errors);
+
+    BrokerConfig config;
+    MonitorSettings &m = config.monitor;
+    ListenAddress tcp;
+    tcp.host = QStringLiteral("127.0.0.1");
+    switch (which) {
+    case 1:
+        m.token = "short";
+        break;
+    case 2:
+        m.listen = {ListenAddress{ListenAddress::Kind::Unix, {}, 0, {}}};
+        break;
+    case 3:
+        m.listen = {tcp};
+        m.token = GoodToken;
+        m.tls = true;
+        break;
+    case 4:
+        m.listen = {tcp};
+        m.token = GoodToken;
+        m.tls = true;
+        m.certificateFile = QStringLiteral("cert.pem");
+        break;
+    case 5:
+        m.maxMonitors = 0;
+        m.failureDelay = std::chrono::milliseconds(20);
+        m.failureDelayMax = std::chrono::milliseconds(10);
+        break;
+    default:
+        break;
+    }
+    QCOMPARE(ConfigLoader::validate(config), errors);
 }
 
 QTEST_APPLESS_MAIN(tst_ConfigLoader)

@@ -1,0 +1,117 @@
+// Decides whether a connection that asks to be a monitor is admitted, and makes guessing the
+// answer slow. A monitor sees every client and every message and can disconnect clients and stop
+// services, so its credential is the broker's most valuable secret, and the door it opens is the
+// one an attacker on the board's network will knock on.
+//
+// Admission: on a Unix socket, root or the broker's own user by the kernel's peer credentials
+// (when allowLocalPeers); anywhere, the configured token, compared in constant time.
+//
+// Throttling, per address (an IPv4 address, an IPv6 /64 — one host commonly owns a whole /64 — or
+// "unix uid N"): every failure doubles that address's penalty, from failureDelay up to
+// failureDelayMax, and the answers to one address go out one at a time, each only after the
+// penalty that applies to it. Parallel attempts therefore queue up behind each other instead of
+// all being answered after one delay, and a right token from a penalised address waits too, so
+// the time of an answer tells nothing about the token. The penalty is forgotten failureDelayMax
+// after the address's last failure. Memory is bounded: at most maxTrackedAddresses addresses (the
+// least recently seen is forgotten first) and maxPendingPerAddress answers waiting per address
+// (beyond that an attempt is refused without being looked at).
+#pragma once
+
+#include "brokerconfig.h"
+#include "logthrottle.h"
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QHash>
+#include <QObject>
+#include <QString>
+
+#include <chrono>
+#include <functional>
+#include <list>
+#include <optional>
+#include <sys/types.h>
+
+namespace Kennel {
+
+class MonitorAuthenticator : public QObject
+{
+    Q_OBJECT
+public:
+    static constexpr int DefaultMaxTrackedAddresses = 4096;
+    static constexpr int DefaultMaxPendingPerAddress = 16;
+
+    explicit MonitorAuthenticator(const MonitorSettings &settings, QObject *parent = nullptr);
+    ~MonitorAuthenticator() override;
+
+    // Reads token_file if set (MonitorToken::readFile: trailing line breaks dropped; an empty,
+    // over-long, group- or world-accessible file is refused with a reason naming the file).
+    // Without token_file the configured token applies and this only checks that token and
+    // token_file are not both set. False with *error: the broker must not start.
+    bool load(QString *error);
+
+    // address: an IP literal (as QHostAddress prints it; IPv4-mapped IPv6 counts as IPv4) or
+    // "unix". uid: the peer's user on a Unix socket, from the kernel.
+    struct Peer
+    {
+        QString address;
+        bool isUnix = false;
+        std::optional<uid_t> uid;
+    };
+    // Calls done(admitted, how) later from the event loop (never from inside the call): failures,
+    // and any attempt from an address under penalty, are answered only after that address's delay.
+    // how: "peer uid 0", "peer uid 1000" (the broker's own user), "token"; on refusal, why
+    // ("wrong token", ...). Nothing is called if `context` is destroyed first.
+    void authenticate(const Peer &peer, QByteArrayView token, QObject *context,
+                      std::function<void(bool admitted, const QString &how)> done);
+
+    // Refused attempts since construction.
+    quint64 failures() const { return m_failures; }
+
+    // --- diagnostics and tests ---
+    bool hasToken() const { return !m_tokenMac.isEmpty(); }
+    // The address key throttling uses for this peer ("10.0.0.1", "2001:db8:1:2::/64", "unix uid 5").
+    static QString throttleKey(const Peer &peer);
+    // The delay the next failure from this peer's address would add to; 0 when not penalised.
+    std::chrono::milliseconds penaltyFor(const Peer &peer) const;
+    int trackedAddresses() const { return int(m_tracks.size()); }
+    int pendingAnswers() const { return m_pendingTotal; }
+    // Both at least 1. Lowering maxAddresses forgets the least recently seen addresses at once.
+    void setTrackingLimits(int maxAddresses, int maxPendingPerAddress);
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    struct Track
+    {
+        quint64 id = 0;                               // tells a forgotten and re-created track from the old one
+        std::chrono::milliseconds penalty{0};         // what the last failure was delayed by; 0: none
+        Clock::time_point lastFailureAnswer{};        // when the last failure was (is to be) answered
+        Clock::time_point lastAnswer{};               // when the last answer queued for this address goes out
+        int pending = 0;                              // answers queued
+        std::list<QString>::iterator lru;             // its place in m_lru
+    };
+
+    void setToken(const QByteArray &token);
+    QByteArray mac(QByteArrayView token) const;
+    bool tokenMatches(QByteArrayView token) const;
+    Track *track(const QString &key, Clock::time_point now);
+    void evictOldest();
+    void answered(const QString &key, quint64 trackId);
+    void logFailure(const QString &key, const QString &why, std::chrono::milliseconds delay);
+
+    MonitorSettings m_settings;
+    QByteArray m_macKey;    // random per process: digests of tokens are worthless outside it
+    QByteArray m_tokenMac;  // empty: no token admits anyone
+    bool m_tokenConfigured = false; // settings.token was set (load() then refuses a token_file too)
+    QHash<QString, Track> m_tracks;
+    std::list<QString> m_lru; // least recently seen first
+    int m_maxTracked = DefaultMaxTrackedAddresses;
+    int m_maxPendingPerAddress = DefaultMaxPendingPerAddress;
+    int m_pendingTotal = 0;
+    quint64 m_nextTrackId = 1;
+    quint64 m_failures = 0;
+    LogThrottle m_failureLog;
+};
+
+} // namespace Kennel

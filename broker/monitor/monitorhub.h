@@ -1,0 +1,180 @@
+// The broker's side of the monitor stream (PROTOCOL §6, docs/MONITOR.md): one per broker. It
+// admits monitors (handed over by a client listener, or from the monitor-only listeners) through
+// MonitorAuthenticator, sends each subscribed monitor a snapshot and then the events it hears from
+// the broker (registrations, connections closing, the watchdog, the supervisor, periodic totals),
+// taps the router for traffic records, and carries out operators' control actions.
+//
+// Cost when nobody watches: the router's tap pointer is null unless a subscribed monitor wants
+// traffic (one predictable branch per message); the registration and close hooks return at once
+// without subscribers; the totals timer runs only while someone is subscribed.
+//
+// Choices documented in docs/MONITOR.md:
+// - Client records are re-sent with the totals (at most once a second) for clients whose
+//   counters, feed count or watchdog state changed since that monitor last heard of them; there
+//   is no event per message or per feed. A monitor whose queue is over half its bound skips a
+//   refresh (it gets the changes at the next one).
+// - Watchdog feeds are not events; the feed counter travels in those refreshes.
+// - The traffic preview and rate a monitor asks for are capped by the configured values.
+#pragma once
+
+#include "brokerconfig.h"
+#include "clientwatchdog.h"
+#include "framecodec.h"
+#include "monitorcodec.h"
+#include "monitorconnection.h"
+#include "router.h"
+#include "service.h"
+
+#include <QByteArray>
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <sys/types.h>
+#include <vector>
+
+class QIODevice;
+
+namespace Kennel {
+
+class Broker;
+class MonitorAuthenticator;
+class MonitorListener;
+class Session;
+struct BrokerContext;
+struct FrameView;
+
+class MonitorHub : public QObject, private TrafficTap
+{
+    Q_OBJECT
+public:
+    // Who a test message from a monitor comes from. Legacy receivers get it from the shorter name:
+    // the old frame's name fields hold 9 characters (PROTOCOL §7.5).
+    static constexpr const char *TestMessageSender = "kennel-monitor";
+    static constexpr const char *LegacyTestMessageSender = "kennelmon";
+    // Connections that said Hello as a monitor and are not admitted yet (their credentials are
+    // being checked, perhaps slowed down): at most this many, or 4 x max_monitors if larger.
+    static constexpr int MinPendingMonitors = 16;
+    // Totals are sent at most this often whatever totals_interval says.
+    static constexpr std::chrono::milliseconds MinTotalsInterval{100};
+    static constexpr std::chrono::milliseconds ClientRefreshInterval{1000};
+    // Control text (SendTestMessage) and targets: the bounds of a message and a name.
+    static constexpr int MaxControlTargetBytes = 256;
+
+    MonitorHub(Broker &broker, BrokerContext &context, QObject *parent = nullptr);
+    ~MonitorHub() override;
+
+    // Reads the credentials (token file). False with *error if they cannot be had: the broker
+    // refuses to start rather than run with monitors locked out (or let in) by accident.
+    bool loadCredentials(QString *error);
+    // Opens the monitor-only listeners ([monitor] listen; none by default).
+    bool startListening(QString *error);
+    QList<ListenAddress> boundAddresses() const;
+    // Shutdown, first phase: the monitor listeners close with the client listeners.
+    void closeListeners();
+    // Shutdown, last phase: Bye to every monitor, then closed; no more monitors.
+    void closeAll(const QString &reason);
+
+    // --- hooks from the broker --------------------------------------------------------------
+    // A Hello with role monitor on a client listener: takes the connection from `session` (which
+    // leaves the broker's tables) and goes on as if the Hello had come to a monitor listener.
+    void adoptSession(Session &session, const FrameView &hello);
+    // A client (native or legacy) registered or bound its name.
+    void clientRegistered(Session &session);
+    // A registered client's connection closed.
+    void clientGone(Session &session);
+
+    // --- for tests and diagnostics ------------------------------------------------------------
+    struct MonitorInfo
+    {
+        QByteArray name;
+        QString peerAddress;
+        QString admittedHow;
+        bool admitted = false;
+        bool subscribed = false;
+        bool wantsTraffic = false;
+        qint64 queuedBytes = 0;
+        quint64 trafficRecordsSent = 0;
+        quint64 trafficRecordsDropped = 0;
+    };
+    QList<MonitorInfo> monitors() const;
+    int admittedCount() const;
+    bool isTrafficTapped() const;
+
+signals:
+    void monitorAdmitted(const QByteArray &name, const QString &peerAddress);
+    void monitorClosed(const QByteArray &name, const QString &peerAddress);
+
+private:
+    friend class MonitorConnection;
+    // Called by MonitorConnection.
+    const BrokerConfig &config() const;
+    void authenticate(MonitorConnection *connection, const QByteArray &token, quint32 messageId);
+    void subscribe(MonitorConnection *connection, const MonitorSubscribe &request);
+    void control(MonitorConnection *connection, const MonitorControl &request, quint32 messageId);
+
+    void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
+               const QByteArray &unread);
+    void acceptFromListener(QIODevice *device, const QString &peerAddress, bool isUnix, std::optional<uid_t> peerUid);
+    void admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, quint32 messageId);
+    void connectionFinished(MonitorConnection *connection);
+    int pendingCount() const;
+    int pendingLimit() const;
+
+    void sendSnapshot(MonitorConnection *connection);
+    MonitorClient clientRecord(Session &session) const;
+    static quint64 clientSignature(const MonitorClient &record);
+    MonitorService serviceRecord(const Service &service) const;
+    void broadcast(FrameType type, QByteArrayView source, QByteArrayView payload);
+    void broadcastClient(Session &session);
+    // pid -1: the connection's process if the kernel named it already.
+    void broadcastWatchdogEvent(quint64 sessionId, const QByteArray &name, MonitorWatchdogEventKind kind,
+                                const QString &detail, qint64 pid = -1);
+    void totalsTick();
+    void refreshClients();
+    void updateTap();
+
+    // Watchdog and supervisor signals.
+    void onWatchdogRegistered(quint64 sessionId, const QByteArray &name, WatchdogAction action);
+    void onWatchStateChanged(quint64 sessionId, const QByteArray &name, WatchState from, WatchState to);
+    void onWatchdogAction(quint64 sessionId, const QByteArray &name, WatchdogAction action, const QString &detail);
+    void onSignalOutcome(const QByteArray &name, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail);
+    void onServiceStateChanged(Service *service, Service::State state);
+
+    // Control actions; each returns the result to send.
+    MonitorControlResult disconnectClient(const QByteArray &target, const QString &who);
+    MonitorControlResult sendTestMessage(const QByteArray &target, const QByteArray &text);
+    MonitorControlResult serviceAction(MonitorControlAction action, const QByteArray &target);
+
+    // TrafficTap: runs inside the router's message path.
+    void record(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) override;
+
+    Broker &m_broker;
+    BrokerContext &m_ctx;
+    const MonitorSettings &m_settings;
+    MonitorAuthenticator *m_authenticator = nullptr;
+    MonitorListener *m_listener = nullptr;
+    QList<MonitorConnection *> m_connections;  // every monitor connection, any state
+    QList<MonitorConnection *> m_subscribers;  // admitted and subscribed
+    std::vector<MonitorConnection *> m_trafficSinks; // subscribers that want traffic: the tap's list
+    QTimer m_totalsTimer;
+    std::chrono::steady_clock::time_point m_lastClientRefresh{};
+    qint64 m_startedMs = 0;
+    quint64 m_expiries = 0;
+    quint64 m_signalsSent = 0;
+    // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its
+    // connection. Bounded by the signaller's own bound on pending operations.
+    QHash<QByteArray, quint64> m_signalledSessions;
+    // The stand-in senders of test messages: Router counts and stamps a Session, and these never
+    // have a descriptor, a name entry or a place in the broker's tables.
+    std::unique_ptr<Session> m_testSender;
+    std::unique_ptr<Session> m_legacyTestSender;
+    bool m_closed = false;
+};
+
+} // namespace Kennel
