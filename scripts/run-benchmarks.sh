@@ -1,0 +1,485 @@
+#!/usr/bin/env bash
+# Kennel's benchmarks in one command (issue 5; docs/BENCHMARKS.md, "How to run the benchmarks").
+#
+# Installs what is missing (gcc, make, mosquitto, libbenchmark-dev; Debian, as root), builds the
+# project (scripts/build.sh) and the external tools of ../shared/bench (routebench, ideal_fwd,
+# compiled into the build directory, never into ../shared), then runs the same loads against
+# kennel-broker, the bare forwarder ideal_fwd and mosquitto. Every run gets a freshly started
+# broker on a loopback port (so peak RSS is that run's), ended by its PID when the run is over;
+# mosquitto runs in the foreground with a config generated from ../shared/bench/mosquitto-bench*.conf
+# and is never started as a system service. Within each repetition the brokers alternate, load by
+# load, in an order rotated from one repetition to the next: on a shared machine absolute figures
+# drift, so only ratios measured side by side mean anything.
+#
+# Loads (500-byte payloads, window 64, batch 16, as in ../shared/bench/README.md):
+#   tput4, tput64  as fast as the window allows, 4 and 64 pairs
+#   lat200, lat10k 4 pairs, each sender at 200 and 10,000 messages/s (latency at a fixed rate)
+#   idle           N idle registered receivers, each checked reachable, held (memory per connection)
+# Subjects: kennel-legacy (routebench, legacy frames), kennel-native (kennel-nativebench),
+#   kennel-status (kennel-nativebench --status: a DeliveryStatus for every message), ideal
+#   (ideal_fwd, legacy), mosq-default and mosq-nodelay (mosquitto 2, MQTT QoS 0, the two configs;
+#   the table quotes the better one).
+# Prints a table of medians and ratios; writes the raw key=value lines and the table to files.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${KENNEL_BUILD_DIR:-$root/build}
+shared="$root/../shared/bench"
+
+reps=3
+duration=5
+warmup=1
+idle_n=15000
+hold=5
+only=''
+results=''
+port_base=18600
+max_minutes=90
+do_build=1
+do_micro=1
+micro_min_time=0.2
+
+usage() {
+    cat <<'EOF'
+usage: scripts/run-benchmarks.sh [options]
+  --quick            one repetition, short runs (1 s, 1000 idle connections): proves the tools work
+  --reps N           repetitions of every load (default 3; the table shows medians)
+  --only REGEX       run only the jobs whose "load/subject" matches (extended regex), e.g.
+                     'tput4/', 'lat200/(kennel-legacy|ideal)', 'kennel', 'micro' (the micro-benchmarks)
+  --duration S       measured seconds per run (default 5)
+  --warmup S         unmeasured seconds before (default 1)
+  --idle N           idle connections for the memory load (default 15000)
+  --hold S           seconds the idle connections are held (default 5)
+  --results FILE     raw results file (default BUILD/bench-results/benchmarks-DATE.txt)
+  --build-dir DIR    build directory (default $KENNEL_BUILD_DIR or ./build)
+  --port-base P      kennel-broker on P, ideal_fwd on P+1, mosquitto on P+2 (default 18600)
+  --max-minutes M    stop starting new runs after M minutes (default 90)
+  --no-build         use the binaries already in the build directory
+  --no-micro         skip the Google Benchmark micro-benchmarks
+  -h, --help
+Jobs: loads tput4 tput64 lat200 lat10k idle; subjects kennel-legacy kennel-native kennel-status
+ideal mosq-default mosq-nodelay; and micro.
+EOF
+}
+
+die() {
+    echo "run-benchmarks: $*" >&2
+    exit 1
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+is_num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
+# $1 within [$2, $3] (decimals allowed)
+in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v + 0 >= lo + 0 && v + 0 <= hi + 0) }'; }
+
+# --quick sets short values first, so that options given with it still override them.
+for arg in "$@"; do
+    if [ "$arg" = --quick ]; then
+        reps=1 duration=1 warmup=0.5 idle_n=1000 hold=1 micro_min_time=0.01
+    fi
+done
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) ;;
+    --reps) reps=${2:?--reps needs a value}; shift ;;
+    --only) only=${2:?--only needs a value}; shift ;;
+    --duration) duration=${2:?--duration needs a value}; shift ;;
+    --warmup) warmup=${2:?--warmup needs a value}; shift ;;
+    --idle) idle_n=${2:?--idle needs a value}; shift ;;
+    --hold) hold=${2:?--hold needs a value}; shift ;;
+    --results) results=${2:?--results needs a value}; shift ;;
+    --build-dir) build=${2:?--build-dir needs a value}; shift ;;
+    --port-base) port_base=${2:?--port-base needs a value}; shift ;;
+    --max-minutes) max_minutes=${2:?--max-minutes needs a value}; shift ;;
+    --no-build) do_build=0 ;;
+    --no-micro) do_micro=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+    esac
+    shift
+done
+is_uint "$reps" && in_range "$reps" 1 20 || die "--reps must be 1..20"
+is_num "$duration" && in_range "$duration" 0.2 600 || die "--duration must be 0.2..600 seconds"
+is_num "$warmup" && in_range "$warmup" 0 60 || die "--warmup must be 0..60 seconds"
+is_uint "$idle_n" && in_range "$idle_n" 1 100000 || die "--idle must be 1..100000"
+is_num "$hold" && in_range "$hold" 0 600 || die "--hold must be 0..600 seconds"
+is_uint "$port_base" && in_range "$port_base" 1024 65000 || die "--port-base must be 1024..65000"
+is_uint "$max_minutes" && in_range "$max_minutes" 1 1440 || die "--max-minutes must be 1..1440"
+if [ -n "$only" ]; then
+    rc=0
+    echo | grep -Eq -- "$only" 2>/dev/null || rc=$?
+    [ $rc -le 1 ] || die "--only: '$only' is not an extended regular expression"
+fi
+
+# ---- the job list ------------------------------------------------------------------------------
+loads=(tput4 tput64 lat200 lat10k idle)
+subjects_for() {
+    case $1 in
+    tput4 | tput64) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native kennel-status" ;;
+    lat200 | lat10k) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native" ;;
+    idle) echo "kennel-legacy ideal mosq-default kennel-native" ;;
+    esac
+}
+selected() { [ -z "$only" ] || echo "$1" | grep -Eq -- "$only"; }
+
+jobs_selected=0 need_mosq=0 need_kennel=0
+for load in "${loads[@]}"; do
+    for subject in $(subjects_for "$load"); do
+        selected "$load/$subject" || continue
+        jobs_selected=$((jobs_selected + 1))
+        case $subject in
+        mosq-*) need_mosq=1 ;;
+        kennel-*) need_kennel=1 ;;
+        esac
+    done
+done
+[ $do_micro -eq 1 ] && ! selected micro && do_micro=0
+[ $jobs_selected -gt 0 ] || [ $do_micro -eq 1 ] || die "--only '$only' selects no job (see --help)"
+
+# ---- the external tools ------------------------------------------------------------------------
+if [ $jobs_selected -gt 0 ]; then
+    for f in routebench.c ideal_fwd.c mosquitto-bench.conf mosquitto-bench-nodelay.conf; do
+        [ -f "$shared/$f" ] || die "$shared/$f is missing: the benchmark tools live in ../shared/bench beside the repository (see docs/BENCHMARKS.md)"
+    done
+fi
+
+# ---- everything we start is ended by its PID, whatever happens --------------------------------
+tmp=$(mktemp -d /tmp/kennel-bench.XXXXXX)
+started_pids=()
+created_policy=''
+cleanup() {
+    local pid
+    for pid in "${started_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for pid in "${started_pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    [ -n "$created_policy" ] && rm -f "$created_policy"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- install what is missing -------------------------------------------------------------------
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in gcc make; do installed "$p" || missing+=("$p"); done
+    [ $need_mosq -eq 1 ] && ! installed mosquitto && missing+=(mosquitto)
+    [ $do_micro -eq 1 ] && ! installed libbenchmark-dev && missing+=(libbenchmark-dev)
+else
+    command -v gcc >/dev/null || die "gcc is missing and this is not a Debian system: install it"
+    [ $need_mosq -eq 0 ] || command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] \
+        || die "mosquitto is missing and this is not a Debian system: install it (or --only without mosq)"
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    apt=(apt-get)
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "missing packages (${missing[*]}): run this as root or install them"
+        apt=(sudo -n apt-get)
+    fi
+    # Installing mosquitto must not start its system service: a policy-rc.d that forbids starting
+    # services, for the install only, when the machine has none of its own.
+    if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" -eq 0 ]; then
+        printf '#!/bin/sh\n# written by kennel scripts/run-benchmarks.sh for one apt-get install\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        created_policy=/usr/sbin/policy-rc.d
+    fi
+    echo "run-benchmarks: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${apt[@]}" update -qq
+    "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$created_policy" ]; then
+        rm -f "$created_policy"
+        created_policy=''
+    fi
+fi
+mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+# ---- build -------------------------------------------------------------------------------------
+if [ $do_build -eq 1 ]; then
+    echo "run-benchmarks: building Kennel in $build"
+    KENNEL_BUILD_DIR="$build" bash "$root/scripts/build.sh" >"$tmp/build.log" 2>&1 || {
+        tail -n 40 "$tmp/build.log" >&2
+        die "the build failed (log above)"
+    }
+fi
+broker_bin="$build/bin/kennel-broker"
+native_bin="$build/bin/kennel-nativebench"
+micro_bin="$build/bin/kennel-microbench"
+[ $need_kennel -eq 0 ] || [ -x "$broker_bin" ] || die "$broker_bin is missing (build first, or drop --no-build)"
+[ $need_kennel -eq 0 ] || [ -x "$native_bin" ] || die "$native_bin is missing (build first, or drop --no-build)"
+if [ $do_micro -eq 1 ] && [ ! -x "$micro_bin" ]; then
+    echo "run-benchmarks: $micro_bin was not built (Google Benchmark not found by CMake?); skipping the micro-benchmarks" >&2
+    do_micro=0
+fi
+
+tools="$build/bench-tools"
+if [ $jobs_selected -gt 0 ]; then
+    mkdir -p "$tools"
+    # The flags of ../shared/bench/Makefile, output here so ../shared stays untouched.
+    for tool in routebench ideal_fwd; do
+        if [ ! -x "$tools/$tool" ] || [ "$shared/$tool.c" -nt "$tools/$tool" ]; then
+            gcc -O2 -g -Wall -Wextra -o "$tools/$tool" "$shared/$tool.c" || die "could not compile $shared/$tool.c"
+        fi
+    done
+fi
+routebench="$tools/routebench"
+ideal_bin="$tools/ideal_fwd"
+
+# ---- results files -----------------------------------------------------------------------------
+stamp=$(date +%Y%m%d-%H%M%S)
+[ -n "$results" ] || results="$build/bench-results/benchmarks-$stamp.txt"
+mkdir -p "$(dirname "$results")"
+summary="${results%.txt}-summary.md"
+[ "$summary" != "$results" ] || summary="$results-summary.md"
+: >"$results"
+{
+    echo "# kennel benchmarks $(date -Is)"
+    echo "# machine: $(uname -srm), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "# kennel: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), build type $(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)"
+    echo "# gcc: $(gcc -dumpfullversion 2>/dev/null); mosquitto: $({ "$mosquitto_bin" -h 2>&1 || true; } | grep -m1 -o 'version [0-9.]*' || true)"
+    echo "# settings: reps=$reps duration=$duration warmup=$warmup idle=$idle_n hold=$hold size=500 window=64 batch=16 only='${only}'"
+    echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >>"$results"
+
+# ---- starting and stopping brokers -------------------------------------------------------------
+kennel_port=$port_base
+ideal_port=$((port_base + 1))
+mosq_port=$((port_base + 2))
+broker_pid=''
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fd_limit=$(ulimit -n)
+if [ "$fd_limit" != unlimited ] && [ $((idle_n + 64)) -gt "$fd_limit" ]; then
+    echo "run-benchmarks: warning: $idle_n idle connections need more descriptors than the limit ($fd_limit)" >&2
+fi
+
+start_broker() { # subject log
+    local subject=$1 log=$2 port
+    case $subject in
+    kennel-*)
+        port=$kennel_port
+        port_open "$port" && die "port $port is in use before kennel-broker starts (choose --port-base)"
+        "$broker_bin" --listen "127.0.0.1:$port" --max-clients $((idle_n + 1000)) >"$log" 2>&1 &
+        ;;
+    ideal)
+        port=$ideal_port
+        port_open "$port" && die "port $port is in use before ideal_fwd starts (choose --port-base)"
+        "$ideal_bin" --host 127.0.0.1 --port "$port" --quiet >"$log" 2>&1 &
+        ;;
+    mosq-*)
+        port=$mosq_port
+        port_open "$port" && die "port $port is in use before mosquitto starts (choose --port-base)"
+        local conf="$shared/mosquitto-bench.conf"
+        [ "$subject" = mosq-nodelay ] && conf="$shared/mosquitto-bench-nodelay.conf"
+        # The shipped config with our loopback port: generated per run, used in the foreground.
+        sed -E "s/^listener[[:space:]].*/listener $port 127.0.0.1/" "$conf" >"$tmp/$subject.conf"
+        grep -q "^listener $port 127.0.0.1\$" "$tmp/$subject.conf" || die "$conf has no listener line to rewrite"
+        "$mosquitto_bin" -c "$tmp/$subject.conf" >"$log" 2>&1 &
+        ;;
+    esac
+    broker_pid=$!
+    started_pids+=("$broker_pid")
+    for _ in $(seq 100); do
+        port_open "$port" && return 0
+        kill -0 "$broker_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "run-benchmarks: $subject did not start listening on $port; its log:" >&2
+    tail -n 20 "$log" >&2
+    stop_broker
+    return 1
+}
+
+stop_broker() {
+    [ -n "$broker_pid" ] || return 0
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$broker_pid" 2>/dev/null && kill -KILL "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+    forget_pid "$broker_pid"
+    broker_pid=''
+}
+
+forget_pid() {
+    local keep=() p
+    for p in "${started_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    started_pids=("${keep[@]+"${keep[@]}"}")
+}
+
+# ---- one run -----------------------------------------------------------------------------------
+run_job() { # rep load subject
+    local rep=$1 load=$2 subject=$3 log="$tmp/broker.log" out="$tmp/gen.out" err="$tmp/gen.err"
+    local gen=() common=() limit line rc=0
+    if ! start_broker "$subject" "$log"; then
+        echo "rep=$rep load=$load subject=$subject status=broker_failed" >>"$results"
+        return
+    fi
+    case $subject in
+    kennel-legacy) gen=("$routebench" --proto legacy --port "$kennel_port") ;;
+    kennel-native) gen=("$native_bin" --port "$kennel_port") ;;
+    kennel-status) gen=("$native_bin" --port "$kennel_port" --status) ;;
+    ideal) gen=("$routebench" --proto legacy --port "$ideal_port") ;;
+    mosq-*) gen=("$routebench" --proto mqtt --port "$mosq_port") ;;
+    esac
+    common=(--host 127.0.0.1 --size 500 --window 64 --batch 16 --setup-timeout 60 --watch-pid "$broker_pid")
+    case $load in
+    tput4) common+=(--pairs 4 --duration "$duration" --warmup "$warmup" --drain 2) ;;
+    tput64) common+=(--pairs 64 --duration "$duration" --warmup "$warmup" --drain 2) ;;
+    lat200) common+=(--pairs 4 --rate 200 --duration "$duration" --warmup "$warmup" --drain 2) ;;
+    lat10k) common+=(--pairs 4 --rate 10000 --duration "$duration" --warmup "$warmup" --drain 2) ;;
+    idle) common+=(--idle "$idle_n" --hold "$hold") ;;
+    esac
+    # Bounded even if a generator hangs: its own limits plus a margin.
+    limit=$(awk -v d="$duration" -v w="$warmup" -v h="$hold" 'BEGIN { printf "%d", 60 + d + w + 2 + h + 30 + 30 }')
+    # In the background and waited for, so that a signal to this script is handled at once (the
+    # trap ends the generator and the broker) rather than after the run.
+    timeout --signal=INT --kill-after=10 "$limit" "${gen[@]}" "${common[@]}" >"$out" 2>"$err" &
+    local gen_pid=$!
+    started_pids+=("$gen_pid")
+    wait "$gen_pid" || rc=$?
+    forget_pid "$gen_pid"
+    stop_broker
+    line=$(grep -E '(^| )status=' "$out" | tail -n 1 || true)
+    [ -n "$line" ] || line="status=no_output exit=$rc"
+    echo "rep=$rep load=$load subject=$subject $line" >>"$results"
+    if ! echo "$line" | grep -q ' status=ok$'; then
+        echo "run-benchmarks: $load/$subject (repetition $rep) did not end ok: exit $rc, ${line##* }" >&2
+        sed -n '1,5p' "$err" >&2
+    fi
+    printf '  %-7s %-14s %s\n' "$load" "$subject" "$(summarise_line "$line")"
+}
+
+# A short progress line from a generator's summary.
+summarise_line() {
+    echo "$1" | awk '{
+        for (i = 1; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
+        if ("mode" in v) printf "%s connected, %s verified, %s B/conn, %s", v["connected"], v["verified"], v["rss_per_conn_bytes"], v["status"]
+        else printf "%s msg/s, p99 %s us, lost %s, broker cpu %s%%, hwm %s kB, %s", v["msgs_per_s"], v["p99_us"], v["lost"], v["broker_cpu_pct"], v["broker_hwm_kb"], v["status"]
+    }'
+}
+
+# ---- the runs ----------------------------------------------------------------------------------
+t_start=$(date +%s)
+out_of_time=0
+if [ $jobs_selected -gt 0 ]; then
+    echo "run-benchmarks: $jobs_selected jobs x $reps repetitions; raw results in $results"
+    for rep in $(seq "$reps"); do
+        echo "repetition $rep/$reps"
+        for load in "${loads[@]}"; do
+            read -r -a subs <<<"$(subjects_for "$load")"
+            n=${#subs[@]}
+            # Alternate: each repetition starts the round one broker further on.
+            for k in $(seq 0 $((n - 1))); do
+                subject=${subs[$(((k + rep - 1) % n))]}
+                selected "$load/$subject" || continue
+                if [ $(($(date +%s) - t_start)) -ge $((max_minutes * 60)) ]; then
+                    out_of_time=1
+                    break 3
+                fi
+                run_job "$rep" "$load" "$subject"
+            done
+        done
+    done
+    [ $out_of_time -eq 0 ] || echo "run-benchmarks: --max-minutes $max_minutes reached; the table covers what ran" >&2
+fi
+
+if [ $do_micro -eq 1 ]; then
+    echo "micro-benchmarks (kennel-microbench)"
+    micro_out="${results%.txt}-micro.txt"
+    timeout --kill-after=10 900 "$micro_bin" --benchmark_min_time="$micro_min_time" >"$micro_out" 2>&1 \
+        || echo "run-benchmarks: kennel-microbench failed; see $micro_out" >&2
+    grep -E '^(BM_|-|Benchmark)' "$micro_out" || true
+fi
+
+[ $jobs_selected -gt 0 ] || exit 0
+
+# ---- the table ---------------------------------------------------------------------------------
+awk -v reps="$reps" '
+function median(s,    a, n, i, j, t) {
+    n = split(s, a, " ")
+    if (n == 0) return ""
+    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n % 2 ? a[(n + 1) / 2] + 0 : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, field, value) { if (value != "" && value != "-1" && value != "-1.0") vals[key, field] = vals[key, field] (vals[key, field] == "" ? "" : " ") value }
+function fmt(v, kind) {
+    if (v == "") return "–"
+    if (kind == "rate") return v >= 1e6 ? sprintf("%.2f M", v / 1e6) : (v >= 1e3 ? sprintf("%.0f k", v / 1e3) : sprintf("%.0f", v))
+    if (kind == "us") return v >= 1000 ? sprintf("%.2f ms", v / 1000) : sprintf("%.0f µs", v)
+    if (kind == "mb") return sprintf("%.1f MB", v / 1024)
+    if (kind == "b") return sprintf("%.0f B", v)
+    return v
+}
+function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "–" : sprintf("%.2f", a / b) }
+/^#/ || NF == 0 { next }
+{
+    delete v
+    for (i = 1; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
+    key = v["load"] SUBSEP v["subject"]
+    if (!(key in seen)) { seen[key] = 1; order[++norder] = key }
+    runs[key]++
+    if (v["status"] != "ok") failed[key]++
+    if (v["load"] == "idle") {
+        add(key, "fig", v["rss_per_conn_bytes"]); add(key, "hwm", v["broker_hwm_kb"])
+        add(key, "conn", v["connected"]); add(key, "ver", v["verified"])
+    } else {
+        fig = v["load"] ~ /^lat/ ? v["p99_us"] : v["msgs_per_s"]
+        add(key, "fig", fig); add(key, "p50", v["p50_us"]); add(key, "p99", v["p99_us"])
+        add(key, "cpu", v["broker_cpu_pct"]); add(key, "hwm", v["broker_hwm_kb"])
+        lost[key] += v["lost"]; ooo[key] += v["ooo"]
+    }
+}
+END {
+    nl = split("tput4 tput64 lat200 lat10k idle", L, " ")
+    title["tput4"] = "throughput, 4 pairs (figure: delivered msg/s; ratios: higher is better)"
+    title["tput64"] = "throughput, 64 pairs (figure: delivered msg/s; ratios: higher is better)"
+    title["lat200"] = "latency, 4 pairs x 200 msg/s (figure: p99; ratios: lower is better)"
+    title["lat10k"] = "latency, 4 pairs x 10,000 msg/s (figure: p99; ratios: lower is better)"
+    title["idle"] = "idle registered connections (figure: broker RSS per connection; lower is better)"
+    ns = split("kennel-legacy kennel-native kennel-status ideal mosq-default mosq-nodelay", S, " ")
+    printf "Medians of %s repetition(s). vs ideal_fwd / vs mosquitto: the figure divided by theirs (mosquitto: its better config, marked *).\n", reps
+    for (li = 1; li <= nl; li++) {
+        load = L[li]
+        any = 0
+        for (si = 1; si <= ns; si++) if ((load SUBSEP S[si]) in seen) any = 1
+        if (!any) continue
+        kind = load == "idle" ? "b" : (load ~ /^lat/ ? "us" : "rate")
+        lower_better = load != "tput4" && load != "tput64"
+        for (si = 1; si <= ns; si++) med[S[si]] = median(vals[load, S[si], "fig"])
+        best = ""
+        for (si = 1; si <= ns; si++) {
+            s = S[si]
+            if (s !~ /^mosq/ || med[s] == "") continue
+            if (best == "" || (lower_better ? med[s] < med[best] : med[s] > med[best])) best = s
+        }
+        printf "\n### %s\n\n", title[load]
+        if (load == "idle")
+            printf "| broker | runs | per run | median | reachable | peak RSS | failed runs | vs ideal_fwd | vs mosquitto |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        else
+            printf "| broker | runs | per run | median | p50 | p99 | broker CPU | peak RSS | lost | ooo | failed runs | vs ideal_fwd | vs mosquitto |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        for (si = 1; si <= ns; si++) {
+            s = S[si]; key = load SUBSEP s
+            if (!(key in seen)) continue
+            n = split(vals[key, "fig"], each, " "); per = ""
+            for (i = 1; i <= n; i++) per = per (i > 1 ? ", " : "") fmt(each[i], kind)
+            name = s (s == best ? " *" : "")
+            vi = ratio(med[s], med["ideal"]); vm = ratio(med[s], best == "" ? "" : med[best])
+            if (load == "idle")
+                printf "| %s | %d | %s | %s | %s/%s | %s | %d | %s | %s |\n", name, runs[key], per, fmt(med[s], kind), median(vals[key, "ver"]), median(vals[key, "conn"]), fmt(median(vals[key, "hwm"]), "mb"), failed[key], vi, vm
+            else
+                printf "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s | %s |\n", name, runs[key], per, fmt(med[s], kind), fmt(median(vals[key, "p50"]), "us"), fmt(median(vals[key, "p99"]), "us"), (median(vals[key, "cpu"]) == "" ? "–" : sprintf("%.0f %%", median(vals[key, "cpu"]))), fmt(median(vals[key, "hwm"]), "mb"), lost[key], ooo[key], failed[key], vi, vm
+        }
+    }
+}' "$results" | tee "$summary"
+echo
+echo "run-benchmarks: raw lines in $results, this table in $summary"
