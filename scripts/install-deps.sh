@@ -2,8 +2,10 @@
 # Installs what building and testing Kennel needs on Debian 12, and nothing when it is all there.
 set -euo pipefail
 
-# openssl: the command-line tool; tests/auto/monitorauth generates its TLS certificates with it.
-packages=(cmake ninja-build g++ gcc make qt6-base-dev openssl)
+# openssl: the command-line tool; the monitor's TLS tests generate their certificates with it.
+# libqt6svg6: the SVG icon engine, for kennel-monitor's icons (without it Qt falls back to the
+# style's standard icons).
+packages=(cmake ninja-build g++ gcc make qt6-base-dev openssl libqt6svg6)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,55 @@
+// ServicesModel: the broker's supervised services, one row each, keyed by name. Updated in
+// batches by MonitorFeed; the "restart in" countdown is counted on locally between updates, as the
+// clients' deadlines are.
+#pragma once
+
+#include "monitorcodec.h"
+
+#include <QAbstractTableModel>
+#include <QHash>
+#include <QList>
+
+#include <functional>
+
+namespace Kennel {
+
+class ServicesModel : public QAbstractTableModel
+{
+    Q_OBJECT
+public:
+    enum Column { NameColumn, StateColumn, PidColumn, StartsColumn, RestartsColumn, LastExitColumn,
+                  ExitedAtColumn, RestartInColumn, LastErrorColumn, ColumnCount };
+    enum Role { SortRole = Qt::UserRole + 1, NameRole, StateRole };
+
+    explicit ServicesModel(QObject *parent = nullptr);
+
+    int rowCount(const QModelIndex &parent = {}) const override;
+    int columnCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+    // Latest state per service, in arrival order; a name not seen before is a new row.
+    void apply(const QList<MonitorService> &services);
+    void clear();
+    void refreshTimes();
+
+    int rowOf(const QString &name) const { return m_index.value(name, -1); }
+    const MonitorService &service(int row) const { return m_rows.at(row).service; }
+    qint64 msUntilRestart(int row) const;
+    void setClock(std::function<qint64()> clock);
+
+    static QString lastExitText(const MonitorService &service); // "code 3", "signal 9 (KILL)", "—"
+
+private:
+    struct Row
+    {
+        MonitorService service;
+        qint64 stampMs = 0;
+    };
+
+    QList<Row> m_rows;
+    QHash<QString, int> m_index;
+    std::function<qint64()> m_clock;
+};
+
+} // namespace Kennel
