@@ -63,8 +63,11 @@ int main(int argc, char *argv[])
     const QCommandLineOption screenshotDelayOption(QStringLiteral("screenshot-delay"),
                                                    QStringLiteral("Seconds to wait before the screenshot (default 5)."),
                                                    QStringLiteral("seconds"), QStringLiteral("5"));
+    const QCommandLineOption sizeOption(QStringLiteral("window-size"),
+                                        QStringLiteral("Open the window at this size, WIDTHxHEIGHT (e.g. for a screenshot)."),
+                                        QStringLiteral("WxH"));
     parser.addOptions({brokerOption, tokenFileOption, tlsOption, caOption, pinOption, connectOption, screenshotOption,
-                       screenshotDelayOption});
+                       screenshotDelayOption, sizeOption});
     parser.process(app);
 
     QSettings settings;
@@ -126,6 +129,15 @@ int main(int argc, char *argv[])
     MonitorLink link;
     link.setSettings(linkSettings);
     MainWindow window(&link, &settings);
+    if (parser.isSet(sizeOption)) {
+        const QStringList parts = parser.value(sizeOption).split(QLatin1Char('x'));
+        bool okW = false, okH = false;
+        const int w = parts.size() == 2 ? parts.at(0).toInt(&okW) : 0;
+        const int h = parts.size() == 2 ? parts.at(1).toInt(&okH) : 0;
+        if (!okW || !okH || w < 200 || h < 150 || w > 10000 || h > 10000)
+            return fail(QStringLiteral("--window-size: expected WIDTHxHEIGHT, e.g. 1600x900"));
+        window.resize(w, h);
+    }
     window.show();
 
     if (parser.isSet(connectOption)) {

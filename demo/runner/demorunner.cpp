@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFile>
 #include <QProcessEnvironment>
+#include <QRandomGenerator>
 #include <QTimer>
 
 #include <cstdio>
@@ -46,6 +47,41 @@ void DemoRunner::print(const QString &label, const QString &line)
     std::fflush(stdout);
 }
 
+// A fresh random token for this run, readable by the owner only (the broker refuses a token file
+// others can read).
+bool DemoRunner::writeMonitorToken(QString *error)
+{
+    QByteArray token;
+    for (int i = 0; i < 4; ++i)
+        token += QByteArray::number(QRandomGenerator::system()->generate64(), 16).rightJustified(16, '0');
+    m_tokenPath = m_dir.filePath(QStringLiteral("monitor.token"));
+    QFile file(m_tokenPath);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate) || !file.setPermissions(QFile::ReadOwner | QFile::WriteOwner)
+        || file.write(token + '\n') < 0) {
+        *error = QStringLiteral("cannot write %1: %2").arg(m_tokenPath, file.errorString());
+        return false;
+    }
+    return true;
+}
+
+void DemoRunner::startMonitor()
+{
+    m_monitor = new QProcess(this);
+    m_monitor->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    m_monitor->setStandardOutputFile(QProcess::nullDevice());
+    m_monitor->setChildProcessModifier([] { ::setpgid(0, 0); });
+    connect(m_monitor, &QProcess::errorOccurred, this, [this](QProcess::ProcessError processError) {
+        if (processError == QProcess::FailedToStart)
+            print(QStringLiteral("demo"), QStringLiteral("cannot start kennel-monitor: %1").arg(m_monitor->errorString()));
+    });
+    connect(m_monitor, &QProcess::finished, this, [this] { print(QStringLiteral("demo"), QStringLiteral("kennel-monitor closed")); });
+    QStringList args{QStringLiteral("--broker"), QStringLiteral("unix:") + m_dir.filePath(QStringLiteral("broker.sock")),
+                     QStringLiteral("--connect")};
+    args += m_options.monitorArgs;
+    print(QStringLiteral("demo"), QStringLiteral("opening kennel-monitor on the broker's Unix socket (admitted as the same user)"));
+    m_monitor->start(QDir(m_options.binDir).filePath(QStringLiteral("kennel-monitor")), args);
+}
+
 bool DemoRunner::writeConfig(QString *error)
 {
     if (!m_dir.isValid()) {
@@ -64,7 +100,7 @@ bool DemoRunner::writeConfig(QString *error)
                                   QStringLiteral("--interval-ms"), interval, QStringLiteral("--watchdog-interval-ms"),
                                   QStringLiteral("3000")};
     // The same story as resources/examples/kennel-demo.ini, with this build's programs and ports.
-    const QString config = QStringLiteral(
+    QString config = QStringLiteral(
         "; Written by kennel-demo for one run.\n"
         "[broker]\n"
         "listen = %1:%2, \"unix:%3\"\n"
@@ -96,6 +132,14 @@ bool DemoRunner::writeConfig(QString *error)
              bin.filePath(QStringLiteral("kennel-demo-client")), argumentList(client2Args),
              QString::number(m_options.feedIntervalMs), bin.filePath(QStringLiteral("kennel-legacy-client")),
              argumentList(client1Args));
+    QString monitorSection;
+    if (!m_options.monitorListen.isEmpty()) {
+        if (!writeMonitorToken(error))
+            return false;
+        monitorSection = QStringLiteral("\n; A desktop's kennel-monitor connects here with the token.\n[monitor]\nlisten = %1\ntoken_file = \"%2\"\n")
+                             .arg(m_options.monitorListen, m_tokenPath);
+    }
+    config += monitorSection;
     m_configPath = m_dir.filePath(QStringLiteral("kennel-demo.ini"));
     QFile file(m_configPath);
     if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate) || file.write(config.toUtf8()) < 0) {
@@ -148,6 +192,9 @@ void DemoRunner::start()
     });
     m_broker->start(QDir(m_options.binDir).filePath(QStringLiteral("kennel-broker")),
                     {QStringLiteral("--config"), m_configPath});
+    if (!m_options.monitorListen.isEmpty())
+        print(QStringLiteral("demo"), QStringLiteral("from a desktop: kennel-monitor --broker %1 --token-file %2 (copy the token file)")
+                                          .arg(m_options.monitorListen, m_tokenPath));
     if (m_options.durationSeconds > 0)
         QTimer::singleShot(m_options.durationSeconds * 1000, this,
                            [this] { stop(QStringLiteral("%1 s are up").arg(m_options.durationSeconds)); });
@@ -160,8 +207,11 @@ void DemoRunner::readBroker()
     while ((newline = m_partialLine.indexOf('\n')) >= 0) {
         const QString line = QString::fromLocal8Bit(m_partialLine.left(newline)).trimmed();
         m_partialLine.remove(0, newline + 1);
-        if (!line.isEmpty())
-            showLogLine(line);
+        if (line.isEmpty())
+            continue;
+        showLogLine(line);
+        if (m_options.openMonitor && !m_monitor && line.contains(QLatin1String("listening on unix:")))
+            startMonitor();
     }
 }
 
@@ -205,6 +255,8 @@ void DemoRunner::stop(const QString &why)
         return;
     }
     print(QStringLiteral("demo"), QStringLiteral("stopping (%1): the broker stops its services, then itself").arg(why));
+    if (m_monitor && m_monitor->state() != QProcess::NotRunning)
+        m_monitor->terminate();
     m_broker->terminate();
     QTimer::singleShot(BrokerStopGraceMs, m_broker, [this] {
         if (m_broker->state() != QProcess::NotRunning) {

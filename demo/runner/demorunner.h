@@ -18,6 +18,9 @@ struct DemoOptions
     int intervalMs = 2000;      // between two messages of a client
     int feedIntervalMs = 10000; // client1's feeds: the old client1 fed every 10 s against 3 s x 3
     int durationSeconds = 0;    // 0: until Ctrl-C
+    bool openMonitor = false;   // start kennel-monitor on the broker's Unix socket
+    QStringList monitorArgs;    // extra arguments for kennel-monitor (e.g. --screenshot FILE)
+    QString monitorListen;      // also a token-protected monitor listener, HOST:PORT, for a desktop
 };
 
 class DemoRunner : public QObject
@@ -37,11 +40,15 @@ private:
     void readBroker();
     void showLogLine(const QString &line);
     void print(const QString &label, const QString &line);
+    bool writeMonitorToken(QString *error);
+    void startMonitor();
 
     DemoOptions m_options;
     QTemporaryDir m_dir;
     QString m_configPath;
     QProcess *m_broker = nullptr;
+    QProcess *m_monitor = nullptr;
+    QString m_tokenPath;
     QByteArray m_partialLine;
     QElapsedTimer m_clock;
     bool m_stopping = false;

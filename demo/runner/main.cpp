@@ -29,7 +29,15 @@ int main(int argc, char *argv[])
     const QCommandLineOption feedInterval(QStringLiteral("feed-interval-ms"),
                                           QStringLiteral("Time between client1's watchdog feeds (its deadline is 9000 ms)."),
                                           QStringLiteral("MS"), QStringLiteral("10000"));
-    parser.addOptions({duration, port, interval, feedInterval});
+    const QCommandLineOption monitor(QStringLiteral("monitor"),
+                                     QStringLiteral("Open kennel-monitor on the demo: auto (when a display is available), on, off."),
+                                     QStringLiteral("WHEN"), QStringLiteral("auto"));
+    const QCommandLineOption monitorArg(QStringLiteral("monitor-arg"), QStringLiteral("An extra argument for kennel-monitor (repeatable)."),
+                                        QStringLiteral("ARG"));
+    const QCommandLineOption monitorListen(QStringLiteral("monitor-listen"),
+                                           QStringLiteral("Also let a desktop's kennel-monitor connect on HOST:PORT with a generated token."),
+                                           QStringLiteral("HOST:PORT"));
+    parser.addOptions({duration, port, interval, feedInterval, monitor, monitorArg, monitorListen});
     parser.process(app);
 
     DemoOptions options;
@@ -50,6 +58,18 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "kennel-demo: --feed-interval-ms takes a whole number of at least 10\n");
         return 2;
     }
+    const QString when = parser.value(monitor);
+    if (when == QLatin1String("auto")) {
+        // A display means someone can look at the window; without one (CI, ssh) it would only fail.
+        options.openMonitor = !qEnvironmentVariableIsEmpty("DISPLAY") || !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+    } else if (when == QLatin1String("on") || when == QLatin1String("off")) {
+        options.openMonitor = when == QLatin1String("on");
+    } else {
+        std::fprintf(stderr, "kennel-demo: --monitor takes auto, on or off\n");
+        return 2;
+    }
+    options.monitorArgs = parser.values(monitorArg);
+    options.monitorListen = parser.value(monitorListen);
     if (parser.isSet(port)) {
         const uint value = parser.value(port).toUInt(&ok);
         if (!ok || value == 0 || value > 65535) {
