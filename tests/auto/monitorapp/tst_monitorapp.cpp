@@ -106,6 +106,7 @@ private slots:
     // A real broker in this process.
     void endToEndOverUnixSocket();
     void wrongTokenOverTcpIsRefused();
+    void operatorOnAnotherAddressWatchesBrokerUnderLoad();
 
     // TLS trust, against a local TLS server playing the broker.
     void tlsPinnedCertificate();
@@ -569,6 +570,107 @@ void tst_MonitorApp::wrongTokenOverTcpIsRefused()
     right.open();
     QTRY_COMPARE_WITH_TIMEOUT(right.state(), MonitorLink::State::Live, 15000);
     QTRY_COMPARE_WITH_TIMEOUT(right.monitorIdentity(), QStringLiteral("token"), 10000);
+}
+
+// The "done when", as a second machine sees it: the broker's clients listen on 127.0.0.1
+// only, its monitor listener on 127.0.0.2 (another address of this host); an operator there with
+// the token sees the live clients, their feed counters and deadlines and the traffic of a broker
+// under load, and disconnects a client; without the token nothing is shown.
+void tst_MonitorApp::operatorOnAnotherAddressWatchesBrokerUnderLoad()
+{
+    BrokerConfig config;
+    config.monitor.token = "operator-token-0123456789";
+    config.monitor.allowLocalPeers = false;
+    config.monitor.failureDelay = std::chrono::milliseconds(100);
+    config.monitor.totalsInterval = std::chrono::milliseconds(200);
+    ListenAddress monitorAddress;
+    monitorAddress.kind = ListenAddress::Kind::Tcp;
+    monitorAddress.host = QStringLiteral("127.0.0.2");
+    monitorAddress.port = 0;
+    config.monitor.listen = {monitorAddress};
+    KennelTest::TestBroker broker(config);
+    QVERIFY(broker.start());
+    QList<ListenAddress> monitorListeners = broker.broker().monitorAddresses();
+    QCOMPARE(monitorListeners.size(), 1);
+    const BrokerAddress operatorAddress = BrokerAddress::tcp(QStringLiteral("127.0.0.2"), monitorListeners.at(0).port);
+
+    // Load: a sender streaming to a receiver, and a watched client feeding.
+    const BrokerAddress tcp = *BrokerAddress::parse(broker.tcpAddress());
+    KennelClient sender, receiver, watched;
+    sender.setName("sender");
+    receiver.setName("receiver");
+    watched.setName("watched");
+    for (KennelClient *c : {&sender, &receiver, &watched}) {
+        c->setBrokerAddress(tcp);
+        c->connectToBroker();
+    }
+    QTRY_VERIFY(sender.state() == KennelClient::Registered && receiver.state() == KennelClient::Registered
+                && watched.state() == KennelClient::Registered);
+    watched.registerWatchdog({1000, 3, ExpiryAction::Notify});
+    QTimer feeder;
+    connect(&feeder, &QTimer::timeout, &watched, [&watched] { watched.feedWatchdog(); });
+    feeder.start(100);
+    QSignalSpy received(&receiver, &KennelClient::messageReceived);
+    QTimer load;
+    int sent = 0;
+    connect(&load, &QTimer::timeout, &sender, [&] {
+        for (int i = 0; i < 200; ++i, ++sent)
+            sender.send("receiver", "load " + QByteArray::number(sent));
+    });
+    load.start(10);
+
+    // Without the token: refused, and nothing shown.
+    {
+        MonitorLink stranger;
+        MonitorLink::Settings s;
+        s.address = operatorAddress;
+        s.token = "not-the-operator-token";
+        stranger.setSettings(s);
+        MainWindow window(&stranger, m_settings.get());
+        window.show();
+        stranger.open();
+        QTRY_VERIFY_WITH_TIMEOUT(stranger.state() == MonitorLink::State::Disconnected && !stranger.lastError().isEmpty(), 15000);
+        QVERIFY2(stranger.lastError().contains(QStringLiteral("not_permitted")), qPrintable(stranger.lastError()));
+        window.feed()->flush();
+        QCOMPARE(window.clientsView()->model()->rowCount(), 0);
+        QCOMPARE(window.trafficView()->model()->rowCount(), 0);
+    }
+
+    // With the token.
+    MonitorLink link;
+    MonitorLink::Settings s;
+    s.address = operatorAddress;
+    s.token = "operator-token-0123456789";
+    link.setSettings(s);
+    MainWindow window(&link, m_settings.get());
+    window.setConfirmActions(false);
+    window.feed()->setInterval(std::chrono::milliseconds(50));
+    window.show();
+    link.open();
+    QTRY_COMPARE_WITH_TIMEOUT(link.state(), MonitorLink::State::Live, 15000);
+    QAbstractItemModel *clients = window.clientsView()->model();
+    QTRY_VERIFY_WITH_TIMEOUT(rowOfName(clients, "sender") >= 0 && rowOfName(clients, "receiver") >= 0
+                                 && rowOfName(clients, "watched") >= 0, 10000);
+    // The feed counter climbs and the deadline is shown while the client feeds.
+    const auto feeds = [&] {
+        return clients->index(rowOfName(clients, "watched"), ClientsModel::FeedsColumn).data().toString().toInt();
+    };
+    const int firstFeeds = feeds();
+    QTRY_VERIFY_WITH_TIMEOUT(feeds() > firstFeeds + 3, 10000);
+    QCOMPARE(clients->index(rowOfName(clients, "watched"), ClientsModel::WatchStateColumn).data().toString(), QStringLiteral("healthy"));
+    QVERIFY(!clients->index(rowOfName(clients, "watched"), ClientsModel::DeadlineColumn).data().toString().isEmpty());
+    // Traffic flows into the view while the broker routes.
+    QTRY_VERIFY_WITH_TIMEOUT(window.trafficView()->model()->rowCount() > 100, 10000);
+    QVERIFY(received.count() > 100);
+
+    // The operator disconnects the sender; the broker does it, the table follows.
+    QVERIFY(window.selectClient("sender"));
+    window.disconnectClientAction()->trigger();
+    QTRY_COMPARE_WITH_TIMEOUT(sender.state(), KennelClient::Disconnected, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(rowOfName(clients, "sender") < 0, 10000);
+    load.stop();
+    feeder.stop();
+    link.close();
 }
 
 // --- TLS ------------------------------------------------------------------------------------------
