@@ -1,5 +1,6 @@
 #include "monitorlink.h"
 
+#include "transportcloser.h"
 #include "names.h"
 
 #include <QCoreApplication>
@@ -784,47 +785,7 @@ void MonitorLink::retireTransport(bool graceful)
     if (!device)
         return;
     disconnect(device, nullptr, this, nullptr);
-    if (auto *socket = qobject_cast<QAbstractSocket *>(device)) {
-        if (graceful) {
-            socket->flush();
-            socket->disconnectFromHost();
-        } else {
-            socket->abort();
-        }
-        if (m_ownsTransport) {
-            if (socket->state() == QAbstractSocket::UnconnectedState) {
-                socket->deleteLater();
-            } else {
-                connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
-                QTimer::singleShot(CloseGrace, socket, [socket] {
-                    socket->abort();
-                    socket->deleteLater();
-                });
-            }
-        }
-    } else if (auto *local = qobject_cast<QLocalSocket *>(device)) {
-        if (graceful) {
-            local->flush();
-            local->disconnectFromServer();
-        } else {
-            local->abort();
-        }
-        if (m_ownsTransport) {
-            if (local->state() == QLocalSocket::UnconnectedState) {
-                local->deleteLater();
-            } else {
-                connect(local, &QLocalSocket::disconnected, local, &QObject::deleteLater);
-                QTimer::singleShot(CloseGrace, local, [local] {
-                    local->abort();
-                    local->deleteLater();
-                });
-            }
-        }
-    } else {
-        device->close();
-        if (m_ownsTransport)
-            device->deleteLater();
-    }
+    closeTransport(device, graceful, m_ownsTransport, CloseGrace);
     m_ownsTransport = false;
 }
 
