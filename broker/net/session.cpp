@@ -184,10 +184,17 @@ void Session::close(CloseReason reason, const QString &detail)
         qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason);
     else
         qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason) << "-" << detail;
+    ::close(leave(reason));
+}
+
+// The one teardown: out of epoll and the name table, buffers freed, handed to the owner. Returns
+// the descriptor, which the caller closes (close()) or passes on (detachForHandover()).
+int Session::leave(CloseReason reason)
+{
+    const int fd = m_fd;
     m_closeReason = reason;
-    m_ctx.poller->remove(m_fd);
+    m_ctx.poller->remove(fd);
     m_ctx.poller->forget(this);
-    ::close(m_fd);
     m_fd = -1;
     m_ctx.registry->release(this);
     m_entry = nullptr;
@@ -196,6 +203,7 @@ void Session::close(CloseReason reason, const QString &detail)
     m_out.clear();
     m_out.shrinkIfEmpty();
     m_ctx.owner->sessionClosed(this);
+    return fd;
 }
 
 int Session::detachForHandover(QByteArray *unread, QByteArray *unsent)
@@ -211,19 +219,7 @@ int Session::detachForHandover(QByteArray *unread, QByteArray *unsent)
     if (unsent)
         *unsent = m_out.isEmpty() ? QByteArray() : QByteArray(m_out.data(), qsizetype(m_out.size()));
     qCDebug(lcSession).noquote() << "handed" << describe() << "over to the monitor hub";
-    const int fd = m_fd;
-    m_closeReason = CloseReason::HandedOver;
-    m_ctx.poller->remove(fd);
-    m_ctx.poller->forget(this);
-    m_fd = -1;
-    m_ctx.registry->release(this);
-    m_entry = nullptr;
-    m_in.clear();
-    m_in.shrinkIfEmpty();
-    m_out.clear();
-    m_out.shrinkIfEmpty();
-    m_ctx.owner->sessionClosed(this);
-    return fd;
+    return leave(CloseReason::HandedOver);
 }
 
 void Session::closeAfterFlush(CloseReason reason)

@@ -119,6 +119,7 @@ public:
     void flushOutput() override;
 
 private:
+    int leave(CloseReason reason);
     void readInput();
     size_t processInput(const char *data, size_t size);
     size_t processNative(const char *data, size_t size);

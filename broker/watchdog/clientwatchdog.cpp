@@ -4,6 +4,8 @@
 #include "nameregistry.h"
 #include "session.h"
 
+#include <QSet>
+
 #include <vector>
 
 namespace Kennel {
@@ -187,14 +189,20 @@ ClientWatchdog::History &ClientWatchdog::historyOf(const QByteArray &name)
     if (it != m_history.end())
         return it.value();
     if (m_history.size() >= MaxHistoryNames) {
-        // Forget someone no longer watched; the monitor has long since shown their history.
-        for (auto old = m_history.begin(); old != m_history.end(); ++old) {
-            bool live = false;
-            for (const auto &w : m_watched)
-                if (w.second.name == old.key()) { live = true; break; }
-            if (!live) {
-                m_history.erase(old);
-                break;
+        // Forget a quarter of those no longer watched in one go: the monitor has long since shown
+        // their history, and one pass over the watched names then serves many registrations
+        // (evicting one name per registration would cost that pass every time).
+        QSet<QByteArray> live;
+        live.reserve(qsizetype(m_watched.size()));
+        for (const auto &w : m_watched)
+            live.insert(w.second.name);
+        qsizetype toForget = MaxHistoryNames / 4;
+        for (auto old = m_history.begin(); old != m_history.end() && toForget > 0;) {
+            if (live.contains(old.key())) {
+                ++old;
+            } else {
+                old = m_history.erase(old);
+                --toForget;
             }
         }
     }

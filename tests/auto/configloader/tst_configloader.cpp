@@ -1,3 +1,4 @@
+#include "envguard.h"
 #include "brokerconfig.h"
 #include "configloader.h"
 
@@ -16,27 +17,7 @@ using namespace Kennel;
 
 namespace {
 
-// Restores an environment variable when the test leaves, whatever the outcome.
-class EnvGuard
-{
-public:
-    explicit EnvGuard(const char *name) : m_name(name), m_wasSet(qEnvironmentVariableIsSet(name)),
-        m_value(qgetenv(name)) {}
-    ~EnvGuard()
-    {
-        if (m_wasSet)
-            qputenv(m_name, m_value);
-        else
-            qunsetenv(m_name);
-    }
-    EnvGuard(const EnvGuard &) = delete;
-    EnvGuard &operator=(const EnvGuard &) = delete;
-
-private:
-    const char *m_name;
-    bool m_wasSet;
-    QByteArray m_value;
-};
+using KennelTest::EnvGuard;
 
 QVariant field(const BrokerConfig &config, const QString &name)
 {
