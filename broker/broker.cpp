@@ -113,7 +113,7 @@ bool Broker::start(QString *error)
                 closeClientListeners();
                 return false;
             }
-            connect(listener, &UnixListener::accepted, this, [this](int fd) { accept(fd, Session::Transport::Unix); });
+            connect(listener, &UnixListener::accepted, this, [this](int fd) { adoptConnection(fd, Session::Transport::Unix); });
             m_unixListeners.append(listener);
         } else {
             auto *listener = new TcpListener(this);
@@ -131,7 +131,7 @@ bool Broker::start(QString *error)
                 closeClientListeners();
                 return false;
             }
-            connect(listener, &TcpListener::accepted, this, [this](int fd) { accept(fd, Session::Transport::Tcp); });
+            connect(listener, &TcpListener::accepted, this, [this](int fd) { adoptConnection(fd, Session::Transport::Tcp); });
             m_tcpListeners.append(listener);
         }
     }
@@ -228,15 +228,15 @@ void Broker::refuseAtDoor(int fd, const QString &reason)
     ::close(fd);
 }
 
-void Broker::accept(int fd, Session::Transport transport)
+Session *Broker::adoptConnection(int fd, Session::Transport transport)
 {
     if (m_ctx.shuttingDown) {
         ::close(fd);
-        return;
+        return nullptr;
     }
     if (m_sessions.size() >= size_t(m_config.maxClients)) {
         refuseAtDoor(fd, QStringLiteral("the broker serves at most %1 connections").arg(m_config.maxClients));
-        return;
+        return nullptr;
     }
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -253,13 +253,15 @@ void Broker::accept(int fd, Session::Transport transport)
     auto session = std::make_unique<Session>(m_ctx, fd, id, transport, std::move(peer));
     if (!session->start()) {
         qCWarning(lcBroker).noquote() << "cannot watch" << session->describe();
-        return; // the destructor closes the descriptor
+        return nullptr; // the destructor closes the descriptor
     }
     qCDebug(lcBroker).noquote() << "accepted" << session->describe();
+    Session *adopted = session.get();
     m_sessions.emplace(id, std::move(session));
     m_registerQueue.emplace_back(Clock::now() + m_config.registerTimeout, id);
     if (!m_registerTimer.isActive())
         armRegisterTimer();
+    return adopted;
 }
 
 void Broker::armRegisterTimer()

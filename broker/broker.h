@@ -77,11 +77,16 @@ public:
     // Unix socket when there is one), KENNEL_BROKER_ADDRESSES (all of them), KENNEL_BROKER_PID.
     QProcessEnvironment serviceEnvironment() const;
 
+    // Takes an accepted, connected descriptor as a new client connection, as the listeners do:
+    // the client limit, the register deadline and every other rule apply. Returns the session,
+    // or nullptr if the connection was refused (the descriptor is closed either way). Public so
+    // that tests and fuzzers can hand the broker a socketpair end without a listener.
+    Session *adoptConnection(int fd, Session::Transport transport);
+
 signals:
     void finished();
 
 private:
-    void accept(int fd, Session::Transport transport);
     void refuseAtDoor(int fd, const QString &reason);
     void sessionClosed(Session *session) override;
     void armRegisterTimer();

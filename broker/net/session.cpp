@@ -313,6 +313,21 @@ void Session::readInput()
     }
 }
 
+void Session::receiveBytes(const char *data, size_t size)
+{
+    if (m_fd < 0 || m_closing || m_inputPaused || size == 0)
+        return;
+    if (!m_in.append(data, size)) {
+        close(CloseReason::OutOfMemory);
+        return;
+    }
+    const size_t used = processInput(m_in.data(), m_in.size());
+    if (m_fd < 0)
+        return;
+    m_in.consume(used);
+    m_in.shrinkIfEmpty();
+}
+
 size_t Session::processInput(const char *data, size_t size)
 {
     if (m_protocol == Protocol::Unknown) {

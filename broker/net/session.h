@@ -115,6 +115,11 @@ public:
     TrafficCounters counters;
     RouteCache routeCache;
 
+    // Bytes as if just read from the descriptor: decoded and handled at once, a cut-off frame kept
+    // for the next call. The socket path uses the same decoding; this entry lets a fuzzer drive
+    // a whole session (decoder, registration, routing) without a peer writing into a socket.
+    void receiveBytes(const char *data, size_t size);
+
     void pollEvent(uint32_t events) override;
     void flushOutput() override;
 
