@@ -1,0 +1,209 @@
+#include "brokerprocess.h"
+#include "testbroker.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
+#include <QRegularExpression>
+
+#include <csignal>
+#include <sys/resource.h>
+
+namespace KennelTest {
+
+namespace {
+// Runs the event loop until `done` or the deadline, so sockets and the canary keep working.
+template<typename Pred>
+bool spinUntil(Pred done, int timeoutMs)
+{
+    QDeadlineTimer deadline(timeoutMs);
+    while (!done()) {
+        if (deadline.hasExpired())
+            return false;
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    }
+    return true;
+}
+} // namespace
+
+BrokerProcess::BrokerProcess(QObject *parent)
+    : QObject(parent)
+{
+    m_process.setProcessChannelMode(QProcess::SeparateChannels);
+    connect(&m_process, &QProcess::readyReadStandardError, this, &BrokerProcess::readLog);
+    connect(&m_process, &QProcess::readyReadStandardOutput, this, [this] { m_process.readAllStandardOutput(); });
+}
+
+BrokerProcess::~BrokerProcess()
+{
+    if (m_process.state() != QProcess::NotRunning) {
+        m_process.kill();
+        m_process.waitForFinished(5000);
+    }
+}
+
+bool BrokerProcess::start(const Options &options, QString *error)
+{
+    m_options = options;
+    m_port = 0;
+    m_unixPath = m_options.unixSocket ? m_dir.filePath(QStringLiteral("broker.sock")) : QString();
+    return launch(error);
+}
+
+bool BrokerProcess::restart(QString *error)
+{
+    if (isRunning()) {
+        if (error)
+            *error = QStringLiteral("the broker is still running");
+        return false;
+    }
+    return launch(error);
+}
+
+bool BrokerProcess::launch(QString *error)
+{
+    QStringList arguments;
+    // Port 0 the first time; the same port again on a restart, as clients expect.
+    arguments << QStringLiteral("--listen") << QStringLiteral("127.0.0.1:%1").arg(m_port);
+    if (!m_unixPath.isEmpty())
+        arguments << QStringLiteral("--listen") << QStringLiteral("unix:") + m_unixPath;
+    if (!m_options.configText.isEmpty()) {
+        const QString configPath = m_dir.filePath(QStringLiteral("broker.ini"));
+        QFile config(configPath);
+        if (!config.exists()) {
+            if (!config.open(QIODevice::WriteOnly) || config.write(m_options.configText) != m_options.configText.size()) {
+                if (error)
+                    *error = QStringLiteral("cannot write %1").arg(configPath);
+                return false;
+            }
+            config.close();
+        }
+        arguments << QStringLiteral("--config") << configPath;
+    }
+    arguments += m_options.arguments;
+
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_LOGGING_RULES"), m_options.loggingRules.isEmpty()
+                                                       ? QStringLiteral("kennel.*.info=true")
+                                                       : QString::fromLatin1(m_options.loggingRules));
+    m_process.setProcessEnvironment(env);
+    const quint64 maxDescriptors = m_options.maxDescriptors;
+    m_process.setChildProcessModifier([maxDescriptors] {
+        if (maxDescriptors) {
+            const rlimit limit{rlim_t(maxDescriptors), rlim_t(maxDescriptors)};
+            ::setrlimit(RLIMIT_NOFILE, &limit);
+        }
+    });
+    m_log.clear();
+    m_partialLine.clear();
+    m_process.setProgram(binaryPath(QStringLiteral("kennel-broker")));
+    m_process.setArguments(arguments);
+    m_process.start();
+    if (!m_process.waitForStarted(10000)) {
+        if (error)
+            *error = QStringLiteral("cannot start kennel-broker: %1").arg(m_process.errorString());
+        return false;
+    }
+    static const QRegularExpression listening(QStringLiteral("listening on 127\\.0\\.0\\.1:(\\d+)"));
+    quint16 port = 0;
+    const bool up = spinUntil([&] {
+        const auto match = listening.match(QString::fromLocal8Bit(m_log));
+        if (match.hasMatch())
+            port = quint16(match.captured(1).toUInt());
+        return port != 0 || m_process.state() == QProcess::NotRunning;
+    }, 15000);
+    if (!up || port == 0) {
+        if (error)
+            *error = QStringLiteral("the broker did not start listening: %1").arg(QString::fromLocal8Bit(m_log));
+        if (m_process.state() != QProcess::NotRunning) {
+            m_process.kill();
+            m_process.waitForFinished(5000);
+        }
+        return false;
+    }
+    m_port = port;
+    return true;
+}
+
+void BrokerProcess::readLog()
+{
+    const QByteArray chunk = m_process.readAllStandardError();
+    m_log += chunk;
+    m_partialLine += chunk;
+    qsizetype newline;
+    while ((newline = m_partialLine.indexOf('\n')) >= 0) {
+        const QByteArray line = m_partialLine.left(newline);
+        m_partialLine.remove(0, newline + 1);
+        emit logged(line);
+    }
+}
+
+void BrokerProcess::kill9()
+{
+    if (m_process.state() == QProcess::NotRunning)
+        return;
+    m_process.kill(); // SIGKILL to this child's PID only
+    spinUntil([this] { return m_process.state() == QProcess::NotRunning; }, 10000);
+}
+
+bool BrokerProcess::terminate(int timeoutMs)
+{
+    if (m_process.state() == QProcess::NotRunning)
+        return true;
+    m_process.terminate();
+    return spinUntil([this] { return m_process.state() == QProcess::NotRunning; }, timeoutMs);
+}
+
+bool BrokerProcess::isRunning() const
+{
+    return m_process.state() != QProcess::NotRunning;
+}
+
+qint64 BrokerProcess::pid() const
+{
+    return m_process.processId();
+}
+
+int BrokerProcess::exitCode() const
+{
+    return m_process.exitCode();
+}
+
+QProcess::ExitStatus BrokerProcess::exitStatus() const
+{
+    return m_process.exitStatus();
+}
+
+QString BrokerProcess::tcpAddress() const
+{
+    return QStringLiteral("127.0.0.1:%1").arg(m_port);
+}
+
+int BrokerProcess::countInLog(const QByteArray &needle) const
+{
+    return int(m_log.count(needle));
+}
+
+qint64 BrokerProcess::rssKiB() const
+{
+    if (!isRunning())
+        return -1;
+    QFile status(QStringLiteral("/proc/%1/status").arg(pid()));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    }
+    return -1;
+}
+
+int BrokerProcess::openDescriptors() const
+{
+    if (!isRunning())
+        return -1;
+    return int(QDir(QStringLiteral("/proc/%1/fd").arg(pid())).entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System).size());
+}
+
+} // namespace KennelTest
