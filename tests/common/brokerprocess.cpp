@@ -155,6 +155,24 @@ bool BrokerProcess::terminate(int timeoutMs)
     return spinUntil([this] { return m_process.state() == QProcess::NotRunning; }, timeoutMs);
 }
 
+QString BrokerProcess::stopVerdict(int timeoutMs)
+{
+    if (!isRunning())
+        return QStringLiteral("the broker was not running (exit status %1)\n%2")
+            .arg(m_process.exitCode()).arg(QString::fromLocal8Bit(m_log.right(4000)));
+    if (!terminate(timeoutMs)) {
+        kill9();
+        return QStringLiteral("the broker did not stop within %1 ms of SIGTERM").arg(timeoutMs);
+    }
+    readLog();
+    if (m_process.exitStatus() != QProcess::NormalExit || m_process.exitCode() != 0)
+        return QStringLiteral("the broker exited with status %1%2\n%3")
+            .arg(m_process.exitCode())
+            .arg(m_process.exitStatus() == QProcess::CrashExit ? QStringLiteral(" (crashed)") : QString())
+            .arg(QString::fromLocal8Bit(m_log.right(4000)));
+    return {};
+}
+
 bool BrokerProcess::isRunning() const
 {
     return m_process.state() != QProcess::NotRunning;

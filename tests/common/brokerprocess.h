@@ -38,6 +38,10 @@ public:
     void kill9();
     // SIGTERM and wait (processing events) for the exit; true if it exited within the time.
     bool terminate(int timeoutMs = 10000);
+    // SIGTERM, then: empty if the broker exited by itself with status 0 within the time, else what
+    // happened with the end of its log. Under AddressSanitizer a leak or an error found at exit
+    // makes the status non-zero, so a test ending with this fails on a broker that leaked.
+    QString stopVerdict(int timeoutMs = 15000);
     // A new broker on the same TCP port and Unix socket path as the last start (after kill9()).
     bool restart(QString *error = nullptr);
 
