@@ -2,11 +2,57 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace Kennel {
 
 namespace {
 constexpr size_t MinCapacity = 4096;
+
+// Bounded so that what an idle broker keeps is small and known: at most this many buffers, none
+// larger than MaxPooledBuffer, MaxPooledBytes in all. 256 covers the receivers of one batch at the
+// loads of the performance issue (64 pairs); a larger buffer (a queue that backed up) is freed.
+constexpr size_t MaxPooledBuffers = 256;
+constexpr size_t MaxPooledBuffer = 256 * 1024;
+constexpr size_t MaxPooledBytes = 8 * 1024 * 1024;
+
+struct BufferPool
+{
+    struct Buffer
+    {
+        char *data;
+        size_t capacity;
+    };
+    // Last in, first out: the buffer given up last is the one most likely still in the cache, and
+    // of the size the same connection needs again.
+    std::vector<Buffer> buffers;
+    size_t bytes = 0;
+
+    ~BufferPool() { release(); }
+
+    void release()
+    {
+        for (const Buffer &b : buffers)
+            std::free(b.data);
+        buffers.clear();
+        buffers.shrink_to_fit();
+        bytes = 0;
+    }
+};
+
+// The broker is single-threaded; a pool per thread keeps tests that run several brokers in
+// several threads, if any ever do, from sharing one without a lock.
+thread_local BufferPool pool;
+} // namespace
+
+void ByteQueue::releasePool()
+{
+    pool.release();
+}
+
+size_t ByteQueue::pooledBytes()
+{
+    return pool.bytes;
 }
 
 ByteQueue::~ByteQueue()
@@ -25,6 +71,16 @@ char *ByteQueue::reserve(size_t n)
         m_begin = 0;
         m_end = used;
         return m_data + m_end;
+    }
+    if (!m_data && !pool.buffers.empty()) {
+        const BufferPool::Buffer buffer = pool.buffers.back();
+        pool.buffers.pop_back();
+        pool.bytes -= buffer.capacity;
+        m_data = buffer.data;
+        m_capacity = buffer.capacity;
+        m_begin = m_end = 0;
+        if (m_capacity >= n)
+            return m_data;
     }
     size_t capacity = m_capacity ? m_capacity : MinCapacity;
     while (capacity - used < n)
@@ -70,7 +126,13 @@ void ByteQueue::shrinkIfEmpty()
 {
     if (!isEmpty() || !m_data)
         return;
-    std::free(m_data);
+    if (pool.buffers.size() < MaxPooledBuffers && m_capacity <= MaxPooledBuffer
+        && pool.bytes + m_capacity <= MaxPooledBytes) {
+        pool.buffers.push_back({m_data, m_capacity});
+        pool.bytes += m_capacity;
+    } else {
+        std::free(m_data);
+    }
     m_data = nullptr;
     m_capacity = 0;
     m_begin = m_end = 0;

@@ -1,6 +1,9 @@
 // A contiguous FIFO of bytes for a connection's input remainder and output backlog. Contiguous so
-// that one read() or write() covers all of it; it releases its memory when it drains so that an
-// idle connection costs almost nothing.
+// that one read() or write() covers all of it; it gives its memory up when it drains so that an
+// idle connection costs almost nothing. Given-up buffers go to a small per-thread pool that the next
+// queue to need one takes from: a busy connection drains after every batch and fills again in the
+// next, and without the pool every such cycle was a malloc, a chain of reallocs and fresh pages
+// for the kernel to fault in (docs/BENCHMARKS.md, "output buffers").
 #pragma once
 
 #include <cstddef>
@@ -28,8 +31,14 @@ public:
     bool append(const char *bytes, size_t n);
     void consume(size_t n);
     void clear();
-    // Frees the storage if the queue is empty: called when a connection goes quiet.
+    // Gives the storage up (to the pool, or to the system) if the queue is empty: called when a
+    // connection's queue drains.
     void shrinkIfEmpty();
+
+    // Returns every pooled buffer to the system: for when the traffic has stopped.
+    static void releasePool();
+    // Bytes held by the pool (for tests and the benchmark notes).
+    static size_t pooledBytes();
 
 private:
     char *m_data = nullptr;
