@@ -441,7 +441,13 @@ bool findTcpSocketByDiag(const Endpoint &peer, const Endpoint &local, quint32 sc
         return false;
 
     int remaining = int(n);
-    for (auto *h = reinterpret_cast<const nlmsghdr *>(buf); NLMSG_OK(h, remaining); h = NLMSG_NEXT(h, remaining)) {
+    // NLMSG_OK compares the u32 nlmsg_len with an int, which clang flags (-Wsign-compare) where
+    // the macro expands; the same test, spelt out. `remaining` stays signed so that NLMSG_NEXT
+    // going past the end makes it negative instead of wrapping.
+    const auto fits = [](const nlmsghdr *h, int len) {
+        return len >= int(sizeof(nlmsghdr)) && h->nlmsg_len >= sizeof(nlmsghdr) && h->nlmsg_len <= unsigned(len);
+    };
+    for (auto *h = reinterpret_cast<const nlmsghdr *>(buf); fits(h, remaining); h = NLMSG_NEXT(h, remaining)) {
         if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
             return false; // NLMSG_ERROR: ENOENT both for "no such socket" and "no tcp_diag"
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg)))

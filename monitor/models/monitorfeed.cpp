@@ -100,7 +100,7 @@ void MonitorFeed::flush()
         Q_EMIT flushed();
 }
 
-void MonitorFeed::event(qint64 timeMs, EventEntry::Kind kind, const QString &subject, const QString &text)
+void MonitorFeed::addEvent(qint64 timeMs, EventEntry::Kind kind, const QString &subject, const QString &text)
 {
     m_events.append(EventEntry{timeMs > 0 ? timeMs : m_wallClock(), kind, subject, text});
     // The log is a ring in the model; a queue longer than the ring would only be cut there.
@@ -110,7 +110,7 @@ void MonitorFeed::event(qint64 timeMs, EventEntry::Kind kind, const QString &sub
 
 void MonitorFeed::logEvent(EventEntry::Kind kind, const QString &subject, const QString &text)
 {
-    event(0, kind, subject, text);
+    addEvent(0, kind, subject, text);
 }
 
 void MonitorFeed::onStateChanged(MonitorLink::State state)
@@ -120,7 +120,7 @@ void MonitorFeed::onStateChanged(MonitorLink::State state)
         return;
     if (state == MonitorLink::State::Live) {
         m_lastFailure.clear();
-        event(0, EventEntry::Kind::Link, QString(), QStringLiteral("connected: %1").arg(m_link->statusText()));
+        addEvent(0, EventEntry::Kind::Link, QString(), QStringLiteral("connected: %1").arg(m_link->statusText()));
         return;
     }
     const bool ended = state == MonitorLink::State::Disconnected || state == MonitorLink::State::Reconnecting;
@@ -128,14 +128,14 @@ void MonitorFeed::onStateChanged(MonitorLink::State state)
         return;
     const QString why = m_link->lastError();
     if (previous == MonitorLink::State::Live) {
-        event(0, EventEntry::Kind::Link, QString(),
+        addEvent(0, EventEntry::Kind::Link, QString(),
               why.isEmpty() ? QStringLiteral("disconnected") : QStringLiteral("connection lost: %1").arg(why));
     } else if (!why.isEmpty() && why != m_lastFailure) {
         // A failed attempt. While the broker stays away every retry fails the same way; the status
         // bar shows that, the log says it once per new reason.
         m_lastFailure = why;
         const bool refused = why.contains(QLatin1String("refused this monitor")) || why.contains(QLatin1String("certificate"));
-        event(0, refused ? EventEntry::Kind::Refusal : EventEntry::Kind::Link, QString(), why);
+        addEvent(0, refused ? EventEntry::Kind::Refusal : EventEntry::Kind::Link, QString(), why);
     }
 }
 
@@ -151,7 +151,7 @@ void MonitorFeed::onSnapshotBegan(const MonitorSnapshotBegin &snapshot)
     QString text = QStringLiteral("snapshot: %1 client(s), %2 service(s)").arg(snapshot.clientCount).arg(snapshot.serviceCount);
     if (!snapshot.monitorIdentity.isEmpty())
         text += QStringLiteral("; admitted by %1").arg(snapshot.monitorIdentity);
-    event(snapshot.brokerTimeMs, EventEntry::Kind::Link, QString(), text);
+    addEvent(snapshot.brokerTimeMs, EventEntry::Kind::Link, QString(), text);
 }
 
 void MonitorFeed::onSnapshotEnded()
@@ -170,14 +170,14 @@ void MonitorFeed::onClientUpdated(const MonitorClient &client)
             QString text = QStringLiteral("joined (%1) from %2").arg(Format::clientKind(client.kind), client.peerAddress);
             if (client.pid > 0)
                 text += QStringLiteral(", pid %1").arg(client.pid);
-            event(client.connectedSinceMs, EventEntry::Kind::Join, name, text);
+            addEvent(client.connectedSinceMs, EventEntry::Kind::Join, name, text);
         }
     } else if (memo != m_clientMemo.end()) {
         if (client.refused > memo->refused)
-            event(0, EventEntry::Kind::Refusal, name,
+            addEvent(0, EventEntry::Kind::Refusal, name,
                   QStringLiteral("%1 of its message(s) refused (%2 in all)").arg(client.refused - memo->refused).arg(client.refused));
         if (client.dropped > memo->dropped)
-            event(0, EventEntry::Kind::Refusal, name,
+            addEvent(0, EventEntry::Kind::Refusal, name,
                   QStringLiteral("%1 message(s) to it dropped (%2 in all)").arg(client.dropped - memo->dropped).arg(client.dropped));
     }
     m_clientMemo.insert(client.sessionId, ClientMemo{client.refused, client.dropped});
@@ -188,7 +188,7 @@ void MonitorFeed::onClientGone(const MonitorClientGone &gone)
     m_clientChanges.append(gone);
     const QByteArray name = m_liveNames.take(gone.sessionId);
     m_clientMemo.remove(gone.sessionId);
-    event(gone.timeMs, EventEntry::Kind::Leave, name.isEmpty() ? QStringLiteral("session %1").arg(gone.sessionId) : latin(name),
+    addEvent(gone.timeMs, EventEntry::Kind::Leave, name.isEmpty() ? QStringLiteral("session %1").arg(gone.sessionId) : latin(name),
           gone.reason.isEmpty() ? QStringLiteral("left") : QStringLiteral("left: %1").arg(gone.reason));
 }
 
@@ -200,7 +200,7 @@ void MonitorFeed::onServiceUpdated(const MonitorService &service)
     if (!m_inSnapshot && known) {
         const MonitorService &before = *previous;
         if (service.restarts > before.restarts) {
-            event(0, EventEntry::Kind::Restart, service.name,
+            addEvent(0, EventEntry::Kind::Restart, service.name,
                   QStringLiteral("restarted (%1 restart(s) so far)").arg(service.restarts));
         }
         if (service.state != before.state) {
@@ -228,7 +228,7 @@ void MonitorFeed::onServiceUpdated(const MonitorService &service)
             }
             // A Backoff that follows the exit it reports says nothing new.
             if (!(before.state == MonitorServiceState::Exited && service.state == MonitorServiceState::Backoff))
-                event(0, kind, service.name, text);
+                addEvent(0, kind, service.name, text);
         }
     }
     m_serviceMemo.insert(service.name, service);
@@ -263,7 +263,7 @@ void MonitorFeed::onWatchdogEvent(const MonitorWatchdogEvent &e)
     if (e.kind == MonitorWatchdogEventKind::Registered || e.kind == MonitorWatchdogEventKind::Late
         || e.kind == MonitorWatchdogEventKind::Expired)
         text += QStringLiteral(" after %1 feed(s)").arg(e.feeds);
-    event(e.timeMs, kind, latin(e.name), text);
+    addEvent(e.timeMs, kind, latin(e.name), text);
 }
 
 void MonitorFeed::onTrafficBatch(const QList<MonitorTrafficRecord> &records)
@@ -304,7 +304,7 @@ void MonitorFeed::noteControlRequest(quint32 requestId, const MonitorControl &co
         m_controlRequests.clear();
     const QString description = QStringLiteral("%1 '%2'").arg(Format::controlAction(control.action), QString::fromUtf8(control.target));
     m_controlRequests.insert(requestId, description);
-    event(0, EventEntry::Kind::Control, QString::fromUtf8(control.target), QStringLiteral("asked the broker to %1").arg(description));
+    addEvent(0, EventEntry::Kind::Control, QString::fromUtf8(control.target), QStringLiteral("asked the broker to %1").arg(description));
 }
 
 void MonitorFeed::onControlResult(quint32 requestId, const MonitorControlResult &result)
@@ -312,10 +312,10 @@ void MonitorFeed::onControlResult(quint32 requestId, const MonitorControlResult 
     const QString description = m_controlRequests.take(requestId);
     const QString what = description.isEmpty() ? QStringLiteral("request %1").arg(requestId) : description;
     if (result.code == ErrorCode::None) {
-        event(0, EventEntry::Kind::Control, QString(),
+        addEvent(0, EventEntry::Kind::Control, QString(),
               QStringLiteral("%1: done%2").arg(what, result.text.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(result.text)));
     } else {
-        event(0, EventEntry::Kind::Refusal, QString(),
+        addEvent(0, EventEntry::Kind::Refusal, QString(),
               QStringLiteral("%1: refused, %2%3").arg(what, Format::errorCode(result.code),
                                                       result.text.isEmpty() ? QString() : QStringLiteral(": ") + result.text));
     }
@@ -324,7 +324,7 @@ void MonitorFeed::onControlResult(quint32 requestId, const MonitorControlResult 
 
 void MonitorFeed::onErrorReceived(ErrorCode code, const QString &text)
 {
-    event(0, EventEntry::Kind::Refusal, QString(),
+    addEvent(0, EventEntry::Kind::Refusal, QString(),
           QStringLiteral("the broker says %1%2").arg(Format::errorCode(code), text.isEmpty() ? QString() : QStringLiteral(": ") + text));
 }
 
