@@ -25,7 +25,9 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <queue>
 #include <unordered_map>
 #include <vector>
 
@@ -83,14 +85,23 @@ public:
     // that tests and fuzzers can hand the broker a socketpair end without a listener.
     Session *adoptConnection(int fd, Session::Transport transport);
 
+    // What a connection refused at the door is sent before it is closed: an Error frame with
+    // `code` and `text` (a native client reads it; an old client just sees the close).
+    static QByteArray doorRefusal(ErrorCode code, const QString &text);
+
 signals:
     void finished();
 
 private:
     void refuseAtDoor(int fd, const QString &reason);
     void sessionClosed(Session *session) override;
+    void incompleteFrameStarted(Session *session) override;
     void armRegisterTimer();
     void expireRegistrations();
+    void armIncompleteTimer();
+    void expireIncompleteFrames();
+    void sweepIdle();
+    void trimMemory();
     void closeRemaining();
     void stopSessions();
     void closeClientListeners();
@@ -117,6 +128,17 @@ private:
     // the next to expire and one timer serves them all.
     std::deque<std::pair<Clock::time_point, quint64>> m_registerQueue;
     QTimer m_registerTimer;
+    // Incomplete frames: at most one entry per connection, earliest deadline on top. Not a FIFO
+    // like the register deadline: an entry whose frame completed while a later one is pending is
+    // put back with that frame's own deadline, which may come before ones already queued.
+    using Deadline = std::pair<Clock::time_point, quint64>;
+    std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> m_incompleteQueue;
+    QTimer m_incompleteTimer;
+    // Idle sweep: every idle_timeout / 5 over the sessions; the time of the previous sweep bounds
+    // when input seen since then may have arrived.
+    QTimer m_idleTimer;
+    Clock::time_point m_lastSweep;
+    QTimer m_trimTimer;
     QTimer m_shutdownTimer;
     LogThrottle m_doorLog;
     bool m_releasingSessions = false; // shutdown's last phase: the services are down, clients go

@@ -23,6 +23,9 @@ public:
     virtual ~SessionOwner() = default;
     // The session has closed its descriptor and left every table; destroy it after the batch.
     virtual void sessionClosed(Session *session) = 0;
+    // A read ended with the beginning of a new frame held and its end still to come: the
+    // incomplete-frame deadline starts now (Session::incompleteFrameSince()).
+    virtual void incompleteFrameStarted(Session *session) { (void)session; }
 };
 
 struct BrokerContext

@@ -14,17 +14,26 @@
 #include <sys/resource.h>
 
 namespace {
-// A broker holds a descriptor per client: take the whole hard limit the system allows.
+// A broker holds a descriptor per client: take the whole hard limit the system allows. Logged, so
+// that an operator reading "out of file descriptors" later knows what the limit was.
 rlim_t raiseDescriptorLimit()
 {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
         return 0;
+    const rlim_t before = limit.rlim_cur;
     if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &limit);
         ::getrlimit(RLIMIT_NOFILE, &limit);
     }
+    if (limit.rlim_cur == RLIM_INFINITY)
+        qCInfo(Kennel::lcBroker, "descriptor limit: unlimited");
+    else if (limit.rlim_cur != before)
+        qCInfo(Kennel::lcBroker, "descriptor limit raised from %llu to %llu (the hard limit)", (unsigned long long)before,
+               (unsigned long long)limit.rlim_cur);
+    else
+        qCInfo(Kennel::lcBroker, "descriptor limit: %llu (the hard limit)", (unsigned long long)limit.rlim_cur);
     return limit.rlim_cur;
 }
 } // namespace
@@ -62,7 +71,7 @@ int main(int argc, char *argv[])
 
     std::signal(SIGPIPE, SIG_IGN);
     const rlim_t descriptors = raiseDescriptorLimit();
-    if (descriptors && rlim_t(loaded.config.maxClients) + 64 > descriptors)
+    if (descriptors && descriptors != RLIM_INFINITY && rlim_t(loaded.config.maxClients) + 64 > descriptors)
         qCWarning(Kennel::lcBroker, "max_clients is %d but the process may open only %llu descriptors: connections beyond "
                           "that will be refused by the kernel", loaded.config.maxClients, (unsigned long long)descriptors);
 

@@ -171,6 +171,11 @@ struct BrokerConfig
     qint64 maxOutputQueueBytes = 4 * 1024 * 1024;// per connection, bytes queued towards it
     std::chrono::milliseconds registerTimeout{5000};   // accept -> registered (or legacy first frame)
     std::chrono::milliseconds shutdownFlushTimeout{2000};// SIGTERM: how long to flush queued output
+    // A connection holding the beginning of a frame this long without the rest is closed (slowloris).
+    std::chrono::milliseconds incompleteFrameTimeout{10000};
+    // A native connection silent for half of this gets a Ping; silent for all of it, it is closed.
+    // Also times TCP keepalive for every TCP connection. 0: off.
+    std::chrono::milliseconds idleTimeout{60000};
 
     // Logging: the per-message path logs only when asked.
     bool logTraffic = false;

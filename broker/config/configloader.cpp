@@ -78,7 +78,8 @@ const QString OptCheckConfig = QStringLiteral("check-config");
 const QString OptMonitorListen = QStringLiteral("monitor-listen");
 const QString OptMonitorTokenFile = QStringLiteral("monitor-token-file");
 
-enum class ValueKind { Count, Bytes, Millis };
+// MillisOrOff: a duration whose 0 turns the feature off; any other value must be in range.
+enum class ValueKind { Count, Bytes, Millis, MillisOrOff };
 
 // One numeric setting, in the file ([group] iniKey) and on the command line (--flag; nullptr:
 // file only).
@@ -116,6 +117,14 @@ const NumericKey numericKeys[] = {
     {"limits", "shutdown_timeout_ms", "shutdown-timeout", "MS", "On SIGTERM, time allowed to flush queued output",
      ValueKind::Millis, 0, 600000, [](const BrokerConfig &c) -> qint64 { return c.shutdownFlushTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.shutdownFlushTimeout = std::chrono::milliseconds(v); }},
+    {"limits", "incomplete_frame_timeout_ms", "incomplete-frame-timeout", "MS",
+     "Time a connection may hold the beginning of a frame without the rest", ValueKind::Millis, 100, 3600000,
+     [](const BrokerConfig &c) -> qint64 { return c.incompleteFrameTimeout.count(); },
+     [](BrokerConfig &c, qint64 v) { c.incompleteFrameTimeout = std::chrono::milliseconds(v); }},
+    {"limits", "idle_timeout_ms", "idle-timeout", "MS",
+     "Silence after which a native client is pinged (half) and closed (all); also times TCP keepalive",
+     ValueKind::MillisOrOff, 1000, 86400000, [](const BrokerConfig &c) -> qint64 { return c.idleTimeout.count(); },
+     [](BrokerConfig &c, qint64 v) { c.idleTimeout = std::chrono::milliseconds(v); }},
     // The watchdog's outer bounds are the deadline engine's (Watchdog::MaxInterval, MaxGrace,
     // MaxAllowedMisses): a day, 100000 misses. crossCheck() ties the defaults to min/max.
     {"watchdog", "default_interval_ms", "watchdog-interval", "MS",
@@ -342,6 +351,10 @@ QString helpValue(ValueKind kind, qint64 value)
 
 QString rangeError(ValueKind kind, qint64 min, qint64 max, const QString &shown, qint64 value)
 {
+    if (kind == ValueKind::MillisOrOff && value == 0)
+        return {};
+    if (value < min && kind == ValueKind::MillisOrOff)
+        return shown + QStringLiteral(" is below the minimum ") + describeValue(kind, min) + QStringLiteral(" (0 turns it off)");
     if (value < min)
         return shown + QStringLiteral(" is below the minimum ") + describeValue(kind, min);
     if (value > max)
@@ -1517,7 +1530,9 @@ void ConfigLoader::addOptions(QCommandLineParser &parser)
         if (!key.flag)
             continue;
         QString range = helpValue(key.kind, key.min) + QStringLiteral("..") + helpValue(key.kind, key.max);
-        if (key.kind == ValueKind::Millis)
+        if (key.kind == ValueKind::MillisOrOff)
+            range = QStringLiteral("0 (off) or ") + range;
+        if (key.kind == ValueKind::Millis || key.kind == ValueKind::MillisOrOff)
             range += QStringLiteral(" ms");
         if (key.kind == ValueKind::Bytes)
             range += QStringLiteral(", suffix k, M or G");

@@ -245,7 +245,7 @@ void MonitorListener::close()
         listener->deleteLater();
     }
     m_tcpListeners.clear();
-    // QLocalServer::close() removes the socket file it created.
+    // UnixListener::close() removes the socket file it created.
     for (UnixListener *listener : std::as_const(m_unixListeners)) {
         listener->close();
         listener->deleteLater();

@@ -46,6 +46,8 @@ const char *closeReasonName(Session::CloseReason reason)
     case Session::CloseReason::OutOfMemory: return "out of memory";
     case Session::CloseReason::HandedOver: return "handed over to the monitor hub";
     case Session::CloseReason::ByMonitor: return "disconnected by a monitor";
+    case Session::CloseReason::IncompleteFrame: return "incomplete frame timeout";
+    case Session::CloseReason::IdleTimeout: return "idle timeout";
     }
     return "unknown";
 }
@@ -59,6 +61,7 @@ Session::Session(BrokerContext &context, int fd, quint64 id, Transport transport
     , m_acceptedAt(std::chrono::steady_clock::now())
     , m_connectedSinceMs(QDateTime::currentMSecsSinceEpoch())
 {
+    lastInputAt = m_acceptedAt;
 }
 
 Session::~Session()
@@ -102,6 +105,22 @@ const PeerLookupResult &Session::peerProcess()
 
 bool Session::sameProcessAs(Session &other)
 {
+    // The other connection (a name's holder) is usually known already. Asking whether its process
+    // holds this connection's peer socket reads one fd table, where looking this connection up
+    // from nothing walks every process's: any local program can open connection after connection
+    // claiming a held legacy name, and each full walk stalled every client for tens of ms
+    // (tst_attackinput, impersonationLegacy). A socket the holder shares with another process
+    // still counts as the holder's here: the question is whose name it may use, not whom to signal.
+    if (!m_peerProcess) {
+        const PeerLookupResult &holder = other.peerProcess();
+        if (holder.status == PeerLookup::Found) {
+            const ClaimCheckResult check = checkClaimedPid(m_fd, holder.process.pid);
+            if (check.status == ClaimCheck::Mismatch)
+                return false;
+            if (check.status == ClaimCheck::Confirmed)
+                return isSameProcessInstance(holder.process);
+        }
+    }
     const PeerLookupResult &mine = peerProcess();
     const PeerLookupResult &theirs = other.peerProcess();
     if (mine.status == PeerLookup::Found && theirs.status == PeerLookup::Found)
@@ -148,9 +167,12 @@ void Session::sendFrame(FrameType type, quint32 messageId, QByteArrayView source
         return;
     writeHeader(dst, type, quint32(body), messageId, quint8(source.size()), quint8(target.size()), NoFlags);
     char *p = dst + Wire::HeaderSize;
-    std::memcpy(p, source.data(), size_t(source.size()));
+    // An empty view may have a null data(): memcpy from null is undefined even for 0 bytes.
+    if (!source.isEmpty())
+        std::memcpy(p, source.data(), size_t(source.size()));
     p += source.size();
-    std::memcpy(p, target.data(), size_t(target.size()));
+    if (!target.isEmpty())
+        std::memcpy(p, target.data(), size_t(target.size()));
     p += target.size();
     if (!payload.isEmpty())
         std::memcpy(p, payload.data(), size_t(payload.size()));
@@ -222,6 +244,33 @@ int Session::detachForHandover(QByteArray *unread, QByteArray *unsent)
     return leave(CloseReason::HandedOver);
 }
 
+void Session::expire(CloseReason reason, ErrorCode code, const QString &text)
+{
+    if (m_fd < 0)
+        return;
+    ++counters.refusals;
+    if (m_protocol != Protocol::Legacy) {
+        sendFrame(FrameType::Error, 0, {}, {}, encodeError({code, text}));
+        // One non-blocking attempt; what the socket does not take now is not waited for.
+        flushOutput();
+    }
+    close(reason, text);
+}
+
+void Session::noteIncomplete(bool startedFresh)
+{
+    if (m_in.isEmpty()) {
+        m_partialPending = false;
+        return;
+    }
+    if (m_partialPending && !startedFresh)
+        return; // more of the same frame: its clock keeps running from its first byte
+    m_partialPending = true;
+    m_partialSince = std::chrono::steady_clock::now();
+    if (m_ctx.owner)
+        m_ctx.owner->incompleteFrameStarted(this);
+}
+
 void Session::closeAfterFlush(CloseReason reason)
 {
     if (m_fd < 0)
@@ -274,6 +323,7 @@ void Session::readInput()
                 close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
                 return;
             }
+            m_inputSeen = true;
             m_in.commit(size_t(r));
             if (m_in.size() < m_inputNeed)
                 continue;
@@ -283,6 +333,7 @@ void Session::readInput()
                 return;
             m_in.consume(used);
             m_in.shrinkIfEmpty();
+            noteIncomplete(used > 0);
             continue;
         }
 
@@ -297,6 +348,7 @@ void Session::readInput()
             close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
             return;
         }
+        m_inputSeen = true;
         const size_t total = carried + size_t(r);
         const size_t used = processInput(scratch, total);
         if (m_fd < 0)
@@ -308,6 +360,9 @@ void Session::readInput()
         }
         if (m_in.isEmpty())
             m_in.shrinkIfEmpty();
+        // Frames are consumed whole from the front: anything used means the frame held before
+        // (if any) is complete, and what is held now began in this read.
+        noteIncomplete(used > 0);
         if (size_t(r) < room)
             return; // drained the socket; level-triggered epoll says when more arrives
     }
@@ -321,11 +376,13 @@ void Session::receiveBytes(const char *data, size_t size)
         close(CloseReason::OutOfMemory);
         return;
     }
+    m_inputSeen = true;
     const size_t used = processInput(m_in.data(), m_in.size());
     if (m_fd < 0)
         return;
     m_in.consume(used);
     m_in.shrinkIfEmpty();
+    noteIncomplete(used > 0);
 }
 
 size_t Session::processInput(const char *data, size_t size)

@@ -47,6 +47,8 @@ public:
         OutOfMemory,
         HandedOver,     // a monitor's Hello: the descriptor now belongs to the monitor hub (not closed)
         ByMonitor,      // an operator's DisconnectClient from a monitor
+        IncompleteFrame,// held the beginning of a frame past incomplete_frame_timeout_ms
+        IdleTimeout,    // a native peer silent for idle_timeout_ms, Ping unanswered
     };
 
     Session(BrokerContext &context, int fd, quint64 id, Transport transport, QString peerAddress);
@@ -98,6 +100,10 @@ public:
     void close(CloseReason reason, const QString &detail = {});
     // Graceful: stop reading, flush what is queued, then close (used by Bye and shutdown).
     void closeAfterFlush(CloseReason reason);
+    // A deadline ran out: a native (or not yet known) peer is sent Error `code` with `text`, as
+    // far as its socket takes it right now, and the connection is closed at once either way (a
+    // peer that stopped reading must not keep it open). One log line with the reason.
+    void expire(CloseReason reason, ErrorCode code, const QString &text);
     // Why close() ran (valid once the session is closed).
     CloseReason closeReason() const { return m_closeReason; }
 
@@ -111,6 +117,28 @@ public:
 
     // Messages to this connection that were dropped (its queue was full, or too small for them).
     quint64 droppedTowards = 0;
+
+    // --- deadlines on input (kept by Broker) ------------------------------------------------
+    // The beginning of a frame is held without its end, since the read that brought its first
+    // byte. A deadline noted for an earlier frame is recognised as stale by this time.
+    bool hasIncompleteFrame() const { return m_partialPending; }
+    // Not read while its own output backlog is over the bound: what it sent waits in the kernel.
+    bool isInputPaused() const { return m_inputPaused; }
+    std::chrono::steady_clock::time_point incompleteFrameSince() const { return m_partialSince; }
+    size_t incompleteFrameBytes() const { return m_in.size(); }
+    // The broker's deadline heap holds an entry for this session (at most one at a time).
+    bool incompleteDeadlineQueued = false;
+    // Set by every read that returned bytes; the idle sweep reads and clears it. No clock per read.
+    bool takeInputSeen()
+    {
+        const bool seen = m_inputSeen;
+        m_inputSeen = false;
+        return seen;
+    }
+    // The idle sweep's bookkeeping: the earliest the last input may have arrived, and whether the
+    // broker has pinged since.
+    std::chrono::steady_clock::time_point lastInputAt;
+    bool idlePinged = false;
 
     TrafficCounters counters;
     RouteCache routeCache;
@@ -131,6 +159,9 @@ private:
     size_t processNativeFrames(const char *data, size_t size);
     size_t processLegacy(const char *data, size_t size);
     void updatePollEvents();
+    // After a batch of input was handled: `startedFresh` says the held bytes (if any) begin a
+    // frame other than the one held before.
+    void noteIncomplete(bool startedFresh);
 
     BrokerContext &m_ctx;
     int m_fd;
@@ -141,6 +172,9 @@ private:
     uint32_t m_pollEvents = 0;
     bool m_inputPaused = false;
     bool m_closing = false;
+    bool m_inputSeen = false;
+    bool m_partialPending = false;
+    std::chrono::steady_clock::time_point m_partialSince;
     CloseReason m_closeReason = CloseReason::PeerClosed;
     quint32 m_claimedPid = 0;
     size_t m_inputNeed = 0; // size of the frame whose beginning sits in m_in

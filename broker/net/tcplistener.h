@@ -1,22 +1,29 @@
 // A TCP listening socket that hands each accepted descriptor to the broker instead of wrapping it
-// in a QTcpSocket: sessions do their own batched I/O on the raw descriptor.
+// in a QTcpSocket: sessions do their own batched I/O on the raw descriptor. The accepting itself,
+// and surviving descriptor exhaustion, is SocketListener's.
 #pragma once
 
-#include <QTcpServer>
+#include "socketlistener.h"
+
+#include <QHostAddress>
 
 namespace Kennel {
 
-class TcpListener : public QTcpServer
+class TcpListener : public SocketListener
 {
     Q_OBJECT
 public:
-    using QTcpServer::QTcpServer;
+    using SocketListener::SocketListener;
 
-signals:
-    void accepted(int fd);
+    // QHostAddress::Any listens on both IPv6 and IPv4 where the system has IPv6, as QTcpServer
+    // did. Port 0 lets the kernel choose (serverPort() tells which). False with errorString().
+    bool listen(const QHostAddress &address, quint16 port);
+    QHostAddress serverAddress() const { return m_address; }
+    quint16 serverPort() const { return m_port; }
 
-protected:
-    void incomingConnection(qintptr socketDescriptor) override { emit accepted(int(socketDescriptor)); }
+private:
+    QHostAddress m_address;
+    quint16 m_port = 0;
 };
 
 } // namespace Kennel

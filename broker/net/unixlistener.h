@@ -1,24 +1,29 @@
 // A Unix-domain listening socket that hands each accepted descriptor to the broker. It refuses to
-// steal the path from a live broker and removes a stale socket file left by one that died.
+// steal the path from a live broker and removes a stale socket file left by one that died; close()
+// removes the socket file it created. The accepting itself, and surviving descriptor exhaustion,
+// is SocketListener's.
 #pragma once
 
-#include <QLocalServer>
+#include "socketlistener.h"
 
 namespace Kennel {
 
-class UnixListener : public QLocalServer
+class UnixListener : public SocketListener
 {
     Q_OBJECT
 public:
-    using QLocalServer::QLocalServer;
+    using SocketListener::SocketListener;
+    ~UnixListener() override;
 
+    // `path` relative to the working directory unless absolute. False with *error (and
+    // errorString()) saying why.
     bool listenAt(const QString &path, QString *error);
+    // The socket file's absolute path; empty when not listening.
+    QString fullServerName() const { return m_path; }
+    void close() override;
 
-signals:
-    void accepted(int fd);
-
-protected:
-    void incomingConnection(quintptr socketDescriptor) override { emit accepted(int(socketDescriptor)); }
+private:
+    QString m_path;
 };
 
 } // namespace Kennel

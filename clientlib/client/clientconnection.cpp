@@ -37,7 +37,8 @@ QString latin1(const char *text)
 KennelClient::ClientError fromProtocol(ErrorCode code)
 {
     static_assert(int(KennelClient::NameTaken) == int(ErrorCode::NameTaken)
-                      && int(KennelClient::WatchdogExpired) == int(ErrorCode::WatchdogExpired),
+                      && int(KennelClient::WatchdogExpired) == int(ErrorCode::WatchdogExpired)
+                      && int(KennelClient::IdleTimeout) == int(ErrorCode::IdleTimeout),
                   "ClientError must mirror Kennel::ErrorCode");
     const int value = int(code);
     // 0 in an Error frame is nonsense, 1000+ would collide with the local codes (PROTOCOL §4.3).

@@ -67,6 +67,7 @@ public:
         InvalidWatchdogTerms = 17,
         WatchdogUnavailable = 18,
         WatchdogExpired = 19,
+        IdleTimeout = 20,
         UnknownProtocolError = 999, // an Error code of 1000 or more: not a valid wire code
 
         ConnectionRefused = 1000, // nothing listens at the address (TCP refused, no such socket)

@@ -75,6 +75,7 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::InvalidWatchdogTerms: return "invalid_watchdog_terms";
     case ErrorCode::WatchdogUnavailable: return "watchdog_unavailable";
     case ErrorCode::WatchdogExpired: return "watchdog_expired";
+    case ErrorCode::IdleTimeout: return "idle_timeout";
     }
     return "unknown";
 }

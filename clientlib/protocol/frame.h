@@ -94,6 +94,7 @@ enum class ErrorCode : quint16 {
     InvalidWatchdogTerms = 17,
     WatchdogUnavailable = 18,
     WatchdogExpired = 19, // the client stopped feeding and its expiry action is to disconnect it
+    IdleTimeout = 20,     // nothing arrived from the client for the broker's idle timeout, Ping unanswered
 };
 
 // One decoded native frame. Names and payload are shallow copies (QByteArray implicit sharing)

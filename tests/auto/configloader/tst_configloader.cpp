@@ -39,6 +39,10 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(config.registerTimeout.count());
     if (name == QLatin1String("shutdown_timeout_ms"))
         return qint64(config.shutdownFlushTimeout.count());
+    if (name == QLatin1String("incomplete_frame_timeout_ms"))
+        return qint64(config.incompleteFrameTimeout.count());
+    if (name == QLatin1String("idle_timeout_ms"))
+        return qint64(config.idleTimeout.count());
     if (name == QLatin1String("traffic"))
         return config.logTraffic;
     const WatchdogSettings &w = config.watchdog;
@@ -118,7 +122,7 @@ QVariant field(const BrokerConfig &config, const QString &name)
 // Every field above: what a rejected value must leave untouched.
 const char *const allFields[] = {
     "listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes", "register_timeout_ms",
-    "shutdown_timeout_ms", "traffic", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
+    "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
     "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "action", "client_actions",
     "rules", "services", "monitor/listen", "monitor/tls", "monitor/certificate", "monitor/private_key",
     "monitor/token", "monitor/token_file", "monitor/allow_local_peers", "monitor/max_monitors",
@@ -194,6 +198,9 @@ const NumericCase numericCases[] = {
     {"max_queue_bytes", "--max-queue-bytes", 1024, 1024 * 1024 * 1024},
     {"register_timeout_ms", "--register-timeout", 100, 3600000},
     {"shutdown_timeout_ms", "--shutdown-timeout", 0, 600000},
+    {"incomplete_frame_timeout_ms", "--incomplete-frame-timeout", 100, 3600000},
+    // 0 turns it off (its own rows in fileBounds and flagBounds); otherwise 1000 at least.
+    {"idle_timeout_ms", "--idle-timeout", 1000, 86400000},
 };
 
 // Room for the bound tests: queue and frame size at the extremes of the other never clash.
@@ -372,6 +379,8 @@ void tst_ConfigLoader::defaults()
     QCOMPARE(c.maxOutputQueueBytes, qint64(4 * 1024 * 1024));
     QCOMPARE(c.registerTimeout.count(), 5000);
     QCOMPARE(c.shutdownFlushTimeout.count(), 2000);
+    QCOMPARE(c.incompleteFrameTimeout.count(), 10000);
+    QCOMPARE(c.idleTimeout.count(), 60000);
     QCOMPARE(c.logTraffic, false);
 
     const WatchdogSettings &w = c.watchdog;
@@ -645,6 +654,12 @@ void tst_ConfigLoader::fileKeys_data()
                                          << QStringLiteral("register_timeout_ms") << QVariant(qint64(250));
     QTest::newRow("shutdown_timeout_ms") << QByteArray("[limits]\nshutdown_timeout_ms = 0\n")
                                          << QStringLiteral("shutdown_timeout_ms") << QVariant(qint64(0));
+    QTest::newRow("incomplete_frame_timeout_ms") << QByteArray("[limits]\nincomplete_frame_timeout_ms = 2500\n")
+                                                 << QStringLiteral("incomplete_frame_timeout_ms") << QVariant(qint64(2500));
+    QTest::newRow("idle_timeout_ms") << QByteArray("[limits]\nidle_timeout_ms = 30000\n")
+                                     << QStringLiteral("idle_timeout_ms") << QVariant(qint64(30000));
+    QTest::newRow("idle_timeout_ms-off") << QByteArray("[limits]\nidle_timeout_ms = 0\n")
+                                         << QStringLiteral("idle_timeout_ms") << QVariant(qint64(0));
     QTest::newRow("traffic-true") << QByteArray("[log]\ntraffic = true\n") << QStringLiteral("traffic") << QVariant(true);
     QTest::newRow("traffic-yes") << QByteArray("[log]\ntraffic = yes\n") << QStringLiteral("traffic") << QVariant(true);
     QTest::newRow("traffic-On") << QByteArray("[log]\ntraffic = On\n") << QStringLiteral("traffic") << QVariant(true);
@@ -702,6 +717,12 @@ void tst_ConfigLoader::flagKeys_data()
                                       << QStringLiteral("register_timeout_ms") << QVariant(qint64(100));
     QTest::newRow("shutdown-timeout") << QStringList{QStringLiteral("--shutdown-timeout=0")}
                                       << QStringLiteral("shutdown_timeout_ms") << QVariant(qint64(0));
+    QTest::newRow("incomplete-frame-timeout") << QStringList{QStringLiteral("--incomplete-frame-timeout=100")}
+                                              << QStringLiteral("incomplete_frame_timeout_ms") << QVariant(qint64(100));
+    QTest::newRow("idle-timeout") << QStringList{QStringLiteral("--idle-timeout"), QStringLiteral("5000")}
+                                  << QStringLiteral("idle_timeout_ms") << QVariant(qint64(5000));
+    QTest::newRow("idle-timeout-off") << QStringList{QStringLiteral("--idle-timeout=0")}
+                                      << QStringLiteral("idle_timeout_ms") << QVariant(qint64(0));
     QTest::newRow("log-traffic") << QStringList{QStringLiteral("--log-traffic")} << QStringLiteral("traffic")
                                  << QVariant(true);
 }
@@ -813,6 +834,12 @@ void tst_ConfigLoader::badFileValues_data()
                                    << QStringLiteral("limits/register_timeout_ms: \"5s\" is not a whole number");
     QTest::newRow("shutdown-negative") << QByteArray("[limits]\nshutdown_timeout_ms = -1\n")
                                        << QStringLiteral("limits/shutdown_timeout_ms: -1 is below the minimum 0");
+    QTest::newRow("incomplete-0") << QByteArray("[limits]\nincomplete_frame_timeout_ms = 0\n")
+                                  << QStringLiteral("limits/incomplete_frame_timeout_ms: 0 is below the minimum 100");
+    QTest::newRow("idle-999") << QByteArray("[limits]\nidle_timeout_ms = 999\n")
+                              << QStringLiteral("limits/idle_timeout_ms: 999 is below the minimum 1000 (0 turns it off)");
+    QTest::newRow("idle-negative") << QByteArray("[limits]\nidle_timeout_ms = -1\n")
+                                   << QStringLiteral("limits/idle_timeout_ms: -1 is below the minimum 1000 (0 turns it off)");
     QTest::newRow("traffic-maybe") << QByteArray("[log]\ntraffic = maybe\n")
                                    << QStringLiteral("log/traffic: \"maybe\" is not a boolean (true/false, yes/no, on/off, 1/0)");
     QTest::newRow("traffic-list") << QByteArray("[log]\ntraffic = true, false\n")
@@ -870,6 +897,12 @@ void tst_ConfigLoader::badFlagValues_data()
                                   << QStringLiteral("--register-timeout: 3600001 is above the maximum 3600000");
     QTest::newRow("shutdown-big") << QStringList{QStringLiteral("--shutdown-timeout=600001")}
                                   << QStringLiteral("--shutdown-timeout: 600001 is above the maximum 600000");
+    QTest::newRow("incomplete-big") << QStringList{QStringLiteral("--incomplete-frame-timeout=3600001")}
+                                    << QStringLiteral("--incomplete-frame-timeout: 3600001 is above the maximum 3600000");
+    QTest::newRow("idle-big") << QStringList{QStringLiteral("--idle-timeout=86400001")}
+                              << QStringLiteral("--idle-timeout: 86400001 is above the maximum 86400000");
+    QTest::newRow("idle-1") << QStringList{QStringLiteral("--idle-timeout=1")}
+                            << QStringLiteral("--idle-timeout: 1 is below the minimum 1000 (0 turns it off)");
     QTest::newRow("listen-bad") << QStringList{QStringLiteral("--listen=127.0.0.1:99999")}
                                 << QStringLiteral("--listen: \"127.0.0.1:99999\": port out of range (0..65535)");
     QTest::newRow("listen-empty") << QStringList{QStringLiteral("--listen=")}
@@ -901,7 +934,8 @@ void tst_ConfigLoader::allErrorsReported()
     const ConfigLoader::Result result = ConfigLoader::load(parser);
     const QStringList expected{
         QStringLiteral("limits/max_frmae_size: unknown key (keys in [limits]: max_clients, max_frame_size, "
-                       "max_name_length, max_queue_bytes, register_timeout_ms, shutdown_timeout_ms)"),
+                       "max_name_length, max_queue_bytes, register_timeout_ms, shutdown_timeout_ms, "
+                       "incomplete_frame_timeout_ms, idle_timeout_ms)"),
         unknownGroup("logs"),
         QStringLiteral("broker/listen: \"1.2.3.4:x\": port \"x\" is not a number"),
         QStringLiteral("broker/listen: \"unix:\": empty Unix socket path"),
@@ -924,7 +958,8 @@ void tst_ConfigLoader::unknownNames_data()
     QTest::newRow("unknown-key") << QByteArray("[limits]\nmax_client = 5\n")
                                  << QStringList{QStringLiteral("limits/max_client: unknown key (keys in [limits]: max_clients, "
                                                                "max_frame_size, max_name_length, max_queue_bytes, "
-                                                               "register_timeout_ms, shutdown_timeout_ms)")};
+                                                               "register_timeout_ms, shutdown_timeout_ms, "
+                                                               "incomplete_frame_timeout_ms, idle_timeout_ms)")};
     QTest::newRow("wrong-case-key") << QByteArray("[log]\nTraffic = true\n")
                                     << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic)")};
     QTest::newRow("wrong-case-group") << QByteArray("[Broker]\nlisten = *:1\n")
@@ -1050,6 +1085,7 @@ void tst_ConfigLoader::fileBounds_data()
         QTest::addRow("%s=max", c.key) << key << c.max << true;
         QTest::addRow("%s=max+1", c.key) << key << c.max + 1 << false;
     }
+    QTest::addRow("idle_timeout_ms=0") << QStringLiteral("idle_timeout_ms") << qint64(0) << true;
 }
 
 void tst_ConfigLoader::fileBounds()
@@ -1086,6 +1122,7 @@ void tst_ConfigLoader::flagBounds_data()
         QTest::addRow("%s=max", c.flag) << key << flag << c.max << true;
         QTest::addRow("%s=max+1", c.flag) << key << flag << c.max + 1 << false;
     }
+    QTest::addRow("--idle-timeout=0") << QStringLiteral("idle_timeout_ms") << QStringLiteral("--idle-timeout") << qint64(0) << true;
 }
 
 void tst_ConfigLoader::flagBounds()
@@ -1169,7 +1206,8 @@ void tst_ConfigLoader::exampleFileUncommented()
     const QSettings settings(path, QSettings::IniFormat);
     QStringList keys = settings.allKeys();
     keys.sort();
-    QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("limits/max_clients"),
+    QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("limits/idle_timeout_ms"),
+                                QStringLiteral("limits/incomplete_frame_timeout_ms"), QStringLiteral("limits/max_clients"),
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),
                                 QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic"),
