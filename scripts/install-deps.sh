@@ -5,7 +5,10 @@ set -euo pipefail
 # openssl: the command-line tool; the monitor's TLS tests generate their certificates with it.
 # libqt6svg6: the SVG icon engine, for kennel-monitor's icons (without it Qt falls back to the
 # style's standard icons).
-packages=(cmake ninja-build g++ gcc make qt6-base-dev openssl libqt6svg6)
+# clang, libclang-rt-14-dev: the sanitizer build and the fuzzers (libFuzzer and the ASan/UBSan
+# runtimes are in libclang-rt-14-dev, which Debian's clang only recommends). llvm-14: its
+# llvm-symbolizer turns sanitizer reports into function names and lines.
+packages=(cmake ninja-build g++ gcc make qt6-base-dev openssl libqt6svg6 clang libclang-rt-14-dev llvm-14)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
