@@ -8,6 +8,8 @@
 #include <QRegularExpression>
 
 #include <csignal>
+#include <linux/close_range.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 namespace KennelTest {
@@ -90,6 +92,9 @@ bool BrokerProcess::launch(QString *error)
     m_process.setProcessEnvironment(env);
     const quint64 maxDescriptors = m_options.maxDescriptors;
     m_process.setChildProcessModifier([maxDescriptors] {
+        // Descriptors the test process holds without FD_CLOEXEC would be the broker's too and
+        // spoil its descriptor counts (and its limit, when lowered): closed at exec.
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         if (maxDescriptors) {
             const rlimit limit{rlim_t(maxDescriptors), rlim_t(maxDescriptors)};
             ::setrlimit(RLIMIT_NOFILE, &limit);
