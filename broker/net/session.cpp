@@ -328,12 +328,8 @@ void Session::readInput()
             if (m_in.size() < m_inputNeed)
                 continue;
             m_inputNeed = 0;
-            const size_t used = processInput(m_in.data(), m_in.size());
-            if (m_fd < 0)
+            if (!processHeldInput())
                 return;
-            m_in.consume(used);
-            m_in.shrinkIfEmpty();
-            noteIncomplete(used > 0);
             continue;
         }
 
@@ -377,12 +373,18 @@ void Session::receiveBytes(const char *data, size_t size)
         return;
     }
     m_inputSeen = true;
+    processHeldInput();
+}
+
+bool Session::processHeldInput()
+{
     const size_t used = processInput(m_in.data(), m_in.size());
     if (m_fd < 0)
-        return;
+        return false;
     m_in.consume(used);
     m_in.shrinkIfEmpty();
     noteIncomplete(used > 0);
+    return true;
 }
 
 size_t Session::processInput(const char *data, size_t size)

@@ -155,6 +155,9 @@ private:
     int leave(CloseReason reason);
     void readInput();
     size_t processInput(const char *data, size_t size);
+    // Handles what sits in the connection's own input buffer (a large frame read in place, or
+    // bytes given to receiveBytes()); false if the session closed meanwhile.
+    bool processHeldInput();
     size_t processNative(const char *data, size_t size);
     size_t processNativeFrames(const char *data, size_t size);
     size_t processLegacy(const char *data, size_t size);

@@ -55,18 +55,6 @@ bool underSanitizer()
     return !qEnvironmentVariableIsEmpty("KENNEL_SANITIZER");
 }
 
-int countDescriptors(qint64 pid)
-{
-    DIR *dir = ::opendir(QByteArray("/proc/" + QByteArray::number(pid) + "/fd").constData());
-    if (!dir)
-        return -1;
-    int n = 0;
-    while (const dirent *entry = ::readdir(dir))
-        n += entry->d_name[0] != '.';
-    ::closedir(dir);
-    return n;
-}
-
 QByteArray summaryValue(const QByteArray &summary, const QByteArray &key)
 {
     for (const QByteArray &field : summary.simplified().split(' '))
@@ -253,9 +241,9 @@ void tst_MemoryBaseline::runRound(Kind kind, const QByteArray &tag)
 qint64 tst_MemoryBaseline::settledRss()
 {
     QDeadlineTimer deadline(30000);
-    while (countDescriptors(m_broker->pid()) > m_idleDescriptors && !deadline.hasExpired())
+    while (m_broker->openDescriptors() > m_idleDescriptors && !deadline.hasExpired())
         QTest::qWait(20);
-    if (countDescriptors(m_broker->pid()) > m_idleDescriptors)
+    if (m_broker->openDescriptors() > m_idleDescriptors)
         return -1;
     QTest::qWait(TrimSettleMs);
     return m_broker->rssKiB();
@@ -287,7 +275,7 @@ void tst_MemoryBaseline::returnsToBaseline()
     options.maxDescriptors = 8500;
     QString error;
     QVERIFY2(broker.start(options, &error), qPrintable(error));
-    m_idleDescriptors = countDescriptors(broker.pid());
+    m_idleDescriptors = broker.openDescriptors();
     QVERIFY(m_idleDescriptors > 0);
     QTest::qWait(500);
     const qint64 fresh = broker.rssKiB();

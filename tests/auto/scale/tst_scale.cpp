@@ -35,20 +35,6 @@ constexpr double TargetBytesPerConnection = 4096;
 // connection of any size that matters.
 constexpr double SanitizerBytesPerConnection = 32768;
 
-// The broker's open descriptors, counted without sorting or stat()ing 10,000 entries, so that
-// polling it does not stall this process's event loop (and with it the canary).
-int countDescriptors(qint64 pid)
-{
-    DIR *dir = ::opendir(QByteArray("/proc/" + QByteArray::number(pid) + "/fd").constData());
-    if (!dir)
-        return -1;
-    int n = 0;
-    while (const dirent *entry = ::readdir(dir))
-        n += entry->d_name[0] != '.';
-    ::closedir(dir);
-    return n;
-}
-
 bool underSanitizer()
 {
     return !qEnvironmentVariableIsEmpty("KENNEL_SANITIZER");
@@ -145,12 +131,12 @@ void tst_Scale::tenThousandRegisteredConnections()
     QVERIFY2(generator.waitForStarted(10000), qPrintable(generator.errorString()));
 
     // All 10,000 connections open at the broker at once (it holds one descriptor per connection).
-    QTRY_VERIFY_WITH_TIMEOUT(countDescriptors(broker.pid()) >= brokerFdsIdle + Connections
+    QTRY_VERIFY_WITH_TIMEOUT(broker.openDescriptors() >= brokerFdsIdle + Connections
                                  || generator.state() == QProcess::NotRunning,
                              60000);
     QVERIFY2(generator.state() != QProcess::NotRunning, QByteArray(generatorOut + generatorErr).constData());
     const qint64 connectMs = clock.elapsed();
-    const int brokerFdsLoaded = countDescriptors(broker.pid());
+    const int brokerFdsLoaded = broker.openDescriptors();
 
     // A newcomer registers and routes to itself while the 10,000 are held.
     {
@@ -191,7 +177,7 @@ void tst_Scale::tenThousandRegisteredConnections()
                             .arg(perConnection).arg(perConnectionHere).arg(bound)));
 
     // They left: every descriptor given back, the broker still up and accepting, the canary fine.
-    QTRY_VERIFY_WITH_TIMEOUT(countDescriptors(broker.pid()) <= brokerFdsIdle, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(broker.openDescriptors() <= brokerFdsIdle, 30000);
     QVERIFY(broker.isRunning());
     {
         SelfRoute after(broker.unixAddress(), "newcomer-after-load");
