@@ -24,7 +24,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KENNEL_BUILD_DIR:-$root/build}
-shared="$root/../shared/bench"
+shared=${KENNEL_SHARED_BENCH:-$root/../shared/bench}
 
 reps=3
 duration=5
@@ -52,6 +52,8 @@ usage: scripts/run-benchmarks.sh [options]
   --hold S           seconds the idle connections are held (default 5)
   --results FILE     raw results file (default BUILD/bench-results/benchmarks-DATE.txt)
   --build-dir DIR    build directory (default $KENNEL_BUILD_DIR or ./build)
+  --shared DIR       where routebench.c and ideal_fwd.c are (default $KENNEL_SHARED_BENCH or
+                     ../shared/bench beside the repository)
   --port-base P      kennel-broker on P, ideal_fwd on P+1, mosquitto on P+2 (default 18600)
   --max-minutes M    stop starting new runs after M minutes (default 90)
   --no-build         use the binaries already in the build directory
@@ -89,6 +91,7 @@ while [ $# -gt 0 ]; do
     --hold) hold=${2:?--hold needs a value}; shift ;;
     --results) results=${2:?--results needs a value}; shift ;;
     --build-dir) build=${2:?--build-dir needs a value}; shift ;;
+    --shared) shared=${2:?--shared needs a value}; shift ;;
     --port-base) port_base=${2:?--port-base needs a value}; shift ;;
     --max-minutes) max_minutes=${2:?--max-minutes needs a value}; shift ;;
     --no-build) do_build=0 ;;
@@ -483,3 +486,10 @@ END {
 }' "$results" | tee "$summary"
 echo
 echo "run-benchmarks: raw lines in $results, this table in $summary"
+# Any run that did not end ok fails the whole: the figures above would be incomplete, and the CI
+# smoke run (tests/auto/benchrunner) must be able to fail.
+not_ok=$(grep '^rep=' "$results" | grep -cv ' status=ok\( \|$\)' || true)
+if [ "$not_ok" -gt 0 ]; then
+    echo "run-benchmarks: $not_ok run(s) did not end ok (see the failed runs column and $results)" >&2
+    exit 1
+fi
