@@ -953,8 +953,10 @@ void tst_AttackInput::floodAtNativeReaderThatNeverReads()
     QCOMPARE(delivered + queueFull, Messages);
     QVERIFY2(queueFull > 0, "a receiver that never reads took every message: no queue bound");
     QVERIFY(delivered > 0);
-    // The sink never reads: by the last message its queue is certainly full.
-    QCOMPARE(statusOf[Messages], int(DeliveryStatus::TargetQueueFull));
+    // Which messages are refused is not fixed: within one read the sink's queue fills before the
+    // batch's end flushes it into the kernel, and the kernel frees room in the sink's receive
+    // queue now and then (it collapses small buffers), so refusals and deliveries interleave, even
+    // at the very end (seen under ASan). What proves the bound is the broker's RSS, below.
 
     const qint64 growth = rss.peak() - rss.baseline();
     qInfo("native flood: %d messages of %lld bytes in %lld ms: %d delivered, %d queue_full; broker RSS %lld KiB, peak +%lld KiB",
