@@ -20,6 +20,8 @@
 // checked (margins of the baseline's size), and the broker's own LeakSanitizer run at its SIGTERM
 // exit is the check that counts there.
 #include "brokerprocess.h"
+#include "generatorsummary.h"
+#include "sanitizerbuild.h"
 #include "testbroker.h"
 
 #include <QDeadlineTimer>
@@ -49,19 +51,6 @@ constexpr qint64 GrowthMarginKiB = 512;   // round 3 above round 1 of the same k
 constexpr qint64 WarmUpMarginKiB = 4096;
 constexpr int TrimSettleMs = 1300;       // the broker trims at most once per second after closes
 const QByteArray MonitorToken = "fedcba9876543210fedcba9876543210";
-
-bool underSanitizer()
-{
-    return !qEnvironmentVariableIsEmpty("KENNEL_SANITIZER");
-}
-
-QByteArray summaryValue(const QByteArray &summary, const QByteArray &key)
-{
-    for (const QByteArray &field : summary.simplified().split(' '))
-        if (field.startsWith(QByteArray(key + '=')))
-            return field.mid(key.size() + 1);
-    return {};
-}
 
 // Child processes started together; their output gathered from the event loop.
 class Children

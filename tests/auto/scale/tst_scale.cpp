@@ -8,7 +8,9 @@
 // performance issue's target (4 KB), and that every descriptor is given back when they leave.
 #include "brokerprocess.h"
 #include "canary.h"
+#include "generatorsummary.h"
 #include "kennelclient.h"
+#include "sanitizerbuild.h"
 #include "testbroker.h"
 
 #include <QElapsedTimer>
@@ -34,20 +36,6 @@ constexpr double TargetBytesPerConnection = 4096;
 // the product build; the sanitizer run still has to stay within a bound that catches a leak per
 // connection of any size that matters.
 constexpr double SanitizerBytesPerConnection = 32768;
-
-bool underSanitizer()
-{
-    return !qEnvironmentVariableIsEmpty("KENNEL_SANITIZER");
-}
-
-// "key=value key=value ..." → the value of `key`, empty when absent.
-QByteArray summaryValue(const QByteArray &summary, const QByteArray &key)
-{
-    for (const QByteArray &field : summary.simplified().split(' '))
-        if (field.startsWith(QByteArray(key + '=')))
-            return field.mid(key.size() + 1);
-    return {};
-}
 
 // A client of the client library that registers and sends a message to itself: proof that the
 // broker still accepts, registers and routes.
