@@ -134,6 +134,8 @@ struct Options
     int watchPid = 0;
     bool status = false;
     bool verbose = false;
+    std::string tracePath; // non-empty: every measured message's latency written here at the end
+    long long traceMax = 2000000;
 };
 Options o;
 
@@ -148,6 +150,26 @@ uint64_t nowNs()
 {
     std::perror(what);
     std::exit(2);
+}
+
+// ---- per-message trace (--trace): what a percentile cannot say, such as whether the slow messages
+// came together (the whole machine stalled) or one by one (the broker). Sized once at setup, so
+// recording costs a store per message; messages beyond --trace-max are counted, not recorded.
+struct TraceRecord
+{
+    uint64_t sendNs; // send timestamp, CLOCK_MONOTONIC
+    uint32_t latencyNs;
+    uint32_t pair;
+};
+std::vector<TraceRecord> trace;
+uint64_t traceDropped = 0;
+
+void traceAdd(uint64_t sendNs, uint64_t latencyNs, uint32_t pair)
+{
+    if (trace.size() < trace.capacity())
+        trace.push_back({sendNs, uint32_t(std::min<uint64_t>(latencyNs, UINT32_MAX)), pair});
+    else
+        traceDropped++;
 }
 
 // ---- latency histogram: log-linear, ns, ≤ 0.8 % relative bucket error (routebench's) -------------
@@ -415,6 +437,8 @@ void onPayload(Conn *c, const unsigned char *p, size_t len, uint64_t rts)
     if (h.tsNs >= tMeas0 && h.tsNs < tMeas1) {
         st.delivWin++;
         histAdd(rts > h.tsNs ? rts - h.tsNs : 0);
+        if (!o.tracePath.empty())
+            traceAdd(h.tsNs, rts > h.tsNs ? rts - h.tsNs : 0, h.pair);
     }
     if (rts >= tMeas0 && rts < tMeas1)
         st.recvInWin++;
@@ -449,11 +473,14 @@ void onFrame(Conn *c, uint8_t type, uint32_t messageId, const unsigned char *pay
         return;
     case Welcome:
         if (c->state == State::WaitWelcome) {
-            if (payloadLength >= 8) {
-                const uint32_t maxFrame = get32(payload + 4);
-                if (!brokerMaxFrame || maxFrame < brokerMaxFrame)
-                    brokerMaxFrame = maxFrame;
+            // PROTOCOL §4.1: shorter than 8 bytes, or a maximum frame size under 1024, is malformed.
+            const uint32_t maxFrame = payloadLength >= 8 ? get32(payload + 4) : 0;
+            if (maxFrame < 1024) {
+                connDead(c, "malformed Welcome", 0);
+                return;
             }
+            if (!brokerMaxFrame || maxFrame < brokerMaxFrame)
+                brokerMaxFrame = maxFrame;
             onReady(c);
         } else {
             st.unexpected++;
@@ -473,14 +500,14 @@ void onFrame(Conn *c, uint8_t type, uint32_t messageId, const unsigned char *pay
         return;
     }
     case Ping: {
+        // PROTOCOL §4.2: every Ping is answered, whatever its payload (the frame decoder has
+        // already bounded it by the broker's maximum frame size).
         st.pings++;
-        if (payloadLength <= 1024) {
-            unsigned char *p = c->out.reserve(HeaderSize + payloadLength);
-            writeHeader(p, Pong, uint32_t(payloadLength), messageId, 0, 0, 0);
-            if (payloadLength)
-                std::memcpy(p + HeaderSize, payload, payloadLength);
-            connFlush(c);
-        }
+        unsigned char *p = c->out.reserve(HeaderSize + payloadLength);
+        writeHeader(p, Pong, uint32_t(payloadLength), messageId, 0, 0, 0);
+        if (payloadLength)
+            std::memcpy(p + HeaderSize, payload, payloadLength);
+        connFlush(c);
         return;
     }
     case Pong:
@@ -881,6 +908,9 @@ void onSignal(int) { stopFlag = 1; }
                  "  --hold S              idle mode hold time (default 5)\n"
                  "  --setup-timeout S     max seconds for connection setup (default 60)\n"
                  "  --watch-pid PID       sample the broker's CPU/RSS from /proc/PID\n"
+                 "  --trace FILE          write every measured message as 'send_us latency_us pair' (send time\n"
+                 "                        from the start of the window), sorted by send time\n"
+                 "  --trace-max N         at most N messages traced, memory reserved up front (default 2000000)\n"
                  "  --verbose\n");
     std::exit(2);
 }
@@ -910,6 +940,7 @@ void parseOptions(int argc, char **argv)
         {"max-msgs", 1, nullptr, 'm'},  {"prefix", 1, nullptr, 'x'},    {"idle", 1, nullptr, 'i'},
         {"hold", 1, nullptr, 'H'},      {"watch-pid", 1, nullptr, 'z'}, {"setup-timeout", 1, nullptr, 'U'},
         {"status", 0, nullptr, 'q'},    {"verbose", 0, nullptr, 'v'},   {"help", 0, nullptr, '?'},
+        {"trace", 1, nullptr, 'X'},     {"trace-max", 1, nullptr, 'Y'},
         {nullptr, 0, nullptr, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, nullptr)) != -1) {
@@ -937,6 +968,8 @@ void parseOptions(int argc, char **argv)
         case 'U': o.setupTimeout = std::atof(optarg); break;
         case 'q': o.status = true; break;
         case 'v': o.verbose = true; break;
+        case 'X': o.tracePath = optarg; break;
+        case 'Y': o.traceMax = std::atoll(optarg); break;
         default: usage();
         }
     }
@@ -947,8 +980,10 @@ void parseOptions(int argc, char **argv)
         || o.connPar < 1 || o.duration <= 0 || o.duration > 3600 || o.warmup < 0 || o.warmup > 600 || o.hold < 0
         || o.hold > 3600 || o.drain < 0 || o.drain > 600 || o.maxMsgs < 1 || o.idle < 0 || o.idle > 1000000
         || o.rate < 0 || o.settleMs < 0 || o.settleMs > 60000 || o.stallMs < 1 || o.setupTimeout <= 0
-        || o.setupTimeout > 3600)
+        || o.setupTimeout > 3600 || o.traceMax < 1 || o.traceMax > 100000000)
         usage();
+    if (!o.tracePath.empty())
+        trace.reserve(size_t(o.traceMax));
     if (o.size < PayloadHeaderSize || o.size > (1 << 20) - int(HeaderSize) - MaxNameLength) {
         std::fprintf(stderr, "nativebench: --size must be in [%d, %d]\n", PayloadHeaderSize,
                      (1 << 20) - int(HeaderSize) - MaxNameLength);
@@ -987,6 +1022,24 @@ void resolveTarget()
         std::exit(2);
     }
     dstLen = sizeof(sockaddr_in);
+}
+
+bool writeTrace()
+{
+    std::sort(trace.begin(), trace.end(), [](const TraceRecord &a, const TraceRecord &b) { return a.sendNs < b.sendNs; });
+    FILE *f = std::fopen(o.tracePath.c_str(), "w");
+    if (!f) {
+        std::perror(o.tracePath.c_str());
+        return false;
+    }
+    std::fprintf(f, "# kennel-nativebench trace: send_us (from the start of the window) latency_us pair; %zu messages, %" PRIu64
+                    " not traced (--trace-max)\n", trace.size(), traceDropped);
+    for (const TraceRecord &r : trace)
+        std::fprintf(f, "%.1f %.1f %u\n", double(r.sendNs - tMeas0) / 1e3, double(r.latencyNs) / 1e3, r.pair);
+    const bool ok = std::fclose(f) == 0;
+    if (!ok)
+        std::perror(o.tracePath.c_str());
+    return ok;
 }
 
 } // namespace
@@ -1344,5 +1397,7 @@ int main(int argc, char **argv)
                 double(histMax) / 1e3, st.stalls, st.shortWrites, st.disconnects, st.connErrors, st.schedSkipped,
                 st.errorsRx, o.status ? 1 : 0, statusPart, lgCpu, brCpu, softirq, busy, unattributed, others, topName,
                 topPct, sysconf(_SC_NPROCESSORS_ONLN), hwm, rss, double(tEnd - tBegin) / 1e9, verdict);
+    if (!o.tracePath.empty() && !writeTrace())
+        return 1;
     return setupFailed ? 1 : 0;
 }

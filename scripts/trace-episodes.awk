@@ -1,0 +1,47 @@
+#!/usr/bin/awk -f
+# Reads a kennel-nativebench --trace file and says how the slowest messages came: one by one, or
+# together in episodes. An episode is a run of messages slower than THRESHOLD_US (default: the
+# trace's own p99) whose send times lie within GAP_US (default 2000) of each other. For each
+# episode: when it started, how long it lasted, how many messages and pairs it held, its worst
+# latency. If a few episodes that touch every pair at once hold most of the slow messages, the
+# tail is the machine stopping everything (a descheduled process, a host stall); slow messages
+# spread thinly over time, on one pair at a time, point at per-message work instead.
+#
+# usage: awk [-v THRESHOLD_US=N] [-v GAP_US=N] -f scripts/trace-episodes.awk TRACE
+/^#/ { next }
+{ send[n] = $1; lat[n] = $2; pair[n] = $3; n++; b = int($2); bucket[b]++; if (b > maxb) maxb = b }
+END {
+    if (n == 0) { print "no messages in the trace"; exit 1 }
+    if (GAP_US == "") GAP_US = 2000
+    if (THRESHOLD_US == "") {
+        # p99 to the microsecond, from 1 us buckets (plain awk has no sort)
+        acc = 0
+        for (b = 0; b <= maxb; b++) { acc += bucket[b]; if (acc >= 0.99 * n) break }
+        THRESHOLD_US = b + 1
+    }
+    slow = 0; episodes = 0; last = -1e18
+    for (i = 0; i < n; i++) {
+        if (lat[i] + 0 <= THRESHOLD_US + 0) continue
+        slow++
+        if (send[i] - last > GAP_US) {
+            episodes++
+            start[episodes] = send[i]; count[episodes] = 0; worst[episodes] = 0
+            delete seenpair; pairs[episodes] = 0
+        }
+        last = send[i]; stop[episodes] = send[i]; count[episodes]++
+        if (lat[i] + 0 > worst[episodes]) worst[episodes] = lat[i] + 0
+        if (!((episodes, pair[i]) in seenpair)) { seenpair[episodes, pair[i]] = 1; pairs[episodes]++ }
+        if (!(pair[i] in allpairs)) { allpairs[pair[i]] = 1; npairs++ }
+    }
+    printf "%d messages, threshold %.1f us, %d slower, in %d episode(s) (gap %d us)\n", n, THRESHOLD_US, slow, episodes, GAP_US
+    for (e = 1; e <= episodes; e++) {
+        big += count[e] >= 0.05 * slow ? count[e] : 0
+        allp += pairs[e] == npairs ? count[e] : 0
+    }
+    if (slow) printf "slow messages in episodes touching every pair: %.0f %%; in episodes holding >= 5 %% of them: %.0f %%\n", 100 * allp / slow, 100 * big / slow
+    printf "%12s %10s %8s %6s %10s\n", "start_ms", "length_ms", "msgs", "pairs", "worst_us"
+    for (e = 1; e <= episodes; e++)
+        if (e <= 40 || count[e] >= 0.05 * slow)
+            printf "%12.1f %10.2f %8d %6d %10.1f\n", start[e] / 1000, (stop[e] - start[e]) / 1000, count[e], pairs[e], worst[e]
+    if (episodes > 40) printf "(episodes after the 40th shown only when they hold >= 5 %% of the slow messages)\n"
+}
