@@ -17,8 +17,10 @@
 #   idle           N idle registered receivers, each checked reachable, held (memory per connection)
 # Subjects: kennel-legacy (routebench, legacy frames), kennel-native (kennel-nativebench),
 #   kennel-status (kennel-nativebench --status: a DeliveryStatus for every message), ideal
-#   (ideal_fwd, legacy), mosq-default and mosq-nodelay (mosquitto 2, MQTT QoS 0, the two configs;
-#   the table quotes the better one).
+#   (ideal_fwd, legacy), ideal-native (bench/idealnative: ideal_fwd's loop speaking native frames,
+#   driven by kennel-nativebench, so the native figures have a control measured by the same
+#   generator), mosq-default and mosq-nodelay (mosquitto 2, MQTT QoS 0, the two configs; the table
+#   quotes the better one).
 # Prints a table of medians and ratios; writes the raw key=value lines and the table to files.
 set -euo pipefail
 
@@ -37,6 +39,7 @@ port_base=18600
 max_minutes=90
 do_build=1
 do_micro=1
+trace_dir=''
 micro_min_time=0.2
 
 usage() {
@@ -54,13 +57,16 @@ usage: scripts/run-benchmarks.sh [options]
   --build-dir DIR    build directory (default $KENNEL_BUILD_DIR or ./build)
   --shared DIR       where routebench.c and ideal_fwd.c are (default $KENNEL_SHARED_BENCH or
                      ../shared/bench beside the repository)
-  --port-base P      kennel-broker on P, ideal_fwd on P+1, mosquitto on P+2 (default 18600)
+  --port-base P      kennel-broker on P, ideal_fwd and ideal-native on P+1, mosquitto on P+2
+                     (default 18600)
   --max-minutes M    stop starting new runs after M minutes (default 90)
   --no-build         use the binaries already in the build directory
   --no-micro         skip the Google Benchmark micro-benchmarks
+  --trace DIR        kennel-nativebench runs also write every measured message's latency to
+                     DIR/LOAD-SUBJECT-REP.trace (read them with scripts/trace-episodes.awk)
   -h, --help
 Jobs: loads tput4 tput64 lat200 lat10k idle; subjects kennel-legacy kennel-native kennel-status
-ideal mosq-default mosq-nodelay; and micro.
+ideal ideal-native mosq-default mosq-nodelay; and micro.
 EOF
 }
 
@@ -96,6 +102,7 @@ while [ $# -gt 0 ]; do
     --max-minutes) max_minutes=${2:?--max-minutes needs a value}; shift ;;
     --no-build) do_build=0 ;;
     --no-micro) do_micro=0 ;;
+    --trace) trace_dir=${2:?--trace needs a directory}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -118,14 +125,14 @@ fi
 loads=(tput4 tput64 lat200 lat10k idle)
 subjects_for() {
     case $1 in
-    tput4 | tput64) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native kennel-status" ;;
-    lat200 | lat10k) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native" ;;
+    tput4 | tput64) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native kennel-status ideal-native" ;;
+    lat200 | lat10k) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native ideal-native" ;;
     idle) echo "kennel-legacy ideal mosq-default kennel-native" ;;
     esac
 }
 selected() { [ -z "$only" ] || echo "$1" | grep -Eq -- "$only"; }
 
-jobs_selected=0 need_mosq=0 need_kennel=0
+jobs_selected=0 need_mosq=0 need_kennel=0 need_ideal_native=0
 for load in "${loads[@]}"; do
     for subject in $(subjects_for "$load"); do
         selected "$load/$subject" || continue
@@ -133,6 +140,7 @@ for load in "${loads[@]}"; do
         case $subject in
         mosq-*) need_mosq=1 ;;
         kennel-*) need_kennel=1 ;;
+        ideal-native) need_kennel=1 need_ideal_native=1 ;;
         esac
     done
 done
@@ -215,9 +223,11 @@ if [ $do_build -eq 1 ]; then
 fi
 broker_bin="$build/bin/kennel-broker"
 native_bin="$build/bin/kennel-nativebench"
+ideal_native_bin="$build/bin/kennel-ideal-native"
 micro_bin="$build/bin/kennel-microbench"
 [ $need_kennel -eq 0 ] || [ -x "$broker_bin" ] || die "$broker_bin is missing (build first, or drop --no-build)"
 [ $need_kennel -eq 0 ] || [ -x "$native_bin" ] || die "$native_bin is missing (build first, or drop --no-build)"
+[ $need_ideal_native -eq 0 ] || [ -x "$ideal_native_bin" ] || die "$ideal_native_bin is missing (build first, or drop --no-build)"
 if [ $do_micro -eq 1 ] && [ ! -x "$micro_bin" ]; then
     echo "run-benchmarks: $micro_bin was not built (Google Benchmark not found by CMake?); skipping the micro-benchmarks" >&2
     do_micro=0
@@ -240,6 +250,7 @@ ideal_bin="$tools/ideal_fwd"
 stamp=$(date +%Y%m%d-%H%M%S)
 [ -n "$results" ] || results="$build/bench-results/benchmarks-$stamp.txt"
 mkdir -p "$(dirname "$results")"
+[ -z "$trace_dir" ] || mkdir -p "$trace_dir" || die "cannot create $trace_dir"
 summary="${results%.txt}-summary.md"
 [ "$summary" != "$results" ] || summary="$results-summary.md"
 : >"$results"
@@ -278,6 +289,11 @@ start_broker() { # subject log
         port=$ideal_port
         port_open "$port" && die "port $port is in use before ideal_fwd starts (choose --port-base)"
         "$ideal_bin" --host 127.0.0.1 --port "$port" --quiet >"$log" 2>&1 &
+        ;;
+    ideal-native)
+        port=$ideal_port
+        port_open "$port" && die "port $port is in use before kennel-ideal-native starts (choose --port-base)"
+        "$ideal_native_bin" --host 127.0.0.1 --port "$port" --quiet >"$log" 2>&1 &
         ;;
     mosq-*)
         port=$mosq_port
@@ -332,8 +348,12 @@ run_job() { # rep load subject
     kennel-native) gen=("$native_bin" --port "$kennel_port") ;;
     kennel-status) gen=("$native_bin" --port "$kennel_port" --status) ;;
     ideal) gen=("$routebench" --proto legacy --port "$ideal_port") ;;
+    ideal-native) gen=("$native_bin" --port "$ideal_port") ;;
     mosq-*) gen=("$routebench" --proto mqtt --port "$mosq_port") ;;
     esac
+    if [ -n "$trace_dir" ] && [ "${gen[0]}" = "$native_bin" ] && [ "$load" != idle ]; then
+        gen+=(--trace "$trace_dir/$load-$subject-$rep.trace")
+    fi
     common=(--host 127.0.0.1 --size 500 --window 64 --batch 16 --setup-timeout 60 --watch-pid "$broker_pid")
     case $load in
     tput4) common+=(--pairs 4 --duration "$duration" --warmup "$warmup" --drain 2) ;;
@@ -344,6 +364,9 @@ run_job() { # rep load subject
     esac
     # Bounded even if a generator hangs: its own limits plus a margin.
     limit=$(awk -v d="$duration" -v w="$warmup" -v h="$hold" 'BEGIN { printf "%d", 60 + d + w + 2 + h + 30 + 30 }')
+    local pressure0 runq0 pressure1 runq1 contention=''
+    pressure0=$(cpu_pressure_us)
+    runq0=$(runqueue_wait_ns "$broker_pid")
     # In the background and waited for, so that a signal to this script is handled at once (the
     # trap ends the generator and the broker) rather than after the run.
     timeout --signal=INT --kill-after=10 "$limit" "${gen[@]}" "${common[@]}" >"$out" 2>"$err" &
@@ -351,15 +374,32 @@ run_job() { # rep load subject
     started_pids+=("$gen_pid")
     wait "$gen_pid" || rc=$?
     forget_pid "$gen_pid"
+    pressure1=$(cpu_pressure_us)
+    runq1=$(runqueue_wait_ns "$broker_pid")
+    # How much of the run something waited for a CPU: the shared machine's noise, recorded beside
+    # each figure so that a slow run can be told from a slow broker (docs/BENCHMARKS.md, "Noise").
+    [ -z "$pressure0" ] || [ -z "$pressure1" ] || contention+="cpu_pressure_ms=$(((pressure1 - pressure0) / 1000)) "
+    [ -z "$runq0" ] || [ -z "$runq1" ] || contention+="broker_runq_wait_ms=$(((runq1 - runq0) / 1000000)) "
     stop_broker
     line=$(grep -E '(^| )status=' "$out" | tail -n 1 || true)
     [ -n "$line" ] || line="status=no_output exit=$rc"
-    echo "rep=$rep load=$load subject=$subject $line" >>"$results"
+    local record="rep=$rep load=$load subject=$subject $contention$line"
+    echo "$record" >>"$results"
     if ! echo "$line" | grep -q ' status=ok$'; then
         echo "run-benchmarks: $load/$subject (repetition $rep) did not end ok: exit $rc, ${line##* }" >&2
         sed -n '1,5p' "$err" >&2
     fi
-    printf '  %-7s %-14s %s\n' "$load" "$subject" "$(summarise_line "$line")"
+    printf '  %-7s %-14s %s\n' "$load" "$subject" "$(summarise_line "$record")"
+}
+
+# Microseconds during which some task waited for a CPU (PSI, Linux 4.20+); empty where unavailable.
+cpu_pressure_us() {
+    awk '/^some / { for (i = 2; i <= NF; i++) if ($i ~ /^total=/) print substr($i, 7) }' /proc/pressure/cpu 2>/dev/null || true
+}
+
+# Nanoseconds the process has spent runnable but waiting for a CPU (schedstat's second field).
+runqueue_wait_ns() {
+    awk '{ print $2 }' "/proc/$1/schedstat" 2>/dev/null || true
 }
 
 # A short progress line from a generator's summary.
@@ -367,7 +407,7 @@ summarise_line() {
     echo "$1" | awk '{
         for (i = 1; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
         if ("mode" in v) printf "%s connected, %s verified, %s B/conn, %s", v["connected"], v["verified"], v["rss_per_conn_bytes"], v["status"]
-        else printf "%s msg/s, p99 %s us, lost %s, broker cpu %s%%, hwm %s kB, %s", v["msgs_per_s"], v["p99_us"], v["lost"], v["broker_cpu_pct"], v["broker_hwm_kb"], v["status"]
+        else printf "%s msg/s, p99 %s us, lost %s, broker cpu %s%%, hwm %s kB, cpu pressure %s ms, %s", v["msgs_per_s"], v["p99_us"], v["lost"], v["broker_cpu_pct"], v["broker_hwm_kb"], ("cpu_pressure_ms" in v ? v["cpu_pressure_ms"] : "?"), v["status"]
     }'
 }
 
@@ -449,8 +489,13 @@ END {
     title["lat200"] = "latency, 4 pairs x 200 msg/s (figure: p99; ratios: lower is better)"
     title["lat10k"] = "latency, 4 pairs x 10,000 msg/s (figure: p99; ratios: lower is better)"
     title["idle"] = "idle registered connections (figure: broker RSS per connection; lower is better)"
-    ns = split("kennel-legacy kennel-native kennel-status ideal mosq-default mosq-nodelay", S, " ")
-    printf "Medians of %s repetition(s). vs ideal_fwd / vs mosquitto: the figure divided by theirs (mosquitto: its better config, marked *).\n", reps
+    ns = split("kennel-legacy kennel-native kennel-status ideal ideal-native mosq-default mosq-nodelay", S, " ")
+    # The control measured by the same generator: routebench for the legacy subjects, kennel-nativebench
+    # for the native ones (kennel-status has none: the bare forwarders do not ask for status).
+    control["kennel-legacy"] = "ideal"; control["ideal"] = "ideal"
+    control["kennel-native"] = "ideal-native"; control["ideal-native"] = "ideal-native"
+    printf "Medians of %s repetition(s). vs ideal_fwd / vs mosquitto: the figure divided by theirs (mosquitto: its better config, marked *);\n", reps
+    printf "vs same generator: divided by the bare forwarder measured with the same load generator (ideal_fwd for legacy, ideal-native for native).\n"
     for (li = 1; li <= nl; li++) {
         load = L[li]
         any = 0
@@ -469,7 +514,7 @@ END {
         if (load == "idle")
             printf "| broker | runs | per run | median | reachable | peak RSS | failed runs | vs ideal_fwd | vs mosquitto |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         else
-            printf "| broker | runs | per run | median | p50 | p99 | broker CPU | peak RSS | lost | ooo | failed runs | vs ideal_fwd | vs mosquitto |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            printf "| broker | runs | per run | median | p50 | p99 | broker CPU | peak RSS | lost | ooo | failed runs | vs ideal_fwd | vs same generator | vs mosquitto |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         for (si = 1; si <= ns; si++) {
             s = S[si]; key = load SUBSEP s
             if (!(key in seen)) continue
@@ -477,10 +522,11 @@ END {
             for (i = 1; i <= n; i++) per = per (i > 1 ? ", " : "") fmt(each[i], kind)
             name = s (s == best ? " *" : "")
             vi = ratio(med[s], med["ideal"]); vm = ratio(med[s], best == "" ? "" : med[best])
+            vg = (s in control) ? ratio(med[s], med[control[s]]) : "–"
             if (load == "idle")
                 printf "| %s | %d | %s | %s | %s/%s | %s | %d | %s | %s |\n", name, runs[key], per, fmt(med[s], kind), median(vals[key, "ver"]), median(vals[key, "conn"]), fmt(median(vals[key, "hwm"]), "mb"), failed[key], vi, vm
             else
-                printf "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s | %s |\n", name, runs[key], per, fmt(med[s], kind), fmt(median(vals[key, "p50"]), "us"), fmt(median(vals[key, "p99"]), "us"), (median(vals[key, "cpu"]) == "" ? "–" : sprintf("%.0f %%", median(vals[key, "cpu"]))), fmt(median(vals[key, "hwm"]), "mb"), lost[key], ooo[key], failed[key], vi, vm
+                printf "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s | %s | %s |\n", name, runs[key], per, fmt(med[s], kind), fmt(median(vals[key, "p50"]), "us"), fmt(median(vals[key, "p99"]), "us"), (median(vals[key, "cpu"]) == "" ? "–" : sprintf("%.0f %%", median(vals[key, "cpu"]))), fmt(median(vals[key, "hwm"]), "mb"), lost[key], ooo[key], failed[key], vi, vg, vm
         }
     }
 }' "$results" | tee "$summary"
