@@ -40,6 +40,7 @@ max_minutes=90
 do_build=1
 do_micro=1
 trace_dir=''
+stall_probe=0
 micro_min_time=0.2
 
 usage() {
@@ -64,6 +65,8 @@ usage: scripts/run-benchmarks.sh [options]
   --no-micro         skip the Google Benchmark micro-benchmarks
   --trace DIR        kennel-nativebench runs also write every measured message's latency to
                      DIR/LOAD-SUBJECT-REP.trace (read them with scripts/trace-episodes.awk)
+  --stall-probe      run kennel-stallprobe beside every run: records when the machine itself
+                     stopped (probe_* fields; with --trace, DIR/LOAD-SUBJECT-REP.stalls)
   -h, --help
 Jobs: loads tput4 tput64 lat200 lat10k idle; subjects kennel-legacy kennel-native kennel-status
 ideal ideal-native mosq-default mosq-nodelay; and micro.
@@ -103,6 +106,7 @@ while [ $# -gt 0 ]; do
     --no-build) do_build=0 ;;
     --no-micro) do_micro=0 ;;
     --trace) trace_dir=${2:?--trace needs a directory}; shift ;;
+    --stall-probe) stall_probe=1 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -224,10 +228,12 @@ fi
 broker_bin="$build/bin/kennel-broker"
 native_bin="$build/bin/kennel-nativebench"
 ideal_native_bin="$build/bin/kennel-ideal-native"
+probe_bin="$build/bin/kennel-stallprobe"
 micro_bin="$build/bin/kennel-microbench"
 [ $need_kennel -eq 0 ] || [ -x "$broker_bin" ] || die "$broker_bin is missing (build first, or drop --no-build)"
 [ $need_kennel -eq 0 ] || [ -x "$native_bin" ] || die "$native_bin is missing (build first, or drop --no-build)"
 [ $need_ideal_native -eq 0 ] || [ -x "$ideal_native_bin" ] || die "$ideal_native_bin is missing (build first, or drop --no-build)"
+[ $stall_probe -eq 0 ] || [ -x "$probe_bin" ] || die "$probe_bin is missing (build first, or drop --no-build)"
 if [ $do_micro -eq 1 ] && [ ! -x "$micro_bin" ]; then
     echo "run-benchmarks: $micro_bin was not built (Google Benchmark not found by CMake?); skipping the micro-benchmarks" >&2
     do_micro=0
@@ -364,7 +370,14 @@ run_job() { # rep load subject
     esac
     # Bounded even if a generator hangs: its own limits plus a margin.
     limit=$(awk -v d="$duration" -v w="$warmup" -v h="$hold" 'BEGIN { printf "%d", 60 + d + w + 2 + h + 30 + 30 }')
-    local pressure0 runq0 pressure1 runq1 contention=''
+    local pressure0 runq0 pressure1 runq1 contention='' probe_pid='' probe_out="$tmp/probe.out" probe_line=''
+    if [ $stall_probe -eq 1 ] && [ "$load" != idle ]; then
+        local probe_args=(--duration "$limit")
+        [ -z "$trace_dir" ] || probe_args+=(--out "$trace_dir/$load-$subject-$rep.stalls")
+        "$probe_bin" "${probe_args[@]}" >"$probe_out" 2>&1 &
+        probe_pid=$!
+        started_pids+=("$probe_pid")
+    fi
     pressure0=$(cpu_pressure_us)
     runq0=$(runqueue_wait_ns "$broker_pid")
     # In the background and waited for, so that a signal to this script is handled at once (the
@@ -376,6 +389,13 @@ run_job() { # rep load subject
     forget_pid "$gen_pid"
     pressure1=$(cpu_pressure_us)
     runq1=$(runqueue_wait_ns "$broker_pid")
+    if [ -n "$probe_pid" ]; then
+        kill -INT "$probe_pid" 2>/dev/null || true
+        wait "$probe_pid" 2>/dev/null || true
+        forget_pid "$probe_pid"
+        probe_line=$(grep -m1 '^probe_' "$probe_out" || true)
+        [ -z "$probe_line" ] || contention+="$probe_line "
+    fi
     # How much of the run something waited for a CPU: the shared machine's noise, recorded beside
     # each figure so that a slow run can be told from a slow broker (docs/BENCHMARKS.md, "Noise").
     [ -z "$pressure0" ] || [ -z "$pressure1" ] || contention+="cpu_pressure_ms=$(((pressure1 - pressure0) / 1000)) "
@@ -407,7 +427,11 @@ summarise_line() {
     echo "$1" | awk '{
         for (i = 1; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
         if ("mode" in v) printf "%s connected, %s verified, %s B/conn, %s", v["connected"], v["verified"], v["rss_per_conn_bytes"], v["status"]
-        else printf "%s msg/s, p99 %s us, lost %s, broker cpu %s%%, hwm %s kB, cpu pressure %s ms, %s", v["msgs_per_s"], v["p99_us"], v["lost"], v["broker_cpu_pct"], v["broker_hwm_kb"], ("cpu_pressure_ms" in v ? v["cpu_pressure_ms"] : "?"), v["status"]
+        else {
+            printf "%s msg/s, p99 %s us, lost %s, broker cpu %s%%, hwm %s kB, cpu pressure %s ms", v["msgs_per_s"], v["p99_us"], v["lost"], v["broker_cpu_pct"], v["broker_hwm_kb"], ("cpu_pressure_ms" in v ? v["cpu_pressure_ms"] : "?")
+            if ("probe_stalls" in v) printf ", machine stalls %s (%s ms, worst %s us)", v["probe_stalls"], v["probe_stall_ms"], v["probe_worst_us"]
+            printf ", %s", v["status"]
+        }
     }'
 }
 

@@ -1032,8 +1032,9 @@ bool writeTrace()
         std::perror(o.tracePath.c_str());
         return false;
     }
+    // The window's start on CLOCK_MONOTONIC, so the trace lines up with kennel-stallprobe's records.
     std::fprintf(f, "# kennel-nativebench trace: send_us (from the start of the window) latency_us pair; %zu messages, %" PRIu64
-                    " not traced (--trace-max)\n", trace.size(), traceDropped);
+                    " not traced (--trace-max); window_start_ns=%" PRIu64 "\n", trace.size(), traceDropped, tMeas0);
     for (const TraceRecord &r : trace)
         std::fprintf(f, "%.1f %.1f %u\n", double(r.sendNs - tMeas0) / 1e3, double(r.latencyNs) / 1e3, r.pair);
     const bool ok = std::fclose(f) == 0;
