@@ -63,8 +63,8 @@ usage: scripts/run-benchmarks.sh [options]
   --max-minutes M    stop starting new runs after M minutes (default 90)
   --no-build         use the binaries already in the build directory
   --no-micro         skip the Google Benchmark micro-benchmarks
-  --trace DIR        kennel-nativebench runs also write every measured message's latency to
-                     DIR/LOAD-SUBJECT-REP.trace (read them with scripts/trace-episodes.awk)
+  --trace DIR        paced (lat*) kennel-nativebench runs also write every measured message's
+                     latency to DIR/LOAD-SUBJECT-REP.trace (read with scripts/trace-episodes.awk)
   --stall-probe      run kennel-stallprobe beside every run: records when the machine itself
                      stopped (probe_* fields; with --trace, DIR/LOAD-SUBJECT-REP.stalls)
   -h, --help
@@ -357,7 +357,8 @@ run_job() { # rep load subject
     ideal-native) gen=("$native_bin" --port "$ideal_port") ;;
     mosq-*) gen=("$routebench" --proto mqtt --port "$mosq_port") ;;
     esac
-    if [ -n "$trace_dir" ] && [ "${gen[0]}" = "$native_bin" ] && [ "$load" != idle ]; then
+    # Paced loads only: at full load a trace would be millions of lines about queueing, not tails.
+    if [ -n "$trace_dir" ] && [ "${gen[0]}" = "$native_bin" ] && [[ $load == lat* ]]; then
         gen+=(--trace "$trace_dir/$load-$subject-$rep.trace")
     fi
     common=(--host 127.0.0.1 --size 500 --window 64 --batch 16 --setup-timeout 60 --watch-pid "$broker_pid")
@@ -403,6 +404,13 @@ run_job() { # rep load subject
     stop_broker
     line=$(grep -E '(^| )status=' "$out" | tail -n 1 || true)
     [ -n "$line" ] || line="status=no_output exit=$rc"
+    # A generator that measured well but failed afterwards (its --trace file could not be
+    # written) did not end ok either.
+    [ "$rc" -eq 0 ] || line="${line% status=ok} status=exit_$rc"
+    if [ -n "$probe_pid" ] && [ -z "$probe_line" ]; then
+        line="${line% status=ok} status=probe_failed"
+        sed -n '1,5p' "$probe_out" >&2
+    fi
     local record="rep=$rep load=$load subject=$subject $contention$line"
     echo "$record" >>"$results"
     if ! echo "$line" | grep -q ' status=ok$'; then
