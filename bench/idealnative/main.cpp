@@ -56,24 +56,12 @@
 #include <cstring>
 #include <new>
 
+#include "../common/nativewire.h"
+
 namespace {
 
-// ---- the native wire format (PROTOCOL §2) ------------------------------------------------------
-constexpr size_t HeaderSize = 16;
-constexpr uint16_t WireMagic = 0x4B4E;
-constexpr uint8_t WireVersion = 1;
-constexpr unsigned MaxNameLength = 64;
-enum FrameType : uint8_t {
-    Hello = 0x01,
-    Welcome = 0x02,
-    Bye = 0x04,
-    Ping = 0x05,
-    Pong = 0x06,
-    Send = 0x10,
-    Deliver = 0x11,
-    DeliveryStatusFrame = 0x12,
-};
-constexpr uint16_t WantDeliveryStatus = 0x0001;
+// ---- the native wire format: bench/common/nativewire.h, plus what only a broker answers with ----
+using namespace NativeWire;
 enum DeliveryStatus : uint16_t { Delivered = 0, NoSuchClient = 1, QueueFull = 2, NotRegistered = 4 }; // §5.3
 constexpr char BrokerVersion[] = "ideal-native"; // Welcome's informational text (§4.1)
 constexpr size_t WelcomeFixed = 8;               // protocolVersion, reserved, maxFrameSize
@@ -82,34 +70,6 @@ constexpr size_t ReadChunk = 64 * 1024;      // ideal_fwd's RBUF_CAP: bytes aske
 constexpr size_t LegacyFrame = 552;          // ideal_fwd's FRAME, for its first output allocation
 constexpr size_t MinMaxFrame = 1024;         // Welcome's maxFrameSize must be at least this (§4.1)
 constexpr size_t MaxMaxFrame = 256u << 20;   // the protocol's largest configurable frame (§8.1)
-
-// htons/htonl + memcpy: one byte swap and one store (byte-wise stores cost ~25 instructions per
-// header under callgrind, a tenth of the whole per-message budget).
-void put16(unsigned char *p, uint16_t v)
-{
-    v = htons(v);
-    std::memcpy(p, &v, 2);
-}
-void put32(unsigned char *p, uint32_t v)
-{
-    v = htonl(v);
-    std::memcpy(p, &v, 4);
-}
-uint16_t get16(const unsigned char *p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t get32(const unsigned char *p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-
-void writeHeader(unsigned char *p, uint8_t type, uint32_t bodyLength, uint32_t messageId, uint8_t sourceLength,
-                 uint8_t targetLength)
-{
-    put16(p, WireMagic);
-    p[2] = WireVersion;
-    p[3] = type;
-    put32(p + 4, bodyLength);
-    put32(p + 8, messageId);
-    p[12] = sourceLength;
-    p[13] = targetLength;
-    put16(p + 14, 0); // flags: none on anything the broker sends (§5.2)
-}
 
 struct Conn
 {
@@ -382,7 +342,7 @@ void handleFrame(Conn *c, const unsigned char *f)
         unsigned char *q = p + HeaderSize;
         std::memcpy(q, source, sourceLength);
         q += sourceLength;
-        put16(q, WireVersion); // protocolVersion
+        put16(q, Version); // protocolVersion
         put16(q + 2, 0);       // reserved
         put32(q + 4, uint32_t(maxFrame));
         std::memcpy(q + WelcomeFixed, BrokerVersion, sizeof BrokerVersion - 1);
@@ -419,7 +379,7 @@ size_t parseFrames(Conn *c, size_t len)
     while (len - pos >= HeaderSize) {
         const unsigned char *h = rbuf + pos;
         const uint32_t bodyLength = get32(h + 4);
-        if (get16(h) != WireMagic || h[2] != WireVersion || HeaderSize + uint64_t(bodyLength) > maxFrame
+        if (get16(h) != Magic || h[2] != Version || HeaderSize + uint64_t(bodyLength) > maxFrame
             || h[12] > MaxNameLength || h[13] > MaxNameLength || uint32_t(h[12]) + h[13] > bodyLength) {
             nBadFrame++;
             connClose(c);

@@ -54,56 +54,15 @@
 #include <string>
 #include <vector>
 
+#include "../common/nativewire.h"
+
 namespace {
 
-// ---- the native wire format (PROTOCOL §2): 16-byte header, big-endian ---------------------------
-constexpr size_t HeaderSize = 16;
-constexpr uint16_t WireMagic = 0x4B4E;
-constexpr uint8_t WireVersion = 1;
-constexpr int MaxNameLength = 64;
-enum FrameType : uint8_t {
-    Hello = 0x01,
-    Welcome = 0x02,
-    Error = 0x03,
-    Bye = 0x04,
-    Ping = 0x05,
-    Pong = 0x06,
-    Send = 0x10,
-    Deliver = 0x11,
-    DeliveryStatusFrame = 0x12,
-};
-constexpr uint16_t WantDeliveryStatus = 0x0001;
+// ---- the native wire format: bench/common/nativewire.h ----------------------------------------
+using namespace NativeWire;
 constexpr int StatusKinds = 8; // PROTOCOL §5.3: delivered .. shutting_down
 const char *const statusKeys[StatusKinds] = {"delivered", "no_such_client", "queue_full", "too_large",
                                              "not_registered", "sender_unfit", "invalid_target", "shutting_down"};
-
-void put16(unsigned char *p, uint16_t v)
-{
-    p[0] = uint8_t(v >> 8);
-    p[1] = uint8_t(v);
-}
-void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = uint8_t(v >> 24);
-    p[1] = uint8_t(v >> 16);
-    p[2] = uint8_t(v >> 8);
-    p[3] = uint8_t(v);
-}
-uint16_t get16(const unsigned char *p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t get32(const unsigned char *p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-
-void writeHeader(unsigned char *p, uint8_t type, uint32_t bodyLength, uint32_t messageId, uint8_t sourceLength,
-                 uint8_t targetLength, uint16_t flags)
-{
-    put16(p, WireMagic);
-    p[2] = WireVersion;
-    p[3] = type;
-    put32(p + 4, bodyLength);
-    put32(p + 8, messageId);
-    p[12] = sourceLength;
-    p[13] = targetLength;
-    put16(p + 14, flags);
-}
 
 // ---- the payload header, byte for byte routebench's, so payloads mean the same in both tools --
 constexpr uint32_t PayloadMagic = 0x52424e43u; // "RBNC"
@@ -383,7 +342,7 @@ void queueHello(Conn *c)
     std::memcpy(p + HeaderSize, c->name, size_t(c->nameLength));
     unsigned char *payload = p + HeaderSize + c->nameLength;
     std::memset(payload, 0, 8);
-    put16(payload + 2, WireVersion);
+    put16(payload + 2, Version);
 }
 
 // A whole Send frame from `sender` to `target` with an `o.size`-byte payload: header, empty source
@@ -527,7 +486,7 @@ size_t parseFrames(Conn *c, const unsigned char *b, size_t len, uint64_t rts)
     size_t pos = 0;
     while (len - pos >= HeaderSize && c->state != State::Dead) {
         const unsigned char *h = b + pos;
-        if (get16(h) != WireMagic || h[2] != WireVersion) {
+        if (get16(h) != Magic || h[2] != Version) {
             connDead(c, "bad frame header from broker", 0);
             return len;
         }
