@@ -117,10 +117,22 @@ int main(int argc, char *argv[])
         if (signalNumber == SIGINT || signalNumber == SIGTERM)
             systemd.notifyStopping();
     });
-    QStringList listening;
-    for (const Kennel::ListenAddress &address : broker.boundAddresses())
-        listening.append(address.toString());
-    systemd.notifyReady(QStringLiteral("listening on ") + listening.join(QStringLiteral(", ")));
+    // `systemctl status` shows this line: where clients connect, and where monitors do when they
+    // have listeners of their own.
+    const auto joined = [](const QList<Kennel::ListenAddress> &addresses) {
+        QStringList texts;
+        for (const Kennel::ListenAddress &address : addresses)
+            texts.append(address.toString());
+        return texts.join(QStringLiteral(", "));
+    };
+    QString status = QStringLiteral("listening on ") + joined(broker.boundAddresses());
+    const QList<Kennel::ListenAddress> monitorAddresses = broker.monitorAddresses();
+    if (!monitorAddresses.isEmpty()) {
+        status += QStringLiteral("; monitors on ") + joined(monitorAddresses);
+        if (broker.config().monitor.tls)
+            status += QStringLiteral(" (TLS on TCP)");
+    }
+    systemd.notifyReady(status);
     systemd.startWatchdog();
     return app.exec();
 }

@@ -200,9 +200,10 @@ private slots:
     // A real kennel-broker.
     void brokerReadyOnlyOnceItAcceptsThenFeedsAndStops();
     void stoppedBrokerSendsNoWatchdog();
+    void readyStatusNamesTheMonitorListeners();
 
 private:
-    QProcess *startBroker(const FakeNotifySocket &socket, const QTemporaryDir &dir);
+    QProcess *startBroker(const FakeNotifySocket &socket, const QTemporaryDir &dir, const QStringList &extraArguments = {});
     QList<QProcess *> m_processes;
 };
 
@@ -441,7 +442,8 @@ void tst_Systemd::failuresAreLoggedOnceAndNeverFatal()
     QCOMPARE(log.count(QStringLiteral("cannot notify systemd")), 2);
 }
 
-QProcess *tst_Systemd::startBroker(const FakeNotifySocket &socket, const QTemporaryDir &dir)
+QProcess *tst_Systemd::startBroker(const FakeNotifySocket &socket, const QTemporaryDir &dir,
+                                   const QStringList &extraArguments)
 {
     auto *broker = new QProcess;
     m_processes.append(broker);
@@ -451,8 +453,9 @@ QProcess *tst_Systemd::startBroker(const FakeNotifySocket &socket, const QTempor
     env.remove(QStringLiteral("WATCHDOG_PID")); // its PID is not known before it starts
     broker->setProcessEnvironment(env);
     broker->setProgram(binaryPath(QStringLiteral("kennel-broker")));
-    broker->setArguments({QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--listen"),
-                          QStringLiteral("unix:") + dir.filePath(QStringLiteral("broker.sock"))});
+    QStringList arguments{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--listen"),
+                          QStringLiteral("unix:") + dir.filePath(QStringLiteral("broker.sock"))};
+    broker->setArguments(arguments + extraArguments);
     broker->start();
     return broker;
 }
@@ -517,6 +520,34 @@ void tst_Systemd::stoppedBrokerSendsNoWatchdog()
 
     QCOMPARE(::kill(pid_t(pid), SIGCONT), 0);
     QTRY_VERIFY_WITH_TIMEOUT(socket.count(WatchdogFeed) >= before + 2, 5000);
+
+    broker->terminate();
+    QTRY_COMPARE_WITH_TIMEOUT(broker->state(), QProcess::NotRunning, 10000);
+    QCOMPARE(broker->exitCode(), 0);
+}
+
+void tst_Systemd::readyStatusNamesTheMonitorListeners()
+{
+    QTemporaryDir dir;
+    FakeNotifySocket socket;
+    QVERIFY(socket.bindPath(dir.filePath(QStringLiteral("notify"))));
+    const QString monitorSocket = dir.filePath(QStringLiteral("monitor.sock"));
+    QProcess *broker = startBroker(socket, dir, {QStringLiteral("--monitor-listen"), QStringLiteral("unix:") + monitorSocket});
+    QVERIFY2(broker->waitForStarted(5000), qPrintable(broker->errorString()));
+
+    QTRY_VERIFY_WITH_TIMEOUT(!socket.datagrams().isEmpty(), 10000);
+    const QList<QByteArray> lines = socket.datagrams().at(0).data.split('\n');
+    QCOMPARE(lines.size(), 3);
+    const QString status = QString::fromUtf8(lines.at(1));
+    const auto match = QRegularExpression(QStringLiteral("^STATUS=listening on 127\\.0\\.0\\.1:\\d+, unix:(.+); monitors on unix:(.+)$"))
+                           .match(status);
+    QVERIFY2(match.hasMatch(), qPrintable(status));
+    QCOMPARE(match.captured(1), dir.filePath(QStringLiteral("broker.sock")));
+    QCOMPARE(match.captured(2), monitorSocket);
+
+    // The address named is one the broker listens on (a path nobody listens on refuses).
+    RawPeer monitor;
+    QVERIFY(monitor.connectUnix(match.captured(2)));
 
     broker->terminate();
     QTRY_COMPARE_WITH_TIMEOUT(broker->state(), QProcess::NotRunning, 10000);
