@@ -70,6 +70,11 @@ struct WatchdogSettings
     std::chrono::milliseconds registerGrace{0};
     // Terminate: SIGTERM, then SIGKILL after this long if the process is still there.
     std::chrono::milliseconds killGrace{3000};
+    // Client names whose watchdog history (registrations, expiries, signals) is kept for the
+    // monitor, also for names long gone. At the cap a quarter of the names no longer watched are
+    // forgotten at once; a watched name's history never is. A bound so that clients coming and
+    // going under ever new names cannot grow the broker without limit.
+    int historyNames = 65536;
     // The action for a client whose name matches no rule.
     WatchdogAction defaultAction = WatchdogAction::Terminate;
     // First match wins; applies to the action a client did not choose itself.

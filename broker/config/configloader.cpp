@@ -151,6 +151,13 @@ const NumericKey numericKeys[] = {
      "After SIGTERM to an expired client, time before SIGKILL", ValueKind::Millis, 0, 3600000,
      [](const BrokerConfig &c) -> qint64 { return c.watchdog.killGrace.count(); },
      [](BrokerConfig &c, qint64 v) { c.watchdog.killGrace = std::chrono::milliseconds(v); }},
+    // At least 16, so that the quarter forgotten at the cap is a few names and one pass over the
+    // watched names serves several registrations; at most 1M names, a few hundred MB of history
+    // (a 64-byte name, its counters and last outcome text): beyond any board, so a value past it
+    // is a typo (a digit too many), not a wish.
+    {"watchdog", "history_names", nullptr, nullptr, nullptr, ValueKind::Count, 16, 1048576,
+     [](const BrokerConfig &c) -> qint64 { return c.watchdog.historyNames; },
+     [](BrokerConfig &c, qint64 v) { c.watchdog.historyNames = int(v); }},
     // [monitor]: file only. crossCheck() orders the two delays. The monitor's queue is not tied to
     // max_frame_size: the broker builds the monitor's frames itself, all far smaller.
     {"monitor", "max_monitors", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1024,

@@ -6,14 +6,12 @@
 
 #include <QSet>
 
+#include <algorithm>
 #include <vector>
 
 namespace Kennel {
 
 namespace {
-// Names of clients long gone keep their history for the monitor, but not without bound.
-constexpr int MaxHistoryNames = 65536;
-
 QString text(const QByteArray &name)
 {
     return QString::fromLatin1(name);
@@ -188,15 +186,21 @@ ClientWatchdog::History &ClientWatchdog::historyOf(const QByteArray &name)
     auto it = m_history.find(name);
     if (it != m_history.end())
         return it.value();
-    if (m_history.size() >= MaxHistoryNames) {
+    // Names of clients long gone keep their history for the monitor, but not without bound
+    // ([watchdog] history_names). The loader keeps it at 16 or more; an in-code config that
+    // skipped validate() still gets a working cap.
+    const qsizetype cap = std::max(1, m_settings.historyNames);
+    if (m_history.size() >= cap) {
         // Forget a quarter of those no longer watched in one go: the monitor has long since shown
         // their history, and one pass over the watched names then serves many registrations
-        // (evicting one name per registration would cost that pass every time).
+        // (evicting one name per registration would cost that pass every time). Watched names are
+        // never forgotten: their clients are still here. So the cap is exceeded only while every
+        // name in the history is watched, and watched names are bounded by max_clients.
         QSet<QByteArray> live;
         live.reserve(qsizetype(m_watched.size()));
         for (const auto &w : m_watched)
             live.insert(w.second.name);
-        qsizetype toForget = MaxHistoryNames / 4;
+        qsizetype toForget = std::max<qsizetype>(1, cap / 4);
         for (auto old = m_history.begin(); old != m_history.end() && toForget > 0;) {
             if (live.contains(old.key())) {
                 ++old;

@@ -70,6 +70,9 @@ public:
 
     const Watchdog &engine() const { return m_engine; }
     const History *history(const QByteArray &name) const;
+    // Names with a history, watched or not: at most [watchdog] history_names, unless every one of
+    // them is watched (those are never forgotten).
+    qsizetype historySize() const { return m_history.size(); }
     const ProcessSignaller &signaller() const { return m_signaller; }
 
 signals:

@@ -60,6 +60,8 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(w.registerGrace.count());
     if (name == QLatin1String("kill_grace_ms"))
         return qint64(w.killGrace.count());
+    if (name == QLatin1String("history_names"))
+        return qint64(w.historyNames);
     if (name == QLatin1String("action"))
         return QString::fromLatin1(watchdogActionName(w.defaultAction));
     if (name == QLatin1String("client_actions")) {
@@ -123,8 +125,8 @@ QVariant field(const BrokerConfig &config, const QString &name)
 const char *const allFields[] = {
     "listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes", "register_timeout_ms",
     "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
-    "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "action", "client_actions",
-    "rules", "services", "monitor/listen", "monitor/tls", "monitor/certificate", "monitor/private_key",
+    "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "history_names", "action",
+    "client_actions", "rules", "services", "monitor/listen", "monitor/tls", "monitor/certificate", "monitor/private_key",
     "monitor/token", "monitor/token_file", "monitor/allow_local_peers", "monitor/max_monitors",
     "monitor/failure_delay_ms", "monitor/failure_delay_max_ms", "monitor/handshake_timeout_ms",
     "monitor/max_queue_bytes", "monitor/traffic_preview_bytes", "monitor/max_traffic_per_second",
@@ -391,6 +393,7 @@ void tst_ConfigLoader::defaults()
     QCOMPARE(w.maxAllowedMisses, 1000);
     QCOMPARE(w.registerGrace.count(), 0);
     QCOMPARE(w.killGrace.count(), 3000);
+    QCOMPARE(w.historyNames, 65536);
     QCOMPARE(w.defaultAction, WatchdogAction::Terminate);
     QCOMPARE(w.clientSelectableActions,
              (QList<WatchdogAction>{WatchdogAction::Terminate, WatchdogAction::Disconnect, WatchdogAction::Notify}));
@@ -1221,7 +1224,8 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("monitor/traffic_preview_bytes"),
                                 QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
                                 QStringLiteral("watchdog/default_allowed_misses"),
-                                QStringLiteral("watchdog/default_interval_ms"), QStringLiteral("watchdog/kill_grace_ms"),
+                                QStringLiteral("watchdog/default_interval_ms"), QStringLiteral("watchdog/history_names"),
+                                QStringLiteral("watchdog/kill_grace_ms"),
                                 QStringLiteral("watchdog/max_allowed_misses"), QStringLiteral("watchdog/max_interval_ms"),
                                 QStringLiteral("watchdog/min_interval_ms"), QStringLiteral("watchdog/register_grace_ms")}));
 
@@ -1253,6 +1257,7 @@ void tst_ConfigLoader::validateInCodeConfig_data()
     QTest::newRow("timeouts") << 5 << QStringList{QStringLiteral("limits/register_timeout_ms: 99 is below the minimum 100"),
                                                   QStringLiteral("limits/shutdown_timeout_ms: 600001 is above the maximum 600000")};
     QTest::newRow("watchdog") << 6 << QStringList{QStringLiteral("watchdog/kill_grace_ms: -1 is below the minimum 0"),
+                                                  QStringLiteral("watchdog/history_names: 15 is below the minimum 16"),
                                                   QStringLiteral("watchdog/default_interval_ms: 50 is below watchdog/min_interval_ms 100")};
     QTest::newRow("rules") << 7 << QStringList{QStringLiteral("watchdog.actions/a b: \"a b\" is not a client name pattern "
                                                               "(1..128 characters of A-Z a-z 0-9 . _ - and the wildcards * and ?)"),
@@ -1298,6 +1303,7 @@ void tst_ConfigLoader::validateInCodeConfig()
     case 6:
         config.watchdog.defaultInterval = std::chrono::milliseconds(50);
         config.watchdog.killGrace = std::chrono::milliseconds(-1);
+        config.watchdog.historyNames = 15;
         break;
     case 7:
         config.watchdog.actionRules = {{QStringLiteral("a b"), WatchdogAction::Kill},
@@ -1365,6 +1371,11 @@ void tst_ConfigLoader::watchdogKeys_data()
                                        << QStringLiteral("register_grace_ms") << QVariant(qint64(250));
     QTest::newRow("kill_grace_ms") << QByteArray("[watchdog]\nkill_grace_ms = 0\n") << QStringLiteral("kill_grace_ms")
                                    << QVariant(qint64(0));
+    // Both bounds are accepted; badWatchdogValues refuses one past each.
+    QTest::newRow("history_names-min") << QByteArray("[watchdog]\nhistory_names = 16\n") << QStringLiteral("history_names")
+                                       << QVariant(qint64(16));
+    QTest::newRow("history_names-max") << QByteArray("[watchdog]\nhistory_names = 1048576\n")
+                                       << QStringLiteral("history_names") << QVariant(qint64(1048576));
     for (const char *action : {"terminate", "kill", "disconnect", "notify"}) {
         QTest::addRow("action-%s", action) << QByteArray("[watchdog]\naction = ") + action + '\n'
                                            << QStringLiteral("action") << QVariant(QString::fromLatin1(action));
@@ -1425,6 +1436,12 @@ void tst_ConfigLoader::badWatchdogValues_data()
                                     << one("watchdog/register_grace_ms: -1 is below the minimum 0");
     QTest::newRow("kill-grace-big") << QByteArray("[watchdog]\nkill_grace_ms = 3600001\n")
                                     << one("watchdog/kill_grace_ms: 3600001 is above the maximum 3600000");
+    QTest::newRow("history-names-small") << QByteArray("[watchdog]\nhistory_names = 15\n")
+                                         << one("watchdog/history_names: 15 is below the minimum 16");
+    QTest::newRow("history-names-big") << QByteArray("[watchdog]\nhistory_names = 1048577\n")
+                                       << one("watchdog/history_names: 1048577 is above the maximum 1048576");
+    QTest::newRow("history-names-size") << QByteArray("[watchdog]\nhistory_names = 64k\n")
+                                        << one("watchdog/history_names: \"64k\" is not a whole number");
     QTest::newRow("action-unknown") << QByteArray("[watchdog]\naction = explode\n")
                                     << QStringList{QStringLiteral("watchdog/action: \"explode\"") + NotAnAction};
     QTest::newRow("action-case") << QByteArray("[watchdog]\naction = Kill\n")
@@ -1442,7 +1459,7 @@ void tst_ConfigLoader::badWatchdogValues_data()
     QTest::newRow("unknown-key") << QByteArray("[watchdog]\ninterval_ms = 5\n")
                                  << one("watchdog/interval_ms: unknown key (keys in [watchdog]: default_interval_ms, "
                                         "default_allowed_misses, min_interval_ms, max_interval_ms, max_allowed_misses, "
-                                        "register_grace_ms, kill_grace_ms, action, client_actions)");
+                                        "register_grace_ms, kill_grace_ms, history_names, action, client_actions)");
     QTest::newRow("rule-bad-pattern") << QByteArray("[watchdog.actions]\nsensor+ = kill\n")
                                       << one("watchdog.actions/sensor+: \"sensor+\" is not a client name pattern (1..128 "
                                              "characters of A-Z a-z 0-9 . _ - and the wildcards * and ?)");
@@ -1471,7 +1488,7 @@ void tst_ConfigLoader::badWatchdogValues()
     // A rejected value (or rule list) leaves the default in place.
     const BrokerConfig defaults;
     for (const char *name : {"default_interval_ms", "default_allowed_misses", "max_allowed_misses", "register_grace_ms",
-                             "kill_grace_ms", "action", "client_actions"}) {
+                             "kill_grace_ms", "history_names", "action", "client_actions"}) {
         if (!ini.contains(QByteArray(name)))
             QCOMPARE(field(result.config, QLatin1String(name)), field(defaults, QLatin1String(name)));
     }

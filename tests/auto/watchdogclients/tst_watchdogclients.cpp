@@ -12,6 +12,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <algorithm>
 #include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,12 +46,14 @@ private slots:
     void ambiguousPeerIsDisconnectedNotSignalled();
     void manyClientsKeepTheirDeadlines();
     void supervisedClientIsKilledAndRestarted();
+    void historyForgetsGoneNamesAtTheCap();
 
 private:
     static BrokerConfig fastConfig();
     QProcess *startLegacy(TestBroker &broker, const QByteArray &name, const QStringList &extra);
     static WatchdogTerms terms(quint32 intervalMs, quint16 misses, ExpiryAction action);
     static std::optional<WatchdogTerms> registerWatchdog(RawPeer &peer, const WatchdogTerms &asked, ErrorCode *error = nullptr);
+    static bool connectWatched(TestBroker &broker, RawPeer &peer, const QByteArray &name);
 
     QList<QProcess *> m_processes;
     QList<pid_t> m_forked;
@@ -136,6 +139,14 @@ std::optional<WatchdogTerms> tst_WatchdogClients::registerWatchdog(RawPeer &peer
         }
     }
     return std::nullopt;
+}
+
+// Connected, registered as `name` and watched: notify, every minute, so that nothing expires
+// while a test runs.
+bool tst_WatchdogClients::connectWatched(TestBroker &broker, RawPeer &peer, const QByteArray &name)
+{
+    return peer.connectUnix(broker.unixPath()) && peer.registerAs(name)
+           && registerWatchdog(peer, terms(60000, 1, ExpiryAction::Notify)).has_value();
 }
 
 void feed(RawPeer &peer)
@@ -500,6 +511,74 @@ void tst_WatchdogClients::supervisedClientIsKilledAndRestarted()
     QSignalSpy finished(&broker.broker(), &Broker::finished);
     QVERIFY(finished.wait(10000));
     QCOMPARE(supervised->state(), Service::State::Stopped);
+}
+
+// [watchdog] history_names at its minimum, 16, so the first eviction forgets exactly 16 / 4 = 4
+// names. Two names stay watched throughout; 14 come and go; then new names register and stay,
+// until fewer names than a quarter are left to forget. What would make each check fail: a cap not
+// taken from the config or compared with '>' (17 names), a history dropped when its client goes
+// (fewer than 16), a wrong quantum (not 10 gone names left), a watched name forgotten (the last
+// eviction finds only 2 gone names: forgetting 4 would have to take watched ones), the new name
+// evicted by its own registration.
+void tst_WatchdogClients::historyForgetsGoneNamesAtTheCap()
+{
+    constexpr int Cap = 16;
+    BrokerConfig config = fastConfig();
+    config.watchdog.historyNames = Cap;
+    TestBroker broker(config);
+    QVERIFY(broker.start());
+    const ClientWatchdog &watchdog = broker.broker().watchdog();
+    const auto remembered = [&](const QList<QByteArray> &names) {
+        return int(std::count_if(names.cbegin(), names.cend(), [&](const QByteArray &n) { return watchdog.history(n); }));
+    };
+
+    std::vector<std::unique_ptr<RawPeer>> kept; // watched until the end
+    QList<QByteArray> watchedNames;
+    for (const QByteArray &name : {QByteArray("keep0"), QByteArray("keep1")}) {
+        kept.push_back(std::make_unique<RawPeer>());
+        QVERIFY(connectWatched(broker, *kept.back(), name));
+        watchedNames.append(name);
+    }
+    QList<QByteArray> goneNames;
+    for (int i = 0; i < Cap - 2; ++i) {
+        const QByteArray name = "gone" + QByteArray::number(i);
+        RawPeer peer;
+        QVERIFY(connectWatched(broker, peer, name));
+        peer.close();
+        // Its session closed and no longer watched, before the next one comes.
+        QTRY_COMPARE(watchdog.engine().size(), size_t(2));
+        goneNames.append(name);
+    }
+    // At the cap, nothing forgotten yet: the gone names' histories outlive their clients.
+    QCOMPARE(watchdog.historySize(), qsizetype(Cap));
+    QCOMPARE(remembered(goneNames), Cap - 2);
+    QCOMPARE(remembered(watchedNames), 2);
+
+    // The 17th name: exactly a quarter of the cap forgotten, all of them gone names.
+    int goneLeft = Cap - 2;
+    for (int i = 0; goneLeft > 0; ++i) {
+        QVERIFY2(i < 2 * Cap, "gone names never all forgotten");
+        const QByteArray name = "new" + QByteArray::number(i);
+        const bool atCap = watchdog.historySize() >= Cap;
+        kept.push_back(std::make_unique<RawPeer>());
+        QVERIFY(connectWatched(broker, *kept.back(), name));
+        watchedNames.append(name);
+        if (atCap)
+            goneLeft -= std::min(Cap / 4, goneLeft);
+        QVERIFY2(watchdog.history(name), name.constData());
+        QCOMPARE(remembered(goneNames), goneLeft);
+        QCOMPARE(remembered(watchedNames), int(watchedNames.size()));
+        QVERIFY2(watchdog.historySize() <= Cap, qPrintable(QString::number(watchdog.historySize())));
+        QCOMPARE(watchdog.historySize(), qsizetype(goneLeft + watchedNames.size()));
+        if (i == 0)
+            QCOMPARE(goneLeft, Cap - 2 - Cap / 4);
+    }
+    // The last eviction found 2 gone names where the quantum is 4: it forgot those 2 and nothing
+    // watched. And the names watched from the start were never forgotten and made anew.
+    QCOMPARE(watchedNames.size(), qsizetype(2 + 13));
+    QCOMPARE(watchdog.historySize(), qsizetype(15));
+    for (const QByteArray &name : {QByteArray("keep0"), QByteArray("keep1")})
+        QCOMPARE(watchdog.history(name)->registrations, 1u);
 }
 
 QTEST_MAIN(tst_WatchdogClients)
