@@ -395,9 +395,10 @@ void onPayload(Conn *c, const unsigned char *p, size_t len, uint64_t rts)
     pp.lastProgress = rts;
     if (h.tsNs >= tMeas0 && h.tsNs < tMeas1) {
         st.delivWin++;
-        histAdd(rts > h.tsNs ? rts - h.tsNs : 0);
+        const uint64_t latency = rts > h.tsNs ? rts - h.tsNs : 0;
+        histAdd(latency);
         if (!o.tracePath.empty())
-            traceAdd(h.tsNs, rts > h.tsNs ? rts - h.tsNs : 0, h.pair);
+            traceAdd(h.tsNs, latency, h.pair);
     }
     if (rts >= tMeas0 && rts < tMeas1)
         st.recvInWin++;
