@@ -19,6 +19,7 @@
 #endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -268,10 +269,12 @@ void Broker::refuseAtDoor(int fd, const QString &reason)
             qCWarning(lcBroker, "%d more connections refused at the door", suppressed);
         qCWarning(lcBroker).noquote() << "refused a connection:" << reason;
     }
-    // Best effort: the peer has not said which protocol it speaks; a native client reads this,
-    // an old client just sees the connection close.
-    const QByteArray frame = doorRefusal(ErrorCode::TooManyClients, reason);
-    [[maybe_unused]] const ssize_t ignored = ::send(fd, frame.constData(), size_t(frame.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+    // Only a peer whose first byte already says native is told why; one that has sent nothing may
+    // be an old client, which would take a native Error for a broken frame (PROTOCOL ).
+    if (SocketListener::peerSpeaksNative(fd)) {
+        const QByteArray frame = doorRefusal(ErrorCode::TooManyClients, reason);
+        [[maybe_unused]] const ssize_t ignored = ::send(fd, frame.constData(), size_t(frame.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     ::close(fd);
 }
 
@@ -335,6 +338,14 @@ void Broker::expireRegistrations()
         auto it = m_sessions.find(id);
         if (it == m_sessions.end() || it->second->kind() != Session::Kind::Pending)
             continue;
+        if (it->second->protocol() == Session::Protocol::Unknown) {
+            // Nothing (or not enough to tell the protocols apart) arrived: no native Error to a
+            // peer that may be an old client (PROTOCOL ).
+            ++it->second->counters.refusals;
+            it->second->close(Session::CloseReason::RegisterTimeout,
+                              QStringLiteral("no registration within %1 ms").arg(m_config.registerTimeout.count()));
+            continue;
+        }
         it->second->refuse(ErrorCode::RegisterTimeout,
                            QStringLiteral("no registration within %1 ms").arg(m_config.registerTimeout.count()), 0, true);
     }
@@ -520,9 +531,16 @@ void Broker::stopSessions()
     for (auto &entry : m_sessions)
         open.push_back(entry.second.get());
     const QByteArray reason("broker shutting down");
+    const QByteArray error = encodeError({ErrorCode::ShuttingDown, QString::fromLatin1(reason)});
     for (Session *session : open) {
-        if (session->protocol() == Session::Protocol::Native)
+        // What a peer sent before it could know is read, not dropped: a Send asking for its status
+        // hears `shutting_down` (PROTOCOL ). Then Error and Bye; the session
+        // stops reading once it closes after the flush.
+        session->pollEvent(EPOLLIN);
+        if (session->protocol() == Session::Protocol::Native) {
+            session->sendFrame(FrameType::Error, 0, {}, {}, error);
             session->sendFrame(FrameType::Bye, 0, {}, {}, reason);
+        }
         session->closeAfterFlush(Session::CloseReason::Shutdown);
     }
     m_shutdownTimer.start(m_config.shutdownFlushTimeout);

@@ -177,7 +177,11 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
 
     bool admitted = false;
     QString how;
-    if (peer.isUnix && m_settings.allowLocalPeers && peer.uid && (*peer.uid == 0 || *peer.uid == ::geteuid())) {
+    // A token, when one is given, must be right, whoever presents it: a wrong one is refused even
+    // from a peer its uid would admit, or a stale or guessed token would go unnoticed (PROTOCOL
+    // The uid admits only a local peer that presents none.
+    if (token.isEmpty() && peer.isUnix && m_settings.allowLocalPeers && peer.uid
+        && (*peer.uid == 0 || *peer.uid == ::geteuid())) {
         admitted = true;
         how = QStringLiteral("peer uid ") + QString::number(*peer.uid);
     } else if (token.isEmpty()) {

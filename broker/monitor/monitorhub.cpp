@@ -440,9 +440,15 @@ MonitorClient MonitorHub::clientRecord(Session &session) const
     r.sessionId = session.id();
     r.name = session.name();
     r.kind = kindOf(session.kind());
-    // Only what is known already: looking a TCP peer up walks /proc, not something a snapshot
-    // of thousands of clients may do.
-    if (const PeerLookupResult *peer = session.cachedPeerProcess(); peer && peer->status == PeerLookup::Found)
+    // A Unix peer costs one SO_PEERCRED, and a watched client's process is the watchdog's business
+    // anyway (whatever its action, notify included): both are looked up, once per connection.
+    // Other TCP peers only if known already: looking one up walks /proc, not something a
+    // snapshot of thousands of clients may do.
+    const bool watched = m_broker.watchdog().engine().entry(session.id()) != nullptr;
+    const PeerLookupResult *peer = session.transport() == Session::Transport::Unix || watched
+                                       ? &session.peerProcess()
+                                       : session.cachedPeerProcess();
+    if (peer && peer->status == PeerLookup::Found)
         r.pid = peer->process.pid;
     r.peerAddress = session.transport() == Session::Transport::Unix ? QStringLiteral("unix ") + session.peerAddress()
                                                                     : session.peerAddress();
@@ -569,8 +575,9 @@ void MonitorHub::broadcastWatchdogEvent(quint64 sessionId, const QByteArray &nam
     event.detail = detail;
     if (Session *session = m_broker.sessionById(sessionId)) {
         if (pid < 0) {
-            const PeerLookupResult *peer = session->cachedPeerProcess();
-            event.pid = peer && peer->status == PeerLookup::Found ? peer->process.pid : 0;
+            // Watchdog events are about a watched client: its process is worth one lookup (cached).
+            const PeerLookupResult &peer = session->peerProcess();
+            event.pid = peer.status == PeerLookup::Found ? peer.process.pid : 0;
         }
     }
     if (event.pid < 0)

@@ -249,7 +249,9 @@ void Session::expire(CloseReason reason, ErrorCode code, const QString &text)
     if (m_fd < 0)
         return;
     ++counters.refusals;
-    if (m_protocol != Protocol::Legacy) {
+    // Only a peer known to speak native frames is told: one that has not said enough to tell may
+    // be an old client (PROTOCOL ).
+    if (m_protocol == Protocol::Native) {
         sendFrame(FrameType::Error, 0, {}, {}, encodeError({code, text}));
         // One non-blocking attempt; what the socket does not take now is not waited for.
         flushOutput();

@@ -100,7 +100,7 @@ public:
     void close(CloseReason reason, const QString &detail = {});
     // Graceful: stop reading, flush what is queued, then close (used by Bye and shutdown).
     void closeAfterFlush(CloseReason reason);
-    // A deadline ran out: a native (or not yet known) peer is sent Error `code` with `text`, as
+    // A deadline ran out: a peer known to speak native frames is sent Error `code` with `text`, as
     // far as its socket takes it right now, and the connection is closed at once either way (a
     // peer that stopped reading must not keep it open). One log line with the reason.
     void expire(CloseReason reason, ErrorCode code, const QString &text);

@@ -1,6 +1,8 @@
 #include "socketlistener.h"
 #include "logging.h"
 
+#include "frame.h"
+
 #include <QPointer>
 #include <QSocketNotifier>
 
@@ -135,10 +137,17 @@ bool SocketListener::refuseOneWithoutDescriptors()
     return fd >= 0;
 }
 
+bool SocketListener::peerSpeaksNative(int fd)
+{
+    // A peek, so nothing is consumed; a peer that has sent nothing yet is not known to be native.
+    char first = 0;
+    return ::recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && uchar(first) == uchar(Wire::Magic >> 8);
+}
+
 void SocketListener::refuseAccepted(int fd)
 {
     ++m_refusedForDescriptors;
-    if (!m_exhaustedReply.isEmpty()) {
+    if (!m_exhaustedReply.isEmpty() && peerSpeaksNative(fd)) {
         [[maybe_unused]] const ssize_t ignored =
             ::send(fd, m_exhaustedReply.constData(), size_t(m_exhaustedReply.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
     }

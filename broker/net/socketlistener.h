@@ -50,8 +50,11 @@ public:
     virtual void close();
 
     // What a connection refused for lack of descriptors is sent before it is closed (the broker's
-    // door refusal: an Error frame). Empty: closed without a word.
+    // door refusal: an Error frame), if its first byte has arrived and is native. Empty, or a peer
+    // that has sent nothing yet (it may be an old client): closed without a word.
     void setOutOfDescriptorsReply(QByteArray reply) { m_exhaustedReply = std::move(reply); }
+    // The connection's first byte has arrived and begins a native frame (PROTOCOL ).
+    static bool peerSpeaksNative(int fd);
 
     // Counters for tests and the log: connections refused because the process had no descriptor
     // left, and times the listener had to pause.

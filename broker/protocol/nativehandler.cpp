@@ -90,6 +90,14 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
                        frame.messageId, true);
         return;
     }
+    // PROTOCOL: a client's Hello has no target and no token. A peer that sends either has
+    // misread the protocol (or means to be a monitor); welcoming it would hide that.
+    if (!frame.target.isEmpty() || !hello->token.isEmpty()) {
+        session.refuse(ErrorCode::MalformedFrame,
+                       frame.target.isEmpty() ? QStringLiteral("a client's hello carries no token") : QStringLiteral("a client's hello carries no target"),
+                       frame.messageId, true);
+        return;
+    }
     const int maxName = m_ctx.config->maxNameLength;
     if (!isValidName(frame.source, maxName)) {
         session.refuse(ErrorCode::InvalidName,
@@ -125,6 +133,10 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     WelcomePayload welcome;
     welcome.maxFrameSize = m_ctx.config->maxFrameSize;
     welcome.brokerVersion = QCoreApplication::applicationVersion().toUtf8();
+    // PROTOCOL §4.1.1: features are answered only to a Hello that listed its own, so a client
+    // that sent none gets the version-1 Welcome byte for byte.
+    if (hello->features)
+        welcome.features = Wire::KnownFeatures;
     session.sendFrame(FrameType::Welcome, frame.messageId, {}, session.name(), encodeWelcome(welcome));
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);

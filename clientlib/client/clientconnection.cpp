@@ -274,6 +274,8 @@ void ClientConnection::transportConnected()
     HelloPayload hello;
     hello.role = Role::Client;
     hello.pid = pid;
+    // PROTOCOL §4.1.1: what this library understands; the Welcome says what the broker offers.
+    hello.features = Wire::KnownFeatures;
     QByteArray frame;
     appendFrame(frame, FrameType::Hello, 0, NoFlags, name, {}, encodeHello(hello));
     if (!write(frame))
@@ -429,6 +431,7 @@ void ClientConnection::handleWelcome(const Frame &frame)
     errorString.clear();
     brokerVersion = welcome->brokerVersion;
     brokerMaxFrameSize = welcome->maxFrameSize;
+    brokerFeatures = welcome->features.value_or(NoFeatures); // an older broker: the version-1 core only
     qCInfo(lcKennelClient).noquote() << "registered as" << QString::fromUtf8(name) << "at"
                                      << (m_ownsTransport ? address.toString() : QStringLiteral("the given transport"));
 

@@ -41,6 +41,7 @@ public:
     QString errorString;
     QByteArray brokerVersion;
     quint32 brokerMaxFrameSize = Wire::DefaultMaxFrameSize;
+    quint32 brokerFeatures = NoFeatures;
 
     QIODevice *currentTransport() const { return m_transport; }
     bool reconnectPending() const { return m_reconnectTimer.isActive(); }

@@ -127,6 +127,11 @@ quint32 KennelClient::brokerMaxFrameSize() const
     return d->brokerMaxFrameSize;
 }
 
+quint32 KennelClient::brokerFeatures() const
+{
+    return d->brokerFeatures;
+}
+
 void KennelClient::connectToBroker()
 {
     d->connectToBroker();

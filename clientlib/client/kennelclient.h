@@ -132,6 +132,10 @@ public:
     // From the Welcome of the current (or last) connection.
     QByteArray brokerVersion() const;
     quint32 brokerMaxFrameSize() const;
+    // The optional features the broker offers (Kennel::Feature bits, PROTOCOL §4.1.1); 0 from a
+    // broker that predates feature negotiation.
+    quint32 brokerFeatures() const;
+    bool brokerOffers(Kennel::Feature feature) const { return (brokerFeatures() & feature) == feature; }
 
     // Opens the transport, sends Hello and waits for Welcome. No-op while already connecting or
     // connected; cancels a pending reconnect and tries now. A missing address or an invalid name is

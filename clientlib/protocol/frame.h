@@ -54,6 +54,21 @@ enum FrameFlag : quint16 {
     WantDeliveryStatus = 0x0001, // on Send: answer with a DeliveryStatus frame
 };
 
+// Optional features, negotiated in Hello and Welcome (PROTOCOL §4.1.1). A client lists those it
+// understands; the broker answers with those it offers; a feature's frames are only ever sent to
+// a client that listed it. Bits are never reused; new ones are added as features come.
+enum Feature : quint32 {
+    NoFeatures = 0,
+    FeatureWatchdog = 0x00000001, // the broker serves WatchdogRegister/Feed/Ack (PROTOCOL §4.4)
+};
+namespace Wire {
+// The features this version of the library knows.
+constexpr quint32 KnownFeatures = FeatureWatchdog;
+// Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
+constexpr quint8 HelloHasFeatures = 0x01;
+constexpr quint16 WelcomeHasFeatures = 0x0001;
+} // namespace Wire
+
 enum class Role : quint8 {
     Client = 0,
     Monitor = 1,

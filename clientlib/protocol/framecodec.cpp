@@ -270,6 +270,7 @@ namespace {
 
 constexpr qsizetype HelloFixedSize = 8;
 constexpr qsizetype WelcomeFixedSize = 8;
+constexpr qsizetype FeaturesSize = 4; // PROTOCOL §4.1.1, after the fixed part when flagged
 constexpr qsizetype ErrorFixedSize = 2;
 constexpr qsizetype DeliveryStatusSize = 2;
 constexpr qsizetype WatchdogTermsSize = 8;
@@ -283,13 +284,16 @@ const uchar *bytesOf(QByteArrayView view)
 
 QByteArray encodeHello(const HelloPayload &hello)
 {
-    QByteArray out(HelloFixedSize + hello.token.size(), Qt::Uninitialized);
+    const qsizetype fixed = HelloFixedSize + (hello.features ? FeaturesSize : 0);
+    QByteArray out(fixed + hello.token.size(), Qt::Uninitialized);
     char *p = out.data();
     p[0] = char(hello.role);
-    p[1] = 0;
+    p[1] = char(hello.features ? Wire::HelloHasFeatures : 0);
     qToBigEndian<quint16>(hello.protocolVersion, p + 2);
     qToBigEndian<quint32>(hello.pid, p + 4);
-    copyBytes(p + HelloFixedSize, hello.token);
+    if (hello.features)
+        qToBigEndian<quint32>(*hello.features, p + HelloFixedSize);
+    copyBytes(p + fixed, hello.token);
     return out;
 }
 
@@ -305,18 +309,29 @@ std::optional<HelloPayload> decodeHello(QByteArrayView payload)
     hello.role = Role(p[0]);
     hello.protocolVersion = qFromBigEndian<quint16>(p + 2);
     hello.pid = qFromBigEndian<quint32>(p + 4);
-    hello.token = payload.sliced(HelloFixedSize).toByteArray();
+    qsizetype fixed = HelloFixedSize;
+    // PROTOCOL §4.1.1: the other bits of byte 1 are reserved and ignored.
+    if (p[1] & Wire::HelloHasFeatures) {
+        if (payload.size() < HelloFixedSize + FeaturesSize)
+            return std::nullopt;
+        hello.features = qFromBigEndian<quint32>(p + HelloFixedSize);
+        fixed += FeaturesSize;
+    }
+    hello.token = payload.sliced(fixed).toByteArray();
     return hello;
 }
 
 QByteArray encodeWelcome(const WelcomePayload &welcome)
 {
-    QByteArray out(WelcomeFixedSize + welcome.brokerVersion.size(), Qt::Uninitialized);
+    const qsizetype fixed = WelcomeFixedSize + (welcome.features ? FeaturesSize : 0);
+    QByteArray out(fixed + welcome.brokerVersion.size(), Qt::Uninitialized);
     char *p = out.data();
     qToBigEndian<quint16>(welcome.protocolVersion, p);
-    qToBigEndian<quint16>(0, p + 2);
+    qToBigEndian<quint16>(welcome.features ? Wire::WelcomeHasFeatures : 0, p + 2);
     qToBigEndian<quint32>(welcome.maxFrameSize, p + 4);
-    copyBytes(p + WelcomeFixedSize, welcome.brokerVersion);
+    if (welcome.features)
+        qToBigEndian<quint32>(*welcome.features, p + WelcomeFixedSize);
+    copyBytes(p + fixed, welcome.brokerVersion);
     return out;
 }
 
@@ -332,7 +347,14 @@ std::optional<WelcomePayload> decodeWelcome(QByteArrayView payload)
     // smaller figure is a corrupt Welcome, not a limit to obey.
     if (welcome.maxFrameSize < Wire::MinFrameSizeLimit)
         return std::nullopt;
-    welcome.brokerVersion = payload.sliced(WelcomeFixedSize).toByteArray();
+    qsizetype fixed = WelcomeFixedSize;
+    if (qFromBigEndian<quint16>(p + 2) & Wire::WelcomeHasFeatures) {
+        if (payload.size() < WelcomeFixedSize + FeaturesSize)
+            return std::nullopt;
+        welcome.features = qFromBigEndian<quint32>(p + WelcomeFixedSize);
+        fixed += FeaturesSize;
+    }
+    welcome.brokerVersion = payload.sliced(fixed).toByteArray();
     return welcome;
 }
 

@@ -107,6 +107,9 @@ struct HelloPayload
     quint16 protocolVersion = Wire::Version;
     quint32 pid = 0; // 0: not claimed
     QByteArray token; // monitors only; empty for clients
+    // The features the client understands (PROTOCOL §4.1.1); nullopt: none said, the Hello is
+    // byte for byte a plain version-1 Hello.
+    std::optional<quint32> features;
 };
 KENNEL_CLIENT_EXPORT QByteArray encodeHello(const HelloPayload &hello);
 KENNEL_CLIENT_EXPORT std::optional<HelloPayload> decodeHello(QByteArrayView payload);
@@ -116,6 +119,9 @@ struct WelcomePayload
     quint16 protocolVersion = Wire::Version;
     quint32 maxFrameSize = Wire::DefaultMaxFrameSize;
     QByteArray brokerVersion;
+    // The features the broker offers (PROTOCOL §4.1.1); only answered to a Hello that listed its
+    // own, nullopt otherwise.
+    std::optional<quint32> features;
 };
 KENNEL_CLIENT_EXPORT QByteArray encodeWelcome(const WelcomePayload &welcome);
 KENNEL_CLIENT_EXPORT std::optional<WelcomePayload> decodeWelcome(QByteArrayView payload);

@@ -35,6 +35,10 @@ bool isValidName(QByteArrayView name, int maxLength)
     const qsizetype limit = qMin(maxLength, Wire::MaxNameLength);
     if (name.isEmpty() || name.size() > limit)
         return false;
+    // PROTOCOL §3: a name never begins with '-' or '.', so it cannot be read as an option
+    // on a command line (`kill -rf`) nor as a hidden, current or parent directory in a file name.
+    if (name.front() == '-' || name.front() == '.')
+        return false;
     const auto *p = reinterpret_cast<const unsigned char *>(name.data());
     const auto *const end = p + name.size();
     for (; p != end; ++p) {

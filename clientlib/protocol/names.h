@@ -7,7 +7,7 @@
 
 namespace Kennel {
 
-// 1..maxLength bytes of [A-Za-z0-9._-]. maxLength is at most Wire::MaxNameLength; a broker may
+// 1..maxLength bytes of [A-Za-z0-9._-], the first not '-' nor '.' (so never "." or ".."). maxLength is at most Wire::MaxNameLength; a broker may
 // configure less.
 KENNEL_CLIENT_EXPORT bool isValidName(QByteArrayView name, int maxLength = 64);
 

@@ -69,6 +69,7 @@ private slots:
     void registerDeadlineClosesSilentConnection();
     void refusesGarbageAndOversizedFrames();
     void frameSizeLimitAtEdge();
+    void queueBoundHoldsLargestDeliver();
     void clientLimitAtEdge();
     void answersPing();
     void thousandClientsRouteAmongThemselves();
@@ -485,18 +486,25 @@ void tst_Broker::registerDeadlineClosesSilentConnection()
 {
     TestBroker tb(configWith([](BrokerConfig &c) { c.registerTimeout = std::chrono::milliseconds(200); }));
     QVERIFY(tb.start());
-    RawPeer silent, registered;
+    RawPeer silent, nativeStarted, registered;
     LegacyPeer halfFrame;
     QVERIFY(silent.connectTcp(tb.tcpPort()));
+    QVERIFY(nativeStarted.connectTcp(tb.tcpPort()));
     QVERIFY(registered.connectTcp(tb.tcpPort()));
     QVERIFY(halfFrame.connectTcp(tb.tcpPort()));
     QVERIFY(registered.registerAs("quick"));
     halfFrame.socket().write(QByteArray("head\0", 5) + QByteArray(100, 'x'));
-    auto error = silent.take(FrameType::Error, 3000);
+    // Half a native header: the peer said it speaks native frames, so it is told why it goes.
+    nativeStarted.writeBytes(QByteArray("KN\x01", 3));
+    auto error = nativeStarted.take(FrameType::Error, 3000);
     QVERIFY(error);
     QCOMPARE(errorOf(*error), ErrorCode::RegisterTimeout);
+    QVERIFY(nativeStarted.waitForDisconnect());
+    // A peer that sent nothing may be an old client: closed without a byte (PROTOCOL ).
     QVERIFY(silent.waitForDisconnect());
+    QVERIFY(silent.frames().isEmpty());
     QVERIFY(halfFrame.waitForDisconnect());
+    QVERIFY(halfFrame.received().isEmpty());
     QVERIFY(registered.isConnected());
     QTRY_COMPARE(tb.broker().connectionCount(), size_t(1));
 }
@@ -552,6 +560,35 @@ void tst_Broker::frameSizeLimitAtEdge()
     QVERIFY(a.waitForDisconnect());
 }
 
+// max_queue_bytes = max_frame_size, the smallest the configuration allows: the largest legal Send
+// from a 64-byte name becomes a Deliver 64 bytes over both, and must still reach an idle reader
+// (PROTOCOL ). Once that frame is queued the next one waits for room as usual.
+void tst_Broker::queueBoundHoldsLargestDeliver()
+{
+    constexpr quint32 Limit = 4096;
+    TestBroker tb(configWith([](BrokerConfig &c) {
+        c.maxFrameSize = Limit;
+        c.maxOutputQueueBytes = Limit;
+    }));
+    QVERIFY(tb.start());
+    RawPeer a, b;
+    const QByteArray longName(Wire::MaxNameLength, 'n');
+    QVERIFY(a.connectTcp(tb.tcpPort()));
+    QVERIFY(b.connectTcp(tb.tcpPort()));
+    QVERIFY(a.registerAs(longName));
+    QVERIFY(b.registerAs("b"));
+    const int largest = int(Limit) - Wire::HeaderSize - 1; // target "b", empty source
+    a.sendTo("b", QByteArray(largest, 'm'), 1);
+    auto status = a.take(FrameType::DeliveryStatus);
+    QVERIFY(status);
+    QCOMPARE(decodeDeliveryStatus(status->payload), DeliveryStatus::Delivered);
+    auto delivered = b.take(FrameType::Deliver);
+    QVERIFY(delivered);
+    QCOMPARE(delivered->source, longName);
+    QCOMPARE(delivered->payload.size(), largest);
+    QCOMPARE(encodeFrame(*delivered).size(), qsizetype(Limit) + Wire::MaxNameLength);
+}
+
 void tst_Broker::clientLimitAtEdge()
 {
     TestBroker tb(configWith([](BrokerConfig &c) { c.maxClients = 3; }));
@@ -563,11 +600,18 @@ void tst_Broker::clientLimitAtEdge()
     QVERIFY(p1.registerAs("c1"));
     QVERIFY(p2.registerAs("c2"));
     QVERIFY(p3.registerAs("c3"));
+    // The in-process broker accepts only when the event loop runs: p4's Hello is there by then,
+    // so it is told why. p6 has sent nothing (it may be an old client): closed without a byte.
     QVERIFY(p4.connectTcp(tb.tcpPort()));
+    p4.hello("c4");
     auto error = p4.take(FrameType::Error);
     QVERIFY(error);
     QCOMPARE(errorOf(*error), ErrorCode::TooManyClients);
     QVERIFY(p4.waitForDisconnect());
+    RawPeer p6;
+    QVERIFY(p6.connectTcp(tb.tcpPort()));
+    QVERIFY(p6.waitForDisconnect());
+    QVERIFY(p6.frames().isEmpty());
     QCOMPARE(tb.broker().connectionCount(), size_t(3));
     // A freed place can be taken again.
     p3.close();
@@ -638,13 +682,27 @@ void tst_Broker::shutdownSaysByeAndFinishes()
     // A message queued just before the stop is still flushed.
     a.sendTo("b", "last words", 1);
     QTRY_COMPARE(tb.broker().totals().messagesOut, quint64(1));
+    QVERIFY(a.take(FrameType::DeliveryStatus));
     const QString socketPath = tb.unixPath();
     const quint16 port = tb.tcpPort();
     QSignalSpy finished(&tb.broker(), &Broker::finished);
+    // A Send the broker has not read when the stop begins (the event loop does not run between
+    // these lines) is read and answered `shutting_down`, not lost (PROTOCOL ).
+    a.sendTo("b", "too late", 2);
     tb.broker().shutdown();
     QVERIFY(b.take(FrameType::Deliver));
     QVERIFY(a.take(FrameType::Bye));
     QVERIFY(b.take(FrameType::Bye));
+    // Each native peer hears why before the Bye; the status comes first of all.
+    QCOMPARE(a.frames().size(), 2);
+    QCOMPARE(a.frames().at(0).type, FrameType::DeliveryStatus);
+    QCOMPARE(a.frames().at(0).messageId, 2u);
+    QCOMPARE(decodeDeliveryStatus(a.frames().at(0).payload), DeliveryStatus::ShuttingDown);
+    QCOMPARE(a.frames().at(1).type, FrameType::Error);
+    QCOMPARE(errorOf(a.frames().at(1)), ErrorCode::ShuttingDown);
+    QCOMPARE(b.frames().size(), 1);
+    QCOMPARE(errorOf(b.frames().at(0)), ErrorCode::ShuttingDown);
+    QVERIFY(b.take(FrameType::Deliver, 0) == std::nullopt);
     QTRY_COMPARE(finished.size(), 1);
     QVERIFY(a.waitForDisconnect());
     QVERIFY(old.waitForDisconnect());

@@ -88,7 +88,7 @@ QList<Frame> sampleFrames()
         makeFrame(FrameType::Hello, 1, 0, QByteArrayLiteral("sensor-1"), {}, encodeHello({})),
         makeFrame(FrameType::Hello, 2, 0, QByteArrayLiteral("mon"), {}, encodeHello(monitorHello)),
         makeFrame(FrameType::Welcome, 1, 0, {}, QByteArrayLiteral("sensor-1"),
-                  encodeWelcome({1, Wire::DefaultMaxFrameSize, QByteArrayLiteral("0.1.0")})),
+                  encodeWelcome({1, Wire::DefaultMaxFrameSize, QByteArrayLiteral("0.1.0"), {}})),
         makeFrame(FrameType::Error, 7, 0, {}, {}, encodeError({ErrorCode::NameTaken, QStringLiteral("name taken: ü")})),
         makeFrame(FrameType::Bye),
         makeFrame(FrameType::Ping, 0xFFFFFFFFu),
@@ -172,6 +172,7 @@ private slots:
     void helloRejects();
     void welcomeLayout();
     void welcomeRoundTrip();
+    void featureNegotiationLayout();
     void welcomeRejects_data();
     void welcomeRejects();
     void errorLayout();
@@ -631,8 +632,17 @@ void tst_FrameCodec::nameRules_data()
     QTest::newRow("lower") << QByteArrayLiteral("abcdefghijklmnopqrstuvwxyz") << 64 << true;
     QTest::newRow("digits") << QByteArrayLiteral("0123456789") << 64 << true;
     QTest::newRow("punctuation allowed") << QByteArrayLiteral("a.b_c-d") << 64 << true;
-    QTest::newRow("only dots") << QByteArrayLiteral("..") << 64 << true;
-    QTest::newRow("leading dash") << QByteArrayLiteral("-x") << 64 << true;
+    QTest::newRow("dot") << QByteArrayLiteral(".") << 64 << false;
+    QTest::newRow("only dots") << QByteArrayLiteral("..") << 64 << false;
+    QTest::newRow("leading dot") << QByteArrayLiteral(".hidden") << 64 << false;
+    QTest::newRow("leading dash") << QByteArrayLiteral("-x") << 64 << false;
+    QTest::newRow("option-like") << QByteArrayLiteral("-rf") << 64 << false;
+    QTest::newRow("lone dash") << QByteArrayLiteral("-") << 64 << false;
+    QTest::newRow("trailing dot and dash") << QByteArrayLiteral("a.-") << 64 << true;
+    QTest::newRow("leading underscore") << QByteArrayLiteral("_a") << 64 << true;
+    QTest::newRow("leading digit") << QByteArrayLiteral("1a") << 64 << true;
+    QTest::newRow("old program names") << QByteArrayLiteral("client1") << 9 << true;
+    QTest::newRow("old program names 2") << QByteArrayLiteral("watchdog") << 9 << true;
     QTest::newRow("space") << QByteArrayLiteral("a b") << 64 << false;
     QTest::newRow("tab") << QByteArrayLiteral("a\tb") << 64 << false;
     QTest::newRow("NUL") << QByteArray("a\0b", 3) << 64 << false;
@@ -673,7 +683,9 @@ void tst_FrameCodec::nameRulesEveryByte()
         const bool expected = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.'
                               || c == '_' || c == '-';
         const char byte = char(c);
-        QVERIFY2(isValidName(QByteArrayView(&byte, 1)) == expected, qPrintable(QString::number(c)));
+        // Allowed inside a name, but not as its first byte (PROTOCOL §3).
+        const bool expectedFirst = expected && c != '.' && c != '-';
+        QVERIFY2(isValidName(QByteArrayView(&byte, 1)) == expectedFirst, qPrintable(QString::number(c)));
         QByteArray inside = QByteArrayLiteral("ab");
         inside.insert(1, byte);
         QVERIFY2(isValidName(inside) == expected, qPrintable(QString::number(c)));
@@ -741,19 +753,56 @@ void tst_FrameCodec::helloRejects()
 
 void tst_FrameCodec::welcomeLayout()
 {
-    const WelcomePayload welcome{0x0001, 0x00100000, QByteArrayLiteral("0.1.0")};
+    const WelcomePayload welcome{0x0001, 0x00100000, QByteArrayLiteral("0.1.0"), {}};
     QCOMPARE(encodeWelcome(welcome), QByteArray::fromHex("0001 0000 00100000") + QByteArrayLiteral("0.1.0"));
-    // The reserved field is ignored on reading.
-    const std::optional<WelcomePayload> decoded = decodeWelcome(QByteArray::fromHex("0001 abcd 00000400"));
+    // The flag bits other than bit 0 are reserved and ignored on reading.
+    const std::optional<WelcomePayload> decoded = decodeWelcome(QByteArray::fromHex("0001 abcc 00000400"));
     QVERIFY(decoded);
     QCOMPARE(decoded->maxFrameSize, 1024u);
+    QVERIFY(!decoded->features);
     QVERIFY(decoded->brokerVersion.isEmpty());
+}
+
+// PROTOCOL §4.1.1: the feature set sits between the fixed part and the text field, flagged by
+// bit 0 of Hello byte 1 / Welcome bytes 2..3; without the flag both are the version-1 layouts.
+void tst_FrameCodec::featureNegotiationLayout()
+{
+    HelloPayload hello;
+    hello.pid = 0x01020304;
+    hello.features = 0x80000001u;
+    QCOMPARE(encodeHello(hello), QByteArray::fromHex("00 01 0001 01020304 80000001"));
+    hello.role = Role::Monitor;
+    hello.token = "tok";
+    const QByteArray monitorHello = encodeHello(hello);
+    QCOMPARE(monitorHello, QByteArray::fromHex("01 01 0001 01020304 80000001") + QByteArrayLiteral("tok"));
+    std::optional<HelloPayload> decodedHello = decodeHello(monitorHello);
+    QVERIFY(decodedHello);
+    QCOMPARE(decodedHello->features, std::optional<quint32>(0x80000001u));
+    QCOMPARE(decodedHello->token, QByteArrayLiteral("tok"));
+    // No features: exactly the version-1 Hello, and the token starts at byte 8.
+    hello.features.reset();
+    QCOMPARE(encodeHello(hello), QByteArray::fromHex("01 00 0001 01020304") + QByteArrayLiteral("tok"));
+    decodedHello = decodeHello(QByteArray::fromHex("00 fe 0001 00000000 80000001"));
+    QVERIFY(decodedHello);
+    QVERIFY(!decodedHello->features);
+    QCOMPARE(decodedHello->token, QByteArray::fromHex("80000001"));
+    // Flagged but cut short: malformed.
+    QVERIFY(!decodeHello(QByteArray::fromHex("00 01 0001 00000000 800000")));
+
+    WelcomePayload welcome{1, 4096, QByteArrayLiteral("0.2"), 0x00000001u};
+    const QByteArray encoded = encodeWelcome(welcome);
+    QCOMPARE(encoded, QByteArray::fromHex("0001 0001 00001000 00000001") + QByteArrayLiteral("0.2"));
+    const std::optional<WelcomePayload> decodedWelcome = decodeWelcome(encoded);
+    QVERIFY(decodedWelcome);
+    QCOMPARE(decodedWelcome->features, std::optional<quint32>(1u));
+    QCOMPARE(decodedWelcome->brokerVersion, QByteArrayLiteral("0.2"));
+    QVERIFY(!decodeWelcome(QByteArray::fromHex("0001 0001 00001000 000000")));
 }
 
 void tst_FrameCodec::welcomeRoundTrip()
 {
     for (quint32 max : {Wire::MinFrameSizeLimit, Wire::DefaultMaxFrameSize, 0xFFFFFFFFu}) {
-        const WelcomePayload welcome{7, max, QByteArrayLiteral("kennel 1.2.3-rc1")};
+        const WelcomePayload welcome{7, max, QByteArrayLiteral("kennel 1.2.3-rc1"), {}};
         const std::optional<WelcomePayload> decoded = decodeWelcome(encodeWelcome(welcome));
         QVERIFY(decoded);
         QCOMPARE(decoded->protocolVersion, welcome.protocolVersion);

@@ -429,7 +429,10 @@ void tst_MonitorAuth::unixPeers_data()
     const qint64 own = ::geteuid();
     const qint64 other = otherUid();
     QTest::newRow("root") << true << qint64(0) << QByteArray() << true << QStringLiteral("peer uid 0");
-    QTest::newRow("root-wrong-token") << true << qint64(0) << QByteArray("nonsense") << true << QStringLiteral("peer uid 0");
+    // A wrong token is refused whoever presents it; the uid admits only those who present none.
+    QTest::newRow("root-wrong-token") << true << qint64(0) << QByteArray("nonsense") << false << QString();
+    QTest::newRow("own-uid-wrong-token") << true << own << QByteArray("nonsense") << false << QString();
+    QTest::newRow("own-uid-token") << true << own << Token << true << QStringLiteral("token");
     QTest::newRow("own-uid") << true << own << QByteArray() << true << QStringLiteral("peer uid %1").arg(own);
     QTest::newRow("other-uid") << true << other << QByteArray() << false << QString();
     QTest::newRow("other-uid-wrong-token") << true << other << QByteArray("nonsense") << false << QString();
