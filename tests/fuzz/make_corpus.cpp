@@ -15,6 +15,7 @@
 #include <QTextStream>
 
 #include <cstdio>
+#include <optional>
 
 using namespace Kennel;
 
@@ -46,11 +47,13 @@ QByteArray frame(FrameType type, quint32 id, QByteArrayView source, QByteArrayVi
     return out;
 }
 
-QByteArray hello(QByteArrayView name, Role role = Role::Client, QByteArray token = {})
+QByteArray hello(QByteArrayView name, Role role = Role::Client, QByteArray token = {},
+                 std::optional<quint32> features = std::nullopt)
 {
     HelloPayload h;
     h.role = role;
     h.token = token;
+    h.features = features; // PROTOCOL §4.1.1
     return frame(FrameType::Hello, 1, name, {}, encodeHello(h));
 }
 
@@ -137,6 +140,9 @@ QList<std::pair<QString, QByteArray>> nativeFrames()
         {QStringLiteral("hello"), hello("alpha")},
         {QStringLiteral("hello-monitor"), hello({}, Role::Monitor, "0123456789abcdef0123")},
         {QStringLiteral("welcome"), frame(FrameType::Welcome, 1, {}, "alpha", encodeWelcome(welcome))},
+        {QStringLiteral("hello-features"), hello("alpha", Role::Client, {}, Wire::KnownFeatures)},
+        {QStringLiteral("welcome-features"),
+         frame(FrameType::Welcome, 1, {}, "alpha", encodeWelcome({1, Wire::DefaultMaxFrameSize, "0.1.0", Wire::KnownFeatures}))},
         {QStringLiteral("error"), frame(FrameType::Error, 2, {}, {}, encodeError({ErrorCode::NameTaken, QStringLiteral("name taken")}))},
         {QStringLiteral("bye"), frame(FrameType::Bye, 3, {}, {}, {})},
         {QStringLiteral("ping"), frame(FrameType::Ping, 4, {}, {}, "t")},
@@ -172,6 +178,10 @@ bool writeNative()
     h.pid = 1234;
     ok &= write(f, QStringLiteral("payload-hello"), QByteArray(QByteArray(1, char(FrameType::Hello)) + encodeHello(h)));
     ok &= write(f, QStringLiteral("payload-welcome"), QByteArray(QByteArray(1, char(FrameType::Welcome)) + encodeWelcome(welcome)));
+    h.features = Wire::KnownFeatures;
+    welcome.features = Wire::KnownFeatures;
+    ok &= write(f, QStringLiteral("payload-hello-features"), QByteArray(QByteArray(1, char(FrameType::Hello)) + encodeHello(h)));
+    ok &= write(f, QStringLiteral("payload-welcome-features"), QByteArray(QByteArray(1, char(FrameType::Welcome)) + encodeWelcome(welcome)));
     ok &= write(f, QStringLiteral("payload-error"), QByteArray(QByteArray(1, char(FrameType::Error)) + encodeError({ErrorCode::TooManyClients, QStringLiteral("full")})));
     ok &= write(f, QStringLiteral("payload-deliverystatus"), QByteArray(QByteArray(1, char(FrameType::DeliveryStatus)) + encodeDeliveryStatus(DeliveryStatus::Delivered)));
     ok &= write(f, QStringLiteral("payload-watchdogterms"), QByteArray(QByteArray(1, char(FrameType::WatchdogRegister)) + encodeWatchdogTerms({1000, 2, ExpiryAction::Disconnect})));
