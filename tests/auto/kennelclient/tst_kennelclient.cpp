@@ -223,6 +223,7 @@ private Q_SLOTS:
 
     void helloCarriesNameAndPid();
     void welcomeRegisters();
+    void brokerFeaturesFromWelcome();
     void invalidLocalNameIsRefusedBeforeConnecting();
     void missingAddressIsRefused();
     void nameTakenIsReported();
@@ -311,6 +312,25 @@ void tst_KennelClient::helloCarriesNameAndPid()
     QCOMPARE(payload->role, Role::Client);
     QCOMPARE(payload->protocolVersion, quint16(Wire::Version));
     QVERIFY(payload->token.isEmpty());
+    // PROTOCOL §4.1.1: the library lists the optional features it understands.
+    QCOMPARE(payload->features, std::optional<quint32>(Wire::KnownFeatures));
+}
+
+// A Welcome answering the Hello's features: brokerFeatures() says what the broker offers.
+void tst_KennelClient::brokerFeaturesFromWelcome()
+{
+    fake->autoWelcome = false;
+    auto client = makeClient();
+    client->connectToBroker();
+    QTRY_COMPARE_WITH_TIMEOUT(fake->peerCount() == 1 ? fake->countOf(0, FrameType::Hello) : 0, 1, WaitMs);
+    WelcomePayload welcome;
+    welcome.brokerVersion = "fake-2";
+    welcome.features = FeatureWatchdog | 0x80000000u; // one it knows, one from the future
+    fake->write(0, frameBytes(FrameType::Welcome, 0, {}, "alpha", encodeWelcome(welcome)));
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), KennelClient::Registered, WaitMs);
+    QCOMPARE(client->brokerFeatures(), quint32(FeatureWatchdog | 0x80000000u));
+    QVERIFY(client->brokerOffers(FeatureWatchdog));
+    QCOMPARE(client->brokerVersion(), QByteArrayLiteral("fake-2"));
 }
 
 void tst_KennelClient::welcomeRegisters()
@@ -326,6 +346,8 @@ void tst_KennelClient::welcomeRegisters()
     QCOMPARE(client->state(), KennelClient::Registered);
     QCOMPARE(client->brokerVersion(), QByteArrayLiteral("fake-1"));
     QCOMPARE(client->brokerMaxFrameSize(), 4096u);
+    QCOMPARE(client->brokerFeatures(), 0u); // a Welcome without features: an older broker
+    QVERIFY(!client->brokerOffers(FeatureWatchdog));
     QCOMPARE(client->error(), KennelClient::NoError);
 
     QCOMPARE(states.count(), 3);
