@@ -1,4 +1,4 @@
-// What each 552-byte frame of the old protocol means (../shared/LEGACY-PROTOCOL.md): a receive
+// What each 552-byte frame of the old protocol means (docs/LEGACY-PROTOCOL.md): a receive
 // connection registers with cmd 0, a main connection sends (cmd 2) and feeds (cmd 1) under the
 // name it claims — which Kennel checks instead of trusting (PROTOCOL §7).
 #pragma once

@@ -1,6 +1,6 @@
 // One supervised program ([service.NAME] in the config) and its restart policy: the broker's
 // replacement for the old shell script that polled `ps` and restarted whatever was missing
-// (LEGACY-PROTOCOL.md, "The old watchdog"). Event-driven: QProcess reports the exit, a single-shot
+// (docs/LEGACY-PROTOCOL.md, "The old watchdog"). Event-driven: QProcess reports the exit, a single-shot
 // timer waits out the backoff; nothing polls and nothing blocks the broker's event loop.
 //
 // Policy (docs/CONFIG.md [service.NAME])

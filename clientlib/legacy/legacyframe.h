@@ -1,4 +1,4 @@
-// The old C server's 552-byte frame (../shared/LEGACY-PROTOCOL.md, docs/PROTOCOL.md §7).
+// The old C server's 552-byte frame (docs/LEGACY-PROTOCOL.md, docs/PROTOCOL.md §7).
 // Pure: bytes in, a view of the fields or an error out.
 #pragma once
 

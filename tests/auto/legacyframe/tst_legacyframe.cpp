@@ -1,4 +1,4 @@
-// The old C server's 552-byte frame (../shared/LEGACY-PROTOCOL.md, docs/PROTOCOL.md §7).
+// The old C server's 552-byte frame (docs/LEGACY-PROTOCOL.md, docs/PROTOCOL.md §7).
 #include "legacyframe.h"
 
 #include <QTest>
