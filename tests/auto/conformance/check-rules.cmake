@@ -1,9 +1,17 @@
 # Fails when a rule of docs/PROTOCOL.md (a bold **R-x.y.z**) has no test function named after it
-# in the conformance test (R_x_y_z_<words>), when a test function names a rule the document does
+# in the conformance tests (tst_conformance_*.cpp: R_x_y_z_<words>), when a test function names a rule the document does
 # not have, or when Appendix A's table leaves a rule out.
-# Usage: cmake -DPROTOCOL=<PROTOCOL.md> -DTESTS=<tst_conformance.cpp> -P check-rules.cmake
+# Usage: cmake -DPROTOCOL=<PROTOCOL.md> -DTESTS_DIR=<tests/auto/conformance> -P check-rules.cmake
 file(READ "${PROTOCOL}" doc)
-file(READ "${TESTS}" tests)
+file(GLOB sources "${TESTS_DIR}/tst_conformance_*.cpp")
+if(NOT sources)
+    message(FATAL_ERROR "no tst_conformance_*.cpp in ${TESTS_DIR}")
+endif()
+set(tests "")
+foreach(source IN LISTS sources)
+    file(READ "${source}" text)
+    string(APPEND tests "${text}")
+endforeach()
 
 string(REGEX MATCHALL "\\*\\*R-[0-9]+(\\.[0-9]+)+\\*\\*" defined "${doc}")
 list(REMOVE_DUPLICATES defined)

@@ -1,0 +1,558 @@
+// Protocol conformance, PROTOCOL §5-§8: messaging, the monitor stream, the old protocol, limits and versioning.
+// One test function per numbered rule of docs/PROTOCOL.md, named after it (R-2.1.3 ->
+// R_2_1_3_...), each driving a real kennel-broker process through raw sockets. The CTest check
+// protocol_rules_have_tests fails when a rule has no function in tst_conformance_*.cpp.
+#include "conformancepeer.h"
+
+#include <csignal>
+
+#include <sys/types.h>
+#include <unistd.h>
+
+using namespace ConformanceTest;
+
+class tst_ConformanceMessaging : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+
+    void R_5_1_1_sourceStamped();
+    void R_5_1_2_sendBeforeWelcome();
+    void R_5_1_3_orderPreserved();
+    void R_5_1_4_sendToOwnName();
+    void R_5_2_1_deliverFields();
+    void R_5_3_1_statusOnlyWhenAsked();
+    void R_5_3_2_statuses();
+    void R_5_3_3_sendDuringStopGetsShuttingDown();
+    void R_5_3_4_queueFull();
+    void R_6_1_1_monitorWelcome();
+    void R_6_1_2_wrongTokenRefusedWhateverTheUid();
+    void R_6_3_1_monitorStreamHeaders();
+    void R_6_3_2_monitorRecordsCarryKernelPid();
+    void R_7_2_1_legacyFramesAccumulated();
+    void R_7_2_2_badLegacyFrameClosesSilently();
+    void R_7_2_3_legacyNeverPinged();
+    void R_7_2_4_silentPeerGetsNoNativeBytes();
+    void R_7_3_1_legacyNameTakenCloses();
+    void R_7_4_1_mainConnectionBoundToFirstName();
+    void R_7_5_1_legacyNativeInterplay();
+    void R_8_1_1_frameSizeLimitAtEdge();
+    void R_8_1_2_largestDeliverFitsQueue();
+    void R_8_1_3_incompleteFrameTimeout();
+    void R_8_2_1_higherHelloVersionWelcomedAsOne();
+
+private:
+    BrokerProcess m_broker; // the shared one; tests that need other settings start their own
+};
+
+void tst_ConformanceMessaging::initTestCase()
+{
+    QVERIFY(startBroker(m_broker, SharedConfig));
+}
+
+// --- §5 ----------------------------------------------------------------------------------------
+
+void tst_ConformanceMessaging::R_5_1_1_sourceStamped()
+{
+    Conn a, b;
+    QVERIFY(a.tcp(m_broker.tcpPort()));
+    QVERIFY(b.tcp(m_broker.tcpPort()));
+    QVERIFY(a.registerAs("r511-a"));
+    QVERIFY(b.registerAs("r511-b"));
+    a.send(FrameType::Send, 1, "r511-b", "r511-b", "impersonating", WantDeliveryStatus);
+    QCOMPARE(errorOf(a.next()), ErrorCode::SourceMismatch);
+    a.send(FrameType::Send, 2, "r511-a", "r511-b", "own name", WantDeliveryStatus);
+    QCOMPARE(statusOf(a.next()), DeliveryStatus::Delivered);
+    const std::optional<Frame> d = b.next();
+    QCOMPARE(d->payload, QByteArrayLiteral("own name")); // the impersonation was not delivered
+    QCOMPARE(d->source, QByteArrayLiteral("r511-a"));
+}
+
+void tst_ConformanceMessaging::R_5_1_2_sendBeforeWelcome()
+{
+    Conn c;
+    QVERIFY(c.tcp(m_broker.tcpPort()));
+    c.sendTo("r512-x", "x", 1, true);
+    const std::optional<Frame> s = c.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::NotRegistered);
+    QCOMPARE(s->messageId, 1u);
+    c.sendTo("r512-x", "x", 2, false);
+    QCOMPARE(errorOf(c.next()), ErrorCode::NotRegistered);
+}
+
+void tst_ConformanceMessaging::R_5_1_3_orderPreserved()
+{
+    Conn a, b;
+    QVERIFY(a.unix(m_broker.unixPath()));
+    QVERIFY(b.unix(m_broker.unixPath()));
+    QVERIFY(a.registerAs("r513-a"));
+    QVERIFY(b.registerAs("r513-b"));
+    QByteArray burst;
+    // 200 frames of about 30 bytes: all within the target's 8 KiB queue even if handled in one batch.
+    for (quint32 i = 1; i <= 200; ++i)
+        appendFrame(burst, FrameType::Send, i, NoFlags, {}, "r513-b", QByteArray::number(i));
+    a.write(burst);
+    for (quint32 i = 1; i <= 200; ++i) {
+        const std::optional<Frame> d = b.next();
+        QVERIFY2(d, m_broker.log().right(1500).constData());
+        QCOMPARE(d->messageId, i);
+        QCOMPARE(d->payload, QByteArray::number(i));
+    }
+}
+
+void tst_ConformanceMessaging::R_5_1_4_sendToOwnName()
+{
+    Conn c;
+    QVERIFY(c.tcp(m_broker.tcpPort()));
+    QVERIFY(c.registerAs("r514"));
+    c.sendTo("r514", "to myself", 3);
+    std::optional<Frame> d = c.take(FrameType::Deliver);
+    QVERIFY(d);
+    QCOMPARE(d->source, QByteArrayLiteral("r514"));
+    QCOMPARE(d->target, QByteArrayLiteral("r514"));
+    QCOMPARE(d->payload, QByteArrayLiteral("to myself"));
+}
+
+void tst_ConformanceMessaging::R_5_2_1_deliverFields()
+{
+    Conn a, b;
+    QVERIFY(a.tcp(m_broker.tcpPort()));
+    QVERIFY(b.tcp(m_broker.tcpPort()));
+    QVERIFY(a.registerAs("r521-a"));
+    QVERIFY(b.registerAs("r521-b"));
+    const QByteArray binary = QByteArray::fromHex("00ff00fe0d0a00");
+    a.sendTo("r521-b", binary, 0x01020304, true);
+    const std::optional<Frame> d = b.next();
+    QVERIFY(d && d->type == FrameType::Deliver);
+    QCOMPARE(d->source, QByteArrayLiteral("r521-a"));
+    QCOMPARE(d->target, QByteArrayLiteral("r521-b"));
+    QCOMPARE(d->messageId, 0x01020304u);
+    QCOMPARE(d->flags, quint16(0));
+    QCOMPARE(d->payload, binary);
+    a.sendTo("r521-b", {}, 5, false); // empty payloads are messages too
+    QCOMPARE(b.next()->payload, QByteArray());
+}
+
+void tst_ConformanceMessaging::R_5_3_1_statusOnlyWhenAsked()
+{
+    Conn a, b;
+    QVERIFY(a.tcp(m_broker.tcpPort()));
+    QVERIFY(b.tcp(m_broker.tcpPort()));
+    QVERIFY(a.registerAs("r531-a"));
+    QVERIFY(b.registerAs("r531-b"));
+    a.sendTo("r531-b", "quiet", 1, false);
+    a.sendTo("r531-nobody", "quiet failure", 2, false);
+    a.sendTo("r531-b", "loud", 3, true);
+    const std::optional<Frame> s = a.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::Delivered);
+    QCOMPARE(s->messageId, 3u); // nothing for 1 and 2
+    QVERIFY(a.quietFor(200)); // and exactly one for 3
+}
+
+void tst_ConformanceMessaging::R_5_3_2_statuses()
+{
+    Conn n, longName;
+    QVERIFY(n.tcp(m_broker.tcpPort()));
+    QVERIFY(n.registerAs("r532"));
+    QVERIFY(longName.tcp(m_broker.tcpPort()));
+    QVERIFY(longName.registerAs("r532-long-name"));
+    Conn old;
+    QVERIFY(old.tcp(m_broker.tcpPort()));
+    QVERIFY(legacyReceiver(old, m_broker, "r532old"));
+    n.sendTo("r532old", "sync", 1);
+    QCOMPARE(statusOf(n.next()), DeliveryStatus::Delivered);
+    n.sendTo("r532-nobody", "x", 2);
+    QCOMPARE(statusOf(n.next()), DeliveryStatus::NoSuchClient);
+    n.sendTo({}, "x", 3);
+    QCOMPARE(statusOf(n.next()), DeliveryStatus::InvalidTarget);
+    n.sendTo("r532old", QByteArray(512, 'x'), 4);
+    QCOMPARE(statusOf(n.next()), DeliveryStatus::TooLargeForTarget);
+    longName.sendTo("r532old", "x", 5);
+    QCOMPARE(statusOf(longName.next()), DeliveryStatus::SenderNameUnfit);
+}
+
+void tst_ConformanceMessaging::R_5_3_3_sendDuringStopGetsShuttingDown()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, {}));
+    Conn a, b;
+    QVERIFY(a.unix(broker.unixPath()));
+    QVERIFY(b.unix(broker.unixPath()));
+    QVERIFY(a.registerAs("r533-a"));
+    QVERIFY(b.registerAs("r533-b"));
+    // The broker is stopped while the Send and the SIGTERM arrive: it finds both when it runs
+    // again. Whichever it handles first, the Send is answered exactly once, before the Error.
+    const pid_t pid = pid_t(broker.pid());
+    QCOMPARE(::kill(pid, SIGSTOP), 0);
+    a.sendTo("r533-b", "too late?", 7);
+    QCOMPARE(::kill(pid, SIGTERM), 0);
+    QCOMPARE(::kill(pid, SIGCONT), 0);
+    const std::optional<Frame> s = a.next();
+    QVERIFY(s && s->type == FrameType::DeliveryStatus);
+    QCOMPARE(s->messageId, 7u);
+    const DeliveryStatus status = *statusOf(s);
+    QVERIFY2(status == DeliveryStatus::ShuttingDown || status == DeliveryStatus::Delivered,
+             deliveryStatusName(status));
+    QCOMPARE(errorOf(a.next()), ErrorCode::ShuttingDown);
+    QCOMPARE(a.next()->type, FrameType::Bye);
+    // Delivered only if the broker took it before it began to stop.
+    const std::optional<Frame> first = b.next();
+    QVERIFY(first);
+    QCOMPARE(first->type, status == DeliveryStatus::Delivered ? FrameType::Deliver : FrameType::Error);
+    qInfo("the Send read %s the stop began: %s", status == DeliveryStatus::Delivered ? "before" : "after",
+          deliveryStatusName(status));
+    QTRY_VERIFY_WITH_TIMEOUT(!broker.isRunning(), WaitMs);
+    QCOMPARE(broker.exitCode(), 0);
+    // Deterministic: a Send the broker reads after the stop began gets shutting_down (see
+    // tst_broker shutdownSaysByeAndFinishes, where the test controls the broker's event loop).
+}
+
+void tst_ConformanceMessaging::R_5_3_4_queueFull()
+{
+    Conn a, b;
+    QVERIFY(a.unix(m_broker.unixPath()));
+    QVERIFY(b.unix(m_broker.unixPath()));
+    QVERIFY(a.registerAs("r534-a"));
+    QVERIFY(b.registerAs("r534-b")); // and never reads while `a` sends
+    const QByteArray payload(4000, 'q');
+    int delivered = 0, full = 0;
+    for (quint32 id = 1; id <= 1500 && full == 0; ++id) {
+        a.sendTo("r534-b", payload, id);
+        const std::optional<DeliveryStatus> s = statusOf(a.next());
+        QVERIFY(s);
+        if (*s == DeliveryStatus::Delivered)
+            ++delivered;
+        else if (*s == DeliveryStatus::TargetQueueFull)
+            ++full;
+        else
+            QFAIL(deliveryStatusName(*s));
+    }
+    QVERIFY2(full == 1, "the queue bound never held");
+    QVERIFY(delivered > 0);
+    for (int i = 0; i < delivered; ++i)
+        QVERIFY(b.next());
+    a.sendTo("r534-b", "room again", 9999);
+    QCOMPARE(statusOf(a.next()), DeliveryStatus::Delivered);
+}
+
+// --- §6 ----------------------------------------------------------------------------------------
+
+void tst_ConformanceMessaging::R_6_1_1_monitorWelcome()
+{
+    Conn m;
+    QVERIFY(m.unix(m_broker.unixPath())); // the broker's own user: admitted by uid, no token
+    HelloPayload hello;
+    hello.role = Role::Monitor;
+    m.hello("r611-monitor", 66, hello);
+    const std::optional<Frame> w = m.next();
+    QVERIFY(w && w->type == FrameType::Welcome);
+    QCOMPARE(w->messageId, 66u);
+    QVERIFY(w->source.isEmpty());
+    QCOMPARE(w->target, QByteArrayLiteral("r611-monitor"));
+    const std::optional<WelcomePayload> p = decodeWelcome(w->payload);
+    QVERIFY(p && !p->features);
+    QCOMPARE(p->maxFrameSize, FrameLimit);
+}
+
+void tst_ConformanceMessaging::R_6_1_2_wrongTokenRefusedWhateverTheUid()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, QByteArrayLiteral("[monitor]\ntoken = right-token-right-token\nfailure_delay_ms = 10\n")));
+    Conn wrong, none, right;
+    QVERIFY(wrong.unix(broker.unixPath()));
+    HelloPayload hello;
+    hello.role = Role::Monitor;
+    hello.token = "wrong-token-wrong-token";
+    wrong.hello("r612a", 1, hello);
+    QCOMPARE(errorOf(wrong.next()), ErrorCode::NotPermitted);
+    QVERIFY(wrong.closed());
+    QVERIFY(none.unix(broker.unixPath()));
+    hello.token.clear();
+    none.hello("r612b", 1, hello);
+    QCOMPARE(none.next()->type, FrameType::Welcome);
+    QVERIFY(right.tcp(broker.tcpPort()));
+    hello.token = "right-token-right-token";
+    right.hello("r612c", 1, hello);
+    QCOMPARE(right.next()->type, FrameType::Welcome);
+}
+
+void tst_ConformanceMessaging::R_6_3_1_monitorStreamHeaders()
+{
+    Conn client, m;
+    QVERIFY(client.tcp(m_broker.tcpPort()));
+    QVERIFY(client.registerAs("r631-client"));
+    QVERIFY(m.unix(m_broker.unixPath()));
+    HelloPayload hello;
+    hello.role = Role::Monitor;
+    m.hello("r631-monitor", 1, hello);
+    QCOMPARE(m.next()->type, FrameType::Welcome);
+    m.send(MonitorFrame::Subscribe, 41, {}, {}, encodeMonitorSubscribe({}));
+    bool sawClient = false;
+    for (;;) {
+        const std::optional<Frame> f = m.next();
+        QVERIFY(f);
+        QCOMPARE(f->messageId, 0u);
+        QVERIFY(f->target.isEmpty());
+        if (f->type == MonitorFrame::Client) {
+            const std::optional<MonitorClient> r = decodeMonitorClient(f->payload);
+            QVERIFY(r);
+            QCOMPARE(f->source, r->name);
+            sawClient = sawClient || r->name == "r631-client";
+        } else {
+            QVERIFY(f->source.isEmpty());
+        }
+        if (f->type == MonitorFrame::SnapshotEnd)
+            break;
+    }
+    QVERIFY(sawClient);
+    MonitorControl control;
+    control.action = MonitorControlAction::SendTestMessage;
+    control.target = "r631-client";
+    control.text = "from the monitor";
+    m.send(MonitorFrame::Control, 42, {}, {}, encodeMonitorControl(control));
+    const std::optional<Frame> result = m.take(MonitorFrame::ControlResult);
+    QVERIFY(result);
+    QCOMPARE(result->messageId, 42u);
+    QVERIFY(result->source.isEmpty() && result->target.isEmpty());
+    m.send(FrameType::Ping, 43, {}, {}, {});
+    QCOMPARE(m.take(FrameType::Pong)->messageId, 43u);
+}
+
+void tst_ConformanceMessaging::R_6_3_2_monitorRecordsCarryKernelPid()
+{
+    Conn unixClient, watched, m;
+    QVERIFY(unixClient.unix(m_broker.unixPath()));
+    QVERIFY(unixClient.registerAs("r632-unix")); // claims no pid
+    QVERIFY(watched.tcp(m_broker.tcpPort()));
+    QVERIFY(watched.registerAs("r632-notify"));
+    watched.send(FrameType::WatchdogRegister, 1, {}, {}, encodeWatchdogTerms({60000, 3, ExpiryAction::Notify}));
+    QCOMPARE(watched.next()->type, FrameType::WatchdogAck);
+    QVERIFY(m.unix(m_broker.unixPath()));
+    HelloPayload hello;
+    hello.role = Role::Monitor;
+    m.hello("r632-monitor", 1, hello);
+    QCOMPARE(m.next()->type, FrameType::Welcome);
+    m.send(MonitorFrame::Subscribe, 2, {}, {}, encodeMonitorSubscribe({}));
+    QHash<QByteArray, qint64> pids;
+    for (;;) {
+        const std::optional<Frame> f = m.next();
+        QVERIFY(f);
+        if (f->type == MonitorFrame::Client) {
+            const MonitorClient r = *decodeMonitorClient(f->payload);
+            pids.insert(r.name, r.pid);
+        }
+        if (f->type == MonitorFrame::SnapshotEnd)
+            break;
+    }
+    QCOMPARE(pids.value("r632-unix", -1), qint64(::getpid()));
+    QCOMPARE(pids.value("r632-notify", -1), qint64(::getpid()));
+    // The watchdog's "registered" event names the process too.
+    Conn later;
+    QVERIFY(later.tcp(m_broker.tcpPort()));
+    QVERIFY(later.registerAs("r632-later"));
+    later.send(FrameType::WatchdogRegister, 1, {}, {}, encodeWatchdogTerms({60000, 3, ExpiryAction::Notify}));
+    QCOMPARE(later.next()->type, FrameType::WatchdogAck);
+    for (;;) {
+        const std::optional<Frame> f = m.take(MonitorFrame::WatchdogEvent);
+        QVERIFY(f);
+        const std::optional<MonitorWatchdogEvent> e = decodeMonitorWatchdogEvent(f->payload);
+        QVERIFY(e);
+        if (e->name != "r632-later")
+            continue;
+        QCOMPARE(e->kind, MonitorWatchdogEventKind::Registered);
+        QCOMPARE(e->pid, qint64(::getpid()));
+        break;
+    }
+}
+
+// --- §7 ----------------------------------------------------------------------------------------
+
+void tst_ConformanceMessaging::R_7_2_1_legacyFramesAccumulated()
+{
+    Conn receiver, sender;
+    QVERIFY(receiver.tcp(m_broker.tcpPort()));
+    const QByteArray reg = legacyFrame(Legacy::Command::RegisterReceiver, 0, "null", "r721rx", "null");
+    for (int i = 0; i < reg.size(); i += 100) // in pieces, as a slow writer would
+        receiver.write(reg.mid(i, 100));
+    QVERIFY(sender.tcp(m_broker.tcpPort()));
+    QVERIFY(sender.registerAs("r721tx"));
+    sender.sendTo("r721rx", "arrived", 1);
+    QCOMPARE(statusOf(sender.next()), DeliveryStatus::Delivered);
+    QTRY_VERIFY_WITH_TIMEOUT((receiver.next(20), receiver.bytesReceived() == Legacy::FrameSize), WaitMs);
+    const Legacy::DecodeResult r = Legacy::decode(receiver.raw());
+    QCOMPARE(r.error, Legacy::DecodeError::None);
+    QCOMPARE(r.frame.text(), QByteArrayView("arrived"));
+}
+
+void tst_ConformanceMessaging::R_7_2_2_badLegacyFrameClosesSilently()
+{
+    Conn c;
+    QVERIFY(c.tcp(m_broker.tcpPort()));
+    QByteArray bad = legacyFrame(Legacy::Command::Forward, 0, "x", "r722", "y");
+    qToLittleEndian<qint32>(7, bad.data() + Legacy::CmdOffset);
+    c.write(bad);
+    QVERIFY(c.closed());
+    QCOMPARE(c.bytesReceived(), qsizetype(0));
+}
+
+void tst_ConformanceMessaging::R_7_2_3_legacyNeverPinged()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, {}, {QStringLiteral("--idle-timeout"), QStringLiteral("1000")}));
+    Conn old;
+    QVERIFY(old.tcp(broker.tcpPort()));
+    QVERIFY(legacyReceiver(old, broker, "r723"));
+    QVERIFY(old.quietFor(1800)); // past the whole idle timeout: no Ping, no close
+    Conn n;
+    QVERIFY(n.tcp(broker.tcpPort()));
+    QVERIFY(n.registerAs("r723n"));
+    n.sendTo("r723", "still there", 1);
+    QCOMPARE(statusOf(n.next()), DeliveryStatus::Delivered);
+}
+
+void tst_ConformanceMessaging::R_7_2_4_silentPeerGetsNoNativeBytes()
+{
+    // The register timeout: nothing sent, or half a legacy head.
+    Conn silent, halfHead;
+    QVERIFY(silent.tcp(m_broker.tcpPort()));
+    QVERIFY(halfHead.unix(m_broker.unixPath()));
+    halfHead.write("hea");
+    QVERIFY(silent.closed(4000));
+    QVERIFY(halfHead.closed(4000));
+    QCOMPARE(silent.bytesReceived(), qsizetype(0));
+    QCOMPARE(halfHead.bytesReceived(), qsizetype(0));
+    // The client limit: a connection refused at the door before saying anything.
+    BrokerProcess full;
+    QVERIFY(startBroker(full, {}, {QStringLiteral("--max-clients"), QStringLiteral("1")}));
+    Conn first, refused;
+    QVERIFY(first.tcp(full.tcpPort()));
+    QVERIFY(first.registerAs("r724"));
+    QVERIFY(refused.tcp(full.tcpPort()));
+    QVERIFY(refused.closed());
+    QCOMPARE(refused.bytesReceived(), qsizetype(0));
+}
+
+void tst_ConformanceMessaging::R_7_3_1_legacyNameTakenCloses()
+{
+    Conn holder, old;
+    QVERIFY(holder.tcp(m_broker.tcpPort()));
+    QVERIFY(holder.registerAs("r731"));
+    QVERIFY(old.tcp(m_broker.tcpPort()));
+    old.write(legacyFrame(Legacy::Command::RegisterReceiver, 0, "null", "r731", "null"));
+    QVERIFY(old.closed());
+    QCOMPARE(old.bytesReceived(), qsizetype(0));
+}
+
+void tst_ConformanceMessaging::R_7_4_1_mainConnectionBoundToFirstName()
+{
+    Conn rx, main, n;
+    QVERIFY(n.tcp(m_broker.tcpPort()));
+    QVERIFY(n.registerAs("r741-n"));
+    QVERIFY(main.tcp(m_broker.tcpPort()));
+    main.write(legacyFrame(Legacy::Command::Forward, 0, "r741-n", "r741a", "first"));
+    const std::optional<Frame> d = n.next();
+    QVERIFY(d);
+    QCOMPARE(d->source, QByteArrayLiteral("r741a"));
+    main.write(legacyFrame(Legacy::Command::Forward, 0, "r741-n", "r741b", "second"));
+    QVERIFY(main.closed());
+    QVERIFY(n.quietFor(200));
+}
+
+void tst_ConformanceMessaging::R_7_5_1_legacyNativeInterplay()
+{
+    Conn rx, tx, n;
+    QVERIFY(rx.tcp(m_broker.tcpPort()));
+    QVERIFY(legacyReceiver(rx, m_broker, "r751rx"));
+    QVERIFY(n.tcp(m_broker.tcpPort()));
+    QVERIFY(n.registerAs("r751n"));
+    n.sendTo("r751rx", "sync", 1);
+    QCOMPARE(statusOf(n.next()), DeliveryStatus::Delivered);
+    QVERIFY(tx.tcp(m_broker.tcpPort()));
+    // legacy -> legacy: the whole field, bytes after the NUL included.
+    QByteArray field(512, '\0');
+    field.replace(0, 3, "bin");
+    field[100] = char(0xAB);
+    QByteArray binary = legacyFrame(Legacy::Command::Forward, 0, "r751rx", "r751tx", {});
+    binary.replace(Legacy::MsgOffset, 512, field); // the whole field, as an old program's struct holds it
+    tx.write(binary);
+    QTRY_VERIFY2_WITH_TIMEOUT((rx.next(20), rx.bytesReceived() == 2 * Legacy::FrameSize), m_broker.log().right(1500).constData(), WaitMs);
+    QCOMPARE(rx.raw().mid(Legacy::FrameSize + Legacy::MsgOffset, 512), field);
+    // native -> legacy: zero-filled.
+    QCOMPARE(rx.raw().mid(Legacy::MsgOffset, 512), QByteArray("sync") + QByteArray(508, '\0'));
+    // legacy -> native: text up to the NUL, the sender's name, a broker-assigned id.
+    tx.write(legacyFrame(Legacy::Command::Forward, 0, "r751n", "r751tx", "hello native"));
+    const std::optional<Frame> d = n.next();
+    QVERIFY(d && d->type == FrameType::Deliver);
+    QCOMPARE(d->source, QByteArrayLiteral("r751tx"));
+    QCOMPARE(d->payload, QByteArrayLiteral("hello native"));
+    tx.write(legacyFrame(Legacy::Command::Forward, 0, "r751n", "r751tx", "again"));
+    const std::optional<Frame> d2 = n.next();
+    QVERIFY(d2 && d2->messageId > d->messageId); // one counter, counting up
+}
+
+// --- §8 ----------------------------------------------------------------------------------------
+
+void tst_ConformanceMessaging::R_8_1_1_frameSizeLimitAtEdge()
+{
+    Conn a, b;
+    QVERIFY(a.tcp(m_broker.tcpPort()));
+    QVERIFY(b.tcp(m_broker.tcpPort()));
+    QVERIFY(a.registerAs("r811-a"));
+    QVERIFY(b.registerAs("b"));
+    const int largest = int(FrameLimit) - Wire::HeaderSize - 1;
+    a.sendTo("b", QByteArray(largest, 'm'), 1);
+    QCOMPARE(statusOf(a.next()), DeliveryStatus::Delivered);
+    QCOMPARE(b.next()->payload.size(), largest);
+    a.sendTo("b", QByteArray(largest + 1, 'm'), 2);
+    QCOMPARE(errorOf(a.next()), ErrorCode::FrameTooLarge);
+    QVERIFY(a.closed());
+}
+
+void tst_ConformanceMessaging::R_8_1_2_largestDeliverFitsQueue()
+{
+    // The shared broker has max_queue_bytes = max_frame_size: the tightest the configuration allows.
+    Conn a, b;
+    const QByteArray longName(Wire::MaxNameLength, 'L');
+    QVERIFY(a.tcp(m_broker.tcpPort()));
+    QVERIFY(b.tcp(m_broker.tcpPort()));
+    QVERIFY(a.registerAs(longName));
+    QVERIFY(b.registerAs("c"));
+    const int largest = int(FrameLimit) - Wire::HeaderSize - 1;
+    a.sendTo("c", QByteArray(largest, 'm'), 1);
+    QCOMPARE(statusOf(a.next()), DeliveryStatus::Delivered);
+    const std::optional<Frame> d = b.next();
+    QVERIFY(d);
+    QCOMPARE(encodeFrame(*d).size(), qsizetype(FrameLimit) + Wire::MaxNameLength);
+}
+
+void tst_ConformanceMessaging::R_8_1_3_incompleteFrameTimeout()
+{
+    Conn c;
+    QVERIFY(c.tcp(m_broker.tcpPort()));
+    QVERIFY(c.registerAs("r813"));
+    QElapsedTimer clock;
+    clock.start();
+    QByteArray partial;
+    appendFrame(partial, FrameType::Send, 1, NoFlags, {}, "r813", QByteArray(100, 'x'));
+    c.write(partial.left(40));
+    QCOMPARE(errorOf(c.next()), ErrorCode::IncompleteFrameTimeout);
+    QVERIFY(c.closed());
+    QVERIFY(clock.elapsed() >= 300 - 20);
+}
+
+void tst_ConformanceMessaging::R_8_2_1_higherHelloVersionWelcomedAsOne()
+{
+    Conn c;
+    QVERIFY(c.tcp(m_broker.tcpPort()));
+    HelloPayload hello;
+    hello.protocolVersion = 7;
+    c.hello("r821", 1, hello);
+    const std::optional<Frame> w = c.next();
+    QVERIFY(w && w->type == FrameType::Welcome);
+    QCOMPARE(decodeWelcome(w->payload)->protocolVersion, quint16(1));
+}
+
+QTEST_MAIN(tst_ConformanceMessaging)
+#include "tst_conformance_messaging.moc"
