@@ -535,7 +535,7 @@ void Broker::stopSessions()
     const QByteArray error = encodeError({ErrorCode::ShuttingDown, QString::fromLatin1(reason)});
     for (Session *session : open) {
         // What a peer sent before it could know is read, not dropped: a Send asking for its status
-        // hears `shutting_down` (PROTOCOL ). Then Error and Bye; the session
+        // hears `shutting_down` (PROTOCOL ). Then Error and Bye; the session
         // stops reading once it closes after the flush.
         session->pollEvent(EPOLLIN);
         if (session->protocol() == Session::Protocol::Native) {

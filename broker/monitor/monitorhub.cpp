@@ -440,14 +440,11 @@ MonitorClient MonitorHub::clientRecord(Session &session) const
     r.sessionId = session.id();
     r.name = session.name();
     r.kind = kindOf(session.kind());
-    // A Unix peer costs one SO_PEERCRED, and a watched client's process is the watchdog's business
-    // anyway (whatever its action, notify included): both are looked up, once per connection.
-    // Other TCP peers only if known already: looking one up walks /proc, not something a
-    // snapshot of thousands of clients may do.
-    const bool watched = m_broker.watchdog().engine().entry(session.id()) != nullptr;
-    const PeerLookupResult *peer = session.transport() == Session::Transport::Unix || watched
-                                       ? &session.peerProcess()
-                                       : session.cachedPeerProcess();
+    // A Unix peer costs one SO_PEERCRED: looked up (once per connection). A TCP peer only if known
+    // already (a watched client's is, from its registration): looking one up walks /proc, not
+    // something a snapshot of thousands of clients may do.
+    const PeerLookupResult *peer = session.transport() == Session::Transport::Unix ? &session.peerProcess()
+                                                                                   : session.cachedPeerProcess();
     if (peer && peer->status == PeerLookup::Found)
         r.pid = peer->process.pid;
     r.peerAddress = session.transport() == Session::Transport::Unix ? QStringLiteral("unix ") + session.peerAddress()

@@ -158,6 +158,9 @@ void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
         session.refuse(granted.error, granted.reason, frame.messageId);
         return;
     }
+    // Whatever the action (notify too), the process of a watched client is established now, once,
+    // so that monitors are given its pid (PROTOCOL) without a snapshot walking /proc.
+    session.peerProcess();
     session.sendFrame(FrameType::WatchdogAck, frame.messageId, {}, session.name(), encodeWatchdogTerms(granted.terms));
 }
 
