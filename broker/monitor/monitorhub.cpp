@@ -372,6 +372,11 @@ MonitorHub::AdmissionCounters MonitorHub::admissionCounters() const
     counters.guessesRefused = m_authenticator->guessesRefused();
     counters.servicesRefused = m_authenticator->servicesRefused();
     counters.failures = m_authenticator->failures();
+    if (m_listener) {
+        counters.handshakesRefusedPerAddress = m_listener->refusedPerAddress();
+        counters.handshakesRefusedPerPrefix = m_listener->refusedPerPrefix();
+        counters.handshakesRefusedFull = m_listener->refusedFull();
+    }
     return counters;
 }
 

@@ -118,6 +118,10 @@ public:
         quint64 guessesRefused = 0;
         quint64 servicesRefused = 0;
         quint64 failures = 0;
+        // The monitor listeners' TLS handshakes refused (per address, per prefix, all full).
+        quint64 handshakesRefusedPerAddress = 0;
+        quint64 handshakesRefusedPerPrefix = 0;
+        quint64 handshakesRefusedFull = 0;
     };
     AdmissionCounters admissionCounters() const;
     bool isTrafficTapped() const;
