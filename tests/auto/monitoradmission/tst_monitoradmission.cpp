@@ -290,11 +290,11 @@ void tst_MonitorAdmission::waitingRoomFloodLeavesOperatorsIn()
         }
         return n;
     };
-    QTRY_COMPARE_WITH_TIMEOUT(refusedCount(), 28, 5000);
-    const MonitorHub::AdmissionCounters counters = broker.broker().monitors().admissionCounters();
-    QCOMPARE(counters.refusedPerAddress + counters.refusedPerPrefix, quint64(28));
+    // Every guesser has reached the broker: refused, or a monitor connection there.
+    MonitorHub &hub = broker.broker().monitors();
+    QTRY_VERIFY_WITH_TIMEOUT(refusedCount() + int(hub.monitors().size()) >= 32, 5000);
 
-    // The operators, while the 4 guessers still wait.
+    // The operators, while guessers still wait.
     auto tcpOperator = MonitorPeer::tcpFrom("127.1.0.1", port);
     QVERIFY(tcpOperator);
     tcpOperator->helloAsMonitor(Token);
@@ -308,6 +308,9 @@ void tst_MonitorAdmission::waitingRoomFloodLeavesOperatorsIn()
     QVERIFY2(unixOperator->answer()->welcome, qPrintable(describe(unixOperator->answer())));
     QVERIFY2(provenOperator->answer()->welcome, qPrintable(describe(provenOperator->answer())));
 
+    QTRY_COMPARE_WITH_TIMEOUT(refusedCount(), 28, 5000);
+    const MonitorHub::AdmissionCounters counters = hub.admissionCounters();
+    QCOMPARE(counters.refusedPerAddress + counters.refusedPerPrefix, quint64(28));
     int stillWaiting = 0;
     for (const auto &g : guessers)
         stillWaiting += g->answer() ? 0 : 1;
@@ -371,9 +374,8 @@ void tst_MonitorAdmission::idleConnectionsLeaveTlsOperatorIn()
             n += s->state() == QAbstractSocket::UnconnectedState ? 1 : 0;
         return n;
     };
-    QTRY_COMPARE_WITH_TIMEOUT(closedCount(), 12, 5000);
-    const MonitorHub::AdmissionCounters counters = broker.broker().monitors().admissionCounters();
-    QCOMPARE(counters.handshakesRefusedPerAddress + counters.handshakesRefusedPerPrefix, quint64(12));
+    // All 16 reached the broker (the old limit, max_monitors handshakes, closed 8 of them).
+    QTRY_VERIFY_WITH_TIMEOUT(closedCount() >= 8, 5000);
 
     auto tlsOperator = MonitorPeer::tlsFrom("127.1.0.1", port, m_cert);
     QVERIFY(tlsOperator);
@@ -381,6 +383,10 @@ void tst_MonitorAdmission::idleConnectionsLeaveTlsOperatorIn()
     QTRY_VERIFY_WITH_TIMEOUT(tlsOperator->answer(), 5000);
     QVERIFY(tlsOperator->isEncrypted());
     QVERIFY2(tlsOperator->answer()->welcome, qPrintable(describe(tlsOperator->answer())));
+
+    QTRY_COMPARE_WITH_TIMEOUT(closedCount(), 12, 5000);
+    const MonitorHub::AdmissionCounters counters = broker.broker().monitors().admissionCounters();
+    QCOMPARE(counters.handshakesRefusedPerAddress + counters.handshakesRefusedPerPrefix, quint64(12));
     QCOMPARE(closedCount(), 12); // the 4 idle ones still hold their places (until handshake_timeout_ms)
 }
 
