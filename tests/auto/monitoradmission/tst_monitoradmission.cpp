@@ -12,6 +12,7 @@
 // Loopback addresses other than 127.0.0.1 are all usable on Linux: a socket bound to 127.0.0.2
 // reaches a listener on 127.0.0.1 and the broker sees 127.0.0.2.
 #include "brokerprocess.h"
+#include "canary.h"
 #include "monitorcodec.h"
 #include "monitorhub.h"
 #include "service.h"
@@ -265,6 +266,8 @@ void tst_MonitorAdmission::waitingRoomFloodLeavesOperatorsIn()
     TestBroker broker(config);
     QVERIFY(broker.start());
     const quint16 port = broker.tcpPort();
+    Canary canary;
+    QVERIFY(canary.start({broker.tcpAddress()}));
 
     // An operator who came in from 127.0.0.1 before the flood: proven.
     {
@@ -314,10 +317,15 @@ void tst_MonitorAdmission::waitingRoomFloodLeavesOperatorsIn()
     QTRY_COMPARE_WITH_TIMEOUT(refusedCount(), 28, 5000);
     const MonitorHub::AdmissionCounters counters = hub.admissionCounters();
     QCOMPARE(counters.refusedPerAddress + counters.refusedPerPrefix, quint64(28));
+    // Everyone else keeps being served while the guessers wait.
+    QTRY_VERIFY_WITH_TIMEOUT(canary.received() >= 25, 3000);
     int stillWaiting = 0;
     for (const auto &g : guessers)
         stillWaiting += g->answer() ? 0 : 1;
     QCOMPARE(stillWaiting, 4);
+    canary.stop();
+    QVERIFY2(canary.healthy(), qPrintable(canary.verdict()));
+    qInfo("canary: %llu messages, worst latency %lld us", canary.received(), canary.maxLatencyUs());
 }
 
 // Finding 2: nothing timed out a connection while its answer was held back. admission_timeout_ms
@@ -362,6 +370,8 @@ void tst_MonitorAdmission::idleConnectionsLeaveTlsOperatorIn()
     const QList<ListenAddress> monitorAddresses = broker.broker().monitors().boundAddresses();
     QCOMPARE(monitorAddresses.size(), 1);
     const quint16 port = monitorAddresses.first().port;
+    Canary canary;
+    QVERIFY(canary.start({broker.tcpAddress()}));
 
     std::vector<std::unique_ptr<QTcpSocket>> idle;
     for (int i = 0; i < 16; ++i) {
@@ -393,6 +403,8 @@ void tst_MonitorAdmission::idleConnectionsLeaveTlsOperatorIn()
     QTRY_COMPARE_WITH_TIMEOUT(closedCount(), 12, 5000);
     const MonitorHub::AdmissionCounters counters = broker.broker().monitors().admissionCounters();
     QCOMPARE(counters.handshakesRefusedPerAddress + counters.handshakesRefusedPerPrefix, quint64(12));
+    canary.stop();
+    QVERIFY2(canary.healthy(), qPrintable(canary.verdict()));
     QCOMPARE(closedCount(), 12); // the 4 idle ones still hold their places (until handshake_timeout_ms)
 }
 
@@ -407,6 +419,8 @@ void tst_MonitorAdmission::rotatingGuesserHeldToBudget()
     config.monitor.maxTokenGuessesPerSecond = 5;
     TestBroker broker(config);
     QVERIFY(broker.start());
+    Canary canary;
+    QVERIFY(canary.start({broker.tcpAddress()}));
     constexpr int Guesses = 30;
     std::vector<std::unique_ptr<MonitorPeer>> guessers;
     QElapsedTimer clock;
@@ -438,6 +452,8 @@ void tst_MonitorAdmission::rotatingGuesserHeldToBudget()
     QVERIFY2(looked >= 1 && looked <= allowed, qPrintable(QStringLiteral("%1 tokens looked at").arg(looked)));
     QCOMPARE(looked + budget, Guesses);
     QCOMPARE(broker.broker().monitors().admissionCounters().guessesRefused, quint64(budget));
+    canary.stop();
+    QVERIFY2(canary.healthy(), qPrintable(canary.verdict()));
 }
 
 // Finding 3: services run as the broker's user, so allow_local_peers admitted any of them as a
