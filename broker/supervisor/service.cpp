@@ -112,8 +112,10 @@ int Service::killLeftovers(const char *why)
             m_unreaped.append(p.pid);
     }
     if (killed > 0)
-        qCWarning(lcSupervisor).noquote() << label() << killed << "leftover process(es) killed (" << why
-                                          << "): pid" << pids.join(QStringLiteral(", "));
+        qCWarning(lcSupervisor).noquote() << label()
+                                          << QStringLiteral("%1 leftover process(es) killed (%2): pid %3")
+                                                 .arg(killed)
+                                                 .arg(QLatin1String(why), pids.join(QStringLiteral(", ")));
     reapLater();
     return killed;
 }
