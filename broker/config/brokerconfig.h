@@ -143,12 +143,13 @@ struct MonitorSettings
     // Admission that cannot be starved (issue 18, docs/SECURITY.md): a monitor Hello not answered
     // within admissionTimeout is refused (its answer may be held back by the failure delay);
     // connections in a TLS handshake or waiting for admission, per address and per network prefix
-    // (IPv4 /24, IPv6 /64), at most these many (Unix peers and proven addresses apart); token
+    // (IPv4 /24, IPv6 /64), at most these many (Unix peers apart; a proven address may have
+    // max(maxWaitingPerAddress, maxMonitors) and no prefix cap); token
     // checks broker-wide at most maxTokenGuessesPerSecond; an address that presented the right
     // token stays proven (skips the prefix cap, the prefix penalty and the guess budget) this long.
     std::chrono::milliseconds admissionTimeout{10000};
-    int maxWaitingPerAddress = 2;
-    int maxWaitingPerPrefix = 4;
+    int maxWaitingPerAddress = 4;
+    int maxWaitingPerPrefix = 8;
     int maxTokenGuessesPerSecond = 10;
     std::chrono::milliseconds provenAddressTtl{600000};
     // The stream: bytes queued towards one monitor before traffic records are dropped (events and

@@ -339,10 +339,13 @@ QString MonitorHub::waitingRoomRefusal(const MonitorConnection &connection)
         }
         return {};
     }
-    if (sameAddress >= m_settings.maxWaitingPerAddress) {
+    // A proven address (an operator's) may open as many monitors at once as may be admitted.
+    const int addressCap = proven ? std::max(m_settings.maxWaitingPerAddress, m_settings.maxMonitors)
+                                  : m_settings.maxWaitingPerAddress;
+    if (sameAddress >= addressCap) {
         ++m_admission.refusedPerAddress;
         return QStringLiteral("%1 monitor connections from %2 are already waiting to be admitted (max_waiting_per_address)")
-            .arg(m_settings.maxWaitingPerAddress).arg(key);
+            .arg(addressCap).arg(key);
     }
     if (proven)
         return {};

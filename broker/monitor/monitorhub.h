@@ -61,7 +61,8 @@ public:
     // being checked, perhaps slowed down): at most this many, or 4 x max_monitors if larger, for
     // TCP peers; as many again for Unix peers, which never wait behind TCP ones. Per address and
     // per prefix [monitor] max_waiting_per_address / max_waiting_per_prefix apply on top (not to
-    // an address proven by the right token recently, which is held to its address's cap only).
+    // an address proven by the right token recently, which may have max(that cap, max_monitors)
+    // and is not held to its prefix's).
     static constexpr int MinPendingMonitors = 16;
     // Totals are sent at most this often whatever totals_interval says.
     static constexpr std::chrono::milliseconds MinTotalsInterval{100};

@@ -354,11 +354,13 @@ QString MonitorListener::handshakeRefusal(const QString &peer)
         if (!prefix.isEmpty() && MonitorAuthenticator::prefixKey(them) == prefix)
             ++samePrefix;
     }
-    if (sameAddress >= m_settings.maxWaitingPerAddress) {
+    const bool proven = m_isProven && m_isProven(peer);
+    const int addressCap = proven ? std::max(m_settings.maxWaitingPerAddress, m_settings.maxMonitors)
+                                  : m_settings.maxWaitingPerAddress;
+    if (sameAddress >= addressCap) {
         ++m_refusedPerAddress;
         return QString::number(sameAddress) + QStringLiteral(" TLS handshakes from this address already in progress (max_waiting_per_address)");
     }
-    const bool proven = m_isProven && m_isProven(peer);
     if (!proven && !prefix.isEmpty() && samePrefix >= m_settings.maxWaitingPerPrefix) {
         ++m_refusedPerPrefix;
         return QString::number(samePrefix) + QStringLiteral(" TLS handshakes from ") + prefix

@@ -11,7 +11,8 @@
 // Handshakes in progress (issue 18: idle connections must not lock operators out): at most
 // max_waiting_per_address from one address and max_waiting_per_prefix from one /24 (IPv4) or
 // /64 (IPv6), and at most handshakeLimit() in all; an address proven by the right token recently
-// (setProvenCheck) is held to its address's cap only and has maxMonitors places beyond the total.
+// (setProvenCheck) may have max(its address's cap, maxMonitors), no prefix cap, and maxMonitors
+// places beyond the total.
 #pragma once
 
 #include "brokerconfig.h"
