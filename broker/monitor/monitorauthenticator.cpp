@@ -283,21 +283,24 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
     // The prefix's track: only for IPv4 (an IPv6 address key already is its /64), and not for a
     // proven address, whose neighbours' failures are not its own.
     const QString prefix = proven ? QString() : prefixKey(peer);
-    Track *p = prefix.isEmpty() || prefix == key ? nullptr : track(prefix, now);
+    const bool usePrefix = !prefix.isEmpty() && prefix != key;
+    const bool addressTracked = t != nullptr;
+    const bool prefixTracked = usePrefix && track(prefix, now) != nullptr; // may forget a decayed one
 
     std::chrono::milliseconds delay{0};
     quint64 trackId = 0;
     quint64 prefixTrackId = 0;
-    if (!admitted || t || p) {
-        if (!t)
-            t = createTrack(key);
-        if (!p && !admitted && !prefix.isEmpty() && prefix != key) {
-            p = createTrack(prefix);
-            // Creating it may have evicted the address's own track.
-            t = track(key, now);
-            if (!t)
-                t = createTrack(key);
-        }
+    if (!admitted || addressTracked || prefixTracked) {
+        if (!m_tracks.contains(key))
+            createTrack(key);
+        if (usePrefix && !prefixTracked && !admitted)
+            createTrack(prefix);
+        if (!m_tracks.contains(key)) // a tracking limit of 1: the prefix's track evicted it
+            createTrack(key);
+        // QHash moves its values when it inserts or erases: the pointers are taken only now.
+        t = &*m_tracks.find(key);
+        const auto prefixIt = usePrefix ? m_tracks.find(prefix) : m_tracks.end();
+        Track *p = prefixIt != m_tracks.end() ? &*prefixIt : nullptr;
         auto next = [this, admitted](const Track *track) {
             std::chrono::milliseconds applies = track->penalty;
             if (!admitted) {
