@@ -105,6 +105,9 @@ struct ServiceSettings
     std::chrono::milliseconds startLimitWindow{60000};// ... within this window, else failed
     int stopSignal = 15;                              // SIGTERM
     std::chrono::milliseconds stopTimeout{5000};      // then SIGKILL
+    // Its processes may be admitted as a monitor by their uid (allow_local_peers); off: only by
+    // the token, like anyone else (issue 18: services are not operators).
+    bool monitor = false;
 };
 
 const char *restartPolicyName(ServiceSettings::Restart restart); // "always", "on-failure", "never"
@@ -137,6 +140,18 @@ struct MonitorSettings
     std::chrono::milliseconds failureDelayMax{30000};
     // TLS: a connection that has not completed its handshake by then is closed.
     std::chrono::milliseconds handshakeTimeout{10000};
+    // Admission that cannot be starved (issue 18, docs/SECURITY.md): a monitor Hello not answered
+    // within admissionTimeout is refused (its answer may be held back by the failure delay);
+    // connections in a TLS handshake or waiting for admission, per address and per network prefix
+    // (IPv4 /24, IPv6 /64), at most these many (Unix peers apart; a proven address may have
+    // max(maxWaitingPerAddress, maxMonitors) and no prefix cap); token
+    // checks broker-wide at most maxTokenGuessesPerSecond; an address that presented the right
+    // token stays proven (skips the prefix cap, the prefix penalty and the guess budget) this long.
+    std::chrono::milliseconds admissionTimeout{10000};
+    int maxWaitingPerAddress = 4;
+    int maxWaitingPerPrefix = 8;
+    int maxTokenGuessesPerSecond = 10;
+    std::chrono::milliseconds provenAddressTtl{600000};
     // The stream: bytes queued towards one monitor before traffic records are dropped (events and
     // snapshots are never dropped; a monitor whose queue exceeds twice this is disconnected).
     qint64 maxQueueBytes = 4 * 1024 * 1024;

@@ -63,6 +63,7 @@ const QString KeyWorkingDirectory = QStringLiteral("working_directory");
 const QString KeyEnvironment = QStringLiteral("environment");
 const QString KeyRestart = QStringLiteral("restart");
 const QString KeyStopSignal = QStringLiteral("stop_signal");
+const QString KeyServiceMonitor = QStringLiteral("monitor");
 
 const QString KeyTls = QStringLiteral("tls");
 const QString KeyCertificate = QStringLiteral("certificate");
@@ -172,6 +173,22 @@ const NumericKey numericKeys[] = {
     {"monitor", "handshake_timeout_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 600000,
      [](const BrokerConfig &c) -> qint64 { return c.monitor.handshakeTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.monitor.handshakeTimeout = std::chrono::milliseconds(v); }},
+    // Admission that cannot be starved (issue 18).
+    {"monitor", "admission_timeout_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 600000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.admissionTimeout.count(); },
+     [](BrokerConfig &c, qint64 v) { c.monitor.admissionTimeout = std::chrono::milliseconds(v); }},
+    {"monitor", "max_waiting_per_address", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1024,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.maxWaitingPerAddress; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.maxWaitingPerAddress = int(v); }},
+    {"monitor", "max_waiting_per_prefix", nullptr, nullptr, nullptr, ValueKind::Count, 1, 4096,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.maxWaitingPerPrefix; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.maxWaitingPerPrefix = int(v); }},
+    {"monitor", "max_token_guesses_per_second", nullptr, nullptr, nullptr, ValueKind::Count, 1, 10000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.maxTokenGuessesPerSecond; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.maxTokenGuessesPerSecond = int(v); }},
+    {"monitor", "proven_address_ttl_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 0, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.provenAddressTtl.count(); },
+     [](BrokerConfig &c, qint64 v) { c.monitor.provenAddressTtl = std::chrono::milliseconds(v); }},
     {"monitor", "max_queue_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 64 * KiB, GiB,
      [](const BrokerConfig &c) -> qint64 { return c.monitor.maxQueueBytes; },
      [](BrokerConfig &c, qint64 v) { c.monitor.maxQueueBytes = v; }},
@@ -196,14 +213,20 @@ struct ServiceNumericKey
     void (*set)(ServiceSettings &, qint64);
 };
 
+// Restart storms are impossible (issue 18): at least MinRestartDelayMs between a failure and the
+// next start, a start-limit window of at least MinStartLimitWindowMs, and (checkService) a
+// window long enough that start_limit starts of a service failing at once fall inside it.
+constexpr qint64 MinRestartDelayMs = 100;
+constexpr qint64 MinStartLimitWindowMs = 1000;
+
 const ServiceNumericKey serviceNumericKeys[] = {
-    {"restart_delay_ms", 0, 3600000, [](const ServiceSettings &s) -> qint64 { return s.restartDelay.count(); },
+    {"restart_delay_ms", MinRestartDelayMs, 3600000, [](const ServiceSettings &s) -> qint64 { return s.restartDelay.count(); },
      [](ServiceSettings &s, qint64 v) { s.restartDelay = std::chrono::milliseconds(v); }},
-    {"restart_delay_max_ms", 0, 86400000, [](const ServiceSettings &s) -> qint64 { return s.restartDelayMax.count(); },
+    {"restart_delay_max_ms", MinRestartDelayMs, 86400000, [](const ServiceSettings &s) -> qint64 { return s.restartDelayMax.count(); },
      [](ServiceSettings &s, qint64 v) { s.restartDelayMax = std::chrono::milliseconds(v); }},
     {"start_limit", 1, 1000, [](const ServiceSettings &s) -> qint64 { return s.startLimit; },
      [](ServiceSettings &s, qint64 v) { s.startLimit = int(v); }},
-    {"start_limit_window_ms", 1, 86400000, [](const ServiceSettings &s) -> qint64 { return s.startLimitWindow.count(); },
+    {"start_limit_window_ms", MinStartLimitWindowMs, 86400000, [](const ServiceSettings &s) -> qint64 { return s.startLimitWindow.count(); },
      [](ServiceSettings &s, qint64 v) { s.startLimitWindow = std::chrono::milliseconds(v); }},
     {"stop_timeout_ms", 0, 3600000, [](const ServiceSettings &s) -> qint64 { return s.stopTimeout.count(); },
      [](ServiceSettings &s, qint64 v) { s.stopTimeout = std::chrono::milliseconds(v); }},
@@ -252,6 +275,7 @@ const QStringList &serviceKeys()
         for (const ServiceNumericKey &key : serviceNumericKeys)
             list.append(QLatin1String(key.iniKey));
         list.insert(list.size() - 1, KeyStopSignal); // before stop_timeout_ms, as documented
+        list.append(KeyServiceMonitor);
         return list;
     }();
     return keys;
@@ -1019,12 +1043,16 @@ void checkService(const ServiceSettings &service, QStringList *errors, const QSe
 
     bool delaysOk = !unread.contains(QStringLiteral("restart_delay_ms"))
                     && !unread.contains(QStringLiteral("restart_delay_max_ms"));
+    bool allInRange = true;
     for (const ServiceNumericKey &key : serviceNumericKeys) {
-        if (unread.contains(QLatin1String(key.iniKey)))
+        if (unread.contains(QLatin1String(key.iniKey))) {
+            allInRange = false;
             continue;
+        }
         const qint64 value = key.get(service);
         const QString why = rangeError(ValueKind::Millis, key.min, key.max, QString::number(value), value);
         if (!why.isEmpty()) {
+            allInRange = false;
             errors->append(serviceKey(name, QLatin1String(key.iniKey)) + QStringLiteral(": ") + why);
             if (qstrcmp(key.iniKey, "restart_delay_ms") == 0 || qstrcmp(key.iniKey, "restart_delay_max_ms") == 0)
                 delaysOk = false;
@@ -1033,6 +1061,27 @@ void checkService(const ServiceSettings &service, QStringList *errors, const QSe
     if (delaysOk && service.restartDelayMax < service.restartDelay) {
         errors->append(orderError(serviceKey(name, QStringLiteral("restart_delay_max_ms")), service.restartDelayMax.count(),
                                   serviceKey(name, QStringLiteral("restart_delay_ms")), service.restartDelay.count()));
+    } else if (allInRange) {
+        // The time start_limit starts of a program that fails at once take: the backoff delays
+        // between them (doubling from restart_delay, capped at restart_delay_max). If that does
+        // not fit in the window the limit can never bite and the service restarts forever.
+        qint64 span = 0;
+        qint64 delay = service.restartDelay.count();
+        for (int i = 1; i < service.startLimit && span < service.startLimitWindow.count(); ++i) {
+            span += std::min(delay, qint64(service.restartDelayMax.count()));
+            delay = std::min(delay * 2, qint64(service.restartDelayMax.count()));
+        }
+        if (span >= service.startLimitWindow.count()) {
+            errors->append(serviceKey(name, QStringLiteral("start_limit_window_ms")) + QStringLiteral(": ")
+                           + QString::number(service.startLimitWindow.count())
+                           + QStringLiteral(" is too short: %1 starts of a program that fails at once take at least %2 ms "
+                                            "(restart_delay_ms %3, doubling up to restart_delay_max_ms %4), so start_limit "
+                                            "would never be reached and the service would restart forever")
+                                 .arg(service.startLimit)
+                                 .arg(span)
+                                 .arg(service.restartDelay.count())
+                                 .arg(service.restartDelayMax.count()));
+        }
     }
 
     if (!unread.contains(KeyStopSignal) && (service.stopSignal < 1 || service.stopSignal > SIGRTMAX)) {
@@ -1146,6 +1195,18 @@ ServiceSettings readService(const QSettings &settings, const QString &name, cons
                                + QString::number(SIGRTMAX) + QStringLiteral(")"));
             }
             unread->insert(KeyStopSignal);
+        }
+    }
+
+    const QString monitorKeyName = serviceKey(name, KeyServiceMonitor);
+    if (settings.contains(monitorKeyName)) {
+        const std::optional<QString> text = singleValue(settings, monitorKeyName, errors);
+        if (!text || !parseBool(*text, &service.monitor)) {
+            if (text) {
+                errors->append(monitorKeyName + QStringLiteral(": ") + quoted(*text)
+                               + QStringLiteral(" is not a boolean (true/false, yes/no, on/off, 1/0)"));
+            }
+            unread->insert(KeyServiceMonitor);
         }
     }
     return service;

@@ -116,6 +116,19 @@ QString MonitorAuthenticator::throttleKey(const Peer &peer)
     return QHostAddress(bytes).toString() + QStringLiteral("/64");
 }
 
+QString MonitorAuthenticator::prefixKey(const Peer &peer)
+{
+    if (peer.isUnix)
+        return {};
+    const QString key = throttleKey(peer);
+    QHostAddress address(key);
+    bool isV4 = false;
+    const quint32 v4 = address.toIPv4Address(&isV4);
+    if (isV4)
+        return QHostAddress(v4 & 0xffffff00u).toString() + QStringLiteral("/24");
+    return key.endsWith(QLatin1String("/64")) ? key : QString();
+}
+
 MonitorAuthenticator::Track *MonitorAuthenticator::track(const QString &key, Clock::time_point now)
 {
     const auto it = m_tracks.find(key);
@@ -158,6 +171,58 @@ void MonitorAuthenticator::setTrackingLimits(int maxAddresses, int maxPendingPer
         evictOldest();
 }
 
+bool MonitorAuthenticator::isProven(const QString &address) const
+{
+    const auto it = m_proven.constFind(address);
+    return it != m_proven.constEnd() && Clock::now() < *it;
+}
+
+void MonitorAuthenticator::setProven(const QString &address, bool proven, Clock::time_point now)
+{
+    if (!proven) {
+        m_proven.remove(address);
+        return;
+    }
+    if (m_settings.provenAddressTtl.count() <= 0)
+        return;
+    if (!m_proven.contains(address) && m_proven.size() >= MaxProvenAddresses) {
+        // Forget the one that expires first (proven longest ago).
+        auto oldest = m_proven.begin();
+        for (auto it = m_proven.begin(); it != m_proven.end(); ++it)
+            if (*it < *oldest)
+                oldest = it;
+        m_proven.erase(oldest);
+    }
+    m_proven.insert(address, now + m_settings.provenAddressTtl);
+}
+
+bool MonitorAuthenticator::takeGuess(Clock::time_point now)
+{
+    const double capacity = std::max(1, m_settings.maxTokenGuessesPerSecond);
+    if (m_guessTokens < 0) {
+        m_guessTokens = capacity;
+    } else {
+        const double seconds = std::chrono::duration<double>(now - m_guessRefill).count();
+        m_guessTokens = std::min(capacity, m_guessTokens + seconds * capacity);
+    }
+    m_guessRefill = now;
+    if (m_guessTokens < 1.0)
+        return false;
+    m_guessTokens -= 1.0;
+    return true;
+}
+
+MonitorAuthenticator::Track *MonitorAuthenticator::createTrack(const QString &key)
+{
+    while (int(m_tracks.size()) >= m_maxTracked)
+        evictOldest();
+    m_lru.push_back(key);
+    Track fresh;
+    fresh.id = m_nextTrackId++;
+    fresh.lru = std::prev(m_lru.end());
+    return &*m_tracks.insert(key, fresh);
+}
+
 void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, QObject *context,
                                         std::function<void(bool admitted, const QString &how)> done)
 {
@@ -175,53 +240,100 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
         return;
     }
 
+    const bool proven = !peer.isUnix && isProven(peer.address);
     bool admitted = false;
+    bool guessed = false; // the token was looked at
     QString how;
     // A token, when one is given, must be right, whoever presents it: a wrong one is refused even
     // from a peer its uid would admit, or a stale or guessed token would go unnoticed (PROTOCOL
-    // The uid admits only a local peer that presents none.
-    if (token.isEmpty() && peer.isUnix && m_settings.allowLocalPeers && peer.uid
-        && (*peer.uid == 0 || *peer.uid == ::geteuid())) {
+    // The uid admits only a local peer that presents none, and never a supervised
+    // service's process unless its config says so.
+    const bool uidAllowed = peer.uid && (*peer.uid == 0 || *peer.uid == ::geteuid());
+    const bool serviceRefused = !peer.service.isEmpty() && !peer.serviceMayMonitor;
+    if (token.isEmpty() && peer.isUnix && m_settings.allowLocalPeers && uidAllowed && !serviceRefused) {
         admitted = true;
         how = QStringLiteral("peer uid ") + QString::number(*peer.uid);
     } else if (token.isEmpty()) {
         how = QStringLiteral("no token given");
+        if (peer.isUnix && m_settings.allowLocalPeers && uidAllowed && serviceRefused) {
+            ++m_servicesRefused;
+            how = QStringLiteral("the peer is (a process of) service '%1', not admitted by its uid "
+                                 "([service.%1] monitor is off); it needs the token")
+                      .arg(peer.service);
+        }
     } else if (m_tokenMac.isEmpty()) {
         how = QStringLiteral("this broker admits no monitor by token");
+    } else if (!proven && !takeGuess(now)) {
+        // Not looked at, not penalised, answered at once: the answer tells nothing about the token.
+        ++m_failures;
+        ++m_guessesRefused;
+        const QString why = QStringLiteral("too many token attempts broker-wide (max_token_guesses_per_second %1); "
+                                           "try again later")
+                                .arg(m_settings.maxTokenGuessesPerSecond);
+        logFailure(key, why, std::chrono::milliseconds(0));
+        QTimer::singleShot(0, context ? context : this, [done = std::move(done), why] { done(false, why); });
+        return;
     } else if (tokenMatches(token)) {
+        guessed = true;
         admitted = true;
         how = QStringLiteral("token");
     } else {
+        guessed = true;
         how = QStringLiteral("wrong token");
     }
+    if (guessed && !peer.isUnix)
+        setProven(peer.address, admitted, now);
+
+    // The prefix's track: only for IPv4 (an IPv6 address key already is its /64), and not for a
+    // proven address, whose neighbours' failures are not its own.
+    const QString prefix = proven ? QString() : prefixKey(peer);
+    const bool usePrefix = !prefix.isEmpty() && prefix != key;
+    const bool addressTracked = t != nullptr;
+    const bool prefixTracked = usePrefix && track(prefix, now) != nullptr; // may forget a decayed one
 
     std::chrono::milliseconds delay{0};
     quint64 trackId = 0;
-    if (!admitted || t) {
-        if (!t) {
-            while (int(m_tracks.size()) >= m_maxTracked)
-                evictOldest();
-            m_lru.push_back(key);
-            Track fresh;
-            fresh.id = m_nextTrackId++;
-            fresh.lru = std::prev(m_lru.end());
-            t = &*m_tracks.insert(key, fresh);
-        }
-        std::chrono::milliseconds applies = t->penalty;
-        if (!admitted) {
-            applies = t->penalty.count() == 0 ? m_settings.failureDelay : 2 * t->penalty;
-            applies = std::clamp(applies, std::chrono::milliseconds(0), m_settings.failureDelayMax);
-        }
+    quint64 prefixTrackId = 0;
+    if (!admitted || addressTracked || prefixTracked) {
+        if (!m_tracks.contains(key))
+            createTrack(key);
+        if (usePrefix && !prefixTracked && !admitted)
+            createTrack(prefix);
+        if (!m_tracks.contains(key)) // a tracking limit of 1: the prefix's track evicted it
+            createTrack(key);
+        // QHash moves its values when it inserts or erases: the pointers are taken only now.
+        t = &*m_tracks.find(key);
+        const auto prefixIt = usePrefix ? m_tracks.find(prefix) : m_tracks.end();
+        Track *p = prefixIt != m_tracks.end() ? &*prefixIt : nullptr;
+        auto next = [this, admitted](const Track *track) {
+            std::chrono::milliseconds applies = track->penalty;
+            if (!admitted) {
+                applies = track->penalty.count() == 0 ? m_settings.failureDelay : 2 * track->penalty;
+                applies = std::clamp(applies, std::chrono::milliseconds(0), m_settings.failureDelayMax);
+            }
+            return applies;
+        };
+        const std::chrono::milliseconds addressApplies = next(t);
+        const std::chrono::milliseconds prefixApplies = p ? next(p) : std::chrono::milliseconds(0);
+        const std::chrono::milliseconds applies = std::max(addressApplies, prefixApplies);
         // One answer after the other: a queued answer's delay starts when the one before it goes out.
-        const Clock::time_point answerAt = std::max(now, t->lastAnswer) + applies;
-        t->lastAnswer = answerAt;
-        if (!admitted) {
-            t->penalty = applies;
-            t->lastFailureAnswer = answerAt;
+        Clock::time_point after = std::max(now, t->lastAnswer);
+        if (p)
+            after = std::max(after, p->lastAnswer);
+        const Clock::time_point answerAt = after + applies;
+        for (Track *track : {t, p}) {
+            if (!track)
+                continue;
+            track->lastAnswer = answerAt;
+            if (!admitted) {
+                track->penalty = track == t ? addressApplies : prefixApplies;
+                track->lastFailureAnswer = answerAt;
+            }
+            ++track->pending;
         }
-        ++t->pending;
         ++m_pendingTotal;
         trackId = t->id;
+        prefixTrackId = p ? p->id : 0;
         delay = std::chrono::ceil<std::chrono::milliseconds>(answerAt - now);
     }
 
@@ -235,9 +347,14 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
     const bool hasContext = context != nullptr;
     QPointer<QObject> guard(context);
     QTimer::singleShot(int(delay.count()), Qt::PreciseTimer, this,
-                       [this, key, trackId, hasContext, guard, done = std::move(done), admitted, how] {
-                           if (trackId != 0)
+                       [this, key, trackId, prefix, prefixTrackId, hasContext, guard, done = std::move(done),
+                        admitted, how] {
+                           if (trackId != 0) {
+                               --m_pendingTotal;
                                answered(key, trackId);
+                           }
+                           if (prefixTrackId != 0)
+                               answered(prefix, prefixTrackId);
                            if (!hasContext || guard)
                                done(admitted, how);
                        });
@@ -245,7 +362,6 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
 
 void MonitorAuthenticator::answered(const QString &key, quint64 trackId)
 {
-    --m_pendingTotal;
     const auto it = m_tracks.find(key);
     // The track may have been forgotten (evicted) while the answer waited.
     if (it != m_tracks.end() && it->id == trackId && it->pending > 0)

@@ -40,6 +40,8 @@ class MonitorAuthenticator : public QObject
 public:
     static constexpr int DefaultMaxTrackedAddresses = 4096;
     static constexpr int DefaultMaxPendingPerAddress = 16;
+    // Proven addresses remembered at once; beyond it the one proven longest ago is forgotten.
+    static constexpr int MaxProvenAddresses = 64;
 
     explicit MonitorAuthenticator(const MonitorSettings &settings, QObject *parent = nullptr);
     ~MonitorAuthenticator() override;
@@ -57,6 +59,10 @@ public:
         QString address;
         bool isUnix = false;
         std::optional<uid_t> uid;
+        // Unix peers: the supervised service the peer process belongs to (empty: none), and
+        // whether that service may be a monitor by its uid ([service.NAME] monitor).
+        QString service;
+        bool serviceMayMonitor = false;
     };
     // Calls done(admitted, how) later from the event loop (never from inside the call): failures,
     // and any attempt from an address under penalty, are answered only after that address's delay.
@@ -67,13 +73,23 @@ public:
 
     // Refused attempts since construction.
     quint64 failures() const { return m_failures; }
+    // Of those: refused because the broker-wide guess budget was spent; uid admissions refused
+    // because the peer is a service.
+    quint64 guessesRefused() const { return m_guessesRefused; }
+    quint64 servicesRefused() const { return m_servicesRefused; }
+    // The address presented the right token within provenAddressTtl (and no wrong one since).
+    bool isProven(const QString &address) const;
 
     // --- diagnostics and tests ---
     bool hasToken() const { return !m_tokenMac.isEmpty(); }
     // The address key throttling uses for this peer ("10.0.0.1", "2001:db8:1:2::/64", "unix uid 5").
     static QString throttleKey(const Peer &peer);
+    // The network prefix key: "10.0.0.0/24" for IPv4; the /64 (the address key) for IPv6; empty
+    // for Unix peers and anything that is not an IP address.
+    static QString prefixKey(const Peer &peer);
     // The delay the next failure from this peer's address would add to; 0 when not penalised.
     std::chrono::milliseconds penaltyFor(const Peer &peer) const;
+    // Tracks held: addresses and (IPv4) /24 prefixes, bounded together by maxAddresses.
     int trackedAddresses() const { return int(m_tracks.size()); }
     int pendingAnswers() const { return m_pendingTotal; }
     // Both at least 1. Lowering maxAddresses forgets the least recently seen addresses at once.
@@ -97,7 +113,10 @@ private:
     bool tokenMatches(QByteArrayView token) const;
     Track *track(const QString &key, Clock::time_point now);
     void evictOldest();
+    Track *createTrack(const QString &key);
     void answered(const QString &key, quint64 trackId);
+    bool takeGuess(Clock::time_point now);
+    void setProven(const QString &address, bool proven, Clock::time_point now);
     void logFailure(const QString &key, const QString &why, std::chrono::milliseconds delay);
 
     MonitorSettings m_settings;
@@ -111,6 +130,11 @@ private:
     int m_pendingTotal = 0;
     quint64 m_nextTrackId = 1;
     quint64 m_failures = 0;
+    quint64 m_guessesRefused = 0;
+    quint64 m_servicesRefused = 0;
+    double m_guessTokens = -1;          // the bucket; -1: full (not yet used)
+    Clock::time_point m_guessRefill{};
+    QHash<QString, Clock::time_point> m_proven; // exact address -> proven until
     LogThrottle m_failureLog;
 };
 

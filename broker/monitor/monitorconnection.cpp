@@ -54,6 +54,16 @@ MonitorConnection::MonitorConnection(MonitorHub &hub, QIODevice *device, Peer pe
     m_helloTimer.setSingleShot(true);
     m_helloTimer.setInterval(hub.config().registerTimeout);
     connect(&m_helloTimer, &QTimer::timeout, this, [this] {
+        if (m_state == State::Authenticating) {
+            // The answer is held back (failure delay) or the check is stuck: the waiting room's
+            // place is given up rather than held for as long as an attacker's penalty grows.
+            m_hub.admissionTimedOut(this);
+            refuse(ErrorCode::RegisterTimeout,
+                   QStringLiteral("not admitted within %1 ms (admission_timeout_ms); try again later")
+                       .arg(m_hub.config().monitor.admissionTimeout.count()),
+                   m_helloMessageId, true);
+            return;
+        }
         refuse(ErrorCode::RegisterTimeout,
                QStringLiteral("no monitor hello within %1 ms").arg(m_hub.config().registerTimeout.count()), 0, true);
     });
@@ -171,8 +181,9 @@ void MonitorConnection::handleHello(const Frame &frame)
         return;
     }
     m_name = frame.source;
-    m_helloTimer.stop();
     m_state = State::Authenticating;
+    m_helloMessageId = frame.messageId;
+    m_helloTimer.start(m_hub.config().monitor.admissionTimeout);
     m_hub.authenticate(this, hello->token, frame.messageId);
 }
 
@@ -244,6 +255,7 @@ void MonitorConnection::admit(const QString &how, quint32 helloMessageId, QByteA
     if (m_state != State::Authenticating)
         return;
     m_state = State::Admitted;
+    m_helloTimer.stop();
     m_admittedHow = how;
     writeFrame(FrameType::Welcome, helloMessageId, {}, m_name, welcomePayload);
     // Whatever the monitor sent behind its Hello (a pipelined Subscribe) has waited until now.

@@ -42,7 +42,7 @@ class MonitorConnection : public QObject
 public:
     enum class State : quint8 {
         AwaitingHello,  // the first frame must be a Hello with role monitor
-        Authenticating, // MonitorAuthenticator decides; nothing is read meanwhile
+        Authenticating, // MonitorAuthenticator decides; nothing is read meanwhile; refused after admission_timeout
         Admitted,       // Welcome sent: Subscribe, Control, Ping, Bye
         Closing,        // Error or Bye sent; flushing, then closed (bounded by CloseTimeout)
     };
@@ -53,6 +53,7 @@ public:
         QString address;             // for the authenticator: the IP, or "unix"
         bool isUnix = false;
         std::optional<uid_t> uid;    // Unix peers: SO_PEERCRED
+        std::optional<pid_t> pid;    // Unix peers: SO_PEERCRED (who connected; services are not operators)
         bool monitorListener = false;// came in on a monitor-only listener (else handed over by a client listener)
     };
 
@@ -136,6 +137,7 @@ private:
     QByteArray m_name;
     QString m_admittedHow;
     int m_helloAttempts = 0;
+    quint32 m_helloMessageId = 0;
     bool m_finished = false;
     bool m_overflowed = false;
     bool m_inSnapshot = false;

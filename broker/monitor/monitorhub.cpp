@@ -100,13 +100,13 @@ QString printable(QByteArrayView bytes)
     return out;
 }
 
-std::optional<uid_t> peerUid(int fd)
+std::optional<ucred> peerCredentials(int fd)
 {
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    if (fd < 0 || ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
         return std::nullopt;
-    return cred.uid;
+    return cred;
 }
 
 // "1.2.3.4" rather than "::ffff:1.2.3.4": the form the authenticator keys its penalties by.
@@ -181,6 +181,7 @@ bool MonitorHub::startListening(QString *error)
     if (m_settings.listen.isEmpty())
         return true;
     m_listener = new MonitorListener(m_settings, this);
+    m_listener->setProvenCheck([this](const QString &address) { return m_authenticator->isProven(address); });
     connect(m_listener, &MonitorListener::connectionReady, this, &MonitorHub::acceptFromListener);
     if (!m_listener->start(error)) {
         delete m_listener;
@@ -234,7 +235,10 @@ void MonitorHub::adoptSession(Session &session, const FrameView &helloView)
     QIODevice *device = nullptr;
     if (isUnix) {
         peer.address = QStringLiteral("unix");
-        peer.uid = peerUid(fd);
+        if (const std::optional<ucred> cred = peerCredentials(fd)) {
+            peer.uid = cred->uid;
+            peer.pid = cred->pid;
+        }
         auto *socket = new QLocalSocket;
         if (!socket->setSocketDescriptor(fd, QLocalSocket::ConnectedState, QIODevice::ReadWrite)) {
             qCWarning(lcMonitorHub).noquote() << "cannot take over the monitor connection from" << peer.display << "-"
@@ -266,6 +270,10 @@ void MonitorHub::acceptFromListener(QIODevice *device, const QString &peerAddres
     peer.uid = peerUid;
     peer.monitorListener = true;
     peer.address = isUnix ? QStringLiteral("unix") : peerAddress;
+    if (auto *local = qobject_cast<QLocalSocket *>(device); local && isUnix) {
+        if (const std::optional<ucred> cred = peerCredentials(int(local->socketDescriptor())))
+            peer.pid = cred->pid;
+    }
     if (auto *socket = qobject_cast<QAbstractSocket *>(device); socket && !isUnix)
         peer.display = displayOf(*socket);
     else if (isUnix)
@@ -286,10 +294,8 @@ void MonitorHub::adopt(QIODevice *device, MonitorConnection::Peer peer, const st
         connection->refuse(ErrorCode::ShuttingDown, QStringLiteral("the broker is shutting down"), messageId, true);
         return;
     }
-    if (pendingCount() > pendingLimit()) {
-        connection->refuse(ErrorCode::TooManyClients,
-                           QStringLiteral("%1 monitor connections are already waiting to be admitted").arg(pendingLimit()),
-                           messageId, true);
+    if (const QString why = waitingRoomRefusal(*connection); !why.isEmpty()) {
+        connection->refuse(ErrorCode::TooManyClients, why, messageId, true);
         return;
     }
     qCDebug(lcMonitorHub).noquote() << "monitor connection from" << connection->peer().display
@@ -297,15 +303,84 @@ void MonitorHub::adopt(QIODevice *device, MonitorConnection::Peer peer, const st
     connection->start(hello, unread);
 }
 
-int MonitorHub::pendingCount() const
+QString MonitorHub::waitingRoomRefusal(const MonitorConnection &connection)
 {
-    int n = 0;
-    for (const MonitorConnection *connection : m_connections) {
-        const MonitorConnection::State state = connection->state();
-        if (state == MonitorConnection::State::AwaitingHello || state == MonitorConnection::State::Authenticating)
-            ++n;
+    const MonitorConnection::Peer &peer = connection.peer();
+    MonitorAuthenticator::Peer who;
+    who.address = peer.address;
+    who.isUnix = peer.isUnix;
+    const QString key = MonitorAuthenticator::throttleKey(who);
+    const QString prefix = MonitorAuthenticator::prefixKey(who);
+    const bool proven = !peer.isUnix && m_authenticator->isProven(peer.address);
+    int room = 0;
+    int sameAddress = 0;
+    int samePrefix = 0;
+    for (const MonitorConnection *other : std::as_const(m_connections)) {
+        if (other == &connection || other->peer().isUnix != peer.isUnix)
+            continue;
+        const MonitorConnection::State state = other->state();
+        if (state != MonitorConnection::State::AwaitingHello && state != MonitorConnection::State::Authenticating)
+            continue;
+        ++room;
+        if (peer.isUnix)
+            continue;
+        MonitorAuthenticator::Peer them;
+        them.address = other->peer().address;
+        if (MonitorAuthenticator::throttleKey(them) == key)
+            ++sameAddress;
+        if (!prefix.isEmpty() && MonitorAuthenticator::prefixKey(them) == prefix)
+            ++samePrefix;
     }
-    return n;
+    // Unix peers have a room of their own: a local operator never waits behind TCP guessers.
+    if (peer.isUnix) {
+        if (room >= pendingLimit()) {
+            ++m_admission.refusedRoomFull;
+            return QStringLiteral("%1 monitor connections on Unix sockets are already waiting to be admitted").arg(pendingLimit());
+        }
+        return {};
+    }
+    // A proven address (an operator's) may open as many monitors at once as may be admitted.
+    const int addressCap = proven ? std::max(m_settings.maxWaitingPerAddress, m_settings.maxMonitors)
+                                  : m_settings.maxWaitingPerAddress;
+    if (sameAddress >= addressCap) {
+        ++m_admission.refusedPerAddress;
+        return QStringLiteral("%1 monitor connections from %2 are already waiting to be admitted (max_waiting_per_address)")
+            .arg(addressCap).arg(key);
+    }
+    if (proven)
+        return {};
+    if (!prefix.isEmpty() && samePrefix >= m_settings.maxWaitingPerPrefix) {
+        ++m_admission.refusedPerPrefix;
+        return QStringLiteral("%1 monitor connections from %2 are already waiting to be admitted (max_waiting_per_prefix)")
+            .arg(m_settings.maxWaitingPerPrefix).arg(prefix);
+    }
+    if (room >= pendingLimit()) {
+        ++m_admission.refusedRoomFull;
+        return QStringLiteral("%1 monitor connections are already waiting to be admitted").arg(pendingLimit());
+    }
+    return {};
+}
+
+void MonitorHub::admissionTimedOut(MonitorConnection *connection)
+{
+    ++m_admission.timedOut;
+    qCWarning(lcMonitorHub).noquote() << connection->describe() << "not admitted within"
+                                      << m_settings.admissionTimeout.count() << "ms (admission_timeout_ms);"
+                                      << m_admission.timedOut << "timed out in all";
+}
+
+MonitorHub::AdmissionCounters MonitorHub::admissionCounters() const
+{
+    AdmissionCounters counters = m_admission;
+    counters.guessesRefused = m_authenticator->guessesRefused();
+    counters.servicesRefused = m_authenticator->servicesRefused();
+    counters.failures = m_authenticator->failures();
+    if (m_listener) {
+        counters.handshakesRefusedPerAddress = m_listener->refusedPerAddress();
+        counters.handshakesRefusedPerPrefix = m_listener->refusedPerPrefix();
+        counters.handshakesRefusedFull = m_listener->refusedFull();
+    }
+    return counters;
 }
 
 int MonitorHub::pendingLimit() const
@@ -327,6 +402,13 @@ void MonitorHub::authenticate(MonitorConnection *connection, const QByteArray &t
     peer.address = connection->peer().address;
     peer.isUnix = connection->peer().isUnix;
     peer.uid = connection->peer().uid;
+    if (peer.isUnix && connection->peer().pid) {
+        // Looked up when the Hello is decided, the closest to the act the broker can get.
+        if (const Service *service = m_broker.supervisor().serviceOwning(*connection->peer().pid)) {
+            peer.service = service->name();
+            peer.serviceMayMonitor = service->settings().monitor;
+        }
+    }
     QPointer<MonitorConnection> guard(connection);
     m_authenticator->authenticate(peer, token, connection, [this, guard, messageId](bool admitted, const QString &how) {
         if (guard)

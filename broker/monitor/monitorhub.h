@@ -58,7 +58,11 @@ public:
     static constexpr const char *TestMessageSender = "kennel-monitor";
     static constexpr const char *LegacyTestMessageSender = "kennelmon";
     // Connections that said Hello as a monitor and are not admitted yet (their credentials are
-    // being checked, perhaps slowed down): at most this many, or 4 x max_monitors if larger.
+    // being checked, perhaps slowed down): at most this many, or 4 x max_monitors if larger, for
+    // TCP peers; as many again for Unix peers, which never wait behind TCP ones. Per address and
+    // per prefix [monitor] max_waiting_per_address / max_waiting_per_prefix apply on top (not to
+    // an address proven by the right token recently, which may have max(that cap, max_monitors)
+    // and is not held to its prefix's).
     static constexpr int MinPendingMonitors = 16;
     // Totals are sent at most this often whatever totals_interval says.
     static constexpr std::chrono::milliseconds MinTotalsInterval{100};
@@ -104,6 +108,23 @@ public:
     };
     QList<MonitorInfo> monitors() const;
     int admittedCount() const;
+    // Admission (issue 18): refused at the door by the waiting-room caps; refused because their
+    // answer did not come within admission_timeout; the authenticator's own counters.
+    struct AdmissionCounters
+    {
+        quint64 refusedPerAddress = 0;
+        quint64 refusedPerPrefix = 0;
+        quint64 refusedRoomFull = 0;
+        quint64 timedOut = 0;
+        quint64 guessesRefused = 0;
+        quint64 servicesRefused = 0;
+        quint64 failures = 0;
+        // The monitor listeners' TLS handshakes refused (per address, per prefix, all full).
+        quint64 handshakesRefusedPerAddress = 0;
+        quint64 handshakesRefusedPerPrefix = 0;
+        quint64 handshakesRefusedFull = 0;
+    };
+    AdmissionCounters admissionCounters() const;
     bool isTrafficTapped() const;
 
 signals:
@@ -122,8 +143,10 @@ private:
                const QByteArray &unread);
     void acceptFromListener(QIODevice *device, const QString &peerAddress, bool isUnix, std::optional<uid_t> peerUid);
     void admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, quint32 messageId);
+    void admissionTimedOut(MonitorConnection *connection);
+    // Empty if `connection` may wait for admission, else why not (and the counter is bumped).
+    QString waitingRoomRefusal(const MonitorConnection &connection);
     void connectionFinished(MonitorConnection *connection);
-    int pendingCount() const;
     int pendingLimit() const;
 
     void sendSnapshot(MonitorConnection *connection);
@@ -175,6 +198,7 @@ private:
     std::unique_ptr<Session> m_testSender;
     std::unique_ptr<Session> m_legacyTestSender;
     bool m_closed = false;
+    AdmissionCounters m_admission;
 };
 
 } // namespace Kennel

@@ -1,5 +1,6 @@
 #include "monitorlistener.h"
 
+#include "monitorauthenticator.h"
 #include "tcplistener.h"
 #include "unixlistener.h"
 
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace Kennel {
@@ -251,8 +253,8 @@ void MonitorListener::close()
         listener->deleteLater();
     }
     m_unixListeners.clear();
-    const QSet<QSslSocket *> handshakes = std::exchange(m_handshakes, {});
-    for (QSslSocket *socket : handshakes) {
+    const QHash<QSslSocket *, QString> handshakes = std::exchange(m_handshakes, {});
+    for (QSslSocket *socket : handshakes.keys()) {
         socket->disconnect(this);
         socket->abort();
         socket->deleteLater();
@@ -285,11 +287,12 @@ void MonitorListener::acceptTcp(int fd)
         return;
     }
 
-    // Each handshake in progress costs a socket, OpenSSL state and a timer: bounded, like monitors.
-    if (m_handshakes.size() >= m_settings.maxMonitors) {
+    // Each handshake in progress costs a socket, OpenSSL state and a timer: bounded, and shared
+    // out so that one address or network cannot take every place.
+    const QString from = peerOfDescriptor(fd);
+    if (const QString why = handshakeRefusal(from); !why.isEmpty()) {
         ++m_refused;
-        logRefusal(QStringLiteral("monitor connection from ") + peerOfDescriptor(fd) + QStringLiteral(" refused: ")
-                   + QString::number(m_handshakes.size()) + QStringLiteral(" TLS handshakes already in progress"));
+        logRefusal(QStringLiteral("monitor connection from ") + from + QStringLiteral(" refused: ") + why);
         ::close(fd);
         return;
     }
@@ -304,7 +307,7 @@ void MonitorListener::acceptTcp(int fd)
         return;
     }
     const QString peer = ipOf(socket->peerAddress());
-    m_handshakes.insert(socket);
+    m_handshakes.insert(socket, peer);
 
     auto *timer = new QTimer(socket);
     timer->setSingleShot(true);
@@ -328,6 +331,47 @@ void MonitorListener::acceptTcp(int fd)
     });
     timer->start(m_settings.handshakeTimeout);
     socket->startServerEncryption();
+}
+
+int MonitorListener::handshakeLimit() const
+{
+    return std::max(16, 4 * m_settings.maxMonitors);
+}
+
+QString MonitorListener::handshakeRefusal(const QString &peer)
+{
+    MonitorAuthenticator::Peer who;
+    who.address = peer;
+    const QString key = MonitorAuthenticator::throttleKey(who);
+    const QString prefix = MonitorAuthenticator::prefixKey(who);
+    int sameAddress = 0;
+    int samePrefix = 0;
+    for (const QString &other : std::as_const(m_handshakes)) {
+        MonitorAuthenticator::Peer them;
+        them.address = other;
+        if (MonitorAuthenticator::throttleKey(them) == key)
+            ++sameAddress;
+        if (!prefix.isEmpty() && MonitorAuthenticator::prefixKey(them) == prefix)
+            ++samePrefix;
+    }
+    const bool proven = m_isProven && m_isProven(peer);
+    const int addressCap = proven ? std::max(m_settings.maxWaitingPerAddress, m_settings.maxMonitors)
+                                  : m_settings.maxWaitingPerAddress;
+    if (sameAddress >= addressCap) {
+        ++m_refusedPerAddress;
+        return QString::number(sameAddress) + QStringLiteral(" TLS handshakes from this address already in progress (max_waiting_per_address)");
+    }
+    if (!proven && !prefix.isEmpty() && samePrefix >= m_settings.maxWaitingPerPrefix) {
+        ++m_refusedPerPrefix;
+        return QString::number(samePrefix) + QStringLiteral(" TLS handshakes from ") + prefix
+               + QStringLiteral(" already in progress (max_waiting_per_prefix)");
+    }
+    const int limit = handshakeLimit() + (proven ? m_settings.maxMonitors : 0);
+    if (m_handshakes.size() >= limit) {
+        ++m_refusedFull;
+        return QString::number(m_handshakes.size()) + QStringLiteral(" TLS handshakes already in progress");
+    }
+    return {};
 }
 
 void MonitorListener::handshakeDone(QSslSocket *socket, const QString &peer)

@@ -4,17 +4,26 @@
 // a handful of them, TLS needs QSslSocket, and the monitor stream is not the routing hot path.
 //
 // This class only gets connections to the point where the Hello can be read: accepted, the TLS
-// handshake completed (within handshakeTimeout; at most maxMonitors handshakes at once, so
-// half-open connections cannot pile up), the peer's address and, on a Unix socket, its user from
-// the kernel. Who the peer is allowed to be is MonitorAuthenticator's business.
+// handshake completed (within handshakeTimeout, so half-open connections cannot pile up), the
+// peer's address and, on a Unix socket, its user from the kernel. Who the peer is allowed to be
+// is MonitorAuthenticator's business.
+//
+// Handshakes in progress (issue 18: idle connections must not lock operators out): at most
+// max_waiting_per_address from one address and max_waiting_per_prefix from one /24 (IPv4) or
+// /64 (IPv6), and at most handshakeLimit() in all; an address proven by the right token recently
+// (setProvenCheck) may have max(its address's cap, maxMonitors), no prefix cap, and maxMonitors
+// places beyond the total.
 #pragma once
 
 #include "brokerconfig.h"
 #include "logthrottle.h"
 
+#include <QHash>
 #include <QList>
 #include <QObject>
 #include <QSet>
+
+#include <functional>
 #include <QSslConfiguration>
 #include <QString>
 
@@ -52,6 +61,14 @@ public:
 
     // --- diagnostics and tests ---
     int pendingHandshakes() const { return int(m_handshakes.size()); }
+    // max(16, 4 x max_monitors), like the hub's waiting room.
+    int handshakeLimit() const;
+    // Whether an address presented the right token recently (MonitorAuthenticator::isProven).
+    void setProvenCheck(std::function<bool(const QString &address)> check) { m_isProven = std::move(check); }
+    // Of refusedConnections(): by the per-address cap, the per-prefix cap, the total.
+    quint64 refusedPerAddress() const { return m_refusedPerAddress; }
+    quint64 refusedPerPrefix() const { return m_refusedPerPrefix; }
+    quint64 refusedFull() const { return m_refusedFull; }
     quint64 failedHandshakes() const { return m_failedHandshakes; }
     quint64 refusedConnections() const { return m_refused; } // over the handshake bound, or unusable
 
@@ -76,7 +93,13 @@ private:
     QSslConfiguration m_tls;
     QList<TcpListener *> m_tcpListeners;
     QList<UnixListener *> m_unixListeners;
-    QSet<QSslSocket *> m_handshakes;
+    QString handshakeRefusal(const QString &peer);
+
+    QHash<QSslSocket *, QString> m_handshakes; // -> the peer's address
+    std::function<bool(const QString &)> m_isProven;
+    quint64 m_refusedPerAddress = 0;
+    quint64 m_refusedPerPrefix = 0;
+    quint64 m_refusedFull = 0;
     quint64 m_failedHandshakes = 0;
     quint64 m_refused = 0;
     LogThrottle m_log;

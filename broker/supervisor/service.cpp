@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include "logging.h"
+#include "processtree.h"
 
 #include <QDir>
 
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace Kennel {
@@ -38,12 +40,22 @@ Service::Service(const ServiceSettings &settings, QObject *parent)
     connect(&m_restartTimer, &QTimer::timeout, this, &Service::restartTimerFired);
     m_stopTimer.setSingleShot(true);
     connect(&m_stopTimer, &QTimer::timeout, this, &Service::stopTimerFired);
+    m_reapTimer.setInterval(50);
+    connect(&m_reapTimer, &QTimer::timeout, this, &Service::reapLater);
 }
 
 Service::~Service()
 {
-    if (!m_process)
+    if (!m_process) {
+        killLeftovers("the broker is shutting down");
+        // The one other blocking wait: destruction only, bounded, for processes SIGKILLed above.
+        for (int i = 0; i < 20 && !m_unreaped.isEmpty(); ++i) {
+            reapLater();
+            if (!m_unreaped.isEmpty())
+                ::usleep(5000);
+        }
         return;
+    }
     // No slot of ours may run while the QProcess is torn down below.
     m_process->disconnect(this);
     const qint64 pid = m_process->processId();
@@ -58,6 +70,69 @@ Service::~Service()
         m_process->waitForFinished(1000);
     delete m_process;
     m_process = nullptr;
+    killLeftovers("the broker is shutting down");
+    for (int i = 0; i < 20 && !m_unreaped.isEmpty(); ++i) {
+        reapLater();
+        if (!m_unreaped.isEmpty())
+            ::usleep(5000);
+    }
+}
+
+bool Service::isMainProcess(qint64 pid, quint64 startTime) const
+{
+    if (!m_process || m_process->state() == QProcess::NotRunning || pid <= 0 || m_process->processId() != pid)
+        return false;
+    return startTime == 0 || m_mainStartTime == 0 || startTime == m_mainStartTime;
+}
+
+int Service::killLeftovers(const char *why)
+{
+    if (m_processGroup <= 0)
+        return 0;
+    const pid_t self = ::getpid();
+    QList<pid_t> exclude;
+    pid_t group = pid_t(m_processGroup);
+    if (m_process && m_process->processId() > 0)
+        exclude.append(pid_t(m_process->processId()));
+    // The group's ID is the main process's PID. Once that process and every member are gone the
+    // number may name a new group (another service's): then it is not ours to match by.
+    if (const std::optional<ProcStat> leader = ProcessTree::stat(group);
+        leader && !(exclude.contains(group) || (m_mainStartTime != 0 && leader->startTime == m_mainStartTime)))
+        group = 0;
+    const QList<ProcStat> found = ProcessTree::leftovers(group, self, m_settings.name.toUtf8(), exclude);
+    int killed = 0;
+    QStringList pids;
+    for (const ProcStat &p : found) {
+        if (p.state != 'Z') {
+            ::kill(p.pid, SIGKILL);
+            ++killed;
+            pids.append(QString::number(p.pid));
+        }
+        if (p.ppid == self && !m_unreaped.contains(p.pid))
+            m_unreaped.append(p.pid);
+    }
+    if (killed > 0)
+        qCWarning(lcSupervisor).noquote() << label()
+                                          << QStringLiteral("%1 leftover process(es) killed (%2): pid %3")
+                                                 .arg(killed)
+                                                 .arg(QLatin1String(why), pids.join(QStringLiteral(", ")));
+    reapLater();
+    return killed;
+}
+
+void Service::reapLater()
+{
+    // Only PIDs found as leftovers: never a QProcess child, whose exit is QProcess's to collect.
+    for (qsizetype i = m_unreaped.size() - 1; i >= 0; --i) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid_t(m_unreaped.at(i)), &status, WNOHANG);
+        if (r != 0) // reaped, or not our child (any more)
+            m_unreaped.removeAt(i);
+    }
+    if (m_unreaped.isEmpty())
+        m_reapTimer.stop();
+    else if (!m_reapTimer.isActive())
+        m_reapTimer.start();
 }
 
 const char *Service::stateName(State state)
@@ -151,6 +226,7 @@ void Service::stop()
     case State::Exited:
     case State::Failed:
         m_restartTimer.stop();
+        killLeftovers("service stopped");
         qCInfo(lcSupervisor).noquote() << label() << "stopped";
         setState(State::Stopped);
         emit stopped();
@@ -244,6 +320,7 @@ void Service::launch(bool byPolicy)
         setState(State::Failed);
         return;
     }
+    killLeftovers("service starting again");
     m_startTimes.append(now);
     ++m_status.starts;
     if (byPolicy)
@@ -301,6 +378,8 @@ void Service::launch(bool byPolicy)
     // with it and m_process is no longer this one.
     if (m_process == process) {
         m_status.pid = process->processId();
+        m_processGroup = m_status.pid;
+        m_mainStartTime = 0;
         setState(State::Starting);
     }
 }
@@ -327,6 +406,8 @@ void Service::processStarted()
     if (!m_process)
         return;
     m_status.pid = m_process->processId();
+    if (const std::optional<ProcStat> st = ProcessTree::stat(pid_t(m_status.pid)))
+        m_mainStartTime = st->startTime;
     m_status.lastError.clear();
     m_runStartedAt = Clock::now();
     qCInfo(lcSupervisor).noquote() << label()
@@ -406,6 +487,7 @@ void Service::runEnded(int exitCode, int exitSignal, bool failure)
         m_stopRequested = false;
         const bool startAgain = m_startAfterStop;
         m_startAfterStop = false;
+        killLeftovers("service stopped");
         qCInfo(lcSupervisor).noquote() << label() << "stopped";
         setState(State::Stopped);
         emit exited(exitCode, exitSignal, false);

@@ -31,6 +31,15 @@
 // Stop: stop_signal to the process; after stop_timeout SIGKILL to its whole process group (so
 // helpers it started do not linger). The PID is safe to signal: the process is our child and
 // QProcess has not reported it finished, so it has not been reaped and its PID cannot be reused.
+//
+// Leftovers (issue 18, docs/WATCHDOG.md "Process tracking"): what a service started and left
+// behind — helpers in its process group, and daemons that double-forked and called setsid(),
+// which the broker (a child subreaper, see Supervisor) inherits when their parent exits and
+// recognises by KENNEL_SERVICE=<name> in their environment — with everything below them. They
+// get SIGKILL once the main process is gone when the service is stopped (stop(), the broker's
+// shutdown, destruction), and before it is started again; the broker reaps those that are its
+// children. A daemon that clears its environment and escapes its group is not recognised: that
+// takes a cgroup, which this fallback does not have.
 #pragma once
 
 #include "brokerconfig.h"
@@ -113,6 +122,12 @@ public:
     // The broker's watchdog signalled this service's process: its next exit is a failure whatever
     // its code. Ignored unless a process runs.
     void noteWatchdogAction();
+    // `pid`, started at `startTime` (/proc/PID/stat field 22; 0: not checked), is this service's
+    // main process, alive.
+    bool isMainProcess(qint64 pid, quint64 startTime) const;
+    // SIGKILL to the leftovers (see above) and reap those that are the broker's children; how many
+    // were signalled. Called by stop() and the destructor; public for the supervisor and tests.
+    int killLeftovers(const char *why);
 
 signals:
     void stateChanged(Kennel::Service::State state);
@@ -138,6 +153,7 @@ private:
     std::chrono::milliseconds backoffDelay() const;
     QProcessEnvironment childEnvironment() const;
     QString label() const;
+    void reapLater();
 
     ServiceSettings m_settings;
     QProcessEnvironment m_extraEnvironment;
@@ -152,6 +168,10 @@ private:
     bool m_startAfterStop = false;   // restart(): start once the process is gone
     bool m_watchdogActed = false;    // noteWatchdogAction() during the current run
     bool m_killSent = false;         // stop(): the stop timeout ran out and SIGKILL went out
+    qint64 m_processGroup = 0;       // the last main process's PID, its group's ID; 0: none yet
+    quint64 m_mainStartTime = 0;     // the main process's start time (/proc), 0 until known
+    QList<qint64> m_unreaped;        // killed leftovers that are our children, not yet reaped
+    QTimer m_reapTimer;
     QByteArray m_stdoutPartial;
     QByteArray m_stderrPartial;
 };

@@ -1,8 +1,12 @@
 #include "supervisor.h"
 
 #include "logging.h"
+#include "processtree.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 namespace Kennel {
 
@@ -14,6 +18,17 @@ Supervisor::Supervisor(const QList<ServiceSettings> &services, QObject *parent) 
         connect(service, &Service::stateChanged, this,
                 [this, service](Service::State state) { emit serviceStateChanged(service, state); });
         m_services.append(service);
+    }
+    // Orphans of services (a daemon whose parent exited) become the broker's children instead of
+    // init's: the broker can still find, stop and reap them (Service: leftovers).
+    if (!m_services.isEmpty()) {
+        if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+            m_subreaper = true;
+        } else {
+            const int error = errno;
+            qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << qt_error_string(error)
+                                              << "): daemonizing services are not tracked once their parent exits";
+        }
     }
 }
 
@@ -102,6 +117,39 @@ Service *Supervisor::service(const QString &name) const
     for (Service *service : m_services) {
         if (service->name() == name)
             return service;
+    }
+    return nullptr;
+}
+
+const Service *Supervisor::serviceOwning(qint64 pid) const
+{
+    if (pid <= 0 || m_services.isEmpty())
+        return nullptr;
+    const pid_t self = ::getpid();
+    pid_t current = pid_t(pid);
+    pid_t below = 0;
+    // Up the parent chain, each step checked by start time so that a reused PID is not taken for
+    // a service's process. Bounded: process trees are shallow, a cycle is impossible but costs
+    // nothing to rule out.
+    for (int depth = 0; depth < MaxAncestry && current > 1; ++depth) {
+        if (current == self) {
+            // The broker's own child, and not a service's main process (checked the step
+            // before): an orphan the broker inherited as subreaper, or a test's child.
+            if (below > 0) {
+                if (const std::optional<QByteArray> mark = ProcessTree::environmentValue(below, "KENNEL_SERVICE"))
+                    return service(QString::fromUtf8(*mark));
+            }
+            return nullptr;
+        }
+        const std::optional<ProcStat> st = ProcessTree::stat(current);
+        if (!st)
+            return nullptr;
+        for (const Service *s : m_services) {
+            if (s->isMainProcess(current, st->startTime))
+                return s;
+        }
+        below = current;
+        current = st->ppid;
     }
     return nullptr;
 }

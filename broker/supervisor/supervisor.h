@@ -41,6 +41,12 @@ public:
     const QList<Service *> &services() const { return m_services; }
     // The service whose process has this PID (Starting, Running or Stopping); nullptr if none.
     Service *serviceByPid(qint64 pid) const;
+    // The service this process belongs to: its main process, a descendant of it (the parent
+    // chain in /proc, start times checked), or an orphan of it the broker inherited (marked
+    // KENNEL_SERVICE=<name>); nullptr if none. Services are not operators (MonitorHub).
+    const Service *serviceOwning(qint64 pid) const;
+    bool isSubreaper() const { return m_subreaper; }
+    static constexpr int MaxAncestry = 64;
 
 signals:
     void serviceStateChanged(Kennel::Service *service, Kennel::Service::State state);
@@ -53,6 +59,7 @@ private:
     QList<Service *> m_toStop; // stopAll(): still to stop, next first
     QMetaObject::Connection m_waiting;
     bool m_stopping = false;
+    bool m_subreaper = false;
 };
 
 } // namespace Kennel

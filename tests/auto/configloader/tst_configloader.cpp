@@ -136,7 +136,8 @@ const char *const allFields[] = {
 // The [monitor] keys in the order the loader lists them.
 const QString MonitorKeyList = QStringLiteral(
     "listen, tls, certificate, private_key, token, token_file, allow_local_peers, max_monitors, failure_delay_ms, "
-    "failure_delay_max_ms, handshake_timeout_ms, max_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
+    "failure_delay_max_ms, handshake_timeout_ms, admission_timeout_ms, max_waiting_per_address, max_waiting_per_prefix, "
+    "max_token_guesses_per_second, proven_address_ttl_ms, max_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
     "totals_interval_ms");
 
 // Long enough for MonitorToken::check().
@@ -170,7 +171,7 @@ QString unknownGroup(const char *group)
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, monitor");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
@@ -1214,12 +1215,16 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),
                                 QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic"),
+                                QStringLiteral("monitor/admission_timeout_ms"),
                                 QStringLiteral("monitor/allow_local_peers"), QStringLiteral("monitor/certificate"),
                                 QStringLiteral("monitor/failure_delay_max_ms"), QStringLiteral("monitor/failure_delay_ms"),
                                 QStringLiteral("monitor/handshake_timeout_ms"), QStringLiteral("monitor/listen"),
                                 QStringLiteral("monitor/max_monitors"), QStringLiteral("monitor/max_queue_bytes"),
-                                QStringLiteral("monitor/max_traffic_per_second"), QStringLiteral("monitor/private_key"),
-                                QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
+                                QStringLiteral("monitor/max_token_guesses_per_second"),
+                                QStringLiteral("monitor/max_traffic_per_second"),
+                                QStringLiteral("monitor/max_waiting_per_address"),
+                                QStringLiteral("monitor/max_waiting_per_prefix"), QStringLiteral("monitor/private_key"),
+                                QStringLiteral("monitor/proven_address_ttl_ms"), QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
                                 QStringLiteral("monitor/token_file"), QStringLiteral("monitor/totals_interval_ms"),
                                 QStringLiteral("monitor/traffic_preview_bytes"),
                                 QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
@@ -1266,7 +1271,8 @@ void tst_ConfigLoader::validateInCodeConfig_data()
                                                  QStringLiteral("service.s/working_directory: \"/nonexistent/kennel\": no such directory"),
                                                  QStringLiteral("service.s/environment: \"X\" is not NAME=VALUE (NAME: letters, "
                                                                 "digits and _, not starting with a digit)"),
-                                                 QStringLiteral("service.s/restart_delay_max_ms: 10 is below service.s/restart_delay_ms 20"),
+                                                 QStringLiteral("service.s/restart_delay_ms: 20 is below the minimum 100"),
+                                                 QStringLiteral("service.s/restart_delay_max_ms: 10 is below the minimum 100"),
                                                  QStringLiteral("service.s/stop_signal: 0 is not a signal number (1..")
                                                      + QString::number(SIGRTMAX) + QLatin1Char(')')};
     QTest::newRow("service-names") << 9 << QStringList{QStringLiteral("[service.s]: declared twice"),
@@ -1670,12 +1676,13 @@ void tst_ConfigLoader::serviceAllKeys()
         "working_directory = sub\n"
         "environment = A=1, B=x=y, C=\n"
         "restart = always\n"
-        "restart_delay_ms = 10\n"
-        "restart_delay_max_ms = 20\n"
+        "restart_delay_ms = 100\n"
+        "restart_delay_max_ms = 200\n"
         "start_limit = 7\n"
-        "start_limit_window_ms = 500\n"
+        "start_limit_window_ms = 5000\n"
         "stop_signal = INT\n"
-        "stop_timeout_ms = 0\n"));
+        "stop_timeout_ms = 0\n"
+        "monitor = yes\n"));
     QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
     QCOMPARE(result.config.services.size(), 1);
     const ServiceSettings &s = result.config.services.first();
@@ -1688,10 +1695,11 @@ void tst_ConfigLoader::serviceAllKeys()
     QCOMPARE(s.workingDirectory, m_dir.filePath(QStringLiteral("sub")));
     QCOMPARE(s.environment, (QStringList{QStringLiteral("A=1"), QStringLiteral("B=x=y"), QStringLiteral("C=")}));
     QCOMPARE(s.restart, ServiceSettings::Restart::Always);
-    QCOMPARE(s.restartDelay.count(), 10);
-    QCOMPARE(s.restartDelayMax.count(), 20);
+    QCOMPARE(s.restartDelay.count(), 100);
+    QCOMPARE(s.restartDelayMax.count(), 200);
     QCOMPARE(s.startLimit, 7);
-    QCOMPARE(s.startLimitWindow.count(), 500);
+    QCOMPARE(s.startLimitWindow.count(), 5000);
+    QVERIFY(s.monitor);
     QCOMPARE(s.stopSignal, int(SIGINT));
     QCOMPARE(s.stopTimeout.count(), 0);
     QVERIFY(ConfigLoader::validate(result.config).isEmpty());
@@ -1782,7 +1790,23 @@ void tst_ConfigLoader::badServiceValues_data()
     QTest::newRow("delay-garbage") << svc + "restart_delay_ms = 1s\n"
                                    << one(QStringLiteral("service.svc/restart_delay_ms: \"1s\" is not a whole number"));
     QTest::newRow("delay-negative") << svc + "restart_delay_ms = -1\n"
-                                    << one(QStringLiteral("service.svc/restart_delay_ms: -1 is below the minimum 0"));
+                                    << one(QStringLiteral("service.svc/restart_delay_ms: -1 is below the minimum 100"));
+    // Issue 18: the configuration that produced 2,771 starts in 5 s, and its neighbours at the edge.
+    QTest::newRow("storm") << svc + "restart_delay_ms = 0\nrestart_delay_max_ms = 0\nstart_limit_window_ms = 1\n"
+                           << QStringList{QStringLiteral("service.svc/restart_delay_ms: 0 is below the minimum 100"),
+                                          QStringLiteral("service.svc/restart_delay_max_ms: 0 is below the minimum 100"),
+                                          QStringLiteral("service.svc/start_limit_window_ms: 1 is below the minimum 1000")};
+    QTest::newRow("delay-one-below") << svc + "restart_delay_ms = 99\n"
+                                     << one(QStringLiteral("service.svc/restart_delay_ms: 99 is below the minimum 100"));
+    QTest::newRow("window-one-below") << svc + "start_limit_window_ms = 999\n"
+                                      << one(QStringLiteral("service.svc/start_limit_window_ms: 999 is below the minimum 1000"));
+    QTest::newRow("window-too-short-for-limit")
+        << svc + "restart_delay_ms = 100\nrestart_delay_max_ms = 100\nstart_limit = 11\nstart_limit_window_ms = 1000\n"
+        << one(QStringLiteral("service.svc/start_limit_window_ms: 1000 is too short: 11 starts of a program that fails at once "
+                              "take at least 1000 ms (restart_delay_ms 100, doubling up to restart_delay_max_ms 100), so "
+                              "start_limit would never be reached and the service would restart forever"));
+    QTest::newRow("monitor-not-bool") << svc + "monitor = maybe\n"
+                                      << one(QStringLiteral("service.svc/monitor: \"maybe\" is not a boolean (true/false, yes/no, on/off, 1/0)"));
     QTest::newRow("delay-big") << svc + "restart_delay_ms = 3600001\nrestart_delay_max_ms = 3600001\n"
                                << one(QStringLiteral("service.svc/restart_delay_ms: 3600001 is above the maximum 3600000"));
     QTest::newRow("delay-max-big") << svc + "restart_delay_max_ms = 86400001\n"
@@ -1794,7 +1818,7 @@ void tst_ConfigLoader::badServiceValues_data()
     QTest::newRow("limit-big") << svc + "start_limit = 1001\n"
                                << one(QStringLiteral("service.svc/start_limit: 1001 is above the maximum 1000"));
     QTest::newRow("window-zero") << svc + "start_limit_window_ms = 0\n"
-                                 << one(QStringLiteral("service.svc/start_limit_window_ms: 0 is below the minimum 1"));
+                                 << one(QStringLiteral("service.svc/start_limit_window_ms: 0 is below the minimum 1000"));
     QTest::newRow("stop-timeout-big") << svc + "stop_timeout_ms = 3600001\n"
                                       << one(QStringLiteral("service.svc/stop_timeout_ms: 3600001 is above the maximum 3600000"));
     QTest::newRow("signal-name") << svc + "stop_signal = TERMINATE\n"
@@ -1838,6 +1862,7 @@ void tst_ConfigLoader::badServiceValues_data()
                              << QStringList{QStringLiteral("service.svc/restart_delay_ms: \"x\" is not a whole number"),
                                             QStringLiteral("service.svc/stop_signal: \"0\"") + notSignal,
                                             QStringLiteral("service.svc/program: \"%DIR%/nope.sh\": no such file"),
+                                            QStringLiteral("service.svc/restart_delay_max_ms: 5 is below the minimum 100"),
                                             QStringLiteral("service.svc/start_limit: 0 is below the minimum 1")};
 }
 

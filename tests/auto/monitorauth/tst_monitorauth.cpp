@@ -21,6 +21,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <memory>
 #include <unistd.h>
 
@@ -33,12 +34,12 @@ const QByteArray Token = "kennel-monitor-token-0123456789";
 
 MonitorAuthenticator::Peer ip(const char *address)
 {
-    return {QString::fromLatin1(address), false, std::nullopt};
+    return {QString::fromLatin1(address), false, std::nullopt, {}, false};
 }
 
 MonitorAuthenticator::Peer unixPeer(std::optional<uid_t> uid)
 {
-    return {QStringLiteral("unix"), true, uid};
+    return {QStringLiteral("unix"), true, uid, {}, false};
 }
 
 MonitorSettings authSettings(std::chrono::milliseconds delay, std::chrono::milliseconds max)
@@ -47,6 +48,8 @@ MonitorSettings authSettings(std::chrono::milliseconds delay, std::chrono::milli
     settings.token = Token;
     settings.failureDelay = delay;
     settings.failureDelayMax = max;
+    // The broker-wide guess budget has tests of its own; here it must not be what answers.
+    settings.maxTokenGuessesPerSecond = 10000;
     return settings;
 }
 
@@ -120,6 +123,11 @@ private slots:
     void trackedAddressesBounded();
     void pendingAttemptsBounded();
     void destroyedContextIsNotCalled();
+    void prefixKeys();
+    void rotatingWithinPrefixShareItsPenalty();
+    void guessBudgetBrokerWide();
+    void provenAddressKeepsItsWay();
+    void serviceNotAdmittedByUid();
 
     // MonitorListener
     void emptyListen();
@@ -342,7 +350,7 @@ void tst_MonitorAuth::otherAddressesUnaffected()
 {
     MonitorAuthenticator auth(authSettings(300ms, 1200ms));
     const auto attacker = ip("10.0.0.6");
-    const auto operatorPeer = ip("10.0.0.7");
+    const auto operatorPeer = ip("10.0.1.7"); // another /24: the attacker's own /24 shares its penalty
     const auto wrong = ask(auth, attacker, "wrong-token-wrong-token");
     const auto right = ask(auth, operatorPeer, Token);
     QTRY_VERIFY(right->called);
@@ -400,7 +408,7 @@ void tst_MonitorAuth::throttleKeys()
     QFETCH(qint64, uid);
     QFETCH(QString, key);
 
-    MonitorAuthenticator::Peer peer{address, isUnix, std::nullopt};
+    MonitorAuthenticator::Peer peer{address, isUnix, std::nullopt, {}, false};
     if (uid >= 0)
         peer.uid = uid_t(uid);
     QCOMPARE(MonitorAuthenticator::throttleKey(peer), key);
@@ -414,7 +422,7 @@ void tst_MonitorAuth::onePenaltyPerHost()
     QCOMPARE(auth.penaltyFor(ip("2001:db8:1:3::1")).count(), 0);
     ask(auth, ip("::ffff:10.1.1.1"), "wrong-token-wrong-token");
     QCOMPARE(auth.penaltyFor(ip("10.1.1.1")).count(), 100);
-    QCOMPARE(auth.trackedAddresses(), 2);
+    QCOMPARE(auth.trackedAddresses(), 3); // the two hosts and 10.1.1.0/24
     QTRY_COMPARE(auth.pendingAnswers(), 0);
 }
 
@@ -565,7 +573,7 @@ void tst_MonitorAuth::trackedAddressesBounded()
     constexpr int Addresses = 10000;
     for (int i = 0; i < Addresses; ++i) {
         const QString address = QStringLiteral("10.%1.%2.%3").arg(i >> 16).arg((i >> 8) & 0xff).arg(i & 0xff);
-        auth.authenticate({address, false, std::nullopt}, "wrong-token-wrong-token", this,
+        auth.authenticate({address, false, std::nullopt, {}, false}, "wrong-token-wrong-token", this,
                           [&answered](bool, const QString &) { ++answered; });
         QVERIFY(auth.trackedAddresses() <= MonitorAuthenticator::DefaultMaxTrackedAddresses);
     }
@@ -626,6 +634,126 @@ void tst_MonitorAuth::destroyedContextIsNotCalled()
 
 // ---------------------------------------------------------------------------------------------
 // MonitorListener
+
+void tst_MonitorAuth::prefixKeys()
+{
+    QCOMPARE(MonitorAuthenticator::prefixKey(ip("10.1.2.3")), QStringLiteral("10.1.2.0/24"));
+    QCOMPARE(MonitorAuthenticator::prefixKey(ip("::ffff:10.1.2.3")), QStringLiteral("10.1.2.0/24"));
+    QCOMPARE(MonitorAuthenticator::prefixKey(ip("2001:db8:1:2::7")), QStringLiteral("2001:db8:1:2::/64"));
+    QCOMPARE(MonitorAuthenticator::prefixKey(unixPeer(0)), QString());
+}
+
+// Finding 6: a guesser that takes a new address in its /24 for every guess does not start at the
+// bottom each time: the /24's penalty doubles as an address's would.
+void tst_MonitorAuth::rotatingWithinPrefixShareItsPenalty()
+{
+    MonitorAuthenticator auth(authSettings(100ms, 400ms));
+    QList<std::shared_ptr<Answer>> answers;
+    for (int i = 1; i <= 3; ++i)
+        answers.append(ask(auth, ip(QByteArray("10.9.9." + QByteArray::number(i)).constData()), "wrong-token-wrong-token"));
+    // Each address's own first failure, but the /24's 1st, 2nd and 3rd: answered one after the
+    // other at 100, 100 + 200, 100 + 200 + 400 ms.
+    QCOMPARE(auth.penaltyFor(ip("10.9.9.3")).count(), 100); // the address's own: its first failure
+    QTRY_VERIFY_WITH_TIMEOUT(answers.last()->called, 5000);
+    QVERIFY2(answers.at(1)->elapsedMs >= 300, qPrintable(QString::number(answers.at(1)->elapsedMs)));
+    QVERIFY2(answers.at(2)->elapsedMs >= 700, qPrintable(QString::number(answers.at(2)->elapsedMs)));
+    // Another /24 is not touched.
+    const auto elsewhere = ask(auth, ip("10.9.8.1"), "wrong-token-wrong-token");
+    QTRY_VERIFY(elsewhere->called);
+    QVERIFY2(elsewhere->elapsedMs < 300, qPrintable(QString::number(elsewhere->elapsedMs)));
+}
+
+// Finding 6: whatever the addresses, at most max_token_guesses_per_second tokens are looked at;
+// the rest are refused at once with a reason and counted.
+void tst_MonitorAuth::guessBudgetBrokerWide()
+{
+    MonitorSettings settings = authSettings(10ms, 20ms);
+    settings.maxTokenGuessesPerSecond = 5;
+    MonitorAuthenticator auth(settings);
+    QList<std::shared_ptr<Answer>> answers;
+    for (int i = 0; i < 20; ++i)
+        answers.append(ask(auth, ip(QStringLiteral("10.%1.0.1").arg(i).toLatin1().constData()), "wrong-token-wrong-token"));
+    QTRY_VERIFY(std::all_of(answers.cbegin(), answers.cend(), [](const auto &a) { return a->called; }));
+    int looked = 0;
+    int refused = 0;
+    for (const auto &a : answers) {
+        QVERIFY(!a->admitted);
+        if (a->how == QStringLiteral("wrong token"))
+            ++looked;
+        else if (a->how.startsWith(QStringLiteral("too many token attempts broker-wide (max_token_guesses_per_second 5)")))
+            ++refused;
+    }
+    QCOMPARE(looked, 5);
+    QCOMPARE(refused, 15);
+    QCOMPARE(auth.guessesRefused(), quint64(15));
+    // Even the right token is refused unlooked while the budget is spent...
+    const auto spent = ask(auth, ip("10.100.0.1"), Token);
+    QTRY_VERIFY(spent->called);
+    QVERIFY(!spent->admitted);
+    // ... and looked at again once it refills (5 a second: one every 200 ms).
+    QTest::qWait(250);
+    const auto later = ask(auth, ip("10.100.0.1"), Token);
+    QTRY_VERIFY(later->called);
+    QVERIFY(later->admitted);
+}
+
+// Reserves: an address that presented the right token is proven: the guess budget and its /24's
+// penalty do not stop it; a wrong token from it ends that.
+void tst_MonitorAuth::provenAddressKeepsItsWay()
+{
+    MonitorSettings settings = authSettings(200ms, 2000ms);
+    settings.maxTokenGuessesPerSecond = 2;
+    MonitorAuthenticator auth(settings);
+    const auto first = ask(auth, ip("10.7.7.1"), Token);
+    QTRY_VERIFY(first->called);
+    QVERIFY(first->admitted);
+    QVERIFY(auth.isProven(QStringLiteral("10.7.7.1")));
+    // A neighbour guesses: the /24 is penalised and the budget spent.
+    QList<std::shared_ptr<Answer>> guesses;
+    for (int i = 0; i < 4; ++i)
+        guesses.append(ask(auth, ip("10.7.7.66"), "wrong-token-wrong-token"));
+    QVERIFY(auth.guessesRefused() >= 2);
+    const auto again = ask(auth, ip("10.7.7.1"), Token);
+    QTRY_VERIFY(again->called);
+    QVERIFY(again->admitted);
+    QVERIFY2(again->elapsedMs < 150, qPrintable(QString::number(again->elapsedMs)));
+    // An unproven neighbour with the right token waits for the /24's penalty (or is refused
+    // unlooked while the budget is spent).
+    const auto neighbour = ask(auth, ip("10.7.7.2"), Token);
+    QTRY_VERIFY_WITH_TIMEOUT(neighbour->called, 5000);
+    QVERIFY(!neighbour->admitted || neighbour->elapsedMs >= 200);
+    // A wrong token from the proven address: proven no more.
+    const auto typo = ask(auth, ip("10.7.7.1"), "wrong-token-wrong-token");
+    QVERIFY(!auth.isProven(QStringLiteral("10.7.7.1")));
+    QTRY_VERIFY_WITH_TIMEOUT(typo->called, 5000);
+    for (const auto &g : guesses)
+        QTRY_VERIFY_WITH_TIMEOUT(g->called, 10000);
+}
+
+// Finding 3: a peer the supervisor says is a service is not admitted by its uid, unless its
+// service may be a monitor; with the token it is, like anyone.
+void tst_MonitorAuth::serviceNotAdmittedByUid()
+{
+    MonitorAuthenticator auth(authSettings(50ms, 100ms));
+    MonitorAuthenticator::Peer service = unixPeer(::geteuid());
+    service.service = QStringLiteral("worker");
+    const auto byUid = ask(auth, service, {});
+    QTRY_VERIFY(byUid->called);
+    QVERIFY(!byUid->admitted);
+    QVERIFY2(byUid->how.contains(QStringLiteral("service 'worker'")), qPrintable(byUid->how));
+    QCOMPARE(auth.servicesRefused(), quint64(1));
+
+    const auto byToken = ask(auth, service, Token);
+    QTRY_VERIFY_WITH_TIMEOUT(byToken->called, 5000);
+    QVERIFY(byToken->admitted);
+    QCOMPARE(byToken->how, QStringLiteral("token"));
+
+    service.serviceMayMonitor = true;
+    const auto allowed = ask(auth, service, {});
+    QTRY_VERIFY_WITH_TIMEOUT(allowed->called, 5000);
+    QVERIFY(allowed->admitted);
+    QCOMPARE(allowed->how, QStringLiteral("peer uid ") + QString::number(::geteuid()));
+}
 
 MonitorSettings tst_MonitorAuth::tlsSettings() const
 {
@@ -848,6 +976,9 @@ void tst_MonitorAuth::handshakesBounded()
         QFAIL(qPrintable(m_opensslProblem));
     MonitorSettings settings = tlsSettings();
     settings.maxMonitors = 2;
+    // From one address: max_waiting_per_address is the bound that bites (the total is
+    // max(16, 4 x max_monitors); tst_monitoradmission fills it from several addresses).
+    settings.maxWaitingPerAddress = 2;
     settings.handshakeTimeout = 60000ms;
     MonitorListener listener(settings);
     QString error;
