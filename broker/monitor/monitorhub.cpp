@@ -401,6 +401,54 @@ void MonitorHub::subscribe(MonitorConnection *connection, const MonitorSubscribe
         m_totalsTimer.start();
 }
 
+void MonitorHub::refuseSnapshot(MonitorConnection *connection, quint32 messageId)
+{
+    ++m_snapshotsRefused;
+    // The refusal itself is small, and it counts towards the queue bound like every frame: a
+    // monitor that goes on pipelining is disconnected once it passes twice the bound.
+    connection->refuse(ErrorCode::OverBudget,
+                       QStringLiteral("subscribe refused: %1 bytes still queued towards this monitor "
+                                      "(max_queue_bytes %2); read the last snapshot first (refused so far: %3)")
+                           .arg(connection->queuedBytes())
+                           .arg(m_settings.maxQueueBytes)
+                           .arg(m_snapshotsRefused),
+                       messageId, false);
+}
+
+MemoryBudget &MonitorHub::monitorBudget()
+{
+    return m_ctx.budgets.monitorQueues;
+}
+
+void MonitorHub::monitorBudgetExceeded()
+{
+    if (m_shedQueued)
+        return;
+    m_shedQueued = true;
+    QMetaObject::invokeMethod(this, &MonitorHub::shedOverBudget, Qt::QueuedConnection);
+}
+
+void MonitorHub::shedOverBudget()
+{
+    m_shedQueued = false;
+    MemoryBudget &budget = m_ctx.budgets.monitorQueues;
+    QList<MonitorConnection *> largest = m_connections;
+    std::sort(largest.begin(), largest.end(),
+              [](const MonitorConnection *a, const MonitorConnection *b) { return a->queuedBytes() > b->queuedBytes(); });
+    for (MonitorConnection *connection : std::as_const(largest)) {
+        if (!budget.isOver())
+            break;
+        budget.noteShed();
+        ++m_budgetSheds;
+        connection->shed(ErrorCode::OverBudget,
+                         QStringLiteral("the broker's budget for monitor queues (%1 bytes) is used up; this monitor's "
+                                        "queue of %2 bytes was the largest (sheds so far: %3)")
+                             .arg(budget.limit())
+                             .arg(connection->queuedBytes())
+                             .arg(m_budgetSheds));
+    }
+}
+
 void MonitorHub::sendSnapshot(MonitorConnection *connection)
 {
     std::vector<Session *> clients;

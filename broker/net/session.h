@@ -49,6 +49,7 @@ public:
         ByMonitor,      // an operator's DisconnectClient from a monitor
         IncompleteFrame,// held the beginning of a frame past incomplete_frame_timeout_ms
         IdleTimeout,    // a native peer silent for idle_timeout_ms, Ping unanswered
+        OverBudget,     // shed: it held the most of a broker-wide memory budget that ran out
     };
 
     Session(BrokerContext &context, int fd, quint64 id, Transport transport, QString peerAddress);
@@ -154,6 +155,9 @@ public:
 private:
     int leave(CloseReason reason);
     void readInput();
+    void readInputRounds();
+    // The incomplete-frame budget follows m_in's size: one subtraction per read event.
+    void syncParkedInput();
     size_t processInput(const char *data, size_t size);
     // Handles what sits in the connection's own input buffer (a large frame read in place, or
     // bytes given to receiveBytes()); false if the session closed meanwhile.
@@ -181,6 +185,7 @@ private:
     CloseReason m_closeReason = CloseReason::PeerClosed;
     quint32 m_claimedPid = 0;
     size_t m_inputNeed = 0; // size of the frame whose beginning sits in m_in
+    size_t m_parkedAccounted = 0; // m_in's size as counted in the incomplete-frame budget
     // While processNative() runs: the end of the frame being handled and of the bytes read, so
     // that a handover can take what follows the Hello with it.
     const char *m_frameEnd = nullptr;

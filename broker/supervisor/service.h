@@ -34,6 +34,7 @@
 #pragma once
 
 #include "brokerconfig.h"
+#include "logthrottle.h"
 
 #include <QByteArray>
 #include <QDateTime>
@@ -153,6 +154,7 @@ private:
     bool m_watchdogActed = false;    // noteWatchdogAction() during the current run
     bool m_killSent = false;         // stop(): the stop timeout ran out and SIGKILL went out
     QByteArray m_stdoutPartial;
+    LogThrottle m_outputLog; // log_lines_per_second: a chatty service cannot flood the log
     QByteArray m_stderrPartial;
 };
 

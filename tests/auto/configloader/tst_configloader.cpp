@@ -45,6 +45,12 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(config.idleTimeout.count());
     if (name == QLatin1String("traffic"))
         return config.logTraffic;
+    if (name == QLatin1String("total_incomplete_frame_bytes"))
+        return qint64(config.totalIncompleteFrameBytes);
+    if (name == QLatin1String("total_queue_bytes"))
+        return qint64(config.totalQueueBytes);
+    if (name == QLatin1String("peer_lines_per_second"))
+        return qint64(config.logLinesPerPeer);
     const WatchdogSettings &w = config.watchdog;
     if (name == QLatin1String("default_interval_ms"))
         return qint64(w.defaultInterval.count());
@@ -111,6 +117,8 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(m.handshakeTimeout.count());
     if (name == QLatin1String("monitor/max_queue_bytes"))
         return qint64(m.maxQueueBytes);
+    if (name == QLatin1String("monitor/total_queue_bytes"))
+        return qint64(m.totalQueueBytes);
     if (name == QLatin1String("monitor/traffic_preview_bytes"))
         return qint64(m.trafficPreviewBytes);
     if (name == QLatin1String("monitor/max_traffic_per_second"))
@@ -124,19 +132,19 @@ QVariant field(const BrokerConfig &config, const QString &name)
 // Every field above: what a rejected value must leave untouched.
 const char *const allFields[] = {
     "listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes", "register_timeout_ms",
-    "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
+    "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "total_incomplete_frame_bytes", "total_queue_bytes", "peer_lines_per_second", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
     "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "history_names", "action",
     "client_actions", "rules", "services", "monitor/listen", "monitor/tls", "monitor/certificate", "monitor/private_key",
     "monitor/token", "monitor/token_file", "monitor/allow_local_peers", "monitor/max_monitors",
     "monitor/failure_delay_ms", "monitor/failure_delay_max_ms", "monitor/handshake_timeout_ms",
-    "monitor/max_queue_bytes", "monitor/traffic_preview_bytes", "monitor/max_traffic_per_second",
+    "monitor/max_queue_bytes", "monitor/total_queue_bytes", "monitor/traffic_preview_bytes", "monitor/max_traffic_per_second",
     "monitor/totals_interval_ms",
 };
 
 // The [monitor] keys in the order the loader lists them.
 const QString MonitorKeyList = QStringLiteral(
     "listen, tls, certificate, private_key, token, token_file, allow_local_peers, max_monitors, failure_delay_ms, "
-    "failure_delay_max_ms, handshake_timeout_ms, max_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
+    "failure_delay_max_ms, handshake_timeout_ms, max_queue_bytes, total_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
     "totals_interval_ms");
 
 // Long enough for MonitorToken::check().
@@ -170,7 +178,7 @@ QString unknownGroup(const char *group)
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
@@ -938,7 +946,7 @@ void tst_ConfigLoader::allErrorsReported()
     const QStringList expected{
         QStringLiteral("limits/max_frmae_size: unknown key (keys in [limits]: max_clients, max_frame_size, "
                        "max_name_length, max_queue_bytes, register_timeout_ms, shutdown_timeout_ms, "
-                       "incomplete_frame_timeout_ms, idle_timeout_ms)"),
+                       "incomplete_frame_timeout_ms, idle_timeout_ms, total_incomplete_frame_bytes, total_queue_bytes)"),
         unknownGroup("logs"),
         QStringLiteral("broker/listen: \"1.2.3.4:x\": port \"x\" is not a number"),
         QStringLiteral("broker/listen: \"unix:\": empty Unix socket path"),
@@ -962,9 +970,9 @@ void tst_ConfigLoader::unknownNames_data()
                                  << QStringList{QStringLiteral("limits/max_client: unknown key (keys in [limits]: max_clients, "
                                                                "max_frame_size, max_name_length, max_queue_bytes, "
                                                                "register_timeout_ms, shutdown_timeout_ms, "
-                                                               "incomplete_frame_timeout_ms, idle_timeout_ms)")};
+                                                               "incomplete_frame_timeout_ms, idle_timeout_ms, total_incomplete_frame_bytes, total_queue_bytes)")};
     QTest::newRow("wrong-case-key") << QByteArray("[log]\nTraffic = true\n")
-                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic)")};
+                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic, peer_lines_per_second)")};
     QTest::newRow("wrong-case-group") << QByteArray("[Broker]\nlisten = *:1\n")
                                       << QStringList{unknownGroup("Broker")};
     QTest::newRow("key-in-wrong-group") << QByteArray("[broker]\nmax_clients = 5\n")
@@ -1213,14 +1221,18 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("limits/incomplete_frame_timeout_ms"), QStringLiteral("limits/max_clients"),
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),
-                                QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic"),
+                                QStringLiteral("limits/shutdown_timeout_ms"),
+                                QStringLiteral("limits/total_incomplete_frame_bytes"),
+                                QStringLiteral("limits/total_queue_bytes"), QStringLiteral("log/peer_lines_per_second"),
+                                QStringLiteral("log/traffic"),
                                 QStringLiteral("monitor/allow_local_peers"), QStringLiteral("monitor/certificate"),
                                 QStringLiteral("monitor/failure_delay_max_ms"), QStringLiteral("monitor/failure_delay_ms"),
                                 QStringLiteral("monitor/handshake_timeout_ms"), QStringLiteral("monitor/listen"),
                                 QStringLiteral("monitor/max_monitors"), QStringLiteral("monitor/max_queue_bytes"),
                                 QStringLiteral("monitor/max_traffic_per_second"), QStringLiteral("monitor/private_key"),
                                 QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
-                                QStringLiteral("monitor/token_file"), QStringLiteral("monitor/totals_interval_ms"),
+                                QStringLiteral("monitor/token_file"), QStringLiteral("monitor/total_queue_bytes"),
+                                QStringLiteral("monitor/totals_interval_ms"),
                                 QStringLiteral("monitor/traffic_preview_bytes"),
                                 QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
                                 QStringLiteral("watchdog/default_allowed_misses"),
