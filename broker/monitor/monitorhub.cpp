@@ -757,6 +757,11 @@ void MonitorHub::totalsTick()
     totals.watched = quint32(m_broker.watchdog().engine().size());
     totals.expiries = m_expiries;
     totals.kills = m_signalsSent;
+    const BudgetLedger &budgets = m_ctx.budgets;
+    totals.budgetSheds = budgets.incompleteFrames.shedCount() + budgets.clientQueues.shedCount()
+                         + budgets.monitorQueues.shedCount();
+    totals.monitorOverflows = m_queueOverflows;
+    totals.snapshotsRefused = m_snapshotsRefused;
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
 
     const auto now = std::chrono::steady_clock::now();

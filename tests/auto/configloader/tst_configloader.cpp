@@ -211,6 +211,9 @@ const NumericCase numericCases[] = {
     {"incomplete_frame_timeout_ms", "--incomplete-frame-timeout", 100, 3600000},
     // 0 turns it off (its own rows in fileBounds and flagBounds); otherwise 1000 at least.
     {"idle_timeout_ms", "--idle-timeout", 1000, 86400000},
+    // 0 derives them from RAM (their own rows); otherwise 1024 at least.
+    {"total_incomplete_frame_bytes", "--total-incomplete-frame-bytes", 1024, 64LL * 1024 * 1024 * 1024},
+    {"total_queue_bytes", "--total-queue-bytes", 1024, 64LL * 1024 * 1024 * 1024},
 };
 
 // Room for the bound tests: queue and frame size at the extremes of the other never clash.
@@ -669,6 +672,12 @@ void tst_ConfigLoader::fileKeys_data()
                                                  << QStringLiteral("incomplete_frame_timeout_ms") << QVariant(qint64(2500));
     QTest::newRow("idle_timeout_ms") << QByteArray("[limits]\nidle_timeout_ms = 30000\n")
                                      << QStringLiteral("idle_timeout_ms") << QVariant(qint64(30000));
+    QTest::newRow("total_queue_bytes") << QByteArray("[limits]\ntotal_queue_bytes = 64M\n")
+                                       << QStringLiteral("total_queue_bytes") << QVariant(qint64(64 * 1024 * 1024));
+    QTest::newRow("peer_lines_per_second") << QByteArray("[log]\npeer_lines_per_second = 5\n")
+                                           << QStringLiteral("peer_lines_per_second") << QVariant(qint64(5));
+    QTest::newRow("monitor/total_queue_bytes") << QByteArray("[monitor]\ntotal_queue_bytes = 32M\n")
+                                               << QStringLiteral("monitor/total_queue_bytes") << QVariant(qint64(32 * 1024 * 1024));
     QTest::newRow("idle_timeout_ms-off") << QByteArray("[limits]\nidle_timeout_ms = 0\n")
                                          << QStringLiteral("idle_timeout_ms") << QVariant(qint64(0));
     QTest::newRow("traffic-true") << QByteArray("[log]\ntraffic = true\n") << QStringLiteral("traffic") << QVariant(true);
@@ -847,6 +856,12 @@ void tst_ConfigLoader::badFileValues_data()
                                        << QStringLiteral("limits/shutdown_timeout_ms: -1 is below the minimum 0");
     QTest::newRow("incomplete-0") << QByteArray("[limits]\nincomplete_frame_timeout_ms = 0\n")
                                   << QStringLiteral("limits/incomplete_frame_timeout_ms: 0 is below the minimum 100");
+    QTest::newRow("total-queue-1023") << QByteArray("[limits]\ntotal_queue_bytes = 1023\n")
+                                      << QStringLiteral("limits/total_queue_bytes: 1023 is below the minimum 1024 (0 derives it from RAM)");
+    QTest::newRow("peer-lines-0") << QByteArray("[log]\npeer_lines_per_second = 0\n")
+                                  << QStringLiteral("log/peer_lines_per_second: 0 is below the minimum 1");
+    QTest::newRow("monitor-total-queue-small") << QByteArray("[monitor]\ntotal_queue_bytes = 1k\n")
+                                               << QStringLiteral("monitor/total_queue_bytes: 1k is below the minimum 65536 (0 derives it from RAM)");
     QTest::newRow("idle-999") << QByteArray("[limits]\nidle_timeout_ms = 999\n")
                               << QStringLiteral("limits/idle_timeout_ms: 999 is below the minimum 1000 (0 turns it off)");
     QTest::newRow("idle-negative") << QByteArray("[limits]\nidle_timeout_ms = -1\n")
@@ -1097,6 +1112,8 @@ void tst_ConfigLoader::fileBounds_data()
         QTest::addRow("%s=max+1", c.key) << key << c.max + 1 << false;
     }
     QTest::addRow("idle_timeout_ms=0") << QStringLiteral("idle_timeout_ms") << qint64(0) << true;
+    QTest::addRow("total_incomplete_frame_bytes=0") << QStringLiteral("total_incomplete_frame_bytes") << qint64(0) << true;
+    QTest::addRow("total_queue_bytes=0") << QStringLiteral("total_queue_bytes") << qint64(0) << true;
 }
 
 void tst_ConfigLoader::fileBounds()
@@ -1134,6 +1151,8 @@ void tst_ConfigLoader::flagBounds_data()
         QTest::addRow("%s=max+1", c.flag) << key << flag << c.max + 1 << false;
     }
     QTest::addRow("--idle-timeout=0") << QStringLiteral("idle_timeout_ms") << QStringLiteral("--idle-timeout") << qint64(0) << true;
+    QTest::addRow("--total-queue-bytes=0") << QStringLiteral("total_queue_bytes") << QStringLiteral("--total-queue-bytes")
+                                           << qint64(0) << true;
 }
 
 void tst_ConfigLoader::flagBounds()
