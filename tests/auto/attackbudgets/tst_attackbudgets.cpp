@@ -201,6 +201,7 @@ private slots:
     void manyIncompleteFrames();
     void manyNonReadingReceivers();
     void monitorPipeliningSubscribes();
+    void monitorsOverTheirBudget();
     void serviceFloodingOutput();
     void connectAndCloseFlood();
 
@@ -377,6 +378,62 @@ void tst_AttackBudgets::monitorPipeliningSubscribes()
     QVERIFY2(broker.countInLog("subscribe refused") >= 1, broker.log().right(3000).constData());
     QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("it is not reading") >= 1, 5000);
     QTRY_VERIFY_WITH_TIMEOUT(monitor->closedByPeer(), 5000);
+    QVERIFY(broker.isRunning());
+}
+
+// Three monitors that never read each keep their own queue under its bound (about one
+// max_queue_bytes each: further Subscribes are refused), but together they pass the budget for
+// all monitors: the one with the largest queue is disconnected with over_budget.
+void tst_AttackBudgets::monitorsOverTheirBudget()
+{
+    BrokerProcess broker;
+    BrokerProcess::Options options;
+    options.configText = "[monitor]\nmax_queue_bytes = 64k\ntotal_queue_bytes = 128k\n";
+    startBroker(broker, options);
+    QVERIFY(broker.countInLog("monitor queues 131072 bytes") == 1);
+    Canary canary;
+    startCanary(canary, broker);
+
+    QObject owner;
+    for (int i = 0; i < 100; ++i) {
+        auto *client = new UnixPeer(broker.unixPath(), &owner);
+        client->write(helloFrame("client-with-a-longer-name-" + QByteArray::number(i)));
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("registered '") >= 102, 10000);
+
+    RssSampler rss(broker);
+    QList<UnixPeer *> monitors;
+    for (int i = 0; i < 3; ++i) {
+        monitors.append(new UnixPeer(broker.unixPath(), &owner));
+        monitors.last()->write(helloFrame("quiet-monitor-" + QByteArray::number(i), Role::Monitor));
+    }
+    // Waves of Subscribes: the kernel's socket buffers fill first, then each monitor's queue.
+    Frame subscribe;
+    subscribe.type = MonitorFrame::Subscribe;
+    subscribe.payload = encodeMonitorSubscribe(MonitorSubscribe{});
+    int waves = 0;
+    QTimer wave;
+    connect(&wave, &QTimer::timeout, &owner, [&] {
+        for (UnixPeer *monitor : std::as_const(monitors)) {
+            QByteArray frames;
+            for (int i = 0; i < 10; ++i)
+                frames += encodeFrame(subscribe);
+            monitor->write(frames);
+        }
+        if (++waves == 20)
+            wave.stop();
+    });
+    wave.start(100);
+    QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("budget for monitor queues") >= 1 || waves == 20, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("budget for monitor queues") >= 1, 5000);
+    wave.stop();
+    wait(1000); // the canary runs through the aftermath
+    qInfo("monitors over their budget: %d budget sheds, %d own-bound disconnects, %d refusals logged; "
+          "broker RSS %lld KiB before, peak +%lld KiB",
+          broker.countInLog("budget for monitor queues"), broker.countInLog("it is not reading"),
+          broker.countInLog("subscribe refused"), rss.baseKiB(), rss.growthKiB());
+    stopCanary(canary, "monitors over their budget");
+    QVERIFY(rss.growthKiB() < 16 * 1024);
     QVERIFY(broker.isRunning());
 }
 
