@@ -29,10 +29,11 @@ constexpr int MaxReadsPerEvent = 4;
 constexpr size_t DirectReadThreshold = BrokerContext::ScratchSize / 2;
 
 LogThrottle refusalLog;
-// Connection closes, per peer address: a client that connects and closes in a loop cannot flood
-// the log (issue 18: ~206 bytes a connection, 1.5 MB/s from one client), and one that does
-// cannot hide another address's lines.
-LogThrottleMap closeLog;
+// Lines a peer causes (its close, its registration, Errors it sends), per peer address: a client
+// that connects and closes in a loop cannot flood the log (issue 18: ~206 bytes a connection,
+// 1.5 MB/s from one client), and one that does cannot hide another address's lines.
+// One map per kind (Session::PeerLine), so that a flood of closes cannot hide registrations.
+LogThrottleMap peerLog[3];
 
 // The part of a peer address that one attacker cannot vary at will: the host without the port,
 // the uid without the pid.
@@ -221,20 +222,31 @@ void Session::close(CloseReason reason, const QString &detail)
 {
     if (m_fd < 0)
         return;
-    if (lcSession().isInfoEnabled()) {
-        closeLog.setLinesPerSecond(m_ctx.config->logLinesPerPeer);
-        const QString key = peerKey(m_peerAddress, m_transport);
-        int suppressed = 0;
-        if (closeLog.allow(key, &suppressed)) {
-            if (suppressed)
-                qCInfo(lcSession).noquote() << suppressed << "more connection closes from" << key << "not logged";
-            if (detail.isEmpty())
-                qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason);
-            else
-                qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason) << "-" << detail;
-        }
+    int suppressed = 0;
+    if (lcSession().isInfoEnabled() && allowPeerLogLine(PeerLine::Close, &suppressed)) {
+        if (suppressed)
+            logSuppressedPeerLines(PeerLine::Close, suppressed);
+        if (detail.isEmpty())
+            qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason);
+        else
+            qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason) << "-" << detail;
     }
     ::close(leave(reason));
+}
+
+bool Session::allowPeerLogLine(PeerLine kind, int *suppressed)
+{
+    LogThrottleMap &map = peerLog[int(kind)];
+    map.setLinesPerSecond(m_ctx.config->logLinesPerPeer);
+    return map.allow(peerKey(m_peerAddress, m_transport), suppressed);
+}
+
+void Session::logSuppressedPeerLines(PeerLine kind, int suppressed) const
+{
+    const char *what = kind == PeerLine::Close ? "connection closes" : kind == PeerLine::Registration ? "registrations"
+                                                                                                      : "client errors";
+    qCInfo(lcSession).noquote() << suppressed << "more" << what << "from" << peerKey(m_peerAddress, m_transport)
+                                << "not logged";
 }
 
 // The one teardown: out of epoll and the name table, buffers freed, handed to the owner. Returns

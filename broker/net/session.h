@@ -96,6 +96,14 @@ public:
     // `close` says otherwise. Legacy peers have no error channel: they are logged and, if
     // `close`, disconnected.
     void refuse(ErrorCode code, const QString &text, quint32 messageId = 0, bool close = false);
+    // Log lines a peer can cause at will, each kind limited on its own.
+    enum class PeerLine : quint8 { Close, Registration, ClientError };
+    // A line of this kind that this peer caused may be written: at most [log]
+    // peer_lines_per_second of each kind per peer address (the host, or the Unix uid), shared by
+    // all its connections. When lines were held back, *suppressed says how many (log it first).
+    bool allowPeerLogLine(PeerLine kind, int *suppressed);
+    // "N more <kind> lines from ADDR not logged", for allowPeerLogLine()'s count.
+    void logSuppressedPeerLines(PeerLine kind, int suppressed) const;
 
     // The one teardown path: leave epoll and the routing table, close, hand to the owner.
     void close(CloseReason reason, const QString &detail = {});
