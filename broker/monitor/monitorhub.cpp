@@ -391,10 +391,15 @@ void MonitorHub::subscribe(MonitorConnection *connection, const MonitorSubscribe
     connection->setSubscription(request.wantTraffic, preview, rate);
     if (!m_subscribers.contains(connection))
         m_subscribers.append(connection);
-    qCInfo(lcMonitorHub).noquote() << connection->describe() << "subscribed"
+    int suppressed = 0;
+    if (m_subscribeLog.allow(&suppressed)) {
+        if (suppressed)
+            qCInfo(lcMonitorHub, "%d more subscriptions not logged", suppressed);
+        qCInfo(lcMonitorHub).noquote() << connection->describe() << "subscribed"
                                    << (request.wantTraffic ? QStringLiteral("with traffic records (preview %1 bytes, at most %2 per second)")
                                                                  .arg(preview).arg(rate)
                                                            : QStringLiteral("without traffic records"));
+    }
     sendSnapshot(connection);
     updateTap();
     if (!m_totalsTimer.isActive())

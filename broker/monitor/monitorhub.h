@@ -20,6 +20,7 @@
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
 #include "framecodec.h"
+#include "logthrottle.h"
 #include "monitorcodec.h"
 #include "monitorconnection.h"
 #include "router.h"
@@ -181,6 +182,7 @@ private:
     quint64 m_budgetSheds = 0;
     quint64 m_snapshotsRefused = 0;
     bool m_shedQueued = false;
+    LogThrottle m_subscribeLog; // a monitor re-subscribing in a loop cannot flood the log
     quint64 m_expiries = 0;
     quint64 m_signalsSent = 0;
     // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its
