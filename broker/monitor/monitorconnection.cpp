@@ -12,6 +12,7 @@
 #include <QLocalSocket>
 #include <QLoggingCategory>
 
+#include <algorithm>
 #include <limits>
 
 namespace Kennel {
@@ -394,8 +395,14 @@ void MonitorConnection::writeFrame(FrameType type, quint32 messageId, QByteArray
 void MonitorConnection::setSnapshotInProgress(bool inProgress)
 {
     m_inSnapshot = inProgress;
-    if (!inProgress)
-        checkQueueBound();
+    if (inProgress) {
+        m_snapshotStart = m_device->bytesToWrite();
+        return;
+    }
+    // One snapshot may pass the bound (the monitor asked for it, and with thousands of clients it
+    // is larger than a small bound); a second one is refused until the queue drained (Subscribe).
+    m_snapshotAllowance = std::max<qint64>(0, m_device->bytesToWrite() - m_snapshotStart);
+    checkQueueBound();
 }
 
 void MonitorConnection::syncBudget()
@@ -412,7 +419,9 @@ void MonitorConnection::syncBudget()
 void MonitorConnection::checkQueueBound()
 {
     syncBudget();
-    if (m_overflowed || m_inSnapshot || m_device->bytesToWrite() <= 2 * m_maxQueueBytes)
+    if (m_snapshotAllowance && m_device->bytesToWrite() < m_maxQueueBytes)
+        m_snapshotAllowance = 0;
+    if (m_overflowed || m_inSnapshot || m_device->bytesToWrite() <= 2 * m_maxQueueBytes + m_snapshotAllowance)
         return;
     // It stopped reading. Events cannot be dropped, so the monitor goes; from the event loop, not
     // from inside whatever wrote (a broadcast, the router's tap).

@@ -14,9 +14,10 @@
 //   queue has reached maxQueueBytes; a TrafficDropped frame with the count follows once there is
 //   room again.
 // - Events and snapshots are never dropped; a monitor whose queue passes 2 x maxQueueBytes anyway
-//   (it stopped reading) is disconnected — checked after a snapshot too, and a Subscribe that
-//   arrives while the queue holds maxQueueBytes or more is refused rather than answered with
-//   another snapshot (issue 18: pipelined Subscribes queued 330 MB against the bound).
+//   (it stopped reading) is disconnected — checked after a snapshot too, with that one snapshot
+//   allowed on top until the queue drains below maxQueueBytes, and a Subscribe that arrives while
+//   the queue holds maxQueueBytes or more is refused rather than answered with another snapshot
+//   (issue 18: pipelined Subscribes queued 330 MB against the bound).
 // - Every connection's queue counts towards the broker-wide monitor budget
 //   (BudgetLedger::monitorQueues); past it the hub disconnects the monitor with the largest queue.
 // - Until the Hello is answered nothing behind it is read (Qt's read buffer is bounded), so a
@@ -150,6 +151,10 @@ private:
     bool m_overflowed = false;
     bool m_inSnapshot = false;
     qint64 m_budgetAccounted = 0; // queued bytes as counted in the monitor budget
+    // The last snapshot, allowed on top of the bound until the queue has drained below
+    // maxQueueBytes: with many clients one snapshot may be larger than the bound itself.
+    qint64 m_snapshotStart = 0;
+    qint64 m_snapshotAllowance = 0;
     QTimer m_helloTimer;
     QTimer m_closeTimer;
 

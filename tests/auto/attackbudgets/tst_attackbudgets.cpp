@@ -202,6 +202,7 @@ private slots:
     void manyNonReadingReceivers();
     void monitorPipeliningSubscribes();
     void monitorsOverTheirBudget();
+    void snapshotLargerThanTheBound();
     void serviceFloodingOutput();
     void connectAndCloseFlood();
     void clientErrorFlood();
@@ -440,6 +441,58 @@ void tst_AttackBudgets::monitorsOverTheirBudget()
     stopCanary(canary, "monitors over their budget");
     QVERIFY(rss.growthKiB() < 16 * 1024);
     QVERIFY(broker.isRunning());
+}
+
+// The other edge of the monitor bound: with 1000 clients one snapshot (~190 KB) is larger than
+// twice a 64 KiB bound. A monitor that reads gets it whole, once, and stays connected.
+void tst_AttackBudgets::snapshotLargerThanTheBound()
+{
+    BrokerProcess broker;
+    BrokerProcess::Options options;
+    options.configText = "[monitor]\nmax_queue_bytes = 64k\n";
+    options.arguments = {QStringLiteral("--log-peer-lines=100000")};
+    startBroker(broker, options);
+
+    constexpr int Clients = 1000;
+    QObject owner;
+    for (int i = 0; i < Clients; ++i) {
+        auto *client = new UnixPeer(broker.unixPath(), &owner);
+        QVERIFY(client->isValid());
+        client->write(helloFrame("a-client-with-a-name-long-enough-to-make-the-snapshot-big-" + QByteArray::number(i)));
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("registered '") >= Clients, 20000);
+
+    QLocalSocket monitor;
+    FrameDecoder decoder(16 * MiB);
+    int clientRecords = 0;
+    int snapshotEnds = 0;
+    qint64 snapshotBytes = 0;
+    connect(&monitor, &QLocalSocket::readyRead, &owner, [&] {
+        const QByteArray bytes = monitor.readAll();
+        if (snapshotEnds == 0)
+            snapshotBytes += bytes.size();
+        decoder.append(bytes);
+        while (auto frame = decoder.next()) {
+            if (frame->type == MonitorFrame::Client)
+                ++clientRecords;
+            else if (frame->type == MonitorFrame::SnapshotEnd)
+                ++snapshotEnds;
+        }
+    });
+    monitor.connectToServer(broker.unixPath());
+    QTRY_COMPARE_WITH_TIMEOUT(monitor.state(), QLocalSocket::ConnectedState, 5000);
+    Frame subscribe;
+    subscribe.type = MonitorFrame::Subscribe;
+    subscribe.messageId = 2;
+    subscribe.payload = encodeMonitorSubscribe(MonitorSubscribe{});
+    monitor.write(helloFrame("patient-monitor", Role::Monitor) + encodeFrame(subscribe));
+    QTRY_VERIFY_WITH_TIMEOUT(snapshotEnds == 1, 10000);
+    qInfo("snapshot of %d clients: %lld bytes at max_queue_bytes 64 KiB", clientRecords, snapshotBytes);
+    QVERIFY2(snapshotBytes > 2 * 64 * 1024, qPrintable(QString::number(snapshotBytes)));
+    QCOMPARE(clientRecords, Clients);
+    wait(300);
+    QCOMPARE(monitor.state(), QLocalSocket::ConnectedState);
+    QCOMPARE(broker.countInLog("it is not reading"), 0);
 }
 
 // A supervised service prints as fast as a shell loop can (issue 18: 6.6 MB/s of log, the
