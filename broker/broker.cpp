@@ -104,6 +104,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.owner = this;
     m_ctx.watchdog = &m_watchdog;
     m_ctx.monitors = &m_monitors;
+    m_ctx.budgets.configure(m_config);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
     connect(&m_watchdog, &ClientWatchdog::aboutToSignal, this, [this](qint64 pid) {
@@ -192,6 +193,9 @@ bool Broker::start(QString *error)
     }
     for (const ListenAddress &address : boundAddresses())
         qCInfo(lcBroker).noquote() << "listening on" << address.toString();
+    qCInfo(lcBroker, "memory budgets: incomplete frames %lld bytes, client queues %lld bytes, monitor queues %lld bytes",
+           qlonglong(m_ctx.budgets.incompleteFrames.limit()), qlonglong(m_ctx.budgets.clientQueues.limit()),
+           qlonglong(m_ctx.budgets.monitorQueues.limit()));
     if (!m_supervisor.services().isEmpty()) {
         m_supervisor.setBrokerEnvironment(serviceEnvironment());
         m_supervisor.startAll();
@@ -361,6 +365,25 @@ void Broker::incompleteFrameStarted(Session *session)
     m_incompleteQueue.emplace(session->incompleteFrameSince() + m_config.incompleteFrameTimeout, session->id());
     if (!m_incompleteTimer.isActive())
         armIncompleteTimer();
+}
+
+void Broker::budgetExceeded()
+{
+    // Asked from inside a read or a delivery: the sessions to close may be on the stack.
+    if (m_shedQueued)
+        return;
+    m_shedQueued = true;
+    m_poller.afterBatch([this] { shedOverBudget(); });
+}
+
+void Broker::shedOverBudget()
+{
+    m_shedQueued = false;
+    std::vector<Session *> open;
+    open.reserve(m_sessions.size());
+    for (auto &entry : m_sessions)
+        open.push_back(entry.second.get());
+    m_shedder.shed(open);
 }
 
 void Broker::armIncompleteTimer()

@@ -8,6 +8,7 @@
 
 #include "brokercontext.h"
 #include "brokerconfig.h"
+#include "budgetshedder.h"
 #include "clientwatchdog.h"
 #include "eventpoller.h"
 #include "legacyhandler.h"
@@ -58,6 +59,8 @@ public:
     size_t connectionCount() const { return m_sessions.size(); }
     const NameRegistry &registry() const { return m_registry; }
     const TrafficCounters &totals() const { return m_router.totals(); }
+    // The broker-wide memory budgets, their use and how often each had to shed.
+    const BudgetLedger &budgets() const { return m_ctx.budgets; }
     // A live session by registered name, for tests and the monitor; nullptr if none.
     Session *sessionByName(QByteArrayView name) const;
     Session *sessionById(quint64 id) const;
@@ -96,6 +99,8 @@ private:
     void refuseAtDoor(int fd, const QString &reason);
     void sessionClosed(Session *session) override;
     void incompleteFrameStarted(Session *session) override;
+    void budgetExceeded() override;
+    void shedOverBudget();
     void armRegisterTimer();
     void expireRegistrations();
     void armIncompleteTimer();
@@ -141,6 +146,8 @@ private:
     QTimer m_trimTimer;
     QTimer m_shutdownTimer;
     LogThrottle m_doorLog;
+    BudgetShedder m_shedder{m_ctx.budgets};
+    bool m_shedQueued = false;
     bool m_releasingSessions = false; // shutdown's last phase: the services are down, clients go
 };
 

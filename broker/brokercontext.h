@@ -2,6 +2,8 @@
 // One instance, owned by Broker; sessions hold a reference instead of a pointer per collaborator.
 #pragma once
 
+#include "budgetledger.h"
+
 #include <cstddef>
 #include <memory>
 
@@ -26,6 +28,8 @@ public:
     // A read ended with the beginning of a new frame held and its end still to come: the
     // incomplete-frame deadline starts now (Session::incompleteFrameSince()).
     virtual void incompleteFrameStarted(Session *session) { (void)session; }
+    // A global memory budget (BrokerContext::budgets) went past its limit: shed after the batch.
+    virtual void budgetExceeded() {}
 };
 
 struct BrokerContext
@@ -42,6 +46,8 @@ struct BrokerContext
     MonitorHub *monitors = nullptr;
     SessionOwner *owner = nullptr;
     bool shuttingDown = false;
+    // Broker-wide memory budgets; unlimited until the broker configures them.
+    BudgetLedger budgets;
 
     // One read buffer shared by all connections: a read lands here and every complete frame is
     // handled in place; only a frame cut off at the end is copied into the connection's own queue.

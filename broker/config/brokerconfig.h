@@ -108,6 +108,8 @@ struct ServiceSettings
     // Its processes may be admitted as a monitor by their uid (allow_local_peers); off: only by
     // the token, like anyone else (issue 18: services are not operators).
     bool monitor = false;
+    // Output lines logged per second; past it they are counted, then summed up in one line.
+    int logLinesPerSecond = 100;
 };
 
 const char *restartPolicyName(ServiceSettings::Restart restart); // "always", "on-failure", "never"
@@ -155,6 +157,9 @@ struct MonitorSettings
     // The stream: bytes queued towards one monitor before traffic records are dropped (events and
     // snapshots are never dropped; a monitor whose queue exceeds twice this is disconnected).
     qint64 maxQueueBytes = 4 * 1024 * 1024;
+    // Bytes queued towards all monitors; past it the monitor with the largest queue is
+    // disconnected. 0: RAM/32 within 16 MiB..512 MiB, never below 2 x maxQueueBytes.
+    qint64 totalQueueBytes = 0;
     int trafficPreviewBytes = 64;       // payload bytes per traffic record (0..1024)
     int maxTrafficPerSecond = 2000;     // records per second per monitor, then "N dropped" markers
     std::chrono::milliseconds totalsInterval{1000};
@@ -197,8 +202,17 @@ struct BrokerConfig
     // Also times TCP keepalive for every TCP connection. 0: off.
     std::chrono::milliseconds idleTimeout{60000};
 
+    // Global budgets (issue 18): bytes across all connections; past one, the most expensive holder
+    // is shed (BudgetShedder). 0: derived from physical RAM at start (BudgetLedger: RAM/16 within
+    // 16 MiB..1 GiB, RAM/8 within 32 MiB..2 GiB), never below the per-connection bound.
+    qint64 totalIncompleteFrameBytes = 0;        // parked in incomplete frames
+    qint64 totalQueueBytes = 0;                  // queued towards all client connections
+
     // Logging: the per-message path logs only when asked.
     bool logTraffic = false;
+    // Log lines one peer address may cause per second (connection closes); past it they are
+    // counted and summed up in one "N lines suppressed" line.
+    int logLinesPerPeer = 20;
 
     WatchdogSettings watchdog;
     QList<ServiceSettings> services; // started in this order, stopped in reverse

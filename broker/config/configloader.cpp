@@ -80,7 +80,13 @@ const QString OptMonitorListen = QStringLiteral("monitor-listen");
 const QString OptMonitorTokenFile = QStringLiteral("monitor-token-file");
 
 // MillisOrOff: a duration whose 0 turns the feature off; any other value must be in range.
-enum class ValueKind { Count, Bytes, Millis, MillisOrOff };
+// BytesOrAuto: a size whose 0 means "derived from the machine at start" (BudgetLedger).
+enum class ValueKind { Count, Bytes, Millis, MillisOrOff, BytesOrAuto };
+
+bool isBytes(ValueKind kind)
+{
+    return kind == ValueKind::Bytes || kind == ValueKind::BytesOrAuto;
+}
 
 // One numeric setting, in the file ([group] iniKey) and on the command line (--flag; nullptr:
 // file only).
@@ -126,6 +132,21 @@ const NumericKey numericKeys[] = {
      "Silence after which a native client is pinged (half) and closed (all); also times TCP keepalive",
      ValueKind::MillisOrOff, 1000, 86400000, [](const BrokerConfig &c) -> qint64 { return c.idleTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.idleTimeout = std::chrono::milliseconds(v); }},
+    // Global budgets (issue 18). The floor is the static one; BudgetLedger also never sets one
+    // below the per-connection bound it sums up.
+    {"limits", "total_incomplete_frame_bytes", "total-incomplete-frame-bytes", "BYTES",
+     "Bytes of incomplete frames held across all connections before the oldest is shed; 0: RAM/16, 16M..1G",
+     ValueKind::BytesOrAuto, MinFrameSize, 64 * GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.totalIncompleteFrameBytes; },
+     [](BrokerConfig &c, qint64 v) { c.totalIncompleteFrameBytes = v; }},
+    {"limits", "total_queue_bytes", "total-queue-bytes", "BYTES",
+     "Bytes queued towards all clients before the largest backlog is shed; 0: RAM/8, 32M..2G",
+     ValueKind::BytesOrAuto, MinFrameSize, 64 * GiB, [](const BrokerConfig &c) -> qint64 { return c.totalQueueBytes; },
+     [](BrokerConfig &c, qint64 v) { c.totalQueueBytes = v; }},
+    {"log", "peer_lines_per_second", "log-peer-lines", "N",
+     "Log lines per second one peer address may cause (connection closes); then summed up", ValueKind::Count, 1, 100000,
+     [](const BrokerConfig &c) -> qint64 { return c.logLinesPerPeer; },
+     [](BrokerConfig &c, qint64 v) { c.logLinesPerPeer = int(v); }},
     // The watchdog's outer bounds are the deadline engine's (Watchdog::MaxInterval, MaxGrace,
     // MaxAllowedMisses): a day, 100000 misses. crossCheck() ties the defaults to min/max.
     {"watchdog", "default_interval_ms", "watchdog-interval", "MS",
@@ -192,6 +213,9 @@ const NumericKey numericKeys[] = {
     {"monitor", "max_queue_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 64 * KiB, GiB,
      [](const BrokerConfig &c) -> qint64 { return c.monitor.maxQueueBytes; },
      [](BrokerConfig &c, qint64 v) { c.monitor.maxQueueBytes = v; }},
+    {"monitor", "total_queue_bytes", nullptr, nullptr, nullptr, ValueKind::BytesOrAuto, 64 * KiB, 64 * GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.totalQueueBytes; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.totalQueueBytes = v; }},
     {"monitor", "traffic_preview_bytes", nullptr, nullptr, nullptr, ValueKind::Count, 0, 1024,
      [](const BrokerConfig &c) -> qint64 { return c.monitor.trafficPreviewBytes; },
      [](BrokerConfig &c, qint64 v) { c.monitor.trafficPreviewBytes = int(v); }},
@@ -230,6 +254,8 @@ const ServiceNumericKey serviceNumericKeys[] = {
      [](ServiceSettings &s, qint64 v) { s.startLimitWindow = std::chrono::milliseconds(v); }},
     {"stop_timeout_ms", 0, 3600000, [](const ServiceSettings &s) -> qint64 { return s.stopTimeout.count(); },
      [](ServiceSettings &s, qint64 v) { s.stopTimeout = std::chrono::milliseconds(v); }},
+    {"log_lines_per_second", 1, 100000, [](const ServiceSettings &s) -> qint64 { return s.logLinesPerSecond; },
+     [](ServiceSettings &s, qint64 v) { s.logLinesPerSecond = int(v); }},
 };
 
 bool isSizeKey(const NumericKey &key)
@@ -274,7 +300,7 @@ const QStringList &serviceKeys()
         QStringList list{KeyProgram, KeyArguments, KeyWorkingDirectory, KeyEnvironment, KeyRestart};
         for (const ServiceNumericKey &key : serviceNumericKeys)
             list.append(QLatin1String(key.iniKey));
-        list.insert(list.size() - 1, KeyStopSignal); // before stop_timeout_ms, as documented
+        list.insert(list.size() - 2, KeyStopSignal); // before stop_timeout_ms, as documented
         list.append(KeyServiceMonitor);
         return list;
     }();
@@ -285,10 +311,10 @@ QStringList knownKeysOf(const QString &group)
 {
     if (group == GroupBroker)
         return {KeyListen};
-    if (group == GroupLog)
-        return {KeyTraffic};
-    if (group == GroupLimits || group == GroupWatchdog || group == GroupMonitor) {
+    if (group == GroupLimits || group == GroupWatchdog || group == GroupMonitor || group == GroupLog) {
         QStringList keys;
+        if (group == GroupLog)
+            keys << KeyTraffic;
         if (group == GroupMonitor)
             keys << KeyListen << KeyTls << KeyCertificate << KeyPrivateKey << KeyToken << KeyTokenFile << KeyAllowLocalPeers;
         for (const NumericKey &key : numericKeys) {
@@ -357,7 +383,7 @@ bool parseSize(const QString &text, qint64 *value)
 QString describeValue(ValueKind kind, qint64 value)
 {
     QString text = QString::number(value);
-    if (kind == ValueKind::Bytes && value >= MiB) {
+    if (isBytes(kind) && value >= MiB) {
         if (value % GiB == 0)
             text += QStringLiteral(" (") + QString::number(value / GiB) + QStringLiteral("G)");
         else if (value % MiB == 0)
@@ -369,7 +395,7 @@ QString describeValue(ValueKind kind, qint64 value)
 // The short form for --help, where "268435456 (256M)" would crowd the line.
 QString helpValue(ValueKind kind, qint64 value)
 {
-    if (kind == ValueKind::Bytes && value > 0) {
+    if (isBytes(kind) && value > 0) {
         if (value % GiB == 0)
             return QString::number(value / GiB) + QLatin1Char('G');
         if (value % MiB == 0)
@@ -382,8 +408,10 @@ QString helpValue(ValueKind kind, qint64 value)
 
 QString rangeError(ValueKind kind, qint64 min, qint64 max, const QString &shown, qint64 value)
 {
-    if (kind == ValueKind::MillisOrOff && value == 0)
+    if ((kind == ValueKind::MillisOrOff || kind == ValueKind::BytesOrAuto) && value == 0)
         return {};
+    if (value < min && kind == ValueKind::BytesOrAuto)
+        return shown + QStringLiteral(" is below the minimum ") + describeValue(kind, min) + QStringLiteral(" (0 derives it from RAM)");
     if (value < min && kind == ValueKind::MillisOrOff)
         return shown + QStringLiteral(" is below the minimum ") + describeValue(kind, min) + QStringLiteral(" (0 turns it off)");
     if (value < min)
@@ -400,7 +428,7 @@ QString rangeError(const NumericKey &key, const QString &shown, qint64 value)
 
 bool parseNumeric(const NumericKey &key, const QString &text, qint64 *value, QString *why)
 {
-    if (key.kind == ValueKind::Bytes) {
+    if (isBytes(key.kind)) {
         if (!parseSize(text, value)) {
             *why = quoted(text) + QStringLiteral(" is not a size (a whole number of bytes, optionally with suffix k, M or G)");
             return false;
@@ -1602,7 +1630,9 @@ void ConfigLoader::addOptions(QCommandLineParser &parser)
             range = QStringLiteral("0 (off) or ") + range;
         if (key.kind == ValueKind::Millis || key.kind == ValueKind::MillisOrOff)
             range += QStringLiteral(" ms");
-        if (key.kind == ValueKind::Bytes)
+        if (key.kind == ValueKind::BytesOrAuto)
+            range = QStringLiteral("0 (auto) or ") + range;
+        if (isBytes(key.kind))
             range += QStringLiteral(", suffix k, M or G");
         const QString help = QLatin1String(key.help) + QStringLiteral(" (") + range + QStringLiteral("; default ")
                              + helpValue(key.kind, key.get(defaults)) + QStringLiteral(").");

@@ -2,6 +2,7 @@
 
 #include "brokerconfig.h"
 #include "logthrottle.h"
+#include "memorybudget.h"
 #include "monitorcodec.h"
 #include "monitorhub.h"
 #include "names.h"
@@ -11,6 +12,7 @@
 #include <QLocalSocket>
 #include <QLoggingCategory>
 
+#include <algorithm>
 #include <limits>
 
 namespace Kennel {
@@ -50,6 +52,7 @@ MonitorConnection::MonitorConnection(MonitorHub &hub, QIODevice *device, Peer pe
         connect(local, &QLocalSocket::disconnected, this, &MonitorConnection::finish);
     }
     connect(m_device, &QIODevice::readyRead, this, &MonitorConnection::readInput);
+    connect(m_device, &QIODevice::bytesWritten, this, &MonitorConnection::syncBudget);
 
     m_helloTimer.setSingleShot(true);
     m_helloTimer.setInterval(hub.config().registerTimeout);
@@ -193,6 +196,10 @@ void MonitorConnection::handleAdmitted(const Frame &frame)
         const std::optional<MonitorSubscribe> request = decodeMonitorSubscribe(frame.payload);
         if (!request)
             refuse(ErrorCode::MalformedFrame, QStringLiteral("subscribe payload is malformed"), frame.messageId, false);
+        else if (queuedBytes() >= m_maxQueueBytes)
+            // Another snapshot on top of one not yet read is how a monitor that pipelines
+            // Subscribes and never reads made the broker queue without bound.
+            m_hub.refuseSnapshot(this, frame.messageId);
         else
             m_hub.subscribe(this, *request);
         return;
@@ -397,13 +404,41 @@ void MonitorConnection::writeFrame(FrameType type, quint32 messageId, QByteArray
     checkQueueBound();
 }
 
+void MonitorConnection::setSnapshotInProgress(bool inProgress)
+{
+    m_inSnapshot = inProgress;
+    if (inProgress) {
+        m_snapshotStart = m_device->bytesToWrite();
+        return;
+    }
+    // One snapshot may pass the bound (the monitor asked for it, and with thousands of clients it
+    // is larger than a small bound); a second one is refused until the queue drained (Subscribe).
+    m_snapshotAllowance = std::max<qint64>(0, m_device->bytesToWrite() - m_snapshotStart);
+    checkQueueBound();
+}
+
+void MonitorConnection::syncBudget()
+{
+    const qint64 now = m_finished ? 0 : queuedBytes();
+    if (now == m_budgetAccounted)
+        return;
+    const qint64 delta = now - m_budgetAccounted;
+    m_budgetAccounted = now;
+    if (m_hub.monitorBudget().add(delta))
+        m_hub.monitorBudgetExceeded();
+}
+
 void MonitorConnection::checkQueueBound()
 {
-    if (m_overflowed || m_inSnapshot || m_device->bytesToWrite() <= 2 * m_maxQueueBytes)
+    syncBudget();
+    if (m_snapshotAllowance && m_device->bytesToWrite() < m_maxQueueBytes)
+        m_snapshotAllowance = 0;
+    if (m_overflowed || m_inSnapshot || m_device->bytesToWrite() <= 2 * m_maxQueueBytes + m_snapshotAllowance)
         return;
     // It stopped reading. Events cannot be dropped, so the monitor goes; from the event loop, not
     // from inside whatever wrote (a broadcast, the router's tap).
     m_overflowed = true;
+    m_hub.noteQueueOverflow();
     const qint64 queued = m_device->bytesToWrite();
     m_state = State::Closing;
     m_trafficTimer.stop();
@@ -452,6 +487,23 @@ void MonitorConnection::closeGracefully()
     }
 }
 
+void MonitorConnection::shed(ErrorCode code, const QString &why)
+{
+    if (m_finished)
+        return;
+    if (m_state == State::Admitted) {
+        // Past the queue it already has: the Error is written only as far as the socket takes it.
+        QByteArray frame;
+        appendFrame(frame, FrameType::Error, 0, NoFlags, {}, {}, encodeError({code, why}));
+        m_device->write(frame);
+        if (auto *socket = qobject_cast<QAbstractSocket *>(m_device))
+            socket->flush();
+        else if (auto *local = qobject_cast<QLocalSocket *>(m_device))
+            local->flush();
+    }
+    abortNow(why);
+}
+
 void MonitorConnection::abortNow(const QString &why)
 {
     if (m_finished)
@@ -478,6 +530,7 @@ void MonitorConnection::finish()
     m_trafficTimer.stop();
     m_batch = QByteArray();
     m_batchRecords = 0;
+    syncBudget(); // gives its share of the monitor budget back
     emit finished(this);
     deleteLater();
 }

@@ -14,7 +14,12 @@
 //   queue has reached maxQueueBytes; a TrafficDropped frame with the count follows once there is
 //   room again.
 // - Events and snapshots are never dropped; a monitor whose queue passes 2 x maxQueueBytes anyway
-//   (it stopped reading) is disconnected.
+//   (it stopped reading) is disconnected — checked after a snapshot too, with that one snapshot
+//   allowed on top until the queue drains below maxQueueBytes, and a Subscribe that arrives while
+//   the queue holds maxQueueBytes or more is refused rather than answered with another snapshot
+//   (issue 18: pipelined Subscribes queued 330 MB against the bound).
+// - Every connection's queue counts towards the broker-wide monitor budget
+//   (BudgetLedger::monitorQueues); past it the hub disconnects the monitor with the largest queue.
 // - Until the Hello is answered nothing behind it is read (Qt's read buffer is bounded), so a
 //   monitor waiting for its credentials to be checked cannot make the broker buffer its input.
 #pragma once
@@ -99,7 +104,8 @@ public:
                        DeliveryStatus status);
     // While a snapshot is written the queue bound is not enforced: a snapshot is one burst the
     // monitor asked for, larger than any event, and Qt writes it out from the next loop pass.
-    void setSnapshotInProgress(bool inProgress) { m_inSnapshot = inProgress; }
+    // The bound is checked once the snapshot is complete.
+    void setSnapshotInProgress(bool inProgress);
     // Bytes waiting to be written, the unsent traffic batch included.
     qint64 queuedBytes() const;
     quint64 trafficRecordsSent() const { return m_recordsSent; }
@@ -109,6 +115,9 @@ public:
 
     // Bye with `reason`, flush, close.
     void closeWithBye(const QString &reason);
+    // Disconnected at once (the hub sheds it over the monitor budget), with an Error frame as far
+    // as the socket takes it and a log line.
+    void shed(ErrorCode code, const QString &why);
 
 signals:
     // The connection is gone; the object deletes itself later. Emitted once.
@@ -123,6 +132,8 @@ private:
     void writeFrame(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView target,
                     QByteArrayView payload);
     void checkQueueBound();
+    // Brings this connection's share of the monitor budget up to date with its queue.
+    void syncBudget();
     void flushTraffic();
     void armTrafficFlush();
     void closeGracefully();
@@ -141,6 +152,11 @@ private:
     bool m_finished = false;
     bool m_overflowed = false;
     bool m_inSnapshot = false;
+    qint64 m_budgetAccounted = 0; // queued bytes as counted in the monitor budget
+    // The last snapshot, allowed on top of the bound until the queue has drained below
+    // maxQueueBytes: with many clients one snapshot may be larger than the bound itself.
+    qint64 m_snapshotStart = 0;
+    qint64 m_snapshotAllowance = 0;
     QTimer m_helloTimer;
     QTimer m_closeTimer;
 

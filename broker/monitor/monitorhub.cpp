@@ -473,14 +473,67 @@ void MonitorHub::subscribe(MonitorConnection *connection, const MonitorSubscribe
     connection->setSubscription(request.wantTraffic, preview, rate);
     if (!m_subscribers.contains(connection))
         m_subscribers.append(connection);
-    qCInfo(lcMonitorHub).noquote() << connection->describe() << "subscribed"
+    int suppressed = 0;
+    if (m_subscribeLog.allow(&suppressed)) {
+        if (suppressed)
+            qCInfo(lcMonitorHub, "%d more subscriptions not logged", suppressed);
+        qCInfo(lcMonitorHub).noquote() << connection->describe() << "subscribed"
                                    << (request.wantTraffic ? QStringLiteral("with traffic records (preview %1 bytes, at most %2 per second)")
                                                                  .arg(preview).arg(rate)
                                                            : QStringLiteral("without traffic records"));
+    }
     sendSnapshot(connection);
     updateTap();
     if (!m_totalsTimer.isActive())
         m_totalsTimer.start();
+}
+
+void MonitorHub::refuseSnapshot(MonitorConnection *connection, quint32 messageId)
+{
+    ++m_snapshotsRefused;
+    // The refusal itself is small, and it counts towards the queue bound like every frame: a
+    // monitor that goes on pipelining is disconnected once it passes twice the bound.
+    connection->refuse(ErrorCode::OverBudget,
+                       QStringLiteral("subscribe refused: %1 bytes still queued towards this monitor "
+                                      "(max_queue_bytes %2); read the last snapshot first (refused so far: %3)")
+                           .arg(connection->queuedBytes())
+                           .arg(m_settings.maxQueueBytes)
+                           .arg(m_snapshotsRefused),
+                       messageId, false);
+}
+
+MemoryBudget &MonitorHub::monitorBudget()
+{
+    return m_ctx.budgets.monitorQueues;
+}
+
+void MonitorHub::monitorBudgetExceeded()
+{
+    if (m_shedQueued)
+        return;
+    m_shedQueued = true;
+    QMetaObject::invokeMethod(this, &MonitorHub::shedOverBudget, Qt::QueuedConnection);
+}
+
+void MonitorHub::shedOverBudget()
+{
+    m_shedQueued = false;
+    MemoryBudget &budget = m_ctx.budgets.monitorQueues;
+    QList<MonitorConnection *> largest = m_connections;
+    std::sort(largest.begin(), largest.end(),
+              [](const MonitorConnection *a, const MonitorConnection *b) { return a->queuedBytes() > b->queuedBytes(); });
+    for (MonitorConnection *connection : std::as_const(largest)) {
+        if (!budget.isOver())
+            break;
+        budget.noteShed();
+        ++m_budgetSheds;
+        connection->shed(ErrorCode::OverBudget,
+                         QStringLiteral("the broker's budget for monitor queues (%1 bytes) is used up; this monitor's "
+                                        "queue of %2 bytes was the largest (sheds so far: %3)")
+                             .arg(budget.limit())
+                             .arg(connection->queuedBytes())
+                             .arg(m_budgetSheds));
+    }
 }
 
 void MonitorHub::sendSnapshot(MonitorConnection *connection)
@@ -795,6 +848,11 @@ void MonitorHub::totalsTick()
     totals.watched = quint32(m_broker.watchdog().engine().size());
     totals.expiries = m_expiries;
     totals.kills = m_signalsSent;
+    const BudgetLedger &budgets = m_ctx.budgets;
+    totals.budgetSheds = budgets.incompleteFrames.shedCount() + budgets.clientQueues.shedCount()
+                         + budgets.monitorQueues.shedCount();
+    totals.monitorOverflows = m_queueOverflows;
+    totals.snapshotsRefused = m_snapshotsRefused;
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
 
     const auto now = std::chrono::steady_clock::now();

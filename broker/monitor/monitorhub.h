@@ -20,6 +20,7 @@
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
 #include "framecodec.h"
+#include "logthrottle.h"
 #include "monitorcodec.h"
 #include "monitorconnection.h"
 #include "router.h"
@@ -43,6 +44,7 @@ class QIODevice;
 namespace Kennel {
 
 class Broker;
+class MemoryBudget;
 class MonitorAuthenticator;
 class MonitorListener;
 class Session;
@@ -125,6 +127,11 @@ public:
         quint64 handshakesRefusedFull = 0;
     };
     AdmissionCounters admissionCounters() const;
+    // Monitors disconnected because their queue passed its bound (2 x max_queue_bytes) or the
+    // monitor budget ran out, and Subscribes refused because the last snapshot was not read.
+    quint64 queueOverflows() const { return m_queueOverflows; }
+    quint64 budgetSheds() const { return m_budgetSheds; }
+    quint64 snapshotsRefused() const { return m_snapshotsRefused; }
     bool isTrafficTapped() const;
 
 signals:
@@ -137,6 +144,12 @@ private:
     const BrokerConfig &config() const;
     void authenticate(MonitorConnection *connection, const QByteArray &token, quint32 messageId);
     void subscribe(MonitorConnection *connection, const MonitorSubscribe &request);
+    void refuseSnapshot(MonitorConnection *connection, quint32 messageId);
+    MemoryBudget &monitorBudget();
+    // Past the monitor budget: the largest queue is disconnected from the event loop.
+    void monitorBudgetExceeded();
+    void shedOverBudget();
+    void noteQueueOverflow() { ++m_queueOverflows; }
     void control(MonitorConnection *connection, const MonitorControl &request, quint32 messageId);
 
     void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
@@ -188,6 +201,11 @@ private:
     QTimer m_totalsTimer;
     std::chrono::steady_clock::time_point m_lastClientRefresh{};
     qint64 m_startedMs = 0;
+    quint64 m_queueOverflows = 0;
+    quint64 m_budgetSheds = 0;
+    quint64 m_snapshotsRefused = 0;
+    bool m_shedQueued = false;
+    LogThrottle m_subscribeLog; // a monitor re-subscribing in a loop cannot flood the log
     quint64 m_expiries = 0;
     quint64 m_signalsSent = 0;
     // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its

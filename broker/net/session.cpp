@@ -29,6 +29,23 @@ constexpr int MaxReadsPerEvent = 4;
 constexpr size_t DirectReadThreshold = BrokerContext::ScratchSize / 2;
 
 LogThrottle refusalLog;
+// Lines a peer causes (its close, its registration, Errors it sends), per peer address: a client
+// that connects and closes in a loop cannot flood the log (issue 18: ~206 bytes a connection,
+// 1.5 MB/s from one client), and one that does cannot hide another address's lines.
+// One map per kind (Session::PeerLine), so that a flood of closes cannot hide registrations.
+LogThrottleMap peerLog[3];
+
+// The part of a peer address that one attacker cannot vary at will: the host without the port,
+// the uid without the pid.
+QString peerKey(const QString &address, Session::Transport transport)
+{
+    if (transport == Session::Transport::Unix) {
+        const qsizetype uid = address.indexOf(QLatin1String("uid"));
+        return uid < 0 ? address : address.mid(uid);
+    }
+    const qsizetype colon = address.lastIndexOf(QLatin1Char(':'));
+    return colon < 0 ? address : address.left(colon);
+}
 } // namespace
 
 const char *closeReasonName(Session::CloseReason reason)
@@ -48,6 +65,7 @@ const char *closeReasonName(Session::CloseReason reason)
     case Session::CloseReason::ByMonitor: return "disconnected by a monitor";
     case Session::CloseReason::IncompleteFrame: return "incomplete frame timeout";
     case Session::CloseReason::IdleTimeout: return "idle timeout";
+    case Session::CloseReason::OverBudget: return "shed over a memory budget";
     }
     return "unknown";
 }
@@ -153,6 +171,8 @@ char *Session::reserveOutput(size_t n)
 void Session::commitOutput(size_t n)
 {
     m_out.commit(n);
+    if (m_ctx.budgets.clientQueues.add(qint64(n)) && m_ctx.owner)
+        m_ctx.owner->budgetExceeded();
     m_ctx.poller->markDirty(this);
 }
 
@@ -202,11 +222,31 @@ void Session::close(CloseReason reason, const QString &detail)
 {
     if (m_fd < 0)
         return;
-    if (detail.isEmpty())
-        qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason);
-    else
-        qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason) << "-" << detail;
+    int suppressed = 0;
+    if (lcSession().isInfoEnabled() && allowPeerLogLine(PeerLine::Close, &suppressed)) {
+        if (suppressed)
+            logSuppressedPeerLines(PeerLine::Close, suppressed);
+        if (detail.isEmpty())
+            qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason);
+        else
+            qCInfo(lcSession).noquote() << "closed" << describe() << "-" << closeReasonName(reason) << "-" << detail;
+    }
     ::close(leave(reason));
+}
+
+bool Session::allowPeerLogLine(PeerLine kind, int *suppressed)
+{
+    LogThrottleMap &map = peerLog[int(kind)];
+    map.setLinesPerSecond(m_ctx.config->logLinesPerPeer);
+    return map.allow(peerKey(m_peerAddress, m_transport), suppressed);
+}
+
+void Session::logSuppressedPeerLines(PeerLine kind, int suppressed) const
+{
+    const char *what = kind == PeerLine::Close ? "connection closes" : kind == PeerLine::Registration ? "registrations"
+                                                                                                      : "client errors";
+    qCInfo(lcSession).noquote() << suppressed << "more" << what << "from" << peerKey(m_peerAddress, m_transport)
+                                << "not logged";
 }
 
 // The one teardown: out of epoll and the name table, buffers freed, handed to the owner. Returns
@@ -220,6 +260,9 @@ int Session::leave(CloseReason reason)
     m_fd = -1;
     m_ctx.registry->release(this);
     m_entry = nullptr;
+    m_ctx.budgets.incompleteFrames.subtract(qint64(m_parkedAccounted));
+    m_parkedAccounted = 0;
+    m_ctx.budgets.clientQueues.subtract(qint64(m_out.size()));
     m_in.clear();
     m_in.shrinkIfEmpty();
     m_out.clear();
@@ -299,6 +342,24 @@ void Session::pollEvent(uint32_t events)
 
 void Session::readInput()
 {
+    readInputRounds();
+    if (m_fd >= 0)
+        syncParkedInput();
+}
+
+void Session::syncParkedInput()
+{
+    const size_t now = m_in.size();
+    if (now == m_parkedAccounted)
+        return;
+    const qint64 delta = qint64(now) - qint64(m_parkedAccounted);
+    m_parkedAccounted = now;
+    if (m_ctx.budgets.incompleteFrames.add(delta) && m_ctx.owner)
+        m_ctx.owner->budgetExceeded();
+}
+
+void Session::readInputRounds()
+{
     char *scratch = m_ctx.scratch.get();
     for (int round = 0; round < MaxReadsPerEvent && m_fd >= 0; ++round) {
         if (m_inputPaused)
@@ -375,7 +436,8 @@ void Session::receiveBytes(const char *data, size_t size)
         return;
     }
     m_inputSeen = true;
-    processHeldInput();
+    if (processHeldInput())
+        syncParkedInput();
 }
 
 bool Session::processHeldInput()
@@ -472,6 +534,7 @@ void Session::flushOutput()
         const ssize_t n = ::send(m_fd, m_out.data(), m_out.size(), MSG_NOSIGNAL);
         if (n > 0) {
             m_out.consume(size_t(n));
+            m_ctx.budgets.clientQueues.subtract(qint64(n));
             continue;
         }
         if (n < 0 && errno == EINTR)

@@ -49,6 +49,7 @@ public:
         ByMonitor,      // an operator's DisconnectClient from a monitor
         IncompleteFrame,// held the beginning of a frame past incomplete_frame_timeout_ms
         IdleTimeout,    // a native peer silent for idle_timeout_ms, Ping unanswered
+        OverBudget,     // shed: it held the most of a broker-wide memory budget that ran out
     };
 
     Session(BrokerContext &context, int fd, quint64 id, Transport transport, QString peerAddress);
@@ -95,6 +96,14 @@ public:
     // `close` says otherwise. Legacy peers have no error channel: they are logged and, if
     // `close`, disconnected.
     void refuse(ErrorCode code, const QString &text, quint32 messageId = 0, bool close = false);
+    // Log lines a peer can cause at will, each kind limited on its own.
+    enum class PeerLine : quint8 { Close, Registration, ClientError };
+    // A line of this kind that this peer caused may be written: at most [log]
+    // peer_lines_per_second of each kind per peer address (the host, or the Unix uid), shared by
+    // all its connections. When lines were held back, *suppressed says how many (log it first).
+    bool allowPeerLogLine(PeerLine kind, int *suppressed);
+    // "N more <kind> lines from ADDR not logged", for allowPeerLogLine()'s count.
+    void logSuppressedPeerLines(PeerLine kind, int suppressed) const;
 
     // The one teardown path: leave epoll and the routing table, close, hand to the owner.
     void close(CloseReason reason, const QString &detail = {});
@@ -154,6 +163,9 @@ public:
 private:
     int leave(CloseReason reason);
     void readInput();
+    void readInputRounds();
+    // The incomplete-frame budget follows m_in's size: one subtraction per read event.
+    void syncParkedInput();
     size_t processInput(const char *data, size_t size);
     // Handles what sits in the connection's own input buffer (a large frame read in place, or
     // bytes given to receiveBytes()); false if the session closed meanwhile.
@@ -181,6 +193,7 @@ private:
     CloseReason m_closeReason = CloseReason::PeerClosed;
     quint32 m_claimedPid = 0;
     size_t m_inputNeed = 0; // size of the frame whose beginning sits in m_in
+    size_t m_parkedAccounted = 0; // m_in's size as counted in the incomplete-frame budget
     // While processNative() runs: the end of the frame being handled and of the bytes read, so
     // that a handover can take what follows the Hello with it.
     const char *m_frameEnd = nullptr;

@@ -78,7 +78,11 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
         return;
     }
     session.setIdentity(Session::Kind::LegacyReceiver, frame.source.toByteArray(), entry);
-    qCInfo(lcLegacy).noquote() << "registered legacy receive connection" << session.describe();
+    if (int suppressed = 0; session.allowPeerLogLine(Session::PeerLine::Registration, &suppressed)) {
+        if (suppressed)
+            session.logSuppressedPeerLines(Session::PeerLine::Registration, suppressed);
+        qCInfo(lcLegacy).noquote() << "registered legacy receive connection" << session.describe();
+    }
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);
 }
@@ -109,7 +113,11 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
         return false;
     }
     session.setIdentity(Session::Kind::LegacySender, frame.source.toByteArray(), entry);
-    qCInfo(lcLegacy).noquote() << "legacy main connection" << session.describe() << "bound to its name";
+    if (int suppressed = 0; session.allowPeerLogLine(Session::PeerLine::Registration, &suppressed)) {
+        if (suppressed)
+            session.logSuppressedPeerLines(Session::PeerLine::Registration, suppressed);
+        qCInfo(lcLegacy).noquote() << "legacy main connection" << session.describe() << "bound to its name";
+    }
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);
     return true;

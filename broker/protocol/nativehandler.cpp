@@ -32,10 +32,16 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
     case FrameType::Bye:
         session.closeAfterFlush(Session::CloseReason::Bye);
         return;
-    case FrameType::Error:
+    case FrameType::Error: {
+        int suppressed = 0;
+        if (!session.allowPeerLogLine(Session::PeerLine::ClientError, &suppressed))
+            return; // a client sending Errors in a loop cannot flood the log (issue 18)
+        if (suppressed)
+            session.logSuppressedPeerLines(Session::PeerLine::ClientError, suppressed);
         qCInfo(lcProtocol).noquote() << session.describe() << "reported an error:"
                                    << decodeError(frame.payload).value_or(ErrorPayload{}).text;
         return;
+    }
     case FrameType::WatchdogFeed:
         if (Q_LIKELY(session.kind() == Session::Kind::Client && m_ctx.watchdog->feed(session)))
             return;
@@ -129,7 +135,11 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
         break;
     }
     session.setIdentity(Session::Kind::Client, frame.source.toByteArray(), entry);
-    qCInfo(lcProtocol).noquote() << "registered" << session.describe() << "pid" << hello->pid;
+    if (int suppressed = 0; session.allowPeerLogLine(Session::PeerLine::Registration, &suppressed)) {
+        if (suppressed)
+            session.logSuppressedPeerLines(Session::PeerLine::Registration, suppressed);
+        qCInfo(lcProtocol).noquote() << "registered" << session.describe() << "pid" << hello->pid;
+    }
     WelcomePayload welcome;
     welcome.maxFrameSize = m_ctx.config->maxFrameSize;
     welcome.brokerVersion = QCoreApplication::applicationVersion().toUtf8();

@@ -33,7 +33,7 @@ qint64 ms(std::chrono::steady_clock::duration d)
 } // namespace
 
 Service::Service(const ServiceSettings &settings, QObject *parent)
-    : QObject(parent), m_settings(settings)
+    : QObject(parent), m_settings(settings), m_outputLog(settings.logLinesPerSecond)
 {
     m_restartTimer.setSingleShot(true);
     m_restartTimer.setTimerType(Qt::PreciseTimer); // backoff steps are tens of ms in tests
@@ -578,10 +578,17 @@ void Service::flushOutput()
         logLine(QProcess::StandardError, m_stderrPartial, false);
     m_stdoutPartial.clear();
     m_stderrPartial.clear();
+    if (const int suppressed = m_outputLog.takeSuppressed())
+        qCWarning(lcService).noquote() << m_settings.name + QStringLiteral(":") << suppressed << "lines suppressed";
 }
 
 void Service::logLine(QProcess::ProcessChannel channel, QByteArrayView line, bool cut)
 {
+    int suppressed = 0;
+    if (!m_outputLog.allow(&suppressed))
+        return; // counted; summed up with the next line logged, or when the process ends
+    if (suppressed)
+        qCWarning(lcService).noquote() << m_settings.name + QStringLiteral(":") << suppressed << "lines suppressed";
     if (line.endsWith('\r'))
         line.chop(1);
     QString text = m_settings.name + QStringLiteral(": ") + QString::fromUtf8(line);

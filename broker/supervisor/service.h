@@ -43,6 +43,7 @@
 #pragma once
 
 #include "brokerconfig.h"
+#include "logthrottle.h"
 
 #include <QByteArray>
 #include <QDateTime>
@@ -173,6 +174,7 @@ private:
     QList<qint64> m_unreaped;        // killed leftovers that are our children, not yet reaped
     QTimer m_reapTimer;
     QByteArray m_stdoutPartial;
+    LogThrottle m_outputLog; // log_lines_per_second: a chatty service cannot flood the log
     QByteArray m_stderrPartial;
 };
 

@@ -38,7 +38,8 @@ KennelClient::ClientError fromProtocol(ErrorCode code)
 {
     static_assert(int(KennelClient::NameTaken) == int(ErrorCode::NameTaken)
                       && int(KennelClient::WatchdogExpired) == int(ErrorCode::WatchdogExpired)
-                      && int(KennelClient::IdleTimeout) == int(ErrorCode::IdleTimeout),
+                      && int(KennelClient::IdleTimeout) == int(ErrorCode::IdleTimeout)
+                      && int(KennelClient::OverBudget) == int(ErrorCode::OverBudget),
                   "ClientError must mirror Kennel::ErrorCode");
     const int value = int(code);
     // 0 in an Error frame is nonsense, 1000+ would collide with the local codes (PROTOCOL §4.3).

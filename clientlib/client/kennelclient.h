@@ -68,6 +68,7 @@ public:
         WatchdogUnavailable = 18,
         WatchdogExpired = 19,
         IdleTimeout = 20,
+        OverBudget = 21,
         UnknownProtocolError = 999, // an Error code of 1000 or more: not a valid wire code
 
         ConnectionRefused = 1000, // nothing listens at the address (TCP refused, no such socket)

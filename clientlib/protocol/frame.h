@@ -110,6 +110,7 @@ enum class ErrorCode : quint16 {
     WatchdogUnavailable = 18,
     WatchdogExpired = 19, // the client stopped feeding and its expiry action is to disconnect it
     IdleTimeout = 20,     // nothing arrived from the client for the broker's idle timeout, Ping unanswered
+    OverBudget = 21,      // shed: the connection held the most of a broker-wide memory budget that ran out
 };
 
 // One decoded native frame. Names and payload are shallow copies (QByteArray implicit sharing)

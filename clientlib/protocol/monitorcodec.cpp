@@ -47,6 +47,7 @@ class Reader
 public:
     explicit Reader(QByteArrayView in) : m_in(in) {}
     bool ok() const { return m_ok; }
+    bool atEnd() const { return m_pos >= m_in.size(); }
     quint8 u8() { return take<quint8>(); }
     quint16 u16() { return qFromBigEndian(take<quint16>()); }
     quint32 u32() { return qFromBigEndian(take<quint32>()); }
@@ -331,7 +332,7 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
 {
     QByteArray out;
     Writer(out).i64(v.timeMs).u64(v.messagesRouted).u64(v.bytesRouted).u64(v.undelivered).u32(v.clients).u32(v.monitors)
-        .u32(v.watched).u64(v.expiries).u64(v.kills);
+        .u32(v.watched).u64(v.expiries).u64(v.kills).u64(v.budgetSheds).u64(v.monitorOverflows).u64(v.snapshotsRefused);
     return out;
 }
 
@@ -348,6 +349,12 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
     v.watched = r.u32();
     v.expiries = r.u64();
     v.kills = r.u64();
+    // Added later (issue 18): an older broker's totals end here.
+    if (r.ok() && !r.atEnd()) {
+        v.budgetSheds = r.u64();
+        v.monitorOverflows = r.u64();
+        v.snapshotsRefused = r.u64();
+    }
     return done(r, v);
 }
 

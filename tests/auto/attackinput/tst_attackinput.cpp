@@ -762,7 +762,9 @@ void tst_AttackInput::hugeLengthPrefix()
 void tst_AttackInput::framesCutOffMidway()
 {
     BrokerProcess broker;
-    QVERIFY(startBroker(broker, {}));
+    // Every close is counted from the log below: the per-address limit on close lines (issue 18)
+    // is lifted out of the way.
+    QVERIFY(startBroker(broker, {QStringLiteral("--log-peer-lines=100000")}));
     Canary canary;
     QVERIFY(startCanary(canary, broker));
     QTest::qWait(200);

@@ -4,6 +4,7 @@
 // of file descriptors (unit-tested on the listener in-process, end to end on kennel-broker as a
 // child process with a small RLIMIT_NOFILE and a canary pair running through it).
 #include "brokerprocess.h"
+#include "budgetledger.h"
 #include "canary.h"
 #include "socketlistener.h"
 #include "tcplistener.h"
@@ -179,6 +180,9 @@ private slots:
     void listenerSurvivesDescriptorExhaustion_data();
     void listenerSurvivesDescriptorExhaustion();
     void brokerProcessOutOfDescriptors();
+
+    void budgetsDerivedFromRam();
+    void budgetLimitEdge();
 };
 
 void tst_BrokerLimits::initTestCase()
@@ -623,4 +627,58 @@ void tst_BrokerLimits::brokerProcessOutOfDescriptors()
 }
 
 QTEST_MAIN(tst_BrokerLimits)
+// The budgets' defaults: a fraction of RAM within a floor and a ceiling, never below the
+// per-connection bound they sum up; a configured value wins.
+void tst_BrokerLimits::budgetsDerivedFromRam()
+{
+    constexpr qint64 MiB = 1024 * 1024;
+    QCOMPARE(BudgetLedger::derive(0, 16, 16 * MiB, 1024 * MiB), 16 * MiB);          // RAM unknown: the floor
+    QCOMPARE(BudgetLedger::derive(128 * MiB, 16, 16 * MiB, 1024 * MiB), 16 * MiB);  // a small board: the floor
+    QCOMPARE(BudgetLedger::derive(1024 * MiB, 16, 16 * MiB, 1024 * MiB), 64 * MiB); // RAM/16
+    QCOMPARE(BudgetLedger::derive(64 * 1024 * MiB, 16, 16 * MiB, 1024 * MiB), 1024 * MiB); // the ceiling
+    QVERIFY(BudgetLedger::physicalMemory() > 0);
+
+    BrokerConfig config;
+    BudgetLedger derived;
+    derived.configure(config);
+    const qint64 ram = BudgetLedger::physicalMemory();
+    QCOMPARE(derived.incompleteFrames.limit(),
+             BudgetLedger::derive(ram, BudgetLedger::IncompleteFramesDivisor, BudgetLedger::IncompleteFramesFloor,
+                                  BudgetLedger::IncompleteFramesCeiling));
+    QCOMPARE(derived.clientQueues.limit(), BudgetLedger::derive(ram, BudgetLedger::ClientQueuesDivisor,
+                                                                BudgetLedger::ClientQueuesFloor,
+                                                                BudgetLedger::ClientQueuesCeiling));
+    QCOMPARE(derived.monitorQueues.limit(), BudgetLedger::derive(ram, BudgetLedger::MonitorQueuesDivisor,
+                                                                 BudgetLedger::MonitorQueuesFloor,
+                                                                 BudgetLedger::MonitorQueuesCeiling));
+
+    config.totalIncompleteFrameBytes = 5 * MiB;
+    config.totalQueueBytes = 1024; // below max_queue_bytes: raised to it
+    config.monitor.totalQueueBytes = 64 * 1024;
+    BudgetLedger configured;
+    configured.configure(config);
+    QCOMPARE(configured.incompleteFrames.limit(), 5 * MiB);
+    QCOMPARE(configured.clientQueues.limit(), config.maxOutputQueueBytes);
+    QCOMPARE(configured.monitorQueues.limit(), 2 * config.monitor.maxQueueBytes);
+}
+
+// At the limit is within the budget; one byte past it asks for a shed, once the holder gives the
+// byte back it is within again.
+void tst_BrokerLimits::budgetLimitEdge()
+{
+    MemoryBudget budget("test");
+    QVERIFY(!budget.add(1 << 30)); // no limit: never over
+    budget.subtract(1 << 30);
+    budget.setLimit(1000);
+    QVERIFY(!budget.add(1000));
+    QVERIFY(!budget.isOver());
+    QVERIFY(budget.add(1));
+    QVERIFY(budget.isOver());
+    budget.subtract(1);
+    QVERIFY(!budget.isOver());
+    QCOMPARE(budget.peak(), qint64(1 << 30));
+    budget.noteShed();
+    QCOMPARE(budget.shedCount(), 1u);
+}
+
 #include "tst_brokerlimits.moc"

@@ -45,6 +45,12 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(config.idleTimeout.count());
     if (name == QLatin1String("traffic"))
         return config.logTraffic;
+    if (name == QLatin1String("total_incomplete_frame_bytes"))
+        return qint64(config.totalIncompleteFrameBytes);
+    if (name == QLatin1String("total_queue_bytes"))
+        return qint64(config.totalQueueBytes);
+    if (name == QLatin1String("peer_lines_per_second"))
+        return qint64(config.logLinesPerPeer);
     const WatchdogSettings &w = config.watchdog;
     if (name == QLatin1String("default_interval_ms"))
         return qint64(w.defaultInterval.count());
@@ -111,6 +117,8 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(m.handshakeTimeout.count());
     if (name == QLatin1String("monitor/max_queue_bytes"))
         return qint64(m.maxQueueBytes);
+    if (name == QLatin1String("monitor/total_queue_bytes"))
+        return qint64(m.totalQueueBytes);
     if (name == QLatin1String("monitor/traffic_preview_bytes"))
         return qint64(m.trafficPreviewBytes);
     if (name == QLatin1String("monitor/max_traffic_per_second"))
@@ -124,12 +132,12 @@ QVariant field(const BrokerConfig &config, const QString &name)
 // Every field above: what a rejected value must leave untouched.
 const char *const allFields[] = {
     "listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes", "register_timeout_ms",
-    "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
+    "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "total_incomplete_frame_bytes", "total_queue_bytes", "peer_lines_per_second", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
     "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "history_names", "action",
     "client_actions", "rules", "services", "monitor/listen", "monitor/tls", "monitor/certificate", "monitor/private_key",
     "monitor/token", "monitor/token_file", "monitor/allow_local_peers", "monitor/max_monitors",
     "monitor/failure_delay_ms", "monitor/failure_delay_max_ms", "monitor/handshake_timeout_ms",
-    "monitor/max_queue_bytes", "monitor/traffic_preview_bytes", "monitor/max_traffic_per_second",
+    "monitor/max_queue_bytes", "monitor/total_queue_bytes", "monitor/traffic_preview_bytes", "monitor/max_traffic_per_second",
     "monitor/totals_interval_ms",
 };
 
@@ -137,7 +145,7 @@ const char *const allFields[] = {
 const QString MonitorKeyList = QStringLiteral(
     "listen, tls, certificate, private_key, token, token_file, allow_local_peers, max_monitors, failure_delay_ms, "
     "failure_delay_max_ms, handshake_timeout_ms, admission_timeout_ms, max_waiting_per_address, max_waiting_per_prefix, "
-    "max_token_guesses_per_second, proven_address_ttl_ms, max_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
+    "max_token_guesses_per_second, proven_address_ttl_ms, max_queue_bytes, total_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
     "totals_interval_ms");
 
 // Long enough for MonitorToken::check().
@@ -171,7 +179,7 @@ QString unknownGroup(const char *group)
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, monitor");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
@@ -204,6 +212,9 @@ const NumericCase numericCases[] = {
     {"incomplete_frame_timeout_ms", "--incomplete-frame-timeout", 100, 3600000},
     // 0 turns it off (its own rows in fileBounds and flagBounds); otherwise 1000 at least.
     {"idle_timeout_ms", "--idle-timeout", 1000, 86400000},
+    // 0 derives them from RAM (their own rows); otherwise 1024 at least.
+    {"total_incomplete_frame_bytes", "--total-incomplete-frame-bytes", 1024, 64LL * 1024 * 1024 * 1024},
+    {"total_queue_bytes", "--total-queue-bytes", 1024, 64LL * 1024 * 1024 * 1024},
 };
 
 // Room for the bound tests: queue and frame size at the extremes of the other never clash.
@@ -662,6 +673,12 @@ void tst_ConfigLoader::fileKeys_data()
                                                  << QStringLiteral("incomplete_frame_timeout_ms") << QVariant(qint64(2500));
     QTest::newRow("idle_timeout_ms") << QByteArray("[limits]\nidle_timeout_ms = 30000\n")
                                      << QStringLiteral("idle_timeout_ms") << QVariant(qint64(30000));
+    QTest::newRow("total_queue_bytes") << QByteArray("[limits]\ntotal_queue_bytes = 64M\n")
+                                       << QStringLiteral("total_queue_bytes") << QVariant(qint64(64 * 1024 * 1024));
+    QTest::newRow("peer_lines_per_second") << QByteArray("[log]\npeer_lines_per_second = 5\n")
+                                           << QStringLiteral("peer_lines_per_second") << QVariant(qint64(5));
+    QTest::newRow("monitor/total_queue_bytes") << QByteArray("[monitor]\ntotal_queue_bytes = 32M\n")
+                                               << QStringLiteral("monitor/total_queue_bytes") << QVariant(qint64(32 * 1024 * 1024));
     QTest::newRow("idle_timeout_ms-off") << QByteArray("[limits]\nidle_timeout_ms = 0\n")
                                          << QStringLiteral("idle_timeout_ms") << QVariant(qint64(0));
     QTest::newRow("traffic-true") << QByteArray("[log]\ntraffic = true\n") << QStringLiteral("traffic") << QVariant(true);
@@ -840,6 +857,12 @@ void tst_ConfigLoader::badFileValues_data()
                                        << QStringLiteral("limits/shutdown_timeout_ms: -1 is below the minimum 0");
     QTest::newRow("incomplete-0") << QByteArray("[limits]\nincomplete_frame_timeout_ms = 0\n")
                                   << QStringLiteral("limits/incomplete_frame_timeout_ms: 0 is below the minimum 100");
+    QTest::newRow("total-queue-1023") << QByteArray("[limits]\ntotal_queue_bytes = 1023\n")
+                                      << QStringLiteral("limits/total_queue_bytes: 1023 is below the minimum 1024 (0 derives it from RAM)");
+    QTest::newRow("peer-lines-0") << QByteArray("[log]\npeer_lines_per_second = 0\n")
+                                  << QStringLiteral("log/peer_lines_per_second: 0 is below the minimum 1");
+    QTest::newRow("monitor-total-queue-small") << QByteArray("[monitor]\ntotal_queue_bytes = 1k\n")
+                                               << QStringLiteral("monitor/total_queue_bytes: 1k is below the minimum 65536 (0 derives it from RAM)");
     QTest::newRow("idle-999") << QByteArray("[limits]\nidle_timeout_ms = 999\n")
                               << QStringLiteral("limits/idle_timeout_ms: 999 is below the minimum 1000 (0 turns it off)");
     QTest::newRow("idle-negative") << QByteArray("[limits]\nidle_timeout_ms = -1\n")
@@ -939,7 +962,7 @@ void tst_ConfigLoader::allErrorsReported()
     const QStringList expected{
         QStringLiteral("limits/max_frmae_size: unknown key (keys in [limits]: max_clients, max_frame_size, "
                        "max_name_length, max_queue_bytes, register_timeout_ms, shutdown_timeout_ms, "
-                       "incomplete_frame_timeout_ms, idle_timeout_ms)"),
+                       "incomplete_frame_timeout_ms, idle_timeout_ms, total_incomplete_frame_bytes, total_queue_bytes)"),
         unknownGroup("logs"),
         QStringLiteral("broker/listen: \"1.2.3.4:x\": port \"x\" is not a number"),
         QStringLiteral("broker/listen: \"unix:\": empty Unix socket path"),
@@ -963,9 +986,9 @@ void tst_ConfigLoader::unknownNames_data()
                                  << QStringList{QStringLiteral("limits/max_client: unknown key (keys in [limits]: max_clients, "
                                                                "max_frame_size, max_name_length, max_queue_bytes, "
                                                                "register_timeout_ms, shutdown_timeout_ms, "
-                                                               "incomplete_frame_timeout_ms, idle_timeout_ms)")};
+                                                               "incomplete_frame_timeout_ms, idle_timeout_ms, total_incomplete_frame_bytes, total_queue_bytes)")};
     QTest::newRow("wrong-case-key") << QByteArray("[log]\nTraffic = true\n")
-                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic)")};
+                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic, peer_lines_per_second)")};
     QTest::newRow("wrong-case-group") << QByteArray("[Broker]\nlisten = *:1\n")
                                       << QStringList{unknownGroup("Broker")};
     QTest::newRow("key-in-wrong-group") << QByteArray("[broker]\nmax_clients = 5\n")
@@ -1090,6 +1113,8 @@ void tst_ConfigLoader::fileBounds_data()
         QTest::addRow("%s=max+1", c.key) << key << c.max + 1 << false;
     }
     QTest::addRow("idle_timeout_ms=0") << QStringLiteral("idle_timeout_ms") << qint64(0) << true;
+    QTest::addRow("total_incomplete_frame_bytes=0") << QStringLiteral("total_incomplete_frame_bytes") << qint64(0) << true;
+    QTest::addRow("total_queue_bytes=0") << QStringLiteral("total_queue_bytes") << qint64(0) << true;
 }
 
 void tst_ConfigLoader::fileBounds()
@@ -1127,6 +1152,8 @@ void tst_ConfigLoader::flagBounds_data()
         QTest::addRow("%s=max+1", c.flag) << key << flag << c.max + 1 << false;
     }
     QTest::addRow("--idle-timeout=0") << QStringLiteral("idle_timeout_ms") << QStringLiteral("--idle-timeout") << qint64(0) << true;
+    QTest::addRow("--total-queue-bytes=0") << QStringLiteral("total_queue_bytes") << QStringLiteral("--total-queue-bytes")
+                                           << qint64(0) << true;
 }
 
 void tst_ConfigLoader::flagBounds()
@@ -1214,7 +1241,10 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("limits/incomplete_frame_timeout_ms"), QStringLiteral("limits/max_clients"),
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),
-                                QStringLiteral("limits/shutdown_timeout_ms"), QStringLiteral("log/traffic"),
+                                QStringLiteral("limits/shutdown_timeout_ms"),
+                                QStringLiteral("limits/total_incomplete_frame_bytes"),
+                                QStringLiteral("limits/total_queue_bytes"), QStringLiteral("log/peer_lines_per_second"),
+                                QStringLiteral("log/traffic"),
                                 QStringLiteral("monitor/admission_timeout_ms"),
                                 QStringLiteral("monitor/allow_local_peers"), QStringLiteral("monitor/certificate"),
                                 QStringLiteral("monitor/failure_delay_max_ms"), QStringLiteral("monitor/failure_delay_ms"),
@@ -1225,7 +1255,8 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("monitor/max_waiting_per_address"),
                                 QStringLiteral("monitor/max_waiting_per_prefix"), QStringLiteral("monitor/private_key"),
                                 QStringLiteral("monitor/proven_address_ttl_ms"), QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
-                                QStringLiteral("monitor/token_file"), QStringLiteral("monitor/totals_interval_ms"),
+                                QStringLiteral("monitor/token_file"), QStringLiteral("monitor/total_queue_bytes"),
+                                QStringLiteral("monitor/totals_interval_ms"),
                                 QStringLiteral("monitor/traffic_preview_bytes"),
                                 QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
                                 QStringLiteral("watchdog/default_allowed_misses"),

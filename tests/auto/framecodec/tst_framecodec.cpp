@@ -837,7 +837,7 @@ void tst_FrameCodec::errorRoundTrip_data()
 {
     QTest::addColumn<int>("code");
     QTest::addColumn<QString>("text");
-    for (int code = int(ErrorCode::None); code <= int(ErrorCode::IdleTimeout); ++code)
+    for (int code = int(ErrorCode::None); code <= int(ErrorCode::OverBudget); ++code)
         QTest::addRow("%s", errorCodeName(ErrorCode(code))) << code << QStringLiteral("because %1").arg(code);
     // Codes from a newer broker survive with their number.
     QTest::newRow("unknown 20") << 20 << QStringLiteral("new");
@@ -992,12 +992,12 @@ void tst_FrameCodec::deliveryStatusNames()
 void tst_FrameCodec::errorCodeNames()
 {
     QList<QByteArray> names;
-    for (int code = 0; code <= int(ErrorCode::IdleTimeout); ++code)
+    for (int code = 0; code <= int(ErrorCode::OverBudget); ++code)
         names.append(errorCodeName(ErrorCode(code)));
     verifyNameSet(names);
     QCOMPARE(errorCodeName(ErrorCode::NameTaken), "name_taken");
     QCOMPARE(errorCodeName(ErrorCode::SourceMismatch), "source_mismatch");
-    QCOMPARE(errorCodeName(ErrorCode(21)), "unknown");
+    QCOMPARE(errorCodeName(ErrorCode(22)), "unknown");
     QCOMPARE(errorCodeName(ErrorCode(1000)), "unknown");
 }
 

@@ -266,6 +266,9 @@ void tst_MonitorCodec::totals()
     v.watched = 11;
     v.expiries = 12;
     v.kills = 13;
+    v.budgetSheds = 14;
+    v.monitorOverflows = 15;
+    v.snapshotsRefused = 16;
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -277,7 +280,21 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->watched, 11u);
     QCOMPARE(d->expiries, 12u);
     QCOMPARE(d->kills, 13u);
-    checkTruncationAndExtension<MonitorTotals>(e, decodeMonitorTotals);
+    QCOMPARE(d->budgetSheds, 14u);
+    QCOMPARE(d->monitorOverflows, 15u);
+    QCOMPARE(d->snapshotsRefused, 16u);
+    // An older broker's totals end after kills: accepted, the newer counters 0; any other prefix
+    // is refused.
+    constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
+    const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
+    QVERIFY(old);
+    QCOMPARE(old->kills, 13u);
+    QCOMPARE(old->budgetSheds, 0u);
+    for (qsizetype n = 0; n < e.size(); ++n) {
+        if (n != OldSize)
+            QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
+    }
+    QVERIFY(decodeMonitorTotals(QByteArray(e + QByteArray("\x01\x02\x03", 3))));
 }
 
 void tst_MonitorCodec::control()

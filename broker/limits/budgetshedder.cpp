@@ -1,0 +1,92 @@
+#include "budgetshedder.h"
+#include "logging.h"
+
+#include "budgetledger.h"
+#include "session.h"
+
+#include <algorithm>
+
+namespace Kennel {
+
+int BudgetShedder::shed(const std::vector<Session *> &sessions)
+{
+    int closed = 0;
+    if (m_ledger.incompleteFrames.isOver())
+        closed += shedIncompleteFrames(sessions);
+    if (m_ledger.clientQueues.isOver())
+        closed += shedClientQueues(sessions);
+    return closed;
+}
+
+int BudgetShedder::shedIncompleteFrames(const std::vector<Session *> &sessions)
+{
+    MemoryBudget &budget = m_ledger.incompleteFrames;
+    std::vector<Session *> holders;
+    for (Session *session : sessions) {
+        if (session->isOpen() && session->hasIncompleteFrame() && session->incompleteFrameBytes() > 0)
+            holders.push_back(session);
+    }
+    // Oldest frame first: a peer that trickles or stalls has held its bytes longest, while a
+    // healthy client's frame is half-read for a moment only. Among equals, the larger one.
+    std::sort(holders.begin(), holders.end(), [](const Session *a, const Session *b) {
+        if (a->incompleteFrameSince() != b->incompleteFrameSince())
+            return a->incompleteFrameSince() < b->incompleteFrameSince();
+        return a->incompleteFrameBytes() > b->incompleteFrameBytes();
+    });
+    int closed = 0;
+    for (Session *session : holders) {
+        if (!budget.isOver())
+            break;
+        const qint64 bytes = qint64(session->incompleteFrameBytes());
+        const QString text = QStringLiteral("the broker's budget for incomplete frames (%1 bytes) is used up; "
+                                            "this connection's %2 bytes were the oldest")
+                                 .arg(budget.limit())
+                                 .arg(bytes);
+        budget.noteShed();
+        int suppressed = 0;
+        if (m_log.allow(&suppressed)) {
+            if (suppressed)
+                qCWarning(lcBroker, "%d more sheds over a memory budget not logged", suppressed);
+            qCWarning(lcBroker).noquote() << "shed" << session->describe() << "-" << text << "- sheds so far:"
+                                          << budget.shedCount();
+        }
+        session->expire(Session::CloseReason::OverBudget, ErrorCode::OverBudget, text);
+        ++closed;
+    }
+    return closed;
+}
+
+int BudgetShedder::shedClientQueues(const std::vector<Session *> &sessions)
+{
+    MemoryBudget &budget = m_ledger.clientQueues;
+    std::vector<Session *> holders;
+    for (Session *session : sessions) {
+        if (session->isOpen() && session->pendingOutput() > 0)
+            holders.push_back(session);
+    }
+    // The largest backlog first: it frees the most, and a receiver that reads keeps its queue short.
+    std::sort(holders.begin(), holders.end(),
+              [](const Session *a, const Session *b) { return a->pendingOutput() > b->pendingOutput(); });
+    int closed = 0;
+    for (Session *session : holders) {
+        if (!budget.isOver())
+            break;
+        const QString text = QStringLiteral("the broker's budget for queued output (%1 bytes) is used up; "
+                                            "this connection's backlog of %2 bytes was the largest")
+                                 .arg(budget.limit())
+                                 .arg(session->pendingOutput());
+        budget.noteShed();
+        int suppressed = 0;
+        if (m_log.allow(&suppressed)) {
+            if (suppressed)
+                qCWarning(lcBroker, "%d more sheds over a memory budget not logged", suppressed);
+            qCWarning(lcBroker).noquote() << "shed" << session->describe() << "-" << text << "- sheds so far:"
+                                          << budget.shedCount();
+        }
+        session->expire(Session::CloseReason::OverBudget, ErrorCode::OverBudget, text);
+        ++closed;
+    }
+    return closed;
+}
+
+} // namespace Kennel
