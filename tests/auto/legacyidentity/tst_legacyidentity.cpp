@@ -42,6 +42,7 @@ private slots:
     void passedOrSharedUnixSocketSignalsNobody();
     void forwarderIsDisconnectedNotSignalled();
     void pidClaimAgainstManyDescriptorsIsCheap();
+    void kennelctlSendReachesALegacyClientWithDefaults();
 
 private:
     QProcess *run(const QStringList &args);
@@ -460,6 +461,27 @@ void tst_LegacyIdentity::pidClaimAgainstManyDescriptorsIsCheap()
     QCOMPARE(answered, Claims);
     // Reading the whole table costs ~57 ms a claim (issue 18); the bounded check well under 5 ms.
     QVERIFY2(elapsed < Claims * 10, qPrintable(QString::number(elapsed)));
+}
+
+// `kennelctl send NAME TEXT` with default options to an old-protocol client: its default sender
+// name must fit the old 9-character field (it was "kennelctl-PID": sender_name_unfit).
+void tst_LegacyIdentity::kennelctlSendReachesALegacyClientWithDefaults()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, false));
+    QByteArray out;
+    QProcess *c = run({QStringLiteral("--name"), QStringLiteral("oldone"), QStringLiteral("--recv"), broker.tcpAddress(),
+                       QStringLiteral("--main"), broker.tcpAddress(), QStringLiteral("--fork-reader")});
+    QTRY_VERIFY_WITH_TIMEOUT(broker.log().contains("registered legacy receive connection 'oldone'"), 10000);
+    QProcess ctl;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("KENNEL_BROKER"), broker.tcpAddress());
+    ctl.setProcessEnvironment(env);
+    ctl.start(binaryPath(QStringLiteral("kennelctl")), {QStringLiteral("send"), QStringLiteral("oldone"), QStringLiteral("hi-from-ctl")});
+    QVERIFY(ctl.waitForFinished(15000));
+    QVERIFY2(ctl.exitCode() == 0, ctl.readAllStandardError().constData());
+    QTRY_VERIFY_WITH_TIMEOUT((out += c->readAllStandardOutput()).contains(" hi-from-ctl"), 5000);
+    QVERIFY2(QRegularExpression(QStringLiteral("got kc\\d{1,7} hi-from-ctl")).match(QString::fromLatin1(out)).hasMatch(), out.constData());
 }
 
 QTEST_MAIN(tst_LegacyIdentity)
