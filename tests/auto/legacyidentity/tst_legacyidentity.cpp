@@ -14,6 +14,7 @@
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QTest>
 
 #include <csignal>
@@ -43,6 +44,7 @@ private slots:
     void forwarderIsDisconnectedNotSignalled();
     void pidClaimAgainstManyDescriptorsIsCheap();
     void kennelctlSendReachesALegacyClientWithDefaults();
+    void identityAndSignalsHoldAtTheDescriptorLimit();
 
 private:
     QProcess *run(const QStringList &args);
@@ -482,6 +484,48 @@ void tst_LegacyIdentity::kennelctlSendReachesALegacyClientWithDefaults()
     QVERIFY2(ctl.exitCode() == 0, ctl.readAllStandardError().constData());
     QTRY_VERIFY_WITH_TIMEOUT((out += c->readAllStandardOutput()).contains(" hi-from-ctl"), 5000);
     QVERIFY2(QRegularExpression(QStringLiteral("got kc\\d{1,7} hi-from-ctl")).match(QString::fromLatin1(out)).hasMatch(), out.constData());
+}
+
+// Descriptor exhaustion: with every descriptor but the reserve taken by idle connections, two
+// watched forking clients stop feeding together. Each is looked up again and signalled by its
+// own verified PID (the first one's pending pidfd does not eat the reserve the second one's
+// lookup needs); the broker never falls back to a PID it could not verify.
+void tst_LegacyIdentity::identityAndSignalsHoldAtTheDescriptorLimit()
+{
+    BrokerProcess broker;
+    BrokerProcess::Options options;
+    options.maxDescriptors = 96;
+    options.configText = "[limits]\nregister_timeout_ms = 120000\n\n[watchdog]\ndefault_interval_ms = 300\n"
+                         "default_allowed_misses = 2\nmin_interval_ms = 50\nkill_grace_ms = 3000\n";
+    QString error;
+    QVERIFY2(broker.start(options, &error), qPrintable(error));
+    QList<QProcess *> clients;
+    for (const char *name : {"full1", "full2"})
+        clients << run({QStringLiteral("--name"), QString::fromLatin1(name), QStringLiteral("--recv"), broker.tcpAddress(),
+                        QStringLiteral("--main"), broker.tcpAddress(), QStringLiteral("--watch"), QStringLiteral("--feed-ms"),
+                        QStringLiteral("50"), QStringLiteral("--stop-feeding-after-ms"), QStringLiteral("2500"),
+                        QStringLiteral("--popen-ms"), QStringLiteral("100"), QStringLiteral("--fork-reader")});
+    QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("kennel.watchdog info: registered 'full") == 2, 10000);
+    // Fill the broker up: connections until it refuses them.
+    std::vector<std::unique_ptr<QTcpSocket>> idle;
+    for (int i = 0; i < 120 && !broker.log().contains("out of file descriptors"); ++i) {
+        auto s = std::make_unique<QTcpSocket>();
+        s->connectToHost(QHostAddress::LocalHost, broker.tcpPort());
+        QVERIFY(s->waitForConnected(5000));
+        idle.push_back(std::move(s));
+        QTest::qWait(5);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(broker.log().contains("out of file descriptors"), 5000);
+    // Full before either client expires.
+    QVERIFY2(!broker.log().contains("expired"), broker.log().right(2000).constData());
+    qInfo("broker full after %zu idle connections; %d descriptors open", idle.size(), broker.openDescriptors());
+    const QString pid1 = QString::number(clients.at(0)->processId());
+    const QString pid2 = QString::number(clients.at(1)->processId());
+    QTRY_VERIFY2_WITH_TIMEOUT(broker.log().contains(QByteArray("'full1' pid " + pid1.toLatin1() + ": exited"))
+                                  && broker.log().contains(QByteArray("'full2' pid " + pid2.toLatin1() + ": exited")),
+                              broker.log().right(3000).constData(), 15000);
+    QCOMPARE(broker.countInLog(": term-sent:"), 2);
+    QCOMPARE(broker.countInLog(": failed:"), 0);
 }
 
 QTEST_MAIN(tst_LegacyIdentity)
