@@ -5,7 +5,8 @@
 //
 // Identity: a pidfd (pidfd_open, Linux >= 5.3) is opened first and the start time is compared
 // after that: the pidfd pins the process, so a match proves the pidfd refers to the instance the
-// caller meant, and every signal goes through that pidfd (pidfd_send_signal). Where the kernel
+// caller meant; then the caller's HolderCheck (does it still hold the watched connection?) is
+// asked, and only then is the signal sent through that pidfd (pidfd_send_signal). Where the kernel
 // lacks pidfd_open (ENOSYS) the start time is checked immediately before kill(2). That leaves a
 // small race, which the detail string reports: if the process exits, is reaped and its PID reused
 // between the check and the kill, the newcomer gets the signal. Other pidfd_open errors (EMFILE,
