@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <unordered_set>
 #include <vector>
 
@@ -939,6 +940,36 @@ bool isAnyAddress(const Endpoint &e)
 // anything but one of the broker's listening addresses. A program that also serves or talks to
 // other hosts is treated the same way: it is disconnected on expiry, never signalled. Returns the
 // reason, or an empty string. Reads the owner's and the broker's fd tables and the socket tables.
+bool leadsTo(const Endpoint &remote, const std::vector<Endpoint> &listeners)
+{
+    for (const Endpoint &l : listeners) {
+        if (l.port == remote.port && l.v4 == remote.v4
+            && (isAnyAddress(l) || std::memcmp(l.addr, remote.addr, l.v4 ? 4 : 16) == 0))
+            return true;
+    }
+    return false;
+}
+
+// The broker's own TCP listening endpoints, found from its own descriptors. Cached: reading the
+// broker's fd table (one entry per client) on every lookup would cost milliseconds on a busy
+// broker; it is read again only when a connection leads somewhere the cache does not know (a
+// listener added since).
+std::mutex listenersMutex;
+std::vector<Endpoint> cachedListeners;
+
+bool refreshBrokerListeners(const std::vector<TcpRow> &rows)
+{
+    std::unordered_set<quint64> own;
+    UniqueFd dir(::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.isValid() || !collectSocketInodes(dir.get(), own))
+        return false;
+    cachedListeners.clear();
+    for (const TcpRow &row : rows)
+        if (row.state == TcpListen && own.count(row.inode))
+            cachedListeners.push_back(row.local);
+    return true;
+}
+
 QString forwarderReason(pid_t owner)
 {
     if (owner == ::getpid())
@@ -946,41 +977,33 @@ QString forwarderReason(pid_t owner)
     char path[32];
     std::snprintf(path, sizeof path, "/proc/%d/fd", int(owner));
     std::unordered_set<quint64> ownerSockets;
-    std::unordered_set<quint64> ownSockets;
     {
         UniqueFd dir(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dir.isValid() || !collectSocketInodes(dir.get(), ownerSockets))
             return QStringLiteral("cannot read the descriptors of pid %1 to rule out a forwarder").arg(owner);
     }
-    {
-        UniqueFd dir(::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!dir.isValid() || !collectSocketInodes(dir.get(), ownSockets))
-            return QStringLiteral("cannot read the broker's own descriptors to rule out a forwarder");
-    }
     std::vector<TcpRow> rows;
     readTcpTable("/proc/net/tcp", false, rows);
     readTcpTable("/proc/net/tcp6", true, rows);
-    std::vector<Endpoint> brokerListeners;
-    for (const TcpRow &row : rows)
-        if (row.state == TcpListen && ownSockets.count(row.inode))
-            brokerListeners.push_back(row.local);
+    bool refreshed = false;
     for (const TcpRow &row : rows) {
-        if (!ownerSockets.count(row.inode) || ownSockets.count(row.inode))
+        if (!ownerSockets.count(row.inode))
             continue;
         if (row.state == TcpListen)
             return QStringLiteral("pid %1 listens on tcp %2: a forwarder or server, not signalled").arg(owner).arg(endpointText(row.local));
         if (row.state != TcpEstablished)
             continue;
-        bool toBroker = false;
-        for (const Endpoint &l : brokerListeners) {
-            if (l.port == row.remote.port && l.v4 == row.remote.v4
-                && (isAnyAddress(l) || std::memcmp(l.addr, row.remote.addr, l.v4 ? 4 : 16) == 0)) {
-                toBroker = true;
-                break;
-            }
+        const std::lock_guard<std::mutex> lock(listenersMutex);
+        if (leadsTo(row.remote, cachedListeners))
+            continue;
+        if (!refreshed) {
+            refreshed = true;
+            if (!refreshBrokerListeners(rows))
+                return QStringLiteral("cannot read the broker's own descriptors to rule out a forwarder");
+            if (leadsTo(row.remote, cachedListeners))
+                continue;
         }
-        if (!toBroker)
-            return QStringLiteral("pid %1 is also connected to %2: a forwarder, not signalled").arg(owner).arg(endpointText(row.remote));
+        return QStringLiteral("pid %1 is also connected to %2: a forwarder, not signalled").arg(owner).arg(endpointText(row.remote));
     }
     // Unix listeners: "Num RefCount Protocol Flags Type St Inode Path", flag 0x10000 = accepting.
     if (FILE *file = std::fopen("/proc/net/unix", "re")) {
@@ -1007,7 +1030,7 @@ QString forwarderReason(pid_t owner)
             unsigned long long inode = 0;
             if (!parseDecimal(p, inode))
                 continue;
-            if ((flags & 0x10000u) && ownerSockets.count(inode) && !ownSockets.count(inode))
+            if ((flags & 0x10000u) && ownerSockets.count(inode))
                 reason = QStringLiteral("pid %1 listens on a unix socket: a forwarder or server, not signalled").arg(owner);
         }
         std::free(line);

@@ -19,7 +19,8 @@
 // The answer is a snapshot; the (PID, start time) pair identifies the process instance, and
 // checkHoldsPeer() re-checks, just before acting, that the instance still holds the socket.
 // A lookup walks every process's fd table (O(processes + their descriptors)): it runs when a
-// connection is watched or a name is shared, never per message. Without ptrace access to a process
+// connection is watched or a name is shared, never per message. The only state kept is a cache of
+// the broker's own listening addresses (mutex-guarded), so the functions may run on any thread. Without ptrace access to a process
 // (root or CAP_SYS_PTRACE for other users' processes) its fd table is unreadable: a holder there
 // is invisible, and the detail says how many tables could not be read.
 #pragma once
