@@ -3,6 +3,8 @@
 #include "broker.h"
 #include "logging.h"
 #include "configloader.h"
+#include "peerprocess.h"
+#include "processsignaller.h"
 #include "systemdnotifier.h"
 #include "unixsignalwatcher.h"
 
@@ -68,6 +70,14 @@ int main(int argc, char *argv[])
     }
     if (parser.isSet(verbose))
         QLoggingCategory::setFilterRules(QStringLiteral("kennel.*.debug=true"));
+    // The identity paths of old kernels, on any kernel, so that CI covers them with a real broker
+    // (docs/WATCHDOG.md, "Who owns a connection"): no inet_diag (/proc/net/tcp* instead) and no
+    // pidfd_open (kill(2) after a start-time and holder check). SO_PEERPIDFD is never relied on.
+    if (qEnvironmentVariableIntValue("KENNEL_IDENTITY_SLOW_PATHS") == 1) {
+        Kennel::detail::setKernelFastPathsEnabled(false);
+        Kennel::detail::setPidfdEnabled(false);
+        qCInfo(Kennel::lcBroker, "KENNEL_IDENTITY_SLOW_PATHS=1: identity lookups and signals take the paths of old kernels");
+    }
 
     std::signal(SIGPIPE, SIG_IGN);
     const rlim_t descriptors = raiseDescriptorLimit();

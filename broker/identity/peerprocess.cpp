@@ -1,4 +1,7 @@
 #include "peerprocess.h"
+#include "peerprocess_p.h"
+
+#include <QStringList>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -6,11 +9,14 @@
 #include <ifaddrs.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -21,57 +27,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-// SO_PEERPIDFD arrived in Linux 6.5, after the headers of many toolchains. Its number differs on
-// a few architectures; where we are not sure of it we do without rather than risk asking for
-// some other option and taking an unrelated integer for a descriptor.
-#if !defined(SO_PEERPIDFD) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__) \
-                               || defined(__riscv) || defined(__mips__) || defined(__powerpc__) || defined(__loongarch__))
-#    define SO_PEERPIDFD 77
-#endif
+#include <mutex>
+#include <unordered_set>
+#include <vector>
 
 namespace Kennel {
 
-namespace {
+// Shared with socketowner.cpp through peerprocess_p.h.
+namespace identity {
 
 std::atomic<bool> fastPathsEnabled{true};
-
-// Closes on scope exit so that every early return in the scans below leaks nothing: the broker
-// runs for months and does this once per connection.
-class UniqueFd
-{
-public:
-    explicit UniqueFd(int fd = -1) : m_fd(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(const UniqueFd &) = delete;
-    UniqueFd &operator=(const UniqueFd &) = delete;
-    UniqueFd(UniqueFd &&other) noexcept : m_fd(other.release()) {}
-    UniqueFd &operator=(UniqueFd &&other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            m_fd = other.release();
-        }
-        return *this;
-    }
-    int get() const { return m_fd; }
-    bool isValid() const { return m_fd >= 0; }
-    int release()
-    {
-        const int fd = m_fd;
-        m_fd = -1;
-        return fd;
-    }
-    void reset()
-    {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = -1;
-    }
-
-private:
-    int m_fd;
-};
 
 QString errnoText(int error)
 {
@@ -149,15 +114,6 @@ std::optional<quint64> readStartTimeAt(int dirFd, const char *path)
     return parseStartTime(buf, len);
 }
 
-// An address in network byte order plus a port in host order. IPv4 and v4-mapped IPv6 are both
-// kept as IPv4 (first four bytes) because the kernel may list either end of such a connection in
-// /proc/net/tcp or /proc/net/tcp6 depending on how each end's socket was created.
-struct Endpoint
-{
-    bool v4 = true;
-    unsigned char addr[16] = {};
-    quint16 port = 0;
-};
 
 bool toEndpoint(const sockaddr_storage &ss, Endpoint &out)
 {
@@ -298,11 +254,6 @@ bool parseDecimal(const char *&p, unsigned long long &out)
     return p != start;
 }
 
-struct TcpSocketEntry
-{
-    unsigned long long inode = 0;
-    uid_t uid = ~0u;
-};
 
 enum class TableResult { Found, Absent, Unreadable };
 
@@ -483,16 +434,6 @@ bool findTcpSocketByDiag(const Endpoint &peer, const Endpoint &local, quint32 sc
     return false;
 }
 
-struct HolderScan
-{
-    pid_t pids[2] = {0, 0};
-    int count = 0;
-    int firstFd = -1;       // the descriptor number under which the first holder had it
-    int unreadable = 0;     // processes whose fd table we were not allowed to read
-    int processes = 0;
-    bool procUnreadable = false;
-    int error = 0;
-};
 
 // The getdents64 record; declared here because glibc only exposes a wrapper from 2.30 and other
 // C libraries differ.
@@ -507,12 +448,15 @@ struct LinuxDirent64
 
 // Does the fd directory `fdDir` contain a link to `target`? Raw getdents64 rather than
 // fdopendir/readdir: this runs once per process on the machine, and fdopendir adds an fstat and
-// a heap allocation each time. Returns the descriptor number, -1 if absent, or -2 if the links
-// cannot be read: listing the directory can be allowed where reading the links is not (they need
-// ptrace access), and trying every link of such a process would only collect EACCES.
-int findLinkIn(int fdDir, const char *target, size_t targetLen)
+// a heap allocation each time. Returns the descriptor number, -1 if absent, -2 if the links
+// cannot be read (listing the directory can be allowed where reading the links is not: they need
+// ptrace access, and trying every link of such a process would only collect EACCES), or -3 if
+// `limit` entries (>= 0) were looked at without finding it: what bounds the cost of checking a
+// claim against a process with tens of thousands of descriptors.
+int findLinkIn(int fdDir, const char *target, size_t targetLen, int limit)
 {
     alignas(8) char buf[8192];
+    int seen = 0;
     for (;;) {
         const long n = ::syscall(SYS_getdents64, fdDir, buf, sizeof buf);
         if (n < 0 && (errno == EACCES || errno == EPERM))
@@ -526,6 +470,8 @@ int findLinkIn(int fdDir, const char *target, size_t targetLen)
                 continue;
             if (d->d_name[0] == '.')
                 continue;
+            if (limit >= 0 && seen++ >= limit)
+                return -3;
             char link[64];
             const ssize_t len = ::readlinkat(fdDir, d->d_name, link, sizeof link);
             if (len < 0 && (errno == EACCES || errno == EPERM))
@@ -536,10 +482,40 @@ int findLinkIn(int fdDir, const char *target, size_t targetLen)
     }
 }
 
+// Every socket inode in the fd directory `fdDir` ("socket:[N]" links). False if the links cannot
+// be read.
+bool collectSocketInodes(int fdDir, std::unordered_set<quint64> &out)
+{
+    alignas(8) char buf[8192];
+    for (;;) {
+        const long n = ::syscall(SYS_getdents64, fdDir, buf, sizeof buf);
+        if (n < 0)
+            return false;
+        if (n == 0)
+            return true;
+        for (long off = 0; off < n;) {
+            const auto *d = reinterpret_cast<const LinuxDirent64 *>(buf + off);
+            off += d->d_reclen;
+            if (d->d_name[0] == '.')
+                continue;
+            char link[64];
+            const ssize_t len = ::readlinkat(fdDir, d->d_name, link, sizeof link - 1);
+            if (len < 0 && (errno == EACCES || errno == EPERM))
+                return false;
+            if (len < 9 || std::memcmp(link, "socket:[", 8) != 0)
+                continue;
+            link[len] = '\0';
+            out.insert(std::strtoull(link + 8, nullptr, 10));
+        }
+    }
+}
+
 // Walks /proc/PID/fd of every thread group leader (readdir of /proc lists only those; threads
-// share their leader's fd table) looking for "socket:[inode]", stopping at the second distinct
-// holder: that already makes the answer Ambiguous and the rest of /proc cannot change it. This is
-// the expensive part of a TCP lookup: a few system calls per process plus one per descriptor.
+// share their leader's fd table) collecting every process that holds "socket:[inode]", up to
+// MaxHolders. This is the expensive part of a lookup: a few system calls per process plus one per
+// descriptor; it runs when a connection is watched or bound to a name, never per message.
+// A table that cannot be opened for want of descriptors or memory makes the scan incomplete: a
+// holder there would be missed, and a missed holder could turn "ambiguous" into a wrong owner.
 void scanHolders(const char *target, size_t targetLen, HolderScan &scan)
 {
     UniqueFd procFd(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -559,8 +535,13 @@ void scanHolders(const char *target, size_t targetLen, HolderScan &scan)
         std::snprintf(path, sizeof path, "%s/fd", entry->d_name);
         UniqueFd fdDir(::openat(procDirFd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!fdDir.isValid()) {
-            if (errno == EACCES || errno == EPERM)
+            if (errno == EACCES || errno == EPERM) {
                 ++scan.unreadable;
+            } else if (errno != ENOENT && errno != ESRCH) {
+                scan.incomplete = true; // EMFILE, ENFILE, ENOMEM: we cannot see this process
+                scan.error = errno;
+                break;
+            }
             continue; // or exited since readdir
         }
         const int fdNumber = findLinkIn(fdDir.get(), target, targetLen);
@@ -568,11 +549,12 @@ void scanHolders(const char *target, size_t targetLen, HolderScan &scan)
             ++scan.unreadable;
         if (fdNumber < 0)
             continue;
-        if (scan.count == 0)
-            scan.firstFd = fdNumber;
-        scan.pids[scan.count++] = pid_t(std::strtol(entry->d_name, nullptr, 10));
-        if (scan.count == 2)
+        if (scan.count == MaxHolders) {
+            scan.tooMany = true;
             break;
+        }
+        scan.fds[scan.count] = fdNumber;
+        scan.pids[scan.count++] = pid_t(std::strtol(entry->d_name, nullptr, 10));
     }
     closedir(proc);
 }
@@ -602,117 +584,6 @@ PeerLookupResult notFound(QString detail)
     r.detail = std::move(detail);
     return r;
 }
-
-// The "Pid:" line of a pidfd's fdinfo: the process's PID in our namespace, -1 once it has been
-// reaped (0 if it is outside our PID namespace). nullopt if there is no such line.
-std::optional<long> pidOfPidFd(int pidFd)
-{
-    char path[48];
-    std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidFd);
-    UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-    if (!fd.isValid())
-        return std::nullopt;
-    char buf[1024];
-    ssize_t n;
-    do {
-        n = ::read(fd.get(), buf, sizeof buf - 1);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return std::nullopt;
-    buf[n] = '\0';
-    for (const char *line = buf; *line;) {
-        if (std::strncmp(line, "Pid:", 4) == 0) {
-            char *end = nullptr;
-            errno = 0;
-            const long pid = std::strtol(line + 4, &end, 10);
-            if (end == line + 4 || errno != 0)
-                return std::nullopt;
-            return pid;
-        }
-        const char *next = std::strchr(line, '\n');
-        if (!next)
-            break;
-        line = next + 1;
-    }
-    return std::nullopt;
-}
-
-enum class PidFdAnswer { Unsupported, Gone, Live };
-
-// SO_PEERPIDFD refers to the connecting process itself, not to its PID number, so unlike
-// SO_PEERCRED it cannot be fooled by the PID having been reused after that process exited. The
-// start time is read between two checks that the pidfd's process still has the PID: a PID cannot
-// be reused while its process exists, so the start time is that process's.
-PidFdAnswer peerPidFd(int fd, pid_t &pid, quint64 &startTime)
-{
-#ifdef SO_PEERPIDFD
-    int pidFd = -1;
-    socklen_t len = sizeof pidFd;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidFd, &len) != 0) {
-        // EINVAL/ESRCH: kernels 6.5 to 6.14 refuse a pidfd for a peer that has been reaped.
-        return errno == EINVAL || errno == ESRCH ? PidFdAnswer::Gone : PidFdAnswer::Unsupported;
-    }
-    UniqueFd holder(pidFd);
-    const std::optional<long> before = pidOfPidFd(pidFd);
-    if (!before || *before > INT_MAX)
-        return PidFdAnswer::Unsupported;
-    if (*before <= 0)
-        return PidFdAnswer::Gone;
-    const std::optional<quint64> start = processStartTime(pid_t(*before));
-    const std::optional<long> after = pidOfPidFd(pidFd);
-    if (!start || !after || *after != *before)
-        return PidFdAnswer::Gone;
-    pid = pid_t(*before);
-    startTime = *start;
-    return PidFdAnswer::Live;
-#else
-    Q_UNUSED(fd);
-    Q_UNUSED(pid);
-    Q_UNUSED(startTime);
-    return PidFdAnswer::Unsupported;
-#endif
-}
-
-PeerLookupResult lookupUnixPeer(int fd)
-{
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-        return notFound(QStringLiteral("SO_PEERCRED failed: ") + errnoText(errno));
-    // pid 0: not connected, or the peer is in a PID namespace we cannot see into.
-    if (cred.pid <= 0)
-        return notFound(QStringLiteral("unix peer has no process ID visible to us"));
-
-    PeerLookupResult r;
-    r.process.uid = cred.uid;
-    // Both options name the process that connected (or called socketpair()); a fork()ed child
-    // that inherited the socket, or a process it was passed to, is invisible to them.
-    const PidFdAnswer viaPidFd = fastPathsEnabled.load(std::memory_order_relaxed)
-            ? peerPidFd(fd, r.process.pid, r.process.startTime)
-            : PidFdAnswer::Unsupported;
-    if (viaPidFd == PidFdAnswer::Gone)
-        return notFound(QStringLiteral("unix peer pid %1 (the connecting process) has exited").arg(cred.pid));
-    if (viaPidFd == PidFdAnswer::Live) {
-        r.status = PeerLookup::Found;
-        r.detail = QStringLiteral("unix peer owned by pid %1 (uid %2, per SO_PEERPIDFD)").arg(r.process.pid).arg(cred.uid);
-        return r;
-    }
-
-    // Without a pidfd the PID from SO_PEERCRED may outlive its process. A hung-up connection at
-    // least shows the common way that happens (the peer exited and nobody else held the socket).
-    pollfd pfd{fd, POLLIN | POLLRDHUP, 0};
-    if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP))
-        return notFound(QStringLiteral("unix peer pid %1 has hung up").arg(cred.pid));
-    const std::optional<quint64> start = processStartTime(cred.pid);
-    if (!start)
-        return notFound(QStringLiteral("unix peer pid %1 no longer exists").arg(cred.pid));
-    r.status = PeerLookup::Found;
-    r.process.pid = cred.pid;
-    r.process.startTime = *start;
-    r.detail = QStringLiteral("unix peer owned by pid %1 (uid %2, per SO_PEERCRED)").arg(cred.pid).arg(cred.uid);
-    return r;
-}
-
 // The kernel's socket at the other end of our TCP connection `fd`, when that end is on this
 // machine. Returns nullopt and fills `entry` when found; otherwise the answer to give (Remote or
 // NotFound).
@@ -785,132 +656,9 @@ std::optional<PeerLookupResult> findPeerTcpSocket(int fd, const sockaddr_storage
     return std::nullopt;
 }
 
-PeerLookupResult lookupTcpPeer(int fd, const sockaddr_storage &localAddr)
-{
-    TcpSocketEntry entry;
-    QString peerText;
-    if (std::optional<PeerLookupResult> failed = findPeerTcpSocket(fd, localAddr, entry, peerText))
-        return *failed;
+} // namespace identity
 
-    char target[64];
-    const int targetLen = std::snprintf(target, sizeof target, "socket:[%llu]", entry.inode);
-    HolderScan scan;
-    scanHolders(target, size_t(targetLen), scan);
-    if (scan.procUnreadable)
-        return notFound(QStringLiteral("cannot read /proc: ") + errnoText(scan.error));
-    const QString unreadableNote = scan.unreadable == 0
-            ? QString()
-            : QStringLiteral("; fd tables of %1 of %2 processes were unreadable").arg(scan.unreadable).arg(scan.processes);
-    if (scan.count >= 2) {
-        PeerLookupResult r;
-        r.status = PeerLookup::Ambiguous;
-        r.detail = QStringLiteral("tcp peer %1: socket inode %2 held by pids %3 and %4")
-                           .arg(peerText)
-                           .arg(entry.inode)
-                           .arg(scan.pids[0])
-                           .arg(scan.pids[1]);
-        return r;
-    }
-    if (scan.count == 0)
-        return notFound(QStringLiteral("tcp peer %1: socket inode %2 held by no process%3")
-                                .arg(peerText)
-                                .arg(entry.inode)
-                                .arg(unreadableNote));
-    const std::optional<quint64> start = holderStartTime(scan.pids[0], scan.firstFd, target, size_t(targetLen));
-    if (!start)
-        return notFound(QStringLiteral("tcp peer %1: pid %2 exited or closed the socket during lookup")
-                                .arg(peerText)
-                                .arg(scan.pids[0]));
-
-    PeerLookupResult r;
-    r.status = PeerLookup::Found;
-    r.process.pid = scan.pids[0];
-    r.process.uid = entry.uid;
-    r.process.startTime = *start;
-    r.detail = QStringLiteral("tcp peer %1 owned by pid %2%3").arg(peerText).arg(scan.pids[0]).arg(unreadableNote);
-    return r;
-}
-
-// Does `pid` hold the socket `inode`? One process's fd table, not all of /proc: checking a claim
-// is much cheaper than finding the owner.
-ClaimCheckResult claimHoldsSocket(pid_t pid, quint64 inode, const QString &peerText)
-{
-    char path[32];
-    std::snprintf(path, sizeof path, "/proc/%d/fd", int(pid));
-    UniqueFd fdDir(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fdDir.isValid()) {
-        if (errno == ENOENT)
-            return {ClaimCheck::Mismatch, QStringLiteral("tcp peer %1 claims pid %2, which does not exist").arg(peerText).arg(pid)};
-        return {ClaimCheck::Unverifiable,
-                QStringLiteral("tcp peer %1 claims pid %2, whose descriptors we may not read: %3").arg(peerText).arg(pid).arg(errnoText(errno))};
-    }
-    char target[64];
-    const int targetLen = std::snprintf(target, sizeof target, "socket:[%llu]", static_cast<unsigned long long>(inode));
-    const int found = findLinkIn(fdDir.get(), target, size_t(targetLen));
-    if (found >= 0)
-        return {ClaimCheck::Confirmed, QStringLiteral("tcp peer %1 is held by its claimed pid %2").arg(peerText).arg(pid)};
-    if (found == -2)
-        return {ClaimCheck::Unverifiable,
-                QStringLiteral("tcp peer %1 claims pid %2, whose descriptors we may not read").arg(peerText).arg(pid)};
-    return {ClaimCheck::Mismatch, QStringLiteral("tcp peer %1 is not held by its claimed pid %2").arg(peerText).arg(pid)};
-}
-
-} // namespace
-
-ClaimCheckResult checkClaimedPid(int connectedFd, pid_t claimed)
-{
-    if (claimed <= 0)
-        return {ClaimCheck::Mismatch, QStringLiteral("pid %1 is not a process id").arg(claimed)};
-    sockaddr_storage localAddr{};
-    socklen_t len = sizeof localAddr;
-    if (::getsockname(connectedFd, reinterpret_cast<sockaddr *>(&localAddr), &len) != 0)
-        return {ClaimCheck::Unverifiable, QStringLiteral("getsockname failed: ") + errnoText(errno)};
-    if (localAddr.ss_family == AF_UNIX) {
-        ucred cred{};
-        socklen_t credLen = sizeof cred;
-        if (::getsockopt(connectedFd, SOL_SOCKET, SO_PEERCRED, &cred, &credLen) != 0 || cred.pid <= 0)
-            return {ClaimCheck::Unverifiable, QStringLiteral("unix peer has no process ID visible to us")};
-        if (cred.pid == claimed)
-            return {ClaimCheck::Confirmed, QStringLiteral("unix peer pid %1 per SO_PEERCRED").arg(cred.pid)};
-        return {ClaimCheck::Mismatch, QStringLiteral("unix peer is pid %1 per SO_PEERCRED, not %2").arg(cred.pid).arg(claimed)};
-    }
-    if (localAddr.ss_family != AF_INET && localAddr.ss_family != AF_INET6)
-        return {ClaimCheck::Unverifiable, QStringLiteral("unsupported socket family %1").arg(localAddr.ss_family)};
-    TcpSocketEntry entry;
-    QString peerText;
-    if (std::optional<PeerLookupResult> failed = findPeerTcpSocket(connectedFd, localAddr, entry, peerText))
-        return {ClaimCheck::Unverifiable, failed->detail};
-    ClaimCheckResult result = claimHoldsSocket(claimed, entry.inode, peerText);
-    if (result.status != ClaimCheck::Unverifiable)
-        return result;
-    // The claimed process's descriptors are closed to us: find who does hold the socket instead.
-    // Slow (all of /proc), but only for a claim we could not check the cheap way.
-    char target[64];
-    const int targetLen = std::snprintf(target, sizeof target, "socket:[%llu]", static_cast<unsigned long long>(entry.inode));
-    HolderScan scan;
-    scanHolders(target, size_t(targetLen), scan);
-    if (scan.count == 1 && scan.pids[0] != claimed)
-        return {ClaimCheck::Mismatch,
-                QStringLiteral("tcp peer %1 is held by pid %2, not its claimed pid %3").arg(peerText).arg(scan.pids[0]).arg(claimed)};
-    return result;
-}
-
-PeerLookupResult lookupPeerProcess(int connectedFd)
-{
-    sockaddr_storage localAddr{};
-    socklen_t len = sizeof localAddr;
-    if (::getsockname(connectedFd, reinterpret_cast<sockaddr *>(&localAddr), &len) != 0)
-        return notFound(QStringLiteral("getsockname failed: ") + errnoText(errno));
-    switch (localAddr.ss_family) {
-    case AF_UNIX:
-        return lookupUnixPeer(connectedFd);
-    case AF_INET:
-    case AF_INET6:
-        return lookupTcpPeer(connectedFd, localAddr);
-    default:
-        return notFound(QStringLiteral("unsupported socket family %1").arg(localAddr.ss_family));
-    }
-}
+using namespace identity;
 
 std::optional<quint64> processStartTime(pid_t pid)
 {

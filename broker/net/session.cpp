@@ -121,32 +121,37 @@ const PeerLookupResult &Session::peerProcess()
     return *m_peerProcess;
 }
 
-bool Session::sameProcessAs(Session &other)
+bool Session::sameProcessAs(Session &other, QString *why)
 {
-    // The other connection (a name's holder) is usually known already. Asking whether its process
-    // holds this connection's peer socket reads one fd table, where looking this connection up
-    // from nothing walks every process's: any local program can open connection after connection
-    // claiming a held legacy name, and each full walk stalled every client for tens of ms
-    // (tst_attackinput, impersonationLegacy). A socket the holder shares with another process
-    // still counts as the holder's here: the question is whose name it may use, not whom to signal.
-    if (!m_peerProcess) {
-        const PeerLookupResult &holder = other.peerProcess();
-        if (holder.status == PeerLookup::Found) {
-            const ClaimCheckResult check = checkClaimedPid(m_fd, holder.process.pid);
-            if (check.status == ClaimCheck::Mismatch)
-                return false;
-            if (check.status == ClaimCheck::Confirmed)
-                return isSameProcessInstance(holder.process);
-        }
-    }
-    const PeerLookupResult &mine = peerProcess();
+    // The other connection (a name's holder) is looked up once (cached); then the question is
+    // whether that process instance holds this connection's peer socket too: one fd table, not a
+    // walk of every process's. Any local program can open connection after connection claiming
+    // a held legacy name, and a full walk each time stalled every client for tens of ms
+    // (tst_attackinput, impersonationLegacy). Forked children holding copies change nothing: the
+    // owner is the ancestor, and it holds both sockets (docs/WATCHDOG.md, "Who owns a connection").
     const PeerLookupResult &theirs = other.peerProcess();
-    if (mine.status == PeerLookup::Found && theirs.status == PeerLookup::Found)
-        return mine.process.pid == theirs.process.pid && mine.process.startTime == theirs.process.startTime;
+    if (theirs.status == PeerLookup::Found) {
+        const HoldingResult held = checkHoldsPeer(m_fd, theirs.process);
+        if (held.status == Holding::Holds)
+            return true;
+        if (why)
+            *why = held.status == Holding::NotHeld
+                ? QStringLiteral("it belongs to another process (%1)").arg(held.detail)
+                : QStringLiteral("which process this connection belongs to cannot be verified (%1)").arg(held.detail);
+        return false;
+    }
     // A peer on another machine has no process we can see; the best the kernel offers is its
     // address, so two connections from the same remote host are taken as one client.
-    if (mine.status == PeerLookup::Remote && theirs.status == PeerLookup::Remote)
-        return m_peerAddress.section(QLatin1Char(':'), 0, -2) == other.m_peerAddress.section(QLatin1Char(':'), 0, -2);
+    if (theirs.status == PeerLookup::Remote) {
+        const PeerLookupResult &mine = peerProcess();
+        if (mine.status == PeerLookup::Remote
+            && m_peerAddress.section(QLatin1Char(':'), 0, -2) == other.m_peerAddress.section(QLatin1Char(':'), 0, -2))
+            return true;
+    }
+    // A forwarder relays many clients: its connections cannot be told apart, so none of them
+    // shares a name with another.
+    if (why)
+        *why = QStringLiteral("the process holding it cannot be identified (%1)").arg(theirs.detail);
     return false;
 }
 

@@ -81,7 +81,7 @@ public:
     // The cached answer only, never a lookup (a TCP lookup walks /proc): nullptr if not asked yet.
     const PeerLookupResult *cachedPeerProcess() const { return m_peerProcess ? &*m_peerProcess : nullptr; }
     // Both connections belong to one process instance (a legacy client's two connections).
-    bool sameProcessAs(Session &other);
+    bool sameProcessAs(Session &other, QString *why = nullptr);
     // The peer hung up or reset but the broker has not read that yet: the name can be taken over.
     bool isPeerGone() const;
 

@@ -75,7 +75,7 @@ void SocketListener::acceptReady()
     const QPointer<SocketListener> self(this);
     for (int i = 0; i < MaxAcceptsPerWakeup; ++i) {
         const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0 && m_reserveFrom >= 0 && fd >= m_reserveFrom) {
+        if (fd >= 0 && m_reserveFrom >= 0 && fd >= m_reserveFrom - heldDescriptors().load(std::memory_order_relaxed)) {
             logExhausted(EMFILE);
             refuseAccepted(fd);
             continue;

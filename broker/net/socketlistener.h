@@ -14,6 +14,8 @@
 
 #include "logthrottle.h"
 
+#include <atomic>
+
 #include <QByteArray>
 #include <QObject>
 #include <QString>
@@ -22,6 +24,14 @@
 class QSocketNotifier;
 
 namespace Kennel {
+
+// Descriptors the broker holds for pending work that must not consume the listener's reserve
+// (the pidfd of each pending watchdog signal): the listener keeps that many more free.
+inline std::atomic<int> &heldDescriptors()
+{
+    static std::atomic<int> held{0};
+    return held;
+}
 
 class SocketListener : public QObject
 {
@@ -35,8 +45,10 @@ public:
     // How long the listener stops watching when not even the spare descriptor helps.
     static constexpr int ExhaustedPauseMs = 100;
     // Descriptors just below RLIMIT_NOFILE (as it was when listening started) that clients may
-    // not take.
-    static constexpr int DescriptorReserve = 2;
+    // not take: what an identity lookup (a /proc walk, a netlink socket, a socket table) and the
+    // pidfd of a signal need at once. Descriptors held by pending work (heldDescriptors()) come
+    // on top, so that they never eat this reserve.
+    static constexpr int DescriptorReserve = 8;
 
     explicit SocketListener(QObject *parent = nullptr);
     ~SocketListener() override;

@@ -72,9 +72,10 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
         return;
     }
     NameEntry *entry = nullptr;
-    if (m_ctx.registry->registerReceiver(frame.source, &session, &entry) == NameRegistry::Outcome::Taken) {
+    QString why;
+    if (m_ctx.registry->registerReceiver(frame.source, &session, &entry, &why) == NameRegistry::Outcome::Taken) {
         session.refuse(ErrorCode::NameTaken,
-                       QStringLiteral("'%1' is registered by another process").arg(text(frame.source)), 0, true);
+                       QStringLiteral("'%1' is taken: %2").arg(text(frame.source), why), 0, true);
         return;
     }
     session.setIdentity(Session::Kind::LegacyReceiver, frame.source.toByteArray(), entry);
@@ -105,10 +106,11 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
         return false;
     }
     NameEntry *entry = nullptr;
-    if (m_ctx.registry->bindLegacySender(frame.source, &session, &entry) == NameRegistry::Outcome::Taken) {
+    QString why;
+    if (m_ctx.registry->bindLegacySender(frame.source, &session, &entry, &why) == NameRegistry::Outcome::Taken) {
         session.refuse(ErrorCode::NameTaken,
-                       QStringLiteral("'%1' belongs to another process; a main connection may only act for its own process")
-                           .arg(text(frame.source)),
+                       QStringLiteral("'%1' refused: a main connection may only act for its own process, and %2")
+                           .arg(text(frame.source), why),
                        0, true);
         return false;
     }

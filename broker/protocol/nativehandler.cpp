@@ -123,10 +123,11 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     }
     session.setClaimedPid(hello->pid);
     NameEntry *entry = nullptr;
-    switch (m_ctx.registry->registerReceiver(frame.source, &session, &entry)) {
+    QString why;
+    switch (m_ctx.registry->registerReceiver(frame.source, &session, &entry, &why)) {
     case NameRegistry::Outcome::Taken:
         session.refuse(ErrorCode::NameTaken,
-                       QStringLiteral("'%1' is registered by another client").arg(QString::fromLatin1(frame.source.toByteArray())),
+                       QStringLiteral("'%1' is registered by another client: %2").arg(QString::fromLatin1(frame.source.toByteArray()), why),
                        frame.messageId);
         return;
     case NameRegistry::Outcome::TookOver:

@@ -48,17 +48,17 @@ void NameRegistry::evictDeadHolders(NameEntry *entry, Session *except, bool *evi
     }
 }
 
-bool NameRegistry::heldOnlyByProcessOf(NameEntry *entry, Session *session) const
+bool NameRegistry::heldOnlyByProcessOf(NameEntry *entry, Session *session, QString *why) const
 {
-    if (entry->receiver && entry->receiver != session && !session->sameProcessAs(*entry->receiver))
+    if (entry->receiver && entry->receiver != session && !session->sameProcessAs(*entry->receiver, why))
         return false;
     for (Session *s : entry->legacySenders)
-        if (s != session && !session->sameProcessAs(*s))
+        if (s != session && !session->sameProcessAs(*s, why))
             return false;
     return true;
 }
 
-NameRegistry::Outcome NameRegistry::registerReceiver(QByteArrayView name, Session *session, NameEntry **out)
+NameRegistry::Outcome NameRegistry::registerReceiver(QByteArrayView name, Session *session, NameEntry **out, QString *why)
 {
     const QByteArray key = name.toByteArray(); // evicting may destroy the entry the view came from
     NameEntry *entry = find(key);
@@ -72,10 +72,14 @@ NameRegistry::Outcome NameRegistry::registerReceiver(QByteArrayView name, Sessio
         entry = find(key);
     }
     if (entry) {
-        const bool legacyNewcomer = session->protocol() == Session::Protocol::Legacy;
-        // A legacy process may already send under its name from its main connection; a native
-        // client never shares a name.
-        if (entry->receiver || !legacyNewcomer || !heldOnlyByProcessOf(entry, session))
+        // One receiver per name; legacy main connections already sending under it may be joined
+        // by their own process's receive connection or native client.
+        if (entry->receiver) {
+            if (why)
+                *why = QStringLiteral("another connection receives for it");
+            return Outcome::Taken;
+        }
+        if (!heldOnlyByProcessOf(entry, session, why))
             return Outcome::Taken;
     } else {
         entry = acquire(key);
@@ -85,7 +89,7 @@ NameRegistry::Outcome NameRegistry::registerReceiver(QByteArrayView name, Sessio
     return evicted ? Outcome::TookOver : Outcome::Registered;
 }
 
-NameRegistry::Outcome NameRegistry::bindLegacySender(QByteArrayView name, Session *session, NameEntry **out)
+NameRegistry::Outcome NameRegistry::bindLegacySender(QByteArrayView name, Session *session, NameEntry **out, QString *why)
 {
     const QByteArray key = name.toByteArray();
     NameEntry *entry = find(key);
@@ -99,8 +103,8 @@ NameRegistry::Outcome NameRegistry::bindLegacySender(QByteArrayView name, Sessio
         entry = find(key);
     }
     if (entry) {
-        const bool receiverIsLegacy = !entry->receiver || entry->receiver->protocol() == Session::Protocol::Legacy;
-        if (!receiverIsLegacy || !heldOnlyByProcessOf(entry, session))
+        // The receiver may be a native client of the same process (issue 19, item 11).
+        if (!heldOnlyByProcessOf(entry, session, why))
             return Outcome::Taken;
     } else {
         entry = acquire(key);

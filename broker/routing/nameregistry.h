@@ -1,10 +1,14 @@
 // Who answers to which name. A name is held by one native client or one legacy process (its receive
 // connection plus any main connections of the same process); it is released when the last
-// connection holding it closes.
+// connection holding it closes. A legacy main connection may also send under the name of a native
+// client of its own process (one program using both protocols). "Same process" means the process
+// instance owning the name's connection demonstrably holds the newcomer's peer socket too
+// (Session::sameProcessAs, docs/WATCHDOG.md "Who owns a connection").
 #pragma once
 
 #include <QByteArray>
 #include <QByteArrayView>
+#include <QString>
 
 #include <memory>
 #include <string_view>
@@ -43,9 +47,11 @@ public:
     size_t size() const { return m_entries.size(); }
 
     // Native Hello or legacy cmd 0: make `session` the receiver of `name`.
-    Outcome registerReceiver(QByteArrayView name, Session *session, NameEntry **entry);
+    // On Taken, *why (if given) says why: held by another connection, another process, or a
+    // process that cannot be verified.
+    Outcome registerReceiver(QByteArrayView name, Session *session, NameEntry **entry, QString *why = nullptr);
     // Legacy main connection: send and feed under `name`, which must not belong to another process.
-    Outcome bindLegacySender(QByteArrayView name, Session *session, NameEntry **entry);
+    Outcome bindLegacySender(QByteArrayView name, Session *session, NameEntry **entry, QString *why = nullptr);
     // The session is closing: drop it from its entry and the entry if nobody is left.
     void release(Session *session);
 
@@ -53,7 +59,7 @@ private:
     NameEntry *acquire(QByteArrayView name);
     void dropIfUnused(NameEntry *entry);
     // The live holders of `entry` other than `session` belong to the same process as `session`.
-    bool heldOnlyByProcessOf(NameEntry *entry, Session *session) const;
+    bool heldOnlyByProcessOf(NameEntry *entry, Session *session, QString *why) const;
     void evictDeadHolders(NameEntry *entry, Session *except, bool *evicted);
 
     std::unordered_map<std::string_view, std::unique_ptr<NameEntry>> m_entries;

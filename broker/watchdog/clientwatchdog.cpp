@@ -123,6 +123,11 @@ ClientWatchdog::Granted ClientWatchdog::grant(Session &session, WatchTerms terms
         if (peer.status == PeerLookup::Found) {
             watched.process = peer.process;
             identity = QStringLiteral("pid %1").arg(peer.process.pid);
+        } else if (peer.status == PeerLookup::Ambiguous) {
+            // Often transient (a child between fork() and exec() of a program that closes its
+            // copies there): decided at expiry, when a signal would be sent.
+            watched.resolveAtExpiry = true;
+            identity = QStringLiteral("process not yet known (%1); looked up again at expiry").arg(peer.detail);
         } else {
             // Never a guess: a process we cannot name is disconnected instead, and the Ack says so.
             qCWarning(lcWatchdog).noquote() << session.describe() << "asked to be watched with action"
@@ -263,13 +268,48 @@ void ClientWatchdog::onExpired(quint64 key)
     case WatchdogAction::Kill:
         break;
     }
+    // The owner again, now: the socket may have been passed on, shared, or its holder may have
+    // exited since registration. Only the same instance (or, if it was ambiguous then, whoever
+    // owns it now) is signalled; anything else is disconnected.
+    const PeerLookupResult now = lookupPeerProcess(session->fd());
+    QString refusal;
+    if (now.status != PeerLookup::Found)
+        refusal = now.detail;
+    else if (!watched.resolveAtExpiry
+             && (now.process.pid != watched.process.pid || now.process.startTime != watched.process.startTime))
+        refusal = QStringLiteral("the connection is now owned by pid %1, not by pid %2 that registered")
+                      .arg(now.process.pid).arg(watched.process.pid);
+    if (!refusal.isEmpty()) {
+        qCWarning(lcWatchdog).noquote() << QStringLiteral("'%1' is not signalled: %2").arg(text(watched.name), refusal);
+        ++history.disconnects;
+        ++history.failures;
+        history.lastOutcome = ProcessSignaller::Outcome::Refused;
+        history.lastDetail = refusal;
+        emit actionTaken(key, watched.name, WatchdogAction::Disconnect, QStringLiteral("not signalled: ") + refusal);
+        disconnect(*session, QStringLiteral("watchdog expired; its process cannot be signalled: ") + refusal);
+        return;
+    }
+    const PeerProcess process = now.process;
+    // Asked by the signaller once the process is pinned by its pidfd, just before the signal.
+    auto stillHolds = [this, key, process](QString *why) {
+        Session *current = m_findSession(key);
+        if (!current || !current->isOpen()) {
+            *why = QStringLiteral("the watched connection has closed");
+            return false;
+        }
+        const HoldingResult held = checkHoldsPeer(current->fd(), process);
+        if (held.status == Holding::Holds)
+            return true;
+        *why = held.detail;
+        return false;
+    };
     m_signalled[key] = watched.name;
-    emit actionTaken(key, watched.name, watched.action, QStringLiteral("signalling pid %1").arg(watched.process.pid));
-    emit aboutToSignal(watched.process.pid);
+    emit actionTaken(key, watched.name, watched.action, QStringLiteral("signalling pid %1").arg(process.pid));
+    emit aboutToSignal(process.pid);
     if (watched.action == WatchdogAction::Kill)
-        m_signaller.kill(key, watched.process);
+        m_signaller.kill(key, process, stillHolds);
     else
-        m_signaller.terminate(key, watched.process, m_settings.killGrace);
+        m_signaller.terminate(key, process, m_settings.killGrace, stillHolds);
 }
 
 void ClientWatchdog::onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail)
@@ -304,6 +344,12 @@ void ClientWatchdog::onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::
     else
         qCInfo(lcWatchdog).noquote() << line;
     emit signalOutcome(name, pid, outcome, detail);
+    if (outcome == ProcessSignaller::Outcome::Exited) {
+        // Children that inherited its sockets (a forked reader) may keep the connections open:
+        // the name is released for the restarted process all the same.
+        if (Session *session = m_findSession(key); session && session->isOpen())
+            disconnect(*session, QStringLiteral("watchdog expired: its process was ended"));
+    }
     if (nothingDone) {
         // The client stays hung otherwise, holding its name: take that away at least.
         if (Session *session = m_findSession(key); session && session->isOpen()) {

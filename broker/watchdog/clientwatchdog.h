@@ -3,9 +3,12 @@
 // signals is ProcessSignaller's; this class decides who is watched on which terms, whom an expiry
 // may touch, and keeps the audit trail (log lines, per-client counters, events for the monitor).
 //
-// The one rule everything here serves: only the process the kernel names as the connection's peer
-// may be signalled, never one a client names. A peer that is remote, ambiguous (its socket is
-// shared by several processes) or gone is disconnected instead, and that is said, never guessed.
+// The one rule everything here serves: only the process the kernel names as the connection's owner
+// may be signalled, never one a client names (docs/WATCHDOG.md, "Who owns a connection"). The
+// owner is named at registration and again at expiry, and the signaller checks, with the process
+// pinned by its pidfd, that it still holds the connection just before the signal. A peer that is
+// remote, relayed by a forwarder, ambiguous (held by unrelated processes) or gone is disconnected
+// instead, and that is said, never guessed.
 #pragma once
 
 #include "brokerconfig.h"
@@ -90,7 +93,10 @@ private:
     {
         QByteArray name;
         WatchdogAction action = WatchdogAction::Terminate;
-        PeerProcess process; // valid when action is Terminate or Kill
+        PeerProcess process; // valid when action is Terminate or Kill and !resolveAtExpiry
+        // Registered while the socket was held by unrelated processes (a transient state, e.g. a
+        // child between fork and exec): the owner is looked for again at expiry.
+        bool resolveAtExpiry = false;
     };
 
     static quint64 sessionKey(const Session &session);

@@ -3,6 +3,7 @@
 #include "processsignaller.h"
 
 #include "logging.h"
+#include "socketlistener.h"
 
 #include <QSocketNotifier>
 #include <QTimer>
@@ -175,7 +176,7 @@ ProcessSignaller::~ProcessSignaller()
         release(entry.second, true);
 }
 
-void ProcessSignaller::terminate(quint64 key, const PeerProcess &process, milliseconds killGrace)
+void ProcessSignaller::terminate(quint64 key, const PeerProcess &process, milliseconds killGrace, HolderCheck check)
 {
     const auto it = m_pending.find(key);
     if (it != m_pending.end()) {
@@ -183,14 +184,14 @@ void ProcessSignaller::terminate(quint64 key, const PeerProcess &process, millis
                static_cast<unsigned long long>(key), qint64(process.pid), qint64(it->second.process.pid));
         return;
     }
-    start(key, process, SIGTERM, std::clamp(killGrace, milliseconds(0), kMaxKillGrace));
+    start(key, process, SIGTERM, std::clamp(killGrace, milliseconds(0), kMaxKillGrace), check);
 }
 
-void ProcessSignaller::kill(quint64 key, const PeerProcess &process)
+void ProcessSignaller::kill(quint64 key, const PeerProcess &process, HolderCheck check)
 {
     const auto it = m_pending.find(key);
     if (it == m_pending.end()) {
-        start(key, process, SIGKILL, milliseconds(0));
+        start(key, process, SIGKILL, milliseconds(0), check);
         return;
     }
     Pending &pending = it->second;
@@ -216,7 +217,8 @@ int ProcessSignaller::pendingCount() const
     return int(m_pending.size());
 }
 
-void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal, milliseconds killGrace)
+void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal, milliseconds killGrace,
+                             const HolderCheck &check)
 {
     const pid_t pid = process.pid;
     // Before anything else: kill(2) with 0 or a negative PID addresses process groups or every
@@ -265,6 +267,11 @@ void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal
                        QStringLiteral("cannot read /proc/%1/stat to verify the process instance").arg(pid));
             return;
         }
+        if (QString why; check && !check(&why)) {
+            closeFd(pidfd);
+            report(key, pid, Outcome::Refused, QStringLiteral("not signalled: ") + why);
+            return;
+        }
         if (sendViaPidfd(pidfd, signal) != 0) {
             const int error = errno;
             closeFd(pidfd);
@@ -296,6 +303,10 @@ void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal
         case Presence::Alive:
             break;
         }
+        if (QString notHeld; check && !check(&notHeld)) {
+            report(key, pid, Outcome::Refused, QStringLiteral("not signalled: ") + notHeld);
+            return;
+        }
         if (::kill(pid, signal) != 0) {
             const int killError = errno;
             if (killError == ESRCH)
@@ -325,6 +336,8 @@ void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal
         connect(pending.exitNotifier, &QSocketNotifier::activated, this,
                 [this, key, serial] { processExited(key, serial); });
     }
+    if (pidfd >= 0)
+        ++heldDescriptors();
     Pending &stored = m_pending.emplace(key, pending).first->second;
     armTimer(stored);
 
@@ -474,6 +487,8 @@ void ProcessSignaller::release(Pending &pending, bool fromDestructor)
             pending.timer->deleteLater();
         pending.timer = nullptr;
     }
+    if (pending.pidfd >= 0)
+        --heldDescriptors();
     closeFd(pending.pidfd);
 }
 

@@ -5,7 +5,8 @@
 //
 // Identity: a pidfd (pidfd_open, Linux >= 5.3) is opened first and the start time is compared
 // after that: the pidfd pins the process, so a match proves the pidfd refers to the instance the
-// caller meant, and every signal goes through that pidfd (pidfd_send_signal). Where the kernel
+// caller meant; then the caller's HolderCheck (does it still hold the watched connection?) is
+// asked, and only then is the signal sent through that pidfd (pidfd_send_signal). Where the kernel
 // lacks pidfd_open (ENOSYS) the start time is checked immediately before kill(2). That leaves a
 // small race, which the detail string reports: if the process exits, is reaped and its PID reused
 // between the check and the kill, the newcomer gets the signal. Other pidfd_open errors (EMFILE,
@@ -22,6 +23,10 @@
 // (stuck in uninterruptible sleep, e.g. on a dead NFS server) is reported Failed "did not exit after
 // SIGKILL" and no longer tracked.
 //
+// Descriptors: each pending operation holds a pidfd; they are counted in heldDescriptors()
+// (socketlistener.h) so that the listener stops accepting earlier and the descriptor reserve for
+// identity lookups and the next signal stays free.
+//
 // One operation per key: terminate() for a key that has one pending is ignored with a log line;
 // kill() for a key whose terminate() is still waiting out its grace sends SIGKILL at once (same
 // process instance only), otherwise it is ignored with a log line too.
@@ -36,6 +41,7 @@
 #include <QString>
 
 #include <chrono>
+#include <functional>
 #include <unordered_map>
 
 class QSocketNotifier;
@@ -53,7 +59,8 @@ public:
         KillSent,    // SIGKILL delivered (at once, or after killGrace ran out)
         Exited,      // the process is gone after our signal (final)
         AlreadyGone, // it had exited (or its PID now belongs to another process) before we signalled (final)
-        Refused,     // a protected PID: 0, 1, negative, the broker itself, the broker's parent (final)
+        Refused,     // a protected PID (0, 1, negative, the broker, its parent), or the process no
+                     // longer holds what it was watched for (final)
         Failed,      // the kernel refused (EPERM, ...) — detail has strerror (final)
     };
     Q_ENUM(Outcome)
@@ -72,10 +79,15 @@ public:
     // Drops pending escalations and closes their pidfds; never signals from the destructor.
     ~ProcessSignaller() override;
 
+    // Asked after the pidfd pins the instance and its start time matched, immediately before the
+    // first signal: does that instance still hold what it was watched for (its connection)? If
+    // not, nothing is sent and the outcome is Refused with *why.
+    using HolderCheck = std::function<bool(QString *why)>;
+
     // SIGTERM, then SIGKILL after killGrace if the same process instance is still there.
-    void terminate(quint64 key, const PeerProcess &process, std::chrono::milliseconds killGrace);
+    void terminate(quint64 key, const PeerProcess &process, std::chrono::milliseconds killGrace, HolderCheck check = {});
     // SIGKILL at once.
-    void kill(quint64 key, const PeerProcess &process);
+    void kill(quint64 key, const PeerProcess &process, HolderCheck check = {});
 
     bool isPending(quint64 key) const; // an escalation or exit wait is in progress for key
     int pendingCount() const;
@@ -98,7 +110,8 @@ private:
         std::chrono::milliseconds checkInterval{0};     // fallback only: next exit check
     };
 
-    void start(quint64 key, const PeerProcess &process, int signal, std::chrono::milliseconds killGrace);
+    void start(quint64 key, const PeerProcess &process, int signal, std::chrono::milliseconds killGrace,
+               const HolderCheck &check);
     void escalate(quint64 key, Pending &pending, const QString &why);
     void processExited(quint64 key, quint64 serial);
     void timerFired(quint64 key, quint64 serial);

@@ -66,7 +66,7 @@ int main(int argc, char *argv[])
                        "that is success."),
         QStringLiteral("MS"));
     const QCommandLineOption asOption(QStringLiteral("as"),
-                                      QStringLiteral("send: register as NAME (default kennelctl-PID)."),
+                                      QStringLiteral("send: register as NAME (default kcPID, short enough for old-protocol targets)."),
                                       QStringLiteral("NAME"));
     const QCommandLineOption countOption(QStringLiteral("count"),
                                          QStringLiteral("listen: exit after N messages."), QStringLiteral("N"));
@@ -135,7 +135,9 @@ int main(int argc, char *argv[])
         options.broker = *broker;
         options.name = parser.isSet(asOption)
             ? parser.value(asOption).toUtf8()
-            : QByteArrayLiteral("kennelctl-") + QByteArray::number(QCoreApplication::applicationPid());
+            // Short enough for old-protocol clients (9 characters: "kc" and at most 7 digits, the
+            // largest pid_max), who cannot answer a longer sender name.
+            : QByteArrayLiteral("kc") + QByteArray::number(QCoreApplication::applicationPid());
         options.target = args.at(1).toUtf8();
         options.text = args.at(2).toUtf8();
         if (timeoutMs > 0)

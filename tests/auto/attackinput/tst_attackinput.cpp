@@ -1163,24 +1163,34 @@ void tst_AttackInput::impersonationNative()
     QTRY_VERIFY_WITH_TIMEOUT(watchLine("selfish"), 5000);
     QVERIFY(!watchLine("nvictim"));
 
-    // Legacy frames claiming a native client's name, from this (the same!) process: a native
-    // name is never shared, so each connection is closed.
-    Peers legacyForgers;
+    // Legacy frames claiming a native client's name from another process: refused, each
+    // connection closed by the broker. (From the native client's own process a legacy main
+    // connection may use its name: issue 19 item 11, tst_broker and tst_legacyidentity.) The
+    // other process is a shell writing the frame over bash's /dev/tcp and reading until the
+    // broker closes the connection.
+    QTemporaryDir frames;
+    QVERIFY(frames.isValid());
     const QList<QByteArray> legacyForgeries = {
         legacyBytes(Legacy::Command::Forward, 0, "nwitness", "nvictim", "forged"),
         legacyBytes(Legacy::Command::Watchdog, 1, "null", "nvictim", "null"),
         legacyBytes(Legacy::Command::Watchdog, 0, "null", "nvictim", "null"),
         legacyBytes(Legacy::Command::RegisterReceiver, 0, "null", "nvictim", "null"),
     };
+    std::vector<std::unique_ptr<QProcess>> legacyForgers;
     for (const QByteArray &bytes : legacyForgeries) {
-        auto forger = std::make_unique<Peer>();
-        QVERIFY(forger->connectTcp(broker.tcpPort()));
-        forger->write(bytes);
+        const QString path = frames.filePath(QString::number(legacyForgers.size()));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly) && file.write(bytes) == bytes.size());
+        file.close();
+        auto forger = std::make_unique<QProcess>();
+        forger->start(QStringLiteral("/bin/bash"),
+                      {QStringLiteral("-c"), QStringLiteral("exec 3<>/dev/tcp/127.0.0.1/$0 && cat \"$1\" >&3 && cat <&3 >/dev/null && echo closed"),
+                       QString::number(broker.tcpPort()), path});
         legacyForgers.push_back(std::move(forger));
     }
     for (const auto &forger : legacyForgers) {
-        QVERIFY2(forger->waitClosed(5000), "a legacy frame under a native client's name was not refused");
-        QVERIFY(forger->closedByBroker());
+        QVERIFY2(forger->waitForFinished(5000), "a legacy frame under a native client's name was not refused");
+        QCOMPARE(forger->readAllStandardOutput().trimmed(), QByteArray("closed"));
     }
 
     // Feeding someone else's watchdog: "nwatched" asks to be disconnected 600 ms after its last

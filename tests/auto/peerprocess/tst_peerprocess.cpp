@@ -2,6 +2,7 @@
 // child process (the peer must be the child, never us), a fork()ed holder (Ambiguous), and the
 // /proc/PID/stat parsing that guards against PID reuse. Loopback only; no fixed ports.
 #include "peerprocess.h"
+#include "../../common/unrelatedholder.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -136,6 +137,7 @@ const char *statusName(PeerLookup s)
     case PeerLookup::Remote: return "Remote";
     case PeerLookup::NotFound: return "NotFound";
     case PeerLookup::Ambiguous: return "Ambiguous";
+    case PeerLookup::Forwarder: return "Forwarder";
     }
     return "?";
 }
@@ -453,17 +455,30 @@ void tst_PeerProcess::ambiguousAfterFork()
     QVERIFY2(before.status == PeerLookup::Found, describe(before).constData());
 
     {
-        ForkedHolder holder;
-        QVERIFY(holder.pid() > 0);
-        // Both ends are now held by two processes; neither may be picked.
+        // A forked child holding copies (popen, a forked reader): the parent still owns them.
+        ForkedHolder child;
+        QVERIFY(child.pid() > 0);
+        for (int fd : {pair.server.get(), pair.client.get()}) {
+            const PeerLookupResult r = lookupPeerProcess(fd);
+            QVERIFY2(r.status == PeerLookup::Found, describe(r).constData());
+            QCOMPARE(r.process.pid, ::getpid());
+            QVERIFY2(r.detail.contains(QStringLiteral("descendants")), qPrintable(r.detail));
+        }
+        child.release();
+        QTRY_VERIFY_WITH_TIMEOUT(child.reaped(), 10000);
+    }
+    {
+        // A holder that is not our descendant: which of the two owns the socket is unknowable.
+        KennelTest::UnrelatedHolder stranger;
+        QVERIFY(stranger.pid() > 0);
         for (int fd : {pair.server.get(), pair.client.get()}) {
             const PeerLookupResult r = lookupPeerProcess(fd);
             QVERIFY2(r.status == PeerLookup::Ambiguous, describe(r).constData());
-            QVERIFY2(r.detail.contains(QString::number(holder.pid())), qPrintable(r.detail));
+            QVERIFY2(r.detail.contains(QString::number(stranger.pid())), qPrintable(r.detail));
             QVERIFY2(r.detail.contains(QString::number(::getpid())), qPrintable(r.detail));
         }
-        holder.release();
-        QTRY_VERIFY_WITH_TIMEOUT(holder.reaped(), 10000);
+        stranger.release();
+        QTRY_VERIFY_WITH_TIMEOUT(lookupPeerProcess(pair.server.get()).status == PeerLookup::Found, 10000);
     }
 
     const PeerLookupResult after = lookupPeerProcess(pair.server.get());
@@ -471,8 +486,7 @@ void tst_PeerProcess::ambiguousAfterFork()
     QCOMPARE(after.process.pid, ::getpid());
 }
 
-// Documents the AF_UNIX limitation: SO_PEERCRED names the process that created/connected the
-// socket, and cannot see that a forked child holds it too.
+// AF_UNIX is resolved like TCP: a forked child holding the socket too leaves the parent the owner.
 void tst_PeerProcess::unixAfterForkNamesConnector()
 {
     QFETCH(bool, fastPaths);

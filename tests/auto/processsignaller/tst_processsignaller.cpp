@@ -120,6 +120,8 @@ private slots:
     void pidfdOpenFailureIsFailedNotFallback();
     void destructorDropsPendingEscalation_data() { modes(); }
     void destructorDropsPendingEscalation();
+    void holderCheckFailingSignalsNobody_data() { modes(); }
+    void holderCheckFailingSignalsNobody();
 
 private:
     static void modes();
@@ -283,6 +285,39 @@ void tst_ProcessSignaller::terminatesPlainChild()
     const QString log = capturedLog.join(QLatin1Char('\n'));
     QVERIFY2(log.contains(QStringLiteral("key 1 pid %1: term-sent: SIGTERM sent").arg(peer.pid)), qPrintable(log));
     QVERIFY2(log.contains(QStringLiteral("key 1 pid %1: exited").arg(peer.pid)), qPrintable(log));
+}
+
+// The caller's holder check comes after the process is pinned and before any signal: when it
+// says the process no longer holds the watched connection, nothing is sent.
+void tst_ProcessSignaller::holderCheckFailingSignalsNobody()
+{
+    QFETCH(bool, pidfd);
+    detail::setPidfdEnabled(pidfd);
+    PeerProcess peer;
+    QProcess *child = startPlain(peer);
+    QVERIFY(child);
+    ProcessSignaller signaller;
+    QSignalSpy spy(&signaller, &ProcessSignaller::outcome);
+    int asked = 0;
+    signaller.terminate(3, peer, 100ms, [&](QString *why) {
+        ++asked;
+        *why = QStringLiteral("no longer holds it");
+        return false;
+    });
+    QCOMPARE(asked, 1);
+    QCOMPARE(namesOf(spy), QStringList{QStringLiteral("refused")});
+    QVERIFY(detailAt(spy, 0).contains(QStringLiteral("no longer holds it")));
+    QVERIFY(!signaller.isPending(3));
+    signaller.kill(4, peer, [](QString *why) {
+        *why = QStringLiteral("gone elsewhere");
+        return false;
+    });
+    QCOMPARE(spy.size(), 2);
+    QCOMPARE(child->state(), QProcess::Running); // never signalled
+    // And with a check that passes, the signal goes out as before.
+    signaller.terminate(5, peer, 5000ms, [](QString *) { return true; });
+    QTRY_COMPARE_WITH_TIMEOUT(child->state(), QProcess::NotRunning, 10000);
+    QCOMPARE(child->exitCode(), SIGTERM);
 }
 
 void tst_ProcessSignaller::escalatesToKillForTermIgnoringChild()
