@@ -75,12 +75,14 @@ QString tcpPeerAddress(int fd)
     return QStringLiteral("%1:%2").arg(host.toString()).arg(port);
 }
 
-QString unixPeerAddress(int fd)
+QString unixPeerAddress(int fd, pid_t *connectingPid)
 {
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        *connectingPid = cred.pid;
         return QStringLiteral("pid %1 uid %2").arg(cred.pid).arg(cred.uid);
+    }
     return QStringLiteral("?");
 }
 } // namespace
@@ -303,16 +305,18 @@ Session *Broker::adoptConnection(int fd, Session::Transport transport)
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     QString peer;
+    pid_t connectingPid = 0;
     if (transport == Session::Transport::Tcp) {
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         setKeepalive(fd, m_config.idleTimeout);
         peer = tcpPeerAddress(fd);
     } else {
-        peer = unixPeerAddress(fd);
+        peer = unixPeerAddress(fd, &connectingPid);
     }
     const quint64 id = m_nextSessionId++;
     auto session = std::make_unique<Session>(m_ctx, fd, id, transport, std::move(peer));
+    session->setConnectingPid(connectingPid);
     if (!session->start()) {
         qCWarning(lcBroker).noquote() << "cannot watch" << session->describe();
         return nullptr; // the destructor closes the descriptor

@@ -569,19 +569,23 @@ void MonitorHub::sendSnapshot(MonitorConnection *connection)
     connection->setSnapshotInProgress(false);
 }
 
+// The owner if it is known already (a watched client's is, from its registration); else, on a Unix
+// socket, the process that connected (SO_PEERCRED at accept); else 0. Never a lookup: finding the
+// owner walks every process's fd table, not something a snapshot of thousands of clients may do.
+qint64 MonitorHub::knownPid(const Session &session)
+{
+    if (const PeerLookupResult *peer = session.cachedPeerProcess())
+        return peer->status == PeerLookup::Found ? peer->process.pid : 0;
+    return session.transport() == Session::Transport::Unix ? session.connectingPid() : 0;
+}
+
 MonitorClient MonitorHub::clientRecord(Session &session) const
 {
     MonitorClient r;
     r.sessionId = session.id();
     r.name = session.name();
     r.kind = kindOf(session.kind());
-    // A Unix peer costs one SO_PEERCRED: looked up (once per connection). A TCP peer only if known
-    // already (a watched client's is, from its registration): looking one up walks /proc, not
-    // something a snapshot of thousands of clients may do.
-    const PeerLookupResult *peer = session.transport() == Session::Transport::Unix ? &session.peerProcess()
-                                                                                   : session.cachedPeerProcess();
-    if (peer && peer->status == PeerLookup::Found)
-        r.pid = peer->process.pid;
+    r.pid = knownPid(session);
     r.peerAddress = session.transport() == Session::Transport::Unix ? QStringLiteral("unix ") + session.peerAddress()
                                                                     : session.peerAddress();
     r.connectedSinceMs = session.connectedSinceMs();
@@ -706,11 +710,8 @@ void MonitorHub::broadcastWatchdogEvent(quint64 sessionId, const QByteArray &nam
     event.pid = pid;
     event.detail = detail;
     if (Session *session = m_broker.sessionById(sessionId)) {
-        if (pid < 0) {
-            // Watchdog events are about a watched client: its process is worth one lookup (cached).
-            const PeerLookupResult &peer = session->peerProcess();
-            event.pid = peer.status == PeerLookup::Found ? peer.process.pid : 0;
-        }
+        if (pid < 0)
+            event.pid = knownPid(*session);
     }
     if (event.pid < 0)
         event.pid = 0;

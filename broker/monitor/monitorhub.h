@@ -163,6 +163,7 @@ private:
     int pendingLimit() const;
 
     void sendSnapshot(MonitorConnection *connection);
+    static qint64 knownPid(const Session &session);
     MonitorClient clientRecord(Session &session) const;
     static quint64 clientSignature(const MonitorClient &record);
     MonitorService serviceRecord(const Service &service) const;

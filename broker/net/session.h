@@ -75,6 +75,10 @@ public:
     void setIdentity(Kind kind, QByteArray name, NameEntry *entry);
     void setClaimedPid(quint32 pid) { m_claimedPid = pid; }
     quint32 claimedPid() const { return m_claimedPid; }
+    // Unix only: the process that called connect() (SO_PEERCRED at accept). Shown to operators
+    // as a hint; never a licence to signal (others may hold the socket now: peerProcess() says).
+    void setConnectingPid(pid_t pid) { m_connectingPid = pid; }
+    pid_t connectingPid() const { return m_connectingPid; }
 
     // The process on the other end, established from the kernel and cached.
     const PeerLookupResult &peerProcess();
@@ -204,6 +208,7 @@ private:
     std::chrono::steady_clock::time_point m_acceptedAt;
     qint64 m_connectedSinceMs = 0;
     std::optional<PeerLookupResult> m_peerProcess;
+    pid_t m_connectingPid = 0;
     ByteQueue m_in;
     ByteQueue m_out;
 };

@@ -164,14 +164,17 @@ void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
         session.refuse(ErrorCode::InvalidWatchdogTerms, QStringLiteral("watchdog terms are malformed"), frame.messageId);
         return;
     }
+    // Whatever the action (notify too), the process of a watched TCP client is established now,
+    // once per connection, so that monitors are given its pid (PROTOCOL) — in the
+    // "registered" event too — without a snapshot walking /proc. A Unix client's is shown from
+    // SO_PEERCRED until a watchdog action needs the owner for real.
+    if (session.transport() == Session::Transport::Tcp)
+        session.peerProcess();
     const ClientWatchdog::Granted granted = m_ctx.watchdog->registerNative(session, *asked);
     if (!granted.ok) {
         session.refuse(granted.error, granted.reason, frame.messageId);
         return;
     }
-    // Whatever the action (notify too), the process of a watched client is established now, once,
-    // so that monitors are given its pid (PROTOCOL) without a snapshot walking /proc.
-    session.peerProcess();
     session.sendFrame(FrameType::WatchdogAck, frame.messageId, {}, session.name(), encodeWatchdogTerms(granted.terms));
 }
 
