@@ -155,13 +155,14 @@ const char *kennel_last_error(const kennel *k) { return k->last_error; }
 int kennel_fd(const kennel *k) { return k ? k->fd : -1; }
 int kennel_want_write(const kennel *k) { return k && k->fd >= 0 && k->out_len > k->out_off; }
 
-/* The connection is gone: close, tell the application once. */
+/* The one teardown: close, and tell the application once, if it had a registered connection
+ * (a failed kennel_connect reports through its result alone). */
 static int lost(kennel *k, int reason)
 {
-    const int was_open = k->fd >= 0;
+    const int was_registered = k->fd >= 0 && k->registered;
     close_socket(k);
     k->running = 0;
-    if (was_open && k->on_disconnect)
+    if (was_registered && k->on_disconnect)
         k->on_disconnect(k, k->userdata, reason);
     return reason;
 }
@@ -401,7 +402,11 @@ static int read_in(kennel *k, int *count)
             return lost(k, KENNEL_E_IO);
         }
         if (n == 0) {
-            fail(k, KENNEL_E_CLOSED, "the broker closed the connection");
+            if (k->broker_error) /* it said why first (e.g. too_many_clients, watchdog_expired) */
+                fail(k, KENNEL_E_CLOSED, "the broker closed the connection after Error %s (%u)",
+                     kennel_error_code_name(k->broker_error), (unsigned)k->broker_error);
+            else
+                fail(k, KENNEL_E_CLOSED, "the broker closed the connection");
             return lost(k, KENNEL_E_CLOSED);
         }
         k->in_len += (size_t)n;

@@ -244,6 +244,7 @@ void tst_CLib::watchdogExpiresWhenNotFed()
     QCOMPARE(kennel_broker_error(k), quint16(KENNEL_ERROR_WATCHDOG_EXPIRED));
     QCOMPARE(inbox.disconnects, 1);
     QCOMPARE(inbox.lastReason, int(KENNEL_E_CLOSED));
+    QVERIFY2(QByteArray(kennel_last_error(k)).contains("after Error watchdog_expired"), kennel_last_error(k));
     QCOMPARE(kennel_is_connected(k), 0);
     kennel_free(k);
 }
@@ -271,6 +272,7 @@ void tst_CLib::errorsHaveCodesAndText()
     QCOMPARE(kennel_broker_error(k), quint16(KENNEL_ERROR_NAME_TAKEN));
     QVERIFY2(QByteArray(kennel_last_error(k)).contains("name_taken"), kennel_last_error(k));
     QCOMPARE(kennel_fd(k), -1);
+    QCOMPARE(inbox.disconnects, 0); // a failed connect reports through its result only
     // Bad terms: refused, the connection stays.
     const kennel_watchdog_terms tooFast = {1, 1, KENNEL_EXPIRY_DISCONNECT};
     QCOMPARE(kennel_watchdog_register(holder, &tooFast, nullptr, 5000), int(KENNEL_E_REFUSED));

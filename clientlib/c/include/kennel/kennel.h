@@ -69,8 +69,9 @@ typedef void (*kennel_status_cb)(kennel *k, void *userdata, uint32_t id, const c
 /* An Error frame from the broker: `code` an enum kennel_error_code (or a newer value), `id` the
  * messageId of the frame it answers (0: none), `text` for people. */
 typedef void (*kennel_error_cb)(kennel *k, void *userdata, uint16_t code, uint32_t id, const char *text);
-/* The connection ended: `reason` a kennel_result (KENNEL_E_CLOSED, KENNEL_E_IO, ...), or KENNEL_OK
- * after kennel_disconnect(). */
+/* A registered connection ended: `reason` a kennel_result (KENNEL_E_CLOSED, KENNEL_E_IO,
+ * KENNEL_E_PROTOCOL, ...), or KENNEL_OK after kennel_disconnect(). Not called for a kennel_connect
+ * that fails: its result says why. */
 typedef void (*kennel_disconnect_cb)(kennel *k, void *userdata, int reason);
 /* A periodic call from the loop (kennel_set_tick): feed the watchdog, run timers. */
 typedef void (*kennel_tick_cb)(kennel *k, void *userdata);
