@@ -76,6 +76,8 @@ private slots:
     void apiInAQtEventLoop();
     void watchdogExpiresWhenNotFed();
     void errorsHaveCodesAndText();
+    void addressFormsMatchBrokerAddress_data();
+    void addressFormsMatchBrokerAddress();
 
 private:
     bool registerQt(KennelClient &client, const QByteArray &name);
@@ -298,6 +300,43 @@ void tst_CLib::errorsHaveCodesAndText()
     kennel_free(k);
     QString error;
     QVERIFY2(m_broker.restart(&error), qPrintable(error)); // for cleanupTestCase's clean stop
+}
+
+void tst_CLib::addressFormsMatchBrokerAddress_data()
+{
+    QTest::addColumn<QString>("address");
+    // Numeric hosts and port 1 (nothing listens: refused at once), or a Unix path that does not
+    // exist: a form the Qt parser accepts ends in KENNEL_E_CONNECT, never in KENNEL_E_ADDRESS.
+    const QString missing = QStringLiteral("unix:/nonexistent-kennel-dir/s");
+    const QStringList addresses = {QStringLiteral("127.0.0.1:1"), QStringLiteral("localhost:1"), QStringLiteral("[::1]:1"),
+                             QStringLiteral("127.0.0.1:0"), QStringLiteral("127.0.0.1:65536"), QStringLiteral("127.0.0.1:+1"),
+                             QStringLiteral("127.0.0.1: 1"), QStringLiteral(" 127.0.0.1:1"), QStringLiteral("127.0.0.1:"),
+                             QStringLiteral("127.0.0.1"), QStringLiteral(":1"), QStringLiteral("1.2.3:1"),
+                             QStringLiteral("10.0.0.300:1"), QStringLiteral("::1:1"), QStringLiteral("[::1:1"),
+                             QStringLiteral("[::1]1"), QStringLiteral("[1.2.3.4]:1"), QStringLiteral("a*b:1"),
+                             QStringLiteral("a..b:1"), QString(64, u'l') + QStringLiteral(":1"),
+                             QString(), missing, QStringLiteral("unix:"), QStringLiteral("unix:/tmp/a b"),
+                             QStringLiteral("unix:/") + QString(106, u'p'), QStringLiteral("unix:/") + QString(107, u'p'),
+                             QStringLiteral("127.0.0.1:1\t")};
+    for (const QString &a : addresses)
+        QTest::newRow(qPrintable(a.left(40))) << a;
+}
+
+// One address language for every Kennel program (clientlib/client/brokeraddress.h): what
+// BrokerAddress::parse refuses, kennel_connect refuses as an address, and the other way round.
+void tst_CLib::addressFormsMatchBrokerAddress()
+{
+    QFETCH(QString, address);
+    const std::optional<BrokerAddress> parsed = BrokerAddress::parse(address);
+    // Port 0 parses (a listener may ask for it) but no client can connect to it.
+    const bool usable = parsed && !(parsed->isTcp() && parsed->port() == 0);
+    Inbox inbox;
+    kennel *k = newClient(inbox);
+    const int r = kennel_connect(k, address.toUtf8().constData(), "c1", 1000);
+    const QByteArray why = kennel_last_error(k);
+    kennel_free(k);
+    QVERIFY2(r != KENNEL_OK, "nothing listens there");
+    QVERIFY2((r != KENNEL_E_ADDRESS) == usable, why.constData());
 }
 
 QTEST_MAIN(tst_CLib)
