@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define WATCHDOG_INTERVAL_MS 300u
+#define WATCHDOG_INTERVAL_MS 500u
+#define WATCHDOG_MISSES 3u
 
 static void on_message(kennel *k, void *userdata, const kennel_message *m)
 {
@@ -75,8 +76,8 @@ int main(int argc, char **argv)
     printf("registered as %s (broker %s, features 0x%x)\n", kennel_name(k), kennel_broker_version(k),
            (unsigned)kennel_broker_features(k));
 
-    /* Disconnect us if we stop feeding: two intervals missed and the broker closes the connection. */
-    const kennel_watchdog_terms asked = { WATCHDOG_INTERVAL_MS, 2, KENNEL_EXPIRY_DISCONNECT };
+    /* Disconnect us if we stop feeding: three intervals missed and the broker closes the connection. */
+    const kennel_watchdog_terms asked = { WATCHDOG_INTERVAL_MS, WATCHDOG_MISSES, KENNEL_EXPIRY_DISCONNECT };
     kennel_watchdog_terms granted;
     r = kennel_watchdog_register(k, &asked, &granted, 5000);
     if (r != KENNEL_OK) {

@@ -131,7 +131,7 @@ void tst_CLib::exampleTalksToQtAndLegacyClients()
     QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to qtpeer: delivered"), 5000);
     QVERIFY2(out.contains("registered as cpeer (broker "), out.constData());
     QVERIFY2(out.contains("features 0x1"), out.constData()); // §4.1.1 negotiated with this broker
-    QVERIFY2(out.contains("watchdog every 300 ms, 2 misses, action 3"), out.constData());
+    QVERIFY2(out.contains("watchdog every 500 ms, 3 misses, action 3"), out.constData());
 
     // Qt -> C and the echo back.
     qt.send("cpeer", "from qt");
@@ -147,12 +147,14 @@ void tst_CLib::exampleTalksToQtAndLegacyClients()
     QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("from oldpeer: from the old world"), 5000);
     QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to oldpeer: delivered"), 5000);
 
-    // The watchdog holds it to 2 x 300 ms: past three times that allowance it is still connected
-    // and answering, because its loop feeds (watchdogExpiresWhenNotFed shows the same terms bite).
+    // The watchdog holds it to 3 x 500 ms without a feed: past twice that allowance it is still
+    // connected and answering, because its loop feeds (an echo that stopped feeding would have
+    // been disconnected and exited; watchdogExpiresWhenNotFed shows such terms bite). Lateness
+    // alone is not checked: a loaded machine may stall a feed past one interval.
     QElapsedTimer held;
     held.start();
-    QTRY_VERIFY_WITH_TIMEOUT(held.elapsed() > 1800, 5000);
-    QCOMPARE(m_broker.countInLog("'cpeer' is late"), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(held.elapsed() > 3000, 6000);
+    QCOMPARE(m_broker.countInLog("'cpeer' expired"), 0);
     QCOMPARE(echo.state(), QProcess::Running);
     qt.send("cpeer", "still there?");
     QTRY_VERIFY_WITH_TIMEOUT(qtMessages.size() >= 3, 5000);
