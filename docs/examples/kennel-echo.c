@@ -3,7 +3,7 @@
  * for a delivery status, and answers every message with "echo: " and the message. "quit" ends it.
  *
  *   cc kennel-echo.c $(pkg-config --cflags --libs kennel) -o kennel-echo
- *   ./kennel-echo unix:/run/kennel/kennel.sock echo1 logger
+ *   ./kennel-echo unix:/run/kennel/broker.sock echo1 logger
  *
  * The test tests/auto/clib builds this file and runs it against a real broker, so it stays true. */
 #include <kennel/kennel.h>

@@ -2,7 +2,7 @@
  *
  *   kennel *k = kennel_new(userdata);
  *   kennel_set_message_callback(k, on_message);
- *   if (kennel_connect(k, "unix:/run/kennel/kennel.sock", "gpio_srv", 5000) != KENNEL_OK)
+ *   if (kennel_connect(k, "unix:/run/kennel/broker.sock", "gpio_srv", 5000) != KENNEL_OK)
  *       fprintf(stderr, "%s\n", kennel_last_error(k));
  *   kennel_send(k, "logger", "up", 2, 0, NULL);
  *   kennel_run(k);           // or: poll kennel_fd() in your own loop and call kennel_process()
