@@ -3,6 +3,10 @@
 #   find_package(Kennel REQUIRED)
 #   target_link_libraries(app PRIVATE Kennel::Client)
 # and #include <kennelclient.h> (the headers sit flat in include/kennel).
+# The C library (clientlib/c) has its own export set, so a C program can use it without Qt:
+#   find_package(Kennel REQUIRED COMPONENTS C)
+#   target_link_libraries(app PRIVATE Kennel::C)      #include <kennel/kennel.h>
+# and its pkg-config file, kennel.pc.
 include(CMakePackageConfigHelpers)
 
 set(KENNEL_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Kennel)
@@ -33,6 +37,23 @@ install(EXPORT KennelTargets
     NAMESPACE Kennel::
     DESTINATION ${KENNEL_CMAKE_INSTALL_DIR}
 )
+
+install(TARGETS kennel
+    EXPORT KennelCTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+)
+install(FILES
+    ${CMAKE_CURRENT_SOURCE_DIR}/c/include/kennel/kennel.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/c/include/kennel/wire.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/c/include/kennel/export.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/kennel
+)
+install(EXPORT KennelCTargets
+    NAMESPACE Kennel::
+    DESTINATION ${KENNEL_CMAKE_INSTALL_DIR}
+)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/c/kennel.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 configure_package_config_file(
     ${CMAKE_CURRENT_SOURCE_DIR}/KennelConfig.cmake.in

@@ -190,6 +190,33 @@ bool writeNative()
     return ok;
 }
 
+// fuzz_cwire takes fuzz_nativeframe's input format: the core frames, a stream, the core payloads.
+bool writeCWire()
+{
+    const QString f = QStringLiteral("fuzz_cwire");
+    bool ok = true;
+    for (const auto &[name, bytes] : nativeFrames()) {
+        if (quint8(bytes.at(3)) < quint8(FrameType::MonitorFirst))
+            ok &= write(f, QStringLiteral("frame-") + name, QByteArray(QByteArray(1, '\0') + bytes));
+    }
+    const QByteArray stream = hello("alpha") + frame(FrameType::Send, 2, {}, "beta", "x") + frame(FrameType::Send, 3, {}, "no way", "x")
+                        + frame(FrameType::Ping, 4, {}, {}, {});
+    ok &= write(f, QStringLiteral("stream-hello-send-badname-ping"), QByteArray(QByteArray(1, '\0') + stream));
+    ok &= write(f, QStringLiteral("stream-cut-off"), QByteArray(QByteArray(1, '\0') + stream.left(stream.size() - 3)));
+    WelcomePayload welcome;
+    welcome.brokerVersion = "0.1.0";
+    welcome.features = Wire::KnownFeatures;
+    HelloPayload h;
+    h.pid = 1234;
+    h.features = Wire::KnownFeatures;
+    ok &= write(f, QStringLiteral("payload-hello-features"), QByteArray(QByteArray(1, char(FrameType::Hello)) + encodeHello(h)));
+    ok &= write(f, QStringLiteral("payload-welcome-features"), QByteArray(QByteArray(1, char(FrameType::Welcome)) + encodeWelcome(welcome)));
+    ok &= write(f, QStringLiteral("payload-error"), QByteArray(QByteArray(1, char(FrameType::Error)) + encodeError({ErrorCode::NameTaken, QStringLiteral("taken")})));
+    ok &= write(f, QStringLiteral("payload-deliverystatus"), QByteArray(QByteArray(1, char(FrameType::DeliveryStatus)) + encodeDeliveryStatus(DeliveryStatus::TargetQueueFull)));
+    ok &= write(f, QStringLiteral("payload-watchdogterms"), QByteArray(QByteArray(1, char(FrameType::WatchdogAck)) + encodeWatchdogTerms({300, 2, ExpiryAction::Disconnect})));
+    return ok;
+}
+
 bool writeLegacy()
 {
     const QString f = QStringLiteral("fuzz_legacyframe");
@@ -285,7 +312,7 @@ int main(int argc, char **argv)
         return 2;
     }
     g_root = args.at(1);
-    const bool ok = writeNative() && writeLegacy() && writeSession();
+    const bool ok = writeNative() && writeCWire() && writeLegacy() && writeSession();
     std::printf("kennel-fuzz-corpus: %d files in %s\n", g_written, qPrintable(g_root));
     return ok ? 0 : 1;
 }

@@ -1,0 +1,205 @@
+/* The native Kennel wire format in plain C11: frame constants, the header codec and the payload
+ * codecs of the version-1 core (Hello, Welcome, Error, DeliveryStatus, WatchdogTerms).
+ * docs/PROTOCOL.md is the contract; section numbers are cited as "PROTOCOL §n". The C++ codec
+ * (clientlib/protocol/framecodec.h) implements the same layouts; tests/auto/cwire encodes with each
+ * and decodes with the other so the two cannot drift apart.
+ *
+ * Everything here is pure: no allocation, no I/O, no global state. Decoders never copy: the views
+ * they return point into the caller's bytes and live as long as those do. */
+#ifndef KENNEL_WIRE_H
+#define KENNEL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kennel/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* PROTOCOL §2: a 16-byte header, integers big-endian. */
+#define KENNEL_WIRE_MAGIC 0x4B4Eu /* "KN" */
+#define KENNEL_WIRE_VERSION 1u
+#define KENNEL_WIRE_HEADER_SIZE 16u
+#define KENNEL_WIRE_MAX_NAME_LENGTH 64u
+#define KENNEL_WIRE_MIN_FRAME_SIZE_LIMIT 1024u          /* the smallest maximum a broker may set */
+#define KENNEL_WIRE_DEFAULT_MAX_FRAME_SIZE (1024u * 1024u)
+
+/* Frame types (PROTOCOL §2.2). Unknown types decode normally: a client ignores them. */
+enum kennel_frame_type {
+    KENNEL_FRAME_HELLO = 0x01,
+    KENNEL_FRAME_WELCOME = 0x02,
+    KENNEL_FRAME_ERROR = 0x03,
+    KENNEL_FRAME_BYE = 0x04,
+    KENNEL_FRAME_PING = 0x05,
+    KENNEL_FRAME_PONG = 0x06,
+    KENNEL_FRAME_SEND = 0x10,
+    KENNEL_FRAME_DELIVER = 0x11,
+    KENNEL_FRAME_DELIVERY_STATUS = 0x12,
+    KENNEL_FRAME_WATCHDOG_REGISTER = 0x20,
+    KENNEL_FRAME_WATCHDOG_FEED = 0x21,
+    KENNEL_FRAME_WATCHDOG_ACK = 0x22,
+    KENNEL_FRAME_MONITOR_FIRST = 0x40,
+    KENNEL_FRAME_MONITOR_LAST = 0x7F
+};
+
+/* Header flags (PROTOCOL §2). */
+#define KENNEL_FLAG_WANT_DELIVERY_STATUS 0x0001u
+
+/* Optional features (PROTOCOL §4.1.1). */
+#define KENNEL_FEATURE_WATCHDOG 0x00000001u
+#define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
+#define KENNEL_HELLO_HAS_FEATURES 0x01u
+#define KENNEL_WELCOME_HAS_FEATURES 0x0001u
+
+enum kennel_role { KENNEL_ROLE_CLIENT = 0, KENNEL_ROLE_MONITOR = 1 };
+
+/* DeliveryStatus values (PROTOCOL §5.3); unknown values must be kept, not refused. */
+enum kennel_delivery_status {
+    KENNEL_STATUS_DELIVERED = 0,
+    KENNEL_STATUS_NO_SUCH_CLIENT = 1,
+    KENNEL_STATUS_QUEUE_FULL = 2,
+    KENNEL_STATUS_TOO_LARGE_FOR_TARGET = 3,
+    KENNEL_STATUS_NOT_REGISTERED = 4,
+    KENNEL_STATUS_SENDER_NAME_UNFIT = 5,
+    KENNEL_STATUS_INVALID_TARGET = 6,
+    KENNEL_STATUS_SHUTTING_DOWN = 7
+};
+
+/* Error frame codes (PROTOCOL §4.3); unknown codes must be kept, not refused. */
+enum kennel_error_code {
+    KENNEL_ERROR_NONE = 0,
+    KENNEL_ERROR_BAD_MAGIC = 1,
+    KENNEL_ERROR_UNSUPPORTED_VERSION = 2,
+    KENNEL_ERROR_FRAME_TOO_LARGE = 3,
+    KENNEL_ERROR_MALFORMED_FRAME = 4,
+    KENNEL_ERROR_UNKNOWN_FRAME_TYPE = 5,
+    KENNEL_ERROR_INVALID_NAME = 6,
+    KENNEL_ERROR_NAME_TAKEN = 7,
+    KENNEL_ERROR_NOT_REGISTERED = 8,
+    KENNEL_ERROR_ALREADY_REGISTERED = 9,
+    KENNEL_ERROR_REGISTER_TIMEOUT = 10,
+    KENNEL_ERROR_TOO_MANY_CLIENTS = 11,
+    KENNEL_ERROR_SOURCE_MISMATCH = 12,
+    KENNEL_ERROR_PID_MISMATCH = 13,
+    KENNEL_ERROR_NOT_PERMITTED = 14,
+    KENNEL_ERROR_SHUTTING_DOWN = 15,
+    KENNEL_ERROR_INCOMPLETE_FRAME_TIMEOUT = 16,
+    KENNEL_ERROR_INVALID_WATCHDOG_TERMS = 17,
+    KENNEL_ERROR_WATCHDOG_UNAVAILABLE = 18,
+    KENNEL_ERROR_WATCHDOG_EXPIRED = 19,
+    KENNEL_ERROR_IDLE_TIMEOUT = 20
+};
+
+/* Watchdog expiry actions (PROTOCOL §4.4). */
+enum kennel_expiry_action {
+    KENNEL_EXPIRY_DEFAULT = 0,
+    KENNEL_EXPIRY_TERMINATE = 1,
+    KENNEL_EXPIRY_KILL = 2,
+    KENNEL_EXPIRY_DISCONNECT = 3,
+    KENNEL_EXPIRY_NOTIFY = 4
+};
+
+/* Outcome of kennel_wire_decode(), in the order of PROTOCOL §2.1's checks. */
+enum kennel_decode_result {
+    KENNEL_DECODE_OK = 0,
+    KENNEL_DECODE_NEED_MORE = 1,          /* not an error: the frame is not complete yet */
+    KENNEL_DECODE_BAD_MAGIC = 2,          /* fatal */
+    KENNEL_DECODE_UNSUPPORTED_VERSION = 3,/* fatal */
+    KENNEL_DECODE_FRAME_TOO_LARGE = 4,    /* fatal, decided from the header alone */
+    KENNEL_DECODE_MALFORMED = 5,          /* fatal: name lengths exceed 64 or the body */
+    KENNEL_DECODE_INVALID_NAME = 6        /* a name breaks §3; the frame can be skipped */
+};
+
+/* A frame decoded in place: the pointers point into the decoded bytes. */
+typedef struct kennel_frame {
+    uint8_t type;
+    uint16_t flags;
+    uint32_t message_id;
+    const uint8_t *source;
+    size_t source_len;
+    const uint8_t *target;
+    size_t target_len;
+    const uint8_t *payload;
+    size_t payload_len;
+} kennel_frame;
+
+/* Decodes the frame at the start of data[0..len). Applies PROTOCOL §2.1's checks as soon as the
+ * bytes each needs are there. On OK and INVALID_NAME, *consumed is the frame's size and *frame is
+ * filled; on NEED_MORE with a whole header, *frame_size (if not NULL) says how big the frame will
+ * be (0 before that). max_frame_size bounds header + body. */
+KENNEL_EXPORT enum kennel_decode_result kennel_wire_decode(const uint8_t *data, size_t len, uint32_t max_frame_size,
+                                                           kennel_frame *frame, size_t *consumed, size_t *frame_size);
+KENNEL_EXPORT const char *kennel_decode_result_name(enum kennel_decode_result result);
+/* The Error code a peer is sent for a decode failure (0 for OK and NEED_MORE). */
+KENNEL_EXPORT uint16_t kennel_wire_error_for(enum kennel_decode_result result);
+
+/* PROTOCOL §3: 1..64 bytes of [A-Za-z0-9._-], not starting with '-' or '.'. */
+KENNEL_EXPORT int kennel_wire_valid_name(const uint8_t *name, size_t len);
+
+/* Bytes a frame with these parts takes. */
+KENNEL_EXPORT size_t kennel_wire_frame_size(size_t source_len, size_t target_len, size_t payload_len);
+/* Writes the 16-byte header at dst. */
+KENNEL_EXPORT void kennel_wire_write_header(uint8_t *dst, uint8_t type, uint32_t body_length, uint32_t message_id,
+                                            uint8_t source_len, uint8_t target_len, uint16_t flags);
+/* Writes a whole frame to dst[0..cap): returns its size, or 0 when it does not fit in cap, a name
+ * is over 64 bytes or the body over 4 GiB. The parts must not overlap dst. */
+KENNEL_EXPORT size_t kennel_wire_encode(uint8_t *dst, size_t cap, const kennel_frame *frame);
+
+/* --- Payloads (PROTOCOL §4). Encoders return the bytes written, or 0 when cap is too small;
+ * decoders return 0 on success and -1 on a malformed payload. --- */
+
+typedef struct kennel_hello {
+    uint8_t role;              /* enum kennel_role */
+    uint16_t protocol_version; /* KENNEL_WIRE_VERSION */
+    uint32_t pid;              /* 0: none claimed */
+    int has_features;          /* HasFeatures set, `features` present (PROTOCOL §4.1.1) */
+    uint32_t features;
+    const uint8_t *token;      /* monitors only */
+    size_t token_len;
+} kennel_hello;
+KENNEL_EXPORT size_t kennel_wire_encode_hello(uint8_t *dst, size_t cap, const kennel_hello *hello);
+KENNEL_EXPORT int kennel_wire_decode_hello(const uint8_t *payload, size_t len, kennel_hello *hello);
+
+typedef struct kennel_welcome {
+    uint16_t protocol_version;
+    uint32_t max_frame_size;   /* at least KENNEL_WIRE_MIN_FRAME_SIZE_LIMIT, else malformed */
+    int has_features;
+    uint32_t features;
+    const uint8_t *broker_version; /* UTF-8, informational */
+    size_t broker_version_len;
+} kennel_welcome;
+KENNEL_EXPORT size_t kennel_wire_encode_welcome(uint8_t *dst, size_t cap, const kennel_welcome *welcome);
+KENNEL_EXPORT int kennel_wire_decode_welcome(const uint8_t *payload, size_t len, kennel_welcome *welcome);
+
+typedef struct kennel_error_payload {
+    uint16_t code;             /* enum kennel_error_code, or one this side does not know */
+    const uint8_t *text;       /* UTF-8 for people; never parse it */
+    size_t text_len;
+} kennel_error_payload;
+KENNEL_EXPORT size_t kennel_wire_encode_error(uint8_t *dst, size_t cap, const kennel_error_payload *error);
+KENNEL_EXPORT int kennel_wire_decode_error(const uint8_t *payload, size_t len, kennel_error_payload *error);
+
+KENNEL_EXPORT size_t kennel_wire_encode_delivery_status(uint8_t *dst, size_t cap, uint16_t status);
+KENNEL_EXPORT int kennel_wire_decode_delivery_status(const uint8_t *payload, size_t len, uint16_t *status);
+
+typedef struct kennel_watchdog_terms {
+    uint32_t interval_ms;      /* 0: the broker's default */
+    uint16_t allowed_misses;   /* 0: the broker's default */
+    uint8_t action;            /* enum kennel_expiry_action */
+} kennel_watchdog_terms;
+#define KENNEL_WATCHDOG_TERMS_SIZE 8u
+KENNEL_EXPORT size_t kennel_wire_encode_watchdog_terms(uint8_t *dst, size_t cap, const kennel_watchdog_terms *terms);
+KENNEL_EXPORT int kennel_wire_decode_watchdog_terms(const uint8_t *payload, size_t len, kennel_watchdog_terms *terms);
+
+/* Names for logs, the same words as the C++ frameTypeName(), errorCodeName(), deliveryStatusName(). */
+KENNEL_EXPORT const char *kennel_frame_type_name(uint8_t type);
+KENNEL_EXPORT const char *kennel_error_code_name(uint16_t code);
+KENNEL_EXPORT const char *kennel_delivery_status_name(uint16_t status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KENNEL_WIRE_H */

@@ -1,0 +1,285 @@
+/* libkennel against a scripted fake broker (a forked child speaking the wire through the C codec):
+ * what a real broker cannot be made to send. Thousands of Delivers of mixed sizes (one over the
+ * initial buffer), a Ping in the middle, a frame with an invalid name, an unknown frame type, a
+ * DeliveryStatus, an Error with a code from the future, then bytes that break framing. Checks:
+ * every message arrives whole and in order, NUL-terminated; the Ping is answered with its id and
+ * payload; the skipped and unknown frames do not disturb the rest; the broken stream ends the
+ * session with KENNEL_E_PROTOCOL and the disconnect callback; and the receive path allocates
+ * nothing per message (malloc is counted in this program, except under the sanitizers, whose
+ * runtime owns malloc). Plain C11, no Qt: the library as a C program sees it. */
+#define _POSIX_C_SOURCE 200809L
+#include <kennel/kennel.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MESSAGES 3000
+#define BIG_SIZE 200000u
+
+#ifndef KENNEL_NO_MALLOC_COUNT
+extern void *__libc_malloc(size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+static volatile long g_allocations;
+void *malloc(size_t size)
+{
+    ++g_allocations;
+    return __libc_malloc(size);
+}
+void *realloc(void *ptr, size_t size)
+{
+    ++g_allocations;
+    return __libc_realloc(ptr, size);
+}
+void *calloc(size_t count, size_t size)
+{
+    ++g_allocations;
+    return __libc_calloc(count, size);
+}
+#endif
+
+static int g_failures;
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "test_cclient: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            ++g_failures;                                                                          \
+        }                                                                                          \
+    } while (0)
+
+static size_t payload_size(unsigned i) { return i % 500 == 250 ? BIG_SIZE : (i * 37u) % 3000u; }
+
+/* --- The fake broker --- */
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len) {
+        const ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *data, size_t len)
+{
+    uint8_t *p = data;
+    while (len) {
+        const ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static uint8_t g_frame[BIG_SIZE + 256];
+
+static int send_frame(int fd, uint8_t type, uint32_t id, const char *source, const char *target, const void *payload,
+                      size_t payload_len)
+{
+    kennel_frame f;
+    memset(&f, 0, sizeof f);
+    f.type = type;
+    f.message_id = id;
+    f.source = (const uint8_t *)source;
+    f.source_len = source ? strlen(source) : 0;
+    f.target = (const uint8_t *)target;
+    f.target_len = target ? strlen(target) : 0;
+    f.payload = payload;
+    f.payload_len = payload_len;
+    const size_t n = kennel_wire_encode(g_frame, sizeof g_frame, &f);
+    return n ? write_all(fd, g_frame, n) : -1;
+}
+
+/* Reads one whole frame into g_frame; returns its decoded view. */
+static int read_frame(int fd, kennel_frame *f)
+{
+    if (read_all(fd, g_frame, KENNEL_WIRE_HEADER_SIZE) != 0)
+        return -1;
+    size_t size = 0, consumed = 0;
+    kennel_wire_decode(g_frame, KENNEL_WIRE_HEADER_SIZE, sizeof g_frame, f, &consumed, &size);
+    if (size < KENNEL_WIRE_HEADER_SIZE || read_all(fd, g_frame + KENNEL_WIRE_HEADER_SIZE, size - KENNEL_WIRE_HEADER_SIZE) != 0)
+        return -1;
+    return kennel_wire_decode(g_frame, size, sizeof g_frame, f, &consumed, NULL) == KENNEL_DECODE_OK ? 0 : -1;
+}
+
+static int fake_broker(int listener)
+{
+    const int fd = accept(listener, NULL, NULL);
+    if (fd < 0)
+        return 10;
+    kennel_frame f;
+    kennel_hello hello;
+    if (read_frame(fd, &f) != 0 || f.type != KENNEL_FRAME_HELLO || f.source_len != 5
+        || memcmp(f.source, "ctest", 5) != 0 || kennel_wire_decode_hello(f.payload, f.payload_len, &hello) != 0
+        || !hello.has_features || hello.features != KENNEL_KNOWN_FEATURES || hello.pid != (uint32_t)getppid())
+        return 11;
+    uint8_t payload[64];
+    const kennel_welcome welcome = { 1, 4u * 1024 * 1024, 1, KENNEL_FEATURE_WATCHDOG, (const uint8_t *)"fake", 4 };
+    size_t n = kennel_wire_encode_welcome(payload, sizeof payload, &welcome);
+    if (send_frame(fd, KENNEL_FRAME_WELCOME, f.message_id, NULL, "ctest", payload, n) != 0)
+        return 12;
+
+    static uint8_t body[BIG_SIZE];
+    for (unsigned i = 0; i < MESSAGES; ++i) {
+        const size_t size = payload_size(i);
+        memset(body, (int)('a' + i % 26), size);
+        if (send_frame(fd, KENNEL_FRAME_DELIVER, i, "peer", "ctest", body, size) != 0)
+            return 13;
+        if (i == MESSAGES / 2) { /* mid-stream: a Ping, a bad name, an unknown type */
+            if (send_frame(fd, KENNEL_FRAME_PING, 77, NULL, NULL, "abc", 3) != 0
+                || send_frame(fd, KENNEL_FRAME_DELIVER, 9999, "b@d", "ctest", "skip me", 7) != 0
+                || send_frame(fd, 0x0F, 1, NULL, NULL, "future", 6) != 0)
+                return 14;
+        }
+    }
+    n = kennel_wire_encode_delivery_status(payload, sizeof payload, KENNEL_STATUS_NO_SUCH_CLIENT);
+    if (send_frame(fd, KENNEL_FRAME_DELIVERY_STATUS, 5, NULL, "nobody", payload, n) != 0)
+        return 15;
+    const kennel_error_payload error = { 999, (const uint8_t *)"a code from the future", 22 };
+    n = kennel_wire_encode_error(payload, sizeof payload, &error);
+    if (send_frame(fd, KENNEL_FRAME_ERROR, 0, NULL, NULL, payload, n) != 0)
+        return 16;
+
+    /* The Pong must come back, with the Ping's id and payload (PROTOCOL §4.2). */
+    for (;;) {
+        if (read_frame(fd, &f) != 0)
+            return 17;
+        if (f.type == KENNEL_FRAME_PONG)
+            break;
+    }
+    if (f.message_id != 77 || f.payload_len != 3 || memcmp(f.payload, "abc", 3) != 0)
+        return 18;
+    /* Framing broken: the client must give up on the stream. */
+    if (write_all(fd, "XX", 2) != 0)
+        return 19;
+    char c;
+    while (read(fd, &c, 1) > 0) /* until the client closes */
+        ;
+    close(fd);
+    return 0;
+}
+
+/* --- The client --- */
+
+static unsigned g_received;
+static int g_order_ok = 1, g_status, g_error, g_disconnect = 1;
+
+static void on_message(kennel *k, void *userdata, const kennel_message *m)
+{
+    (void)k;
+    (void)userdata;
+    const unsigned i = g_received++;
+    const uint8_t *p = m->payload;
+    int ok = m->id == i && m->payload_len == payload_size(i) && strcmp(m->source, "peer") == 0
+             && strcmp(m->target, "ctest") == 0 && p[m->payload_len] == '\0';
+    for (size_t j = 0; ok && j < m->payload_len; j += 97)
+        ok = p[j] == (uint8_t)('a' + i % 26);
+    if (!ok)
+        g_order_ok = 0;
+}
+
+static void on_status(kennel *k, void *userdata, uint32_t id, const char *target, uint16_t status)
+{
+    (void)k;
+    (void)userdata;
+    g_status = id == 5 && strcmp(target, "nobody") == 0 && status == KENNEL_STATUS_NO_SUCH_CLIENT ? 1 : -1;
+}
+
+static void on_error(kennel *k, void *userdata, uint16_t code, uint32_t id, const char *text)
+{
+    (void)k;
+    (void)userdata;
+    g_error = code == 999 && id == 0 && strcmp(text, "a code from the future") == 0 ? 1 : -1;
+}
+
+static void on_disconnect(kennel *k, void *userdata, int reason)
+{
+    (void)k;
+    (void)userdata;
+    g_disconnect = reason;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/kennel-cclient-XXXXXX";
+    if (!mkdtemp(dir))
+        return 2;
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s/s", dir);
+    const int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&sun, sizeof sun) != 0 || listen(listener, 1) != 0)
+        return 2;
+    const pid_t child = fork();
+    if (child == 0)
+        _exit(fake_broker(listener));
+    close(listener);
+
+    kennel *k = kennel_new(NULL);
+    kennel_set_message_callback(k, on_message);
+    kennel_set_status_callback(k, on_status);
+    kennel_set_error_callback(k, on_error);
+    kennel_set_disconnect_callback(k, on_disconnect);
+    char address[128];
+    snprintf(address, sizeof address, "unix:%s", sun.sun_path);
+
+#ifndef KENNEL_NO_MALLOC_COUNT
+    const long before = g_allocations;
+#endif
+    int r = kennel_connect(k, address, "ctest", 5000);
+    CHECK(r == KENNEL_OK);
+    CHECK(kennel_broker_features(k) == KENNEL_FEATURE_WATCHDOG);
+    CHECK(strcmp(kennel_broker_version(k), "fake") == 0);
+    CHECK(kennel_max_frame_size(k) == 4u * 1024 * 1024);
+    int rounds = 0;
+    while (r >= 0 && rounds++ < 100000)
+        r = kennel_loop_once(k, 5000);
+#ifndef KENNEL_NO_MALLOC_COUNT
+    const long allocations = g_allocations - before;
+    /* The two buffers and one growth of the receive buffer for the big frames: a handful, for
+     * thousands of messages. */
+    printf("test_cclient: %ld allocations for %u messages\n", allocations, g_received);
+    CHECK(allocations <= 4);
+#else
+    printf("test_cclient: allocations not counted under the sanitizers\n");
+#endif
+    CHECK(r == KENNEL_E_PROTOCOL);
+    CHECK(strstr(kennel_last_error(k), "bad_magic") != NULL);
+    CHECK(g_disconnect == KENNEL_E_PROTOCOL);
+    CHECK(g_received == MESSAGES);
+    CHECK(g_order_ok);
+    CHECK(g_status == 1);
+    CHECK(g_error == 1);
+    CHECK(kennel_broker_error(k) == 999);
+    CHECK(kennel_fd(k) == -1);
+    kennel_free(k);
+
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "test_cclient: the fake broker failed with status %d\n", WEXITSTATUS(status));
+    unlink(sun.sun_path);
+    rmdir(dir);
+    if (g_failures)
+        return 1;
+    printf("test_cclient: OK, %u messages\n", g_received);
+    return 0;
+}
