@@ -111,6 +111,11 @@ QString errorCode(ErrorCode code)
     return name ? QString::fromLatin1(name) : QStringLiteral("error %1").arg(int(code));
 }
 
+QString count(qint64 n, const char *singular, const char *plural)
+{
+    return QStringLiteral("%1 %2").arg(n).arg(QLatin1String(n == 1 ? singular : plural));
+}
+
 QString duration(qint64 ms)
 {
     if (ms < 0)

@@ -18,6 +18,10 @@ QString controlAction(MonitorControlAction action);  // "disconnect", "send test
 QString deliveryStatus(quint16 status);
 QString errorCode(ErrorCode code);
 
+// "1 client", "3 clients": the number with the word in the form it takes. English only, as
+// the rest of the monitor.
+QString count(qint64 n, const char *singular, const char *plural);
+
 QString duration(qint64 ms);  // "350 ms", "4.2 s", "3 min 05 s", "2 h 01 min"
 QString bytes(quint64 bytes); // "512 B", "1.5 KiB", "3.0 MiB"
 QString rate(double perSecond, bool bytes);

@@ -15,6 +15,8 @@
 #include <QPointer>
 #include <QTimer>
 
+#include <optional>
+
 QT_BEGIN_NAMESPACE
 class QAction;
 class QCheckBox;
@@ -103,6 +105,7 @@ private:
     void buildMenus();
     void clientsContextMenu(const QPoint &pos);
     void updateLinkStatus();
+    void rememberLiveBroker();
     void updateSummary();
     void updateClientActions();
     void updateServiceActions();
@@ -115,6 +118,7 @@ private:
     QPointer<MonitorLink> m_link;
     QSettings *m_settings;
     bool m_confirm = true;
+    std::optional<bool> m_keepToken; // the connect dialog's "remember the token", once it was used
     bool m_selectedClientGone = false;
     bool m_shownLive = true; // so that the first update greys the tables when not live
 
@@ -160,6 +164,7 @@ private:
     QLabel *m_stateIcon = nullptr;
     QLabel *m_stateLabel = nullptr;
     QLabel *m_summaryLabel = nullptr;
+    BrokerAddress m_summaryAddress; // whose figures the summary shows
     QTimer m_statusTimer; // the reconnect countdown moves even when nothing else does
 };
 

@@ -36,6 +36,8 @@
 #include <QSslServer>
 #include <QSslSocket>
 #include <QStandardPaths>
+#include <QHeaderView>
+#include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -102,6 +104,12 @@ private slots:
     void servicesPanelActions();
     void statusBarShowsRefusal();
     void connectDialogRemembersBrokersButNotTokens();
+    void clientCountAfterClientLeaves();
+    void staleDataLooksStale();
+    void summaryUsesPluralForms();
+    void connectDialogHostLabelHasMnemonic();
+    void recentBrokersOnlyThoseThatWentLive();
+    void layoutFitsAt1024x768();
 
     // A real broker in this process.
     void endToEndOverUnixSocket();
@@ -420,6 +428,10 @@ void tst_MonitorApp::connectDialogRemembersBrokersButNotTokens()
         QCOMPARE(s.pinnedSha256, QByteArray(32, char(0xaa)));
         dialog.accept();
         QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        // Accepting is not connecting: nothing is remembered until the link goes live, when the
+        // window calls rememberBroker() with the dialog's choice.
+        QVERIFY(ConnectDialog::recentBrokers(settings).isEmpty());
+        ConnectDialog::rememberBroker(settings, dialog.linkSettings(), dialog.rememberToken());
     }
     // Remembered: the broker and how to trust it, never the token that was not asked to be kept.
     settings.sync();
@@ -444,6 +456,7 @@ void tst_MonitorApp::connectDialogRemembersBrokersButNotTokens()
         QTest::keyClicks(token, QStringLiteral("kept-secret"));
         dialog.findChild<QCheckBox *>(QStringLiteral("rememberToken"))->setChecked(true);
         dialog.accept();
+        ConnectDialog::rememberBroker(settings, dialog.linkSettings(), dialog.rememberToken());
     }
     recent = ConnectDialog::recentBrokers(settings);
     QCOMPARE(recent.size(), 1); // the same broker, not a second entry
@@ -452,6 +465,210 @@ void tst_MonitorApp::connectDialogRemembersBrokersButNotTokens()
         ConnectDialog dialog(&settings);
         QCOMPARE(dialog.linkSettings().token, QByteArray("kept-secret"));
         QVERIFY(dialog.rememberToken());
+    }
+}
+
+// The count was taken on the proxy's rowsRemoved, while the source still had the row: "2 of 3
+// shown" with an empty filter.
+void tst_MonitorApp::clientCountAfterClientLeaves()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    auto *count = w.findChild<QLabel *>(QStringLiteral("clientsCount"));
+    QVERIFY(count);
+    QCOMPARE(count->text(), QStringLiteral("3 connected"));
+    MonitorClientGone gone;
+    gone.sessionId = 3;
+    gone.reason = QStringLiteral("closed");
+    f->device.push(frame(MonitorFrame::ClientGone, encodeMonitorClientGone(gone)));
+    w.feed()->flush();
+    QCOMPARE(w.clientsModel()->rowCount(), 2);
+    QCOMPARE(count->text(), QStringLiteral("2 connected"));
+    // With a filter the count says so, and follows a leave too.
+    QTest::keyClicks(w.clientFilterEdit(), QStringLiteral("alpha"));
+    QCOMPARE(count->text(), QStringLiteral("1 of 2 shown"));
+    gone.sessionId = 2;
+    f->device.push(frame(MonitorFrame::ClientGone, encodeMonitorClientGone(gone)));
+    w.feed()->flush();
+    QCOMPARE(count->text(), QStringLiteral("1 connected"));
+}
+
+// When the broker goes, the last figures stay readable but nothing in them looks live: no state
+// colours, the summary greyed and marked, and cleared once the link is closed for good.
+void tst_MonitorApp::staleDataLooksStale()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    MonitorTotals totals;
+    totals.clients = 3;
+    totals.watched = 2;
+    totals.messagesRouted = 42;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    w.feed()->flush();
+    auto *summary = w.findChild<QLabel *>(QStringLiteral("summary"));
+    QVERIFY(summary);
+    QVERIFY2(summary->text().startsWith(QStringLiteral("3 clients · 2 watched · 42 routed")), qPrintable(summary->text()));
+    QVERIFY(summary->isEnabled());
+    const int alpha = rowOfName(w.clientsView()->model(), "alpha");
+    const QModelIndex state = w.clientsView()->model()->index(alpha, ClientsModel::WatchStateColumn);
+    QVERIFY(state.data(Qt::BackgroundRole).isValid());
+    const QModelIndex service = w.servicesView()->model()->index(0, ServicesModel::StateColumn);
+    QVERIFY(service.data(Qt::BackgroundRole).isValid());
+
+    // The broker dies (over a given transport the link does not retry).
+    f->device.close();
+    QTRY_COMPARE(f->link.state(), MonitorLink::State::Disconnected);
+    QCOMPARE(w.clientsModel()->rowCount(), 3); // kept, to be read
+    QVERIFY(!state.data(Qt::BackgroundRole).isValid());
+    QVERIFY(!state.data(Qt::ForegroundRole).isValid());
+    QVERIFY(state.data(ClientsModel::StaleRole).toBool());
+    QVERIFY(!service.data(Qt::BackgroundRole).isValid());
+    QVERIFY2(summary->text().isEmpty(), qPrintable(summary->text()));
+}
+
+void tst_MonitorApp::summaryUsesPluralForms()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    MonitorTotals totals;
+    totals.clients = 1;
+    totals.watched = 1;
+    totals.messagesRouted = 1;
+    totals.expiries = 1;
+    totals.kills = 1;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    w.feed()->flush();
+    const QString text = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
+    QVERIFY2(text.startsWith(QStringLiteral("1 client · ")), qPrintable(text));
+    QVERIFY2(text.endsWith(QStringLiteral("1 expiry, 1 kill")), qPrintable(text));
+    f->device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch({record(1)})));
+    w.feed()->flush();
+    const QString traffic = w.findChild<QLabel *>(QStringLiteral("trafficStatus"))->text();
+    QVERIFY2(traffic.startsWith(QStringLiteral("1 of 1 record")) && !traffic.contains(QStringLiteral("records")), qPrintable(traffic));
+}
+
+void tst_MonitorApp::connectDialogHostLabelHasMnemonic()
+{
+    ConnectDialog dialog(nullptr);
+    auto *label = dialog.findChild<QLabel *>(QStringLiteral("hostLabel"));
+    QVERIFY(label);
+    // A label without a buddy paints its '&'; with one, Alt+H goes to the host field.
+    QCOMPARE(label->buddy(), dialog.findChild<QLineEdit *>(QStringLiteral("host")));
+    for (QLabel *l : dialog.findChildren<QLabel *>())
+        if (l->text().contains(u'&'))
+            QVERIFY2(l->buddy(), qPrintable(l->text()));
+}
+
+// Only a broker that admitted us is offered again, the one given on the command line included
+// (the window remembers it when the link goes live, however it was opened).
+void tst_MonitorApp::recentBrokersOnlyThoseThatWentLive()
+{
+    const QString file = m_dir->filePath(QStringLiteral("recent.ini"));
+    QFile::remove(file);
+    QSettings settings(file, QSettings::IniFormat);
+    {
+        // Refused.
+        FakeDevice device;
+        MonitorLink link;
+        MonitorLink::Settings s;
+        s.address = *BrokerAddress::parse(QStringLiteral("refusing.lan:9000"));
+        link.setSettings(s);
+        MainWindow window(&link, &settings);
+        link.setTransport(&device);
+        link.open();
+        QTRY_COMPARE(link.state(), MonitorLink::State::Authenticating);
+        device.push(error(ErrorCode::NotPermitted, QStringLiteral("monitor token refused"), 1));
+        QCOMPARE(link.state(), MonitorLink::State::Disconnected);
+    }
+    QVERIFY(ConnectDialog::recentBrokers(settings).isEmpty());
+    {
+        // Opened the way `--broker … --connect` does: no dialog, then live.
+        FakeDevice device;
+        MonitorLink link;
+        MonitorLink::Settings s;
+        s.address = *BrokerAddress::parse(QStringLiteral("board.lan:9001"));
+        link.setSettings(s);
+        MainWindow window(&link, &settings);
+        QVERIFY(goLive(link, device, "cli-secret"));
+    }
+    QList<ConnectDialog::Recent> recent = ConnectDialog::recentBrokers(settings);
+    QCOMPARE(recent.size(), 1);
+    QCOMPARE(recent.first().address, QStringLiteral("board.lan:9001"));
+    QVERIFY(recent.first().token.isEmpty()); // never asked to be kept
+}
+
+// The window at 1024×768, fed: every shown column header of the tables in view lies wholly
+// inside its table and is as wide as its title needs; the status bar's texts are not cut.
+void tst_MonitorApp::layoutFitsAt1024x768()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    w.resize(1024, 768);
+    MonitorTotals totals;
+    totals.clients = 3;
+    totals.watched = 2;
+    totals.messagesRouted = 123456;
+    totals.undelivered = 12;
+    totals.expiries = 3;
+    totals.kills = 2;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    MonitorService failing;
+    failing.name = QStringLiteral("sensor");
+    failing.state = MonitorServiceState::Backoff;
+    failing.restarts = 4;
+    failing.lastExitSignal = 9;
+    failing.lastExitMs = 1700000000000;
+    failing.msUntilRestart = 4000;
+    failing.lastError = QStringLiteral("exited on signal 9");
+    f->device.push(frame(MonitorFrame::Service, encodeMonitorService(failing)));
+    QList<MonitorTrafficRecord> batch;
+    for (int i = 0; i < 20; ++i)
+        batch << record(i);
+    f->device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch(batch)));
+    w.feed()->flush();
+    QTRY_COMPARE(w.size(), QSize(1024, 768));
+    QCoreApplication::processEvents();
+    const QImage shot = w.grab().toImage(); // lays everything out as it is painted
+    QCOMPARE(shot.size(), QSize(1024, 768) * w.devicePixelRatio());
+
+    for (QTableView *view : {w.clientsView(), w.servicesView(), w.trafficView()}) {
+        QVERIFY2(view->isVisible(), qPrintable(view->objectName()));
+        QHeaderView *header = view->horizontalHeader();
+        int shown = 0;
+        for (int c = 0; c < header->count(); ++c) {
+            if (header->isSectionHidden(c))
+                continue;
+            ++shown;
+            const QString title = view->model()->headerData(c, Qt::Horizontal).toString();
+            const int left = header->sectionViewportPosition(c);
+            const int width = header->sectionSize(c);
+            QVERIFY2(left >= 0 && left + width <= header->viewport()->width(),
+                     qPrintable(QStringLiteral("%1: '%2' at %3+%4, table %5 wide")
+                                    .arg(view->objectName(), title).arg(left).arg(width).arg(header->viewport()->width())));
+            QVERIFY2(width >= header->fontMetrics().horizontalAdvance(title),
+                     qPrintable(QStringLiteral("%1: '%2' cut to %3 px").arg(view->objectName(), title).arg(width)));
+        }
+        QVERIFY(shown >= 5);
+    }
+    // The Deadline column and the services' restarts and errors are among those shown.
+    QVERIFY(!w.clientsView()->isColumnHidden(ClientsModel::DeadlineColumn));
+    for (int c : {ServicesModel::RestartsColumn, ServicesModel::LastExitColumn, ServicesModel::RestartInColumn,
+                  ServicesModel::LastErrorColumn})
+        QVERIFY(!w.servicesView()->isColumnHidden(c));
+
+    QStatusBar *bar = w.statusBar();
+    QVERIFY(bar->isVisible());
+    QVERIFY(w.rect().contains(bar->geometry()));
+    for (QLabel *label : {w.linkStateLabel(), w.findChild<QLabel *>(QStringLiteral("summary"))}) {
+        QVERIFY(!label->text().isEmpty());
+        const QRect inWindow(label->mapTo(&w, QPoint(0, 0)), label->size());
+        QVERIFY2(w.rect().contains(inWindow), qPrintable(label->text()));
+        QVERIFY2(label->width() >= label->fontMetrics().horizontalAdvance(label->text()),
+                 qPrintable(QStringLiteral("'%1' cut to %2 px").arg(label->text()).arg(label->width())));
     }
 }
 
