@@ -70,6 +70,7 @@ private slots:
     void trafficDropMarkers();
     void trafficFilterProxy();
     void eventsRing();
+    void eventsRepeatsMerge();
     void rateSeriesFromTotals();
 
     // Link.
@@ -515,6 +516,40 @@ void tst_MonitorModels::trafficFilterProxy()
 
 // --- EventsModel, RateSeries -----------------------------------------------------------------------
 
+// A client sending to a missing name once a second is one line that counts, not a line a message.
+void tst_MonitorModels::eventsRepeatsMerge()
+{
+    EventsModel model(50);
+    QAbstractItemModelTester tester(&model, Fatal);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    const qint64 t0 = 1700000000000;
+    auto undelivered = [](qint64 t, const QString &who, quint64 count = 1) {
+        return EventEntry{t, EventEntry::Kind::Undelivered, who, QStringLiteral("a message it sent was not delivered"), count, 0};
+    };
+    model.append({undelivered(t0, QStringLiteral("alpha")), undelivered(t0 + 1000, QStringLiteral("alpha"), 2)});
+    QCOMPARE(model.rowCount(), 1);
+    // Across batches too: the row already shown is updated in place.
+    model.append({undelivered(t0 + 2000, QStringLiteral("alpha"))});
+    QCOMPARE(model.rowCount(), 1);
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(model.entry(0).count, quint64(4));
+    QCOMPARE(model.index(0, EventsModel::TextColumn).data().toString(), QStringLiteral("a message it sent was not delivered (4 times)"));
+    QCOMPARE(model.entry(0).timeMs, t0 + 2000);
+    QCOMPARE(model.entry(0).firstTimeMs, t0);
+    QCOMPARE(model.index(0, EventsModel::KindColumn).data().toString(), QStringLiteral("undelivered"));
+
+    // Another subject, another line; a repeat after it is a new line, and so is one too late.
+    model.append({undelivered(t0 + 3000, QStringLiteral("beta")), undelivered(t0 + 4000, QStringLiteral("alpha"))});
+    QCOMPARE(model.rowCount(), 3);
+    model.append({undelivered(t0 + 4000 + EventsModel::RepeatWindowMs + 1, QStringLiteral("alpha"))});
+    QCOMPARE(model.rowCount(), 4);
+    QCOMPARE(model.index(3, EventsModel::TextColumn).data().toString(), QStringLiteral("a message it sent was not delivered"));
+    // The same text under another kind is not a repeat.
+    model.append({EventEntry{t0 + 4000 + EventsModel::RepeatWindowMs + 2, EventEntry::Kind::Refusal, QStringLiteral("alpha"),
+                             QStringLiteral("a message it sent was not delivered")}});
+    QCOMPARE(model.rowCount(), 5);
+}
+
 void tst_MonitorModels::eventsRing()
 {
     EventsModel model(50);
@@ -941,7 +976,7 @@ void tst_MonitorModels::feedBatchesIntoModels()
                 + events.index(r, EventsModel::TextColumn).data().toString();
     QCOMPARE(lines, (QStringList{
                         QStringLiteral("join gamma joined (native) from unix pid 1003 uid 0, pid 1003"),
-                        QStringLiteral("refusal gamma 4 of its message(s) refused (4 in all)"),
+                        QStringLiteral("undelivered gamma a message it sent was not delivered (no such client, queue full, ...) (4 times)"),
                         QStringLiteral("kill alpha signalled: SIGTERM (pid 1001)"),
                         QStringLiteral("restart sensor restarted (1 restart(s) so far)"),
                     }));
