@@ -593,7 +593,7 @@ void MainWindow::updateSummary()
                 .arg(t.watched)
                 .arg(t.messagesRouted);
     if (live && m_rates->count() > 0) {
-        const RateSeries::Sample &s = m_rates->sample(int(m_rates->count() - 1));
+        const RateSeries::Sample s = m_rates->smoothed(int(m_rates->count() - 1)); // as the chart shows it
         text += QStringLiteral(" · %1 · %2").arg(Format::rate(s.messagesPerSecond, false), Format::rate(s.bytesPerSecond, true));
     }
     if (t.undelivered > 0)

@@ -11,6 +11,8 @@
 #include "kennelclient.h"
 #include "mainwindow.h"
 #include "monitorfeed.h"
+#include "ratechart.h"
+#include "rateseries.h"
 #include "servicesmodel.h"
 #include "testbroker.h"
 #include "trafficfilterproxy.h"
@@ -110,6 +112,7 @@ private slots:
     void connectDialogHostLabelHasMnemonic();
     void recentBrokersOnlyThoseThatWentLive();
     void layoutFitsAt1024x768();
+    void rateChartAxes();
 
     // A real broker in this process.
     void endToEndOverUnixSocket();
@@ -670,6 +673,42 @@ void tst_MonitorApp::layoutFitsAt1024x768()
         QVERIFY2(label->width() >= label->fontMetrics().horizontalAdvance(label->text()),
                  qPrintable(QStringLiteral("'%1' cut to %2 px").arg(label->text()).arg(label->width())));
     }
+}
+
+// Axes start at 0 and fit what is drawn: 40 B/s is not drawn against 1 KiB.
+void tst_MonitorApp::rateChartAxes()
+{
+    RateChart::Axis bytes = RateChart::axisFor(40, RateChart::MinimumBytesScale);
+    QCOMPARE(bytes.top, 50.0);
+    QCOMPARE(bytes.steps, 5);
+    bytes = RateChart::axisFor(0, RateChart::MinimumBytesScale);
+    QVERIFY(bytes.top > 0 && bytes.top < 1024);
+    QCOMPARE(RateChart::axisFor(0.4, RateChart::MinimumMessagesScale).top, 1.0);
+    QCOMPARE(RateChart::axisFor(130, RateChart::MinimumMessagesScale).top, 200.0);
+    QCOMPARE(RateChart::axisFor(3000, RateChart::MinimumBytesScale).top, 5000.0);
+
+    const QList<QPair<qint64, QString>> ticks = RateChart::timeTicks(5 * 60 * 1000);
+    QCOMPARE(ticks.size(), 6);
+    QCOMPARE(ticks.first().first, 5 * 60 * 1000);
+    QCOMPARE(ticks.first().second, QStringLiteral("−5 min 00 s"));
+    QCOMPARE(ticks.last(), qMakePair(qint64(0), QStringLiteral("now")));
+    QCOMPARE(RateChart::timeTicks(60 * 1000).size(), 7); // every 10 s
+
+    // It paints, empty and fed, at a dock's size.
+    RateSeries series(std::chrono::minutes(5));
+    RateChart chart(&series);
+    chart.resize(600, 180);
+    QVERIFY(!chart.grab().isNull());
+    QList<MonitorTotals> totals;
+    for (int i = 0; i < 30; ++i) {
+        MonitorTotals t;
+        t.timeMs = 1000000 + i * 1000;
+        t.messagesRouted = quint64(i / 2);
+        t.bytesRouted = quint64(i) * 20;
+        totals << t;
+    }
+    series.addTotals(totals);
+    QVERIFY(!chart.grab().isNull());
 }
 
 // --- end to end ---------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ private slots:
     void eventsRing();
     void eventsRepeatsMerge();
     void rateSeriesFromTotals();
+    void rateSeriesSmoothed();
 
     // Link.
     void linkHandshakeSendsHelloThenSubscribe();
@@ -563,6 +564,45 @@ void tst_MonitorModels::eventsRing()
     QCOMPARE(model.index(0, EventsModel::SubjectColumn).data().toString(), QStringLiteral("c30"));
     QCOMPARE(model.index(49, EventsModel::SubjectColumn).data().toString(), QStringLiteral("c79"));
     QCOMPARE(model.index(0, EventsModel::KindColumn).data().toString(), QStringLiteral("join"));
+}
+
+// One message every other second: raw rates alternate 0 and 1; the moving window says 0.5.
+void tst_MonitorModels::rateSeriesSmoothed()
+{
+    RateSeries series(std::chrono::seconds(300));
+    QList<MonitorTotals> totals;
+    for (int i = 0; i <= 40; ++i) {
+        MonitorTotals t;
+        t.timeMs = 1000000 + i * 1000;
+        t.messagesRouted = quint64(i / 2);
+        t.bytesRouted = quint64(i / 2) * 100;
+        totals << t;
+    }
+    series.addTotals(totals);
+    QCOMPARE(series.count(), qsizetype(40));
+    QCOMPARE(series.peakMessages(), 1.0);
+    const int steps = int(RateSeries::SmoothingMs / 1000);
+    for (int i = steps; i < 40; ++i) {
+        const RateSeries::Sample s = series.smoothed(i);
+        QCOMPARE(s.timeMs, series.sample(i).timeMs);
+        QCOMPARE(s.messagesPerSecond, 0.5);
+        QCOMPARE(s.bytesPerSecond, 50.0);
+    }
+    QCOMPARE(series.peakSmoothedMessages(), 0.5); // the scale fits the line drawn, not the spikes
+    QCOMPARE(series.smoothed(0).messagesPerSecond, series.sample(0).messagesPerSecond); // no history yet
+    // A step is followed over the window, not at once.
+    QList<MonitorTotals> burst;
+    for (int i = 1; i <= steps; ++i) {
+        MonitorTotals t = totals.last();
+        t.timeMs += i * 1000;
+        t.messagesRouted += quint64(i * 10);
+        burst << t;
+    }
+    series.addTotals(burst);
+    const int last = int(series.count() - 1);
+    QCOMPARE(series.sample(last).messagesPerSecond, 10.0);
+    QCOMPARE(series.smoothed(last).messagesPerSecond, 10.0); // a whole window at 10/s
+    QVERIFY(series.smoothed(last - steps + 1).messagesPerSecond < 2.0);
 }
 
 void tst_MonitorModels::rateSeriesFromTotals()
