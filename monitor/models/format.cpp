@@ -195,4 +195,27 @@ QString previewHex(const QByteArray &payload)
     return QString::fromLatin1(payload.toHex(' '));
 }
 
+QString hexDump(const QByteArray &bytes, int perLine)
+{
+    const int PerLine = std::max(2, perLine);
+    QString out;
+    for (qsizetype at = 0; at < bytes.size(); at += PerLine) {
+        QString hex;
+        QString ascii;
+        for (int i = 0; i < PerLine; ++i) {
+            if (i == PerLine / 2)
+                hex += u' ';
+            if (at + i < bytes.size()) {
+                const auto b = uchar(bytes.at(at + i));
+                hex += QStringLiteral("%1 ").arg(b, 2, 16, QLatin1Char('0'));
+                ascii += b >= 0x20 && b < 0x7f ? QChar(char16_t(b)) : QChar(u'.');
+            } else {
+                hex += QStringLiteral("   ");
+            }
+        }
+        out += QStringLiteral("%1  %2 |%3|\n").arg(at, 8, 16, QLatin1Char('0')).arg(hex, ascii);
+    }
+    return out;
+}
+
 } // namespace Kennel::Format

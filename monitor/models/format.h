@@ -33,5 +33,9 @@ QString isoUtc(qint64 usSinceEpoch);           // "2024-05-01T12:00:00.123456Z",
 // '·', so a binary payload cannot garble a table row or a CSV line.
 QString previewText(const QByteArray &payload);
 QString previewHex(const QByteArray &payload); // "4b 4e 01 ..."
+// hexdump -C's layout: per line the offset, `perLine` bytes in hex (a gap in the middle) and the
+// same bytes as ASCII, '.' for anything not printable. Lines end with '\n'. With 16 (hexdump's):
+// "00000000  4b 4e 01 41 20 20 20 20  20 20 20 20 20 20 20 20  |KN.A            |"
+QString hexDump(const QByteArray &bytes, int perLine = 16);
 
 } // namespace Kennel::Format

@@ -23,6 +23,7 @@ class QCheckBox;
 class QLabel;
 class QLineEdit;
 class QMenu;
+class QPlainTextEdit;
 class QPushButton;
 class QSettings;
 class QSortFilterProxyModel;
@@ -63,6 +64,7 @@ public:
     QTableView *trafficView() const { return m_trafficView; }
     QTableView *servicesView() const { return m_servicesView; }
     QTableView *eventsView() const { return m_eventsView; }
+    QPlainTextEdit *trafficDetail() const { return m_trafficDetail; }
     QLineEdit *clientFilterEdit() const { return m_clientFilter; }
     QLineEdit *trafficSourceEdit() const { return m_trafficSource; }
     QLineEdit *trafficTargetEdit() const { return m_trafficTarget; }
@@ -110,6 +112,7 @@ private:
     void updateClientActions();
     void updateServiceActions();
     void updateTrafficStatus();
+    void updateTrafficDetail();
     bool confirm(const QString &title, const QString &text);
     void exportWithDialog(bool traffic);
     void restoreLayout();
@@ -145,6 +148,7 @@ private:
     QLineEdit *m_trafficText = nullptr;
     QCheckBox *m_follow = nullptr;
     QLabel *m_trafficStatus = nullptr;
+    QPlainTextEdit *m_trafficDetail = nullptr;
     QTableView *m_eventsView = nullptr;
     QLineEdit *m_eventsFilter = nullptr;
     RateChart *m_chart = nullptr;

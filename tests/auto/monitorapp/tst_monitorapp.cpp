@@ -8,6 +8,7 @@
 #include "clientsmodel.h"
 #include "connectdialog.h"
 #include "eventsmodel.h"
+#include "format.h"
 #include "kennelclient.h"
 #include "mainwindow.h"
 #include "monitorfeed.h"
@@ -27,6 +28,7 @@
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
 #include <QSettings>
@@ -113,6 +115,7 @@ private slots:
     void recentBrokersOnlyThoseThatWentLive();
     void layoutFitsAt1024x768();
     void rateChartAxes();
+    void trafficDetailShowsHexAndAscii();
 
     // A real broker in this process.
     void endToEndOverUnixSocket();
@@ -673,6 +676,40 @@ void tst_MonitorApp::layoutFitsAt1024x768()
         QVERIFY2(label->width() >= label->fontMetrics().horizontalAdvance(label->text()),
                  qPrintable(QStringLiteral("'%1' cut to %2 px").arg(label->text()).arg(label->width())));
     }
+}
+
+void tst_MonitorApp::trafficDetailShowsHexAndAscii()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    MonitorTrafficRecord binary = record(1, "alpha", "ghost", DeliveryStatus::NoSuchClient);
+    binary.preview = QByteArray("KN\x01" "A            Z", 17);
+    binary.size = 300;
+    f->device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch({record(0), binary})));
+    w.feed()->flush();
+    QPlainTextEdit *detail = w.trafficDetail();
+    QVERIFY(detail && detail->isVisible());
+    QVERIFY(detail->toPlainText().isEmpty());
+    clickRow(w.trafficView(), 1);
+    const QString text = detail->toPlainText();
+    // hexdump -C's layout, byte for byte, at 8 bytes a line.
+    QVERIFY2(text.contains(QStringLiteral("00000000  4b 4e 01 41  20 20 20 20  |KN.A    |\n"
+                                          "00000008  20 20 20 20  20 20 20 20  |        |\n"
+                                          "00000010  5a                        |Z|")),
+             qPrintable(text));
+    QCOMPARE(Format::hexDump(QByteArray("KN\x01" "A            Z", 17)),
+             QStringLiteral("00000000  4b 4e 01 41 20 20 20 20  20 20 20 20 20 20 20 20  |KN.A            |\n"
+                            "00000010  5a                                                |Z|\n"));
+    QVERIFY2(text.contains(QStringLiteral("alpha → ghost")) && text.contains(QStringLiteral("300 bytes"))
+                 && text.contains(QStringLiteral("no_such_client")) && text.contains(QStringLiteral("the first 17 bytes")),
+             qPrintable(text));
+    // Another row, another preview; the table in hex mode does not change what the pane shows.
+    w.hexAction()->setChecked(true);
+    clickRow(w.trafficView(), 0);
+    QVERIFY2(detail->toPlainText().contains(QStringLiteral("|msg 0|")), qPrintable(detail->toPlainText()));
+    w.clearTraffic();
+    QVERIFY(detail->toPlainText().isEmpty());
 }
 
 // Axes start at 0 and fit what is drawn: 40 B/s is not drawn against 1 KiB.
