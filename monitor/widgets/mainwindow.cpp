@@ -201,15 +201,12 @@ MainWindow::MainWindow(MonitorLink *link, QSettings *settings, QWidget *parent)
     m_stateLabel = new QLabel(this);
     m_stateLabel->setObjectName(QStringLiteral("linkState"));
     m_stateLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_summaryLabel = new QLabel(this);
-    m_summaryLabel->setObjectName(QStringLiteral("summary"));
     auto *stateBox = new QWidget(this);
     auto *stateLayout = new QHBoxLayout(stateBox);
     stateLayout->setContentsMargins(4, 0, 4, 0);
     stateLayout->addWidget(m_stateIcon);
     stateLayout->addWidget(m_stateLabel, 1);
     statusBar()->addWidget(stateBox, 1);
-    statusBar()->addPermanentWidget(m_summaryLabel);
 
     if (link) {
         connect(link, &MonitorLink::stateChanged, this, &MainWindow::updateLinkStatus);
@@ -254,6 +251,12 @@ QWidget *MainWindow::buildClientsPanel()
     bar->addWidget(title);
     bar->addWidget(m_clientFilter, 1);
     bar->addWidget(m_clientsCount);
+    // The broker's totals sit here, not in the status bar: at 1024 px the two did not fit on
+    // one line beside the link's state, and the state is what must never be cut.
+    m_summaryLabel = new QLabel(panel);
+    m_summaryLabel->setObjectName(QStringLiteral("summary"));
+    bar->addSpacing(8);
+    bar->addWidget(m_summaryLabel);
     layout->addLayout(bar);
 
     m_clientsProxy = new QSortFilterProxyModel(this);
@@ -494,7 +497,14 @@ QWidget *MainWindow::buildServicesPanel()
     m_servicesView->setModel(proxy);
     {
         const int em = m_servicesView->fontMetrics().horizontalAdvance(u'M');
-        fitColumns(m_servicesView, {{ServicesModel::NameColumn, 8 * em}, {ServicesModel::LastExitColumn, 8 * em}});
+        const QFontMetrics fm = m_servicesView->fontMetrics();
+        const int digits = fm.horizontalAdvance(QStringLiteral("0000000"));
+        int states = 0; // the longest state name, "waiting to restart"
+        for (int st = int(MonitorServiceState::Stopped); st <= int(MonitorServiceState::Failed); ++st)
+            states = std::max(states, fm.horizontalAdvance(Format::serviceState(MonitorServiceState(st))) + 12);
+        fitColumns(m_servicesView, {{ServicesModel::NameColumn, 8 * em}, {ServicesModel::StateColumn, states},
+                                    {ServicesModel::PidColumn, digits},
+                                    {ServicesModel::LastExitColumn, fm.horizontalAdvance(QStringLiteral("signal 15 (TERM)")) + 12}});
     }
     m_servicesView->setSortingEnabled(true);
     m_servicesView->sortByColumn(ServicesModel::NameColumn, Qt::AscendingOrder);

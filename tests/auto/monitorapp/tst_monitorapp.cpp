@@ -621,6 +621,12 @@ void tst_MonitorApp::layoutFitsAt1024x768()
     totals.undelivered = 12;
     totals.expiries = 3;
     totals.kills = 2;
+    totals.timeMs = 1700000000000;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    // A second one for the rates: the summary at its longest.
+    totals.timeMs += 1000;
+    totals.messagesRouted += 1234;
+    totals.bytesRouted += 123456;
     f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
     MonitorService failing;
     failing.name = QStringLiteral("sensor");
@@ -666,9 +672,20 @@ void tst_MonitorApp::layoutFitsAt1024x768()
                   ServicesModel::LastErrorColumn})
         QVERIFY(!w.servicesView()->isColumnHidden(c));
 
+    // The services' short cells are not cut either ("run…" for running).
+    for (int c : {ServicesModel::NameColumn, ServicesModel::StateColumn, ServicesModel::PidColumn, ServicesModel::LastExitColumn}) {
+        for (int r = 0; r < w.servicesView()->model()->rowCount(); ++r) {
+            const QString cell = w.servicesView()->model()->index(r, c).data().toString();
+            QVERIFY2(w.servicesView()->columnWidth(c) >= w.servicesView()->fontMetrics().horizontalAdvance(cell) + 8,
+                     qPrintable(QStringLiteral("'%1' cut to %2 px").arg(cell).arg(w.servicesView()->columnWidth(c))));
+        }
+    }
+
     QStatusBar *bar = w.statusBar();
     QVERIFY(bar->isVisible());
     QVERIFY(w.rect().contains(bar->geometry()));
+    const QString summary = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
+    QVERIFY2(summary.contains(QStringLiteral("/s")) && summary.contains(QStringLiteral("kills")), qPrintable(summary));
     for (QLabel *label : {w.linkStateLabel(), w.findChild<QLabel *>(QStringLiteral("summary"))}) {
         QVERIFY(!label->text().isEmpty());
         const QRect inWindow(label->mapTo(&w, QPoint(0, 0)), label->size());
