@@ -40,7 +40,9 @@ rlim_t raiseDescriptorLimit()
 
 int main(int argc, char *argv[])
 {
-    if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
+    if (Kennel::Logging::stderrIsJournal())
+        Kennel::Logging::installJournalHandler(); // "<N>" priorities, no timestamp of our own
+    else if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
         qSetMessagePattern(QStringLiteral("%{time yyyy-MM-dd hh:mm:ss.zzz} %{if-category}%{category} %{endif}%{type}: %{message}"));
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kennel-broker"));
