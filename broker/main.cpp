@@ -68,8 +68,12 @@ int main(int argc, char *argv[])
         std::printf("configuration OK\n");
         return 0;
     }
+    // The INI's rules, then --verbose; QT_LOGGING_RULES, read by Qt after these, still wins.
+    QString rules = loaded.config.logRules;
     if (parser.isSet(verbose))
-        QLoggingCategory::setFilterRules(QStringLiteral("kennel.*.debug=true"));
+        rules += QStringLiteral("\nkennel.*.debug=true");
+    if (!rules.trimmed().isEmpty())
+        QLoggingCategory::setFilterRules(rules.trimmed());
 
     std::signal(SIGPIPE, SIG_IGN);
     const rlim_t descriptors = raiseDescriptorLimit();

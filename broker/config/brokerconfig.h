@@ -184,6 +184,9 @@ struct BrokerConfig
 
     // Logging: the per-message path logs only when asked.
     bool logTraffic = false;
+    // [log] rules: QLoggingCategory filter rules, one a line ("kennel.router.debug=true"); applied
+    // before QT_LOGGING_RULES, which still overrides them. Empty: none.
+    QString logRules;
 
     WatchdogSettings watchdog;
     QList<ServiceSettings> services; // started in this order, stopped in reverse

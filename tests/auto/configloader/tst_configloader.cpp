@@ -964,7 +964,7 @@ void tst_ConfigLoader::unknownNames_data()
                                                                "register_timeout_ms, shutdown_timeout_ms, "
                                                                "incomplete_frame_timeout_ms, idle_timeout_ms)")};
     QTest::newRow("wrong-case-key") << QByteArray("[log]\nTraffic = true\n")
-                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic)")};
+                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic, rules)")};
     QTest::newRow("wrong-case-group") << QByteArray("[Broker]\nlisten = *:1\n")
                                       << QStringList{unknownGroup("Broker")};
     QTest::newRow("key-in-wrong-group") << QByteArray("[broker]\nmax_clients = 5\n")

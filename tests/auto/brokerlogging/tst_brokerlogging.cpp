@@ -1,4 +1,6 @@
-// kennel-broker under systemd writes to the journal through stderr. When JOURNAL_STREAM names
+// kennel-broker's log, read back from its stderr.
+//
+// Under systemd it writes to the journal through stderr. When JOURNAL_STREAM names
 // stderr's device and inode, every line must start with the sd-daemon priority of its level and
 // carry no timestamp of the broker's own; a supervised service's "<N>" lines keep their N. Tested
 // as systemd would run it: the broker's stderr is a file whose dev:inode the test puts in
@@ -14,7 +16,7 @@
 #include <csignal>
 #include <sys/stat.h>
 
-class tst_JournalLog : public QObject
+class tst_BrokerLogging : public QObject
 {
     Q_OBJECT
 
@@ -23,11 +25,13 @@ private slots:
     void cleanup();
     void prioritiesWhenStderrIsTheJournal();
     void timestampsWhenItIsNot();
+    void logRulesFromTheIni();
+    void badLogRuleIsAConfigError();
 
 private:
     // Starts the broker with a talkative service; its stderr goes to m_logPath. `journal`: set
     // JOURNAL_STREAM to that file's dev:inode; otherwise to another file's.
-    bool startBroker(bool journal);
+    bool startBroker(bool journal, const QByteArray &moreConfig = {});
     QByteArray stopAndRead();
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -35,14 +39,14 @@ private:
     QProcess m_broker;
 };
 
-void tst_JournalLog::init()
+void tst_BrokerLogging::init()
 {
     m_dir = std::make_unique<QTemporaryDir>();
     QVERIFY(m_dir->isValid());
     m_logPath = m_dir->filePath(QStringLiteral("stderr.log"));
 }
 
-void tst_JournalLog::cleanup()
+void tst_BrokerLogging::cleanup()
 {
     if (m_broker.state() != QProcess::NotRunning) {
         m_broker.kill();
@@ -50,7 +54,7 @@ void tst_JournalLog::cleanup()
     }
 }
 
-bool tst_JournalLog::startBroker(bool journal)
+bool tst_BrokerLogging::startBroker(bool journal, const QByteArray &moreConfig)
 {
     // A service as people write them: a shell script that prints with and without priorities.
     const QString script = m_dir->filePath(QStringLiteral("talker.sh"));
@@ -71,7 +75,7 @@ bool tst_JournalLog::startBroker(bool journal)
     QFile c(config);
     if (!c.open(QIODevice::WriteOnly))
         return false;
-    c.write("[service.talker]\nprogram = talker.sh\nrestart = never\nstop_timeout_ms = 2000\n");
+    c.write(moreConfig + "\n[service.talker]\nprogram = talker.sh\nrestart = never\nstop_timeout_ms = 2000\n");
     c.close();
 
     QFile log(m_logPath);
@@ -87,7 +91,7 @@ bool tst_JournalLog::startBroker(bool journal)
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("JOURNAL_STREAM"), QStringLiteral("%1:%2").arg(qulonglong(st.st_dev)).arg(qulonglong(st.st_ino)));
     env.remove(QStringLiteral("QT_MESSAGE_PATTERN"));
-    env.insert(QStringLiteral("QT_LOGGING_RULES"), QStringLiteral("kennel.*.info=true"));
+    env.remove(QStringLiteral("QT_LOGGING_RULES")); // it would override [log] rules (as documented)
     m_broker.setProcessEnvironment(env);
     m_broker.setStandardErrorFile(m_logPath); // truncates: the same inode
     m_broker.setProgram(KennelTest::binaryPath(QStringLiteral("kennel-broker")));
@@ -96,7 +100,7 @@ bool tst_JournalLog::startBroker(bool journal)
     return m_broker.waitForStarted(10000);
 }
 
-QByteArray tst_JournalLog::stopAndRead()
+QByteArray tst_BrokerLogging::stopAndRead()
 {
     auto read = [this] {
         QFile f(m_logPath);
@@ -111,7 +115,7 @@ QByteArray tst_JournalLog::stopAndRead()
     return read();
 }
 
-void tst_JournalLog::prioritiesWhenStderrIsTheJournal()
+void tst_BrokerLogging::prioritiesWhenStderrIsTheJournal()
 {
     QVERIFY(startBroker(true));
     const QByteArray log = stopAndRead();
@@ -139,7 +143,7 @@ void tst_JournalLog::prioritiesWhenStderrIsTheJournal()
 // Not the journal (JOURNAL_STREAM names another file, as when a service started from systemd runs
 // the broker with its stderr redirected): the usual lines with a timestamp, no prefixes; a
 // service's "<3>" still picks the level.
-void tst_JournalLog::timestampsWhenItIsNot()
+void tst_BrokerLogging::timestampsWhenItIsNot()
 {
     QVERIFY(startBroker(false));
     const QByteArray log = stopAndRead();
@@ -151,5 +155,31 @@ void tst_JournalLog::timestampsWhenItIsNot()
     QVERIFY2(log.contains(" kennel.service critical: talker: disk on fire\n"), log.constData());
 }
 
-QTEST_GUILESS_MAIN(tst_JournalLog)
-#include "tst_journallog.moc"
+// [log] rules turn categories' levels on and off from the file, as QT_LOGGING_RULES does.
+void tst_BrokerLogging::logRulesFromTheIni()
+{
+    QVERIFY(startBroker(false, "[log]\nrules = kennel.service.debug=true, kennel.supervisor.info=false\n"));
+    const QByteArray log = stopAndRead();
+    QCOMPARE(m_broker.exitCode(), 0);
+    QVERIFY2(log.contains(" kennel.service debug: talker: details\n"), log.constData()); // "<7>details"
+    QVERIFY2(!log.contains("kennel.supervisor info"), log.constData());
+    QVERIFY2(log.contains("kennel.broker info: listening on"), log.constData()); // the rest as before
+}
+
+void tst_BrokerLogging::badLogRuleIsAConfigError()
+{
+    const QString config = m_dir->filePath(QStringLiteral("bad.ini"));
+    QFile c(config);
+    QVERIFY(c.open(QIODevice::WriteOnly));
+    c.write("[log]\nrules = kennel.router.debug\n"); // "=true" forgotten
+    c.close();
+    QProcess check;
+    check.start(KennelTest::binaryPath(QStringLiteral("kennel-broker")), {QStringLiteral("--config"), config, QStringLiteral("--check-config")});
+    QVERIFY(check.waitForFinished(10000));
+    const QByteArray err = check.readAllStandardError();
+    QCOMPARE(check.exitCode(), 1);
+    QVERIFY2(err.contains("log/rules: \"kennel.router.debug\" is not a logging rule"), err.constData());
+}
+
+QTEST_GUILESS_MAIN(tst_BrokerLogging)
+#include "tst_brokerlogging.moc"
