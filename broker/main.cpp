@@ -57,6 +57,13 @@ int main(int argc, char *argv[])
     const QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log connection-level debug messages."));
     parser.addOption(verbose);
     parser.process(app);
+    // "kennel-broker extra --check-config" said "configuration OK" and ignored the word: a typo
+    // in a unit file must not pass unnoticed.
+    if (!parser.positionalArguments().isEmpty()) {
+        std::fprintf(stderr, "kennel-broker: unexpected argument '%s': kennel-broker takes options only (see --help)\n",
+                     qPrintable(parser.positionalArguments().constFirst()));
+        return 1;
+    }
 
     const Kennel::ConfigLoader::Result loaded = Kennel::ConfigLoader::load(parser);
     if (!loaded.ok()) {
