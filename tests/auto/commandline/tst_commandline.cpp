@@ -20,6 +20,7 @@ private slots:
     void kennelctlSendsStandardInputAndFiles();
     void kennelctlSendInputErrors_data();
     void kennelctlSendInputErrors();
+    void kennelctlSaysItCannotConnect();
 };
 
 void tst_CommandLine::strayArguments_data()
@@ -149,6 +150,23 @@ void tst_CommandLine::kennelctlSendInputErrors()
     const QByteArray err = process.readAllStandardError();
     QCOMPARE(process.exitCode(), 2);
     QVERIFY2(err.contains(message), err.constData());
+}
+
+// No broker there: "cannot connect", not "cannot register ... Connection refused", which sent
+// operators looking for a name problem.
+void tst_CommandLine::kennelctlSaysItCannotConnect()
+{
+    QTemporaryDir dir;
+    const QString address = QStringLiteral("unix:") + dir.filePath(QStringLiteral("no-broker.sock"));
+    for (const QStringList &arguments : {QStringList{QStringLiteral("send"), QStringLiteral("inbox"), QStringLiteral("hi")},
+                                         QStringList{QStringLiteral("listen"), QStringLiteral("inbox")}}) {
+        QProcess process;
+        process.start(KennelTest::binaryPath(QStringLiteral("kennelctl")), arguments + QStringList{QStringLiteral("--broker"), address});
+        QVERIFY(process.waitForFinished(20000));
+        const QByteArray err = process.readAllStandardError();
+        QCOMPARE(process.exitCode(), 3);
+        QVERIFY2(err.startsWith("kennelctl: cannot connect to ") && !err.contains("register"), err.constData());
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_CommandLine)
