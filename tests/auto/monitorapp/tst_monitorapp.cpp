@@ -119,6 +119,7 @@ private slots:
 
     // A real broker in this process.
     void endToEndOverUnixSocket();
+    void summaryGreyedWhileReconnecting();
     void wrongTokenOverTcpIsRefused();
     void operatorOnAnotherAddressWatchesBrokerUnderLoad();
 
@@ -766,6 +767,49 @@ void tst_MonitorApp::rateChartAxes()
 }
 
 // --- end to end ---------------------------------------------------------------------------------
+
+// The broker goes away: while the link retries it, the summary stays, greyed and marked; the
+// tables keep their rows without state colours; closing the link clears the summary.
+void tst_MonitorApp::summaryGreyedWhileReconnecting()
+{
+    BrokerConfig config;
+    config.monitor.allowLocalPeers = true;
+    config.monitor.totalsInterval = std::chrono::milliseconds(100);
+    auto broker = std::make_unique<KennelTest::TestBroker>(config);
+    QVERIFY(broker->start());
+    KennelClient alpha;
+    alpha.setName("alpha");
+    alpha.setBrokerAddress(*BrokerAddress::parse(broker->tcpAddress()));
+    alpha.connectToBroker();
+    QTRY_COMPARE(alpha.state(), KennelClient::Registered);
+
+    MonitorLink link;
+    MonitorLink::Settings s;
+    s.address = *BrokerAddress::parse(broker->unixAddress());
+    link.setSettings(s);
+    MainWindow window(&link, m_settings.get());
+    window.feed()->setInterval(std::chrono::milliseconds(50));
+    window.show();
+    link.open();
+    QTRY_COMPARE_WITH_TIMEOUT(link.state(), MonitorLink::State::Live, 10000);
+    auto *summary = window.findChild<QLabel *>(QStringLiteral("summary"));
+    QTRY_VERIFY_WITH_TIMEOUT(summary->text().startsWith(QStringLiteral("1 client · ")), 10000);
+    QVERIFY(summary->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(rowOfName(window.clientsView()->model(), "alpha") >= 0, 10000);
+
+    broker.reset(); // the broker exits
+    QTRY_COMPARE_WITH_TIMEOUT(link.state(), MonitorLink::State::Reconnecting, 10000);
+    QVERIFY2(summary->text().startsWith(QStringLiteral("last seen: 1 client · ")), qPrintable(summary->text()));
+    QVERIFY(!summary->isEnabled());
+    QVERIFY(!summary->text().contains(QStringLiteral("/s"))); // no rates that are not happening
+    QVERIFY(window.clientsModel()->isStale());
+    QVERIFY(window.servicesModel()->isStale());
+    QVERIFY(window.clientsModel()->rowCount() >= 1);
+
+    link.close();
+    QCOMPARE(link.state(), MonitorLink::State::Disconnected);
+    QVERIFY2(summary->text().isEmpty(), qPrintable(summary->text()));
+}
 
 void tst_MonitorApp::endToEndOverUnixSocket()
 {
