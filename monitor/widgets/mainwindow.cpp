@@ -10,6 +10,7 @@
 #include "ratechart.h"
 #include "rateseries.h"
 #include "servicesmodel.h"
+#include "trafficdetailview.h"
 #include "trafficfilterproxy.h"
 #include "trafficmodel.h"
 
@@ -32,9 +33,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QFontDatabase>
 #include <QPainter>
-#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QScrollBar>
 #include <QSettings>
@@ -55,8 +54,6 @@ static void initMonitorResources()
 
 Q_LOGGING_CATEGORY(lcMonitorUi, "kennel.monitorapp.ui", QtInfoMsg)
 
-// Half of hexdump's 16: the pane then fits beside the traffic table at 1024 px.
-constexpr int DetailBytesPerLine = 8;
 
 namespace Kennel {
 
@@ -402,17 +399,7 @@ QWidget *MainWindow::buildTrafficPanel()
 
     // The selected record's whole preview, hex and ASCII side by side: the table's one-line
     // preview cannot show where text ends and binary begins.
-    m_trafficDetail = new QPlainTextEdit(panel);
-    m_trafficDetail->setObjectName(QStringLiteral("trafficDetail"));
-    m_trafficDetail->setReadOnly(true);
-    m_trafficDetail->setLineWrapMode(QPlainTextEdit::NoWrap);
-    m_trafficDetail->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    m_trafficDetail->setPlaceholderText(QStringLiteral("Select a record to see its preview as hex and ASCII"));
-    // Wide enough for a dump line of DetailBytesPerLine bytes, so hex and ASCII sit side by
-    // side; the table keeps the rest of the width.
-    const QFontMetrics mono(m_trafficDetail->font());
-    m_trafficDetail->setMinimumWidth(mono.horizontalAdvance(QString(14 + 4 * DetailBytesPerLine, u'0'))
-                                     + 2 * m_trafficDetail->frameWidth() + m_trafficDetail->verticalScrollBar()->sizeHint().width());
+    m_trafficDetail = new TrafficDetailView(panel);
     auto *trafficSplit = new QSplitter(Qt::Horizontal, panel);
     trafficSplit->setObjectName(QStringLiteral("trafficSplitter"));
     trafficSplit->addWidget(m_trafficView);
@@ -655,21 +642,7 @@ void MainWindow::updateTrafficStatus()
 void MainWindow::updateTrafficDetail()
 {
     const QModelIndexList rows = m_trafficView->selectionModel()->selectedRows();
-    const QModelIndex current = rows.isEmpty() ? QModelIndex() : rows.first();
-    if (!current.isValid() || current.data(TrafficModel::MarkerRole).toBool()) {
-        m_trafficDetail->clear();
-        return;
-    }
-    auto cell = [&](int column) { return current.siblingAtColumn(column).data().toString(); };
-    const QByteArray preview = current.data(TrafficModel::PreviewBytesRole).toByteArray();
-    const qint64 size = current.siblingAtColumn(TrafficModel::SizeColumn).data(TrafficModel::SortRole).toLongLong();
-    QString text = QStringLiteral("%1  %2 → %3  %4  %5\n")
-                       .arg(cell(TrafficModel::TimeColumn), cell(TrafficModel::SourceColumn), cell(TrafficModel::TargetColumn),
-                            Format::count(size, "byte", "bytes"), cell(TrafficModel::StatusColumn));
-    if (preview.size() < size)
-        text += QStringLiteral("preview: the first %1 (the broker's traffic_preview_bytes)\n").arg(Format::count(preview.size(), "byte", "bytes"));
-    text += u'\n' + Format::hexDump(preview, DetailBytesPerLine);
-    m_trafficDetail->setPlainText(text);
+    m_trafficDetail->showRecord(rows.isEmpty() ? QModelIndex() : rows.first());
 }
 
 void MainWindow::updateClientActions()

@@ -23,7 +23,6 @@ class QCheckBox;
 class QLabel;
 class QLineEdit;
 class QMenu;
-class QPlainTextEdit;
 class QPushButton;
 class QSettings;
 class QSortFilterProxyModel;
@@ -39,6 +38,7 @@ class MonitorFeed;
 class RateChart;
 class RateSeries;
 class ServicesModel;
+class TrafficDetailView;
 class TrafficFilterProxy;
 class TrafficModel;
 
@@ -64,7 +64,7 @@ public:
     QTableView *trafficView() const { return m_trafficView; }
     QTableView *servicesView() const { return m_servicesView; }
     QTableView *eventsView() const { return m_eventsView; }
-    QPlainTextEdit *trafficDetail() const { return m_trafficDetail; }
+    TrafficDetailView *trafficDetail() const { return m_trafficDetail; }
     QLineEdit *clientFilterEdit() const { return m_clientFilter; }
     QLineEdit *trafficSourceEdit() const { return m_trafficSource; }
     QLineEdit *trafficTargetEdit() const { return m_trafficTarget; }
@@ -148,7 +148,7 @@ private:
     QLineEdit *m_trafficText = nullptr;
     QCheckBox *m_follow = nullptr;
     QLabel *m_trafficStatus = nullptr;
-    QPlainTextEdit *m_trafficDetail = nullptr;
+    TrafficDetailView *m_trafficDetail = nullptr;
     QTableView *m_eventsView = nullptr;
     QLineEdit *m_eventsFilter = nullptr;
     RateChart *m_chart = nullptr;

@@ -16,6 +16,7 @@
 #include "rateseries.h"
 #include "servicesmodel.h"
 #include "testbroker.h"
+#include "trafficdetailview.h"
 #include "trafficfilterproxy.h"
 #include "trafficmodel.h"
 
