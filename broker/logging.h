@@ -18,3 +18,37 @@ Q_DECLARE_LOGGING_CATEGORY(lcSupervisor) // kennel.supervisor: services started,
 Q_DECLARE_LOGGING_CATEGORY(lcService)  // kennel.service: what supervised services print (stdout/stderr)
 Q_DECLARE_LOGGING_CATEGORY(lcSystemd)  // kennel.systemd: readiness and watchdog notifications to systemd
 } // namespace Kennel
+
+// Logs that fit journald. Debian's Qt has no journald support: under systemd every line would land
+// at priority info, with a second timestamp beside the journal's own. When stderr is the journal
+// (JOURNAL_STREAM names its device and inode, see systemd.exec(5)), lines carry sd-daemon's "<N>"
+// priority prefix (sd-daemon(3)) instead of a timestamp, so `journalctl -p warning` shows exactly
+// the warnings.
+namespace Kennel::Logging {
+// sd-daemon priorities: QtDebugMsg 7, QtInfoMsg 6, QtWarningMsg 4, QtCriticalMsg 3, QtFatalMsg 2.
+int journalPriority(QtMsgType type);
+// The Qt level a line with priority 0..7 is logged at (0..3 critical, 4 warning, 5..6 info, 7 debug).
+QtMsgType messageType(int priority);
+// Whether JOURNAL_STREAM ("DEV:INODE") names the file stderr is open on.
+bool stderrIsJournal();
+// From then on every message goes to stderr as "<N>" + the message pattern (without a time unless
+// QT_MESSAGE_PATTERN asks for one), each line of a multi-line message prefixed.
+void installJournalHandler();
+// A supervised service's line that starts with its own "<N>" (N 0..7): returns N and drops the
+// prefix from `line`; -1 (line untouched) otherwise.
+int takePriorityPrefix(QByteArrayView &line);
+
+// While one lives, messages go to the journal with this priority rather than their level's: a
+// service's "<1>" stays 1, though Qt has no level for it. For the one message logged in its scope.
+class PriorityOverride
+{
+public:
+    explicit PriorityOverride(int priority);
+    ~PriorityOverride();
+    PriorityOverride(const PriorityOverride &) = delete;
+    PriorityOverride &operator=(const PriorityOverride &) = delete;
+
+private:
+    int m_previous;
+};
+} // namespace Kennel::Logging

@@ -42,7 +42,9 @@ rlim_t raiseDescriptorLimit()
 
 int main(int argc, char *argv[])
 {
-    if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
+    if (Kennel::Logging::stderrIsJournal())
+        Kennel::Logging::installJournalHandler(); // "<N>" priorities, no timestamp of our own
+    else if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
         qSetMessagePattern(QStringLiteral("%{time yyyy-MM-dd hh:mm:ss.zzz} %{if-category}%{category} %{endif}%{type}: %{message}"));
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kennel-broker"));
@@ -57,6 +59,13 @@ int main(int argc, char *argv[])
     const QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log connection-level debug messages."));
     parser.addOption(verbose);
     parser.process(app);
+    // "kennel-broker extra --check-config" said "configuration OK" and ignored the word: a typo
+    // in a unit file must not pass unnoticed.
+    if (!parser.positionalArguments().isEmpty()) {
+        std::fprintf(stderr, "kennel-broker: unexpected argument '%s': kennel-broker takes options only (see --help)\n",
+                     qPrintable(parser.positionalArguments().constFirst()));
+        return 1;
+    }
 
     const Kennel::ConfigLoader::Result loaded = Kennel::ConfigLoader::load(parser);
     if (!loaded.ok()) {
@@ -68,8 +77,12 @@ int main(int argc, char *argv[])
         std::printf("configuration OK\n");
         return 0;
     }
+    // The INI's rules, then --verbose; QT_LOGGING_RULES, read by Qt after these, still wins.
+    QString rules = loaded.config.logRules;
     if (parser.isSet(verbose))
-        QLoggingCategory::setFilterRules(QStringLiteral("kennel.*.debug=true"));
+        rules += QStringLiteral("\nkennel.*.debug=true");
+    if (!rules.trimmed().isEmpty())
+        QLoggingCategory::setFilterRules(rules.trimmed());
     // The identity paths of old kernels, on any kernel, so that CI covers them with a real broker
     // (docs/WATCHDOG.md, "Who owns a connection"): no inet_diag (/proc/net/tcp* instead) and no
     // pidfd_open (kill(2) after a start-time and holder check). SO_PEERPIDFD is never relied on.

@@ -69,6 +69,9 @@ int main(int argc, char *argv[])
     parser.addOptions({brokerOption, tokenFileOption, tlsOption, caOption, pinOption, connectOption, screenshotOption,
                        screenshotDelayOption, sizeOption});
     parser.process(app);
+    if (!parser.positionalArguments().isEmpty())
+        return fail(QStringLiteral("unexpected argument '%1': kennel-monitor takes options only (a broker is given with --broker)")
+                        .arg(parser.positionalArguments().constFirst()));
 
     QSettings settings;
     // Start from a remembered broker: the one named by --broker if it was used before, else the

@@ -11,7 +11,7 @@ port=${KENNEL_SCREENSHOT_PORT:-18290}
 # The demo kills client1 9 s after each start and restarts it a second later: at 21.5 s it has
 # been killed twice and is running again.
 QT_QPA_PLATFORM=offscreen "$build/bin/kennel-demo" --duration 25 --port "$port" --monitor on \
-    --monitor-arg --window-size --monitor-arg 1700x900 \
+    --monitor-arg --window-size --monitor-arg 1024x768 \
     --monitor-arg --screenshot --monitor-arg "$out" --monitor-arg --screenshot-delay --monitor-arg 21.5
 test -s "$out"
 echo "screenshot: $out"

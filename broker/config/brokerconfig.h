@@ -213,6 +213,9 @@ struct BrokerConfig
     // Log lines one peer address may cause per second (connection closes); past it they are
     // counted and summed up in one "N lines suppressed" line.
     int logLinesPerPeer = 20;
+    // [log] rules: QLoggingCategory filter rules, one a line ("kennel.router.debug=true"); applied
+    // before QT_LOGGING_RULES, which still overrides them. Empty: none.
+    QString logRules;
 
     WatchdogSettings watchdog;
     QList<ServiceSettings> services; // started in this order, stopped in reverse

@@ -9,6 +9,7 @@
 #include <QFileInfo>
 #include <QHash>
 #include <QSet>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QVariant>
 
@@ -53,6 +54,7 @@ const QString GroupMonitor = QStringLiteral("monitor");
 const QString ServiceGroupPrefix = QStringLiteral("service.");
 const QString KeyListen = QStringLiteral("listen");
 const QString KeyTraffic = QStringLiteral("traffic");
+const QString KeyLogRules = QStringLiteral("rules");
 const QString KeyAction = QStringLiteral("action");
 const QString KeyClientActions = QStringLiteral("client_actions");
 const QString None = QStringLiteral("none");
@@ -314,7 +316,7 @@ QStringList knownKeysOf(const QString &group)
     if (group == GroupLimits || group == GroupWatchdog || group == GroupMonitor || group == GroupLog) {
         QStringList keys;
         if (group == GroupLog)
-            keys << KeyTraffic;
+            keys << KeyTraffic << KeyLogRules;
         if (group == GroupMonitor)
             keys << KeyListen << KeyTls << KeyCertificate << KeyPrivateKey << KeyToken << KeyTokenFile << KeyAllowLocalPeers;
         for (const NumericKey &key : numericKeys) {
@@ -1349,6 +1351,37 @@ void applyMonitor(const QSettings &settings, const QDir &configDir, Pass &pass)
     }
 }
 
+// [log] rules: QLoggingCategory filter rules, "CATEGORY[.LEVEL]=true|false", several separated
+// by commas (QSettings' list separator; ';' would start a comment). Checked here, so that a typo
+// is a config error, not a rule Qt silently ignores.
+void applyLogRules(const QSettings &settings, Pass &pass)
+{
+    const QString key = GroupLog + QLatin1Char('/') + KeyLogRules;
+    if (!settings.contains(key))
+        return;
+    const std::optional<QStringList> items = valueItems(settings.value(key));
+    if (!items) {
+        pass.errors.append(key + QStringLiteral(": not a plain value"));
+        return;
+    }
+    static const QRegularExpression rule(
+        QStringLiteral("^([A-Za-z0-9_*-]+(\\.[A-Za-z0-9_*-]+)*)\\s*=\\s*(true|false)$"));
+    QStringList rules;
+    for (const QString &item : *items) {
+        const QString text = item.trimmed();
+        if (text.isEmpty())
+            continue;
+        if (!rule.match(text).hasMatch()) {
+            pass.errors.append(key + QStringLiteral(": ") + quoted(text)
+                               + QStringLiteral(" is not a logging rule (CATEGORY[.debug|.info|.warning|.critical]=true|false, "
+                                                "e.g. kennel.router.debug=true)"));
+            continue;
+        }
+        rules.append(text);
+    }
+    pass.config.logRules = rules.join(QLatin1Char('\n'));
+}
+
 void applyFileLayer(const QString &path, Pass &pass)
 {
     if (path.isEmpty()) {
@@ -1433,6 +1466,7 @@ void applyFileLayer(const QString &path, Pass &pass)
         }
     }
 
+    applyLogRules(settings, pass);
     applyWatchdog(settings, layout, pass);
     applyServices(settings, layout, info.absoluteDir(), pass);
     applyMonitor(settings, info.absoluteDir(), pass);

@@ -591,13 +591,32 @@ void Service::logLine(QProcess::ProcessChannel channel, QByteArrayView line, boo
         qCWarning(lcService).noquote() << m_settings.name + QStringLiteral(":") << suppressed << "lines suppressed";
     if (line.endsWith('\r'))
         line.chop(1);
+    // A service that writes sd-daemon "<N>" prefixes keeps its priorities (in the journal: N itself).
+    const int priority = Logging::takePriorityPrefix(line);
     QString text = m_settings.name + QStringLiteral(": ") + QString::fromUtf8(line);
     if (cut)
         text += QStringLiteral(" [line cut at ") + QString::number(MaxLineBytes) + QStringLiteral(" bytes]");
-    if (channel == QProcess::StandardError)
+    if (priority >= 0) {
+        const Logging::PriorityOverride journal(priority);
+        switch (Logging::messageType(priority)) {
+        case QtCriticalMsg:
+            qCCritical(lcService).noquote() << text;
+            break;
+        case QtWarningMsg:
+            qCWarning(lcService).noquote() << text;
+            break;
+        case QtDebugMsg:
+            qCDebug(lcService).noquote() << text;
+            break;
+        default:
+            qCInfo(lcService).noquote() << text;
+            break;
+        }
+    } else if (channel == QProcess::StandardError) {
         qCWarning(lcService).noquote() << text;
-    else
+    } else {
         qCInfo(lcService).noquote() << text;
+    }
 }
 
 } // namespace Kennel

@@ -113,6 +113,7 @@ int runSend(const SendOptions &options)
     QEventLoop loop;
     int exitCode = -1;
     bool registered = false;
+    bool transportOpen = false; // connected() seen: the broker was reached
     quint32 messageId = 0;
     const auto finish = [&](int code) {
         if (exitCode >= 0)
@@ -157,10 +158,12 @@ int runSend(const SendOptions &options)
             report(QStringLiteral("broker: %1").arg(text));
             return; // a lost connection is handled below
         }
-        report(QStringLiteral("cannot register as %1 at %2: %3")
-                   .arg(QString::fromUtf8(options.name), describe(options.broker), text));
+        // "cannot register" said of a broker that was never reached sent operators looking at names.
+        report(transportOpen ? QStringLiteral("cannot register as %1 at %2: %3").arg(QString::fromUtf8(options.name), describe(options.broker), text)
+                             : QStringLiteral("cannot connect to %1: %2").arg(describe(options.broker), text));
         finish(error == KennelClient::Timeout ? ExitTimeout : ExitCannotConnect);
     });
+    QObject::connect(&client, &KennelClient::connected, &loop, [&] { transportOpen = true; });
     QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
         if (registered && state == KennelClient::Disconnected && exitCode < 0) {
             report(QStringLiteral("connection lost before the delivery status arrived"));
@@ -186,6 +189,7 @@ int runListen(const ListenOptions &options)
     QEventLoop loop;
     int exitCode = -1;
     bool everRegistered = false;
+    bool transportOpen = false; // connected() seen: the broker was reached
     bool registeredNow = false;
     bool retryFailureReported = false; // --reconnect: say why once, not at every attempt
     int received = 0;
@@ -241,11 +245,15 @@ int runListen(const ListenOptions &options)
             report(QStringLiteral("connection lost: %1").arg(text));
         } else if (!retryFailureReported) {
             retryFailureReported = options.reconnect;
-            report(everRegistered ? QStringLiteral("cannot reconnect: %1").arg(text)
-                                  : QStringLiteral("cannot register as %1 at %2: %3")
-                                        .arg(QString::fromUtf8(options.name), describe(options.broker), text));
+            if (everRegistered)
+                report(QStringLiteral("cannot reconnect: %1").arg(text));
+            else if (transportOpen)
+                report(QStringLiteral("cannot register as %1 at %2: %3").arg(QString::fromUtf8(options.name), describe(options.broker), text));
+            else
+                report(QStringLiteral("cannot connect to %1: %2").arg(describe(options.broker), text));
         }
     });
+    QObject::connect(&client, &KennelClient::connected, &loop, [&] { transportOpen = true; });
     QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
         if (state != KennelClient::Disconnected || exitCode >= 0)
             return;

@@ -6,7 +6,10 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QFile>
 #include <QLoggingCategory>
+
+#include <optional>
 
 #include <cstdio>
 
@@ -22,6 +25,7 @@ const QString Description = QStringLiteral(
     "Commands:\n"
     "  send NAME TEXT   send TEXT to the client registered as NAME and wait for its delivery\n"
     "                   status; prints \"delivered to NAME\" or \"not delivered to NAME: STATUS\"\n"
+    "                   TEXT '-' reads the message from standard input; --file F from F\n"
     "  listen NAME      register as NAME and print each message as \"SOURCE: TEXT\", one per\n"
     "                   line (bytes that are not printable UTF-8 as \\xNN, '\\' as \\\\);\n"
     "                   \"listening as NAME\" goes to stderr once registered\n"
@@ -39,6 +43,49 @@ const QString Description = QStringLiteral(
     "  14  not_registered        15  sender_name_unfit     16  invalid_target\n"
     "  17  shutting_down         (10 + the delivery status value)")
     .arg(DefaultBroker);
+
+// The largest frame any broker can be configured to take ([limits] max_frame_size): reading more
+// would only hold memory for a message that will be refused.
+constexpr qint64 MaxMessageBytes = 256 * 1024 * 1024;
+
+// The message from a file, or from standard input for "-"; read whole, before the event loop
+// starts. Empty optional and *error when it cannot be read or is too large.
+std::optional<QByteArray> readMessage(const QString &path, QString *error)
+{
+    QFile file;
+    const bool stdinput = path == QLatin1String("-");
+    const QString what = stdinput ? QStringLiteral("standard input") : path;
+    bool opened = false;
+    if (stdinput) {
+        opened = file.open(stdin, QIODevice::ReadOnly);
+    } else {
+        file.setFileName(path);
+        opened = file.open(QIODevice::ReadOnly);
+    }
+    if (!opened) {
+        *error = QStringLiteral("cannot read %1: %2").arg(what, file.errorString());
+        return std::nullopt;
+    }
+    // A pipe gives what it has at each read: read until the end, not once.
+    QByteArray text;
+    for (;;) {
+        const QByteArray chunk = file.read(MaxMessageBytes + 1 - text.size());
+        if (file.error() != QFileDevice::NoError) {
+            *error = QStringLiteral("cannot read %1: %2").arg(what, file.errorString());
+            return std::nullopt;
+        }
+        if (chunk.isEmpty())
+            break;
+        text += chunk;
+        if (text.size() > MaxMessageBytes)
+            break;
+    }
+    if (text.size() > MaxMessageBytes) {
+        *error = QStringLiteral("%1 holds more than %2 bytes, more than any broker takes in a message").arg(what).arg(MaxMessageBytes);
+        return std::nullopt;
+    }
+    return text;
+}
 
 int usageError(const QString &text)
 {
@@ -74,7 +121,11 @@ int main(int argc, char *argv[])
         QStringLiteral("reconnect"), QStringLiteral("listen: reconnect and register again when the broker goes away."));
     const QCommandLineOption verboseOption(QStringLiteral("verbose"),
                                            QStringLiteral("Log the client library's activity to stderr."));
-    parser.addOptions({brokerOption, timeoutOption, asOption, countOption, reconnectOption, verboseOption});
+    const QCommandLineOption fileOption(QStringLiteral("file"),
+                                        QStringLiteral("send: the message is the contents of FILE ('-': standard input), "
+                                                       "for texts too long or too binary for the command line."),
+                                        QStringLiteral("FILE"));
+    parser.addOptions({brokerOption, timeoutOption, asOption, countOption, reconnectOption, verboseOption, fileOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send or listen"),
                                  QStringLiteral("<send|listen> ..."));
 
@@ -85,7 +136,8 @@ int main(int argc, char *argv[])
         parser.clearPositionalArguments();
         parser.addPositionalArgument(QStringLiteral("send"), QStringLiteral("Send a message."), QStringLiteral("send"));
         parser.addPositionalArgument(QStringLiteral("NAME"), QStringLiteral("The target client's name."));
-        parser.addPositionalArgument(QStringLiteral("TEXT"), QStringLiteral("The message."));
+        parser.addPositionalArgument(QStringLiteral("TEXT"), QStringLiteral("The message; '-' reads it from standard input. "
+                                                                            "Not with --file."), QStringLiteral("[TEXT]"));
     } else if (command == QLatin1String("listen")) {
         parser.clearPositionalArguments();
         parser.addPositionalArgument(QStringLiteral("listen"), QStringLiteral("Print received messages."),
@@ -127,8 +179,11 @@ int main(int argc, char *argv[])
     };
 
     if (command == QLatin1String("send")) {
-        if (args.size() != 3)
-            return usageError(QStringLiteral("send needs NAME and TEXT"));
+        const bool fromFile = parser.isSet(fileOption);
+        if (fromFile && args.size() == 3)
+            return usageError(QStringLiteral("send takes TEXT or --file, not both"));
+        if (args.size() != (fromFile ? 2 : 3))
+            return usageError(fromFile ? QStringLiteral("send --file needs NAME only") : QStringLiteral("send needs NAME and TEXT (or --file)"));
         if (parser.isSet(countOption) || parser.isSet(reconnectOption))
             return usageError(QStringLiteral("--count and --reconnect are options of listen"));
         SendOptions options;
@@ -139,7 +194,17 @@ int main(int argc, char *argv[])
             // largest pid_max), who cannot answer a longer sender name.
             : QByteArrayLiteral("kc") + QByteArray::number(QCoreApplication::applicationPid());
         options.target = args.at(1).toUtf8();
-        options.text = args.at(2).toUtf8();
+        // A literal "-" is read as standard input, as cat and curl do; "--file -" says the same.
+        const QString source = fromFile ? parser.value(fileOption) : args.at(2);
+        if (fromFile || source == QLatin1String("-")) {
+            QString error;
+            const std::optional<QByteArray> text = readMessage(source, &error);
+            if (!text)
+                return usageError(error);
+            options.text = *text;
+        } else {
+            options.text = source.toUtf8();
+        }
         if (timeoutMs > 0)
             options.timeoutMs = timeoutMs;
         for (const QString &problem : {checkName(args.at(1), QStringLiteral("target name")),
@@ -155,6 +220,8 @@ int main(int argc, char *argv[])
             return usageError(QStringLiteral("listen needs NAME"));
         if (parser.isSet(asOption))
             return usageError(QStringLiteral("--as is an option of send; listen registers as NAME"));
+        if (parser.isSet(fileOption))
+            return usageError(QStringLiteral("--file is an option of send"));
         ListenOptions options;
         options.broker = *broker;
         options.name = args.at(1).toUtf8();

@@ -133,6 +133,8 @@ QVariant ClientsModel::data(const QModelIndex &index, int role) const
         return int(c.watchState);
     case DeadlineMsRole:
         return msUntilExpiry(index.row());
+    case StaleRole:
+        return m_stale;
     case DeadlineFractionRole: {
         const qint64 left = msUntilExpiry(index.row());
         const qint64 window = qint64(c.watchIntervalMs) * std::max<qint64>(1, c.watchAllowedMisses);
@@ -141,10 +143,14 @@ QVariant ClientsModel::data(const QModelIndex &index, int role) const
         return std::clamp(double(left) / double(window), 0.0, 1.0);
     }
     case Qt::BackgroundRole:
+        if (m_stale)
+            return {};
         if (index.column() == WatchStateColumn && c.watchState != MonitorWatchState::NotWatched)
             return QBrush(watchColour(c.watchState));
         return {};
     case Qt::ForegroundRole:
+        if (m_stale)
+            return {};
         if (index.column() == WatchStateColumn && c.watchState != MonitorWatchState::NotWatched)
             return QBrush(Qt::black);
         if ((index.column() == RefusedColumn && c.refused > 0) || (index.column() == DroppedColumn && c.dropped > 0)
@@ -412,6 +418,15 @@ void ClientsModel::refreshTimes()
     if (m_rows.isEmpty())
         return;
     Q_EMIT dataChanged(index(0, SinceFeedColumn), index(int(m_rows.size()) - 1, DeadlineColumn));
+}
+
+void ClientsModel::setStale(bool stale)
+{
+    if (stale == m_stale)
+        return;
+    m_stale = stale;
+    if (!m_rows.isEmpty())
+        Q_EMIT dataChanged(index(0, 0), index(int(m_rows.size()) - 1, ColumnCount - 1));
 }
 
 } // namespace Kennel

@@ -54,6 +54,7 @@ public:
         WatchStateRole,              // int(MonitorWatchState)
         DeadlineFractionRole,        // 0..1 of interval x misses left; -1 when not watched
         DeadlineMsRole,              // ms left (counted down locally); -1 when not watched
+        StaleRole,                   // bool: see setStale()
     };
 
     // What MonitorFeed hands over, in arrival order.
@@ -76,6 +77,10 @@ public:
     void clear();
     // Views repaint the columns that count on by themselves (since last feed, deadline).
     void refreshTimes();
+    // Stale: the link is not live, the rows are the last broker's. No state colours then, so
+    // that nothing old looks live ("healthy" in green); the text stays readable.
+    void setStale(bool stale);
+    bool isStale() const { return m_stale; }
 
     int rowOf(quint64 sessionId) const { return m_index.value(sessionId, -1); }
     const MonitorClient &client(int row) const { return m_rows.at(row).client; }
@@ -98,6 +103,7 @@ private:
     void reindex(int fromRow);
 
     QList<Row> m_rows;
+    bool m_stale = false;
     QHash<quint64, int> m_index;
     std::function<qint64()> m_clock;
 };

@@ -49,6 +49,8 @@ QString EventsModel::kindName(EventEntry::Kind kind)
         return QStringLiteral("refusal");
     case EventEntry::Kind::Control:
         return QStringLiteral("control");
+    case EventEntry::Kind::Undelivered:
+        return QStringLiteral("undelivered");
     }
     return QString();
 }
@@ -85,12 +87,13 @@ QVariant EventsModel::data(const QModelIndex &index, int role) const
         case SubjectColumn:
             return e.subject;
         case TextColumn:
-            return e.text;
+            return e.count > 1 ? QStringLiteral("%1 (%2 times)").arg(e.text).arg(e.count) : e.text;
         }
         return {};
     case Qt::ToolTipRole:
         if (index.column() == TimeColumn)
-            return Format::wallClock(e.timeMs);
+            return e.count > 1 ? QStringLiteral("%1 (first at %2)").arg(Format::wallClock(e.timeMs), Format::wallClock(e.firstTimeMs))
+                               : Format::wallClock(e.timeMs);
         if (index.column() == TextColumn)
             return e.text;
         return {};
@@ -110,6 +113,7 @@ QVariant EventsModel::data(const QModelIndex &index, int role) const
             return QBrush(QColor(0xc0, 0x1c, 0x28));
         case EventEntry::Kind::Late:
         case EventEntry::Kind::Restart:
+        case EventEntry::Kind::Undelivered:
             return QBrush(QColor(0x9a, 0x60, 0x00));
         case EventEntry::Kind::Join:
             return QBrush(QColor(0x1a, 0x7f, 0x37));
@@ -121,8 +125,39 @@ QVariant EventsModel::data(const QModelIndex &index, int role) const
     }
 }
 
-void EventsModel::append(const QList<EventEntry> &entries)
+namespace {
+
+bool repeats(const EventEntry &earlier, const EventEntry &later)
 {
+    return earlier.kind == later.kind && earlier.subject == later.subject && earlier.text == later.text
+        && later.timeMs >= earlier.timeMs && later.timeMs - earlier.timeMs <= EventsModel::RepeatWindowMs;
+}
+
+void merge(EventEntry &into, const EventEntry &next)
+{
+    if (into.count == 1)
+        into.firstTimeMs = into.timeMs;
+    into.count += next.count;
+    into.timeMs = next.timeMs;
+}
+
+} // namespace
+
+void EventsModel::append(const QList<EventEntry> &incoming)
+{
+    QList<EventEntry> entries;
+    entries.reserve(incoming.size());
+    for (const EventEntry &e : incoming) {
+        if (!entries.isEmpty() && repeats(entries.last(), e))
+            merge(entries.last(), e);
+        else
+            entries.append(e);
+    }
+    if (!entries.isEmpty() && !m_rows.isEmpty() && repeats(m_rows.at(m_rows.size() - 1), entries.first())) {
+        const int last = int(m_rows.size() - 1);
+        merge(m_rows[last], entries.takeFirst());
+        Q_EMIT dataChanged(index(last, 0), index(last, ColumnCount - 1));
+    }
     if (entries.isEmpty())
         return;
     qsizetype first = 0;

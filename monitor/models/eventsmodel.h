@@ -25,11 +25,15 @@ struct EventEntry
         Restart,     // a service restarted or failed
         Refusal,     // the broker refused something: messages, a control, this monitor
         Control,     // an operator action and its result
+        Undelivered, // a client's messages that found no one (no such client, a full queue, ...):
+                     // the sender's business, not the broker refusing anything
     };
-    qint64 timeMs = 0; // wall clock
+    qint64 timeMs = 0; // wall clock; of the latest occurrence when count > 1
     Kind kind = Kind::Link;
     QString subject;   // client or service name; empty for the link
     QString text;
+    quint64 count = 1;      // occurrences merged into this entry (see EventsModel::append)
+    qint64 firstTimeMs = 0; // of the first occurrence, when count > 1
 };
 
 class EventsModel : public QAbstractTableModel
@@ -48,7 +52,11 @@ public:
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
+    // An entry that repeats the one before it (same kind, subject and text) within RepeatWindowMs
+    // of its latest occurrence is merged into it: its count grows and its time moves on, so a
+    // client that keeps sending to a missing name is one line, not one per message.
     void append(const QList<EventEntry> &entries);
+    static constexpr qint64 RepeatWindowMs = 60 * 1000;
     void clear();
     const EventEntry &entry(int row) const { return m_rows.at(row); }
     qsizetype capacity() const { return m_rows.capacity(); }

@@ -111,6 +111,11 @@ QString errorCode(ErrorCode code)
     return name ? QString::fromLatin1(name) : QStringLiteral("error %1").arg(int(code));
 }
 
+QString count(qint64 n, const char *singular, const char *plural)
+{
+    return QStringLiteral("%1 %2").arg(n).arg(QLatin1String(n == 1 ? singular : plural));
+}
+
 QString duration(qint64 ms)
 {
     if (ms < 0)
@@ -188,6 +193,29 @@ QString previewText(const QByteArray &payload)
 QString previewHex(const QByteArray &payload)
 {
     return QString::fromLatin1(payload.toHex(' '));
+}
+
+QString hexDump(const QByteArray &bytes, int perLine)
+{
+    const int PerLine = std::max(2, perLine);
+    QString out;
+    for (qsizetype at = 0; at < bytes.size(); at += PerLine) {
+        QString hex;
+        QString ascii;
+        for (int i = 0; i < PerLine; ++i) {
+            if (i == PerLine / 2)
+                hex += u' ';
+            if (at + i < bytes.size()) {
+                const auto b = uchar(bytes.at(at + i));
+                hex += QStringLiteral("%1 ").arg(b, 2, 16, QLatin1Char('0'));
+                ascii += b >= 0x20 && b < 0x7f ? QChar(char16_t(b)) : QChar(u'.');
+            } else {
+                hex += QStringLiteral("   ");
+            }
+        }
+        out += QStringLiteral("%1  %2 |%3|\n").arg(at, 8, 16, QLatin1Char('0')).arg(hex, ascii);
+    }
+    return out;
 }
 
 } // namespace Kennel::Format

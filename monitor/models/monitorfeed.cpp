@@ -100,9 +100,9 @@ void MonitorFeed::flush()
         Q_EMIT flushed();
 }
 
-void MonitorFeed::addEvent(qint64 timeMs, EventEntry::Kind kind, const QString &subject, const QString &text)
+void MonitorFeed::addEvent(qint64 timeMs, EventEntry::Kind kind, const QString &subject, const QString &text, quint64 count)
 {
-    m_events.append(EventEntry{timeMs > 0 ? timeMs : m_wallClock(), kind, subject, text});
+    m_events.append(EventEntry{timeMs > 0 ? timeMs : m_wallClock(), kind, subject, text, std::max<quint64>(1, count), 0});
     // The log is a ring in the model; a queue longer than the ring would only be cut there.
     if (m_models.events && m_events.size() > m_models.events->capacity())
         m_events.remove(0, m_events.size() - m_models.events->capacity());
@@ -173,12 +173,16 @@ void MonitorFeed::onClientUpdated(const MonitorClient &client)
             addEvent(client.connectedSinceMs, EventEntry::Kind::Join, name, text);
         }
     } else if (memo != m_clientMemo.end()) {
+        // Not refusals: a message to a name no one holds (no_such_client) or to a full queue is
+        // the sender's or the receiver's affair, and the broker did what it should. Counted, so
+        // that repeats merge into one line (EventsModel::append).
         if (client.refused > memo->refused)
-            addEvent(0, EventEntry::Kind::Refusal, name,
-                  QStringLiteral("%1 of its message(s) refused (%2 in all)").arg(client.refused - memo->refused).arg(client.refused));
+            addEvent(0, EventEntry::Kind::Undelivered, name,
+                     QStringLiteral("a message it sent was not delivered (no such client, queue full, ...)"),
+                     client.refused - memo->refused);
         if (client.dropped > memo->dropped)
-            addEvent(0, EventEntry::Kind::Refusal, name,
-                  QStringLiteral("%1 message(s) to it dropped (%2 in all)").arg(client.dropped - memo->dropped).arg(client.dropped));
+            addEvent(0, EventEntry::Kind::Undelivered, name, QStringLiteral("a message to it was dropped"),
+                     client.dropped - memo->dropped);
     }
     m_clientMemo.insert(client.sessionId, ClientMemo{client.refused, client.dropped});
 }

@@ -86,7 +86,7 @@ private:
     void onTotals(const MonitorTotals &totals);
     void onControlResult(quint32 requestId, const MonitorControlResult &result);
     void onErrorReceived(ErrorCode code, const QString &text);
-    void addEvent(qint64 timeMs, EventEntry::Kind kind, const QString &subject, const QString &text);
+    void addEvent(qint64 timeMs, EventEntry::Kind kind, const QString &subject, const QString &text, quint64 count = 1);
 
     QPointer<MonitorLink> m_link;
     Models m_models;

@@ -146,4 +146,34 @@ double RateSeries::peakBytes() const
     return peak;
 }
 
+RateSeries::Sample RateSeries::smoothed(int i) const
+{
+    const Sample &last = m_samples.at(i);
+    Sample out{last.timeMs, 0, 0};
+    int n = 0;
+    for (int j = i; j >= 0 && last.timeMs - m_samples.at(j).timeMs < SmoothingMs; --j, ++n) {
+        out.messagesPerSecond += m_samples.at(j).messagesPerSecond;
+        out.bytesPerSecond += m_samples.at(j).bytesPerSecond;
+    }
+    out.messagesPerSecond /= n;
+    out.bytesPerSecond /= n;
+    return out;
+}
+
+double RateSeries::peakSmoothedMessages() const
+{
+    double peak = 0;
+    for (qsizetype i = 0; i < m_samples.size(); ++i)
+        peak = std::max(peak, smoothed(int(i)).messagesPerSecond);
+    return peak;
+}
+
+double RateSeries::peakSmoothedBytes() const
+{
+    double peak = 0;
+    for (qsizetype i = 0; i < m_samples.size(); ++i)
+        peak = std::max(peak, smoothed(int(i)).bytesPerSecond);
+    return peak;
+}
+
 } // namespace Kennel

@@ -44,6 +44,13 @@ public:
     const Sample &sample(int i) const { return m_samples.at(i); }
     double peakMessages() const; // over the samples held; 0 when none
     double peakBytes() const;
+
+    // Sample i averaged over the samples of the SmoothingMs before it (a moving window): at a few
+    // messages a second the raw per-second rates are a comb of 0, 1 and 2.
+    static constexpr qint64 SmoothingMs = 10 * 1000;
+    Sample smoothed(int i) const;
+    double peakSmoothedMessages() const; // the largest smoothed values; 0 when none
+    double peakSmoothedBytes() const;
     std::optional<MonitorTotals> lastTotals() const { return m_last; }
 
 Q_SIGNALS:

@@ -155,10 +155,14 @@ QVariant ServicesModel::data(const QModelIndex &index, int role) const
     case StateRole:
         return int(s.state);
     case Qt::BackgroundRole:
+        if (m_stale)
+            return {};
         if (index.column() == StateColumn)
             return QBrush(stateColour(s.state));
         return {};
     case Qt::ForegroundRole:
+        if (m_stale)
+            return {};
         if (index.column() == StateColumn)
             return QBrush(Qt::black);
         if (index.column() == RestartsColumn && s.restarts > 0)
@@ -222,6 +226,15 @@ void ServicesModel::refreshTimes()
     if (m_rows.isEmpty())
         return;
     Q_EMIT dataChanged(index(0, RestartInColumn), index(int(m_rows.size()) - 1, RestartInColumn));
+}
+
+void ServicesModel::setStale(bool stale)
+{
+    if (stale == m_stale)
+        return;
+    m_stale = stale;
+    if (!m_rows.isEmpty())
+        Q_EMIT dataChanged(index(0, 0), index(int(m_rows.size()) - 1, ColumnCount - 1));
 }
 
 } // namespace Kennel

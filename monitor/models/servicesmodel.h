@@ -32,6 +32,10 @@ public:
     void apply(const QList<MonitorService> &services);
     void clear();
     void refreshTimes();
+    // Stale: the link is not live, the rows are the last broker's. No state colours then, so
+    // that nothing old looks live ("healthy" in green); the text stays readable.
+    void setStale(bool stale);
+    bool isStale() const { return m_stale; }
 
     int rowOf(const QString &name) const { return m_index.value(name, -1); }
     const MonitorService &service(int row) const { return m_rows.at(row).service; }
@@ -48,6 +52,7 @@ private:
     };
 
     QList<Row> m_rows;
+    bool m_stale = false;
     QHash<QString, int> m_index;
     std::function<qint64()> m_clock;
 };

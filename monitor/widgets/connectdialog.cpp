@@ -88,7 +88,11 @@ ConnectDialog::ConnectDialog(QSettings *settings, QWidget *parent)
     m_unixPath->setObjectName(QStringLiteral("unixPath"));
     m_unixPath->setPlaceholderText(QStringLiteral("/run/kennel/broker.sock"));
     whereForm->addRow(m_tcpRadio);
-    whereForm->addRow(QStringLiteral("&Host:"), hostRow);
+    // A row whose field is a layout gets a label with no buddy, which shows its '&' literally.
+    auto *hostLabel = new QLabel(QStringLiteral("&Host:"), where);
+    hostLabel->setObjectName(QStringLiteral("hostLabel"));
+    hostLabel->setBuddy(m_host);
+    whereForm->addRow(hostLabel, hostRow);
     whereForm->addRow(m_unixRadio);
     whereForm->addRow(QStringLiteral("&Path:"), m_unixPath);
     layout->addWidget(where);
@@ -332,29 +336,29 @@ void ConnectDialog::accept()
 {
     if (!isComplete())
         return;
-    saveRecent();
+    // Not remembered yet: only a broker that admitted us goes to the recent list (see
+    // rememberBroker(), called by the window once the link is live).
     QDialog::accept();
 }
 
-void ConnectDialog::saveRecent()
+void ConnectDialog::rememberBroker(QSettings &settings, const MonitorLink::Settings &link, bool keepToken)
 {
-    if (!m_settings)
+    if (!link.address.isValid())
         return;
-    const MonitorLink::Settings s = linkSettings();
     Recent r;
-    r.address = s.address.toString();
-    r.tls = s.tls;
-    r.trust = s.trust;
-    r.caFile = s.caFile;
-    r.pin = s.pinnedSha256.isEmpty() ? QString() : MonitorLink::formatFingerprint(s.pinnedSha256);
-    if (rememberToken())
-        r.token = s.token;
-    QList<Recent> list = recentBrokers(*m_settings);
+    r.address = link.address.toString();
+    r.tls = link.tls;
+    r.trust = link.trust;
+    r.caFile = link.caFile;
+    r.pin = link.pinnedSha256.isEmpty() ? QString() : MonitorLink::formatFingerprint(link.pinnedSha256);
+    if (keepToken)
+        r.token = link.token;
+    QList<Recent> list = recentBrokers(settings);
     list.erase(std::remove_if(list.begin(), list.end(), [&](const Recent &o) { return o.address == r.address; }), list.end());
     list.prepend(r);
     while (list.size() > MaxRecent)
         list.removeLast();
-    storeRecentBrokers(*m_settings, list);
+    storeRecentBrokers(settings, list);
 }
 
 QList<ConnectDialog::Recent> ConnectDialog::recentBrokers(QSettings &settings)

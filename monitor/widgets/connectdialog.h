@@ -52,8 +52,10 @@ public:
     bool isComplete(QString *why = nullptr) const;
     bool rememberToken() const;
 
-    // Stores the current fields as the most recent broker (the token only if asked to).
-    void saveRecent();
+    // Puts a broker first in the recent list (once: an address is listed once). Called when a
+    // link to it went live, so that brokers that refused or never answered are not offered again.
+    // The token is written only with keepToken.
+    static void rememberBroker(QSettings &settings, const MonitorLink::Settings &link, bool keepToken);
     static QList<Recent> recentBrokers(QSettings &settings);
     static void storeRecentBrokers(QSettings &settings, const QList<Recent> &recent);
 

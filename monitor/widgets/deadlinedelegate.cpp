@@ -35,6 +35,9 @@ void DeadlineDelegate::paint(QPainter *painter, const QStyleOptionViewItem &opti
         colour = QColor(0x3c, 0xb0, 0x4c);
         break;
     }
+    // A stale row's bar is grey: its length is still the last known one, its colour claims nothing.
+    if (index.data(ClientsModel::StaleRole).toBool())
+        colour = opt.palette.color(QPalette::Disabled, QPalette::Text);
     const QRect frame = opt.rect.adjusted(3, 3, -3, -3);
     painter->save();
     painter->setRenderHint(QPainter::Antialiasing, false);

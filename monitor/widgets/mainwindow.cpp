@@ -10,6 +10,7 @@
 #include "ratechart.h"
 #include "rateseries.h"
 #include "servicesmodel.h"
+#include "trafficdetailview.h"
 #include "trafficfilterproxy.h"
 #include "trafficmodel.h"
 
@@ -53,6 +54,7 @@ static void initMonitorResources()
 
 Q_LOGGING_CATEGORY(lcMonitorUi, "kennel.monitorapp.ui", QtInfoMsg)
 
+
 namespace Kennel {
 
 namespace {
@@ -94,6 +96,31 @@ QPixmap stateDot(MonitorLink::State state, int size)
     p.setBrush(stateColour(state));
     p.drawEllipse(QRectF(1.5, 1.5, size - 3, size - 3));
     return pixmap;
+}
+
+// Every column at least as wide as its header asks (title and sort arrow) and as `atLeast` says.
+void fitColumns(QTableView *view, const QHash<int, int> &atLeast)
+{
+    QHeaderView *header = view->horizontalHeader();
+    for (int c = 0; c < header->count(); ++c)
+        view->setColumnWidth(c, std::max(header->sectionSizeHint(c), atLeast.value(c, 0)));
+}
+
+// A right click on the header shows and hides columns (kept with the header's saved state).
+void addColumnMenu(QTableView *view)
+{
+    QHeaderView *header = view->horizontalHeader();
+    header->setContextMenuPolicy(Qt::CustomContextMenu);
+    QObject::connect(header, &QWidget::customContextMenuRequested, view, [view, header](const QPoint &pos) {
+        QMenu menu(view);
+        for (int c = 0; c < header->count(); ++c) {
+            QAction *action = menu.addAction(view->model()->headerData(c, Qt::Horizontal).toString());
+            action->setCheckable(true);
+            action->setChecked(!header->isSectionHidden(c));
+            QObject::connect(action, &QAction::toggled, view, [view, c](bool shown) { view->setColumnHidden(c, !shown); });
+        }
+        menu.exec(header->mapToGlobal(pos));
+    });
 }
 
 QTableView *makeTable(QWidget *parent, const QString &objectName)
@@ -146,40 +173,42 @@ MainWindow::MainWindow(MonitorLink *link, QSettings *settings, QWidget *parent)
     splitter->setStretchFactor(1, 2);
     setCentralWidget(splitter);
 
+    // The docks sit below, as tabs: beside the tables they took the width the clients table
+    // needs at 1024 px, and a narrow services table hid its restarts and errors.
     auto *servicesDock = new QDockWidget(QStringLiteral("Services"), this);
     servicesDock->setObjectName(QStringLiteral("servicesDock"));
     servicesDock->setWidget(buildServicesPanel());
-    addDockWidget(Qt::RightDockWidgetArea, servicesDock);
+    addDockWidget(Qt::BottomDockWidgetArea, servicesDock);
 
     auto *ratesDock = new QDockWidget(QStringLiteral("Rates"), this);
     ratesDock->setObjectName(QStringLiteral("ratesDock"));
     m_chart = new RateChart(m_rates, ratesDock);
     ratesDock->setWidget(m_chart);
-    addDockWidget(Qt::RightDockWidgetArea, ratesDock);
+    addDockWidget(Qt::BottomDockWidgetArea, ratesDock);
+    tabifyDockWidget(servicesDock, ratesDock);
+    servicesDock->raise();
 
     buildMenus();
-    // A first start (no saved layout): room for the clients table's many columns.
+    // A first start (no saved layout).
     resize(1360, 860);
-    resizeDocks({servicesDock, ratesDock}, {460, 460}, Qt::Horizontal);
-    resizeDocks({servicesDock, ratesDock}, {420, 300}, Qt::Vertical);
+    resizeDocks({servicesDock}, {190}, Qt::Vertical);
 
     // Status bar: the link state, always.
     m_stateIcon = new QLabel(this);
     m_stateLabel = new QLabel(this);
     m_stateLabel->setObjectName(QStringLiteral("linkState"));
     m_stateLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_summaryLabel = new QLabel(this);
-    m_summaryLabel->setObjectName(QStringLiteral("summary"));
     auto *stateBox = new QWidget(this);
     auto *stateLayout = new QHBoxLayout(stateBox);
     stateLayout->setContentsMargins(4, 0, 4, 0);
     stateLayout->addWidget(m_stateIcon);
     stateLayout->addWidget(m_stateLabel, 1);
     statusBar()->addWidget(stateBox, 1);
-    statusBar()->addPermanentWidget(m_summaryLabel);
 
-    if (link)
+    if (link) {
         connect(link, &MonitorLink::stateChanged, this, &MainWindow::updateLinkStatus);
+        connect(link, &MonitorLink::stateChanged, this, &MainWindow::rememberLiveBroker);
+    }
     connect(m_feed, &MonitorFeed::flushed, this, &MainWindow::updateSummary);
     connect(m_feed, &MonitorFeed::controlAnswered, this,
             [this](quint32, const QString &what, const MonitorControlResult &result) {
@@ -215,9 +244,16 @@ QWidget *MainWindow::buildClientsPanel()
     m_clientFilter->setPlaceholderText(QStringLiteral("Filter clients (name, peer, state…)"));
     m_clientFilter->setClearButtonEnabled(true);
     m_clientsCount = new QLabel(panel);
+    m_clientsCount->setObjectName(QStringLiteral("clientsCount"));
     bar->addWidget(title);
     bar->addWidget(m_clientFilter, 1);
     bar->addWidget(m_clientsCount);
+    // The broker's totals sit here, not in the status bar: at 1024 px the two did not fit on
+    // one line beside the link's state, and the state is what must never be cut.
+    m_summaryLabel = new QLabel(panel);
+    m_summaryLabel->setObjectName(QStringLiteral("summary"));
+    bar->addSpacing(8);
+    bar->addWidget(m_summaryLabel);
     layout->addLayout(bar);
 
     m_clientsProxy = new QSortFilterProxyModel(this);
@@ -247,15 +283,18 @@ QWidget *MainWindow::buildClientsPanel()
     m_clientsView->sortByColumn(ClientsModel::NameColumn, Qt::AscendingOrder);
     m_clientsView->setItemDelegateForColumn(ClientsModel::DeadlineColumn, new DeadlineDelegate(m_clientsView));
     m_clientsView->setContextMenuPolicy(Qt::CustomContextMenu);
-    m_clientsView->horizontalHeader()->setStretchLastSection(false);
-    m_clientsView->setColumnWidth(ClientsModel::NameColumn, 140);
-    m_clientsView->setColumnWidth(ClientsModel::PeerColumn, 150);
-    m_clientsView->setColumnWidth(ClientsModel::DeadlineColumn, 120);
-    m_clientsView->setColumnWidth(ClientsModel::TermsColumn, 120);
-    for (int c : {ClientsModel::PidColumn, ClientsModel::MessagesInColumn, ClientsModel::MessagesOutColumn,
-                  ClientsModel::RefusedColumn, ClientsModel::DroppedColumn, ClientsModel::FeedsColumn,
-                  ClientsModel::ExpiriesColumn, ClientsModel::KillsColumn})
-        m_clientsView->setColumnWidth(c, 70);
+    // Widths from the header texts (so that no title is cut, whatever the font), at least what
+    // typical contents need. At 1024 px the columns an operator scans first fit; the byte
+    // counters and the connection time are one right click on the header away.
+    const int em = m_clientsView->fontMetrics().horizontalAdvance(u'M');
+    fitColumns(m_clientsView, {{ClientsModel::NameColumn, 9 * em}, {ClientsModel::DeadlineColumn, 110},
+                               {ClientsModel::TermsColumn, 7 * em}, {ClientsModel::PeerColumn, 10 * em}});
+    // Refusals and drops are in the events log as they happen.
+    for (int c : {ClientsModel::KindColumn, ClientsModel::SinceFeedColumn, ClientsModel::BytesInColumn,
+                  ClientsModel::BytesOutColumn, ClientsModel::RefusedColumn, ClientsModel::DroppedColumn,
+                  ClientsModel::ConnectedColumn})
+        m_clientsView->setColumnHidden(c, true);
+    addColumnMenu(m_clientsView);
     layout->addWidget(m_clientsView, 1);
 
     connect(m_clientFilter, &QLineEdit::textChanged, m_clientsProxy, &QSortFilterProxyModel::setFilterFixedString);
@@ -269,6 +308,11 @@ QWidget *MainWindow::buildClientsPanel()
                                     ? QStringLiteral("%1 connected").arg(m_clients->rowCount())
                                     : QStringLiteral("%1 of %2 shown").arg(m_clientsProxy->rowCount()).arg(m_clients->rowCount()));
     };
+    // The proxy drops its rows on the source's rowsAboutToBeRemoved, while the source still has
+    // them: counting then reads "3 of 4 shown". Removals are counted on the source's rowsRemoved,
+    // when both sides agree; the proxy's own signals cover filtering.
+    connect(m_clients, &QAbstractItemModel::rowsRemoved, this, recount);
+    connect(m_clients, &QAbstractItemModel::modelReset, this, recount);
     connect(m_clientsProxy, &QAbstractItemModel::rowsInserted, this, recount);
     connect(m_clientsProxy, &QAbstractItemModel::rowsRemoved, this, recount);
     connect(m_clientsProxy, &QAbstractItemModel::modelReset, this, recount);
@@ -352,7 +396,21 @@ QWidget *MainWindow::buildTrafficPanel()
     m_trafficView->setColumnWidth(TrafficModel::TargetColumn, 120);
     m_trafficView->setColumnWidth(TrafficModel::SizeColumn, 60);
     m_trafficView->setColumnWidth(TrafficModel::StatusColumn, 110);
-    layout->addWidget(m_trafficView, 1);
+
+    // The selected record's whole preview, hex and ASCII side by side: the table's one-line
+    // preview cannot show where text ends and binary begins.
+    m_trafficDetail = new TrafficDetailView(panel);
+    auto *trafficSplit = new QSplitter(Qt::Horizontal, panel);
+    trafficSplit->setObjectName(QStringLiteral("trafficSplitter"));
+    trafficSplit->addWidget(m_trafficView);
+    trafficSplit->addWidget(m_trafficDetail);
+    trafficSplit->setStretchFactor(0, 1);
+    trafficSplit->setStretchFactor(1, 0);
+    layout->addWidget(trafficSplit, 1);
+    // The selected row, not the current one: a view makes its first row current by itself.
+    connect(m_trafficView->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::updateTrafficDetail);
+    connect(m_trafficProxy, &QAbstractItemModel::modelReset, this, &MainWindow::updateTrafficDetail);
+    connect(m_trafficProxy, &QAbstractItemModel::rowsRemoved, this, &MainWindow::updateTrafficDetail);
 
     connect(m_trafficSource, &QLineEdit::textChanged, m_trafficProxy, &TrafficFilterProxy::setSourceFilter);
     connect(m_trafficTarget, &QLineEdit::textChanged, m_trafficProxy, &TrafficFilterProxy::setTargetFilter);
@@ -424,6 +482,17 @@ QWidget *MainWindow::buildServicesPanel()
     proxy->setSortRole(ServicesModel::SortRole);
     m_servicesView = makeTable(panel, QStringLiteral("servicesView"));
     m_servicesView->setModel(proxy);
+    {
+        const int em = m_servicesView->fontMetrics().horizontalAdvance(u'M');
+        const QFontMetrics fm = m_servicesView->fontMetrics();
+        const int digits = fm.horizontalAdvance(QStringLiteral("0000000"));
+        int states = 0; // the longest state name, "waiting to restart"
+        for (int st = int(MonitorServiceState::Stopped); st <= int(MonitorServiceState::Failed); ++st)
+            states = std::max(states, fm.horizontalAdvance(Format::serviceState(MonitorServiceState(st))) + 12);
+        fitColumns(m_servicesView, {{ServicesModel::NameColumn, 8 * em}, {ServicesModel::StateColumn, states},
+                                    {ServicesModel::PidColumn, digits},
+                                    {ServicesModel::LastExitColumn, fm.horizontalAdvance(QStringLiteral("signal 15 (TERM)")) + 12}});
+    }
     m_servicesView->setSortingEnabled(true);
     m_servicesView->sortByColumn(ServicesModel::NameColumn, Qt::AscendingOrder);
     layout->addWidget(m_servicesView, 1);
@@ -512,6 +581,9 @@ void MainWindow::updateLinkStatus()
     const bool live = state == MonitorLink::State::Live;
     if (live != m_shownLive) {
         m_shownLive = live;
+        // Greyed text alone is not enough: bright state colours still say "healthy" and "running".
+        m_clients->setStale(!live);
+        m_services->setStale(!live);
         for (QTableView *view : {m_clientsView, m_servicesView}) {
             QPalette palette = view->palette();
             palette.setColor(QPalette::Text, live ? QApplication::palette().color(QPalette::Text)
@@ -519,6 +591,7 @@ void MainWindow::updateLinkStatus()
             view->setPalette(palette);
         }
     }
+    updateSummary();
     updateClientActions();
     updateServiceActions();
     setWindowTitle(live ? QStringLiteral("Kennel monitor — %1").arg(m_link->settings().address.toString())
@@ -527,31 +600,49 @@ void MainWindow::updateLinkStatus()
 
 void MainWindow::updateSummary()
 {
-    if (!m_feed->hasTotals()) {
+    // The figures are the last broker's; while the link is not live they are kept (the operator
+    // may want them) but greyed and marked, and they go when the link is closed for good.
+    const MonitorLink::State state = m_link ? m_link->state() : MonitorLink::State::Disconnected;
+    if (!m_feed->hasTotals() || state == MonitorLink::State::Disconnected
+        || (state != MonitorLink::State::Live && m_link->settings().address != m_summaryAddress)) {
         m_summaryLabel->setText(QString());
         return;
     }
+    const bool live = state == MonitorLink::State::Live;
+    if (live)
+        m_summaryAddress = m_link->settings().address;
+    m_summaryLabel->setEnabled(live);
     const MonitorTotals &t = m_feed->lastTotals();
-    QString text = QStringLiteral("%1 clients · %2 watched · %3 routed").arg(t.clients).arg(t.watched).arg(t.messagesRouted);
-    if (m_rates->count() > 0) {
-        const RateSeries::Sample &s = m_rates->sample(int(m_rates->count() - 1));
+    QString text = live ? QString() : QStringLiteral("last seen: ");
+    text += QStringLiteral("%1 · %2 watched · %3 routed")
+                .arg(Format::count(t.clients, "client", "clients"))
+                .arg(t.watched)
+                .arg(t.messagesRouted);
+    if (live && m_rates->count() > 0) {
+        const RateSeries::Sample s = m_rates->smoothed(int(m_rates->count() - 1)); // as the chart shows it
         text += QStringLiteral(" · %1 · %2").arg(Format::rate(s.messagesPerSecond, false), Format::rate(s.bytesPerSecond, true));
     }
     if (t.undelivered > 0)
         text += QStringLiteral(" · %1 undelivered").arg(t.undelivered);
     if (t.kills > 0 || t.expiries > 0)
-        text += QStringLiteral(" · %1 expiries, %2 kills").arg(t.expiries).arg(t.kills);
+        text += QStringLiteral(" · %1, %2").arg(Format::count(t.expiries, "expiry", "expiries"), Format::count(t.kills, "kill", "kills"));
     m_summaryLabel->setText(text);
 }
 
 void MainWindow::updateTrafficStatus()
 {
-    QString text = QStringLiteral("%1 of %2 records").arg(m_trafficProxy->rowCount()).arg(m_traffic->rowCount());
+    QString text = QStringLiteral("%1 of %2").arg(m_trafficProxy->rowCount()).arg(Format::count(m_traffic->rowCount(), "record", "records"));
     if (m_traffic->isPaused())
         text += QStringLiteral(" · paused, %1 held back").arg(m_traffic->heldBack());
     if (m_traffic->droppedByBroker() > 0)
         text += QStringLiteral(" · %1 not sent by the broker").arg(m_traffic->droppedByBroker());
     m_trafficStatus->setText(text);
+}
+
+void MainWindow::updateTrafficDetail()
+{
+    const QModelIndexList rows = m_trafficView->selectionModel()->selectedRows();
+    m_trafficDetail->showRecord(rows.isEmpty() ? QModelIndex() : rows.first());
 }
 
 void MainWindow::updateClientActions()
@@ -764,7 +855,26 @@ void MainWindow::showConnectDialog()
         return;
     m_link->close();
     m_link->setSettings(dialog.linkSettings());
+    m_keepToken = dialog.rememberToken();
     m_link->open();
+}
+
+void MainWindow::rememberLiveBroker()
+{
+    if (!m_settings || !m_link || m_link->state() != MonitorLink::State::Live)
+        return;
+    const MonitorLink::Settings &s = m_link->settings();
+    bool keep = false;
+    if (m_keepToken) {
+        keep = *m_keepToken;
+    } else {
+        // Opened from the command line: a token stays remembered if it was before.
+        const QString address = s.address.toString();
+        for (const ConnectDialog::Recent &r : ConnectDialog::recentBrokers(*m_settings))
+            if (r.address == address)
+                keep = !r.token.isEmpty() && r.token == s.token;
+    }
+    ConnectDialog::rememberBroker(*m_settings, s, keep);
 }
 
 // --- layout --------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@
 #include <QPointer>
 #include <QTimer>
 
+#include <optional>
+
 QT_BEGIN_NAMESPACE
 class QAction;
 class QCheckBox;
@@ -36,6 +38,7 @@ class MonitorFeed;
 class RateChart;
 class RateSeries;
 class ServicesModel;
+class TrafficDetailView;
 class TrafficFilterProxy;
 class TrafficModel;
 
@@ -61,6 +64,7 @@ public:
     QTableView *trafficView() const { return m_trafficView; }
     QTableView *servicesView() const { return m_servicesView; }
     QTableView *eventsView() const { return m_eventsView; }
+    TrafficDetailView *trafficDetail() const { return m_trafficDetail; }
     QLineEdit *clientFilterEdit() const { return m_clientFilter; }
     QLineEdit *trafficSourceEdit() const { return m_trafficSource; }
     QLineEdit *trafficTargetEdit() const { return m_trafficTarget; }
@@ -103,10 +107,12 @@ private:
     void buildMenus();
     void clientsContextMenu(const QPoint &pos);
     void updateLinkStatus();
+    void rememberLiveBroker();
     void updateSummary();
     void updateClientActions();
     void updateServiceActions();
     void updateTrafficStatus();
+    void updateTrafficDetail();
     bool confirm(const QString &title, const QString &text);
     void exportWithDialog(bool traffic);
     void restoreLayout();
@@ -115,6 +121,7 @@ private:
     QPointer<MonitorLink> m_link;
     QSettings *m_settings;
     bool m_confirm = true;
+    std::optional<bool> m_keepToken; // the connect dialog's "remember the token", once it was used
     bool m_selectedClientGone = false;
     bool m_shownLive = true; // so that the first update greys the tables when not live
 
@@ -141,6 +148,7 @@ private:
     QLineEdit *m_trafficText = nullptr;
     QCheckBox *m_follow = nullptr;
     QLabel *m_trafficStatus = nullptr;
+    TrafficDetailView *m_trafficDetail = nullptr;
     QTableView *m_eventsView = nullptr;
     QLineEdit *m_eventsFilter = nullptr;
     RateChart *m_chart = nullptr;
@@ -160,6 +168,7 @@ private:
     QLabel *m_stateIcon = nullptr;
     QLabel *m_stateLabel = nullptr;
     QLabel *m_summaryLabel = nullptr;
+    BrokerAddress m_summaryAddress; // whose figures the summary shows
     QTimer m_statusTimer; // the reconnect countdown moves even when nothing else does
 };
 

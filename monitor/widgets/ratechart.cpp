@@ -6,6 +6,7 @@
 #include <QPainter>
 #include <QPainterPath>
 
+#include <algorithm>
 #include <cmath>
 
 namespace Kennel {
@@ -15,17 +16,18 @@ namespace {
 const QColor MessagesColour(0x1f, 0x6f, 0xd0);
 const QColor BytesColour(0xd0, 0x6a, 0x1f);
 
-// A round top for an axis: 1, 2 or 5 × 10^n at or above `value`, split into steps that read as
-// round numbers too (quarters of 1 and 2, fifths of 5).
-struct Axis
+QString messagesLabel(double value, double step)
 {
-    double top = 1;
-    int steps = 4;
-};
+    return QString::number(value, 'f', step < 1 ? (step < 0.1 ? 3 : 2) : 0);
+}
 
-Axis niceAxis(double value, double minimum)
+} // namespace
+
+// 1, 2 or 5 × 10^n at or above the peak, split into steps that read as round numbers too
+// (quarters of 1 and 2, fifths of 5).
+RateChart::Axis RateChart::axisFor(double peak, double minimum)
 {
-    value = std::max(value, minimum);
+    const double value = std::max(peak, minimum);
     const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
     for (double lead : {1.0, 2.0, 5.0, 10.0}) {
         if (lead * magnitude >= value * 0.999)
@@ -34,12 +36,15 @@ Axis niceAxis(double value, double minimum)
     return Axis{10 * magnitude, 4};
 }
 
-QString messagesLabel(double value, double step)
+QList<QPair<qint64, QString>> RateChart::timeTicks(qint64 windowMs)
 {
-    return QString::number(value, 'f', step < 1 ? (step < 0.1 ? 3 : 2) : 0);
+    const qint64 step = windowMs > 2 * 60 * 1000 ? 60 * 1000 : 10 * 1000;
+    QList<QPair<qint64, QString>> ticks;
+    for (qint64 before = (windowMs / step) * step; before > 0; before -= step)
+        ticks.append({before, QStringLiteral("−%1").arg(Format::duration(before))});
+    ticks.append({0, QStringLiteral("now")});
+    return ticks;
 }
-
-} // namespace
 
 RateChart::RateChart(RateSeries *series, QWidget *parent)
     : QWidget(parent)
@@ -64,10 +69,9 @@ void RateChart::paintEvent(QPaintEvent *)
 
     const RateSeries *series = m_series.data();
     const qsizetype n = series ? series->count() : 0;
-    // At least 1 msg/s and 1 KiB/s full scale: an idle broker is a flat line at the bottom, not
-    // noise blown up to the whole height.
-    const Axis messagesAxis = niceAxis(series ? series->peakMessages() : 0, 1.0);
-    const Axis bytesAxis = niceAxis(series ? series->peakBytes() : 0, 1024.0);
+    // The lines are smoothed; the scale fits them, not the raw spikes.
+    const Axis messagesAxis = axisFor(series ? series->peakSmoothedMessages() : 0, MinimumMessagesScale);
+    const Axis bytesAxis = axisFor(series ? series->peakSmoothedBytes() : 0, MinimumBytesScale);
     const double maxMessages = messagesAxis.top;
     const double maxBytes = bytesAxis.top;
     const qint64 windowMs = series ? qint64(series->window().count()) * 1000 : 300000;
@@ -96,16 +100,26 @@ void RateChart::paintEvent(QPaintEvent *)
         p.drawText(QRect(plot.right() + 4, y - fm.height() / 2, labelWidth - 4, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
                    Format::bytes(quint64(maxBytes * i / bytesAxis.steps + 0.5)));
     }
-    p.setPen(text);
-    p.drawText(QRect(plot.left(), plot.bottom() + 2, plot.width(), fm.height() + 2), Qt::AlignLeft,
-               QStringLiteral("−%1").arg(Format::duration(windowMs)));
-    p.drawText(QRect(plot.left(), plot.bottom() + 2, plot.width(), fm.height() + 2), Qt::AlignRight, QStringLiteral("now"));
+    // The time axis: a labelled tick per minute, the labels kept inside the plot's width.
+    const QList<QPair<qint64, QString>> ticks = timeTicks(windowMs);
+    for (const auto &[before, label] : ticks) {
+        const int tx = plot.right() - int(double(before) / double(windowMs) * plot.width());
+        p.setPen(QPen(grid, 1));
+        p.drawLine(tx, plot.top(), tx, plot.bottom());
+        p.setPen(text);
+        const int w = fm.horizontalAdvance(label) + 2;
+        const int left = std::clamp(tx - w / 2, plot.left(), plot.right() - w);
+        p.drawText(QRect(left, plot.bottom() + 2, w, fm.height() + 2), Qt::AlignCenter, label);
+    }
 
     // Legend with the latest values.
-    const RateSeries::Sample last = n > 0 ? series->sample(int(n - 1)) : RateSeries::Sample{};
+    const RateSeries::Sample last = n > 0 ? series->smoothed(int(n - 1)) : RateSeries::Sample{};
     p.setPen(MessagesColour);
     p.drawText(QRect(plot.left(), 2, plot.width() / 2, fm.height() + 2), Qt::AlignLeft,
                QStringLiteral("■ messages: %1").arg(Format::rate(last.messagesPerSecond, false)));
+    p.setPen(text);
+    p.drawText(QRect(plot.left(), 2, plot.width(), fm.height() + 2), Qt::AlignHCenter,
+               QStringLiteral("%1 s average").arg(RateSeries::SmoothingMs / 1000));
     p.setPen(BytesColour);
     p.drawText(QRect(plot.left() + plot.width() / 2, 2, plot.width() / 2, fm.height() + 2), Qt::AlignRight,
                QStringLiteral("■ bytes: %1").arg(Format::rate(last.bytesPerSecond, true)));
@@ -119,7 +133,7 @@ void RateChart::paintEvent(QPaintEvent *)
     auto line = [&](double maxValue, double RateSeries::Sample::*field) {
         QPainterPath path;
         for (qsizetype i = 0; i < n; ++i) {
-            const RateSeries::Sample &s = series->sample(int(i));
+            const RateSeries::Sample s = series->smoothed(int(i));
             const QPointF point(x(s.timeMs), plot.bottom() - (s.*field) / maxValue * plot.height());
             if (i == 0)
                 path.moveTo(point);

@@ -988,7 +988,7 @@ void tst_ConfigLoader::unknownNames_data()
                                                                "register_timeout_ms, shutdown_timeout_ms, "
                                                                "incomplete_frame_timeout_ms, idle_timeout_ms, total_incomplete_frame_bytes, total_queue_bytes)")};
     QTest::newRow("wrong-case-key") << QByteArray("[log]\nTraffic = true\n")
-                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic, peer_lines_per_second)")};
+                                    << QStringList{QStringLiteral("log/Traffic: unknown key (keys in [log]: traffic, rules, peer_lines_per_second)")};
     QTest::newRow("wrong-case-group") << QByteArray("[Broker]\nlisten = *:1\n")
                                       << QStringList{unknownGroup("Broker")};
     QTest::newRow("key-in-wrong-group") << QByteArray("[broker]\nmax_clients = 5\n")

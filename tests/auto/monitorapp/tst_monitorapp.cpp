@@ -8,11 +8,15 @@
 #include "clientsmodel.h"
 #include "connectdialog.h"
 #include "eventsmodel.h"
+#include "format.h"
 #include "kennelclient.h"
 #include "mainwindow.h"
 #include "monitorfeed.h"
+#include "ratechart.h"
+#include "rateseries.h"
 #include "servicesmodel.h"
 #include "testbroker.h"
+#include "trafficdetailview.h"
 #include "trafficfilterproxy.h"
 #include "trafficmodel.h"
 
@@ -25,6 +29,7 @@
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
 #include <QSettings>
@@ -36,6 +41,8 @@
 #include <QSslServer>
 #include <QSslSocket>
 #include <QStandardPaths>
+#include <QHeaderView>
+#include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -102,9 +109,18 @@ private slots:
     void servicesPanelActions();
     void statusBarShowsRefusal();
     void connectDialogRemembersBrokersButNotTokens();
+    void clientCountAfterClientLeaves();
+    void staleDataLooksStale();
+    void summaryUsesPluralForms();
+    void connectDialogHostLabelHasMnemonic();
+    void recentBrokersOnlyThoseThatWentLive();
+    void layoutFitsAt1024x768();
+    void rateChartAxes();
+    void trafficDetailShowsHexAndAscii();
 
     // A real broker in this process.
     void endToEndOverUnixSocket();
+    void summaryGreyedWhileReconnecting();
     void wrongTokenOverTcpIsRefused();
     void operatorOnAnotherAddressWatchesBrokerUnderLoad();
 
@@ -420,6 +436,10 @@ void tst_MonitorApp::connectDialogRemembersBrokersButNotTokens()
         QCOMPARE(s.pinnedSha256, QByteArray(32, char(0xaa)));
         dialog.accept();
         QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        // Accepting is not connecting: nothing is remembered until the link goes live, when the
+        // window calls rememberBroker() with the dialog's choice.
+        QVERIFY(ConnectDialog::recentBrokers(settings).isEmpty());
+        ConnectDialog::rememberBroker(settings, dialog.linkSettings(), dialog.rememberToken());
     }
     // Remembered: the broker and how to trust it, never the token that was not asked to be kept.
     settings.sync();
@@ -444,6 +464,7 @@ void tst_MonitorApp::connectDialogRemembersBrokersButNotTokens()
         QTest::keyClicks(token, QStringLiteral("kept-secret"));
         dialog.findChild<QCheckBox *>(QStringLiteral("rememberToken"))->setChecked(true);
         dialog.accept();
+        ConnectDialog::rememberBroker(settings, dialog.linkSettings(), dialog.rememberToken());
     }
     recent = ConnectDialog::recentBrokers(settings);
     QCOMPARE(recent.size(), 1); // the same broker, not a second entry
@@ -455,7 +476,341 @@ void tst_MonitorApp::connectDialogRemembersBrokersButNotTokens()
     }
 }
 
+// The count was taken on the proxy's rowsRemoved, while the source still had the row: "2 of 3
+// shown" with an empty filter.
+void tst_MonitorApp::clientCountAfterClientLeaves()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    auto *count = w.findChild<QLabel *>(QStringLiteral("clientsCount"));
+    QVERIFY(count);
+    QCOMPARE(count->text(), QStringLiteral("3 connected"));
+    MonitorClientGone gone;
+    gone.sessionId = 3;
+    gone.reason = QStringLiteral("closed");
+    f->device.push(frame(MonitorFrame::ClientGone, encodeMonitorClientGone(gone)));
+    w.feed()->flush();
+    QCOMPARE(w.clientsModel()->rowCount(), 2);
+    QCOMPARE(count->text(), QStringLiteral("2 connected"));
+    // With a filter the count says so, and follows a leave too.
+    QTest::keyClicks(w.clientFilterEdit(), QStringLiteral("alpha"));
+    QCOMPARE(count->text(), QStringLiteral("1 of 2 shown"));
+    gone.sessionId = 2;
+    f->device.push(frame(MonitorFrame::ClientGone, encodeMonitorClientGone(gone)));
+    w.feed()->flush();
+    QCOMPARE(count->text(), QStringLiteral("1 connected"));
+}
+
+// When the broker goes, the last figures stay readable but nothing in them looks live: no state
+// colours, the summary greyed and marked, and cleared once the link is closed for good.
+void tst_MonitorApp::staleDataLooksStale()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    MonitorTotals totals;
+    totals.clients = 3;
+    totals.watched = 2;
+    totals.messagesRouted = 42;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    w.feed()->flush();
+    auto *summary = w.findChild<QLabel *>(QStringLiteral("summary"));
+    QVERIFY(summary);
+    QVERIFY2(summary->text().startsWith(QStringLiteral("3 clients · 2 watched · 42 routed")), qPrintable(summary->text()));
+    QVERIFY(summary->isEnabled());
+    const int alpha = rowOfName(w.clientsView()->model(), "alpha");
+    const QModelIndex state = w.clientsView()->model()->index(alpha, ClientsModel::WatchStateColumn);
+    QVERIFY(state.data(Qt::BackgroundRole).isValid());
+    const QModelIndex service = w.servicesView()->model()->index(0, ServicesModel::StateColumn);
+    QVERIFY(service.data(Qt::BackgroundRole).isValid());
+
+    // The broker dies (over a given transport the link does not retry).
+    f->device.close();
+    QTRY_COMPARE(f->link.state(), MonitorLink::State::Disconnected);
+    QCOMPARE(w.clientsModel()->rowCount(), 3); // kept, to be read
+    QVERIFY(!state.data(Qt::BackgroundRole).isValid());
+    QVERIFY(!state.data(Qt::ForegroundRole).isValid());
+    QVERIFY(state.data(ClientsModel::StaleRole).toBool());
+    QVERIFY(!service.data(Qt::BackgroundRole).isValid());
+    QVERIFY2(summary->text().isEmpty(), qPrintable(summary->text()));
+}
+
+void tst_MonitorApp::summaryUsesPluralForms()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    MonitorTotals totals;
+    totals.clients = 1;
+    totals.watched = 1;
+    totals.messagesRouted = 1;
+    totals.expiries = 1;
+    totals.kills = 1;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    w.feed()->flush();
+    const QString text = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
+    QVERIFY2(text.startsWith(QStringLiteral("1 client · ")), qPrintable(text));
+    QVERIFY2(text.endsWith(QStringLiteral("1 expiry, 1 kill")), qPrintable(text));
+    f->device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch({record(1)})));
+    w.feed()->flush();
+    const QString traffic = w.findChild<QLabel *>(QStringLiteral("trafficStatus"))->text();
+    QVERIFY2(traffic.startsWith(QStringLiteral("1 of 1 record")) && !traffic.contains(QStringLiteral("records")), qPrintable(traffic));
+}
+
+void tst_MonitorApp::connectDialogHostLabelHasMnemonic()
+{
+    ConnectDialog dialog(nullptr);
+    auto *label = dialog.findChild<QLabel *>(QStringLiteral("hostLabel"));
+    QVERIFY(label);
+    // A label without a buddy paints its '&'; with one, Alt+H goes to the host field.
+    QCOMPARE(label->buddy(), dialog.findChild<QLineEdit *>(QStringLiteral("host")));
+    for (QLabel *l : dialog.findChildren<QLabel *>())
+        if (l->text().contains(u'&'))
+            QVERIFY2(l->buddy(), qPrintable(l->text()));
+}
+
+// Only a broker that admitted us is offered again, the one given on the command line included
+// (the window remembers it when the link goes live, however it was opened).
+void tst_MonitorApp::recentBrokersOnlyThoseThatWentLive()
+{
+    const QString file = m_dir->filePath(QStringLiteral("recent.ini"));
+    QFile::remove(file);
+    QSettings settings(file, QSettings::IniFormat);
+    {
+        // Refused.
+        FakeDevice device;
+        MonitorLink link;
+        MonitorLink::Settings s;
+        s.address = *BrokerAddress::parse(QStringLiteral("refusing.lan:9000"));
+        link.setSettings(s);
+        MainWindow window(&link, &settings);
+        link.setTransport(&device);
+        link.open();
+        QTRY_COMPARE(link.state(), MonitorLink::State::Authenticating);
+        device.push(error(ErrorCode::NotPermitted, QStringLiteral("monitor token refused"), 1));
+        QCOMPARE(link.state(), MonitorLink::State::Disconnected);
+    }
+    QVERIFY(ConnectDialog::recentBrokers(settings).isEmpty());
+    {
+        // Opened the way `--broker … --connect` does: no dialog, then live.
+        FakeDevice device;
+        MonitorLink link;
+        MonitorLink::Settings s;
+        s.address = *BrokerAddress::parse(QStringLiteral("board.lan:9001"));
+        link.setSettings(s);
+        MainWindow window(&link, &settings);
+        QVERIFY(goLive(link, device, "cli-secret"));
+    }
+    QList<ConnectDialog::Recent> recent = ConnectDialog::recentBrokers(settings);
+    QCOMPARE(recent.size(), 1);
+    QCOMPARE(recent.first().address, QStringLiteral("board.lan:9001"));
+    QVERIFY(recent.first().token.isEmpty()); // never asked to be kept
+}
+
+// The window at 1024×768, fed: every shown column header of the tables in view lies wholly
+// inside its table and is as wide as its title needs; the status bar's texts are not cut.
+void tst_MonitorApp::layoutFitsAt1024x768()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    w.resize(1024, 768);
+    MonitorTotals totals;
+    totals.clients = 3;
+    totals.watched = 2;
+    totals.messagesRouted = 123456;
+    totals.undelivered = 12;
+    totals.expiries = 3;
+    totals.kills = 2;
+    totals.timeMs = 1700000000000;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    // A second one for the rates: the summary at its longest.
+    totals.timeMs += 1000;
+    totals.messagesRouted += 1234;
+    totals.bytesRouted += 123456;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    MonitorService failing;
+    failing.name = QStringLiteral("sensor");
+    failing.state = MonitorServiceState::Backoff;
+    failing.restarts = 4;
+    failing.lastExitSignal = 9;
+    failing.lastExitMs = 1700000000000;
+    failing.msUntilRestart = 4000;
+    failing.lastError = QStringLiteral("exited on signal 9");
+    f->device.push(frame(MonitorFrame::Service, encodeMonitorService(failing)));
+    QList<MonitorTrafficRecord> batch;
+    for (int i = 0; i < 20; ++i)
+        batch << record(i);
+    f->device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch(batch)));
+    w.feed()->flush();
+    QTRY_COMPARE(w.size(), QSize(1024, 768));
+    QCoreApplication::processEvents();
+    const QImage shot = w.grab().toImage(); // lays everything out as it is painted
+    QCOMPARE(shot.size(), QSize(1024, 768) * w.devicePixelRatio());
+
+    for (QTableView *view : {w.clientsView(), w.servicesView(), w.trafficView()}) {
+        QVERIFY2(view->isVisible(), qPrintable(view->objectName()));
+        QHeaderView *header = view->horizontalHeader();
+        int shown = 0;
+        for (int c = 0; c < header->count(); ++c) {
+            if (header->isSectionHidden(c))
+                continue;
+            ++shown;
+            const QString title = view->model()->headerData(c, Qt::Horizontal).toString();
+            const int left = header->sectionViewportPosition(c);
+            const int width = header->sectionSize(c);
+            QVERIFY2(left >= 0 && left + width <= header->viewport()->width(),
+                     qPrintable(QStringLiteral("%1: '%2' at %3+%4, table %5 wide")
+                                    .arg(view->objectName(), title).arg(left).arg(width).arg(header->viewport()->width())));
+            QVERIFY2(width >= header->fontMetrics().horizontalAdvance(title),
+                     qPrintable(QStringLiteral("%1: '%2' cut to %3 px").arg(view->objectName(), title).arg(width)));
+        }
+        QVERIFY(shown >= 5);
+    }
+    // The Deadline column and the services' restarts and errors are among those shown.
+    QVERIFY(!w.clientsView()->isColumnHidden(ClientsModel::DeadlineColumn));
+    for (int c : {ServicesModel::RestartsColumn, ServicesModel::LastExitColumn, ServicesModel::RestartInColumn,
+                  ServicesModel::LastErrorColumn})
+        QVERIFY(!w.servicesView()->isColumnHidden(c));
+
+    // The services' short cells are not cut either ("run…" for running).
+    for (int c : {ServicesModel::NameColumn, ServicesModel::StateColumn, ServicesModel::PidColumn, ServicesModel::LastExitColumn}) {
+        for (int r = 0; r < w.servicesView()->model()->rowCount(); ++r) {
+            const QString cell = w.servicesView()->model()->index(r, c).data().toString();
+            QVERIFY2(w.servicesView()->columnWidth(c) >= w.servicesView()->fontMetrics().horizontalAdvance(cell) + 8,
+                     qPrintable(QStringLiteral("'%1' cut to %2 px").arg(cell).arg(w.servicesView()->columnWidth(c))));
+        }
+    }
+
+    QStatusBar *bar = w.statusBar();
+    QVERIFY(bar->isVisible());
+    QVERIFY(w.rect().contains(bar->geometry()));
+    const QString summary = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
+    QVERIFY2(summary.contains(QStringLiteral("/s")) && summary.contains(QStringLiteral("kills")), qPrintable(summary));
+    for (QLabel *label : {w.linkStateLabel(), w.findChild<QLabel *>(QStringLiteral("summary"))}) {
+        QVERIFY(!label->text().isEmpty());
+        const QRect inWindow(label->mapTo(&w, QPoint(0, 0)), label->size());
+        QVERIFY2(w.rect().contains(inWindow), qPrintable(label->text()));
+        QVERIFY2(label->width() >= label->fontMetrics().horizontalAdvance(label->text()),
+                 qPrintable(QStringLiteral("'%1' cut to %2 px").arg(label->text()).arg(label->width())));
+    }
+}
+
+void tst_MonitorApp::trafficDetailShowsHexAndAscii()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    MonitorTrafficRecord binary = record(1, "alpha", "ghost", DeliveryStatus::NoSuchClient);
+    binary.preview = QByteArray("KN\x01" "A            Z", 17);
+    binary.size = 300;
+    f->device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch({record(0), binary})));
+    w.feed()->flush();
+    QPlainTextEdit *detail = w.trafficDetail();
+    QVERIFY(detail && detail->isVisible());
+    QVERIFY(detail->toPlainText().isEmpty());
+    clickRow(w.trafficView(), 1);
+    const QString text = detail->toPlainText();
+    // hexdump -C's layout, byte for byte, at 8 bytes a line.
+    QVERIFY2(text.contains(QStringLiteral("00000000  4b 4e 01 41  20 20 20 20  |KN.A    |\n"
+                                          "00000008  20 20 20 20  20 20 20 20  |        |\n"
+                                          "00000010  5a                        |Z|")),
+             qPrintable(text));
+    QCOMPARE(Format::hexDump(QByteArray("KN\x01" "A            Z", 17)),
+             QStringLiteral("00000000  4b 4e 01 41 20 20 20 20  20 20 20 20 20 20 20 20  |KN.A            |\n"
+                            "00000010  5a                                                |Z|\n"));
+    QVERIFY2(text.contains(QStringLiteral("alpha → ghost")) && text.contains(QStringLiteral("300 bytes"))
+                 && text.contains(QStringLiteral("no_such_client")) && text.contains(QStringLiteral("the first 17 bytes")),
+             qPrintable(text));
+    // Another row, another preview; the table in hex mode does not change what the pane shows.
+    w.hexAction()->setChecked(true);
+    clickRow(w.trafficView(), 0);
+    QVERIFY2(detail->toPlainText().contains(QStringLiteral("|msg 0|")), qPrintable(detail->toPlainText()));
+    w.clearTraffic();
+    QVERIFY(detail->toPlainText().isEmpty());
+}
+
+// Axes start at 0 and fit what is drawn: 40 B/s is not drawn against 1 KiB.
+void tst_MonitorApp::rateChartAxes()
+{
+    RateChart::Axis bytes = RateChart::axisFor(40, RateChart::MinimumBytesScale);
+    QCOMPARE(bytes.top, 50.0);
+    QCOMPARE(bytes.steps, 5);
+    bytes = RateChart::axisFor(0, RateChart::MinimumBytesScale);
+    QVERIFY(bytes.top > 0 && bytes.top < 1024);
+    QCOMPARE(RateChart::axisFor(0.4, RateChart::MinimumMessagesScale).top, 1.0);
+    QCOMPARE(RateChart::axisFor(130, RateChart::MinimumMessagesScale).top, 200.0);
+    QCOMPARE(RateChart::axisFor(3000, RateChart::MinimumBytesScale).top, 5000.0);
+
+    const QList<QPair<qint64, QString>> ticks = RateChart::timeTicks(5 * 60 * 1000);
+    QCOMPARE(ticks.size(), 6);
+    QCOMPARE(ticks.first().first, 5 * 60 * 1000);
+    QCOMPARE(ticks.first().second, QStringLiteral("−5 min 00 s"));
+    QCOMPARE(ticks.last(), qMakePair(qint64(0), QStringLiteral("now")));
+    QCOMPARE(RateChart::timeTicks(60 * 1000).size(), 7); // every 10 s
+
+    // It paints, empty and fed, at a dock's size.
+    RateSeries series(std::chrono::minutes(5));
+    RateChart chart(&series);
+    chart.resize(600, 180);
+    QVERIFY(!chart.grab().isNull());
+    QList<MonitorTotals> totals;
+    for (int i = 0; i < 30; ++i) {
+        MonitorTotals t;
+        t.timeMs = 1000000 + i * 1000;
+        t.messagesRouted = quint64(i / 2);
+        t.bytesRouted = quint64(i) * 20;
+        totals << t;
+    }
+    series.addTotals(totals);
+    QVERIFY(!chart.grab().isNull());
+}
+
 // --- end to end ---------------------------------------------------------------------------------
+
+// The broker goes away: while the link retries it, the summary stays, greyed and marked; the
+// tables keep their rows without state colours; closing the link clears the summary.
+void tst_MonitorApp::summaryGreyedWhileReconnecting()
+{
+    BrokerConfig config;
+    config.monitor.allowLocalPeers = true;
+    config.monitor.totalsInterval = std::chrono::milliseconds(100);
+    auto broker = std::make_unique<KennelTest::TestBroker>(config);
+    QVERIFY(broker->start());
+    KennelClient alpha;
+    alpha.setName("alpha");
+    alpha.setBrokerAddress(*BrokerAddress::parse(broker->tcpAddress()));
+    alpha.connectToBroker();
+    QTRY_COMPARE(alpha.state(), KennelClient::Registered);
+
+    MonitorLink link;
+    MonitorLink::Settings s;
+    s.address = *BrokerAddress::parse(broker->unixAddress());
+    link.setSettings(s);
+    MainWindow window(&link, m_settings.get());
+    window.feed()->setInterval(std::chrono::milliseconds(50));
+    window.show();
+    link.open();
+    QTRY_COMPARE_WITH_TIMEOUT(link.state(), MonitorLink::State::Live, 10000);
+    auto *summary = window.findChild<QLabel *>(QStringLiteral("summary"));
+    QTRY_VERIFY_WITH_TIMEOUT(summary->text().startsWith(QStringLiteral("1 client · ")), 10000);
+    QVERIFY(summary->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(rowOfName(window.clientsView()->model(), "alpha") >= 0, 10000);
+
+    broker.reset(); // the broker exits
+    QTRY_COMPARE_WITH_TIMEOUT(link.state(), MonitorLink::State::Reconnecting, 10000);
+    QVERIFY2(summary->text().startsWith(QStringLiteral("last seen: 1 client · ")), qPrintable(summary->text()));
+    QVERIFY(!summary->isEnabled());
+    QVERIFY(!summary->text().contains(QStringLiteral("/s"))); // no rates that are not happening
+    QVERIFY(window.clientsModel()->isStale());
+    QVERIFY(window.servicesModel()->isStale());
+    QVERIFY(window.clientsModel()->rowCount() >= 1);
+
+    link.close();
+    QCOMPARE(link.state(), MonitorLink::State::Disconnected);
+    QVERIFY2(summary->text().isEmpty(), qPrintable(summary->text()));
+}
 
 void tst_MonitorApp::endToEndOverUnixSocket()
 {

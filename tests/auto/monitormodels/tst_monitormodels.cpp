@@ -70,7 +70,9 @@ private slots:
     void trafficDropMarkers();
     void trafficFilterProxy();
     void eventsRing();
+    void eventsRepeatsMerge();
     void rateSeriesFromTotals();
+    void rateSeriesSmoothed();
 
     // Link.
     void linkHandshakeSendsHelloThenSubscribe();
@@ -515,6 +517,40 @@ void tst_MonitorModels::trafficFilterProxy()
 
 // --- EventsModel, RateSeries -----------------------------------------------------------------------
 
+// A client sending to a missing name once a second is one line that counts, not a line a message.
+void tst_MonitorModels::eventsRepeatsMerge()
+{
+    EventsModel model(50);
+    QAbstractItemModelTester tester(&model, Fatal);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    const qint64 t0 = 1700000000000;
+    auto undelivered = [](qint64 t, const QString &who, quint64 count = 1) {
+        return EventEntry{t, EventEntry::Kind::Undelivered, who, QStringLiteral("a message it sent was not delivered"), count, 0};
+    };
+    model.append({undelivered(t0, QStringLiteral("alpha")), undelivered(t0 + 1000, QStringLiteral("alpha"), 2)});
+    QCOMPARE(model.rowCount(), 1);
+    // Across batches too: the row already shown is updated in place.
+    model.append({undelivered(t0 + 2000, QStringLiteral("alpha"))});
+    QCOMPARE(model.rowCount(), 1);
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(model.entry(0).count, quint64(4));
+    QCOMPARE(model.index(0, EventsModel::TextColumn).data().toString(), QStringLiteral("a message it sent was not delivered (4 times)"));
+    QCOMPARE(model.entry(0).timeMs, t0 + 2000);
+    QCOMPARE(model.entry(0).firstTimeMs, t0);
+    QCOMPARE(model.index(0, EventsModel::KindColumn).data().toString(), QStringLiteral("undelivered"));
+
+    // Another subject, another line; a repeat after it is a new line, and so is one too late.
+    model.append({undelivered(t0 + 3000, QStringLiteral("beta")), undelivered(t0 + 4000, QStringLiteral("alpha"))});
+    QCOMPARE(model.rowCount(), 3);
+    model.append({undelivered(t0 + 4000 + EventsModel::RepeatWindowMs + 1, QStringLiteral("alpha"))});
+    QCOMPARE(model.rowCount(), 4);
+    QCOMPARE(model.index(3, EventsModel::TextColumn).data().toString(), QStringLiteral("a message it sent was not delivered"));
+    // The same text under another kind is not a repeat.
+    model.append({EventEntry{t0 + 4000 + EventsModel::RepeatWindowMs + 2, EventEntry::Kind::Refusal, QStringLiteral("alpha"),
+                             QStringLiteral("a message it sent was not delivered")}});
+    QCOMPARE(model.rowCount(), 5);
+}
+
 void tst_MonitorModels::eventsRing()
 {
     EventsModel model(50);
@@ -528,6 +564,45 @@ void tst_MonitorModels::eventsRing()
     QCOMPARE(model.index(0, EventsModel::SubjectColumn).data().toString(), QStringLiteral("c30"));
     QCOMPARE(model.index(49, EventsModel::SubjectColumn).data().toString(), QStringLiteral("c79"));
     QCOMPARE(model.index(0, EventsModel::KindColumn).data().toString(), QStringLiteral("join"));
+}
+
+// One message every other second: raw rates alternate 0 and 1; the moving window says 0.5.
+void tst_MonitorModels::rateSeriesSmoothed()
+{
+    RateSeries series(std::chrono::seconds(300));
+    QList<MonitorTotals> totals;
+    for (int i = 0; i <= 40; ++i) {
+        MonitorTotals t;
+        t.timeMs = 1000000 + i * 1000;
+        t.messagesRouted = quint64(i / 2);
+        t.bytesRouted = quint64(i / 2) * 100;
+        totals << t;
+    }
+    series.addTotals(totals);
+    QCOMPARE(series.count(), qsizetype(40));
+    QCOMPARE(series.peakMessages(), 1.0);
+    const int steps = int(RateSeries::SmoothingMs / 1000);
+    for (int i = steps; i < 40; ++i) {
+        const RateSeries::Sample s = series.smoothed(i);
+        QCOMPARE(s.timeMs, series.sample(i).timeMs);
+        QCOMPARE(s.messagesPerSecond, 0.5);
+        QCOMPARE(s.bytesPerSecond, 50.0);
+    }
+    QCOMPARE(series.peakSmoothedMessages(), 0.5); // the scale fits the line drawn, not the spikes
+    QCOMPARE(series.smoothed(0).messagesPerSecond, series.sample(0).messagesPerSecond); // no history yet
+    // A step is followed over the window, not at once.
+    QList<MonitorTotals> burst;
+    for (int i = 1; i <= steps; ++i) {
+        MonitorTotals t = totals.last();
+        t.timeMs += i * 1000;
+        t.messagesRouted += quint64(i * 10);
+        burst << t;
+    }
+    series.addTotals(burst);
+    const int last = int(series.count() - 1);
+    QCOMPARE(series.sample(last).messagesPerSecond, 10.0);
+    QCOMPARE(series.smoothed(last).messagesPerSecond, 10.0); // a whole window at 10/s
+    QVERIFY(series.smoothed(last - steps + 1).messagesPerSecond < 2.0);
 }
 
 void tst_MonitorModels::rateSeriesFromTotals()
@@ -941,7 +1016,7 @@ void tst_MonitorModels::feedBatchesIntoModels()
                 + events.index(r, EventsModel::TextColumn).data().toString();
     QCOMPARE(lines, (QStringList{
                         QStringLiteral("join gamma joined (native) from unix pid 1003 uid 0, pid 1003"),
-                        QStringLiteral("refusal gamma 4 of its message(s) refused (4 in all)"),
+                        QStringLiteral("undelivered gamma a message it sent was not delivered (no such client, queue full, ...) (4 times)"),
                         QStringLiteral("kill alpha signalled: SIGTERM (pid 1001)"),
                         QStringLiteral("restart sensor restarted (1 restart(s) so far)"),
                     }));
