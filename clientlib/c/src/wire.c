@@ -357,7 +357,7 @@ const char *kennel_error_code_name(uint16_t code)
         "unknown_frame_type", "invalid_name", "name_taken", "not_registered", "already_registered",
         "register_timeout", "too_many_clients", "source_mismatch", "pid_mismatch", "not_permitted",
         "shutting_down", "incomplete_frame_timeout", "invalid_watchdog_terms", "watchdog_unavailable",
-        "watchdog_expired", "idle_timeout",
+        "watchdog_expired", "idle_timeout", "over_budget",
     };
     return code < sizeof names / sizeof names[0] ? names[code] : "unknown";
 }
