@@ -174,7 +174,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[service.NAME], [monitor])");
+                            "[supervisor], [service.NAME], [monitor])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
