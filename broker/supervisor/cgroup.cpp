@@ -190,7 +190,14 @@ QList<pid_t> members(const QString &groupPath)
 
 bool create(const QString &groupPath, QString *error)
 {
-    if (::mkdir(QFile::encodeName(groupPath).constData(), 0755) == 0 || errno == EEXIST)
+    const QByteArray path = QFile::encodeName(groupPath);
+    if (::mkdir(path.constData(), 0755) == 0 || errno == EEXIST)
+        return true;
+    // The base went (another supervisor in this process removed kennel-PID when it ended): once
+    // more with the parent made first, one level only.
+    const qsizetype slash = path.lastIndexOf('/');
+    if (errno == ENOENT && slash > 0 && ::mkdir(path.left(slash).constData(), 0755) == 0
+        && ::mkdir(path.constData(), 0755) == 0)
         return true;
     if (error)
         *error = errorText(errno);
