@@ -94,7 +94,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_native(m_ctx)
     , m_legacy(m_ctx)
     , m_watchdog(m_config.watchdog, [this](quint64 id) { return sessionById(id); })
-    , m_supervisor(m_config.services)
+    , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitors(*this, m_ctx)
 {
     m_ctx.config = &m_config;

@@ -218,6 +218,11 @@ struct BrokerConfig
     QString logRules;
 
     WatchdogSettings watchdog;
+    // [supervisor] cgroup: how services' processes are tracked (issue 18). Auto: a cgroup v2
+    // group per service when one can be had (systemd's delegated cgroup, else one the broker
+    // creates), else process groups; Off: process groups only.
+    enum class ServiceCgroup { Auto, Off };
+    ServiceCgroup serviceCgroup = ServiceCgroup::Auto;
     QList<ServiceSettings> services; // started in this order, stopped in reverse
     MonitorSettings monitor;
 

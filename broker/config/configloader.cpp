@@ -51,6 +51,8 @@ const QString GroupLog = QStringLiteral("log");
 const QString GroupWatchdog = QStringLiteral("watchdog");
 const QString GroupWatchdogActions = QStringLiteral("watchdog.actions");
 const QString GroupMonitor = QStringLiteral("monitor");
+const QString GroupSupervisor = QStringLiteral("supervisor");
+const QString KeyCgroup = QStringLiteral("cgroup");
 const QString ServiceGroupPrefix = QStringLiteral("service.");
 const QString KeyListen = QStringLiteral("listen");
 const QString KeyTraffic = QStringLiteral("traffic");
@@ -313,6 +315,8 @@ QStringList knownKeysOf(const QString &group)
 {
     if (group == GroupBroker)
         return {KeyListen};
+    if (group == GroupSupervisor)
+        return {KeyCgroup};
     if (group == GroupLimits || group == GroupWatchdog || group == GroupMonitor || group == GroupLog) {
         QStringList keys;
         if (group == GroupLog)
@@ -333,12 +337,13 @@ QStringList knownKeysOf(const QString &group)
 // [watchdog.actions] and [service.NAME] are known too, but their keys are checked where they are read.
 const QStringList &knownGroups()
 {
-    static const QStringList groups{GroupBroker, GroupLimits, GroupLog, GroupWatchdog, GroupMonitor};
+    static const QStringList groups{GroupBroker, GroupLimits, GroupLog, GroupWatchdog, GroupMonitor,
+                                      GroupSupervisor};
     return groups;
 }
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [service.NAME], [monitor])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor])");
 
 bool isAsciiDigits(QStringView text)
 {
@@ -1463,6 +1468,19 @@ void applyFileLayer(const QString &path, Pass &pass)
                 pass.errors.append(trafficKey + QStringLiteral(": ") + quoted(*text)
                                    + QStringLiteral(" is not a boolean (true/false, yes/no, on/off, 1/0)"));
             }
+        }
+    }
+
+    const QString cgroupKey = GroupSupervisor + QLatin1Char('/') + KeyCgroup;
+    if (settings.contains(cgroupKey)) {
+        if (const std::optional<QString> text = singleValue(settings, cgroupKey, &pass.errors)) {
+            const QString value = text->trimmed().toLower();
+            if (value == QLatin1String("auto"))
+                pass.config.serviceCgroup = BrokerConfig::ServiceCgroup::Auto;
+            else if (value == QLatin1String("off"))
+                pass.config.serviceCgroup = BrokerConfig::ServiceCgroup::Off;
+            else
+                pass.errors.append(cgroupKey + QStringLiteral(": ") + quoted(*text) + QStringLiteral(" is not auto or off"));
         }
     }
 

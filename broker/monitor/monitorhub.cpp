@@ -854,6 +854,17 @@ void MonitorHub::totalsTick()
                          + budgets.monitorQueues.shedCount();
     totals.monitorOverflows = m_queueOverflows;
     totals.snapshotsRefused = m_snapshotsRefused;
+    const AdmissionCounters admission = admissionCounters();
+    totals.admissionRefusedPerAddress = admission.refusedPerAddress;
+    totals.admissionRefusedPerPrefix = admission.refusedPerPrefix;
+    totals.admissionRefusedRoomFull = admission.refusedRoomFull;
+    totals.admissionTimeouts = admission.timedOut;
+    totals.guessesRefused = admission.guessesRefused;
+    totals.servicesRefused = admission.servicesRefused;
+    totals.admissionFailures = admission.failures;
+    totals.handshakesRefusedPerAddress = admission.handshakesRefusedPerAddress;
+    totals.handshakesRefusedPerPrefix = admission.handshakesRefusedPerPrefix;
+    totals.handshakesRefusedFull = admission.handshakesRefusedFull;
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
 
     const auto now = std::chrono::steady_clock::now();

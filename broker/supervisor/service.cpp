@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "cgroup.h"
 #include "logging.h"
 #include "processtree.h"
 
@@ -49,9 +50,9 @@ Service::~Service()
     if (!m_process) {
         killLeftovers("the broker is shutting down");
         // The one other blocking wait: destruction only, bounded, for processes SIGKILLed above.
-        for (int i = 0; i < 20 && !m_unreaped.isEmpty(); ++i) {
+        for (int i = 0; i < 20 && (!m_unreaped.isEmpty() || m_cgroupRemoveTries > 0); ++i) {
             reapLater();
-            if (!m_unreaped.isEmpty())
+            if (!m_unreaped.isEmpty() || m_cgroupRemoveTries > 0)
                 ::usleep(5000);
         }
         return;
@@ -71,9 +72,9 @@ Service::~Service()
     delete m_process;
     m_process = nullptr;
     killLeftovers("the broker is shutting down");
-    for (int i = 0; i < 20 && !m_unreaped.isEmpty(); ++i) {
+    for (int i = 0; i < 20 && (!m_unreaped.isEmpty() || m_cgroupRemoveTries > 0); ++i) {
         reapLater();
-        if (!m_unreaped.isEmpty())
+        if (!m_unreaped.isEmpty() || m_cgroupRemoveTries > 0)
             ::usleep(5000);
     }
 }
@@ -85,11 +86,32 @@ bool Service::isMainProcess(qint64 pid, quint64 startTime) const
     return startTime == 0 || m_mainStartTime == 0 || startTime == m_mainStartTime;
 }
 
+void Service::setCgroup(const QString &path, const QString &hierarchyPath)
+{
+    m_cgroup = path;
+    m_cgroupHierarchy = hierarchyPath;
+}
+
 int Service::killLeftovers(const char *why)
 {
     if (m_processGroup <= 0)
         return 0;
     const pid_t self = ::getpid();
+    int killed = 0;
+    QStringList pids;
+    if (!m_cgroup.isEmpty()) {
+        // Everything in the group but a main process still running (QProcess's to end and reap).
+        const pid_t main = m_process && m_process->state() != QProcess::NotRunning ? pid_t(m_process->processId()) : 0;
+        for (const pid_t pid : Cgroup::killAll(m_cgroup, main)) {
+            ++killed;
+            pids.append(QString::number(pid));
+            const std::optional<ProcStat> st = ProcessTree::stat(pid);
+            if (st && st->ppid == self && !m_unreaped.contains(pid))
+                m_unreaped.append(pid);
+        }
+        if (main <= 0)
+            m_cgroupRemoveTries = 100; // about 5 s of reap ticks for the last members to exit
+    }
     QList<pid_t> exclude;
     pid_t group = pid_t(m_processGroup);
     if (m_process && m_process->processId() > 0)
@@ -100,10 +122,8 @@ int Service::killLeftovers(const char *why)
         leader && !(exclude.contains(group) || (m_mainStartTime != 0 && leader->startTime == m_mainStartTime)))
         group = 0;
     const QList<ProcStat> found = ProcessTree::leftovers(group, self, m_settings.name.toUtf8(), exclude);
-    int killed = 0;
-    QStringList pids;
     for (const ProcStat &p : found) {
-        if (p.state != 'Z') {
+        if (p.state != 'Z' && !pids.contains(QString::number(p.pid))) {
             ::kill(p.pid, SIGKILL);
             ++killed;
             pids.append(QString::number(p.pid));
@@ -129,7 +149,16 @@ void Service::reapLater()
         if (r != 0) // reaped, or not our child (any more)
             m_unreaped.removeAt(i);
     }
-    if (m_unreaped.isEmpty())
+    if (m_cgroupRemoveTries > 0) {
+        if (Cgroup::remove(m_cgroup)) {
+            m_cgroupRemoveTries = 0;
+        } else if (--m_cgroupRemoveTries == 0) {
+            const int error = errno;
+            qCWarning(lcSupervisor).noquote() << label() << "cannot remove cgroup" << m_cgroup << ":"
+                                              << qt_error_string(error) << "(left for the next start)";
+        }
+    }
+    if (m_unreaped.isEmpty() && m_cgroupRemoveTries == 0)
         m_reapTimer.stop();
     else if (!m_reapTimer.isActive())
         m_reapTimer.start();
@@ -342,9 +371,24 @@ void Service::launch(bool byPolicy)
     // Nothing to read: a service that reads stdin sees end-of-file instead of hanging on a pipe.
     process->setStandardInputFile(QProcess::nullDevice());
 
+    // Into its cgroup before it can fork: the child writes itself into cgroup.procs through a
+    // descriptor opened here (close-on-exec: the program never sees it).
+    m_cgroupRemoveTries = 0; // the group is wanted again
+    int procsFd = -1;
+    if (!m_cgroup.isEmpty()) {
+        QString error;
+        if (Cgroup::create(m_cgroup, &error))
+            procsFd = Cgroup::openProcs(m_cgroup, &error);
+        if (procsFd < 0)
+            qCWarning(lcSupervisor).noquote() << label() << "cannot use cgroup" << m_cgroup << ":" << error
+                                              << "; tracked by process group only this run";
+    }
+
     const pid_t broker = ::getpid();
     // Runs in the child between fork and exec: async-signal-safe calls only.
-    process->setChildProcessModifier([broker] {
+    process->setChildProcessModifier([broker, procsFd] {
+        if (procsFd >= 0)
+            Cgroup::movePid(procsFd, 0);
         // Back to default dispositions: ignored signals (the broker ignores SIGPIPE) would
         // survive exec. Handlers are reset by exec anyway.
         struct sigaction dfl = {};
@@ -373,6 +417,13 @@ void Service::launch(bool byPolicy)
 
     qCDebug(lcSupervisor).noquote() << label() << "starting" << m_settings.program << m_settings.arguments;
     process->start(QIODevice::ReadOnly);
+    if (procsFd >= 0) {
+        // Should the child's own write have failed: moved from here (its children forked before
+        // this would not be, but it is the fallback of a fallback).
+        if (m_process == process && process->processId() > 0)
+            Cgroup::movePid(procsFd, pid_t(process->processId()));
+        ::close(procsFd);
+    }
     // Announced only now, with the PID known, so that a slot calling stop() finds a process to
     // signal. Were FailedToStart reported from inside start(), processError() has already dealt
     // with it and m_process is no longer this one.

@@ -38,8 +38,11 @@
 // recognises by KENNEL_SERVICE=<name> in their environment — with everything below them. They
 // get SIGKILL once the main process is gone when the service is stopped (stop(), the broker's
 // shutdown, destruction), and before it is started again; the broker reaps those that are its
-// children. A daemon that clears its environment and escapes its group is not recognised: that
-// takes a cgroup, which this fallback does not have.
+// children. A daemon that clears its environment and escapes its group is not recognised by
+// this fallback: that takes a cgroup. With one (setCgroup(), chosen by the Supervisor) the child
+// moves itself into the group between fork and exec, before it can fork anything, and every
+// member of the group is a leftover too: killed (cgroup.kill, else SIGKILL per PID) at the same
+// moments, and the group removed once empty.
 #pragma once
 
 #include "brokerconfig.h"
@@ -129,6 +132,11 @@ public:
     // SIGKILL to the leftovers (see above) and reap those that are the broker's children; how many
     // were signalled. Called by stop() and the destructor; public for the supervisor and tests.
     int killLeftovers(const char *why);
+    // The cgroup v2 group this service's processes go into from the next start: its path in the
+    // filesystem and as /proc/PID/cgroup names it. Empty: none (process groups only).
+    void setCgroup(const QString &path, const QString &hierarchyPath);
+    const QString &cgroupPath() const { return m_cgroup; }
+    const QString &cgroupHierarchyPath() const { return m_cgroupHierarchy; }
 
 signals:
     void stateChanged(Kennel::Service::State state);
@@ -172,6 +180,9 @@ private:
     qint64 m_processGroup = 0;       // the last main process's PID, its group's ID; 0: none yet
     quint64 m_mainStartTime = 0;     // the main process's start time (/proc), 0 until known
     QList<qint64> m_unreaped;        // killed leftovers that are our children, not yet reaped
+    QString m_cgroup;                // see setCgroup()
+    QString m_cgroupHierarchy;
+    int m_cgroupRemoveTries = 0;     // > 0: the group is to be removed once empty (tries left)
     QTimer m_reapTimer;
     QByteArray m_stdoutPartial;
     LogThrottle m_outputLog; // log_lines_per_second: a chatty service cannot flood the log

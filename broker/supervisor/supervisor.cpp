@@ -10,7 +10,8 @@
 
 namespace Kennel {
 
-Supervisor::Supervisor(const QList<ServiceSettings> &services, QObject *parent) : QObject(parent)
+Supervisor::Supervisor(const QList<ServiceSettings> &services, BrokerConfig::ServiceCgroup cgroup, QObject *parent)
+    : QObject(parent)
 {
     m_services.reserve(services.size());
     for (const ServiceSettings &settings : services) {
@@ -29,6 +30,24 @@ Supervisor::Supervisor(const QList<ServiceSettings> &services, QObject *parent) 
             qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << qt_error_string(error)
                                               << "): daemonizing services are not tracked once their parent exits";
         }
+        // A cgroup per service finds what the subreaper and the KENNEL_SERVICE mark cannot: a
+        // daemon that left the process group and cleared its environment.
+        m_cgroupBase = CgroupBase::choose(cgroup == BrokerConfig::ServiceCgroup::Auto);
+        if (m_cgroupBase.isValid()) {
+            qCInfo(lcSupervisor).noquote() << "services tracked by cgroup" << m_cgroupBase.path();
+            for (Service *service : std::as_const(m_services)) {
+                const QString leaf = QStringLiteral("/service-") + service->name();
+                service->setCgroup(m_cgroupBase.path() + leaf, m_cgroupBase.hierarchyPath() + leaf);
+            }
+        } else {
+            const bool off = cgroup == BrokerConfig::ServiceCgroup::Off;
+            const QString line = QStringLiteral("services tracked by process group: ") + m_cgroupBase.reason();
+            if (off)
+                qCInfo(lcSupervisor).noquote() << line;
+            else
+                qCWarning(lcSupervisor).noquote()
+                    << line << "(a daemon that leaves its process group and clears its environment is not found)";
+        }
     }
 }
 
@@ -38,6 +57,7 @@ Supervisor::~Supervisor()
     // Last started, first gone, as in stopAll(); each Service kills what still runs.
     while (!m_services.isEmpty())
         delete m_services.takeLast();
+    m_cgroupBase.removeCreated();
 }
 
 void Supervisor::setBrokerEnvironment(const QProcessEnvironment &env)
@@ -125,6 +145,16 @@ const Service *Supervisor::serviceOwning(qint64 pid) const
 {
     if (pid <= 0 || m_services.isEmpty())
         return nullptr;
+    // In a service's cgroup: the kernel's word, whatever the process did to its environment,
+    // session or parent.
+    if (m_cgroupBase.isValid()) {
+        const QString group = Cgroup::ofProcess(pid_t(pid));
+        for (const Service *s : m_services) {
+            const QString &own = s->cgroupHierarchyPath();
+            if (!group.isEmpty() && !own.isEmpty() && (group == own || group.startsWith(own + QLatin1Char('/'))))
+                return s;
+        }
+    }
     const pid_t self = ::getpid();
     pid_t current = pid_t(pid);
     pid_t below = 0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "brokerconfig.h"
+#include "cgroup.h"
 #include "service.h"
 
 #include <QList>
@@ -20,7 +21,11 @@ class Supervisor : public QObject
     Q_OBJECT
 
 public:
-    explicit Supervisor(const QList<ServiceSettings> &services, QObject *parent = nullptr);
+    // cgroup: Auto puts each service in a cgroup v2 group of its own when one can be had
+    // (CgroupBase::choose), logged either way.
+    explicit Supervisor(const QList<ServiceSettings> &services,
+                        BrokerConfig::ServiceCgroup cgroup = BrokerConfig::ServiceCgroup::Auto,
+                        QObject *parent = nullptr);
     ~Supervisor() override;
 
     // KENNEL_BROKER and the like: handed to every service from its next start on.
@@ -46,6 +51,8 @@ public:
     // KENNEL_SERVICE=<name>); nullptr if none. Services are not operators (MonitorHub).
     const Service *serviceOwning(qint64 pid) const;
     bool isSubreaper() const { return m_subreaper; }
+    // Where the services' groups are; invalid (reason() says why) when tracked by process group.
+    const CgroupBase &cgroupBase() const { return m_cgroupBase; }
     static constexpr int MaxAncestry = 64;
 
 signals:
@@ -60,6 +67,7 @@ private:
     QMetaObject::Connection m_waiting;
     bool m_stopping = false;
     bool m_subreaper = false;
+    CgroupBase m_cgroupBase;
 };
 
 } // namespace Kennel

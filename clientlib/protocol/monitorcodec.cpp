@@ -332,7 +332,10 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
 {
     QByteArray out;
     Writer(out).i64(v.timeMs).u64(v.messagesRouted).u64(v.bytesRouted).u64(v.undelivered).u32(v.clients).u32(v.monitors)
-        .u32(v.watched).u64(v.expiries).u64(v.kills).u64(v.budgetSheds).u64(v.monitorOverflows).u64(v.snapshotsRefused);
+        .u32(v.watched).u64(v.expiries).u64(v.kills).u64(v.budgetSheds).u64(v.monitorOverflows).u64(v.snapshotsRefused)
+        .u64(v.admissionRefusedPerAddress).u64(v.admissionRefusedPerPrefix).u64(v.admissionRefusedRoomFull)
+        .u64(v.admissionTimeouts).u64(v.guessesRefused).u64(v.servicesRefused).u64(v.admissionFailures)
+        .u64(v.handshakesRefusedPerAddress).u64(v.handshakesRefusedPerPrefix).u64(v.handshakesRefusedFull);
     return out;
 }
 
@@ -354,6 +357,19 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
         v.budgetSheds = r.u64();
         v.monitorOverflows = r.u64();
         v.snapshotsRefused = r.u64();
+    }
+    // Added later still (issue 18, admission): a budgets-era broker's totals end here.
+    if (r.ok() && !r.atEnd()) {
+        v.admissionRefusedPerAddress = r.u64();
+        v.admissionRefusedPerPrefix = r.u64();
+        v.admissionRefusedRoomFull = r.u64();
+        v.admissionTimeouts = r.u64();
+        v.guessesRefused = r.u64();
+        v.servicesRefused = r.u64();
+        v.admissionFailures = r.u64();
+        v.handshakesRefusedPerAddress = r.u64();
+        v.handshakesRefusedPerPrefix = r.u64();
+        v.handshakesRefusedFull = r.u64();
     }
     return done(r, v);
 }

@@ -156,6 +156,15 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     // connections and monitors shed over a broker-wide memory budget, monitors disconnected past
     // their own queue bound, Subscribes refused because the last snapshot was not read.
     quint64 budgetSheds = 0, monitorOverflows = 0, snapshotsRefused = 0;
+    // Monitor admission since the broker started (issue 18); absent from an older broker's
+    // totals (then 0): Hellos refused at the door because their address, their network prefix
+    // (IPv4 /24, IPv6 /64) or the whole waiting room had no place left; Hellos not answered
+    // within admission_timeout_ms; token checks refused over the broker-wide guess budget;
+    // services refused by uid; wrong credentials; TLS handshakes refused on the monitor listeners
+    // per address, per prefix, and with every slot taken.
+    quint64 admissionRefusedPerAddress = 0, admissionRefusedPerPrefix = 0, admissionRefusedRoomFull = 0;
+    quint64 admissionTimeouts = 0, guessesRefused = 0, servicesRefused = 0, admissionFailures = 0;
+    quint64 handshakesRefusedPerAddress = 0, handshakesRefusedPerPrefix = 0, handshakesRefusedFull = 0;
 };
 
 enum class MonitorControlAction : quint8 {

@@ -606,6 +606,7 @@ void MainWindow::updateSummary()
     if (!m_feed->hasTotals() || state == MonitorLink::State::Disconnected
         || (state != MonitorLink::State::Live && m_link->settings().address != m_summaryAddress)) {
         m_summaryLabel->setText(QString());
+        m_summaryLabel->setToolTip(QString());
         return;
     }
     const bool live = state == MonitorLink::State::Live;
@@ -626,7 +627,24 @@ void MainWindow::updateSummary()
         text += QStringLiteral(" · %1 undelivered").arg(t.undelivered);
     if (t.kills > 0 || t.expiries > 0)
         text += QStringLiteral(" · %1, %2").arg(Format::count(t.expiries, "expiry", "expiries"), Format::count(t.kills, "kill", "kills"));
+    // Monitor admission refused at the door, timed out or over the guess budget (issue 18): an
+    // attack on the operators' way in shows here; the breakdown is in the tooltip.
+    const quint64 refused = t.admissionRefusedPerAddress + t.admissionRefusedPerPrefix + t.admissionRefusedRoomFull
+                            + t.admissionTimeouts + t.guessesRefused + t.servicesRefused + t.admissionFailures
+                            + t.handshakesRefusedPerAddress + t.handshakesRefusedPerPrefix + t.handshakesRefusedFull;
+    if (refused > 0)
+        text += QStringLiteral(" · %1").arg(Format::count(qint64(refused), "admission refused", "admissions refused"));
     m_summaryLabel->setText(text);
+    m_summaryLabel->setToolTip(
+        QStringLiteral("Monitor admission since the broker started:\n"
+                       "refused per address %1, per network prefix %2, waiting room full %3\n"
+                       "timed out %4, wrong credentials %5, token guesses over the budget %6, services refused %7\n"
+                       "TLS handshakes refused per address %8, per prefix %9, all slots taken %10\n"
+                       "Memory budgets: %11 shed, %12 monitor overflows, %13 snapshots refused")
+            .arg(t.admissionRefusedPerAddress).arg(t.admissionRefusedPerPrefix).arg(t.admissionRefusedRoomFull)
+            .arg(t.admissionTimeouts).arg(t.admissionFailures).arg(t.guessesRefused).arg(t.servicesRefused)
+            .arg(t.handshakesRefusedPerAddress).arg(t.handshakesRefusedPerPrefix).arg(t.handshakesRefusedFull)
+            .arg(t.budgetSheds).arg(t.monitorOverflows).arg(t.snapshotsRefused));
 }
 
 void MainWindow::updateTrafficStatus()

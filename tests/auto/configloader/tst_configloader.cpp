@@ -45,6 +45,8 @@ QVariant field(const BrokerConfig &config, const QString &name)
         return qint64(config.idleTimeout.count());
     if (name == QLatin1String("traffic"))
         return config.logTraffic;
+    if (name == QLatin1String("cgroup"))
+        return config.serviceCgroup == BrokerConfig::ServiceCgroup::Auto ? QStringLiteral("auto") : QStringLiteral("off");
     if (name == QLatin1String("total_incomplete_frame_bytes"))
         return qint64(config.totalIncompleteFrameBytes);
     if (name == QLatin1String("total_queue_bytes"))
@@ -132,7 +134,7 @@ QVariant field(const BrokerConfig &config, const QString &name)
 // Every field above: what a rejected value must leave untouched.
 const char *const allFields[] = {
     "listen", "max_clients", "max_frame_size", "max_name_length", "max_queue_bytes", "register_timeout_ms",
-    "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "total_incomplete_frame_bytes", "total_queue_bytes", "peer_lines_per_second", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
+    "shutdown_timeout_ms", "incomplete_frame_timeout_ms", "idle_timeout_ms", "traffic", "cgroup", "total_incomplete_frame_bytes", "total_queue_bytes", "peer_lines_per_second", "default_interval_ms", "default_allowed_misses", "min_interval_ms",
     "max_interval_ms", "max_allowed_misses", "register_grace_ms", "kill_grace_ms", "history_names", "action",
     "client_actions", "rules", "services", "monitor/listen", "monitor/tls", "monitor/certificate", "monitor/private_key",
     "monitor/token", "monitor/token_file", "monitor/allow_local_peers", "monitor/max_monitors",
@@ -174,7 +176,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[service.NAME], [monitor])");
+                            "[supervisor], [service.NAME], [monitor])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
@@ -686,6 +688,10 @@ void tst_ConfigLoader::fileKeys_data()
     QTest::newRow("traffic-On") << QByteArray("[log]\ntraffic = On\n") << QStringLiteral("traffic") << QVariant(true);
     QTest::newRow("traffic-1") << QByteArray("[log]\ntraffic = 1\n") << QStringLiteral("traffic") << QVariant(true);
     QTest::newRow("traffic-false") << QByteArray("[log]\ntraffic = false\n") << QStringLiteral("traffic") << QVariant(false);
+    QTest::newRow("cgroup-off") << QByteArray("[supervisor]\ncgroup = off\n") << QStringLiteral("cgroup")
+                                << QVariant(QStringLiteral("off"));
+    QTest::newRow("cgroup-Auto") << QByteArray("[supervisor]\ncgroup = Auto\n") << QStringLiteral("cgroup")
+                                 << QVariant(QStringLiteral("auto"));
     QTest::newRow("comments-and-crlf") << QByteArray("; top\r\n# hash\r\n[limits] ; trailing\r\nmax_clients = 12 ; why\r\n")
                                        << QStringLiteral("max_clients") << QVariant(qint64(12));
     QTest::newRow("utf8-bom") << QByteArray("\xef\xbb\xbf[limits]\nmax_clients = 13\n") << QStringLiteral("max_clients")
@@ -811,6 +817,8 @@ void tst_ConfigLoader::badFileValues_data()
 
     QTest::newRow("clients-abc") << QByteArray("[limits]\nmax_clients = abc\n")
                                  << QStringLiteral("limits/max_clients: \"abc\" is not a whole number");
+    QTest::newRow("cgroup-yes") << QByteArray("[supervisor]\ncgroup = yes\n")
+                                << QStringLiteral("supervisor/cgroup: \"yes\" is not auto or off");
     QTest::newRow("clients-empty") << QByteArray("[limits]\nmax_clients =\n")
                                    << QStringLiteral("limits/max_clients: \"\" is not a whole number");
     QTest::newRow("clients-float") << QByteArray("[limits]\nmax_clients = 1.5\n")
@@ -1257,7 +1265,7 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("monitor/proven_address_ttl_ms"), QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
                                 QStringLiteral("monitor/token_file"), QStringLiteral("monitor/total_queue_bytes"),
                                 QStringLiteral("monitor/totals_interval_ms"),
-                                QStringLiteral("monitor/traffic_preview_bytes"),
+                                QStringLiteral("monitor/traffic_preview_bytes"), QStringLiteral("supervisor/cgroup"),
                                 QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
                                 QStringLiteral("watchdog/default_allowed_misses"),
                                 QStringLiteral("watchdog/default_interval_ms"), QStringLiteral("watchdog/history_names"),

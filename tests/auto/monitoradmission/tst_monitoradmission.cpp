@@ -7,7 +7,8 @@
 // - a supervised service refused as a monitor by its uid (it cannot stop a service or
 //   disconnect a client), and one allowed by [service.NAME] monitor;
 // - a daemonizing service (double fork, setsid) stopped on service stop and at the broker's
-//   shutdown, no orphan left (checked by PID);
+//   shutdown, no orphan left (checked by PID); one that also sheds its environment, found only
+//   by its cgroup, likewise (skipped, with the broker's reason, where no cgroup2 is writable);
 // - a restart-storm configuration refused by --check-config and at start.
 // Loopback addresses other than 127.0.0.1 are all usable on Linux: a socket bound to 127.0.0.2
 // reaches a listener on 127.0.0.1 and the broker sees 127.0.0.2.
@@ -21,6 +22,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QHostAddress>
 #include <QLocalSocket>
 #include <QProcess>
@@ -207,6 +209,7 @@ private slots:
     void serviceIsNotAnOperator();
     void daemonizingServiceStoppedOnStop();
     void daemonizingServiceStoppedAtBrokerShutdown();
+    void hiddenDaemonStoppedByItsCgroup();
     void stormConfigRefused();
     void failingServiceMarkedFailedAtTheBounds();
 
@@ -558,6 +561,85 @@ void tst_MonitorAdmission::daemonizingServiceStoppedAtBrokerShutdown()
     QTRY_VERIFY2_WITH_TIMEOUT(processGone(daemon), qPrintable(QStringLiteral("daemon pid %1 survived the broker").arg(daemon)),
                               3000);
     QVERIFY2(broker.log().contains("leftover"), broker.log().constData());
+}
+
+// Finding 7, the part the process-group fallback cannot do: a daemon that double-forks, calls
+// setsid() and executes itself again with an empty environment is in no process group of the
+// service and carries no KENNEL_SERVICE mark. Only its cgroup says whose it is. A real broker:
+// the service stopped by an operator (a monitor's StopService), then at SIGTERM.
+void tst_MonitorAdmission::hiddenDaemonStoppedByItsCgroup()
+{
+    const QString pidFile = m_dir.filePath(QStringLiteral("hidden-daemon.pid"));
+    const QByteArray config = QByteArray("[service.daemon]\nprogram = ") + DAEMONIZER + "\narguments = "
+                              + pidFile.toLocal8Bit() + ", hide\nrestart = never\n";
+    auto startDaemon = [&](BrokerProcess &broker) -> pid_t {
+        QFile::remove(pidFile);
+        BrokerProcess::Options options;
+        options.configText = config;
+        QString error;
+        if (!broker.start(options, &error)) {
+            qWarning("%s", qPrintable(error));
+            return 0;
+        }
+        // Events run while waiting: the broker's log keeps being read.
+        QElapsedTimer waited;
+        waited.start();
+        while (readPidFile(pidFile) <= 0 && waited.elapsed() < 5000)
+            QTest::qWait(20);
+        return readPidFile(pidFile);
+    };
+
+    BrokerProcess broker;
+    const pid_t daemon = startDaemon(broker);
+    QVERIFY(daemon > 0);
+    m_daemons.append(daemon);
+    const qsizetype fallback = broker.log().indexOf("services tracked by process group: ");
+    if (fallback >= 0) {
+        const QByteArray reason = broker.log().mid(fallback).split('\n').constFirst();
+        QSKIP(qPrintable(QStringLiteral("no writable cgroup2 for the broker: ") + QString::fromUtf8(reason)));
+    }
+    QVERIFY2(broker.log().contains("services tracked by cgroup "), broker.log().constData());
+    QVERIFY(!processGone(daemon));
+    // The disguise holds: out of the service's group and session, no mark in its environment.
+    QFile environ(QStringLiteral("/proc/%1/environ").arg(daemon));
+    QVERIFY(environ.open(QIODevice::ReadOnly));
+    QVERIFY(!environ.readAll().contains("KENNEL_SERVICE"));
+    QCOMPARE(::getpgid(daemon), ::getsid(daemon)); // the group of the session it made, not the service's
+    QVERIFY(::getsid(daemon) != ::getsid(0));
+
+    // An operator stops the service (its main process is long gone: state exited).
+    QProcess probe;
+    probe.setProcessChannelMode(QProcess::MergedChannels);
+    probe.start(QStringLiteral(MONITORPROBE), {broker.unixPath(), QStringLiteral("daemon"), QStringLiteral("nobody")});
+    QTRY_COMPARE_WITH_TIMEOUT(probe.state(), QProcess::NotRunning, 20000);
+    QCOMPARE(probe.exitCode(), 20); // admitted: the stop was asked for
+    QTRY_VERIFY2_WITH_TIMEOUT(processGone(daemon), qPrintable(QStringLiteral("daemon pid %1 survived the stop").arg(daemon)),
+                              5000);
+    QVERIFY2(broker.log().contains(QByteArray(QByteArray("leftover process(es) killed (service stopped): pid ")
+                                   + QByteArray::number(daemon))),
+             broker.log().constData());
+    QString verdict = broker.stopVerdict();
+    QVERIFY2(verdict.isEmpty(), qPrintable(verdict));
+
+    // And at the broker's SIGTERM.
+    BrokerProcess second;
+    const pid_t again = startDaemon(second);
+    QVERIFY(again > 0);
+    m_daemons.append(again);
+    QVERIFY(!processGone(again));
+    verdict = second.stopVerdict();
+    QVERIFY2(verdict.isEmpty(), qPrintable(verdict));
+    QTRY_VERIFY2_WITH_TIMEOUT(processGone(again), qPrintable(QStringLiteral("daemon pid %1 survived the broker").arg(again)),
+                              3000);
+    QVERIFY2(second.log().contains(QByteArray(QByteArray("leftover process(es) killed (the broker is shutting down): pid ")
+                                   + QByteArray::number(again))),
+             second.log().constData());
+    // The groups were removed with the broker.
+    const QByteArray marker = "services tracked by cgroup ";
+    const qsizetype at = second.log().indexOf(marker);
+    QVERIFY(at >= 0);
+    const QString base = QString::fromLocal8Bit(second.log().mid(at + marker.size()).split('\n').constFirst().trimmed());
+    QVERIFY2(!QFileInfo::exists(base), qPrintable(base));
 }
 
 // Finding 7: restart_delay_ms = 0 with a 1 ms window was accepted and made 2,771 starts in 5 s.

@@ -552,6 +552,15 @@ void tst_MonitorApp::summaryUsesPluralForms()
     const QString text = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
     QVERIFY2(text.startsWith(QStringLiteral("1 client · ")), qPrintable(text));
     QVERIFY2(text.endsWith(QStringLiteral("1 expiry, 1 kill")), qPrintable(text));
+    // Admission refusals (issue 18): summed in the line, broken down in the tooltip.
+    totals.guessesRefused = 2;
+    totals.admissionRefusedPerPrefix = 1;
+    f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
+    w.feed()->flush();
+    auto *summary = w.findChild<QLabel *>(QStringLiteral("summary"));
+    QVERIFY2(summary->text().endsWith(QStringLiteral("1 expiry, 1 kill · 3 admissions refused")), qPrintable(summary->text()));
+    QVERIFY2(summary->toolTip().contains(QStringLiteral("per network prefix 1")), qPrintable(summary->toolTip()));
+    QVERIFY2(summary->toolTip().contains(QStringLiteral("token guesses over the budget 2")), qPrintable(summary->toolTip()));
     f->device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch({record(1)})));
     w.feed()->flush();
     const QString traffic = w.findChild<QLabel *>(QStringLiteral("trafficStatus"))->text();

@@ -269,6 +269,16 @@ void tst_MonitorCodec::totals()
     v.budgetSheds = 14;
     v.monitorOverflows = 15;
     v.snapshotsRefused = 16;
+    v.admissionRefusedPerAddress = 17;
+    v.admissionRefusedPerPrefix = 18;
+    v.admissionRefusedRoomFull = 19;
+    v.admissionTimeouts = 20;
+    v.guessesRefused = 21;
+    v.servicesRefused = 22;
+    v.admissionFailures = 23;
+    v.handshakesRefusedPerAddress = 24;
+    v.handshakesRefusedPerPrefix = 25;
+    v.handshakesRefusedFull = 26;
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -283,15 +293,33 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->budgetSheds, 14u);
     QCOMPARE(d->monitorOverflows, 15u);
     QCOMPARE(d->snapshotsRefused, 16u);
-    // An older broker's totals end after kills: accepted, the newer counters 0; any other prefix
-    // is refused.
+    QCOMPARE(d->admissionRefusedPerAddress, 17u);
+    QCOMPARE(d->admissionRefusedPerPrefix, 18u);
+    QCOMPARE(d->admissionRefusedRoomFull, 19u);
+    QCOMPARE(d->admissionTimeouts, 20u);
+    QCOMPARE(d->guessesRefused, 21u);
+    QCOMPARE(d->servicesRefused, 22u);
+    QCOMPARE(d->admissionFailures, 23u);
+    QCOMPARE(d->handshakesRefusedPerAddress, 24u);
+    QCOMPARE(d->handshakesRefusedPerPrefix, 25u);
+    QCOMPARE(d->handshakesRefusedFull, 26u);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8);
+    // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
+    // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
+    constexpr qsizetype BudgetsSize = OldSize + 3 * 8;
     const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
     QVERIFY(old);
     QCOMPARE(old->kills, 13u);
     QCOMPARE(old->budgetSheds, 0u);
+    QCOMPARE(old->admissionRefusedPerAddress, 0u);
+    const auto budgets = decodeMonitorTotals(QByteArrayView(e).first(BudgetsSize));
+    QVERIFY(budgets);
+    QCOMPARE(budgets->snapshotsRefused, 16u);
+    QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
+    QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize)
+        if (n != OldSize && n != BudgetsSize)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
     QVERIFY(decodeMonitorTotals(QByteArray(e + QByteArray("\x01\x02\x03", 3))));

@@ -258,6 +258,7 @@ private slots:
     void unixPeerByCredentials_data();
     void unixPeerByCredentials();
     void rightTokenOverTcp();
+    void admissionRefusalsInTotals();
     void tokenFileErrorStopsStart();
     void maxMonitors();
     void monitorListener();
@@ -386,6 +387,55 @@ void tst_MonitorStream::rightTokenOverTcp()
     const auto decoded = decodeMonitorTotals(totals->payload);
     QVERIFY(decoded);
     QCOMPARE(decoded->monitors, 1u);
+}
+
+// Issue 18: the admission counters reach the operators in the totals record. A wrong token and a
+// Unix peer refused by uid, seen by an admitted monitor in the totals that follow; every field
+// as the broker counts it.
+void tst_MonitorStream::admissionRefusalsInTotals()
+{
+    BrokerConfig c = config();
+    TestBroker broker(c);
+    QVERIFY(broker.start());
+    RawPeer monitor;
+    QVERIFY(monitor.connectTcp(broker.tcpPort()));
+    monitor.writeBytes(helloFrame("ops", Token));
+    QCOMPARE(admissionAnswer(monitor), ErrorCode::None);
+    monitor.writeBytes(subscribeFrame(false));
+    QVERIFY(readSnapshot(monitor));
+    const auto first = monitor.take(MonitorFrame::Totals, 3000);
+    QVERIFY(first);
+    const auto before = decodeMonitorTotals(first->payload);
+    QVERIFY(before);
+    QCOMPARE(before->admissionFailures, 0u);
+
+    RawPeer intruder;
+    QVERIFY(intruder.connectTcp(broker.tcpPort()));
+    intruder.writeBytes(helloFrame("intruder", QByteArrayLiteral("wrong-token-wrong-token")));
+    QCOMPARE(admissionAnswer(intruder), ErrorCode::NotPermitted);
+    const MonitorHub::AdmissionCounters counted = broker.broker().monitors().admissionCounters();
+    QVERIFY(counted.failures >= 1);
+
+    // The next totals record carries it (records already queued may predate it).
+    std::optional<MonitorTotals> after;
+    for (int i = 0; i < 20 && !(after && after->admissionFailures >= 1); ++i) {
+        const auto f = monitor.take(MonitorFrame::Totals, 3000);
+        QVERIFY(f);
+        after = decodeMonitorTotals(f->payload);
+        QVERIFY(after);
+    }
+    QVERIFY(after && after->admissionFailures >= 1);
+    const MonitorHub::AdmissionCounters now = broker.broker().monitors().admissionCounters();
+    QCOMPARE(after->admissionFailures, now.failures);
+    QCOMPARE(after->admissionRefusedPerAddress, now.refusedPerAddress);
+    QCOMPARE(after->admissionRefusedPerPrefix, now.refusedPerPrefix);
+    QCOMPARE(after->admissionRefusedRoomFull, now.refusedRoomFull);
+    QCOMPARE(after->admissionTimeouts, now.timedOut);
+    QCOMPARE(after->guessesRefused, now.guessesRefused);
+    QCOMPARE(after->servicesRefused, now.servicesRefused);
+    QCOMPARE(after->handshakesRefusedPerAddress, now.handshakesRefusedPerAddress);
+    QCOMPARE(after->handshakesRefusedPerPrefix, now.handshakesRefusedPerPrefix);
+    QCOMPARE(after->handshakesRefusedFull, now.handshakesRefusedFull);
 }
 
 void tst_MonitorStream::tokenFileErrorStopsStart()
