@@ -144,19 +144,25 @@ std::optional<PeerLookupResult> findPeerSocket(int fd, quint64 &inode, uid_t &ui
     return std::nullopt;
 }
 
-// /proc/PID/stat field 4, or 0 if unreadable (the process is gone).
+// What parentOf() answers for a process that no longer exists.
+constexpr pid_t ProcessGone = -1;
+
+// /proc/PID/stat field 4; ProcessGone if the process has exited (its directory is gone, or it died
+// while being read); 0 if unreadable for another reason.
 pid_t parentOf(pid_t pid)
 {
     char path[32];
     std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
     UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
     if (!fd.isValid())
-        return 0;
+        return errno == ENOENT ? ProcessGone : 0;
     char buf[512];
     ssize_t n;
     do {
         n = ::read(fd.get(), buf, sizeof buf - 1);
     } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == ESRCH)
+        return ProcessGone;
     if (n <= 0)
         return 0;
     buf[n] = '\0';
@@ -385,9 +391,17 @@ PeerLookupResult ownerOfSocket(quint64 inode, const QString &peerText)
     if (scan.count == 0)
         return notFound(QStringLiteral("%1: socket inode %2 held by no process%3").arg(peerText).arg(inode).arg(unreadableNote));
     std::vector<int> roots;
+    int gone = 0;
     for (int i = 0; i < scan.count; ++i) {
         bool descendant = false;
         pid_t p = parentOf(scan.pids[i]);
+        // A holder that has exited since the scan holds nothing any more: popen()'s sh and ps come
+        // and go many times a second in the old clients, and counting one that just ended as a
+        // root of its own made their connections ambiguous (and a name binding refused) at random.
+        if (p == ProcessGone) {
+            ++gone;
+            continue;
+        }
         // A chain that cannot be followed (an ancestor exiting meanwhile) leaves the holder a root
         // of its own: Ambiguous, resolved again later, never a guess.
         for (int depth = 0; p > 1 && depth < 256 && !descendant; ++depth) {
@@ -399,6 +413,8 @@ PeerLookupResult ownerOfSocket(quint64 inode, const QString &peerText)
         if (!descendant)
             roots.push_back(i);
     }
+    if (gone == scan.count)
+        return notFound(QStringLiteral("%1: socket inode %2: every holder exited during lookup").arg(peerText).arg(inode));
     if (roots.size() != 1) {
         QStringList pids;
         for (int i = 0; i < scan.count; ++i)

@@ -203,7 +203,8 @@ void tst_LegacyIdentity::forkingClientIsServedWatchedKilledAndRestarted()
              broker.log().right(3000).constData());
     // Stops feeding: terminated by its own PID, then restarted.
     const QString signalled = waitFor({}, QRegularExpression(QStringLiteral("'forker' pid (\\d+): term-sent")), 15000, log);
-    QCOMPARE(signalled, first);
+    QVERIFY2(signalled == first, qPrintable(QStringLiteral("signalled pid %1, first pid %2; log:\n%3")
+                                                .arg(signalled, first, QString::fromUtf8(broker.log().right(4000)))));
     const QString second = waitFor({}, QRegularExpression(QStringLiteral("forker: started, pid (?!%1\\b)(\\d+)").arg(first)), 10000, log);
     QVERIFY2(!second.isEmpty(), broker.log().right(3000).constData());
     QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("registered legacy receive connection 'forker'") >= 2, 10000);
