@@ -42,18 +42,23 @@ int BudgetShedder::shedIncompleteFrames(const std::vector<Session *> &sessions)
                                             "this connection's %2 bytes were the oldest")
                                  .arg(budget.limit())
                                  .arg(bytes);
-        budget.noteShed();
-        int suppressed = 0;
-        if (m_log.allow(&suppressed)) {
-            if (suppressed)
-                qCWarning(lcBroker, "%d more sheds over a memory budget not logged", suppressed);
-            qCWarning(lcBroker).noquote() << "shed" << session->describe() << "-" << text << "- sheds so far:"
-                                          << budget.shedCount();
-        }
-        session->expire(Session::CloseReason::OverBudget, ErrorCode::OverBudget, text);
+        shedOne(budget, session, text);
         ++closed;
     }
     return closed;
+}
+
+void BudgetShedder::shedOne(MemoryBudget &budget, Session *session, const QString &text)
+{
+    budget.noteShed();
+    int suppressed = 0;
+    if (m_log.allow(&suppressed)) {
+        if (suppressed)
+            qCWarning(lcBroker, "%d more sheds over a memory budget not logged", suppressed);
+        qCWarning(lcBroker).noquote() << "shed" << session->describe() << "-" << text << "- sheds so far:"
+                                      << budget.shedCount();
+    }
+    session->expire(Session::CloseReason::OverBudget, ErrorCode::OverBudget, text);
 }
 
 int BudgetShedder::shedClientQueues(const std::vector<Session *> &sessions)
@@ -75,15 +80,7 @@ int BudgetShedder::shedClientQueues(const std::vector<Session *> &sessions)
                                             "this connection's backlog of %2 bytes was the largest")
                                  .arg(budget.limit())
                                  .arg(session->pendingOutput());
-        budget.noteShed();
-        int suppressed = 0;
-        if (m_log.allow(&suppressed)) {
-            if (suppressed)
-                qCWarning(lcBroker, "%d more sheds over a memory budget not logged", suppressed);
-            qCWarning(lcBroker).noquote() << "shed" << session->describe() << "-" << text << "- sheds so far:"
-                                          << budget.shedCount();
-        }
-        session->expire(Session::CloseReason::OverBudget, ErrorCode::OverBudget, text);
+        shedOne(budget, session, text);
         ++closed;
     }
     return closed;

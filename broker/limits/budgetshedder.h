@@ -8,6 +8,7 @@
 
 #include "logthrottle.h"
 
+#include <QString>
 #include <QtGlobal>
 
 #include <vector>
@@ -15,6 +16,7 @@
 namespace Kennel {
 
 class BudgetLedger;
+class MemoryBudget;
 class Session;
 
 class BudgetShedder
@@ -29,6 +31,8 @@ public:
 private:
     int shedIncompleteFrames(const std::vector<Session *> &sessions);
     int shedClientQueues(const std::vector<Session *> &sessions);
+    // One offender: counted, logged (rate-limited), told why and closed.
+    void shedOne(MemoryBudget &budget, Session *session, const QString &text);
 
     BudgetLedger &m_ledger;
     LogThrottle m_log;
