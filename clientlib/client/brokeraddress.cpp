@@ -1,5 +1,7 @@
 #include "brokeraddress.h"
 
+#include "addressgrammar.h"
+
 #include <QDebug>
 #include <QFile>
 #include <QHostAddress>
@@ -8,9 +10,6 @@ namespace {
 
 const QString UnixPrefix = QStringLiteral("unix:");
 
-// sockaddr_un::sun_path is 108 bytes on Linux, NUL included. Refusing here gives a message that
-// names the address; the kernel would only say "invalid argument" at connect or bind time.
-constexpr qsizetype MaxUnixPathBytes = 107;
 constexpr qsizetype MaxHostNameLength = 253;
 constexpr qsizetype MaxLabelLength = 63;
 
@@ -18,28 +17,6 @@ void setError(QString *error, const QString &text)
 {
     if (error)
         *error = text;
-}
-
-std::optional<quint16> parsePort(QStringView text, const QString &whole, QString *error)
-{
-    if (text.isEmpty()) {
-        setError(error, QStringLiteral("missing port in \"%1\" (expected HOST:PORT)").arg(whole));
-        return std::nullopt;
-    }
-    // toUInt() would accept "+80" and " 80"; an address is a token, so digits only.
-    for (QChar c : text) {
-        if (c < u'0' || c > u'9') {
-            setError(error, QStringLiteral("port \"%1\" in \"%2\" is not a number").arg(text, whole));
-            return std::nullopt;
-        }
-    }
-    bool ok = false;
-    const uint port = text.toUInt(&ok);
-    if (!ok || port > 65535) {
-        setError(error, QStringLiteral("port %1 in \"%2\" is out of range (0..65535)").arg(text, whole));
-        return std::nullopt;
-    }
-    return quint16(port);
 }
 
 bool isHostNameChar(QChar c)
@@ -106,13 +83,41 @@ std::optional<BrokerAddress> BrokerAddress::parse(const QString &text, QString *
         }
     }
 
+    // The grammar is every Kennel program's (AddressGrammar); what follows is the client's
+    // policy: host names allowed (they are resolved when connecting), any Unix path.
+    using namespace Kennel::AddressGrammar;
+    SyntaxError syntax = SyntaxError::None;
+    const std::optional<Parts> parts = split(text, &syntax);
+    switch (syntax) {
+    case SyntaxError::None:
+        break;
+    case SyntaxError::MissingCloseBracket:
+        setError(error, QStringLiteral("missing ']' in \"%1\" (expected [IPV6]:PORT)").arg(text));
+        return std::nullopt;
+    case SyntaxError::MissingPortAfterBracket:
+        setError(error, QStringLiteral("missing port in \"%1\" (expected [IPV6]:PORT)").arg(text));
+        return std::nullopt;
+    case SyntaxError::MissingPort:
+        setError(error, QStringLiteral("missing port in \"%1\" (expected HOST:PORT, [IPV6]:PORT "
+                                       "or unix:PATH)").arg(text));
+        return std::nullopt;
+    case SyntaxError::UnbracketedIPv6: {
+        const qsizetype colon = text.lastIndexOf(u':');
+        setError(error, QStringLiteral("IPv6 addresses need brackets: \"[%1]:%2\"")
+                            .arg(text.left(colon), QStringView(text).mid(colon + 1)));
+        return std::nullopt;
+    }
+    }
+
     BrokerAddress address;
-    if (text.startsWith(UnixPrefix)) {
-        const QString path = text.mid(UnixPrefix.size());
+    if (parts->kind == Parts::Kind::Unix) {
+        const QString &path = parts->path;
         if (path.isEmpty()) {
             setError(error, QStringLiteral("missing socket path in \"%1\" (expected unix:PATH)").arg(text));
             return std::nullopt;
         }
+        // Refused here with a message that names the address; the kernel would only say
+        // "invalid argument" at connect time.
         if (QFile::encodeName(path).size() > MaxUnixPathBytes) {
             setError(error, QStringLiteral("socket path in \"%1\" is longer than %2 bytes")
                                 .arg(text).arg(MaxUnixPathBytes));
@@ -123,46 +128,32 @@ std::optional<BrokerAddress> BrokerAddress::parse(const QString &text, QString *
         return address;
     }
 
-    QString host;
-    QStringView portText;
-    if (text.startsWith(u'[')) {
-        const qsizetype close = text.indexOf(u']');
-        if (close < 0) {
-            setError(error, QStringLiteral("missing ']' in \"%1\" (expected [IPV6]:PORT)").arg(text));
-            return std::nullopt;
-        }
-        host = text.mid(1, close - 1);
+    const QString &host = parts->host;
+    if (parts->bracketed) {
         QHostAddress v6;
         if (!v6.setAddress(host) || v6.protocol() != QAbstractSocket::IPv6Protocol) {
             setError(error, QStringLiteral("\"%1\" is not a valid IPv6 address").arg(host));
             return std::nullopt;
         }
-        const QStringView rest = QStringView(text).mid(close + 1);
-        if (!rest.startsWith(u':')) {
-            setError(error, QStringLiteral("missing port in \"%1\" (expected [IPV6]:PORT)").arg(text));
-            return std::nullopt;
-        }
-        portText = rest.mid(1);
-    } else {
-        const qsizetype colon = text.lastIndexOf(u':');
-        if (colon < 0) {
-            setError(error, QStringLiteral("missing port in \"%1\" (expected HOST:PORT, [IPV6]:PORT "
-                                           "or unix:PATH)").arg(text));
-            return std::nullopt;
-        }
-        host = text.left(colon);
-        if (host.contains(u':')) {
-            setError(error, QStringLiteral("IPv6 addresses need brackets: \"[%1]:%2\"")
-                                .arg(host, QStringView(text).mid(colon + 1)));
-            return std::nullopt;
-        }
-        if (!validateHost(host, text, error))
-            return std::nullopt;
-        portText = QStringView(text).mid(colon + 1);
-    }
-    const std::optional<quint16> port = parsePort(portText, text, error);
-    if (!port)
+    } else if (!validateHost(host, text, error)) {
         return std::nullopt;
+    }
+
+    PortError portError = PortError::None;
+    const std::optional<quint16> port = parsePort(parts->port, &portError);
+    switch (portError) {
+    case PortError::None:
+        break;
+    case PortError::Missing:
+        setError(error, QStringLiteral("missing port in \"%1\" (expected HOST:PORT)").arg(text));
+        return std::nullopt;
+    case PortError::NotANumber:
+        setError(error, QStringLiteral("port \"%1\" in \"%2\" is not a number").arg(parts->port, text));
+        return std::nullopt;
+    case PortError::OutOfRange:
+        setError(error, QStringLiteral("port %1 in \"%2\" is out of range (0..65535)").arg(parts->port, text));
+        return std::nullopt;
+    }
     address.m_kind = Kind::Tcp;
     address.m_host = host;
     address.m_port = *port;

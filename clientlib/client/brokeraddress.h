@@ -2,9 +2,10 @@
 // kennelctl --broker, KENNEL_BROKER, KennelClient):
 //   HOST:PORT     TCP; HOST is an IPv4 literal or a host name ("localhost", "broker.lan")
 //   [V6]:PORT     TCP over an IPv6 literal, which needs the brackets because it holds colons
-//   unix:PATH     a Unix-domain socket; a relative PATH is resolved against the working directory
-//                 when a connection is made, not when parsing
-// PORT 0 parses (a listener asks for any free port) but a client cannot connect to it.
+//   unix:PATH     a Unix-domain socket ("unix:" in any case); a relative PATH is resolved against
+//                 the working directory when a connection is made, not when parsing
+// PORT 0 parses (a listener asks for any free port) but a client cannot connect to it. The
+// grammar is AddressGrammar's (clientlib/protocol), shared with the broker's listen addresses.
 #pragma once
 
 #include "kennel_export.h"

@@ -1,8 +1,8 @@
 // MainWindow: kennel-monitor's one window. It owns the models and the MonitorFeed that fills
-// them from a MonitorLink, and shows them: the clients table (filter, sorting, coloured watchdog
-// state, deadline bars, context actions), the services panel (restart/stop/start), the traffic
-// view (filters, pause, clear, text/hex, CSV export), the events log, the rate chart, and a status
-// bar that always says what the link is doing.
+// them from a MonitorLink, and composes the panels that show them: the clients table
+// (ClientsPanel, with the broker's figures in a SummaryLabel), the services (ServicesPanel), the
+// traffic (TrafficPanel) and events (EventsPanel) tabs, the rate chart, the Broker menu
+// (ConnectionMenu) and a status bar that always says what the link is doing (LinkStatus).
 //
 // Operator actions go to the broker through the link; their results come back as events. Every
 // action is also a public function so the offscreen tests drive the window the way a user would,
@@ -15,15 +15,10 @@
 #include <QPointer>
 #include <QTimer>
 
-#include <optional>
-
 QT_BEGIN_NAMESPACE
 class QAction;
-class QCheckBox;
 class QLabel;
 class QLineEdit;
-class QMenu;
-class QPushButton;
 class QSettings;
 class QSortFilterProxyModel;
 class QTableView;
@@ -33,14 +28,21 @@ QT_END_NAMESPACE
 namespace Kennel {
 
 class ClientsModel;
+class ClientsPanel;
+class ConnectionMenu;
 class EventsModel;
+class EventsPanel;
+class LinkStatus;
 class MonitorFeed;
 class RateChart;
 class RateSeries;
 class ServicesModel;
+class ServicesPanel;
+class SummaryLabel;
 class TrafficDetailView;
 class TrafficFilterProxy;
 class TrafficModel;
+class TrafficPanel;
 
 class MainWindow : public QMainWindow
 {
@@ -58,22 +60,22 @@ public:
     TrafficModel *trafficModel() const { return m_traffic; }
     EventsModel *eventsModel() const { return m_events; }
     RateSeries *rateSeries() const { return m_rates; }
-    QSortFilterProxyModel *clientsProxy() const { return m_clientsProxy; }
-    TrafficFilterProxy *trafficProxy() const { return m_trafficProxy; }
-    QTableView *clientsView() const { return m_clientsView; }
-    QTableView *trafficView() const { return m_trafficView; }
-    QTableView *servicesView() const { return m_servicesView; }
-    QTableView *eventsView() const { return m_eventsView; }
-    TrafficDetailView *trafficDetail() const { return m_trafficDetail; }
-    QLineEdit *clientFilterEdit() const { return m_clientFilter; }
-    QLineEdit *trafficSourceEdit() const { return m_trafficSource; }
-    QLineEdit *trafficTargetEdit() const { return m_trafficTarget; }
-    QLineEdit *trafficTextEdit() const { return m_trafficText; }
-    QAction *pauseAction() const { return m_pauseAction; }
-    QAction *hexAction() const { return m_hexAction; }
-    QAction *disconnectClientAction() const { return m_disconnectClientAction; }
-    QAction *sendTestMessageAction() const { return m_sendTestAction; }
-    QLabel *linkStateLabel() const { return m_stateLabel; }
+    QSortFilterProxyModel *clientsProxy() const;
+    TrafficFilterProxy *trafficProxy() const;
+    QTableView *clientsView() const;
+    QTableView *trafficView() const;
+    QTableView *servicesView() const;
+    QTableView *eventsView() const;
+    TrafficDetailView *trafficDetail() const;
+    QLineEdit *clientFilterEdit() const;
+    QLineEdit *trafficSourceEdit() const;
+    QLineEdit *trafficTargetEdit() const;
+    QLineEdit *trafficTextEdit() const;
+    QAction *pauseAction() const;
+    QAction *hexAction() const;
+    QAction *disconnectClientAction() const;
+    QAction *sendTestMessageAction() const;
+    QLabel *linkStateLabel() const;
 
     // Dialogs that ask "are you sure?" (disconnect a client, stop a service). On by default.
     void setConfirmActions(bool confirm) { m_confirm = confirm; }
@@ -100,19 +102,12 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
-    QWidget *buildClientsPanel();
-    QWidget *buildTrafficPanel();
-    QWidget *buildEventsPanel();
-    QWidget *buildServicesPanel();
     void buildMenus();
-    void clientsContextMenu(const QPoint &pos);
     void updateLinkStatus();
-    void rememberLiveBroker();
     void updateSummary();
-    void updateClientActions();
-    void updateServiceActions();
-    void updateTrafficStatus();
-    void updateTrafficDetail();
+    void updateActions();
+    bool isLive() const;
+    quint32 sendControl(const MonitorControl &control); // 0: not sent, the link is not live
     bool confirm(const QString &title, const QString &text);
     void exportWithDialog(bool traffic);
     void restoreLayout();
@@ -121,8 +116,6 @@ private:
     QPointer<MonitorLink> m_link;
     QSettings *m_settings;
     bool m_confirm = true;
-    std::optional<bool> m_keepToken; // the connect dialog's "remember the token", once it was used
-    bool m_selectedClientGone = false;
     bool m_shownLive = true; // so that the first update greys the tables when not live
 
     ClientsModel *m_clients = nullptr;
@@ -131,44 +124,16 @@ private:
     EventsModel *m_events = nullptr;
     RateSeries *m_rates = nullptr;
     MonitorFeed *m_feed = nullptr;
-    QSortFilterProxyModel *m_clientsProxy = nullptr;
-    TrafficFilterProxy *m_trafficProxy = nullptr;
-    QSortFilterProxyModel *m_eventsProxy = nullptr;
 
-    QTableView *m_clientsView = nullptr;
-    QLineEdit *m_clientFilter = nullptr;
-    QLabel *m_clientsCount = nullptr;
-    QTableView *m_servicesView = nullptr;
-    QPushButton *m_restartButton = nullptr;
-    QPushButton *m_stopButton = nullptr;
-    QPushButton *m_startButton = nullptr;
-    QTableView *m_trafficView = nullptr;
-    QLineEdit *m_trafficSource = nullptr;
-    QLineEdit *m_trafficTarget = nullptr;
-    QLineEdit *m_trafficText = nullptr;
-    QCheckBox *m_follow = nullptr;
-    QLabel *m_trafficStatus = nullptr;
-    TrafficDetailView *m_trafficDetail = nullptr;
-    QTableView *m_eventsView = nullptr;
-    QLineEdit *m_eventsFilter = nullptr;
+    ClientsPanel *m_clientsPanel = nullptr;
+    ServicesPanel *m_servicesPanel = nullptr;
+    TrafficPanel *m_trafficPanel = nullptr;
+    EventsPanel *m_eventsPanel = nullptr;
+    SummaryLabel *m_summary = nullptr;
     RateChart *m_chart = nullptr;
     QTabWidget *m_tabs = nullptr;
-
-    QAction *m_connectAction = nullptr;
-    QAction *m_closeLinkAction = nullptr;
-    QAction *m_pauseAction = nullptr;
-    QAction *m_clearAction = nullptr;
-    QAction *m_hexAction = nullptr;
-    QAction *m_exportTrafficAction = nullptr;
-    QAction *m_exportEventsAction = nullptr;
-    QAction *m_disconnectClientAction = nullptr;
-    QAction *m_sendTestAction = nullptr;
-    QAction *m_showTrafficAction = nullptr;
-
-    QLabel *m_stateIcon = nullptr;
-    QLabel *m_stateLabel = nullptr;
-    QLabel *m_summaryLabel = nullptr;
-    BrokerAddress m_summaryAddress; // whose figures the summary shows
+    ConnectionMenu *m_connectionMenu = nullptr;
+    LinkStatus *m_linkStatus = nullptr;
     QTimer m_statusTimer; // the reconnect countdown moves even when nothing else does
 };
 

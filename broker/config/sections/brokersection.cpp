@@ -1,5 +1,6 @@
 #include "brokersection.h"
 
+#include "addressgrammar.h"
 #include "configloader.h"
 
 #include <QCommandLineParser>
@@ -21,6 +22,7 @@ using namespace Config;
 // sun_path holds the path and its terminating NUL; a longer path would be silently truncated
 // by some APIs and refused by others, so refuse it here with a readable reason.
 constexpr int MaxUnixPathBytes = int(sizeof(sockaddr_un{}.sun_path)) - 1;
+static_assert(MaxUnixPathBytes == AddressGrammar::MaxUnixPathBytes);
 
 const QString KeyListen = QStringLiteral("listen");
 
@@ -76,6 +78,9 @@ const QString ExpectedForms = QStringLiteral("expected HOST:PORT, [IPv6]:PORT or
 
 } // namespace
 
+// The grammar (AddressGrammar) is every Kennel program's; what follows is the listener's policy:
+// addresses trimmed (they come from INI values and flags), IP literals only (plus "localhost" and
+// "*") in canonical form, Unix paths absolute or explicitly relative.
 std::optional<ListenAddress> parseListenAddress(const QString &input, QString *error)
 {
     QString scratch;
@@ -88,10 +93,13 @@ std::optional<ListenAddress> parseListenAddress(const QString &input, QString *e
         return std::nullopt;
     }
 
+    AddressGrammar::SyntaxError syntax = AddressGrammar::SyntaxError::None;
+    const std::optional<AddressGrammar::Parts> parts = AddressGrammar::split(text, &syntax);
+
     ListenAddress address;
-    if (text.startsWith(QLatin1String("unix:"), Qt::CaseInsensitive)) {
+    if (parts && parts->kind == AddressGrammar::Parts::Kind::Unix) {
         address.kind = ListenAddress::Kind::Unix;
-        address.path = text.mid(int(qstrlen("unix:")));
+        address.path = parts->path;
         const QString &path = address.path;
         if (path.isEmpty()) {
             why = QStringLiteral("empty Unix socket path");
@@ -121,23 +129,26 @@ std::optional<ListenAddress> parseListenAddress(const QString &input, QString *e
         why = QStringLiteral("contains characters that cannot appear in an address; ") + ExpectedForms;
         return std::nullopt;
     }
+    switch (syntax) {
+    case AddressGrammar::SyntaxError::None:
+        break;
+    case AddressGrammar::SyntaxError::MissingCloseBracket:
+        why = QStringLiteral("missing ']' after the IPv6 address");
+        return std::nullopt;
+    case AddressGrammar::SyntaxError::MissingPortAfterBracket:
+        why = QStringLiteral("missing port after ']'; ") + ExpectedForms;
+        return std::nullopt;
+    case AddressGrammar::SyntaxError::MissingPort:
+        why = QStringLiteral("missing port; ") + ExpectedForms;
+        return std::nullopt;
+    case AddressGrammar::SyntaxError::UnbracketedIPv6:
+        why = QStringLiteral("an IPv6 address needs brackets, as in [::1]:8000");
+        return std::nullopt;
+    }
 
     address.kind = ListenAddress::Kind::Tcp;
-    QString host;
-    QString portText;
-    if (text.startsWith(QLatin1Char('['))) {
-        const qsizetype close = text.indexOf(QLatin1Char(']'));
-        if (close < 0) {
-            why = QStringLiteral("missing ']' after the IPv6 address");
-            return std::nullopt;
-        }
-        const QString rest = text.mid(close + 1);
-        if (!rest.startsWith(QLatin1Char(':'))) {
-            why = QStringLiteral("missing port after ']'; ") + ExpectedForms;
-            return std::nullopt;
-        }
-        host = text.mid(1, close - 1);
-        portText = rest.mid(1);
+    const QString &host = parts->host;
+    if (parts->bracketed) {
         if (host.isEmpty()) {
             why = QStringLiteral("empty IPv6 address between brackets");
             return std::nullopt;
@@ -151,17 +162,6 @@ std::optional<ListenAddress> parseListenAddress(const QString &input, QString *e
             return std::nullopt;
         address.host = *canonical;
     } else {
-        const qsizetype colon = text.lastIndexOf(QLatin1Char(':'));
-        if (colon < 0) {
-            why = QStringLiteral("missing port; ") + ExpectedForms;
-            return std::nullopt;
-        }
-        if (text.indexOf(QLatin1Char(':')) != colon) {
-            why = QStringLiteral("an IPv6 address needs brackets, as in [::1]:8000");
-            return std::nullopt;
-        }
-        host = text.left(colon);
-        portText = text.mid(colon + 1);
         if (host.isEmpty()) {
             why = QStringLiteral("missing host; use * to listen on every address");
             return std::nullopt;
@@ -181,21 +181,22 @@ std::optional<ListenAddress> parseListenAddress(const QString &input, QString *e
         }
     }
 
-    if (portText.isEmpty()) {
+    AddressGrammar::PortError portError = AddressGrammar::PortError::None;
+    const std::optional<quint16> port = AddressGrammar::parsePort(parts->port, &portError);
+    switch (portError) {
+    case AddressGrammar::PortError::None:
+        break;
+    case AddressGrammar::PortError::Missing:
         why = QStringLiteral("missing port; ") + ExpectedForms;
         return std::nullopt;
-    }
-    if (!isAsciiDigits(portText)) {
-        why = QStringLiteral("port ") + quoted(portText) + QStringLiteral(" is not a number");
+    case AddressGrammar::PortError::NotANumber:
+        why = QStringLiteral("port ") + quoted(parts->port) + QStringLiteral(" is not a number");
         return std::nullopt;
-    }
-    bool ok = false;
-    const uint port = portText.toUInt(&ok);
-    if (!ok || port > 65535) {
+    case AddressGrammar::PortError::OutOfRange:
         why = QStringLiteral("port out of range (0..65535)");
         return std::nullopt;
     }
-    address.port = quint16(port);
+    address.port = *port;
     return address;
 }
 

@@ -11,6 +11,7 @@ private Q_SLOTS:
     void parseValid();
     void parseInvalid_data();
     void parseInvalid();
+    void unixPrefixInAnyCase();
     void builders();
     void defaultIsInvalid();
 };
@@ -111,6 +112,18 @@ void tst_BrokerAddress::parseInvalid()
     QVERIFY(!BrokerAddress::parse(text, &error));
     QVERIFY2(!error.isEmpty(), "a refusal must say why");
     QVERIFY(!BrokerAddress::parse(text)); // the error pointer is optional
+}
+
+void tst_BrokerAddress::unixPrefixInAnyCase()
+{
+    // One grammar with the broker's listen addresses (AddressGrammar), which take "UNIX:": a
+    // client given the address a broker was configured with must reach it.
+    QString error;
+    const std::optional<BrokerAddress> address = BrokerAddress::parse(QStringLiteral("UNIX:/run/k.sock"), &error);
+    QVERIFY2(address, qPrintable(error));
+    QVERIFY(address->isUnix());
+    QCOMPARE(address->path(), QStringLiteral("/run/k.sock"));
+    QCOMPARE(address->toString(), QStringLiteral("unix:/run/k.sock"));
 }
 
 void tst_BrokerAddress::builders()
