@@ -565,7 +565,7 @@ END {
 echo
 echo "run-benchmarks: raw lines in $results, this table in $summary"
 # Any run that did not end ok fails the whole: the figures above would be incomplete, and the CI
-# smoke run (tests/auto/benchrunner) must be able to fail.
+# smoke run (tests/system/benchrunner) must be able to fail.
 not_ok=$(grep '^rep=' "$results" | grep -cv ' status=ok\( \|$\)' || true)
 if [ "$not_ok" -gt 0 ]; then
     echo "run-benchmarks: $not_ok run(s) did not end ok (see the failed runs column and $results)" >&2

@@ -5,7 +5,7 @@
  *   cc kennel-echo.c $(pkg-config --cflags --libs kennel) -o kennel-echo
  *   ./kennel-echo unix:/run/kennel/broker.sock echo1 logger
  *
- * The test tests/auto/clib builds this file and runs it against a real broker, so it stays true. */
+ * The test tests/system/clib builds this file and runs it against a real broker, so it stays true. */
 #include <kennel/kennel.h>
 
 #include <stdio.h>

@@ -1,5 +1,6 @@
 // The broker through real sockets: registration, routing in every protocol direction, the limits
 // at their edges, and cleanup. The broker runs in the test process on free ports.
+#include "logcapture.h"
 #include "testbroker.h"
 
 #include "nameregistry.h"
@@ -8,20 +9,12 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <optional>
+
 using namespace Kennel;
 using namespace KennelTest;
 
 namespace {
-QStringList capturedLog;
-QtMessageHandler previousHandler = nullptr;
-
-void captureMessages(QtMsgType type, const QMessageLogContext &context, const QString &message)
-{
-    capturedLog.append(QString::fromLatin1(context.category ? context.category : "") + QLatin1Char(' ') + message);
-    if (previousHandler)
-        previousHandler(type, context, message);
-}
-
 DeliveryStatus statusOf(const Frame &frame)
 {
     return decodeDeliveryStatus(frame.payload).value_or(DeliveryStatus(0xFFFF));
@@ -46,7 +39,8 @@ class tst_Broker : public QObject
 
 private slots:
     void initTestCase();
-    void init() { capturedLog.clear(); }
+    void cleanupTestCase() { m_log.reset(); }
+    void init() { m_log->clear(); }
 
     void registersAndWelcomes();
     void refusesDuplicateName();
@@ -74,12 +68,17 @@ private slots:
     void answersPing();
     void thousandClientsRouteAmongThemselves();
     void shutdownSaysByeAndFinishes();
+
+private:
+    // Installed in initTestCase, inside QTest's run: it passes messages on to QTest's handler,
+    // so QTest::ignoreMessage still works.
+    std::optional<LogCapture> m_log;
 };
 
 void tst_Broker::initTestCase()
 {
     raiseDescriptorLimit();
-    previousHandler = qInstallMessageHandler(captureMessages);
+    m_log.emplace();
 }
 
 void tst_Broker::registersAndWelcomes()
@@ -135,7 +134,7 @@ void tst_Broker::newcomerTakesOverNameOfDeadConnection()
     old.close();
     auto welcome = newcomer.take(FrameType::Welcome);
     QVERIFY(welcome);
-    QCOMPARE(capturedLog.filter(QStringLiteral("name taken over")).size(), 1);
+    QCOMPARE(m_log->count(QStringLiteral("name taken over")), 1);
     QTRY_COMPARE(tb.broker().connectionCount(), size_t(1));
 }
 
@@ -437,7 +436,7 @@ void tst_Broker::reportsNoRouteForBothProtocols()
     QCOMPARE(status->target, QByteArray("nobody"));
     legacy.forward("nobody", "old", "hello?");
     QTRY_COMPARE(tb.broker().totals().undelivered[size_t(DeliveryStatus::NoSuchClient)], quint64(2));
-    QTRY_COMPARE(capturedLog.filter(QStringLiteral("not delivered")).size(), 2);
+    QTRY_COMPARE(m_log->count(QStringLiteral("not delivered")), 2);
     QVERIFY(legacy.socket().state() == QAbstractSocket::ConnectedState); // a lost message is not a crime
 }
 

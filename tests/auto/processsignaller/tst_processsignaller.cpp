@@ -2,6 +2,7 @@
 // to SIGKILL for a child that ignores SIGTERM, PID-reuse and already-gone cases, the protected PIDs,
 // one operation per key, and the destructor. Most tests run twice: with pidfds, and with the kill(2)
 // fallback that kernels before 5.3 get. Every child is started here and ended here, by its PID.
+#include "logcapture.h"
 #include "logging.h"
 #include "peerprocess.h"
 #include "processsignaller.h"
@@ -23,6 +24,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 using namespace Kennel;
 using namespace std::chrono_literals;
@@ -30,16 +32,8 @@ using Outcome = ProcessSignaller::Outcome;
 
 namespace {
 
-QStringList capturedLog;
-QtMessageHandler previousHandler = nullptr;
-
-void captureMessages(QtMsgType type, const QMessageLogContext &context, const QString &message)
-{
-    if (context.category && std::strcmp(context.category, "kennel.watchdog") == 0)
-        capturedLog.append(message);
-    if (previousHandler)
-        previousHandler(type, context, message);
-}
+// What kennel.watchdog logs; installed in initTestCase, inside QTest's run.
+std::optional<KennelTest::LogCapture> capturedLog;
 
 QStringList namesOf(const QSignalSpy &spy)
 {
@@ -96,6 +90,7 @@ class tst_ProcessSignaller : public QObject
 
 private slots:
     void initTestCase();
+    void cleanupTestCase() { capturedLog.reset(); }
     void init();
     void cleanup();
 
@@ -136,7 +131,7 @@ private:
 
 void tst_ProcessSignaller::initTestCase()
 {
-    previousHandler = qInstallMessageHandler(captureMessages);
+    capturedLog.emplace(QStringList{QStringLiteral("kennel.watchdog")});
     // The signaller logs each step at debug level (its caller logs the outcome under the client's name).
     QLoggingCategory::setFilterRules(QStringLiteral("kennel.watchdog.debug=true"));
     QVERIFY(QFile::exists(QStringLiteral("/proc/self/stat")));
@@ -144,7 +139,7 @@ void tst_ProcessSignaller::initTestCase()
 
 void tst_ProcessSignaller::init()
 {
-    capturedLog.clear();
+    capturedLog->clear();
 }
 
 void tst_ProcessSignaller::cleanup()
@@ -246,7 +241,7 @@ void tst_ProcessSignaller::refusesProtectedPids()
     QCOMPARE(spy.at(0).at(1).toLongLong(), pid);
     QVERIFY(!signaller.isPending(7));
     QCOMPARE(signaller.pendingCount(), 0);
-    QVERIFY(capturedLog.join(QLatin1Char('\n')).contains(QStringLiteral("pid %1: refused").arg(pid)));
+    QVERIFY(capturedLog->texts().join(QLatin1Char('\n')).contains(QStringLiteral("pid %1: refused").arg(pid)));
     if (pid == ::getpid()) {
         // A SIGTERM to ourselves would be delivered by now; we are still here and not terminating.
         QCOMPARE(stateOf(::getpid()), 'R');
@@ -282,7 +277,7 @@ void tst_ProcessSignaller::terminatesPlainChild()
     QCOMPARE(child->exitStatus(), QProcess::CrashExit);
     QCOMPARE(child->exitCode(), SIGTERM);
 
-    const QString log = capturedLog.join(QLatin1Char('\n'));
+    const QString log = capturedLog->texts().join(QLatin1Char('\n'));
     QVERIFY2(log.contains(QStringLiteral("key 1 pid %1: term-sent: SIGTERM sent").arg(peer.pid)), qPrintable(log));
     QVERIFY2(log.contains(QStringLiteral("key 1 pid %1: exited").arg(peer.pid)), qPrintable(log));
 }
@@ -469,7 +464,7 @@ void tst_ProcessSignaller::secondCallForPendingKey()
     signaller.kill(12, other); // ignored: not the pinned instance
     QCOMPARE(namesOf(spy), QStringList{QStringLiteral("term-sent")});
     QCOMPARE(signaller.pendingCount(), 1);
-    QCOMPARE(capturedLog.filter(QStringLiteral("ignored")).size(), 2);
+    QCOMPARE(capturedLog->count(QStringLiteral("ignored")), 2);
 
     // kill() while the SIGTERM grace runs escalates at once, long before the 20 s grace.
     signaller.kill(12, peer);

@@ -3,6 +3,7 @@
 // and is gone (stopped, or SIGKILLed by the destructor) before the test returns; the only other
 // signals a test sends go to the PID of a process it started.
 #include "envguard.h"
+#include "logcapture.h"
 #include "brokerconfig.h"
 #include "service.h"
 #include "supervisor.h"
@@ -17,6 +18,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <optional>
 #include <unistd.h>
 
 using namespace Kennel;
@@ -24,48 +26,27 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Captured
-{
-    QString category;
-    QtMsgType type;
-    QString text;
-};
-
-QList<Captured> g_log;
-QtMessageHandler g_previousHandler = nullptr;
-
-// Keeps every message for the checks; passes on what is not service chatter (set
-// KENNEL_TEST_VERBOSE=1 to see that too).
-void captureMessage(QtMsgType type, const QMessageLogContext &context, const QString &message)
-{
-    const QString category = QString::fromLatin1(context.category ? context.category : "");
-    g_log.append({category, type, message});
-    const bool chatter = category == QLatin1String("kennel.service") || category == QLatin1String("kennel.supervisor");
-    if (g_previousHandler && (!chatter || qEnvironmentVariableIsSet("KENNEL_TEST_VERBOSE")))
-        g_previousHandler(type, context, message);
-}
+// Installed in initTestCase, inside QTest's run; service chatter (kennel.service and
+// kennel.supervisor) is kept but printed only with KENNEL_TEST_VERBOSE=1.
+std::optional<KennelTest::LogCapture> g_log;
 
 bool logged(const char *category, QtMsgType type, const QString &text)
 {
-    return std::any_of(g_log.cbegin(), g_log.cend(), [&](const Captured &c) {
-        return c.category == QLatin1String(category) && c.type == type && c.text == text;
-    });
+    return g_log->contains(category, type, text);
 }
 
 int countLogged(const char *category, const QString &part)
 {
-    return int(std::count_if(g_log.cbegin(), g_log.cend(), [&](const Captured &c) {
-        return c.category == QLatin1String(category) && c.text.contains(part);
-    }));
+    return g_log->count(part, category);
 }
 
 QStringList serviceLines(const QString &service)
 {
     QStringList lines;
     const QString prefix = service + QStringLiteral(": ");
-    for (const Captured &c : std::as_const(g_log)) {
-        if (c.category == QLatin1String("kennel.service") && c.text.startsWith(prefix))
-            lines.append(c.text.mid(prefix.size()));
+    for (const QString &text : g_log->texts("kennel.service")) {
+        if (text.startsWith(prefix))
+            lines.append(text.mid(prefix.size()));
     }
     return lines;
 }
@@ -136,17 +117,18 @@ private:
 void tst_Supervisor::initTestCase()
 {
     QVERIFY2(m_dir.isValid(), qPrintable(m_dir.errorString()));
-    g_previousHandler = qInstallMessageHandler(captureMessage);
+    g_log.emplace();
+    g_log->setQuiet({QStringLiteral("kennel.service"), QStringLiteral("kennel.supervisor")});
 }
 
 void tst_Supervisor::cleanupTestCase()
 {
-    qInstallMessageHandler(g_previousHandler);
+    g_log.reset();
 }
 
 void tst_Supervisor::init()
 {
-    g_log.clear();
+    g_log->clear();
 }
 
 void tst_Supervisor::restartBackoff()
@@ -461,7 +443,7 @@ void tst_Supervisor::output()
     QVERIFY(logged("kennel.service", QtWarningMsg, QStringLiteral("talker: err-line")));
     const QString cut = QString(4096, QLatin1Char('x')) + QStringLiteral(" [line cut at 4096 bytes]");
     QStringList stdoutLines;
-    for (const Captured &c : std::as_const(g_log)) {
+    for (const KennelTest::LogCapture::Entry &c : g_log->entries()) {
         if (c.category == QLatin1String("kennel.service") && c.type == QtInfoMsg)
             stdoutLines.append(c.text);
     }

@@ -2,6 +2,7 @@
 // a temporary folder, or in the abstract namespace) receives what SystemdNotifier sends, first in
 // this process, then from a real kennel-broker: READY only once it accepts connections, WATCHDOG
 // from its event loop (and none while the process is stopped), STOPPING on SIGTERM.
+#include "logcapture.h"
 #include "systemdnotifier.h"
 #include "testbroker.h"
 
@@ -132,35 +133,6 @@ private:
     QSocketNotifier *m_notifier = nullptr;
     QElapsedTimer m_clock;
     QList<Datagram> m_datagrams;
-};
-
-// Collects what the kennel.systemd category logs while it lives, and still prints it.
-class SystemdLog
-{
-public:
-    SystemdLog()
-    {
-        s_lines.clear();
-        s_previous = qInstallMessageHandler(&SystemdLog::handle);
-    }
-    ~SystemdLog() { qInstallMessageHandler(s_previous); }
-    int count(const QString &text) const
-    {
-        int n = 0;
-        for (const QString &line : std::as_const(s_lines))
-            n += line.contains(text) ? 1 : 0;
-        return n;
-    }
-
-private:
-    static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
-    {
-        if (context.category && qstrcmp(context.category, "kennel.systemd") == 0)
-            s_lines.append(message);
-        s_previous(type, context, message);
-    }
-    static inline QStringList s_lines;
-    static inline QtMessageHandler s_previous = nullptr;
 };
 
 // 'T' while a process is stopped by a signal (proc(5), field 3 of /proc/PID/stat).
@@ -329,7 +301,7 @@ void tst_Systemd::unusableNotifySocketDisables()
     for (const QByteArray &address : unusable) {
         qputenv("NOTIFY_SOCKET", address);
         qputenv("WATCHDOG_USEC", "100000");
-        SystemdLog log;
+        LogCapture log({QStringLiteral("kennel.systemd")});
         SystemdNotifier notifier;
         QVERIFY2(!notifier.isEnabled(), address.constData());
         QCOMPARE(notifier.watchdogInterval(), 0us);
@@ -420,7 +392,7 @@ void tst_Systemd::failuresAreLoggedOnceAndNeverFatal()
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("notify"));
     qputenv("NOTIFY_SOCKET", QFile::encodeName(path)); // nothing bound there yet: the manager is away
-    SystemdLog log;
+    LogCapture log({QStringLiteral("kennel.systemd")});
     SystemdNotifier notifier;
     QVERIFY(notifier.isEnabled());
 

@@ -1,7 +1,7 @@
 # Fails when a rule of docs/PROTOCOL.md (a bold **R-x.y.z**) has no test function named after it
 # in the conformance tests (tst_conformance_*.cpp: R_x_y_z_<words>), when a test function names a rule the document does
 # not have, or when Appendix A's table leaves a rule out.
-# Usage: cmake -DPROTOCOL=<PROTOCOL.md> -DTESTS_DIR=<tests/auto/conformance> -P check-rules.cmake
+# Usage: cmake -DPROTOCOL=<PROTOCOL.md> -DTESTS_DIR=<tests/system/conformance> -P check-rules.cmake
 file(READ "${PROTOCOL}" doc)
 file(GLOB sources "${TESTS_DIR}/tst_conformance_*.cpp")
 if(NOT sources)
