@@ -1,9 +1,9 @@
 #include "legacyhandler.h"
 #include "logging.h"
 
+#include "clientwatchdog.h"
 #include "connectionevents.h"
 #include "handlercontext.h"
-#include "clientwatchdog.h"
 #include "legacyframe.h"
 #include "nameregistry.h"
 #include "names.h"

@@ -1,11 +1,11 @@
 #include "nativehandler.h"
 #include "logging.h"
 
-#include "connectionevents.h"
-#include "handlercontext.h"
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
+#include "connectionevents.h"
 #include "framecodec.h"
+#include "handlercontext.h"
 #include "nameregistry.h"
 #include "names.h"
 #include "router.h"
