@@ -91,7 +91,8 @@ DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 
         noteUndelivered(sender, target, payload, DeliveryStatus::TooLargeForTarget, receiver);
         return DeliveryStatus::TooLargeForTarget;
     }
-    if (receiver->pendingOutput() + frameSize > bound && receiver->pendingOutput() != 0) {
+    const size_t pending = receiver->pendingOutput();
+    if (pending + frameSize > bound && pending != 0) {
         noteUndelivered(sender, target, payload, DeliveryStatus::TargetQueueFull, receiver);
         return DeliveryStatus::TargetQueueFull;
     }
