@@ -4,8 +4,10 @@
 // not one more branch in Router: the router only asks an endpoint the questions below.
 //
 // The name, protocol, counters and route cache are plain members, read without a call. The output
-// side is virtual; a Session is `final`, so calls made through a Session are direct, and the router
-// makes three calls per delivered message (pending, reserve, commit), as it did before.
+// side is virtual: the router makes three indirect calls per delivered message (pending, reserve,
+// commit), where it made two direct out-of-line calls and read the queue size inline when it knew
+// only Session — about 1 ns more per message in kennel-microbench's routing benchmark. A Session
+// is `final`, so calls made through a Session stay direct.
 #pragma once
 
 #include "trafficcounters.h"
