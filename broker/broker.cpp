@@ -91,9 +91,12 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     : QObject(parent)
     , m_config(config)
     , m_router(m_config, m_registry)
-    , m_native(m_ctx)
-    , m_legacy(m_ctx)
-    , m_watchdog(m_config.watchdog, [this](quint64 id) { return sessionById(id); })
+    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this}
+    , m_native(m_handlerCtx)
+    , m_legacy(m_handlerCtx)
+    , m_watchdog(
+          m_config.watchdog, [this](quint64 id) { return sessionById(id); },
+          [this](Session &session, const QString &why) { disconnectExpired(session, why); })
     , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitors(*this, m_ctx)
 {
@@ -104,8 +107,6 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.native = &m_native;
     m_ctx.legacy = &m_legacy;
     m_ctx.owner = this;
-    m_ctx.watchdog = &m_watchdog;
-    m_ctx.monitors = &m_monitors;
     m_ctx.budgets.configure(m_config);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
@@ -140,7 +141,7 @@ Broker::~Broker()
 {
     // Sessions reach into the registry and the poller while they close: drop them first, quietly.
     m_ctx.owner = nullptr;
-    m_ctx.monitors = nullptr;
+    m_handlerCtx.events = nullptr;
     m_closed.clear();
     m_sessions.clear();
 }
@@ -265,7 +266,31 @@ Session *Broker::sessionById(quint64 id) const
 Session *Broker::sessionByName(QByteArrayView name) const
 {
     const NameEntry *entry = m_registry.find(name);
-    return entry ? entry->receiver : nullptr;
+    // Every receiver in the table is a connection today.
+    return entry ? dynamic_cast<Session *>(entry->receiver) : nullptr;
+}
+
+void Broker::clientRegistered(Session &session)
+{
+    m_monitors.clientRegistered(session);
+}
+
+bool Broker::monitorHello(Session &session, const FrameView &hello)
+{
+    m_monitors.adoptSession(session, hello);
+    return true;
+}
+
+void Broker::disconnectExpired(Session &session, const QString &why)
+{
+    // A legacy client is its receive connection and its main connections together: close them
+    // all. Taken before the first close, which may release the name.
+    const std::vector<Endpoint *> holders = session.protocol() == Session::Protocol::Legacy
+        ? m_registry.holdersWith(&session)
+        : std::vector<Endpoint *>{&session};
+    for (Endpoint *holder : holders)
+        if (auto *connection = dynamic_cast<Session *>(holder))
+            connection->refuse(ErrorCode::WatchdogExpired, why, 0, true);
 }
 
 void Broker::refuseAtDoor(int fd, const QString &reason)

@@ -10,7 +10,9 @@
 #include "brokerconfig.h"
 #include "budgetshedder.h"
 #include "clientwatchdog.h"
+#include "connectionevents.h"
 #include "eventpoller.h"
+#include "handlercontext.h"
 #include "legacyhandler.h"
 #include "monitorhub.h"
 #include "nameregistry.h"
@@ -37,7 +39,7 @@ namespace Kennel {
 class TcpListener;
 class UnixListener;
 
-class Broker : public QObject, private SessionOwner
+class Broker : public QObject, private SessionOwner, private ConnectionEvents
 {
     Q_OBJECT
 public:
@@ -100,6 +102,12 @@ private:
     void sessionClosed(Session *session) override;
     void incompleteFrameStarted(Session *session) override;
     void budgetExceeded() override;
+    // ConnectionEvents: the handlers' reports, passed on to whoever needs them.
+    void clientRegistered(Session &session) override;
+    bool monitorHello(Session &session, const FrameView &hello) override;
+    // The watchdog's "disconnect this client": the session and, for a legacy client, every
+    // connection holding its name, each refused with WatchdogExpired and closed.
+    void disconnectExpired(Session &session, const QString &why);
     void shedOverBudget();
     void armRegisterTimer();
     void expireRegistrations();
@@ -116,6 +124,7 @@ private:
     EventPoller m_poller;
     NameRegistry m_registry;
     Router m_router;
+    HandlerContext m_handlerCtx;
     NativeHandler m_native;
     LegacyHandler m_legacy;
     ClientWatchdog m_watchdog;

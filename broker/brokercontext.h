@@ -1,5 +1,7 @@
 // What every connection needs to reach: the limits, the poller, the name table and the router.
 // One instance, owned by Broker; sessions hold a reference instead of a pointer per collaborator.
+// The protocol handlers see less (HandlerContext): they never reach the poller or the budgets,
+// and report upward through ConnectionEvents, not by calling the monitor hub.
 #pragma once
 
 #include "budgetledger.h"
@@ -15,8 +17,6 @@ class NameRegistry;
 class Router;
 class NativeHandler;
 class LegacyHandler;
-class ClientWatchdog;
-class MonitorHub;
 class Session;
 
 class SessionOwner
@@ -40,10 +40,6 @@ struct BrokerContext
     Router *router = nullptr;
     NativeHandler *native = nullptr;
     LegacyHandler *legacy = nullptr;
-    ClientWatchdog *watchdog = nullptr;
-    // Monitors: takes over connections that say Hello as a monitor; told about registrations.
-    // May be null (a context without monitors: unit tests of the handlers).
-    MonitorHub *monitors = nullptr;
     SessionOwner *owner = nullptr;
     bool shuttingDown = false;
     // Broker-wide memory budgets; unlimited until the broker configures them.

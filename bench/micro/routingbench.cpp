@@ -68,10 +68,10 @@ public:
         // never run, so nothing is read.
         if (receiving && !session->start())
             return nullptr;
-        NameEntry *entry = nullptr;
-        if (registry.registerReceiver(name, session.get(), &entry) != NameRegistry::Outcome::Registered)
+        const NameRegistry::Claim claim = registry.registerReceiver(name, session.get());
+        if (claim.outcome != NameRegistry::Outcome::Registered)
             return nullptr;
-        session->setIdentity(Session::Kind::Client, name, entry);
+        session->setIdentity(Session::Kind::Client, name, claim.entry);
         sessions.push_back(std::move(session));
         return sessions.back().get();
     }

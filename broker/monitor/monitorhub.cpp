@@ -153,10 +153,8 @@ MonitorHub::MonitorHub(Broker &broker, BrokerContext &context, QObject *parent)
     connect(&watchdog, &ClientWatchdog::signalOutcome, this, &MonitorHub::onSignalOutcome);
     connect(&broker.supervisor(), &Supervisor::serviceStateChanged, this, &MonitorHub::onServiceStateChanged);
 
-    m_testSender = std::make_unique<Session>(context, -1, 0, Session::Transport::Unix, QStringLiteral("monitor control"));
-    m_testSender->setIdentity(Session::Kind::Client, QByteArray(TestMessageSender), nullptr);
-    m_legacyTestSender = std::make_unique<Session>(context, -1, 0, Session::Transport::Unix, QStringLiteral("monitor control"));
-    m_legacyTestSender->setIdentity(Session::Kind::Client, QByteArray(LegacyTestMessageSender), nullptr);
+    m_testSender = std::make_unique<LocalSender>(QByteArray(TestMessageSender), QStringLiteral("monitor control"));
+    m_legacyTestSender = std::make_unique<LocalSender>(QByteArray(LegacyTestMessageSender), QStringLiteral("monitor control"));
 }
 
 MonitorHub::~MonitorHub()
@@ -928,7 +926,7 @@ bool MonitorHub::isTrafficTapped() const
     return m_ctx.router && m_ctx.router->tap() == this;
 }
 
-void MonitorHub::record(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status)
+void MonitorHub::record(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status)
 {
     const qint64 timeUs = wallClockUs();
     // By index: recordTraffic never ends a connection synchronously, but stays cheap to check.
@@ -1002,11 +1000,12 @@ MonitorControlResult MonitorHub::disconnectClient(const QByteArray &target, cons
     // A legacy client is its receive connection and its main connections: all of them go. Taken
     // before the first close, which may release the entry.
     std::vector<Session *> connections;
-    if (entry->receiver)
-        connections.push_back(entry->receiver);
-    for (Session *sender : entry->legacySenders)
-        if (sender != entry->receiver)
-            connections.push_back(sender);
+    // Every holder of a name is a connection today; an endpoint of another kind has none to close.
+    if (auto *receiver = dynamic_cast<Session *>(entry->receiver))
+        connections.push_back(receiver);
+    for (Endpoint *sender : entry->legacySenders)
+        if (auto *session = dynamic_cast<Session *>(sender); session && sender != entry->receiver)
+            connections.push_back(session);
     const QByteArray bye = QStringLiteral("disconnected by an operator (%1)").arg(who).toUtf8();
     int closed = 0;
     for (Session *session : connections) {
@@ -1030,7 +1029,7 @@ MonitorControlResult MonitorHub::sendTestMessage(const QByteArray &target, const
     if (!isValidName(target, config().maxNameLength))
         return result(ErrorCode::InvalidName, QStringLiteral("'%1' is not a client name").arg(printable(target)));
     const NameEntry *entry = m_ctx.registry->find(target);
-    Session *sender = m_testSender.get();
+    LocalSender *sender = m_testSender.get();
     if (entry && entry->receiver && entry->receiver->protocol() == Session::Protocol::Legacy)
         sender = m_legacyTestSender.get();
     // Through the router like any message: the target's queue bound, its protocol's encoding,

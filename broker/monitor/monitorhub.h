@@ -20,6 +20,7 @@
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
 #include "framecodec.h"
+#include "localsender.h"
 #include "logthrottle.h"
 #include "monitorcodec.h"
 #include "monitorconnection.h"
@@ -189,7 +190,7 @@ private:
     MonitorControlResult serviceAction(MonitorControlAction action, const QByteArray &target);
 
     // TrafficTap: runs inside the router's message path.
-    void record(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) override;
+    void record(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) override;
 
     Broker &m_broker;
     BrokerContext &m_ctx;
@@ -212,10 +213,10 @@ private:
     // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its
     // connection. Bounded by the signaller's own bound on pending operations.
     QHash<QByteArray, quint64> m_signalledSessions;
-    // The stand-in senders of test messages: Router counts and stamps a Session, and these never
-    // have a descriptor, a name entry or a place in the broker's tables.
-    std::unique_ptr<Session> m_testSender;
-    std::unique_ptr<Session> m_legacyTestSender;
+    // The senders of test messages: endpoints with a name and counters, and no connection, name
+    // entry or place in the broker's tables.
+    std::unique_ptr<LocalSender> m_testSender;
+    std::unique_ptr<LocalSender> m_legacyTestSender;
     bool m_closed = false;
     AdmissionCounters m_admission;
 };

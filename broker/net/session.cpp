@@ -121,8 +121,14 @@ const PeerLookupResult &Session::peerProcess()
     return *m_peerProcess;
 }
 
-bool Session::sameProcessAs(Session &other, QString *why)
+bool Session::sameProcessAs(Endpoint &otherEndpoint, QString *why)
 {
+    // Only another connection has a process to compare: a name held by anything else is not this
+    // process's.
+    auto *peer = dynamic_cast<Session *>(&otherEndpoint);
+    if (!peer)
+        return Endpoint::sameProcessAs(otherEndpoint, why);
+    Session &other = *peer;
     // The other connection (a name's holder) is looked up once (cached); then the question is
     // whether that process instance holds this connection's peer socket too: one fd table, not a
     // walk of every process's. Any local program can open connection after connection claiming
@@ -264,7 +270,6 @@ int Session::leave(CloseReason reason)
     m_ctx.poller->forget(this);
     m_fd = -1;
     m_ctx.registry->release(this);
-    m_entry = nullptr;
     m_ctx.budgets.incompleteFrames.subtract(qint64(m_parkedAccounted));
     m_parkedAccounted = 0;
     m_ctx.budgets.clientQueues.subtract(qint64(m_out.size()));

@@ -1,13 +1,14 @@
 // One client connection: its descriptor, its input remainder and output backlog, and which protocol
 // it speaks. A Session moves bytes and frames; what a frame means is decided by NativeHandler and
-// LegacyHandler, where a message goes by Router.
+// LegacyHandler, where a message goes by Router. To the router and the name table it is an
+// Endpoint (routing/endpoint.h); it is `final`, so its own calls to the Endpoint side are direct.
 #pragma once
 
 #include "bytequeue.h"
+#include "endpoint.h"
 #include "eventpoller.h"
 #include "frame.h"
 #include "peerprocess.h"
-#include "router.h"
 #include "trafficcounters.h"
 
 #include <QByteArray>
@@ -19,13 +20,10 @@
 namespace Kennel {
 
 struct BrokerContext;
-struct NameEntry;
-
-class Session final : public PollHandler
+class Session final : public PollHandler, public Endpoint
 {
 public:
     enum class Transport : quint8 { Tcp, Unix };
-    enum class Protocol : quint8 { Unknown, Native, Legacy };
     // What the connection is to the routing table.
     enum class Kind : quint8 {
         Pending,        // nothing valid received yet (the register deadline runs)
@@ -60,17 +58,13 @@ public:
     quint64 id() const { return m_id; }
     int fd() const { return m_fd; }
     Transport transport() const { return m_transport; }
-    Protocol protocol() const { return m_protocol; }
     Kind kind() const { return m_kind; }
     bool isOpen() const { return m_fd >= 0; }
     const QString &peerAddress() const { return m_peerAddress; }
-    // The registered (or, for a legacy main connection, bound) name; empty while Pending.
-    const QByteArray &name() const { return m_name; }
-    NameEntry *nameEntry() const { return m_entry; }
     std::chrono::steady_clock::time_point acceptedAt() const { return m_acceptedAt; }
     // Wall clock at accept, for people (the monitor shows "connected since"); never for timing.
     qint64 connectedSinceMs() const { return m_connectedSinceMs; }
-    QString describe() const;
+    QString describe() const override;
 
     void setIdentity(Kind kind, QByteArray name, NameEntry *entry);
     void setClaimedPid(quint32 pid) { m_claimedPid = pid; }
@@ -85,15 +79,18 @@ public:
     // The cached answer only, never a lookup (a TCP lookup walks /proc): nullptr if not asked yet.
     const PeerLookupResult *cachedPeerProcess() const { return m_peerProcess ? &*m_peerProcess : nullptr; }
     // Both connections belong to one process instance (a legacy client's two connections).
-    bool sameProcessAs(Session &other, QString *why = nullptr);
+    bool sameProcessAs(Endpoint &other, QString *why = nullptr) override;
     // The peer hung up or reset but the broker has not read that yet: the name can be taken over.
-    bool isPeerGone() const;
+    bool isPeerGone() const override;
+    // The name table unbound it (its peer was gone) for a newcomer: closed as TakenOver.
+    void evict(const QString &detail) override { close(CloseReason::TakenOver, detail); }
 
     // --- output ---------------------------------------------------------------------------
-    size_t pendingOutput() const { return m_out.size(); }
+    size_t pendingOutput() const override { return m_out.size(); }
     // Room for `n` bytes at the end of the output; commitOutput() publishes them for the next flush.
-    char *reserveOutput(size_t n);
-    void commitOutput(size_t n);
+    // Out of memory: the connection closes and nullptr is returned.
+    char *reserveOutput(size_t n) override;
+    void commitOutput(size_t n) override;
     void sendFrame(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView target,
                    QByteArrayView payload);
     // An Error frame to a native peer (and the log line); the connection stays open unless
@@ -128,9 +125,6 @@ public:
     // last one the session consumes); -1 if the session is closed already.
     int detachForHandover(QByteArray *unread, QByteArray *unsent);
 
-    // Messages to this connection that were dropped (its queue was full, or too small for them).
-    quint64 droppedTowards = 0;
-
     // --- deadlines on input (kept by Broker) ------------------------------------------------
     // The beginning of a frame is held without its end, since the read that brought its first
     // byte. A deadline noted for an earlier frame is recognised as stale by this time.
@@ -152,9 +146,6 @@ public:
     // broker has pinged since.
     std::chrono::steady_clock::time_point lastInputAt;
     bool idlePinged = false;
-
-    TrafficCounters counters;
-    RouteCache routeCache;
 
     // Bytes as if just read from the descriptor: decoded and handled at once, a cut-off frame kept
     // for the next call. The socket path uses the same decoding; this entry lets a fuzzer drive
@@ -186,7 +177,6 @@ private:
     int m_fd;
     quint64 m_id;
     Transport m_transport;
-    Protocol m_protocol = Protocol::Unknown;
     Kind m_kind = Kind::Pending;
     uint32_t m_pollEvents = 0;
     bool m_inputPaused = false;
@@ -202,8 +192,6 @@ private:
     // that a handover can take what follows the Hello with it.
     const char *m_frameEnd = nullptr;
     const char *m_inputEnd = nullptr;
-    QByteArray m_name;
-    NameEntry *m_entry = nullptr;
     QString m_peerAddress;
     std::chrono::steady_clock::time_point m_acceptedAt;
     qint64 m_connectedSinceMs = 0;

@@ -1,10 +1,10 @@
 #include "legacyhandler.h"
 #include "logging.h"
 
-#include "brokercontext.h"
 #include "clientwatchdog.h"
+#include "connectionevents.h"
+#include "handlercontext.h"
 #include "legacyframe.h"
-#include "monitorhub.h"
 #include "nameregistry.h"
 #include "names.h"
 #include "router.h"
@@ -30,7 +30,7 @@ void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
     switch (frame.command) {
     case Legacy::Command::Forward:
         if (Q_LIKELY(checkSender(session, frame)))
-            m_ctx.router->routeLegacy(session, frame);
+            m_ctx.router.routeLegacy(session, frame);
         return;
     case Legacy::Command::RegisterReceiver:
         registerReceiver(session, frame);
@@ -41,7 +41,7 @@ void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
         if (Q_UNLIKELY(!checkSender(session, frame)))
             return;
         if (frame.wdt != 0) {
-            if (Q_UNLIKELY(!m_ctx.watchdog->feed(session))) {
+            if (Q_UNLIKELY(!m_ctx.watchdog.feed(session))) {
                 int suppressed = 0;
                 if (m_unwatchedFeedLog.allow(&suppressed))
                     qCInfo(lcLegacy).noquote() << session.describe()
@@ -49,7 +49,7 @@ void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
                                                << (suppressed ? QStringLiteral("(%1 more not shown)").arg(suppressed) : QString());
             }
         } else {
-            m_ctx.watchdog->registerLegacy(session);
+            m_ctx.watchdog.registerLegacy(session);
         }
         return;
     }
@@ -71,21 +71,21 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
                        QStringLiteral("'%1' is not a valid name (1 to 9 of A-Z a-z 0-9 . _ -)").arg(text(frame.source)), 0, true);
         return;
     }
-    NameEntry *entry = nullptr;
-    QString why;
-    if (m_ctx.registry->registerReceiver(frame.source, &session, &entry, &why) == NameRegistry::Outcome::Taken) {
+    const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
+    endEvicted(claim, frame.source, session);
+    if (claim.outcome == NameRegistry::Outcome::Taken) {
         session.refuse(ErrorCode::NameTaken,
-                       QStringLiteral("'%1' is taken: %2").arg(text(frame.source), why), 0, true);
+                       QStringLiteral("'%1' is taken: %2").arg(text(frame.source), claim.why), 0, true);
         return;
     }
-    session.setIdentity(Session::Kind::LegacyReceiver, frame.source.toByteArray(), entry);
+    session.setIdentity(Session::Kind::LegacyReceiver, frame.source.toByteArray(), claim.entry);
     if (int suppressed = 0; session.allowPeerLogLine(Session::PeerLine::Registration, &suppressed)) {
         if (suppressed)
             session.logSuppressedPeerLines(Session::PeerLine::Registration, suppressed);
         qCInfo(lcLegacy).noquote() << "registered legacy receive connection" << session.describe();
     }
-    if (m_ctx.monitors)
-        m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.events)
+        m_ctx.events->clientRegistered(session);
 }
 
 bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame)
@@ -105,23 +105,23 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
                        QStringLiteral("'%1' is not a valid name (1 to 9 of A-Z a-z 0-9 . _ -)").arg(text(frame.source)), 0, true);
         return false;
     }
-    NameEntry *entry = nullptr;
-    QString why;
-    if (m_ctx.registry->bindLegacySender(frame.source, &session, &entry, &why) == NameRegistry::Outcome::Taken) {
+    const NameRegistry::Claim claim = m_ctx.registry.bindLegacySender(frame.source, &session);
+    endEvicted(claim, frame.source, session);
+    if (claim.outcome == NameRegistry::Outcome::Taken) {
         session.refuse(ErrorCode::NameTaken,
                        QStringLiteral("'%1' refused: a main connection may only act for its own process, and %2")
-                           .arg(text(frame.source), why),
+                           .arg(text(frame.source), claim.why),
                        0, true);
         return false;
     }
-    session.setIdentity(Session::Kind::LegacySender, frame.source.toByteArray(), entry);
+    session.setIdentity(Session::Kind::LegacySender, frame.source.toByteArray(), claim.entry);
     if (int suppressed = 0; session.allowPeerLogLine(Session::PeerLine::Registration, &suppressed)) {
         if (suppressed)
             session.logSuppressedPeerLines(Session::PeerLine::Registration, suppressed);
         qCInfo(lcLegacy).noquote() << "legacy main connection" << session.describe() << "bound to its name";
     }
-    if (m_ctx.monitors)
-        m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.events)
+        m_ctx.events->clientRegistered(session);
     return true;
 }
 

@@ -7,14 +7,14 @@
 
 namespace Kennel {
 
-struct BrokerContext;
+struct HandlerContext;
 class Session;
 namespace Legacy { struct FrameView; }
 
 class LegacyHandler
 {
 public:
-    explicit LegacyHandler(BrokerContext &context) : m_ctx(context) {}
+    explicit LegacyHandler(HandlerContext &context) : m_ctx(context) {}
 
     void handle(Session &session, const Legacy::FrameView &frame);
 
@@ -23,7 +23,7 @@ private:
     // Makes sure `session` may act under the frame's source_name; closes it otherwise.
     bool checkSender(Session &session, const Legacy::FrameView &frame);
 
-    BrokerContext &m_ctx;
+    HandlerContext &m_ctx;
     LogThrottle m_unwatchedFeedLog{5};
 };
 

@@ -1,11 +1,11 @@
 #include "nativehandler.h"
 #include "logging.h"
 
-#include "brokercontext.h"
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
+#include "connectionevents.h"
 #include "framecodec.h"
-#include "monitorhub.h"
+#include "handlercontext.h"
 #include "nameregistry.h"
 #include "names.h"
 #include "router.h"
@@ -43,7 +43,7 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
         return;
     }
     case FrameType::WatchdogFeed:
-        if (Q_LIKELY(session.kind() == Session::Kind::Client && m_ctx.watchdog->feed(session)))
+        if (Q_LIKELY(session.kind() == Session::Kind::Client && m_ctx.watchdog.feed(session)))
             return;
         watchdogRefused(session, frame);
         return;
@@ -85,12 +85,11 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
                        QStringLiteral("protocol version %1 is not supported").arg(hello->protocolVersion), frame.messageId, true);
         return;
     }
-    if (hello->role == Role::Monitor && m_ctx.monitors) {
-        // A monitor is not a client: the hub takes the connection (and whatever the peer sent
-        // behind its Hello) and decides whether to admit it (PROTOCOL §6, docs/MONITOR.md).
-        m_ctx.monitors->adoptSession(session, frame);
+    // A monitor is not a client: the owner hands the connection (and whatever the peer sent
+    // behind its Hello) to the monitor hub, which decides whether to admit it (PROTOCOL §6,
+    // docs/MONITOR.md).
+    if (hello->role == Role::Monitor && m_ctx.events && m_ctx.events->monitorHello(session, frame))
         return;
-    }
     if (hello->role != Role::Client) {
         session.refuse(ErrorCode::NotPermitted, QStringLiteral("only the client role is served on this listener"),
                        frame.messageId, true);
@@ -104,7 +103,7 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
                        frame.messageId, true);
         return;
     }
-    const int maxName = m_ctx.config->maxNameLength;
+    const int maxName = m_ctx.config.maxNameLength;
     if (!isValidName(frame.source, maxName)) {
         session.refuse(ErrorCode::InvalidName,
                        QStringLiteral("names are 1 to %1 bytes of A-Z a-z 0-9 . _ -").arg(maxName), frame.messageId);
@@ -122,12 +121,12 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
             qCDebug(lcProtocol).noquote() << session.describe() << "pid claim not verifiable:" << claim.detail;
     }
     session.setClaimedPid(hello->pid);
-    NameEntry *entry = nullptr;
-    QString why;
-    switch (m_ctx.registry->registerReceiver(frame.source, &session, &entry, &why)) {
+    const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
+    endEvicted(claim, frame.source, session);
+    switch (claim.outcome) {
     case NameRegistry::Outcome::Taken:
         session.refuse(ErrorCode::NameTaken,
-                       QStringLiteral("'%1' is registered by another client: %2").arg(QString::fromLatin1(frame.source.toByteArray()), why),
+                       QStringLiteral("'%1' is registered by another client: %2").arg(QString::fromLatin1(frame.source.toByteArray()), claim.why),
                        frame.messageId);
         return;
     case NameRegistry::Outcome::TookOver:
@@ -135,22 +134,22 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     case NameRegistry::Outcome::AlreadyBound:
         break;
     }
-    session.setIdentity(Session::Kind::Client, frame.source.toByteArray(), entry);
+    session.setIdentity(Session::Kind::Client, frame.source.toByteArray(), claim.entry);
     if (int suppressed = 0; session.allowPeerLogLine(Session::PeerLine::Registration, &suppressed)) {
         if (suppressed)
             session.logSuppressedPeerLines(Session::PeerLine::Registration, suppressed);
         qCInfo(lcProtocol).noquote() << "registered" << session.describe() << "pid" << hello->pid;
     }
     WelcomePayload welcome;
-    welcome.maxFrameSize = m_ctx.config->maxFrameSize;
+    welcome.maxFrameSize = m_ctx.config.maxFrameSize;
     welcome.brokerVersion = QCoreApplication::applicationVersion().toUtf8();
     // PROTOCOL §4.1.1: features are answered only to a Hello that listed its own, so a client
     // that sent none gets the version-1 Welcome byte for byte.
     if (hello->features)
         welcome.features = Wire::KnownFeatures;
     session.sendFrame(FrameType::Welcome, frame.messageId, {}, session.name(), encodeWelcome(welcome));
-    if (m_ctx.monitors)
-        m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.events)
+        m_ctx.events->clientRegistered(session);
 }
 
 void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
@@ -170,7 +169,7 @@ void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
     // SO_PEERCRED until a watchdog action needs the owner for real.
     if (session.transport() == Session::Transport::Tcp)
         session.peerProcess();
-    const ClientWatchdog::Granted granted = m_ctx.watchdog->registerNative(session, *asked);
+    const ClientWatchdog::Granted granted = m_ctx.watchdog.registerNative(session, *asked);
     if (!granted.ok) {
         session.refuse(granted.error, granted.reason, frame.messageId);
         return;
@@ -201,7 +200,7 @@ void NativeHandler::send(Session &session, const FrameView &frame)
         else
             session.refuse(ErrorCode::NotRegistered, QStringLiteral("register with hello before sending"), frame.messageId);
         session.counters.countUndelivered(DeliveryStatus::NotRegistered);
-        m_ctx.router->tapRefused(session, frame.target, frame.payload, DeliveryStatus::NotRegistered);
+        m_ctx.router.tapRefused(session, frame.target, frame.payload, DeliveryStatus::NotRegistered);
         return;
     }
     // The broker stamps the sender's registered name; a frame claiming another is refused, not fixed up.
@@ -213,11 +212,11 @@ void NativeHandler::send(Session &session, const FrameView &frame)
     }
     if (Q_UNLIKELY(frame.target.isEmpty())) {
         session.counters.countUndelivered(DeliveryStatus::InvalidTarget);
-        m_ctx.router->tapRefused(session, frame.target, frame.payload, DeliveryStatus::InvalidTarget);
+        m_ctx.router.tapRefused(session, frame.target, frame.payload, DeliveryStatus::InvalidTarget);
         answer(DeliveryStatus::InvalidTarget);
         return;
     }
-    answer(m_ctx.router->routeNative(session, frame.target, frame.messageId, frame.payload));
+    answer(m_ctx.router.routeNative(session, frame.target, frame.messageId, frame.payload));
 }
 
 } // namespace Kennel

@@ -6,14 +6,14 @@
 
 namespace Kennel {
 
-struct BrokerContext;
+struct HandlerContext;
 struct FrameView;
 class Session;
 
 class NativeHandler
 {
 public:
-    explicit NativeHandler(BrokerContext &context) : m_ctx(context) {}
+    explicit NativeHandler(HandlerContext &context) : m_ctx(context) {}
 
     void handle(Session &session, const FrameView &frame);
 
@@ -23,7 +23,7 @@ private:
     void watchdogRegister(Session &session, const FrameView &frame);
     void watchdogRefused(Session &session, const FrameView &frame);
 
-    BrokerContext &m_ctx;
+    HandlerContext &m_ctx;
 };
 
 } // namespace Kennel

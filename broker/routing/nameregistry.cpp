@@ -1,7 +1,6 @@
 #include "nameregistry.h"
 
-#include "session.h"
-
+#include "endpoint.h"
 
 #include <algorithm>
 
@@ -28,102 +27,133 @@ void NameRegistry::dropIfUnused(NameEntry *entry)
     m_entries.erase(std::string_view(entry->name.constData(), size_t(entry->name.size())));
 }
 
-void NameRegistry::evictDeadHolders(NameEntry *entry, Session *except, bool *evicted)
+NameEntry *NameRegistry::evictDeadHolders(NameEntry *entry, Endpoint *except, std::vector<Endpoint *> *evicted)
 {
     // A holder whose peer is already gone (the process died, the kernel closed its socket, and we
     // have not read the EOF yet) must not keep a restarted process from its own name.
-    auto gone = [except](Session *s) { return s != except && s->isPeerGone(); };
-    std::vector<Session *> dead;
-    if (entry->receiver && gone(entry->receiver))
-        dead.push_back(entry->receiver);
-    for (Session *s : entry->legacySenders)
-        if (gone(s))
-            dead.push_back(s);
-    // Closing a holder may destroy `entry` (its last holder gone): the caller looks it up again.
-    const QString detail = QStringLiteral("name %1 taken over by %2")
-                               .arg(QString::fromLatin1(entry->name), except->describe());
-    for (Session *s : dead) {
-        *evicted = true;
-        s->close(Session::CloseReason::TakenOver, detail);
+    auto gone = [except](Endpoint *e) { return e != except && e->isPeerGone(); };
+    const size_t before = evicted->size();
+    if (entry->receiver && gone(entry->receiver)) {
+        evicted->push_back(entry->receiver);
+        entry->receiver = nullptr;
     }
+    auto &senders = entry->legacySenders;
+    for (Endpoint *e : senders)
+        if (gone(e))
+            evicted->push_back(e);
+    senders.erase(std::remove_if(senders.begin(), senders.end(), gone), senders.end());
+    if (evicted->size() == before)
+        return entry;
+    // Unbound here, so that ending them later (the caller's job) leaves this table alone.
+    for (size_t i = before; i < evicted->size(); ++i)
+        (*evicted)[i]->m_entry = nullptr;
+    const QByteArray key = entry->name;
+    dropIfUnused(entry);
+    return find(key);
 }
 
-bool NameRegistry::heldOnlyByProcessOf(NameEntry *entry, Session *session, QString *why) const
+bool NameRegistry::heldOnlyByProcessOf(NameEntry *entry, Endpoint *endpoint, QString *why) const
 {
-    if (entry->receiver && entry->receiver != session && !session->sameProcessAs(*entry->receiver, why))
+    if (entry->receiver && entry->receiver != endpoint && !endpoint->sameProcessAs(*entry->receiver, why))
         return false;
-    for (Session *s : entry->legacySenders)
-        if (s != session && !session->sameProcessAs(*s, why))
+    for (Endpoint *e : entry->legacySenders)
+        if (e != endpoint && !endpoint->sameProcessAs(*e, why))
             return false;
     return true;
 }
 
-NameRegistry::Outcome NameRegistry::registerReceiver(QByteArrayView name, Session *session, NameEntry **out, QString *why)
+NameRegistry::Claim NameRegistry::registerReceiver(QByteArrayView name, Endpoint *endpoint)
 {
-    const QByteArray key = name.toByteArray(); // evicting may destroy the entry the view came from
-    NameEntry *entry = find(key);
-    bool evicted = false;
+    Claim claim;
+    NameEntry *entry = find(name);
     if (entry) {
-        if (entry->receiver == session) {
-            *out = entry;
-            return Outcome::AlreadyBound;
+        if (entry->receiver == endpoint) {
+            claim.outcome = Outcome::AlreadyBound;
+            claim.entry = entry;
+            return claim;
         }
-        evictDeadHolders(entry, session, &evicted);
-        entry = find(key);
+        entry = evictDeadHolders(entry, endpoint, &claim.evicted);
     }
     if (entry) {
         // One receiver per name; legacy main connections already sending under it may be joined
         // by their own process's receive connection or native client.
         if (entry->receiver) {
-            if (why)
-                *why = QStringLiteral("another connection receives for it");
-            return Outcome::Taken;
+            claim.why = QStringLiteral("another connection receives for it");
+            return claim;
         }
-        if (!heldOnlyByProcessOf(entry, session, why))
-            return Outcome::Taken;
+        if (!heldOnlyByProcessOf(entry, endpoint, &claim.why))
+            return claim;
     } else {
-        entry = acquire(key);
+        entry = acquire(name);
     }
-    entry->receiver = session;
-    *out = entry;
-    return evicted ? Outcome::TookOver : Outcome::Registered;
+    entry->receiver = endpoint;
+    endpoint->m_entry = entry;
+    claim.entry = entry;
+    claim.outcome = claim.evicted.empty() ? Outcome::Registered : Outcome::TookOver;
+    return claim;
 }
 
-NameRegistry::Outcome NameRegistry::bindLegacySender(QByteArrayView name, Session *session, NameEntry **out, QString *why)
+NameRegistry::Claim NameRegistry::bindLegacySender(QByteArrayView name, Endpoint *endpoint)
 {
-    const QByteArray key = name.toByteArray();
-    NameEntry *entry = find(key);
-    bool evicted = false;
+    Claim claim;
+    NameEntry *entry = find(name);
     if (entry) {
-        if (std::find(entry->legacySenders.begin(), entry->legacySenders.end(), session) != entry->legacySenders.end()) {
-            *out = entry;
-            return Outcome::AlreadyBound;
+        if (std::find(entry->legacySenders.begin(), entry->legacySenders.end(), endpoint) != entry->legacySenders.end()) {
+            claim.outcome = Outcome::AlreadyBound;
+            claim.entry = entry;
+            return claim;
         }
-        evictDeadHolders(entry, session, &evicted);
-        entry = find(key);
+        entry = evictDeadHolders(entry, endpoint, &claim.evicted);
     }
     if (entry) {
-        // The receiver may be a native client of the same process (issue 19, item 11).
-        if (!heldOnlyByProcessOf(entry, session, why))
-            return Outcome::Taken;
+        // The receiver may be a native client of the same process (one program, both protocols).
+        if (!heldOnlyByProcessOf(entry, endpoint, &claim.why))
+            return claim;
     } else {
-        entry = acquire(key);
+        entry = acquire(name);
     }
-    entry->legacySenders.push_back(session);
-    *out = entry;
-    return evicted ? Outcome::TookOver : Outcome::Registered;
+    entry->legacySenders.push_back(endpoint);
+    endpoint->m_entry = entry;
+    claim.entry = entry;
+    claim.outcome = claim.evicted.empty() ? Outcome::Registered : Outcome::TookOver;
+    return claim;
 }
 
-void NameRegistry::release(Session *session)
+void NameRegistry::release(Endpoint *endpoint)
 {
-    NameEntry *entry = session->nameEntry();
+    NameEntry *entry = endpoint->m_entry;
     if (!entry)
         return;
-    if (entry->receiver == session)
+    endpoint->m_entry = nullptr;
+    if (entry->receiver == endpoint)
         entry->receiver = nullptr;
     auto &senders = entry->legacySenders;
-    senders.erase(std::remove(senders.begin(), senders.end(), session), senders.end());
+    senders.erase(std::remove(senders.begin(), senders.end(), endpoint), senders.end());
     dropIfUnused(entry);
+}
+
+std::vector<Endpoint *> NameRegistry::holdersWith(Endpoint *endpoint) const
+{
+    std::vector<Endpoint *> holders{endpoint};
+    const NameEntry *entry = endpoint->m_entry;
+    if (!entry)
+        return holders;
+    if (entry->receiver && entry->receiver != endpoint)
+        holders.push_back(entry->receiver);
+    for (Endpoint *e : entry->legacySenders)
+        if (e != endpoint && std::find(holders.begin(), holders.end(), e) == holders.end())
+            holders.push_back(e);
+    return holders;
+}
+
+void endEvicted(const NameRegistry::Claim &claim, QByteArrayView name, const Endpoint &newcomer)
+{
+    if (claim.evicted.empty())
+        return;
+    const QString detail = QStringLiteral("name %1 taken over by %2")
+                               .arg(QString::fromLatin1(name.toByteArray()), newcomer.describe());
+    for (Endpoint *holder : claim.evicted)
+        holder->evict(detail);
 }
 
 } // namespace Kennel

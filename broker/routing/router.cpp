@@ -5,8 +5,6 @@
 #include "framecodec.h"
 #include "legacyframe.h"
 #include "nameregistry.h"
-#include "session.h"
-
 
 #include <algorithm>
 #include <cstring>
@@ -19,7 +17,7 @@ Router::Router(const BrokerConfig &config, const NameRegistry &registry)
 {
 }
 
-NameEntry *Router::lookup(Session &sender, QByteArrayView target)
+NameEntry *Router::lookup(Endpoint &sender, QByteArrayView target)
 {
     RouteCache &cache = sender.routeCache;
     if (cache.generation == m_registry.generation() && cache.entry
@@ -34,12 +32,12 @@ NameEntry *Router::lookup(Session &sender, QByteArrayView target)
     return entry;
 }
 
-DeliveryStatus Router::routeNative(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload)
+DeliveryStatus Router::routeNative(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload)
 {
     return deliver(sender, target, messageId, payload, nullptr);
 }
 
-DeliveryStatus Router::routeLegacy(Session &sender, const Legacy::FrameView &frame)
+DeliveryStatus Router::routeLegacy(Endpoint &sender, const Legacy::FrameView &frame)
 {
     // Between legacy programs the whole 512-byte field travels untouched, as the old server did:
     // old programs (and the routebench load generator) carry binary data in it. A native
@@ -47,7 +45,7 @@ DeliveryStatus Router::routeLegacy(Session &sender, const Legacy::FrameView &fra
     return deliver(sender, frame.target, quint32(nextLegacyMessageId()), frame.text(), frame.msgField.data());
 }
 
-DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
                                const char *legacyMsgField)
 {
     ++sender.counters.messagesIn;
@@ -60,14 +58,14 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
         return DeliveryStatus::ShuttingDown;
     }
     NameEntry *entry = lookup(sender, target);
-    Session *receiver = entry ? entry->receiver : nullptr;
+    Endpoint *receiver = entry ? entry->receiver : nullptr;
     if (!receiver) {
         noteUndelivered(sender, target, payload, DeliveryStatus::NoSuchClient);
         return DeliveryStatus::NoSuchClient;
     }
 
     const QByteArray &source = sender.name();
-    const bool toLegacy = receiver->protocol() == Session::Protocol::Legacy;
+    const bool toLegacy = receiver->protocol() == Endpoint::Protocol::Legacy;
     size_t frameSize;
     if (toLegacy) {
         if (source.size() > Legacy::MaxNameLength) {
@@ -93,7 +91,8 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
         noteUndelivered(sender, target, payload, DeliveryStatus::TooLargeForTarget, receiver);
         return DeliveryStatus::TooLargeForTarget;
     }
-    if (receiver->pendingOutput() + frameSize > bound && receiver->pendingOutput() != 0) {
+    const size_t pending = receiver->pendingOutput();
+    if (pending + frameSize > bound && pending != 0) {
         noteUndelivered(sender, target, payload, DeliveryStatus::TargetQueueFull, receiver);
         return DeliveryStatus::TargetQueueFull;
     }
@@ -131,8 +130,8 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
     return DeliveryStatus::Delivered;
 }
 
-void Router::noteUndelivered(Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
-                             Session *receiver)
+void Router::noteUndelivered(Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
+                             Endpoint *receiver)
 {
     sender.counters.countUndelivered(status);
     m_totals.countUndelivered(status);

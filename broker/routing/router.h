@@ -2,6 +2,7 @@
 // straight into the target's output in the target's protocol, count it, and report the outcome.
 #pragma once
 
+#include "endpoint.h"
 #include "frame.h"
 #include "logthrottle.h"
 #include "trafficcounters.h"
@@ -14,7 +15,6 @@ struct BrokerConfig;
 struct FrameView;
 struct NameEntry;
 class NameRegistry;
-class Session;
 namespace Legacy { struct FrameView; }
 
 // Sees what the router did with every message while it is set: the monitor stream's traffic
@@ -25,14 +25,7 @@ class TrafficTap
 public:
     virtual ~TrafficTap() = default;
     // `payload` is the message as the sender gave it (a legacy sender: the msg text).
-    virtual void record(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) = 0;
-};
-
-// A sender's last target, so a stream of messages to one peer costs a compare, not a hash lookup.
-struct RouteCache
-{
-    NameEntry *entry = nullptr;
-    quint64 generation = ~quint64(0);
+    virtual void record(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) = 0;
 };
 
 class Router
@@ -41,13 +34,13 @@ public:
     Router(const BrokerConfig &config, const NameRegistry &registry);
 
     // A native Send from a registered client. The caller has checked the sender's identity.
-    DeliveryStatus routeNative(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload);
+    DeliveryStatus routeNative(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload);
     // A legacy cmd 2 from a connection bound to its name.
-    DeliveryStatus routeLegacy(Session &sender, const Legacy::FrameView &frame);
+    DeliveryStatus routeLegacy(Endpoint &sender, const Legacy::FrameView &frame);
 
     // A message the protocol handler refused before routing (not registered, empty target): the
     // handler counts it; this only shows it to the tap.
-    void tapRefused(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status)
+    void tapRefused(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status)
     {
         if (Q_UNLIKELY(m_tap))
             m_tap->record(sender, target, payload, status);
@@ -60,11 +53,11 @@ public:
     quint64 nextLegacyMessageId() { return ++m_legacyMessageIds; }
 
 private:
-    NameEntry *lookup(Session &sender, QByteArrayView target);
-    DeliveryStatus deliver(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+    NameEntry *lookup(Endpoint &sender, QByteArrayView target);
+    DeliveryStatus deliver(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
                            const char *legacyMsgField);
-    void noteUndelivered(Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
-                         Session *receiver = nullptr);
+    void noteUndelivered(Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
+                         Endpoint *receiver = nullptr);
 
     const BrokerConfig &m_config;
     const NameRegistry &m_registry;

@@ -1,7 +1,6 @@
 #include "clientwatchdog.h"
 #include "logging.h"
 
-#include "nameregistry.h"
 #include "session.h"
 
 #include <QSet>
@@ -51,11 +50,12 @@ bool sendsSignal(WatchdogAction action)
 }
 } // namespace
 
-ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, std::function<Session *(quint64)> findSession,
-                               QObject *parent)
+ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, FindSession findSession,
+                               DisconnectClient disconnectClient, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
     , m_findSession(std::move(findSession))
+    , m_disconnectClient(std::move(disconnectClient))
 {
     connect(&m_engine, &Watchdog::stateChanged, this, &ClientWatchdog::onStateChanged);
     connect(&m_engine, &Watchdog::expired, this, &ClientWatchdog::onExpired);
@@ -262,7 +262,7 @@ void ClientWatchdog::onExpired(quint64 key)
     case WatchdogAction::Disconnect:
         ++history.disconnects;
         emit actionTaken(key, watched.name, watched.action, QStringLiteral("disconnected"));
-        disconnect(*session, QStringLiteral("watchdog expired: no feed in time"));
+        m_disconnectClient(*session, QStringLiteral("watchdog expired: no feed in time"));
         return;
     case WatchdogAction::Terminate:
     case WatchdogAction::Kill:
@@ -286,7 +286,7 @@ void ClientWatchdog::onExpired(quint64 key)
         history.lastOutcome = ProcessSignaller::Outcome::Refused;
         history.lastDetail = refusal;
         emit actionTaken(key, watched.name, WatchdogAction::Disconnect, QStringLiteral("not signalled: ") + refusal);
-        disconnect(*session, QStringLiteral("watchdog expired; its process cannot be signalled: ") + refusal);
+        m_disconnectClient(*session, QStringLiteral("watchdog expired; its process cannot be signalled: ") + refusal);
         return;
     }
     const PeerProcess process = now.process;
@@ -348,34 +348,17 @@ void ClientWatchdog::onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::
         // Children that inherited its sockets (a forked reader) may keep the connections open:
         // the name is released for the restarted process all the same.
         if (Session *session = m_findSession(key); session && session->isOpen())
-            disconnect(*session, QStringLiteral("watchdog expired: its process was ended"));
+            m_disconnectClient(*session, QStringLiteral("watchdog expired: its process was ended"));
     }
     if (nothingDone) {
         // The client stays hung otherwise, holding its name: take that away at least.
         if (Session *session = m_findSession(key); session && session->isOpen()) {
             ++history.disconnects;
-            disconnect(*session, QStringLiteral("watchdog expired and its process could not be signalled: ") + detail);
+            m_disconnectClient(*session, QStringLiteral("watchdog expired and its process could not be signalled: ") + detail);
         }
     }
     if (final && named != m_signalled.end())
         m_signalled.erase(named);
-}
-
-void ClientWatchdog::disconnect(Session &session, const QString &why)
-{
-    // A legacy client is its receive connection and its main connections together: close them all.
-    std::vector<Session *> connections{&session};
-    if (session.protocol() == Session::Protocol::Legacy) {
-        if (NameEntry *entry = session.nameEntry()) {
-            if (entry->receiver && entry->receiver != &session)
-                connections.push_back(entry->receiver);
-            for (Session *sender : entry->legacySenders)
-                if (sender != &session)
-                    connections.push_back(sender);
-        }
-    }
-    for (Session *s : connections)
-        s->refuse(ErrorCode::WatchdogExpired, why, 0, true);
 }
 
 } // namespace Kennel

@@ -54,8 +54,14 @@ public:
         QString reason;        // why refused
     };
 
-    // `findSession` resolves a watch key (the session id) to the live session, or nullptr.
-    ClientWatchdog(const WatchdogSettings &settings, std::function<Session *(quint64)> findSession,
+    // Resolves a watch key (the session id) to the live session, or nullptr.
+    using FindSession = std::function<Session *(quint64)>;
+    // Ends the client `session` belongs to, all of it (a legacy client is its receive connection
+    // and its main connections), telling it `why` where its protocol can. The owner of the
+    // connections does it: the watchdog does not walk the name table.
+    using DisconnectClient = std::function<void(Session &session, const QString &why)>;
+
+    ClientWatchdog(const WatchdogSettings &settings, FindSession findSession, DisconnectClient disconnectClient,
                    QObject *parent = nullptr);
     ~ClientWatchdog() override;
 
@@ -104,11 +110,11 @@ private:
     void onStateChanged(quint64 key, WatchState from, WatchState to);
     void onExpired(quint64 key);
     void onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail);
-    void disconnect(Session &session, const QString &why);
     History &historyOf(const QByteArray &name);
 
     WatchdogSettings m_settings;
-    std::function<Session *(quint64)> m_findSession;
+    FindSession m_findSession;
+    DisconnectClient m_disconnectClient;
     Watchdog m_engine;
     ProcessSignaller m_signaller;
     std::unordered_map<quint64, Watched> m_watched;

@@ -1,0 +1,24 @@
+// What the protocol handlers reach, and nothing more: the limits, the name table, the router, the
+// watchdog, and their owner's ear for events. Owned by Broker; the handlers hold a reference.
+#pragma once
+
+namespace Kennel {
+
+struct BrokerConfig;
+class ClientWatchdog;
+class ConnectionEvents;
+class NameRegistry;
+class Router;
+
+struct HandlerContext
+{
+    const BrokerConfig &config;
+    NameRegistry &registry;
+    Router &router;
+    ClientWatchdog &watchdog;
+    // Told about registrations and monitor Hellos; may be null (no one to tell: a monitor's
+    // Hello is then refused like any other role).
+    ConnectionEvents *events = nullptr;
+};
+
+} // namespace Kennel
