@@ -12,6 +12,7 @@
 #include "clientwatchdog.h"
 #include "eventpoller.h"
 #include "legacyhandler.h"
+#include "monitorbackend.h"
 #include "monitorhub.h"
 #include "nameregistry.h"
 #include "nativehandler.h"
@@ -120,6 +121,7 @@ private:
     LegacyHandler m_legacy;
     ClientWatchdog m_watchdog;
     Supervisor m_supervisor;
+    MonitorBackend m_monitorBackend; // what MonitorHub sees of the above
     MonitorHub m_monitors; // after everything it watches: destroyed first
 
     QList<TcpListener *> m_tcpListeners;

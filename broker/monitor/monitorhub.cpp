@@ -1,13 +1,13 @@
 #include "monitorhub.h"
 
-#include "broker.h"
-#include "brokercontext.h"
+#include "budgetledger.h"
+#include "monitoractions.h"
 #include "monitorauthenticator.h"
+#include "monitorclientview.h"
 #include "monitorlistener.h"
-#include "nameregistry.h"
+#include "monitorserviceview.h"
 #include "names.h"
 #include "session.h"
-#include "supervisor.h"
 
 #include <QAbstractSocket>
 #include <QDateTime>
@@ -134,11 +134,16 @@ MonitorControlResult result(ErrorCode code, const QString &text)
 }
 } // namespace
 
-MonitorHub::MonitorHub(Broker &broker, BrokerContext &context, QObject *parent)
+MonitorHub::MonitorHub(const BrokerConfig &config, const MonitorClientView &clients, MonitorServiceView &services,
+                       MonitorActions &actions, const ClientWatchdog &watchdog, BudgetLedger &budgets, QObject *parent)
     : QObject(parent)
-    , m_broker(broker)
-    , m_ctx(context)
-    , m_settings(broker.config().monitor)
+    , m_config(config)
+    , m_clients(clients)
+    , m_services(services)
+    , m_actions(actions)
+    , m_watchdog(watchdog)
+    , m_budgets(budgets)
+    , m_settings(config.monitor)
     , m_startedMs(nowMs())
 {
     m_authenticator = new MonitorAuthenticator(m_settings, this);
@@ -146,29 +151,22 @@ MonitorHub::MonitorHub(Broker &broker, BrokerContext &context, QObject *parent)
     m_totalsTimer.setTimerType(Qt::CoarseTimer);
     connect(&m_totalsTimer, &QTimer::timeout, this, &MonitorHub::totalsTick);
 
-    ClientWatchdog &watchdog = broker.watchdog();
     connect(&watchdog, &ClientWatchdog::registered, this, &MonitorHub::onWatchdogRegistered);
     connect(&watchdog, &ClientWatchdog::stateChanged, this, &MonitorHub::onWatchStateChanged);
     connect(&watchdog, &ClientWatchdog::actionTaken, this, &MonitorHub::onWatchdogAction);
     connect(&watchdog, &ClientWatchdog::signalOutcome, this, &MonitorHub::onSignalOutcome);
-    connect(&broker.supervisor(), &Supervisor::serviceStateChanged, this, &MonitorHub::onServiceStateChanged);
-
-    m_testSender = std::make_unique<Session>(context, -1, 0, Session::Transport::Unix, QStringLiteral("monitor control"));
-    m_testSender->setIdentity(Session::Kind::Client, QByteArray(TestMessageSender), nullptr);
-    m_legacyTestSender = std::make_unique<Session>(context, -1, 0, Session::Transport::Unix, QStringLiteral("monitor control"));
-    m_legacyTestSender->setIdentity(Session::Kind::Client, QByteArray(LegacyTestMessageSender), nullptr);
 }
 
 MonitorHub::~MonitorHub()
 {
-    if (m_ctx.router && m_ctx.router->tap() == this)
-        m_ctx.router->setTap(nullptr);
+    if (m_actions.trafficTap() == this)
+        m_actions.setTrafficTap(nullptr);
     m_trafficSinks.clear();
 }
 
 const BrokerConfig &MonitorHub::config() const
 {
-    return m_broker.config();
+    return m_config;
 }
 
 bool MonitorHub::loadCredentials(QString *error)
@@ -290,7 +288,7 @@ void MonitorHub::adopt(QIODevice *device, MonitorConnection::Peer peer, const st
     m_connections.append(connection);
     connect(connection, &MonitorConnection::finished, this, &MonitorHub::connectionFinished);
     const quint32 messageId = hello ? hello->messageId : 0;
-    if (m_closed || m_ctx.shuttingDown) {
+    if (m_closed || m_clients.isShuttingDown()) {
         connection->refuse(ErrorCode::ShuttingDown, QStringLiteral("the broker is shutting down"), messageId, true);
         return;
     }
@@ -404,7 +402,7 @@ void MonitorHub::authenticate(MonitorConnection *connection, const QByteArray &t
     peer.uid = connection->peer().uid;
     if (peer.isUnix && connection->peer().pid) {
         // Looked up when the Hello is decided, the closest to the act the broker can get.
-        if (const Service *service = m_broker.supervisor().serviceOwning(*connection->peer().pid)) {
+        if (const Service *service = m_services.serviceOwning(*connection->peer().pid)) {
             peer.service = service->name();
             peer.serviceMayMonitor = service->settings().monitor;
         }
@@ -425,7 +423,7 @@ void MonitorHub::admissionDecided(MonitorConnection *connection, bool admitted, 
         connection->refuse(ErrorCode::NotPermitted, QStringLiteral("not admitted as a monitor: ") + how, messageId, true);
         return;
     }
-    if (m_closed || m_ctx.shuttingDown) {
+    if (m_closed || m_clients.isShuttingDown()) {
         connection->refuse(ErrorCode::ShuttingDown, QStringLiteral("the broker is shutting down"), messageId, true);
         return;
     }
@@ -504,7 +502,7 @@ void MonitorHub::refuseSnapshot(MonitorConnection *connection, quint32 messageId
 
 MemoryBudget &MonitorHub::monitorBudget()
 {
-    return m_ctx.budgets.monitorQueues;
+    return m_budgets.monitorQueues;
 }
 
 void MonitorHub::monitorBudgetExceeded()
@@ -518,7 +516,7 @@ void MonitorHub::monitorBudgetExceeded()
 void MonitorHub::shedOverBudget()
 {
     m_shedQueued = false;
-    MemoryBudget &budget = m_ctx.budgets.monitorQueues;
+    MemoryBudget &budget = m_budgets.monitorQueues;
     QList<MonitorConnection *> largest = m_connections;
     std::sort(largest.begin(), largest.end(),
               [](const MonitorConnection *a, const MonitorConnection *b) { return a->queuedBytes() > b->queuedBytes(); });
@@ -538,13 +536,13 @@ void MonitorHub::shedOverBudget()
 
 void MonitorHub::sendSnapshot(MonitorConnection *connection)
 {
-    std::vector<Session *> clients;
-    m_broker.forEachSession([&clients](Session &session) {
+    std::vector<const Session *> clients;
+    m_clients.forEachSession([&clients](const Session &session) {
         if (session.kind() != Session::Kind::Pending && session.isOpen())
             clients.push_back(&session);
     });
     std::sort(clients.begin(), clients.end(), [](const Session *a, const Session *b) { return a->id() < b->id(); });
-    const QList<Service *> &services = m_broker.supervisor().services();
+    const QList<Service *> &services = m_services.services();
 
     MonitorSnapshotBegin begin;
     begin.brokerTimeMs = nowMs();
@@ -558,7 +556,7 @@ void MonitorHub::sendSnapshot(MonitorConnection *connection)
     connection->sendEvent(MonitorFrame::SnapshotBegin, 0, {}, encodeMonitorSnapshotBegin(begin));
     auto &signatures = connection->clientSignatures();
     signatures.clear();
-    for (Session *session : clients) {
+    for (const Session *session : clients) {
         const MonitorClient record = clientRecord(*session);
         signatures[record.sessionId] = clientSignature(record);
         connection->sendEvent(MonitorFrame::Client, 0, session->name(), encodeMonitorClient(record));
@@ -579,7 +577,7 @@ qint64 MonitorHub::knownPid(const Session &session)
     return session.transport() == Session::Transport::Unix ? session.connectingPid() : 0;
 }
 
-MonitorClient MonitorHub::clientRecord(Session &session) const
+MonitorClient MonitorHub::clientRecord(const Session &session) const
 {
     MonitorClient r;
     r.sessionId = session.id();
@@ -595,7 +593,7 @@ MonitorClient MonitorHub::clientRecord(Session &session) const
     r.bytesOut = session.counters.bytesOut;
     r.refused = session.counters.undeliveredTotal();
     r.dropped = session.droppedTowards;
-    const ClientWatchdog &watchdog = m_broker.watchdog();
+    const ClientWatchdog &watchdog = m_watchdog;
     if (const Watchdog::Entry *entry = watchdog.engine().entry(session.id())) {
         const Watchdog::Clock::time_point now = Watchdog::Clock::now();
         switch (entry->state) {
@@ -664,7 +662,7 @@ void MonitorHub::broadcast(FrameType type, QByteArrayView source, QByteArrayView
         connection->sendEvent(type, 0, source, payload);
 }
 
-void MonitorHub::broadcastClient(Session &session)
+void MonitorHub::broadcastClient(const Session &session)
 {
     const MonitorClient record = clientRecord(session);
     const quint64 signature = clientSignature(record);
@@ -709,13 +707,13 @@ void MonitorHub::broadcastWatchdogEvent(quint64 sessionId, const QByteArray &nam
     event.kind = kind;
     event.pid = pid;
     event.detail = detail;
-    if (Session *session = m_broker.sessionById(sessionId)) {
+    if (const Session *session = m_clients.sessionById(sessionId)) {
         if (pid < 0)
             event.pid = knownPid(*session);
     }
     if (event.pid < 0)
         event.pid = 0;
-    if (const Watchdog::Entry *entry = m_broker.watchdog().engine().entry(sessionId))
+    if (const Watchdog::Entry *entry = m_watchdog.engine().entry(sessionId))
         event.feeds = entry->feeds;
     broadcast(MonitorFrame::WatchdogEvent, {}, encodeMonitorWatchdogEvent(event));
 }
@@ -725,11 +723,11 @@ void MonitorHub::onWatchdogRegistered(quint64 sessionId, const QByteArray &name,
     if (m_subscribers.isEmpty())
         return;
     QString detail = QStringLiteral("on expiry: %1").arg(QLatin1String(watchdogActionName(action)));
-    if (const Watchdog::Entry *entry = m_broker.watchdog().engine().entry(sessionId))
+    if (const Watchdog::Entry *entry = m_watchdog.engine().entry(sessionId))
         detail = QStringLiteral("every %1 ms, %2 misses allowed, ").arg(entry->terms.interval.count()).arg(entry->terms.allowedMisses)
                  + detail;
     broadcastWatchdogEvent(sessionId, name, MonitorWatchdogEventKind::Registered, detail);
-    if (Session *session = m_broker.sessionById(sessionId))
+    if (const Session *session = m_clients.sessionById(sessionId))
         broadcastClient(*session); // its watchdog columns
 }
 
@@ -742,7 +740,7 @@ void MonitorHub::onWatchStateChanged(quint64 sessionId, const QByteArray &name, 
         return;
     MonitorWatchdogEventKind kind = MonitorWatchdogEventKind::Late;
     QString detail;
-    const Watchdog::Entry *entry = m_broker.watchdog().engine().entry(sessionId);
+    const Watchdog::Entry *entry = m_watchdog.engine().entry(sessionId);
     switch (to) {
     case WatchState::Late:
         kind = MonitorWatchdogEventKind::Late;
@@ -761,7 +759,7 @@ void MonitorHub::onWatchStateChanged(quint64 sessionId, const QByteArray &name, 
         break;
     }
     broadcastWatchdogEvent(sessionId, name, kind, detail);
-    if (Session *session = m_broker.sessionById(sessionId))
+    if (const Session *session = m_clients.sessionById(sessionId))
         broadcastClient(*session);
 }
 
@@ -824,7 +822,7 @@ void MonitorHub::onSignalOutcome(const QByteArray &name, qint64 pid, ProcessSign
     broadcastWatchdogEvent(sessionId, name, kind, text, pid);
 }
 
-void MonitorHub::onServiceStateChanged(Service *service, Service::State state)
+void MonitorHub::serviceStateChanged(Service *service, Service::State state)
 {
     Q_UNUSED(state);
     if (m_subscribers.isEmpty() || !service)
@@ -838,18 +836,18 @@ void MonitorHub::totalsTick()
         m_totalsTimer.stop();
         return;
     }
-    const TrafficCounters &counters = m_broker.totals();
+    const TrafficCounters &counters = m_clients.totals();
     MonitorTotals totals;
     totals.timeMs = nowMs();
     totals.messagesRouted = counters.messagesOut;
     totals.bytesRouted = counters.bytesOut;
     totals.undelivered = counters.undeliveredTotal();
-    totals.clients = quint32(m_broker.connectionCount());
+    totals.clients = quint32(m_clients.connectionCount());
     totals.monitors = quint32(admittedCount());
-    totals.watched = quint32(m_broker.watchdog().engine().size());
+    totals.watched = quint32(m_watchdog.engine().size());
     totals.expiries = m_expiries;
     totals.kills = m_signalsSent;
-    const BudgetLedger &budgets = m_ctx.budgets;
+    const BudgetLedger &budgets = m_budgets;
     totals.budgetSheds = budgets.incompleteFrames.shedCount() + budgets.clientQueues.shedCount()
                          + budgets.monitorQueues.shedCount();
     totals.monitorOverflows = m_queueOverflows;
@@ -878,14 +876,14 @@ void MonitorHub::refreshClients()
 {
     struct Current
     {
-        Session *session;
+        const Session *session;
         MonitorClient record;
         quint64 signature;
         QByteArray payload; // encoded the first time a monitor needs it
     };
     std::vector<Current> current;
-    current.reserve(m_broker.connectionCount());
-    m_broker.forEachSession([this, &current](Session &session) {
+    current.reserve(m_clients.connectionCount());
+    m_clients.forEachSession([this, &current](const Session &session) {
         if (session.kind() == Session::Kind::Pending || !session.isOpen())
             return;
         MonitorClient record = clientRecord(session);
@@ -919,13 +917,12 @@ void MonitorHub::updateTap()
             if (connection->isAdmitted() && connection->wantsTraffic())
                 m_trafficSinks.push_back(connection);
     }
-    if (m_ctx.router)
-        m_ctx.router->setTap(m_trafficSinks.empty() ? nullptr : this);
+    m_actions.setTrafficTap(m_trafficSinks.empty() ? nullptr : this);
 }
 
 bool MonitorHub::isTrafficTapped() const
 {
-    return m_ctx.router && m_ctx.router->tap() == this;
+    return m_actions.trafficTap() == this;
 }
 
 void MonitorHub::record(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status)
@@ -962,7 +959,7 @@ void MonitorHub::control(MonitorConnection *connection, const MonitorControl &re
     const QString who = connection->describe();
     const QByteArray target = request.target;
     MonitorControlResult outcome;
-    if (m_closed || m_ctx.shuttingDown) {
+    if (m_closed || m_clients.isShuttingDown()) {
         outcome = result(ErrorCode::ShuttingDown, QStringLiteral("the broker is shutting down"));
     } else if (target.isEmpty() || target.size() > MaxControlTargetBytes) {
         outcome = result(ErrorCode::InvalidName, QStringLiteral("a control needs a target name of 1 to %1 bytes").arg(MaxControlTargetBytes));
@@ -996,31 +993,9 @@ MonitorControlResult MonitorHub::disconnectClient(const QByteArray &target, cons
 {
     if (!isValidName(target, config().maxNameLength))
         return result(ErrorCode::InvalidName, QStringLiteral("'%1' is not a client name").arg(printable(target)));
-    NameEntry *entry = m_ctx.registry->find(target);
-    if (!entry || (!entry->receiver && entry->legacySenders.empty()))
+    const int closed = m_actions.disconnectClient(target, who);
+    if (closed < 0)
         return result(ErrorCode::NotRegistered, QStringLiteral("no client named '%1'").arg(printable(target)));
-    // A legacy client is its receive connection and its main connections: all of them go. Taken
-    // before the first close, which may release the entry.
-    std::vector<Session *> connections;
-    if (entry->receiver)
-        connections.push_back(entry->receiver);
-    for (Session *sender : entry->legacySenders)
-        if (sender != entry->receiver)
-            connections.push_back(sender);
-    const QByteArray bye = QStringLiteral("disconnected by an operator (%1)").arg(who).toUtf8();
-    int closed = 0;
-    for (Session *session : connections) {
-        if (!session->isOpen())
-            continue;
-        if (session->protocol() == Session::Protocol::Native) {
-            // Best effort: what fits into the socket now; a client that does not read is not waited for.
-            session->sendFrame(FrameType::Bye, 0, {}, {}, bye);
-            session->flushOutput();
-        }
-        if (session->isOpen())
-            session->close(Session::CloseReason::ByMonitor, who);
-        ++closed;
-    }
     return result(ErrorCode::None, QStringLiteral("closed %1 connection%2 of '%3'")
                                        .arg(closed).arg(closed == 1 ? QString() : QStringLiteral("s"), printable(target)));
 }
@@ -1029,18 +1004,13 @@ MonitorControlResult MonitorHub::sendTestMessage(const QByteArray &target, const
 {
     if (!isValidName(target, config().maxNameLength))
         return result(ErrorCode::InvalidName, QStringLiteral("'%1' is not a client name").arg(printable(target)));
-    const NameEntry *entry = m_ctx.registry->find(target);
-    Session *sender = m_testSender.get();
-    if (entry && entry->receiver && entry->receiver->protocol() == Session::Protocol::Legacy)
-        sender = m_legacyTestSender.get();
-    // Through the router like any message: the target's queue bound, its protocol's encoding,
-    // the counters and the traffic records all apply.
-    const DeliveryStatus status = m_ctx.router->routeNative(*sender, target, quint32(m_ctx.router->nextLegacyMessageId()), text);
+    const MonitorActions::TestDelivery delivery = m_actions.sendTestMessage(target, text);
+    const DeliveryStatus status = delivery.status;
     const QString statusText = QLatin1String(deliveryStatusName(status));
     switch (status) {
     case DeliveryStatus::Delivered:
         return result(ErrorCode::None, QStringLiteral("delivered to '%1' as from '%2' (%3 bytes)")
-                                           .arg(printable(target), QString::fromLatin1(sender->name())).arg(text.size()));
+                                           .arg(printable(target), QString::fromLatin1(delivery.sender)).arg(text.size()));
     case DeliveryStatus::NoSuchClient:
         return result(ErrorCode::NotRegistered, QStringLiteral("%1: no client named '%2' receives messages").arg(statusText, printable(target)));
     case DeliveryStatus::InvalidTarget:
@@ -1060,7 +1030,7 @@ MonitorControlResult MonitorHub::sendTestMessage(const QByteArray &target, const
 
 MonitorControlResult MonitorHub::serviceAction(MonitorControlAction action, const QByteArray &target)
 {
-    Service *service = m_broker.supervisor().service(QString::fromUtf8(target));
+    Service *service = m_services.service(QString::fromUtf8(target));
     if (!service)
         return result(ErrorCode::NotRegistered, QStringLiteral("no service named '%1'").arg(printable(target)));
     const char *before = Service::stateName(service->state());

@@ -43,12 +43,14 @@ class QIODevice;
 
 namespace Kennel {
 
-class Broker;
 class MemoryBudget;
+class MonitorActions;
 class MonitorAuthenticator;
+class MonitorClientView;
 class MonitorListener;
+class MonitorServiceView;
 class Session;
-struct BrokerContext;
+struct BudgetLedger;
 struct FrameView;
 
 class MonitorHub : public QObject, private TrafficTap
@@ -72,7 +74,11 @@ public:
     // Control text (SendTestMessage) and targets: the bounds of a message and a name.
     static constexpr int MaxControlTargetBytes = 256;
 
-    MonitorHub(Broker &broker, BrokerContext &context, QObject *parent = nullptr);
+    // Sees the broker only through these: its connections and totals (read-only), its services,
+    // the actions a monitor may ask for, the watchdog's signals and state, and the memory budgets
+    // (monitor queues are charged to BudgetLedger::monitorQueues; totals report every budget).
+    MonitorHub(const BrokerConfig &config, const MonitorClientView &clients, MonitorServiceView &services,
+               MonitorActions &actions, const ClientWatchdog &watchdog, BudgetLedger &budgets, QObject *parent = nullptr);
     ~MonitorHub() override;
 
     // Reads the credentials (token file). False with *error if they cannot be had: the broker
@@ -94,6 +100,8 @@ public:
     void clientRegistered(Session &session);
     // A registered client's connection closed.
     void clientGone(Session &session);
+    // A supervised service changed state (Supervisor::serviceStateChanged).
+    void serviceStateChanged(Service *service, Service::State state);
 
     // --- for tests and diagnostics ------------------------------------------------------------
     struct MonitorInfo
@@ -164,11 +172,11 @@ private:
 
     void sendSnapshot(MonitorConnection *connection);
     static qint64 knownPid(const Session &session);
-    MonitorClient clientRecord(Session &session) const;
+    MonitorClient clientRecord(const Session &session) const;
     static quint64 clientSignature(const MonitorClient &record);
     MonitorService serviceRecord(const Service &service) const;
     void broadcast(FrameType type, QByteArrayView source, QByteArrayView payload);
-    void broadcastClient(Session &session);
+    void broadcastClient(const Session &session);
     // pid -1: the connection's process if the kernel named it already.
     void broadcastWatchdogEvent(quint64 sessionId, const QByteArray &name, MonitorWatchdogEventKind kind,
                                 const QString &detail, qint64 pid = -1);
@@ -181,7 +189,6 @@ private:
     void onWatchStateChanged(quint64 sessionId, const QByteArray &name, WatchState from, WatchState to);
     void onWatchdogAction(quint64 sessionId, const QByteArray &name, WatchdogAction action, const QString &detail);
     void onSignalOutcome(const QByteArray &name, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail);
-    void onServiceStateChanged(Service *service, Service::State state);
 
     // Control actions; each returns the result to send.
     MonitorControlResult disconnectClient(const QByteArray &target, const QString &who);
@@ -191,8 +198,12 @@ private:
     // TrafficTap: runs inside the router's message path.
     void record(const Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) override;
 
-    Broker &m_broker;
-    BrokerContext &m_ctx;
+    const BrokerConfig &m_config;
+    const MonitorClientView &m_clients;
+    MonitorServiceView &m_services;
+    MonitorActions &m_actions;
+    const ClientWatchdog &m_watchdog;
+    BudgetLedger &m_budgets;
     const MonitorSettings &m_settings;
     MonitorAuthenticator *m_authenticator = nullptr;
     MonitorListener *m_listener = nullptr;
@@ -212,10 +223,6 @@ private:
     // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its
     // connection. Bounded by the signaller's own bound on pending operations.
     QHash<QByteArray, quint64> m_signalledSessions;
-    // The stand-in senders of test messages: Router counts and stamps a Session, and these never
-    // have a descriptor, a name entry or a place in the broker's tables.
-    std::unique_ptr<Session> m_testSender;
-    std::unique_ptr<Session> m_legacyTestSender;
     bool m_closed = false;
     AdmissionCounters m_admission;
 };
