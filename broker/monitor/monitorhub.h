@@ -165,7 +165,7 @@ private:
     void totalsTick();
     void updateTap();
 
-    // Watchdog and supervisor signals.
+    // ClientWatchdog's signals.
     void onWatchdogRegistered(quint64 sessionId, const QByteArray &name, WatchdogAction action);
     void onWatchStateChanged(quint64 sessionId, const QByteArray &name, WatchState from, WatchState to);
     void onWatchdogAction(quint64 sessionId, const QByteArray &name, WatchdogAction action, const QString &detail);
