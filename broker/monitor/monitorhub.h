@@ -58,7 +58,7 @@ class MonitorClientView;
 class MonitorListener;
 class MonitorServiceView;
 class Session;
-struct BudgetLedger;
+class BudgetLedger;
 struct FrameView;
 
 class MonitorHub : public QObject
