@@ -98,7 +98,8 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
           m_config.watchdog, [this](quint64 id) { return sessionById(id); },
           [this](Session &session, const QString &why) { disconnectExpired(session, why); })
     , m_supervisor(m_config.services, m_config.serviceCgroup)
-    , m_monitors(*this, m_ctx)
+    , m_monitorBackend(*this, m_ctx, m_supervisor)
+    , m_monitors(m_config, m_monitorBackend, m_monitorBackend, m_monitorBackend, m_watchdog, m_ctx.budgets)
 {
     m_ctx.config = &m_config;
     m_ctx.poller = &m_poller;
@@ -108,6 +109,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.legacy = &m_legacy;
     m_ctx.owner = this;
     m_ctx.budgets.configure(m_config);
+    connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
     connect(&m_watchdog, &ClientWatchdog::aboutToSignal, this, [this](qint64 pid) {

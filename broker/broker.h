@@ -14,6 +14,7 @@
 #include "eventpoller.h"
 #include "handlercontext.h"
 #include "legacyhandler.h"
+#include "monitorbackend.h"
 #include "monitorhub.h"
 #include "nameregistry.h"
 #include "nativehandler.h"
@@ -129,6 +130,7 @@ private:
     LegacyHandler m_legacy;
     ClientWatchdog m_watchdog;
     Supervisor m_supervisor;
+    MonitorBackend m_monitorBackend; // what MonitorHub sees of the above
     MonitorHub m_monitors; // after everything it watches: destroyed first
 
     QList<TcpListener *> m_tcpListeners;

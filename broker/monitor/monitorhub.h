@@ -1,8 +1,15 @@
-// The broker's side of the monitor stream (PROTOCOL §6, docs/MONITOR.md): one per broker. It
-// admits monitors (handed over by a client listener, or from the monitor-only listeners) through
-// MonitorAuthenticator, sends each subscribed monitor a snapshot and then the events it hears from
-// the broker (registrations, connections closing, the watchdog, the supervisor, periodic totals),
-// taps the router for traffic records, and carries out operators' control actions.
+// The broker's side of the monitor stream (PROTOCOL §6, docs/MONITOR.md): one per broker. It owns
+// every monitor connection (handed over by a client listener, or from the monitor-only listeners)
+// and the lists of the subscribed ones, lets MonitorAdmission decide who gets in, sends each
+// subscribed monitor a snapshot and then the events it hears from the broker (registrations,
+// connections closing, the watchdog, the supervisor, periodic totals) as MonitorRecords builds
+// them, sets MonitorTrafficTap on the router while someone wants traffic, hands operators'
+// commands to MonitorControlHandler, and keeps the monitor queues within their budget.
+//
+// It sees the broker only through narrow interfaces: MonitorClientView (connections and totals,
+// read-only), MonitorServiceView, MonitorActions (what a monitor may make the broker do), the
+// watchdog's signals and the memory budgets; registrations, hand-overs, closes and service state
+// changes come in through the hooks below.
 //
 // Cost when nobody watches: the router's tap pointer is null unless a subscribed monitor wants
 // traffic (one predictable branch per message); the registration and close hooks return at once
@@ -20,11 +27,13 @@
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
 #include "framecodec.h"
-#include "localsender.h"
 #include "logthrottle.h"
+#include "monitoradmission.h"
 #include "monitorcodec.h"
 #include "monitorconnection.h"
-#include "router.h"
+#include "monitorcontrolhandler.h"
+#include "monitorrecords.h"
+#include "monitortraffictap.h"
 #include "service.h"
 
 #include <QByteArray>
@@ -35,7 +44,6 @@
 #include <QTimer>
 
 #include <chrono>
-#include <memory>
 #include <optional>
 #include <sys/types.h>
 #include <vector>
@@ -44,15 +52,16 @@ class QIODevice;
 
 namespace Kennel {
 
-class Broker;
 class MemoryBudget;
-class MonitorAuthenticator;
+class MonitorActions;
+class MonitorClientView;
 class MonitorListener;
+class MonitorServiceView;
 class Session;
-struct BrokerContext;
+class BudgetLedger;
 struct FrameView;
 
-class MonitorHub : public QObject, private TrafficTap
+class MonitorHub : public QObject
 {
     Q_OBJECT
 public:
@@ -60,20 +69,19 @@ public:
     // the old frame's name fields hold 9 characters (PROTOCOL §7.5).
     static constexpr const char *TestMessageSender = "kennel-monitor";
     static constexpr const char *LegacyTestMessageSender = "kennelmon";
-    // Connections that said Hello as a monitor and are not admitted yet (their credentials are
-    // being checked, perhaps slowed down): at most this many, or 4 x max_monitors if larger, for
-    // TCP peers; as many again for Unix peers, which never wait behind TCP ones. Per address and
-    // per prefix [monitor] max_waiting_per_address / max_waiting_per_prefix apply on top (not to
-    // an address proven by the right token recently, which may have max(that cap, max_monitors)
-    // and is not held to its prefix's).
-    static constexpr int MinPendingMonitors = 16;
+    // The waiting room's floor (MonitorAdmission).
+    static constexpr int MinPendingMonitors = MonitorAdmission::MinPendingMonitors;
     // Totals are sent at most this often whatever totals_interval says.
     static constexpr std::chrono::milliseconds MinTotalsInterval{100};
     static constexpr std::chrono::milliseconds ClientRefreshInterval{1000};
     // Control text (SendTestMessage) and targets: the bounds of a message and a name.
-    static constexpr int MaxControlTargetBytes = 256;
+    static constexpr int MaxControlTargetBytes = MonitorControlHandler::MaxControlTargetBytes;
 
-    MonitorHub(Broker &broker, BrokerContext &context, QObject *parent = nullptr);
+    // Sees the broker only through these: its connections and totals (read-only), its services,
+    // the actions a monitor may ask for, the watchdog's signals and state, and the memory budgets
+    // (monitor queues are charged to BudgetLedger::monitorQueues; totals report every budget).
+    MonitorHub(const BrokerConfig &config, const MonitorClientView &clients, MonitorServiceView &services,
+               MonitorActions &actions, const ClientWatchdog &watchdog, BudgetLedger &budgets, QObject *parent = nullptr);
     ~MonitorHub() override;
 
     // Reads the credentials (token file). False with *error if they cannot be had: the broker
@@ -95,6 +103,8 @@ public:
     void clientRegistered(Session &session);
     // A registered client's connection closed.
     void clientGone(Session &session);
+    // A supervised service changed state (Supervisor::serviceStateChanged).
+    void serviceStateChanged(Service *service, Service::State state);
 
     // --- for tests and diagnostics ------------------------------------------------------------
     struct MonitorInfo
@@ -111,22 +121,9 @@ public:
     };
     QList<MonitorInfo> monitors() const;
     int admittedCount() const;
-    // Admission (issue 18): refused at the door by the waiting-room caps; refused because their
-    // answer did not come within admission_timeout; the authenticator's own counters.
-    struct AdmissionCounters
-    {
-        quint64 refusedPerAddress = 0;
-        quint64 refusedPerPrefix = 0;
-        quint64 refusedRoomFull = 0;
-        quint64 timedOut = 0;
-        quint64 guessesRefused = 0;
-        quint64 servicesRefused = 0;
-        quint64 failures = 0;
-        // The monitor listeners' TLS handshakes refused (per address, per prefix, all full).
-        quint64 handshakesRefusedPerAddress = 0;
-        quint64 handshakesRefusedPerPrefix = 0;
-        quint64 handshakesRefusedFull = 0;
-    };
+    // Admission: refused at the door by the waiting-room caps, timed out, refused by the
+    // authenticator, TLS handshakes refused (MonitorAdmission::Counters).
+    using AdmissionCounters = MonitorAdmission::Counters;
     AdmissionCounters admissionCounters() const;
     // Monitors disconnected because their queue passed its bound (2 x max_queue_bytes) or the
     // monitor budget ran out, and Subscribes refused because the last snapshot was not read.
@@ -158,51 +155,36 @@ private:
     void acceptFromListener(QIODevice *device, const QString &peerAddress, bool isUnix, std::optional<uid_t> peerUid);
     void admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, quint32 messageId);
     void admissionTimedOut(MonitorConnection *connection);
-    // Empty if `connection` may wait for admission, else why not (and the counter is bumped).
-    QString waitingRoomRefusal(const MonitorConnection &connection);
     void connectionFinished(MonitorConnection *connection);
-    int pendingLimit() const;
 
-    void sendSnapshot(MonitorConnection *connection);
-    static qint64 knownPid(const Session &session);
-    MonitorClient clientRecord(Session &session) const;
-    static quint64 clientSignature(const MonitorClient &record);
-    MonitorService serviceRecord(const Service &service) const;
     void broadcast(FrameType type, QByteArrayView source, QByteArrayView payload);
-    void broadcastClient(Session &session);
+    void broadcastClient(const Session &session);
     // pid -1: the connection's process if the kernel named it already.
     void broadcastWatchdogEvent(quint64 sessionId, const QByteArray &name, MonitorWatchdogEventKind kind,
                                 const QString &detail, qint64 pid = -1);
     void totalsTick();
-    void refreshClients();
     void updateTap();
 
-    // Watchdog and supervisor signals.
+    // ClientWatchdog's signals.
     void onWatchdogRegistered(quint64 sessionId, const QByteArray &name, WatchdogAction action);
     void onWatchStateChanged(quint64 sessionId, const QByteArray &name, WatchState from, WatchState to);
     void onWatchdogAction(quint64 sessionId, const QByteArray &name, WatchdogAction action, const QString &detail);
     void onSignalOutcome(const QByteArray &name, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail);
-    void onServiceStateChanged(Service *service, Service::State state);
 
-    // Control actions; each returns the result to send.
-    MonitorControlResult disconnectClient(const QByteArray &target, const QString &who);
-    MonitorControlResult sendTestMessage(const QByteArray &target, const QByteArray &text);
-    MonitorControlResult serviceAction(MonitorControlAction action, const QByteArray &target);
-
-    // TrafficTap: runs inside the router's message path.
-    void record(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) override;
-
-    Broker &m_broker;
-    BrokerContext &m_ctx;
+    const BrokerConfig &m_config;
+    const MonitorClientView &m_clients;
+    const ClientWatchdog &m_watchdog;
+    BudgetLedger &m_budgets;
     const MonitorSettings &m_settings;
-    MonitorAuthenticator *m_authenticator = nullptr;
+    MonitorAdmission m_admission;
+    MonitorRecords m_records;
+    MonitorControlHandler m_control;
+    MonitorTrafficTap m_tap; // its sinks: the subscribers that want traffic
     MonitorListener *m_listener = nullptr;
     QList<MonitorConnection *> m_connections;  // every monitor connection, any state
     QList<MonitorConnection *> m_subscribers;  // admitted and subscribed
-    std::vector<MonitorConnection *> m_trafficSinks; // subscribers that want traffic: the tap's list
     QTimer m_totalsTimer;
     std::chrono::steady_clock::time_point m_lastClientRefresh{};
-    qint64 m_startedMs = 0;
     quint64 m_queueOverflows = 0;
     quint64 m_budgetSheds = 0;
     quint64 m_snapshotsRefused = 0;
@@ -213,12 +195,7 @@ private:
     // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its
     // connection. Bounded by the signaller's own bound on pending operations.
     QHash<QByteArray, quint64> m_signalledSessions;
-    // The senders of test messages: endpoints with a name and counters, and no connection, name
-    // entry or place in the broker's tables.
-    std::unique_ptr<LocalSender> m_testSender;
-    std::unique_ptr<LocalSender> m_legacyTestSender;
     bool m_closed = false;
-    AdmissionCounters m_admission;
 };
 
 } // namespace Kennel
