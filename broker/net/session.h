@@ -8,6 +8,7 @@
 #include "frame.h"
 #include "peerprocess.h"
 #include "router.h"
+#include "timedconnection.h"
 #include "trafficcounters.h"
 
 #include <QByteArray>
@@ -21,7 +22,7 @@ namespace Kennel {
 struct BrokerContext;
 struct NameEntry;
 
-class Session final : public PollHandler
+class Session final : public PollHandler, public TimedConnection
 {
 public:
     enum class Transport : quint8 { Tcp, Unix };
@@ -131,27 +132,25 @@ public:
     // Messages to this connection that were dropped (its queue was full, or too small for them).
     quint64 droppedTowards = 0;
 
-    // --- deadlines on input (kept by Broker) ------------------------------------------------
+    // --- deadlines on input (TimedConnection, kept by ConnectionDeadlines) -------------------
+    bool awaitsRegistration() const override { return m_kind == Kind::Pending; }
+    bool answersPing() const override { return m_protocol == Protocol::Native && m_fd >= 0; }
     // The beginning of a frame is held without its end, since the read that brought its first
     // byte. A deadline noted for an earlier frame is recognised as stale by this time.
-    bool hasIncompleteFrame() const { return m_partialPending; }
+    bool hasIncompleteFrame() const override { return m_partialPending; }
     // Not read while its own output backlog is over the bound: what it sent waits in the kernel.
-    bool isInputPaused() const { return m_inputPaused; }
-    std::chrono::steady_clock::time_point incompleteFrameSince() const { return m_partialSince; }
-    size_t incompleteFrameBytes() const { return m_in.size(); }
-    // The broker's deadline heap holds an entry for this session (at most one at a time).
-    bool incompleteDeadlineQueued = false;
+    bool isInputPaused() const override { return m_inputPaused; }
+    std::chrono::steady_clock::time_point incompleteFrameSince() const override { return m_partialSince; }
+    size_t incompleteFrameBytes() const override { return m_in.size(); }
     // Set by every read that returned bytes; the idle sweep reads and clears it. No clock per read.
-    bool takeInputSeen()
+    bool takeInputSeen() override
     {
         const bool seen = m_inputSeen;
         m_inputSeen = false;
         return seen;
     }
-    // The idle sweep's bookkeeping: the earliest the last input may have arrived, and whether the
-    // broker has pinged since.
-    std::chrono::steady_clock::time_point lastInputAt;
-    bool idlePinged = false;
+    void deadlinePassed(Deadline which, const QString &text) override;
+    void ping() override;
 
     TrafficCounters counters;
     RouteCache routeCache;
