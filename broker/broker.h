@@ -1,9 +1,10 @@
 // The broker: listeners accept connections, each becomes a Session on the shared EventPoller,
 // Sessions hand frames to the protocol handlers, and the Router moves messages between them.
 // This class is the composition root: it wires those together with the connection table
-// (ConnectionTable), the deadlines on connections (ConnectionDeadlines) and the graceful stop; the
-// watchdog (ClientWatchdog) and the supervised services (Supervisor) hang off it: services start once the listeners are up and stop, in reverse order, before the clients
-// are let go. The monitor stream (MonitorHub) watches all of it for privileged monitors.
+// (ConnectionTable) and the deadlines on connections (ConnectionDeadlines), and runs the graceful
+// stop; the watchdog (ClientWatchdog) and the supervised services (Supervisor) hang off it:
+// services start once the listeners are up and stop, in reverse order, before the clients are let
+// go. The monitor stream (MonitorHub) watches all of it for privileged monitors.
 #pragma once
 
 #include "brokercontext.h"
@@ -27,7 +28,6 @@
 #include <QTimer>
 
 #include <utility>
-
 
 namespace Kennel {
 
