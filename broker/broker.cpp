@@ -9,82 +9,12 @@
 #include <QCoreApplication>
 #include <QHostAddress>
 
-#include <algorithm>
-#include <limits>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 namespace Kennel {
 
 namespace {
 constexpr int ListenBacklog = SocketListener::DefaultBacklog;
-// After connections close, memory is handed back to the system at most this often.
-constexpr int TrimDelayMs = 1000;
-// Idle detection: a native peer is pinged after 0.5..0.6 and closed after 1.0..1.1 idle timeouts
-// of silence (the sweep's granularity is a tenth of it; PROTOCOL ), so that the close stays
-// within the promised 1.25 even when the event loop runs a sweep late under load.
-constexpr int IdleSweepsPerTimeout = 10;
-
-// TCP keepalive timed from the idle timeout, for every TCP connection (legacy ones too, which the
-// idle sweep leaves alone): a peer that vanished is found by the kernel, and one that vanished
-// with our output unacknowledged is dropped after the idle timeout (TCP_USER_TIMEOUT).
-void setKeepalive(int fd, std::chrono::milliseconds idle)
-{
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    if (idle.count() <= 0)
-        return;
-    const qint64 ms = idle.count();
-    const int keepIdle = int(std::max<qint64>(1, ms / 2 / 1000));
-    const int keepInterval = int(std::max<qint64>(1, ms / 8 / 1000));
-    const int keepCount = 4;
-    const unsigned userTimeout = unsigned(std::min<qint64>(ms, std::numeric_limits<int>::max()));
-    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepIdle, sizeof keepIdle);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &keepInterval, sizeof keepInterval);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &keepCount, sizeof keepCount);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &userTimeout, sizeof userTimeout);
-}
-
-QString tcpPeerAddress(int fd)
-{
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    if (::getpeername(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
-        return QStringLiteral("?");
-    QHostAddress host(reinterpret_cast<sockaddr *>(&addr));
-    const quint16 port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port)
-                                                    : ntohs(reinterpret_cast<sockaddr_in *>(&addr)->sin_port);
-    if (host.protocol() == QAbstractSocket::IPv6Protocol) {
-        bool isV4 = false;
-        const quint32 v4 = host.toIPv4Address(&isV4);
-        if (isV4)
-            host = QHostAddress(v4);
-        else
-            return QStringLiteral("[%1]:%2").arg(host.toString()).arg(port);
-    }
-    return QStringLiteral("%1:%2").arg(host.toString()).arg(port);
-}
-
-QString unixPeerAddress(int fd, pid_t *connectingPid)
-{
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-        *connectingPid = cred.pid;
-        return QStringLiteral("pid %1 uid %2").arg(cred.pid).arg(cred.uid);
-    }
-    return QStringLiteral("?");
-}
 } // namespace
 
 Broker::Broker(const BrokerConfig &config, QObject *parent)
@@ -100,6 +30,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitorBackend(*this, m_ctx, m_supervisor)
     , m_monitors(m_config, m_monitorBackend, m_monitorBackend, m_monitorBackend, m_watchdog, m_ctx.budgets)
+    , m_deadlines({m_config.registerTimeout, m_config.incompleteFrameTimeout, m_config.idleTimeout}, m_connections)
 {
     m_ctx.config = &m_config;
     m_ctx.poller = &m_poller;
@@ -117,26 +48,8 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
             service->noteWatchdogAction();
     });
 
-    m_registerTimer.setSingleShot(true);
-    m_registerTimer.setTimerType(Qt::CoarseTimer);
-    connect(&m_registerTimer, &QTimer::timeout, this, &Broker::expireRegistrations);
     m_shutdownTimer.setSingleShot(true);
     connect(&m_shutdownTimer, &QTimer::timeout, this, &Broker::closeRemaining);
-    m_incompleteTimer.setSingleShot(true);
-    m_incompleteTimer.setTimerType(Qt::CoarseTimer);
-    connect(&m_incompleteTimer, &QTimer::timeout, this, &Broker::expireIncompleteFrames);
-    m_trimTimer.setSingleShot(true);
-    m_trimTimer.setTimerType(Qt::CoarseTimer);
-    connect(&m_trimTimer, &QTimer::timeout, this, &Broker::trimMemory);
-    m_lastSweep = Clock::now();
-    if (m_config.idleTimeout.count() > 0) {
-        // Precise: a coarse timer may run 5 % late, and detection is promised within 1.25 x the
-        // idle timeout. Ten sweeps per idle timeout cost nothing measurable even with 10,000
-        // connections (one pass over a hash table, no system call per connection).
-        m_idleTimer.setTimerType(Qt::PreciseTimer);
-        connect(&m_idleTimer, &QTimer::timeout, this, &Broker::sweepIdle);
-        m_idleTimer.start(std::max<qint64>(1, m_config.idleTimeout.count() / IdleSweepsPerTimeout));
-    }
 }
 
 Broker::~Broker()
@@ -144,8 +57,7 @@ Broker::~Broker()
     // Sessions reach into the registry and the poller while they close: drop them first, quietly.
     m_ctx.owner = nullptr;
     m_handlerCtx.events = nullptr;
-    m_closed.clear();
-    m_sessions.clear();
+    m_connections.clear();
 }
 
 bool Broker::start(QString *error)
@@ -261,8 +173,7 @@ QList<ListenAddress> Broker::boundAddresses() const
 
 Session *Broker::sessionById(quint64 id) const
 {
-    const auto it = m_sessions.find(id);
-    return it == m_sessions.end() ? nullptr : it->second.get();
+    return m_connections.find(id);
 }
 
 Session *Broker::sessionByName(QByteArrayView name) const
@@ -295,107 +206,17 @@ void Broker::disconnectExpired(Session &session, const QString &why)
             connection->refuse(ErrorCode::WatchdogExpired, why, 0, true);
 }
 
-void Broker::refuseAtDoor(int fd, const QString &reason)
-{
-    int suppressed = 0;
-    if (m_doorLog.allow(&suppressed)) {
-        if (suppressed)
-            qCWarning(lcBroker, "%d more connections refused at the door", suppressed);
-        qCWarning(lcBroker).noquote() << "refused a connection:" << reason;
-    }
-    // Only a peer whose first byte already says native is told why; one that has sent nothing may
-    // be an old client, which would take a native Error for a broken frame (PROTOCOL ).
-    if (SocketListener::peerSpeaksNative(fd)) {
-        const QByteArray frame = doorRefusal(ErrorCode::TooManyClients, reason);
-        [[maybe_unused]] const ssize_t ignored = ::send(fd, frame.constData(), size_t(frame.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
-    ::close(fd);
-}
-
-QByteArray Broker::doorRefusal(ErrorCode code, const QString &text)
-{
-    QByteArray frame;
-    appendFrame(frame, FrameType::Error, 0, NoFlags, {}, {}, encodeError({code, text}));
-    return frame;
-}
-
 Session *Broker::adoptConnection(int fd, Session::Transport transport)
 {
-    if (m_ctx.shuttingDown) {
-        ::close(fd);
-        return nullptr;
-    }
-    if (m_sessions.size() >= size_t(m_config.maxClients)) {
-        refuseAtDoor(fd, QStringLiteral("the broker serves at most %1 connections").arg(m_config.maxClients));
-        return nullptr;
-    }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    QString peer;
-    pid_t connectingPid = 0;
-    if (transport == Session::Transport::Tcp) {
-        const int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        setKeepalive(fd, m_config.idleTimeout);
-        peer = tcpPeerAddress(fd);
-    } else {
-        peer = unixPeerAddress(fd, &connectingPid);
-    }
-    const quint64 id = m_nextSessionId++;
-    auto session = std::make_unique<Session>(m_ctx, fd, id, transport, std::move(peer));
-    session->setConnectingPid(connectingPid);
-    if (!session->start()) {
-        qCWarning(lcBroker).noquote() << "cannot watch" << session->describe();
-        return nullptr; // the destructor closes the descriptor
-    }
-    qCDebug(lcBroker).noquote() << "accepted" << session->describe();
-    Session *adopted = session.get();
-    m_sessions.emplace(id, std::move(session));
-    m_registerQueue.emplace_back(Clock::now() + m_config.registerTimeout, id);
-    if (!m_registerTimer.isActive())
-        armRegisterTimer();
-    return adopted;
-}
-
-void Broker::armRegisterTimer()
-{
-    if (m_registerQueue.empty())
-        return;
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(m_registerQueue.front().first - Clock::now());
-    m_registerTimer.start(std::max<qint64>(0, wait.count()) + 1);
-}
-
-void Broker::expireRegistrations()
-{
-    const auto now = Clock::now();
-    while (!m_registerQueue.empty() && m_registerQueue.front().first <= now) {
-        const quint64 id = m_registerQueue.front().second;
-        m_registerQueue.pop_front();
-        auto it = m_sessions.find(id);
-        if (it == m_sessions.end() || it->second->kind() != Session::Kind::Pending)
-            continue;
-        if (it->second->protocol() == Session::Protocol::Unknown) {
-            // Nothing (or not enough to tell the protocols apart) arrived: no native Error to a
-            // peer that may be an old client (PROTOCOL ).
-            ++it->second->counters.refusals;
-            it->second->close(Session::CloseReason::RegisterTimeout,
-                              QStringLiteral("no registration within %1 ms").arg(m_config.registerTimeout.count()));
-            continue;
-        }
-        it->second->refuse(ErrorCode::RegisterTimeout,
-                           QStringLiteral("no registration within %1 ms").arg(m_config.registerTimeout.count()), 0, true);
-    }
-    armRegisterTimer();
+    Session *session = m_connections.adopt(fd, transport);
+    if (session)
+        m_deadlines.adopted(session->id(), *session);
+    return session;
 }
 
 void Broker::incompleteFrameStarted(Session *session)
 {
-    if (session->incompleteDeadlineQueued)
-        return; // its entry comes up first and is put back with this frame's deadline
-    session->incompleteDeadlineQueued = true;
-    m_incompleteQueue.emplace(session->incompleteFrameSince() + m_config.incompleteFrameTimeout, session->id());
-    if (!m_incompleteTimer.isActive())
-        armIncompleteTimer();
+    m_deadlines.incompleteFrameStarted(session->id(), *session);
 }
 
 void Broker::budgetExceeded()
@@ -410,129 +231,18 @@ void Broker::budgetExceeded()
 void Broker::shedOverBudget()
 {
     m_shedQueued = false;
-    std::vector<Session *> open;
-    open.reserve(m_sessions.size());
-    for (auto &entry : m_sessions)
-        open.push_back(entry.second.get());
-    m_shedder.shed(open);
-}
-
-void Broker::armIncompleteTimer()
-{
-    if (m_incompleteQueue.empty() || m_ctx.shuttingDown)
-        return;
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(m_incompleteQueue.top().first - Clock::now());
-    m_incompleteTimer.start(std::max<qint64>(0, wait.count()) + 1);
-}
-
-void Broker::expireIncompleteFrames()
-{
-    const auto now = Clock::now();
-    std::vector<Session *> expired;
-    while (!m_incompleteQueue.empty() && m_incompleteQueue.top().first <= now) {
-        const quint64 id = m_incompleteQueue.top().second;
-        m_incompleteQueue.pop();
-        Session *session = sessionById(id);
-        if (!session)
-            continue;
-        session->incompleteDeadlineQueued = false;
-        if (!session->hasIncompleteFrame())
-            continue; // completed in time
-        auto deadline = session->incompleteFrameSince() + m_config.incompleteFrameTimeout;
-        if (session->isInputPaused()) {
-            // The broker stopped reading it (its output backlog is full): the rest of the frame
-            // may well be waiting in the kernel. Not the peer's stall; look again later.
-            deadline = now + m_config.incompleteFrameTimeout;
-        }
-        if (deadline <= now) {
-            expired.push_back(session);
-        } else {
-            // That frame completed and a later one is pending (its own deadline), or paused.
-            session->incompleteDeadlineQueued = true;
-            m_incompleteQueue.emplace(deadline, id);
-        }
-    }
-    for (Session *session : expired) {
-        session->expire(Session::CloseReason::IncompleteFrame, ErrorCode::IncompleteFrameTimeout,
-                        QStringLiteral("%1 bytes of a frame held for %2 ms without the rest")
-                            .arg(session->incompleteFrameBytes())
-                            .arg(m_config.incompleteFrameTimeout.count()));
-    }
-    armIncompleteTimer();
-}
-
-void Broker::sweepIdle()
-{
-    const auto now = Clock::now();
-    const auto previous = std::exchange(m_lastSweep, now);
-    const auto idle = m_config.idleTimeout;
-    const auto halfStep = idle / (2 * IdleSweepsPerTimeout);
-    std::vector<Session *> silent;
-    for (auto &entry : m_sessions) {
-        Session &session = *entry.second;
-        if (session.takeInputSeen()) {
-            // It arrived after the previous sweep: counting from there never overstates the life.
-            session.lastInputAt = std::max(previous, session.acceptedAt());
-            session.idlePinged = false;
-            continue;
-        }
-        // Legacy peers are exempt: an old receive connection never writes. Connections that have
-        // not said which protocol they speak are the register deadline's.
-        if (session.protocol() != Session::Protocol::Native || !session.isOpen())
-            continue;
-        if (session.isInputPaused()) {
-            // Not read by the broker (its output backlog is full), so its input cannot be seen;
-            // a peer that vanished this way is TCP_USER_TIMEOUT's (unacknowledged output).
-            session.lastInputAt = now;
-            continue;
-        }
-        // lastInputAt is a sweep time, so `quiet` moves in steps of one sweep interval; half a
-        // step of margin keeps a sweep that runs a little late from acting one step early.
-        const auto quiet = now - session.lastInputAt;
-        if (quiet >= idle + halfStep) {
-            silent.push_back(&session);
-        } else if (!session.idlePinged && quiet >= idle / 2 + halfStep) {
-            // Any answer counts as life; the client library answers Ping with Pong.
-            session.idlePinged = true;
-            session.sendFrame(FrameType::Ping, 0, {}, {}, {});
-        }
-    }
-    for (Session *session : silent) {
-        session->expire(Session::CloseReason::IdleTimeout, ErrorCode::IdleTimeout,
-                        QStringLiteral("nothing received for %1 ms, Ping unanswered").arg(idle.count()));
-    }
-}
-
-void Broker::trimMemory()
-{
-    // The output buffers pooled for busy connections (ByteQueue) go too: the next batch takes a
-    // few fresh ones, and an idle board holds none.
-    ByteQueue::releasePool();
-#if defined(__GLIBC__)
-    // glibc keeps freed heap memory in its arenas for reuse: after a burst of connections leaves
-    // (each had its buffers, sessions and routing entries) the process would keep its peak size
-    // for good, and on a board that memory belongs to everyone else. Returning it costs one
-    // walk of the free lists, hence once per second at most, and only after closes.
-    ::malloc_trim(0);
-#endif
+    m_shedder.shed(m_connections.snapshot());
 }
 
 void Broker::sessionClosed(Session *session)
 {
-    auto it = m_sessions.find(session->id());
-    if (it == m_sessions.end())
+    if (!m_connections.find(session->id()))
         return;
-    if (!m_trimTimer.isActive())
-        m_trimTimer.start(TrimDelayMs);
     m_watchdog.forget(*session);
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);
-    // Destroyed after the batch: the poller's event list may still point at it.
-    m_closed.push_back(std::move(it->second));
-    m_sessions.erase(it);
-    if (m_closed.size() == 1)
-        m_poller.afterBatch([this] { m_closed.clear(); });
-    if (m_releasingSessions && m_sessions.empty()) {
+    m_connections.release(*session);
+    if (m_releasingSessions && m_connections.isEmpty()) {
         m_shutdownTimer.stop();
         QMetaObject::invokeMethod(this, &Broker::finished, Qt::QueuedConnection);
     }
@@ -549,9 +259,7 @@ void Broker::shutdown()
     for (UnixListener *listener : std::as_const(m_unixListeners))
         listener->close(); // also removes the socket file
     m_monitors.closeListeners();
-    m_registerTimer.stop();
-    m_incompleteTimer.stop();
-    m_idleTimer.stop();
+    m_deadlines.stop();
     // Services first, while their clients can still talk: they may say goodbye to each other.
     // Each is bounded by its own stop timeout (then SIGKILL), so this phase ends by itself.
     bool anyRunning = false;
@@ -575,16 +283,13 @@ void Broker::stopSessions()
     m_router.setShuttingDown(true);
     // Monitors have watched the services stop; they go with the clients.
     m_monitors.closeAll(QStringLiteral("broker shutting down"));
-    qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_sessions.size(),
+    qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_connections.size(),
            qlonglong(m_config.shutdownFlushTimeout.count()));
-    if (m_sessions.empty()) {
+    if (m_connections.isEmpty()) {
         QMetaObject::invokeMethod(this, &Broker::finished, Qt::QueuedConnection);
         return;
     }
-    std::vector<Session *> open;
-    open.reserve(m_sessions.size());
-    for (auto &entry : m_sessions)
-        open.push_back(entry.second.get());
+    const std::vector<Session *> open = m_connections.snapshot();
     const QByteArray reason("broker shutting down");
     const QByteArray error = encodeError({ErrorCode::ShuttingDown, QString::fromLatin1(reason)});
     for (Session *session : open) {
@@ -603,10 +308,7 @@ void Broker::stopSessions()
 
 void Broker::closeRemaining()
 {
-    std::vector<Session *> open;
-    for (auto &entry : m_sessions)
-        open.push_back(entry.second.get());
-    for (Session *session : open)
+    for (Session *session : m_connections.snapshot())
         session->close(Session::CloseReason::Shutdown,
                        QStringLiteral("%1 bytes of output not flushed in time").arg(session->pendingOutput()));
 }

@@ -1,16 +1,19 @@
 // The broker: listeners accept connections, each becomes a Session on the shared EventPoller,
 // Sessions hand frames to the protocol handlers, and the Router moves messages between them.
-// This class wires those together and owns the connections' lifetimes, the register deadline and
-// the graceful stop; the watchdog (ClientWatchdog) and the supervised services (Supervisor) hang
-// off it: services start once the listeners are up and stop, in reverse order, before the clients
-// are let go. The monitor stream (MonitorHub) watches all of it for privileged monitors.
+// This class is the composition root: it wires those together with the connection table
+// (ConnectionTable) and the deadlines on connections (ConnectionDeadlines), and runs the graceful
+// stop; the watchdog (ClientWatchdog) and the supervised services (Supervisor) hang off it:
+// services start once the listeners are up and stop, in reverse order, before the clients are let
+// go. The monitor stream (MonitorHub) watches all of it for privileged monitors.
 #pragma once
 
 #include "brokercontext.h"
 #include "brokerconfig.h"
 #include "budgetshedder.h"
 #include "clientwatchdog.h"
+#include "connectiondeadlines.h"
 #include "connectionevents.h"
+#include "connectiontable.h"
 #include "eventpoller.h"
 #include "handlercontext.h"
 #include "legacyhandler.h"
@@ -27,13 +30,7 @@
 #include <QProcessEnvironment>
 #include <QTimer>
 
-#include <chrono>
-#include <deque>
-#include <functional>
-#include <memory>
-#include <queue>
-#include <unordered_map>
-#include <vector>
+#include <utility>
 
 namespace Kennel {
 
@@ -59,7 +56,7 @@ public:
     bool isShuttingDown() const { return m_ctx.shuttingDown; }
 
     const BrokerConfig &config() const { return m_config; }
-    size_t connectionCount() const { return m_sessions.size(); }
+    size_t connectionCount() const { return m_connections.size(); }
     const NameRegistry &registry() const { return m_registry; }
     const TrafficCounters &totals() const { return m_router.totals(); }
     // The broker-wide memory budgets, their use and how often each had to shed.
@@ -78,8 +75,7 @@ public:
     template<typename Fn>
     void forEachSession(Fn &&fn) const
     {
-        for (const auto &entry : m_sessions)
-            fn(*entry.second);
+        m_connections.forEach(std::forward<Fn>(fn));
     }
     // What a supervised service finds in its environment: KENNEL_BROKER (the address to use, the
     // Unix socket when there is one), KENNEL_BROKER_ADDRESSES (all of them), KENNEL_BROKER_PID.
@@ -93,13 +89,12 @@ public:
 
     // What a connection refused at the door is sent before it is closed: an Error frame with
     // `code` and `text` (a native client reads it; an old client just sees the close).
-    static QByteArray doorRefusal(ErrorCode code, const QString &text);
+    static QByteArray doorRefusal(ErrorCode code, const QString &text) { return ConnectionTable::doorRefusal(code, text); }
 
 signals:
     void finished();
 
 private:
-    void refuseAtDoor(int fd, const QString &reason);
     void sessionClosed(Session *session) override;
     void incompleteFrameStarted(Session *session) override;
     void budgetExceeded() override;
@@ -110,12 +105,6 @@ private:
     // connection holding its name, each refused with WatchdogExpired and closed.
     void disconnectExpired(Session &session, const QString &why);
     void shedOverBudget();
-    void armRegisterTimer();
-    void expireRegistrations();
-    void armIncompleteTimer();
-    void expireIncompleteFrames();
-    void sweepIdle();
-    void trimMemory();
     void closeRemaining();
     void stopSessions();
     void closeClientListeners();
@@ -135,28 +124,9 @@ private:
 
     QList<TcpListener *> m_tcpListeners;
     QList<UnixListener *> m_unixListeners;
-    std::unordered_map<quint64, std::unique_ptr<Session>> m_sessions;
-    std::vector<std::unique_ptr<Session>> m_closed;
-    quint64 m_nextSessionId = 1;
-
-    using Clock = std::chrono::steady_clock;
-    // Connections in accept order; the deadline is the same span for all, so the front is always
-    // the next to expire and one timer serves them all.
-    std::deque<std::pair<Clock::time_point, quint64>> m_registerQueue;
-    QTimer m_registerTimer;
-    // Incomplete frames: at most one entry per connection, earliest deadline on top. Not a FIFO
-    // like the register deadline: an entry whose frame completed while a later one is pending is
-    // put back with that frame's own deadline, which may come before ones already queued.
-    using Deadline = std::pair<Clock::time_point, quint64>;
-    std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> m_incompleteQueue;
-    QTimer m_incompleteTimer;
-    // Idle sweep: every idle_timeout / 5 over the sessions; the time of the previous sweep bounds
-    // when input seen since then may have arrived.
-    QTimer m_idleTimer;
-    Clock::time_point m_lastSweep;
-    QTimer m_trimTimer;
+    ConnectionTable m_connections{m_ctx};
+    ConnectionDeadlines m_deadlines;
     QTimer m_shutdownTimer;
-    LogThrottle m_doorLog;
     BudgetShedder m_shedder{m_ctx.budgets};
     bool m_shedQueued = false;
     bool m_releasingSessions = false; // shutdown's last phase: the services are down, clients go

@@ -79,7 +79,6 @@ Session::Session(BrokerContext &context, int fd, quint64 id, Transport transport
     , m_acceptedAt(std::chrono::steady_clock::now())
     , m_connectedSinceMs(QDateTime::currentMSecsSinceEpoch())
 {
-    lastInputAt = m_acceptedAt;
 }
 
 Session::~Session()
@@ -310,6 +309,33 @@ void Session::expire(CloseReason reason, ErrorCode code, const QString &text)
         flushOutput();
     }
     close(reason, text);
+}
+
+void Session::deadlinePassed(Deadline which, const QString &text)
+{
+    switch (which) {
+    case Deadline::Register:
+        if (m_protocol == Protocol::Unknown) {
+            // Nothing (or not enough to tell the protocols apart) arrived: no native Error to a
+            // peer that may be an old client (PROTOCOL ).
+            ++counters.refusals;
+            close(CloseReason::RegisterTimeout, text);
+            return;
+        }
+        refuse(ErrorCode::RegisterTimeout, text, 0, true);
+        return;
+    case Deadline::IncompleteFrame:
+        expire(CloseReason::IncompleteFrame, ErrorCode::IncompleteFrameTimeout, text);
+        return;
+    case Deadline::Idle:
+        expire(CloseReason::IdleTimeout, ErrorCode::IdleTimeout, text);
+        return;
+    }
+}
+
+void Session::ping()
+{
+    sendFrame(FrameType::Ping, 0, {}, {}, {});
 }
 
 void Session::noteIncomplete(bool startedFresh)

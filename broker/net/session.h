@@ -9,6 +9,7 @@
 #include "eventpoller.h"
 #include "frame.h"
 #include "peerprocess.h"
+#include "timedconnection.h"
 #include "trafficcounters.h"
 
 #include <QByteArray>
@@ -20,7 +21,7 @@
 namespace Kennel {
 
 struct BrokerContext;
-class Session final : public PollHandler, public Endpoint
+class Session final : public PollHandler, public Endpoint, public TimedConnection
 {
 public:
     enum class Transport : quint8 { Tcp, Unix };
@@ -125,27 +126,25 @@ public:
     // last one the session consumes); -1 if the session is closed already.
     int detachForHandover(QByteArray *unread, QByteArray *unsent);
 
-    // --- deadlines on input (kept by Broker) ------------------------------------------------
+    // --- deadlines on input (TimedConnection, kept by ConnectionDeadlines) -------------------
+    bool awaitsRegistration() const override { return m_kind == Kind::Pending; }
+    bool answersPing() const override { return protocol() == Protocol::Native && m_fd >= 0; }
     // The beginning of a frame is held without its end, since the read that brought its first
     // byte. A deadline noted for an earlier frame is recognised as stale by this time.
-    bool hasIncompleteFrame() const { return m_partialPending; }
+    bool hasIncompleteFrame() const override { return m_partialPending; }
     // Not read while its own output backlog is over the bound: what it sent waits in the kernel.
-    bool isInputPaused() const { return m_inputPaused; }
-    std::chrono::steady_clock::time_point incompleteFrameSince() const { return m_partialSince; }
-    size_t incompleteFrameBytes() const { return m_in.size(); }
-    // The broker's deadline heap holds an entry for this session (at most one at a time).
-    bool incompleteDeadlineQueued = false;
+    bool isInputPaused() const override { return m_inputPaused; }
+    std::chrono::steady_clock::time_point incompleteFrameSince() const override { return m_partialSince; }
+    size_t incompleteFrameBytes() const override { return m_in.size(); }
     // Set by every read that returned bytes; the idle sweep reads and clears it. No clock per read.
-    bool takeInputSeen()
+    bool takeInputSeen() override
     {
         const bool seen = m_inputSeen;
         m_inputSeen = false;
         return seen;
     }
-    // The idle sweep's bookkeeping: the earliest the last input may have arrived, and whether the
-    // broker has pinged since.
-    std::chrono::steady_clock::time_point lastInputAt;
-    bool idlePinged = false;
+    void deadlinePassed(Deadline which, const QString &text) override;
+    void ping() override;
 
     // Bytes as if just read from the descriptor: decoded and handled at once, a cut-off frame kept
     // for the next call. The socket path uses the same decoding; this entry lets a fuzzer drive
