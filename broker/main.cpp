@@ -58,6 +58,11 @@ int main(int argc, char *argv[])
     Kennel::ConfigLoader::addOptions(parser);
     const QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log connection-level debug messages."));
     parser.addOption(verbose);
+    const QCommandLineOption printListening(
+        QStringLiteral("print-listening"),
+        QStringLiteral("Once listening, print \"listening clients ADDR\" and \"listening monitors ADDR\" to standard "
+                       "output, one line per listener, then \"ready\" (for scripts and tests that listen on port 0)."));
+    parser.addOption(printListening);
     parser.process(app);
     // "kennel-broker extra --check-config" said "configuration OK" and ignored the word: a typo
     // in a unit file must not pass unnoticed.
@@ -103,6 +108,16 @@ int main(int argc, char *argv[])
     if (!broker.start(&error)) {
         qCCritical(Kennel::lcBroker).noquote() << error;
         return 1;
+    }
+    // Whoever started the broker on port 0 learns the port here, in lines meant for programs,
+    // rather than from the log, whose wording is meant for people.
+    if (parser.isSet(printListening)) {
+        for (const Kennel::ListenAddress &address : broker.boundAddresses())
+            std::printf("listening clients %s\n", qPrintable(address.toString()));
+        for (const Kennel::ListenAddress &address : broker.monitorAddresses())
+            std::printf("listening monitors %s\n", qPrintable(address.toString()));
+        std::printf("ready\n");
+        std::fflush(stdout);
     }
 
     Kennel::UnixSignalWatcher signalWatcher;

@@ -5,7 +5,6 @@
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
-#include <QRegularExpression>
 #include <QTest>
 
 #include <csignal>
@@ -21,7 +20,7 @@ BrokerProcess::BrokerProcess(QObject *parent)
 {
     m_process.setProcessChannelMode(QProcess::SeparateChannels);
     connect(&m_process, &QProcess::readyReadStandardError, this, &BrokerProcess::readLog);
-    connect(&m_process, &QProcess::readyReadStandardOutput, this, [this] { m_process.readAllStandardOutput(); });
+    connect(&m_process, &QProcess::readyReadStandardOutput, this, &BrokerProcess::readListening);
 }
 
 BrokerProcess::~BrokerProcess()
@@ -71,6 +70,7 @@ bool BrokerProcess::launch(QString *error)
         arguments << QStringLiteral("--config") << configPath;
     }
     arguments += m_options.arguments;
+    arguments << QStringLiteral("--print-listening");
 
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("QT_LOGGING_RULES"), m_options.loggingRules.isEmpty()
@@ -89,6 +89,9 @@ bool BrokerProcess::launch(QString *error)
     });
     m_log.clear();
     m_partialLine.clear();
+    m_stdout.clear();
+    m_ready = false;
+    m_monitorAddresses.clear();
     m_process.setProgram(binaryPath(QStringLiteral("kennel-broker")));
     m_process.setArguments(arguments);
     m_process.start();
@@ -97,25 +100,38 @@ bool BrokerProcess::launch(QString *error)
             *error = QStringLiteral("cannot start kennel-broker: %1").arg(m_process.errorString());
         return false;
     }
-    static const QRegularExpression listening(QStringLiteral("listening on 127\\.0\\.0\\.1:(\\d+)"));
-    quint16 port = 0;
-    const bool up = QTest::qWaitFor([&] {
-        const auto match = listening.match(QString::fromLocal8Bit(m_log));
-        if (match.hasMatch())
-            port = quint16(match.captured(1).toUInt());
-        return port != 0 || m_process.state() == QProcess::NotRunning;
-    }, 15000);
-    if (!up || port == 0) {
+    // --print-listening: "listening clients ADDR" per listener, then "ready".
+    const bool up = QTest::qWaitFor([&] { return m_ready || m_process.state() == QProcess::NotRunning; }, 15000);
+    if (!up || !m_ready || m_port == 0) {
         if (error)
-            *error = QStringLiteral("the broker did not start listening: %1").arg(QString::fromLocal8Bit(m_log));
+            *error = QStringLiteral("the broker did not say it listens on 127.0.0.1 (standard output: %1): %2")
+                         .arg(QString::fromLocal8Bit(m_stdout), QString::fromLocal8Bit(m_log));
         if (m_process.state() != QProcess::NotRunning) {
             m_process.kill();
             m_process.waitForFinished(5000);
         }
         return false;
     }
-    m_port = port;
     return true;
+}
+
+void BrokerProcess::readListening()
+{
+    m_stdout += m_process.readAllStandardOutput();
+    qsizetype newline;
+    while (!m_ready && (newline = m_stdout.indexOf('\n')) >= 0) {
+        const QString line = QString::fromLocal8Bit(m_stdout.left(newline));
+        m_stdout.remove(0, newline + 1);
+        static const QString clients = QStringLiteral("listening clients ");
+        static const QString monitors = QStringLiteral("listening monitors ");
+        static const QString loopback = QStringLiteral("127.0.0.1:");
+        if (line == QLatin1String("ready"))
+            m_ready = true;
+        else if (line.startsWith(clients + loopback))
+            m_port = quint16(line.mid(clients.size() + loopback.size()).toUInt());
+        else if (line.startsWith(monitors))
+            m_monitorAddresses.append(line.mid(monitors.size()));
+    }
 }
 
 void BrokerProcess::readLog()

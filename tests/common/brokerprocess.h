@@ -1,7 +1,8 @@
 // Test support: kennel-broker as a real child process, for tests that attack it, kill it or
 // measure it from the outside. It listens on 127.0.0.1 (a port the kernel picks) and on a Unix
-// socket in a temporary folder; its log is collected from the event loop, never by blocking, so an
-// in-process canary keeps running while a test waits.
+// socket in a temporary folder, and says where on its standard output (--print-listening); its log
+// is collected from the event loop, never by blocking, so an in-process canary keeps running while
+// a test waits.
 #pragma once
 
 #include <QByteArray>
@@ -29,8 +30,8 @@ public:
     // Kills the broker (by its own PID, through QProcess) if it still runs.
     ~BrokerProcess() override;
 
-    // Starts the broker and waits (processing events) until it logs where it listens. On failure
-    // returns false with the log so far in *error.
+    // Starts the broker and waits (processing events) until it prints where it listens and that
+    // it is ready (--print-listening). On failure returns false with the log so far in *error.
     bool start(const Options &options, QString *error = nullptr);
     bool start() { return start(Options{}); }
 
@@ -55,6 +56,8 @@ public:
     QString unixPath() const { return m_unixPath; }
     QString unixAddress() const { return QStringLiteral("unix:") + m_unixPath; }
     QString directory() const { return m_dir.path(); }
+    // Where monitors connect, when the configuration gives them listeners of their own.
+    QStringList monitorAddresses() const { return m_monitorAddresses; }
 
     // Everything the broker wrote to stderr so far.
     QByteArray log() const { return m_log; }
@@ -70,12 +73,16 @@ signals:
 private:
     bool launch(QString *error);
     void readLog();
+    void readListening();
 
     Options m_options;
     QTemporaryDir m_dir;
     QProcess m_process;
     QByteArray m_log;
     QByteArray m_partialLine;
+    QByteArray m_stdout; // --print-listening's lines not yet read
+    bool m_ready = false;
+    QStringList m_monitorAddresses;
     QString m_unixPath;
     quint16 m_port = 0;
 };

@@ -31,19 +31,21 @@ int countLines(const QByteArray &output, const QByteArray &prefix)
     return n;
 }
 
-// Reads a broker's log until it says where it listens; returns the TCP port.
+// Reads what a broker started with --print-listening prints until "ready", keeping its log;
+// returns the TCP port.
 quint16 waitForTcpPort(QProcess &broker, QByteArray *log)
 {
-    const QRegularExpression listening(QStringLiteral("listening on 127\\.0\\.0\\.1:(\\d+)"));
+    const QRegularExpression listening(QStringLiteral("^listening clients 127\\.0\\.0\\.1:(\\d+)$"),
+                                       QRegularExpression::MultilineOption);
+    QByteArray out;
     QDeadlineTimer deadline(10000);
-    while (!deadline.hasExpired() && broker.state() != QProcess::NotRunning) {
+    while (!deadline.hasExpired() && broker.state() != QProcess::NotRunning && !out.endsWith("ready\n")) {
         broker.waitForReadyRead(50);
         *log += broker.readAllStandardError();
-        const auto match = listening.match(QString::fromLocal8Bit(*log));
-        if (match.hasMatch())
-            return quint16(match.captured(1).toUInt());
+        out += broker.readAllStandardOutput();
     }
-    return 0;
+    const auto match = listening.match(QString::fromLocal8Bit(out));
+    return out.endsWith("ready\n") && match.hasMatch() ? quint16(match.captured(1).toUInt()) : 0;
 }
 } // namespace
 
@@ -197,7 +199,8 @@ void tst_BrokerProcess::sigtermStopsGracefully()
     QTemporaryDir dir;
     const QString socketPath = dir.filePath(QStringLiteral("k.sock"));
     QProcess *broker = start(QStringLiteral("kennel-broker"), {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-                                                              QStringLiteral("--listen"), QStringLiteral("unix:") + socketPath});
+                                                              QStringLiteral("--listen"), QStringLiteral("unix:") + socketPath,
+                                                              QStringLiteral("--print-listening")});
     QByteArray log;
     const quint16 port = waitForTcpPort(*broker, &log);
     QVERIFY2(port, log.constData());

@@ -3,10 +3,13 @@
 // silently ignored: "kennel-broker extra --check-config" used to answer "configuration OK".
 // kennelctl send takes its text from standard input ("-") or a file (--file), through a real
 // broker process: a 2 MB text does not fit a command line ("Argument list too long").
+// kennel-broker --print-listening tells whoever started it on port 0 where it listens.
 #include "brokerprocess.h"
 #include "testbroker.h"
 
 #include <QProcess>
+#include <QRegularExpression>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -20,7 +23,10 @@ private slots:
     void kennelctlSendsStandardInputAndFiles();
     void kennelctlSendInputErrors_data();
     void kennelctlSendInputErrors();
+    void kennelctlSaysItCannotConnect_data();
     void kennelctlSaysItCannotConnect();
+    void brokerPrintsWhereItListens();
+    void brokerPrintsNothingUnasked();
 };
 
 void tst_CommandLine::strayArguments_data()
@@ -152,21 +158,78 @@ void tst_CommandLine::kennelctlSendInputErrors()
     QVERIFY2(err.contains(message), err.constData());
 }
 
+void tst_CommandLine::kennelctlSaysItCannotConnect_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::newRow("send") << QStringList{QStringLiteral("send"), QStringLiteral("inbox"), QStringLiteral("hi")};
+    QTest::newRow("listen") << QStringList{QStringLiteral("listen"), QStringLiteral("inbox")};
+}
+
 // No broker there: "cannot connect", not "cannot register ... Connection refused", which sent
 // operators looking for a name problem.
 void tst_CommandLine::kennelctlSaysItCannotConnect()
 {
+    QFETCH(QStringList, arguments);
     QTemporaryDir dir;
     const QString address = QStringLiteral("unix:") + dir.filePath(QStringLiteral("no-broker.sock"));
-    for (const QStringList &arguments : {QStringList{QStringLiteral("send"), QStringLiteral("inbox"), QStringLiteral("hi")},
-                                         QStringList{QStringLiteral("listen"), QStringLiteral("inbox")}}) {
-        QProcess process;
-        process.start(KennelTest::binaryPath(QStringLiteral("kennelctl")), arguments + QStringList{QStringLiteral("--broker"), address});
-        QVERIFY(process.waitForFinished(20000));
-        const QByteArray err = process.readAllStandardError();
-        QCOMPARE(process.exitCode(), 3);
-        QVERIFY2(err.startsWith("kennelctl: cannot connect to ") && !err.contains("register"), err.constData());
-    }
+    QProcess process;
+    process.start(KennelTest::binaryPath(QStringLiteral("kennelctl")), arguments + QStringList{QStringLiteral("--broker"), address});
+    QVERIFY(process.waitForFinished(20000));
+    const QByteArray err = process.readAllStandardError();
+    QCOMPARE(process.exitCode(), 3);
+    QVERIFY2(err.startsWith("kennelctl: cannot connect to ") && !err.contains("register"), err.constData());
+}
+
+// One line per listener in the order given, clients then monitors, then "ready": the port the
+// kernel picked is one a client can connect to at once.
+void tst_CommandLine::brokerPrintsWhereItListens()
+{
+    QTemporaryDir dir;
+    const QString clientPath = dir.filePath(QStringLiteral("broker.sock"));
+    const QString monitorPath = dir.filePath(QStringLiteral("monitor.sock"));
+    QProcess broker;
+    broker.start(KennelTest::binaryPath(QStringLiteral("kennel-broker")),
+                 {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--listen"), QStringLiteral("unix:") + clientPath,
+                  QStringLiteral("--monitor-listen"), QStringLiteral("unix:") + monitorPath, QStringLiteral("--print-listening")});
+    QVERIFY(broker.waitForStarted());
+    QByteArray out;
+    QTRY_VERIFY_WITH_TIMEOUT((out += broker.readAllStandardOutput()).endsWith("ready\n") || broker.state() == QProcess::NotRunning,
+                             15000);
+    const QStringList lines = QString::fromLocal8Bit(out).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 4);
+    const auto tcp = QRegularExpression(QStringLiteral("^listening clients 127\\.0\\.0\\.1:(\\d+)$")).match(lines.at(0));
+    QVERIFY2(tcp.hasMatch(), qPrintable(lines.at(0)));
+    const quint16 port = quint16(tcp.captured(1).toUInt());
+    QVERIFY(port != 0);
+    QCOMPARE(lines.at(1), QStringLiteral("listening clients unix:") + clientPath);
+    QCOMPARE(lines.at(2), QStringLiteral("listening monitors unix:") + monitorPath);
+    QCOMPARE(lines.at(3), QStringLiteral("ready"));
+
+    QTcpSocket client;
+    client.connectToHost(QStringLiteral("127.0.0.1"), port);
+    QVERIFY2(client.waitForConnected(5000), qPrintable(client.errorString()));
+    client.abort();
+
+    broker.terminate();
+    QVERIFY(broker.waitForFinished(15000));
+    QCOMPARE(broker.exitCode(), 0);
+    QCOMPARE(broker.readAllStandardOutput(), QByteArray()); // nothing after "ready"
+}
+
+// Standard output stays empty without the flag: the log goes to standard error.
+void tst_CommandLine::brokerPrintsNothingUnasked()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("broker.sock"));
+    QProcess broker;
+    broker.start(KennelTest::binaryPath(QStringLiteral("kennel-broker")), {QStringLiteral("--listen"), QStringLiteral("unix:") + path});
+    QVERIFY(broker.waitForStarted());
+    QByteArray err;
+    QTRY_VERIFY_WITH_TIMEOUT((err += broker.readAllStandardError()).contains("listening on unix:"), 15000);
+    broker.terminate();
+    QVERIFY(broker.waitForFinished(15000));
+    QCOMPARE(broker.exitCode(), 0);
+    QCOMPARE(broker.readAllStandardOutput(), QByteArray());
 }
 
 QTEST_GUILESS_MAIN(tst_CommandLine)

@@ -210,6 +210,7 @@ private slots:
     void daemonizingServiceStoppedOnStop();
     void daemonizingServiceStoppedAtBrokerShutdown();
     void hiddenDaemonStoppedByItsCgroup();
+    void stormConfigRefused_data();
     void stormConfigRefused();
     void failingServiceMarkedFailedAtTheBounds();
 
@@ -642,29 +643,35 @@ void tst_MonitorAdmission::hiddenDaemonStoppedByItsCgroup()
     QVERIFY2(!QFileInfo::exists(base), qPrintable(base));
 }
 
+void tst_MonitorAdmission::stormConfigRefused_data()
+{
+    QTest::addColumn<bool>("check");
+    QTest::newRow("--check-config") << true;
+    QTest::newRow("at start") << false;
+}
+
 // Finding 7: restart_delay_ms = 0 with a 1 ms window was accepted and made 2,771 starts in 5 s.
 void tst_MonitorAdmission::stormConfigRefused()
 {
+    QFETCH(bool, check);
     const QString path = m_dir.filePath(QStringLiteral("storm.ini"));
     QFile file(path);
     QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
     file.write("[broker]\nlisten = 127.0.0.1:0\n[service.storm]\nprogram = /bin/false\nrestart = always\n"
                "restart_delay_ms = 0\nrestart_delay_max_ms = 0\nstart_limit_window_ms = 1\n");
     file.close();
-    for (const bool check : {true, false}) {
-        QProcess process;
-        process.setProcessChannelMode(QProcess::MergedChannels);
-        QStringList arguments{QStringLiteral("--config"), path};
-        if (check)
-            arguments << QStringLiteral("--check-config");
-        process.start(binaryPath(QStringLiteral("kennel-broker")), arguments);
-        QVERIFY(process.waitForStarted(5000));
-        QTRY_COMPARE_WITH_TIMEOUT(process.state(), QProcess::NotRunning, 10000);
-        const QByteArray output = process.readAll();
-        QVERIFY2(process.exitStatus() == QProcess::NormalExit && process.exitCode() != 0, output.constData());
-        QVERIFY2(output.contains("service.storm/restart_delay_ms: 0 is below the minimum 100"), output.constData());
-        QVERIFY2(output.contains("service.storm/start_limit_window_ms: 1 is below the minimum 1000"), output.constData());
-    }
+    QProcess process;
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    QStringList arguments{QStringLiteral("--config"), path};
+    if (check)
+        arguments << QStringLiteral("--check-config");
+    process.start(binaryPath(QStringLiteral("kennel-broker")), arguments);
+    QVERIFY(process.waitForStarted(5000));
+    QTRY_COMPARE_WITH_TIMEOUT(process.state(), QProcess::NotRunning, 10000);
+    const QByteArray output = process.readAll();
+    QVERIFY2(process.exitStatus() == QProcess::NormalExit && process.exitCode() != 0, output.constData());
+    QVERIFY2(output.contains("service.storm/restart_delay_ms: 0 is below the minimum 100"), output.constData());
+    QVERIFY2(output.contains("service.storm/start_limit_window_ms: 1 is below the minimum 1000"), output.constData());
 }
 
 // At the smallest bounds a configuration may have, a program that fails at once is marked failed

@@ -163,6 +163,7 @@ private slots:
     void statusIsOneBoundedLine();
     void abstractNamespaceSocket();
     void withoutNotifySocketNothingIsSent();
+    void unusableNotifySocketDisables_data();
     void unusableNotifySocketDisables();
     void watchdogSettings_data();
     void watchdogSettings();
@@ -294,20 +295,25 @@ void tst_Systemd::withoutNotifySocketNothingIsSent()
     QCOMPARE(socket.datagrams().at(0).data, QByteArray("MARK=1"));
 }
 
+void tst_Systemd::unusableNotifySocketDisables_data()
+{
+    QTest::addColumn<QByteArray>("address");
+    QTest::newRow("relative path") << QByteArray("relative/notify.sock");
+    QTest::newRow("path too long") << QByteArray("/") + QByteArray(200, 'p');
+    QTest::newRow("vsock") << QByteArray("vsock:2:1234");
+}
+
 void tst_Systemd::unusableNotifySocketDisables()
 {
-    const QList<QByteArray> unusable = {"relative/notify.sock", QByteArray("/") + QByteArray(200, 'p'),
-                                        "vsock:2:1234"};
-    for (const QByteArray &address : unusable) {
-        qputenv("NOTIFY_SOCKET", address);
-        qputenv("WATCHDOG_USEC", "100000");
-        LogCapture log({QStringLiteral("kennel.systemd")});
-        SystemdNotifier notifier;
-        QVERIFY2(!notifier.isEnabled(), address.constData());
-        QCOMPARE(notifier.watchdogInterval(), 0us);
-        QVERIFY(!notifier.send("READY=1"));
-        QCOMPARE(log.count(QStringLiteral("notifications disabled")), 1);
-    }
+    QFETCH(QByteArray, address);
+    qputenv("NOTIFY_SOCKET", address);
+    qputenv("WATCHDOG_USEC", "100000");
+    LogCapture log({QStringLiteral("kennel.systemd")});
+    SystemdNotifier notifier;
+    QVERIFY(!notifier.isEnabled());
+    QCOMPARE(notifier.watchdogInterval(), 0us);
+    QVERIFY(!notifier.send("READY=1"));
+    QCOMPARE(log.count(QStringLiteral("notifications disabled")), 1);
 }
 
 void tst_Systemd::watchdogSettings_data()
