@@ -118,8 +118,10 @@ void ClientConnection::connectToBroker()
 void ClientConnection::disconnectFromBroker()
 {
     stopRetrying();
-    if (state == KennelClient::Disconnected)
+    if (state == KennelClient::Disconnected) {
+        abandonQueue(); // a reconnect may have been pending
         return;
+    }
     if (isTransportUp())
         writeFrame(FrameType::Bye, 0, NoFlags, {}, {}, {});
     closeConnection(KennelClient::NoError, QString());
@@ -127,6 +129,8 @@ void ClientConnection::disconnectFromBroker()
 
 void ClientConnection::shutdownSilently()
 {
+    m_queue.clear();
+    m_queuedBytes = 0;
     shutdownQuietly();
 }
 
@@ -247,7 +251,12 @@ void ClientConnection::handleWelcome(const Frame &frame)
     brokerFeatures = welcome->features.value_or(NoFeatures); // an older broker: the version-1 core only
     qCInfo(lcKennelClient).noquote() << "registered as" << QString::fromUtf8(name) << "at" << peerText();
 
+    // What was sent while the link was down goes first, before anything a slot of the signals
+    // below sends.
     const quint64 before = generation();
+    flushQueue();
+    if (before != generation())
+        return;
     setState(KennelClient::Registered);
     if (before != generation())
         return;
@@ -309,6 +318,12 @@ void ClientConnection::closeConnection(KennelClient::ClientError cause, const QS
     const quint64 current = generation();
 
     const KennelClient::State oldState = std::exchange(state, KennelClient::Disconnected);
+    if (!ended.reconnectDelay) {
+        // Reported first: these messages are gone whatever the slots below do next.
+        abandonQueue();
+        if (current != generation())
+            return;
+    }
     if (newError != KennelClient::NoError && !alreadyReported) {
         Q_EMIT q->errorOccurred(newError, newText);
         if (current != generation())
@@ -347,7 +362,8 @@ void ClientConnection::setState(KennelClient::State newState)
 
 quint32 ClientConnection::send(const QByteArray &target, const QByteArray &payload, bool wantStatus)
 {
-    if (state != KennelClient::Registered) {
+    const bool direct = state == KennelClient::Registered && m_queue.empty();
+    if (!direct && (queueMaxMessages <= 0 || queueMaxBytes <= 0 || !linkWanted())) {
         qCDebug(lcKennelClient) << "send() while not registered: dropped";
         return 0;
     }
@@ -360,10 +376,85 @@ quint32 ClientConnection::send(const QByteArray &target, const QByteArray &paylo
         return 0;
     }
     const quint32 id = nextMessageId(); // 0 means "not sent"; the ids wrap around it
-    if (!writeFrame(FrameType::Send, id, wantStatus ? WantDeliveryStatus : NoFlags, {}, target, payload))
+    const quint16 flags = wantStatus ? WantDeliveryStatus : NoFlags;
+    if (!direct) {
+        QByteArray frame;
+        appendFrame(frame, FrameType::Send, id, flags, {}, target, payload);
+        return enqueue(target, std::move(frame), id);
+    }
+    if (!writeFrame(FrameType::Send, id, flags, {}, target, payload))
         return 0;
     qCDebug(lcKennelClient) << "sent message" << id << "to" << target;
     return id;
+}
+
+bool ClientConnection::linkWanted() const
+{
+    // Connecting or registering, or waiting for the next attempt: a registration may follow.
+    return state != KennelClient::Disconnected || reconnectPending();
+}
+
+quint32 ClientConnection::enqueue(const QByteArray &target, QByteArray frame, quint32 id)
+{
+    if (qint64(m_queue.size()) >= queueMaxMessages || m_queuedBytes + frame.size() > queueMaxBytes) {
+        // Once per outage at warning: an application sending steadily into a long outage would
+        // otherwise write a line per message. Each loss is still reported by sendFailed().
+        if (m_refusedWhileDown++ == 0)
+            qCWarning(lcKennelClient).noquote()
+                << QStringLiteral("send queue full (%1 messages, %2 bytes): message %3 to %4 is not queued (more such losses are counted, not logged, until the link is back)")
+                       .arg(m_queue.size()).arg(m_queuedBytes).arg(id).arg(QString::fromUtf8(target));
+        QMetaObject::invokeMethod(q, [client = q, id, target] {
+            Q_EMIT client->sendFailed(id, target, KennelClient::SendQueueFull);
+        }, Qt::QueuedConnection);
+        return id;
+    }
+    m_queuedBytes += frame.size();
+    m_queue.push_back({id, target, std::move(frame)});
+    qCDebug(lcKennelClient) << "queued message" << id << "to" << target << "while not registered";
+    return id;
+}
+
+void ClientConnection::flushQueue()
+{
+    if (m_refusedWhileDown > 0) {
+        qCInfo(lcKennelClient) << "messages lost to the full send queue while the link was down:" << m_refusedWhileDown;
+        m_refusedWhileDown = 0;
+    }
+    if (!m_queue.empty())
+        qCInfo(lcKennelClient) << "sending" << m_queue.size() << "messages queued while the link was down";
+    const quint64 before = generation();
+    while (!m_queue.empty() && before == generation()) {
+        QueuedSend message = std::move(m_queue.front());
+        m_queue.pop_front();
+        m_queuedBytes -= message.frame.size();
+        // PROTOCOL §8.1: the limit is this broker's, which may be lower than the last one's.
+        if (message.frame.size() > qint64(brokerMaxFrameSize)) {
+            qCWarning(lcKennelClient) << "queued message" << message.id << "exceeds this broker's limit of"
+                                      << brokerMaxFrameSize << "bytes: not sent";
+            Q_EMIT q->sendFailed(message.id, message.target, KennelClient::SendTooLarge);
+            continue;
+        }
+        if (!write(message.frame)) {
+            // The connection ends from the event loop; the message waits for the next one.
+            m_queuedBytes += message.frame.size();
+            m_queue.push_front(std::move(message));
+            return;
+        }
+        qCDebug(lcKennelClient) << "sent queued message" << message.id << "to" << message.target;
+    }
+}
+
+void ClientConnection::abandonQueue()
+{
+    m_refusedWhileDown = 0;
+    if (m_queue.empty())
+        return;
+    std::deque<QueuedSend> lost;
+    lost.swap(m_queue);
+    m_queuedBytes = 0;
+    qCWarning(lcKennelClient) << lost.size() << "queued messages will not be sent: no connection is wanted any more";
+    for (const QueuedSend &message : lost)
+        Q_EMIT q->sendFailed(message.id, message.target, KennelClient::SendAbandoned);
 }
 
 bool ClientConnection::sendWhenRegistered(FrameType type, QByteArrayView payload)

@@ -12,6 +12,7 @@
 #include <QLoggingCategory>
 
 #include <chrono>
+#include <deque>
 #include <optional>
 
 Q_DECLARE_LOGGING_CATEGORY(lcKennelClient)
@@ -29,6 +30,8 @@ public:
     QByteArray name;
     quint32 pid = 0;
     std::optional<WatchdogTerms> watchdogTerms;
+    int queueMaxMessages = 0; // the send queue is off while either bound is 0
+    qint64 queueMaxBytes = 0;
 
     KennelClient::State state = KennelClient::Disconnected;
     KennelClient::ClientError error = KennelClient::NoError;
@@ -42,6 +45,8 @@ public:
     quint32 send(const QByteArray &target, const QByteArray &payload, bool wantStatus);
     bool sendWhenRegistered(FrameType type, QByteArrayView payload);
     void sendWatchdogTerms();
+    std::size_t queuedCount() const { return m_queue.size(); }
+    qint64 queuedBytes() const { return m_queuedBytes; }
     // For the destructor of KennelClient: Bye if registered, close, and emit nothing.
     void shutdownSilently();
 
@@ -58,6 +63,13 @@ private:
     // Every failure and every orderly close ends here, exactly once per connection (then in
     // FramedConnection::endConnection()). NoError means the user asked for it.
     void closeConnection(KennelClient::ClientError error, const QString &text);
+    // The send queue (KennelClient::setSendQueueLimits()).
+    bool linkWanted() const;
+    quint32 enqueue(const QByteArray &target, QByteArray frame, quint32 id);
+    // Writes what is queued, in order, on a connection that has just been welcomed.
+    void flushQueue();
+    // No connection will come to send them: each queued message is reported lost.
+    void abandonQueue();
     void reportConfigError(KennelClient::ClientError error, const QString &text);
     void setState(KennelClient::State newState);
 
@@ -65,6 +77,16 @@ private:
     // An Error frame received while registered. Brokers usually close right after one; the close
     // is then reported with this cause instead of RemoteClosed, and not a second time.
     std::optional<std::pair<KennelClient::ClientError, QString>> m_remoteError;
+
+    struct QueuedSend
+    {
+        quint32 id;
+        QByteArray target;
+        QByteArray frame; // encoded, ready to write
+    };
+    std::deque<QueuedSend> m_queue;
+    qint64 m_queuedBytes = 0;
+    quint64 m_refusedWhileDown = 0; // by the bound, since the link went down: logged once, summed up at registration
 };
 
 } // namespace Kennel::Internal

@@ -85,6 +85,32 @@ std::chrono::milliseconds KennelClient::reconnectBackoffMax() const
     return d->options().backoffMax;
 }
 
+void KennelClient::setSendQueueLimits(int maxMessages, qint64 maxBytes)
+{
+    d->queueMaxMessages = std::max(maxMessages, 0);
+    d->queueMaxBytes = std::max<qint64>(maxBytes, 0);
+}
+
+int KennelClient::sendQueueMaxMessages() const
+{
+    return d->queueMaxMessages;
+}
+
+qint64 KennelClient::sendQueueMaxBytes() const
+{
+    return d->queueMaxBytes;
+}
+
+int KennelClient::queuedSendCount() const
+{
+    return int(d->queuedCount());
+}
+
+qint64 KennelClient::queuedSendBytes() const
+{
+    return d->queuedBytes();
+}
+
 void KennelClient::setTransport(QIODevice *device)
 {
     d->setTransport(device);
