@@ -1,8 +1,9 @@
 // KennelClient: a Qt client of the Kennel broker (docs/PROTOCOL.md). It connects, registers a
 // name, sends and receives messages, and can reconnect by itself when the broker goes away.
 //
-// Layers: this public class (settings, signals) → a private connection object (transport,
-// decoder, timers, reconnect) → the pure codec in framecodec.h. Nothing of the private part is
+// Layers: this public class (settings, signals) → a private connection object (Hello, Welcome,
+// the send queue) on the library's FramedConnection (transport, decoder, timers, reconnect) → the
+// pure codec in framecodec.h. Nothing of the private part is
 // visible here, so the installed header only pulls in Qt and the protocol types.
 //
 // Threading: like any QObject, use a client from the thread it lives in.
