@@ -1,12 +1,8 @@
 #include "clientconnection.h"
 
-#include "transportcloser.h"
 #include "names.h"
 
-#include <QDir>
-#include <QLocalSocket>
 #include <QMetaEnum>
-#include <QTcpSocket>
 
 #include <utility>
 
@@ -26,8 +22,6 @@ using namespace std::chrono_literals;
 // stops a broken peer from making us buffer gigabytes.
 constexpr quint32 ProtocolMaxFrameSize = 256 * 1024 * 1024;
 constexpr quint32 MaxIncomingFrameSize = ProtocolMaxFrameSize + Wire::MaxNameLength;
-// How long a gracefully closed socket may take to flush before it is aborted.
-constexpr auto CloseGrace = 2s;
 
 QString latin1(const char *text)
 {
@@ -63,53 +57,36 @@ bool isFatal(KennelClient::ClientError error)
     }
 }
 
-KennelClient::ClientError fromSocketError(QAbstractSocket::SocketError error)
+KennelClient::ClientError fromFailure(FramedConnection::Failure failure)
 {
-    switch (error) {
-    case QAbstractSocket::ConnectionRefusedError:
+    switch (failure) {
+    case FramedConnection::Failure::Refused:
         return KennelClient::ConnectionRefused;
-    case QAbstractSocket::RemoteHostClosedError:
-        return KennelClient::RemoteClosed;
-    case QAbstractSocket::HostNotFoundError:
+    case FramedConnection::Failure::HostNotFound:
         return KennelClient::HostNotFound;
-    case QAbstractSocket::SocketTimeoutError:
-        return KennelClient::Timeout;
-    default:
-        return KennelClient::TransportError;
-    }
-}
-
-KennelClient::ClientError fromLocalSocketError(QLocalSocket::LocalSocketError error)
-{
-    switch (error) {
-    case QLocalSocket::ConnectionRefusedError:
-    case QLocalSocket::ServerNotFoundError: // for a client, the same story: nobody listens there
-        return KennelClient::ConnectionRefused;
-    case QLocalSocket::PeerClosedError:
+    case FramedConnection::Failure::RemoteClosed:
         return KennelClient::RemoteClosed;
-    case QLocalSocket::SocketTimeoutError:
+    case FramedConnection::Failure::Timeout:
+    case FramedConnection::Failure::IdleTimeout:
         return KennelClient::Timeout;
-    default:
-        return KennelClient::TransportError;
+    case FramedConnection::Failure::ProtocolViolation:
+        return KennelClient::ProtocolViolation;
+    case FramedConnection::Failure::TransportError:
+    case FramedConnection::Failure::Untrusted:
+        break;
     }
-}
-
-bool isUsable(const BrokerAddress &address)
-{
-    return address.isUnix() || (address.isTcp() && address.port() != 0);
+    return KennelClient::TransportError;
 }
 
 } // namespace
 
 ClientConnection::ClientConnection(KennelClient *q)
-    : QObject(q)
+    : FramedConnection(&lcKennelClient, q)
     , q(q)
-    , m_decoder(MaxIncomingFrameSize)
 {
-    m_handshakeTimer.setSingleShot(true);
-    m_reconnectTimer.setSingleShot(true);
-    connect(&m_handshakeTimer, &QTimer::timeout, this, &ClientConnection::handshakeTimedOut);
-    connect(&m_reconnectTimer, &QTimer::timeout, this, &ClientConnection::startAttempt);
+    options().maxIncomingFrameSize = MaxIncomingFrameSize;
+    // Messages are small and latency is the product; Nagle would hold them back.
+    options().lowDelay = true;
 }
 
 ClientConnection::~ClientConnection() = default;
@@ -126,223 +103,66 @@ void ClientConnection::connectToBroker()
                               .arg(QString::fromUtf8(name)));
         return;
     }
-    if (!pendingTransport && !isUsable(address)) {
+    const BrokerAddress &address = options().address;
+    if (!pendingTransport() && !isUsable(address)) {
         reportConfigError(KennelClient::InvalidAddress,
                           address.isValid()
                               ? QStringLiteral("cannot connect to port 0 (%1)").arg(address.toString())
                               : QStringLiteral("no broker address set"));
         return;
     }
-    m_wantConnection = true;
-    m_nextBackoff = backoffMin;
-    startAttempt();
+    qCDebug(lcKennelClient).noquote() << "connecting as" << name;
+    open();
 }
 
 void ClientConnection::disconnectFromBroker()
 {
-    m_wantConnection = false;
-    m_reconnectTimer.stop();
-    if (state == KennelClient::Disconnected)
+    stopRetrying();
+    if (state == KennelClient::Disconnected) {
+        abandonQueue(); // a reconnect may have been pending
         return;
-    if (m_transportUp) {
-        QByteArray bye;
-        appendFrame(bye, FrameType::Bye, 0, NoFlags, {}, {}, {});
-        write(bye);
     }
+    if (isTransportUp())
+        writeFrame(FrameType::Bye, 0, NoFlags, {}, {}, {});
     closeConnection(KennelClient::NoError, QString());
 }
 
 void ClientConnection::shutdownSilently()
 {
-    m_wantConnection = false;
-    m_reconnectTimer.stop();
-    m_handshakeTimer.stop();
-    ++m_generation;
-    if (m_transport && m_transportUp) {
-        QByteArray bye;
-        appendFrame(bye, FrameType::Bye, 0, NoFlags, {}, {}, {});
-        m_transport->write(bye);
-    }
-    retireTransport(true);
+    m_queue.clear();
+    m_queuedBytes = 0;
+    shutdownQuietly();
 }
 
-void ClientConnection::startAttempt()
+void ClientConnection::attemptStarted()
 {
-    ++m_generation;
-    m_reconnectTimer.stop();
-    m_decoder.reset();
     m_remoteError.reset();
-
-    QIODevice *device = pendingTransport.data();
-    pendingTransport.clear();
-    m_ownsTransport = device == nullptr;
-    if (!device) {
-        if (address.isUnix())
-            device = new QLocalSocket(this);
-        else
-            device = new QTcpSocket(this);
-    }
-    qCDebug(lcKennelClient).noquote() << "connecting to"
-                                      << (m_ownsTransport ? address.toString() : QStringLiteral("the given transport"))
-                                      << "as" << name;
-    attachTransport(device);
     setState(KennelClient::Connecting);
-    // Started before the connect call below, which may fail synchronously and tear down.
-    m_handshakeTimer.start(connectTimeout);
-
-    const quint64 generation = m_generation;
-    auto connectedLater = [this, generation] {
-        if (generation == m_generation)
-            transportConnected();
-    };
-    if (auto *tcp = qobject_cast<QTcpSocket *>(device); tcp && m_ownsTransport) {
-        tcp->connectToHost(address.host(), address.port());
-    } else if (auto *unixSocket = qobject_cast<QLocalSocket *>(device); unixSocket && m_ownsTransport) {
-        // QLocalSocket would look a relative name up in QDir::tempPath(); users mean the working
-        // directory, as everywhere else a path is accepted.
-        unixSocket->connectToServer(QDir::current().absoluteFilePath(address.path()));
-    } else if (auto *socket = qobject_cast<QAbstractSocket *>(device)) {
-        if (socket->state() == QAbstractSocket::ConnectedState)
-            QMetaObject::invokeMethod(this, connectedLater, Qt::QueuedConnection);
-        else if (socket->state() != QAbstractSocket::HostLookupState
-                 && socket->state() != QAbstractSocket::ConnectingState)
-            failLater(KennelClient::TransportError, QStringLiteral("the given transport is not connected"));
-    } else if (auto *local = qobject_cast<QLocalSocket *>(device)) {
-        if (local->state() == QLocalSocket::ConnectedState)
-            QMetaObject::invokeMethod(this, connectedLater, Qt::QueuedConnection);
-        else if (local->state() != QLocalSocket::ConnectingState)
-            failLater(KennelClient::TransportError, QStringLiteral("the given transport is not connected"));
-    } else if (device->isOpen()) {
-        QMetaObject::invokeMethod(this, connectedLater, Qt::QueuedConnection);
-    } else {
-        failLater(KennelClient::TransportError, QStringLiteral("the given transport is not open"));
-    }
 }
 
-void ClientConnection::attachTransport(QIODevice *device)
+void ClientConnection::transportReady()
 {
-    m_transport = device;
-    m_transportUp = false;
-    if (!m_ownsTransport) {
-        // Someone else's device may be deleted under us; from then on it must not be touched.
-        connect(device, &QObject::destroyed, this, [this] {
-            m_transport = nullptr;
-            closeConnection(KennelClient::TransportError, QStringLiteral("the transport was destroyed"));
-        });
-    }
-    connect(device, &QIODevice::readyRead, this, &ClientConnection::transportReadyRead);
-    if (auto *socket = qobject_cast<QAbstractSocket *>(device)) {
-        connect(socket, &QAbstractSocket::connected, this, &ClientConnection::transportConnected);
-        connect(socket, &QAbstractSocket::errorOccurred, this, [this, socket](QAbstractSocket::SocketError e) {
-            transportFailed(fromSocketError(e), socket->errorString());
-        });
-        connect(socket, &QAbstractSocket::disconnected, this, [this] {
-            transportFailed(KennelClient::RemoteClosed, QStringLiteral("the broker closed the connection"));
-        });
-    } else if (auto *local = qobject_cast<QLocalSocket *>(device)) {
-        connect(local, &QLocalSocket::connected, this, &ClientConnection::transportConnected);
-        connect(local, &QLocalSocket::errorOccurred, this, [this, local](QLocalSocket::LocalSocketError e) {
-            // Qt words a missing socket file as "Invalid name", which sends users looking at the
-            // wrong thing.
-            const QString text = e == QLocalSocket::ServerNotFoundError
-                ? QStringLiteral("no socket at %1").arg(QDir::current().absoluteFilePath(address.path()))
-                : local->errorString();
-            transportFailed(fromLocalSocketError(e), text);
-        });
-        connect(local, &QLocalSocket::disconnected, this, [this] {
-            transportFailed(KennelClient::RemoteClosed, QStringLiteral("the broker closed the connection"));
-        });
-    } else {
-        auto closed = [this] {
-            transportFailed(KennelClient::RemoteClosed, QStringLiteral("the transport was closed"));
-        };
-        connect(device, &QIODevice::readChannelFinished, this, closed);
-        connect(device, &QIODevice::aboutToClose, this, closed);
-    }
-}
-
-void ClientConnection::transportConnected()
-{
-    if (!m_transport || m_transportUp)
-        return;
-    m_transportUp = true;
-    if (auto *socket = qobject_cast<QAbstractSocket *>(m_transport)) {
-        // Messages are small and latency is the product; Nagle would hold them back. Set only
-        // now: before the socket exists in the kernel the option would be dropped.
-        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-    }
-
     HelloPayload hello;
     hello.role = Role::Client;
     hello.pid = pid;
     // PROTOCOL §4.1.1: what this library understands; the Welcome says what the broker offers.
     hello.features = Wire::KnownFeatures;
-    QByteArray frame;
-    appendFrame(frame, FrameType::Hello, 0, NoFlags, name, {}, encodeHello(hello));
-    if (!write(frame))
+    if (!writeFrame(FrameType::Hello, 0, NoFlags, name, {}, encodeHello(hello)))
         return;
 
-    const quint64 generation = m_generation;
+    const quint64 before = generation();
     setState(KennelClient::Registering);
-    if (generation != m_generation)
+    if (before != generation())
         return;
     Q_EMIT q->connected();
-    if (generation != m_generation)
-        return;
-    // A given device may hold bytes from before we attached (no readyRead for those).
-    if (m_transport->bytesAvailable() > 0)
-        transportReadyRead();
 }
 
-void ClientConnection::transportReadyRead()
+void ClientConnection::transportLost(Failure failure, const QString &text)
 {
-    if (!m_transport || !m_transportUp)
-        return;
-    const quint64 generation = m_generation;
-    m_decoder.append(m_transport->readAll());
-    while (generation == m_generation) {
-        std::optional<Frame> frame = m_decoder.next();
-        if (!frame) {
-            const DecodeError e = m_decoder.error();
-            if (e == DecodeError::InvalidName) {
-                // PROTOCOL §2.1: framing is intact; skip exactly that frame.
-                qCDebug(lcKennelClient) << "skipped a frame with an invalid name";
-                continue;
-            }
-            if (e != DecodeError::None && e != DecodeError::NeedMore) {
-                closeConnection(KennelClient::ProtocolViolation,
-                                QStringLiteral("undecodable data from the broker: %1")
-                                    .arg(latin1(decodeErrorName(e))));
-            }
-            return;
-        }
-        handleFrame(*frame);
-    }
+    closeConnection(fromFailure(failure), text);
 }
 
-void ClientConnection::transportFailed(KennelClient::ClientError error, const QString &text)
-{
-    if (!m_transport)
-        return;
-    // The broker often writes an Error and closes at once; both may be noticed in one pass, the
-    // close first. Read what is buffered so that the Error, not the close, becomes the cause.
-    const quint64 generation = m_generation;
-    if (m_transportUp && m_transport->bytesAvailable() > 0)
-        transportReadyRead();
-    if (generation == m_generation)
-        closeConnection(error, text);
-}
-
-void ClientConnection::handshakeTimedOut()
-{
-    const auto ms = qint64(connectTimeout.count());
-    closeConnection(KennelClient::Timeout,
-                    state == KennelClient::Connecting
-                        ? QStringLiteral("could not connect within %1 ms").arg(ms)
-                        : QStringLiteral("no Welcome from the broker within %1 ms").arg(ms));
-}
-
-void ClientConnection::handleFrame(const Frame &frame)
+void ClientConnection::frameReceived(const Frame &frame)
 {
     qCDebug(lcKennelClient) << "received" << frameTypeName(frame.type) << "id" << frame.messageId
                             << "from" << frame.source << "payload" << frame.payload.size() << "bytes";
@@ -357,12 +177,9 @@ void ClientConnection::handleFrame(const Frame &frame)
     case FrameType::Bye:
         closeConnection(KennelClient::RemoteClosed, QStringLiteral("the broker said Bye"));
         return;
-    case FrameType::Ping: {
-        QByteArray pong;
-        appendFrame(pong, FrameType::Pong, frame.messageId, NoFlags, {}, {}, frame.payload);
-        write(pong);
+    case FrameType::Ping:
+        writeFrame(FrameType::Pong, frame.messageId, NoFlags, {}, {}, frame.payload);
         return;
-    }
     case FrameType::Pong:
         Q_EMIT q->pongReceived();
         return;
@@ -426,19 +243,22 @@ void ClientConnection::handleWelcome(const Frame &frame)
                             .arg(QString::fromUtf8(frame.target), QString::fromUtf8(name)));
         return;
     }
-    m_handshakeTimer.stop();
-    m_nextBackoff = backoffMin;
+    handshakeDone();
     error = KennelClient::NoError;
     errorString.clear();
     brokerVersion = welcome->brokerVersion;
     brokerMaxFrameSize = welcome->maxFrameSize;
     brokerFeatures = welcome->features.value_or(NoFeatures); // an older broker: the version-1 core only
-    qCInfo(lcKennelClient).noquote() << "registered as" << QString::fromUtf8(name) << "at"
-                                     << (m_ownsTransport ? address.toString() : QStringLiteral("the given transport"));
+    qCInfo(lcKennelClient).noquote() << "registered as" << QString::fromUtf8(name) << "at" << peerText();
 
-    const quint64 generation = m_generation;
+    // What was sent while the link was down goes first, before anything a slot of the signals
+    // below sends.
+    const quint64 before = generation();
+    flushQueue();
+    if (before != generation())
+        return;
     setState(KennelClient::Registered);
-    if (generation != m_generation)
+    if (before != generation())
         return;
     // Before registered(): its slots may already send, and a new connection starts unwatched.
     sendWatchdogTerms();
@@ -471,7 +291,7 @@ void ClientConnection::handleErrorFrame(const Frame &frame)
 
 void ClientConnection::closeConnection(KennelClient::ClientError cause, const QString &text)
 {
-    if (state == KennelClient::Disconnected && !m_transport)
+    if (state == KennelClient::Disconnected && !transport())
         return;
 
     KennelClient::ClientError newError = cause;
@@ -481,97 +301,51 @@ void ClientConnection::closeConnection(KennelClient::ClientError cause, const QS
         std::tie(newError, newText) = *m_remoteError;
         alreadyReported = true;
     }
-
-    ++m_generation;
-    const quint64 generation = m_generation;
-    m_handshakeTimer.stop();
-    const bool wasUp = m_transportUp;
     const bool wasRegistered = state == KennelClient::Registered;
-    m_transportUp = false;
-    retireTransport(cause == KennelClient::NoError);
-    m_decoder.reset();
     m_remoteError.reset();
     error = newError;
     errorString = newText;
-    if (isFatal(newError))
-        m_wantConnection = false;
 
     if (wasRegistered && newError != KennelClient::NoError)
         qCInfo(lcKennelClient).noquote() << "connection lost:" << newText;
     else
         qCDebug(lcKennelClient).noquote() << "connection closed:" << (newText.isEmpty() ? QStringLiteral("by request") : newText);
 
-    // Decided before any signal, so that slots see reconnectPending() and may cancel it.
-    const std::optional<std::chrono::milliseconds> reconnectDelay =
-        newError != KennelClient::NoError ? scheduleReconnect() : std::nullopt;
+    // The reconnect is decided before any signal, so that slots see reconnectPending() and may
+    // cancel it.
+    const Ended ended = endConnection(cause == KennelClient::NoError,
+                                      newError != KennelClient::NoError && !isFatal(newError));
+    const quint64 current = generation();
 
     const KennelClient::State oldState = std::exchange(state, KennelClient::Disconnected);
+    if (!ended.reconnectDelay) {
+        // Reported first: these messages are gone whatever the slots below do next.
+        abandonQueue();
+        if (current != generation())
+            return;
+    }
     if (newError != KennelClient::NoError && !alreadyReported) {
         Q_EMIT q->errorOccurred(newError, newText);
-        if (generation != m_generation)
+        if (current != generation())
             return;
     }
     if (oldState != KennelClient::Disconnected) {
         Q_EMIT q->stateChanged(KennelClient::Disconnected);
-        if (generation != m_generation)
+        if (current != generation())
             return;
     }
-    if (wasUp) {
+    if (ended.wasUp) {
         Q_EMIT q->disconnected();
-        if (generation != m_generation)
+        if (current != generation())
             return;
     }
-    if (reconnectDelay && m_reconnectTimer.isActive())
-        Q_EMIT q->reconnectScheduled(int(reconnectDelay->count()));
-}
-
-void ClientConnection::retireTransport(bool graceful)
-{
-    QIODevice *device = std::exchange(m_transport, nullptr);
-    if (!device)
-        return;
-    disconnect(device, nullptr, this, nullptr);
-    closeTransport(device, graceful, m_ownsTransport, CloseGrace);
-    m_ownsTransport = false;
-}
-
-std::optional<std::chrono::milliseconds> ClientConnection::scheduleReconnect()
-{
-    if (!m_wantConnection || !autoReconnect || !isUsable(address))
-        return std::nullopt;
-    const std::chrono::milliseconds delay = m_nextBackoff;
-    m_nextBackoff = std::min(m_nextBackoff * 2, backoffMax);
-    qCDebug(lcKennelClient) << "reconnecting in" << delay.count() << "ms";
-    m_reconnectTimer.start(delay);
-    return delay;
-}
-
-bool ClientConnection::write(const QByteArray &bytes)
-{
-    if (!m_transport)
-        return false;
-    if (m_transport->write(bytes) != bytes.size()) {
-        // Not from here: write() is called from send() and signal handlers whose callers do not
-        // expect the connection to vanish under them.
-        failLater(KennelClient::TransportError,
-                  QStringLiteral("write failed: %1").arg(m_transport->errorString()));
-        return false;
-    }
-    return true;
-}
-
-void ClientConnection::failLater(KennelClient::ClientError error, const QString &text)
-{
-    const quint64 generation = m_generation;
-    QMetaObject::invokeMethod(this, [this, generation, error, text] {
-        if (generation == m_generation)
-            closeConnection(error, text);
-    }, Qt::QueuedConnection);
+    if (ended.reconnectDelay && reconnectPending())
+        Q_EMIT q->reconnectScheduled(int(ended.reconnectDelay->count()));
 }
 
 void ClientConnection::reportConfigError(KennelClient::ClientError code, const QString &text)
 {
-    m_wantConnection = false;
+    stopRetrying();
     error = code;
     errorString = text;
     qCWarning(lcKennelClient).noquote() << "cannot connect:" << text;
@@ -588,7 +362,8 @@ void ClientConnection::setState(KennelClient::State newState)
 
 quint32 ClientConnection::send(const QByteArray &target, const QByteArray &payload, bool wantStatus)
 {
-    if (state != KennelClient::Registered) {
+    const bool direct = state == KennelClient::Registered && m_queue.empty();
+    if (!direct && (queueMaxMessages <= 0 || queueMaxBytes <= 0 || !linkWanted())) {
         qCDebug(lcKennelClient) << "send() while not registered: dropped";
         return 0;
     }
@@ -600,24 +375,93 @@ quint32 ClientConnection::send(const QByteArray &target, const QByteArray &paylo
         qCDebug(lcKennelClient) << "send() of" << payload.size() << "bytes exceeds the broker's limit: dropped";
         return 0;
     }
-    quint32 id = ++m_lastMessageId;
-    if (id == 0) // 0 means "not sent"; after 2^32 messages the ids wrap around it
-        id = ++m_lastMessageId;
-    QByteArray frame;
-    appendFrame(frame, FrameType::Send, id, wantStatus ? WantDeliveryStatus : NoFlags, {}, target, payload);
-    if (!write(frame))
+    const quint32 id = nextMessageId(); // 0 means "not sent"; the ids wrap around it
+    const quint16 flags = wantStatus ? WantDeliveryStatus : NoFlags;
+    if (!direct) {
+        QByteArray frame;
+        appendFrame(frame, FrameType::Send, id, flags, {}, target, payload);
+        return enqueue(target, std::move(frame), id);
+    }
+    if (!writeFrame(FrameType::Send, id, flags, {}, target, payload))
         return 0;
     qCDebug(lcKennelClient) << "sent message" << id << "to" << target;
     return id;
+}
+
+bool ClientConnection::linkWanted() const
+{
+    // Connecting or registering, or waiting for the next attempt: a registration may follow.
+    return state != KennelClient::Disconnected || reconnectPending();
+}
+
+quint32 ClientConnection::enqueue(const QByteArray &target, QByteArray frame, quint32 id)
+{
+    if (qint64(m_queue.size()) >= queueMaxMessages || m_queuedBytes + frame.size() > queueMaxBytes) {
+        // Once per outage at warning: an application sending steadily into a long outage would
+        // otherwise write a line per message. Each loss is still reported by sendFailed().
+        if (m_refusedWhileDown++ == 0)
+            qCWarning(lcKennelClient).noquote()
+                << QStringLiteral("send queue full (%1 messages, %2 bytes): message %3 to %4 is not queued (more such losses are counted, not logged, until the link is back)")
+                       .arg(m_queue.size()).arg(m_queuedBytes).arg(id).arg(QString::fromUtf8(target));
+        QMetaObject::invokeMethod(q, [client = q, id, target] {
+            Q_EMIT client->sendFailed(id, target, KennelClient::SendQueueFull);
+        }, Qt::QueuedConnection);
+        return id;
+    }
+    m_queuedBytes += frame.size();
+    m_queue.push_back({id, target, std::move(frame)});
+    qCDebug(lcKennelClient) << "queued message" << id << "to" << target << "while not registered";
+    return id;
+}
+
+void ClientConnection::flushQueue()
+{
+    if (m_refusedWhileDown > 0) {
+        qCInfo(lcKennelClient) << "messages lost to the full send queue while the link was down:" << m_refusedWhileDown;
+        m_refusedWhileDown = 0;
+    }
+    if (!m_queue.empty())
+        qCInfo(lcKennelClient) << "sending" << m_queue.size() << "messages queued while the link was down";
+    const quint64 before = generation();
+    while (!m_queue.empty() && before == generation()) {
+        QueuedSend message = std::move(m_queue.front());
+        m_queue.pop_front();
+        m_queuedBytes -= message.frame.size();
+        // PROTOCOL §8.1: the limit is this broker's, which may be lower than the last one's.
+        if (message.frame.size() > qint64(brokerMaxFrameSize)) {
+            qCWarning(lcKennelClient) << "queued message" << message.id << "exceeds this broker's limit of"
+                                      << brokerMaxFrameSize << "bytes: not sent";
+            Q_EMIT q->sendFailed(message.id, message.target, KennelClient::SendTooLarge);
+            continue;
+        }
+        if (!write(message.frame)) {
+            // The connection ends from the event loop; the message waits for the next one.
+            m_queuedBytes += message.frame.size();
+            m_queue.push_front(std::move(message));
+            return;
+        }
+        qCDebug(lcKennelClient) << "sent queued message" << message.id << "to" << message.target;
+    }
+}
+
+void ClientConnection::abandonQueue()
+{
+    m_refusedWhileDown = 0;
+    if (m_queue.empty())
+        return;
+    std::deque<QueuedSend> lost;
+    lost.swap(m_queue);
+    m_queuedBytes = 0;
+    qCWarning(lcKennelClient) << lost.size() << "queued messages will not be sent: no connection is wanted any more";
+    for (const QueuedSend &message : lost)
+        Q_EMIT q->sendFailed(message.id, message.target, KennelClient::SendAbandoned);
 }
 
 bool ClientConnection::sendWhenRegistered(FrameType type, QByteArrayView payload)
 {
     if (state != KennelClient::Registered)
         return false;
-    QByteArray frame;
-    appendFrame(frame, type, 0, NoFlags, {}, {}, payload);
-    return write(frame);
+    return writeFrame(type, 0, NoFlags, {}, {}, payload);
 }
 
 void ClientConnection::sendWatchdogTerms()

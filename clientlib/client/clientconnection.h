@@ -1,40 +1,37 @@
-// Private to the client library; not installed. The connection behind a KennelClient: owns the
-// transport, the frame decoder, the handshake and reconnect timers, and the single teardown path.
+// Private to the client library; not installed. The connection behind a KennelClient: a
+// FramedConnection (transport, decoder, timers, reconnect, the one teardown) that says Hello as a
+// client, reads the Welcome and turns frames into KennelClient's signals.
 #pragma once
 
 #include "brokeraddress.h"
 #include "framecodec.h"
+#include "framedconnection.h"
 #include "kennelclient.h"
 
 #include <QIODevice>
 #include <QLoggingCategory>
-#include <QObject>
-#include <QPointer>
-#include <QTimer>
 
 #include <chrono>
+#include <deque>
 #include <optional>
 
 Q_DECLARE_LOGGING_CATEGORY(lcKennelClient)
 
 namespace Kennel::Internal {
 
-class ClientConnection : public QObject
+class ClientConnection : public FramedConnection
 {
 public:
     explicit ClientConnection(KennelClient *q);
     ~ClientConnection() override;
 
-    // Settings (the public setters write them directly; they apply at the next attempt).
-    BrokerAddress address;
+    // Settings (the public setters write them directly, or into options(); they apply at the next
+    // attempt).
     QByteArray name;
     quint32 pid = 0;
-    std::chrono::milliseconds connectTimeout{10000};
-    bool autoReconnect = false;
-    std::chrono::milliseconds backoffMin{100};
-    std::chrono::milliseconds backoffMax{5000};
-    QPointer<QIODevice> pendingTransport; // from setTransport(), used by the next attempt
     std::optional<WatchdogTerms> watchdogTerms;
+    int queueMaxMessages = 0; // the send queue is off while either bound is 0
+    qint64 queueMaxBytes = 0;
 
     KennelClient::State state = KennelClient::Disconnected;
     KennelClient::ClientError error = KennelClient::NoError;
@@ -43,55 +40,53 @@ public:
     quint32 brokerMaxFrameSize = Wire::DefaultMaxFrameSize;
     quint32 brokerFeatures = NoFeatures;
 
-    QIODevice *currentTransport() const { return m_transport; }
-    bool reconnectPending() const { return m_reconnectTimer.isActive(); }
-
     void connectToBroker();
     void disconnectFromBroker();
     quint32 send(const QByteArray &target, const QByteArray &payload, bool wantStatus);
     bool sendWhenRegistered(FrameType type, QByteArrayView payload);
     void sendWatchdogTerms();
+    std::size_t queuedCount() const { return m_queue.size(); }
+    qint64 queuedBytes() const { return m_queuedBytes; }
     // For the destructor of KennelClient: Bye if registered, close, and emit nothing.
     void shutdownSilently();
 
-private:
-    void startAttempt();
-    void attachTransport(QIODevice *device);
-    void transportConnected();
-    void transportReadyRead();
-    void transportFailed(KennelClient::ClientError error, const QString &text);
-    void handshakeTimedOut();
+protected:
+    void attemptStarted() override;
+    void transportReady() override;
+    void frameReceived(const Frame &frame) override;
+    void transportLost(Failure failure, const QString &text) override;
 
-    void handleFrame(const Frame &frame);
+private:
     void handleWelcome(const Frame &frame);
     void handleErrorFrame(const Frame &frame);
 
-    // The one teardown path: every failure and every orderly close ends here, exactly once per
-    // connection. NoError means the user asked for it.
+    // Every failure and every orderly close ends here, exactly once per connection (then in
+    // FramedConnection::endConnection()). NoError means the user asked for it.
     void closeConnection(KennelClient::ClientError error, const QString &text);
-    void retireTransport(bool graceful);
-    std::optional<std::chrono::milliseconds> scheduleReconnect(); // the delay, if one was scheduled
-    bool write(const QByteArray &bytes);
-    void failLater(KennelClient::ClientError error, const QString &text);
+    // The send queue (KennelClient::setSendQueueLimits()).
+    bool linkWanted() const;
+    quint32 enqueue(const QByteArray &target, QByteArray frame, quint32 id);
+    // Writes what is queued, in order, on a connection that has just been welcomed.
+    void flushQueue();
+    // No connection will come to send them: each queued message is reported lost.
+    void abandonQueue();
     void reportConfigError(KennelClient::ClientError error, const QString &text);
     void setState(KennelClient::State newState);
 
     KennelClient *const q;
-    QIODevice *m_transport = nullptr;
-    bool m_ownsTransport = false;
-    bool m_transportUp = false;    // connected() was emitted for this connection
-    bool m_wantConnection = false; // between connectToBroker() and disconnectFromBroker() or a fatal error
-    // Bumped whenever a connection starts or ends. Code that emits a signal and then carries on
-    // compares it afterwards: a slot may have closed or restarted the connection meanwhile.
-    quint64 m_generation = 0;
-    FrameDecoder m_decoder;
-    QTimer m_handshakeTimer{this}; // children: moveToThread() moves them along
-    QTimer m_reconnectTimer{this};
-    std::chrono::milliseconds m_nextBackoff{100};
-    quint32 m_lastMessageId = 0;
     // An Error frame received while registered. Brokers usually close right after one; the close
     // is then reported with this cause instead of RemoteClosed, and not a second time.
     std::optional<std::pair<KennelClient::ClientError, QString>> m_remoteError;
+
+    struct QueuedSend
+    {
+        quint32 id;
+        QByteArray target;
+        QByteArray frame; // encoded, ready to write
+    };
+    std::deque<QueuedSend> m_queue;
+    qint64 m_queuedBytes = 0;
+    quint64 m_refusedWhileDown = 0; // by the bound, since the link went down: logged once, summed up at registration
 };
 
 } // namespace Kennel::Internal

@@ -21,12 +21,12 @@ KennelClient::~KennelClient()
 
 void KennelClient::setBrokerAddress(const BrokerAddress &address)
 {
-    d->address = address;
+    d->options().address = address;
 }
 
 BrokerAddress KennelClient::brokerAddress() const
 {
-    return d->address;
+    return d->options().address;
 }
 
 void KennelClient::setName(const QByteArray &name)
@@ -51,50 +51,76 @@ quint32 KennelClient::pid() const
 
 void KennelClient::setConnectTimeout(std::chrono::milliseconds timeout)
 {
-    d->connectTimeout = std::max(timeout, std::chrono::milliseconds(1));
+    d->options().handshakeTimeout = std::max(timeout, std::chrono::milliseconds(1));
 }
 
 std::chrono::milliseconds KennelClient::connectTimeout() const
 {
-    return d->connectTimeout;
+    return d->options().handshakeTimeout;
 }
 
 void KennelClient::setAutoReconnect(bool enable)
 {
-    d->autoReconnect = enable;
+    d->options().autoReconnect = enable;
 }
 
 bool KennelClient::autoReconnect() const
 {
-    return d->autoReconnect;
+    return d->options().autoReconnect;
 }
 
 void KennelClient::setReconnectBackoff(std::chrono::milliseconds min, std::chrono::milliseconds max)
 {
-    d->backoffMin = std::max(min, std::chrono::milliseconds(1));
-    d->backoffMax = std::max(max, d->backoffMin);
+    d->options().backoffMin = std::max(min, std::chrono::milliseconds(1));
+    d->options().backoffMax = std::max(max, d->options().backoffMin);
 }
 
 std::chrono::milliseconds KennelClient::reconnectBackoffMin() const
 {
-    return d->backoffMin;
+    return d->options().backoffMin;
 }
 
 std::chrono::milliseconds KennelClient::reconnectBackoffMax() const
 {
-    return d->backoffMax;
+    return d->options().backoffMax;
+}
+
+void KennelClient::setSendQueueLimits(int maxMessages, qint64 maxBytes)
+{
+    d->queueMaxMessages = std::max(maxMessages, 0);
+    d->queueMaxBytes = std::max<qint64>(maxBytes, 0);
+}
+
+int KennelClient::sendQueueMaxMessages() const
+{
+    return d->queueMaxMessages;
+}
+
+qint64 KennelClient::sendQueueMaxBytes() const
+{
+    return d->queueMaxBytes;
+}
+
+int KennelClient::queuedSendCount() const
+{
+    return int(d->queuedCount());
+}
+
+qint64 KennelClient::queuedSendBytes() const
+{
+    return d->queuedBytes();
 }
 
 void KennelClient::setTransport(QIODevice *device)
 {
-    d->pendingTransport = device;
+    d->setTransport(device);
 }
 
 QIODevice *KennelClient::transport() const
 {
-    if (QIODevice *current = d->currentTransport())
+    if (QIODevice *current = d->transport())
         return current;
-    return d->pendingTransport.data();
+    return d->pendingTransport();
 }
 
 KennelClient::State KennelClient::state() const

@@ -1,8 +1,9 @@
 // KennelClient: a Qt client of the Kennel broker (docs/PROTOCOL.md). It connects, registers a
 // name, sends and receives messages, and can reconnect by itself when the broker goes away.
 //
-// Layers: this public class (settings, signals) → a private connection object (transport,
-// decoder, timers, reconnect) → the pure codec in framecodec.h. Nothing of the private part is
+// Layers: this public class (settings, signals) → a private connection object (Hello, Welcome,
+// the send queue) on the library's FramedConnection (transport, decoder, timers, reconnect) → the
+// pure codec in framecodec.h. Nothing of the private part is
 // visible here, so the installed header only pulls in Qt and the protocol types.
 //
 // Threading: like any QObject, use a client from the thread it lives in.
@@ -81,6 +82,18 @@ public:
     };
     Q_ENUM(ClientError)
 
+    // Why a message that send() accepted (it returned its id) was never written to a broker;
+    // reported by sendFailed(). These are local: no broker saw the message, so no DeliveryStatus
+    // will come for it.
+    enum SendFailure {
+        SendQueueFull = 1, // the send queue's bound (count or bytes) was reached: not queued
+        SendAbandoned,     // queued, but the client stopped trying to connect before it could be
+                           // sent (disconnectFromBroker(), a refusal that retrying cannot cure, or
+                           // a lost connection with no reconnect to follow)
+        SendTooLarge,      // queued, but larger than the maxFrameSize of the broker it registered with
+    };
+    Q_ENUM(SendFailure)
+
     explicit KennelClient(QObject *parent = nullptr);
     // A registered client says Bye on a best-effort basis; no signals are emitted.
     ~KennelClient() override;
@@ -114,6 +127,23 @@ public:
     void setReconnectBackoff(std::chrono::milliseconds min, std::chrono::milliseconds max);
     std::chrono::milliseconds reconnectBackoffMin() const;
     std::chrono::milliseconds reconnectBackoffMax() const;
+
+    // The send queue: while the link is down — after connectToBroker(), while connecting and
+    // registering, and while waiting to reconnect — send() queues the message instead of refusing
+    // it, up to `maxMessages` messages and `maxBytes` bytes (the encoded frames: 16 bytes of
+    // header + target + payload each). Queued messages keep the id send() returned, and are sent
+    // in order, before anything newer, as soon as the client registers again; their
+    // DeliveryStatus (when asked for) arrives as for any message. A message that does not fit the
+    // bound is not queued: send() still returns its id, and sendFailed(id, target, SendQueueFull)
+    // follows from the event loop. Lowering the bound leaves what is queued in place.
+    // Off by default (0, 0): send() returns 0 while not Registered, as it always did. A board
+    // application that rides out a broker restart might use setSendQueueLimits(1000, 1 << 20).
+    // The queue lives in this object: it survives reconnects, not the process.
+    void setSendQueueLimits(int maxMessages, qint64 maxBytes);
+    int sendQueueMaxMessages() const;
+    qint64 sendQueueMaxBytes() const;
+    int queuedSendCount() const;
+    qint64 queuedSendBytes() const;
 
     // Use `device`, already open and connected to a broker (a socket still connecting is waited
     // for), for the next connection instead of opening a socket to brokerAddress(); meant for
@@ -149,9 +179,11 @@ public:
     // Sends `payload` to the client registered as `target`; returns the message id, which is
     // nonzero, increases with every message of this client object (across reconnects), and comes
     // back in deliveryStatusReceived() when `wantStatus` is set.
-    // Returns 0 and sends nothing when the client is not Registered, `target` is not a valid name,
-    // or the frame would exceed brokerMaxFrameSize(); no signal is emitted for these, as they are
-    // the caller's to check. Messages are NOT queued while disconnected.
+    // Returns 0 and sends nothing when `target` is not a valid name, the frame would exceed
+    // brokerMaxFrameSize() (the last broker's, or the protocol's default before any Welcome), or
+    // the client is not Registered and the message cannot be queued (the send queue is off, see
+    // setSendQueueLimits(), or no connection is wanted: before connectToBroker() or after
+    // disconnectFromBroker()); no signal is emitted for these, as they are the caller's to check.
     quint32 send(const QByteArray &target, const QByteArray &payload, bool wantStatus = true);
 
     // Asks the broker to watch this client: feed it with feedWatchdog() within the agreed interval.
@@ -179,6 +211,9 @@ Q_SIGNALS:
     void pongReceived();
     void watchdogRegistered(const Kennel::WatchdogTerms &effectiveTerms);
     void reconnectScheduled(int delayMs);
+    // A message whose id send() returned will never be sent (see SendFailure); one signal per
+    // message. Not emitted from the destructor, which drops the queue silently.
+    void sendFailed(quint32 messageId, const QByteArray &target, KennelClient::SendFailure reason);
 
 private:
     friend class Kennel::Internal::ClientConnection;

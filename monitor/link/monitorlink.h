@@ -1,8 +1,9 @@
 // MonitorLink: kennel-monitor's one connection to a broker's monitor stream (PROTOCOL §4.1, §6).
 //
-// It owns the transport (QTcpSocket, QSslSocket when TLS is on, QLocalSocket for unix:PATH), says
-// Hello with role Monitor and the token, subscribes once welcomed, decodes the stream with the
-// client library's FrameDecoder and monitorcodec, and hands every record on as a typed signal. It
+// A FramedConnection (the client library's transport, decoder, keepalive, deadlines, reconnect and
+// TLS trust: QTcpSocket, QSslSocket when TLS is on, QLocalSocket for unix:PATH) that says Hello
+// with role Monitor and the token, subscribes once welcomed, decodes the records with monitorcodec,
+// and hands every record on as a typed signal. It
 // also sends the operator's control requests. It knows nothing of models or widgets: MonitorFeed
 // batches its signals into the models, and tests plug a fake device in with setTransport().
 //
@@ -18,29 +19,23 @@
 
 #include "brokeraddress.h"
 #include "framecodec.h"
+#include "framedconnection.h"
 #include "monitorcodec.h"
 
 #include <QByteArray>
-#include <QElapsedTimer>
 #include <QList>
-#include <QObject>
-#include <QPointer>
 #include <QString>
-#include <QTimer>
 
 #include <chrono>
 #include <optional>
 
 QT_BEGIN_NAMESPACE
-class QIODevice;
 class QSslCertificate;
-class QSslError;
-class QSslSocket;
 QT_END_NAMESPACE
 
 namespace Kennel {
 
-class MonitorLink : public QObject
+class MonitorLink : public FramedConnection
 {
     Q_OBJECT
     Q_PROPERTY(State state READ state NOTIFY stateChanged)
@@ -95,10 +90,9 @@ public:
     void setSettings(const Settings &settings);
     const Settings &settings() const { return m_settings; }
 
-    // Use `device`, already open, for the next connection instead of opening a socket (tests, and
-    // unusual transports). The link does not own it and uses it once; no reconnect follows unless
-    // the settings hold a usable address.
-    void setTransport(QIODevice *device);
+    // FramedConnection::setTransport(device): use `device`, already open, for the next connection
+    // instead of opening a socket (tests, and unusual transports). The link does not own it and
+    // uses it once; no reconnect follows unless the settings hold a usable address.
 
     State state() const { return m_state; }
     static QString stateName(State state);
@@ -150,34 +144,25 @@ Q_SIGNALS:
     // arrive as stateChanged() with lastError() saying why.
     void errorReceived(Kennel::ErrorCode code, const QString &text);
 
+protected:
+    void attemptStarted() override;
+    void encryptionStarted() override;
+    void transportReady() override;
+    void frameReceived(const Frame &frame) override;
+    void transportLost(Failure failure, const QString &text) override;
+
 private:
     enum class Cause { Requested, Lost, Fatal };
 
-    void startAttempt();
-    void attachTransport(QIODevice *device);
-    void transportConnected();
-    void transportEncrypted();
-    void transportSslErrors(const QList<QSslError> &errors);
-    void transportReadyRead();
-    void transportFailed(const QString &text);
-    void handshakeTimedOut();
-    void keepaliveTick();
-    void sendHello();
-
-    void handleFrame(const Frame &frame);
     void handleWelcome(const Frame &frame);
     void handleError(const Frame &frame);
     void handleMonitorFrame(const Frame &frame);
     void noteMalformed(const Frame &frame);
-    bool pinMatches(QSslSocket *socket, QString *why) const;
 
-    // The one teardown path: every failure and every close ends here, once per connection.
+    // Every failure and every close ends here, once per connection (then in
+    // FramedConnection::endConnection()).
     void closeConnection(Cause cause, const QString &text);
-    void retireTransport(bool graceful);
-    void scheduleReconnect();
-    bool write(const QByteArray &bytes);
     void setState(State state);
-    QString target() const;
 
     Settings m_settings;
     State m_state = State::Disconnected;
@@ -185,23 +170,6 @@ private:
     QString m_lastLoggedFailure;
     QString m_brokerVersion;
     QString m_monitorIdentity;
-
-    QPointer<QIODevice> m_pendingTransport;
-    QIODevice *m_transport = nullptr;
-    bool m_ownsTransport = false;
-    bool m_transportUp = false;
-    bool m_wantConnection = false;
-    // Bumped whenever a connection starts or ends: code that emits and then carries on checks it,
-    // since a slot may have closed or restarted the link meanwhile.
-    quint64 m_generation = 0;
-    FrameDecoder m_decoder;
-    QTimer m_handshakeTimer;
-    QTimer m_reconnectTimer;
-    QTimer m_keepaliveTimer;
-    QElapsedTimer m_reconnectClock;
-    QElapsedTimer m_sinceLastReceived;
-    std::chrono::milliseconds m_nextBackoff{500};
-    quint32 m_lastMessageId = 0;
     quint64 m_malformedFrames = 0;
 };
 

@@ -253,6 +253,9 @@ private Q_SLOTS:
     void tcpTransportSetsNoDelay();
     void destructionSaysBye();
     void disconnectFromErrorSlotIsSafe();
+    void queuedWhileRegisteringGoesFirst();
+    void queuedMessageTooLargeForTheNewBroker();
+    void queueAbandonedOnFatalRefusal();
 
 private:
     std::unique_ptr<KennelClient> makeClient(const QByteArray &name = QByteArrayLiteral("alpha"));
@@ -905,6 +908,91 @@ void tst_KennelClient::disconnectFromErrorSlotIsSafe()
     QSignalSpy destroyed(doomed, &QObject::destroyed);
     doomed->connectToBroker();
     QTRY_COMPARE_WITH_TIMEOUT(destroyed.count(), 1, WaitMs);
+}
+
+// The send queue (setSendQueueLimits()) also covers the first connection: what is sent before the
+// Welcome keeps its id and is the first frame after it.
+void tst_KennelClient::queuedWhileRegisteringGoesFirst()
+{
+    fake->autoWelcome = false;
+    auto client = makeClient();
+    client->setSendQueueLimits(10, 4096);
+    client->connectToBroker();
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), KennelClient::Registering, WaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(fake->peerCount(), 1, WaitMs);
+    const quint32 early = client->send("bob", "early");
+    QVERIFY(early != 0);
+    QCOMPARE(client->queuedSendCount(), 1);
+    QCOMPARE(client->queuedSendBytes(), qint64(Wire::HeaderSize + 3 + 5));
+    QCOMPARE(fake->countOf(0, FrameType::Send), 0);
+
+    quint32 later = 0;
+    connect(client.get(), &KennelClient::registered, this, [&] { later = client->send("bob", "later"); });
+    fake->write(0, welcomeBytes("alpha"));
+    QTRY_COMPARE_WITH_TIMEOUT(fake->countOf(0, FrameType::Send), 2, WaitMs);
+    const QList<Frame> sends = fake->framesOfType(0, FrameType::Send);
+    QCOMPARE(sends.at(0).messageId, early);
+    QCOMPARE(sends.at(0).payload, QByteArrayLiteral("early"));
+    QVERIFY(sends.at(0).flags & WantDeliveryStatus);
+    QCOMPARE(sends.at(1).messageId, later);
+    QVERIFY(later > early);
+    QCOMPARE(client->queuedSendCount(), 0);
+}
+
+// A broker that comes back with a lower frame limit (PROTOCOL §8.1): what no longer fits is
+// reported, the rest is sent.
+void tst_KennelClient::queuedMessageTooLargeForTheNewBroker()
+{
+    auto client = makeClient();
+    client->setAutoReconnect(true);
+    client->setSendQueueLimits(10, 1 << 20);
+    QSignalSpy registered(client.get(), &KennelClient::registered);
+    QSignalSpy failed(client.get(), &KennelClient::sendFailed);
+    client->connectToBroker();
+    QTRY_COMPARE_WITH_TIMEOUT(registered.count(), 1, WaitMs);
+
+    fake->stopListening();
+    fake->drop(0);
+    QTRY_VERIFY_WITH_TIMEOUT(client->reconnectPending(), WaitMs);
+    const quint32 big = client->send("bob", QByteArray(2000, 'x'));
+    const quint32 small = client->send("bob", "small");
+    QVERIFY(big != 0 && small > big);
+    fake->maxFrameSize = 1024;
+    QVERIFY(fake->listen());
+
+    QTRY_COMPARE_WITH_TIMEOUT(registered.count(), 2, WaitMs);
+    QCOMPARE(failed.count(), 1);
+    QCOMPARE(failed.at(0).at(0).toUInt(), big);
+    QCOMPARE(failed.at(0).at(2).value<KennelClient::SendFailure>(), KennelClient::SendTooLarge);
+    QTRY_COMPARE_WITH_TIMEOUT(fake->countOf(1, FrameType::Send), 1, WaitMs);
+    QCOMPARE(fake->framesOfType(1, FrameType::Send).at(0).messageId, small);
+}
+
+// A refusal that retrying cannot cure ends the wish to connect: the queue is reported lost.
+void tst_KennelClient::queueAbandonedOnFatalRefusal()
+{
+    fake->autoWelcome = false;
+    auto client = makeClient();
+    client->setAutoReconnect(true);
+    client->setSendQueueLimits(10, 4096);
+    QSignalSpy failed(client.get(), &KennelClient::sendFailed);
+    QSignalSpy errors(client.get(), &KennelClient::errorOccurred);
+    client->connectToBroker();
+    QTRY_COMPARE_WITH_TIMEOUT(fake->peerCount(), 1, WaitMs);
+    const quint32 first = client->send("bob", "one");
+    const quint32 second = client->send("bob", "two");
+    QVERIFY(first != 0 && second > first);
+
+    fake->write(0, errorBytes(ErrorCode::NotPermitted, QStringLiteral("no")));
+    QTRY_COMPARE_WITH_TIMEOUT(errors.count(), 1, WaitMs);
+    QCOMPARE(errors.at(0).at(0).value<KennelClient::ClientError>(), KennelClient::NotPermitted);
+    QVERIFY(!client->reconnectPending());
+    QCOMPARE(failed.count(), 2);
+    QCOMPARE(failed.at(0).at(0).toUInt(), first);
+    QCOMPARE(failed.at(1).at(0).toUInt(), second);
+    QCOMPARE(failed.at(1).at(2).value<KennelClient::SendFailure>(), KennelClient::SendAbandoned);
+    QCOMPARE(client->queuedSendCount(), 0);
+    QCOMPARE(fake->countOf(0, FrameType::Send), 0);
 }
 
 QTEST_GUILESS_MAIN(tst_KennelClient)
