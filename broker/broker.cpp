@@ -2,6 +2,7 @@
 #include "logging.h"
 
 #include "framecodec.h"
+#include "socketactivation.h"
 #include "socketlistener.h"
 #include "tcplistener.h"
 #include "unixlistener.h"
@@ -157,11 +158,14 @@ bool Broker::start(QString *error)
     const QByteArray outOfDescriptors =
         doorRefusal(ErrorCode::TooManyClients, QStringLiteral("the broker is out of file descriptors"));
     for (const ListenAddress &address : m_config.effectiveListen()) {
+        const int passed = m_activation ? m_activation->take(address) : -1;
         if (address.kind == ListenAddress::Kind::Unix) {
             auto *listener = new UnixListener(this);
             listener->setListenBacklogSize(ListenBacklog);
             listener->setOutOfDescriptorsReply(outOfDescriptors);
-            if (!listener->listenAt(address.path, error)) {
+            if (passed >= 0) {
+                listener->adoptPassed(passed, address.path);
+            } else if (!listener->listenAt(address.path, error)) {
                 delete listener;
                 closeClientListeners();
                 return false;
@@ -179,7 +183,9 @@ bool Broker::start(QString *error)
                 host = QHostAddress::Any;
             else
                 host = QHostAddress(address.host);
-            if (!listener->listen(host, address.port)) {
+            if (passed >= 0 ? !listener->adoptPassed(passed) : !listener->listen(host, address.port)) {
+                if (passed >= 0)
+                    ::close(passed);
                 *error = QStringLiteral("cannot listen on %1: %2").arg(address.toString(), listener->errorString());
                 delete listener;
                 closeClientListeners();
@@ -189,6 +195,8 @@ bool Broker::start(QString *error)
             m_tcpListeners.append(listener);
         }
     }
+    if (m_activation)
+        m_activation->closeUnclaimed();
     if (!m_monitors.startListening(error)) {
         closeClientListeners();
         return false;
