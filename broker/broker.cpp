@@ -264,6 +264,11 @@ QList<ListenAddress> Broker::boundAddresses() const
     return bound;
 }
 
+void Broker::clientRegistered(Session &session)
+{
+    m_supervisor.clientRegistered(session.name());
+}
+
 Session *Broker::sessionById(quint64 id) const
 {
     const auto it = m_sessions.find(id);

@@ -105,6 +105,7 @@ private:
     void sessionClosed(Session *session) override;
     void incompleteFrameStarted(Session *session) override;
     void budgetExceeded() override;
+    void clientRegistered(Session &session) override;
     void shedOverBudget();
     void armRegisterTimer();
     void expireRegistrations();

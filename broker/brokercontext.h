@@ -30,6 +30,9 @@ public:
     virtual void incompleteFrameStarted(Session *session) { (void)session; }
     // A global memory budget (BrokerContext::budgets) went past its limit: shed after the batch.
     virtual void budgetExceeded() {}
+    // The session registered (native) or bound (legacy) its name: a supervised service that
+    // registers it is ready, and services that depend on it may start.
+    virtual void clientRegistered(Session &session) { (void)session; }
 };
 
 struct BrokerContext

@@ -86,6 +86,8 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
     }
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.owner)
+        m_ctx.owner->clientRegistered(session);
 }
 
 bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame)
@@ -122,6 +124,8 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
     }
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.owner)
+        m_ctx.owner->clientRegistered(session);
     return true;
 }
 

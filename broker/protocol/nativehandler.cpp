@@ -151,6 +151,8 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     session.sendFrame(FrameType::Welcome, frame.messageId, {}, session.name(), encodeWelcome(welcome));
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.owner)
+        m_ctx.owner->clientRegistered(session);
 }
 
 void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
