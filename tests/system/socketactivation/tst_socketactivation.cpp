@@ -2,7 +2,7 @@
 // itself (and keeps its copies, as systemd does), starts a real kennel-broker through
 // listenfds_exec with them as descriptors 3.. and LISTEN_PID set to the broker's own PID, and
 // checks that clients who connected before any broker ran wait in the backlog and are served,
-// across a broker restart too; that a passed socket no listener claims is closed with a clear
+// across a broker restart and a broker crash too; that a passed socket no listener claims is closed with a clear
 // error; and that sockets meant for another PID are left alone.
 #include "testbroker.h"
 
@@ -78,6 +78,7 @@ private slots:
     void cleanup();
 
     void clientsWaitingInTheBacklogAreServedAcrossARestart();
+    void aCrashLosesTheConnectionsNotTheListeners();
     void unclaimedOrUnusableSocketsAreClosedWithAnError();
     void socketsForAnotherProcessAreLeftAlone();
 
@@ -195,6 +196,42 @@ void tst_SocketActivation::clientsWaitingInTheBacklogAreServedAcrossARestart()
     QVERIFY(message.has_value());
     QCOMPARE(message->payload, QByteArray("through the passed sockets"));
     QVERIFY(stop(second));
+}
+
+// What a broker crash loses under socket activation: the connections it had accepted (their
+// clients must reconnect and register again), not the listening socket: a client connecting
+// between the crash and the next broker waits in the backlog and is served.
+void tst_SocketActivation::aCrashLosesTheConnectionsNotTheListeners()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("broker.sock"));
+    const int unixFd = listenUnix(path);
+    QVERIFY(unixFd >= 0);
+    m_fds << unixFd;
+    const QStringList arguments{QStringLiteral("--listen"), QStringLiteral("unix:") + path};
+    QProcess *broker = startBroker({unixFd}, "kennel-broker", arguments);
+    QVERIFY2(broker->waitForStarted(5000), qPrintable(broker->errorString()));
+    RawPeer before;
+    QVERIFY(before.connectUnix(path));
+    QVERIFY(before.registerAs("before-crash", 10000));
+
+    broker->kill(); // SIGKILL: no Bye, no flush, no cleanup
+    QVERIFY(broker->waitForFinished(5000));
+    QVERIFY(before.waitForDisconnect(5000)); // the accepted connection died with it
+    QVERIFY(QFile::exists(path));
+
+    RawPeer after;
+    QVERIFY(after.connectUnix(path)); // not refused: the listening socket outlived the broker
+    after.hello("after-crash");
+    QProcess *next = startBroker({unixFd}, "kennel-broker", arguments);
+    QVERIFY2(next->waitForStarted(5000), qPrintable(next->errorString()));
+    QVERIFY(after.take(FrameType::Welcome, 10000).has_value());
+    // The client of before the crash comes back the way the client library does: a new
+    // connection and a new registration; its name was free again.
+    RawPeer again;
+    QVERIFY(again.connectUnix(path));
+    QVERIFY(again.registerAs("before-crash"));
+    QVERIFY(stop(next));
 }
 
 void tst_SocketActivation::unclaimedOrUnusableSocketsAreClosedWithAnError()
