@@ -231,6 +231,13 @@ void Service::start()
     launch(false);
 }
 
+void Service::setNotStartedReason(const QString &why)
+{
+    if (m_process || m_state == State::Starting || m_state == State::Running || m_state == State::Stopping)
+        return;
+    m_status.lastError = why;
+}
+
 void Service::restart()
 {
     if (m_state == State::Starting || m_state == State::Running) {

@@ -134,6 +134,7 @@ void Supervisor::requestStart(Service *service)
     }
     qCInfo(lcSupervisor).noquote() << "service" << service->name() + QLatin1Char(':') << "waiting for"
                                    << missing.join(QStringLiteral(", ")) << "to register before it starts";
+    noteWaiting(service);
     for (const Service *dependency : dependencies(service)) {
         if (dependency->state() == Service::State::Failed)
             qCWarning(lcSupervisor).noquote()
@@ -141,6 +142,25 @@ void Supervisor::requestStart(Service *service)
                 << QStringLiteral("which has failed (") + dependency->status().lastError + QStringLiteral(")")
                 << "; waiting until it is retried (SIGHUP) and registers";
     }
+}
+
+void Supervisor::noteWaiting(Service *service)
+{
+    QStringList missing, failed;
+    for (const Service *dependency : dependencies(service)) {
+        if (m_ready.contains(dependency))
+            continue;
+        missing.append(dependency->name());
+        if (dependency->state() == Service::State::Failed)
+            failed.append(dependency->name());
+    }
+    QString why = QStringLiteral("waiting for ") + missing.join(QStringLiteral(", ")) + QStringLiteral(" to register");
+    if (!failed.isEmpty())
+        why += QStringLiteral("; failed (start limit): ") + failed.join(QStringLiteral(", "))
+            + QStringLiteral(", retried on SIGHUP");
+    service->setNotStartedReason(why);
+    // Its state has not changed, its status has: monitors get the record again.
+    emit serviceStateChanged(service, service->state());
 }
 
 void Supervisor::startWaiting()
@@ -188,12 +208,15 @@ void Supervisor::serviceStateChangedInternal(Service *service, Service::State st
         m_ready.remove(service);
         // Its dependents cannot start until an operator retries it and it registers: say so once,
         // naming both, so that "why is X not running" has an answer in the log.
-        for (const Service *waiting : std::as_const(m_pending)) {
-            if (dependencies(waiting).contains(service))
-                qCWarning(lcSupervisor).noquote()
-                    << "service" << waiting->name() + QLatin1Char(':') << "not started: it needs" << service->name()
-                    << QStringLiteral("which has failed (") + service->status().lastError + QStringLiteral(")")
-                    << "; waiting until it is retried (SIGHUP) and registers";
+        const QList<Service *> pending = m_pending;
+        for (Service *waiting : pending) {
+            if (!dependencies(waiting).contains(service))
+                continue;
+            qCWarning(lcSupervisor).noquote()
+                << "service" << waiting->name() + QLatin1Char(':') << "not started: it needs" << service->name()
+                << QStringLiteral("which has failed (") + service->status().lastError + QStringLiteral(")")
+                << "; waiting until it is retried (SIGHUP) and registers";
+            noteWaiting(waiting);
         }
         return;
     }

@@ -85,6 +85,8 @@ private:
     // Starts `service` now if every service it names is ready, else marks it waiting.
     void requestStart(Service *service);
     void startWaiting();
+    // Says in `service`'s status (lastError) and to monitors what it waits for.
+    void noteWaiting(Service *service);
     void serviceStateChangedInternal(Service *service, Service::State state);
     QList<Service *> dependencies(const Service *service) const;
 
