@@ -26,7 +26,7 @@ QByteArray demoClient()
     return binaryPath(QStringLiteral("kennel-demo-client")).toUtf8();
 }
 
-// The broker's log from `from` on, the first line containing `needle`; -1 if none.
+// Where `needle` first appears in the broker's log; -1 if it does not. Lines are in time order.
 qsizetype lineIndex(const QByteArray &log, const QByteArray &needle)
 {
     return log.indexOf(needle);
