@@ -97,13 +97,20 @@ bool ServiceCredentials::applyInChild() const
     if (!change)
         return true;
     const auto fail = [](const char *what) {
-        // write(2) only: this runs between fork and exec.
-        const char *why = ::strerror(errno);
+        // write(2) and arithmetic only (no strerror, no allocation): this runs between fork and
+        // exec. The line reaches the service's log as its stderr.
+        int error = errno;
+        char digits[12];
+        int at = int(sizeof digits);
+        do {
+            digits[--at] = char('0' + error % 10);
+            error /= 10;
+        } while (error > 0 && at > 0);
         const char head[] = "kennel-broker: cannot switch the service's identity: ";
         [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, head, sizeof head - 1);
         n = ::write(STDERR_FILENO, what, ::strlen(what));
-        n = ::write(STDERR_FILENO, ": ", 2);
-        n = ::write(STDERR_FILENO, why, ::strlen(why));
+        n = ::write(STDERR_FILENO, " failed, errno ", 15);
+        n = ::write(STDERR_FILENO, digits + at, size_t(int(sizeof digits) - at));
         n = ::write(STDERR_FILENO, "\n", 1);
         return false;
     };
