@@ -2,6 +2,7 @@
 #include "logging.h"
 
 #include "framecodec.h"
+#include "socketactivation.h"
 #include "socketlistener.h"
 #include "tcplistener.h"
 #include "unixlistener.h"
@@ -10,6 +11,7 @@
 #include <QHostAddress>
 
 #include <sys/epoll.h>
+#include <unistd.h>
 
 namespace Kennel {
 
@@ -72,11 +74,14 @@ bool Broker::start(QString *error)
     const QByteArray outOfDescriptors =
         doorRefusal(ErrorCode::TooManyClients, QStringLiteral("the broker is out of file descriptors"));
     for (const ListenAddress &address : m_config.effectiveListen()) {
+        const int passed = m_activation ? m_activation->take(address) : -1;
         if (address.kind == ListenAddress::Kind::Unix) {
             auto *listener = new UnixListener(this);
             listener->setListenBacklogSize(ListenBacklog);
             listener->setOutOfDescriptorsReply(outOfDescriptors);
-            if (!listener->listenAt(address.path, error)) {
+            if (passed >= 0) {
+                listener->adoptPassed(passed, address.path);
+            } else if (!listener->listenAt(address.path, error)) {
                 delete listener;
                 closeClientListeners();
                 return false;
@@ -94,7 +99,9 @@ bool Broker::start(QString *error)
                 host = QHostAddress::Any;
             else
                 host = QHostAddress(address.host);
-            if (!listener->listen(host, address.port)) {
+            if (passed >= 0 ? !listener->adoptPassed(passed) : !listener->listen(host, address.port)) {
+                if (passed >= 0)
+                    ::close(passed);
                 *error = QStringLiteral("cannot listen on %1: %2").arg(address.toString(), listener->errorString());
                 delete listener;
                 closeClientListeners();
@@ -104,6 +111,8 @@ bool Broker::start(QString *error)
             m_tcpListeners.append(listener);
         }
     }
+    if (m_activation)
+        m_activation->closeUnclaimed();
     if (!m_monitors.startListening(error)) {
         closeClientListeners();
         return false;
@@ -186,6 +195,8 @@ Session *Broker::sessionByName(QByteArrayView name) const
 void Broker::clientRegistered(Session &session)
 {
     m_monitors.clientRegistered(session);
+    // A supervised service that registers its name is ready: services that depend on it may start.
+    m_supervisor.clientRegistered(session.name());
 }
 
 bool Broker::monitorHello(Session &session, const FrameView &hello)

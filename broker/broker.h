@@ -34,6 +34,7 @@
 
 namespace Kennel {
 
+class SocketActivation;
 class TcpListener;
 class UnixListener;
 
@@ -46,6 +47,10 @@ public:
 
     // Opens every listener of the config; on failure closes those already open.
     bool start(QString *error);
+    // Sockets systemd passed (socket activation): start() takes the one at each configured
+    // client listener's address instead of opening its own, and closes, with an error in the log,
+    // those no listener claims. Not owned; only used inside start().
+    void setSocketActivation(SocketActivation *activation) { m_activation = activation; }
     // The addresses actually bound (port 0 resolved to the port the kernel chose).
     QList<ListenAddress> boundAddresses() const;
 
@@ -122,6 +127,7 @@ private:
     MonitorBackend m_monitorBackend; // what MonitorHub sees of the above
     MonitorHub m_monitors; // after everything it watches: destroyed first
 
+    SocketActivation *m_activation = nullptr;
     QList<TcpListener *> m_tcpListeners;
     QList<UnixListener *> m_unixListeners;
     ConnectionTable m_connections{m_ctx};

@@ -5,6 +5,7 @@
 #include "configloader.h"
 #include "peerprocess.h"
 #include "processsignaller.h"
+#include "socketactivation.h"
 #include "systemdnotifier.h"
 #include "unixsignalwatcher.h"
 
@@ -103,7 +104,11 @@ int main(int argc, char *argv[])
         qCWarning(Kennel::lcBroker, "max_clients is %d but the process may open only %llu descriptors: connections beyond "
                           "that will be refused by the kernel", loaded.config.maxClients, (unsigned long long)descriptors);
 
+    // Under kennel-broker.socket: the listening sockets systemd holds across the broker's restarts
+    // (LISTEN_FDS; the variables are unset here, before any service could inherit them).
+    Kennel::SocketActivation activation = Kennel::SocketActivation::fromEnvironment();
     Kennel::Broker broker(loaded.config);
+    broker.setSocketActivation(&activation);
     QString error;
     if (!broker.start(&error)) {
         qCCritical(Kennel::lcBroker).noquote() << error;

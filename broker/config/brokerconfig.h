@@ -110,6 +110,21 @@ struct ServiceSettings
     bool monitor = false;
     // Output lines logged per second; past it they are counted, then summed up in one line.
     int logLinesPerSecond = 100;
+
+    // Order and identity (issue 13; docs/CONFIG.md [service.NAME]).
+    // The name its program registers with the broker; empty: the service's own name. It is how
+    // the supervisor knows the service is ready (its dependents may start).
+    QString clientName;
+    // Services that must have registered their names before this one is started; it is stopped
+    // before them.
+    QStringList after;
+    // Run as this user / group (a name or a number); supplementary groups exactly as listed.
+    // All empty: as the broker.
+    QString user;
+    QString group;
+    QStringList supplementaryGroups;
+
+    const QString &registeredName() const { return clientName.isEmpty() ? name : clientName; }
 };
 
 const char *restartPolicyName(ServiceSettings::Restart restart); // "always", "on-failure", "never"

@@ -81,7 +81,8 @@ signals:
     void accepted(int fd);
 
 protected:
-    // Takes a bound, listening descriptor (the subclass created it) and starts watching it.
+    // Takes a bound, listening descriptor (the subclass created it, or systemd passed it) and
+    // starts watching it.
     void adoptListening(int fd);
     void setErrorString(const QString &text) { m_errorString = text; }
 

@@ -103,4 +103,25 @@ bool TcpListener::listen(const QHostAddress &address, quint16 port)
     return true;
 }
 
+bool TcpListener::adoptPassed(int fd)
+{
+    close();
+    sockaddr_storage bound{};
+    socklen_t boundLength = sizeof bound;
+    if (::getsockname(fd, reinterpret_cast<sockaddr *>(&bound), &boundLength) != 0) {
+        setErrorString(systemError("getsockname"));
+        return false;
+    }
+    m_address = QHostAddress(reinterpret_cast<const sockaddr *>(&bound));
+    m_port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6 *>(&bound)->sin6_port)
+                                         : ntohs(reinterpret_cast<const sockaddr_in *>(&bound)->sin_port);
+    int v6only = 1;
+    socklen_t length = sizeof v6only;
+    if (bound.ss_family == AF_INET6 && m_address == QHostAddress(QHostAddress::AnyIPv6)
+        && ::getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &length) == 0 && !v6only)
+        m_address = QHostAddress(QHostAddress::Any);
+    adoptListening(fd);
+    return true;
+}
+
 } // namespace Kennel

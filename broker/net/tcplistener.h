@@ -18,6 +18,9 @@ public:
     // QHostAddress::Any listens on both IPv6 and IPv4 where the system has IPv6, as QTcpServer
     // did. Port 0 lets the kernel choose (serverPort() tells which). False with errorString().
     bool listen(const QHostAddress &address, quint16 port);
+    // A bound, listening TCP socket someone else created (systemd's socket activation). False
+    // with errorString() if its address cannot be read.
+    bool adoptPassed(int fd);
     QHostAddress serverAddress() const { return m_address; }
     quint16 serverPort() const { return m_port; }
 

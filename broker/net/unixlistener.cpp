@@ -50,7 +50,7 @@ void UnixListener::close()
     const bool wasListening = isListening();
     SocketListener::close();
     // Only the file this listener created: after a failed listenAt() the path may be another's.
-    if (wasListening && !m_path.isEmpty())
+    if (wasListening && m_ownsFile && !m_path.isEmpty())
         ::unlink(QFile::encodeName(m_path).constData());
     m_path.clear();
 }
@@ -95,8 +95,18 @@ bool UnixListener::listenAt(const QString &path, QString *error)
         return fail(QStringLiteral("cannot listen on %1: %2").arg(path, why));
     }
     m_path = absolute;
+    m_ownsFile = true;
     adoptListening(fd);
     return true;
+}
+
+void UnixListener::adoptPassed(int fd, const QString &path)
+{
+    close();
+    m_path = QFileInfo(path).absoluteFilePath();
+    // systemd's: unlinking it would leave the .socket unit listening on a name nobody can find.
+    m_ownsFile = false;
+    adoptListening(fd);
 }
 
 } // namespace Kennel

@@ -18,12 +18,16 @@ public:
     // `path` relative to the working directory unless absolute. False with *error (and
     // errorString()) saying why.
     bool listenAt(const QString &path, QString *error);
+    // A listening socket bound to `path` that someone else created (systemd's socket activation):
+    // served like our own, but close() leaves the socket file alone, it belongs to its creator.
+    void adoptPassed(int fd, const QString &path);
     // The socket file's absolute path; empty when not listening.
     QString fullServerName() const { return m_path; }
     void close() override;
 
 private:
     QString m_path;
+    bool m_ownsFile = false;
 };
 
 } // namespace Kennel

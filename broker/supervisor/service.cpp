@@ -1,4 +1,5 @@
 #include "service.h"
+#include "servicecredentials.h"
 
 #include "cgroup.h"
 #include "logging.h"
@@ -230,6 +231,13 @@ void Service::start()
     launch(false);
 }
 
+void Service::setNotStartedReason(const QString &why)
+{
+    if (m_process || m_state == State::Starting || m_state == State::Running || m_state == State::Stopping)
+        return;
+    m_status.lastError = why;
+}
+
 void Service::restart()
 {
     if (m_state == State::Starting || m_state == State::Running) {
@@ -360,13 +368,41 @@ void Service::launch(bool byPolicy)
     m_stdoutPartial.clear();
     m_stderrPartial.clear();
 
+    // user/group: resolved again now (the account may have gone since the config was loaded) and
+    // refused here, as a start that failed, when the broker cannot take them (not root).
+    QString credentialsError;
+    const std::optional<ServiceCredentials> credentials = ServiceCredentials::resolve(m_settings, &credentialsError);
+    if (credentials && credentialsError.isEmpty())
+        credentialsError = credentials->checkPrivileges();
+    if (!credentialsError.isEmpty()) {
+        m_status.lastError = credentialsError;
+        qCWarning(lcSupervisor).noquote() << label() << "failed to start" << m_settings.program << ":" << credentialsError;
+        runEnded(-1, 0, true);
+        return;
+    }
+
     auto *process = new QProcess(this);
     m_process = process;
     process->setProgram(m_settings.program);
     process->setArguments(m_settings.arguments);
     if (!m_settings.workingDirectory.isEmpty())
         process->setWorkingDirectory(m_settings.workingDirectory);
-    process->setProcessEnvironment(childEnvironment());
+    QProcessEnvironment environment = childEnvironment();
+    if (credentials->change && !credentials->userName.isEmpty()) {
+        // What login(1) and systemd's User= set, unless the service's own environment lines do.
+        const auto setUnlessConfigured = [&](const QString &key, const QString &value) {
+            const QString prefix = key + QLatin1Char('=');
+            for (const QString &entry : std::as_const(m_settings.environment))
+                if (entry.startsWith(prefix))
+                    return;
+            if (!value.isEmpty())
+                environment.insert(key, value);
+        };
+        setUnlessConfigured(QStringLiteral("USER"), credentials->userName);
+        setUnlessConfigured(QStringLiteral("LOGNAME"), credentials->userName);
+        setUnlessConfigured(QStringLiteral("HOME"), credentials->home);
+    }
+    process->setProcessEnvironment(environment);
     process->setProcessChannelMode(QProcess::SeparateChannels);
     // Nothing to read: a service that reads stdin sees end-of-file instead of hanging on a pipe.
     process->setStandardInputFile(QProcess::nullDevice());
@@ -386,9 +422,13 @@ void Service::launch(bool byPolicy)
 
     const pid_t broker = ::getpid();
     // Runs in the child between fork and exec: async-signal-safe calls only.
-    process->setChildProcessModifier([broker, procsFd] {
+    process->setChildProcessModifier([broker, procsFd, identity = *credentials] {
         if (procsFd >= 0)
             Cgroup::movePid(procsFd, 0);
+        // Before PR_SET_PDEATHSIG below: the kernel clears the parent-death signal when the
+        // credentials change, and after it (and the cgroup move) root is no longer needed.
+        if (!identity.applyInChild())
+            ::_exit(127);
         // Back to default dispositions: ignored signals (the broker ignores SIGPIPE) would
         // survive exec. Handlers are reset by exec anyway.
         struct sigaction dfl = {};

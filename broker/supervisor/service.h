@@ -123,6 +123,10 @@ public:
     void stop();
     // Operator action: stop (if a process runs) then start, failure history cleared.
     void restart();
+    // Why a service with no process has not been started (the supervisor: it waits for its
+    // dependencies), shown as Status::lastError until the next start. Ignored while a process
+    // runs or is starting.
+    void setNotStartedReason(const QString &why);
     // The broker's watchdog signalled this service's process: its next exit is a failure whatever
     // its code. Ignored unless a process runs.
     void noteWatchdogAction();

@@ -2,6 +2,7 @@
 
 #include "logging.h"
 #include "processtree.h"
+#include "servicegraph.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -16,10 +17,17 @@ Supervisor::Supervisor(const QList<ServiceSettings> &services, BrokerConfig::Ser
     m_services.reserve(services.size());
     for (const ServiceSettings &settings : services) {
         auto *service = new Service(settings, this);
-        connect(service, &Service::stateChanged, this,
-                [this, service](Service::State state) { emit serviceStateChanged(service, state); });
+        connect(service, &Service::stateChanged, this, [this, service](Service::State state) {
+            serviceStateChangedInternal(service, state);
+            emit serviceStateChanged(service, state);
+        });
         m_services.append(service);
     }
+    for (int i : ServiceGraph::startOrder(services))
+        m_order.append(m_services.at(i));
+    // The loader refuses these; a Supervisor built directly (tests, tools) still says so.
+    for (const QString &error : ServiceGraph::check(services))
+        qCWarning(lcSupervisor).noquote() << error;
     // Orphans of services (a daemon whose parent exited) become the broker's children instead of
     // init's: the broker can still find, stop and reap them (Service: leftovers).
     if (!m_services.isEmpty()) {
@@ -55,8 +63,10 @@ Supervisor::~Supervisor()
 {
     disconnect(m_waiting);
     // Last started, first gone, as in stopAll(); each Service kills what still runs.
-    while (!m_services.isEmpty())
-        delete m_services.takeLast();
+    m_services.clear();
+    m_pending.clear();
+    while (!m_order.isEmpty())
+        delete m_order.takeLast();
     m_cgroupBase.removeCreated();
 }
 
@@ -74,10 +84,148 @@ void Supervisor::startAll()
     }
     if (!m_services.isEmpty())
         qCInfo(lcSupervisor) << "starting" << m_services.size() << "service(s)";
-    for (Service *service : std::as_const(m_services)) {
+    for (Service *service : std::as_const(m_order)) {
         const Service::State state = service->state();
         if (state == Service::State::Stopped || state == Service::State::Exited || state == Service::State::Failed)
-            service->start();
+            requestStart(service);
+    }
+}
+
+QList<Service *> Supervisor::dependencies(const Service *service) const
+{
+    QList<Service *> list;
+    for (const QString &name : service->settings().after) {
+        Service *dependency = this->service(name);
+        if (dependency && dependency != service)
+            list.append(dependency);
+    }
+    return list;
+}
+
+QStringList Supervisor::waitingFor(const Service *service) const
+{
+    QStringList names;
+    if (!m_pending.contains(service))
+        return names;
+    for (const Service *dependency : dependencies(service)) {
+        if (!m_ready.contains(dependency))
+            names.append(dependency->name());
+    }
+    return names;
+}
+
+void Supervisor::requestStart(Service *service)
+{
+    QStringList missing;
+    for (const Service *dependency : dependencies(service)) {
+        if (!m_ready.contains(dependency))
+            missing.append(dependency->name());
+    }
+    if (missing.isEmpty()) {
+        m_pending.removeOne(service);
+        service->start();
+        return;
+    }
+    if (!m_pending.contains(service)) {
+        // In start order, so that startWaiting() starts them dependencies first.
+        m_pending.append(service);
+        std::sort(m_pending.begin(), m_pending.end(),
+                  [this](Service *a, Service *b) { return m_order.indexOf(a) < m_order.indexOf(b); });
+    }
+    qCInfo(lcSupervisor).noquote() << "service" << service->name() + QLatin1Char(':') << "waiting for"
+                                   << missing.join(QStringLiteral(", ")) << "to register before it starts";
+    noteWaiting(service);
+    for (const Service *dependency : dependencies(service)) {
+        if (dependency->state() == Service::State::Failed)
+            qCWarning(lcSupervisor).noquote()
+                << "service" << service->name() + QLatin1Char(':') << "not started: it needs" << dependency->name()
+                << QStringLiteral("which has failed (") + dependency->status().lastError + QStringLiteral(")")
+                << "; waiting until it is retried (SIGHUP) and registers";
+    }
+}
+
+void Supervisor::noteWaiting(Service *service)
+{
+    QStringList missing, failed;
+    for (const Service *dependency : dependencies(service)) {
+        if (m_ready.contains(dependency))
+            continue;
+        missing.append(dependency->name());
+        if (dependency->state() == Service::State::Failed)
+            failed.append(dependency->name());
+    }
+    QString why = QStringLiteral("waiting for ") + missing.join(QStringLiteral(", ")) + QStringLiteral(" to register");
+    if (!failed.isEmpty())
+        why += QStringLiteral("; failed (start limit): ") + failed.join(QStringLiteral(", "))
+            + QStringLiteral(", retried on SIGHUP");
+    service->setNotStartedReason(why);
+    // Its state has not changed, its status has: monitors get the record again.
+    emit serviceStateChanged(service, service->state());
+}
+
+void Supervisor::startWaiting()
+{
+    if (m_stopping)
+        return;
+    // A start may make nothing else ready at once (readiness is a registration, later), so one
+    // pass in start order is enough.
+    const QList<Service *> waiting = m_pending;
+    for (Service *service : waiting) {
+        bool ready = true;
+        for (const Service *dependency : dependencies(service))
+            ready = ready && m_ready.contains(dependency);
+        if (!ready)
+            continue;
+        m_pending.removeOne(service);
+        qCInfo(lcSupervisor).noquote() << "service" << service->name() + QLatin1Char(':')
+                                       << "its dependencies have registered; starting";
+        service->start();
+    }
+}
+
+void Supervisor::clientRegistered(const QByteArray &name)
+{
+    const QString text = QString::fromUtf8(name);
+    for (Service *service : std::as_const(m_services)) {
+        const Service::State state = service->state();
+        if (service->settings().registeredName() != text
+            || (state != Service::State::Starting && state != Service::State::Running) || m_ready.contains(service))
+            continue;
+        m_ready.insert(service);
+        qCDebug(lcSupervisor).noquote() << "service" << service->name() + QLatin1Char(':') << "ready (registered" << text
+                                        << QLatin1Char(')');
+        startWaiting();
+    }
+}
+
+void Supervisor::serviceStateChangedInternal(Service *service, Service::State state)
+{
+    switch (state) {
+    case Service::State::Starting:
+    case Service::State::Running:
+        return;
+    case Service::State::Failed: {
+        m_ready.remove(service);
+        // Its dependents cannot start until an operator retries it and it registers: say so once,
+        // naming both, so that "why is X not running" has an answer in the log.
+        const QList<Service *> pending = m_pending;
+        for (Service *waiting : pending) {
+            if (!dependencies(waiting).contains(service))
+                continue;
+            qCWarning(lcSupervisor).noquote()
+                << "service" << waiting->name() + QLatin1Char(':') << "not started: it needs" << service->name()
+                << QStringLiteral("which has failed (") + service->status().lastError + QStringLiteral(")")
+                << "; waiting until it is retried (SIGHUP) and registers";
+            noteWaiting(waiting);
+        }
+        return;
+    }
+    case Service::State::Stopped:
+    case Service::State::Backoff:
+    case Service::State::Stopping:
+    case Service::State::Exited:
+        m_ready.remove(service);
+        return;
     }
 }
 
@@ -86,13 +234,16 @@ void Supervisor::stopAll()
     if (m_stopping)
         return;
     m_stopping = true;
+    // Nothing waiting for its dependencies starts any more.
+    m_pending.clear();
     // Hold back every pending restart first: a service further down the list must not come back
     // up while the ones after it are being stopped.
-    for (Service *service : std::as_const(m_services)) {
+    for (Service *service : std::as_const(m_order)) {
         if (service->state() == Service::State::Backoff)
             service->stop();
     }
-    m_toStop = m_services;
+    // Dependents before what they depend on.
+    m_toStop = m_order;
     std::reverse(m_toStop.begin(), m_toStop.end());
     qCInfo(lcSupervisor) << "stopping services";
     stopNext();
@@ -124,7 +275,7 @@ void Supervisor::retryFailed()
         if (service->state() == Service::State::Failed) {
             qCInfo(lcSupervisor).noquote() << "service" << service->name() + QLatin1Char(':')
                                            << "retrying after failure (operator request)";
-            service->start();
+            requestStart(service);
             ++retried;
         }
     }

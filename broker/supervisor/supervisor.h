@@ -3,6 +3,15 @@
 // down, and the operator's "try the failed ones again" (SIGHUP). Each Service keeps its own
 // restart policy; this class only orders them and answers "which service is this PID?" for the
 // watchdog (Service::noteWatchdogAction) and the monitor.
+//
+// Dependencies ([service.NAME] after = a, b; ServiceGraph): the order is the config order with
+// every service moved after those it names. A service is started only once each of them is
+// ready — has registered its name (ServiceSettings::registeredName()) with the broker during its
+// current run, the broker telling clientRegistered() — and waits, in state Stopped, until then.
+// Readiness is lost when a dependency's run ends; a dependent already running is left alone (its
+// own restarts are its restart policy's, not held back). A dependency that fails for good (its
+// start limit) leaves its dependents waiting, with a warning naming it, until it is retried and
+// registers. Stopping goes in the reverse order: dependents before what they depend on.
 #pragma once
 
 #include "brokerconfig.h"
@@ -13,6 +22,8 @@
 #include <QMetaObject>
 #include <QObject>
 #include <QProcessEnvironment>
+#include <QSet>
+#include <QStringList>
 
 namespace Kennel {
 
@@ -39,8 +50,18 @@ public:
     // call while stopping does nothing (allStopped() comes once, at the end).
     void stopAll();
     bool isStopping() const { return m_stopping; }
-    // Operator (SIGHUP): start every Failed service again, its failure history cleared.
+    // Operator (SIGHUP): start every Failed service again, its failure history cleared (once its
+    // dependencies are ready).
     void retryFailed();
+    // A client registered (or bound) `name`: the service registering that name is ready, and
+    // services waiting for it may start.
+    void clientRegistered(const QByteArray &name);
+    // The services `service` still waits for before it can start (not yet registered); empty
+    // when it is not waiting.
+    QStringList waitingFor(const Service *service) const;
+    bool isReady(const Service *service) const { return m_ready.contains(service); }
+    // Start order (dependencies first); the stop order is its reverse.
+    const QList<Service *> &startOrder() const { return m_order; }
 
     Service *service(const QString &name) const; // nullptr if there is none of that name
     const QList<Service *> &services() const { return m_services; }
@@ -61,8 +82,18 @@ signals:
 
 private:
     void stopNext();
+    // Starts `service` now if every service it names is ready, else marks it waiting.
+    void requestStart(Service *service);
+    void startWaiting();
+    // Says in `service`'s status (lastError) and to monitors what it waits for.
+    void noteWaiting(Service *service);
+    void serviceStateChangedInternal(Service *service, Service::State state);
+    QList<Service *> dependencies(const Service *service) const;
 
     QList<Service *> m_services;
+    QList<Service *> m_order;        // start order
+    QSet<const Service *> m_ready;   // registered their name during their current run
+    QList<Service *> m_pending;      // to start once their dependencies are ready, in start order
     QList<Service *> m_toStop; // stopAll(): still to stop, next first
     QMetaObject::Connection m_waiting;
     bool m_stopping = false;

@@ -1,6 +1,8 @@
 #include "servicessection.h"
 
 #include "names.h"
+#include "servicecredentials.h"
+#include "servicegraph.h"
 
 #include <QDir>
 #include <QFile>
@@ -30,6 +32,12 @@ const QString KeyEnvironment = QStringLiteral("environment");
 const QString KeyRestart = QStringLiteral("restart");
 const QString KeyStopSignal = QStringLiteral("stop_signal");
 const QString KeyServiceMonitor = QStringLiteral("monitor");
+// Order and identity (issue 13): read by readServiceOrderAndIdentity().
+const QString KeyServiceName = QStringLiteral("name");
+const QString KeyAfter = QStringLiteral("after");
+const QString KeyUser = QStringLiteral("user");
+const QString KeyGroup = QStringLiteral("group");
+const QString KeySupplementaryGroups = QStringLiteral("supplementary_groups");
 
 // The numeric keys of a [service.NAME] group; file only.
 struct ServiceNumericKey
@@ -320,6 +328,58 @@ ServiceSettings readService(const QSettings &settings, const QString &name, cons
     return service;
 }
 
+// ---- order and identity: name, after, user, group, supplementary_groups ----
+// The graph and the accounts are judged by the supervisor's own rules (ServiceGraph,
+// ServiceCredentials), so that the loader and the supervisor agree.
+
+void readServiceOrderAndIdentity(const QSettings &settings, ServiceSettings &service, QStringList *errors,
+                                 QSet<QString> *unread)
+{
+    const auto readText = [&](const QString &key, QString *out) {
+        const QString fullKey = serviceKey(service.name, key);
+        if (!settings.contains(fullKey))
+            return;
+        if (const std::optional<QString> text = singleValue(settings, fullKey, errors))
+            *out = *text;
+        else
+            unread->insert(key);
+    };
+    const auto readList = [&](const QString &key, QStringList *out) {
+        const QString fullKey = serviceKey(service.name, key);
+        if (!settings.contains(fullKey))
+            return;
+        if (const std::optional<QStringList> items = listValue(settings, fullKey, errors)) {
+            for (const QString &item : *items)
+                out->append(item.trimmed());
+        } else {
+            unread->insert(key);
+        }
+    };
+    readText(KeyServiceName, &service.clientName);
+    readList(KeyAfter, &service.after);
+    readText(KeyUser, &service.user);
+    readText(KeyGroup, &service.group);
+    readList(KeySupplementaryGroups, &service.supplementaryGroups);
+}
+
+void checkServiceOrderAndIdentity(const ServiceSettings &service, QStringList *errors)
+{
+    if (!service.clientName.isEmpty() && !isValidServiceName(service.clientName)) {
+        errors->append(serviceKey(service.name, KeyServiceName) + QStringLiteral(": ") + quoted(service.clientName)
+                       + QStringLiteral(" is not a client name (1..64 characters of A-Z a-z 0-9 . _ -)"));
+    }
+    for (const QString &name : service.after) {
+        if (!isValidServiceName(name))
+            errors->append(serviceKey(service.name, KeyAfter) + QStringLiteral(": ") + quoted(name)
+                           + QStringLiteral(" is not a service name"));
+    }
+    QString error;
+    if (!ServiceCredentials::resolve(service, &error))
+        errors->append(error);
+}
+
+// ---- end of order and identity ----
+
 } // namespace
 
 const QStringList &serviceKeys()
@@ -330,6 +390,7 @@ const QStringList &serviceKeys()
             list.append(QLatin1String(key.iniKey));
         list.insert(list.size() - 2, KeyStopSignal); // before stop_timeout_ms, as documented
         list.append(KeyServiceMonitor);
+        list << KeyServiceName << KeyAfter << KeyUser << KeyGroup << KeySupplementaryGroups;
         return list;
     }();
     return keys;
@@ -355,11 +416,14 @@ void applyServices(const QSettings &settings, const IniLayout &layout, const QDi
         }
         const qsizetype before = pass.errors.size();
         QSet<QString> unread;
-        const ServiceSettings service = readService(settings, name, configDir, &pass.errors, &unread);
+        ServiceSettings service = readService(settings, name, configDir, &pass.errors, &unread);
+        readServiceOrderAndIdentity(settings, service, &pass.errors, &unread);
         checkService(service, &pass.errors, unread);
+        checkServiceOrderAndIdentity(service, &pass.errors);
         if (pass.errors.size() == before)
             services.append(service);
     }
+    pass.errors += ServiceGraph::check(services);
     if (declared)
         pass.config.services = services;
 }
@@ -376,7 +440,9 @@ void validateServices(const BrokerConfig &config, QStringList *errors)
             errors->append(QStringLiteral("[service.") + service.name + QStringLiteral("]: declared twice"));
         names.insert(service.name);
         checkService(service, errors);
+        checkServiceOrderAndIdentity(service, errors);
     }
+    *errors += ServiceGraph::check(config.services);
 }
 
 } // namespace Kennel::Config

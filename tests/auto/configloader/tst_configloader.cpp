@@ -181,7 +181,7 @@ QString unknownGroup(const char *group)
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor, name, after, user, group, supplementary_groups");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 

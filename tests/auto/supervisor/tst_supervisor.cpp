@@ -100,6 +100,8 @@ private slots:
     void watchdogActionCountsAsFailure();
     void stopAllReverseOrder();
     void stopAllNothingRunning();
+    void dependenciesWaitForRegistration();
+    void failedDependencyIsInTheDependentsStatus();
     void output();
     void environment();
     void missingProgram();
@@ -428,6 +430,78 @@ void tst_Supervisor::stopAllNothingRunning()
     QSignalSpy allStopped(&supervisor, &Supervisor::allStopped);
     supervisor.stopAll();
     QCOMPARE(allStopped.size(), 1);
+}
+
+// after =: the dependent (first in the list) waits in Stopped until its dependency registers its
+// name, and is stopped before it.
+void tst_Supervisor::dependenciesWaitForRegistration()
+{
+    ServiceSettings dependent = shService(QStringLiteral("dependent"), idleScript(QStringLiteral("exit 0")));
+    dependent.after = {QStringLiteral("base")};
+    ServiceSettings base = shService(QStringLiteral("base"), idleScript(QStringLiteral("exit 0")));
+    base.clientName = QStringLiteral("base-client");
+    Supervisor supervisor({dependent, base});
+    QCOMPARE(supervisor.startOrder().first()->name(), QStringLiteral("base"));
+    Service *first = supervisor.service(QStringLiteral("base"));
+    Service *second = supervisor.service(QStringLiteral("dependent"));
+    supervisor.startAll();
+    QTRY_COMPARE_WITH_TIMEOUT(first->state(), Service::State::Running, 5000);
+    QCOMPARE(second->state(), Service::State::Stopped);
+    QCOMPARE(supervisor.waitingFor(second), QStringList{QStringLiteral("base")});
+    QCOMPARE(second->status().lastError, QStringLiteral("waiting for base to register"));
+
+    supervisor.clientRegistered("base"); // its service name is not the name it registers
+    QCOMPARE(second->state(), Service::State::Stopped);
+    supervisor.clientRegistered("base-client");
+    QVERIFY(supervisor.isReady(first));
+    QVERIFY(supervisor.waitingFor(second).isEmpty());
+    QTRY_COMPARE_WITH_TIMEOUT(second->state(), Service::State::Running, 5000);
+    QVERIFY(second->status().lastError.isEmpty());
+
+    QStringList stoppedOrder;
+    connect(&supervisor, &Supervisor::serviceStateChanged, this, [&](Service *service, Service::State state) {
+        if (state == Service::State::Stopped)
+            stoppedOrder.append(service->name());
+    });
+    QSignalSpy allStopped(&supervisor, &Supervisor::allStopped);
+    supervisor.stopAll();
+    QTRY_COMPARE_WITH_TIMEOUT(allStopped.size(), 1, 10000);
+    QCOMPARE(stoppedOrder, (QStringList{QStringLiteral("dependent"), QStringLiteral("base")}));
+}
+
+// A dependency that reaches its start limit: its dependent is not started, and its status and the
+// log say why; after a retry the dependency must register again before the dependent starts.
+void tst_Supervisor::failedDependencyIsInTheDependentsStatus()
+{
+    ServiceSettings base = shService(QStringLiteral("base"), QStringLiteral("exit 3"));
+    base.startLimit = 2;
+    base.restartDelay = 100ms;
+    base.restartDelayMax = 100ms;
+    ServiceSettings dependent = shService(QStringLiteral("dependent"), idleScript(QStringLiteral("exit 0")));
+    dependent.after = {QStringLiteral("base")};
+    Supervisor supervisor({base, dependent});
+    Service *first = supervisor.service(QStringLiteral("base"));
+    Service *second = supervisor.service(QStringLiteral("dependent"));
+    QSignalSpy changes(&supervisor, &Supervisor::serviceStateChanged);
+    supervisor.startAll();
+    QTRY_COMPARE_WITH_TIMEOUT(first->state(), Service::State::Failed, 10000);
+    QCOMPARE(second->state(), Service::State::Stopped);
+    QCOMPARE(second->status().starts, 0);
+    QCOMPARE(second->status().lastError,
+             QStringLiteral("waiting for base to register; failed (start limit): base, retried on SIGHUP"));
+    QCOMPARE(countLogged("kennel.supervisor", QStringLiteral("service dependent: not started: it needs base which has "
+                                                             "failed (start limit reached")),
+             1);
+    // Monitors were told: a record for the dependent came with the dependency's failure.
+    bool told = false;
+    for (const QList<QVariant> &change : std::as_const(changes))
+        told = told || change.at(0).value<Service *>() == second;
+    QVERIFY(told);
+
+    supervisor.retryFailed();
+    QTRY_COMPARE_WITH_TIMEOUT(first->state(), Service::State::Failed, 10000);
+    QCOMPARE(second->status().starts, 0);
+    QCOMPARE(supervisor.waitingFor(second), QStringList{QStringLiteral("base")});
 }
 
 void tst_Supervisor::output()
