@@ -95,6 +95,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_legacy(m_ctx)
     , m_watchdog(m_config.watchdog, [this](quint64 id) { return sessionById(id); })
     , m_supervisor(m_config.services, m_config.serviceCgroup)
+    , m_held(m_config, m_registry, m_ctx.budgets.heldMessages)
     , m_monitors(*this, m_ctx)
 {
     m_ctx.config = &m_config;
@@ -107,6 +108,9 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.watchdog = &m_watchdog;
     m_ctx.monitors = &m_monitors;
     m_ctx.budgets.configure(m_config);
+    m_ctx.held = &m_held;
+    m_router.setHoldSink(&m_held);
+    m_held.watch(m_supervisor, m_watchdog);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
     connect(&m_watchdog, &ClientWatchdog::aboutToSignal, this, [this](qint64 pid) {
@@ -498,6 +502,7 @@ void Broker::sessionClosed(Session *session)
     if (!m_trimTimer.isActive())
         m_trimTimer.start(TrimDelayMs);
     m_watchdog.forget(*session);
+    m_held.connectionClosed(*session);
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);
     // Destroyed after the batch: the poller's event list may still point at it.
@@ -546,6 +551,7 @@ void Broker::stopSessions()
         return;
     m_releasingSessions = true;
     m_router.setShuttingDown(true);
+    m_held.shutdown();
     // Monitors have watched the services stop; they go with the clients.
     m_monitors.closeAll(QStringLiteral("broker shutting down"));
     qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_sessions.size(),

@@ -11,6 +11,7 @@
 #include "budgetshedder.h"
 #include "clientwatchdog.h"
 #include "eventpoller.h"
+#include "helddelivery.h"
 #include "legacyhandler.h"
 #include "monitorhub.h"
 #include "nameregistry.h"
@@ -68,6 +69,7 @@ public:
     const ClientWatchdog &watchdog() const { return m_watchdog; }
     Supervisor &supervisor() { return m_supervisor; }
     const Supervisor &supervisor() const { return m_supervisor; }
+    const HeldDelivery &held() const { return m_held; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -120,6 +122,7 @@ private:
     LegacyHandler m_legacy;
     ClientWatchdog m_watchdog;
     Supervisor m_supervisor;
+    HeldDelivery m_held;   // messages to names expected back (holding/)
     MonitorHub m_monitors; // after everything it watches: destroyed first
 
     QList<TcpListener *> m_tcpListeners;

@@ -16,6 +16,7 @@ class Router;
 class NativeHandler;
 class LegacyHandler;
 class ClientWatchdog;
+class HeldDelivery;
 class MonitorHub;
 class Session;
 
@@ -44,6 +45,8 @@ struct BrokerContext
     // Monitors: takes over connections that say Hello as a monitor; told about registrations.
     // May be null (a context without monitors: unit tests of the handlers).
     MonitorHub *monitors = nullptr;
+    // Held delivery: told when a name registers, to flush what was held for it. May be null.
+    HeldDelivery *held = nullptr;
     SessionOwner *owner = nullptr;
     bool shuttingDown = false;
     // Broker-wide memory budgets; unlimited until the broker configures them.

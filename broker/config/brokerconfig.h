@@ -2,6 +2,8 @@
 // the command line by ConfigLoader; docs/CONFIG.md lists each key.
 #pragma once
 
+#include "holdsettings.h"
+
 #include <QByteArrayView>
 #include <QByteArray>
 #include <QList>
@@ -225,6 +227,8 @@ struct BrokerConfig
     ServiceCgroup serviceCgroup = ServiceCgroup::Auto;
     QList<ServiceSettings> services; // started in this order, stopped in reverse
     MonitorSettings monitor;
+    // [hold]: messages to a name that is expected back are held, not refused (holding/).
+    HoldSettings hold;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

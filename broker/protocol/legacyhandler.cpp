@@ -3,6 +3,7 @@
 
 #include "brokercontext.h"
 #include "clientwatchdog.h"
+#include "helddelivery.h"
 #include "legacyframe.h"
 #include "monitorhub.h"
 #include "nameregistry.h"
@@ -86,6 +87,8 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
     }
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.held)
+        m_ctx.held->registered(session); // what was held for the name, as old-protocol frames
 }
 
 bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame)

@@ -5,6 +5,7 @@
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
 #include "framecodec.h"
+#include "helddelivery.h"
 #include "monitorhub.h"
 #include "nameregistry.h"
 #include "names.h"
@@ -122,6 +123,8 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
             qCDebug(lcProtocol).noquote() << session.describe() << "pid claim not verifiable:" << claim.detail;
     }
     session.setClaimedPid(hello->pid);
+    if (hello->features)
+        session.setFeatures(*hello->features & Wire::KnownFeatures);
     NameEntry *entry = nullptr;
     QString why;
     switch (m_ctx.registry->registerReceiver(frame.source, &session, &entry, &why)) {
@@ -151,6 +154,8 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     session.sendFrame(FrameType::Welcome, frame.messageId, {}, session.name(), encodeWelcome(welcome));
     if (m_ctx.monitors)
         m_ctx.monitors->clientRegistered(session);
+    if (m_ctx.held)
+        m_ctx.held->registered(session); // what was held for the name, after the Welcome (PROTOCOL)
 }
 
 void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
@@ -217,7 +222,14 @@ void NativeHandler::send(Session &session, const FrameView &frame)
         answer(DeliveryStatus::InvalidTarget);
         return;
     }
-    answer(m_ctx.router->routeNative(session, frame.target, frame.messageId, frame.payload));
+    const DeliveryStatus status = m_ctx.router->routeNative(session, frame.target, frame.messageId, frame.payload, wantStatus);
+    if (Q_UNLIKELY(status >= DeliveryStatus::Held)) {
+        // PROTOCOL: `held` only to a sender that negotiated held_status; others hear the final status alone.
+        if (const std::optional<DeliveryStatus> said = statusForSender(status, session.features() & FeatureHeldStatus))
+            answer(*said);
+        return;
+    }
+    answer(status);
 }
 
 } // namespace Kennel

@@ -34,9 +34,10 @@ NameEntry *Router::lookup(Session &sender, QByteArrayView target)
     return entry;
 }
 
-DeliveryStatus Router::routeNative(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload)
+DeliveryStatus Router::routeNative(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+                                   bool wantStatus)
 {
-    return deliver(sender, target, messageId, payload, nullptr);
+    return deliver(sender, target, messageId, payload, nullptr, wantStatus);
 }
 
 DeliveryStatus Router::routeLegacy(Session &sender, const Legacy::FrameView &frame)
@@ -44,11 +45,11 @@ DeliveryStatus Router::routeLegacy(Session &sender, const Legacy::FrameView &fra
     // Between legacy programs the whole 512-byte field travels untouched, as the old server did:
     // old programs (and the routebench load generator) carry binary data in it. A native
     // receiver gets the text, which is all the old protocol defines.
-    return deliver(sender, frame.target, quint32(nextLegacyMessageId()), frame.text(), frame.msgField.data());
+    return deliver(sender, frame.target, quint32(nextLegacyMessageId()), frame.text(), frame.msgField.data(), false);
 }
 
 DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
-                               const char *legacyMsgField)
+                               const char *legacyMsgField, bool wantStatus)
 {
     ++sender.counters.messagesIn;
     sender.counters.bytesIn += quint64(payload.size());
@@ -62,6 +63,19 @@ DeliveryStatus Router::deliver(Session &sender, QByteArrayView target, quint32 m
     NameEntry *entry = lookup(sender, target);
     Session *receiver = entry ? entry->receiver : nullptr;
     if (!receiver) {
+        // Held delivery is asked here and only here: a registered target never pays for it.
+        if (m_hold) {
+            const DeliveryStatus held = m_hold->offer(sender, target, messageId, payload, legacyMsgField, wantStatus);
+            if (held == DeliveryStatus::Held) {
+                if (Q_UNLIKELY(m_tap))
+                    m_tap->record(sender, target, payload, held);
+                return held;
+            }
+            if (held != DeliveryStatus::NoSuchClient) {
+                noteUndelivered(sender, target, payload, held); // a hold bound: counted and logged like any drop
+                return held;
+            }
+        }
         noteUndelivered(sender, target, payload, DeliveryStatus::NoSuchClient);
         return DeliveryStatus::NoSuchClient;
     }

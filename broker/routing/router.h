@@ -3,6 +3,7 @@
 #pragma once
 
 #include "frame.h"
+#include "holdsink.h"
 #include "logthrottle.h"
 #include "trafficcounters.h"
 
@@ -41,7 +42,9 @@ public:
     Router(const BrokerConfig &config, const NameRegistry &registry);
 
     // A native Send from a registered client. The caller has checked the sender's identity.
-    DeliveryStatus routeNative(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload);
+    // `wantStatus`: the sender asked for a status (a held message's final one comes later).
+    DeliveryStatus routeNative(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+                               bool wantStatus = false);
     // A legacy cmd 2 from a connection bound to its name.
     DeliveryStatus routeLegacy(Session &sender, const Legacy::FrameView &frame);
 
@@ -53,6 +56,8 @@ public:
             m_tap->record(sender, target, payload, status);
     }
     void setTap(TrafficTap *tap) { m_tap = tap; }
+    // Asked where a target has no receiver (held delivery); null: refused at once.
+    void setHoldSink(HoldSink *hold) { m_hold = hold; }
     TrafficTap *tap() const { return m_tap; }
 
     void setShuttingDown(bool stopping) { m_shuttingDown = stopping; }
@@ -62,7 +67,7 @@ public:
 private:
     NameEntry *lookup(Session &sender, QByteArrayView target);
     DeliveryStatus deliver(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
-                           const char *legacyMsgField);
+                           const char *legacyMsgField, bool wantStatus);
     void noteUndelivered(Session &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
                          Session *receiver = nullptr);
 
@@ -71,6 +76,7 @@ private:
     TrafficCounters m_totals;
     LogThrottle m_dropLog;
     TrafficTap *m_tap = nullptr;
+    HoldSink *m_hold = nullptr;
     quint64 m_legacyMessageIds = 0;
     bool m_shuttingDown = false;
 };
