@@ -73,6 +73,7 @@ void HeldDelivery::watch(const Supervisor &supervisor, const ClientWatchdog &wat
 DeliveryStatus HeldDelivery::offer(Session &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
                                    const char *legacyMsgField, bool wantStatus)
 {
+    ++m_counters.offers;
     if (!m_config.hold.enabled)
         return DeliveryStatus::NoSuchClient;
     const Clock::time_point now = Clock::now();

@@ -40,6 +40,7 @@ public:
 
     struct Counters
     {
+        quint64 offers = 0;         // targets without a receiver asked about (never a registered one)
         quint64 delivered = 0;      // flushed into a new holder's queue
         quint64 refusedAtFlush = 0; // flushed but the new holder could not take it (queue_full, legacy limits)
         quint64 fromLegacy = 0;     // held for an old-protocol sender, who is never told
