@@ -110,6 +110,9 @@ struct ServiceSettings
     // Its processes may be admitted as a monitor by their uid (allow_local_peers); off: only by
     // the token, like anyone else (issue 18: services are not operators).
     bool monitor = false;
+    // Held delivery: messages to its name are held while it starts, runs unregistered or waits to
+    // restart ([hold]); off: refused at once as for any unregistered name (unless [hold] names lists it).
+    bool hold = true;
     // Output lines logged per second; past it they are counted, then summed up in one line.
     int logLinesPerSecond = 100;
 };

@@ -56,10 +56,12 @@ void HeldDelivery::watch(const Supervisor &supervisor, const ClientWatchdog &wat
 {
     // A service is expected under its own name ([service.NAME]); one that registers another name
     // lists it in [hold] names.
+    // [service.NAME] hold = false leaves the service out.
     for (const Service *service : supervisor.services())
-        m_expected.setServiceExpected(service->settings().name.toUtf8(), expectedInState(service->state()));
+        m_expected.setServiceExpected(service->settings().name.toUtf8(),
+                                      service->settings().hold && expectedInState(service->state()));
     connect(&supervisor, &Supervisor::serviceStateChanged, this, [this](Service *service, Service::State state) {
-        m_expected.setServiceExpected(service->settings().name.toUtf8(), expectedInState(state));
+        m_expected.setServiceExpected(service->settings().name.toUtf8(), service->settings().hold && expectedInState(state));
     });
     // Whatever the action (kill, disconnect), the watchdog expects the name back: a supervisor,
     // systemd or the program's own loop restarts it.

@@ -30,6 +30,7 @@ const QString KeyEnvironment = QStringLiteral("environment");
 const QString KeyRestart = QStringLiteral("restart");
 const QString KeyStopSignal = QStringLiteral("stop_signal");
 const QString KeyServiceMonitor = QStringLiteral("monitor");
+const QString KeyServiceHold = QStringLiteral("hold"); // held delivery ([hold]): expected back while it restarts
 
 // The numeric keys of a [service.NAME] group; file only.
 struct ServiceNumericKey
@@ -317,6 +318,18 @@ ServiceSettings readService(const QSettings &settings, const QString &name, cons
             unread->insert(KeyServiceMonitor);
         }
     }
+
+    const QString holdKeyName = serviceKey(name, KeyServiceHold);
+    if (settings.contains(holdKeyName)) {
+        const std::optional<QString> text = singleValue(settings, holdKeyName, errors);
+        if (!text || !parseBool(*text, &service.hold)) {
+            if (text) {
+                errors->append(holdKeyName + QStringLiteral(": ") + quoted(*text)
+                               + QStringLiteral(" is not a boolean (true/false, yes/no, on/off, 1/0)"));
+            }
+            unread->insert(KeyServiceHold);
+        }
+    }
     return service;
 }
 
@@ -330,6 +343,7 @@ const QStringList &serviceKeys()
             list.append(QLatin1String(key.iniKey));
         list.insert(list.size() - 2, KeyStopSignal); // before stop_timeout_ms, as documented
         list.append(KeyServiceMonitor);
+        list.append(KeyServiceHold);
         return list;
     }();
     return keys;

@@ -181,7 +181,7 @@ QString unknownGroup(const char *group)
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor, hold");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
@@ -753,6 +753,14 @@ void tst_ConfigLoader::holdSection()
     QVERIFY2(errors.contains(QLatin1String("hold/enabled")), qPrintable(errors));
     QCOMPARE(result.errors.size(), 5);
 
+    // Per service: hold = false leaves its name out of the expected ones.
+    result = ConfigLoader::loadFile(writeIni("[service.a]\nprogram = /bin/true\n[service.b]\nprogram = /bin/true\nhold = off\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.services.at(0).hold, true);
+    QCOMPARE(result.config.services.at(1).hold, false);
+    result = ConfigLoader::loadFile(writeIni("[service.b]\nprogram = /bin/true\nhold = perhaps\n"));
+    QVERIFY(!result.ok());
+
     result = ConfigLoader::loadFile(writeIni("[hold]\nmax_countt = 3\n"));
     QVERIFY(!result.ok());
     QVERIFY2(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("max_countt")), qPrintable(result.errors.join(QLatin1Char('\n'))));
@@ -1285,7 +1293,11 @@ void tst_ConfigLoader::exampleFileUncommented()
     const QSettings settings(path, QSettings::IniFormat);
     QStringList keys = settings.allKeys();
     keys.sort();
-    QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("limits/idle_timeout_ms"),
+    QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("hold/enabled"),
+                                QStringLiteral("hold/lost_window_ms"), QStringLiteral("hold/max_bytes"),
+                                QStringLiteral("hold/max_count"), QStringLiteral("hold/names"),
+                                QStringLiteral("hold/total_bytes"), QStringLiteral("hold/ttl_ms"),
+                                QStringLiteral("limits/idle_timeout_ms"),
                                 QStringLiteral("limits/incomplete_frame_timeout_ms"), QStringLiteral("limits/max_clients"),
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),

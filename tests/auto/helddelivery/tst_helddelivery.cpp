@@ -60,6 +60,7 @@ private slots:
     void ttlExpiryStatus();
     void boundsAtTheirEdges();
     void unexpectedNameRefusedAtOnce();
+    void serviceExpectedUntilItRegisters();
     void registeredTargetPaysNothing();
 
 private:
@@ -373,6 +374,42 @@ void tst_HeldDelivery::unexpectedNameRefusedAtOnce()
     status = nextStatus(snd, 2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::Held);
+}
+
+// A supervised service is expected while it runs without having registered its name; with
+// [service.NAME] hold = false it is not. Once stopped it is not expected either.
+void tst_HeldDelivery::serviceExpectedUntilItRegisters()
+{
+    BrokerConfig config = baseConfig();
+    ServiceSettings sleeper;
+    sleeper.name = QStringLiteral("sleeper");
+    sleeper.program = QStringLiteral("/bin/sleep");
+    sleeper.arguments = {QStringLiteral("30")};
+    ServiceSettings optedOut = sleeper;
+    optedOut.name = QStringLiteral("optout");
+    optedOut.hold = false;
+    config.services = {sleeper, optedOut};
+    TestBroker broker(config);
+    QVERIFY(broker.start());
+    Service *service = broker.broker().supervisor().service(QStringLiteral("sleeper"));
+    QTRY_COMPARE_WITH_TIMEOUT(service->state(), Service::State::Running, 5000);
+    RawPeer snd;
+    QVERIFY(connectAs(broker, snd, "snd", true));
+    snd.sendTo("sleeper", "x", 1);
+    auto status = nextStatus(snd, 2000);
+    QVERIFY(status);
+    QCOMPARE(status->second, DeliveryStatus::Held);
+    snd.sendTo("optout", "x", 2);
+    status = nextStatus(snd, 2000);
+    QVERIFY(status);
+    QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
+    service->stop();
+    QTRY_COMPARE_WITH_TIMEOUT(service->state(), Service::State::Stopped, 10000);
+    snd.sendTo("sleeper", "x", 3);
+    status = nextStatus(snd, 2000);
+    QVERIFY(status);
+    QCOMPARE(status->first, quint32(3));
+    QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
 }
 
 // The hold check runs only where no_such_client is decided: a registered target is never offered
