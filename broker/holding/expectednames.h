@@ -33,6 +33,8 @@ public:
     void noteLost(QByteArrayView name, Clock::time_point until);
     // The name is registered again: the loss is over.
     void noteRegistered(QByteArrayView name);
+    // The name will not come back (its service was stopped, exited for good or failed).
+    void forgetLost(QByteArrayView name) { noteRegistered(name); }
 
     Why why(QByteArrayView name, Clock::time_point now) const;
     bool isExpected(QByteArrayView name, Clock::time_point now) const { return why(name, now) != Why::NotExpected; }

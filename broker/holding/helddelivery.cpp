@@ -61,7 +61,12 @@ void HeldDelivery::watch(const Supervisor &supervisor, const ClientWatchdog &wat
         m_expected.setServiceExpected(service->settings().name.toUtf8(),
                                       service->settings().hold && expectedInState(service->state()));
     connect(&supervisor, &Supervisor::serviceStateChanged, this, [this](Service *service, Service::State state) {
-        m_expected.setServiceExpected(service->settings().name.toUtf8(), service->settings().hold && expectedInState(state));
+        const QByteArray name = service->settings().name.toUtf8();
+        m_expected.setServiceExpected(name, service->settings().hold && expectedInState(state));
+        // Stopped by an operator or the shutdown, ended for good, or failed: its connection closing
+        // without a Bye on the way does not make it expected.
+        if (state == Service::State::Stopped || state == Service::State::Exited || state == Service::State::Failed)
+            m_expected.forgetLost(name);
     });
     // Whatever the action (kill, disconnect), the watchdog expects the name back: a supervisor,
     // systemd or the program's own loop restarts it.

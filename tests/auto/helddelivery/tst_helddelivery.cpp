@@ -403,7 +403,7 @@ void tst_HeldDelivery::serviceExpectedUntilItRegisters()
     status = nextStatus(snd, 2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
-    service->stop();
+    service->stop(); // /bin/sleep never connected; a registered service's close is forgotten the same way
     QTRY_COMPARE_WITH_TIMEOUT(service->state(), Service::State::Stopped, 10000);
     snd.sendTo("sleeper", "x", 3);
     status = nextStatus(snd, 2000);

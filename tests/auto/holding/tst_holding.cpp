@@ -206,6 +206,9 @@ void tst_Holding::expectedLostWindow()
     QCOMPARE(names.why("gone", now + 100ms), ExpectedNames::Why::NotExpected); // the window is half-open
     names.noteRegistered("gone");
     QCOMPARE(names.why("gone", now), ExpectedNames::Why::NotExpected); // back: the loss is over
+    names.noteLost("stopped", now + 100ms);
+    names.forgetLost("stopped");
+    QCOMPARE(names.why("stopped", now), ExpectedNames::Why::NotExpected);
 }
 
 void tst_Holding::lostNamesAreBounded()
