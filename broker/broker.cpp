@@ -31,6 +31,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
           [this](Session &session, const QString &why) { disconnectExpired(session, why); })
     , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitorBackend(*this, m_ctx, m_supervisor)
+    , m_held(m_config, m_registry, m_ctx.budgets.heldMessages)
     , m_monitors(m_config, m_monitorBackend, m_monitorBackend, m_monitorBackend, m_watchdog, m_ctx.budgets)
     , m_deadlines({m_config.registerTimeout, m_config.incompleteFrameTimeout, m_config.idleTimeout}, m_connections)
 {
@@ -43,6 +44,8 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.owner = this;
     m_ctx.budgets.configure(m_config);
     connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
+    m_router.setHoldSink(&m_held);
+    m_held.watch(m_supervisor, m_watchdog);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
     connect(&m_watchdog, &ClientWatchdog::aboutToSignal, this, [this](qint64 pid) {
@@ -195,6 +198,9 @@ Session *Broker::sessionByName(QByteArrayView name) const
 void Broker::clientRegistered(Session &session)
 {
     m_monitors.clientRegistered(session);
+    // What was held for the name, before anything newer can reach it (PROTOCOL ): in the
+    // new holder's protocol, right after its Welcome or its registration.
+    m_held.registered(session);
     // A supervised service that registers its name is ready: services that depend on it may start.
     m_supervisor.clientRegistered(session.name());
 }
@@ -250,6 +256,7 @@ void Broker::sessionClosed(Session *session)
     if (!m_connections.find(session->id()))
         return;
     m_watchdog.forget(*session);
+    m_held.connectionClosed(*session);
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);
     m_connections.release(*session);
@@ -292,6 +299,7 @@ void Broker::stopSessions()
         return;
     m_releasingSessions = true;
     m_router.setShuttingDown(true);
+    m_held.shutdown();
     // Monitors have watched the services stop; they go with the clients.
     m_monitors.closeAll(QStringLiteral("broker shutting down"));
     qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_connections.size(),

@@ -16,6 +16,7 @@
 #include "connectiontable.h"
 #include "eventpoller.h"
 #include "handlercontext.h"
+#include "helddelivery.h"
 #include "legacyhandler.h"
 #include "monitorbackend.h"
 #include "monitorhub.h"
@@ -73,6 +74,7 @@ public:
     const ClientWatchdog &watchdog() const { return m_watchdog; }
     Supervisor &supervisor() { return m_supervisor; }
     const Supervisor &supervisor() const { return m_supervisor; }
+    const HeldDelivery &held() const { return m_held; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -125,6 +127,7 @@ private:
     ClientWatchdog m_watchdog;
     Supervisor m_supervisor;
     MonitorBackend m_monitorBackend; // what MonitorHub sees of the above
+    HeldDelivery m_held;   // messages to names expected back (holding/)
     MonitorHub m_monitors; // after everything it watches: destroyed first
 
     SocketActivation *m_activation = nullptr;

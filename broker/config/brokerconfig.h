@@ -2,6 +2,8 @@
 // the command line by ConfigLoader; docs/CONFIG.md lists each key.
 #pragma once
 
+#include "holdsettings.h"
+
 #include <QByteArrayView>
 #include <QByteArray>
 #include <QList>
@@ -108,6 +110,9 @@ struct ServiceSettings
     // Its processes may be admitted as a monitor by their uid (allow_local_peers); off: only by
     // the token, like anyone else (issue 18: services are not operators).
     bool monitor = false;
+    // Held delivery: messages to its name are held while it starts, runs unregistered or waits to
+    // restart ([hold]); off: refused at once as for any unregistered name (unless [hold] names lists it).
+    bool hold = true;
     // Output lines logged per second; past it they are counted, then summed up in one line.
     int logLinesPerSecond = 100;
 
@@ -240,6 +245,8 @@ struct BrokerConfig
     ServiceCgroup serviceCgroup = ServiceCgroup::Auto;
     QList<ServiceSettings> services; // started in this order, stopped in reverse
     MonitorSettings monitor;
+    // [hold]: messages to a name that is expected back are held, not refused (holding/).
+    HoldSettings hold;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

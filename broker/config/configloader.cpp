@@ -9,6 +9,7 @@
 #include "sections/monitorsection.h"
 #include "sections/servicessection.h"
 #include "sections/supervisorsection.h"
+#include "sections/holdsection.h"
 #include "sections/watchdogsection.h"
 
 #include <QCommandLineOption>
@@ -121,6 +122,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyWatchdog(settings, layout, pass);
     applyServices(settings, layout, info.absoluteDir(), pass);
     applyMonitor(settings, info.absoluteDir(), pass);
+    applyHold(settings, pass);
 }
 
 // The flags, in the order of their errors; a new section's flags go in here.

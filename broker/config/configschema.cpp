@@ -1,6 +1,7 @@
 #include "configschema.h"
 
 #include "sections/brokersection.h"
+#include "sections/holdsection.h"
 #include "sections/limitssection.h"
 #include "sections/logsection.h"
 #include "sections/monitorsection.h"
@@ -25,17 +26,18 @@ struct GroupKeys
 const GroupKeys groupKeys[] = {
     {GroupBroker, brokerKeys},     {GroupLimits, limitsKeys},   {GroupLog, logKeys},
     {GroupWatchdog, watchdogKeys}, {GroupMonitor, monitorKeys}, {GroupSupervisor, supervisorKeys},
+    {GroupHold, holdKeys},
 };
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold])");
 
 } // namespace
 
 const QList<NumericKey> &numericKeys()
 {
     static const QList<NumericKey> keys =
-        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys();
+        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys();
     return keys;
 }
 

@@ -38,6 +38,10 @@ void BudgetLedger::configure(const BrokerConfig &config)
     // A monitor is disconnected past twice its own bound; the budget leaves room for one such.
     monitorQueues.setLimit(pick(config.monitor.totalQueueBytes, MonitorQueuesDivisor, MonitorQueuesFloor,
                                 MonitorQueuesCeiling, 2 * config.monitor.maxQueueBytes));
+    // A configured total below one name's bound is taken as given: it is the operator's cap.
+    heldMessages.setLimit(config.hold.totalBytes > 0
+                              ? config.hold.totalBytes
+                              : derive(ram, HeldMessagesDivisor, HeldMessagesFloor, HeldMessagesCeiling));
 }
 
 } // namespace Kennel

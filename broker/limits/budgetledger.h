@@ -22,6 +22,9 @@ public:
     MemoryBudget clientQueues{"client queues"};
     // Bytes queued towards all admitted monitors.
     MemoryBudget monitorQueues{"monitor queues"};
+    // Bytes of messages held for names expected back ([hold] total_bytes). Never shed: the hold
+    // table checks it before it keeps a message and drops the newest instead (HoldTable).
+    MemoryBudget heldMessages{"held messages"};
 
     // Derived defaults: RAM / divisor, clamped to [floor, ceiling]. A budget is never below the
     // per-connection bound it sums up (one connection alone must be able to reach its own bound).
@@ -35,6 +38,9 @@ public:
     static constexpr int MonitorQueuesDivisor = 32;
     static constexpr qint64 MonitorQueuesFloor = 16 * MiB;
     static constexpr qint64 MonitorQueuesCeiling = 512 * MiB;
+    static constexpr int HeldMessagesDivisor = 64;
+    static constexpr qint64 HeldMessagesFloor = 4 * MiB;
+    static constexpr qint64 HeldMessagesCeiling = 256 * MiB;
 
     // Sets each limit from `config`, deriving those configured as 0 from physicalMemory().
     void configure(const BrokerConfig &config);

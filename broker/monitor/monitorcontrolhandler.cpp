@@ -115,9 +115,16 @@ MonitorControlResult MonitorControlHandler::sendTestMessage(const QByteArray &ta
     case DeliveryStatus::TooLargeForTarget:
         return result(ErrorCode::FrameTooLarge, QStringLiteral("%1: '%2' cannot take %3 bytes")
                                                     .arg(statusText, printable(target)).arg(text.size()));
+    case DeliveryStatus::Held:
+        return result(ErrorCode::None, QStringLiteral("held for '%1', expected back").arg(printable(target)));
     case DeliveryStatus::TargetQueueFull:
     case DeliveryStatus::SenderNameUnfit:
     case DeliveryStatus::NotRegistered:
+    case DeliveryStatus::Expired:
+    case DeliveryStatus::DroppedNameCount:
+    case DeliveryStatus::DroppedNameBytes:
+    case DeliveryStatus::DroppedTotal:
+    case DeliveryStatus::StartFailed:
         break;
     }
     return result(ErrorCode::NotPermitted, QStringLiteral("%1: not delivered to '%2'").arg(statusText, printable(target)));

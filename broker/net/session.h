@@ -70,6 +70,9 @@ public:
     void setIdentity(Kind kind, QByteArray name, NameEntry *entry);
     void setClaimedPid(quint32 pid) { m_claimedPid = pid; }
     quint32 claimedPid() const { return m_claimedPid; }
+    // The optional features both this client's Hello and the broker's Welcome listed (PROTOCOL §4.1.1).
+    void setFeatures(quint32 features) { m_features = features; }
+    quint32 features() const { return m_features; }
     // Unix only: the process that called connect() (SO_PEERCRED at accept). Shown to operators
     // as a hint; never a licence to signal (others may hold the socket now: peerProcess() says).
     void setConnectingPid(pid_t pid) { m_connectingPid = pid; }
@@ -185,6 +188,7 @@ private:
     std::chrono::steady_clock::time_point m_partialSince;
     CloseReason m_closeReason = CloseReason::PeerClosed;
     quint32 m_claimedPid = 0;
+    quint32 m_features = 0;
     size_t m_inputNeed = 0; // size of the frame whose beginning sits in m_in
     size_t m_parkedAccounted = 0; // m_in's size as counted in the incomplete-frame budget
     // While processNative() runs: the end of the frame being handled and of the bytes read, so

@@ -6,6 +6,7 @@
 #include "connectionevents.h"
 #include "framecodec.h"
 #include "handlercontext.h"
+#include "holdsink.h"
 #include "nameregistry.h"
 #include "names.h"
 #include "router.h"
@@ -121,6 +122,8 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
             qCDebug(lcProtocol).noquote() << session.describe() << "pid claim not verifiable:" << claim.detail;
     }
     session.setClaimedPid(hello->pid);
+    if (hello->features)
+        session.setFeatures(*hello->features & Wire::KnownFeatures);
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
     endEvicted(claim, frame.source, session);
     switch (claim.outcome) {
@@ -216,7 +219,14 @@ void NativeHandler::send(Session &session, const FrameView &frame)
         answer(DeliveryStatus::InvalidTarget);
         return;
     }
-    answer(m_ctx.router.routeNative(session, frame.target, frame.messageId, frame.payload));
+    const DeliveryStatus status = m_ctx.router.routeNative(session, frame.target, frame.messageId, frame.payload, wantStatus);
+    if (Q_UNLIKELY(status >= DeliveryStatus::Held)) {
+        // PROTOCOL: `held` only to a sender that negotiated held_status; others hear the final status alone.
+        if (const std::optional<DeliveryStatus> said = statusForSender(status, session.features() & FeatureHeldStatus))
+            answer(*said);
+        return;
+    }
+    answer(status);
 }
 
 } // namespace Kennel

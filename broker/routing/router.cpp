@@ -32,9 +32,10 @@ NameEntry *Router::lookup(Endpoint &sender, QByteArrayView target)
     return entry;
 }
 
-DeliveryStatus Router::routeNative(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload)
+DeliveryStatus Router::routeNative(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+                                   bool wantStatus)
 {
-    return deliver(sender, target, messageId, payload, nullptr);
+    return deliver(sender, target, messageId, payload, nullptr, wantStatus);
 }
 
 DeliveryStatus Router::routeLegacy(Endpoint &sender, const Legacy::FrameView &frame)
@@ -42,11 +43,11 @@ DeliveryStatus Router::routeLegacy(Endpoint &sender, const Legacy::FrameView &fr
     // Between legacy programs the whole 512-byte field travels untouched, as the old server did:
     // old programs (and the routebench load generator) carry binary data in it. A native
     // receiver gets the text, which is all the old protocol defines.
-    return deliver(sender, frame.target, quint32(nextLegacyMessageId()), frame.text(), frame.msgField.data());
+    return deliver(sender, frame.target, quint32(nextLegacyMessageId()), frame.text(), frame.msgField.data(), false);
 }
 
 DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
-                               const char *legacyMsgField)
+                               const char *legacyMsgField, bool wantStatus)
 {
     ++sender.counters.messagesIn;
     sender.counters.bytesIn += quint64(payload.size());
@@ -60,6 +61,19 @@ DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 
     NameEntry *entry = lookup(sender, target);
     Endpoint *receiver = entry ? entry->receiver : nullptr;
     if (!receiver) {
+        // Held delivery is asked here and only here: a registered target never pays for it.
+        if (m_hold) {
+            const DeliveryStatus held = m_hold->offer(sender, target, messageId, payload, legacyMsgField, wantStatus);
+            if (held == DeliveryStatus::Held) {
+                if (Q_UNLIKELY(m_tap))
+                    m_tap->record(sender, target, payload, held);
+                return held;
+            }
+            if (held != DeliveryStatus::NoSuchClient) {
+                noteUndelivered(sender, target, payload, held); // a hold bound: counted and logged like any drop
+                return held;
+            }
+        }
         noteUndelivered(sender, target, payload, DeliveryStatus::NoSuchClient);
         return DeliveryStatus::NoSuchClient;
     }

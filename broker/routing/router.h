@@ -4,6 +4,7 @@
 
 #include "endpoint.h"
 #include "frame.h"
+#include "holdsink.h"
 #include "logthrottle.h"
 #include "trafficcounters.h"
 
@@ -34,7 +35,9 @@ public:
     Router(const BrokerConfig &config, const NameRegistry &registry);
 
     // A native Send from a registered client. The caller has checked the sender's identity.
-    DeliveryStatus routeNative(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload);
+    // `wantStatus`: the sender asked for a status (a held message's final one comes later).
+    DeliveryStatus routeNative(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+                               bool wantStatus = false);
     // A legacy cmd 2 from a connection bound to its name.
     DeliveryStatus routeLegacy(Endpoint &sender, const Legacy::FrameView &frame);
 
@@ -46,6 +49,8 @@ public:
             m_tap->record(sender, target, payload, status);
     }
     void setTap(TrafficTap *tap) { m_tap = tap; }
+    // Asked where a target has no receiver (held delivery); null: refused at once.
+    void setHoldSink(HoldSink *hold) { m_hold = hold; }
     TrafficTap *tap() const { return m_tap; }
 
     void setShuttingDown(bool stopping) { m_shuttingDown = stopping; }
@@ -55,7 +60,7 @@ public:
 private:
     NameEntry *lookup(Endpoint &sender, QByteArrayView target);
     DeliveryStatus deliver(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
-                           const char *legacyMsgField);
+                           const char *legacyMsgField, bool wantStatus);
     void noteUndelivered(Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
                          Endpoint *receiver = nullptr);
 
@@ -64,6 +69,7 @@ private:
     TrafficCounters m_totals;
     LogThrottle m_dropLog;
     TrafficTap *m_tap = nullptr;
+    HoldSink *m_hold = nullptr;
     quint64 m_legacyMessageIds = 0;
     bool m_shuttingDown = false;
 };

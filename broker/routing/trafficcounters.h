@@ -10,7 +10,7 @@ namespace Kennel {
 
 struct TrafficCounters
 {
-    static constexpr int StatusCount = 8; // one slot per DeliveryStatus value
+    static constexpr int StatusCount = 14; // one slot per DeliveryStatus value
 
     quint64 messagesIn = 0;  // messages this side sent into the broker
     quint64 bytesIn = 0;     // payload bytes of those

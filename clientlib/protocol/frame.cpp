@@ -48,6 +48,12 @@ const char *deliveryStatusName(DeliveryStatus status)
     case DeliveryStatus::SenderNameUnfit: return "sender_name_unfit";
     case DeliveryStatus::InvalidTarget: return "invalid_target";
     case DeliveryStatus::ShuttingDown: return "shutting_down";
+    case DeliveryStatus::Held: return "held";
+    case DeliveryStatus::Expired: return "expired";
+    case DeliveryStatus::DroppedNameCount: return "dropped_name_count";
+    case DeliveryStatus::DroppedNameBytes: return "dropped_name_bytes";
+    case DeliveryStatus::DroppedTotal: return "dropped_total";
+    case DeliveryStatus::StartFailed: return "start_failed";
     }
     return "unknown";
 }

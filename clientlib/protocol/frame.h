@@ -60,10 +60,11 @@ enum FrameFlag : quint16 {
 enum Feature : quint32 {
     NoFeatures = 0,
     FeatureWatchdog = 0x00000001, // the broker serves WatchdogRegister/Feed/Ack (PROTOCOL §4.4)
+    FeatureHeldStatus = 0x00000002, // a held message is answered `held` at once, then its final status (PROTOCOL §5.4)
 };
 namespace Wire {
 // The features this version of the library knows.
-constexpr quint32 KnownFeatures = FeatureWatchdog;
+constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus;
 // Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
 constexpr quint8 HelloHasFeatures = 0x01;
 constexpr quint16 WelcomeHasFeatures = 0x0001;
@@ -84,6 +85,13 @@ enum class DeliveryStatus : quint16 {
     SenderNameUnfit = 5,  // legacy target: the sender's name does not fit the 9-character field
     InvalidTarget = 6,    // the target name is not a valid name
     ShuttingDown = 7,     // the broker is stopping and accepts no new messages
+    // Held delivery (PROTOCOL §5.4): the target is expected back.
+    Held = 8,             // kept for the target; the final status follows (held_status feature only)
+    Expired = 9,          // held, and the target did not come back within the hold's time to live
+    DroppedNameCount = 10,// not held: the target already holds [hold] max_count messages (this, the newest, is dropped)
+    DroppedNameBytes = 11,// not held: it would take the target's held bytes past [hold] max_bytes
+    DroppedTotal = 12,    // not held: it would take all held messages past [hold] total_bytes
+    StartFailed = 13,     // held for a service that could not be started (reserved: on-demand start)
 };
 
 // Error frame codes (PROTOCOL §4.3). Codes below 1000 travel on the wire; the client library

@@ -102,7 +102,7 @@ std::optional<T> done(const Reader &r, T v)
     return v;
 }
 
-constexpr quint8 MaxDeliveryStatus = quint8(DeliveryStatus::ShuttingDown);
+constexpr quint8 MaxDeliveryStatus = quint8(DeliveryStatus::StartFailed);
 
 } // namespace
 

@@ -7,6 +7,8 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QHash>
 #include <QTimer>
 
 #include <csignal>
@@ -95,11 +97,26 @@ int main(int argc, char *argv[])
                      [](const QByteArray &source, const QByteArray &payload, quint32) {
                          say(QStringLiteral("received from %1: %2").arg(QString::fromUtf8(source), QString::fromUtf8(payload)));
                      });
+    // A held message (its target is being restarted) is answered twice: `held` now, the outcome later.
+    QHash<quint32, QElapsedTimer> heldSince;
     QObject::connect(&client, &KennelClient::deliveryStatusReceived, &client,
-                     [](quint32 id, const QByteArray &target, Kennel::DeliveryStatus status) {
-                         if (status != Kennel::DeliveryStatus::Delivered)
-                             say(QStringLiteral("message %1 to %2 not delivered: %3")
-                                     .arg(id).arg(QString::fromUtf8(target), QLatin1String(Kennel::deliveryStatusName(status))));
+                     [&heldSince](quint32 id, const QByteArray &target, Kennel::DeliveryStatus status) {
+                         const QString to = QString::fromUtf8(target);
+                         if (status == Kennel::DeliveryStatus::Held) {
+                             heldSince[id].start();
+                             say(QStringLiteral("message %1 to %2 held: %2 is expected back").arg(id).arg(to));
+                             return;
+                         }
+                         const auto held = heldSince.constFind(id);
+                         const qint64 waitedMs = held == heldSince.cend() ? -1 : held->elapsed();
+                         heldSince.remove(id);
+                         if (status == Kennel::DeliveryStatus::Delivered) {
+                             if (waitedMs >= 0)
+                                 say(QStringLiteral("message %1 to %2 delivered %3 ms later").arg(id).arg(to).arg(waitedMs));
+                             return;
+                         }
+                         say(QStringLiteral("message %1 to %2 not delivered: %3")
+                                 .arg(id).arg(to, QLatin1String(Kennel::deliveryStatusName(status))));
                      });
     QObject::connect(&client, &KennelClient::errorOccurred, &client, [](KennelClient::ClientError, const QString &text) {
         say(QStringLiteral("error: %1").arg(text));

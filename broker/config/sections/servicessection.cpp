@@ -32,12 +32,13 @@ const QString KeyEnvironment = QStringLiteral("environment");
 const QString KeyRestart = QStringLiteral("restart");
 const QString KeyStopSignal = QStringLiteral("stop_signal");
 const QString KeyServiceMonitor = QStringLiteral("monitor");
-// Order and identity (issue 13): read by readServiceOrderAndIdentity().
+// Order and identity : read by readServiceOrderAndIdentity().
 const QString KeyServiceName = QStringLiteral("name");
 const QString KeyAfter = QStringLiteral("after");
 const QString KeyUser = QStringLiteral("user");
 const QString KeyGroup = QStringLiteral("group");
 const QString KeySupplementaryGroups = QStringLiteral("supplementary_groups");
+const QString KeyServiceHold = QStringLiteral("hold"); // held delivery ([hold]): expected back while it restarts
 
 // The numeric keys of a [service.NAME] group; file only.
 struct ServiceNumericKey
@@ -325,6 +326,18 @@ ServiceSettings readService(const QSettings &settings, const QString &name, cons
             unread->insert(KeyServiceMonitor);
         }
     }
+
+    const QString holdKeyName = serviceKey(name, KeyServiceHold);
+    if (settings.contains(holdKeyName)) {
+        const std::optional<QString> text = singleValue(settings, holdKeyName, errors);
+        if (!text || !parseBool(*text, &service.hold)) {
+            if (text) {
+                errors->append(holdKeyName + QStringLiteral(": ") + quoted(*text)
+                               + QStringLiteral(" is not a boolean (true/false, yes/no, on/off, 1/0)"));
+            }
+            unread->insert(KeyServiceHold);
+        }
+    }
     return service;
 }
 
@@ -391,6 +404,7 @@ const QStringList &serviceKeys()
         list.insert(list.size() - 2, KeyStopSignal); // before stop_timeout_ms, as documented
         list.append(KeyServiceMonitor);
         list << KeyServiceName << KeyAfter << KeyUser << KeyGroup << KeySupplementaryGroups;
+        list.append(KeyServiceHold);
         return list;
     }();
     return keys;

@@ -367,6 +367,7 @@ const char *kennel_delivery_status_name(uint16_t status)
     static const char *const names[] = {
         "delivered", "no_such_client", "queue_full", "too_large_for_target",
         "not_registered", "sender_name_unfit", "invalid_target", "shutting_down",
+        "held", "expired", "dropped_name_count", "dropped_name_bytes", "dropped_total", "start_failed",
     };
     return status < sizeof names / sizeof names[0] ? names[status] : "unknown";
 }

@@ -176,12 +176,12 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[supervisor], [service.NAME], [monitor])");
+                            "[supervisor], [service.NAME], [monitor], [hold])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor, name, after, user, group, supplementary_groups");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor, name, after, user, group, supplementary_groups, hold");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
@@ -253,6 +253,7 @@ private slots:
 
     void fileKeys_data();
     void fileKeys();
+    void holdSection();
     void flagKeys_data();
     void flagKeys();
     void flagsOverrideFile();
@@ -716,6 +717,53 @@ void tst_ConfigLoader::fileKeys()
     const ConfigLoader::Result viaLoad = ConfigLoader::load(parser);
     QVERIFY2(viaLoad.ok(), qPrintable(viaLoad.errors.join(QLatin1Char('\n'))));
     QCOMPARE(::field(viaLoad.config, field), expected);
+}
+
+// [hold] (held delivery): defaults, every key read, the edges of the bounds, a bad name refused.
+void tst_ConfigLoader::holdSection()
+{
+    const HoldSettings defaults;
+    QCOMPARE(defaults.enabled, true);
+    QCOMPARE(defaults.limits.maxCount, 1000);
+    QCOMPARE(defaults.limits.maxBytes, qint64(1024 * 1024));
+    QCOMPARE(defaults.limits.ttl.count(), 30000);
+    QCOMPARE(defaults.totalBytes, qint64(0));
+    QCOMPARE(defaults.lostWindow.count(), 10000);
+
+    ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(
+        "[hold]\nenabled = false\nmax_count = 1\nmax_bytes = 2k\nttl_ms = 1\ntotal_bytes = 1024\n"
+        "lost_window_ms = 0\nnames = alpha, beta.2\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const HoldSettings &h = result.config.hold;
+    QCOMPARE(h.enabled, false);
+    QCOMPARE(h.limits.maxCount, 1);
+    QCOMPARE(h.limits.maxBytes, qint64(2048));
+    QCOMPARE(h.limits.ttl.count(), 1);
+    QCOMPARE(h.totalBytes, qint64(1024));
+    QCOMPARE(h.lostWindow.count(), 0);
+    QCOMPARE(h.names, (QList<QByteArray>{"alpha", "beta.2"}));
+
+    result = ConfigLoader::loadFile(writeIni("[hold]\nmax_count = 0\nttl_ms = 0\ntotal_bytes = 1023\nnames = ok, -bad\nenabled = maybe\n"));
+    QVERIFY(!result.ok());
+    const QString errors = result.errors.join(QLatin1Char('\n'));
+    QVERIFY2(errors.contains(QLatin1String("hold/max_count")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("hold/ttl_ms")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("hold/total_bytes")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("hold/names: \"-bad\"")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("hold/enabled")), qPrintable(errors));
+    QCOMPARE(result.errors.size(), 5);
+
+    // Per service: hold = false leaves its name out of the expected ones.
+    result = ConfigLoader::loadFile(writeIni("[service.a]\nprogram = /bin/true\n[service.b]\nprogram = /bin/true\nhold = off\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.services.at(0).hold, true);
+    QCOMPARE(result.config.services.at(1).hold, false);
+    result = ConfigLoader::loadFile(writeIni("[service.b]\nprogram = /bin/true\nhold = perhaps\n"));
+    QVERIFY(!result.ok());
+
+    result = ConfigLoader::loadFile(writeIni("[hold]\nmax_countt = 3\n"));
+    QVERIFY(!result.ok());
+    QVERIFY2(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("max_countt")), qPrintable(result.errors.join(QLatin1Char('\n'))));
 }
 
 void tst_ConfigLoader::flagKeys_data()
@@ -1245,7 +1293,11 @@ void tst_ConfigLoader::exampleFileUncommented()
     const QSettings settings(path, QSettings::IniFormat);
     QStringList keys = settings.allKeys();
     keys.sort();
-    QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("limits/idle_timeout_ms"),
+    QCOMPARE(keys, (QStringList{QStringLiteral("broker/listen"), QStringLiteral("hold/enabled"),
+                                QStringLiteral("hold/lost_window_ms"), QStringLiteral("hold/max_bytes"),
+                                QStringLiteral("hold/max_count"), QStringLiteral("hold/names"),
+                                QStringLiteral("hold/total_bytes"), QStringLiteral("hold/ttl_ms"),
+                                QStringLiteral("limits/idle_timeout_ms"),
                                 QStringLiteral("limits/incomplete_frame_timeout_ms"), QStringLiteral("limits/max_clients"),
                                 QStringLiteral("limits/max_frame_size"), QStringLiteral("limits/max_name_length"),
                                 QStringLiteral("limits/max_queue_bytes"), QStringLiteral("limits/register_timeout_ms"),

@@ -867,9 +867,9 @@ void tst_FrameCodec::errorRejectsShortInput()
 void tst_FrameCodec::deliveryStatusRoundTrip_data()
 {
     QTest::addColumn<int>("status");
-    for (int status = int(DeliveryStatus::Delivered); status <= int(DeliveryStatus::ShuttingDown); ++status)
+    for (int status = int(DeliveryStatus::Delivered); status <= int(DeliveryStatus::StartFailed); ++status)
         QTest::addRow("%s", deliveryStatusName(DeliveryStatus(status))) << status;
-    QTest::newRow("unknown 8") << 8;
+    QTest::newRow("unknown 14") << 14;
     QTest::newRow("unknown 0xFFFF") << 0xFFFF;
 }
 
@@ -979,13 +979,15 @@ void tst_FrameCodec::frameTypeNames()
 void tst_FrameCodec::deliveryStatusNames()
 {
     QList<QByteArray> names;
-    for (int status = 0; status <= int(DeliveryStatus::ShuttingDown); ++status)
+    for (int status = 0; status <= int(DeliveryStatus::StartFailed); ++status)
         names.append(deliveryStatusName(DeliveryStatus(status)));
     verifyNameSet(names);
     QCOMPARE(deliveryStatusName(DeliveryStatus::Delivered), "delivered");
     QCOMPARE(deliveryStatusName(DeliveryStatus::NoSuchClient), "no_such_client");
     QCOMPARE(deliveryStatusName(DeliveryStatus::TargetQueueFull), "queue_full");
-    QCOMPARE(deliveryStatusName(DeliveryStatus(8)), "unknown");
+    QCOMPARE(deliveryStatusName(DeliveryStatus::Held), "held");
+    QCOMPARE(deliveryStatusName(DeliveryStatus::StartFailed), "start_failed");
+    QCOMPARE(deliveryStatusName(DeliveryStatus(14)), "unknown");
     QCOMPARE(deliveryStatusName(DeliveryStatus(0xFFFF)), "unknown");
 }
 

@@ -212,7 +212,9 @@ namespace ConformanceTest {
 inline const QByteArray SharedConfig =
     QByteArrayLiteral("[limits]\nmax_frame_size = 8192\nmax_queue_bytes = 8192\nregister_timeout_ms = 1500\n"
                       "incomplete_frame_timeout_ms = 300\n"
-                      "[watchdog]\nmin_interval_ms = 50\n");
+                      "[watchdog]\nmin_interval_ms = 50\n"
+                      // §5.4: the names held-delivery rules are checked with, expected back at any time.
+                      "[hold]\nnames = r541-t, r542-t, r543-t, r544-t\nmax_count = 2\nttl_ms = 400\n");
 
 inline bool startBroker(BrokerProcess &broker, const QByteArray &config, const QStringList &arguments = {})
 {

@@ -27,6 +27,11 @@ private slots:
     void R_5_3_2_statuses();
     void R_5_3_3_sendDuringStopGetsShuttingDown();
     void R_5_3_4_queueFull();
+    void R_5_4_1_heldThenFinalStatus();
+    void R_5_4_2_heldDeliveredInOrderBeforeNewer();
+    void R_5_4_3_boundDropsTheNewest();
+    void R_5_4_4_ttlExpiry();
+    void R_5_4_5_unexpectedNameRefusedAtOnce();
     void R_6_1_1_monitorWelcome();
     void R_6_1_2_wrongTokenRefusedWhateverTheUid();
     void R_6_3_1_monitorStreamHeaders();
@@ -235,6 +240,133 @@ void tst_ConformanceMessaging::R_5_3_4_queueFull()
         QVERIFY(b.next());
     a.sendTo("r534-b", "room again", 9999);
     QCOMPARE(statusOf(a.next()), DeliveryStatus::Delivered);
+}
+
+// --- §5.4 --------------------------------------------------------------------------------------
+
+namespace {
+bool registerWithHeldStatus(Conn &conn, const QByteArray &name)
+{
+    HelloPayload hello;
+    hello.features = FeatureHeldStatus;
+    conn.hello(name, 1, hello);
+    const std::optional<Frame> w = conn.next();
+    if (!w || w->type != FrameType::Welcome)
+        return false;
+    const std::optional<WelcomePayload> offer = decodeWelcome(w->payload);
+    return offer && offer->features && (*offer->features & FeatureHeldStatus);
+}
+} // namespace
+
+void tst_ConformanceMessaging::R_5_4_1_heldThenFinalStatus()
+{
+    Conn modern, old, target;
+    QVERIFY(modern.tcp(m_broker.tcpPort()));
+    QVERIFY(old.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWithHeldStatus(modern, "r541-m"));
+    QVERIFY(old.registerAs("r541-o"));
+    modern.sendTo("r541-t", "a", 1);
+    old.sendTo("r541-t", "b", 2);
+    std::optional<Frame> s = modern.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::Held);
+    QCOMPARE(s->messageId, 1u);
+    QCOMPARE(s->target, QByteArrayLiteral("r541-t"));
+    QVERIFY(old.quietFor(100)); // no `held` to a client that did not list the feature
+    QVERIFY(target.tcp(m_broker.tcpPort()));
+    QVERIFY(target.registerAs("r541-t"));
+    s = modern.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::Delivered);
+    QCOMPARE(s->messageId, 1u);
+    s = old.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::Delivered);
+    QCOMPARE(s->messageId, 2u);
+    QVERIFY(modern.quietFor(100)); // exactly one final status each
+    QVERIFY(old.quietFor(1));
+}
+
+void tst_ConformanceMessaging::R_5_4_2_heldDeliveredInOrderBeforeNewer()
+{
+    Conn sender, target;
+    QVERIFY(sender.tcp(m_broker.tcpPort()));
+    QVERIFY(sender.registerAs("r542-s"));
+    sender.sendTo("r542-t", "one", 1, false);
+    sender.sendTo("r542-t", "two", 2, false);
+    QVERIFY(target.tcp(m_broker.tcpPort()));
+    target.hello("r542-t", 77);
+    std::optional<Frame> f = target.next();
+    QVERIFY(f && f->type == FrameType::Welcome); // Welcome first, then what was held
+    QCOMPARE(f->messageId, 77u);
+    sender.sendTo("r542-t", "three", 3, false); // newer: after the held ones
+    for (const auto &[id, payload] : {std::pair{1u, QByteArrayLiteral("one")}, std::pair{2u, QByteArrayLiteral("two")},
+                                      std::pair{3u, QByteArrayLiteral("three")}}) {
+        f = target.next();
+        QVERIFY(f && f->type == FrameType::Deliver);
+        QCOMPARE(f->messageId, id);
+        QCOMPARE(f->payload, payload);
+        QCOMPARE(f->source, QByteArrayLiteral("r542-s"));
+        QCOMPARE(f->target, QByteArrayLiteral("r542-t"));
+        QCOMPARE(f->flags, quint16(0));
+    }
+}
+
+void tst_ConformanceMessaging::R_5_4_3_boundDropsTheNewest()
+{
+    Conn modern, old, target;
+    QVERIFY(modern.tcp(m_broker.tcpPort()));
+    QVERIFY(old.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWithHeldStatus(modern, "r543-m"));
+    QVERIFY(old.registerAs("r543-o"));
+    modern.sendTo("r543-t", "1", 1);
+    modern.sendTo("r543-t", "2", 2);
+    QCOMPARE(statusOf(modern.next()), DeliveryStatus::Held);
+    QCOMPARE(statusOf(modern.next()), DeliveryStatus::Held);
+    modern.sendTo("r543-t", "3", 3); // max_count = 2: the newest is dropped, at once, its only status
+    std::optional<Frame> s = modern.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::DroppedNameCount);
+    QCOMPARE(s->messageId, 3u);
+    old.sendTo("r543-t", "4", 4);
+    s = old.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::NoSuchClient); // the value an old client knows
+    QVERIFY(target.tcp(m_broker.tcpPort()));
+    QVERIFY(target.registerAs("r543-t"));
+    for (quint32 id : {1u, 2u}) {
+        const std::optional<Frame> d = target.next();
+        QVERIFY(d && d->type == FrameType::Deliver);
+        QCOMPARE(d->messageId, id);
+    }
+    QVERIFY(target.quietFor(100));
+}
+
+void tst_ConformanceMessaging::R_5_4_4_ttlExpiry()
+{
+    Conn modern, old;
+    QVERIFY(modern.tcp(m_broker.tcpPort()));
+    QVERIFY(old.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWithHeldStatus(modern, "r544-m"));
+    QVERIFY(old.registerAs("r544-o"));
+    QElapsedTimer clock;
+    clock.start();
+    modern.sendTo("r544-t", "a", 1);
+    old.sendTo("r544-t", "b", 2);
+    QCOMPARE(statusOf(modern.next()), DeliveryStatus::Held);
+    std::optional<Frame> s = modern.next(3000);
+    QCOMPARE(statusOf(s), DeliveryStatus::Expired);
+    QCOMPARE(s->messageId, 1u);
+    QVERIFY2(clock.elapsed() >= 390, qPrintable(QString::number(clock.elapsed()))); // ttl_ms = 400
+    s = old.next(3000);
+    QCOMPARE(statusOf(s), DeliveryStatus::NoSuchClient);
+    QCOMPARE(s->messageId, 2u);
+}
+
+void tst_ConformanceMessaging::R_5_4_5_unexpectedNameRefusedAtOnce()
+{
+    Conn modern;
+    QVERIFY(modern.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWithHeldStatus(modern, "r545-m"));
+    modern.sendTo("r545-nobody", "x", 1);
+    const std::optional<Frame> s = modern.next(500);
+    QCOMPARE(statusOf(s), DeliveryStatus::NoSuchClient);
+    QVERIFY(modern.quietFor(100));
 }
 
 // --- §6 ----------------------------------------------------------------------------------------

@@ -49,6 +49,9 @@ enum kennel_frame_type {
 
 /* Optional features (PROTOCOL §4.1.1). */
 #define KENNEL_FEATURE_WATCHDOG 0x00000001u
+/* `held` at once, then the final status (PROTOCOL §5.4). Not listed by this library: its status
+ * callback promises one call per message, so it hears the final status only. */
+#define KENNEL_FEATURE_HELD_STATUS 0x00000002u
 #define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
@@ -64,7 +67,14 @@ enum kennel_delivery_status {
     KENNEL_STATUS_NOT_REGISTERED = 4,
     KENNEL_STATUS_SENDER_NAME_UNFIT = 5,
     KENNEL_STATUS_INVALID_TARGET = 6,
-    KENNEL_STATUS_SHUTTING_DOWN = 7
+    KENNEL_STATUS_SHUTTING_DOWN = 7,
+    /* Held delivery (PROTOCOL §5.4). */
+    KENNEL_STATUS_HELD = 8,
+    KENNEL_STATUS_EXPIRED = 9,
+    KENNEL_STATUS_DROPPED_NAME_COUNT = 10,
+    KENNEL_STATUS_DROPPED_NAME_BYTES = 11,
+    KENNEL_STATUS_DROPPED_TOTAL = 12,
+    KENNEL_STATUS_START_FAILED = 13
 };
 
 /* Error frame codes (PROTOCOL §4.3); unknown codes must be kept, not refused. */

@@ -1,0 +1,73 @@
+#include "holdsection.h"
+
+#include "names.h"
+
+#include <QSettings>
+
+#include <iterator>
+
+namespace Kennel::Config {
+
+namespace {
+
+const QString KeyEnabled = QStringLiteral("enabled");
+const QString KeyNames = QStringLiteral("names");
+
+const NumericKey holdTable[] = {
+    {"hold", "max_count", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1000000,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.limits.maxCount; },
+     [](BrokerConfig &c, qint64 v) { c.hold.limits.maxCount = int(v); }},
+    {"hold", "max_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 1, GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.limits.maxBytes; },
+     [](BrokerConfig &c, qint64 v) { c.hold.limits.maxBytes = v; }},
+    {"hold", "ttl_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 1, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.limits.ttl.count(); },
+     [](BrokerConfig &c, qint64 v) { c.hold.limits.ttl = std::chrono::milliseconds(v); }},
+    {"hold", "total_bytes", nullptr, nullptr, nullptr, ValueKind::BytesOrAuto, 1024, 64 * GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.totalBytes; },
+     [](BrokerConfig &c, qint64 v) { c.hold.totalBytes = v; }},
+    {"hold", "lost_window_ms", nullptr, nullptr, nullptr, ValueKind::MillisOrOff, 1, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.lostWindow.count(); },
+     [](BrokerConfig &c, qint64 v) { c.hold.lostWindow = std::chrono::milliseconds(v); }},
+};
+
+} // namespace
+
+const QList<NumericKey> &holdNumericKeys()
+{
+    static const QList<NumericKey> keys(std::begin(holdTable), std::end(holdTable));
+    return keys;
+}
+
+QStringList holdKeys()
+{
+    return QStringList{KeyEnabled} + numericKeyNames(GroupHold) + QStringList{KeyNames};
+}
+
+void applyHold(const QSettings &settings, Pass &pass)
+{
+    const QString enabledKey = GroupHold + QLatin1Char('/') + KeyEnabled;
+    if (settings.contains(enabledKey)) {
+        if (const std::optional<QString> text = singleValue(settings, enabledKey, &pass.errors)) {
+            if (!parseBool(*text, &pass.config.hold.enabled))
+                pass.errors.append(enabledKey + QStringLiteral(": ") + quoted(*text)
+                                   + QStringLiteral(" is not a boolean (true/false, yes/no, on/off, 1/0)"));
+        }
+    }
+    const QString namesKey = GroupHold + QLatin1Char('/') + KeyNames;
+    if (settings.contains(namesKey)) {
+        if (const std::optional<QStringList> items = listValue(settings, namesKey, &pass.errors)) {
+            for (const QString &item : *items) {
+                const QString name = item.trimmed();
+                if (!isAscii(name) || !isValidName(QByteArrayView(name.toLatin1()))) {
+                    pass.errors.append(namesKey + QStringLiteral(": ") + quoted(name)
+                                       + QStringLiteral(" is not a client name (1 to 64 of A-Z a-z 0-9 . _ -)"));
+                    continue;
+                }
+                pass.config.hold.names.append(name.toLatin1());
+            }
+        }
+    }
+}
+
+} // namespace Kennel::Config

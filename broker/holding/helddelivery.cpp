@@ -1,0 +1,264 @@
+#include "helddelivery.h"
+#include "logging.h"
+
+#include "brokerconfig.h"
+#include "clientwatchdog.h"
+#include "framecodec.h"
+#include "legacyframe.h"
+#include "memorybudget.h"
+#include "nameregistry.h"
+#include "session.h"
+#include "supervisor.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace Kennel {
+
+namespace {
+// An old-protocol msg field's text: up to its first NUL (what a native receiver gets, §7.5).
+QByteArrayView legacyText(const QByteArray &field)
+{
+    const void *nul = std::memchr(field.constData(), 0, size_t(field.size()));
+    return QByteArrayView(field.constData(), nul ? static_cast<const char *>(nul) - field.constData() : field.size());
+}
+
+DeliveryStatus statusOf(HoldTable::Verdict verdict)
+{
+    switch (verdict) {
+    case HoldTable::Verdict::Held: return DeliveryStatus::Held;
+    case HoldTable::Verdict::OverNameCount: return DeliveryStatus::DroppedNameCount;
+    case HoldTable::Verdict::OverNameBytes: return DeliveryStatus::DroppedNameBytes;
+    case HoldTable::Verdict::OverTotal: return DeliveryStatus::DroppedTotal;
+    }
+    return DeliveryStatus::NoSuchClient;
+}
+
+bool expectedInState(Service::State state)
+{
+    return state == Service::State::Starting || state == Service::State::Running || state == Service::State::Backoff;
+}
+} // namespace
+
+HeldDelivery::HeldDelivery(const BrokerConfig &config, const NameRegistry &registry, MemoryBudget &budget, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_registry(registry)
+    , m_table(budget)
+{
+    m_expected.setListed(m_config.hold.names);
+    m_expiryTimer.setSingleShot(true);
+    m_expiryTimer.setTimerType(Qt::PreciseTimer);
+    connect(&m_expiryTimer, &QTimer::timeout, this, &HeldDelivery::expireDue);
+}
+
+void HeldDelivery::watch(const Supervisor &supervisor, const ClientWatchdog &watchdog)
+{
+    // A service is expected under its own name ([service.NAME]); one that registers another name
+    // lists it in [hold] names.
+    // [service.NAME] hold = false leaves the service out.
+    for (const Service *service : supervisor.services())
+        m_expected.setServiceExpected(service->settings().name.toUtf8(),
+                                      service->settings().hold && expectedInState(service->state()));
+    connect(&supervisor, &Supervisor::serviceStateChanged, this, [this](Service *service, Service::State state) {
+        const QByteArray name = service->settings().name.toUtf8();
+        m_expected.setServiceExpected(name, service->settings().hold && expectedInState(state));
+        // Stopped by an operator or the shutdown, ended for good, or failed: its connection closing
+        // without a Bye on the way does not make it expected.
+        if (state == Service::State::Stopped || state == Service::State::Exited || state == Service::State::Failed)
+            m_expected.forgetLost(name);
+    });
+    // Whatever the action (kill, disconnect), the watchdog expects the name back: a supervisor,
+    // systemd or the program's own loop restarts it.
+    connect(&watchdog, &ClientWatchdog::actionTaken, this,
+            [this](quint64, const QByteArray &name, WatchdogAction action, const QString &) {
+                if (action != WatchdogAction::Notify)
+                    m_expected.noteLost(name, Clock::now() + m_config.hold.lostWindow);
+            });
+}
+
+DeliveryStatus HeldDelivery::offer(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+                                   const char *legacyMsgField, bool wantStatus)
+{
+    ++m_counters.offers;
+    if (!m_config.hold.enabled)
+        return DeliveryStatus::NoSuchClient;
+    const Clock::time_point now = Clock::now();
+    if (!m_expected.isExpected(target, now))
+        return DeliveryStatus::NoSuchClient;
+
+    HoldTable::Message message;
+    message.target = target.toByteArray();
+    message.source = sender.name();
+    message.messageId = messageId;
+    message.legacyField = legacyMsgField != nullptr;
+    message.payload = legacyMsgField ? QByteArray(legacyMsgField, Legacy::MsgFieldSize) : payload.toByteArray();
+    const bool native = sender.protocol() == Endpoint::Protocol::Native;
+    // Only a connection can be told a status later; a local sender (the monitor's test message)
+    // has its answer from the router at once.
+    const auto *connection = dynamic_cast<const Session *>(&sender);
+    message.senderConnection = native && wantStatus && connection ? connection->id() : 0;
+    message.senderHearsHeld = native && connection && (connection->features() & FeatureHeldStatus);
+    if (!native)
+        ++m_counters.fromLegacy;
+
+    // A bound refuses the newest (this message): the router counts and logs it like any drop.
+    const HoldTable::Verdict verdict = m_table.hold(std::move(message), m_config.hold.limits, now);
+    if (verdict == HoldTable::Verdict::Held && !m_expiryTimer.isActive())
+        scheduleExpiry();
+    const DeliveryStatus status = statusOf(verdict);
+    return status;
+}
+
+void HeldDelivery::registered(Session &holder)
+{
+    m_expected.noteRegistered(holder.name());
+    if (m_table.count() == 0)
+        return;
+    std::deque<HoldTable::Message> held = m_table.take(holder.name());
+    if (held.empty())
+        return;
+    const Clock::time_point now = Clock::now();
+    const qint64 waitedMs = std::chrono::duration_cast<std::chrono::milliseconds>(now - held.front().heldAt).count();
+    qCInfo(lcHold).noquote() << "delivering" << held.size() << "held message(s) to" << holder.describe()
+                             << "- the oldest held for" << waitedMs << "ms";
+    // In order, and before anything newer: nothing else runs between registration and here.
+    for (const HoldTable::Message &message : held) {
+        const DeliveryStatus status = deliverTo(holder, message);
+        if (status == DeliveryStatus::Delivered) {
+            ++m_counters.delivered;
+        } else {
+            ++m_counters.refusedAtFlush;
+            logOutcome(message, status, "at delivery");
+        }
+        tell(message, status);
+        if (!holder.isOpen())
+            break; // out of memory: what is left is lost with the connection
+    }
+    scheduleExpiry();
+}
+
+DeliveryStatus HeldDelivery::deliverTo(Session &receiver, const HoldTable::Message &message)
+{
+    const QByteArray &source = message.source;
+    const QByteArrayView payload = message.legacyField ? legacyText(message.payload) : QByteArrayView(message.payload);
+    const bool toLegacy = receiver.protocol() == Session::Protocol::Legacy;
+    size_t frameSize;
+    // The same checks and encoding as Router::deliver (PROTOCOL §5.2, §7.5, R-8.1.2).
+    if (toLegacy) {
+        if (source.size() > Legacy::MaxNameLength)
+            return DeliveryStatus::SenderNameUnfit;
+        if (!message.legacyField && payload.size() > Legacy::MaxTextLength)
+            return DeliveryStatus::TooLargeForTarget;
+        frameSize = Legacy::FrameSize;
+    } else {
+        frameSize = size_t(Wire::HeaderSize + source.size() + message.target.size() + payload.size());
+    }
+    const size_t bound = size_t(m_config.maxOutputQueueBytes);
+    const size_t largestDeliver = size_t(m_config.maxFrameSize) + size_t(Wire::MaxNameLength);
+    if (frameSize > std::max(bound, largestDeliver))
+        return DeliveryStatus::TooLargeForTarget;
+    if (receiver.pendingOutput() + frameSize > bound && receiver.pendingOutput() != 0)
+        return DeliveryStatus::TargetQueueFull;
+    char *dst = receiver.reserveOutput(frameSize);
+    if (!dst)
+        return DeliveryStatus::TargetQueueFull;
+    if (toLegacy) {
+        const QByteArrayView msg = message.legacyField ? QByteArrayView(message.payload) : payload;
+        Legacy::encode(dst, Legacy::Command::Forward, 0, message.target, source, msg);
+    } else {
+        writeHeader(dst, FrameType::Deliver, quint32(frameSize - Wire::HeaderSize), message.messageId,
+                    quint8(source.size()), quint8(message.target.size()), NoFlags);
+        char *p = dst + Wire::HeaderSize;
+        std::memcpy(p, source.constData(), size_t(source.size()));
+        p += source.size();
+        std::memcpy(p, message.target.constData(), size_t(message.target.size()));
+        p += message.target.size();
+        if (!payload.isEmpty())
+            std::memcpy(p, payload.data(), size_t(payload.size()));
+    }
+    receiver.commitOutput(frameSize);
+    ++receiver.counters.messagesOut;
+    receiver.counters.bytesOut += quint64(payload.size());
+    return DeliveryStatus::Delivered;
+}
+
+void HeldDelivery::tell(const HoldTable::Message &message, DeliveryStatus status)
+{
+    if (!message.senderConnection)
+        return;
+    // The sender is the native client registered under the message's source, on the very
+    // connection that sent it: a reconnected sender numbers its messages anew.
+    const NameEntry *entry = m_registry.find(message.source);
+    auto *sender = entry ? dynamic_cast<Session *>(entry->receiver) : nullptr;
+    if (!sender || sender->id() != message.senderConnection || !sender->isOpen()) {
+        ++m_counters.untold;
+        return;
+    }
+    if (const std::optional<DeliveryStatus> said = statusForSender(status, message.senderHearsHeld))
+        sender->sendFrame(FrameType::DeliveryStatus, message.messageId, {}, message.target, encodeDeliveryStatus(*said));
+}
+
+void HeldDelivery::scheduleExpiry()
+{
+    const std::optional<Clock::time_point> next = m_table.nextExpiry();
+    if (!next) {
+        m_expiryTimer.stop();
+        return;
+    }
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*next - Clock::now());
+    // +1: the timer's millisecond must not end before the deadline's nanoseconds.
+    m_expiryTimer.start(std::max<qint64>(0, qint64(wait.count()) + 1));
+}
+
+void HeldDelivery::expireDue()
+{
+    const std::vector<HoldTable::Message> gone = m_table.expire(Clock::now());
+    for (const HoldTable::Message &message : gone) {
+        logOutcome(message, DeliveryStatus::Expired);
+        tell(message, DeliveryStatus::Expired);
+    }
+    scheduleExpiry();
+}
+
+void HeldDelivery::connectionClosed(const Session &session)
+{
+    if (session.kind() != Session::Kind::Client && session.kind() != Session::Kind::LegacyReceiver)
+        return;
+    // Gone without a goodbye: the process died, or hung and was cut off. A Bye, an operator's
+    // disconnect, a refusal or the broker's own stop do not make a name expected.
+    switch (session.closeReason()) {
+    case Session::CloseReason::PeerClosed:
+    case Session::CloseReason::ReadError:
+    case Session::CloseReason::WriteError:
+    case Session::CloseReason::IdleTimeout:
+        m_expected.noteLost(session.name(), Clock::now() + m_config.hold.lostWindow);
+        break;
+    default:
+        break;
+    }
+}
+
+void HeldDelivery::shutdown()
+{
+    m_expiryTimer.stop();
+    for (const HoldTable::Message &message : m_table.takeAll()) {
+        logOutcome(message, DeliveryStatus::ShuttingDown);
+        tell(message, DeliveryStatus::ShuttingDown);
+    }
+}
+
+void HeldDelivery::logOutcome(const HoldTable::Message &message, DeliveryStatus status, const char *detail)
+{
+    int suppressed = 0;
+    if (!m_log.allow(&suppressed))
+        return;
+    if (suppressed)
+        qCWarning(lcHold, "%d more hold outcomes not logged", suppressed);
+    qCWarning(lcHold).noquote() << "held message" << message.messageId << "from" << QString::fromLatin1(message.source)
+                                << "to" << QString::fromLatin1(message.target) << "not delivered:"
+                                << deliveryStatusName(status) << (detail ? detail : "")
+                                << (message.senderConnection || !message.legacyField ? "" : "(old-protocol sender, not told)");
+}
+
+} // namespace Kennel

@@ -1,0 +1,84 @@
+// Held delivery in the broker (docs/ARCHITECTURE.md "Held delivery"): the glue between the
+// hold table and expected names (pure bookkeeping, holdtable.h, expectednames.h) and the
+// broker's connections. It
+// - answers the router's offer for a target with no receiver (HoldSink): held if the name is
+//   expected back, within the bounds;
+// - flushes a name's held messages, in order, into the connection that registers it — native or
+//   old protocol, encoded for what the new holder speaks — before anything newer can reach it;
+// - expires held messages at their time to live, and tells native senders the outcome
+//   (PROTOCOL §5.4); old-protocol senders cannot be told: counted and logged;
+// - learns which names are expected from the config, the supervisor's service states, the
+//   watchdog's actions and connections that close without a goodbye.
+// This class is the only one in holding/ that knows Session: a sender is any Endpoint, but only a
+// connection can be told a status later, and the flush writes into the connection that registers.
+#pragma once
+
+#include "expectednames.h"
+#include "holdsettings.h"
+#include "holdsink.h"
+#include "holdtable.h"
+#include "logthrottle.h"
+
+#include <QObject>
+#include <QTimer>
+
+namespace Kennel {
+
+class ClientWatchdog;
+class MemoryBudget;
+class NameRegistry;
+class Session;
+class Supervisor;
+struct BrokerConfig;
+
+class HeldDelivery : public QObject, public HoldSink
+{
+    Q_OBJECT
+
+public:
+    using Clock = std::chrono::steady_clock;
+
+    struct Counters
+    {
+        quint64 offers = 0;         // targets without a receiver asked about (never a registered one)
+        quint64 delivered = 0;      // flushed into a new holder's queue
+        quint64 refusedAtFlush = 0; // flushed but the new holder could not take it (queue_full, legacy limits)
+        quint64 fromLegacy = 0;     // held for an old-protocol sender, who is never told
+        quint64 untold = 0;         // a final status whose sender had gone by then
+    };
+
+    HeldDelivery(const BrokerConfig &config, const NameRegistry &registry, MemoryBudget &budget, QObject *parent = nullptr);
+
+    // Expected names from the supervisor's services and the watchdog's actions.
+    void watch(const Supervisor &supervisor, const ClientWatchdog &watchdog);
+
+    DeliveryStatus offer(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
+                         const char *legacyMsgField, bool wantStatus) override;
+    // `holder` has just registered its name (after its Welcome): deliver what is held for it.
+    void registered(Session &holder);
+    // A registered connection closed: without a goodbye its name is expected back for a while.
+    void connectionClosed(const Session &session);
+    // The broker stops: every held message is answered `shutting_down` (to senders still there).
+    void shutdown();
+
+    const HoldTable &table() const { return m_table; }
+    const ExpectedNames &expected() const { return m_expected; }
+    const Counters &counters() const { return m_counters; }
+
+private:
+    DeliveryStatus deliverTo(Session &receiver, const HoldTable::Message &message);
+    void tell(const HoldTable::Message &message, DeliveryStatus status);
+    void expireDue();
+    void scheduleExpiry();
+    void logOutcome(const HoldTable::Message &message, DeliveryStatus status, const char *detail = nullptr);
+
+    const BrokerConfig &m_config;
+    const NameRegistry &m_registry;
+    HoldTable m_table;
+    ExpectedNames m_expected;
+    Counters m_counters;
+    QTimer m_expiryTimer;
+    LogThrottle m_log;
+};
+
+} // namespace Kennel
