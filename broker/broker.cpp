@@ -27,8 +27,12 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_native(m_handlerCtx)
     , m_legacy(m_handlerCtx)
     , m_watchdog(
-          m_config.watchdog, [this](quint64 id) { return sessionById(id); },
-          [this](Session &session, const QString &why) { disconnectExpired(session, why); })
+          m_config.watchdog,
+          [this](quint64 id) {
+              const Session *session = sessionById(id);
+              return session && session->isOpen() ? session->fd() : -1;
+          },
+          [this](quint64 id, const QString &why) { disconnectExpired(id, why); })
     , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitorBackend(*this, m_ctx, m_supervisor)
     , m_monitors(m_config, m_monitorBackend, m_monitorBackend, m_monitorBackend, m_watchdog, m_ctx.budgets)
@@ -205,8 +209,12 @@ bool Broker::monitorHello(Session &session, const FrameView &hello)
     return true;
 }
 
-void Broker::disconnectExpired(Session &session, const QString &why)
+void Broker::disconnectExpired(quint64 id, const QString &why)
 {
+    Session *expired = sessionById(id);
+    if (!expired || !expired->isOpen())
+        return;
+    Session &session = *expired;
     // A legacy client is its receive connection and its main connections together: close them
     // all. Taken before the first close, which may release the name.
     const std::vector<Endpoint *> holders = session.protocol() == Session::Protocol::Legacy
@@ -249,7 +257,7 @@ void Broker::sessionClosed(Session *session)
 {
     if (!m_connections.find(session->id()))
         return;
-    m_watchdog.forget(*session);
+    m_watchdog.forget(session->id());
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);
     m_connections.release(*session);
