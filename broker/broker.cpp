@@ -250,7 +250,8 @@ void Broker::budgetExceeded()
 void Broker::shedOverBudget()
 {
     m_shedQueued = false;
-    m_shedder.shed(m_connections.snapshot());
+    const std::vector<Session *> open = m_connections.snapshot();
+    m_shedder.shed(std::vector<Sheddable *>(open.begin(), open.end()));
 }
 
 void Broker::sessionClosed(Session *session)
