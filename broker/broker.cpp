@@ -221,8 +221,7 @@ void Broker::disconnectExpired(quint64 id, const QString &why)
         ? m_registry.holdersWith(&session)
         : std::vector<Endpoint *>{&session};
     for (Endpoint *holder : holders)
-        if (auto *connection = dynamic_cast<Session *>(holder))
-            connection->refuse(ErrorCode::WatchdogExpired, why, 0, true);
+        holder->end(Endpoint::EndReason::WatchdogExpired, why);
 }
 
 Session *Broker::adoptConnection(int fd, Session::Transport transport)

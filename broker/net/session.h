@@ -86,6 +86,9 @@ public:
     bool isPeerGone() const override;
     // The name table unbound it (its peer was gone) for a newcomer: closed as TakenOver.
     void evict(const QString &detail) override { close(CloseReason::TakenOver, detail); }
+    // WatchdogExpired: refused with WatchdogExpired and closed. ByOperator: a native peer is sent
+    // Bye (what fits into the socket now), then closed as ByMonitor.
+    bool end(EndReason reason, const QString &text) override;
 
     // --- output ---------------------------------------------------------------------------
     size_t pendingOutput() const override { return m_out.size(); }
