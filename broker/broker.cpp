@@ -27,8 +27,12 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_native(m_handlerCtx)
     , m_legacy(m_handlerCtx)
     , m_watchdog(
-          m_config.watchdog, [this](quint64 id) { return sessionById(id); },
-          [this](Session &session, const QString &why) { disconnectExpired(session, why); })
+          m_config.watchdog,
+          [this](quint64 id) {
+              const Session *session = sessionById(id);
+              return session && session->isOpen() ? session->fd() : -1;
+          },
+          [this](quint64 id, const QString &why) { disconnectExpired(id, why); })
     , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitorBackend(*this, m_ctx, m_supervisor)
     , m_held(m_config, m_registry, m_ctx.budgets.heldMessages)
@@ -211,16 +215,19 @@ bool Broker::monitorHello(Session &session, const FrameView &hello)
     return true;
 }
 
-void Broker::disconnectExpired(Session &session, const QString &why)
+void Broker::disconnectExpired(quint64 id, const QString &why)
 {
+    Session *expired = sessionById(id);
+    if (!expired || !expired->isOpen())
+        return;
+    Session &session = *expired;
     // A legacy client is its receive connection and its main connections together: close them
     // all. Taken before the first close, which may release the name.
     const std::vector<Endpoint *> holders = session.protocol() == Session::Protocol::Legacy
         ? m_registry.holdersWith(&session)
         : std::vector<Endpoint *>{&session};
     for (Endpoint *holder : holders)
-        if (auto *connection = dynamic_cast<Session *>(holder))
-            connection->refuse(ErrorCode::WatchdogExpired, why, 0, true);
+        holder->end(Endpoint::EndReason::WatchdogExpired, why);
 }
 
 Session *Broker::adoptConnection(int fd, Session::Transport transport)
@@ -248,14 +255,15 @@ void Broker::budgetExceeded()
 void Broker::shedOverBudget()
 {
     m_shedQueued = false;
-    m_shedder.shed(m_connections.snapshot());
+    const std::vector<Session *> open = m_connections.snapshot();
+    m_shedder.shed(std::vector<Sheddable *>(open.begin(), open.end()));
 }
 
 void Broker::sessionClosed(Session *session)
 {
     if (!m_connections.find(session->id()))
         return;
-    m_watchdog.forget(*session);
+    m_watchdog.forget(session->id());
     m_held.connectionClosed(*session);
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);

@@ -108,9 +108,9 @@ private:
     // ConnectionEvents: the handlers' reports, passed on to whoever needs them.
     void clientRegistered(Session &session) override;
     bool monitorHello(Session &session, const FrameView &hello) override;
-    // The watchdog's "disconnect this client": the session and, for a legacy client, every
+    // The watchdog's "disconnect this client": connection `id` and, for a legacy client, every
     // connection holding its name, each refused with WatchdogExpired and closed.
-    void disconnectExpired(Session &session, const QString &why);
+    void disconnectExpired(quint64 id, const QString &why);
     void shedOverBudget();
     void closeRemaining();
     void stopSessions();

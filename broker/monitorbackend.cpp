@@ -70,27 +70,18 @@ int MonitorBackend::disconnectClient(const QByteArray &name, const QString &who)
         return -1;
     // A legacy client is its receive connection and its main connections: all of them go. Taken
     // before the first close, which may release the entry.
-    std::vector<Session *> connections;
-    // Every holder of a name is a connection today; an endpoint of another kind has none to close.
-    if (auto *receiver = dynamic_cast<Session *>(entry->receiver))
-        connections.push_back(receiver);
+    std::vector<Endpoint *> holders;
+    if (entry->receiver)
+        holders.push_back(entry->receiver);
     for (Endpoint *sender : entry->legacySenders)
-        if (auto *session = dynamic_cast<Session *>(sender); session && sender != entry->receiver)
-            connections.push_back(session);
-    const QByteArray bye = QStringLiteral("disconnected by an operator (%1)").arg(who).toUtf8();
+        if (sender != entry->receiver)
+            holders.push_back(sender);
+    // Each ends itself (a connection says Bye and closes); an endpoint with no peer counts for
+    // nothing.
     int closed = 0;
-    for (Session *session : connections) {
-        if (!session->isOpen())
-            continue;
-        if (session->protocol() == Session::Protocol::Native) {
-            // Best effort: what fits into the socket now; a client that does not read is not waited for.
-            session->sendFrame(FrameType::Bye, 0, {}, {}, bye);
-            session->flushOutput();
-        }
-        if (session->isOpen())
-            session->close(Session::CloseReason::ByMonitor, who);
-        ++closed;
-    }
+    for (Endpoint *holder : holders)
+        if (holder->end(Endpoint::EndReason::ByOperator, who))
+            ++closed;
     return closed;
 }
 

@@ -2,13 +2,13 @@
 #include "logging.h"
 
 #include "budgetledger.h"
-#include "session.h"
+#include "sheddable.h"
 
 #include <algorithm>
 
 namespace Kennel {
 
-int BudgetShedder::shed(const std::vector<Session *> &sessions)
+int BudgetShedder::shed(const std::vector<Sheddable *> &sessions)
 {
     int closed = 0;
     if (m_ledger.incompleteFrames.isOver())
@@ -18,23 +18,23 @@ int BudgetShedder::shed(const std::vector<Session *> &sessions)
     return closed;
 }
 
-int BudgetShedder::shedIncompleteFrames(const std::vector<Session *> &sessions)
+int BudgetShedder::shedIncompleteFrames(const std::vector<Sheddable *> &sessions)
 {
     MemoryBudget &budget = m_ledger.incompleteFrames;
-    std::vector<Session *> holders;
-    for (Session *session : sessions) {
+    std::vector<Sheddable *> holders;
+    for (Sheddable *session : sessions) {
         if (session->isOpen() && session->hasIncompleteFrame() && session->incompleteFrameBytes() > 0)
             holders.push_back(session);
     }
     // Oldest frame first: a peer that trickles or stalls has held its bytes longest, while a
     // healthy client's frame is half-read for a moment only. Among equals, the larger one.
-    std::sort(holders.begin(), holders.end(), [](const Session *a, const Session *b) {
+    std::sort(holders.begin(), holders.end(), [](const Sheddable *a, const Sheddable *b) {
         if (a->incompleteFrameSince() != b->incompleteFrameSince())
             return a->incompleteFrameSince() < b->incompleteFrameSince();
         return a->incompleteFrameBytes() > b->incompleteFrameBytes();
     });
     int closed = 0;
-    for (Session *session : holders) {
+    for (Sheddable *session : holders) {
         if (!budget.isOver())
             break;
         const qint64 bytes = qint64(session->incompleteFrameBytes());
@@ -48,7 +48,7 @@ int BudgetShedder::shedIncompleteFrames(const std::vector<Session *> &sessions)
     return closed;
 }
 
-void BudgetShedder::shedOne(MemoryBudget &budget, Session *session, const QString &text)
+void BudgetShedder::shedOne(MemoryBudget &budget, Sheddable *session, const QString &text)
 {
     budget.noteShed();
     int suppressed = 0;
@@ -58,22 +58,22 @@ void BudgetShedder::shedOne(MemoryBudget &budget, Session *session, const QStrin
         qCWarning(lcBroker).noquote() << "shed" << session->describe() << "-" << text << "- sheds so far:"
                                       << budget.shedCount();
     }
-    session->expire(Session::CloseReason::OverBudget, ErrorCode::OverBudget, text);
+    session->shedOverBudget(text);
 }
 
-int BudgetShedder::shedClientQueues(const std::vector<Session *> &sessions)
+int BudgetShedder::shedClientQueues(const std::vector<Sheddable *> &sessions)
 {
     MemoryBudget &budget = m_ledger.clientQueues;
-    std::vector<Session *> holders;
-    for (Session *session : sessions) {
+    std::vector<Sheddable *> holders;
+    for (Sheddable *session : sessions) {
         if (session->isOpen() && session->pendingOutput() > 0)
             holders.push_back(session);
     }
     // The largest backlog first: it frees the most, and a receiver that reads keeps its queue short.
     std::sort(holders.begin(), holders.end(),
-              [](const Session *a, const Session *b) { return a->pendingOutput() > b->pendingOutput(); });
+              [](const Sheddable *a, const Sheddable *b) { return a->pendingOutput() > b->pendingOutput(); });
     int closed = 0;
-    for (Session *session : holders) {
+    for (Sheddable *session : holders) {
         if (!budget.isOver())
             break;
         const QString text = QStringLiteral("the broker's budget for queued output (%1 bytes) is used up; "

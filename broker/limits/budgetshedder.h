@@ -17,7 +17,7 @@ namespace Kennel {
 
 class BudgetLedger;
 class MemoryBudget;
-class Session;
+class Sheddable;
 
 class BudgetShedder
 {
@@ -26,13 +26,13 @@ public:
 
     // `sessions`: every open client connection. Closes as few of them as bring each budget under
     // its limit; returns how many it closed.
-    int shed(const std::vector<Session *> &sessions);
+    int shed(const std::vector<Sheddable *> &sessions);
 
 private:
-    int shedIncompleteFrames(const std::vector<Session *> &sessions);
-    int shedClientQueues(const std::vector<Session *> &sessions);
+    int shedIncompleteFrames(const std::vector<Sheddable *> &sessions);
+    int shedClientQueues(const std::vector<Sheddable *> &sessions);
     // One offender: counted, logged (rate-limited), told why and closed.
-    void shedOne(MemoryBudget &budget, Session *session, const QString &text);
+    void shedOne(MemoryBudget &budget, Sheddable *session, const QString &text);
 
     BudgetLedger &m_ledger;
     LogThrottle m_log;

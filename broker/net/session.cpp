@@ -228,6 +228,27 @@ void Session::refuse(ErrorCode code, const QString &text, quint32 messageId, boo
     }
 }
 
+bool Session::end(EndReason reason, const QString &text)
+{
+    switch (reason) {
+    case EndReason::WatchdogExpired:
+        refuse(ErrorCode::WatchdogExpired, text, 0, true);
+        return true;
+    case EndReason::ByOperator:
+        if (!isOpen())
+            return false;
+        if (m_protocol == Protocol::Native) {
+            // Best effort: what fits into the socket now; a client that does not read is not waited for.
+            sendFrame(FrameType::Bye, 0, {}, {}, QStringLiteral("disconnected by an operator (%1)").arg(text).toUtf8());
+            flushOutput();
+        }
+        if (isOpen())
+            close(CloseReason::ByMonitor, text);
+        return true;
+    }
+    return false;
+}
+
 void Session::close(CloseReason reason, const QString &detail)
 {
     if (m_fd < 0)

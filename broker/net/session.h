@@ -9,6 +9,7 @@
 #include "eventpoller.h"
 #include "frame.h"
 #include "peerprocess.h"
+#include "sheddable.h"
 #include "timedconnection.h"
 #include "trafficcounters.h"
 
@@ -21,7 +22,7 @@
 namespace Kennel {
 
 struct BrokerContext;
-class Session final : public PollHandler, public Endpoint, public TimedConnection
+class Session final : public PollHandler, public Endpoint, public TimedConnection, public Sheddable
 {
 public:
     enum class Transport : quint8 { Tcp, Unix };
@@ -60,7 +61,7 @@ public:
     int fd() const { return m_fd; }
     Transport transport() const { return m_transport; }
     Kind kind() const { return m_kind; }
-    bool isOpen() const { return m_fd >= 0; }
+    bool isOpen() const override { return m_fd >= 0; }
     const QString &peerAddress() const { return m_peerAddress; }
     std::chrono::steady_clock::time_point acceptedAt() const { return m_acceptedAt; }
     // Wall clock at accept, for people (the monitor shows "connected since"); never for timing.
@@ -88,6 +89,9 @@ public:
     bool isPeerGone() const override;
     // The name table unbound it (its peer was gone) for a newcomer: closed as TakenOver.
     void evict(const QString &detail) override { close(CloseReason::TakenOver, detail); }
+    // WatchdogExpired: refused with WatchdogExpired and closed. ByOperator: a native peer is sent
+    // Bye (what fits into the socket now), then closed as ByMonitor.
+    bool end(EndReason reason, const QString &text) override;
 
     // --- output ---------------------------------------------------------------------------
     size_t pendingOutput() const override { return m_out.size(); }
@@ -118,6 +122,8 @@ public:
     // far as its socket takes it right now, and the connection is closed at once either way (a
     // peer that stopped reading must not keep it open). One log line with the reason.
     void expire(CloseReason reason, ErrorCode code, const QString &text);
+    // A memory budget ran out and this connection holds the most of it (BudgetShedder).
+    void shedOverBudget(const QString &text) override { expire(CloseReason::OverBudget, ErrorCode::OverBudget, text); }
     // Why close() ran (valid once the session is closed).
     CloseReason closeReason() const { return m_closeReason; }
 

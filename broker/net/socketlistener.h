@@ -12,6 +12,7 @@
 // TcpListener and UnixListener add the address family specifics.
 #pragma once
 
+#include "descriptorreserve.h"
 #include "logthrottle.h"
 
 #include <atomic>
@@ -24,14 +25,6 @@
 class QSocketNotifier;
 
 namespace Kennel {
-
-// Descriptors the broker holds for pending work that must not consume the listener's reserve
-// (the pidfd of each pending watchdog signal): the listener keeps that many more free.
-inline std::atomic<int> &heldDescriptors()
-{
-    static std::atomic<int> held{0};
-    return held;
-}
 
 class SocketListener : public QObject
 {

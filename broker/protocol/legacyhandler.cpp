@@ -9,6 +9,7 @@
 #include "names.h"
 #include "router.h"
 #include "session.h"
+#include "watchedsession.h"
 
 
 namespace Kennel {
@@ -41,7 +42,7 @@ void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
         if (Q_UNLIKELY(!checkSender(session, frame)))
             return;
         if (frame.wdt != 0) {
-            if (Q_UNLIKELY(!m_ctx.watchdog.feed(session))) {
+            if (Q_UNLIKELY(!m_ctx.watchdog.feed(session.id()))) {
                 int suppressed = 0;
                 if (m_unwatchedFeedLog.allow(&suppressed))
                     qCInfo(lcLegacy).noquote() << session.describe()
@@ -49,7 +50,7 @@ void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
                                                << (suppressed ? QStringLiteral("(%1 more not shown)").arg(suppressed) : QString());
             }
         } else {
-            m_ctx.watchdog.registerLegacy(session);
+            m_ctx.watchdog.registerLegacy(watchedClient(session));
         }
         return;
     }

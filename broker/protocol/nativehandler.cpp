@@ -11,6 +11,7 @@
 #include "names.h"
 #include "router.h"
 #include "session.h"
+#include "watchedsession.h"
 
 #include <QCoreApplication>
 
@@ -44,7 +45,7 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
         return;
     }
     case FrameType::WatchdogFeed:
-        if (Q_LIKELY(session.kind() == Session::Kind::Client && m_ctx.watchdog.feed(session)))
+        if (Q_LIKELY(session.kind() == Session::Kind::Client && m_ctx.watchdog.feed(session.id())))
             return;
         watchdogRefused(session, frame);
         return;
@@ -172,7 +173,7 @@ void NativeHandler::watchdogRegister(Session &session, const FrameView &frame)
     // SO_PEERCRED until a watchdog action needs the owner for real.
     if (session.transport() == Session::Transport::Tcp)
         session.peerProcess();
-    const ClientWatchdog::Granted granted = m_ctx.watchdog.registerNative(session, *asked);
+    const ClientWatchdog::Granted granted = m_ctx.watchdog.registerNative(watchedClient(session), *asked);
     if (!granted.ok) {
         session.refuse(granted.error, granted.reason, frame.messageId);
         return;

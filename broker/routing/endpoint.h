@@ -75,6 +75,17 @@ public:
     // The registry unbound it from its name (its peer was gone) for a newcomer, and the
     // registering code ends it now: a connection closes. Only endpoints that hold names get here.
     virtual void evict(const QString &detail) { (void)detail; }
+    // The broker ends the client holding a name: its watchdog expired (`text` says why), or an
+    // operator disconnected it (`text` names who). A connection tells its peer as far as its
+    // protocol allows and closes; false if there was nothing open to end (an endpoint without a
+    // peer has none), so the caller counts only what it ended.
+    enum class EndReason : quint8 { WatchdogExpired, ByOperator };
+    virtual bool end(EndReason reason, const QString &text)
+    {
+        (void)reason;
+        (void)text;
+        return false;
+    }
 
     // Counted by the router: what it sent in and what was queued towards it.
     TrafficCounters counters;

@@ -1,8 +1,6 @@
 #include "clientwatchdog.h"
 #include "logging.h"
 
-#include "session.h"
-
 #include <QSet>
 
 #include <algorithm>
@@ -50,11 +48,11 @@ bool sendsSignal(WatchdogAction action)
 }
 } // namespace
 
-ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, FindSession findSession,
+ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, OpenDescriptor openDescriptor,
                                DisconnectClient disconnectClient, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
-    , m_findSession(std::move(findSession))
+    , m_openDescriptor(std::move(openDescriptor))
     , m_disconnectClient(std::move(disconnectClient))
 {
     connect(&m_engine, &Watchdog::stateChanged, this, &ClientWatchdog::onStateChanged);
@@ -64,12 +62,7 @@ ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, FindSession fin
 
 ClientWatchdog::~ClientWatchdog() = default;
 
-quint64 ClientWatchdog::sessionKey(const Session &session)
-{
-    return session.id();
-}
-
-ClientWatchdog::Granted ClientWatchdog::registerNative(Session &session, const WatchdogTerms &asked)
+ClientWatchdog::Granted ClientWatchdog::registerNative(const WatchedClient &client, const WatchdogTerms &asked)
 {
     Granted refused;
     WatchTerms terms;
@@ -88,7 +81,7 @@ ClientWatchdog::Granted ClientWatchdog::registerNative(Session &session, const W
         return refused;
     }
     const bool chosen = asked.action != ExpiryAction::Default;
-    WatchdogAction action = m_settings.actionFor(session.name());
+    WatchdogAction action = m_settings.actionFor(client.name);
     if (chosen) {
         action = fromWire(asked.action);
         if (!m_settings.clientSelectableActions.contains(action)) {
@@ -98,28 +91,28 @@ ClientWatchdog::Granted ClientWatchdog::registerNative(Session &session, const W
             return refused;
         }
     }
-    return grant(session, terms, action, chosen);
+    return grant(client, terms, action, chosen);
 }
 
-ClientWatchdog::Granted ClientWatchdog::registerLegacy(Session &session)
+ClientWatchdog::Granted ClientWatchdog::registerLegacy(const WatchedClient &client)
 {
     WatchTerms terms;
     terms.interval = m_settings.defaultInterval;
     terms.allowedMisses = m_settings.defaultAllowedMisses;
-    return grant(session, terms, m_settings.actionFor(session.name()), false);
+    return grant(client, terms, m_settings.actionFor(client.name), false);
 }
 
-ClientWatchdog::Granted ClientWatchdog::grant(Session &session, WatchTerms terms, WatchdogAction action, bool actionChosen)
+ClientWatchdog::Granted ClientWatchdog::grant(const WatchedClient &client, WatchTerms terms, WatchdogAction action, bool actionChosen)
 {
     terms.grace = m_settings.registerGrace;
     Watched watched;
-    watched.name = session.name();
+    watched.name = client.name;
     watched.action = action;
     QString identity;
     if (sendsSignal(action)) {
         // Established now, not at expiry: the peer is alive and connected now, and the answer
         // (with its start time) is what the signaller later checks the process against.
-        const PeerLookupResult &peer = session.peerProcess();
+        const PeerLookupResult &peer = client.owner();
         if (peer.status == PeerLookup::Found) {
             watched.process = peer.process;
             identity = QStringLiteral("pid %1").arg(peer.process.pid);
@@ -130,19 +123,19 @@ ClientWatchdog::Granted ClientWatchdog::grant(Session &session, WatchTerms terms
             identity = QStringLiteral("process not yet known (%1); looked up again at expiry").arg(peer.detail);
         } else {
             // Never a guess: a process we cannot name is disconnected instead, and the Ack says so.
-            qCWarning(lcWatchdog).noquote() << session.describe() << "asked to be watched with action"
+            qCWarning(lcWatchdog).noquote() << client.description << "asked to be watched with action"
                                             << watchdogActionName(action) << "but its process cannot be signalled ("
                                             << peer.detail << "): it will be disconnected instead";
             watched.action = WatchdogAction::Disconnect;
             identity = QStringLiteral("process unknown");
         }
     }
-    const quint64 key = sessionKey(session);
+    const quint64 key = client.id;
     const bool again = m_watched.count(key) != 0;
     m_watched[key] = watched;
     m_engine.watch(key, terms);
     ++historyOf(watched.name).registrations;
-    qCInfo(lcWatchdog).noquote() << (again ? "re-registered" : "registered") << session.describe()
+    qCInfo(lcWatchdog).noquote() << (again ? "re-registered" : "registered") << client.description
                                  << QStringLiteral("every %1 ms, %2 misses allowed (expires %3 ms after its last feed), on expiry: %4%5%6")
                                         .arg(ms(terms.interval))
                                         .arg(terms.allowedMisses)
@@ -159,18 +152,16 @@ ClientWatchdog::Granted ClientWatchdog::grant(Session &session, WatchTerms terms
     return granted;
 }
 
-bool ClientWatchdog::feed(Session &session)
+bool ClientWatchdog::feed(quint64 key)
 {
-    const quint64 key = sessionKey(session);
     if (Q_UNLIKELY(!m_engine.entry(key)))
         return false;
     m_engine.feed(key);
     return true;
 }
 
-void ClientWatchdog::forget(Session &session)
+void ClientWatchdog::forget(quint64 key)
 {
-    const quint64 key = sessionKey(session);
     if (m_watched.erase(key))
         m_engine.unwatch(key);
 }
@@ -244,10 +235,10 @@ void ClientWatchdog::onExpired(quint64 key)
         return;
     const Watched watched = it->second;
     m_watched.erase(it);
-    Session *session = m_findSession(key);
+    const int fd = m_openDescriptor(key);
     History &history = historyOf(watched.name);
     ++history.expiries;
-    if (m_stopped || !session || !session->isOpen())
+    if (m_stopped || fd < 0)
         return;
     const QString line = QStringLiteral("'%1' expired: it stopped feeding; action: %2")
                              .arg(text(watched.name), QLatin1String(watchdogActionName(watched.action)));
@@ -262,7 +253,7 @@ void ClientWatchdog::onExpired(quint64 key)
     case WatchdogAction::Disconnect:
         ++history.disconnects;
         emit actionTaken(key, watched.name, watched.action, QStringLiteral("disconnected"));
-        m_disconnectClient(*session, QStringLiteral("watchdog expired: no feed in time"));
+        m_disconnectClient(key, QStringLiteral("watchdog expired: no feed in time"));
         return;
     case WatchdogAction::Terminate:
     case WatchdogAction::Kill:
@@ -271,7 +262,7 @@ void ClientWatchdog::onExpired(quint64 key)
     // The owner again, now: the socket may have been passed on, shared, or its holder may have
     // exited since registration. Only the same instance (or, if it was ambiguous then, whoever
     // owns it now) is signalled; anything else is disconnected.
-    const PeerLookupResult now = lookupPeerProcess(session->fd());
+    const PeerLookupResult now = lookupPeerProcess(fd);
     QString refusal;
     if (now.status != PeerLookup::Found)
         refusal = now.detail;
@@ -286,18 +277,18 @@ void ClientWatchdog::onExpired(quint64 key)
         history.lastOutcome = ProcessSignaller::Outcome::Refused;
         history.lastDetail = refusal;
         emit actionTaken(key, watched.name, WatchdogAction::Disconnect, QStringLiteral("not signalled: ") + refusal);
-        m_disconnectClient(*session, QStringLiteral("watchdog expired; its process cannot be signalled: ") + refusal);
+        m_disconnectClient(key, QStringLiteral("watchdog expired; its process cannot be signalled: ") + refusal);
         return;
     }
     const PeerProcess process = now.process;
     // Asked by the signaller once the process is pinned by its pidfd, just before the signal.
     auto stillHolds = [this, key, process](QString *why) {
-        Session *current = m_findSession(key);
-        if (!current || !current->isOpen()) {
+        const int current = m_openDescriptor(key);
+        if (current < 0) {
             *why = QStringLiteral("the watched connection has closed");
             return false;
         }
-        const HoldingResult held = checkHoldsPeer(current->fd(), process);
+        const HoldingResult held = checkHoldsPeer(current, process);
         if (held.status == Holding::Holds)
             return true;
         *why = held.detail;
@@ -347,14 +338,14 @@ void ClientWatchdog::onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::
     if (outcome == ProcessSignaller::Outcome::Exited) {
         // Children that inherited its sockets (a forked reader) may keep the connections open:
         // the name is released for the restarted process all the same.
-        if (Session *session = m_findSession(key); session && session->isOpen())
-            m_disconnectClient(*session, QStringLiteral("watchdog expired: its process was ended"));
+        if (m_openDescriptor(key) >= 0)
+            m_disconnectClient(key, QStringLiteral("watchdog expired: its process was ended"));
     }
     if (nothingDone) {
         // The client stays hung otherwise, holding its name: take that away at least.
-        if (Session *session = m_findSession(key); session && session->isOpen()) {
+        if (m_openDescriptor(key) >= 0) {
             ++history.disconnects;
-            m_disconnectClient(*session, QStringLiteral("watchdog expired and its process could not be signalled: ") + detail);
+            m_disconnectClient(key, QStringLiteral("watchdog expired and its process could not be signalled: ") + detail);
         }
     }
     if (final && named != m_signalled.end())

@@ -26,7 +26,17 @@
 
 namespace Kennel {
 
-class Session;
+// A connection as the watchdog meets it at registration; the protocol handlers fill it in from
+// their session, so the watchdog knows no connection class.
+struct WatchedClient
+{
+    quint64 id = 0;  // the connection id: the watch key, and what the owner is asked about later
+    QByteArray name;
+    QString description; // the connection as log lines name it
+    // The process the kernel names as the connection's owner. Looking a TCP peer up walks /proc,
+    // so it is asked only for an action that signals (and the connection caches it).
+    std::function<const PeerLookupResult &()> owner;
+};
 
 class ClientWatchdog : public QObject
 {
@@ -54,25 +64,27 @@ public:
         QString reason;        // why refused
     };
 
-    // Resolves a watch key (the session id) to the live session, or nullptr.
-    using FindSession = std::function<Session *(quint64)>;
-    // Ends the client `session` belongs to, all of it (a legacy client is its receive connection
-    // and its main connections), telling it `why` where its protocol can. The owner of the
-    // connections does it: the watchdog does not walk the name table.
-    using DisconnectClient = std::function<void(Session &session, const QString &why)>;
+    // The descriptor of connection `id` while it is open, else -1: whose process owns it is
+    // asked of the kernel through it at expiry and just before a signal.
+    using OpenDescriptor = std::function<int(quint64 id)>;
+    // Ends the client connection `id` belongs to, all of it (a legacy client is its receive
+    // connection and its main connections), telling it `why` where its protocol can; nothing if
+    // it has closed. The owner of the connections does it: the watchdog does not walk the name
+    // table.
+    using DisconnectClient = std::function<void(quint64 id, const QString &why)>;
 
-    ClientWatchdog(const WatchdogSettings &settings, FindSession findSession, DisconnectClient disconnectClient,
+    ClientWatchdog(const WatchdogSettings &settings, OpenDescriptor openDescriptor, DisconnectClient disconnectClient,
                    QObject *parent = nullptr);
     ~ClientWatchdog() override;
 
     // A native WatchdogRegister. Out-of-bounds terms and forbidden actions are refused.
-    Granted registerNative(Session &session, const WatchdogTerms &asked);
+    Granted registerNative(const WatchedClient &client, const WatchdogTerms &asked);
     // A legacy `cmd 1, wdt 0`: the configured defaults and the action configured for the name.
-    Granted registerLegacy(Session &session);
-    // False if the session is not watched (the caller tells the peer).
-    bool feed(Session &session);
-    // The session is closing: stop watching it, without any action.
-    void forget(Session &session);
+    Granted registerLegacy(const WatchedClient &client);
+    // False if connection `id` is not watched (the caller tells the peer).
+    bool feed(quint64 id);
+    // Connection `id` is closing: stop watching it, without any action.
+    void forget(quint64 id);
     // Shutting down: no more expiries or signals; pending escalations stay (a process already sent
     // SIGTERM still gets its SIGKILL if the broker lives that long).
     void stop();
@@ -105,20 +117,19 @@ private:
         bool resolveAtExpiry = false;
     };
 
-    static quint64 sessionKey(const Session &session);
-    Granted grant(Session &session, WatchTerms terms, WatchdogAction action, bool actionChosen);
+    Granted grant(const WatchedClient &client, WatchTerms terms, WatchdogAction action, bool actionChosen);
     void onStateChanged(quint64 key, WatchState from, WatchState to);
     void onExpired(quint64 key);
     void onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::Outcome outcome, const QString &detail);
     History &historyOf(const QByteArray &name);
 
     WatchdogSettings m_settings;
-    FindSession m_findSession;
+    OpenDescriptor m_openDescriptor;
     DisconnectClient m_disconnectClient;
     Watchdog m_engine;
     ProcessSignaller m_signaller;
     std::unordered_map<quint64, Watched> m_watched;
-    // Which name a pending signal was for: the session may be gone by the time the outcome comes.
+    // Which name a pending signal was for: the connection may be gone by the time the outcome comes.
     std::unordered_map<quint64, QByteArray> m_signalled;
     QHash<QByteArray, History> m_history;
     bool m_stopped = false;

@@ -2,8 +2,8 @@
 // the exit detection and the bounds.
 #include "processsignaller.h"
 
+#include "descriptorreserve.h"
 #include "logging.h"
-#include "socketlistener.h"
 
 #include <QSocketNotifier>
 #include <QTimer>

@@ -1,7 +1,7 @@
 #include "servicessection.h"
 
 #include "names.h"
-#include "servicecredentials.h"
+#include "serviceaccount.h"
 #include "servicegraph.h"
 
 #include <QDir>
@@ -342,8 +342,8 @@ ServiceSettings readService(const QSettings &settings, const QString &name, cons
 }
 
 // ---- order and identity: name, after, user, group, supplementary_groups ----
-// The graph and the accounts are judged by the supervisor's own rules (ServiceGraph,
-// ServiceCredentials), so that the loader and the supervisor agree.
+// The graph and the accounts are judged by the rules the supervisor uses too (ServiceGraph,
+// ServiceAccount), so that the loader and the supervisor agree.
 
 void readServiceOrderAndIdentity(const QSettings &settings, ServiceSettings &service, QStringList *errors,
                                  QSet<QString> *unread)
@@ -387,7 +387,7 @@ void checkServiceOrderAndIdentity(const ServiceSettings &service, QStringList *e
                            + QStringLiteral(" is not a service name"));
     }
     QString error;
-    if (!ServiceCredentials::resolve(service, &error))
+    if (!ServiceAccount::resolve(service, &error))
         errors->append(error);
 }
 

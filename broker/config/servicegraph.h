@@ -2,6 +2,7 @@
 // starts once the services it names have registered their names with the broker, and stops
 // before them. ServiceGraph checks the graph (for the config loader: unknown names, a service
 // after itself, cycles, two services registering one name) and sorts it (for the Supervisor).
+// Pure functions of the settings, so they live with the config, the layer both build on.
 #pragma once
 
 #include "brokerconfig.h"
