@@ -129,6 +129,13 @@ struct ServiceSettings
     QString group;
     QStringList supplementaryGroups;
 
+    // Start on demand (docs/CONFIG.md [service.NAME] start): with-broker starts it with the
+    // broker; on-demand leaves it down until the first message held for its registered name, and
+    // answers start_failed to what was held if it has not registered within startTimeout.
+    enum class Start { WithBroker, OnDemand };
+    Start start = Start::WithBroker;
+    std::chrono::milliseconds startTimeout{10000};
+
     const QString &registeredName() const { return clientName.isEmpty() ? name : clientName; }
 };
 

@@ -52,15 +52,45 @@ HeldDelivery::HeldDelivery(const BrokerConfig &config, const NameRegistry &regis
     connect(&m_expiryTimer, &QTimer::timeout, this, &HeldDelivery::expireDue);
 }
 
-void HeldDelivery::watch(const Supervisor &supervisor, const ClientWatchdog &watchdog)
+void HeldDelivery::watch(Supervisor &supervisor, const ClientWatchdog &watchdog)
 {
+    m_supervisor = &supervisor;
     // A service is expected under its own name ([service.NAME]); one that registers another name
     // lists it in [hold] names.
     // [service.NAME] hold = false leaves the service out.
-    for (const Service *service : supervisor.services())
+    // An on-demand service is expected under the name it registers, in every state: a message to
+    // it is what starts it.
+    for (Service *service : supervisor.services()) {
+        if (service->settings().start == ServiceSettings::Start::OnDemand && service->settings().hold) {
+            const QByteArray name = service->settings().registeredName().toUtf8();
+            m_onDemand.insert(name, service);
+            m_expected.setServiceExpected(name, true);
+            continue;
+        }
         m_expected.setServiceExpected(service->settings().name.toUtf8(),
                                       service->settings().hold && expectedInState(service->state()));
+    }
     connect(&supervisor, &Supervisor::serviceStateChanged, this, [this](Service *service, Service::State state) {
+        if (service->settings().start == ServiceSettings::Start::OnDemand && service->settings().hold) {
+            const QByteArray name = service->settings().registeredName().toUtf8();
+            // Its run ended before it registered: the start has failed.
+            if (m_starting.contains(name)
+                && (state == Service::State::Backoff || state == Service::State::Exited
+                    || state == Service::State::Failed || state == Service::State::Stopped)) {
+                const Service::Status status = service->status();
+                QString why = state == Service::State::Failed ? status.lastError
+                              : status.lastExitCode == -1      ? status.lastError
+                              : status.lastExitSignal          ? QStringLiteral("killed by signal %1 before it registered").arg(status.lastExitSignal)
+                                                               : QStringLiteral("exited with code %1 before it registered").arg(status.lastExitCode);
+                if (state == Service::State::Stopped)
+                    why = QStringLiteral("stopped before it registered");
+                startFailed(name, why);
+                // Not brought back by its restart policy: the next message tries again.
+                if (state == Service::State::Backoff)
+                    service->stop();
+            }
+            return;
+        }
         const QByteArray name = service->settings().name.toUtf8();
         m_expected.setServiceExpected(name, service->settings().hold && expectedInState(state));
         // Stopped by an operator or the shutdown, ended for good, or failed: its connection closing
@@ -107,12 +137,62 @@ DeliveryStatus HeldDelivery::offer(Endpoint &sender, QByteArrayView target, quin
     if (verdict == HoldTable::Verdict::Held && !m_expiryTimer.isActive())
         scheduleExpiry();
     const DeliveryStatus status = statusOf(verdict);
+    if (verdict == HoldTable::Verdict::Held && !m_onDemand.isEmpty() && !m_starting.contains(target.toByteArray())) {
+        const QByteArray name = target.toByteArray();
+        // Later, from the event loop: the sender hears `held` (the router's answer to this offer)
+        // before any start_failed for the same message.
+        if (m_onDemand.contains(name))
+            QMetaObject::invokeMethod(this, [this, name] { maybeStartOnDemand(name); }, Qt::QueuedConnection);
+    }
     return status;
+}
+
+void HeldDelivery::maybeStartOnDemand(const QByteArray &name)
+{
+    Service *service = m_onDemand.value(name);
+    if (!service || !m_supervisor || m_starting.contains(name) || !m_table.summary(name))
+        return;
+    const Service::State state = service->state();
+    // A process that runs, starts or waits to restart (its restart policy's) is coming back as
+    // any supervised service: its messages wait for it like any held name's.
+    if (state != Service::State::Stopped && state != Service::State::Exited && state != Service::State::Failed)
+        return;
+    auto *timer = new QTimer(this);
+    timer->setSingleShot(true);
+    connect(timer, &QTimer::timeout, this, [this, name, service] {
+        startFailed(name, QStringLiteral("did not register within start_timeout_ms (%1 ms)")
+                              .arg(service->settings().startTimeout.count()));
+        service->stop();
+    });
+    m_starting.insert(name, timer);
+    timer->start(service->settings().startTimeout);
+    ++m_counters.onDemandStarts;
+    qCInfo(lcHold).noquote() << "starting on-demand service" << service->name() << "for"
+                             << m_table.summary(name)->count << "held message(s) to" << QString::fromLatin1(name);
+    if (!m_supervisor->startOnDemand(service))
+        startFailed(name, QStringLiteral("the broker is stopping"));
+}
+
+void HeldDelivery::startFailed(const QByteArray &name, const QString &why)
+{
+    if (QTimer *timer = m_starting.take(name))
+        timer->deleteLater();
+    ++m_counters.startFailures;
+    const std::deque<HoldTable::Message> held = m_table.takeStartFailed(name);
+    qCWarning(lcHold).noquote() << "on-demand start for" << QString::fromLatin1(name) << "failed:" << why << "-"
+                                << held.size() << "held message(s) answered start_failed";
+    for (const HoldTable::Message &message : held) {
+        logOutcome(message, DeliveryStatus::StartFailed);
+        tell(message, DeliveryStatus::StartFailed);
+    }
+    scheduleExpiry();
 }
 
 void HeldDelivery::registered(Session &holder)
 {
     m_expected.noteRegistered(holder.name());
+    if (QTimer *timer = m_starting.take(holder.name()))
+        timer->deleteLater(); // the on-demand start succeeded
     if (m_table.count() == 0)
         return;
     std::deque<HoldTable::Message> held = m_table.take(holder.name());
@@ -242,6 +322,9 @@ void HeldDelivery::connectionClosed(const Session &session)
 void HeldDelivery::shutdown()
 {
     m_expiryTimer.stop();
+    for (QTimer *timer : std::as_const(m_starting))
+        timer->deleteLater();
+    m_starting.clear();
     for (const HoldTable::Message &message : m_table.takeAll()) {
         logOutcome(message, DeliveryStatus::ShuttingDown);
         tell(message, DeliveryStatus::ShuttingDown);

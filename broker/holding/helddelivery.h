@@ -19,6 +19,7 @@
 #include "holdtable.h"
 #include "logthrottle.h"
 
+#include <QHash>
 #include <QObject>
 #include <QTimer>
 
@@ -27,6 +28,7 @@ namespace Kennel {
 class ClientWatchdog;
 class MemoryBudget;
 class NameRegistry;
+class Service;
 class Session;
 class Supervisor;
 struct BrokerConfig;
@@ -45,12 +47,15 @@ public:
         quint64 refusedAtFlush = 0; // flushed but the new holder could not take it (queue_full, legacy limits)
         quint64 fromLegacy = 0;     // held for an old-protocol sender, who is never told
         quint64 untold = 0;         // a final status whose sender had gone by then
+        quint64 onDemandStarts = 0; // on-demand services started by a held message
+        quint64 startFailures = 0;  // of which did not register (exit, start limit, start_timeout_ms)
     };
 
     HeldDelivery(const BrokerConfig &config, const NameRegistry &registry, MemoryBudget &budget, QObject *parent = nullptr);
 
-    // Expected names from the supervisor's services and the watchdog's actions.
-    void watch(const Supervisor &supervisor, const ClientWatchdog &watchdog);
+    // Expected names from the supervisor's services and the watchdog's actions; on-demand
+    // services are started through it.
+    void watch(Supervisor &supervisor, const ClientWatchdog &watchdog);
 
     DeliveryStatus offer(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
                          const char *legacyMsgField, bool wantStatus) override;
@@ -71,6 +76,10 @@ private:
     void expireDue();
     void scheduleExpiry();
     void logOutcome(const HoldTable::Message &message, DeliveryStatus status, const char *detail = nullptr);
+    // On demand ([service.NAME] start = on-demand): a message was held for `name`.
+    void maybeStartOnDemand(const QByteArray &name);
+    // The start for `name` failed: every message held for it is answered start_failed.
+    void startFailed(const QByteArray &name, const QString &why);
 
     const BrokerConfig &m_config;
     const NameRegistry &m_registry;
@@ -79,6 +88,9 @@ private:
     Counters m_counters;
     QTimer m_expiryTimer;
     LogThrottle m_log;
+    Supervisor *m_supervisor = nullptr;
+    QHash<QByteArray, Service *> m_onDemand;  // by registered name
+    QHash<QByteArray, QTimer *> m_starting;   // on-demand starts not yet registered: their start_timeout_ms
 };
 
 } // namespace Kennel

@@ -77,6 +77,14 @@ std::deque<HoldTable::Message> HoldTable::take(QByteArrayView name)
     return std::move(queue->messages);
 }
 
+std::deque<HoldTable::Message> HoldTable::takeStartFailed(QByteArrayView name)
+{
+    std::deque<Message> messages = take(name);
+    m_counters.flushed -= messages.size();
+    m_counters.startFailed += messages.size();
+    return messages;
+}
+
 std::vector<HoldTable::Message> HoldTable::takeAll()
 {
     std::vector<Message> all;

@@ -69,6 +69,7 @@ public:
         quint64 droppedNameCount = 0;
         quint64 droppedNameBytes = 0;
         quint64 droppedTotal = 0;
+        quint64 startFailed = 0; // its on-demand service could not be started (answered start_failed)
     };
 
     // `total` is the broker-wide budget (BudgetLedger::heldMessages); a limit of 0 is no limit.
@@ -82,6 +83,9 @@ public:
     Verdict hold(Message message, const HoldLimits &limits, Clock::time_point now);
     // Everything held for `name`, oldest first; the name holds nothing afterwards.
     std::deque<Message> take(QByteArrayView name);
+    // Everything held for `name`, whose on-demand service could not be started: as take(), but
+    // counted as startFailed.
+    std::deque<Message> takeStartFailed(QByteArrayView name);
     // Everything held, for a broker that stops.
     std::vector<Message> takeAll();
     // The messages whose time to live has passed at `now`, oldest first per name.

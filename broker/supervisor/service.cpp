@@ -231,6 +231,25 @@ void Service::start()
     launch(false);
 }
 
+void Service::startOnDemand()
+{
+    switch (m_state) {
+    case State::Starting:
+    case State::Running:
+    case State::Backoff: // its restart policy brings it back
+        return;
+    case State::Stopping:
+        m_startAfterStop = true;
+        return;
+    case State::Stopped:
+    case State::Exited:
+    case State::Failed:
+        break;
+    }
+    m_status.consecutiveFailures = 0;
+    launch(false);
+}
+
 void Service::setNotStartedReason(const QString &why)
 {
     if (m_process || m_state == State::Starting || m_state == State::Running || m_state == State::Stopping)

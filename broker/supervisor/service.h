@@ -121,6 +121,11 @@ public:
     // the process is gone — at once (from inside stop()) if there is no process (Backoff, Exited,
     // Failed). Already Stopped: nothing, no signal.
     void stop();
+    // A message was held for an on-demand service ([service.NAME] start = on-demand): start as
+    // start() does but keep the start-limit history, so that a stream of messages to a program
+    // that cannot start stays within start_limit (the service goes Failed; the next message after
+    // the window tries again). Failed counts as Stopped here.
+    void startOnDemand();
     // Operator action: stop (if a process runs) then start, failure history cleared.
     void restart();
     // Why a service with no process has not been started (the supervisor: it waits for its

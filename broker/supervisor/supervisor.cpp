@@ -86,9 +86,20 @@ void Supervisor::startAll()
         qCInfo(lcSupervisor) << "starting" << m_services.size() << "service(s)";
     for (Service *service : std::as_const(m_order)) {
         const Service::State state = service->state();
+        if (service->settings().start == ServiceSettings::Start::OnDemand)
+            continue;
         if (state == Service::State::Stopped || state == Service::State::Exited || state == Service::State::Failed)
             requestStart(service);
     }
+}
+
+bool Supervisor::startOnDemand(Service *service)
+{
+    if (m_stopping)
+        return false;
+    qCInfo(lcSupervisor).noquote() << "service" << service->name() + QLatin1Char(':') << "starting on demand";
+    requestStart(service, true);
+    return true;
 }
 
 QList<Service *> Supervisor::dependencies(const Service *service) const
@@ -114,7 +125,7 @@ QStringList Supervisor::waitingFor(const Service *service) const
     return names;
 }
 
-void Supervisor::requestStart(Service *service)
+void Supervisor::requestStart(Service *service, bool onDemand)
 {
     QStringList missing;
     for (const Service *dependency : dependencies(service)) {
@@ -123,9 +134,17 @@ void Supervisor::requestStart(Service *service)
     }
     if (missing.isEmpty()) {
         m_pending.removeOne(service);
-        service->start();
+        m_onDemandPending.remove(service);
+        if (onDemand)
+            service->startOnDemand();
+        else
+            service->start();
         return;
     }
+    if (onDemand)
+        m_onDemandPending.insert(service);
+    else
+        m_onDemandPending.remove(service);
     if (!m_pending.contains(service)) {
         // In start order, so that startWaiting() starts them dependencies first.
         m_pending.append(service);
@@ -179,7 +198,10 @@ void Supervisor::startWaiting()
         m_pending.removeOne(service);
         qCInfo(lcSupervisor).noquote() << "service" << service->name() + QLatin1Char(':')
                                        << "its dependencies have registered; starting";
-        service->start();
+        if (m_onDemandPending.remove(service))
+            service->startOnDemand();
+        else
+            service->start();
     }
 }
 
@@ -236,6 +258,7 @@ void Supervisor::stopAll()
     m_stopping = true;
     // Nothing waiting for its dependencies starts any more.
     m_pending.clear();
+    m_onDemandPending.clear();
     // Hold back every pending restart first: a service further down the list must not come back
     // up while the ones after it are being stopped.
     for (Service *service : std::as_const(m_order)) {

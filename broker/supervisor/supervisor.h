@@ -42,8 +42,12 @@ public:
     // KENNEL_BROKER and the like: handed to every service from its next start on.
     void setBrokerEnvironment(const QProcessEnvironment &env);
 
-    // Starts every service that is not running (Stopped, Exited or Failed), in config order.
+    // Starts every service that is not running (Stopped, Exited or Failed), in config order;
+    // on-demand services ([service.NAME] start = on-demand) are left for startOnDemand().
     void startAll();
+    // A message is held for on-demand `service`: start it (once its dependencies are ready),
+    // keeping its start-limit history (Service::startOnDemand). False while stopping.
+    bool startOnDemand(Service *service);
     // Stops the services in reverse config order, each only after the one started after it is
     // gone; emits allStopped() when the last is down — at once, from inside stopAll(), if none
     // runs. Services waiting to restart are held first so none comes back up meanwhile. A second
@@ -83,7 +87,7 @@ signals:
 private:
     void stopNext();
     // Starts `service` now if every service it names is ready, else marks it waiting.
-    void requestStart(Service *service);
+    void requestStart(Service *service, bool onDemand = false);
     void startWaiting();
     // Says in `service`'s status (lastError) and to monitors what it waits for.
     void noteWaiting(Service *service);
@@ -94,6 +98,7 @@ private:
     QList<Service *> m_order;        // start order
     QSet<const Service *> m_ready;   // registered their name during their current run
     QList<Service *> m_pending;      // to start once their dependencies are ready, in start order
+    QSet<const Service *> m_onDemandPending; // of m_pending: started by a held message
     QList<Service *> m_toStop; // stopAll(): still to stop, next first
     QMetaObject::Connection m_waiting;
     bool m_stopping = false;

@@ -91,7 +91,7 @@ enum class DeliveryStatus : quint16 {
     DroppedNameCount = 10,// not held: the target already holds [hold] max_count messages (this, the newest, is dropped)
     DroppedNameBytes = 11,// not held: it would take the target's held bytes past [hold] max_bytes
     DroppedTotal = 12,    // not held: it would take all held messages past [hold] total_bytes
-    StartFailed = 13,     // held for a service that could not be started (reserved: on-demand start)
+    StartFailed = 13,     // held for an on-demand service whose start failed (PROTOCOL §5.4)
 };
 
 // Error frame codes (PROTOCOL §4.3). Codes below 1000 travel on the wire; the client library

@@ -39,6 +39,11 @@ const QString KeyUser = QStringLiteral("user");
 const QString KeyGroup = QStringLiteral("group");
 const QString KeySupplementaryGroups = QStringLiteral("supplementary_groups");
 const QString KeyServiceHold = QStringLiteral("hold"); // held delivery ([hold]): expected back while it restarts
+// Start on demand: read by readServiceStart().
+const QString KeyStart = QStringLiteral("start");
+const QString KeyStartTimeout = QStringLiteral("start_timeout_ms");
+constexpr qint64 MinStartTimeoutMs = 100;
+constexpr qint64 MaxStartTimeoutMs = 3600000;
 
 // The numeric keys of a [service.NAME] group; file only.
 struct ServiceNumericKey
@@ -393,6 +398,55 @@ void checkServiceOrderAndIdentity(const ServiceSettings &service, QStringList *e
 
 // ---- end of order and identity ----
 
+// ---- start on demand: start, start_timeout_ms ----
+
+void readServiceStart(const QSettings &settings, ServiceSettings &service, QStringList *errors, QSet<QString> *unread)
+{
+    const QString startKey = serviceKey(service.name, KeyStart);
+    if (settings.contains(startKey)) {
+        const std::optional<QString> text = singleValue(settings, startKey, errors);
+        if (text && *text == QLatin1String("with-broker")) {
+            service.start = ServiceSettings::Start::WithBroker;
+        } else if (text && *text == QLatin1String("on-demand")) {
+            service.start = ServiceSettings::Start::OnDemand;
+        } else {
+            if (text)
+                errors->append(startKey + QStringLiteral(": ") + quoted(*text)
+                               + QStringLiteral(" is not a start mode (with-broker or on-demand)"));
+            unread->insert(KeyStart);
+        }
+    }
+    const QString timeoutKey = serviceKey(service.name, KeyStartTimeout);
+    if (settings.contains(timeoutKey)) {
+        const std::optional<QString> text = singleValue(settings, timeoutKey, errors);
+        bool ok = false;
+        const qint64 value = text ? text->toLongLong(&ok) : 0;
+        if (ok && value >= MinStartTimeoutMs && value <= MaxStartTimeoutMs) {
+            service.startTimeout = std::chrono::milliseconds(value);
+        } else {
+            if (text)
+                errors->append(timeoutKey + QStringLiteral(": ") + quoted(*text) + QStringLiteral(" is not a number in ")
+                               + QString::number(MinStartTimeoutMs) + QStringLiteral("..")
+                               + QString::number(MaxStartTimeoutMs));
+            unread->insert(KeyStartTimeout);
+        }
+    }
+}
+
+void checkServiceStart(const ServiceSettings &service, QStringList *errors)
+{
+    if (service.startTimeout.count() < MinStartTimeoutMs || service.startTimeout.count() > MaxStartTimeoutMs)
+        errors->append(serviceKey(service.name, KeyStartTimeout) + QStringLiteral(": ")
+                       + QString::number(service.startTimeout.count()) + QStringLiteral(" is not in ")
+                       + QString::number(MinStartTimeoutMs) + QStringLiteral("..") + QString::number(MaxStartTimeoutMs));
+    // Only a held message starts it: without holding nothing ever would.
+    if (service.start == ServiceSettings::Start::OnDemand && !service.hold)
+        errors->append(serviceKey(service.name, KeyStart)
+                       + QStringLiteral(": on-demand needs hold = true (a held message is what starts it)"));
+}
+
+// ---- end of start on demand ----
+
 } // namespace
 
 const QStringList &serviceKeys()
@@ -405,6 +459,7 @@ const QStringList &serviceKeys()
         list.append(KeyServiceMonitor);
         list << KeyServiceName << KeyAfter << KeyUser << KeyGroup << KeySupplementaryGroups;
         list.append(KeyServiceHold);
+        list << KeyStart << KeyStartTimeout;
         return list;
     }();
     return keys;
@@ -434,6 +489,8 @@ void applyServices(const QSettings &settings, const IniLayout &layout, const QDi
         readServiceOrderAndIdentity(settings, service, &pass.errors, &unread);
         checkService(service, &pass.errors, unread);
         checkServiceOrderAndIdentity(service, &pass.errors);
+        readServiceStart(settings, service, &pass.errors, &unread);
+        checkServiceStart(service, &pass.errors);
         if (pass.errors.size() == before)
             services.append(service);
     }
@@ -455,6 +512,7 @@ void validateServices(const BrokerConfig &config, QStringList *errors)
         names.insert(service.name);
         checkService(service, errors);
         checkServiceOrderAndIdentity(service, errors);
+        checkServiceStart(service, errors);
     }
     *errors += ServiceGraph::check(config.services);
 }

@@ -169,6 +169,8 @@ QStringList describe(const ServiceSettings &s)
         QStringLiteral("start_limit_window_ms=") + QString::number(s.startLimitWindow.count()),
         QStringLiteral("stop_signal=") + QString::number(s.stopSignal),
         QStringLiteral("stop_timeout_ms=") + QString::number(s.stopTimeout.count()),
+        QStringLiteral("start=") + (s.start == ServiceSettings::Start::OnDemand ? QStringLiteral("on-demand") : QStringLiteral("with-broker")),
+        QStringLiteral("start_timeout_ms=") + QString::number(s.startTimeout.count()),
     };
 }
 
@@ -181,7 +183,7 @@ QString unknownGroup(const char *group)
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor, name, after, user, group, supplementary_groups, hold");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor, name, after, user, group, supplementary_groups, hold, start, start_timeout_ms");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
