@@ -46,7 +46,12 @@ int main(int argc, char *argv[])
     const QCommandLineOption watchdogOption(QStringLiteral("watchdog-interval-ms"),
                                             QStringLiteral("Register with the broker's watchdog with this interval (0: don't)."),
                                             QStringLiteral("MS"), QStringLiteral("0"));
-    parser.addOptions({nameOption, peerOption, brokerOption, intervalOption, countOption, watchdogOption});
+    // While the peer is away (a message to it was held), send more often: the messages sent in the
+    // gap are what shows that nothing is lost.
+    const QCommandLineOption heldIntervalOption(QStringLiteral("held-interval-ms"),
+                                                QStringLiteral("Time between messages while one to the peer is held (0: same as --interval-ms)."),
+                                                QStringLiteral("MS"), QStringLiteral("0"));
+    parser.addOptions({nameOption, peerOption, brokerOption, intervalOption, countOption, watchdogOption, heldIntervalOption});
     parser.process(app);
 
     QString error;
@@ -78,13 +83,23 @@ int main(int argc, char *argv[])
 
     int sequence = 0;
     QTimer sendTimer;
-    sendTimer.setInterval(parser.value(intervalOption).toInt());
+    const int intervalMs = parser.value(intervalOption).toInt();
+    const int heldIntervalMs = parser.value(heldIntervalOption).toInt() > 0 ? parser.value(heldIntervalOption).toInt() : intervalMs;
+    sendTimer.setInterval(intervalMs);
+    // What became of every message sent, for the summary at exit. A message held and then
+    // delivered counts in both.
+    struct Tally
+    {
+        int sent = 0, delivered = 0, held = 0, expired = 0, notDelivered = 0;
+    } tally;
     QObject::connect(&sendTimer, &QTimer::timeout, &client, [&] {
         if (client.state() != KennelClient::Registered)
             return;
         const QByteArray text = "hello #" + QByteArray::number(++sequence) + " from " + client.name();
-        if (client.send(peer, text))
+        if (client.send(peer, text)) {
+            ++tally.sent;
             say(QStringLiteral("sent #%1 to %2").arg(sequence).arg(QString::fromUtf8(peer)));
+        }
         if (count > 0 && sequence >= count)
             QTimer::singleShot(1000, &app, [] { QCoreApplication::exit(0); });
     });
@@ -97,26 +112,48 @@ int main(int argc, char *argv[])
                      [](const QByteArray &source, const QByteArray &payload, quint32) {
                          say(QStringLiteral("received from %1: %2").arg(QString::fromUtf8(source), QString::fromUtf8(payload)));
                      });
+    // After SIGUSR1: says once when every message sent has its final status.
+    bool draining = false;
+    const auto sayIfAllAnswered = [&] {
+        if (draining && tally.sent == tally.delivered + tally.expired + tally.notDelivered) {
+            draining = false;
+            say(QStringLiteral("all its messages are answered"));
+        }
+    };
     // A held message (its target is being restarted) is answered twice: `held` now, the outcome later.
     QHash<quint32, QElapsedTimer> heldSince;
     QObject::connect(&client, &KennelClient::deliveryStatusReceived, &client,
-                     [&heldSince](quint32 id, const QByteArray &target, Kennel::DeliveryStatus status) {
+                     [&](quint32 id, const QByteArray &target, Kennel::DeliveryStatus status) {
                          const QString to = QString::fromUtf8(target);
                          if (status == Kennel::DeliveryStatus::Held) {
+                             ++tally.held;
                              heldSince[id].start();
+                             if (sendTimer.interval() != heldIntervalMs) {
+                                 sendTimer.setInterval(heldIntervalMs);
+                                 say(QStringLiteral("%1 is away: sending every %2 ms until it is back").arg(to).arg(heldIntervalMs));
+                             }
                              say(QStringLiteral("message %1 to %2 held: %2 is expected back").arg(id).arg(to));
                              return;
                          }
                          const auto held = heldSince.constFind(id);
                          const qint64 waitedMs = held == heldSince.cend() ? -1 : held->elapsed();
                          heldSince.remove(id);
+                         if (heldSince.isEmpty() && sendTimer.interval() != intervalMs)
+                             sendTimer.setInterval(intervalMs);
                          if (status == Kennel::DeliveryStatus::Delivered) {
+                             ++tally.delivered;
                              if (waitedMs >= 0)
                                  say(QStringLiteral("message %1 to %2 delivered %3 ms later").arg(id).arg(to).arg(waitedMs));
+                             sayIfAllAnswered();
                              return;
                          }
+                         if (status == Kennel::DeliveryStatus::Expired)
+                             ++tally.expired;
+                         else
+                             ++tally.notDelivered;
                          say(QStringLiteral("message %1 to %2 not delivered: %3")
                                  .arg(id).arg(to, QLatin1String(Kennel::deliveryStatusName(status))));
+                         sayIfAllAnswered();
                      });
     QObject::connect(&client, &KennelClient::errorOccurred, &client, [](KennelClient::ClientError, const QString &text) {
         say(QStringLiteral("error: %1").arg(text));
@@ -130,13 +167,30 @@ int main(int argc, char *argv[])
         say(QStringLiteral("reconnecting in %1 ms").arg(delayMs));
     });
 
+    // SIGUSR1: stop sending, so that what was sent can be answered before the broker stops (the
+    // demo runner sends it before it stops the broker). SIGINT, SIGTERM: exit.
     Kennel::UnixSignalWatcher signalWatcher;
     signalWatcher.watch(SIGINT);
     signalWatcher.watch(SIGTERM);
-    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &app, [] { QCoreApplication::exit(0); });
+    signalWatcher.watch(SIGUSR1);
+    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &app, [&](int signalNumber) {
+        sendTimer.stop();
+        sendTimer.disconnect();
+        if (signalNumber == SIGUSR1) {
+            draining = true;
+            say(QStringLiteral("stops sending"));
+            sayIfAllAnswered();
+        } else
+            QCoreApplication::exit(0);
+    });
     client.connectToBroker();
     const int status = app.exec();
     client.disconnectFromBroker();
     say(QStringLiteral("stopped after sending %1 messages").arg(sequence));
+    // Sent but not answered yet: the broker stopped before it said. Not lost by the broker, but
+    // not known delivered either, so the summary shows them.
+    const int unanswered = tally.sent - tally.delivered - tally.expired - tally.notDelivered;
+    say(QStringLiteral("summary: sent %1, delivered %2, held %3, expired %4, not delivered %5, unanswered %6")
+            .arg(tally.sent).arg(tally.delivered).arg(tally.held).arg(tally.expired).arg(tally.notDelivered).arg(unanswered));
     return status;
 }

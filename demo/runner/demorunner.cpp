@@ -5,8 +5,10 @@
 #include <QFile>
 #include <QProcessEnvironment>
 #include <QRandomGenerator>
+#include <QRegularExpression>
 #include <QTimer>
 
+#include <csignal>
 #include <cstdio>
 #include <unistd.h>
 
@@ -14,6 +16,10 @@ namespace {
 // The broker stops its services (each within its own stop timeout) before it exits; past this it
 // is killed.
 constexpr int BrokerStopGraceMs = 20000;
+
+// After client2 is asked to stop sending: the longest wait for its last messages to be answered (a
+// held one waits for client1's restart: restart_delay_ms, 2500, plus its start).
+constexpr int ClientDrainMs = 4000;
 
 // The broker's log lines arrive as "category|type|message" (see QT_MESSAGE_PATTERN below).
 constexpr char FieldSeparator = '|';
@@ -97,7 +103,8 @@ bool DemoRunner::writeConfig(QString *error)
                                   QStringLiteral("--text"), QStringLiteral("hello"), QStringLiteral("--watchdog"),
                                   QStringLiteral("--feed-interval-ms"), QString::number(m_options.feedIntervalMs)};
     const QStringList client2Args{QStringLiteral("--name"), QStringLiteral("client2"), QStringLiteral("--peer"), QStringLiteral("client1"),
-                                  QStringLiteral("--interval-ms"), interval, QStringLiteral("--watchdog-interval-ms"),
+                                  QStringLiteral("--interval-ms"), interval, QStringLiteral("--held-interval-ms"),
+                                  QString::number(m_options.heldIntervalMs), QStringLiteral("--watchdog-interval-ms"),
                                   QStringLiteral("3000")};
     // The same story as resources/examples/kennel-demo.ini, with this build's programs and ports.
     QString config = QStringLiteral(
@@ -118,14 +125,16 @@ bool DemoRunner::writeConfig(QString *error)
         "arguments = %5\n"
         "\n"
         "; The old client1: it feeds every %6 ms, too slowly, so the watchdog ends it and the supervisor\n"
-        "; starts it again.\n"
+        "; starts it again. It starts once client2 has registered: client2's messages to it are then\n"
+        "; held by the broker while it is down, and delivered when it registers again.\n"
         "[service.client1]\n"
         "program = %7\n"
         "arguments = %8\n"
+        "after = client2\n"
         "restart = on-failure\n"
-        "restart_delay_ms = 1000\n"
-        "; Doubling per consecutive failure, capped: a kill and a restart about every 11 s.\n"
-        "restart_delay_max_ms = 2000\n"
+        "; Longer than client2's send interval, so that at least one of its messages is held each time.\n"
+        "restart_delay_ms = 2500\n"
+        "restart_delay_max_ms = 2500\n"
         "; Killed about every 11 s by design: allow that, while a client that dies on start is still given up on.\n"
         "start_limit = 20\n")
         .arg(m_options.host, port, m_dir.filePath(QStringLiteral("broker.sock")),
@@ -181,6 +190,8 @@ void DemoRunner::start()
         const bool clean = status == QProcess::NormalExit && code == 0;
         print(QStringLiteral("demo"), status == QProcess::NormalExit ? QStringLiteral("kennel-broker exited with status %1").arg(code)
                                                                      : QStringLiteral("kennel-broker was killed by a signal"));
+        if (!m_summary.isEmpty())
+            print(QStringLiteral("demo"), QStringLiteral("client2's messages to client1: ") + m_summary);
         print(QStringLiteral("demo"), QStringLiteral("done after %1 s").arg(m_clock.elapsed() / 1000.0, 0, 'f', 1));
         emit finished(clean && m_stopping ? 0 : 1);
     });
@@ -210,6 +221,16 @@ void DemoRunner::readBroker()
         if (line.isEmpty())
             continue;
         showLogLine(line);
+        // The pid the supervisor started client2 with, which stop() asks to stop sending.
+        static const QRegularExpression client2Started(QStringLiteral("service client2: started, pid (\\d+)"));
+        if (const QRegularExpressionMatch match = client2Started.match(line); match.hasMatch())
+            m_client2Pid = match.captured(1).toInt();
+        else if (line.contains(QLatin1String("service client2: exited")))
+            m_client2Pid = 0;
+        if (m_stopping && line.contains(QLatin1String("client2: all its messages are answered")))
+            stopBroker();
+        if (line.contains(QLatin1String("client2: summary: ")))
+            m_summary = line.section(QLatin1String("client2: summary: "), 1);
         if (m_options.openMonitor && !m_monitor && line.contains(QLatin1String("listening on unix:")))
             startMonitor();
     }
@@ -254,7 +275,23 @@ void DemoRunner::stop(const QString &why)
         emit finished(1);
         return;
     }
-    print(QStringLiteral("demo"), QStringLiteral("stopping (%1): the broker stops its services, then itself").arg(why));
+    // client1 is stopped first (it depends on client2): a message client2 sent it then would be
+    // refused. So client2 stops sending first, and its last messages are answered.
+    if (m_client2Pid > 0 && ::kill(pid_t(m_client2Pid), SIGUSR1) == 0) {
+        print(QStringLiteral("demo"), QStringLiteral("stopping (%1): client2 stops sending").arg(why));
+        QTimer::singleShot(ClientDrainMs, this, [this] { stopBroker(); });
+        return;
+    }
+    print(QStringLiteral("demo"), QStringLiteral("stopping (%1)").arg(why));
+    stopBroker();
+}
+
+void DemoRunner::stopBroker()
+{
+    if (m_brokerStopping || m_broker->state() == QProcess::NotRunning)
+        return;
+    m_brokerStopping = true;
+    print(QStringLiteral("demo"), QStringLiteral("the broker stops its services, then itself"));
     if (m_monitor && m_monitor->state() != QProcess::NotRunning)
         m_monitor->terminate();
     m_broker->terminate();

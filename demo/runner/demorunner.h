@@ -16,6 +16,7 @@ struct DemoOptions
     QString host = QStringLiteral("127.0.0.1");
     quint16 port = 8000;
     int intervalMs = 2000;      // between two messages of a client
+    int heldIntervalMs = 250;   // client2's messages while one to client1 is held
     int feedIntervalMs = 10000; // client1's feeds: the old client1 fed every 10 s against 3 s x 3
     int durationSeconds = 0;    // 0: until Ctrl-C
     bool openMonitor = false;   // start kennel-monitor on the broker's Unix socket
@@ -42,6 +43,7 @@ private:
     void print(const QString &label, const QString &line);
     bool writeMonitorToken(QString *error);
     void startMonitor();
+    void stopBroker();
 
     DemoOptions m_options;
     QTemporaryDir m_dir;
@@ -52,4 +54,7 @@ private:
     QByteArray m_partialLine;
     QElapsedTimer m_clock;
     bool m_stopping = false;
+    bool m_brokerStopping = false;
+    qint64 m_client2Pid = 0;
+    QString m_summary; // client2's last "summary:" line
 };
