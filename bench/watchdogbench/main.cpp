@@ -3,10 +3,10 @@
 //
 // Two runs in one process, one event loop each, same harness: a 10 ms QTimer feeds a slice of the
 // clients so that each is fed once per feed interval, spread evenly. The first run calls
-// Watchdog::feed() on N watched entries; the second (the baseline) runs the same timer and loop
+// DeadlineEngine::feed() on N watched entries; the second (the baseline) runs the same timer and loop
 // without a watchdog. The difference in process CPU time (getrusage, user + sys) is the engine's
 // cost. Figures go to docs/BENCHMARKS.md; the exit code is 1 if any client went late or expired.
-#include "watchdog.h"
+#include "deadlineengine.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -21,7 +21,7 @@
 
 using namespace Kennel;
 using namespace std::chrono_literals;
-using Clock = Watchdog::Clock;
+using Clock = DeadlineEngine::Clock;
 
 namespace {
 
@@ -41,7 +41,7 @@ struct RunResult
     quint64 feeds = 0;
     int late = 0;
     int expired = 0;
-    Watchdog::Stats stats;
+    DeadlineEngine::Stats stats;
     Clock::duration worstTickGap{0};
 };
 
@@ -65,7 +65,7 @@ RunResult run(const Options &options, bool feeding)
     const int slice = (options.clients + ticksPerCycle - 1) / ticksPerCycle;
 
     RunResult result;
-    Watchdog watchdog;
+    DeadlineEngine watchdog;
     if (feeding) {
         watchdog.reserve(size_t(options.clients));
         WatchTerms terms;
@@ -73,7 +73,7 @@ RunResult run(const Options &options, bool feeding)
         terms.allowedMisses = options.misses;
         for (int key = 0; key < options.clients; ++key)
             watchdog.watch(quint64(key), terms);
-        QObject::connect(&watchdog, &Watchdog::stateChanged, &watchdog, [&](quint64, WatchState, WatchState to) {
+        QObject::connect(&watchdog, &DeadlineEngine::stateChanged, &watchdog, [&](quint64, WatchState, WatchState to) {
             if (to == WatchState::Late)
                 ++result.late;
             else if (to == WatchState::Expired)
@@ -121,7 +121,7 @@ RunResult run(const Options &options, bool feeding)
 // feed() alone, in a tight loop over every entry: the per-call cost without the harness around it.
 double nanosecondsPerFeed(const Options &options)
 {
-    Watchdog watchdog;
+    DeadlineEngine watchdog;
     watchdog.reserve(size_t(options.clients));
     WatchTerms terms;
     terms.interval = std::chrono::milliseconds(options.intervalMs);

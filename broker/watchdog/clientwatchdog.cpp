@@ -57,8 +57,8 @@ ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, FindSession fin
     , m_findSession(std::move(findSession))
     , m_disconnectClient(std::move(disconnectClient))
 {
-    connect(&m_engine, &Watchdog::stateChanged, this, &ClientWatchdog::onStateChanged);
-    connect(&m_engine, &Watchdog::expired, this, &ClientWatchdog::onExpired);
+    connect(&m_engine, &DeadlineEngine::stateChanged, this, &ClientWatchdog::onStateChanged);
+    connect(&m_engine, &DeadlineEngine::expired, this, &ClientWatchdog::onExpired);
     connect(&m_signaller, &ProcessSignaller::outcome, this, &ClientWatchdog::onSignalOutcome);
 }
 
@@ -223,7 +223,7 @@ void ClientWatchdog::onStateChanged(quint64 key, WatchState from, WatchState to)
     const auto it = m_watched.find(key);
     if (it == m_watched.end())
         return;
-    const Watchdog::Entry *entry = m_engine.entry(key);
+    const DeadlineEngine::Entry *entry = m_engine.entry(key);
     if (to == WatchState::Late && entry) {
         // Reported as of the moment it went late, which is when this runs (the engine's clock).
         qCInfo(lcWatchdog).noquote() << QStringLiteral("'%1' is late: no feed for %2 ms; it expires in %3 ms")

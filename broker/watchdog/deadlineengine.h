@@ -25,7 +25,7 @@
 // - On expiry the entry is removed first (entry(key) is null in both slots), then
 //   stateChanged(key, from, Expired) and expired(key) are emitted. Slots may call watch(),
 //   unwatch() and feed() for any key, this one included; a nested check() is ignored.
-//   Do not delete the Watchdog from its own slots (deleteLater()).
+//   Do not delete the DeadlineEngine from its own slots (deleteLater()).
 // - Deadlines are judged when check() runs. If the event loop was blocked, the overdue deadlines
 //   are processed in deadline order and an entry past its expiry goes Healthy->Late->Expired (both
 //   signals). A feed that arrives before the check that would have found the entry late counts as
@@ -57,7 +57,7 @@ struct WatchTerms
     std::chrono::milliseconds grace{0};         // added to the first deadlines after watch()
 };
 
-class Watchdog : public QObject
+class DeadlineEngine : public QObject
 {
     Q_OBJECT
 public:
@@ -94,8 +94,8 @@ public:
         Clock::duration maxTimerLateness{0}; // worst (shot time - deadline it was armed for)
     };
 
-    explicit Watchdog(QObject *parent = nullptr);
-    ~Watchdog() override;
+    explicit DeadlineEngine(QObject *parent = nullptr);
+    ~DeadlineEngine() override;
 
     // (Re)register: timing starts now (+ grace); state Healthy; counters reset; replaces earlier
     // terms. Re-watching a Late entry emits stateChanged(key, Late, Healthy).
