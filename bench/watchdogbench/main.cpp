@@ -60,8 +60,8 @@ double ms(Clock::duration d)
 
 RunResult run(const Options &options, bool feeding)
 {
-    constexpr auto kTick = 10ms;
-    const int ticksPerCycle = std::max(1, options.feedIntervalMs / int(kTick.count()));
+    constexpr auto Tick = 10ms;
+    const int ticksPerCycle = std::max(1, options.feedIntervalMs / int(Tick.count()));
     const int slice = (options.clients + ticksPerCycle - 1) / ticksPerCycle;
 
     RunResult result;
@@ -88,7 +88,7 @@ RunResult run(const Options &options, bool feeding)
     feeder.setTimerType(Qt::PreciseTimer);
     QObject::connect(&feeder, &QTimer::timeout, &feeder, [&] {
         const Clock::time_point t = Clock::now();
-        result.worstTickGap = std::max(result.worstTickGap, t - lastTick - kTick);
+        result.worstTickGap = std::max(result.worstTickGap, t - lastTick - Tick);
         lastTick = t;
         const int first = (tick++ % ticksPerCycle) * slice;
         const int last = std::min(first + slice, options.clients);
@@ -107,7 +107,7 @@ RunResult run(const Options &options, bool feeding)
     const double cpuBefore = cpuSeconds();
     const Clock::time_point wallBefore = Clock::now();
     lastTick = wallBefore;
-    feeder.start(kTick);
+    feeder.start(Tick);
     loop.exec();
     feeder.stop();
     result.cpuSeconds = cpuSeconds() - cpuBefore;
@@ -128,13 +128,13 @@ double nanosecondsPerFeed(const Options &options)
     terms.allowedMisses = options.misses;
     for (int key = 0; key < options.clients; ++key)
         watchdog.watch(quint64(key), terms);
-    constexpr int kRounds = 100;
+    constexpr int Rounds = 100;
     const Clock::time_point start = Clock::now();
-    for (int round = 0; round < kRounds; ++round)
+    for (int round = 0; round < Rounds; ++round)
         for (int key = 0; key < options.clients; ++key)
             watchdog.feed(quint64(key));
     const Clock::duration spent = Clock::now() - start;
-    return std::chrono::duration<double, std::nano>(spent).count() / (double(kRounds) * options.clients);
+    return std::chrono::duration<double, std::nano>(spent).count() / (double(Rounds) * options.clients);
 }
 
 } // namespace

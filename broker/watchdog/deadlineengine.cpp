@@ -18,11 +18,11 @@ namespace {
 using std::chrono::milliseconds;
 
 // Below this many heap items compaction is not worth a pass; it also bounds the heap at
-// 2 * entries + kCompactMinimum.
-constexpr size_t kCompactMinimum = 64;
-constexpr size_t kInitialReserve = 256;
+// 2 * entries + CompactMinimum.
+constexpr size_t CompactMinimum = 64;
+constexpr size_t InitialReserve = 256;
 // QTimer takes an int of milliseconds; a far deadline is approached in steps of this.
-constexpr milliseconds kMaxTimerDelay{3600 * 1000};
+constexpr milliseconds MaxTimerDelay{3600 * 1000};
 
 // std::*_heap build a max-heap; "later" puts the earliest deadline on top.
 template<typename Item>
@@ -77,8 +77,8 @@ DeadlineEngine::DeadlineEngine(QObject *parent)
     : QObject(parent)
     , m_timer(this)
 {
-    m_slots.reserve(kInitialReserve);
-    m_heap.reserve(kInitialReserve);
+    m_slots.reserve(InitialReserve);
+    m_heap.reserve(InitialReserve);
     m_timer.setSingleShot(true);
     m_timer.setTimerType(Qt::PreciseTimer);
     connect(&m_timer, &QTimer::timeout, this, &DeadlineEngine::timerFired);
@@ -90,7 +90,7 @@ void DeadlineEngine::reserve(size_t entries)
 {
     m_slots.reserve(entries);
     // Live items plus as many stale ones before a compaction.
-    m_heap.reserve(2 * entries + kCompactMinimum);
+    m_heap.reserve(2 * entries + CompactMinimum);
 }
 
 size_t DeadlineEngine::size() const
@@ -313,7 +313,7 @@ void DeadlineEngine::arm()
     // Rounded up: QTimer counts whole milliseconds and firing before the deadline would be a
     // wasted shot.
     milliseconds delay = std::chrono::ceil<milliseconds>(deadline - t);
-    delay = std::clamp(delay, milliseconds(0), kMaxTimerDelay);
+    delay = std::clamp(delay, milliseconds(0), MaxTimerDelay);
     m_armedFor = std::min(deadline, t + delay);
     m_timer.start(delay);
 }
@@ -328,7 +328,7 @@ void DeadlineEngine::maybeCompact()
         m_timer.stop();
         return;
     }
-    if (m_stale <= m_slots.size() || m_heap.size() < kCompactMinimum)
+    if (m_stale <= m_slots.size() || m_heap.size() < CompactMinimum)
         return;
     const auto isStale = [this](const Item &item) {
         auto it = m_slots.find(item.key);

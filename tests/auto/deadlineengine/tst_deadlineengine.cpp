@@ -652,12 +652,12 @@ void tst_DeadlineEngine::realTimerTwoThousandEntries()
     // 2,000 entries at 200 ms x 3, fed every ~100 ms in slices of 200 every 10 ms. Nobody may go
     // late; the 1,000 that stop being fed must all expire within 600 ms of their last feed plus
     // 100 ms, and never before.
-    constexpr int kEntries = 2000;
-    constexpr int kStopped = 1000; // keys [0, kStopped) stop being fed
-    constexpr auto kTolerance = 100ms;
+    constexpr int Entries = 2000;
+    constexpr int Stopped = 1000; // keys [0, Stopped) stop being fed
+    constexpr auto Tolerance = 100ms;
     DeadlineEngine wd;
-    wd.reserve(kEntries);
-    for (quint64 key = 0; key < kEntries; ++key)
+    wd.reserve(Entries);
+    for (quint64 key = 0; key < Entries; ++key)
         wd.watch(key, terms(200ms, 3));
 
     bool feedingStopped = false;
@@ -665,9 +665,9 @@ void tst_DeadlineEngine::realTimerTwoThousandEntries()
     QTimer feeder;
     feeder.setTimerType(Qt::PreciseTimer);
     connect(&feeder, &QTimer::timeout, this, [&] {
-        const int first = (tick++ % 10) * (kEntries / 10);
-        for (int key = first; key < first + kEntries / 10; ++key)
-            if (!feedingStopped || key >= kStopped)
+        const int first = (tick++ % 10) * (Entries / 10);
+        for (int key = first; key < first + Entries / 10; ++key)
+            if (!feedingStopped || key >= Stopped)
                 wd.feed(quint64(key));
     });
     feeder.start(10ms);
@@ -680,7 +680,7 @@ void tst_DeadlineEngine::realTimerTwoThousandEntries()
     connect(&wd, &DeadlineEngine::stateChanged, this, [&](quint64 key, WatchState from, WatchState to) {
         if (!feedingStopped)
             ++lateCount;
-        if (key >= kStopped)
+        if (key >= Stopped)
             ++wrongKey;
         if (to == WatchState::Late)
             expiresAt[key] = wd.entry(key)->expiresAt();
@@ -695,19 +695,19 @@ void tst_DeadlineEngine::realTimerTwoThousandEntries()
     // Five intervals of steady feeding: 100 feeder ticks.
     QVERIFY(runLoopUntil([&] { return tick >= 100; }, 10s));
     QCOMPARE(lateCount, 0);
-    QCOMPARE(wd.size(), size_t(kEntries));
+    QCOMPARE(wd.size(), size_t(Entries));
 
     feedingStopped = true;
-    QVERIFY(runLoopUntil([&] { return expired.size() >= kStopped; }, 10s));
-    QCOMPARE(expired.size(), kStopped);
+    QVERIFY(runLoopUntil([&] { return expired.size() >= Stopped; }, 10s));
+    QCOMPARE(expired.size(), Stopped);
     QCOMPARE(wrongKey, 0);
-    QCOMPARE(int(expiresAt.size()), kStopped);
+    QCOMPARE(int(expiresAt.size()), Stopped);
     QVERIFY2(earliest >= Clock::duration::zero(), "an entry expired before its deadline");
-    QVERIFY2(worstExpiry <= kTolerance,
+    QVERIFY2(worstExpiry <= Tolerance,
              qPrintable(QStringLiteral("worst expiry %1 ms late")
                             .arg(std::chrono::duration_cast<std::chrono::milliseconds>(worstExpiry).count())));
-    QCOMPARE(wd.size(), size_t(kEntries - kStopped));
-    QVERIFY(wd.stats().maxTimerLateness <= kTolerance);
+    QCOMPARE(wd.size(), size_t(Entries - Stopped));
+    QVERIFY(wd.stats().maxTimerLateness <= Tolerance);
     qInfo("timer shots %llu, heap items processed %llu, max timer lateness %lld us",
           static_cast<unsigned long long>(wd.stats().timerShots),
           static_cast<unsigned long long>(wd.stats().itemsProcessed),
