@@ -273,7 +273,7 @@ void MonitorHub::admissionDecided(MonitorConnection *connection, bool admitted, 
     connection->admit(how, messageId, encodeWelcome(welcome));
     qCInfo(lcMonitorHub).noquote() << "admitted" << connection->describe() << "-" << how
                                    << (connection->peer().monitorListener ? "(monitor listener)" : "(client listener)");
-    emit monitorAdmitted(connection->name(), connection->peer().display);
+    Q_EMIT monitorAdmitted(connection->name(), connection->peer().display);
 }
 
 void MonitorHub::connectionFinished(MonitorConnection *connection)
@@ -285,7 +285,7 @@ void MonitorHub::connectionFinished(MonitorConnection *connection)
         m_totalsTimer.stop();
     if (!connection->admittedHow().isEmpty()) {
         qCInfo(lcMonitorHub).noquote() << "closed" << connection->describe();
-        emit monitorClosed(connection->name(), connection->peer().display);
+        Q_EMIT monitorClosed(connection->name(), connection->peer().display);
     }
 }
 

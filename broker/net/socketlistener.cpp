@@ -81,7 +81,7 @@ void SocketListener::acceptReady()
             continue;
         }
         if (fd >= 0) {
-            emit accepted(fd);
+            Q_EMIT accepted(fd);
             if (!self || m_fd < 0)
                 return;
             continue;

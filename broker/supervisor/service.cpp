@@ -205,7 +205,7 @@ void Service::setState(State state)
         m_status.pid = 0;
     if (state != State::Backoff)
         m_status.nextStartAt = {};
-    emit stateChanged(state);
+    Q_EMIT stateChanged(state);
 }
 
 void Service::start()
@@ -266,7 +266,7 @@ void Service::stop()
         killLeftovers("service stopped");
         qCInfo(lcSupervisor).noquote() << label() << "stopped";
         setState(State::Stopped);
-        emit stopped();
+        Q_EMIT stopped();
         return;
     case State::Starting:
     case State::Running:
@@ -322,7 +322,7 @@ void Service::stopTimerFired()
     m_stopRequested = false;
     m_startAfterStop = false;
     setState(State::Stopped);
-    emit stopped();
+    Q_EMIT stopped();
 }
 
 void Service::noteWatchdogAction()
@@ -509,11 +509,11 @@ void Service::processStarted()
                                           .arg(m_settings.startLimitWindow.count());
     if (m_stopRequested) {
         // stop() came before the start was confirmed: keep the Stopping state.
-        emit started(m_status.pid);
+        Q_EMIT started(m_status.pid);
         return;
     }
     setState(State::Running);
-    emit started(m_status.pid);
+    Q_EMIT started(m_status.pid);
 }
 
 void Service::processError(QProcess::ProcessError error)
@@ -581,8 +581,8 @@ void Service::runEnded(int exitCode, int exitSignal, bool failure)
         killLeftovers("service stopped");
         qCInfo(lcSupervisor).noquote() << label() << "stopped";
         setState(State::Stopped);
-        emit exited(exitCode, exitSignal, false);
-        emit stopped();
+        Q_EMIT exited(exitCode, exitSignal, false);
+        Q_EMIT stopped();
         if (startAgain && m_state == State::Stopped)
             start();
         return;
@@ -604,7 +604,7 @@ void Service::runEnded(int exitCode, int exitSignal, bool failure)
         qCInfo(lcSupervisor).noquote() << label() << QStringLiteral("not restarting (restart = %1)")
                                                          .arg(QLatin1String(restartPolicyName(m_settings.restart)));
         setState(State::Exited);
-        emit exited(exitCode, exitSignal, false);
+        Q_EMIT exited(exitCode, exitSignal, false);
         return;
     }
 
@@ -615,7 +615,7 @@ void Service::runEnded(int exitCode, int exitSignal, bool failure)
                                                      .arg(m_status.consecutiveFailures);
     m_restartTimer.start(delay);
     setState(State::Backoff);
-    emit exited(exitCode, exitSignal, true);
+    Q_EMIT exited(exitCode, exitSignal, true);
 }
 
 milliseconds Service::backoffDelay() const

@@ -19,7 +19,7 @@ Supervisor::Supervisor(const QList<ServiceSettings> &services, BrokerConfig::Ser
         auto *service = new Service(settings, this);
         connect(service, &Service::stateChanged, this, [this, service](Service::State state) {
             serviceStateChangedInternal(service, state);
-            emit serviceStateChanged(service, state);
+            Q_EMIT serviceStateChanged(service, state);
         });
         m_services.append(service);
     }
@@ -160,7 +160,7 @@ void Supervisor::noteWaiting(Service *service)
             + QStringLiteral(", retried on SIGHUP");
     service->setNotStartedReason(why);
     // Its state has not changed, its status has: monitors get the record again.
-    emit serviceStateChanged(service, service->state());
+    Q_EMIT serviceStateChanged(service, service->state());
 }
 
 void Supervisor::startWaiting()
@@ -265,7 +265,7 @@ void Supervisor::stopNext()
     }
     m_stopping = false;
     qCInfo(lcSupervisor) << "all services stopped";
-    emit allStopped();
+    Q_EMIT allStopped();
 }
 
 void Supervisor::retryFailed()

@@ -150,7 +150,7 @@ ClientWatchdog::Granted ClientWatchdog::grant(Session &session, WatchTerms terms
                                         .arg(QLatin1String(watchdogActionName(watched.action)))
                                         .arg(actionChosen ? QStringLiteral(" (its choice)") : QString())
                                         .arg(identity.isEmpty() ? QString() : QStringLiteral(", ") + identity);
-    emit registered(key, watched.name, watched.action);
+    Q_EMIT registered(key, watched.name, watched.action);
     Granted granted;
     granted.ok = true;
     granted.terms.intervalMs = quint32(terms.interval.count());
@@ -234,7 +234,7 @@ void ClientWatchdog::onStateChanged(quint64 key, WatchState from, WatchState to)
     } else if (to == WatchState::Healthy) {
         qCInfo(lcWatchdog).noquote() << QStringLiteral("'%1' fed again: healthy").arg(text(it->second.name));
     }
-    emit stateChanged(key, it->second.name, from, to);
+    Q_EMIT stateChanged(key, it->second.name, from, to);
 }
 
 void ClientWatchdog::onExpired(quint64 key)
@@ -257,11 +257,11 @@ void ClientWatchdog::onExpired(quint64 key)
         qCWarning(lcWatchdog).noquote() << line;
     switch (watched.action) {
     case WatchdogAction::Notify:
-        emit actionTaken(key, watched.name, watched.action, QStringLiteral("reported only"));
+        Q_EMIT actionTaken(key, watched.name, watched.action, QStringLiteral("reported only"));
         return;
     case WatchdogAction::Disconnect:
         ++history.disconnects;
-        emit actionTaken(key, watched.name, watched.action, QStringLiteral("disconnected"));
+        Q_EMIT actionTaken(key, watched.name, watched.action, QStringLiteral("disconnected"));
         m_disconnectClient(*session, QStringLiteral("watchdog expired: no feed in time"));
         return;
     case WatchdogAction::Terminate:
@@ -285,7 +285,7 @@ void ClientWatchdog::onExpired(quint64 key)
         ++history.failures;
         history.lastOutcome = ProcessSignaller::Outcome::Refused;
         history.lastDetail = refusal;
-        emit actionTaken(key, watched.name, WatchdogAction::Disconnect, QStringLiteral("not signalled: ") + refusal);
+        Q_EMIT actionTaken(key, watched.name, WatchdogAction::Disconnect, QStringLiteral("not signalled: ") + refusal);
         m_disconnectClient(*session, QStringLiteral("watchdog expired; its process cannot be signalled: ") + refusal);
         return;
     }
@@ -304,8 +304,8 @@ void ClientWatchdog::onExpired(quint64 key)
         return false;
     };
     m_signalled[key] = watched.name;
-    emit actionTaken(key, watched.name, watched.action, QStringLiteral("signalling pid %1").arg(process.pid));
-    emit aboutToSignal(process.pid);
+    Q_EMIT actionTaken(key, watched.name, watched.action, QStringLiteral("signalling pid %1").arg(process.pid));
+    Q_EMIT aboutToSignal(process.pid);
     if (watched.action == WatchdogAction::Kill)
         m_signaller.kill(key, process, stillHolds);
     else
@@ -343,7 +343,7 @@ void ClientWatchdog::onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::
         qCWarning(lcWatchdog).noquote() << line;
     else
         qCInfo(lcWatchdog).noquote() << line;
-    emit signalOutcome(name, pid, outcome, detail);
+    Q_EMIT signalOutcome(name, pid, outcome, detail);
     if (outcome == ProcessSignaller::Outcome::Exited) {
         // Children that inherited its sockets (a forked reader) may keep the connections open:
         // the name is released for the restarted process all the same.

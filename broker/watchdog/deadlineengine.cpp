@@ -173,7 +173,7 @@ void DeadlineEngine::watch(quint64 key, const WatchTerms &asked)
     if (!m_processing && (!m_timer.isActive() || deadline < m_armedFor))
         arm();
     if (previous == WatchState::Late)
-        emit stateChanged(key, WatchState::Late, WatchState::Healthy);
+        Q_EMIT stateChanged(key, WatchState::Late, WatchState::Healthy);
 }
 
 void DeadlineEngine::feed(quint64 key)
@@ -199,7 +199,7 @@ void DeadlineEngine::feed(quint64 key)
     maybeCompact();
     if (!m_processing && (!m_timer.isActive() || deadline < m_armedFor))
         arm();
-    emit stateChanged(key, WatchState::Late, WatchState::Healthy);
+    Q_EMIT stateChanged(key, WatchState::Late, WatchState::Healthy);
 }
 
 void DeadlineEngine::unwatch(quint64 key)
@@ -276,7 +276,7 @@ void DeadlineEngine::process(Clock::time_point now, Clock::time_point refreshHor
             ++slot.entry.lateCount;
             schedule(key, slot, slot.entry.expiresAt());
             qCDebug(lcWatchdog, "key %llu late", static_cast<unsigned long long>(key));
-            emit stateChanged(key, WatchState::Healthy, WatchState::Late);
+            Q_EMIT stateChanged(key, WatchState::Healthy, WatchState::Late);
         } else {
             expire(key, slot.entry.state);
         }
@@ -298,8 +298,8 @@ void DeadlineEngine::expire(quint64 key, WatchState from)
     // the key again starts afresh.
     m_slots.erase(key);
     qCDebug(lcWatchdog, "key %llu expired (was %s)", static_cast<unsigned long long>(key), watchStateName(from));
-    emit stateChanged(key, from, WatchState::Expired);
-    emit expired(key);
+    Q_EMIT stateChanged(key, from, WatchState::Expired);
+    Q_EMIT expired(key);
 }
 
 void DeadlineEngine::arm()

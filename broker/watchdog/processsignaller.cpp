@@ -464,7 +464,7 @@ void ProcessSignaller::report(quint64 key, pid_t pid, Outcome outcome, const QSt
     // Debug only: the caller knows whom the key stands for and logs the outcome under that name.
     qCDebug(lcWatchdog, "key %llu pid %lld: %s: %s", static_cast<unsigned long long>(key), qint64(pid),
             outcomeName(outcome), qUtf8Printable(detail));
-    emit this->outcome(key, qint64(pid), outcome, detail);
+    Q_EMIT this->outcome(key, qint64(pid), outcome, detail);
 }
 
 void ProcessSignaller::release(Pending &pending, bool fromDestructor)
