@@ -38,10 +38,6 @@ namespace identity {
 
 std::atomic<bool> fastPathsEnabled{true};
 
-QString errnoText(int error)
-{
-    return qt_error_string(error);
-}
 
 bool isDecimalName(const char *name)
 {

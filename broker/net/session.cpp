@@ -1,4 +1,5 @@
 #include "session.h"
+#include "errnotext.h"
 #include "logging.h"
 
 #include "brokercontext.h"
@@ -419,7 +420,7 @@ void Session::readInputRounds()
             if (r <= 0) {
                 if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                     return;
-                close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
+                close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? errnoText(errno) : QString());
                 return;
             }
             m_inputSeen = true;
@@ -440,7 +441,7 @@ void Session::readInputRounds()
         if (r <= 0) {
             if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 return;
-            close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
+            close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? errnoText(errno) : QString());
             return;
         }
         m_inputSeen = true;
@@ -577,7 +578,7 @@ void Session::flushOutput()
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        close(CloseReason::WriteError, QString::fromLocal8Bit(strerror(errno)));
+        close(CloseReason::WriteError, errnoText(errno));
         return;
     }
     if (m_out.isEmpty()) {

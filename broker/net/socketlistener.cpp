@@ -1,4 +1,5 @@
 #include "socketlistener.h"
+#include "errnotext.h"
 #include "logging.h"
 
 #include "frame.h"
@@ -183,7 +184,7 @@ void SocketListener::logExhausted(int error)
                   "connections, existing ones are served", DescriptorReserve);
     else
         qCWarning(lcBroker, "out of file descriptors (%s): refusing new connections, existing ones are served",
-                  strerror(error));
+                  qPrintable(errnoText(error)));
 }
 
 } // namespace Kennel

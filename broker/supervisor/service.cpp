@@ -1,4 +1,5 @@
 #include "service.h"
+#include "errnotext.h"
 #include "servicecredentials.h"
 
 #include "cgroup.h"
@@ -156,7 +157,7 @@ void Service::reapLater()
         } else if (--m_cgroupRemoveTries == 0) {
             const int error = errno;
             qCWarning(lcSupervisor).noquote() << label() << "cannot remove cgroup" << m_cgroup << ":"
-                                              << qt_error_string(error) << "(left for the next start)";
+                                              << errnoText(error) << "(left for the next start)";
         }
     }
     if (m_unreaped.isEmpty() && m_cgroupRemoveTries == 0)
@@ -289,7 +290,7 @@ void Service::stop()
         // ESRCH: it is exiting already; its finished() report is on its way.
         const int error = errno;
         qCWarning(lcSupervisor).noquote() << label() << "stop: cannot send" << signal << "to pid" << pid << ":"
-                                          << qt_error_string(error);
+                                          << errnoText(error);
     } else {
         qCInfo(lcSupervisor).noquote() << label() << "stopping: sent" << signal << "to pid" << pid << "; SIGKILL in"
                                        << m_settings.stopTimeout.count() << "ms";

@@ -1,4 +1,5 @@
 #include "supervisor.h"
+#include "errnotext.h"
 
 #include "logging.h"
 #include "processtree.h"
@@ -35,7 +36,7 @@ Supervisor::Supervisor(const QList<ServiceSettings> &services, BrokerConfig::Ser
             m_subreaper = true;
         } else {
             const int error = errno;
-            qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << qt_error_string(error)
+            qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << errnoText(error)
                                               << "): daemonizing services are not tracked once their parent exits";
         }
         // A cgroup per service finds what the subreaper and the KENNEL_SERVICE mark cannot: a

@@ -1,5 +1,6 @@
 // ProcessSignaller: see the header for the identity rules (pidfd, or start time before kill(2)),
 // the exit detection and the bounds.
+#include "errnotext.h"
 #include "processsignaller.h"
 
 #include "logging.h"
@@ -43,10 +44,6 @@ std::atomic<bool> pidfdEnabled{true};
 constexpr milliseconds FirstCheck{10};
 constexpr milliseconds MaxCheck{250};
 
-QString errnoText(int error)
-{
-    return qt_error_string(error);
-}
 
 const char *signalName(int signal)
 {
