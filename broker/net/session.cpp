@@ -31,7 +31,7 @@ constexpr size_t DirectReadThreshold = BrokerContext::ScratchSize / 2;
 
 LogThrottle refusalLog;
 // Lines a peer causes (its close, its registration, Errors it sends), per peer address: a client
-// that connects and closes in a loop cannot flood the log (issue 18: ~206 bytes a connection,
+// that connects and closes in a loop cannot flood the log (~206 bytes a connection,
 // 1.5 MB/s from one client), and one that does cannot hide another address's lines.
 // One map per kind (Session::PeerLine), so that a flood of closes cannot hide registrations.
 LogThrottleMap peerLog[3];

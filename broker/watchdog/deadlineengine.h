@@ -2,7 +2,7 @@
 // timing policy — it knows nothing of processes, sessions or signals to send; the broker's
 // integration layer calls watch()/feed()/unwatch() with a session id and reacts to the signals.
 //
-// Why it looks like this (issue 3, "Efficiency"): 10,000 clients feeding every second must cost the
+// Why it looks like this (efficiency): 10,000 clients feeding every second must cost the
 // broker little CPU. So there is ONE single-shot QTimer for every entry, armed to the earliest
 // deadline of a lazy min-heap, and feed() only writes a time stamp: no signal, no heap operation,
 // no timer re-arm, no allocation. A heap item that comes due is checked against the entry's real
