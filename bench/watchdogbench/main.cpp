@@ -1,5 +1,5 @@
 // kennel-watchdog-bench: what the watchdog engine costs with N clients feeding on schedule
-// (issue 3, "Efficiency": 10,000 clients feeding every second must cost the broker little CPU).
+// (10,000 clients feeding every second must cost the broker little CPU).
 //
 // Two runs in one process, one event loop each, same harness: a 10 ms QTimer feeds a slice of the
 // clients so that each is fed once per feed interval, spread evenly. The first run calls
