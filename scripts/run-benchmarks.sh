@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kennel's benchmarks in one command (issue 5; docs/BENCHMARKS.md, "How to run the benchmarks").
+# Kennel's benchmarks in one command (docs/BENCHMARKS.md, "How to run the benchmarks").
 #
 # Installs what is missing (gcc, make, mosquitto, libbenchmark-dev; Debian, as root), builds the
 # project (scripts/build.sh) and the external tools of ../shared/bench (routebench, ideal_fwd,

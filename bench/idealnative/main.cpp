@@ -1,6 +1,6 @@
-// kennel-ideal-native: ../shared/bench/ideal_fwd.c's loop, speaking Kennel's NATIVE protocol.
+// kennel-ideal-native: the shared benchmark tools' ideal_fwd.c loop, speaking Kennel's NATIVE protocol.
 //
-// Why it exists: issue 5 compares Kennel with ideal_fwd ("what one core can do"), but ideal_fwd
+// Why it exists: the benchmarks compare Kennel with ideal_fwd ("what one core can do"), but ideal_fwd
 // speaks only the 552-byte legacy frames, driven by routebench, while Kennel's native path is
 // driven by kennel-nativebench. A native latency or throughput figure compared with ideal_fwd's
 // therefore mixes two generators and two protocols. This program is the missing control: the same

@@ -1,5 +1,5 @@
 // kennel-monitorsink: a monitor that does nothing but take the stream, for measuring what an
-// attached monitor costs the broker's routing (issue 4/5: "with a monitor attached and capturing
+// attached monitor costs the broker's routing ("with a monitor attached and capturing
 // traffic, at least 90 % of the throughput without one").
 //
 // It connects (unix:PATH, admitted by peer credentials, or IPv4:PORT with --token), says Hello as a

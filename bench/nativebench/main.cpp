@@ -1,4 +1,4 @@
-// kennel-nativebench: routebench's method (../shared/bench/routebench.c) for Kennel's NATIVE protocol.
+// kennel-nativebench: routebench's method (the shared benchmark tools' routebench.c) for Kennel's NATIVE protocol.
 //
 // routebench speaks only the legacy frames and MQTT, so the native path new clients use could not
 // be measured with it. This tool mirrors it option for option and prints the same one-line

@@ -1,4 +1,5 @@
 #include "brokerconfig.h"
+#include "errnotext.h"
 
 #include <QDir>
 #include <QFile>
@@ -241,7 +242,7 @@ std::optional<QByteArray> MonitorToken::readFile(const QString &path, QString *e
     const int fd = ::open(native.constData(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         *error = errno == ENOENT ? QStringLiteral("no such file")
-                                 : QStringLiteral("cannot read: ") + QString::fromLocal8Bit(std::strerror(errno));
+                                 : QStringLiteral("cannot read: ") + errnoText(errno);
         return std::nullopt;
     }
     struct Closer
@@ -252,7 +253,7 @@ std::optional<QByteArray> MonitorToken::readFile(const QString &path, QString *e
 
     struct stat st{};
     if (::fstat(fd, &st) != 0) {
-        *error = QStringLiteral("cannot read: ") + QString::fromLocal8Bit(std::strerror(errno));
+        *error = QStringLiteral("cannot read: ") + errnoText(errno);
         return std::nullopt;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -273,7 +274,7 @@ std::optional<QByteArray> MonitorToken::readFile(const QString &path, QString *e
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            *error = QStringLiteral("cannot read: ") + QString::fromLocal8Bit(std::strerror(errno));
+            *error = QStringLiteral("cannot read: ") + errnoText(errno);
             return std::nullopt;
         }
         if (n == 0)

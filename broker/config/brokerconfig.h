@@ -108,7 +108,7 @@ struct ServiceSettings
     int stopSignal = 15;                              // SIGTERM
     std::chrono::milliseconds stopTimeout{5000};      // then SIGKILL
     // Its processes may be admitted as a monitor by their uid (allow_local_peers); off: only by
-    // the token, like anyone else (issue 18: services are not operators).
+    // the token, like anyone else (services are not operators).
     bool monitor = false;
     // Held delivery: messages to its name are held while it starts, runs unregistered or waits to
     // restart ([hold]); off: refused at once as for any unregistered name (unless [hold] names lists it).
@@ -116,7 +116,7 @@ struct ServiceSettings
     // Output lines logged per second; past it they are counted, then summed up in one line.
     int logLinesPerSecond = 100;
 
-    // Order and identity (issue 13; docs/CONFIG.md [service.NAME]).
+    // Order and identity (docs/CONFIG.md [service.NAME]).
     // The name its program registers with the broker; empty: the service's own name. It is how
     // the supervisor knows the service is ready (its dependents may start).
     QString clientName;
@@ -169,7 +169,7 @@ struct MonitorSettings
     std::chrono::milliseconds failureDelayMax{30000};
     // TLS: a connection that has not completed its handshake by then is closed.
     std::chrono::milliseconds handshakeTimeout{10000};
-    // Admission that cannot be starved (issue 18, docs/SECURITY.md): a monitor Hello not answered
+    // Admission that cannot be starved (docs/SECURITY.md): a monitor Hello not answered
     // within admissionTimeout is refused (its answer may be held back by the failure delay);
     // connections in a TLS handshake or waiting for admission, per address and per network prefix
     // (IPv4 /24, IPv6 /64), at most these many (Unix peers apart; a proven address may have
@@ -229,7 +229,7 @@ struct BrokerConfig
     // Also times TCP keepalive for every TCP connection. 0: off.
     std::chrono::milliseconds idleTimeout{60000};
 
-    // Global budgets (issue 18): bytes across all connections; past one, the most expensive holder
+    // Global budgets: bytes across all connections; past one, the most expensive holder
     // is shed (BudgetShedder). 0: derived from physical RAM at start (BudgetLedger: RAM/16 within
     // 16 MiB..1 GiB, RAM/8 within 32 MiB..2 GiB), never below the per-connection bound.
     qint64 totalIncompleteFrameBytes = 0;        // parked in incomplete frames
@@ -245,7 +245,7 @@ struct BrokerConfig
     QString logRules;
 
     WatchdogSettings watchdog;
-    // [supervisor] cgroup: how services' processes are tracked (issue 18). Auto: a cgroup v2
+    // [supervisor] cgroup: how services' processes are tracked. Auto: a cgroup v2
     // group per service when one can be had (systemd's delegated cgroup, else one the broker
     // creates), else process groups; Off: process groups only.
     enum class ServiceCgroup { Auto, Off };

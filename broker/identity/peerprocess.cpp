@@ -38,10 +38,6 @@ namespace identity {
 
 std::atomic<bool> fastPathsEnabled{true};
 
-QString errnoText(int error)
-{
-    return qt_error_string(error);
-}
 
 bool isDecimalName(const char *name)
 {
@@ -271,10 +267,10 @@ TableResult findTcpSocket(const char *path, int addrLen, const unsigned char *lo
     }
     // /proc files report a 1 KiB block size, so stdio would read() the table a line or two at a
     // time; with thousands of sockets a large buffer saves most of those system calls.
-    constexpr size_t ioBufferSize = 64 * 1024;
-    char *ioBuffer = static_cast<char *>(std::malloc(ioBufferSize));
+    constexpr size_t IoBufferSize = 64 * 1024;
+    char *ioBuffer = static_cast<char *>(std::malloc(IoBufferSize));
     if (ioBuffer)
-        std::setvbuf(file, ioBuffer, _IOFBF, ioBufferSize);
+        std::setvbuf(file, ioBuffer, _IOFBF, IoBufferSize);
 
     const int words = addrLen / 4;
     char *line = nullptr;

@@ -3,6 +3,7 @@
 // interface for anything else.
 #pragma once
 
+#include "errnotext.h"
 #include "peerprocess.h"
 
 #include <QString>
@@ -85,7 +86,6 @@ struct HolderScan
     int error = 0;
 };
 
-QString errnoText(int error);
 std::optional<quint64> readStartTimeAt(int dirFd, const char *path);
 QString endpointText(const Endpoint &e);
 bool parseHex(const char *&p, int digits, quint32 &out);

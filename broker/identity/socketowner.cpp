@@ -496,7 +496,7 @@ ClaimCheckResult checkClaimedPid(int connectedFd, pid_t claimed)
     if (std::optional<PeerLookupResult> failed = findPeerSocket(connectedFd, inode, uid, peerText))
         return {ClaimCheck::Unverifiable, failed->detail};
     // One socket asked about, and at most ClaimScanLimit of the claimed process's descriptors
-    // read: the cost of a Hello does not grow with a process's descriptor count (issue 18).
+    // read: the cost of a Hello does not grow with a process's descriptor count.
     const HoldingResult held = holdsSocket(claimed, std::nullopt, inode, ClaimScanLimit, peerText);
     switch (held.status) {
     case Holding::Holds:

@@ -1,5 +1,5 @@
 // The deadlines on a connection's input, all behind one timer and one check(now), as the watchdog
-// engine (Watchdog) does for feeds:
+// engine (DeadlineEngine) does for feeds:
 // - register: a connection that has not registered within `registerTimeout` of its accept is
 //   refused (PROTOCOL ). Every connection gets the same span, so the queue is a FIFO and its
 //   front is always the next to expire.

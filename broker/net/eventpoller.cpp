@@ -1,4 +1,5 @@
 #include "eventpoller.h"
+#include "errnotext.h"
 #include "logging.h"
 
 #include <QSocketNotifier>
@@ -22,7 +23,7 @@ EventPoller::EventPoller(QObject *parent)
 {
     m_epollFd = epoll_create1(EPOLL_CLOEXEC);
     if (m_epollFd < 0) {
-        qCCritical(lcPoller, "epoll_create1 failed: %s", strerror(errno));
+        qCCritical(lcPoller, "epoll_create1 failed: %s", qPrintable(errnoText(errno)));
         return;
     }
     m_notifier = new QSocketNotifier(m_epollFd, QSocketNotifier::Read, this);
@@ -42,7 +43,7 @@ bool EventPoller::add(int fd, PollHandler *handler, uint32_t events)
     ev.data.ptr = handler;
     if (epoll_ctl(m_epollFd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return true;
-    qCWarning(lcPoller, "epoll_ctl(ADD, %d) failed: %s", fd, strerror(errno));
+    qCWarning(lcPoller, "epoll_ctl(ADD, %d) failed: %s", fd, qPrintable(errnoText(errno)));
     return false;
 }
 
@@ -53,7 +54,7 @@ bool EventPoller::modify(int fd, PollHandler *handler, uint32_t events)
     ev.data.ptr = handler;
     if (epoll_ctl(m_epollFd, EPOLL_CTL_MOD, fd, &ev) == 0)
         return true;
-    qCWarning(lcPoller, "epoll_ctl(MOD, %d) failed: %s", fd, strerror(errno));
+    qCWarning(lcPoller, "epoll_ctl(MOD, %d) failed: %s", fd, qPrintable(errnoText(errno)));
     return false;
 }
 
@@ -95,7 +96,7 @@ void EventPoller::processReady()
     const int n = epoll_wait(m_epollFd, events, MaxEventsPerBatch, 0);
     if (n < 0) {
         if (errno != EINTR)
-            qCWarning(lcPoller, "epoll_wait failed: %s", strerror(errno));
+            qCWarning(lcPoller, "epoll_wait failed: %s", qPrintable(errnoText(errno)));
         return;
     }
     m_inBatch = true;

@@ -1,7 +1,7 @@
 // One epoll instance inside the Qt event loop. Qt watches the single epoll descriptor; when it is
 // readable we take a whole batch of ready connections with one epoll_wait(), let each consume its
 // input, and only then flush the output every handler produced — many frames per write(), one
-// write() per connection per batch, as the bare forwarder in ../shared/bench does. Qt's own
+// write() per connection per batch, as a bare forwarder does (bench/idealnative). Qt's own
 // dispatcher polls every watched descriptor on every pass, which is O(connections) per event; this
 // keeps Qt out of the per-connection path entirely.
 #pragma once

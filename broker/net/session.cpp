@@ -1,4 +1,5 @@
 #include "session.h"
+#include "errnotext.h"
 #include "logging.h"
 
 #include "brokercontext.h"
@@ -30,7 +31,7 @@ constexpr size_t DirectReadThreshold = BrokerContext::ScratchSize / 2;
 
 LogThrottle refusalLog;
 // Lines a peer causes (its close, its registration, Errors it sends), per peer address: a client
-// that connects and closes in a loop cannot flood the log (issue 18: ~206 bytes a connection,
+// that connects and closes in a loop cannot flood the log (~206 bytes a connection,
 // 1.5 MB/s from one client), and one that does cannot hide another address's lines.
 // One map per kind (Session::PeerLine), so that a flood of closes cannot hide registrations.
 LogThrottleMap peerLog[3];
@@ -440,7 +441,7 @@ void Session::readInputRounds()
             if (r <= 0) {
                 if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                     return;
-                close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
+                close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? errnoText(errno) : QString());
                 return;
             }
             m_inputSeen = true;
@@ -461,7 +462,7 @@ void Session::readInputRounds()
         if (r <= 0) {
             if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 return;
-            close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? QString::fromLocal8Bit(strerror(errno)) : QString());
+            close(r == 0 ? CloseReason::PeerClosed : CloseReason::ReadError, r < 0 ? errnoText(errno) : QString());
             return;
         }
         m_inputSeen = true;
@@ -598,7 +599,7 @@ void Session::flushOutput()
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        close(CloseReason::WriteError, QString::fromLocal8Bit(strerror(errno)));
+        close(CloseReason::WriteError, errnoText(errno));
         return;
     }
     if (m_out.isEmpty()) {

@@ -1,4 +1,5 @@
 #include "socketlistener.h"
+#include "errnotext.h"
 #include "logging.h"
 
 #include "frame.h"
@@ -81,7 +82,7 @@ void SocketListener::acceptReady()
             continue;
         }
         if (fd >= 0) {
-            emit accepted(fd);
+            Q_EMIT accepted(fd);
             if (!self || m_fd < 0)
                 return;
             continue;
@@ -183,7 +184,7 @@ void SocketListener::logExhausted(int error)
                   "connections, existing ones are served", DescriptorReserve);
     else
         qCWarning(lcBroker, "out of file descriptors (%s): refusing new connections, existing ones are served",
-                  strerror(error));
+                  qPrintable(errnoText(error)));
 }
 
 } // namespace Kennel

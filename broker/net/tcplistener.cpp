@@ -1,4 +1,5 @@
 #include "tcplistener.h"
+#include "errnotext.h"
 
 #include <cerrno>
 #include <cstring>
@@ -12,7 +13,7 @@ namespace Kennel {
 namespace {
 QString systemError(const char *what)
 {
-    return QLatin1String(what) + QStringLiteral(": ") + QString::fromLocal8Bit(strerror(errno));
+    return QLatin1String(what) + QStringLiteral(": ") + errnoText(errno);
 }
 } // namespace
 

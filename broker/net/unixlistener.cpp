@@ -1,4 +1,5 @@
 #include "unixlistener.h"
+#include "errnotext.h"
 
 #include <QDir>
 #include <QFile>
@@ -82,14 +83,14 @@ bool UnixListener::listenAt(const QString &path, QString *error)
     }
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return fail(QStringLiteral("cannot listen on %1: %2").arg(path, QString::fromLocal8Bit(strerror(errno))));
+        return fail(QStringLiteral("cannot listen on %1: %2").arg(path, errnoText(errno)));
     if (::bind(fd, reinterpret_cast<const sockaddr *>(&addr), sizeof addr) != 0) {
-        const QString why = QString::fromLocal8Bit(strerror(errno));
+        const QString why = errnoText(errno);
         ::close(fd);
         return fail(QStringLiteral("cannot listen on %1: %2").arg(path, why));
     }
     if (::listen(fd, listenBacklogSize()) != 0) {
-        const QString why = QString::fromLocal8Bit(strerror(errno));
+        const QString why = errnoText(errno);
         ::close(fd);
         ::unlink(addr.sun_path); // ours: bind() just created it
         return fail(QStringLiteral("cannot listen on %1: %2").arg(path, why));

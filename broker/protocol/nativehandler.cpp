@@ -37,7 +37,7 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
     case FrameType::Error: {
         int suppressed = 0;
         if (!session.allowPeerLogLine(Session::PeerLine::ClientError, &suppressed))
-            return; // a client sending Errors in a loop cannot flood the log (issue 18)
+            return; // a client sending Errors in a loop cannot flood the log
         if (suppressed)
             session.logSuppressedPeerLines(Session::PeerLine::ClientError, suppressed);
         qCInfo(lcProtocol).noquote() << session.describe() << "reported an error:"

@@ -1,4 +1,5 @@
 #include "cgroup.h"
+#include "errnotext.h"
 
 #include <QByteArray>
 #include <QDir>
@@ -70,10 +71,6 @@ bool delegated(const QByteArray &dir)
     return false;
 }
 
-QString errorText(int error)
-{
-    return QString::fromLocal8Bit(std::strerror(error));
-}
 
 } // namespace
 
@@ -124,7 +121,7 @@ CgroupBase CgroupBase::choose(bool enabled)
         }
         if (::access(QByteArray(ownDirBytes + "/cgroup.procs").constData(), W_OK) != 0) {
             const int error = errno;
-            base.m_reason = QStringLiteral("delegated cgroup %1 not writable: %2").arg(ownDir, errorText(error));
+            base.m_reason = QStringLiteral("delegated cgroup %1 not writable: %2").arg(ownDir, errnoText(error));
             return base;
         }
         // No internal processes: the broker leaves its group for a leaf of its own first.
@@ -133,7 +130,7 @@ CgroupBase CgroupBase::choose(bool enabled)
         if (!Cgroup::create(leaf, &error)
             || !writeSmall(QFile::encodeName(leaf) + "/cgroup.procs", "0")) {
             if (error.isEmpty())
-                error = errorText(errno);
+                error = errnoText(errno);
             base.m_reason = QStringLiteral("cannot move the broker into %1: %2").arg(leaf, error);
             return base;
         }
@@ -200,7 +197,7 @@ bool create(const QString &groupPath, QString *error)
         && ::mkdir(path.constData(), 0755) == 0)
         return true;
     if (error)
-        *error = errorText(errno);
+        *error = errnoText(errno);
     return false;
 }
 
@@ -208,7 +205,7 @@ int openProcs(const QString &groupPath, QString *error)
 {
     const int fd = ::open(QByteArray(QFile::encodeName(groupPath) + "/cgroup.procs").constData(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 && error)
-        *error = errorText(errno);
+        *error = errnoText(errno);
     return fd;
 }
 

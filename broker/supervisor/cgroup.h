@@ -1,4 +1,4 @@
-// cgroup v2 for the supervisor (issue 18, finding 7): a group per service, so that whatever a
+// cgroup v2 for the supervisor: a group per service, so that whatever a
 // service starts — a daemon that double-forks, calls setsid() and clears its environment
 // included — stays findable and can be killed. The kernel keeps a process in its parent's group
 // across fork, and only someone with write access to the hierarchy can move it out.

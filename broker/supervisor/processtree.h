@@ -1,4 +1,4 @@
-// What /proc says about processes, for the supervisor's tracking of its services (issue 18):
+// What /proc says about processes, for the supervisor's tracking of its services:
 // who a process's parent is, when it started (a PID and its start time name one process; a
 // reused PID has a later start time), its process group, and whether a process carries a
 // service's mark in its environment. Reads are small and bounded; nothing here blocks on anything

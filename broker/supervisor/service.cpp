@@ -1,4 +1,5 @@
 #include "service.h"
+#include "errnotext.h"
 #include "servicecredentials.h"
 
 #include "cgroup.h"
@@ -156,7 +157,7 @@ void Service::reapLater()
         } else if (--m_cgroupRemoveTries == 0) {
             const int error = errno;
             qCWarning(lcSupervisor).noquote() << label() << "cannot remove cgroup" << m_cgroup << ":"
-                                              << qt_error_string(error) << "(left for the next start)";
+                                              << errnoText(error) << "(left for the next start)";
         }
     }
     if (m_unreaped.isEmpty() && m_cgroupRemoveTries == 0)
@@ -205,7 +206,7 @@ void Service::setState(State state)
         m_status.pid = 0;
     if (state != State::Backoff)
         m_status.nextStartAt = {};
-    emit stateChanged(state);
+    Q_EMIT stateChanged(state);
 }
 
 void Service::start()
@@ -285,7 +286,7 @@ void Service::stop()
         killLeftovers("service stopped");
         qCInfo(lcSupervisor).noquote() << label() << "stopped";
         setState(State::Stopped);
-        emit stopped();
+        Q_EMIT stopped();
         return;
     case State::Starting:
     case State::Running:
@@ -308,7 +309,7 @@ void Service::stop()
         // ESRCH: it is exiting already; its finished() report is on its way.
         const int error = errno;
         qCWarning(lcSupervisor).noquote() << label() << "stop: cannot send" << signal << "to pid" << pid << ":"
-                                          << qt_error_string(error);
+                                          << errnoText(error);
     } else {
         qCInfo(lcSupervisor).noquote() << label() << "stopping: sent" << signal << "to pid" << pid << "; SIGKILL in"
                                        << m_settings.stopTimeout.count() << "ms";
@@ -341,7 +342,7 @@ void Service::stopTimerFired()
     m_stopRequested = false;
     m_startAfterStop = false;
     setState(State::Stopped);
-    emit stopped();
+    Q_EMIT stopped();
 }
 
 void Service::noteWatchdogAction()
@@ -528,11 +529,11 @@ void Service::processStarted()
                                           .arg(m_settings.startLimitWindow.count());
     if (m_stopRequested) {
         // stop() came before the start was confirmed: keep the Stopping state.
-        emit started(m_status.pid);
+        Q_EMIT started(m_status.pid);
         return;
     }
     setState(State::Running);
-    emit started(m_status.pid);
+    Q_EMIT started(m_status.pid);
 }
 
 void Service::processError(QProcess::ProcessError error)
@@ -600,8 +601,8 @@ void Service::runEnded(int exitCode, int exitSignal, bool failure)
         killLeftovers("service stopped");
         qCInfo(lcSupervisor).noquote() << label() << "stopped";
         setState(State::Stopped);
-        emit exited(exitCode, exitSignal, false);
-        emit stopped();
+        Q_EMIT exited(exitCode, exitSignal, false);
+        Q_EMIT stopped();
         if (startAgain && m_state == State::Stopped)
             start();
         return;
@@ -623,7 +624,7 @@ void Service::runEnded(int exitCode, int exitSignal, bool failure)
         qCInfo(lcSupervisor).noquote() << label() << QStringLiteral("not restarting (restart = %1)")
                                                          .arg(QLatin1String(restartPolicyName(m_settings.restart)));
         setState(State::Exited);
-        emit exited(exitCode, exitSignal, false);
+        Q_EMIT exited(exitCode, exitSignal, false);
         return;
     }
 
@@ -634,7 +635,7 @@ void Service::runEnded(int exitCode, int exitSignal, bool failure)
                                                      .arg(m_status.consecutiveFailures);
     m_restartTimer.start(delay);
     setState(State::Backoff);
-    emit exited(exitCode, exitSignal, true);
+    Q_EMIT exited(exitCode, exitSignal, true);
 }
 
 milliseconds Service::backoffDelay() const

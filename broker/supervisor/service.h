@@ -32,7 +32,7 @@
 // helpers it started do not linger). The PID is safe to signal: the process is our child and
 // QProcess has not reported it finished, so it has not been reaped and its PID cannot be reused.
 //
-// Leftovers (issue 18, docs/WATCHDOG.md "Process tracking"): what a service started and left
+// Leftovers (docs/WATCHDOG.md "Process tracking"): what a service started and left
 // behind — helpers in its process group, and daemons that double-forked and called setsid(),
 // which the broker (a child subreaper, see Supervisor) inherits when their parent exits and
 // recognises by KENNEL_SERVICE=<name> in their environment — with everything below them. They

@@ -1,4 +1,5 @@
 #include "supervisor.h"
+#include "errnotext.h"
 
 #include "logging.h"
 #include "processtree.h"
@@ -19,7 +20,7 @@ Supervisor::Supervisor(const QList<ServiceSettings> &services, BrokerConfig::Ser
         auto *service = new Service(settings, this);
         connect(service, &Service::stateChanged, this, [this, service](Service::State state) {
             serviceStateChangedInternal(service, state);
-            emit serviceStateChanged(service, state);
+            Q_EMIT serviceStateChanged(service, state);
         });
         m_services.append(service);
     }
@@ -35,7 +36,7 @@ Supervisor::Supervisor(const QList<ServiceSettings> &services, BrokerConfig::Ser
             m_subreaper = true;
         } else {
             const int error = errno;
-            qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << qt_error_string(error)
+            qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << errnoText(error)
                                               << "): daemonizing services are not tracked once their parent exits";
         }
         // A cgroup per service finds what the subreaper and the KENNEL_SERVICE mark cannot: a
@@ -179,7 +180,7 @@ void Supervisor::noteWaiting(Service *service)
             + QStringLiteral(", retried on SIGHUP");
     service->setNotStartedReason(why);
     // Its state has not changed, its status has: monitors get the record again.
-    emit serviceStateChanged(service, service->state());
+    Q_EMIT serviceStateChanged(service, service->state());
 }
 
 void Supervisor::startWaiting()
@@ -288,7 +289,7 @@ void Supervisor::stopNext()
     }
     m_stopping = false;
     qCInfo(lcSupervisor) << "all services stopped";
-    emit allStopped();
+    Q_EMIT allStopped();
 }
 
 void Supervisor::retryFailed()

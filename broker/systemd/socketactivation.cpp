@@ -1,4 +1,5 @@
 // sd_listen_fds(3) without libsystemd. See the header for why and how sockets are matched.
+#include "errnotext.h"
 #include "socketactivation.h"
 #include "logging.h"
 
@@ -101,7 +102,7 @@ SocketActivation::Passed SocketActivation::inspect(int fd, const QByteArray &nam
     int type = 0, listening = 0, domain = 0;
     socklen_t length = sizeof type;
     if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) {
-        passed.problem = QStringLiteral("not a socket (%1)").arg(QString::fromLocal8Bit(std::strerror(errno)));
+        passed.problem = QStringLiteral("not a socket (%1)").arg(errnoText(errno));
         return passed;
     }
     length = sizeof domain;
@@ -119,7 +120,7 @@ SocketActivation::Passed SocketActivation::inspect(int fd, const QByteArray &nam
     sockaddr_storage storage{};
     length = sizeof storage;
     if (::getsockname(fd, reinterpret_cast<sockaddr *>(&storage), &length) != 0) {
-        passed.problem = QStringLiteral("getsockname: %1").arg(QString::fromLocal8Bit(std::strerror(errno)));
+        passed.problem = QStringLiteral("getsockname: %1").arg(errnoText(errno));
         return passed;
     }
     if (domain == AF_UNIX) {

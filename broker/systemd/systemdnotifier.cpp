@@ -1,4 +1,5 @@
 // sd_notify(3) without libsystemd: one AF_UNIX datagram per notification. See the header for why.
+#include "errnotext.h"
 #include "systemdnotifier.h"
 #include "logging.h"
 
@@ -87,7 +88,7 @@ void SystemdNotifier::openSocket(const QByteArray &address)
     m_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (m_fd < 0)
         qCWarning(lcSystemd, "cannot create a socket for systemd notifications: %s; notifications disabled",
-                  std::strerror(errno));
+                  qPrintable(errnoText(errno)));
 }
 
 void SystemdNotifier::readWatchdogSettings()
@@ -203,7 +204,7 @@ bool SystemdNotifier::send(QByteArrayView state)
         // variable set).
         if (error)
             qCWarning(lcSystemd, "cannot notify systemd at %s: %s; further failures are counted, not logged",
-                      m_addressText.constData(), std::strerror(error));
+                      m_addressText.constData(), qPrintable(errnoText(error)));
         else
             qCWarning(lcSystemd, "cannot notify systemd at %s: short send (%lld of %lld bytes); further failures are "
                                  "counted, not logged",

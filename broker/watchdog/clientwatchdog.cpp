@@ -55,8 +55,8 @@ ClientWatchdog::ClientWatchdog(const WatchdogSettings &settings, OpenDescriptor 
     , m_openDescriptor(std::move(openDescriptor))
     , m_disconnectClient(std::move(disconnectClient))
 {
-    connect(&m_engine, &Watchdog::stateChanged, this, &ClientWatchdog::onStateChanged);
-    connect(&m_engine, &Watchdog::expired, this, &ClientWatchdog::onExpired);
+    connect(&m_engine, &DeadlineEngine::stateChanged, this, &ClientWatchdog::onStateChanged);
+    connect(&m_engine, &DeadlineEngine::expired, this, &ClientWatchdog::onExpired);
     connect(&m_signaller, &ProcessSignaller::outcome, this, &ClientWatchdog::onSignalOutcome);
 }
 
@@ -143,7 +143,7 @@ ClientWatchdog::Granted ClientWatchdog::grant(const WatchedClient &client, Watch
                                         .arg(QLatin1String(watchdogActionName(watched.action)))
                                         .arg(actionChosen ? QStringLiteral(" (its choice)") : QString())
                                         .arg(identity.isEmpty() ? QString() : QStringLiteral(", ") + identity);
-    emit registered(key, watched.name, watched.action);
+    Q_EMIT registered(key, watched.name, watched.action);
     Granted granted;
     granted.ok = true;
     granted.terms.intervalMs = quint32(terms.interval.count());
@@ -214,7 +214,7 @@ void ClientWatchdog::onStateChanged(quint64 key, WatchState from, WatchState to)
     const auto it = m_watched.find(key);
     if (it == m_watched.end())
         return;
-    const Watchdog::Entry *entry = m_engine.entry(key);
+    const DeadlineEngine::Entry *entry = m_engine.entry(key);
     if (to == WatchState::Late && entry) {
         // Reported as of the moment it went late, which is when this runs (the engine's clock).
         qCInfo(lcWatchdog).noquote() << QStringLiteral("'%1' is late: no feed for %2 ms; it expires in %3 ms")
@@ -225,7 +225,7 @@ void ClientWatchdog::onStateChanged(quint64 key, WatchState from, WatchState to)
     } else if (to == WatchState::Healthy) {
         qCInfo(lcWatchdog).noquote() << QStringLiteral("'%1' fed again: healthy").arg(text(it->second.name));
     }
-    emit stateChanged(key, it->second.name, from, to);
+    Q_EMIT stateChanged(key, it->second.name, from, to);
 }
 
 void ClientWatchdog::onExpired(quint64 key)
@@ -248,11 +248,11 @@ void ClientWatchdog::onExpired(quint64 key)
         qCWarning(lcWatchdog).noquote() << line;
     switch (watched.action) {
     case WatchdogAction::Notify:
-        emit actionTaken(key, watched.name, watched.action, QStringLiteral("reported only"));
+        Q_EMIT actionTaken(key, watched.name, watched.action, QStringLiteral("reported only"));
         return;
     case WatchdogAction::Disconnect:
         ++history.disconnects;
-        emit actionTaken(key, watched.name, watched.action, QStringLiteral("disconnected"));
+        Q_EMIT actionTaken(key, watched.name, watched.action, QStringLiteral("disconnected"));
         m_disconnectClient(key, QStringLiteral("watchdog expired: no feed in time"));
         return;
     case WatchdogAction::Terminate:
@@ -276,7 +276,7 @@ void ClientWatchdog::onExpired(quint64 key)
         ++history.failures;
         history.lastOutcome = ProcessSignaller::Outcome::Refused;
         history.lastDetail = refusal;
-        emit actionTaken(key, watched.name, WatchdogAction::Disconnect, QStringLiteral("not signalled: ") + refusal);
+        Q_EMIT actionTaken(key, watched.name, WatchdogAction::Disconnect, QStringLiteral("not signalled: ") + refusal);
         m_disconnectClient(key, QStringLiteral("watchdog expired; its process cannot be signalled: ") + refusal);
         return;
     }
@@ -295,8 +295,8 @@ void ClientWatchdog::onExpired(quint64 key)
         return false;
     };
     m_signalled[key] = watched.name;
-    emit actionTaken(key, watched.name, watched.action, QStringLiteral("signalling pid %1").arg(process.pid));
-    emit aboutToSignal(process.pid);
+    Q_EMIT actionTaken(key, watched.name, watched.action, QStringLiteral("signalling pid %1").arg(process.pid));
+    Q_EMIT aboutToSignal(process.pid);
     if (watched.action == WatchdogAction::Kill)
         m_signaller.kill(key, process, stillHolds);
     else
@@ -334,7 +334,7 @@ void ClientWatchdog::onSignalOutcome(quint64 key, qint64 pid, ProcessSignaller::
         qCWarning(lcWatchdog).noquote() << line;
     else
         qCInfo(lcWatchdog).noquote() << line;
-    emit signalOutcome(name, pid, outcome, detail);
+    Q_EMIT signalOutcome(name, pid, outcome, detail);
     if (outcome == ProcessSignaller::Outcome::Exited) {
         // Children that inherited its sockets (a forked reader) may keep the connections open:
         // the name is released for the restarted process all the same.

@@ -1,5 +1,5 @@
 // The watchdog as clients meet it: terms asked for and granted, feeds, and what happens to a
-// client's process when it stops feeding. Timing is Watchdog's (one timer for everyone); sending
+// client's process when it stops feeding. Timing is DeadlineEngine's (one timer for everyone); sending
 // signals is ProcessSignaller's; this class decides who is watched on which terms, whom an expiry
 // may touch, and keeps the audit trail (log lines, per-client counters, events for the monitor).
 //
@@ -15,7 +15,7 @@
 #include "framecodec.h"
 #include "peerprocess.h"
 #include "processsignaller.h"
-#include "watchdog.h"
+#include "deadlineengine.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -89,7 +89,7 @@ public:
     // SIGTERM still gets its SIGKILL if the broker lives that long).
     void stop();
 
-    const Watchdog &engine() const { return m_engine; }
+    const DeadlineEngine &engine() const { return m_engine; }
     const History *history(const QByteArray &name) const;
     // Names with a history, watched or not: at most [watchdog] history_names, unless every one of
     // them is watched (those are never forgotten).
@@ -126,7 +126,7 @@ private:
     WatchdogSettings m_settings;
     OpenDescriptor m_openDescriptor;
     DisconnectClient m_disconnectClient;
-    Watchdog m_engine;
+    DeadlineEngine m_engine;
     ProcessSignaller m_signaller;
     std::unordered_map<quint64, Watched> m_watched;
     // Which name a pending signal was for: the connection may be gone by the time the outcome comes.

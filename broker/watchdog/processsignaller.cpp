@@ -1,5 +1,6 @@
 // ProcessSignaller: see the header for the identity rules (pidfd, or start time before kill(2)),
 // the exit detection and the bounds.
+#include "errnotext.h"
 #include "processsignaller.h"
 
 #include "descriptorreserve.h"
@@ -40,13 +41,9 @@ using Clock = std::chrono::steady_clock;
 std::atomic<bool> pidfdEnabled{true};
 
 // Fallback exit checks: quick at first (most processes die at once), then no more than 4 per second.
-constexpr milliseconds kFirstCheck{10};
-constexpr milliseconds kMaxCheck{250};
+constexpr milliseconds FirstCheck{10};
+constexpr milliseconds MaxCheck{250};
 
-QString errnoText(int error)
-{
-    return qt_error_string(error);
-}
 
 const char *signalName(int signal)
 {
@@ -184,7 +181,7 @@ void ProcessSignaller::terminate(quint64 key, const PeerProcess &process, millis
                static_cast<unsigned long long>(key), qint64(process.pid), qint64(it->second.process.pid));
         return;
     }
-    start(key, process, SIGTERM, std::clamp(killGrace, milliseconds(0), kMaxKillGrace), check);
+    start(key, process, SIGTERM, std::clamp(killGrace, milliseconds(0), MaxKillGrace), check);
 }
 
 void ProcessSignaller::kill(quint64 key, const PeerProcess &process, HolderCheck check)
@@ -239,9 +236,9 @@ void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal
         report(key, pid, Outcome::Refused, QStringLiteral("the broker's parent is never signalled"));
         return;
     }
-    if (m_pending.size() >= size_t(kMaxPending)) {
+    if (m_pending.size() >= size_t(MaxPending)) {
         report(key, pid, Outcome::Failed,
-               QStringLiteral("%1 signal operations already in progress (the limit)").arg(kMaxPending));
+               QStringLiteral("%1 signal operations already in progress (the limit)").arg(MaxPending));
         return;
     }
 
@@ -323,8 +320,8 @@ void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal
     pending.process = process;
     pending.phase = signal == SIGTERM ? Phase::AwaitTermExit : Phase::AwaitKillExit;
     pending.pidfd = pidfd;
-    pending.deadline = Clock::now() + (signal == SIGTERM ? killGrace : kKillExitTimeout);
-    pending.checkInterval = pidfd >= 0 ? milliseconds(0) : kFirstCheck;
+    pending.deadline = Clock::now() + (signal == SIGTERM ? killGrace : KillExitTimeout);
+    pending.checkInterval = pidfd >= 0 ? milliseconds(0) : FirstCheck;
     const quint64 serial = pending.serial;
     pending.timer = new QTimer(this);
     pending.timer->setSingleShot(true);
@@ -347,7 +344,7 @@ void ProcessSignaller::start(quint64 key, const PeerProcess &process, int signal
                QStringLiteral("SIGTERM sent %1; SIGKILL in %2 ms if it has not exited").arg(how).arg(killGrace.count()));
     else
         report(key, pid, Outcome::KillSent,
-               QStringLiteral("SIGKILL sent %1; waiting up to %2 ms for the exit").arg(how).arg(kKillExitTimeout.count()));
+               QStringLiteral("SIGKILL sent %1; waiting up to %2 ms for the exit").arg(how).arg(KillExitTimeout.count()));
 }
 
 void ProcessSignaller::escalate(quint64 key, Pending &pending, const QString &why)
@@ -388,13 +385,13 @@ void ProcessSignaller::escalate(quint64 key, Pending &pending, const QString &wh
         }
     }
     pending.phase = Phase::AwaitKillExit;
-    pending.deadline = Clock::now() + kKillExitTimeout;
+    pending.deadline = Clock::now() + KillExitTimeout;
     if (pending.pidfd < 0)
-        pending.checkInterval = kFirstCheck;
+        pending.checkInterval = FirstCheck;
     armTimer(pending);
     const QString how = pending.pidfd >= 0 ? QStringLiteral("via pidfd") : fallbackNote();
     report(key, pid, Outcome::KillSent,
-           QStringLiteral("SIGKILL sent %1, %2; waiting up to %3 ms for the exit").arg(how, why).arg(kKillExitTimeout.count()));
+           QStringLiteral("SIGKILL sent %1, %2; waiting up to %3 ms for the exit").arg(how, why).arg(KillExitTimeout.count()));
 }
 
 void ProcessSignaller::processExited(quint64 key, quint64 serial)
@@ -420,7 +417,7 @@ void ProcessSignaller::timerFired(quint64 key, quint64 serial)
         return;
     }
     if (Clock::now() < pending.deadline) {
-        pending.checkInterval = std::min(pending.checkInterval * 2, kMaxCheck);
+        pending.checkInterval = std::min(pending.checkInterval * 2, MaxCheck);
         armTimer(pending);
         return;
     }
@@ -429,7 +426,7 @@ void ProcessSignaller::timerFired(quint64 key, quint64 serial)
         return;
     }
     finish(key, Outcome::Failed,
-           QStringLiteral("did not exit within %1 ms after SIGKILL; no longer tracked").arg(kKillExitTimeout.count()));
+           QStringLiteral("did not exit within %1 ms after SIGKILL; no longer tracked").arg(KillExitTimeout.count()));
 }
 
 void ProcessSignaller::armTimer(Pending &pending)
@@ -464,7 +461,7 @@ void ProcessSignaller::report(quint64 key, pid_t pid, Outcome outcome, const QSt
     // Debug only: the caller knows whom the key stands for and logs the outcome under that name.
     qCDebug(lcWatchdog, "key %llu pid %lld: %s: %s", static_cast<unsigned long long>(key), qint64(pid),
             outcomeName(outcome), qUtf8Printable(detail));
-    emit this->outcome(key, qint64(pid), outcome, detail);
+    Q_EMIT this->outcome(key, qint64(pid), outcome, detail);
 }
 
 void ProcessSignaller::release(Pending &pending, bool fromDestructor)

@@ -19,7 +19,7 @@
 // doubling to 250 ms), a process that is gone, reused or a zombie ('Z' in /proc/PID/stat) counting
 // as exited.
 //
-// After SIGKILL the exit is waited for at most kKillExitTimeout (10 s); a process that outlives it
+// After SIGKILL the exit is waited for at most KillExitTimeout (10 s); a process that outlives it
 // (stuck in uninterruptible sleep, e.g. on a dead NFS server) is reported Failed "did not exit after
 // SIGKILL" and no longer tracked.
 //
@@ -65,12 +65,12 @@ public:
     };
     Q_ENUM(Outcome)
 
-    // Bounds: killGrace is clamped to [0, kMaxKillGrace]; at most kMaxPending operations wait at
+    // Bounds: killGrace is clamped to [0, MaxKillGrace]; at most MaxPending operations wait at
     // once (each holds a pidfd), beyond that a request is Failed rather than risking the broker's
     // descriptor budget.
-    static constexpr std::chrono::milliseconds kMaxKillGrace{24 * 3600 * 1000};
-    static constexpr std::chrono::milliseconds kKillExitTimeout{10000};
-    static constexpr int kMaxPending = 1024;
+    static constexpr std::chrono::milliseconds MaxKillGrace{24 * 3600 * 1000};
+    static constexpr std::chrono::milliseconds KillExitTimeout{10000};
+    static constexpr int MaxPending = 1024;
 
     // "term-sent", "kill-sent", "exited", "already-gone", "refused", "failed".
     static const char *outcomeName(Outcome outcome);

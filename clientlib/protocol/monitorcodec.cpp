@@ -352,13 +352,13 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
     v.watched = r.u32();
     v.expiries = r.u64();
     v.kills = r.u64();
-    // Added later (issue 18): an older broker's totals end here.
+    // Added later: an older broker's totals end here.
     if (r.ok() && !r.atEnd()) {
         v.budgetSheds = r.u64();
         v.monitorOverflows = r.u64();
         v.snapshotsRefused = r.u64();
     }
-    // Added later still (issue 18, admission): a budgets-era broker's totals end here.
+    // Added later still (admission): a budgets-era broker's totals end here.
     if (r.ok() && !r.atEnd()) {
         v.admissionRefusedPerAddress = r.u64();
         v.admissionRefusedPerPrefix = r.u64();

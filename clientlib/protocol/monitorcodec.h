@@ -152,11 +152,11 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     quint64 messagesRouted = 0, bytesRouted = 0, undelivered = 0;
     quint32 clients = 0, monitors = 0, watched = 0;
     quint64 expiries = 0, kills = 0;
-    // Since the broker started (issue 18); absent from an older broker's totals (then 0):
+    // Since the broker started; absent from an older broker's totals (then 0):
     // connections and monitors shed over a broker-wide memory budget, monitors disconnected past
     // their own queue bound, Subscribes refused because the last snapshot was not read.
     quint64 budgetSheds = 0, monitorOverflows = 0, snapshotsRefused = 0;
-    // Monitor admission since the broker started (issue 18); absent from an older broker's
+    // Monitor admission since the broker started; absent from an older broker's
     // totals (then 0): Hellos refused at the door because their address, their network prefix
     // (IPv4 /24, IPv6 /64) or the whole waiting room had no place left; Hellos not answered
     // within admission_timeout_ms; token checks refused over the broker-wide guess budget;

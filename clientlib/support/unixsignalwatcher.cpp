@@ -49,7 +49,7 @@ void UnixSignalWatcher::drain()
 {
     unsigned char byte;
     while (::read(signalPipe[0], &byte, 1) == 1)
-        emit received(byte);
+        Q_EMIT received(byte);
 }
 
 } // namespace Kennel

@@ -164,7 +164,7 @@ void DemoRunner::start()
     QString error;
     if (!writeConfig(&error)) {
         print(QStringLiteral("demo"), error);
-        QMetaObject::invokeMethod(this, [this] { emit finished(1); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(this, [this] { Q_EMIT finished(1); }, Qt::QueuedConnection);
         return;
     }
     print(QStringLiteral("demo"), QStringLiteral("kennel-broker starts and supervises two clients that talk to each other:"));
@@ -193,13 +193,13 @@ void DemoRunner::start()
         if (!m_summary.isEmpty())
             print(QStringLiteral("demo"), QStringLiteral("client2's messages to client1: ") + m_summary);
         print(QStringLiteral("demo"), QStringLiteral("done after %1 s").arg(m_clock.elapsed() / 1000.0, 0, 'f', 1));
-        emit finished(clean && m_stopping ? 0 : 1);
+        Q_EMIT finished(clean && m_stopping ? 0 : 1);
     });
     connect(m_broker, &QProcess::errorOccurred, this, [this](QProcess::ProcessError processError) {
         if (processError != QProcess::FailedToStart)
             return;
         print(QStringLiteral("demo"), QStringLiteral("cannot start %1: %2").arg(m_broker->program(), m_broker->errorString()));
-        emit finished(1);
+        Q_EMIT finished(1);
     });
     m_broker->start(QDir(m_options.binDir).filePath(QStringLiteral("kennel-broker")),
                     {QStringLiteral("--config"), m_configPath});
@@ -272,7 +272,7 @@ void DemoRunner::stop(const QString &why)
         return;
     m_stopping = true;
     if (!m_broker || m_broker->state() == QProcess::NotRunning) {
-        emit finished(1);
+        Q_EMIT finished(1);
         return;
     }
     // client1 is stopped first (it depends on client2): a message client2 sent it then would be

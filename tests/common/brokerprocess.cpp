@@ -143,7 +143,7 @@ void BrokerProcess::readLog()
     while ((newline = m_partialLine.indexOf('\n')) >= 0) {
         const QByteArray line = m_partialLine.left(newline);
         m_partialLine.remove(0, newline + 1);
-        emit logged(line);
+        Q_EMIT logged(line);
     }
 }
 

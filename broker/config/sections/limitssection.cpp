@@ -38,7 +38,7 @@ const NumericKey limitsTable[] = {
      "Silence after which a native client is pinged (half) and closed (all); also times TCP keepalive",
      ValueKind::MillisOrOff, 1000, 86400000, [](const BrokerConfig &c) -> qint64 { return c.idleTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.idleTimeout = std::chrono::milliseconds(v); }},
-    // Global budgets (issue 18). The floor is the static one; BudgetLedger also never sets one
+    // Global budgets. The floor is the static one; BudgetLedger also never sets one
     // below the per-connection bound it sums up.
     {"limits", "total_incomplete_frame_bytes", "total-incomplete-frame-bytes", "BYTES",
      "Bytes of incomplete frames held across all connections before the oldest is shed; 0: RAM/16, 16M..1G",

@@ -39,7 +39,7 @@ const NumericKey monitorTable[] = {
     {"monitor", "handshake_timeout_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 600000,
      [](const BrokerConfig &c) -> qint64 { return c.monitor.handshakeTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.monitor.handshakeTimeout = std::chrono::milliseconds(v); }},
-    // Admission that cannot be starved (issue 18).
+    // Admission that cannot be starved.
     {"monitor", "admission_timeout_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 600000,
      [](const BrokerConfig &c) -> qint64 { return c.monitor.admissionTimeout.count(); },
      [](BrokerConfig &c, qint64 v) { c.monitor.admissionTimeout = std::chrono::milliseconds(v); }},

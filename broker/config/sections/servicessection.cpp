@@ -32,7 +32,7 @@ const QString KeyEnvironment = QStringLiteral("environment");
 const QString KeyRestart = QStringLiteral("restart");
 const QString KeyStopSignal = QStringLiteral("stop_signal");
 const QString KeyServiceMonitor = QStringLiteral("monitor");
-// Order and identity : read by readServiceOrderAndIdentity().
+// Order and identity: read by readServiceOrderAndIdentity().
 const QString KeyServiceName = QStringLiteral("name");
 const QString KeyAfter = QStringLiteral("after");
 const QString KeyUser = QStringLiteral("user");
@@ -55,7 +55,7 @@ struct ServiceNumericKey
     void (*set)(ServiceSettings &, qint64);
 };
 
-// Restart storms are impossible (issue 18): at least MinRestartDelayMs between a failure and the
+// Restart storms are impossible: at least MinRestartDelayMs between a failure and the
 // next start, a start-limit window of at least MinStartLimitWindowMs, and (checkService) a
 // window long enough that start_limit starts of a service failing at once fall inside it.
 constexpr qint64 MinRestartDelayMs = 100;

@@ -18,7 +18,7 @@ const QString KeyClientActions = QStringLiteral("client_actions");
 const QString None = QStringLiteral("none");
 
 const NumericKey watchdogTable[] = {
-    // The watchdog's outer bounds are the deadline engine's (Watchdog::MaxInterval, MaxGrace,
+    // The watchdog's outer bounds are the deadline engine's (DeadlineEngine::MaxInterval, MaxGrace,
     // MaxAllowedMisses): a day, 100000 misses. crossCheck() ties the defaults to min/max.
     {"watchdog", "default_interval_ms", "watchdog-interval", "MS",
      "Watchdog interval for clients that ask for none and for every legacy client", ValueKind::Millis, 1, 86400000,

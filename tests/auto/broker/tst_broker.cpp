@@ -382,7 +382,7 @@ void tst_Broker::refusesNativeToLegacyThatDoesNotFit()
 void tst_Broker::legacyMainConnectionCannotUseAnotherProcessName()
 {
     // Both connections here belong to the test process, which is one process: its legacy main
-    // connection may send under its own native client's name (issue 19, item 11). Another
+    // connection may send under its own native client's name (docs/SECURITY.md). Another
     // process doing the same is refused: tst_legacyidentity, legacyMainMayActForItsOwnNativeClient,
     // with a real second process.
     TestBroker tb;

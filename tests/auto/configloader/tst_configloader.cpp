@@ -1884,7 +1884,7 @@ void tst_ConfigLoader::badServiceValues_data()
                                    << one(QStringLiteral("service.svc/restart_delay_ms: \"1s\" is not a whole number"));
     QTest::newRow("delay-negative") << svc + "restart_delay_ms = -1\n"
                                     << one(QStringLiteral("service.svc/restart_delay_ms: -1 is below the minimum 100"));
-    // Issue 18: the configuration that produced 2,771 starts in 5 s, and its neighbours at the edge.
+    // The configuration that produced 2,771 starts in 5 s, and its neighbours at the edge.
     QTest::newRow("storm") << svc + "restart_delay_ms = 0\nrestart_delay_max_ms = 0\nstart_limit_window_ms = 1\n"
                            << QStringList{QStringLiteral("service.svc/restart_delay_ms: 0 is below the minimum 100"),
                                           QStringLiteral("service.svc/restart_delay_max_ms: 0 is below the minimum 100"),

@@ -552,7 +552,7 @@ void tst_MonitorApp::summaryUsesPluralForms()
     const QString text = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
     QVERIFY2(text.startsWith(QStringLiteral("1 client · ")), qPrintable(text));
     QVERIFY2(text.endsWith(QStringLiteral("1 expiry, 1 kill")), qPrintable(text));
-    // Admission refusals (issue 18): summed in the line, broken down in the tooltip.
+    // Admission refusals: summed in the line, broken down in the tooltip.
     totals.guessesRefused = 2;
     totals.admissionRefusedPerPrefix = 1;
     f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));

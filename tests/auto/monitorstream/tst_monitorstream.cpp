@@ -1,5 +1,6 @@
 // The broker's monitor stream end to end (PROTOCOL §6, docs/MONITOR.md): a broker in this process,
-// raw peers as monitors and clients, byte for byte. What is checked is what issue 4 promises:
+// raw peers as monitors and clients, byte for byte. What is checked is what the monitor stream promises
+// (docs/PROTOCOL.md section 6):
 // nothing privileged without admission; a snapshot and then events that match what really
 // happened; traffic records for delivered and undelivered messages, capped with explicit markers;
 // a monitor that stops reading never slows routing nor grows the broker's queue past its bound;
@@ -389,7 +390,7 @@ void tst_MonitorStream::rightTokenOverTcp()
     QCOMPARE(decoded->monitors, 1u);
 }
 
-// Issue 18: the admission counters reach the operators in the totals record. A wrong token and a
+// The admission counters reach the operators in the totals record. A wrong token and a
 // Unix peer refused by uid, seen by an admitted monitor in the totals that follow; every field
 // as the broker counts it.
 void tst_MonitorStream::admissionRefusalsInTotals()

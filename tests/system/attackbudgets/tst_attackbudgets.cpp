@@ -1,5 +1,5 @@
-// Attack tests on what many connections, one monitor or one service can do in total (issue 18,
-// items 1 and 5; docs/RELIABILITY.md): the broker-wide budgets for incomplete frames and queued
+// Attack tests on what many connections, one monitor or one service can do in total
+// (docs/RELIABILITY.md): the broker-wide budgets for incomplete frames and queued
 // output, the monitor queue bound with snapshots, and the rate limits on logs that a peer or a
 // service drives. Each runs against the real kennel-broker process with small configured budgets
 // (so they bite fast) while a canary pair exchanges messages through it; memory is the broker's
@@ -257,7 +257,7 @@ void tst_AttackBudgets::stopCanary(Canary &canary, const char *attack)
 }
 
 // 64 connections each park 960 KB of a 1 MB frame they never finish: 60 MB without a budget
-// (issue 18: 512 such added 446 MiB). With an 8 MiB budget the oldest are shed with over_budget,
+// (512 such added 446 MiB). With an 8 MiB budget the oldest are shed with over_budget,
 // the newest keep their connection, memory stays near the budget and the canary keeps its bound.
 void tst_AttackBudgets::manyIncompleteFrames()
 {
@@ -304,7 +304,7 @@ void tst_AttackBudgets::manyIncompleteFrames()
 }
 
 // 24 registered receivers never read while one sender fills their queues: 24 x max_queue_bytes
-// (96 MiB) without a budget (issue 18: 64 of them added 257 MiB). With an 8 MiB budget the
+// (96 MiB) without a budget (64 of them added 257 MiB). With an 8 MiB budget the
 // largest backlogs are shed and memory stays near it.
 void tst_AttackBudgets::manyNonReadingReceivers()
 {
@@ -360,8 +360,8 @@ void tst_AttackBudgets::manyNonReadingReceivers()
     verifyStops(broker);
 }
 
-// A monitor admitted by its peer credentials pipelines 4000 Subscribes and never reads (issue 18:
-// 330 MB queued against an 8 MiB bound). With 100 clients each snapshot is ~15 KB: 60 MB without
+// A monitor admitted by its peer credentials pipelines 4000 Subscribes and never reads
+// (330 MB queued against an 8 MiB bound). With 100 clients each snapshot is ~15 KB: 60 MB without
 // the bound. Now the Subscribes past the bound are refused and the monitor is disconnected.
 void tst_AttackBudgets::monitorPipeliningSubscribes()
 {
@@ -515,7 +515,7 @@ void tst_AttackBudgets::snapshotLargerThanTheBound()
     verifyStops(broker);
 }
 
-// A supervised service prints as fast as a shell loop can (issue 18: 6.6 MB/s of log, the
+// A supervised service prints as fast as a shell loop can (6.6 MB/s of log, the
 // canary's median from 0.1 to 89 ms). With log_lines_per_second = 20 the log carries at most
 // that many of its lines a second and says how many were suppressed.
 void tst_AttackBudgets::serviceFloodingOutput()
@@ -547,7 +547,7 @@ void tst_AttackBudgets::serviceFloodingOutput()
     verifyStops(broker);
 }
 
-// One client connects and closes as fast as it can (issue 18: ~206 bytes of log per connection,
+// One client connects and closes as fast as it can (~206 bytes of log per connection,
 // 1.5 MB/s). With peer_lines_per_second = 10 the close lines from its address are bounded.
 void tst_AttackBudgets::connectAndCloseFlood()
 {

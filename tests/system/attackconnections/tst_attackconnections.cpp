@@ -1,4 +1,4 @@
-// Attack tests on connections (issue 6, docs/RELIABILITY.md): slowloris that
+// Attack tests on connections (docs/RELIABILITY.md): slowloris that
 // never registers or never finishes a frame, a connection flood beyond max_clients, running the
 // broker out of file descriptors, and peers that go silent (half-open). Each runs against the real
 // kennel-broker process while a canary pair exchanges messages through it, and each ends by

@@ -1,4 +1,4 @@
-// Attack tests on the broker's input path (issue 6): the real kennel-broker, as a child process,
+// Attack tests on the broker's input path: the real kennel-broker, as a child process,
 // is fed garbage, lies and floods over loopback TCP and its Unix socket while a canary pair keeps
 // exchanging messages through it. Each test passes only if every attack was refused the way
 // docs/PROTOCOL.md says, the canary saw every message in order and in time, and afterwards the
@@ -762,7 +762,7 @@ void tst_AttackInput::hugeLengthPrefix()
 void tst_AttackInput::framesCutOffMidway()
 {
     BrokerProcess broker;
-    // Every close is counted from the log below: the per-address limit on close lines (issue 18)
+    // Every close is counted from the log below: the per-address limit on close lines
     // is lifted out of the way.
     QVERIFY(startBroker(broker, {QStringLiteral("--log-peer-lines=100000")}));
     Canary canary;
@@ -1165,7 +1165,7 @@ void tst_AttackInput::impersonationNative()
 
     // Legacy frames claiming a native client's name from another process: refused, each
     // connection closed by the broker. (From the native client's own process a legacy main
-    // connection may use its name: issue 19 item 11, tst_broker and tst_legacyidentity.) The
+    // connection may use its name: tst_broker and tst_legacyidentity.) The
     // other process is a shell writing the frame over bash's /dev/tcp and reading until the
     // broker closes the connection.
     QTemporaryDir frames;
@@ -1359,7 +1359,7 @@ void tst_AttackInput::monitorTokenBruteForce()
     constexpr int DelayMs = 250;
     BrokerProcess broker;
     // Eight may wait from one address here: this case is about the doubling delay; the caps on
-    // waiting connections (issue 18) are tst_monitoradmission's.
+    // waiting connections are tst_monitoradmission's.
     QVERIFY(startBroker(broker, {QStringLiteral("--monitor-token-file"), tokenPath},
                         "[monitor]\nfailure_delay_ms = " + QByteArray::number(DelayMs)
                             + "\nfailure_delay_max_ms = 30000\nmax_waiting_per_address = 8\nmax_waiting_per_prefix = 8\n"));
@@ -1432,7 +1432,7 @@ void tst_AttackInput::monitorTokenBruteForce()
     attempts.clear();
 
     // From another network the right token is admitted at once: the penalty is 127.0.0.1's and
-    // its /24's (issue 18: a guesser rotating addresses in its /24 shares one penalty) alone.
+    // its /24's (a guesser rotating addresses in its /24 shares one penalty) alone.
     Peer monitor;
     QVERIFY(monitor.connectTcp(broker.tcpPort(), QHostAddress(QStringLiteral("127.1.0.2"))));
     QElapsedTimer admission;

@@ -1,5 +1,5 @@
 // kill -9 of the real broker mid-traffic, then a restart on the same TCP port and Unix socket, three
-// times (issue 6, "kill -9 of the broker mid-traffic, restart"). A crash is the one fault the broker
+// times ("kill -9 of the broker mid-traffic, restart"). A crash is the one fault the broker
 // cannot handle itself, so what is proven here is what the rest of the system sees:
 // - clients of the client library (in-process, with autoReconnect; and kennel-demo-client child
 //   processes) reconnect, register again and resume, messages flowing in order again;

@@ -1,4 +1,4 @@
-// Who owns a connection (issue 12), end to end: a real kennel-broker, an old-protocol C client
+// Who owns a connection, end to end: a real kennel-broker, an old-protocol C client
 // written the way real ones are (plain socket(), popen() in its main loop, a reader forked after
 // connecting), and the attacks on the broker's idea of a client's process: a stale Unix connection
 // whose PID was steered to a victim, a Unix socket passed on or shared, a TCP forwarder, and a PID
@@ -253,7 +253,7 @@ void tst_LegacyIdentity::mainConnectionFirstThenReceive()
     QCOMPARE(broker.countInLog("name_taken"), 0);
 }
 
-// Issue 19 item 11: one process with a native client and an old-protocol main connection under
+// One process with a native client and an old-protocol main connection under
 // the same name is allowed; another process is refused, and the log says why.
 void tst_LegacyIdentity::legacyMainMayActForItsOwnNativeClient()
 {
@@ -397,7 +397,7 @@ void tst_LegacyIdentity::forwarderIsDisconnectedNotSignalled()
     QCOMPARE(c->state(), QProcess::Running);
 }
 
-// Issue 18 item 4: checking a Hello's PID claim reads a bounded part of the claimed process's
+// Checking a Hello's PID claim reads a bounded part of the claimed process's
 // descriptor table, so a claim against a process holding 20,000 descriptors costs what any claim
 // costs, and a canary pair keeps its latency while clients keep making such claims.
 void tst_LegacyIdentity::pidClaimAgainstManyDescriptorsIsCheap()
@@ -462,7 +462,7 @@ void tst_LegacyIdentity::pidClaimAgainstManyDescriptorsIsCheap()
     canary.stop();
     QVERIFY2(canary.healthy(), qPrintable(canary.verdict()));
     QCOMPARE(answered, Claims);
-    // Reading the whole table costs ~57 ms a claim (issue 18); the bounded check well under 5 ms.
+    // Reading the whole table costs ~57 ms a claim; the bounded check well under 5 ms.
     QVERIFY2(elapsed < Claims * 10, qPrintable(QString::number(elapsed)));
 }
 

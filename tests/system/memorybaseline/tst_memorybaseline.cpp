@@ -1,4 +1,4 @@
-// The real broker under load for a bounded time, and its memory afterwards (issue 6: "its memory
+// The real broker under load for a bounded time, and its memory afterwards ("its memory
 // returns to its baseline after the clients leave (no growth per message, per connection or per
 // monitor)"). Three kinds of rounds, each run by child processes so that this process never
 // blocks and never is the bottleneck:

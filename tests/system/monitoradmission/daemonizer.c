@@ -6,7 +6,7 @@
  *          "hide" - as "exit", and the daemon also sheds its environment (it executes itself
  *                   again with none, as "hidden": /proc/PID/environ no longer says
  *                   KENNEL_SERVICE), so that only a cgroup can still tell whose it is.
- * Test helper for tst_monitoradmission (issue 18, finding 7). */
+ * Test helper for tst_monitoradmission. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

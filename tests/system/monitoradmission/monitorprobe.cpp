@@ -1,4 +1,4 @@
-// A supervised service that tries to be an operator (issue 18, finding 3): it connects to the
+// A supervised service that tries to be an operator: it connects to the
 // broker's Unix socket, says Hello as a monitor without a token (relying on its uid), and if
 // admitted stops service argv[2] and disconnects client argv[3].
 // Exit: 10 refused (the Error's code is printed), 20 admitted (actions attempted), 30 no answer

@@ -1,4 +1,5 @@
-// Issue 18, items 2, 3, 6 and 7, end to end through real sockets and real processes:
+// Monitor admission and the service/operator split (docs/SECURITY.md),
+// end to end through real sockets and real processes:
 // - an admission-room flood (32 wrong-token Hellos kept waiting from two addresses) with
 //   operators still admitted: right token over TCP, root/uid on the Unix socket, a proven address;
 // - a deadline for every connection waiting for its answer;

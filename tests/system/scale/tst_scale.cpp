@@ -1,4 +1,4 @@
-// 10,000 concurrent connections registered and routing on the real broker (issue 6), with the
+// 10,000 concurrent connections registered and routing on the real broker, with the
 // canary pair running throughout. The load is kennel-nativebench's idle mode as a child process
 // (bench/nativebench, docs/BENCHMARKS.md "idle"): it connects and registers N receivers, sends one
 // message to each through a verifier client and holds them, then reports how many were reachable

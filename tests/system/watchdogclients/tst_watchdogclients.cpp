@@ -239,7 +239,7 @@ void tst_WatchdogClients::lateThenFedRecovers()
     QTRY_COMPARE(states.count(), 2);
     QCOMPARE(states.at(1).at(2).value<WatchState>(), WatchState::Late);
     QCOMPARE(states.at(1).at(3).value<WatchState>(), WatchState::Healthy);
-    const Watchdog::Entry *entry = broker.broker().watchdog().engine().entry(broker.broker().sessionByName("sleepy")->id());
+    const DeadlineEngine::Entry *entry = broker.broker().watchdog().engine().entry(broker.broker().sessionByName("sleepy")->id());
     QVERIFY(entry);
     QCOMPARE(entry->feeds, 1u);
     QCOMPARE(entry->lateCount, 1u);

@@ -283,7 +283,7 @@ void MonitorListener::acceptTcp(int fd)
             delete socket;
             return;
         }
-        emit connectionReady(socket, ipOf(socket->peerAddress()), false, std::nullopt);
+        Q_EMIT connectionReady(socket, ipOf(socket->peerAddress()), false, std::nullopt);
         return;
     }
 
@@ -382,7 +382,7 @@ void MonitorListener::handshakeDone(QSslSocket *socket, const QString &peer)
     socket->disconnect(this);
     qCDebug(lcMonitorListener).noquote() << "monitor TLS handshake with" << peer << "done:"
                                          << socket->sessionProtocol() << socket->sessionCipher().name();
-    emit connectionReady(socket, peer, false, std::nullopt);
+    Q_EMIT connectionReady(socket, peer, false, std::nullopt);
 }
 
 void MonitorListener::handshakeFailure(QSslSocket *socket, const QString &peer, const QString &reason)
@@ -392,7 +392,7 @@ void MonitorListener::handshakeFailure(QSslSocket *socket, const QString &peer, 
     ++m_failedHandshakes;
     socket->disconnect(this);
     logRefusal(QStringLiteral("monitor TLS handshake with ") + peer + QStringLiteral(" failed: ") + reason);
-    emit handshakeFailed(peer, reason);
+    Q_EMIT handshakeFailed(peer, reason);
     socket->abort();
     socket->deleteLater();
 }
@@ -412,7 +412,7 @@ void MonitorListener::acceptUnix(int fd)
         delete socket;
         return;
     }
-    emit connectionReady(socket, QStringLiteral("unix"), true, uid);
+    Q_EMIT connectionReady(socket, QStringLiteral("unix"), true, uid);
 }
 
 } // namespace Kennel

@@ -1,11 +1,11 @@
-// The deadline engine: one QTimer over a lazy min-heap. See watchdog.h for the semantics.
+// The deadline engine: one QTimer over a lazy min-heap. See deadlineengine.h for the semantics.
 //
 // Invariant: every watched entry has exactly one live heap item (its Slot::ticket names it),
 // except for the moment process() holds it. Everything else in the heap is stale — the entry was
 // unwatched or re-watched, or a Late entry was fed and rescheduled earlier — and is dropped when it
 // surfaces, or in bulk by maybeCompact() once stale items outnumber live ones, so registering the
 // same key in a loop cannot grow memory.
-#include "watchdog.h"
+#include "deadlineengine.h"
 
 #include "logging.h"
 
@@ -18,11 +18,11 @@ namespace {
 using std::chrono::milliseconds;
 
 // Below this many heap items compaction is not worth a pass; it also bounds the heap at
-// 2 * entries + kCompactMinimum.
-constexpr size_t kCompactMinimum = 64;
-constexpr size_t kInitialReserve = 256;
+// 2 * entries + CompactMinimum.
+constexpr size_t CompactMinimum = 64;
+constexpr size_t InitialReserve = 256;
 // QTimer takes an int of milliseconds; a far deadline is approached in steps of this.
-constexpr milliseconds kMaxTimerDelay{3600 * 1000};
+constexpr milliseconds MaxTimerDelay{3600 * 1000};
 
 // std::*_heap build a max-heap; "later" puts the earliest deadline on top.
 template<typename Item>
@@ -34,16 +34,16 @@ bool later(const Item &a, const Item &b)
 WatchTerms clampedTerms(const WatchTerms &asked)
 {
     WatchTerms terms = asked;
-    terms.interval = std::clamp(terms.interval, Watchdog::MinInterval, Watchdog::MaxInterval);
-    terms.allowedMisses = std::clamp(terms.allowedMisses, 1, Watchdog::MaxAllowedMisses);
-    terms.grace = std::clamp(terms.grace, milliseconds(0), Watchdog::MaxGrace);
+    terms.interval = std::clamp(terms.interval, DeadlineEngine::MinInterval, DeadlineEngine::MaxInterval);
+    terms.allowedMisses = std::clamp(terms.allowedMisses, 1, DeadlineEngine::MaxAllowedMisses);
+    terms.grace = std::clamp(terms.grace, milliseconds(0), DeadlineEngine::MaxGrace);
     return terms;
 }
 
 // Deadlines count from the later of the last feed and the end of the grace period. Taking the
 // later one (rather than dropping the grace at the first feed) keeps a deadline from ever moving
 // earlier on a feed, which is what lets feed() leave the heap alone.
-Watchdog::Clock::time_point deadlineBase(const Watchdog::Entry &entry)
+DeadlineEngine::Clock::time_point deadlineBase(const DeadlineEngine::Entry &entry)
 {
     return std::max(entry.lastFeed, entry.watchedAt + entry.terms.grace);
 }
@@ -63,48 +63,48 @@ const char *watchStateName(WatchState state)
     return "unknown";
 }
 
-Watchdog::Clock::time_point Watchdog::Entry::lateAt() const
+DeadlineEngine::Clock::time_point DeadlineEngine::Entry::lateAt() const
 {
     return deadlineBase(*this) + terms.interval;
 }
 
-Watchdog::Clock::time_point Watchdog::Entry::expiresAt() const
+DeadlineEngine::Clock::time_point DeadlineEngine::Entry::expiresAt() const
 {
     return deadlineBase(*this) + terms.interval * terms.allowedMisses;
 }
 
-Watchdog::Watchdog(QObject *parent)
+DeadlineEngine::DeadlineEngine(QObject *parent)
     : QObject(parent)
     , m_timer(this)
 {
-    m_slots.reserve(kInitialReserve);
-    m_heap.reserve(kInitialReserve);
+    m_slots.reserve(InitialReserve);
+    m_heap.reserve(InitialReserve);
     m_timer.setSingleShot(true);
     m_timer.setTimerType(Qt::PreciseTimer);
-    connect(&m_timer, &QTimer::timeout, this, &Watchdog::timerFired);
+    connect(&m_timer, &QTimer::timeout, this, &DeadlineEngine::timerFired);
 }
 
-Watchdog::~Watchdog() = default;
+DeadlineEngine::~DeadlineEngine() = default;
 
-void Watchdog::reserve(size_t entries)
+void DeadlineEngine::reserve(size_t entries)
 {
     m_slots.reserve(entries);
     // Live items plus as many stale ones before a compaction.
-    m_heap.reserve(2 * entries + kCompactMinimum);
+    m_heap.reserve(2 * entries + CompactMinimum);
 }
 
-size_t Watchdog::size() const
+size_t DeadlineEngine::size() const
 {
     return m_slots.size();
 }
 
-const Watchdog::Entry *Watchdog::entry(quint64 key) const
+const DeadlineEngine::Entry *DeadlineEngine::entry(quint64 key) const
 {
     auto it = m_slots.find(key);
     return it == m_slots.end() ? nullptr : &it->second.entry;
 }
 
-Watchdog::Stats Watchdog::stats() const
+DeadlineEngine::Stats DeadlineEngine::stats() const
 {
     Stats s;
     s.queued = m_heap.size() + m_deferred.size();
@@ -115,25 +115,25 @@ Watchdog::Stats Watchdog::stats() const
     return s;
 }
 
-void Watchdog::setClockForTesting(std::function<Clock::time_point()> clock)
+void DeadlineEngine::setClockForTesting(std::function<Clock::time_point()> clock)
 {
     m_clock = std::move(clock);
 }
 
-Watchdog::Clock::time_point Watchdog::nextDeadline(const Entry &entry)
+DeadlineEngine::Clock::time_point DeadlineEngine::nextDeadline(const Entry &entry)
 {
     // With allowedMisses == 1, lateAt() == expiresAt(): the Healthy deadline is the expiry.
     return entry.state == WatchState::Healthy ? entry.lateAt() : entry.expiresAt();
 }
 
-void Watchdog::schedule(quint64 key, Slot &slot, Clock::time_point deadline)
+void DeadlineEngine::schedule(quint64 key, Slot &slot, Clock::time_point deadline)
 {
     slot.ticket = ++m_nextTicket;
     m_heap.push_back(Item{deadline, key, slot.ticket});
     std::push_heap(m_heap.begin(), m_heap.end(), later<Item>);
 }
 
-void Watchdog::dropItemOf(Slot &slot)
+void DeadlineEngine::dropItemOf(Slot &slot)
 {
     if (slot.ticket) {
         ++m_stale;
@@ -141,7 +141,7 @@ void Watchdog::dropItemOf(Slot &slot)
     }
 }
 
-void Watchdog::watch(quint64 key, const WatchTerms &asked)
+void DeadlineEngine::watch(quint64 key, const WatchTerms &asked)
 {
     const WatchTerms terms = clampedTerms(asked);
     if (terms.interval != asked.interval || terms.allowedMisses != asked.allowedMisses
@@ -173,10 +173,10 @@ void Watchdog::watch(quint64 key, const WatchTerms &asked)
     if (!m_processing && (!m_timer.isActive() || deadline < m_armedFor))
         arm();
     if (previous == WatchState::Late)
-        emit stateChanged(key, WatchState::Late, WatchState::Healthy);
+        Q_EMIT stateChanged(key, WatchState::Late, WatchState::Healthy);
 }
 
-void Watchdog::feed(quint64 key)
+void DeadlineEngine::feed(quint64 key)
 {
     // The hot path: thousands of clients, every second. A time stamp and a counter, nothing more,
     // unless the entry is Late.
@@ -199,10 +199,10 @@ void Watchdog::feed(quint64 key)
     maybeCompact();
     if (!m_processing && (!m_timer.isActive() || deadline < m_armedFor))
         arm();
-    emit stateChanged(key, WatchState::Late, WatchState::Healthy);
+    Q_EMIT stateChanged(key, WatchState::Late, WatchState::Healthy);
 }
 
-void Watchdog::unwatch(quint64 key)
+void DeadlineEngine::unwatch(quint64 key)
 {
     auto it = m_slots.find(key);
     if (it == m_slots.end())
@@ -213,12 +213,12 @@ void Watchdog::unwatch(quint64 key)
     maybeCompact();
 }
 
-void Watchdog::check(Clock::time_point now)
+void DeadlineEngine::check(Clock::time_point now)
 {
     process(now, now);
 }
 
-void Watchdog::timerFired()
+void DeadlineEngine::timerFired()
 {
     const Clock::time_point t = now();
     ++m_timerShots;
@@ -226,7 +226,7 @@ void Watchdog::timerFired()
     process(t, t + RefreshWindow);
 }
 
-void Watchdog::process(Clock::time_point now, Clock::time_point refreshHorizon)
+void DeadlineEngine::process(Clock::time_point now, Clock::time_point refreshHorizon)
 {
     if (m_processing) {
         // From a slot of our own signals: the outer call is already working through the heap.
@@ -276,7 +276,7 @@ void Watchdog::process(Clock::time_point now, Clock::time_point refreshHorizon)
             ++slot.entry.lateCount;
             schedule(key, slot, slot.entry.expiresAt());
             qCDebug(lcWatchdog, "key %llu late", static_cast<unsigned long long>(key));
-            emit stateChanged(key, WatchState::Healthy, WatchState::Late);
+            Q_EMIT stateChanged(key, WatchState::Healthy, WatchState::Late);
         } else {
             expire(key, slot.entry.state);
         }
@@ -292,17 +292,17 @@ void Watchdog::process(Clock::time_point now, Clock::time_point refreshHorizon)
     arm();
 }
 
-void Watchdog::expire(quint64 key, WatchState from)
+void DeadlineEngine::expire(quint64 key, WatchState from)
 {
     // Removed before anyone hears of it, as the old server dropped the name: a slot that watches
     // the key again starts afresh.
     m_slots.erase(key);
     qCDebug(lcWatchdog, "key %llu expired (was %s)", static_cast<unsigned long long>(key), watchStateName(from));
-    emit stateChanged(key, from, WatchState::Expired);
-    emit expired(key);
+    Q_EMIT stateChanged(key, from, WatchState::Expired);
+    Q_EMIT expired(key);
 }
 
-void Watchdog::arm()
+void DeadlineEngine::arm()
 {
     if (m_heap.empty()) {
         m_timer.stop();
@@ -313,12 +313,12 @@ void Watchdog::arm()
     // Rounded up: QTimer counts whole milliseconds and firing before the deadline would be a
     // wasted shot.
     milliseconds delay = std::chrono::ceil<milliseconds>(deadline - t);
-    delay = std::clamp(delay, milliseconds(0), kMaxTimerDelay);
+    delay = std::clamp(delay, milliseconds(0), MaxTimerDelay);
     m_armedFor = std::min(deadline, t + delay);
     m_timer.start(delay);
 }
 
-void Watchdog::maybeCompact()
+void DeadlineEngine::maybeCompact()
 {
     if (m_processing)
         return; // items are out of the heap; process() calls again when it is done
@@ -328,7 +328,7 @@ void Watchdog::maybeCompact()
         m_timer.stop();
         return;
     }
-    if (m_stale <= m_slots.size() || m_heap.size() < kCompactMinimum)
+    if (m_stale <= m_slots.size() || m_heap.size() < CompactMinimum)
         return;
     const auto isStale = [this](const Item &item) {
         auto it = m_slots.find(item.key);

@@ -273,7 +273,7 @@ void MonitorHub::admissionDecided(MonitorConnection *connection, bool admitted, 
     connection->admit(how, messageId, encodeWelcome(welcome));
     qCInfo(lcMonitorHub).noquote() << "admitted" << connection->describe() << "-" << how
                                    << (connection->peer().monitorListener ? "(monitor listener)" : "(client listener)");
-    emit monitorAdmitted(connection->name(), connection->peer().display);
+    Q_EMIT monitorAdmitted(connection->name(), connection->peer().display);
 }
 
 void MonitorHub::connectionFinished(MonitorConnection *connection)
@@ -285,7 +285,7 @@ void MonitorHub::connectionFinished(MonitorConnection *connection)
         m_totalsTimer.stop();
     if (!connection->admittedHow().isEmpty()) {
         qCInfo(lcMonitorHub).noquote() << "closed" << connection->describe();
-        emit monitorClosed(connection->name(), connection->peer().display);
+        Q_EMIT monitorClosed(connection->name(), connection->peer().display);
     }
 }
 
@@ -422,7 +422,7 @@ void MonitorHub::onWatchdogRegistered(quint64 sessionId, const QByteArray &name,
     if (m_subscribers.isEmpty())
         return;
     QString detail = QStringLiteral("on expiry: %1").arg(QLatin1String(watchdogActionName(action)));
-    if (const Watchdog::Entry *entry = m_watchdog.engine().entry(sessionId))
+    if (const DeadlineEngine::Entry *entry = m_watchdog.engine().entry(sessionId))
         detail = QStringLiteral("every %1 ms, %2 misses allowed, ").arg(entry->terms.interval.count()).arg(entry->terms.allowedMisses)
                  + detail;
     broadcastWatchdogEvent(sessionId, name, MonitorWatchdogEventKind::Registered, detail);
@@ -439,14 +439,14 @@ void MonitorHub::onWatchStateChanged(quint64 sessionId, const QByteArray &name, 
         return;
     MonitorWatchdogEventKind kind = MonitorWatchdogEventKind::Late;
     QString detail;
-    const Watchdog::Entry *entry = m_watchdog.engine().entry(sessionId);
+    const DeadlineEngine::Entry *entry = m_watchdog.engine().entry(sessionId);
     switch (to) {
     case WatchState::Late:
         kind = MonitorWatchdogEventKind::Late;
         if (entry)
             detail = QStringLiteral("no feed for %1 ms; expires in %2 ms")
                          .arg(entry->terms.interval.count())
-                         .arg(std::max<qint64>(0, msOf(entry->expiresAt() - Watchdog::Clock::now())));
+                         .arg(std::max<qint64>(0, msOf(entry->expiresAt() - DeadlineEngine::Clock::now())));
         break;
     case WatchState::Healthy:
         kind = MonitorWatchdogEventKind::Healthy;

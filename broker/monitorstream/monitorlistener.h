@@ -8,7 +8,7 @@
 // peer's address and, on a Unix socket, its user from the kernel. Who the peer is allowed to be
 // is MonitorAuthenticator's business.
 //
-// Handshakes in progress (issue 18: idle connections must not lock operators out): at most
+// Handshakes in progress (idle connections must not lock operators out): at most
 // max_waiting_per_address from one address and max_waiting_per_prefix from one /24 (IPv4) or
 // /64 (IPv6), and at most handshakeLimit() in all; an address proven by the right token recently
 // (setProvenCheck) may have max(its address's cap, maxMonitors), no prefix cap, and maxMonitors

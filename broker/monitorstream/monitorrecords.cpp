@@ -124,8 +124,8 @@ MonitorClient MonitorRecords::client(const Session &session) const
     r.bytesOut = session.counters.bytesOut;
     r.refused = session.counters.undeliveredTotal();
     r.dropped = session.droppedTowards;
-    if (const Watchdog::Entry *entry = m_watchdog.engine().entry(session.id())) {
-        const Watchdog::Clock::time_point now = Watchdog::Clock::now();
+    if (const DeadlineEngine::Entry *entry = m_watchdog.engine().entry(session.id())) {
+        const DeadlineEngine::Clock::time_point now = DeadlineEngine::Clock::now();
         switch (entry->state) {
         case WatchState::Healthy: r.watchState = MonitorWatchState::Healthy; break;
         case WatchState::Late: r.watchState = MonitorWatchState::Late; break;
@@ -201,7 +201,7 @@ MonitorWatchdogEvent MonitorRecords::watchdogEvent(quint64 sessionId, const QByt
     }
     if (event.pid < 0)
         event.pid = 0;
-    if (const Watchdog::Entry *entry = m_watchdog.engine().entry(sessionId))
+    if (const DeadlineEngine::Entry *entry = m_watchdog.engine().entry(sessionId))
         event.feeds = entry->feeds;
     return event;
 }

@@ -531,7 +531,7 @@ void MonitorConnection::finish()
     m_batch = QByteArray();
     m_batchRecords = 0;
     syncBudget(); // gives its share of the monitor budget back
-    emit finished(this);
+    Q_EMIT finished(this);
     deleteLater();
 }
 

@@ -2,7 +2,7 @@
 // timing policy — it knows nothing of processes, sessions or signals to send; the broker's
 // integration layer calls watch()/feed()/unwatch() with a session id and reacts to the signals.
 //
-// Why it looks like this (issue 3, "Efficiency"): 10,000 clients feeding every second must cost the
+// Why it looks like this (efficiency): 10,000 clients feeding every second must cost the
 // broker little CPU. So there is ONE single-shot QTimer for every entry, armed to the earliest
 // deadline of a lazy min-heap, and feed() only writes a time stamp: no signal, no heap operation,
 // no timer re-arm, no allocation. A heap item that comes due is checked against the entry's real
@@ -25,7 +25,7 @@
 // - On expiry the entry is removed first (entry(key) is null in both slots), then
 //   stateChanged(key, from, Expired) and expired(key) are emitted. Slots may call watch(),
 //   unwatch() and feed() for any key, this one included; a nested check() is ignored.
-//   Do not delete the Watchdog from its own slots (deleteLater()).
+//   Do not delete the DeadlineEngine from its own slots (deleteLater()).
 // - Deadlines are judged when check() runs. If the event loop was blocked, the overdue deadlines
 //   are processed in deadline order and an entry past its expiry goes Healthy->Late->Expired (both
 //   signals). A feed that arrives before the check that would have found the entry late counts as
@@ -57,7 +57,7 @@ struct WatchTerms
     std::chrono::milliseconds grace{0};         // added to the first deadlines after watch()
 };
 
-class Watchdog : public QObject
+class DeadlineEngine : public QObject
 {
     Q_OBJECT
 public:
@@ -94,8 +94,8 @@ public:
         Clock::duration maxTimerLateness{0}; // worst (shot time - deadline it was armed for)
     };
 
-    explicit Watchdog(QObject *parent = nullptr);
-    ~Watchdog() override;
+    explicit DeadlineEngine(QObject *parent = nullptr);
+    ~DeadlineEngine() override;
 
     // (Re)register: timing starts now (+ grace); state Healthy; counters reset; replaces earlier
     // terms. Re-watching a Late entry emits stateChanged(key, Late, Healthy).

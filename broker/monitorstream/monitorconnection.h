@@ -5,8 +5,8 @@
 //
 // This class speaks the frames — the Hello, the order of things, refusals, output and its bound,
 // the traffic batch — and asks MonitorHub for everything that needs the broker (admission, the
-// snapshot, control). Why the bound looks like this (issue 4, "never slow routing or grow
-// memory"):
+// snapshot, control). Why the bound looks like this (the monitor must never slow routing or grow
+// memory):
 // - Output goes through QIODevice::write(); bytesToWrite() is the queue. Traffic records are
 //   appended to a batch in place (no allocation per record once the batch has grown) and written
 //   as one Traffic frame every ~100 ms or at ~64 KiB.
@@ -17,7 +17,7 @@
 //   (it stopped reading) is disconnected — checked after a snapshot too, with that one snapshot
 //   allowed on top until the queue drains below maxQueueBytes, and a Subscribe that arrives while
 //   the queue holds maxQueueBytes or more is refused rather than answered with another snapshot
-//   (issue 18: pipelined Subscribes queued 330 MB against the bound).
+//   (pipelined Subscribes once queued 330 MB against the bound).
 // - Every connection's queue counts towards the broker-wide monitor budget
 //   (BudgetLedger::monitorQueues); past it the hub disconnects the monitor with the largest queue.
 // - Until the Hello is answered nothing behind it is read (Qt's read buffer is bounded), so a

@@ -2,7 +2,7 @@
 // deadline is met at its instant and not one millisecond before. A few cases run on the real
 // timer with short intervals to prove that the one internal QTimer keeps every deadline, for
 // 2,000 entries too.
-#include "watchdog.h"
+#include "deadlineengine.h"
 
 #include <QEventLoop>
 #include <QRegularExpression>
@@ -17,7 +17,7 @@
 
 using namespace Kennel;
 using namespace std::chrono_literals;
-using Clock = Watchdog::Clock;
+using Clock = DeadlineEngine::Clock;
 
 namespace {
 
@@ -30,20 +30,20 @@ WatchTerms terms(std::chrono::milliseconds interval, int misses, std::chrono::mi
     return t;
 }
 
-// Every signal of one Watchdog, in order: "KEY:from>to" and "KEY:expired".
+// Every signal of one DeadlineEngine, in order: "KEY:from>to" and "KEY:expired".
 class Recorder
 {
 public:
-    explicit Recorder(Watchdog &watchdog)
+    explicit Recorder(DeadlineEngine &watchdog)
     {
-        QObject::connect(&watchdog, &Watchdog::stateChanged, &watchdog,
+        QObject::connect(&watchdog, &DeadlineEngine::stateChanged, &watchdog,
                          [this, &watchdog](quint64 key, WatchState from, WatchState to) {
                              log.append(QStringLiteral("%1:%2>%3").arg(key).arg(QLatin1String(watchStateName(from)),
                                                                           QLatin1String(watchStateName(to))));
                              if (to == WatchState::Expired && watchdog.entry(key))
                                  entryLeftBehind = true;
                          });
-        QObject::connect(&watchdog, &Watchdog::expired, &watchdog, [this, &watchdog](quint64 key) {
+        QObject::connect(&watchdog, &DeadlineEngine::expired, &watchdog, [this, &watchdog](quint64 key) {
             log.append(QStringLiteral("%1:expired").arg(key));
             if (watchdog.entry(key))
                 entryLeftBehind = true;
@@ -78,10 +78,10 @@ bool runLoopUntil(const std::function<bool()> &done, std::chrono::milliseconds t
     return done();
 }
 
-// A Watchdog on a clock the test moves by hand.
+// A DeadlineEngine on a clock the test moves by hand.
 struct FakeTime
 {
-    explicit FakeTime(Watchdog &watchdog)
+    explicit FakeTime(DeadlineEngine &watchdog)
     {
         watchdog.setClockForTesting([this] { return now; });
     }
@@ -91,7 +91,7 @@ struct FakeTime
 
 } // namespace
 
-class tst_Watchdog : public QObject
+class tst_DeadlineEngine : public QObject
 {
     Q_OBJECT
 
@@ -119,24 +119,24 @@ private slots:
     void realTimerTwoThousandEntries();
 };
 
-void tst_Watchdog::stateNames()
+void tst_DeadlineEngine::stateNames()
 {
     QCOMPARE(watchStateName(WatchState::Healthy), "healthy");
     QCOMPARE(watchStateName(WatchState::Late), "late");
     QCOMPARE(watchStateName(WatchState::Expired), "expired");
 }
 
-void tst_Watchdog::healthyFedOnTimeNeverLate_data()
+void tst_DeadlineEngine::healthyFedOnTimeNeverLate_data()
 {
     QTest::addColumn<int>("misses");
     QTest::newRow("3 misses") << 3;
     QTest::newRow("1 miss") << 1;
 }
 
-void tst_Watchdog::healthyFedOnTimeNeverLate()
+void tst_DeadlineEngine::healthyFedOnTimeNeverLate()
 {
     QFETCH(int, misses);
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     wd.watch(1, terms(100ms, misses));
@@ -161,9 +161,9 @@ void tst_Watchdog::healthyFedOnTimeNeverLate()
                                               : QStringList{QStringLiteral("1:healthy>late")}));
 }
 
-void tst_Watchdog::lateThenFedRecovers()
+void tst_DeadlineEngine::lateThenFedRecovers()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -214,10 +214,10 @@ void tst_Watchdog::lateThenFedRecovers()
     QCOMPARE(rec.take(), QStringList{QStringLiteral("6:healthy>late")});
 }
 
-void tst_Watchdog::expiryExactlyAfterIntervalTimesMisses()
+void tst_DeadlineEngine::expiryExactlyAfterIntervalTimesMisses()
 {
     // The old server's terms: 3 s x 3 expires exactly 9 s after the last feed.
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -243,9 +243,9 @@ void tst_Watchdog::expiryExactlyAfterIntervalTimesMisses()
     QCOMPARE(rec.take(), QStringList());
 }
 
-void tst_Watchdog::graceDelaysFirstDeadlinesOnly()
+void tst_DeadlineEngine::graceDelaysFirstDeadlinesOnly()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -278,11 +278,11 @@ void tst_Watchdog::graceDelaysFirstDeadlinesOnly()
     QCOMPARE(rec.take(), QStringList{QStringLiteral("1:healthy>late")});
 }
 
-void tst_Watchdog::feedDuringGraceKeepsTheGrace()
+void tst_DeadlineEngine::feedDuringGraceKeepsTheGrace()
 {
     // Deadlines count from max(lastFeed, watchedAt + grace): an early feed does not cut the
     // start-up grace short, and a feed after it counts as usual.
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -302,9 +302,9 @@ void tst_Watchdog::feedDuringGraceKeepsTheGrace()
     QCOMPARE(rec.take(), QStringList{QStringLiteral("1:healthy>late")});
 }
 
-void tst_Watchdog::rewatchResetsTiming()
+void tst_DeadlineEngine::rewatchResetsTiming()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -318,7 +318,7 @@ void tst_Watchdog::rewatchResetsTiming()
     time.now = t1;
     wd.watch(9, terms(200ms, 2));
     QCOMPARE(rec.take(), QStringList{QStringLiteral("9:late>healthy")}); // a transition like any other
-    const Watchdog::Entry *e = wd.entry(9);
+    const DeadlineEngine::Entry *e = wd.entry(9);
     QVERIFY(e);
     QCOMPARE(e->state, WatchState::Healthy);
     QCOMPARE(e->feeds, quint64(0));
@@ -346,9 +346,9 @@ void tst_Watchdog::rewatchResetsTiming()
     QCOMPARE(rec.take(), QStringList());
 }
 
-void tst_Watchdog::unwatchStopsEverything()
+void tst_DeadlineEngine::unwatchStopsEverything()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -374,7 +374,7 @@ void tst_Watchdog::unwatchStopsEverything()
     QCOMPARE(wd.stats().queued, size_t(0));
 
     // On the real timer too: an unwatched entry never fires, a neighbour does.
-    Watchdog real;
+    DeadlineEngine real;
     Recorder realRec(real);
     real.watch(1, terms(20ms, 1));
     real.watch(2, terms(60ms, 1));
@@ -383,12 +383,12 @@ void tst_Watchdog::unwatchStopsEverything()
                               5000);
 }
 
-void tst_Watchdog::allowedMissesOneGoesStraightToExpired()
+void tst_DeadlineEngine::allowedMissesOneGoesStraightToExpired()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
-    QSignalSpy states(&wd, &Watchdog::stateChanged);
+    QSignalSpy states(&wd, &DeadlineEngine::stateChanged);
     const Clock::time_point t0 = time.t0;
     wd.watch(3, terms(100ms, 1));
     wd.watch(4, terms(100ms, 1));
@@ -408,9 +408,9 @@ void tst_Watchdog::allowedMissesOneGoesStraightToExpired()
     QCOMPARE(wd.size(), size_t(0));
 }
 
-void tst_Watchdog::blockedLoopProcessesInDeadlineOrder()
+void tst_DeadlineEngine::blockedLoopProcessesInDeadlineOrder()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -438,9 +438,9 @@ void tst_Watchdog::blockedLoopProcessesInDeadlineOrder()
     QCOMPARE(wd.size(), size_t(0));
 }
 
-void tst_Watchdog::reentrantCallsFromSlots()
+void tst_DeadlineEngine::reentrantCallsFromSlots()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
@@ -450,7 +450,7 @@ void tst_Watchdog::reentrantCallsFromSlots()
     wd.watch(C, terms(120ms, 2)); // late 120: fed from its own Late slot
 
     int rewatches = 0;
-    connect(&wd, &Watchdog::expired, this, [&](quint64 key) {
+    connect(&wd, &DeadlineEngine::expired, this, [&](quint64 key) {
         if (key != A || rewatches++)
             return;
         wd.unwatch(B);
@@ -458,7 +458,7 @@ void tst_Watchdog::reentrantCallsFromSlots()
         wd.watch(D, terms(1000ms, 1));
     });
     int rescues = 0;
-    connect(&wd, &Watchdog::stateChanged, this, [&](quint64 key, WatchState, WatchState to) {
+    connect(&wd, &DeadlineEngine::stateChanged, this, [&](quint64 key, WatchState, WatchState to) {
         if (key == C && to == WatchState::Late && !rescues++)
             wd.feed(C);
     });
@@ -491,43 +491,43 @@ void tst_Watchdog::reentrantCallsFromSlots()
     QVERIFY(!rec.entryLeftBehind);
 }
 
-void tst_Watchdog::nestedCheckIgnored()
+void tst_DeadlineEngine::nestedCheckIgnored()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
     wd.watch(1, terms(100ms, 1));
     wd.watch(2, terms(200ms, 1));
-    connect(&wd, &Watchdog::expired, this, [&](quint64) { wd.check(t0 + 1h); });
+    connect(&wd, &DeadlineEngine::expired, this, [&](quint64) { wd.check(t0 + 1h); });
     wd.check(t0 + 100ms);
     QCOMPARE(rec.take(), (QStringList{QStringLiteral("1:healthy>expired"), QStringLiteral("1:expired")}));
     QVERIFY(wd.entry(2));
 }
 
-void tst_Watchdog::outOfBoundsTermsClamped()
+void tst_DeadlineEngine::outOfBoundsTermsClamped()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     const Clock::time_point t0 = time.t0;
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("terms out of bounds")));
     wd.watch(1, terms(0ms, 0, -5ms));
-    QCOMPARE(wd.entry(1)->terms.interval, Watchdog::MinInterval);
+    QCOMPARE(wd.entry(1)->terms.interval, DeadlineEngine::MinInterval);
     QCOMPARE(wd.entry(1)->terms.allowedMisses, 1);
     QCOMPARE(wd.entry(1)->terms.grace, 0ms);
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("terms out of bounds")));
     wd.watch(2, terms(std::chrono::milliseconds(std::numeric_limits<qint64>::max()), std::numeric_limits<int>::max()));
-    QCOMPARE(wd.entry(2)->terms.interval, Watchdog::MaxInterval);
-    QCOMPARE(wd.entry(2)->terms.allowedMisses, Watchdog::MaxAllowedMisses);
+    QCOMPARE(wd.entry(2)->terms.interval, DeadlineEngine::MaxInterval);
+    QCOMPARE(wd.entry(2)->terms.allowedMisses, DeadlineEngine::MaxAllowedMisses);
     QVERIFY(wd.entry(2)->expiresAt() > wd.entry(2)->lateAt()); // no overflow
     wd.check(t0 + 1ms);
     QCOMPARE(rec.take(), (QStringList{QStringLiteral("1:healthy>expired"), QStringLiteral("1:expired")}));
 }
 
-void tst_Watchdog::heapStaysBounded()
+void tst_DeadlineEngine::heapStaysBounded()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     Recorder rec(wd);
     // Long terms: these must survive the loops below (1,000 s of test time).
@@ -576,13 +576,13 @@ void tst_Watchdog::heapStaysBounded()
     QCOMPARE(wd.stats().queued, size_t(0));
 }
 
-void tst_Watchdog::feedDoesNotQueue()
+void tst_DeadlineEngine::feedDoesNotQueue()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
     for (quint64 key = 0; key < 1000; ++key)
         wd.watch(key, terms(1000ms, 3));
-    const Watchdog::Stats before = wd.stats();
+    const DeadlineEngine::Stats before = wd.stats();
     for (int round = 0; round < 10; ++round) {
         time.now += 100ms;
         for (quint64 key = 0; key < 1000; ++key)
@@ -593,20 +593,20 @@ void tst_Watchdog::feedDoesNotQueue()
     QCOMPARE(wd.entry(999)->feeds, quint64(10));
 }
 
-void tst_Watchdog::oneTimerForAllEntries()
+void tst_DeadlineEngine::oneTimerForAllEntries()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     for (quint64 key = 0; key < 1000; ++key)
         wd.watch(key, terms(std::chrono::milliseconds(1000 + key), 3));
     QCOMPARE(wd.findChildren<QTimer *>().size(), qsizetype(1));
 }
 
-void tst_Watchdog::signalSpyCarriesState()
+void tst_DeadlineEngine::signalSpyCarriesState()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     FakeTime time(wd);
-    QSignalSpy states(&wd, &Watchdog::stateChanged);
-    QSignalSpy expired(&wd, &Watchdog::expired);
+    QSignalSpy states(&wd, &DeadlineEngine::stateChanged);
+    QSignalSpy expired(&wd, &DeadlineEngine::expired);
     wd.watch(77, terms(10ms, 2));
     wd.check(time.t0 + 20ms);
     QCOMPARE(states.size(), 2);
@@ -618,12 +618,12 @@ void tst_Watchdog::signalSpyCarriesState()
     QCOMPARE(expired.at(0).at(0).value<quint64>(), quint64(77));
 }
 
-void tst_Watchdog::realTimerLateRecoverExpire()
+void tst_DeadlineEngine::realTimerLateRecoverExpire()
 {
-    Watchdog wd;
+    DeadlineEngine wd;
     Recorder rec(wd);
     Clock::time_point lateSeen, expiredSeen, lateDue;
-    connect(&wd, &Watchdog::stateChanged, this, [&](quint64 key, WatchState, WatchState to) {
+    connect(&wd, &DeadlineEngine::stateChanged, this, [&](quint64 key, WatchState, WatchState to) {
         if (to == WatchState::Late) {
             lateSeen = Clock::now();
             lateDue = wd.entry(key)->lateAt();
@@ -647,17 +647,17 @@ void tst_Watchdog::realTimerLateRecoverExpire()
     QVERIFY(wd.stats().timerShots >= 2);
 }
 
-void tst_Watchdog::realTimerTwoThousandEntries()
+void tst_DeadlineEngine::realTimerTwoThousandEntries()
 {
     // 2,000 entries at 200 ms x 3, fed every ~100 ms in slices of 200 every 10 ms. Nobody may go
     // late; the 1,000 that stop being fed must all expire within 600 ms of their last feed plus
     // 100 ms, and never before.
-    constexpr int kEntries = 2000;
-    constexpr int kStopped = 1000; // keys [0, kStopped) stop being fed
-    constexpr auto kTolerance = 100ms;
-    Watchdog wd;
-    wd.reserve(kEntries);
-    for (quint64 key = 0; key < kEntries; ++key)
+    constexpr int Entries = 2000;
+    constexpr int Stopped = 1000; // keys [0, Stopped) stop being fed
+    constexpr auto Tolerance = 100ms;
+    DeadlineEngine wd;
+    wd.reserve(Entries);
+    for (quint64 key = 0; key < Entries; ++key)
         wd.watch(key, terms(200ms, 3));
 
     bool feedingStopped = false;
@@ -665,9 +665,9 @@ void tst_Watchdog::realTimerTwoThousandEntries()
     QTimer feeder;
     feeder.setTimerType(Qt::PreciseTimer);
     connect(&feeder, &QTimer::timeout, this, [&] {
-        const int first = (tick++ % 10) * (kEntries / 10);
-        for (int key = first; key < first + kEntries / 10; ++key)
-            if (!feedingStopped || key >= kStopped)
+        const int first = (tick++ % 10) * (Entries / 10);
+        for (int key = first; key < first + Entries / 10; ++key)
+            if (!feedingStopped || key >= Stopped)
                 wd.feed(quint64(key));
     });
     feeder.start(10ms);
@@ -677,10 +677,10 @@ void tst_Watchdog::realTimerTwoThousandEntries()
     std::unordered_map<quint64, Clock::time_point> expiresAt;
     Clock::duration worstExpiry{0};
     Clock::duration earliest = Clock::duration::max();
-    connect(&wd, &Watchdog::stateChanged, this, [&](quint64 key, WatchState from, WatchState to) {
+    connect(&wd, &DeadlineEngine::stateChanged, this, [&](quint64 key, WatchState from, WatchState to) {
         if (!feedingStopped)
             ++lateCount;
-        if (key >= kStopped)
+        if (key >= Stopped)
             ++wrongKey;
         if (to == WatchState::Late)
             expiresAt[key] = wd.entry(key)->expiresAt();
@@ -690,29 +690,29 @@ void tst_Watchdog::realTimerTwoThousandEntries()
             earliest = std::min(earliest, delta);
         }
     });
-    QSignalSpy expired(&wd, &Watchdog::expired);
+    QSignalSpy expired(&wd, &DeadlineEngine::expired);
 
     // Five intervals of steady feeding: 100 feeder ticks.
     QVERIFY(runLoopUntil([&] { return tick >= 100; }, 10s));
     QCOMPARE(lateCount, 0);
-    QCOMPARE(wd.size(), size_t(kEntries));
+    QCOMPARE(wd.size(), size_t(Entries));
 
     feedingStopped = true;
-    QVERIFY(runLoopUntil([&] { return expired.size() >= kStopped; }, 10s));
-    QCOMPARE(expired.size(), kStopped);
+    QVERIFY(runLoopUntil([&] { return expired.size() >= Stopped; }, 10s));
+    QCOMPARE(expired.size(), Stopped);
     QCOMPARE(wrongKey, 0);
-    QCOMPARE(int(expiresAt.size()), kStopped);
+    QCOMPARE(int(expiresAt.size()), Stopped);
     QVERIFY2(earliest >= Clock::duration::zero(), "an entry expired before its deadline");
-    QVERIFY2(worstExpiry <= kTolerance,
+    QVERIFY2(worstExpiry <= Tolerance,
              qPrintable(QStringLiteral("worst expiry %1 ms late")
                             .arg(std::chrono::duration_cast<std::chrono::milliseconds>(worstExpiry).count())));
-    QCOMPARE(wd.size(), size_t(kEntries - kStopped));
-    QVERIFY(wd.stats().maxTimerLateness <= kTolerance);
+    QCOMPARE(wd.size(), size_t(Entries - Stopped));
+    QVERIFY(wd.stats().maxTimerLateness <= Tolerance);
     qInfo("timer shots %llu, heap items processed %llu, max timer lateness %lld us",
           static_cast<unsigned long long>(wd.stats().timerShots),
           static_cast<unsigned long long>(wd.stats().itemsProcessed),
           static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(wd.stats().maxTimerLateness).count()));
 }
 
-QTEST_GUILESS_MAIN(tst_Watchdog)
-#include "tst_watchdog.moc"
+QTEST_GUILESS_MAIN(tst_DeadlineEngine)
+#include "tst_deadlineengine.moc"
