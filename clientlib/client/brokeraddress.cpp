@@ -6,6 +6,8 @@
 #include <QFile>
 #include <QHostAddress>
 
+namespace Kennel {
+
 namespace {
 
 const QString UnixPrefix = QStringLiteral("unix:");
@@ -203,3 +205,5 @@ QDebug operator<<(QDebug debug, const BrokerAddress &address)
     debug << ')';
     return debug;
 }
+
+} // namespace Kennel

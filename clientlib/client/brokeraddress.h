@@ -19,6 +19,8 @@ QT_BEGIN_NAMESPACE
 class QDebug;
 QT_END_NAMESPACE
 
+namespace Kennel {
+
 class KENNEL_CLIENT_EXPORT BrokerAddress
 {
 public:
@@ -60,4 +62,6 @@ private:
 
 KENNEL_CLIENT_EXPORT QDebug operator<<(QDebug debug, const BrokerAddress &address);
 
-Q_DECLARE_METATYPE(BrokerAddress)
+} // namespace Kennel
+
+Q_DECLARE_METATYPE(Kennel::BrokerAddress)

@@ -4,6 +4,8 @@
 
 #include <QCoreApplication>
 
+namespace Kennel {
+
 using Kennel::Internal::ClientConnection;
 
 KennelClient::KennelClient(QObject *parent)
@@ -188,3 +190,5 @@ bool KennelClient::ping()
 {
     return d->sendWhenRegistered(Kennel::FrameType::Ping, {});
 }
+
+} // namespace Kennel

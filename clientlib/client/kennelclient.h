@@ -23,7 +23,9 @@ QT_BEGIN_NAMESPACE
 class QIODevice;
 QT_END_NAMESPACE
 
-namespace Kennel::Internal {
+namespace Kennel {
+
+namespace Internal {
 class ClientConnection;
 }
 
@@ -220,3 +222,5 @@ private:
     // A QObject child, so that moveToThread() takes the connection and its timers along.
     Kennel::Internal::ClientConnection *const d;
 };
+
+} // namespace Kennel

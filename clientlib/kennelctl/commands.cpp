@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <utility>
 
+using Kennel::BrokerAddress;
+using Kennel::KennelClient;
+
 namespace KennelCtl {
 
 namespace {

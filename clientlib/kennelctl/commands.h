@@ -20,7 +20,7 @@ enum ExitCode {
 
 struct SendOptions
 {
-    BrokerAddress broker;
+    Kennel::BrokerAddress broker;
     QByteArray name;    // ours
     QByteArray target;
     QByteArray text;
@@ -29,7 +29,7 @@ struct SendOptions
 
 struct ListenOptions
 {
-    BrokerAddress broker;
+    Kennel::BrokerAddress broker;
     QByteArray name;
     int count = 0;     // 0: until interrupted
     int timeoutMs = 0; // 0: no limit

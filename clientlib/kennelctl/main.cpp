@@ -13,6 +13,8 @@
 
 #include <cstdio>
 
+using Kennel::BrokerAddress;
+
 using namespace KennelCtl;
 
 namespace {

@@ -14,6 +14,9 @@
 #include <csignal>
 #include <cstdio>
 
+using Kennel::BrokerAddress;
+using Kennel::KennelClient;
+
 namespace {
 void say(const QString &line)
 {

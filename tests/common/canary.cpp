@@ -9,6 +9,9 @@
 
 #include <cstring>
 
+using Kennel::BrokerAddress;
+using Kennel::KennelClient;
+
 namespace KennelTest {
 
 namespace {

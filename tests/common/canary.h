@@ -13,7 +13,9 @@
 
 #include <chrono>
 
+namespace Kennel {
 class KennelClient;
+}
 
 namespace KennelTest {
 
@@ -56,8 +58,8 @@ private:
     void fail(const QString &why);
 
     Options m_options;
-    KennelClient *m_tx = nullptr;
-    KennelClient *m_rx = nullptr;
+    Kennel::KennelClient *m_tx = nullptr;
+    Kennel::KennelClient *m_rx = nullptr;
     QTimer m_timer;
     QElapsedTimer m_clock;
     quint64 m_sent = 0;

@@ -2,6 +2,8 @@
 
 #include <QTest>
 
+using Kennel::BrokerAddress;
+
 class tst_BrokerAddress : public QObject
 {
     Q_OBJECT

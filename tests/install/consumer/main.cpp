@@ -8,6 +8,9 @@
 
 #include <cstdio>
 
+using Kennel::BrokerAddress;
+using Kennel::KennelClient;
+
 static int fail(const char *what)
 {
     std::fprintf(stderr, "consumer: FAILED: %s\n", what);

@@ -34,6 +34,9 @@
 #include <tuple>
 #include <vector>
 
+using Kennel::BrokerAddress;
+using Kennel::KennelClient;
+
 using namespace KennelTest;
 
 namespace {

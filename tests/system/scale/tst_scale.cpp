@@ -20,6 +20,9 @@
 #include <dirent.h>
 #include <sys/resource.h>
 
+using Kennel::BrokerAddress;
+using Kennel::KennelClient;
+
 using namespace KennelTest;
 
 namespace {
