@@ -3,6 +3,8 @@
 #include "commands.h"
 #include "operatorcli.h"
 
+#include <clidoc.h>
+
 #include <names.h>
 
 #include <QCommandLineParser>
@@ -147,7 +149,14 @@ int main(int argc, char *argv[])
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send, listen, or an operator command"),
                                  QStringLiteral("<command> ..."));
 
+    const Kennel::CliDoc::Switches docSwitches = Kennel::CliDoc::addOptions(parser);
+
     const bool parsed = parser.parse(QCoreApplication::arguments());
+    if (parsed && Kennel::CliDoc::handle(parser, docSwitches, {QStringLiteral("kennelctl"), QStringLiteral(KENNEL_VERSION),
+                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen")} + operatorCommands(),
+                                                              operatorArgumentCandidates(),
+                                                              {QStringLiteral("kennel-broker(1)"), QStringLiteral("kennel-monitor(1)")}}))
+        return 0;
     const QStringList args = parser.positionalArguments();
     const QString command = args.value(0);
     if (command == QLatin1String("send")) {
