@@ -141,6 +141,13 @@ QByteArray formatStatus(const BrokerSnapshot &s)
         services += QStringLiteral("%1 %2").arg(service.name, serviceStateName(service.state));
     QList<QStringList> rows;
     rows.append({QStringLiteral("broker:"), QStringLiteral("%1 at %2").arg(version(s), s.address)});
+    if (s.info) {
+        rows.append({QStringLiteral("pid:"), QString::number(s.info->pid)});
+        QStringList listeners;
+        for (const MonitorListenerInfo &l : s.info->listeners)
+            listeners += l.address + (l.monitorsOnly ? (l.tls ? QStringLiteral(" (monitors, TLS)") : QStringLiteral(" (monitors)")) : QString());
+        rows.append({QStringLiteral("listening:"), listeners.isEmpty() ? QStringLiteral("-") : listeners.join(QStringLiteral(", "))});
+    }
     rows.append({QStringLiteral("admitted:"), s.begin.monitorIdentity.isEmpty() ? QStringLiteral("-") : s.begin.monitorIdentity});
     const qint64 up = uptimeMs(s);
     rows.append({QStringLiteral("uptime:"), up < 0 ? QStringLiteral("-")
@@ -287,6 +294,15 @@ QByteArray statusJson(const BrokerSnapshot &s)
                   {QStringLiteral("services"), services}};
     if (s.totals)
         o.insert(QStringLiteral("totals"), totalsJson(*s.totals));
+    if (s.info) {
+        o.insert(QStringLiteral("pid"), s.info->pid);
+        QJsonArray listeners;
+        for (const MonitorListenerInfo &l : s.info->listeners)
+            listeners.append(QJsonObject{{QStringLiteral("address"), l.address},
+                                         {QStringLiteral("monitorsOnly"), l.monitorsOnly},
+                                         {QStringLiteral("tls"), l.tls}});
+        o.insert(QStringLiteral("listeners"), listeners);
+    }
     return QJsonDocument(o).toJson(QJsonDocument::Compact) + '\n';
 }
 

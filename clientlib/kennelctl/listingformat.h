@@ -22,6 +22,7 @@ struct BrokerSnapshot
     QList<Kennel::MonitorClient> clients;
     QList<Kennel::MonitorService> services;
     std::optional<Kennel::MonitorTotals> totals;
+    std::optional<Kennel::MonitorBrokerInfo> info; // absent from an older broker
 };
 
 QString clientKindName(Kennel::MonitorClientKind kind);

@@ -66,6 +66,16 @@ quint32 MonitorSession::sendControl(const MonitorControl &control)
     return id;
 }
 
+quint32 MonitorSession::requestInfo()
+{
+    if (!m_live)
+        return 0;
+    const quint32 id = nextMessageId();
+    if (!writeFrame(MonitorFrame::InfoRequest, id, NoFlags, {}, {}, {}))
+        return 0;
+    return id;
+}
+
 void MonitorSession::transportReady()
 {
     HelloPayload hello;
@@ -142,7 +152,8 @@ void MonitorSession::frameReceived(const Frame &frame)
             end(ExitConnectionLost, QStringLiteral("the broker is shutting down"));
             return;
         }
-        qCWarning(lcCtlMonitor).noquote() << "broker reported" << text;
+        qCDebug(lcCtlMonitor).noquote() << "broker reported" << text;
+        Q_EMIT errorReceived(error ? error->code : ErrorCode::MalformedFrame, text);
         return;
     }
     case FrameType::Bye:
@@ -198,6 +209,10 @@ void MonitorSession::handleMonitorFrame(const Frame &frame)
     case quint8(MonitorFrame::ControlResult):
         if (auto v = decodeMonitorControlResult(frame.payload))
             Q_EMIT controlResult(frame.messageId, *v);
+        return;
+    case quint8(MonitorFrame::Info):
+        if (auto v = decodeMonitorBrokerInfo(frame.payload))
+            Q_EMIT info(frame.messageId, *v);
         return;
     default:
         return;

@@ -45,6 +45,9 @@ public:
     void finish();
     // 0 when not live.
     quint32 sendControl(const Kennel::MonitorControl &control);
+    // Asks for the broker's version, pid and listeners (answered by info(); an older broker
+    // answers errorReceived(UnknownFrameType)). 0 when not live.
+    quint32 requestInfo();
 
     bool isLive() const { return m_live; }
     QString brokerVersion() const { return m_brokerVersion; }
@@ -64,6 +67,9 @@ Q_SIGNALS:
     void trafficDropped(const Kennel::MonitorTrafficDropped &dropped);
     void totals(const Kennel::MonitorTotals &totals);
     void controlResult(quint32 requestId, const Kennel::MonitorControlResult &result);
+    void info(quint32 requestId, const Kennel::MonitorBrokerInfo &info);
+    // An Error frame after admission (a refused request); the connection stays.
+    void errorReceived(Kennel::ErrorCode code, const QString &text);
 
 protected:
     void transportReady() override;

@@ -144,21 +144,43 @@ int runStatus(const OperatorOptions &options)
     BrokerSnapshot snapshot;
     snapshot.address = options.monitor.broker.toString();
     bool haveSnapshot = false;
-    const auto print = [&] {
+    bool infoPending = false;
+    quint32 infoRequest = 0;
+    const auto complete = [&] {
+        if (!haveSnapshot || !snapshot.totals || infoPending || run.finished())
+            return;
         printLine(stdout, options.json ? statusJson(snapshot) : formatStatus(snapshot));
         run.finish(ExitOk);
     };
+    QObject::connect(&run.session, &MonitorSession::live, &run.loop, [&] {
+        infoRequest = run.session.requestInfo();
+        infoPending = infoRequest != 0;
+    });
+    QObject::connect(&run.session, &MonitorSession::info, &run.loop, [&](quint32 id, const MonitorBrokerInfo &info) {
+        if (id != infoRequest)
+            return;
+        snapshot.info = info;
+        infoPending = false;
+        complete();
+    });
+    // A broker older than the InfoRequest refuses it as an unknown frame: status goes on without.
+    QObject::connect(&run.session, &MonitorSession::errorReceived, &run.loop, [&] {
+        if (!infoPending)
+            return;
+        infoPending = false;
+        complete();
+    });
     collectSnapshot(run, snapshot, [&] {
         haveSnapshot = true;
-        if (snapshot.totals)
-            print();
+        complete();
     });
     // Totals come every totals_interval_ms (1 s by default), not with the snapshot: wait for the
     // first, up to the deadline, and say so when it did not come.
     QObject::connect(&run.session, &MonitorSession::totals, &run.loop, [&](const MonitorTotals &t) {
+        if (snapshot.totals)
+            return;
         snapshot.totals = t;
-        if (haveSnapshot)
-            print();
+        complete();
     });
     return run.exec(noTraffic(), [&] {
         if (!haveSnapshot) {
@@ -166,8 +188,10 @@ int runStatus(const OperatorOptions &options)
             run.finish(ExitTimeout);
             return;
         }
-        report(QStringLiteral("no totals within %1 ms ([monitor] totals_interval_ms is longer); printed without them").arg(run.timeoutMs()));
-        print();
+        if (!snapshot.totals)
+            report(QStringLiteral("no totals within %1 ms ([monitor] totals_interval_ms is longer); printed without them").arg(run.timeoutMs()));
+        printLine(stdout, options.json ? statusJson(snapshot) : formatStatus(snapshot));
+        run.finish(ExitOk);
     });
 }
 

@@ -116,7 +116,8 @@ void tst_KennelCtl::listingsAndJson()
 
     Result r = runCtl({QStringLiteral("status"), QStringLiteral("--broker"), address});
     QVERIFY2(r.exitCode == 0, r.err.constData());
-    QVERIFY2(r.out.contains("broker:") && r.out.contains("uptime:") && r.out.contains("sleeper running")
+    QVERIFY2(r.out.contains("broker:") && r.out.contains("uptime:") && r.out.contains("listening:")
+                 && r.out.contains(broker.unixAddress().toUtf8()) && r.out.contains("sleeper running")
                  && r.out.contains(" 1 (0 watched, 0 late)\n") && r.out.contains("undelivered"),
              r.out.constData());
 
@@ -132,6 +133,12 @@ void tst_KennelCtl::listingsAndJson()
     QCOMPARE(findByName(status.value(QStringLiteral("services")).toArray(), QStringLiteral("sleeper")).value(QStringLiteral("state")).toString(),
              QStringLiteral("running"));
     QVERIFY2(status.value(QStringLiteral("totals")).isObject(), r.out.constData());
+    // Where the broker listens (InfoRequest): its TCP port and its Unix socket, and its pid.
+    QCOMPARE(status.value(QStringLiteral("pid")).toInteger(), broker.pid());
+    QStringList listeners;
+    for (const QJsonValue &l : status.value(QStringLiteral("listeners")).toArray())
+        listeners += l.toObject().value(QStringLiteral("address")).toString();
+    QVERIFY2(listeners.contains(broker.tcpAddress()) && listeners.contains(broker.unixAddress()), qPrintable(listeners.join(u' ')));
     QCOMPARE(status.value(QStringLiteral("totals")).toObject().value(QStringLiteral("clients")).toInt(), 1);
 
     r = runCtl({QStringLiteral("clients"), QStringLiteral("--broker"), address});
