@@ -10,7 +10,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QCryptographicHash>
 #include <QProcess>
+#include <QSslCertificate>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -80,6 +83,7 @@ private slots:
     void watchSeesExpiryAndRestart();
     void sniffShowsEscapedPreview();
     void admission();
+    void tls();
     void cannotConnect();
     void operatorTypos_data();
     void operatorTypos();
@@ -401,6 +405,70 @@ void tst_KennelCtl::admission()
                 writeToken(QStringLiteral("right"), token + "\n")});
     QVERIFY2(r.exitCode == 0, r.err.constData());
     QCOMPARE(QJsonDocument::fromJson(r.out).object().value(QStringLiteral("admittedBy")).toString(), QStringLiteral("token"));
+    QCOMPARE(broker.stopVerdict(), QString());
+}
+
+// A TLS monitor listener: --ca-file and --pin are trusted, another certificate's pin is not (3).
+void tst_KennelCtl::tls()
+{
+    QVERIFY2(!QStandardPaths::findExecutable(QStringLiteral("openssl")).isEmpty(),
+             "the openssl command-line tool is missing: run scripts/install-deps.sh");
+    QTemporaryDir dir;
+    const QString cert = dir.filePath(QStringLiteral("cert.pem"));
+    const QString key = dir.filePath(QStringLiteral("key.pem"));
+    const QString otherCert = dir.filePath(QStringLiteral("other-cert.pem"));
+    // Generated here: nothing expires in the repository, and no private key is published.
+    for (const auto &[certPath, keyPath] : {std::pair{cert, key}, std::pair{otherCert, dir.filePath(QStringLiteral("other-key.pem"))}}) {
+        QProcess openssl;
+        openssl.setProcessChannelMode(QProcess::MergedChannels);
+        openssl.start(QStringLiteral("openssl"),
+                      {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+                       QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes"), QStringLiteral("-days"), QStringLiteral("2"),
+                       QStringLiteral("-subj"), QStringLiteral("/CN=localhost"), QStringLiteral("-addext"),
+                       QStringLiteral("subjectAltName=DNS:localhost,IP:127.0.0.1"), QStringLiteral("-keyout"), keyPath, QStringLiteral("-out"), certPath});
+        QVERIFY(openssl.waitForFinished(60000));
+        QVERIFY2(openssl.exitCode() == 0, openssl.readAll().constData());
+        QFile::setPermissions(keyPath, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    }
+    const QByteArray token = "0123456789abcdef0123456789abcdef";
+    const QString tokenFile = dir.filePath(QStringLiteral("token"));
+    {
+        QFile f(tokenFile);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(token);
+    }
+    BrokerProcess broker;
+    BrokerProcess::Options options;
+    options.configText = "[monitor]\nlisten = 127.0.0.1:0\ntls = true\ncertificate = " + cert.toUtf8() + "\nprivate_key = " + key.toUtf8()
+                         + "\ntoken = " + token + "\n";
+    QString error;
+    QVERIFY2(broker.start(options, &error), qPrintable(error));
+    QCOMPARE(broker.monitorAddresses().size(), 1);
+    const QString address = broker.monitorAddresses().constFirst();
+    const auto pinOf = [](const QString &path) {
+        const QList<QSslCertificate> certs = QSslCertificate::fromPath(path, QSsl::Pem);
+        return certs.isEmpty() ? QString() : QString::fromLatin1(certs.constFirst().digest(QCryptographicHash::Sha256).toHex(':'));
+    };
+
+    Result r = runCtl({QStringLiteral("status"), QStringLiteral("--json"), QStringLiteral("--broker"), address, QStringLiteral("--token-file"),
+                       tokenFile, QStringLiteral("--ca-file"), cert});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    const QJsonObject status = QJsonDocument::fromJson(r.out).object();
+    QCOMPARE(status.value(QStringLiteral("admittedBy")).toString(), QStringLiteral("token"));
+    bool tlsListed = false;
+    for (const QJsonValue &l : status.value(QStringLiteral("listeners")).toArray())
+        tlsListed |= l.toObject().value(QStringLiteral("address")).toString() == address && l.toObject().value(QStringLiteral("tls")).toBool()
+                     && l.toObject().value(QStringLiteral("monitorsOnly")).toBool();
+    QVERIFY2(tlsListed, r.out.constData());
+
+    r = runCtl({QStringLiteral("services"), QStringLiteral("--broker"), address, QStringLiteral("--token-file"), tokenFile,
+                QStringLiteral("--pin"), pinOf(cert)});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+
+    r = runCtl({QStringLiteral("services"), QStringLiteral("--broker"), address, QStringLiteral("--token-file"), tokenFile,
+                QStringLiteral("--pin"), pinOf(otherCert)});
+    QCOMPARE(r.exitCode, 3);
+    QVERIFY2(r.err.startsWith(QByteArray("kennelctl: cannot connect to " + address.toUtf8())), r.err.constData());
     QCOMPARE(broker.stopVerdict(), QString());
 }
 
