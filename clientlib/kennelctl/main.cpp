@@ -59,7 +59,8 @@ const QString Description = QStringLiteral(
     "  7   no such service or client, or the action was refused\n"
     "  11  no_such_client        12  queue_full            13  too_large_for_target\n"
     "  14  not_registered        15  sender_name_unfit     16  invalid_target\n"
-    "  17  shutting_down         (10 + the delivery status value)")
+    "  17  shutting_down         (10 + the delivery status value)\n"
+    "  130, 143  an operator command other than watch and sniff interrupted (128 + the signal)")
     .arg(DefaultBroker);
 
 // The largest frame any broker can be configured to take ([limits] max_frame_size): reading more

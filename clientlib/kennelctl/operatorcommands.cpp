@@ -55,7 +55,11 @@ public:
         });
         signalWatcher.watch(SIGINT);
         signalWatcher.watch(SIGTERM);
-        QObject::connect(&signalWatcher, &UnixSignalWatcher::received, &loop, [this] { finish(ExitOk); });
+        // watch and sniff (no default timeout) run until interrupted: that is their normal end. A
+        // one-shot command interrupted has not done its work: 128 + the signal, as a shell says.
+        const bool streaming = defaultTimeoutMs == 0;
+        QObject::connect(&signalWatcher, &UnixSignalWatcher::received, &loop,
+                         [this, streaming](int signalNumber) { finish(streaming ? ExitOk : 128 + signalNumber); });
         deadline.setSingleShot(true);
     }
 

@@ -10,6 +10,8 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLocalServer>
+#include <QLocalSocket>
 #include <QCryptographicHash>
 #include <QProcess>
 #include <QSslCertificate>
@@ -85,6 +87,7 @@ private slots:
     void admission();
     void tls();
     void cannotConnect();
+    void interruptedOneShot();
     void operatorTypos_data();
     void operatorTypos();
 
@@ -478,6 +481,28 @@ void tst_KennelCtl::cannotConnect()
     const Result r = runCtl({QStringLiteral("status"), QStringLiteral("--broker"), QStringLiteral("unix:") + dir.filePath(QStringLiteral("none.sock"))});
     QCOMPARE(r.exitCode, 3);
     QVERIFY2(r.err.startsWith("kennelctl: cannot connect to unix:"), r.err.constData());
+}
+
+// A broker that takes the connection and never answers: status waits, and SIGTERM ends it with
+// 143 (128 + SIGTERM), not 0 — it did not do its work. watch's SIGTERM is 0 (its normal end).
+void tst_KennelCtl::interruptedOneShot()
+{
+    QTemporaryDir dir;
+    QLocalServer silent;
+    QVERIFY(silent.listen(dir.filePath(QStringLiteral("silent.sock"))));
+    QProcess status;
+    status.start(kennelctl(), {QStringLiteral("status"), QStringLiteral("--timeout"), QStringLiteral("30000"), QStringLiteral("--broker"),
+                               QStringLiteral("unix:") + silent.fullServerName()});
+    QVERIFY(silent.waitForNewConnection(10000));
+    QLocalSocket *accepted = silent.nextPendingConnection();
+    QVERIFY(accepted);
+    // The Hello arrived: kennelctl is waiting for the answer.
+    QTRY_VERIFY_WITH_TIMEOUT(accepted->bytesAvailable() > 0 || accepted->waitForReadyRead(100), 10000);
+    status.terminate();
+    QVERIFY(status.waitForFinished(10000));
+    QCOMPARE(status.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(status.exitCode(), 143);
+    QCOMPARE(status.readAllStandardOutput(), QByteArray());
 }
 
 void tst_KennelCtl::operatorTypos_data()
