@@ -1,5 +1,5 @@
-// kennelctl: the broker from the shell. Arguments in, one of two commands run, an exit code out
-// that scripts can branch on (docs/KENNELCTL.md).
+// kennelctl: the broker from the shell. Arguments in, one command run (send, listen or an operator
+// command), an exit code out that scripts can branch on (docs/KENNELCTL.md).
 #include "commands.h"
 #include "operatorcli.h"
 
