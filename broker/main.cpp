@@ -9,6 +9,8 @@
 #include "systemdnotifier.h"
 #include "unixsignalwatcher.h"
 
+#include <clidoc.h>
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
 
@@ -64,7 +66,11 @@ int main(int argc, char *argv[])
         QStringLiteral("Once listening, print \"listening clients ADDR\" and \"listening monitors ADDR\" to standard "
                        "output, one line per listener, then \"ready\" (for scripts and tests that listen on port 0)."));
     parser.addOption(printListening);
+    const Kennel::CliDoc::Switches docSwitches = Kennel::CliDoc::addOptions(parser);
     parser.process(app);
+    if (Kennel::CliDoc::handle(parser, docSwitches, {QStringLiteral("kennel-broker"), QStringLiteral(KENNEL_VERSION), {}, {},
+                                                     {QStringLiteral("kennelctl(1)"), QStringLiteral("kennel-monitor(1)")}}))
+        return 0;
     // "kennel-broker extra --check-config" said "configuration OK" and ignored the word: a typo
     // in a unit file must not pass unnoticed.
     if (!parser.positionalArguments().isEmpty()) {

@@ -48,6 +48,14 @@ bool MonitorBackend::isShuttingDown() const
     return m_ctx.shuttingDown;
 }
 
+QStringList MonitorBackend::clientListenAddresses() const
+{
+    QStringList addresses;
+    for (const ListenAddress &address : m_broker.boundAddresses())
+        addresses.append(address.toString());
+    return addresses;
+}
+
 const QList<Service *> &MonitorBackend::services() const
 {
     return m_supervisor.services();

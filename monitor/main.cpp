@@ -6,6 +6,8 @@
 #include "monitorfeed.h"
 #include "monitorlink.h"
 
+#include <clidoc.h>
+
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFile>
@@ -68,7 +70,11 @@ int main(int argc, char *argv[])
                                         QStringLiteral("WxH"));
     parser.addOptions({brokerOption, tokenFileOption, tlsOption, caOption, pinOption, connectOption, screenshotOption,
                        screenshotDelayOption, sizeOption});
+    const CliDoc::Switches docSwitches = CliDoc::addOptions(parser);
     parser.process(app);
+    if (CliDoc::handle(parser, docSwitches, {QStringLiteral("kennel-monitor"), QStringLiteral(KENNEL_VERSION), {}, {},
+                                             {QStringLiteral("kennel-broker(1)"), QStringLiteral("kennelctl(1)")}}))
+        return 0;
     if (!parser.positionalArguments().isEmpty())
         return fail(QStringLiteral("unexpected argument '%1': kennel-monitor takes options only (a broker is given with --broker)")
                         .arg(parser.positionalArguments().constFirst()));

@@ -5,6 +5,7 @@
 
 #include "trafficcounters.h"
 
+#include <QStringList>
 #include <QtGlobal>
 
 #include <cstddef>
@@ -25,6 +26,9 @@ public:
     virtual size_t connectionCount() const = 0;
     virtual const TrafficCounters &totals() const = 0;
     virtual bool isShuttingDown() const = 0;
+    // The client listeners' addresses as bound ("127.0.0.1:8000", "unix:PATH"), for a monitor's
+    // InfoRequest; none where the view has no listeners (tests).
+    virtual QStringList clientListenAddresses() const { return {}; }
 };
 
 } // namespace Kennel

@@ -212,6 +212,10 @@ void MonitorConnection::handleAdmitted(const Frame &frame)
             m_hub.control(this, *request, frame.messageId);
         return;
     }
+    if (frame.type == MonitorFrame::InfoRequest) {
+        m_hub.sendInfo(this, frame.messageId);
+        return;
+    }
     switch (frame.type) {
     case FrameType::Ping:
         sendEvent(FrameType::Pong, frame.messageId, {}, frame.payload);

@@ -6,6 +6,7 @@
 #include "session.h"
 
 #include <QAbstractSocket>
+#include <QCoreApplication>
 #include <QHostAddress>
 #include <QLocalSocket>
 #include <QLoggingCategory>
@@ -606,6 +607,20 @@ void MonitorHub::control(MonitorConnection *connection, const MonitorControl &re
 {
     const MonitorControlResult outcome = m_control.handle(connection->describe(), request, m_closed || m_clients.isShuttingDown());
     connection->sendEvent(MonitorFrame::ControlResult, messageId, {}, encodeMonitorControlResult(outcome));
+}
+
+// --- info ----------------------------------------------------------------------------------
+
+void MonitorHub::sendInfo(MonitorConnection *connection, quint32 messageId)
+{
+    MonitorBrokerInfo info;
+    info.version = QStringLiteral(KENNEL_VERSION);
+    info.pid = QCoreApplication::applicationPid();
+    for (const QString &address : m_clients.clientListenAddresses())
+        info.listeners.append({false, false, address});
+    for (const ListenAddress &address : boundAddresses())
+        info.listeners.append({true, m_settings.tls && address.kind == ListenAddress::Kind::Tcp, address.toString()});
+    connection->sendEvent(MonitorFrame::Info, messageId, {}, encodeMonitorBrokerInfo(info));
 }
 
 } // namespace Kennel

@@ -149,6 +149,8 @@ private:
     void shedOverBudget();
     void noteQueueOverflow() { ++m_queueOverflows; }
     void control(MonitorConnection *connection, const MonitorControl &request, quint32 messageId);
+    // InfoRequest: the broker's version, pid and listeners, answered with the request's messageId.
+    void sendInfo(MonitorConnection *connection, quint32 messageId);
 
     void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
                const QByteArray &unread);

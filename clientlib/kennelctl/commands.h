@@ -15,6 +15,8 @@ enum ExitCode {
     ExitCannotConnect = 3,  // could not connect or register (refused, name taken, ...)
     ExitTimeout = 4,        // --timeout passed first
     ExitConnectionLost = 5, // the broker went away after registration
+    ExitNotAdmitted = 6,    // operator commands: the broker refused this monitor (no uid match, wrong token)
+    ExitRefused = 7,        // operator commands: no such service or client, or the action was refused
     ExitStatusBase = 10,    // send: 10 + the DeliveryStatus value for refusals (11 no_such_client, ...)
 };
 

@@ -1,6 +1,9 @@
-// kennelctl: the broker from the shell. Arguments in, one of two commands run, an exit code out
-// that scripts can branch on (docs/KENNELCTL.md).
+// kennelctl: the broker from the shell. Arguments in, one command run (send, listen or an operator
+// command), an exit code out that scripts can branch on (docs/KENNELCTL.md).
 #include "commands.h"
+#include "operatorcli.h"
+
+#include <clidoc.h>
 
 #include <names.h>
 
@@ -22,7 +25,7 @@ namespace {
 const QString DefaultBroker = QStringLiteral("127.0.0.1:8000");
 
 const QString Description = QStringLiteral(
-    "Send and receive Kennel messages.\n"
+    "Send and receive Kennel messages; see and control the broker.\n"
     "\n"
     "Commands:\n"
     "  send NAME TEXT   send TEXT to the client registered as NAME and wait for its delivery\n"
@@ -32,6 +35,17 @@ const QString Description = QStringLiteral(
     "                   line (bytes that are not printable UTF-8 as \\xNN, '\\' as \\\\);\n"
     "                   \"listening as NAME\" goes to stderr once registered\n"
     "\n"
+    "Operator commands (the broker's monitor stream; admitted as a Unix-socket peer by uid, or\n"
+    "with --token-file; --json for scripts):\n"
+    "  status           broker version, uptime, clients, watched/late, services, totals\n"
+    "  clients          the clients: kind, pid, watchdog state, feeds, deadline, counters\n"
+    "  services         the supervised services: state, pid, starts, restarts, last exit\n"
+    "  start|stop|restart SERVICE   act on a supervised service\n"
+    "  disconnect NAME  close every connection of the client NAME\n"
+    "  watch            events as lines: joined, left, late, expired, signalled, service ...\n"
+    "  sniff [NAME...]  traffic as lines \"TIME SOURCE -> TARGET STATUS SIZE bytes: PREVIEW\",\n"
+    "                   only from or to the NAMEs if given\n"
+    "\n"
     "The broker address is HOST:PORT, [IPV6]:PORT or unix:PATH; default: $KENNEL_BROKER, else %1.\n"
     "\n"
     "Exit status:\n"
@@ -40,10 +54,13 @@ const QString Description = QStringLiteral(
     "  2   usage: bad arguments, address or name; message over the broker's frame limit\n"
     "  3   cannot connect or register (refused, no such socket, name taken, ...)\n"
     "  4   timeout\n"
-    "  5   connection lost after registering\n"
+    "  5   connection lost after registering (operator commands: after admission)\n"
+    "  6   not admitted as a monitor (wrong or no token, uid not allowed)\n"
+    "  7   no such service or client, or the action was refused\n"
     "  11  no_such_client        12  queue_full            13  too_large_for_target\n"
     "  14  not_registered        15  sender_name_unfit     16  invalid_target\n"
-    "  17  shutting_down         (10 + the delivery status value)")
+    "  17  shutting_down         (10 + the delivery status value)\n"
+    "  130, 143  an operator command other than watch and sniff interrupted (128 + the signal)")
     .arg(DefaultBroker);
 
 // The largest frame any broker can be configured to take ([limits] max_frame_size): reading more
@@ -118,7 +135,8 @@ int main(int argc, char *argv[])
                                       QStringLiteral("send: register as NAME (default kcPID, short enough for old-protocol targets)."),
                                       QStringLiteral("NAME"));
     const QCommandLineOption countOption(QStringLiteral("count"),
-                                         QStringLiteral("listen: exit after N messages."), QStringLiteral("N"));
+                                         QStringLiteral("listen, watch, sniff: exit after N messages, events or records."),
+                                         QStringLiteral("N"));
     const QCommandLineOption reconnectOption(
         QStringLiteral("reconnect"), QStringLiteral("listen: reconnect and register again when the broker goes away."));
     const QCommandLineOption verboseOption(QStringLiteral("verbose"),
@@ -128,10 +146,18 @@ int main(int argc, char *argv[])
                                                        "for texts too long or too binary for the command line."),
                                         QStringLiteral("FILE"));
     parser.addOptions({brokerOption, timeoutOption, asOption, countOption, reconnectOption, verboseOption, fileOption});
-    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send or listen"),
-                                 QStringLiteral("<send|listen> ..."));
+    const OperatorCliOptions operatorOptions = addOperatorOptions(parser);
+    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send, listen, or an operator command"),
+                                 QStringLiteral("<command> ..."));
+
+    const Kennel::CliDoc::Switches docSwitches = Kennel::CliDoc::addOptions(parser);
 
     const bool parsed = parser.parse(QCoreApplication::arguments());
+    if (parsed && Kennel::CliDoc::handle(parser, docSwitches, {QStringLiteral("kennelctl"), QStringLiteral(KENNEL_VERSION),
+                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen")} + operatorCommands(),
+                                                              operatorArgumentCandidates(),
+                                                              {QStringLiteral("kennel-broker(1)"), QStringLiteral("kennel-monitor(1)")}}))
+        return 0;
     const QStringList args = parser.positionalArguments();
     const QString command = args.value(0);
     if (command == QLatin1String("send")) {
@@ -145,6 +171,8 @@ int main(int argc, char *argv[])
         parser.addPositionalArgument(QStringLiteral("listen"), QStringLiteral("Print received messages."),
                                      QStringLiteral("listen"));
         parser.addPositionalArgument(QStringLiteral("NAME"), QStringLiteral("The name to register."));
+    } else if (isOperatorCommand(command)) {
+        describeOperatorArguments(parser, command);
     }
     if (parser.isSet(helpOption))
         parser.showHelp(0);
@@ -179,6 +207,9 @@ int main(int argc, char *argv[])
             return QString();
         return QStringLiteral("invalid %1 \"%2\": 1..64 characters of A-Z a-z 0-9 . _ -").arg(what, name);
     };
+
+    if ((command == QLatin1String("send") || command == QLatin1String("listen")) && operatorOptionSet(parser, operatorOptions))
+        return usageError(QStringLiteral("--token-file, --tls, --ca-file, --pin and --json are options of the operator commands"));
 
     if (command == QLatin1String("send")) {
         const bool fromFile = parser.isSet(fileOption);
@@ -240,6 +271,19 @@ int main(int argc, char *argv[])
         return runListen(options);
     }
 
-    return usageError(command.isEmpty() ? QStringLiteral("missing command (send or listen)")
+    if (isOperatorCommand(command)) {
+        int count = 0;
+        if (parser.isSet(countOption)) {
+            bool ok = false;
+            count = parser.value(countOption).toInt(&ok);
+            if (!ok || count <= 0)
+                return usageError(QStringLiteral("--count needs a positive number"));
+        }
+        if (parser.isSet(asOption) || parser.isSet(fileOption) || parser.isSet(reconnectOption))
+            return usageError(QStringLiteral("--as, --file and --reconnect are options of send and listen"));
+        return runOperatorCommand(parser, operatorOptions, *broker, timeoutMs, count);
+    }
+
+    return usageError(command.isEmpty() ? QStringLiteral("missing command (send, listen, status, ...)")
                                         : QStringLiteral("unknown command \"%1\"").arg(command));
 }

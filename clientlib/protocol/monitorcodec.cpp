@@ -121,6 +121,8 @@ const char *monitorFrameName(FrameType type)
     case 0x49: return "monitor_totals";
     case 0x50: return "monitor_control";
     case 0x51: return "monitor_control_result";
+    case 0x54: return "monitor_info_request";
+    case 0x55: return "monitor_info";
     default: return nullptr;
     }
 }
@@ -404,6 +406,37 @@ std::optional<MonitorControlResult> decodeMonitorControlResult(QByteArrayView pa
     MonitorControlResult v;
     v.code = ErrorCode(r.u16());
     v.text = r.str();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorBrokerInfo(const MonitorBrokerInfo &v)
+{
+    QByteArray out;
+    Writer w(out);
+    const auto count = quint16(qMin<qsizetype>(v.listeners.size(), std::numeric_limits<quint16>::max()));
+    w.str(v.version).i64(v.pid).u16(count);
+    for (qsizetype i = 0; i < count; ++i) {
+        const MonitorListenerInfo &l = v.listeners.at(i);
+        w.u8(quint8((l.monitorsOnly ? 0x1 : 0) | (l.tls ? 0x2 : 0))).str(l.address);
+    }
+    return out;
+}
+
+std::optional<MonitorBrokerInfo> decodeMonitorBrokerInfo(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorBrokerInfo v;
+    v.version = r.str();
+    v.pid = r.i64();
+    const quint16 count = r.u16();
+    for (quint16 i = 0; i < count && r.ok(); ++i) {
+        MonitorListenerInfo l;
+        const quint8 flags = r.u8();
+        l.monitorsOnly = flags & 0x1;
+        l.tls = flags & 0x2;
+        l.address = r.str();
+        v.listeners.append(l);
+    }
     return done(r, v);
 }
 

@@ -36,6 +36,8 @@ constexpr FrameType TrafficDropped = FrameType(0x48); // b->m  MonitorTrafficDro
 constexpr FrameType Totals = FrameType(0x49);         // b->m  MonitorTotals, periodically
 constexpr FrameType Control = FrameType(0x50);        // m->b  MonitorControl; target = client or service name
 constexpr FrameType ControlResult = FrameType(0x51);  // b->m  MonitorControlResult, messageId of the Control
+constexpr FrameType InfoRequest = FrameType(0x54);    // m->b  empty; answered by Info
+constexpr FrameType Info = FrameType(0x55);           // b->m  MonitorBrokerInfo, messageId of the InfoRequest
 } // namespace MonitorFrame
 
 KENNEL_CLIENT_EXPORT const char *monitorFrameName(FrameType type); // "monitor_subscribe", ... or nullptr
@@ -188,6 +190,22 @@ struct KENNEL_CLIENT_EXPORT MonitorControlResult
     QString text;
 };
 
+// What the broker is and where it listens (Info, answering an InfoRequest): what an operator's
+// `kennelctl status` shows beyond the snapshot.
+struct KENNEL_CLIENT_EXPORT MonitorListenerInfo
+{
+    bool monitorsOnly = false; // a [monitor] listen address; else a client listener (monitors welcome too)
+    bool tls = false;
+    QString address;           // "127.0.0.1:8000", "unix:/run/kennel/broker.sock"
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorBrokerInfo
+{
+    QString version;
+    qint64 pid = 0;
+    QList<MonitorListenerInfo> listeners;
+};
+
 // Encoders append nothing but the payload; decoders return nullopt for a payload that is too short,
 // has a string running past its end, or an enum value outside its range.
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorSubscribe(const MonitorSubscribe &v);
@@ -217,5 +235,7 @@ KENNEL_CLIENT_EXPORT QByteArray encodeMonitorControl(const MonitorControl &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorControl> decodeMonitorControl(QByteArrayView payload);
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorControlResult(const MonitorControlResult &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorControlResult> decodeMonitorControlResult(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorBrokerInfo(const MonitorBrokerInfo &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorBrokerInfo> decodeMonitorBrokerInfo(QByteArrayView payload);
 
 } // namespace Kennel

@@ -106,6 +106,9 @@ void decodePayload(FrameType type, QByteArrayView p)
     case quint8(MonitorFrame::ControlResult):
         roundTrip(p, decodeMonitorControlResult, encodeMonitorControlResult);
         break;
+    case quint8(MonitorFrame::Info):
+        roundTrip(p, decodeMonitorBrokerInfo, encodeMonitorBrokerInfo);
+        break;
     default:
         break;
     }

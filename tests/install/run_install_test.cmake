@@ -70,6 +70,16 @@ if(NOT kennelctl)
     message(FATAL_ERROR "install_consumer: bin/kennelctl was not installed")
 endif()
 run("run installed kennelctl" ${kennelctl} --version)
+# The man pages and completions generated from --help (clientlib/clidoc) go where man and
+# bash-completion look.
+foreach(program kennel-broker kennelctl kennel-monitor)
+    if(NOT EXISTS ${prefix}/share/man/man1/${program}.1)
+        message(FATAL_ERROR "install_consumer: share/man/man1/${program}.1 was not installed")
+    endif()
+    if(NOT EXISTS ${prefix}/share/bash-completion/completions/${program})
+        message(FATAL_ERROR "install_consumer: share/bash-completion/completions/${program} was not installed")
+    endif()
+endforeach()
 
 # --- The C library: through CMake's package (the C component alone, no Qt), and through
 # pkg-config the way a Makefile or a cross build uses it. ---

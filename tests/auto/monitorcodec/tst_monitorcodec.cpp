@@ -27,6 +27,7 @@ private slots:
     void totals();
     void control();
     void controlResult();
+    void brokerInfo();
     void enumsOutOfRange();
     void frameNames();
 };
@@ -346,6 +347,31 @@ void tst_MonitorCodec::controlResult()
     checkTruncationAndExtension<MonitorControlResult>(e, decodeMonitorControlResult);
 }
 
+void tst_MonitorCodec::brokerInfo()
+{
+    MonitorBrokerInfo info;
+    info.version = QStringLiteral("1.2.3");
+    info.pid = 4242;
+    info.listeners = {{false, false, QStringLiteral("127.0.0.1:8000")}, {true, true, QStringLiteral("10.0.0.2:8001")},
+                      {true, false, QStringLiteral("unix:/run/kennel/monitor.sock")}};
+    const QByteArray e = encodeMonitorBrokerInfo(info);
+    const auto d = decodeMonitorBrokerInfo(e);
+    QVERIFY(d);
+    QCOMPARE(d->version, info.version);
+    QCOMPARE(d->pid, 4242);
+    QCOMPARE(d->listeners.size(), 3);
+    QCOMPARE(d->listeners.at(0).monitorsOnly, false);
+    QCOMPARE(d->listeners.at(1).monitorsOnly, true);
+    QCOMPARE(d->listeners.at(1).tls, true);
+    QCOMPARE(d->listeners.at(2).tls, false);
+    QCOMPARE(d->listeners.at(2).address, QStringLiteral("unix:/run/kennel/monitor.sock"));
+    checkTruncationAndExtension<MonitorBrokerInfo>(e, decodeMonitorBrokerInfo);
+    // A count that promises more listeners than follow.
+    QByteArray lying = encodeMonitorBrokerInfo({QStringLiteral("v"), 1, {}});
+    lying[lying.size() - 1] = char(5);
+    QVERIFY(!decodeMonitorBrokerInfo(lying));
+}
+
 void tst_MonitorCodec::enumsOutOfRange()
 {
     QByteArray control = encodeMonitorControl({MonitorControlAction::StartService, "x", {}});
@@ -371,6 +397,8 @@ void tst_MonitorCodec::frameNames()
 {
     QCOMPARE(monitorFrameName(MonitorFrame::Subscribe), "monitor_subscribe");
     QCOMPARE(monitorFrameName(MonitorFrame::ControlResult), "monitor_control_result");
+    QCOMPARE(monitorFrameName(MonitorFrame::InfoRequest), "monitor_info_request");
+    QCOMPARE(monitorFrameName(MonitorFrame::Info), "monitor_info");
     QCOMPARE(monitorFrameName(FrameType::Send), nullptr);
     QCOMPARE(monitorFrameName(FrameType(0x7F)), nullptr);
 }
