@@ -1,5 +1,6 @@
 // kennelctl: the broker from the shell. Arguments in, one of two commands run, an exit code out
 // that scripts can branch on (docs/KENNELCTL.md).
+#include "callcommands.h"
 #include "commands.h"
 
 #include <names.h>
@@ -31,6 +32,12 @@ const QString Description = QStringLiteral(
     "  listen NAME      register as NAME and print each message as \"SOURCE: TEXT\", one per\n"
     "                   line (bytes that are not printable UTF-8 as \\xNN, '\\' as \\\\);\n"
     "                   \"listening as NAME\" goes to stderr once registered\n"
+    "  call NAME TEXT   call NAME with TEXT ('-': standard input; --file F: F) and print its\n"
+    "                   reply as it is; --timeout MS is the call's deadline (default 5000)\n"
+    "  serve NAME -- COMMAND [ARGS]\n"
+    "                   register as NAME and answer each call with COMMAND's standard output\n"
+    "                   (the call's payload on its standard input; a non-zero exit is an\n"
+    "                   error reply with the exit code and standard error); --jobs N at once\n"
     "\n"
     "The broker address is HOST:PORT, [IPV6]:PORT or unix:PATH; default: $KENNEL_BROKER, else %1.\n"
     "\n"
@@ -43,7 +50,10 @@ const QString Description = QStringLiteral(
     "  5   connection lost after registering\n"
     "  11  no_such_client        12  queue_full            13  too_large_for_target\n"
     "  14  not_registered        15  sender_name_unfit     16  invalid_target\n"
-    "  17  shutting_down         (10 + the delivery status value)")
+    "  17  shutting_down         (10 + the delivery status value)\n"
+    "  call: 4 timeout (no reply within the deadline); 21 error_reply, 23 no_such_client,\n"
+    "  24 callee_gone, 25 too_many_calls, 26 not_callable, 27 queue_full, 29 shutting_down,\n"
+    "  31 start_failed (20 + the call outcome value)")
     .arg(DefaultBroker);
 
 // The largest frame any broker can be configured to take ([limits] max_frame_size): reading more
@@ -128,6 +138,10 @@ int main(int argc, char *argv[])
                                                        "for texts too long or too binary for the command line."),
                                         QStringLiteral("FILE"));
     parser.addOptions({brokerOption, timeoutOption, asOption, countOption, reconnectOption, verboseOption, fileOption});
+    const QCommandLineOption jobsOption(QStringLiteral("jobs"),
+                                        QStringLiteral("serve: commands run at once (default 4); a call beyond them is answered error 503."),
+                                        QStringLiteral("N"));
+    parser.addOption(jobsOption);
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send or listen"),
                                  QStringLiteral("<send|listen> ..."));
 
@@ -238,6 +252,61 @@ int main(int argc, char *argv[])
         if (const QString problem = checkName(args.at(1), QStringLiteral("name")); !problem.isEmpty())
             return usageError(problem);
         return runListen(options);
+    }
+
+    // call and serve (PROTOCOL §5.6): bodies in callcommands.cpp.
+    if (command == QLatin1String("call")) {
+        const bool fromFile = parser.isSet(fileOption);
+        if (args.size() != (fromFile ? 2 : 3))
+            return usageError(fromFile ? QStringLiteral("call --file needs NAME only") : QStringLiteral("call needs NAME and TEXT (or --file)"));
+        CallOptions options;
+        options.broker = *broker;
+        options.name = parser.isSet(asOption) ? parser.value(asOption).toUtf8()
+                                              : QByteArrayLiteral("kc") + QByteArray::number(QCoreApplication::applicationPid());
+        options.target = args.at(1).toUtf8();
+        const QString source = fromFile ? parser.value(fileOption) : args.at(2);
+        if (fromFile || source == QLatin1String("-")) {
+            QString error;
+            const std::optional<QByteArray> text = readMessage(source, &error);
+            if (!text)
+                return usageError(error);
+            options.payload = *text;
+        } else {
+            options.payload = source.toUtf8();
+        }
+        if (timeoutMs > 0)
+            options.timeoutMs = timeoutMs;
+        for (const QString &problem : {checkName(args.at(1), QStringLiteral("target name")),
+                                       checkName(QString::fromUtf8(options.name), QStringLiteral("--as name"))}) {
+            if (!problem.isEmpty())
+                return usageError(problem);
+        }
+        return runCall(options);
+    }
+    if (command == QLatin1String("serve")) {
+        if (args.size() < 3)
+            return usageError(QStringLiteral("serve needs NAME, then -- and the COMMAND to run"));
+        ServeOptions options;
+        options.broker = *broker;
+        options.name = args.at(1).toUtf8();
+        options.program = args.at(2);
+        options.arguments = args.mid(3);
+        options.reconnect = parser.isSet(reconnectOption);
+        if (parser.isSet(jobsOption)) {
+            bool ok = false;
+            options.jobs = parser.value(jobsOption).toInt(&ok);
+            if (!ok || options.jobs <= 0)
+                return usageError(QStringLiteral("--jobs needs a positive number"));
+        }
+        if (parser.isSet(countOption)) {
+            bool ok = false;
+            options.count = parser.value(countOption).toInt(&ok);
+            if (!ok || options.count <= 0)
+                return usageError(QStringLiteral("--count needs a positive number"));
+        }
+        if (const QString problem = checkName(args.at(1), QStringLiteral("name")); !problem.isEmpty())
+            return usageError(problem);
+        return runServe(options);
     }
 
     return usageError(command.isEmpty() ? QStringLiteral("missing command (send or listen)")
