@@ -5,6 +5,8 @@
 
 #include "trafficcounters.h"
 
+#include "monitorcodec.h"
+
 #include <QtGlobal>
 
 #include <cstddef>
@@ -25,6 +27,8 @@ public:
     virtual size_t connectionCount() const = 0;
     virtual const TrafficCounters &totals() const = 0;
     virtual bool isShuttingDown() const = 0;
+    // The calls block of the totals (PROTOCOL §5.6, §6.3); a broker without calls leaves it 0.
+    virtual void callTotals(MonitorTotals &totals) const { (void)totals; }
 };
 
 } // namespace Kennel
