@@ -36,6 +36,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitorBackend(*this, m_ctx, m_supervisor)
     , m_held(m_config, m_registry, m_ctx.budgets.heldMessages)
+    , m_calls(m_config, m_registry, [this](quint64 id) { return sessionById(id); })
     , m_monitors(m_config, m_monitorBackend, m_monitorBackend, m_monitorBackend, m_watchdog, m_ctx.budgets)
     , m_deadlines({m_config.registerTimeout, m_config.incompleteFrameTimeout, m_config.idleTimeout}, m_connections)
 {
@@ -50,6 +51,10 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
     m_router.setHoldSink(&m_held);
     m_held.watch(m_supervisor, m_watchdog);
+    // Calls wait for a callee where held delivery would hold a message for it (PROTOCOL ).
+    m_handlerCtx.calls = &m_calls;
+    m_calls.setExpectedNames([this](QByteArrayView name) { return m_held.expectCall(name); });
+    connect(&m_held, &HeldDelivery::onDemandStartFailed, &m_calls, &CallRouter::startFailed);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
     connect(&m_watchdog, &ClientWatchdog::aboutToSignal, this, [this](qint64 pid) {
@@ -205,6 +210,8 @@ void Broker::clientRegistered(Session &session)
     // What was held for the name, before anything newer can reach it (PROTOCOL ): in the
     // new holder's protocol, right after its Welcome or its registration.
     m_held.registered(session);
+    // Calls that waited for the name, after its held messages.
+    m_calls.registered(session);
     // A supervised service that registers its name is ready: services that depend on it may start.
     m_supervisor.clientRegistered(session.name());
 }
@@ -265,6 +272,7 @@ void Broker::sessionClosed(Session *session)
         return;
     m_watchdog.forget(session->id());
     m_held.connectionClosed(*session);
+    m_calls.connectionClosed(*session);
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);
     m_connections.release(*session);
@@ -308,6 +316,7 @@ void Broker::stopSessions()
     m_releasingSessions = true;
     m_router.setShuttingDown(true);
     m_held.shutdown();
+    m_calls.shutdown();
     // Monitors have watched the services stop; they go with the clients.
     m_monitors.closeAll(QStringLiteral("broker shutting down"));
     qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_connections.size(),

@@ -17,6 +17,7 @@
 #include "eventpoller.h"
 #include "handlercontext.h"
 #include "helddelivery.h"
+#include "callrouter.h"
 #include "legacyhandler.h"
 #include "monitorbackend.h"
 #include "monitorhub.h"
@@ -75,6 +76,7 @@ public:
     Supervisor &supervisor() { return m_supervisor; }
     const Supervisor &supervisor() const { return m_supervisor; }
     const HeldDelivery &held() const { return m_held; }
+    const CallRouter &calls() const { return m_calls; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -128,6 +130,7 @@ private:
     Supervisor m_supervisor;
     MonitorBackend m_monitorBackend; // what MonitorHub sees of the above
     HeldDelivery m_held;   // messages to names expected back (holding/)
+    CallRouter m_calls;    // request/reply calls (calls/)
     MonitorHub m_monitors; // after everything it watches: destroyed first
 
     SocketActivation *m_activation = nullptr;

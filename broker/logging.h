@@ -13,6 +13,7 @@ Q_DECLARE_LOGGING_CATEGORY(lcProtocol) // kennel.protocol: native registrations 
 Q_DECLARE_LOGGING_CATEGORY(lcLegacy)   // kennel.legacy: legacy registrations and bindings
 Q_DECLARE_LOGGING_CATEGORY(lcRouter)   // kennel.router: undeliverable messages
 Q_DECLARE_LOGGING_CATEGORY(lcHold)     // kennel.hold: messages held for names expected back, and their outcome
+Q_DECLARE_LOGGING_CATEGORY(lcCalls)    // kennel.calls: calls that did not end in a reply, dropped replies
 Q_DECLARE_LOGGING_CATEGORY(lcTraffic)  // kennel.traffic: every routed message (--log-traffic)
 Q_DECLARE_LOGGING_CATEGORY(lcWatchdog) // kennel.watchdog: registrations, late/expired, actions and their outcome
 Q_DECLARE_LOGGING_CATEGORY(lcSupervisor) // kennel.supervisor: services started, exited, restarted, failed

@@ -43,6 +43,21 @@ const TrafficCounters &MonitorBackend::totals() const
     return m_broker.totals();
 }
 
+void MonitorBackend::callTotals(MonitorTotals &totals) const
+{
+    const CallRouter::Counters &c = m_broker.calls().counters();
+    const auto of = [&c](CallOutcome outcome) { return c.outcomes[size_t(outcome)]; };
+    totals.calls = c.calls;
+    totals.callsReplied = of(CallOutcome::Replied) + of(CallOutcome::ErrorReply);
+    totals.callsTimedOut = of(CallOutcome::Timeout);
+    totals.callsCalleeGone = of(CallOutcome::CalleeGone);
+    quint64 ended = 0;
+    for (quint64 n : c.outcomes)
+        ended += n;
+    totals.callsRefused = ended - totals.callsReplied - totals.callsTimedOut - totals.callsCalleeGone;
+    totals.repliesDropped = c.lateReplies + c.strangerReplies;
+}
+
 bool MonitorBackend::isShuttingDown() const
 {
     return m_ctx.shuttingDown;

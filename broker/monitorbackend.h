@@ -28,6 +28,7 @@ public:
     const Session *sessionById(quint64 id) const override;
     size_t connectionCount() const override;
     const TrafficCounters &totals() const override;
+    void callTotals(MonitorTotals &totals) const override;
     bool isShuttingDown() const override;
     QStringList clientListenAddresses() const override;
 

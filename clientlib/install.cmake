@@ -28,6 +28,7 @@ install(FILES
     ${CMAKE_CURRENT_SOURCE_DIR}/legacy/legacyframe.h
     ${CMAKE_CURRENT_SOURCE_DIR}/client/brokeraddress.h
     ${CMAKE_CURRENT_SOURCE_DIR}/client/kennelclient.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/client/kennelcalls.h
     ${CMAKE_CURRENT_SOURCE_DIR}/support/unixsignalwatcher.h
     ${CMAKE_CURRENT_BINARY_DIR}/kennel_export.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/kennel

@@ -147,10 +147,20 @@ DeliveryStatus HeldDelivery::offer(Endpoint &sender, QByteArrayView target, quin
     return status;
 }
 
-void HeldDelivery::maybeStartOnDemand(const QByteArray &name)
+bool HeldDelivery::expectCall(QByteArrayView name)
+{
+    if (!m_config.hold.enabled || !m_expected.isExpected(name, Clock::now()))
+        return false;
+    const QByteArray key = name.toByteArray();
+    if (m_onDemand.contains(key) && !m_starting.contains(key))
+        QMetaObject::invokeMethod(this, [this, key] { maybeStartOnDemand(key, true); }, Qt::QueuedConnection);
+    return true;
+}
+
+void HeldDelivery::maybeStartOnDemand(const QByteArray &name, bool forCall)
 {
     Service *service = m_onDemand.value(name);
-    if (!service || !m_supervisor || m_starting.contains(name) || !m_table.summary(name))
+    if (!service || !m_supervisor || m_starting.contains(name) || (!forCall && !m_table.summary(name)))
         return;
     const Service::State state = service->state();
     // A process that runs, starts or waits to restart (its restart policy's) is coming back as
@@ -167,8 +177,10 @@ void HeldDelivery::maybeStartOnDemand(const QByteArray &name)
     m_starting.insert(name, timer);
     timer->start(service->settings().startTimeout);
     ++m_counters.onDemandStarts;
+    const auto summary = m_table.summary(name);
     qCInfo(lcHold).noquote() << "starting on-demand service" << service->name() << "for"
-                             << m_table.summary(name)->count << "held message(s) to" << QString::fromLatin1(name);
+                             << (summary ? summary->count : 0) << "held message(s)" << (forCall ? "and a call" : "")
+                             << "to" << QString::fromLatin1(name);
     if (!m_supervisor->startOnDemand(service))
         startFailed(name, QStringLiteral("the broker is stopping"));
 }
@@ -186,6 +198,7 @@ void HeldDelivery::startFailed(const QByteArray &name, const QString &why)
         tell(message, DeliveryStatus::StartFailed);
     }
     scheduleExpiry();
+    Q_EMIT onDemandStartFailed(name);
 }
 
 void HeldDelivery::registered(Session &holder)

@@ -65,6 +65,16 @@ public:
     void connectionClosed(const Session &session);
     // The broker stops: every held message is answered `shutting_down` (to senders still there).
     void shutdown();
+    // For calls (broker/calls/): a call to `name`, which nobody holds, may wait for it when it is
+    // expected back as a held message would be; an on-demand service is started for it. Counts
+    // no offer and holds nothing: the call table keeps the call.
+    bool expectCall(QByteArrayView name);
+
+Q_SIGNALS:
+    // An on-demand start for `name` failed (calls waiting for it end start_failed).
+    void onDemandStartFailed(const QByteArray &name);
+
+public:
 
     const HoldTable &table() const { return m_table; }
     const ExpectedNames &expected() const { return m_expected; }
@@ -77,7 +87,8 @@ private:
     void scheduleExpiry();
     void logOutcome(const HoldTable::Message &message, DeliveryStatus status, const char *detail = nullptr);
     // On demand ([service.NAME] start = on-demand): a message was held for `name`.
-    void maybeStartOnDemand(const QByteArray &name);
+    // `forCall`: a call waits for it, which holds no message.
+    void maybeStartOnDemand(const QByteArray &name, bool forCall = false);
     // The start for `name` failed: every message held for it is answered start_failed.
     void startFailed(const QByteArray &name, const QString &why);
 

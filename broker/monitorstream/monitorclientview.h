@@ -3,6 +3,7 @@
 // this and acts on them only through MonitorActions. The broker implements it (MonitorBackend).
 #pragma once
 
+#include "monitorcodec.h"
 #include "trafficcounters.h"
 
 #include <QStringList>
@@ -29,6 +30,8 @@ public:
     // The client listeners' addresses as bound ("127.0.0.1:8000", "unix:PATH"), for a monitor's
     // InfoRequest; none where the view has no listeners (tests).
     virtual QStringList clientListenAddresses() const { return {}; }
+    // The calls block of the totals (PROTOCOL §5.6, §6.3); a broker without calls leaves it 0.
+    virtual void callTotals(MonitorTotals &totals) const { (void)totals; }
 };
 
 } // namespace Kennel

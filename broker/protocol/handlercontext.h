@@ -5,6 +5,7 @@
 namespace Kennel {
 
 struct BrokerConfig;
+class CallRouter;
 class ClientWatchdog;
 class ConnectionEvents;
 class NameRegistry;
@@ -19,6 +20,8 @@ struct HandlerContext
     // Told about registrations and monitor Hellos; may be null (no one to tell: a monitor's
     // Hello is then refused like any other role).
     ConnectionEvents *events = nullptr;
+    // Calls and Replies (PROTOCOL §5.6); null: answered as unknown frames.
+    CallRouter *calls = nullptr;
 };
 
 } // namespace Kennel

@@ -2,6 +2,7 @@
 #include "logging.h"
 
 #include "brokerconfig.h"
+#include "callrouter.h"
 #include "clientwatchdog.h"
 #include "connectionevents.h"
 #include "framecodec.h"
@@ -52,10 +53,18 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
     case FrameType::WatchdogRegister:
         watchdogRegister(session, frame);
         return;
+    case FrameType::Call:
+    case FrameType::Reply:
+        if (!m_ctx.calls)
+            break;
+        m_ctx.calls->handle(session, frame);
+        return;
     case FrameType::Welcome:
     case FrameType::Deliver:
     case FrameType::DeliveryStatus:
     case FrameType::WatchdogAck:
+    case FrameType::CallIncoming:
+    case FrameType::CallResult:
         session.refuse(ErrorCode::UnknownFrameType,
                        QStringLiteral("%1 frames are sent by the broker, not to it").arg(QLatin1String(frameTypeName(frame.type))),
                        frame.messageId);

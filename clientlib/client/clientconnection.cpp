@@ -1,5 +1,7 @@
 #include "clientconnection.h"
 
+#include "callbook.h"
+
 #include "names.h"
 
 #include <QMetaEnum>
@@ -87,6 +89,7 @@ ClientConnection::ClientConnection(KennelClient *q)
     options().maxIncomingFrameSize = MaxIncomingFrameSize;
     // Messages are small and latency is the product; Nagle would hold them back.
     options().lowDelay = true;
+    calls = new CallBook(q, this);
 }
 
 ClientConnection::~ClientConnection() = default;
@@ -199,6 +202,12 @@ void ClientConnection::frameReceived(const Frame &frame)
         Q_EMIT q->deliveryStatusReceived(frame.messageId, frame.target, *status);
         return;
     }
+    case FrameType::CallIncoming:
+    case FrameType::CallResult:
+        if (!registered)
+            break;
+        calls->frameReceived(frame);
+        return;
     case FrameType::WatchdogAck: {
         if (!registered)
             break;
@@ -212,6 +221,8 @@ void ClientConnection::frameReceived(const Frame &frame)
     }
     case FrameType::Hello:
     case FrameType::Send:
+    case FrameType::Call:
+    case FrameType::Reply:
     case FrameType::WatchdogRegister:
     case FrameType::WatchdogFeed:
         break; // client-to-broker frames: a broker never sends them
@@ -318,6 +329,12 @@ void ClientConnection::closeConnection(KennelClient::ClientError cause, const QS
     const quint64 current = generation();
 
     const KennelClient::State oldState = std::exchange(state, KennelClient::Disconnected);
+    if (wasRegistered) {
+        // Before any other signal: a slot that reconnects must not see these calls outstanding.
+        calls->linkLost(newText.isEmpty() ? QStringLiteral("closed by request") : newText);
+        if (current != generation())
+            return;
+    }
     if (!ended.reconnectDelay) {
         // Reported first: these messages are gone whatever the slots below do next.
         abandonQueue();

@@ -19,6 +19,8 @@ Q_DECLARE_LOGGING_CATEGORY(lcKennelClient)
 
 namespace Kennel::Internal {
 
+class CallBook;
+
 class ClientConnection : public FramedConnection
 {
 public:
@@ -39,6 +41,7 @@ public:
     QByteArray brokerVersion;
     quint32 brokerMaxFrameSize = Wire::DefaultMaxFrameSize;
     quint32 brokerFeatures = NoFeatures;
+    CallBook *calls = nullptr; // KennelClient::call() and served calls (callbook.h); a child of the client
 
     void connectToBroker();
     void disconnectFromBroker();

@@ -1,5 +1,6 @@
 #include "kennelclient.h"
 
+#include "callbook.h"
 #include "clientconnection.h"
 
 #include <QCoreApplication>
@@ -189,6 +190,16 @@ bool KennelClient::feedWatchdog()
 bool KennelClient::ping()
 {
     return d->sendWhenRegistered(Kennel::FrameType::Ping, {});
+}
+
+Kennel::PendingCall *KennelClient::call(const QByteArray &target, const QByteArray &payload, int timeoutMs)
+{
+    return d->calls->call(target, payload, timeoutMs);
+}
+
+void KennelClient::setCallHandler(std::function<void(Kennel::IncomingCall *)> handler)
+{
+    d->calls->setHandler(std::move(handler));
 }
 
 } // namespace Kennel

@@ -11,6 +11,7 @@
 
 #include "brokeraddress.h"
 #include "framecodec.h"
+#include "kennelcalls.h"
 #include "kennel_export.h"
 
 #include <QByteArray>
@@ -18,6 +19,7 @@
 #include <QString>
 
 #include <chrono>
+#include <functional>
 
 QT_BEGIN_NAMESPACE
 class QIODevice;
@@ -27,6 +29,7 @@ namespace Kennel {
 
 namespace Internal {
 class ClientConnection;
+class CallBook;
 }
 
 class KENNEL_CLIENT_EXPORT KennelClient : public QObject
@@ -199,6 +202,17 @@ public:
     // Pong arrives as pongReceived(). False when not Registered.
     bool ping();
 
+    // --- Calls (PROTOCOL §5.6) ------------------------------------------------------------------
+    // Calls `target` with `payload`; the broker answers within `timeoutMs` (0: the broker's
+    // default; a longer one than its [calls] max_deadline_ms is cut to it). Never null: the
+    // PendingCall's finished() brings the reply, the callee's error, the broker's failure
+    // (timeout, no_such_client, callee_gone, ...) or a local one (not registered, link lost).
+    // Calls are not queued while the link is down, and fail LinkLost when it drops.
+    Kennel::PendingCall *call(const QByteArray &target, const QByteArray &payload, int timeoutMs = 0);
+    // Serving calls: each call to this client is given to `handler` (if set), then emitted as
+    // callReceived(); answer it once with IncomingCall::reply() or replyError().
+    void setCallHandler(std::function<void(Kennel::IncomingCall *)> handler);
+
 Q_SIGNALS:
     void stateChanged(KennelClient::State state);
     void connected();                          // the transport is open; Hello is on its way
@@ -216,9 +230,12 @@ Q_SIGNALS:
     // A message whose id send() returned will never be sent (see SendFailure); one signal per
     // message. Not emitted from the destructor, which drops the queue silently.
     void sendFailed(quint32 messageId, const QByteArray &target, KennelClient::SendFailure reason);
+    // A call to this client (see setCallHandler()).
+    void callReceived(Kennel::IncomingCall *call);
 
 private:
     friend class Kennel::Internal::ClientConnection;
+    friend class Kennel::Internal::CallBook;
     // A QObject child, so that moveToThread() takes the connection and its timers along.
     Kennel::Internal::ClientConnection *const d;
 };

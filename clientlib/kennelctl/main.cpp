@@ -1,5 +1,6 @@
-// kennelctl: the broker from the shell. Arguments in, one command run (send, listen or an operator
-// command), an exit code out that scripts can branch on (docs/KENNELCTL.md).
+// kennelctl: the broker from the shell. Arguments in, one command run (send, listen, call, serve or
+// an operator command), an exit code out that scripts can branch on (docs/KENNELCTL.md).
+#include "callcommands.h"
 #include "commands.h"
 #include "operatorcli.h"
 
@@ -34,6 +35,12 @@ const QString Description = QStringLiteral(
     "  listen NAME      register as NAME and print each message as \"SOURCE: TEXT\", one per\n"
     "                   line (bytes that are not printable UTF-8 as \\xNN, '\\' as \\\\);\n"
     "                   \"listening as NAME\" goes to stderr once registered\n"
+    "  call NAME TEXT   call NAME with TEXT ('-': standard input; --file F: F) and print its\n"
+    "                   reply as it is; --timeout MS is the call's deadline (default 5000)\n"
+    "  serve NAME -- COMMAND [ARGS]\n"
+    "                   register as NAME and answer each call with COMMAND's standard output\n"
+    "                   (the call's payload on its standard input; a non-zero exit is an\n"
+    "                   error reply with the exit code and standard error); --jobs N at once\n"
     "\n"
     "Operator commands (the broker's monitor stream; admitted as a Unix-socket peer by uid, or\n"
     "with --token-file; --json for scripts):\n"
@@ -60,7 +67,10 @@ const QString Description = QStringLiteral(
     "  11  no_such_client        12  queue_full            13  too_large_for_target\n"
     "  14  not_registered        15  sender_name_unfit     16  invalid_target\n"
     "  17  shutting_down         (10 + the delivery status value)\n"
-    "  130, 143  an operator command other than watch and sniff interrupted (128 + the signal)")
+    "  130, 143  an operator command other than watch and sniff interrupted (128 + the signal)\n"
+    "  call: 4 timeout (no reply within the deadline); 21 error_reply, 23 no_such_client,\n"
+    "  24 callee_gone, 25 too_many_calls, 26 not_callable, 27 queue_full, 29 shutting_down,\n"
+    "  31 start_failed (20 + the call outcome value)")
     .arg(DefaultBroker);
 
 // The largest frame any broker can be configured to take ([limits] max_frame_size): reading more
@@ -146,15 +156,19 @@ int main(int argc, char *argv[])
                                                        "for texts too long or too binary for the command line."),
                                         QStringLiteral("FILE"));
     parser.addOptions({brokerOption, timeoutOption, asOption, countOption, reconnectOption, verboseOption, fileOption});
+    const QCommandLineOption jobsOption(QStringLiteral("jobs"),
+                                        QStringLiteral("serve: commands run at once (default 4); a call beyond them is answered error 503."),
+                                        QStringLiteral("N"));
+    parser.addOption(jobsOption);
     const OperatorCliOptions operatorOptions = addOperatorOptions(parser);
-    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send, listen, or an operator command"),
+    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send, listen, call, serve, or an operator command"),
                                  QStringLiteral("<command> ..."));
 
     const Kennel::CliDoc::Switches docSwitches = Kennel::CliDoc::addOptions(parser);
 
     const bool parsed = parser.parse(QCoreApplication::arguments());
     if (parsed && Kennel::CliDoc::handle(parser, docSwitches, {QStringLiteral("kennelctl"), QStringLiteral(KENNEL_VERSION),
-                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen")} + operatorCommands(),
+                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen"), QStringLiteral("call"), QStringLiteral("serve")} + operatorCommands(),
                                                               operatorArgumentCandidates(),
                                                               {QStringLiteral("kennel-broker(1)"), QStringLiteral("kennel-monitor(1)")}}))
         return 0;
@@ -282,6 +296,61 @@ int main(int argc, char *argv[])
         if (parser.isSet(asOption) || parser.isSet(fileOption) || parser.isSet(reconnectOption))
             return usageError(QStringLiteral("--as, --file and --reconnect are options of send and listen"));
         return runOperatorCommand(parser, operatorOptions, *broker, timeoutMs, count);
+    }
+
+    // call and serve (PROTOCOL §5.6): bodies in callcommands.cpp.
+    if (command == QLatin1String("call")) {
+        const bool fromFile = parser.isSet(fileOption);
+        if (args.size() != (fromFile ? 2 : 3))
+            return usageError(fromFile ? QStringLiteral("call --file needs NAME only") : QStringLiteral("call needs NAME and TEXT (or --file)"));
+        CallOptions options;
+        options.broker = *broker;
+        options.name = parser.isSet(asOption) ? parser.value(asOption).toUtf8()
+                                              : QByteArrayLiteral("kc") + QByteArray::number(QCoreApplication::applicationPid());
+        options.target = args.at(1).toUtf8();
+        const QString source = fromFile ? parser.value(fileOption) : args.at(2);
+        if (fromFile || source == QLatin1String("-")) {
+            QString error;
+            const std::optional<QByteArray> text = readMessage(source, &error);
+            if (!text)
+                return usageError(error);
+            options.payload = *text;
+        } else {
+            options.payload = source.toUtf8();
+        }
+        if (timeoutMs > 0)
+            options.timeoutMs = timeoutMs;
+        for (const QString &problem : {checkName(args.at(1), QStringLiteral("target name")),
+                                       checkName(QString::fromUtf8(options.name), QStringLiteral("--as name"))}) {
+            if (!problem.isEmpty())
+                return usageError(problem);
+        }
+        return runCall(options);
+    }
+    if (command == QLatin1String("serve")) {
+        if (args.size() < 3)
+            return usageError(QStringLiteral("serve needs NAME, then -- and the COMMAND to run"));
+        ServeOptions options;
+        options.broker = *broker;
+        options.name = args.at(1).toUtf8();
+        options.program = args.at(2);
+        options.arguments = args.mid(3);
+        options.reconnect = parser.isSet(reconnectOption);
+        if (parser.isSet(jobsOption)) {
+            bool ok = false;
+            options.jobs = parser.value(jobsOption).toInt(&ok);
+            if (!ok || options.jobs <= 0)
+                return usageError(QStringLiteral("--jobs needs a positive number"));
+        }
+        if (parser.isSet(countOption)) {
+            bool ok = false;
+            options.count = parser.value(countOption).toInt(&ok);
+            if (!ok || options.count <= 0)
+                return usageError(QStringLiteral("--count needs a positive number"));
+        }
+        if (const QString problem = checkName(args.at(1), QStringLiteral("name")); !problem.isEmpty())
+            return usageError(problem);
+        return runServe(options);
     }
 
     return usageError(command.isEmpty() ? QStringLiteral("missing command (send, listen, status, ...)")

@@ -23,6 +23,10 @@ const char *frameTypeName(FrameType type)
     case FrameType::Send: return "send";
     case FrameType::Deliver: return "deliver";
     case FrameType::DeliveryStatus: return "delivery_status";
+    case FrameType::Call: return "call";
+    case FrameType::CallIncoming: return "call_incoming";
+    case FrameType::Reply: return "reply";
+    case FrameType::CallResult: return "call_result";
     case FrameType::WatchdogRegister: return "watchdog_register";
     case FrameType::WatchdogFeed: return "watchdog_feed";
     case FrameType::WatchdogAck: return "watchdog_ack";
@@ -83,6 +87,26 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::WatchdogExpired: return "watchdog_expired";
     case ErrorCode::IdleTimeout: return "idle_timeout";
     case ErrorCode::OverBudget: return "over_budget";
+    case ErrorCode::InvalidCall: return "invalid_call";
+    }
+    return "unknown";
+}
+
+const char *callOutcomeName(CallOutcome outcome)
+{
+    switch (outcome) {
+    case CallOutcome::Replied: return "replied";
+    case CallOutcome::ErrorReply: return "error_reply";
+    case CallOutcome::Timeout: return "timeout";
+    case CallOutcome::NoSuchClient: return "no_such_client";
+    case CallOutcome::CalleeGone: return "callee_gone";
+    case CallOutcome::TooManyCalls: return "too_many_calls";
+    case CallOutcome::NotCallable: return "not_callable";
+    case CallOutcome::QueueFull: return "queue_full";
+    case CallOutcome::InvalidTarget: return "invalid_target";
+    case CallOutcome::ShuttingDown: return "shutting_down";
+    case CallOutcome::DuplicateId: return "duplicate_id";
+    case CallOutcome::StartFailed: return "start_failed";
     }
     return "unknown";
 }

@@ -40,6 +40,11 @@ enum class FrameType : quint8 {
     Send = 0x10,             // client -> broker: deliver payload to target
     Deliver = 0x11,          // broker -> client: a message for you, stamped with its sender
     DeliveryStatus = 0x12,   // broker -> sender: what became of message `messageId`
+    // Calls (PROTOCOL §5.6, feature `calls`): request/reply with a deadline, through the broker.
+    Call = 0x14,             // caller -> broker: call `target` (payload: CallRequest)
+    CallIncoming = 0x15,     // broker -> callee: a call for you, stamped with its caller (payload: CallRequest)
+    Reply = 0x16,            // callee -> broker: the answer to incoming call `messageId` (payload: CallReply)
+    CallResult = 0x17,       // broker -> caller: how call `messageId` ended (payload: CallResultPayload)
     WatchdogRegister = 0x20, // client -> broker: watch me (interval, allowed misses, action)
     WatchdogFeed = 0x21,     // client -> broker: I am alive
     WatchdogAck = 0x22,      // broker -> client: watchdog registration accepted, effective terms
@@ -61,10 +66,11 @@ enum Feature : quint32 {
     NoFeatures = 0,
     FeatureWatchdog = 0x00000001, // the broker serves WatchdogRegister/Feed/Ack (PROTOCOL §4.4)
     FeatureHeldStatus = 0x00000002, // a held message is answered `held` at once, then its final status (PROTOCOL §5.4)
+    FeatureCalls = 0x00000010,      // Call, CallIncoming, Reply, CallResult (PROTOCOL §5.6)
 };
 namespace Wire {
 // The features this version of the library knows.
-constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus;
+constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureCalls;
 // Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
 constexpr quint8 HelloHasFeatures = 0x01;
 constexpr quint16 WelcomeHasFeatures = 0x0001;
@@ -119,7 +125,26 @@ enum class ErrorCode : quint16 {
     WatchdogExpired = 19, // the client stopped feeding and its expiry action is to disconnect it
     IdleTimeout = 20,     // nothing arrived from the client for the broker's idle timeout, Ping unanswered
     OverBudget = 21,      // shed: the connection held the most of a broker-wide memory budget that ran out
+    InvalidCall = 27,     // a Call or Reply whose payload cannot be decoded (PROTOCOL §5.6); not fatal
 };
+
+// How a call ended (PROTOCOL §5.6): the `outcome` of a CallResult. Only Replied and ErrorReply
+// come from the callee; the others are the broker's.
+enum class CallOutcome : quint16 {
+    Replied = 0,        // the callee answered; the result carries its reply
+    ErrorReply = 1,     // the callee answered with an application error (code and text)
+    Timeout = 2,        // no reply within the deadline
+    NoSuchClient = 3,   // nobody holds the name, and it is not expected back
+    CalleeGone = 4,     // the callee's connection ended with the call outstanding
+    TooManyCalls = 5,   // the caller already has [calls] max_outstanding calls outstanding
+    NotCallable = 6,    // the callee cannot take calls: an old-protocol program, or a client without `calls`
+    QueueFull = 7,      // the callee's output bound is reached: it is not reading
+    InvalidTarget = 8,  // the target name is empty
+    ShuttingDown = 9,   // the broker is stopping
+    DuplicateId = 10,   // the caller already has a call outstanding with this messageId
+    StartFailed = 11,   // the call waited for an on-demand service whose start failed
+};
+
 
 // One decoded native frame. Names and payload are shallow copies (QByteArray implicit sharing)
 // or, from FrameView, views into the decoder's buffer.
@@ -139,6 +164,7 @@ struct KENNEL_CLIENT_EXPORT Frame
 KENNEL_CLIENT_EXPORT const char *frameTypeName(FrameType type);
 KENNEL_CLIENT_EXPORT const char *deliveryStatusName(DeliveryStatus status);
 KENNEL_CLIENT_EXPORT const char *errorCodeName(ErrorCode code);
+KENNEL_CLIENT_EXPORT const char *callOutcomeName(CallOutcome outcome);
 
 } // namespace Kennel
 

@@ -421,4 +421,69 @@ std::optional<WatchdogTerms> decodeWatchdogTerms(QByteArrayView payload)
     return terms;
 }
 
+// --- Calls (PROTOCOL §5.6) ----------------------------------------------------------------------
+
+namespace {
+constexpr qsizetype CallRequestFixedSize = 4;
+constexpr qsizetype CallReplyFixedSize = 2;
+constexpr qsizetype CallResultFixedSize = 4;
+} // namespace
+
+QByteArray encodeCallRequest(quint32 deadlineMs, QByteArrayView payload)
+{
+    QByteArray out(CallRequestFixedSize + payload.size(), Qt::Uninitialized);
+    qToBigEndian<quint32>(deadlineMs, out.data());
+    copyBytes(out.data() + CallRequestFixedSize, payload);
+    return out;
+}
+
+std::optional<CallRequest> decodeCallRequest(QByteArrayView payload)
+{
+    if (payload.size() < CallRequestFixedSize)
+        return std::nullopt;
+    CallRequest request;
+    request.deadlineMs = qFromBigEndian<quint32>(bytesOf(payload));
+    request.payload = payload.sliced(CallRequestFixedSize).toByteArray();
+    return request;
+}
+
+QByteArray encodeCallReply(quint16 code, QByteArrayView payload)
+{
+    QByteArray out(CallReplyFixedSize + payload.size(), Qt::Uninitialized);
+    qToBigEndian<quint16>(code, out.data());
+    copyBytes(out.data() + CallReplyFixedSize, payload);
+    return out;
+}
+
+std::optional<CallReply> decodeCallReply(QByteArrayView payload)
+{
+    if (payload.size() < CallReplyFixedSize)
+        return std::nullopt;
+    CallReply reply;
+    reply.code = qFromBigEndian<quint16>(bytesOf(payload));
+    reply.payload = payload.sliced(CallReplyFixedSize).toByteArray();
+    return reply;
+}
+
+QByteArray encodeCallResult(CallOutcome outcome, quint16 code, QByteArrayView payload)
+{
+    QByteArray out(CallResultFixedSize + payload.size(), Qt::Uninitialized);
+    qToBigEndian<quint16>(quint16(outcome), out.data());
+    qToBigEndian<quint16>(code, out.data() + 2);
+    copyBytes(out.data() + CallResultFixedSize, payload);
+    return out;
+}
+
+std::optional<CallResultPayload> decodeCallResult(QByteArrayView payload)
+{
+    // Outcomes this side does not know keep their number (a newer broker may add some).
+    if (payload.size() < CallResultFixedSize)
+        return std::nullopt;
+    CallResultPayload result;
+    result.outcome = CallOutcome(qFromBigEndian<quint16>(bytesOf(payload)));
+    result.code = qFromBigEndian<quint16>(bytesOf(payload) + 2);
+    result.payload = payload.sliced(CallResultFixedSize).toByteArray();
+    return result;
+}
+
 } // namespace Kennel

@@ -137,6 +137,39 @@ KENNEL_CLIENT_EXPORT std::optional<ErrorPayload> decodeError(QByteArrayView payl
 KENNEL_CLIENT_EXPORT QByteArray encodeDeliveryStatus(DeliveryStatus status);
 KENNEL_CLIENT_EXPORT std::optional<DeliveryStatus> decodeDeliveryStatus(QByteArrayView payload);
 
+// --- Calls (PROTOCOL §5.6) ----------------------------------------------------------------------
+
+// Call and CallIncoming: u32 deadlineMs, then the request. In a Call, the time the caller grants
+// (0: the broker's default); in a CallIncoming, what is left of it when the broker sent it.
+struct CallRequest
+{
+    quint32 deadlineMs = 0;
+    QByteArray payload;
+};
+KENNEL_CLIENT_EXPORT QByteArray encodeCallRequest(quint32 deadlineMs, QByteArrayView payload);
+KENNEL_CLIENT_EXPORT std::optional<CallRequest> decodeCallRequest(QByteArrayView payload);
+
+// Reply: u16 code (0: the reply; 1..65535: an application error), then the reply's bytes, or
+// the error's text (UTF-8).
+struct CallReply
+{
+    quint16 code = 0;
+    QByteArray payload;
+};
+KENNEL_CLIENT_EXPORT QByteArray encodeCallReply(quint16 code, QByteArrayView payload);
+KENNEL_CLIENT_EXPORT std::optional<CallReply> decodeCallReply(QByteArrayView payload);
+
+// CallResult: u16 outcome (CallOutcome), u16 code (the callee's error code with ErrorReply, else
+// 0), then the reply (Replied), the error's text (ErrorReply) or nothing.
+struct CallResultPayload
+{
+    CallOutcome outcome = CallOutcome::Replied;
+    quint16 code = 0;
+    QByteArray payload;
+};
+KENNEL_CLIENT_EXPORT QByteArray encodeCallResult(CallOutcome outcome, quint16 code, QByteArrayView payload);
+KENNEL_CLIENT_EXPORT std::optional<CallResultPayload> decodeCallResult(QByteArrayView payload);
+
 enum class ExpiryAction : quint8 {
     Default = 0, // whatever the broker's config says for this name
     Terminate = 1,

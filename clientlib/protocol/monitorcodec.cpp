@@ -338,6 +338,9 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
         .u64(v.admissionRefusedPerAddress).u64(v.admissionRefusedPerPrefix).u64(v.admissionRefusedRoomFull)
         .u64(v.admissionTimeouts).u64(v.guessesRefused).u64(v.servicesRefused).u64(v.admissionFailures)
         .u64(v.handshakesRefusedPerAddress).u64(v.handshakesRefusedPerPrefix).u64(v.handshakesRefusedFull);
+    // Calls: one block, appended.
+    Writer(out).u64(v.calls).u64(v.callsReplied).u64(v.callsTimedOut).u64(v.callsCalleeGone).u64(v.callsRefused)
+        .u64(v.repliesDropped);
     return out;
 }
 
@@ -372,6 +375,15 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
         v.handshakesRefusedPerAddress = r.u64();
         v.handshakesRefusedPerPrefix = r.u64();
         v.handshakesRefusedFull = r.u64();
+    }
+    // Added with calls (PROTOCOL §5.6): an admission-era broker's totals end here.
+    if (r.ok() && !r.atEnd()) {
+        v.calls = r.u64();
+        v.callsReplied = r.u64();
+        v.callsTimedOut = r.u64();
+        v.callsCalleeGone = r.u64();
+        v.callsRefused = r.u64();
+        v.repliesDropped = r.u64();
     }
     return done(r, v);
 }

@@ -167,6 +167,11 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     quint64 admissionRefusedPerAddress = 0, admissionRefusedPerPrefix = 0, admissionRefusedRoomFull = 0;
     quint64 admissionTimeouts = 0, guessesRefused = 0, servicesRefused = 0, admissionFailures = 0;
     quint64 handshakesRefusedPerAddress = 0, handshakesRefusedPerPrefix = 0, handshakesRefusedFull = 0;
+    // Calls (PROTOCOL §5.6) since the broker started; absent from an older broker's totals (then 0):
+    // calls taken, ended with a reply or an error reply, by timeout, by callee_gone, refused or
+    // ended otherwise (no_such_client, too_many_calls, ...), and replies dropped (late, or from a
+    // connection the call was not made to).
+    quint64 calls = 0, callsReplied = 0, callsTimedOut = 0, callsCalleeGone = 0, callsRefused = 0, repliesDropped = 0;
 };
 
 enum class MonitorControlAction : quint8 {

@@ -65,6 +65,22 @@ void decodePayload(FrameType type, QByteArrayView p)
         if (const auto terms = decodeWatchdogTerms(p))
             KENNEL_FUZZ_CHECK(quint8(terms->action) <= quint8(ExpiryAction::Notify));
         break;
+    case quint8(FrameType::Call):
+    case quint8(FrameType::CallIncoming):
+        roundTrip(p, decodeCallRequest, [](const CallRequest &r) { return encodeCallRequest(r.deadlineMs, r.payload); });
+        if (const auto request = decodeCallRequest(p)) // nothing is normalised: byte for byte
+            KENNEL_FUZZ_CHECK(encodeCallRequest(request->deadlineMs, request->payload) == p);
+        break;
+    case quint8(FrameType::Reply):
+        roundTrip(p, decodeCallReply, [](const CallReply &r) { return encodeCallReply(r.code, r.payload); });
+        if (const auto reply = decodeCallReply(p))
+            KENNEL_FUZZ_CHECK(encodeCallReply(reply->code, reply->payload) == p);
+        break;
+    case quint8(FrameType::CallResult):
+        roundTrip(p, decodeCallResult, [](const CallResultPayload &r) { return encodeCallResult(r.outcome, r.code, r.payload); });
+        if (const auto result = decodeCallResult(p))
+            KENNEL_FUZZ_CHECK(encodeCallResult(result->outcome, result->code, result->payload) == p);
+        break;
     case quint8(MonitorFrame::Subscribe):
         roundTrip(p, decodeMonitorSubscribe, encodeMonitorSubscribe);
         break;

@@ -153,6 +153,10 @@ QList<std::pair<QString, QByteArray>> nativeFrames()
         {QStringLiteral("watchdogregister"), frame(FrameType::WatchdogRegister, 6, {}, {}, encodeWatchdogTerms(terms))},
         {QStringLiteral("watchdogfeed"), frame(FrameType::WatchdogFeed, 7, {}, {}, {})},
         {QStringLiteral("watchdogack"), frame(FrameType::WatchdogAck, 6, {}, {}, encodeWatchdogTerms(terms))},
+        {QStringLiteral("call"), frame(FrameType::Call, 9, {}, "beta", encodeCallRequest(500, "question"))},
+        {QStringLiteral("call_incoming"), frame(FrameType::CallIncoming, 1, "alpha", "beta", encodeCallRequest(499, "question"))},
+        {QStringLiteral("reply"), frame(FrameType::Reply, 1, {}, {}, encodeCallReply(0, "answer"))},
+        {QStringLiteral("call_result"), frame(FrameType::CallResult, 9, {}, "beta", encodeCallResult(CallOutcome::ErrorReply, 7, "no"))},
     };
     for (const auto &[type, payload] : monitorPayloads())
         frames.append({QLatin1String(monitorFrameName(type)), frame(type, 8, {}, type == MonitorFrame::Control ? "alpha" : "", payload)});
@@ -185,6 +189,10 @@ bool writeNative()
     ok &= write(f, QStringLiteral("payload-error"), QByteArray(QByteArray(1, char(FrameType::Error)) + encodeError({ErrorCode::TooManyClients, QStringLiteral("full")})));
     ok &= write(f, QStringLiteral("payload-deliverystatus"), QByteArray(QByteArray(1, char(FrameType::DeliveryStatus)) + encodeDeliveryStatus(DeliveryStatus::Delivered)));
     ok &= write(f, QStringLiteral("payload-watchdogterms"), QByteArray(QByteArray(1, char(FrameType::WatchdogRegister)) + encodeWatchdogTerms({1000, 2, ExpiryAction::Disconnect})));
+    ok &= write(f, QStringLiteral("payload-call"), QByteArray(QByteArray(1, char(FrameType::Call)) + encodeCallRequest(1000, "q")));
+    ok &= write(f, QStringLiteral("payload-reply"), QByteArray(QByteArray(1, char(FrameType::Reply)) + encodeCallReply(3, "failed")));
+    ok &= write(f, QStringLiteral("payload-call_result"),
+                QByteArray(QByteArray(1, char(FrameType::CallResult)) + encodeCallResult(CallOutcome::Replied, 0, "a")));
     for (const auto &[type, payload] : monitorPayloads())
         ok &= write(f, QStringLiteral("payload-") + QLatin1String(monitorFrameName(type)), QByteArray(QByteArray(1, char(type)) + payload));
     return ok;
@@ -297,6 +305,18 @@ bool writeSession()
                 Script().to(0, hello("alpha")).to(1, legacy(C::Forward, 0, "alpha", "beta", "legacy to native"))
                     .to(0, frame(FrameType::Send, 7, {}, "gamma", "native to legacy")).to(2, legacy(C::RegisterReceiver, 0, "null", "gamma", {})).bytes());
     ok &= write(f, QStringLiteral("legacy-then-native-bytes"), Script().to(0, QByteArray(legacy(C::RegisterReceiver, 0, "null", "alpha", {}) + hello("alpha"))).bytes());
+    // Calls (PROTOCOL §5.6): a reply (a fresh broker's first call id is 1), a late and a stranger's
+    // reply, a call to nobody, and a callee hanging up with a call outstanding.
+    const QByteArray callHello = hello("alpha", Role::Client, {}, FeatureCalls);
+    ok &= write(f, QStringLiteral("native-calls"),
+                Script().to(0, callHello).to(1, hello("beta", Role::Client, {}, FeatureCalls)).to(2, hello("gamma", Role::Client, {}, FeatureCalls))
+                    .to(0, frame(FrameType::Call, 20, {}, "beta", encodeCallRequest(100, "q1")))
+                    .to(2, frame(FrameType::Reply, 1, {}, {}, encodeCallReply(0, "forged")))
+                    .to(1, frame(FrameType::Reply, 1, {}, {}, encodeCallReply(0, "a1")))
+                    .to(1, frame(FrameType::Reply, 1, {}, {}, encodeCallReply(0, "late")))
+                    .to(0, frame(FrameType::Call, 21, {}, "nobody", encodeCallRequest(0, "q2")))
+                    .to(0, frame(FrameType::Call, 22, {}, "beta", encodeCallRequest(5000, "q3")))
+                    .hangUp(1).bytes());
     ok &= write(f, QStringLiteral("garbage-first"), Script().to(0, "GET / HTTP/1.0\r\n\r\n").to(1, hello("beta")).bytes());
     return ok;
 }

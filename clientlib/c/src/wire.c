@@ -343,6 +343,11 @@ const char *kennel_frame_type_name(uint8_t type)
     case KENNEL_FRAME_WATCHDOG_REGISTER: return "watchdog_register";
     case KENNEL_FRAME_WATCHDOG_FEED: return "watchdog_feed";
     case KENNEL_FRAME_WATCHDOG_ACK: return "watchdog_ack";
+    /* Calls (PROTOCOL §5.6): named for logs; libkennel does not make or serve calls. */
+    case 0x14: return "call";
+    case 0x15: return "call_incoming";
+    case 0x16: return "reply";
+    case 0x17: return "call_result";
     default: break;
     }
     if (type >= KENNEL_FRAME_MONITOR_FIRST && type <= KENNEL_FRAME_MONITOR_LAST)
@@ -359,6 +364,8 @@ const char *kennel_error_code_name(uint16_t code)
         "shutting_down", "incomplete_frame_timeout", "invalid_watchdog_terms", "watchdog_unavailable",
         "watchdog_expired", "idle_timeout", "over_budget",
     };
+    if (code == 27)
+        return "invalid_call"; /* calls, PROTOCOL §5.6 */
     return code < sizeof names / sizeof names[0] ? names[code] : "unknown";
 }
 

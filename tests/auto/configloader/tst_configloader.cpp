@@ -178,7 +178,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[supervisor], [service.NAME], [monitor], [hold])");
+                            "[supervisor], [service.NAME], [monitor], [hold], [calls])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
@@ -256,6 +256,7 @@ private slots:
     void fileKeys_data();
     void fileKeys();
     void holdSection();
+    void callsSection();
     void flagKeys_data();
     void flagKeys();
     void flagsOverrideFile();
@@ -766,6 +767,34 @@ void tst_ConfigLoader::holdSection()
     result = ConfigLoader::loadFile(writeIni("[hold]\nmax_countt = 3\n"));
     QVERIFY(!result.ok());
     QVERIFY2(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("max_countt")), qPrintable(result.errors.join(QLatin1Char('\n'))));
+}
+
+void tst_ConfigLoader::callsSection()
+{
+    const CallSettings defaults;
+    QCOMPARE(defaults.maxOutstanding, 64);
+    QCOMPARE(defaults.maxDeadline.count(), 60000);
+    QCOMPARE(defaults.defaultDeadline.count(), 5000);
+
+    // The edges: 1 and 1000000 calls, 1 ms and a day.
+    ConfigLoader::Result result = ConfigLoader::loadFile(
+        writeIni("[calls]\nmax_outstanding = 1\nmax_deadline_ms = 86400000\ndefault_deadline_ms = 1\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.calls.maxOutstanding, 1);
+    QCOMPARE(result.config.calls.maxDeadline.count(), 86400000);
+    QCOMPARE(result.config.calls.defaultDeadline.count(), 1);
+    result = ConfigLoader::loadFile(writeIni("[calls]\nmax_outstanding = 1000000\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+
+    result = ConfigLoader::loadFile(writeIni("[calls]\nmax_outstanding = 0\nmax_deadline_ms = 86400001\ndefault_deadline_ms = 0\n"));
+    QVERIFY(!result.ok());
+    const QString errors = result.errors.join(QLatin1Char('\n'));
+    QVERIFY2(errors.contains(QLatin1String("calls/max_outstanding")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("calls/max_deadline_ms")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("calls/default_deadline_ms")), qPrintable(errors));
+    QCOMPARE(result.errors.size(), 3);
+    result = ConfigLoader::loadFile(writeIni("[calls]\nmax_outstandin = 3\n"));
+    QVERIFY(!result.ok());
 }
 
 void tst_ConfigLoader::flagKeys_data()

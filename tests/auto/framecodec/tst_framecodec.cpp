@@ -185,6 +185,7 @@ private slots:
     void watchdogTermsLayout();
     void watchdogTermsRoundTrip_data();
     void watchdogTermsRoundTrip();
+    void callPayloads();
     void watchdogTermsRejects_data();
     void watchdogTermsRejects();
     // Names for logs and tools
@@ -924,6 +925,34 @@ void tst_FrameCodec::watchdogTermsRoundTrip()
     QCOMPARE(decoded->intervalMs, terms.intervalMs);
     QCOMPARE(decoded->allowedMisses, terms.allowedMisses);
     QCOMPARE(decoded->action, terms.action);
+}
+
+// PROTOCOL §5.6: the three call payloads, their layouts, short ones refused, unknown outcomes kept.
+void tst_FrameCodec::callPayloads()
+{
+    QCOMPARE(encodeCallRequest(0x01020304, "ab"), QByteArray::fromHex("01020304 6162"));
+    std::optional<CallRequest> request = decodeCallRequest(QByteArray::fromHex("000001f4"));
+    QVERIFY(request);
+    QCOMPARE(request->deadlineMs, 500u);
+    QVERIFY(request->payload.isEmpty());
+    QVERIFY(!decodeCallRequest(QByteArray::fromHex("000001")));
+
+    QCOMPARE(encodeCallReply(0x0102, "x"), QByteArray::fromHex("0102 78"));
+    std::optional<CallReply> reply = decodeCallReply(encodeCallReply(0, QByteArray(1000, '\0')));
+    QVERIFY(reply);
+    QCOMPARE(reply->code, quint16(0));
+    QCOMPARE(reply->payload, QByteArray(1000, '\0'));
+    QVERIFY(!decodeCallReply(QByteArray::fromHex("01")));
+
+    QCOMPARE(encodeCallResult(CallOutcome::ErrorReply, 42, "no"), QByteArray::fromHex("0001 002a 6e6f"));
+    std::optional<CallResultPayload> result = decodeCallResult(QByteArray::fromHex("0063 0000"));
+    QVERIFY(result);
+    QCOMPARE(int(result->outcome), 99); // a newer broker's outcome keeps its number
+    QCOMPARE(QByteArray(callOutcomeName(result->outcome)), QByteArray("unknown"));
+    QVERIFY(!decodeCallResult(QByteArray::fromHex("000100")));
+    QCOMPARE(QByteArray(callOutcomeName(CallOutcome::CalleeGone)), QByteArray("callee_gone"));
+    QCOMPARE(QByteArray(frameTypeName(FrameType::CallIncoming)), QByteArray("call_incoming"));
+    QCOMPARE(QByteArray(errorCodeName(ErrorCode::InvalidCall)), QByteArray("invalid_call"));
 }
 
 void tst_FrameCodec::watchdogTermsRejects_data()

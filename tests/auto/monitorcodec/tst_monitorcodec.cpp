@@ -280,6 +280,12 @@ void tst_MonitorCodec::totals()
     v.handshakesRefusedPerAddress = 24;
     v.handshakesRefusedPerPrefix = 25;
     v.handshakesRefusedFull = 26;
+    v.calls = 27;
+    v.callsReplied = 28;
+    v.callsTimedOut = 29;
+    v.callsCalleeGone = 30;
+    v.callsRefused = 31;
+    v.repliesDropped = 32;
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -304,11 +310,22 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->handshakesRefusedPerAddress, 24u);
     QCOMPARE(d->handshakesRefusedPerPrefix, 25u);
     QCOMPARE(d->handshakesRefusedFull, 26u);
-    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8);
+    QCOMPARE(d->calls, 27u);
+    QCOMPARE(d->callsReplied, 28u);
+    QCOMPARE(d->callsTimedOut, 29u);
+    QCOMPARE(d->callsCalleeGone, 30u);
+    QCOMPARE(d->callsRefused, 31u);
+    QCOMPARE(d->repliesDropped, 32u);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8);
     // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
     // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
     constexpr qsizetype BudgetsSize = OldSize + 3 * 8;
+    constexpr qsizetype AdmissionSize = BudgetsSize + 10 * 8; // before the calls block
+    const auto admission = decodeMonitorTotals(QByteArrayView(e).first(AdmissionSize));
+    QVERIFY(admission);
+    QCOMPARE(admission->handshakesRefusedFull, 26u);
+    QCOMPARE(admission->calls, 0u);
     const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
     QVERIFY(old);
     QCOMPARE(old->kills, 13u);
@@ -320,7 +337,7 @@ void tst_MonitorCodec::totals()
     QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
     QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize && n != BudgetsSize)
+        if (n != OldSize && n != BudgetsSize && n != AdmissionSize)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
     QVERIFY(decodeMonitorTotals(QByteArray(e + QByteArray("\x01\x02\x03", 3))));
