@@ -74,7 +74,11 @@ enum kennel_delivery_status {
     KENNEL_STATUS_DROPPED_NAME_COUNT = 10,
     KENNEL_STATUS_DROPPED_NAME_BYTES = 11,
     KENNEL_STATUS_DROPPED_TOTAL = 12,
-    KENNEL_STATUS_START_FAILED = 13
+    KENNEL_STATUS_START_FAILED = 13,
+    /* NAME@BOARD across the bridge (PROTOCOL 5.8): no final status within the deadline; dropped
+     * from the bridge's spool at its bound. Sent only to clients that negotiated remote_names. */
+    KENNEL_STATUS_REMOTE_TIMEOUT = 19,
+    KENNEL_STATUS_REMOTE_DROPPED = 20
 };
 
 /* Error frame codes (PROTOCOL §4.3); unknown codes must be kept, not refused. */
@@ -148,6 +152,9 @@ KENNEL_EXPORT uint16_t kennel_wire_error_for(enum kennel_decode_result result);
 
 /* PROTOCOL §3: 1..64 bytes of [A-Za-z0-9._-], not starting with '-' or '.'. */
 KENNEL_EXPORT int kennel_wire_valid_name(const uint8_t *name, size_t len);
+/* A name, or NAME@BOARD (a name on another board, PROTOCOL 5.8): where a message may be sent and
+ * who a delivered one may be from. Never a name to register. */
+KENNEL_EXPORT int kennel_wire_valid_target(const uint8_t *target, size_t len);
 
 /* Bytes a frame with these parts takes. */
 KENNEL_EXPORT size_t kennel_wire_frame_size(size_t source_len, size_t target_len, size_t payload_len);
