@@ -1,5 +1,6 @@
 #include "configschema.h"
 
+#include "sections/bridgesection.h"
 #include "sections/brokersection.h"
 #include "sections/holdsection.h"
 #include "sections/limitssection.h"
@@ -27,17 +28,19 @@ const GroupKeys groupKeys[] = {
     {GroupBroker, brokerKeys},     {GroupLimits, limitsKeys},   {GroupLog, logKeys},
     {GroupWatchdog, watchdogKeys}, {GroupMonitor, monitorKeys}, {GroupSupervisor, supervisorKeys},
     {GroupHold, holdKeys},
+    {GroupBridge, bridgeKeys},
 };
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [bridge])");
 
 } // namespace
 
 const QList<NumericKey> &numericKeys()
 {
     static const QList<NumericKey> keys =
-        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys();
+        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys()
+        + bridgeNumericKeys();
     return keys;
 }
 
