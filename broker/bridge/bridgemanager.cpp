@@ -358,6 +358,12 @@ void BridgeManager::finish(quint64 seq, DeliveryStatus status)
     const auto it = m_pending.find(seq);
     if (it == m_pending.end())
         return; // a duplicate status, or the sender did not ask
+    if (status == DeliveryStatus::Held) {
+        // Held by the target board's [hold]: its final outcome is not carried back, so the
+        // sender hears `held` (if it listens for it) and the deadline still answers.
+        tell(it->second, status);
+        return;
+    }
     const Pending pending = std::move(it->second);
     m_pending.erase(it);
     tell(pending, status);
