@@ -41,6 +41,7 @@ public:
             m_port = freePort();
         m_tls = tls;
         QByteArray conf = "listener " + QByteArray::number(m_port) + " 127.0.0.1\n"
+                          "set_tcp_nodelay true\n"
                           "allow_anonymous true\n"
                           "persistence true\n"
                           "persistence_location " + m_dir.path().toUtf8() + "/\n"
