@@ -13,6 +13,7 @@
 namespace Kennel {
 
 class Session;
+struct MonitorTotals;
 
 class MonitorClientView
 {
@@ -25,6 +26,8 @@ public:
     virtual size_t connectionCount() const = 0;
     virtual const TrafficCounters &totals() const = 0;
     virtual bool isShuttingDown() const = 0;
+    // The bridge's figures into the totals' bridge block; nothing without a bridge.
+    virtual void fillBridgeTotals(MonitorTotals &totals) const { (void)totals; }
 };
 
 } // namespace Kennel

@@ -335,7 +335,10 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
         .u32(v.watched).u64(v.expiries).u64(v.kills).u64(v.budgetSheds).u64(v.monitorOverflows).u64(v.snapshotsRefused)
         .u64(v.admissionRefusedPerAddress).u64(v.admissionRefusedPerPrefix).u64(v.admissionRefusedRoomFull)
         .u64(v.admissionTimeouts).u64(v.guessesRefused).u64(v.servicesRefused).u64(v.admissionFailures)
-        .u64(v.handshakesRefusedPerAddress).u64(v.handshakesRefusedPerPrefix).u64(v.handshakesRefusedFull);
+        .u64(v.handshakesRefusedPerAddress).u64(v.handshakesRefusedPerPrefix).u64(v.handshakesRefusedFull)
+        // the bridge's block
+        .u8(v.bridgeState).u64(v.bridgeSpoolDepth).u64(v.bridgeSpoolOldestAgeMs).u64(v.bridgeSpoolDropped)
+        .u64(v.bridgeForwarded).u64(v.bridgeReceived).u64(v.bridgeTimeouts);
     return out;
 }
 
@@ -370,6 +373,16 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
         v.handshakesRefusedPerAddress = r.u64();
         v.handshakesRefusedPerPrefix = r.u64();
         v.handshakesRefusedFull = r.u64();
+    }
+    // Added by the bridge: an admission-era broker's totals end here.
+    if (r.ok() && !r.atEnd()) {
+        v.bridgeState = r.u8();
+        v.bridgeSpoolDepth = r.u64();
+        v.bridgeSpoolOldestAgeMs = r.u64();
+        v.bridgeSpoolDropped = r.u64();
+        v.bridgeForwarded = r.u64();
+        v.bridgeReceived = r.u64();
+        v.bridgeTimeouts = r.u64();
     }
     return done(r, v);
 }

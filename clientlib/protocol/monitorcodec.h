@@ -165,6 +165,13 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     quint64 admissionRefusedPerAddress = 0, admissionRefusedPerPrefix = 0, admissionRefusedRoomFull = 0;
     quint64 admissionTimeouts = 0, guessesRefused = 0, servicesRefused = 0, admissionFailures = 0;
     quint64 handshakesRefusedPerAddress = 0, handshakesRefusedPerPrefix = 0, handshakesRefusedFull = 0;
+    // The bridge to the fleet's MQTT broker (docs/FLEET.md); absent from an older broker's totals
+    // (then 0): bridgeState 0 no bridge, 1 disconnected, 2 connected; the spool's depth, the age
+    // of its oldest message and the messages its bound dropped; NAME@BOARD messages forwarded,
+    // messages received from other boards, remote_timeouts told.
+    quint8 bridgeState = 0;
+    quint64 bridgeSpoolDepth = 0, bridgeSpoolOldestAgeMs = 0, bridgeSpoolDropped = 0;
+    quint64 bridgeForwarded = 0, bridgeReceived = 0, bridgeTimeouts = 0;
 };
 
 enum class MonitorControlAction : quint8 {
