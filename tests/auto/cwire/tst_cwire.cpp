@@ -86,6 +86,7 @@ void tst_CWire::constantsMatchTheCppCodec()
     // and remote_names: it hears remote_timeout/remote_dropped as no_such_client.
     QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~FeatureHeldStatus & ~FeatureRemoteNames));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
+    QCOMPARE(KENNEL_FEATURE_REMOTE_NAMES, quint32(FeatureRemoteNames));
     QCOMPARE(int(KENNEL_ERROR_IDLE_TIMEOUT), int(ErrorCode::IdleTimeout));
     QCOMPARE(int(KENNEL_STATUS_SHUTTING_DOWN), int(DeliveryStatus::ShuttingDown));
     QCOMPARE(int(KENNEL_STATUS_START_FAILED), int(DeliveryStatus::StartFailed));

@@ -52,6 +52,9 @@ enum kennel_frame_type {
 /* `held` at once, then the final status (PROTOCOL §5.4). Not listed by this library: its status
  * callback promises one call per message, so it hears the final status only. */
 #define KENNEL_FEATURE_HELD_STATUS 0x00000002u
+/* NAME@BOARD across the broker's bridge; remote_timeout and remote_dropped said as such
+ * (PROTOCOL §5.8). Not listed by this library: it hears them as no_such_client. */
+#define KENNEL_FEATURE_REMOTE_NAMES 0x00000020u
 #define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
