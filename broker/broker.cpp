@@ -1,6 +1,8 @@
 #include "broker.h"
 #include "logging.h"
 
+#include "boardstate.h"
+#include "bridgemanager.h"
 #include "framecodec.h"
 #include "socketactivation.h"
 #include "socketlistener.h"
@@ -68,6 +70,11 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
 
 Broker::~Broker()
 {
+    m_boardState.reset();
+    if (m_bridge) {
+        m_router.setHoldSink(&m_held);
+        m_bridge.reset();
+    }
     // Sessions reach into the registry and the poller while they close: drop them first, quietly.
     m_ctx.owner = nullptr;
     m_handlerCtx.events = nullptr;
@@ -134,10 +141,31 @@ bool Broker::start(QString *error)
     qCInfo(lcBroker, "memory budgets: incomplete frames %lld bytes, client queues %lld bytes, monitor queues %lld bytes",
            qlonglong(m_ctx.budgets.incompleteFrames.limit()), qlonglong(m_ctx.budgets.clientQueues.limit()),
            qlonglong(m_ctx.budgets.monitorQueues.limit()));
+    if (m_config.bridge.enabled() && !reconfigureBridge(m_config.bridge, error)) {
+        closeClientListeners();
+        m_monitors.closeListeners();
+        return false;
+    }
     if (!m_supervisor.services().isEmpty()) {
         m_supervisor.setBrokerEnvironment(serviceEnvironment());
         m_supervisor.startAll();
     }
+    return true;
+}
+
+bool Broker::reconfigureBridge(const BridgeSettings &settings, QString *error)
+{
+    if (!m_bridge) {
+        if (!settings.enabled())
+            return true; // never configured: nothing of the bridge runs
+        m_bridge = std::make_unique<BridgeManager>(m_router, m_registry, &m_held);
+        m_boardState = std::make_unique<BoardState>(*this, *m_bridge);
+        m_bridge->setSummaryProvider([this] { return m_boardState->summary(); });
+        m_router.setHoldSink(m_bridge.get());
+    }
+    if (!m_bridge->reconfigure(settings, error))
+        return false;
+    m_config.bridge = settings;
     return true;
 }
 
@@ -317,6 +345,8 @@ void Broker::stopSessions()
     m_router.setShuttingDown(true);
     m_held.shutdown();
     m_calls.shutdown();
+    if (m_bridge)
+        m_bridge->stop(); // says offline, closes the spool: what it holds is sent after the restart
     // Monitors have watched the services stop; they go with the clients.
     m_monitors.closeAll(QStringLiteral("broker shutting down"));
     qCInfo(lcBroker, "shutting down: %zu connections, flushing for up to %lld ms", m_connections.size(),

@@ -32,10 +32,14 @@
 #include <QProcessEnvironment>
 #include <QTimer>
 
+#include <memory>
 #include <utility>
 
 namespace Kennel {
 
+class BoardState;
+class BridgeManager;
+struct BridgeSettings;
 class SocketActivation;
 class TcpListener;
 class UnixListener;
@@ -77,6 +81,10 @@ public:
     const Supervisor &supervisor() const { return m_supervisor; }
     const HeldDelivery &held() const { return m_held; }
     const CallRouter &calls() const { return m_calls; }
+    // The bridge to the fleet's MQTT broker; null unless [bridge] was ever configured.
+    BridgeManager *bridge() const { return m_bridge.get(); }
+    // A changed [bridge] at run time (the reload's hook): starts, reconnects or stops the bridge.
+    bool reconfigureBridge(const BridgeSettings &settings, QString *error);
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -132,6 +140,9 @@ private:
     HeldDelivery m_held;   // messages to names expected back (holding/)
     CallRouter m_calls;    // request/reply calls (calls/)
     MonitorHub m_monitors; // after everything it watches: destroyed first
+    // [bridge] (bridge/): taken into the router as its HoldSink, passing all but NAME@BOARD on to m_held.
+    std::unique_ptr<BridgeManager> m_bridge;
+    std::unique_ptr<BoardState> m_boardState;
 
     SocketActivation *m_activation = nullptr;
     QList<TcpListener *> m_tcpListeners;

@@ -1,5 +1,6 @@
 // kennel-broker: arguments and settings -> BrokerConfig -> Broker, and the process around it
 // (signals, descriptor limit, exit status).
+#include "bridgemanager.h"
 #include "broker.h"
 #include "logging.h"
 #include "configloader.h"
@@ -13,6 +14,7 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QTimer>
 
 #include <csignal>
 #include <cstdio>
@@ -86,7 +88,13 @@ int main(int argc, char *argv[])
         return 1;
     }
     if (Kennel::ConfigLoader::checkConfigRequested(parser)) {
-        std::printf("configuration OK\n");
+        const Kennel::BridgeSettings &bridge = loaded.config.bridge;
+        if (bridge.enabled())
+            std::printf("configuration OK; bridge to %s as board %s, spool %s\n", qPrintable(bridge.url),
+                        bridge.board.constData(),
+                        bridge.spoolPath.isEmpty() ? "(default path)" : qPrintable(bridge.spoolPath));
+        else
+            std::printf("configuration OK\n");
         return 0;
     }
     // The INI's rules, then --verbose; QT_LOGGING_RULES, read by Qt after these, still wins.
@@ -183,5 +191,15 @@ int main(int argc, char *argv[])
     }
     systemd.notifyReady(status);
     systemd.startWatchdog();
+    // With a bridge, the STATUS line also says whether it is connected and what the spool holds,
+    // refreshed on every change of the link and every 10 s (the spool's depth and age).
+    QTimer bridgeStatus;
+    if (Kennel::BridgeManager *bridge = broker.bridge()) {
+        const auto refresh = [&systemd, bridge, status] { systemd.notifyStatus(status + QStringLiteral("; ") + bridge->statusText()); };
+        QObject::connect(bridge, &Kennel::BridgeManager::connectedChanged, &systemd, refresh);
+        QObject::connect(&bridgeStatus, &QTimer::timeout, &systemd, refresh);
+        bridgeStatus.start(10000);
+        refresh();
+    }
     return app.exec();
 }

@@ -1,5 +1,6 @@
 #include "monitorbackend.h"
 
+#include "bridgemanager.h"
 #include "broker.h"
 #include "brokercontext.h"
 #include "monitorhub.h"
@@ -131,6 +132,21 @@ void MonitorBackend::setTrafficTap(TrafficTap *tap)
 const TrafficTap *MonitorBackend::trafficTap() const
 {
     return m_ctx.router ? m_ctx.router->tap() : nullptr;
+}
+
+void MonitorBackend::fillBridgeTotals(MonitorTotals &totals) const
+{
+    BridgeManager *bridge = m_broker.bridge();
+    if (!bridge || !bridge->settings().enabled())
+        return;
+    const BridgeManager::State state = bridge->state();
+    totals.bridgeState = state.connected ? 2 : 1;
+    totals.bridgeSpoolDepth = quint64(state.spoolDepth);
+    totals.bridgeSpoolOldestAgeMs = quint64(state.oldestAgeMs);
+    totals.bridgeSpoolDropped = state.counters.spoolDropped;
+    totals.bridgeForwarded = state.counters.forwarded;
+    totals.bridgeReceived = state.counters.received;
+    totals.bridgeTimeouts = state.counters.timeouts;
 }
 
 } // namespace Kennel

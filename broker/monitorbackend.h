@@ -31,6 +31,7 @@ public:
     void callTotals(MonitorTotals &totals) const override;
     bool isShuttingDown() const override;
     QStringList clientListenAddresses() const override;
+    void fillBridgeTotals(MonitorTotals &totals) const override;
 
     // MonitorServiceView
     const QList<Service *> &services() const override;

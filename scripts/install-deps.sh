@@ -8,7 +8,10 @@ set -euo pipefail
 # clang, libclang-rt-14-dev: the sanitizer build and the fuzzers (libFuzzer and the ASan/UBSan
 # runtimes are in libclang-rt-14-dev, which Debian's clang only recommends). llvm-14: its
 # llvm-symbolizer turns sanitizer reports into function names and lines.
-packages=(cmake ninja-build g++ gcc make qt6-base-dev openssl libqt6svg6 clang libclang-rt-14-dev llvm-14)
+# libmosquitto-dev, libsqlite3-dev, pkg-config: the broker's bridge (MQTT link, spool; docs/FLEET.md);
+# mosquitto: the MQTT broker the bridge tests start on a loopback port of their own (never the service).
+packages=(cmake ninja-build g++ gcc make qt6-base-dev openssl libqt6svg6 clang libclang-rt-14-dev llvm-14
+          pkg-config libmosquitto-dev libsqlite3-dev mosquitto)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@
 // the command line by ConfigLoader; docs/CONFIG.md lists each key.
 #pragma once
 
+#include "bridgesettings.h"
 #include "holdsettings.h"
 #include "callsettings.h"
 
@@ -257,6 +258,8 @@ struct BrokerConfig
     HoldSettings hold;
     // [calls]: bounds of request/reply calls (calls/).
     CallSettings calls;
+    // [bridge]: the link to the fleet's MQTT broker (bridge/, docs/FLEET.md); url empty: none.
+    BridgeSettings bridge;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

@@ -3,6 +3,7 @@
 #include "configpass.h"
 #include "configschema.h"
 #include "iniscan.h"
+#include "sections/bridgesection.h"
 #include "sections/brokersection.h"
 #include "sections/limitssection.h"
 #include "sections/logsection.h"
@@ -37,6 +38,7 @@ QStringList crossCheck(const BrokerConfig &config, bool sizesSuspect, bool watch
         errors += watchdogCrossCheck(config.watchdog);
     if (!monitorSuspect)
         errors += monitorCrossCheck(config);
+    errors += bridgeCrossCheck(config);
     return errors;
 }
 
@@ -123,6 +125,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyServices(settings, layout, info.absoluteDir(), pass);
     applyMonitor(settings, info.absoluteDir(), pass);
     applyHold(settings, pass);
+    applyBridge(settings, info.absoluteDir(), pass);
 }
 
 // The flags, in the order of their errors; a new section's flags go in here.
@@ -147,6 +150,7 @@ void applyFlagLayer(const QCommandLineParser &parser, Pass &pass)
     }
     applyLogFlags(parser, pass);
     applyMonitorFlags(parser, pass);
+    applyBridgeFlags(parser, pass);
 }
 
 } // namespace
@@ -185,6 +189,7 @@ void ConfigLoader::addOptions(QCommandLineParser &parser)
                       QStringLiteral("Admit monitors that present the token in FILE (mode 600). Replaces the file's "
                                      "[monitor] token or token_file."),
                       QStringLiteral("FILE")});
+    addBridgeOptions(parser);
     parser.addOption({OptCheckConfig,
                       QStringLiteral("Check the configuration and exit: 0 if it is valid, 1 with the errors if not.")});
 }

@@ -1,5 +1,6 @@
 #include "configschema.h"
 
+#include "sections/bridgesection.h"
 #include "sections/brokersection.h"
 #include "sections/callssection.h"
 #include "sections/holdsection.h"
@@ -29,10 +30,11 @@ const GroupKeys groupKeys[] = {
     {GroupWatchdog, watchdogKeys}, {GroupMonitor, monitorKeys}, {GroupSupervisor, supervisorKeys},
     {GroupHold, holdKeys},
     {GroupCalls, callsKeys},
+    {GroupBridge, bridgeKeys},
 };
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [calls])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [calls], [bridge])");
 
 } // namespace
 
@@ -40,7 +42,8 @@ const QList<NumericKey> &numericKeys()
 {
     static const QList<NumericKey> keys =
         limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys()
-        + callsNumericKeys();
+        + callsNumericKeys()
+        + bridgeNumericKeys();
     return keys;
 }
 

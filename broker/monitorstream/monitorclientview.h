@@ -15,6 +15,7 @@
 namespace Kennel {
 
 class Session;
+struct MonitorTotals;
 
 class MonitorClientView
 {
@@ -32,6 +33,8 @@ public:
     virtual QStringList clientListenAddresses() const { return {}; }
     // The calls block of the totals (PROTOCOL §5.6, §6.3); a broker without calls leaves it 0.
     virtual void callTotals(MonitorTotals &totals) const { (void)totals; }
+    // The bridge's figures into the totals' bridge block; nothing without a bridge.
+    virtual void fillBridgeTotals(MonitorTotals &totals) const { (void)totals; }
 };
 
 } // namespace Kennel

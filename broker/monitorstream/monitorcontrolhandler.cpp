@@ -125,6 +125,8 @@ MonitorControlResult MonitorControlHandler::sendTestMessage(const QByteArray &ta
     case DeliveryStatus::DroppedNameBytes:
     case DeliveryStatus::DroppedTotal:
     case DeliveryStatus::StartFailed:
+    case DeliveryStatus::RemoteTimeout:
+    case DeliveryStatus::RemoteDropped:
         break;
     }
     return result(ErrorCode::NotPermitted, QStringLiteral("%1: not delivered to '%2'").arg(statusText, printable(target)));

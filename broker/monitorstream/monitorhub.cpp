@@ -564,6 +564,7 @@ void MonitorHub::totalsTick()
     totals.handshakesRefusedPerPrefix = admission.handshakesRefusedPerPrefix;
     totals.handshakesRefusedFull = admission.handshakesRefusedFull;
     m_clients.callTotals(totals);
+    m_clients.fillBridgeTotals(totals);
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
 
     const auto now = std::chrono::steady_clock::now();

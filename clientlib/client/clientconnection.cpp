@@ -384,7 +384,7 @@ quint32 ClientConnection::send(const QByteArray &target, const QByteArray &paylo
         qCDebug(lcKennelClient) << "send() while not registered: dropped";
         return 0;
     }
-    if (!isValidName(target)) {
+    if (!isValidTarget(target)) {
         qCDebug(lcKennelClient) << "send() to an invalid name: dropped";
         return 0;
     }

@@ -144,7 +144,8 @@ int runSend(const SendOptions &options)
     });
     QObject::connect(&client, &KennelClient::deliveryStatusReceived, &loop,
                      [&](quint32 id, const QByteArray &, Kennel::DeliveryStatus status) {
-        if (id != messageId)
+        // `held`: kept for the target or on its way to another board; the final status follows.
+        if (id != messageId || status == Kennel::DeliveryStatus::Held)
             return;
         if (status == Kennel::DeliveryStatus::Delivered) {
             printLine(stdout, QByteArrayLiteral("delivered to ") + options.target);

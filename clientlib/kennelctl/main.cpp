@@ -254,7 +254,11 @@ int main(int argc, char *argv[])
         }
         if (timeoutMs > 0)
             options.timeoutMs = timeoutMs;
-        for (const QString &problem : {checkName(args.at(1), QStringLiteral("target name")),
+        // NAME@BOARD: a name on another board, across the broker's bridge (docs/FLEET.md).
+        const QString targetProblem = Kennel::isValidTarget(args.at(1).toUtf8())
+            ? QString()
+            : QStringLiteral("invalid target name \"%1\": NAME or NAME@BOARD, names of A-Z a-z 0-9 . _ -").arg(args.at(1));
+        for (const QString &problem : {targetProblem,
                                        checkName(QString::fromUtf8(options.name), QStringLiteral("--as name"))}) {
             if (!problem.isEmpty())
                 return usageError(problem);

@@ -58,6 +58,8 @@ const char *deliveryStatusName(DeliveryStatus status)
     case DeliveryStatus::DroppedNameBytes: return "dropped_name_bytes";
     case DeliveryStatus::DroppedTotal: return "dropped_total";
     case DeliveryStatus::StartFailed: return "start_failed";
+    case DeliveryStatus::RemoteTimeout: return "remote_timeout";
+    case DeliveryStatus::RemoteDropped: return "remote_dropped";
     }
     return "unknown";
 }

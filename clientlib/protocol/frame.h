@@ -67,10 +67,11 @@ enum Feature : quint32 {
     FeatureWatchdog = 0x00000001, // the broker serves WatchdogRegister/Feed/Ack (PROTOCOL §4.4)
     FeatureHeldStatus = 0x00000002, // a held message is answered `held` at once, then its final status (PROTOCOL §5.4)
     FeatureCalls = 0x00000010,      // Call, CallIncoming, Reply, CallResult (PROTOCOL §5.6)
+    FeatureRemoteNames = 0x00000020, // the broker bridges NAME@BOARD; remote_timeout/remote_dropped said as such (PROTOCOL §5.8)
 };
 namespace Wire {
 // The features this version of the library knows.
-constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureCalls;
+constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureCalls | FeatureRemoteNames;
 // Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
 constexpr quint8 HelloHasFeatures = 0x01;
 constexpr quint16 WelcomeHasFeatures = 0x0001;
@@ -98,6 +99,9 @@ enum class DeliveryStatus : quint16 {
     DroppedNameBytes = 11,// not held: it would take the target's held bytes past [hold] max_bytes
     DroppedTotal = 12,    // not held: it would take all held messages past [hold] total_bytes
     StartFailed = 13,     // held for an on-demand service whose start failed (PROTOCOL §5.4)
+    // Remote names NAME@BOARD across the bridge (PROTOCOL §5.8, docs/FLEET.md).
+    RemoteTimeout = 19,   // no final status came back from the target's board within [bridge] status_timeout_ms
+    RemoteDropped = 20,   // dropped from the bridge's spool at its byte bound before it was published
 };
 
 // Error frame codes (PROTOCOL §4.3). Codes below 1000 travel on the wire; the client library

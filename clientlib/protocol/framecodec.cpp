@@ -146,8 +146,10 @@ DecodeResult decodeFrame(QByteArrayView data, quint32 maxFrameSize)
 
     // PROTOCOL §2.1 check 5, §3: empty names are legal at this level (a Send leaves its source
     // empty); a non-empty one must obey the rule. Framing is intact: the caller may skip the frame.
-    const bool namesValid = (sourceLength == 0 || isValidName(frame.source, Wire::MaxNameLength))
-                            && (targetLength == 0 || isValidName(frame.target, Wire::MaxNameLength));
+    // NAME@BOARD (PROTOCOL §5.8) is a valid target and a valid Deliver source; Hello still asks
+    // for a plain name (NativeHandler), so nobody registers one.
+    const bool namesValid = (sourceLength == 0 || isValidTarget(frame.source, Wire::MaxNameLength))
+                            && (targetLength == 0 || isValidTarget(frame.target, Wire::MaxNameLength));
     result.error = namesValid ? DecodeError::None : DecodeError::InvalidName;
     return result;
 }

@@ -341,6 +341,9 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
     // Calls: one block, appended.
     Writer(out).u64(v.calls).u64(v.callsReplied).u64(v.callsTimedOut).u64(v.callsCalleeGone).u64(v.callsRefused)
         .u64(v.repliesDropped);
+    // The bridge's block, appended.
+    Writer(out).u8(v.bridgeState).u64(v.bridgeSpoolDepth).u64(v.bridgeSpoolOldestAgeMs).u64(v.bridgeSpoolDropped)
+        .u64(v.bridgeForwarded).u64(v.bridgeReceived).u64(v.bridgeTimeouts);
     return out;
 }
 
@@ -384,6 +387,16 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
         v.callsCalleeGone = r.u64();
         v.callsRefused = r.u64();
         v.repliesDropped = r.u64();
+    }
+    // Added by the bridge: a calls-era broker's totals end here.
+    if (r.ok() && !r.atEnd()) {
+        v.bridgeState = r.u8();
+        v.bridgeSpoolDepth = r.u64();
+        v.bridgeSpoolOldestAgeMs = r.u64();
+        v.bridgeSpoolDropped = r.u64();
+        v.bridgeForwarded = r.u64();
+        v.bridgeReceived = r.u64();
+        v.bridgeTimeouts = r.u64();
     }
     return done(r, v);
 }

@@ -172,6 +172,13 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     // ended otherwise (no_such_client, too_many_calls, ...), and replies dropped (late, or from a
     // connection the call was not made to).
     quint64 calls = 0, callsReplied = 0, callsTimedOut = 0, callsCalleeGone = 0, callsRefused = 0, repliesDropped = 0;
+    // The bridge to the fleet's MQTT broker (docs/FLEET.md); absent from an older broker's totals
+    // (then 0): bridgeState 0 no bridge, 1 disconnected, 2 connected; the spool's depth, the age
+    // of its oldest message and the messages its bound dropped; NAME@BOARD messages forwarded,
+    // messages received from other boards, remote_timeouts told.
+    quint8 bridgeState = 0;
+    quint64 bridgeSpoolDepth = 0, bridgeSpoolOldestAgeMs = 0, bridgeSpoolDropped = 0;
+    quint64 bridgeForwarded = 0, bridgeReceived = 0, bridgeTimeouts = 0;
 };
 
 enum class MonitorControlAction : quint8 {

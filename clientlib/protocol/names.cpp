@@ -48,4 +48,15 @@ bool isValidName(QByteArrayView name, int maxLength)
     return true;
 }
 
+bool isValidTarget(QByteArrayView target, int maxLength)
+{
+    const qsizetype at = target.indexOf('@');
+    if (at < 0)
+        return isValidName(target, maxLength);
+    if (target.size() > qMin(maxLength, Wire::MaxNameLength))
+        return false;
+    // One '@' only: the board part is a name, and a name has none.
+    return isValidName(target.first(at), maxLength) && isValidName(target.sliced(at + 1), maxLength);
+}
+
 } // namespace Kennel

@@ -647,7 +647,7 @@ int kennel_send(kennel *k, const char *target, const void *payload, size_t len, 
         return KENNEL_E_INVAL;
     if (!kennel_is_connected(k))
         return fail(k, KENNEL_E_STATE, "not connected");
-    if (!kennel_wire_valid_name((const uint8_t *)target, strlen(target)))
+    if (!kennel_wire_valid_target((const uint8_t *)target, strlen(target)))
         return fail(k, KENNEL_E_INVAL, "\"%.64s\" is not a valid target name", target);
     const uint32_t message_id = take_id(k);
     const uint16_t wire_flags = (flags & KENNEL_SEND_WANT_STATUS) ? KENNEL_FLAG_WANT_DELIVERY_STATUS : 0;

@@ -62,6 +62,18 @@ int kennel_wire_valid_name(const uint8_t *name, size_t len)
     return 1;
 }
 
+int kennel_wire_valid_target(const uint8_t *target, size_t len)
+{
+    if (!target || len == 0 || len > KENNEL_WIRE_MAX_NAME_LENGTH)
+        return 0;
+    const uint8_t *at = memchr(target, '@', len);
+    if (!at)
+        return kennel_wire_valid_name(target, len);
+    /* NAME@BOARD (PROTOCOL 5.8): both parts names, one '@' only. */
+    const size_t left = (size_t)(at - target);
+    return kennel_wire_valid_name(target, left) && kennel_wire_valid_name(at + 1, len - left - 1);
+}
+
 enum kennel_decode_result kennel_wire_decode(const uint8_t *p, size_t size, uint32_t max_frame_size,
                                              kennel_frame *frame, size_t *consumed, size_t *frame_size)
 {
@@ -118,8 +130,8 @@ enum kennel_decode_result kennel_wire_decode(const uint8_t *p, size_t size, uint
     if (consumed)
         *consumed = (size_t)total;
     /* Check 5: empty names are legal at this level; framing is intact either way. */
-    if ((source_len && !kennel_wire_valid_name(f.source, source_len))
-        || (target_len && !kennel_wire_valid_name(f.target, target_len)))
+    if ((source_len && !kennel_wire_valid_target(f.source, source_len))
+        || (target_len && !kennel_wire_valid_target(f.target, target_len)))
         return KENNEL_DECODE_INVALID_NAME;
     return KENNEL_DECODE_OK;
 }
@@ -375,6 +387,8 @@ const char *kennel_delivery_status_name(uint16_t status)
         "delivered", "no_such_client", "queue_full", "too_large_for_target",
         "not_registered", "sender_name_unfit", "invalid_target", "shutting_down",
         "held", "expired", "dropped_name_count", "dropped_name_bytes", "dropped_total", "start_failed",
+        "unknown", "unknown", "unknown", "unknown", "unknown", /* 14..18: not assigned here */
+        "remote_timeout", "remote_dropped",
     };
     return status < sizeof names / sizeof names[0] ? names[status] : "unknown";
 }

@@ -5,6 +5,7 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QRegularExpression>
 #include <QSettings>
 #include <QTemporaryDir>
@@ -178,7 +179,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[supervisor], [service.NAME], [monitor], [hold], [calls])");
+                            "[supervisor], [service.NAME], [monitor], [hold], [calls], [bridge])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
@@ -257,6 +258,7 @@ private slots:
     void fileKeys();
     void holdSection();
     void callsSection();
+    void bridgeSection();
     void flagKeys_data();
     void flagKeys();
     void flagsOverrideFile();
@@ -723,6 +725,45 @@ void tst_ConfigLoader::fileKeys()
 }
 
 // [hold] (held delivery): defaults, every key read, the edges of the bounds, a bad name refused.
+void tst_ConfigLoader::bridgeSection()
+{
+    // No [bridge]: no bridge.
+    QVERIFY(!ConfigLoader::loadFile(writeIni("[hold]\nmax_count = 5\n")).config.bridge.enabled());
+
+    ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(
+        "[bridge]\nurl = mqtt://127.0.0.1:1883\nboard = press-07\nprefix = fleet/{board}/k/\nkeepalive_s = 5\n"
+        "spool_path = spool.db\nspool_max_bytes = 4k\nspool_sync = full\nstatus_timeout_ms = 100\n"
+        "reconnect_min_ms = 10\nreconnect_max_ms = 10\nsummary_interval_ms = 200\ninflight = 1\ndedup_window = 16\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const BridgeSettings &b = result.config.bridge;
+    QCOMPARE(b.url, QStringLiteral("mqtt://127.0.0.1:1883"));
+    QCOMPARE(b.board, QByteArray("press-07"));
+    QCOMPARE(b.prefix, QStringLiteral("fleet/{board}/k/"));
+    QCOMPARE(b.keepaliveSeconds, 5);
+    QVERIFY(QFileInfo(b.spoolPath).isAbsolute()); // relative to the config file's folder
+    QCOMPARE(b.spoolMaxBytes, qint64(4096));
+    QVERIFY(b.spoolSyncFull);
+    QCOMPARE(b.statusTimeout.count(), 100);
+    QCOMPARE(b.inflight, 1);
+    QCOMPARE(b.dedupWindow, 16);
+
+    result = ConfigLoader::loadFile(writeIni(
+        "[bridge]\nurl = http://x:1\nprefix = kennel/\nspool_sync = sometimes\nspool_max_bytes = 4095\n"
+        "reconnect_min_ms = 500\nreconnect_max_ms = 100\n"));
+    QVERIFY(!result.ok());
+    const QString errors = result.errors.join(QLatin1Char('\n'));
+    for (const char *needle : {"is not mqtt://HOST:PORT", "a bridged broker needs its board id", "must hold {board} once",
+                               "spool_sync: \"sometimes\" is not normal or full", "spool_max_bytes", "reconnect_min_ms (500)"})
+        QVERIFY2(errors.contains(QLatin1String(needle)), qPrintable(errors));
+
+    result = ConfigLoader::loadFile(writeIni("[bridge]\nurl = mqtt://h:1\nboard = bad@board\nca_file = /etc/hostname\n"));
+    QVERIFY(!result.ok());
+    QVERIFY(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("is not a board id")));
+    QVERIFY(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("are for mqtts:// URLs")));
+    result = ConfigLoader::loadFile(writeIni("[bridge]\nboard = lonely\n"));
+    QCOMPARE(result.errors, QStringList{QStringLiteral("[bridge] board (--board) is set but url (--bridge) is not")});
+}
+
 void tst_ConfigLoader::holdSection()
 {
     const HoldSettings defaults;

@@ -82,9 +82,11 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(int(KENNEL_FRAME_DELIVERY_STATUS), int(FrameType::DeliveryStatus));
     QCOMPARE(int(KENNEL_FRAME_MONITOR_LAST), int(FrameType::MonitorLast));
     QCOMPARE(KENNEL_FLAG_WANT_DELIVERY_STATUS, quint32(WantDeliveryStatus));
-    // The C library leaves held_status out on purpose (its status callback is called once per message).
-    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls))); // libkennel has no calls yet
+    // The C library leaves held_status out on purpose (its status callback is called once per message),
+    // calls (libkennel has none yet), and remote_names: it hears remote_timeout/remote_dropped as no_such_client.
+    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames)));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
+    QCOMPARE(KENNEL_FEATURE_REMOTE_NAMES, quint32(FeatureRemoteNames));
     QCOMPARE(int(KENNEL_ERROR_IDLE_TIMEOUT), int(ErrorCode::IdleTimeout));
     QCOMPARE(int(KENNEL_STATUS_SHUTTING_DOWN), int(DeliveryStatus::ShuttingDown));
     QCOMPARE(int(KENNEL_STATUS_START_FAILED), int(DeliveryStatus::StartFailed));

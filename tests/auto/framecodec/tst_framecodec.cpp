@@ -154,6 +154,7 @@ private slots:
     void unsupportedVersion();
     void malformed_data();
     void malformed();
+    void remoteNamesDecode();
     void invalidName_data();
     void invalidName();
     void invalidNameStreamContinues();
@@ -517,6 +518,20 @@ void tst_FrameCodec::malformed()
     QCOMPARE(decoder.error(), DecodeError::Malformed);
 }
 
+void tst_FrameCodec::remoteNamesDecode()
+{
+    // PROTOCOL §5.8: a Send to NAME@BOARD and a Deliver from SENDER@ORIGIN decode; 64 bytes in all at most.
+    const Frame send = makeFrame(FrameType::Send, 7, 0, {}, QByteArrayLiteral("bob@board-2"), QByteArrayLiteral("x"));
+    const DecodeResult r = decodeFrame(encodeFrame(send), Wire::DefaultMaxFrameSize);
+    QCOMPARE(r.error, DecodeError::None);
+    QCOMPARE(r.frame.target, QByteArrayView("bob@board-2"));
+    const Frame deliver = makeFrame(FrameType::Deliver, 7, 0, QByteArrayLiteral("alice@A"), QByteArrayLiteral("bob"), {});
+    QCOMPARE(decodeFrame(encodeFrame(deliver), Wire::DefaultMaxFrameSize).error, DecodeError::None);
+    QVERIFY(isValidTarget(QByteArray(QByteArray(31, 'n') + '@' + QByteArray(32, 'b'))));
+    QVERIFY(!isValidTarget(QByteArray(QByteArray(32, 'n') + '@' + QByteArray(32, 'b'))));
+    QVERIFY(!isValidName("bob@B")); // never a name to register
+}
+
 void tst_FrameCodec::invalidName_data()
 {
     QTest::addColumn<QByteArray>("source");
@@ -527,7 +542,11 @@ void tst_FrameCodec::invalidName_data()
     QTest::newRow("source with high byte") << QByteArrayLiteral("\x80") << QByteArray();
     QTest::newRow("target UTF-8") << QByteArray() << QByteArrayLiteral("caf\xc3\xa9");
     QTest::newRow("target with newline") << QByteArray() << QByteArrayLiteral("a\n");
-    QTest::newRow("target with at sign") << QByteArray() << QByteArrayLiteral("a@b");
+    // NAME@BOARD is a target (PROTOCOL §5.8); these are not.
+    QTest::newRow("target with no board") << QByteArray() << QByteArrayLiteral("a@");
+    QTest::newRow("target with no name") << QByteArray() << QByteArrayLiteral("@b");
+    QTest::newRow("target with two at signs") << QByteArray() << QByteArrayLiteral("a@b@c");
+    QTest::newRow("source board starting with a dot") << QByteArrayLiteral("a@.b") << QByteArrayLiteral("ok");
     QTest::newRow("both bad") << QByteArrayLiteral("*") << QByteArrayLiteral("?");
 }
 

@@ -286,6 +286,13 @@ void tst_MonitorCodec::totals()
     v.callsCalleeGone = 30;
     v.callsRefused = 31;
     v.repliesDropped = 32;
+    v.bridgeState = 2;
+    v.bridgeSpoolDepth = 33;
+    v.bridgeSpoolOldestAgeMs = 34;
+    v.bridgeSpoolDropped = 35;
+    v.bridgeForwarded = 36;
+    v.bridgeReceived = 37;
+    v.bridgeTimeouts = 38;
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -316,7 +323,14 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->callsCalleeGone, 30u);
     QCOMPARE(d->callsRefused, 31u);
     QCOMPARE(d->repliesDropped, 32u);
-    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8);
+    QCOMPARE(d->bridgeState, quint8(2));
+    QCOMPARE(d->bridgeSpoolDepth, 33u);
+    QCOMPARE(d->bridgeSpoolOldestAgeMs, 34u);
+    QCOMPARE(d->bridgeSpoolDropped, 35u);
+    QCOMPARE(d->bridgeForwarded, 36u);
+    QCOMPARE(d->bridgeReceived, 37u);
+    QCOMPARE(d->bridgeTimeouts, 38u);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8);
     // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
     // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
@@ -326,6 +340,11 @@ void tst_MonitorCodec::totals()
     QVERIFY(admission);
     QCOMPARE(admission->handshakesRefusedFull, 26u);
     QCOMPARE(admission->calls, 0u);
+    constexpr qsizetype CallsSize = AdmissionSize + 6 * 8; // before the bridge's block
+    const auto callsEra = decodeMonitorTotals(QByteArrayView(e).first(CallsSize));
+    QVERIFY(callsEra);
+    QCOMPARE(callsEra->repliesDropped, 32u);
+    QCOMPARE(callsEra->bridgeState, quint8(0));
     const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
     QVERIFY(old);
     QCOMPARE(old->kills, 13u);
@@ -337,9 +356,10 @@ void tst_MonitorCodec::totals()
     QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
     QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize && n != BudgetsSize && n != AdmissionSize)
+        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
+    QCOMPARE(admission->bridgeState, quint8(0));
     QVERIFY(decodeMonitorTotals(QByteArray(e + QByteArray("\x01\x02\x03", 3))));
 }
 

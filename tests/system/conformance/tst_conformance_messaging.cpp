@@ -3,6 +3,7 @@
 // R_2_1_3_...), each driving a real kennel-broker process through raw sockets. The CTest check
 // protocol_rules_have_tests fails when a rule has no function in tst_conformance_*.cpp.
 #include "conformancepeer.h"
+#include "../bridge/mosquittoprocess.h"
 
 #include <csignal>
 
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 using namespace ConformanceTest;
+using KennelTest::MosquittoProcess;
 
 class tst_ConformanceMessaging : public QObject
 {
@@ -32,6 +34,9 @@ private slots:
     void R_5_4_3_boundDropsTheNewest();
     void R_5_4_4_ttlExpiry();
     void R_5_4_5_unexpectedNameRefusedAtOnce();
+    void R_5_8_1_remoteNameWithoutBridge();
+    void R_5_8_2_remoteSendHeldThenFinalStatus();
+    void R_5_8_3_remoteTimeoutAndOlderClients();
     void R_6_1_1_monitorWelcome();
     void R_6_1_2_wrongTokenRefusedWhateverTheUid();
     void R_6_3_1_monitorStreamHeaders();
@@ -684,6 +689,101 @@ void tst_ConformanceMessaging::R_8_2_1_higherHelloVersionWelcomedAsOne()
     const std::optional<Frame> w = c.next();
     QVERIFY(w && w->type == FrameType::Welcome);
     QCOMPARE(decodeWelcome(w->payload)->protocolVersion, quint16(1));
+}
+
+namespace {
+// A board: a kennel-broker with [bridge] to the test's mosquitto, linked up.
+bool startBoard(BrokerProcess &broker, const QByteArray &board, const MosquittoProcess &mqtt, const QString &spoolDir,
+                const QByteArray &extra = {})
+{
+    BrokerProcess::Options options;
+    options.configText = "[bridge]\nurl = " + mqtt.url().toUtf8() + "\nboard = " + board + "\nspool_path = "
+                         + spoolDir.toUtf8() + "/" + board + ".spool\n" + extra;
+    if (!broker.start(options))
+        return false;
+    return QTest::qWaitFor([&] { return broker.countInLog("MQTT link up") >= 1; }, WaitMs * 2);
+}
+
+bool registerWithFeatures(Conn &conn, const QByteArray &name, quint32 features)
+{
+    HelloPayload hello;
+    hello.features = features;
+    conn.hello(name, 1, hello);
+    const std::optional<Frame> w = conn.next();
+    return w && w->type == FrameType::Welcome;
+}
+} // namespace
+
+void tst_ConformanceMessaging::R_5_8_1_remoteNameWithoutBridge()
+{
+    Conn sender, at;
+    QVERIFY(sender.tcp(m_broker.tcpPort()));
+    QVERIFY(sender.registerAs("r581-s"));
+    sender.sendTo("r581-t@elsewhere", "x", 5);
+    const std::optional<Frame> s = sender.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::NoSuchClient);
+    QCOMPARE(s->target, QByteArrayLiteral("r581-t@elsewhere"));
+    QVERIFY(at.tcp(m_broker.tcpPort()));
+    at.hello("r581@board", 6);
+    QCOMPARE(errorOf(at.next()), ErrorCode::InvalidName);
+}
+
+void tst_ConformanceMessaging::R_5_8_2_remoteSendHeldThenFinalStatus()
+{
+    MosquittoProcess mqtt;
+    QVERIFY(mqtt.start());
+    QTemporaryDir spools;
+    BrokerProcess a, b;
+    QVERIFY(startBoard(a, "ca", mqtt, spools.path()));
+    QVERIFY(startBoard(b, "cb", mqtt, spools.path()));
+    Conn sender, target;
+    QVERIFY(sender.tcp(a.tcpPort()));
+    QVERIFY(registerWithFeatures(sender, "r582-s", FeatureHeldStatus | FeatureRemoteNames));
+    QVERIFY(target.tcp(b.tcpPort()));
+    QVERIFY(target.registerAs("r582-t"));
+    sender.sendTo("r582-t@cb", "payload", 41);
+    std::optional<Frame> s = sender.next();
+    QCOMPARE(statusOf(s), DeliveryStatus::Held);
+    QCOMPARE(s->messageId, 41u);
+    const std::optional<Frame> d = target.take(FrameType::Deliver, WaitMs * 2);
+    QVERIFY(d);
+    QCOMPARE(d->source, QByteArrayLiteral("r582-s@ca"));
+    QCOMPARE(d->target, QByteArrayLiteral("r582-t"));
+    QCOMPARE(d->messageId, 41u);
+    QCOMPARE(d->payload, QByteArrayLiteral("payload"));
+    s = sender.next(WaitMs * 2);
+    QCOMPARE(statusOf(s), DeliveryStatus::Delivered);
+    QCOMPARE(s->messageId, 41u);
+    QCOMPARE(s->target, QByteArrayLiteral("r582-t@cb"));
+    // The target board's own answer travels back: nobody holds the name there.
+    sender.sendTo("nobody@cb", "x", 42);
+    QCOMPARE(statusOf(sender.next()), DeliveryStatus::Held);
+    s = sender.next(WaitMs * 2);
+    QCOMPARE(statusOf(s), DeliveryStatus::NoSuchClient);
+    QCOMPARE(s->messageId, 42u);
+    QVERIFY(sender.quietFor(200)); // exactly one final status each
+}
+
+void tst_ConformanceMessaging::R_5_8_3_remoteTimeoutAndOlderClients()
+{
+    MosquittoProcess mqtt;
+    QVERIFY(mqtt.start());
+    QTemporaryDir spools;
+    BrokerProcess a;
+    QVERIFY(startBoard(a, "ta", mqtt, spools.path(), "status_timeout_ms = 300\n"));
+    Conn modern, old;
+    QVERIFY(modern.tcp(a.tcpPort()));
+    QVERIFY(registerWithFeatures(modern, "r583-m", FeatureRemoteNames));
+    QVERIFY(old.tcp(a.tcpPort()));
+    QVERIFY(old.registerAs("r583-o"));
+    modern.sendTo("x@nowhere", "a", 1);
+    old.sendTo("x@nowhere", "b", 2);
+    std::optional<Frame> s = modern.next(WaitMs);
+    QCOMPARE(statusOf(s), DeliveryStatus::RemoteTimeout); // no `held`: it did not list held_status
+    QCOMPARE(s->messageId, 1u);
+    s = old.next(WaitMs);
+    QCOMPARE(statusOf(s), DeliveryStatus::NoSuchClient); // a status it knows
+    QCOMPARE(s->messageId, 2u);
 }
 
 QTEST_MAIN(tst_ConformanceMessaging)

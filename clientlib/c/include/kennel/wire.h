@@ -52,6 +52,9 @@ enum kennel_frame_type {
 /* `held` at once, then the final status (PROTOCOL §5.4). Not listed by this library: its status
  * callback promises one call per message, so it hears the final status only. */
 #define KENNEL_FEATURE_HELD_STATUS 0x00000002u
+/* NAME@BOARD across the broker's bridge; remote_timeout and remote_dropped said as such
+ * (PROTOCOL §5.8). Not listed by this library: it hears them as no_such_client. */
+#define KENNEL_FEATURE_REMOTE_NAMES 0x00000020u
 #define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
@@ -74,7 +77,11 @@ enum kennel_delivery_status {
     KENNEL_STATUS_DROPPED_NAME_COUNT = 10,
     KENNEL_STATUS_DROPPED_NAME_BYTES = 11,
     KENNEL_STATUS_DROPPED_TOTAL = 12,
-    KENNEL_STATUS_START_FAILED = 13
+    KENNEL_STATUS_START_FAILED = 13,
+    /* NAME@BOARD across the bridge (PROTOCOL 5.8): no final status within the deadline; dropped
+     * from the bridge's spool at its bound. Sent only to clients that negotiated remote_names. */
+    KENNEL_STATUS_REMOTE_TIMEOUT = 19,
+    KENNEL_STATUS_REMOTE_DROPPED = 20
 };
 
 /* Error frame codes (PROTOCOL §4.3); unknown codes must be kept, not refused. */
@@ -148,6 +155,9 @@ KENNEL_EXPORT uint16_t kennel_wire_error_for(enum kennel_decode_result result);
 
 /* PROTOCOL §3: 1..64 bytes of [A-Za-z0-9._-], not starting with '-' or '.'. */
 KENNEL_EXPORT int kennel_wire_valid_name(const uint8_t *name, size_t len);
+/* A name, or NAME@BOARD (a name on another board, PROTOCOL 5.8): where a message may be sent and
+ * who a delivered one may be from. Never a name to register. */
+KENNEL_EXPORT int kennel_wire_valid_target(const uint8_t *target, size_t len);
 
 /* Bytes a frame with these parts takes. */
 KENNEL_EXPORT size_t kennel_wire_frame_size(size_t source_len, size_t target_len, size_t payload_len);

@@ -1,0 +1,97 @@
+// One MQTT connection through libmosquitto, driven by the broker's Qt event loop: its socket on
+// QSocketNotifiers (write interest only while mosquitto_want_write), mosquitto_loop_misc (keepalive
+// pings) from a timer, reconnects with exponential backoff from a timer. No thread and no polling
+// loop: libmosquitto's own loop functions are called only when the socket is ready.
+//
+// Each connection attempt uses a fresh mosquitto instance: what was published and not
+// acknowledged is the spool's business (BridgeManager republishes it in order), not a second
+// queue inside the library. The clean session is off and the client id stable, so the MQTT broker
+// keeps our subscriptions and what it owes us while we are away.
+#pragma once
+
+#include "bridgesettings.h"
+
+#include <QObject>
+#include <QTimer>
+
+#include <chrono>
+#include <memory>
+
+struct mosquitto;
+struct mosquitto_message;
+class QSocketNotifier;
+
+namespace Kennel {
+
+class MqttLink : public QObject
+{
+    Q_OBJECT
+public:
+    struct Options
+    {
+        QString host;
+        int port = 1883;
+        bool tls = false;
+        QByteArray clientId;
+        int keepaliveSeconds = 30;
+        QByteArray username;
+        QByteArray password;
+        QString caFile, certFile, keyFile;
+        QByteArray willTopic;   // empty: no will
+        QByteArray willPayload;
+        int inflight = 64;
+        std::chrono::milliseconds reconnectMin{500};
+        std::chrono::milliseconds reconnectMax{30000};
+    };
+
+    explicit MqttLink(QObject *parent = nullptr);
+    ~MqttLink() override;
+
+    // Starts connecting (and keeps reconnecting) with these options; a running link is dropped first.
+    void start(const Options &options);
+    void stop();
+    bool isConnected() const { return m_connected; }
+    // QoS 1 publish; the mid that published(mid) will report, or -1 when not connected / refused.
+    int publish(const QByteArray &topic, const QByteArray &payload, bool retain = false, int qos = 1);
+    bool subscribe(const QByteArray &filter);
+
+    quint64 connects() const { return m_connects; }
+    quint64 disconnects() const { return m_disconnects; }
+    const QString &lastError() const { return m_lastError; }
+    std::chrono::milliseconds nextRetryDelay() const { return m_backoff; }
+
+signals:
+    void connected();
+    void disconnected(const QString &why);
+    void published(int mid);
+    void messageReceived(const QByteArray &topic, const QByteArray &payload);
+
+private:
+    static void onConnect(mosquitto *, void *self, int rc);
+    static void onDisconnect(mosquitto *, void *self, int rc);
+    static void onPublish(mosquitto *, void *self, int mid);
+    static void onMessage(mosquitto *, void *self, const mosquitto_message *message);
+
+    void attempt();
+    void lost(const QString &why);
+    void check(int rc, const char *what);
+    void syncNotifiers();
+    void dropInstance();
+
+    Options m_options;
+    mosquitto *m_mosq = nullptr;
+    std::unique_ptr<QSocketNotifier> m_readNotifier;
+    std::unique_ptr<QSocketNotifier> m_writeNotifier;
+    int m_fd = -1;
+    QTimer m_miscTimer;
+    QTimer m_retryTimer;
+    std::chrono::milliseconds m_backoff{0};
+    bool m_running = false;
+    bool m_connected = false;
+    bool m_inCall = false;
+    quint64 m_connects = 0;
+    quint64 m_disconnects = 0;
+    QString m_lastError;
+};
+
+} // namespace Kennel

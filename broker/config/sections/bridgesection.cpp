@@ -1,0 +1,178 @@
+#include "bridgesection.h"
+
+#include "bridgesettings.h"
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QSettings>
+
+#include <iterator>
+
+namespace Kennel::Config {
+
+namespace {
+
+const NumericKey bridgeTable[] = {
+    {"bridge", "keepalive_s", nullptr, nullptr, nullptr, ValueKind::Count, 5, 3600,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.keepaliveSeconds; },
+     [](BrokerConfig &c, qint64 v) { c.bridge.keepaliveSeconds = int(v); }},
+    {"bridge", "spool_max_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 4096, 64 * GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.spoolMaxBytes; },
+     [](BrokerConfig &c, qint64 v) { c.bridge.spoolMaxBytes = v; }},
+    {"bridge", "status_timeout_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 86400000,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.statusTimeout.count(); },
+     [](BrokerConfig &c, qint64 v) { c.bridge.statusTimeout = std::chrono::milliseconds(v); }},
+    {"bridge", "reconnect_min_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 10, 600000,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.reconnectMin.count(); },
+     [](BrokerConfig &c, qint64 v) { c.bridge.reconnectMin = std::chrono::milliseconds(v); }},
+    {"bridge", "reconnect_max_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 10, 3600000,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.reconnectMax.count(); },
+     [](BrokerConfig &c, qint64 v) { c.bridge.reconnectMax = std::chrono::milliseconds(v); }},
+    {"bridge", "summary_interval_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 200, 3600000,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.summaryInterval.count(); },
+     [](BrokerConfig &c, qint64 v) { c.bridge.summaryInterval = std::chrono::milliseconds(v); }},
+    {"bridge", "inflight", nullptr, nullptr, nullptr, ValueKind::Count, 1, 65535,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.inflight; },
+     [](BrokerConfig &c, qint64 v) { c.bridge.inflight = int(v); }},
+    {"bridge", "dedup_window", nullptr, nullptr, nullptr, ValueKind::Count, 16, 10000000,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.dedupWindow; },
+     [](BrokerConfig &c, qint64 v) { c.bridge.dedupWindow = int(v); }},
+};
+
+// The text keys, in the order they are read and listed.
+const QString KeyUrl = QStringLiteral("url");
+const QString KeyBoard = QStringLiteral("board");
+const QString KeyPrefix = QStringLiteral("prefix");
+const QString KeyClientId = QStringLiteral("client_id");
+const QString KeyUsername = QStringLiteral("username");
+const QString KeyPasswordFile = QStringLiteral("password_file");
+const QString KeyCaFile = QStringLiteral("ca_file");
+const QString KeyCertFile = QStringLiteral("cert_file");
+const QString KeyKeyFile = QStringLiteral("key_file");
+const QString KeySpoolPath = QStringLiteral("spool_path");
+const QString KeySpoolSync = QStringLiteral("spool_sync");
+
+QString bridgeKey(const QString &key)
+{
+    return GroupBridge + QLatin1Char('/') + key;
+}
+
+// A file key: relative to the config file's directory, as [monitor]'s are.
+QString pathIn(const QDir &dir, const QString &value)
+{
+    return value.isEmpty() ? value : QFileInfo(dir, value).absoluteFilePath();
+}
+
+} // namespace
+
+const QList<NumericKey> &bridgeNumericKeys()
+{
+    static const QList<NumericKey> keys(std::begin(bridgeTable), std::end(bridgeTable));
+    return keys;
+}
+
+QStringList bridgeKeys()
+{
+    return QStringList{KeyUrl, KeyBoard, KeyPrefix, KeyClientId, KeyUsername, KeyPasswordFile, KeyCaFile,
+                       KeyCertFile, KeyKeyFile, KeySpoolPath, KeySpoolSync}
+           + numericKeyNames(GroupBridge);
+}
+
+void addBridgeOptions(QCommandLineParser &parser)
+{
+    parser.addOption({OptBridge,
+                      QStringLiteral("Bridge this board to the MQTT broker at URL (mqtt://HOST:PORT or mqtts://HOST:PORT; "
+                                     "docs/FLEET.md). Replaces [bridge] url."),
+                      QStringLiteral("URL")});
+    parser.addOption({OptBoard, QStringLiteral("This board's id on the bridge (1 to 32 of A-Z a-z 0-9 . _ -). "
+                                               "Replaces [bridge] board."),
+                      QStringLiteral("ID")});
+    parser.addOption({OptBridgeSpool, QStringLiteral("The bridge's spool file. Replaces [bridge] spool_path."),
+                      QStringLiteral("PATH")});
+}
+
+void applyBridge(const QSettings &settings, const QDir &configDir, Pass &pass)
+{
+    BridgeSettings &b = pass.config.bridge;
+    auto text = [&](const QString &key, QString *out, bool isPath) {
+        const QString name = bridgeKey(key);
+        if (!settings.contains(name))
+            return;
+        if (const std::optional<QString> value = singleValue(settings, name, &pass.errors))
+            *out = isPath ? pathIn(configDir, value->trimmed()) : value->trimmed();
+    };
+    text(KeyUrl, &b.url, false);
+    QString board = QString::fromLatin1(b.board);
+    text(KeyBoard, &board, false);
+    b.board = board.toLatin1();
+    text(KeyPrefix, &b.prefix, false);
+    text(KeyClientId, &b.clientId, false);
+    text(KeyUsername, &b.username, false);
+    text(KeyPasswordFile, &b.passwordFile, true);
+    text(KeyCaFile, &b.caFile, true);
+    text(KeyCertFile, &b.certFile, true);
+    text(KeyKeyFile, &b.keyFile, true);
+    text(KeySpoolPath, &b.spoolPath, true);
+    QString sync;
+    text(KeySpoolSync, &sync, false);
+    if (!sync.isEmpty()) {
+        if (sync == QLatin1String("normal"))
+            b.spoolSyncFull = false;
+        else if (sync == QLatin1String("full"))
+            b.spoolSyncFull = true;
+        else
+            pass.errors.append(bridgeKey(KeySpoolSync) + QStringLiteral(": ") + quoted(sync)
+                               + QStringLiteral(" is not normal or full"));
+    }
+}
+
+void applyBridgeFlags(const QCommandLineParser &parser, Pass &pass)
+{
+    if (parser.isSet(OptBridge))
+        pass.config.bridge.url = parser.value(OptBridge).trimmed();
+    if (parser.isSet(OptBoard))
+        pass.config.bridge.board = parser.value(OptBoard).trimmed().toLatin1();
+    if (parser.isSet(OptBridgeSpool))
+        pass.config.bridge.spoolPath = QFileInfo(parser.value(OptBridgeSpool).trimmed()).absoluteFilePath();
+}
+
+QStringList bridgeCrossCheck(const BrokerConfig &config)
+{
+    QStringList errors;
+    const BridgeSettings &b = config.bridge;
+    if (!b.enabled()) {
+        if (!b.board.isEmpty())
+            errors.append(QStringLiteral("[bridge] board (--board) is set but url (--bridge) is not"));
+        return errors;
+    }
+    const BridgeUrl url = parseBridgeUrl(b.url);
+    if (!url.ok)
+        errors.append(QStringLiteral("[bridge] url (--bridge): ") + url.error);
+    if (b.board.isEmpty())
+        errors.append(QStringLiteral("[bridge] board (--board): a bridged broker needs its board id"));
+    else if (!isValidBoard(b.board))
+        errors.append(QStringLiteral("[bridge] board (--board): ") + quoted(QString::fromLatin1(b.board))
+                      + QStringLiteral(" is not a board id (1 to %1 of A-Z a-z 0-9 . _ -)").arg(MaxBoardLength));
+    if (b.prefix.count(QLatin1String("{board}")) != 1 || b.prefix.contains(QLatin1Char('+'))
+        || b.prefix.contains(QLatin1Char('#')) || !b.prefix.endsWith(QLatin1Char('/')))
+        errors.append(QStringLiteral("[bridge] prefix: ") + quoted(b.prefix)
+                      + QStringLiteral(" must hold {board} once, end with '/' and have no + or #"));
+    if (b.reconnectMin > b.reconnectMax)
+        errors.append(QStringLiteral("[bridge] reconnect_min_ms (%1) is above reconnect_max_ms (%2)")
+                          .arg(b.reconnectMin.count())
+                          .arg(b.reconnectMax.count()));
+    if (url.ok && !url.tls && (!b.caFile.isEmpty() || !b.certFile.isEmpty() || !b.keyFile.isEmpty()))
+        errors.append(QStringLiteral("[bridge] ca_file, cert_file and key_file are for mqtts:// URLs"));
+    if (b.certFile.isEmpty() != b.keyFile.isEmpty())
+        errors.append(QStringLiteral("[bridge] cert_file and key_file go together"));
+    for (const QString *path : {&b.passwordFile, &b.caFile, &b.certFile, &b.keyFile}) {
+        if (!path->isEmpty() && !QFileInfo(*path).isReadable())
+            errors.append(QStringLiteral("[bridge] ") + quoted(*path) + QStringLiteral(": cannot read"));
+    }
+    if (!b.passwordFile.isEmpty() && b.username.isEmpty())
+        errors.append(QStringLiteral("[bridge] password_file needs username"));
+    return errors;
+}
+
+} // namespace Kennel::Config
