@@ -36,6 +36,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_supervisor(m_config.services, m_config.serviceCgroup)
     , m_monitorBackend(*this, m_ctx, m_supervisor)
     , m_held(m_config, m_registry, m_ctx.budgets.heldMessages)
+    , m_topics(m_config, m_registry, m_router)
     , m_monitors(m_config, m_monitorBackend, m_monitorBackend, m_monitorBackend, m_watchdog, m_ctx.budgets)
     , m_deadlines({m_config.registerTimeout, m_config.incompleteFrameTimeout, m_config.idleTimeout}, m_connections)
 {
@@ -49,6 +50,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.budgets.configure(m_config);
     connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
     m_router.setHoldSink(&m_held);
+    m_handlerCtx.topics = &m_topics;
     m_held.watch(m_supervisor, m_watchdog);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
@@ -265,6 +267,7 @@ void Broker::sessionClosed(Session *session)
         return;
     m_watchdog.forget(session->id());
     m_held.connectionClosed(*session);
+    m_topics.endpointGone(*session);
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);
     m_connections.release(*session);

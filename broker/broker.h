@@ -25,6 +25,7 @@
 #include "router.h"
 #include "session.h"
 #include "supervisor.h"
+#include "topicbus.h"
 
 #include <QList>
 #include <QObject>
@@ -75,6 +76,7 @@ public:
     Supervisor &supervisor() { return m_supervisor; }
     const Supervisor &supervisor() const { return m_supervisor; }
     const HeldDelivery &held() const { return m_held; }
+    const TopicBus &topics() const { return m_topics; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -128,6 +130,7 @@ private:
     Supervisor m_supervisor;
     MonitorBackend m_monitorBackend; // what MonitorHub sees of the above
     HeldDelivery m_held;   // messages to names expected back (holding/)
+    TopicBus m_topics;     // publish/subscribe (topics/)
     MonitorHub m_monitors; // after everything it watches: destroyed first
 
     SocketActivation *m_activation = nullptr;

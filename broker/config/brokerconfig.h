@@ -3,6 +3,7 @@
 #pragma once
 
 #include "holdsettings.h"
+#include "topicsettings.h"
 
 #include <QByteArrayView>
 #include <QByteArray>
@@ -254,6 +255,8 @@ struct BrokerConfig
     MonitorSettings monitor;
     // [hold]: messages to a name that is expected back are held, not refused (holding/).
     HoldSettings hold;
+    // [topics]: publish/subscribe bounds and the names old programs take part under (topics/).
+    TopicSettings topics;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

@@ -7,6 +7,7 @@
 #include "sections/monitorsection.h"
 #include "sections/servicessection.h"
 #include "sections/supervisorsection.h"
+#include "sections/topicssection.h"
 #include "sections/watchdogsection.h"
 
 #include <QSettings>
@@ -27,17 +28,19 @@ const GroupKeys groupKeys[] = {
     {GroupBroker, brokerKeys},     {GroupLimits, limitsKeys},   {GroupLog, logKeys},
     {GroupWatchdog, watchdogKeys}, {GroupMonitor, monitorKeys}, {GroupSupervisor, supervisorKeys},
     {GroupHold, holdKeys},
+    {GroupTopics, topicsKeys},
 };
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [topics])");
 
 } // namespace
 
 const QList<NumericKey> &numericKeys()
 {
     static const QList<NumericKey> keys =
-        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys();
+        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys()
+        + topicsNumericKeys();
     return keys;
 }
 

@@ -9,6 +9,7 @@ class ClientWatchdog;
 class ConnectionEvents;
 class NameRegistry;
 class Router;
+class TopicBus;
 
 struct HandlerContext
 {
@@ -19,6 +20,8 @@ struct HandlerContext
     // Told about registrations and monitor Hellos; may be null (no one to tell: a monitor's
     // Hello is then refused like any other role).
     ConnectionEvents *events = nullptr;
+    // Publish/subscribe (topics/); null: topic frames are answered as unknown ones.
+    TopicBus *topics = nullptr;
 };
 
 } // namespace Kennel

@@ -343,6 +343,12 @@ const char *kennel_frame_type_name(uint8_t type)
     case KENNEL_FRAME_WATCHDOG_REGISTER: return "watchdog_register";
     case KENNEL_FRAME_WATCHDOG_FEED: return "watchdog_feed";
     case KENNEL_FRAME_WATCHDOG_ACK: return "watchdog_ack";
+    case KENNEL_FRAME_SUBSCRIBE: return "subscribe";
+    case KENNEL_FRAME_UNSUBSCRIBE: return "unsubscribe";
+    case KENNEL_FRAME_TOPIC_ACK: return "topic_ack";
+    case KENNEL_FRAME_PUBLISH: return "publish";
+    case KENNEL_FRAME_PUBLISH_STATUS: return "publish_status";
+    case KENNEL_FRAME_PUBLICATION: return "publication";
     default: break;
     }
     if (type >= KENNEL_FRAME_MONITOR_FIRST && type <= KENNEL_FRAME_MONITOR_LAST)
@@ -359,6 +365,13 @@ const char *kennel_error_code_name(uint16_t code)
         "shutting_down", "incomplete_frame_timeout", "invalid_watchdog_terms", "watchdog_unavailable",
         "watchdog_expired", "idle_timeout", "over_budget",
     };
+    switch (code) { /* topics (PROTOCOL §5.5) */
+    case KENNEL_ERROR_INVALID_TOPIC: return "invalid_topic";
+    case KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS: return "too_many_subscriptions";
+    case KENNEL_ERROR_RESERVED_TOPIC: return "reserved_topic";
+    case KENNEL_ERROR_RETAINED_STORE_FULL: return "retained_store_full";
+    default: break;
+    }
     return code < sizeof names / sizeof names[0] ? names[code] : "unknown";
 }
 
