@@ -1,4 +1,6 @@
 #include "clientconnection.h"
+#include "topiccodec.h"
+#include "topicname.h"
 
 #include "names.h"
 
@@ -82,6 +84,9 @@ KennelClient::ClientError fromFailure(FramedConnection::Failure failure)
 
 ClientConnection::ClientConnection(KennelClient *q)
     : FramedConnection(&lcKennelClient, q)
+    , topics(q, [this](FrameType type, quint32 id, quint16 flags, QByteArrayView payload) {
+        return writeFrame(type, id, flags, {}, {}, payload);
+    })
     , q(q)
 {
     options().maxIncomingFrameSize = MaxIncomingFrameSize;
@@ -210,6 +215,13 @@ void ClientConnection::frameReceived(const Frame &frame)
         Q_EMIT q->watchdogRegistered(*terms);
         return;
     }
+    case FrameType::TopicAck:
+    case FrameType::PublishStatus:
+    case FrameType::Publication:
+        if (!registered)
+            break;
+        topics.handle(frame);
+        return;
     case FrameType::Hello:
     case FrameType::Send:
     case FrameType::WatchdogRegister:
@@ -260,8 +272,12 @@ void ClientConnection::handleWelcome(const Frame &frame)
     setState(KennelClient::Registered);
     if (before != generation())
         return;
-    // Before registered(): its slots may already send, and a new connection starts unwatched.
+    // Before registered(): its slots may already send, and a new connection starts unwatched
+    // and without subscriptions.
     sendWatchdogTerms();
+    topics.registered(brokerFeatures & FeatureTopics);
+    if (before != generation())
+        return;
     Q_EMIT q->registered(name);
 }
 
@@ -468,6 +484,17 @@ void ClientConnection::sendWatchdogTerms()
 {
     if (watchdogTerms)
         sendWhenRegistered(FrameType::WatchdogRegister, encodeWatchdogTerms(*watchdogTerms));
+}
+
+quint32 ClientConnection::publish(const QByteArray &topic, const QByteArray &payload, bool retain, bool wantStatus)
+{
+    if (!topicsLive() || Topic::checkName(topic, Topic::MaxLength, 1024) != Topic::Check::Ok)
+        return 0;
+    const quint32 id = nextMessageId();
+    const quint16 flags = quint16((retain ? RetainFlag : NoFlags) | (wantStatus ? WantDeliveryStatus : NoFlags));
+    if (!writeFrame(FrameType::Publish, id, flags, {}, {}, encodeTopicMessage(topic, payload)))
+        return 0;
+    return id;
 }
 
 } // namespace Kennel::Internal

@@ -1,6 +1,7 @@
 #include "kennelclient.h"
 
 #include "clientconnection.h"
+#include "topicname.h"
 
 #include <QCoreApplication>
 
@@ -189,6 +190,26 @@ bool KennelClient::feedWatchdog()
 bool KennelClient::ping()
 {
     return d->sendWhenRegistered(Kennel::FrameType::Ping, {});
+}
+
+bool KennelClient::subscribe(const QByteArray &filter)
+{
+    return d->topics.subscribe(filter, d->topicsLive());
+}
+
+bool KennelClient::unsubscribe(const QByteArray &filter)
+{
+    return d->topics.unsubscribe(filter, d->topicsLive());
+}
+
+QList<QByteArray> KennelClient::subscriptions() const
+{
+    return d->topics.filters();
+}
+
+quint32 KennelClient::publish(const QByteArray &topic, const QByteArray &payload, bool retain, bool wantStatus)
+{
+    return d->publish(topic, payload, retain, wantStatus);
 }
 
 } // namespace Kennel
