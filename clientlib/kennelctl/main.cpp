@@ -1,6 +1,7 @@
 // kennelctl: the broker from the shell. Arguments in, one of two commands run, an exit code out
 // that scripts can branch on (docs/KENNELCTL.md).
 #include "commands.h"
+#include "topiccommands.h"
 
 #include <names.h>
 
@@ -31,6 +32,7 @@ const QString Description = QStringLiteral(
     "  listen NAME      register as NAME and print each message as \"SOURCE: TEXT\", one per\n"
     "                   line (bytes that are not printable UTF-8 as \\xNN, '\\' as \\\\);\n"
     "                   \"listening as NAME\" goes to stderr once registered\n"
+    "  pub, sub         publish to and subscribe to topics: kennelctl pub --help\n"
     "\n"
     "The broker address is HOST:PORT, [IPV6]:PORT or unix:PATH; default: $KENNEL_BROKER, else %1.\n"
     "\n"
@@ -102,6 +104,10 @@ int main(int argc, char *argv[])
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kennelctl"));
     QCoreApplication::setApplicationVersion(QStringLiteral(KENNEL_VERSION));
+
+    // pub and sub (topics) parse their own arguments: topiccommands.cpp.
+    if (const int code = runTopicCommand(QCoreApplication::arguments()); code != NotATopicCommand)
+        return code;
 
     QCommandLineParser parser;
     parser.setApplicationDescription(Description);

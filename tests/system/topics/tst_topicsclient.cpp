@@ -2,7 +2,11 @@
 // signal) against the real kennel-broker, and subscriptions restored after the broker restarts.
 #include "brokerprocess.h"
 #include "kennelclient.h"
+#include "testbroker.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -54,6 +58,8 @@ private slots:
     void retainedOnSubscribe();
     void refusalsReported();
     void subscriptionsRestoredAfterBrokerRestart();
+    void kennelctlPubSub();
+    void kennelctlRefusals();
 
 private:
     BrokerProcess m_broker;
@@ -174,6 +180,93 @@ void tst_TopicsClient::subscriptionsRestoredAfterBrokerRestart()
     QCOMPARE(at(received, 1).payload, QByteArrayLiteral("after"));
     QTRY_COMPARE_WITH_TIMEOUT(statuses.size(), 1, WaitMs);
     QCOMPARE(statuses.at(0).at(2).toInt(), 1);
+}
+
+namespace {
+QStringList strings(const QList<QByteArray> &list)
+{
+    QStringList out;
+    for (const QByteArray &b : list)
+        out << QString::fromUtf8(b);
+    return out;
+}
+
+int runCtl(const QList<QByteArray> &arguments, QByteArray *out = nullptr, const QByteArray &input = {})
+{
+    QProcess p;
+    p.start(KennelTest::binaryPath(QStringLiteral("kennelctl")), strings(arguments));
+    if (!p.waitForStarted(WaitMs))
+        return -1;
+    if (!input.isNull()) {
+        p.write(input);
+        p.closeWriteChannel();
+    }
+    if (!p.waitForFinished(WaitMs))
+        return -2;
+    if (out)
+        *out = p.readAllStandardOutput();
+    return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -3;
+}
+} // namespace
+
+// The shell's view, as a user types it: a retained value, a text, and bytes from standard input
+// that are not UTF-8, read by `sub --json` (one object per line).
+void tst_TopicsClient::kennelctlPubSub()
+{
+    const QByteArray broker = m_broker.unixAddress().toUtf8();
+    QByteArray out;
+    QCOMPARE(runCtl({"pub", "--broker", broker, "--retain", "ctl/mode", "eco"}, &out), 0);
+    QCOMPARE(out, QByteArrayLiteral("published to ctl/mode: 0 subscribers (0 not taken)\n"));
+
+    QProcess sub;
+    sub.start(KennelTest::binaryPath(QStringLiteral("kennelctl")),
+              strings({"sub", "--broker", m_broker.tcpAddress().toUtf8(), "--json", "--count", "3", "ctl/#", "other/+"}));
+    QVERIFY(sub.waitForStarted(WaitMs));
+    QByteArray err;
+    QTRY_VERIFY_WITH_TIMEOUT((err += sub.readAllStandardError()).contains("subscribed to other/+"), WaitMs);
+    QVERIFY2(err.contains("subscribed to ctl/# (1 retained)"), err.constData());
+    QCOMPARE(runCtl({"pub", "--broker", broker, "ctl/a", "hello shell"}, &out), 0);
+    QCOMPARE(out, QByteArrayLiteral("published to ctl/a: 1 subscribers (0 not taken)\n"));
+    QCOMPARE(runCtl({"pub", "--broker", broker, "--as", "ctl-bin", "other/b", "-"}, &out, QByteArray("\xff\x00raw", 5)), 0);
+    QVERIFY(sub.waitForFinished(WaitMs));
+    QCOMPARE(sub.exitCode(), 0);
+    const QList<QByteArray> lines = sub.readAllStandardOutput().trimmed().split('\n');
+    QCOMPARE(lines.size(), 3);
+    const QJsonObject retained = QJsonDocument::fromJson(lines[0]).object();
+    QCOMPARE(retained.value(QLatin1String("topic")).toString(), QStringLiteral("ctl/mode"));
+    QCOMPARE(retained.value(QLatin1String("payload")).toString(), QStringLiteral("eco"));
+    QCOMPARE(retained.value(QLatin1String("retained")).toBool(), true);
+    const QJsonObject live = QJsonDocument::fromJson(lines[1]).object();
+    QCOMPARE(live.value(QLatin1String("payload")).toString(), QStringLiteral("hello shell"));
+    QCOMPARE(live.value(QLatin1String("retained")).toBool(), false);
+    const QJsonObject binary = QJsonDocument::fromJson(lines[2]).object();
+    QCOMPARE(binary.value(QLatin1String("publisher")).toString(), QStringLiteral("ctl-bin"));
+    QCOMPARE(QByteArray::fromBase64(binary.value(QLatin1String("payload_base64")).toString().toLatin1()), QByteArray("\xff\x00raw", 5));
+}
+
+void tst_TopicsClient::kennelctlRefusals()
+{
+    const QByteArray broker = m_broker.unixAddress().toUtf8();
+    QCOMPARE(runCtl({"pub", "--broker", broker, "a/+", "x"}), 2);    // a wildcard in a topic
+    QCOMPARE(runCtl({"pub", "--broker", broker, "$SYS/x", "x"}), 2); // the broker's own
+    QCOMPARE(runCtl({"pub", "--broker", broker, "a/b"}), 2);         // no text
+    QCOMPARE(runCtl({"sub", "--broker", broker, "a/#/b"}), 2);
+    QCOMPARE(runCtl({"sub", "--broker", broker}), 2);
+    QCOMPARE(runCtl({"pub", "--broker", "unix:/nonexistent/kennel.sock", "a", "x"}), 3);
+    // Retained store full: delivered, not kept, exit 6.
+    BrokerProcess small;
+    QString error;
+    BrokerProcess::Options options;
+    options.configText = "[topics]\nretained_count = 0\n";
+    QVERIFY2(small.start(options, &error), qPrintable(error));
+    QByteArray out;
+    QCOMPARE(runCtl({"pub", "--broker", small.unixAddress().toUtf8(), "--retain", "a", "x"}, &out), 6);
+    QVERIFY(out.contains("not retained"));
+    // A broker with topics off says so.
+    BrokerProcess off;
+    options.configText = "[topics]\nenabled = false\n";
+    QVERIFY2(off.start(options, &error), qPrintable(error));
+    QCOMPARE(runCtl({"pub", "--broker", off.unixAddress().toUtf8(), "a", "x"}), 3);
 }
 
 QTEST_GUILESS_MAIN(tst_TopicsClient)
