@@ -43,6 +43,16 @@ const TrafficCounters &MonitorBackend::totals() const
     return m_broker.totals();
 }
 
+quint32 MonitorBackend::subscriptionsOf(const Session &session) const
+{
+    return quint32(m_broker.topics().subscriptionsOf(session));
+}
+
+quint64 MonitorBackend::publicationsNotTakenBy(const Session &session) const
+{
+    return m_broker.topics().notTakenBy(session);
+}
+
 bool MonitorBackend::isShuttingDown() const
 {
     return m_ctx.shuttingDown;

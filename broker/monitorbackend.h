@@ -28,6 +28,8 @@ public:
     const Session *sessionById(quint64 id) const override;
     size_t connectionCount() const override;
     const TrafficCounters &totals() const override;
+    quint32 subscriptionsOf(const Session &session) const override;
+    quint64 publicationsNotTakenBy(const Session &session) const override;
     bool isShuttingDown() const override;
 
     // MonitorServiceView

@@ -25,6 +25,9 @@ public:
     virtual size_t connectionCount() const = 0;
     virtual const TrafficCounters &totals() const = 0;
     virtual bool isShuttingDown() const = 0;
+    // Topics: the filters a connection holds and the publications it could not take.
+    virtual quint32 subscriptionsOf(const Session &session) const { (void)session; return 0; }
+    virtual quint64 publicationsNotTakenBy(const Session &session) const { (void)session; return 0; }
 };
 
 } // namespace Kennel

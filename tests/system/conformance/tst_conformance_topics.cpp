@@ -91,6 +91,7 @@ private slots:
     void R_5_5_7_boundsAtTheirEdges();
     void R_5_5_8_oldProgramsTakePart();
     void R_5_5_9_subscriptionsEndWithTheConnection();
+    void R_5_5_10_monitorsSeeSubscriptionsAndPublications();
 
 private:
     BrokerProcess m_broker;
@@ -465,6 +466,53 @@ void tst_ConformanceTopics::R_5_5_9_subscriptionsEndWithTheConnection()
     publish(pub, "r559/a", "three", 4, WantDeliveryStatus);
     QCOMPARE(statusOfPublish(pub.next(), 4)->delivered, 0u);
     QVERIFY(again.quietFor(100));
+}
+
+void tst_ConformanceTopics::R_5_5_10_monitorsSeeSubscriptionsAndPublications()
+{
+    Conn sub, pub, m;
+    QVERIFY(sub.unix(m_broker.unixPath()));
+    QVERIFY(registerTopics(sub, "r5510-sub"));
+    QVERIFY(subscribe(sub, "r5510/a", 1));
+    QVERIFY(subscribe(sub, "r5510/+/b", 2));
+    QVERIFY(pub.unix(m_broker.unixPath()));
+    QVERIFY(registerTopics(pub, "r5510-pub"));
+    QVERIFY(m.unix(m_broker.unixPath()));
+    HelloPayload hello;
+    hello.role = Role::Monitor;
+    m.hello("r5510-monitor", 1, hello);
+    QCOMPARE(m.next()->type, FrameType::Welcome);
+    m.send(MonitorFrame::Subscribe, 2, {}, {}, encodeMonitorSubscribe({}));
+    QHash<QByteArray, quint32> subscriptions;
+    for (;;) {
+        const std::optional<Frame> f = m.next();
+        QVERIFY(f);
+        if (f->type == MonitorFrame::Client) {
+            const MonitorClient r = *decodeMonitorClient(f->payload);
+            subscriptions.insert(r.name, r.subscriptions);
+        }
+        if (f->type == MonitorFrame::SnapshotEnd)
+            break;
+    }
+    QCOMPARE(subscriptions.value("r5510-sub"), 2u);
+    QCOMPARE(subscriptions.value("r5510-pub"), 0u);
+    publish(pub, "r5510/a", "seen by monitors", 3);
+    QVERIFY(publicationOf(sub.next()));
+    for (;;) {
+        const std::optional<Frame> f = m.take(MonitorFrame::Traffic);
+        QVERIFY(f);
+        const std::optional<QList<MonitorTrafficRecord>> batch = decodeMonitorTrafficBatch(f->payload);
+        QVERIFY(batch);
+        const auto it = std::find_if(batch->cbegin(), batch->cend(), [](const MonitorTrafficRecord &r) {
+            return r.source == "r5510-pub";
+        });
+        if (it == batch->cend())
+            continue;
+        QCOMPARE(it->target, QByteArrayLiteral("topic:r5510/a"));
+        QCOMPARE(it->status, DeliveryStatus::Delivered);
+        QCOMPARE(it->preview, QByteArrayLiteral("seen by monitors"));
+        break;
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_ConformanceTopics)
