@@ -80,7 +80,7 @@ void handleTopicFrame(HandlerContext &context, Session &session, const FrameView
 
 bool publishMappedLegacy(HandlerContext &context, Session &session, const Legacy::FrameView &frame)
 {
-    if (Q_LIKELY(!context.topics))
+    if (Q_LIKELY(!context.topics) || !context.config.topics.enabled)
         return false;
     const QByteArrayView topic = context.topics->topicForName(frame.target);
     if (Q_LIKELY(topic.isEmpty()))

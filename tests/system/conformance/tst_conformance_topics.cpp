@@ -138,12 +138,19 @@ void tst_ConformanceTopics::R_5_5_1_topicFramesNeedTheFeature()
 
     // A broker with [topics] enabled = false offers nothing and serves nothing.
     BrokerProcess off;
-    QVERIFY(startBroker(off, "[topics]\nenabled = false\n"));
+    QVERIFY(startBroker(off, "[topics]\nenabled = false\npublish_names = r551pub r551/x\n"));
     Conn c;
     QVERIFY(c.tcp(off.tcpPort()));
-    QVERIFY(!registerTopics(c, "r551-off"));
+    QVERIFY(!registerTopics(c, "r551pub"));
     c.send(FrameType::Subscribe, 12, {}, {}, encodeTopicFilter("a"));
     QCOMPARE(errorOf(c.next()), ErrorCode::UnknownFrameType);
+    // Its publish_names are ordinary names: an old program's cmd 2 to one is a message.
+    Conn tx;
+    QVERIFY(tx.tcp(off.tcpPort()));
+    tx.write(legacyFrame(Legacy::Command::Forward, 0, "r551pub", "r551tx", "plain"));
+    const std::optional<Frame> d = c.next();
+    QVERIFY(d && d->type == FrameType::Deliver);
+    QCOMPARE(d->payload, QByteArrayLiteral("plain"));
 }
 
 void tst_ConformanceTopics::R_5_5_2_subscribeAndUnsubscribeAcked()
