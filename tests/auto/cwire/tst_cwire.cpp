@@ -86,6 +86,9 @@ void tst_CWire::constantsMatchTheCppCodec()
     // and does not speak topics (yet).
     QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~FeatureHeldStatus & ~FeatureTopics));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
+    QCOMPARE(KENNEL_FEATURE_TOPICS, quint32(FeatureTopics));
+    QCOMPARE(int(KENNEL_FRAME_PUBLICATION), int(FrameType::Publication));
+    QCOMPARE(int(KENNEL_ERROR_RETAINED_STORE_FULL), int(ErrorCode::RetainedStoreFull));
     QCOMPARE(int(KENNEL_ERROR_IDLE_TIMEOUT), int(ErrorCode::IdleTimeout));
     QCOMPARE(int(KENNEL_STATUS_SHUTTING_DOWN), int(DeliveryStatus::ShuttingDown));
     QCOMPARE(int(KENNEL_STATUS_START_FAILED), int(DeliveryStatus::StartFailed));

@@ -59,6 +59,8 @@ enum kennel_frame_type {
 /* `held` at once, then the final status (PROTOCOL §5.4). Not listed by this library: its status
  * callback promises one call per message, so it hears the final status only. */
 #define KENNEL_FEATURE_HELD_STATUS 0x00000002u
+/* topics (PROTOCOL §5.5): offered by the broker; this library does not speak them. */
+#define KENNEL_FEATURE_TOPICS 0x00000008u
 #define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
