@@ -39,6 +39,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     , m_monitorBackend(*this, m_ctx, m_supervisor)
     , m_held(m_config, m_registry, m_ctx.budgets.heldMessages)
     , m_calls(m_config, m_registry, [this](quint64 id) { return sessionById(id); })
+    , m_topics(m_config, m_registry, m_router)
     , m_monitors(m_config, m_monitorBackend, m_monitorBackend, m_monitorBackend, m_watchdog, m_ctx.budgets)
     , m_deadlines({m_config.registerTimeout, m_config.incompleteFrameTimeout, m_config.idleTimeout}, m_connections)
 {
@@ -52,6 +53,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.budgets.configure(m_config);
     connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
     m_router.setHoldSink(&m_held);
+    m_handlerCtx.topics = &m_topics;
     m_held.watch(m_supervisor, m_watchdog);
     // Calls wait for a callee where held delivery would hold a message for it (PROTOCOL ).
     m_handlerCtx.calls = &m_calls;
@@ -301,6 +303,7 @@ void Broker::sessionClosed(Session *session)
     m_watchdog.forget(session->id());
     m_held.connectionClosed(*session);
     m_calls.connectionClosed(*session);
+    m_topics.endpointGone(*session);
     if (session->kind() != Session::Kind::Pending)
         m_monitors.clientGone(*session);
     m_connections.release(*session);

@@ -26,6 +26,7 @@
 #include "router.h"
 #include "session.h"
 #include "supervisor.h"
+#include "topicbus.h"
 
 #include <QList>
 #include <QObject>
@@ -85,6 +86,7 @@ public:
     BridgeManager *bridge() const { return m_bridge.get(); }
     // A changed [bridge] at run time (the reload's hook): starts, reconnects or stops the bridge.
     bool reconfigureBridge(const BridgeSettings &settings, QString *error);
+    const TopicBus &topics() const { return m_topics; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -139,6 +141,7 @@ private:
     MonitorBackend m_monitorBackend; // what MonitorHub sees of the above
     HeldDelivery m_held;   // messages to names expected back (holding/)
     CallRouter m_calls;    // request/reply calls (calls/)
+    TopicBus m_topics;     // publish/subscribe (topics/)
     MonitorHub m_monitors; // after everything it watches: destroyed first
     // [bridge] (bridge/): taken into the router as its HoldSink, passing all but NAME@BOARD on to m_held.
     std::unique_ptr<BridgeManager> m_bridge;

@@ -59,6 +59,16 @@ void MonitorBackend::callTotals(MonitorTotals &totals) const
     totals.repliesDropped = c.lateReplies + c.strangerReplies;
 }
 
+quint32 MonitorBackend::subscriptionsOf(const Session &session) const
+{
+    return quint32(m_broker.topics().subscriptionsOf(session));
+}
+
+quint64 MonitorBackend::publicationsNotTakenBy(const Session &session) const
+{
+    return m_broker.topics().notTakenBy(session);
+}
+
 bool MonitorBackend::isShuttingDown() const
 {
     return m_ctx.shuttingDown;

@@ -29,6 +29,8 @@ public:
     size_t connectionCount() const override;
     const TrafficCounters &totals() const override;
     void callTotals(MonitorTotals &totals) const override;
+    quint32 subscriptionsOf(const Session &session) const override;
+    quint64 publicationsNotTakenBy(const Session &session) const override;
     bool isShuttingDown() const override;
     QStringList clientListenAddresses() const override;
     void fillBridgeTotals(MonitorTotals &totals) const override;

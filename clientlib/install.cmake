@@ -25,6 +25,8 @@ install(FILES
     ${CMAKE_CURRENT_SOURCE_DIR}/protocol/framecodec.h
     ${CMAKE_CURRENT_SOURCE_DIR}/protocol/monitorcodec.h
     ${CMAKE_CURRENT_SOURCE_DIR}/protocol/names.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/protocol/topiccodec.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/protocol/topicname.h
     ${CMAKE_CURRENT_SOURCE_DIR}/legacy/legacyframe.h
     ${CMAKE_CURRENT_SOURCE_DIR}/client/brokeraddress.h
     ${CMAKE_CURRENT_SOURCE_DIR}/client/kennelclient.h

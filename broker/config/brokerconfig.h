@@ -5,6 +5,7 @@
 #include "bridgesettings.h"
 #include "holdsettings.h"
 #include "callsettings.h"
+#include "topicsettings.h"
 
 #include <QByteArrayView>
 #include <QByteArray>
@@ -260,6 +261,8 @@ struct BrokerConfig
     CallSettings calls;
     // [bridge]: the link to the fleet's MQTT broker (bridge/, docs/FLEET.md); url empty: none.
     BridgeSettings bridge;
+    // [topics]: publish/subscribe bounds and the names old programs take part under (topics/).
+    TopicSettings topics;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

@@ -11,6 +11,7 @@
 #include "sections/servicessection.h"
 #include "sections/supervisorsection.h"
 #include "sections/holdsection.h"
+#include "sections/topicssection.h"
 #include "sections/watchdogsection.h"
 
 #include <QCommandLineOption>
@@ -126,6 +127,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyMonitor(settings, info.absoluteDir(), pass);
     applyHold(settings, pass);
     applyBridge(settings, info.absoluteDir(), pass);
+    applyTopics(settings, pass);
 }
 
 // The flags, in the order of their errors; a new section's flags go in here.

@@ -9,6 +9,7 @@
 #include "sections/monitorsection.h"
 #include "sections/servicessection.h"
 #include "sections/supervisorsection.h"
+#include "sections/topicssection.h"
 #include "sections/watchdogsection.h"
 
 #include <QSettings>
@@ -31,10 +32,11 @@ const GroupKeys groupKeys[] = {
     {GroupHold, holdKeys},
     {GroupCalls, callsKeys},
     {GroupBridge, bridgeKeys},
+    {GroupTopics, topicsKeys},
 };
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [calls], [bridge])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [calls], [bridge], [topics])");
 
 } // namespace
 
@@ -43,7 +45,8 @@ const QList<NumericKey> &numericKeys()
     static const QList<NumericKey> keys =
         limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys()
         + callsNumericKeys()
-        + bridgeNumericKeys();
+        + bridgeNumericKeys()
+        + topicsNumericKeys();
     return keys;
 }
 

@@ -35,6 +35,9 @@ public:
     virtual void callTotals(MonitorTotals &totals) const { (void)totals; }
     // The bridge's figures into the totals' bridge block; nothing without a bridge.
     virtual void fillBridgeTotals(MonitorTotals &totals) const { (void)totals; }
+    // Topics: the filters a connection holds and the publications it could not take.
+    virtual quint32 subscriptionsOf(const Session &session) const { (void)session; return 0; }
+    virtual quint64 publicationsNotTakenBy(const Session &session) const { (void)session; return 0; }
 };
 
 } // namespace Kennel

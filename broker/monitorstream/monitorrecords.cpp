@@ -143,6 +143,8 @@ MonitorClient MonitorRecords::client(const Session &session) const
         r.expiries = history->expiries;
         r.kills = history->signalsSent;
     }
+    r.subscriptions = m_clients.subscriptionsOf(session);
+    r.publicationsNotTaken = m_clients.publicationsNotTakenBy(session);
     return r;
 }
 
@@ -163,6 +165,8 @@ quint64 MonitorRecords::signature(const MonitorClient &r)
     mix(r.expiries);
     mix(r.kills);
     mix(quint64(r.pid));
+    mix(r.subscriptions);
+    mix(r.publicationsNotTaken);
     return h;
 }
 

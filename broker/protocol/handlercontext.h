@@ -10,6 +10,7 @@ class ClientWatchdog;
 class ConnectionEvents;
 class NameRegistry;
 class Router;
+class TopicBus;
 
 struct HandlerContext
 {
@@ -22,6 +23,8 @@ struct HandlerContext
     ConnectionEvents *events = nullptr;
     // Calls and Replies (PROTOCOL §5.6); null: answered as unknown frames.
     CallRouter *calls = nullptr;
+    // Publish/subscribe (topics/); null: topic frames are answered as unknown ones.
+    TopicBus *topics = nullptr;
 };
 
 } // namespace Kennel

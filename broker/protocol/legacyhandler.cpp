@@ -9,6 +9,7 @@
 #include "names.h"
 #include "router.h"
 #include "session.h"
+#include "topichandler.h"
 #include "watchedsession.h"
 
 
@@ -30,7 +31,7 @@ void LegacyHandler::handle(Session &session, const Legacy::FrameView &frame)
 {
     switch (frame.command) {
     case Legacy::Command::Forward:
-        if (Q_LIKELY(checkSender(session, frame)))
+        if (Q_LIKELY(checkSender(session, frame)) && !publishMappedLegacy(m_ctx, session, frame))
             m_ctx.router.routeLegacy(session, frame);
         return;
     case Legacy::Command::RegisterReceiver:

@@ -12,6 +12,7 @@
 #include "names.h"
 #include "router.h"
 #include "session.h"
+#include "topichandler.h"
 #include "watchedsession.h"
 
 #include <QCoreApplication>
@@ -59,12 +60,20 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
             break;
         m_ctx.calls->handle(session, frame);
         return;
+    case FrameType::Subscribe:
+    case FrameType::Unsubscribe:
+    case FrameType::Publish:
+        handleTopicFrame(m_ctx, session, frame);
+        return;
     case FrameType::Welcome:
     case FrameType::Deliver:
     case FrameType::DeliveryStatus:
     case FrameType::WatchdogAck:
     case FrameType::CallIncoming:
     case FrameType::CallResult:
+    case FrameType::TopicAck:
+    case FrameType::PublishStatus:
+    case FrameType::Publication:
         session.refuse(ErrorCode::UnknownFrameType,
                        QStringLiteral("%1 frames are sent by the broker, not to it").arg(QLatin1String(frameTypeName(frame.type))),
                        frame.messageId);
@@ -132,8 +141,9 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
             qCDebug(lcProtocol).noquote() << session.describe() << "pid claim not verifiable:" << claim.detail;
     }
     session.setClaimedPid(hello->pid);
+    const quint32 offered = Wire::KnownFeatures & ~(topicsOffered(m_ctx) ? 0u : quint32(FeatureTopics));
     if (hello->features)
-        session.setFeatures(*hello->features & Wire::KnownFeatures);
+        session.setFeatures(*hello->features & offered);
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
     endEvicted(claim, frame.source, session);
     switch (claim.outcome) {
@@ -159,7 +169,7 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     // PROTOCOL §4.1.1: features are answered only to a Hello that listed its own, so a client
     // that sent none gets the version-1 Welcome byte for byte.
     if (hello->features)
-        welcome.features = Wire::KnownFeatures;
+        welcome.features = offered;
     session.sendFrame(FrameType::Welcome, frame.messageId, {}, session.name(), encodeWelcome(welcome));
     if (m_ctx.events)
         m_ctx.events->clientRegistered(session);

@@ -1,4 +1,6 @@
 #include "clientconnection.h"
+#include "topiccodec.h"
+#include "topicname.h"
 
 #include "callbook.h"
 
@@ -84,6 +86,9 @@ KennelClient::ClientError fromFailure(FramedConnection::Failure failure)
 
 ClientConnection::ClientConnection(KennelClient *q)
     : FramedConnection(&lcKennelClient, q)
+    , topics(q, [this](FrameType type, quint32 id, quint16 flags, QByteArrayView payload) {
+        return writeFrame(type, id, flags, {}, {}, payload);
+    })
     , q(q)
 {
     options().maxIncomingFrameSize = MaxIncomingFrameSize;
@@ -219,6 +224,13 @@ void ClientConnection::frameReceived(const Frame &frame)
         Q_EMIT q->watchdogRegistered(*terms);
         return;
     }
+    case FrameType::TopicAck:
+    case FrameType::PublishStatus:
+    case FrameType::Publication:
+        if (!registered)
+            break;
+        topics.handle(frame);
+        return;
     case FrameType::Hello:
     case FrameType::Send:
     case FrameType::Call:
@@ -271,8 +283,12 @@ void ClientConnection::handleWelcome(const Frame &frame)
     setState(KennelClient::Registered);
     if (before != generation())
         return;
-    // Before registered(): its slots may already send, and a new connection starts unwatched.
+    // Before registered(): its slots may already send, and a new connection starts unwatched
+    // and without subscriptions.
     sendWatchdogTerms();
+    topics.registered(brokerFeatures & FeatureTopics);
+    if (before != generation())
+        return;
     Q_EMIT q->registered(name);
 }
 
@@ -485,6 +501,17 @@ void ClientConnection::sendWatchdogTerms()
 {
     if (watchdogTerms)
         sendWhenRegistered(FrameType::WatchdogRegister, encodeWatchdogTerms(*watchdogTerms));
+}
+
+quint32 ClientConnection::publish(const QByteArray &topic, const QByteArray &payload, bool retain, bool wantStatus)
+{
+    if (!topicsLive() || Topic::checkName(topic, Topic::MaxLength, 1024) != Topic::Check::Ok)
+        return 0;
+    const quint32 id = nextMessageId();
+    const quint16 flags = quint16((retain ? RetainFlag : NoFlags) | (wantStatus ? WantDeliveryStatus : NoFlags));
+    if (!writeFrame(FrameType::Publish, id, flags, {}, {}, encodeTopicMessage(topic, payload)))
+        return 0;
+    return id;
 }
 
 } // namespace Kennel::Internal

@@ -7,6 +7,7 @@
 #include "framecodec.h"
 #include "framedconnection.h"
 #include "kennelclient.h"
+#include "topicsubscriptions.h"
 
 #include <QIODevice>
 #include <QLoggingCategory>
@@ -48,6 +49,10 @@ public:
     quint32 send(const QByteArray &target, const QByteArray &payload, bool wantStatus);
     bool sendWhenRegistered(FrameType type, QByteArrayView payload);
     void sendWatchdogTerms();
+    // Topics (topicsubscriptions.h): registered with a broker that offers them.
+    TopicSubscriptions topics;
+    bool topicsLive() const { return state == KennelClient::Registered && (brokerFeatures & FeatureTopics); }
+    quint32 publish(const QByteArray &topic, const QByteArray &payload, bool retain, bool wantStatus);
     std::size_t queuedCount() const { return m_queue.size(); }
     qint64 queuedBytes() const { return m_queuedBytes; }
     // For the destructor of KennelClient: Bye if registered, close, and emit nothing.

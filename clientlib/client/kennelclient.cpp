@@ -2,6 +2,7 @@
 
 #include "callbook.h"
 #include "clientconnection.h"
+#include "topicname.h"
 
 #include <QCoreApplication>
 
@@ -200,6 +201,26 @@ Kennel::PendingCall *KennelClient::call(const QByteArray &target, const QByteArr
 void KennelClient::setCallHandler(std::function<void(Kennel::IncomingCall *)> handler)
 {
     d->calls->setHandler(std::move(handler));
+}
+
+bool KennelClient::subscribe(const QByteArray &filter)
+{
+    return d->topics.subscribe(filter, d->topicsLive());
+}
+
+bool KennelClient::unsubscribe(const QByteArray &filter)
+{
+    return d->topics.unsubscribe(filter, d->topicsLive());
+}
+
+QList<QByteArray> KennelClient::subscriptions() const
+{
+    return d->topics.filters();
+}
+
+quint32 KennelClient::publish(const QByteArray &topic, const QByteArray &payload, bool retain, bool wantStatus)
+{
+    return d->publish(topic, payload, retain, wantStatus);
 }
 
 } // namespace Kennel

@@ -15,6 +15,7 @@
 #include "kennel_export.h"
 
 #include <QByteArray>
+#include <QList>
 #include <QObject>
 #include <QString>
 
@@ -75,6 +76,11 @@ public:
         WatchdogExpired = 19,
         IdleTimeout = 20,
         OverBudget = 21,
+        // Topics (PROTOCOL §5.5).
+        InvalidTopic = 23,
+        TooManySubscriptions = 24,
+        ReservedTopic = 25,
+        RetainedStoreFull = 26,
         UnknownProtocolError = 999, // an Error code of 1000 or more: not a valid wire code
 
         ConnectionRefused = 1000, // nothing listens at the address (TCP refused, no such socket)
@@ -212,6 +218,32 @@ public:
     // Serving calls: each call to this client is given to `handler` (if set), then emitted as
     // callReceived(); answer it once with IncomingCall::reply() or replyError().
     void setCallHandler(std::function<void(Kennel::IncomingCall *)> handler);
+    // --- Topics: publish/subscribe (PROTOCOL §5.5; the broker must offer FeatureTopics) ---------
+    // Wants the publications matching `filter` (MQTT syntax: '+' one level, '#' the rest).
+    // Remembered: subscribed now when registered, and again after every (re)connection, also to a
+    // restarted broker. The broker answers with subscribed() — then its retained values arrive as
+    // publicationReceived(..., retained = true) — or subscriptionRefused(), which forgets the
+    // filter. False, and nothing remembered, for a filter the grammar refuses.
+    bool subscribe(const QByteArray &filter);
+    // False if the filter was not subscribed.
+    bool unsubscribe(const QByteArray &filter);
+    QList<QByteArray> subscriptions() const;
+    // Publishes `payload` to `topic`; `retain` keeps it as the topic's retained value (an empty
+    // payload clears it). Returns the message id; 0 when not Registered, when the broker does not
+    // offer topics, or for a topic the grammar refuses. With `wantStatus`, publishStatusReceived()
+    // follows; without, a refusal arrives as errorOccurred() (the connection stays open).
+    quint32 publish(const QByteArray &topic, const QByteArray &payload, bool retain = false, bool wantStatus = false);
+
+Q_SIGNALS:
+    void publicationReceived(const QByteArray &topic, const QByteArray &payload, const QByteArray &publisher,
+                             bool retained);
+    void subscribed(const QByteArray &filter, int retainedCount);
+    void subscriptionRefused(const QByteArray &filter, KennelClient::ClientError error, const QString &text);
+    // `result`: NoError, or why it was not published (InvalidTopic, ReservedTopic) or, delivered,
+    // not retained (RetainedStoreFull). `notTaken`: subscribers whose queue was full.
+    void publishStatusReceived(quint32 messageId, KennelClient::ClientError result, int delivered, int notTaken);
+
+public:
 
 Q_SIGNALS:
     void stateChanged(KennelClient::State state);

@@ -5,6 +5,7 @@
 #include "operatorcli.h"
 
 #include <clidoc.h>
+#include "topiccommands.h"
 
 #include <names.h>
 
@@ -41,6 +42,7 @@ const QString Description = QStringLiteral(
     "                   register as NAME and answer each call with COMMAND's standard output\n"
     "                   (the call's payload on its standard input; a non-zero exit is an\n"
     "                   error reply with the exit code and standard error); --jobs N at once\n"
+    "  pub, sub         publish to and subscribe to topics: kennelctl pub --help\n"
     "\n"
     "Operator commands (the broker's monitor stream; admitted as a Unix-socket peer by uid, or\n"
     "with --token-file; --json for scripts):\n"
@@ -130,6 +132,10 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationName(QStringLiteral("kennelctl"));
     QCoreApplication::setApplicationVersion(QStringLiteral(KENNEL_VERSION));
 
+    // pub and sub (topics) parse their own arguments: topiccommands.cpp.
+    if (const int code = runTopicCommand(QCoreApplication::arguments()); code != NotATopicCommand)
+        return code;
+
     QCommandLineParser parser;
     parser.setApplicationDescription(Description);
     const QCommandLineOption helpOption = parser.addHelpOption();
@@ -168,7 +174,7 @@ int main(int argc, char *argv[])
 
     const bool parsed = parser.parse(QCoreApplication::arguments());
     if (parsed && Kennel::CliDoc::handle(parser, docSwitches, {QStringLiteral("kennelctl"), QStringLiteral(KENNEL_VERSION),
-                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen"), QStringLiteral("call"), QStringLiteral("serve")} + operatorCommands(),
+                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen"), QStringLiteral("call"), QStringLiteral("serve"), QStringLiteral("pub"), QStringLiteral("sub")} + operatorCommands(),
                                                               operatorArgumentCandidates(),
                                                               {QStringLiteral("kennel-broker(1)"), QStringLiteral("kennel-monitor(1)")}}))
         return 0;

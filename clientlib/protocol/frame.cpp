@@ -30,6 +30,12 @@ const char *frameTypeName(FrameType type)
     case FrameType::WatchdogRegister: return "watchdog_register";
     case FrameType::WatchdogFeed: return "watchdog_feed";
     case FrameType::WatchdogAck: return "watchdog_ack";
+    case FrameType::Subscribe: return "subscribe";
+    case FrameType::Unsubscribe: return "unsubscribe";
+    case FrameType::TopicAck: return "topic_ack";
+    case FrameType::Publish: return "publish";
+    case FrameType::PublishStatus: return "publish_status";
+    case FrameType::Publication: return "publication";
     case FrameType::MonitorFirst:
     case FrameType::MonitorLast:
         break; // the whole range is handled below
@@ -89,6 +95,10 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::WatchdogExpired: return "watchdog_expired";
     case ErrorCode::IdleTimeout: return "idle_timeout";
     case ErrorCode::OverBudget: return "over_budget";
+    case ErrorCode::InvalidTopic: return "invalid_topic";
+    case ErrorCode::TooManySubscriptions: return "too_many_subscriptions";
+    case ErrorCode::ReservedTopic: return "reserved_topic";
+    case ErrorCode::RetainedStoreFull: return "retained_store_full";
     case ErrorCode::InvalidCall: return "invalid_call";
     }
     return "unknown";

@@ -48,6 +48,13 @@ enum class FrameType : quint8 {
     WatchdogRegister = 0x20, // client -> broker: watch me (interval, allowed misses, action)
     WatchdogFeed = 0x21,     // client -> broker: I am alive
     WatchdogAck = 0x22,      // broker -> client: watchdog registration accepted, effective terms
+    // Topics (PROTOCOL §5.5), feature `topics`.
+    Subscribe = 0x30,        // client -> broker: add a topic filter
+    Unsubscribe = 0x31,      // client -> broker: remove one
+    TopicAck = 0x32,         // broker -> client: the outcome of a Subscribe or Unsubscribe
+    Publish = 0x33,          // client -> broker: a message to a topic (optionally retained)
+    PublishStatus = 0x34,    // broker -> client: what became of a Publish (asked with WantDeliveryStatus)
+    Publication = 0x35,      // broker -> subscriber: a publication, stamped with its publisher
     // 0x40..0x7F are reserved for the monitor stream (PROTOCOL §6); a broker refuses them from
     // clients that have not been admitted as monitors.
     MonitorFirst = 0x40,
@@ -56,7 +63,8 @@ enum class FrameType : quint8 {
 
 enum FrameFlag : quint16 {
     NoFlags = 0,
-    WantDeliveryStatus = 0x0001, // on Send: answer with a DeliveryStatus frame
+    WantDeliveryStatus = 0x0001, // on Send: answer with a DeliveryStatus frame; on Publish: a PublishStatus
+    RetainFlag = 0x0002,         // on Publish: keep it as the topic's retained value; on Publication: it is one
 };
 
 // Optional features, negotiated in Hello and Welcome (PROTOCOL §4.1.1). A client lists those it
@@ -66,12 +74,13 @@ enum Feature : quint32 {
     NoFeatures = 0,
     FeatureWatchdog = 0x00000001, // the broker serves WatchdogRegister/Feed/Ack (PROTOCOL §4.4)
     FeatureHeldStatus = 0x00000002, // a held message is answered `held` at once, then its final status (PROTOCOL §5.4)
+    FeatureTopics = 0x00000008,     // Subscribe/Unsubscribe/Publish are served, Publications sent (PROTOCOL §5.5)
     FeatureCalls = 0x00000010,      // Call, CallIncoming, Reply, CallResult (PROTOCOL §5.6)
     FeatureRemoteNames = 0x00000020, // the broker bridges NAME@BOARD; remote_timeout/remote_dropped said as such (PROTOCOL §5.8)
 };
 namespace Wire {
 // The features this version of the library knows.
-constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureCalls | FeatureRemoteNames;
+constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureTopics | FeatureCalls | FeatureRemoteNames;
 // Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
 constexpr quint8 HelloHasFeatures = 0x01;
 constexpr quint16 WelcomeHasFeatures = 0x0001;
@@ -129,6 +138,11 @@ enum class ErrorCode : quint16 {
     WatchdogExpired = 19, // the client stopped feeding and its expiry action is to disconnect it
     IdleTimeout = 20,     // nothing arrived from the client for the broker's idle timeout, Ping unanswered
     OverBudget = 21,      // shed: the connection held the most of a broker-wide memory budget that ran out
+    // Topics (PROTOCOL §5.5).
+    InvalidTopic = 23,         // a topic name or filter breaks the grammar or the broker's bounds
+    TooManySubscriptions = 24, // the client already holds [topics] max_subscriptions filters
+    ReservedTopic = 25,        // a client published to a '$' topic: those are the broker's own
+    RetainedStoreFull = 26,    // published, but not retained: [topics] retained_count/retained_bytes
     InvalidCall = 27,     // a Call or Reply whose payload cannot be decoded (PROTOCOL §5.6); not fatal
 };
 

@@ -173,7 +173,8 @@ QByteArray encodeMonitorClient(const MonitorClient &v)
     Writer(out).u64(v.sessionId).bytes(v.name).u8(quint8(v.kind)).i64(v.pid).str(v.peerAddress).i64(v.connectedSinceMs)
         .u64(v.messagesIn).u64(v.messagesOut).u64(v.bytesIn).u64(v.bytesOut).u64(v.refused).u64(v.dropped)
         .u8(quint8(v.watchState)).u32(v.watchIntervalMs).u16(v.watchAllowedMisses).u64(v.feeds)
-        .i64(v.msSinceLastFeed).i64(v.msUntilExpiry).u32(v.expiries).u32(v.kills);
+        .i64(v.msSinceLastFeed).i64(v.msUntilExpiry).u32(v.expiries).u32(v.kills)
+        .u32(v.subscriptions).u64(v.publicationsNotTaken); // topics
     return out;
 }
 
@@ -201,6 +202,11 @@ std::optional<MonitorClient> decodeMonitorClient(QByteArrayView payload)
     v.msUntilExpiry = r.i64();
     v.expiries = r.u32();
     v.kills = r.u32();
+    // Topics, added later: an older broker's record ends here.
+    if (r.ok() && !r.atEnd()) {
+        v.subscriptions = r.u32();
+        v.publicationsNotTaken = r.u64();
+    }
     return done(r, v);
 }
 

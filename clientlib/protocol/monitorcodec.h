@@ -83,6 +83,10 @@ struct KENNEL_CLIENT_EXPORT MonitorClient
     qint64 msUntilExpiry = -1;     // relative; -1: not watched
     quint32 expiries = 0;          // for this name, across reconnections
     quint32 kills = 0;             // signals sent to its processes, across reconnections
+    // Topics (PROTOCOL §5.5); absent from an older broker's records (then 0): the filters it
+    // holds, and publications it could not take (its queue was full, or it cannot carry them).
+    quint32 subscriptions = 0;
+    quint64 publicationsNotTaken = 0;
 };
 
 struct KENNEL_CLIENT_EXPORT MonitorClientGone

@@ -6,6 +6,7 @@
 #include "framecodec.h"
 #include "legacyframe.h"
 #include "monitorcodec.h"
+#include "topiccodec.h"
 
 #include <QByteArray>
 #include <QCoreApplication>
@@ -195,6 +196,19 @@ bool writeNative()
                 QByteArray(QByteArray(1, char(FrameType::CallResult)) + encodeCallResult(CallOutcome::Replied, 0, "a")));
     for (const auto &[type, payload] : monitorPayloads())
         ok &= write(f, QStringLiteral("payload-") + QLatin1String(monitorFrameName(type)), QByteArray(QByteArray(1, char(type)) + payload));
+    // Topics (PROTOCOL §5.5): the frames, walked, and their payloads, decoded.
+    const QList<std::pair<QString, QByteArray>> topicFrames = {
+        {QStringLiteral("subscribe"), frame(FrameType::Subscribe, 9, {}, {}, encodeTopicFilter("sensors/+/temp"))},
+        {QStringLiteral("unsubscribe"), frame(FrameType::Unsubscribe, 10, {}, {}, encodeTopicFilter("alarms/#"))},
+        {QStringLiteral("topicack"), frame(FrameType::TopicAck, 9, {}, {}, encodeTopicAck({ErrorCode::None, 2, {}}))},
+        {QStringLiteral("publish"), frame(FrameType::Publish, 11, {}, {}, encodeTopicMessage("sensors/kitchen/temp", "21.5"), WantDeliveryStatus | RetainFlag)},
+        {QStringLiteral("publishstatus"), frame(FrameType::PublishStatus, 11, {}, {}, encodePublishStatus({ErrorCode::RetainedStoreFull, 3, 1, QStringLiteral("not retained")}))},
+        {QStringLiteral("publication"), frame(FrameType::Publication, 11, "alpha", {}, encodeTopicMessage("sensors/kitchen/temp", "21.5"), RetainFlag)},
+    };
+    for (const auto &[name, bytes] : topicFrames) {
+        ok &= write(f, QStringLiteral("frame-") + name, QByteArray(QByteArray(1, '\0') + bytes));
+        ok &= write(f, QStringLiteral("payload-") + name, QByteArray(bytes.mid(3, 1) + bytes.mid(Wire::HeaderSize + quint8(bytes.at(12)) + quint8(bytes.at(13)))));
+    }
     return ok;
 }
 

@@ -360,6 +360,12 @@ const char *kennel_frame_type_name(uint8_t type)
     case 0x15: return "call_incoming";
     case 0x16: return "reply";
     case 0x17: return "call_result";
+    case KENNEL_FRAME_SUBSCRIBE: return "subscribe";
+    case KENNEL_FRAME_UNSUBSCRIBE: return "unsubscribe";
+    case KENNEL_FRAME_TOPIC_ACK: return "topic_ack";
+    case KENNEL_FRAME_PUBLISH: return "publish";
+    case KENNEL_FRAME_PUBLISH_STATUS: return "publish_status";
+    case KENNEL_FRAME_PUBLICATION: return "publication";
     default: break;
     }
     if (type >= KENNEL_FRAME_MONITOR_FIRST && type <= KENNEL_FRAME_MONITOR_LAST)
@@ -378,6 +384,13 @@ const char *kennel_error_code_name(uint16_t code)
     };
     if (code == 27)
         return "invalid_call"; /* calls, PROTOCOL §5.6 */
+    switch (code) { /* topics (PROTOCOL §5.5) */
+    case KENNEL_ERROR_INVALID_TOPIC: return "invalid_topic";
+    case KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS: return "too_many_subscriptions";
+    case KENNEL_ERROR_RESERVED_TOPIC: return "reserved_topic";
+    case KENNEL_ERROR_RETAINED_STORE_FULL: return "retained_store_full";
+    default: break;
+    }
     return code < sizeof names / sizeof names[0] ? names[code] : "unknown";
 }
 

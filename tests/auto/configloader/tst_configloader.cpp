@@ -179,7 +179,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[supervisor], [service.NAME], [monitor], [hold], [calls], [bridge])");
+                            "[supervisor], [service.NAME], [monitor], [hold], [calls], [bridge], [topics])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
@@ -259,6 +259,7 @@ private slots:
     void holdSection();
     void callsSection();
     void bridgeSection();
+    void topicsSection();
     void flagKeys_data();
     void flagKeys();
     void flagsOverrideFile();
@@ -762,6 +763,43 @@ void tst_ConfigLoader::bridgeSection()
     QVERIFY(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("are for mqtts:// URLs")));
     result = ConfigLoader::loadFile(writeIni("[bridge]\nboard = lonely\n"));
     QCOMPARE(result.errors, QStringList{QStringLiteral("[bridge] board (--board) is set but url (--bridge) is not")});
+}
+
+void tst_ConfigLoader::topicsSection()
+{
+    ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(
+        "[topics]\nenabled = off\nmax_topic_length = 32\nmax_levels = 3\nmax_subscriptions = 1\n"
+        "retained_count = 0\nretained_bytes = 1k\nsubscribe = old1 a/+/c, old2 #\npublish_names = oldpub x/y\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const TopicSettings &t = result.config.topics;
+    QCOMPARE(t.enabled, false);
+    QCOMPARE(t.maxTopicLength, 32);
+    QCOMPARE(t.maxLevels, 3);
+    QCOMPARE(t.maxSubscriptions, 1);
+    QCOMPARE(t.retainedCount, 0);
+    QCOMPARE(t.retainedBytes, qint64(1024));
+    QCOMPARE(t.subscriptions.size(), 2);
+    QCOMPARE(t.subscriptions[0].name, QByteArrayLiteral("old1"));
+    QCOMPARE(t.subscriptions[0].filter, QByteArrayLiteral("a/+/c"));
+    QCOMPARE(t.subscriptions[1].filter, QByteArrayLiteral("#"));
+    QCOMPARE(t.publishNames.size(), 1);
+    QCOMPARE(t.publishNames[0].topic, QByteArrayLiteral("x/y"));
+
+    // Each bad item is named; the filters are checked against the configured bounds.
+    result = ConfigLoader::loadFile(writeIni(
+        "[topics]\nmax_levels = 2\nmax_subscriptions = 0\nenabled = maybe\n"
+        "subscribe = ok a/#, -bad a, lonely, x a/b/c, y a#\npublish_names = p a/+, q $SYS/x\n"));
+    QVERIFY(!result.ok());
+    const QString errors = result.errors.join(QLatin1Char('\n'));
+    QVERIFY2(errors.contains(QLatin1String("topics/max_subscriptions")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("topics/enabled")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("topics/subscribe: \"-bad\"")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("topics/subscribe: \"lonely\" is not \"NAME FILTER\"")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("topics/subscribe: \"a/b/c\" is not a topic filter: too many levels")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("topics/subscribe: \"a#\"")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("topics/publish_names: \"a/+\"")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("topics/publish_names: \"$SYS/x\"")), qPrintable(errors));
+    QCOMPARE(result.errors.size(), 8);
 }
 
 void tst_ConfigLoader::holdSection()
@@ -1390,6 +1428,10 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("monitor/token_file"), QStringLiteral("monitor/total_queue_bytes"),
                                 QStringLiteral("monitor/totals_interval_ms"),
                                 QStringLiteral("monitor/traffic_preview_bytes"), QStringLiteral("supervisor/cgroup"),
+                                QStringLiteral("topics/enabled"), QStringLiteral("topics/max_levels"),
+                                QStringLiteral("topics/max_subscriptions"), QStringLiteral("topics/max_topic_length"),
+                                QStringLiteral("topics/publish_names"), QStringLiteral("topics/retained_bytes"),
+                                QStringLiteral("topics/retained_count"), QStringLiteral("topics/subscribe"),
                                 QStringLiteral("watchdog/action"), QStringLiteral("watchdog/client_actions"),
                                 QStringLiteral("watchdog/default_allowed_misses"),
                                 QStringLiteral("watchdog/default_interval_ms"), QStringLiteral("watchdog/history_names"),

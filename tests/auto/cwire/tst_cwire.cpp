@@ -83,10 +83,15 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(int(KENNEL_FRAME_MONITOR_LAST), int(FrameType::MonitorLast));
     QCOMPARE(KENNEL_FLAG_WANT_DELIVERY_STATUS, quint32(WantDeliveryStatus));
     // The C library leaves held_status out on purpose (its status callback is called once per message),
-    // calls (libkennel has none yet), and remote_names: it hears remote_timeout/remote_dropped as no_such_client.
-    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames)));
+    // calls (libkennel has none yet), remote_names (it hears remote_timeout/remote_dropped as
+    // no_such_client), and topics (it does not speak them yet).
+    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames | FeatureTopics)));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
     QCOMPARE(KENNEL_FEATURE_REMOTE_NAMES, quint32(FeatureRemoteNames));
+    QCOMPARE(KENNEL_FEATURE_TOPICS, quint32(FeatureTopics));
+    QCOMPARE(KENNEL_FEATURE_CALLS, quint32(FeatureCalls));
+    QCOMPARE(int(KENNEL_FRAME_PUBLICATION), int(FrameType::Publication));
+    QCOMPARE(int(KENNEL_ERROR_RETAINED_STORE_FULL), int(ErrorCode::RetainedStoreFull));
     QCOMPARE(int(KENNEL_ERROR_IDLE_TIMEOUT), int(ErrorCode::IdleTimeout));
     QCOMPARE(int(KENNEL_STATUS_SHUTTING_DOWN), int(DeliveryStatus::ShuttingDown));
     QCOMPARE(int(KENNEL_STATUS_START_FAILED), int(DeliveryStatus::StartFailed));

@@ -125,7 +125,26 @@ void tst_MonitorCodec::client()
     QCOMPARE(d->msUntilExpiry, v.msUntilExpiry);
     QCOMPARE(d->expiries, v.expiries);
     QCOMPARE(d->kills, v.kills);
-    checkTruncationAndExtension<MonitorClient>(e, decodeMonitorClient);
+    QCOMPARE(d->subscriptions, 0u);
+    // Topics: trailing fields; a record without them (an older broker's) is accepted with 0,
+    // any other prefix refused.
+    v.subscriptions = 12;
+    v.publicationsNotTaken = 345;
+    const QByteArray t = encodeMonitorClient(v);
+    QCOMPARE(t.size(), e.size()); // written always, 0 when there are none
+    const auto withTopics = decodeMonitorClient(t);
+    QCOMPARE(withTopics->subscriptions, 12u);
+    QCOMPARE(withTopics->publicationsNotTaken, 345u);
+    const qsizetype oldSize = t.size() - 12;
+    const auto old = decodeMonitorClient(QByteArrayView(t).first(oldSize));
+    QVERIFY(old);
+    QCOMPARE(old->kills, v.kills);
+    QCOMPARE(old->subscriptions, 0u);
+    for (qsizetype n = 0; n < t.size(); ++n) {
+        if (n != oldSize)
+            QVERIFY2(!decodeMonitorClient(QByteArrayView(t).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
+    }
+    QVERIFY(decodeMonitorClient(QByteArray(t + QByteArray("\x01\x02\x03", 3))));
     // Defaults (never fed: -1) survive too.
     QCOMPARE(decodeMonitorClient(encodeMonitorClient(MonitorClient{}))->msSinceLastFeed, qint64(-1));
 }

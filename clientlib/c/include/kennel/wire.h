@@ -40,6 +40,13 @@ enum kennel_frame_type {
     KENNEL_FRAME_WATCHDOG_REGISTER = 0x20,
     KENNEL_FRAME_WATCHDOG_FEED = 0x21,
     KENNEL_FRAME_WATCHDOG_ACK = 0x22,
+    /* Topics (PROTOCOL §5.5): named here; this library does not speak them. */
+    KENNEL_FRAME_SUBSCRIBE = 0x30,
+    KENNEL_FRAME_UNSUBSCRIBE = 0x31,
+    KENNEL_FRAME_TOPIC_ACK = 0x32,
+    KENNEL_FRAME_PUBLISH = 0x33,
+    KENNEL_FRAME_PUBLISH_STATUS = 0x34,
+    KENNEL_FRAME_PUBLICATION = 0x35,
     KENNEL_FRAME_MONITOR_FIRST = 0x40,
     KENNEL_FRAME_MONITOR_LAST = 0x7F
 };
@@ -55,6 +62,10 @@ enum kennel_frame_type {
 /* NAME@BOARD across the broker's bridge; remote_timeout and remote_dropped said as such
  * (PROTOCOL §5.8). Not listed by this library: it hears them as no_such_client. */
 #define KENNEL_FEATURE_REMOTE_NAMES 0x00000020u
+/* topics (PROTOCOL §5.5): offered by the broker; this library does not speak them. */
+#define KENNEL_FEATURE_TOPICS 0x00000008u
+/* calls (PROTOCOL §5.6): offered by the broker; this library does not make or serve them. */
+#define KENNEL_FEATURE_CALLS 0x00000010u
 #define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
@@ -107,7 +118,12 @@ enum kennel_error_code {
     KENNEL_ERROR_WATCHDOG_UNAVAILABLE = 18,
     KENNEL_ERROR_WATCHDOG_EXPIRED = 19,
     KENNEL_ERROR_IDLE_TIMEOUT = 20,
-    KENNEL_ERROR_OVER_BUDGET = 21
+    KENNEL_ERROR_OVER_BUDGET = 21,
+    /* Topics (PROTOCOL §5.5). */
+    KENNEL_ERROR_INVALID_TOPIC = 23,
+    KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS = 24,
+    KENNEL_ERROR_RESERVED_TOPIC = 25,
+    KENNEL_ERROR_RETAINED_STORE_FULL = 26
 };
 
 /* Watchdog expiry actions (PROTOCOL §4.4). */

@@ -1,0 +1,135 @@
+// Publish/subscribe (PROTOCOL §5.5): who subscribed to what (a TopicTree), the retained value of
+// each topic, and the fan-out of a publication. Knows endpoints, not sockets: a subscriber is an
+// Endpoint, written to through its reserve/commit contract exactly as Router writes a message,
+// so the per-connection output bound of directed messages bounds publications too.
+//
+// Fan-out cost: the Publication frame is encoded once per publication into one buffer; every
+// native subscriber gets a memcpy of those bytes into its own output queue. That copy remains
+// because each connection's output is one contiguous byte queue handed to write(2); sharing the
+// bytes by reference would need a scatter/gather queue per connection, which every directed
+// message would then pay for. An old-protocol subscriber gets its own 552-byte frame (its name is
+// in the frame).
+#pragma once
+
+#include "frame.h"
+#include "topicsettings.h"
+#include "topictree.h"
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QHash>
+#include <QList>
+#include <QString>
+
+#include <vector>
+
+namespace Kennel {
+
+struct BrokerConfig;
+class Endpoint;
+class NameRegistry;
+class Router;
+
+// A connection's subscriptions, or a configured name's (endpoint null: delivered to whoever holds
+// the name when the publication comes).
+struct TopicSubscriber
+{
+    Endpoint *endpoint = nullptr;
+    QByteArray name;
+    QList<QByteArray> filters;
+    quint64 lastPublication = 0; // the publication it was last visited for: one copy per subscriber
+    quint64 notTaken = 0;        // publications it could not take (queue full, unfit)
+};
+
+struct TopicCounters
+{
+    quint64 publications = 0; // publishes accepted
+    quint64 delivered = 0;    // copies queued to subscribers
+    quint64 notTaken = 0;     // copies a subscriber could not take (its queue was full, or it cannot carry them)
+    quint64 refused = 0;      // publishes and subscribes refused (grammar, bounds, '$')
+    quint64 retainRefused = 0;// retained publications not kept (the store's bounds)
+};
+
+class TopicBus
+{
+public:
+    TopicBus(const BrokerConfig &config, const NameRegistry &registry, Router &router);
+    ~TopicBus();
+    TopicBus(const TopicBus &) = delete;
+    TopicBus &operator=(const TopicBus &) = delete;
+
+    const TopicSettings &settings() const;
+
+    struct Answer
+    {
+        ErrorCode result = ErrorCode::None;
+        quint32 count = 0;
+        QString text;
+    };
+    // Adds `filter` for `endpoint`; count: retained publications it matches, which the caller
+    // sends with sendRetained() right after its ack.
+    Answer subscribe(Endpoint &endpoint, QByteArrayView filter);
+    Answer unsubscribe(Endpoint &endpoint, QByteArrayView filter);
+    // The retained publications matching `filter`, each as a Publication with RetainFlag, through
+    // the endpoint's output bound (one that does not fit is counted, not queued).
+    void sendRetained(Endpoint &endpoint, QByteArrayView filter);
+
+    struct Outcome
+    {
+        ErrorCode result = ErrorCode::None;
+        quint32 delivered = 0;
+        quint32 notTaken = 0;
+        QString text;
+    };
+    // A publication from `publisher` (its registered name is stamped as the source).
+    // `fromBroker`: the broker's own publication, which may use a '$' topic; a client's may not.
+    Outcome publish(Endpoint &publisher, QByteArrayView topic, QByteArrayView message, bool retain,
+                    quint32 messageId, bool fromBroker = false);
+
+    // The topic a message to `name` publishes to (config publish_names), or empty.
+    QByteArrayView topicForName(QByteArrayView name) const
+    {
+        if (Q_LIKELY(m_publishNames.isEmpty()))
+            return {};
+        const auto it = m_publishNames.constFind(QByteArray::fromRawData(name.data(), name.size()));
+        return it == m_publishNames.constEnd() ? QByteArrayView() : QByteArrayView(*it);
+    }
+
+    // The endpoint is going away: its subscriptions go with it.
+    void endpointGone(Endpoint &endpoint);
+
+    int subscriptionsOf(const Endpoint &endpoint) const;
+    quint64 notTakenBy(const Endpoint &endpoint) const;
+    int subscriptionCount() const { return m_tree.size(); }
+    int retainedCount() const { return int(m_retained.size()); }
+    qint64 retainedBytes() const { return m_retainedBytes; }
+    const TopicCounters &counters() const { return m_counters; }
+
+private:
+    struct Retained
+    {
+        QByteArray publisher;
+        QByteArray message;
+        quint32 messageId = 0;
+    };
+    bool offer(Endpoint &to, const char *bytes, size_t size);
+    bool deliverTo(Endpoint &to, Endpoint &publisher, QByteArrayView message, quint32 messageId);
+    Answer checkFilter(QByteArrayView filter) const;
+    bool retain(Endpoint &publisher, QByteArrayView topic, QByteArrayView message, quint32 messageId, QString *why);
+
+    const BrokerConfig &m_config;
+    const NameRegistry &m_registry;
+    Router &m_router;
+    TopicTree m_tree;
+    QHash<const Endpoint *, TopicSubscriber *> m_subscribers;
+    QList<TopicSubscriber *> m_named; // from the config, for the broker's life
+    QHash<QByteArray, QByteArray> m_publishNames;
+    QHash<QByteArray, Retained> m_retained;
+    qint64 m_retainedBytes = 0;
+    quint64 m_sequence = 0;
+    QByteArray m_encoded; // the one Publication frame of the publication being fanned out
+    std::vector<TopicSubscriber *> m_matched;
+    TopicCounters m_counters;
+};
+
+} // namespace Kennel
