@@ -19,6 +19,14 @@ struct HoldLimits
     std::chrono::milliseconds ttl{30000}; // from holding to expiry
 };
 
+// The bounds of what one acknowledging receiver's connection keeps unacknowledged (PROTOCOL §5.7):
+// past them it is answered target_queue_full, as for a full output queue.
+struct UnackedLimits
+{
+    int maxCount = 10000;               // Deliver frames
+    qint64 maxBytes = 4 * 1024 * 1024;  // their whole frames' bytes
+};
+
 struct HoldSettings
 {
     bool enabled = true;
@@ -29,6 +37,8 @@ struct HoldSettings
     std::chrono::milliseconds lostWindow{10000};
     // Names expected back at any time (a program started by something other than the broker).
     QList<QByteArray> names;
+    // What an acknowledging receiver may leave unacknowledged ([hold] unacked_max_count, unacked_max_bytes).
+    UnackedLimits unacked;
 };
 
 } // namespace Kennel

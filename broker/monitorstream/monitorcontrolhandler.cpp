@@ -125,6 +125,7 @@ MonitorControlResult MonitorControlHandler::sendTestMessage(const QByteArray &ta
     case DeliveryStatus::DroppedNameBytes:
     case DeliveryStatus::DroppedTotal:
     case DeliveryStatus::StartFailed:
+    case DeliveryStatus::Unacknowledged:
         break;
     }
     return result(ErrorCode::NotPermitted, QStringLiteral("%1: not delivered to '%2'").arg(statusText, printable(target)));

@@ -9,6 +9,7 @@
 #include "holdsink.h"
 #include "nameregistry.h"
 #include "names.h"
+#include "receiveracks.h"
 #include "router.h"
 #include "session.h"
 #include "watchedsession.h"
@@ -51,6 +52,9 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
         return;
     case FrameType::WatchdogRegister:
         watchdogRegister(session, frame);
+        return;
+    case FrameType::DeliverAck:
+        ReceiverAcks::acknowledge(session, frame, m_ctx.registry);
         return;
     case FrameType::Welcome:
     case FrameType::Deliver:
@@ -125,6 +129,8 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     session.setClaimedPid(hello->pid);
     if (hello->features)
         session.setFeatures(*hello->features & Wire::KnownFeatures);
+    if (session.features() & FeatureDeliverAck)
+        ReceiverAcks::start(session, m_ctx.config.hold.unacked);
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
     endEvicted(claim, frame.source, session);
     switch (claim.outcome) {
@@ -221,6 +227,8 @@ void NativeHandler::send(Session &session, const FrameView &frame)
         return;
     }
     const DeliveryStatus status = m_ctx.router.routeNative(session, frame.target, frame.messageId, frame.payload, wantStatus);
+    if (status == DeliveryStatus::Delivered && m_ctx.router.statusDeferred())
+        return; // PROTOCOL: `delivered` when the receiver acknowledges it
     if (Q_UNLIKELY(status >= DeliveryStatus::Held)) {
         // PROTOCOL: `held` only to a sender that negotiated held_status; others hear the final status alone.
         if (const std::optional<DeliveryStatus> said = statusForSender(status, session.features() & FeatureHeldStatus))

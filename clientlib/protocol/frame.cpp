@@ -23,6 +23,7 @@ const char *frameTypeName(FrameType type)
     case FrameType::Send: return "send";
     case FrameType::Deliver: return "deliver";
     case FrameType::DeliveryStatus: return "delivery_status";
+    case FrameType::DeliverAck: return "deliver_ack";
     case FrameType::WatchdogRegister: return "watchdog_register";
     case FrameType::WatchdogFeed: return "watchdog_feed";
     case FrameType::WatchdogAck: return "watchdog_ack";
@@ -54,6 +55,7 @@ const char *deliveryStatusName(DeliveryStatus status)
     case DeliveryStatus::DroppedNameBytes: return "dropped_name_bytes";
     case DeliveryStatus::DroppedTotal: return "dropped_total";
     case DeliveryStatus::StartFailed: return "start_failed";
+    case DeliveryStatus::Unacknowledged: return "unacknowledged";
     }
     return "unknown";
 }

@@ -40,6 +40,7 @@ enum class FrameType : quint8 {
     Send = 0x10,             // client -> broker: deliver payload to target
     Deliver = 0x11,          // broker -> client: a message for you, stamped with its sender
     DeliveryStatus = 0x12,   // broker -> sender: what became of message `messageId`
+    DeliverAck = 0x13,       // client -> broker: my application has processed this many Delivers (PROTOCOL §5.7)
     WatchdogRegister = 0x20, // client -> broker: watch me (interval, allowed misses, action)
     WatchdogFeed = 0x21,     // client -> broker: I am alive
     WatchdogAck = 0x22,      // broker -> client: watchdog registration accepted, effective terms
@@ -61,10 +62,11 @@ enum Feature : quint32 {
     NoFeatures = 0,
     FeatureWatchdog = 0x00000001, // the broker serves WatchdogRegister/Feed/Ack (PROTOCOL §4.4)
     FeatureHeldStatus = 0x00000002, // a held message is answered `held` at once, then its final status (PROTOCOL §5.4)
+    FeatureDeliverAck = 0x00000004, // the client acknowledges Delivers; unacknowledged ones are kept for its name (PROTOCOL §5.7)
 };
 namespace Wire {
 // The features this version of the library knows.
-constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus;
+constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureDeliverAck;
 // Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
 constexpr quint8 HelloHasFeatures = 0x01;
 constexpr quint16 WelcomeHasFeatures = 0x0001;
@@ -92,6 +94,8 @@ enum class DeliveryStatus : quint16 {
     DroppedNameBytes = 11,// not held: it would take the target's held bytes past [hold] max_bytes
     DroppedTotal = 12,    // not held: it would take all held messages past [hold] total_bytes
     StartFailed = 13,     // held for an on-demand service whose start failed (PROTOCOL §5.4)
+    // Receiver acknowledgement (PROTOCOL §5.7).
+    Unacknowledged = 21,  // handed to an acknowledging receiver whose connection ended without acknowledging it, and its name is not expected back
 };
 
 // Error frame codes (PROTOCOL §4.3). Codes below 1000 travel on the wire; the client library

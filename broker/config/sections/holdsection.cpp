@@ -29,6 +29,13 @@ const NumericKey holdTable[] = {
     {"hold", "lost_window_ms", nullptr, nullptr, nullptr, ValueKind::MillisOrOff, 1, 86400000,
      [](const BrokerConfig &c) -> qint64 { return c.hold.lostWindow.count(); },
      [](BrokerConfig &c, qint64 v) { c.hold.lostWindow = std::chrono::milliseconds(v); }},
+    // Receiver acknowledgement (PROTOCOL §5.7): what one acknowledging connection may leave unacknowledged.
+    {"hold", "unacked_max_count", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1000000,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.unacked.maxCount; },
+     [](BrokerConfig &c, qint64 v) { c.hold.unacked.maxCount = int(v); }},
+    {"hold", "unacked_max_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 1024, GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.unacked.maxBytes; },
+     [](BrokerConfig &c, qint64 v) { c.hold.unacked.maxBytes = v; }},
 };
 
 } // namespace

@@ -82,9 +82,12 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(int(KENNEL_FRAME_DELIVERY_STATUS), int(FrameType::DeliveryStatus));
     QCOMPARE(int(KENNEL_FRAME_MONITOR_LAST), int(FrameType::MonitorLast));
     QCOMPARE(KENNEL_FLAG_WANT_DELIVERY_STATUS, quint32(WantDeliveryStatus));
-    // The C library leaves held_status out on purpose (its status callback is called once per message).
-    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~FeatureHeldStatus));
+    // The C library leaves held_status out on purpose (its status callback is called once per message),
+    // and deliver_ack (it does not acknowledge: its receivers keep the old `delivered`, PROTOCOL §5.7).
+    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureDeliverAck)));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
+    QCOMPARE(KENNEL_FEATURE_DELIVER_ACK, quint32(FeatureDeliverAck));
+    QCOMPARE(int(KENNEL_FRAME_DELIVER_ACK), int(FrameType::DeliverAck));
     QCOMPARE(int(KENNEL_ERROR_IDLE_TIMEOUT), int(ErrorCode::IdleTimeout));
     QCOMPARE(int(KENNEL_STATUS_SHUTTING_DOWN), int(DeliveryStatus::ShuttingDown));
     QCOMPARE(int(KENNEL_STATUS_START_FAILED), int(DeliveryStatus::StartFailed));
@@ -371,6 +374,7 @@ void tst_CWire::namesOfCodesMatch()
         QCOMPARE(kennel_error_code_name(quint16(c)), errorCodeName(ErrorCode(c)));
     for (int s = 0; s < 20; ++s)
         QCOMPARE(kennel_delivery_status_name(quint16(s)), deliveryStatusName(DeliveryStatus(s)));
+    QCOMPARE(kennel_delivery_status_name(KENNEL_STATUS_UNACKNOWLEDGED), deliveryStatusName(DeliveryStatus::Unacknowledged));
 }
 
 QTEST_APPLESS_MAIN(tst_CWire)

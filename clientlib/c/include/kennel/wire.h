@@ -37,6 +37,7 @@ enum kennel_frame_type {
     KENNEL_FRAME_SEND = 0x10,
     KENNEL_FRAME_DELIVER = 0x11,
     KENNEL_FRAME_DELIVERY_STATUS = 0x12,
+    KENNEL_FRAME_DELIVER_ACK = 0x13,
     KENNEL_FRAME_WATCHDOG_REGISTER = 0x20,
     KENNEL_FRAME_WATCHDOG_FEED = 0x21,
     KENNEL_FRAME_WATCHDOG_ACK = 0x22,
@@ -52,6 +53,9 @@ enum kennel_frame_type {
 /* `held` at once, then the final status (PROTOCOL §5.4). Not listed by this library: its status
  * callback promises one call per message, so it hears the final status only. */
 #define KENNEL_FEATURE_HELD_STATUS 0x00000002u
+/* Receiver acknowledgement (PROTOCOL §5.7). Not listed by this library: it does not acknowledge,
+ * so its receivers keep the old `delivered` (queued) and what a dead process had queued is lost. */
+#define KENNEL_FEATURE_DELIVER_ACK 0x00000004u
 #define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
@@ -74,7 +78,9 @@ enum kennel_delivery_status {
     KENNEL_STATUS_DROPPED_NAME_COUNT = 10,
     KENNEL_STATUS_DROPPED_NAME_BYTES = 11,
     KENNEL_STATUS_DROPPED_TOTAL = 12,
-    KENNEL_STATUS_START_FAILED = 13
+    KENNEL_STATUS_START_FAILED = 13,
+    /* Receiver acknowledgement (PROTOCOL §5.7). */
+    KENNEL_STATUS_UNACKNOWLEDGED = 21
 };
 
 /* Error frame codes (PROTOCOL §4.3); unknown codes must be kept, not refused. */
