@@ -122,7 +122,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyWatchdog(settings, layout, pass);
     applyServices(settings, layout, info.absoluteDir(), pass);
     applyMonitor(settings, info.absoluteDir(), pass);
-    applyHold(settings, pass);
+    applyHold(settings, layout, pass);
 }
 
 // The flags, in the order of their errors; a new section's flags go in here.

@@ -23,6 +23,7 @@ inline const QString GroupMonitor = QStringLiteral("monitor");
 inline const QString GroupSupervisor = QStringLiteral("supervisor");
 inline const QString GroupHold = QStringLiteral("hold");
 inline const QString ServiceGroupPrefix = QStringLiteral("service.");
+inline const QString HoldGroupPrefix = QStringLiteral("hold.");
 
 // The flags that are not rows of the numeric table.
 inline const QString OptConfig = QStringLiteral("config");

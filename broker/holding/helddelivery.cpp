@@ -135,7 +135,7 @@ DeliveryStatus HeldDelivery::offer(Endpoint &sender, QByteArrayView target, quin
         ++m_counters.fromLegacy;
 
     // A bound refuses the newest (this message): the router counts and logs it like any drop.
-    const HoldTable::Verdict verdict = m_table.hold(std::move(message), m_config.hold.limits, now);
+    const HoldTable::Verdict verdict = m_table.hold(std::move(message), m_config.hold.limitsFor(target), now);
     if (verdict == HoldTable::Verdict::Held && !m_expiryTimer.isActive())
         scheduleExpiry();
     const DeliveryStatus status = statusOf(verdict);
@@ -375,7 +375,7 @@ void HeldDelivery::reholdUnacknowledged(Session &session)
     }
     // The verdicts need the messages after holdFront() has taken them.
     std::vector<HoldTable::Message> copies = messages;
-    const std::vector<HoldTable::Verdict> verdicts = m_table.holdFront(std::move(messages), m_config.hold.limits, now);
+    const std::vector<HoldTable::Verdict> verdicts = m_table.holdFront(std::move(messages), m_config.hold.limitsFor(session.name()), now);
     size_t held = 0;
     for (size_t i = 0; i < copies.size(); ++i) {
         const DeliveryStatus status = statusOf(verdicts[i]);

@@ -30,6 +30,7 @@ private slots:
     void heldAgainWithinTheBounds();
     void ledgerAcknowledgesCumulativelyAcrossItsRing();
     void ledgerBoundsAtTheirEdges();
+    void holdPatternsMatchWholeNames();
 
 private:
     static HoldTable::Message message(const QByteArray &target, int id, int size = 1)
@@ -296,6 +297,23 @@ void tst_Holding::ledgerAcknowledgesCumulativelyAcrossItsRing()
         QCOMPARE(rest[size_t(i)].frame, QByteArray::number(recorded - 6 + quint32(i)));
     QCOMPARE(ledger.count(), size_t(0));
     QCOMPARE(ledger.bytes(), size_t(0));
+}
+
+void tst_Holding::holdPatternsMatchWholeNames()
+{
+    QVERIFY(holdPatternMatches("sensor*", "sensor"));
+    QVERIFY(holdPatternMatches("sensor*", "sensor-42"));
+    QVERIFY(!holdPatternMatches("sensor*", "a-sensor"));
+    QVERIFY(holdPatternMatches("*", ""));
+    QVERIFY(holdPatternMatches("*-gw", "north-gw"));
+    QVERIFY(!holdPatternMatches("*-gw", "north-gw2"));
+    QVERIFY(holdPatternMatches("s?", "s1"));
+    QVERIFY(!holdPatternMatches("s?", "s"));
+    QVERIFY(!holdPatternMatches("s?", "s12"));
+    QVERIFY(holdPatternMatches("a*b*c", "a-b-b-c"));
+    QVERIFY(!holdPatternMatches("a*b*c", "a-c-b"));
+    QVERIFY(holdPatternMatches("exact", "exact"));
+    QVERIFY(!holdPatternMatches("exact", "exac"));
 }
 
 void tst_Holding::ledgerBoundsAtTheirEdges()
