@@ -6,6 +6,7 @@
 // work per message — counters, checks, encoding — without the syscalls that carry it.
 #include "brokerconfig.h"
 #include "brokercontext.h"
+#include "deliveryledger.h"
 #include "eventpoller.h"
 #include "nameregistry.h"
 #include "router.h"
@@ -145,18 +146,26 @@ BENCHMARK(BM_NameRegistryFindMissing);
 
 // Router::routeNative from one sender to `targets` receivers in turn, among `names` registered
 // names: targets = 1 is the cache-hit path, more than 1 misses the cache on every message.
-void routeNative(benchmark::State &state, int targets, int names)
+// `acked`: the receivers acknowledge (PROTOCOL §5.7): every Deliver is also kept in their ledger,
+// and released by an acknowledgement every AckEvery messages (one per read, as KennelClient does).
+void routeNative(benchmark::State &state, int targets, int names, bool acked = false)
 {
+    constexpr quint32 AckEvery = 16;
     const qsizetype payloadSize = state.range(0);
     Tables tables;
     Session *sender = tables.addClient("bench-sender", false);
     std::vector<QByteArray> targetNames;
+    std::vector<Session *> receivers;
     for (int i = 0; i < targets; ++i) {
         targetNames.push_back(clientName(i));
-        if (!tables.addClient(targetNames.back(), true)) {
+        Session *receiver = tables.addClient(targetNames.back(), true);
+        if (!receiver) {
             state.SkipWithError("could not set up a receiver (socketpair or epoll)");
             return;
         }
+        if (acked)
+            receiver->keepUnacknowledged(std::make_unique<DeliveryLedger>(UnackedLimits{}));
+        receivers.push_back(receiver);
     }
     for (int i = targets; i < names; ++i)
         tables.addClient(clientName(i), false);
@@ -175,6 +184,11 @@ void routeNative(benchmark::State &state, int targets, int names)
         if (Q_UNLIKELY(status != DeliveryStatus::Delivered)) {
             state.SkipWithError(deliveryStatusName(status));
             break;
+        }
+        if (acked && id % AckEvery == 0) {
+            for (Session *receiver : receivers)
+                receiver->unacked->acknowledge(quint32(receiver->unacked->acknowledged() + receiver->unacked->count()),
+                                               [](const char *, size_t, quint64) {});
         }
         if (++t == targetNames.size())
             t = 0;
@@ -197,5 +211,9 @@ BENCHMARK(BM_RouteNativeCacheHit)->Arg(16)->Arg(500);
 
 void BM_RouteNativeCacheMiss(benchmark::State &state) { routeNative(state, 64, 1000); }
 BENCHMARK(BM_RouteNativeCacheMiss)->Arg(16)->Arg(500);
+
+// The cache-hit path to a receiver that acknowledges every 16 messages (PROTOCOL §5.7).
+void BM_RouteNativeAcked(benchmark::State &state) { routeNative(state, 1, 1000, true); }
+BENCHMARK(BM_RouteNativeAcked)->Arg(16)->Arg(500);
 
 } // namespace

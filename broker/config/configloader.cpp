@@ -125,7 +125,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyWatchdog(settings, layout, pass);
     applyServices(settings, layout, info.absoluteDir(), pass);
     applyMonitor(settings, info.absoluteDir(), pass);
-    applyHold(settings, pass);
+    applyHold(settings, layout, pass);
     applyBridge(settings, info.absoluteDir(), pass);
     applyTopics(settings, pass);
 }

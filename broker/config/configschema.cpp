@@ -36,7 +36,7 @@ const GroupKeys groupKeys[] = {
 };
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [calls], [bridge], [topics])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [hold.PATTERN], [calls], [bridge], [topics])");
 
 } // namespace
 
@@ -142,6 +142,13 @@ void checkKeyNames(const QSettings &settings, QStringList *errors)
                 errors->append(key + QStringLiteral(": unknown key (keys in [service.NAME]: ")
                                + serviceKeys().join(QStringLiteral(", ")) + QLatin1Char(')'));
             }
+            continue;
+        }
+        // [hold.PATTERN]: a name pattern's own bounds, checked as they are read (holdsection).
+        if (group.startsWith(HoldGroupPrefix) && group.size() > HoldGroupPrefix.size()) {
+            static const QStringList patternKeys{QStringLiteral("max_count"), QStringLiteral("max_bytes"), QStringLiteral("ttl_ms")};
+            if (!patternKeys.contains(name))
+                errors->append(key + QStringLiteral(": unknown key (keys in [hold.PATTERN]: ") + patternKeys.join(QStringLiteral(", ")) + QLatin1Char(')'));
             continue;
         }
         if (!knownGroups().contains(group)) {

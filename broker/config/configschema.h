@@ -24,6 +24,7 @@ inline const QString GroupSupervisor = QStringLiteral("supervisor");
 inline const QString GroupHold = QStringLiteral("hold");
 inline const QString GroupCalls = QStringLiteral("calls");
 inline const QString ServiceGroupPrefix = QStringLiteral("service.");
+inline const QString HoldGroupPrefix = QStringLiteral("hold.");
 
 // The flags that are not rows of the numeric table.
 inline const QString OptConfig = QStringLiteral("config");

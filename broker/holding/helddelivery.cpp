@@ -3,6 +3,7 @@
 
 #include "brokerconfig.h"
 #include "clientwatchdog.h"
+#include "deliveryledger.h"
 #include "framecodec.h"
 #include "legacyframe.h"
 #include "memorybudget.h"
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace Kennel {
 
@@ -133,7 +135,7 @@ DeliveryStatus HeldDelivery::offer(Endpoint &sender, QByteArrayView target, quin
         ++m_counters.fromLegacy;
 
     // A bound refuses the newest (this message): the router counts and logs it like any drop.
-    const HoldTable::Verdict verdict = m_table.hold(std::move(message), m_config.hold.limits, now);
+    const HoldTable::Verdict verdict = m_table.hold(std::move(message), m_config.hold.limitsFor(target), now);
     if (verdict == HoldTable::Verdict::Held && !m_expiryTimer.isActive())
         scheduleExpiry();
     const DeliveryStatus status = statusOf(verdict);
@@ -218,6 +220,10 @@ void HeldDelivery::registered(Session &holder)
     // In order, and before anything newer: nothing else runs between registration and here.
     for (const HoldTable::Message &message : held) {
         const DeliveryStatus status = deliverTo(holder, message);
+        if (status == DeliveryStatus::Held) {
+            ++m_counters.delivered; // to an acknowledging holder: its sender is told at the acknowledgement
+            continue;
+        }
         if (status == DeliveryStatus::Delivered) {
             ++m_counters.delivered;
         } else {
@@ -251,7 +257,8 @@ DeliveryStatus HeldDelivery::deliverTo(Session &receiver, const HoldTable::Messa
     const size_t largestDeliver = size_t(m_config.maxFrameSize) + size_t(Wire::MaxNameLength);
     if (frameSize > std::max(bound, largestDeliver))
         return DeliveryStatus::TooLargeForTarget;
-    if (receiver.pendingOutput() + frameSize > bound && receiver.pendingOutput() != 0)
+    if ((receiver.pendingOutput() + frameSize > bound && receiver.pendingOutput() != 0)
+        || (receiver.unacked && receiver.unacked->isFull(frameSize)))
         return DeliveryStatus::TargetQueueFull;
     char *dst = receiver.reserveOutput(frameSize);
     if (!dst)
@@ -269,6 +276,13 @@ DeliveryStatus HeldDelivery::deliverTo(Session &receiver, const HoldTable::Messa
         p += message.target.size();
         if (!payload.isEmpty())
             std::memcpy(p, payload.data(), size_t(payload.size()));
+        // PROTOCOL: an acknowledging holder keeps it, and its sender hears `delivered` at the acknowledgement.
+        if (receiver.unacked && receiver.unacked->record(dst, frameSize, message.senderConnection)) {
+            receiver.commitOutput(frameSize);
+            ++receiver.counters.messagesOut;
+            receiver.counters.bytesOut += quint64(payload.size());
+            return DeliveryStatus::Held; // "still held": by the ledger, until acknowledged
+        }
     }
     receiver.commitOutput(frameSize);
     ++receiver.counters.messagesOut;
@@ -314,7 +328,7 @@ void HeldDelivery::expireDue()
     scheduleExpiry();
 }
 
-void HeldDelivery::connectionClosed(const Session &session)
+void HeldDelivery::connectionClosed(Session &session)
 {
     if (session.kind() != Session::Kind::Client && session.kind() != Session::Kind::LegacyReceiver)
         return;
@@ -330,6 +344,69 @@ void HeldDelivery::connectionClosed(const Session &session)
     default:
         break;
     }
+    if (session.unacked && session.unacked->count() > 0)
+        reholdUnacknowledged(session);
+}
+
+void HeldDelivery::reholdUnacknowledged(Session &session)
+{
+    std::vector<DeliveryLedger::Entry> entries = session.unacked->takeAll();
+    const Clock::time_point now = Clock::now();
+    const Session::CloseReason reason = session.closeReason();
+    // Taken over: the name's new holder is registering right now and is flushed what is held.
+    const bool expected = m_config.hold.enabled && reason != Session::CloseReason::Shutdown
+                          && (reason == Session::CloseReason::TakenOver || m_expected.isExpected(session.name(), now));
+    std::vector<HoldTable::Message> messages;
+    messages.reserve(entries.size());
+    for (const DeliveryLedger::Entry &entry : entries) {
+        const DecodeResult decoded = decodeFrame(entry.frame, std::numeric_limits<quint32>::max());
+        if (decoded.error != DecodeError::None)
+            continue; // never: the ledger keeps frames as the broker wrote them
+        HoldTable::Message message;
+        message.target = session.name();
+        message.source = decoded.frame.source.toByteArray();
+        message.payload = decoded.frame.payload.toByteArray();
+        message.messageId = decoded.frame.messageId;
+        message.senderConnection = entry.senderConnection;
+        if (const NameEntry *sender = m_registry.find(message.source)) {
+            const auto *connection = dynamic_cast<const Session *>(sender->receiver);
+            message.senderHearsHeld = connection && connection->id() == entry.senderConnection
+                                      && (connection->features() & FeatureHeldStatus);
+        }
+        messages.push_back(std::move(message));
+    }
+    if (!expected) {
+        const DeliveryStatus status = reason == Session::CloseReason::Shutdown ? DeliveryStatus::ShuttingDown
+                                                                               : DeliveryStatus::Unacknowledged;
+        m_counters.unacknowledged += messages.size();
+        qCWarning(lcHold).noquote() << session.describe() << "ended with" << messages.size()
+                                    << "unacknowledged message(s); its name is not expected back: answered"
+                                    << deliveryStatusName(status);
+        for (const HoldTable::Message &message : messages)
+            tell(message, status);
+        return;
+    }
+    // The verdicts need the messages after holdFront() has taken them.
+    std::vector<HoldTable::Message> copies = messages;
+    const std::vector<HoldTable::Verdict> verdicts = m_table.holdFront(std::move(messages), m_config.hold.limitsFor(session.name()), now);
+    size_t held = 0;
+    for (size_t i = 0; i < copies.size(); ++i) {
+        const DeliveryStatus status = statusOf(verdicts[i]);
+        if (status == DeliveryStatus::Held) {
+            ++held;
+        } else {
+            ++m_counters.unacknowledged;
+            logOutcome(copies[i], status, "when held again");
+        }
+        tell(copies[i], status);
+    }
+    m_counters.reheld += held;
+    qCInfo(lcHold).noquote() << session.describe() << "ended with" << copies.size()
+                             << "unacknowledged message(s):" << held << "held again for its name";
+    scheduleExpiry();
+    const QByteArray name = session.name();
+    if (held && m_onDemand.contains(name) && !m_starting.contains(name))
+        QMetaObject::invokeMethod(this, [this, name] { maybeStartOnDemand(name); }, Qt::QueuedConnection);
 }
 
 void HeldDelivery::shutdown()

@@ -49,6 +49,8 @@ public:
         quint64 untold = 0;         // a final status whose sender had gone by then
         quint64 onDemandStarts = 0; // on-demand services started by a held message
         quint64 startFailures = 0;  // of which did not register (exit, start limit, start_timeout_ms)
+        quint64 reheld = 0;         // unacknowledged by a receiver whose connection ended, held again for its name
+        quint64 unacknowledged = 0; // unacknowledged, and not held again (not expected back, or a hold bound)
     };
 
     HeldDelivery(const BrokerConfig &config, const NameRegistry &registry, MemoryBudget &budget, QObject *parent = nullptr);
@@ -62,7 +64,9 @@ public:
     // `holder` has just registered its name (after its Welcome): deliver what is held for it.
     void registered(Session &holder);
     // A registered connection closed: without a goodbye its name is expected back for a while.
-    void connectionClosed(const Session &session);
+    // An acknowledging receiver's unacknowledged messages are held again for its name if it is
+    // expected back, or their senders are told `unacknowledged` (PROTOCOL §5.7).
+    void connectionClosed(Session &session);
     // The broker stops: every held message is answered `shutting_down` (to senders still there).
     void shutdown();
     // For calls (broker/calls/): a call to `name`, which nobody holds, may wait for it when it is
@@ -81,7 +85,11 @@ public:
     const Counters &counters() const { return m_counters; }
 
 private:
+    // Delivered, or Held when an acknowledging receiver's ledger keeps it (its sender is told at
+    // the acknowledgement, PROTOCOL ), or why it could not be written.
     DeliveryStatus deliverTo(Session &receiver, const HoldTable::Message &message);
+    // What an acknowledging receiver left unacknowledged when its connection ended (PROTOCOL ).
+    void reholdUnacknowledged(Session &session);
     void tell(const HoldTable::Message &message, DeliveryStatus status);
     void expireDue();
     void scheduleExpiry();

@@ -55,6 +55,58 @@ HoldTable::Verdict HoldTable::hold(Message message, const HoldLimits &limits, Cl
     return Verdict::Held;
 }
 
+std::vector<HoldTable::Verdict> HoldTable::holdFront(std::vector<Message> messages, const HoldLimits &limits,
+                                                     Clock::time_point now)
+{
+    std::vector<Verdict> verdicts;
+    verdicts.reserve(messages.size());
+    if (messages.empty())
+        return verdicts;
+    auto it = m_queues.find(keyOf(messages.front().target));
+    if (it == m_queues.end()) {
+        auto queue = std::make_unique<Queue>();
+        queue->name = messages.front().target;
+        const std::string_view key = keyOf(queue->name);
+        it = m_queues.emplace(key, std::move(queue)).first;
+    }
+    Queue &queue = *it->second;
+    Clock::time_point expiresAt = now + limits.ttl;
+    if (!queue.messages.empty())
+        expiresAt = std::min(expiresAt, queue.messages.front().expiresAt);
+    std::deque<Message> kept;
+    for (Message &message : messages) {
+        const qint64 cost = message.cost();
+        Verdict verdict = Verdict::Held;
+        if (int(queue.messages.size() + kept.size()) >= limits.maxCount)
+            verdict = Verdict::OverNameCount;
+        else if (queue.bytes + cost > limits.maxBytes)
+            verdict = Verdict::OverNameBytes;
+        else if (m_total.limit() > 0 && m_total.used() + cost > m_total.limit())
+            verdict = Verdict::OverTotal;
+        verdicts.push_back(verdict);
+        switch (verdict) {
+        case Verdict::Held: break;
+        case Verdict::OverNameCount: ++m_counters.droppedNameCount; continue;
+        case Verdict::OverNameBytes: ++m_counters.droppedNameBytes; continue;
+        case Verdict::OverTotal: ++m_counters.droppedTotal; continue;
+        }
+        message.heldAt = now;
+        message.expiresAt = expiresAt;
+        queue.bytes += cost;
+        ++m_count;
+        m_bytes += cost;
+        m_total.add(cost);
+        ++m_counters.held;
+        ++m_counters.reheld;
+        kept.push_back(std::move(message));
+    }
+    if (kept.empty() && queue.messages.empty())
+        m_queues.erase(it);
+    else
+        queue.messages.insert(queue.messages.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+    return verdicts;
+}
+
 void HoldTable::release(const Message &message, Queue &queue)
 {
     const qint64 cost = message.cost();

@@ -70,6 +70,7 @@ public:
         quint64 droppedNameBytes = 0;
         quint64 droppedTotal = 0;
         quint64 startFailed = 0; // its on-demand service could not be started (answered start_failed)
+        quint64 reheld = 0;      // of `held`: unacknowledged by a receiver whose connection ended (holdFront)
     };
 
     // `total` is the broker-wide budget (BudgetLedger::heldMessages); a limit of 0 is no limit.
@@ -81,6 +82,12 @@ public:
     // Keeps `message` at the end of its target's queue, or says which bound refused it (the
     // message is then not kept). Sets heldAt and expiresAt from `now` and the limits' ttl.
     Verdict hold(Message message, const HoldLimits &limits, Clock::time_point now);
+    // Messages a receiver was handed and never acknowledged (PROTOCOL §5.7), for the front of
+    // their target's queue — they were sent before anything held for it now — in their order.
+    // Each is kept while the name's bounds and the total allow, counting what is held already;
+    // the answer is one verdict per message, in order. A re-held message expires at its ttl from
+    // now, or with the name's oldest held message if that is earlier (a queue expires front first).
+    std::vector<Verdict> holdFront(std::vector<Message> messages, const HoldLimits &limits, Clock::time_point now);
     // Everything held for `name`, oldest first; the name holds nothing afterwards.
     std::deque<Message> take(QByteArrayView name);
     // Everything held for `name`, whose on-demand service could not be started: as take(), but

@@ -127,6 +127,7 @@ MonitorControlResult MonitorControlHandler::sendTestMessage(const QByteArray &ta
     case DeliveryStatus::StartFailed:
     case DeliveryStatus::RemoteTimeout:
     case DeliveryStatus::RemoteDropped:
+    case DeliveryStatus::Unacknowledged:
         break;
     }
     return result(ErrorCode::NotPermitted, QStringLiteral("%1: not delivered to '%2'").arg(statusText, printable(target)));

@@ -4,6 +4,7 @@
 
 #include "brokercontext.h"
 #include "brokerconfig.h"
+#include "deliveryledger.h"
 #include "framecodec.h"
 #include "legacyframe.h"
 #include "legacyhandler.h"
@@ -80,6 +81,12 @@ Session::Session(BrokerContext &context, int fd, quint64 id, Transport transport
     , m_acceptedAt(std::chrono::steady_clock::now())
     , m_connectedSinceMs(QDateTime::currentMSecsSinceEpoch())
 {
+}
+
+void Session::keepUnacknowledged(std::unique_ptr<DeliveryLedger> ledger)
+{
+    m_ledger = std::move(ledger);
+    unacked = m_ledger.get();
 }
 
 Session::~Session()

@@ -17,11 +17,13 @@
 #include <QString>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 namespace Kennel {
 
 struct BrokerContext;
+class DeliveryLedger;
 class Session final : public PollHandler, public Endpoint, public TimedConnection, public Sheddable
 {
 public:
@@ -74,6 +76,9 @@ public:
     // The optional features both this client's Hello and the broker's Welcome listed (PROTOCOL §4.1.1).
     void setFeatures(quint32 features) { m_features = features; }
     quint32 features() const { return m_features; }
+    quint64 statusConnection() const override { return m_id; }
+    // The client negotiated deliver_ack (PROTOCOL §5.7): its Delivers are kept until acknowledged.
+    void keepUnacknowledged(std::unique_ptr<DeliveryLedger> ledger);
     // Unix only: the process that called connect() (SO_PEERCRED at accept). Shown to operators
     // as a hint; never a licence to signal (others may hold the socket now: peerProcess() says).
     void setConnectingPid(pid_t pid) { m_connectingPid = pid; }
@@ -208,6 +213,7 @@ private:
     pid_t m_connectingPid = 0;
     ByteQueue m_in;
     ByteQueue m_out;
+    std::unique_ptr<DeliveryLedger> m_ledger;
 };
 
 const char *closeReasonName(Session::CloseReason reason);

@@ -10,6 +10,7 @@
 #include "holdsink.h"
 #include "nameregistry.h"
 #include "names.h"
+#include "receiveracks.h"
 #include "router.h"
 #include "session.h"
 #include "topichandler.h"
@@ -53,6 +54,9 @@ void NativeHandler::handle(Session &session, const FrameView &frame)
         return;
     case FrameType::WatchdogRegister:
         watchdogRegister(session, frame);
+        return;
+    case FrameType::DeliverAck:
+        ReceiverAcks::acknowledge(session, frame, m_ctx.registry);
         return;
     case FrameType::Call:
     case FrameType::Reply:
@@ -144,6 +148,8 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     const quint32 offered = Wire::KnownFeatures & ~(topicsOffered(m_ctx) ? 0u : quint32(FeatureTopics));
     if (hello->features)
         session.setFeatures(*hello->features & offered);
+    if (session.features() & FeatureDeliverAck)
+        ReceiverAcks::start(session, m_ctx.config.hold.unacked);
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
     endEvicted(claim, frame.source, session);
     switch (claim.outcome) {
@@ -240,6 +246,8 @@ void NativeHandler::send(Session &session, const FrameView &frame)
         return;
     }
     const DeliveryStatus status = m_ctx.router.routeNative(session, frame.target, frame.messageId, frame.payload, wantStatus);
+    if (status == DeliveryStatus::Delivered && m_ctx.router.statusDeferred())
+        return; // PROTOCOL: `delivered` when the receiver acknowledges it
     if (Q_UNLIKELY(status >= DeliveryStatus::Held)) {
         // PROTOCOL: `held` only to a sender that negotiated held_status; others hear the final status alone.
         if (const std::optional<DeliveryStatus> said = statusForSender(status, session.features() & FeatureHeldStatus))

@@ -21,6 +21,7 @@ namespace Kennel {
 
 struct NameEntry;
 class NameRegistry;
+class DeliveryLedger;
 
 // A sender's last target, so a stream of messages to one peer costs a compare, not a hash lookup.
 // Valid while the registry's generation it was taken under is current (NameRegistry::generation()).
@@ -93,6 +94,11 @@ public:
     RouteCache routeCache;
     // Messages to this endpoint that were dropped (its queue was full, or too small for them).
     quint64 droppedTowards = 0;
+    // A receiver that acknowledges its Delivers (PROTOCOL §5.7): the router records each one here
+    // and its `delivered` waits for the acknowledgement. Null for every other endpoint.
+    DeliveryLedger *unacked = nullptr;
+    // The connection a later status for a message from this sender goes to; 0: none (PROTOCOL §5.7).
+    virtual quint64 statusConnection() const { return 0; }
 
 protected:
     Endpoint() = default;

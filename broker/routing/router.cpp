@@ -2,6 +2,7 @@
 #include "logging.h"
 
 #include "brokerconfig.h"
+#include "deliveryledger.h"
 #include "framecodec.h"
 #include "legacyframe.h"
 #include "nameregistry.h"
@@ -106,7 +107,8 @@ DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 
         return DeliveryStatus::TooLargeForTarget;
     }
     const size_t pending = receiver->pendingOutput();
-    if (pending + frameSize > bound && pending != 0) {
+    DeliveryLedger *const unacked = receiver->unacked;
+    if ((pending + frameSize > bound && pending != 0) || (Q_UNLIKELY(unacked) && unacked->isFull(frameSize))) {
         noteUndelivered(sender, target, payload, DeliveryStatus::TargetQueueFull, receiver);
         return DeliveryStatus::TargetQueueFull;
     }
@@ -119,6 +121,7 @@ DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 
     if (toLegacy) {
         const QByteArrayView msg = legacyMsgField ? QByteArrayView(legacyMsgField, Legacy::MsgFieldSize) : payload;
         Legacy::encode(dst, Legacy::Command::Forward, 0, target, source, msg);
+        m_statusDeferred = false;
     } else {
         writeHeader(dst, FrameType::Deliver, quint32(frameSize - Wire::HeaderSize), messageId,
                     quint8(source.size()), quint8(target.size()), NoFlags);
@@ -129,6 +132,10 @@ DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 
         p += target.size();
         if (!payload.isEmpty())
             std::memcpy(p, payload.data(), size_t(payload.size()));
+        // PROTOCOL §5.7: kept until the receiver acknowledges it; its sender hears `delivered` then.
+        m_statusDeferred = unacked != nullptr;
+        if (unacked && !unacked->record(dst, frameSize, wantStatus ? sender.statusConnection() : 0))
+            m_statusDeferred = false; // out of memory: not kept, said `delivered` now as before acknowledgements
     }
     receiver->commitOutput(frameSize);
 

@@ -53,6 +53,10 @@ public:
     void setHoldSink(HoldSink *hold) { m_hold = hold; }
     TrafficTap *tap() const { return m_tap; }
 
+    // The last message routed `delivered` went to a receiver that acknowledges (PROTOCOL §5.7):
+    // its sender's `delivered` waits for the acknowledgement, and the caller says nothing now.
+    bool statusDeferred() const { return m_statusDeferred; }
+
     void setShuttingDown(bool stopping) { m_shuttingDown = stopping; }
     const TrafficCounters &totals() const { return m_totals; }
     quint64 nextLegacyMessageId() { return ++m_legacyMessageIds; }
@@ -72,6 +76,7 @@ private:
     HoldSink *m_hold = nullptr;
     quint64 m_legacyMessageIds = 0;
     bool m_shuttingDown = false;
+    bool m_statusDeferred = false;
 };
 
 } // namespace Kennel

@@ -130,8 +130,10 @@ void ClientConnection::disconnectFromBroker()
         abandonQueue(); // a reconnect may have been pending
         return;
     }
-    if (isTransportUp())
+    if (isTransportUp()) {
+        framesHandled(); // what a slot processed before disconnecting is not held again (PROTOCOL)
         writeFrame(FrameType::Bye, 0, NoFlags, {}, {}, {});
+    }
     closeConnection(KennelClient::NoError, QString());
 }
 
@@ -139,6 +141,8 @@ void ClientConnection::shutdownSilently()
 {
     m_queue.clear();
     m_queuedBytes = 0;
+    if (isTransportUp())
+        framesHandled();
     shutdownQuietly();
 }
 
@@ -194,6 +198,9 @@ void ClientConnection::frameReceived(const Frame &frame)
     case FrameType::Deliver:
         if (!registered)
             break;
+        // Counted before the signal: a slot that disconnects (Bye) acknowledges the message it is
+        // handling too. The acknowledgement itself is written after the read (framesHandled()).
+        ++m_delivered;
         Q_EMIT q->messageReceived(frame.source, frame.payload, frame.messageId);
         return;
     case FrameType::DeliveryStatus: {
@@ -249,6 +256,15 @@ void ClientConnection::frameReceived(const Frame &frame)
                              latin1(QMetaEnum::fromType<KennelClient::State>().valueToKey(state))));
 }
 
+void ClientConnection::framesHandled()
+{
+    // PROTOCOL: cumulative, so one frame per read acknowledges every message it brought.
+    if (m_delivered == m_acknowledged || state != KennelClient::Registered || !(brokerFeatures & FeatureDeliverAck))
+        return;
+    if (writeFrame(FrameType::DeliverAck, m_delivered, NoFlags, {}, {}, {}))
+        m_acknowledged = m_delivered;
+}
+
 void ClientConnection::handleWelcome(const Frame &frame)
 {
     if (state != KennelClient::Registering) {
@@ -272,6 +288,7 @@ void ClientConnection::handleWelcome(const Frame &frame)
     brokerVersion = welcome->brokerVersion;
     brokerMaxFrameSize = welcome->maxFrameSize;
     brokerFeatures = welcome->features.value_or(NoFeatures); // an older broker: the version-1 core only
+    m_delivered = m_acknowledged = 0; // PROTOCOL: counted from the Welcome
     qCInfo(lcKennelClient).noquote() << "registered as" << QString::fromUtf8(name) << "at" << peerText();
 
     // What was sent while the link was down goes first, before anything a slot of the signals

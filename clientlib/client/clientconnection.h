@@ -62,6 +62,7 @@ protected:
     void attemptStarted() override;
     void transportReady() override;
     void frameReceived(const Frame &frame) override;
+    void framesHandled() override;
     void transportLost(Failure failure, const QString &text) override;
 
 private:
@@ -95,6 +96,11 @@ private:
     std::deque<QueuedSend> m_queue;
     qint64 m_queuedBytes = 0;
     quint64 m_refusedWhileDown = 0; // by the bound, since the link went down: logged once, summed up at registration
+
+    // Receiver acknowledgement (PROTOCOL §5.7): Deliver frames emitted to the application since
+    // the Welcome, and how many of them the broker has been told of. One DeliverAck per read.
+    quint32 m_delivered = 0;
+    quint32 m_acknowledged = 0;
 };
 
 } // namespace Kennel::Internal

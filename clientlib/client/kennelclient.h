@@ -249,6 +249,9 @@ Q_SIGNALS:
     void stateChanged(KennelClient::State state);
     void connected();                          // the transport is open; Hello is on its way
     void registered(const QByteArray &name);   // Welcome received: ready to send and receive
+    // Once every message a read brought has been emitted here, the client acknowledges them to the
+    // broker (PROTOCOL §5.7): their senders then hear `delivered`, and a message this process dies
+    // before receiving is held again for its name instead of being lost.
     void messageReceived(const QByteArray &source, const QByteArray &payload, quint32 messageId);
     void deliveryStatusReceived(quint32 messageId, const QByteArray &target,
                                 Kennel::DeliveryStatus status);

@@ -348,7 +348,9 @@ void FramedConnection::transportReadyRead()
                 transportLost(Failure::ProtocolViolation,
                               QStringLiteral("undecodable data from the broker: %1")
                                   .arg(QString::fromLatin1(decodeErrorName(e))));
+                return;
             }
+            framesHandled();
             return;
         }
         frameReceived(*frame);

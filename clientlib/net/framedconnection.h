@@ -153,6 +153,8 @@ protected:
     virtual void encryptionStarted() {}        // TLS handshake under way
     virtual void transportReady() = 0;         // open (and trusted): say Hello
     virtual void frameReceived(const Frame &frame) = 0;
+    // Every complete frame of one read has been handed to frameReceived() (e.g. to acknowledge them at once).
+    virtual void framesHandled() {}
     // The transport failed or timed out; the subclass ends the connection (endConnection()).
     virtual void transportLost(Failure failure, const QString &text) = 0;
 

@@ -23,6 +23,7 @@ const char *frameTypeName(FrameType type)
     case FrameType::Send: return "send";
     case FrameType::Deliver: return "deliver";
     case FrameType::DeliveryStatus: return "delivery_status";
+    case FrameType::DeliverAck: return "deliver_ack";
     case FrameType::Call: return "call";
     case FrameType::CallIncoming: return "call_incoming";
     case FrameType::Reply: return "reply";
@@ -64,6 +65,7 @@ const char *deliveryStatusName(DeliveryStatus status)
     case DeliveryStatus::DroppedNameBytes: return "dropped_name_bytes";
     case DeliveryStatus::DroppedTotal: return "dropped_total";
     case DeliveryStatus::StartFailed: return "start_failed";
+    case DeliveryStatus::Unacknowledged: return "unacknowledged";
     case DeliveryStatus::RemoteTimeout: return "remote_timeout";
     case DeliveryStatus::RemoteDropped: return "remote_dropped";
     }

@@ -40,6 +40,7 @@ enum class FrameType : quint8 {
     Send = 0x10,             // client -> broker: deliver payload to target
     Deliver = 0x11,          // broker -> client: a message for you, stamped with its sender
     DeliveryStatus = 0x12,   // broker -> sender: what became of message `messageId`
+    DeliverAck = 0x13,       // client -> broker: my application has processed this many Delivers (PROTOCOL §5.7)
     // Calls (PROTOCOL §5.6, feature `calls`): request/reply with a deadline, through the broker.
     Call = 0x14,             // caller -> broker: call `target` (payload: CallRequest)
     CallIncoming = 0x15,     // broker -> callee: a call for you, stamped with its caller (payload: CallRequest)
@@ -74,13 +75,14 @@ enum Feature : quint32 {
     NoFeatures = 0,
     FeatureWatchdog = 0x00000001, // the broker serves WatchdogRegister/Feed/Ack (PROTOCOL §4.4)
     FeatureHeldStatus = 0x00000002, // a held message is answered `held` at once, then its final status (PROTOCOL §5.4)
+    FeatureDeliverAck = 0x00000004, // the client acknowledges Delivers; unacknowledged ones are kept for its name (PROTOCOL §5.7)
     FeatureTopics = 0x00000008,     // Subscribe/Unsubscribe/Publish are served, Publications sent (PROTOCOL §5.5)
     FeatureCalls = 0x00000010,      // Call, CallIncoming, Reply, CallResult (PROTOCOL §5.6)
     FeatureRemoteNames = 0x00000020, // the broker bridges NAME@BOARD; remote_timeout/remote_dropped said as such (PROTOCOL §5.8)
 };
 namespace Wire {
 // The features this version of the library knows.
-constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureTopics | FeatureCalls | FeatureRemoteNames;
+constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureDeliverAck | FeatureTopics | FeatureCalls | FeatureRemoteNames;
 // Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
 constexpr quint8 HelloHasFeatures = 0x01;
 constexpr quint16 WelcomeHasFeatures = 0x0001;
@@ -111,6 +113,8 @@ enum class DeliveryStatus : quint16 {
     // Remote names NAME@BOARD across the bridge (PROTOCOL §5.8, docs/FLEET.md).
     RemoteTimeout = 19,   // no final status came back from the target's board within [bridge] status_timeout_ms
     RemoteDropped = 20,   // dropped from the bridge's spool at its byte bound before it was published
+    // Receiver acknowledgement (PROTOCOL §5.7).
+    Unacknowledged = 21,  // handed to an acknowledging receiver whose connection ended without acknowledging it, and its name is not expected back
 };
 
 // Error frame codes (PROTOCOL §4.3). Codes below 1000 travel on the wire; the client library

@@ -295,6 +295,15 @@ bool writeSession()
                     .to(2, frame(FrameType::Send, 1, {}, "alpha", "from gamma")).to(0, send)
                     .to(1, frame(FrameType::Send, 2, {}, "nobody", "lost", WantDeliveryStatus)).bytes());
     ok &= write(f, QStringLiteral("native-watchdog"), Script().to(0, hello("alpha")).to(0, terms).to(0, feed).to(0, feed).bytes());
+    // PROTOCOL §5.7: an acknowledging receiver, a partial acknowledgement, a crash with two left
+    // (held again for its name) and an acknowledgement beyond the count from its successor.
+    ok &= write(f, QStringLiteral("native-deliver-ack"),
+                Script().to(0, hello("alpha", Role::Client, {}, FeatureDeliverAck)).to(1, hello("beta"))
+                    .to(1, frame(FrameType::Send, 1, {}, "alpha", "one", WantDeliveryStatus))
+                    .to(1, frame(FrameType::Send, 2, {}, "alpha", "two", WantDeliveryStatus))
+                    .to(1, frame(FrameType::Send, 3, {}, "alpha", "three", WantDeliveryStatus))
+                    .to(0, frame(FrameType::DeliverAck, 1, {}, {}, {})).hangUp(0)
+                    .to(2, hello("alpha", Role::Client, {}, FeatureDeliverAck)).to(2, frame(FrameType::DeliverAck, 9, {}, {}, {})).bytes());
     ok &= write(f, QStringLiteral("native-ping-bye"),
                 Script().to(0, hello("alpha")).to(0, frame(FrameType::Ping, 3, {}, {}, "x")).to(0, frame(FrameType::Bye, 4, {}, {}, {})).bytes());
     ok &= write(f, QStringLiteral("native-name-taken"), Script().to(0, hello("alpha")).to(1, hello("alpha")).hangUp(0).to(2, hello("alpha")).bytes());

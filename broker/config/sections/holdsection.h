@@ -4,12 +4,14 @@
 
 #include "configpass.h"
 #include "configschema.h"
+#include "iniscan.h"
 
 namespace Kennel::Config {
 
 const QList<NumericKey> &holdNumericKeys();
 QStringList holdKeys();
 // enabled and names (the numeric keys are read with the shared table).
-void applyHold(const QSettings &settings, Pass &pass);
+// [hold.PATTERN] sections too, in file order (`layout`).
+void applyHold(const QSettings &settings, const IniLayout &layout, Pass &pass);
 
 } // namespace Kennel::Config

@@ -352,6 +352,7 @@ const char *kennel_frame_type_name(uint8_t type)
     case KENNEL_FRAME_SEND: return "send";
     case KENNEL_FRAME_DELIVER: return "deliver";
     case KENNEL_FRAME_DELIVERY_STATUS: return "delivery_status";
+    case KENNEL_FRAME_DELIVER_ACK: return "deliver_ack";
     case KENNEL_FRAME_WATCHDOG_REGISTER: return "watchdog_register";
     case KENNEL_FRAME_WATCHDOG_FEED: return "watchdog_feed";
     case KENNEL_FRAME_WATCHDOG_ACK: return "watchdog_ack";
@@ -403,5 +404,7 @@ const char *kennel_delivery_status_name(uint16_t status)
         "unknown", "unknown", "unknown", "unknown", "unknown", /* 14..18: not assigned here */
         "remote_timeout", "remote_dropped",
     };
+    if (status == KENNEL_STATUS_UNACKNOWLEDGED)
+        return "unacknowledged";
     return status < sizeof names / sizeof names[0] ? names[status] : "unknown";
 }

@@ -179,7 +179,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[supervisor], [service.NAME], [monitor], [hold], [calls], [bridge], [topics])");
+                            "[supervisor], [service.NAME], [monitor], [hold], [hold.PATTERN], [calls], [bridge], [topics])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
@@ -260,6 +260,7 @@ private slots:
     void callsSection();
     void bridgeSection();
     void topicsSection();
+    void holdPatternSections();
     void flagKeys_data();
     void flagKeys();
     void flagsOverrideFile();
@@ -874,6 +875,39 @@ void tst_ConfigLoader::callsSection()
     QCOMPARE(result.errors.size(), 3);
     result = ConfigLoader::loadFile(writeIni("[calls]\nmax_outstandin = 3\n"));
     QVERIFY(!result.ok());
+}
+
+// [hold.PATTERN]: bounds of their own for the names a pattern matches, the first in file order
+// winning, what a section leaves out taken from [hold]; the same ranges as [hold]'s at their edges.
+void tst_ConfigLoader::holdPatternSections()
+{
+    ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(
+        "[hold]\nmax_count = 50\nttl_ms = 2000\n"
+        "[hold.sensor-?]\nmax_count = 1\n"
+        "[hold.sensor*]\nmax_count = 1000000\nmax_bytes = 1\nttl_ms = 86400000\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const HoldSettings &h = result.config.hold;
+    QCOMPARE(h.overrides.size(), 2);
+    QCOMPARE(h.overrides.at(0).pattern, QByteArray("sensor-?"));
+    QCOMPARE(h.limitsFor("sensor-1").maxCount, 1);              // the first section that matches
+    QCOMPARE(h.limitsFor("sensor-1").ttl.count(), 2000);        // left out: [hold]'s
+    QCOMPARE(h.limitsFor("sensor-12").maxCount, 1000000);       // ? is one character: the second section
+    QCOMPARE(h.limitsFor("sensor-12").maxBytes, qint64(1));
+    QCOMPARE(h.limitsFor("sensor-12").ttl.count(), 86400000);
+    QCOMPARE(h.limitsFor("sensor").maxCount, 1000000);          // * matches nothing too
+    QCOMPARE(h.limitsFor("logger").maxCount, 50);               // no pattern: [hold]
+    QCOMPARE(h.limitsFor("a-sensor").maxCount, 50);             // patterns match whole names
+
+    result = ConfigLoader::loadFile(writeIni(
+        "[hold.a*]\nmax_count = 0\nmax_bytes = 2G\nttl_ms = 86400001\n[hold.b c]\nmax_count = 1\n[hold.d]\nnames = x\n"));
+    QVERIFY(!result.ok());
+    const QString errors = result.errors.join(QLatin1Char('\n'));
+    QVERIFY2(errors.contains(QLatin1String("hold.a*/max_count")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("hold.a*/max_bytes")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("hold.a*/ttl_ms")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("is not a name pattern")), qPrintable(errors));
+    QVERIFY2(errors.contains(QLatin1String("hold.d/names: unknown key")), qPrintable(errors));
+    QCOMPARE(result.errors.size(), 5);
 }
 
 void tst_ConfigLoader::flagKeys_data()

@@ -84,12 +84,16 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(KENNEL_FLAG_WANT_DELIVERY_STATUS, quint32(WantDeliveryStatus));
     // The C library leaves held_status out on purpose (its status callback is called once per message),
     // calls (libkennel has none yet), remote_names (it hears remote_timeout/remote_dropped as
-    // no_such_client), and topics (it does not speak them yet).
-    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames | FeatureTopics)));
+    // no_such_client), topics (it does not speak them yet), and deliver_ack (it does not
+    // acknowledge: its receivers keep the old `delivered`, PROTOCOL §5.7).
+    QCOMPARE(KENNEL_KNOWN_FEATURES,
+             quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames | FeatureTopics | FeatureDeliverAck)));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
     QCOMPARE(KENNEL_FEATURE_REMOTE_NAMES, quint32(FeatureRemoteNames));
     QCOMPARE(KENNEL_FEATURE_TOPICS, quint32(FeatureTopics));
     QCOMPARE(KENNEL_FEATURE_CALLS, quint32(FeatureCalls));
+    QCOMPARE(KENNEL_FEATURE_DELIVER_ACK, quint32(FeatureDeliverAck));
+    QCOMPARE(int(KENNEL_FRAME_DELIVER_ACK), int(FrameType::DeliverAck));
     QCOMPARE(int(KENNEL_FRAME_PUBLICATION), int(FrameType::Publication));
     QCOMPARE(int(KENNEL_ERROR_RETAINED_STORE_FULL), int(ErrorCode::RetainedStoreFull));
     QCOMPARE(int(KENNEL_ERROR_IDLE_TIMEOUT), int(ErrorCode::IdleTimeout));
@@ -378,6 +382,7 @@ void tst_CWire::namesOfCodesMatch()
         QCOMPARE(kennel_error_code_name(quint16(c)), errorCodeName(ErrorCode(c)));
     for (int s = 0; s < 20; ++s)
         QCOMPARE(kennel_delivery_status_name(quint16(s)), deliveryStatusName(DeliveryStatus(s)));
+    QCOMPARE(kennel_delivery_status_name(KENNEL_STATUS_UNACKNOWLEDGED), deliveryStatusName(DeliveryStatus::Unacknowledged));
 }
 
 QTEST_APPLESS_MAIN(tst_CWire)

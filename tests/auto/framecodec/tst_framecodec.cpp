@@ -249,7 +249,7 @@ void tst_FrameCodec::appendFrameAppends()
 void tst_FrameCodec::unknownTypeIsNotAnError_data()
 {
     QTest::addColumn<int>("type");
-    for (int type : {0x00, 0x07, 0x0F, 0x13, 0x1F, 0x23, 0x3F, 0x80, 0xC0, 0xFF})
+    for (int type : {0x00, 0x07, 0x0F, 0x1F, 0x23, 0x3F, 0x80, 0xC0, 0xFF})
         QTest::addRow("0x%02x", type) << type;
 }
 
@@ -1018,9 +1018,10 @@ void tst_FrameCodec::frameTypeNames()
     verifyNameSet(names);
     QCOMPARE(frameTypeName(FrameType::Send), "send");
     QCOMPARE(frameTypeName(FrameType::DeliveryStatus), "delivery_status");
+    QCOMPARE(frameTypeName(FrameType::DeliverAck), "deliver_ack");
     for (int type = 0x40; type <= 0x7F; ++type)
         QCOMPARE(frameTypeName(FrameType(type)), "monitor");
-    for (int type : {0x00, 0x07, 0x13, 0x23, 0x3F, 0x80, 0xFF})
+    for (int type : {0x00, 0x07, 0x1F, 0x23, 0x3F, 0x80, 0xFF})
         QCOMPARE(frameTypeName(FrameType(type)), "unknown");
 }
 
@@ -1035,6 +1036,7 @@ void tst_FrameCodec::deliveryStatusNames()
     QCOMPARE(deliveryStatusName(DeliveryStatus::TargetQueueFull), "queue_full");
     QCOMPARE(deliveryStatusName(DeliveryStatus::Held), "held");
     QCOMPARE(deliveryStatusName(DeliveryStatus::StartFailed), "start_failed");
+    QCOMPARE(deliveryStatusName(DeliveryStatus::Unacknowledged), "unacknowledged");
     QCOMPARE(deliveryStatusName(DeliveryStatus(14)), "unknown");
     QCOMPARE(deliveryStatusName(DeliveryStatus(0xFFFF)), "unknown");
 }

@@ -1,6 +1,7 @@
 // HoldTable and ExpectedNames (broker/holding/) without a broker: every bound at its edge, the
 // order kept, expiry by a clock the test moves, the broker-wide budget kept in step. What would
 // make each check fail is said where it is not obvious.
+#include "deliveryledger.h"
 #include "expectednames.h"
 #include "holdtable.h"
 #include "memorybudget.h"
@@ -25,6 +26,11 @@ private slots:
     void expectedListedAndServices();
     void expectedLostWindow();
     void lostNamesAreBounded();
+    void heldAgainAtTheFrontInOrder();
+    void heldAgainWithinTheBounds();
+    void ledgerAcknowledgesCumulativelyAcrossItsRing();
+    void ledgerBoundsAtTheirEdges();
+    void holdPatternsMatchWholeNames();
 
 private:
     static HoldTable::Message message(const QByteArray &target, int id, int size = 1)
@@ -221,6 +227,112 @@ void tst_Holding::lostNamesAreBounded()
     // The ones that end first went first; the newest are kept.
     QVERIFY(!names.isExpected("n0", now));
     QVERIFY(names.isExpected(QByteArray("n" + QByteArray::number(qulonglong(ExpectedNames::MaxLost + 9))), now));
+}
+
+void tst_Holding::heldAgainAtTheFrontInOrder()
+{
+    MemoryBudget budget("held");
+    HoldTable table(budget);
+    QCOMPARE(table.hold(message("a", 10), limits(10, 100), t0), HoldTable::Verdict::Held); // held since
+    std::vector<HoldTable::Message> unacked{message("a", 1), message("a", 2), message("a", 3)};
+    const std::vector<HoldTable::Verdict> verdicts = table.holdFront(std::move(unacked), limits(10, 100, 5000ms), t0 + 10ms);
+    QCOMPARE(int(verdicts.size()), 3);
+    for (HoldTable::Verdict v : verdicts)
+        QCOMPARE(v, HoldTable::Verdict::Held);
+    QCOMPARE(table.counters().reheld, quint64(3));
+    QCOMPARE(budget.used(), qint64(4));
+    const std::deque<HoldTable::Message> a = table.take("a");
+    QCOMPARE(int(a.size()), 4);
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(a[size_t(i)].messageId, quint32(i + 1)); // in front, in their order
+    QCOMPARE(a[3].messageId, quint32(10));
+    // They expire with the oldest held message when it ends sooner: a queue expires front first.
+    QVERIFY(a[0].expiresAt == a[3].expiresAt);
+}
+
+void tst_Holding::heldAgainWithinTheBounds()
+{
+    MemoryBudget budget("held");
+    HoldTable table(budget);
+    QCOMPARE(table.hold(message("a", 10), limits(3, 100), t0), HoldTable::Verdict::Held);
+    std::vector<HoldTable::Message> unacked{message("a", 1), message("a", 2), message("a", 3)};
+    // max_count 3 with one held: the first two fit, the third is one over.
+    const std::vector<HoldTable::Verdict> verdicts = table.holdFront(std::move(unacked), limits(3, 100), t0);
+    QCOMPARE(verdicts[0], HoldTable::Verdict::Held);
+    QCOMPARE(verdicts[1], HoldTable::Verdict::Held);
+    QCOMPARE(verdicts[2], HoldTable::Verdict::OverNameCount);
+    QVERIFY(!table.summary("b"));
+    std::vector<HoldTable::Message> bytes{message("b", 1, 60), message("b", 2, 41), message("b", 3, 40)};
+    const std::vector<HoldTable::Verdict> b = table.holdFront(std::move(bytes), limits(10, 100), t0);
+    QCOMPARE(b[1], HoldTable::Verdict::OverNameBytes); // 60 + 41 is one byte over; 60 + 40 fits
+    QCOMPARE(b[2], HoldTable::Verdict::Held);
+    QCOMPARE(table.summary("b")->bytes, qint64(100));
+    QCOMPARE(table.counters().reheld, quint64(4));
+}
+
+void tst_Holding::ledgerAcknowledgesCumulativelyAcrossItsRing()
+{
+    DeliveryLedger ledger(UnackedLimits{});
+    quint32 recorded = 0, released = 0;
+    // More than the ring's first size (64), acknowledged in batches while it wraps and grows.
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 50 + round * 20; ++i) {
+            const QByteArray frame = QByteArray::number(++recorded);
+            QVERIFY(ledger.record(frame.constData(), size_t(frame.size()), recorded));
+        }
+        const quint32 upTo = recorded - 7; // leave some behind
+        QVERIFY(ledger.acknowledge(upTo, [&](const char *data, size_t size, quint64 connection) {
+            ++released;
+            QCOMPARE(QByteArray(data, qsizetype(size)), QByteArray::number(released));
+            QCOMPARE(connection, quint64(released));
+        }));
+        QCOMPARE(quint32(ledger.acknowledged()), upTo);
+        QCOMPARE(ledger.count(), size_t(7));
+    }
+    QVERIFY(!ledger.acknowledge(recorded + 1, [](const char *, size_t, quint64) { QFAIL("released beyond the count"); }));
+    QCOMPARE(ledger.count(), size_t(7)); // a refused acknowledgement releases nothing
+    const std::vector<DeliveryLedger::Entry> rest = ledger.takeAll();
+    QCOMPARE(int(rest.size()), 7);
+    for (int i = 0; i < 7; ++i)
+        QCOMPARE(rest[size_t(i)].frame, QByteArray::number(recorded - 6 + quint32(i)));
+    QCOMPARE(ledger.count(), size_t(0));
+    QCOMPARE(ledger.bytes(), size_t(0));
+}
+
+void tst_Holding::holdPatternsMatchWholeNames()
+{
+    QVERIFY(holdPatternMatches("sensor*", "sensor"));
+    QVERIFY(holdPatternMatches("sensor*", "sensor-42"));
+    QVERIFY(!holdPatternMatches("sensor*", "a-sensor"));
+    QVERIFY(holdPatternMatches("*", ""));
+    QVERIFY(holdPatternMatches("*-gw", "north-gw"));
+    QVERIFY(!holdPatternMatches("*-gw", "north-gw2"));
+    QVERIFY(holdPatternMatches("s?", "s1"));
+    QVERIFY(!holdPatternMatches("s?", "s"));
+    QVERIFY(!holdPatternMatches("s?", "s12"));
+    QVERIFY(holdPatternMatches("a*b*c", "a-b-b-c"));
+    QVERIFY(!holdPatternMatches("a*b*c", "a-c-b"));
+    QVERIFY(holdPatternMatches("exact", "exact"));
+    QVERIFY(!holdPatternMatches("exact", "exac"));
+}
+
+void tst_Holding::ledgerBoundsAtTheirEdges()
+{
+    DeliveryLedger byCount(UnackedLimits{3, 1000});
+    const char frame[10] = {};
+    for (int i = 0; i < 3; ++i) {
+        QVERIFY(!byCount.isFull(10));
+        QVERIFY(byCount.record(frame, 10, 0));
+    }
+    QVERIFY(byCount.isFull(10)); // the fourth
+    QVERIFY(byCount.acknowledge(1, [](const char *, size_t, quint64) {}));
+    QVERIFY(!byCount.isFull(10));
+
+    DeliveryLedger byBytes(UnackedLimits{100, 30});
+    QVERIFY(!byBytes.isFull(40)); // an empty ledger takes any one frame, as an empty output queue does
+    QVERIFY(byBytes.record(frame, 10, 0));
+    QVERIFY(!byBytes.isFull(20)); // 10 + 20: exactly the bound
+    QVERIFY(byBytes.isFull(21));  // one byte over
 }
 
 QTEST_APPLESS_MAIN(tst_Holding)

@@ -214,7 +214,9 @@ inline const QByteArray SharedConfig =
                       "incomplete_frame_timeout_ms = 300\n"
                       "[watchdog]\nmin_interval_ms = 50\n"
                       // §5.4: the names held-delivery rules are checked with, expected back at any time.
-                      "[hold]\nnames = r541-t, r542-t, r543-t, r544-t\nmax_count = 2\nttl_ms = 400\n");
+                      // (and the §5.7 ones: r573-t, r574-t; an acknowledging connection keeps 3 unacknowledged)
+                      "[hold]\nnames = r541-t, r542-t, r543-t, r544-t, r573-t, r574-t\nmax_count = 2\nttl_ms = 400\n"
+                      "unacked_max_count = 3\n");
 
 inline bool startBroker(BrokerProcess &broker, const QByteArray &config, const QStringList &arguments = {})
 {

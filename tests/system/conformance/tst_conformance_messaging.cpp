@@ -6,6 +6,7 @@
 #include "../bridge/mosquittoprocess.h"
 
 #include <csignal>
+#include <memory>
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -37,6 +38,10 @@ private slots:
     void R_5_8_1_remoteNameWithoutBridge();
     void R_5_8_2_remoteSendHeldThenFinalStatus();
     void R_5_8_3_remoteTimeoutAndOlderClients();
+    void R_5_7_1_acknowledgementsCumulativeAndChecked();
+    void R_5_7_2_deliveredAtAcknowledgementWithinBounds();
+    void R_5_7_3_unacknowledgedHeldAgainInOrder();
+    void R_5_7_4_acknowledgedNeverDeliveredAgain();
     void R_6_1_1_monitorWelcome();
     void R_6_1_2_wrongTokenRefusedWhateverTheUid();
     void R_6_3_1_monitorStreamHeaders();
@@ -261,6 +266,37 @@ bool registerWithHeldStatus(Conn &conn, const QByteArray &name)
     const std::optional<WelcomePayload> offer = decodeWelcome(w->payload);
     return offer && offer->features && (*offer->features & FeatureHeldStatus);
 }
+// Hello listing `features`; true if the Welcome offers all of them.
+bool registerWithFeatures(Conn &conn, const QByteArray &name, quint32 features)
+{
+    HelloPayload hello;
+    hello.features = features;
+    conn.hello(name, 1, hello);
+    const std::optional<Frame> w = conn.next();
+    if (!w || w->type != FrameType::Welcome)
+        return false;
+    const std::optional<WelcomePayload> offer = decodeWelcome(w->payload);
+    return offer && offer->features && (*offer->features & features) == features;
+}
+
+void acknowledge(Conn &conn, quint32 count)
+{
+    conn.send(FrameType::DeliverAck, count, {}, {}, {});
+}
+
+// The next frame is a Deliver with `id` and `payload`.
+bool delivers(Conn &conn, quint32 id, const QByteArray &payload)
+{
+    const std::optional<Frame> f = conn.next();
+    return f && f->type == FrameType::Deliver && f->messageId == id && f->payload == payload;
+}
+
+// The next frame is a DeliveryStatus `status` for message `id`.
+bool tells(Conn &conn, quint32 id, DeliveryStatus status)
+{
+    const std::optional<Frame> f = conn.next();
+    return f && f->type == FrameType::DeliveryStatus && f->messageId == id && statusOf(f) == status;
+}
 } // namespace
 
 void tst_ConformanceMessaging::R_5_4_1_heldThenFinalStatus()
@@ -375,6 +411,137 @@ void tst_ConformanceMessaging::R_5_4_5_unexpectedNameRefusedAtOnce()
 }
 
 // --- §6 ----------------------------------------------------------------------------------------
+
+void tst_ConformanceMessaging::R_5_7_1_acknowledgementsCumulativeAndChecked()
+{
+    Conn sender, receiver, plain;
+    QVERIFY(sender.tcp(m_broker.tcpPort()));
+    QVERIFY(receiver.tcp(m_broker.tcpPort()));
+    QVERIFY(plain.tcp(m_broker.tcpPort()));
+    QVERIFY(sender.registerAs("r571-s"));
+    QVERIFY(registerWithFeatures(receiver, "r571-r", FeatureDeliverAck));
+    QVERIFY(plain.registerAs("r571-p"));
+    sender.sendTo("r571-r", "one", 1);
+    sender.sendTo("r571-r", "two", 2);
+    sender.sendTo("r571-r", "three", 3);
+    QVERIFY(delivers(receiver, 1, "one"));
+    QVERIFY(delivers(receiver, 2, "two"));
+    QVERIFY(delivers(receiver, 3, "three"));
+    QVERIFY(sender.quietFor(100)); // nothing acknowledged: no status yet
+    acknowledge(receiver, 2);      // cumulative: messages 1 and 2
+    QVERIFY(tells(sender, 1, DeliveryStatus::Delivered));
+    QVERIFY(tells(sender, 2, DeliveryStatus::Delivered));
+    QVERIFY(sender.quietFor(100));
+    acknowledge(receiver, 2); // nothing new: nothing said
+    QVERIFY(sender.quietFor(100));
+    acknowledge(receiver, 3);
+    QVERIFY(tells(sender, 3, DeliveryStatus::Delivered));
+    // Without the feature: an unknown frame type, the connection stays open.
+    acknowledge(plain, 1);
+    const std::optional<Frame> e = plain.next();
+    QCOMPARE(errorOf(e), ErrorCode::UnknownFrameType);
+    QVERIFY(plain.quietFor(50)); // still open: nothing more, no close
+    // More than was delivered: the counts no longer agree, the connection is closed.
+    acknowledge(receiver, 4);
+    QCOMPARE(errorOf(receiver.next()), ErrorCode::MalformedFrame);
+    QVERIFY(receiver.closed());
+}
+
+void tst_ConformanceMessaging::R_5_7_2_deliveredAtAcknowledgementWithinBounds()
+{
+    Conn sender, receiver;
+    QVERIFY(sender.tcp(m_broker.tcpPort()));
+    QVERIFY(receiver.tcp(m_broker.tcpPort()));
+    QVERIFY(sender.registerAs("r572-s"));
+    QVERIFY(registerWithFeatures(receiver, "r572-r", FeatureDeliverAck));
+    // unacked_max_count = 3: the fourth is refused as for a full queue, at once.
+    for (quint32 id = 1; id <= 4; ++id)
+        sender.sendTo("r572-r", QByteArray::number(id), id);
+    QVERIFY(tells(sender, 4, DeliveryStatus::TargetQueueFull));
+    for (quint32 id = 1; id <= 3; ++id)
+        QVERIFY(delivers(receiver, id, QByteArray::number(id)));
+    QVERIFY(receiver.quietFor(100)); // the fourth was not delivered
+    acknowledge(receiver, 3);
+    for (quint32 id = 1; id <= 3; ++id)
+        QVERIFY(tells(sender, id, DeliveryStatus::Delivered));
+    sender.sendTo("r572-r", "5", 5); // room again
+    QVERIFY(delivers(receiver, 5, "5"));
+    acknowledge(receiver, 4);
+    QVERIFY(tells(sender, 5, DeliveryStatus::Delivered));
+}
+
+void tst_ConformanceMessaging::R_5_7_3_unacknowledgedHeldAgainInOrder()
+{
+    Conn modern, old, gone;
+    QVERIFY(modern.tcp(m_broker.tcpPort()));
+    QVERIFY(old.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWithHeldStatus(modern, "r573-m"));
+    QVERIFY(old.registerAs("r573-o"));
+    {
+        auto first = std::make_unique<Conn>();
+        QVERIFY(first->tcp(m_broker.tcpPort()));
+        QVERIFY(registerWithFeatures(*first, "r573-t", FeatureDeliverAck));
+        modern.sendTo("r573-t", "a", 1);
+        old.sendTo("r573-t", "b", 2);
+        modern.sendTo("r573-t", "c", 3);
+        QVERIFY(delivers(*first, 1, "a"));
+        QVERIFY(delivers(*first, 2, "b"));
+        QVERIFY(delivers(*first, 3, "c"));
+        acknowledge(*first, 1);
+        QVERIFY(tells(modern, 1, DeliveryStatus::Delivered));
+        first.reset(); // the process dies (no Bye) with b and c read but not acknowledged
+    }
+    // Its name is expected back ([hold] names): b and c are held again; the held_status sender hears `held`.
+    QVERIFY(tells(modern, 3, DeliveryStatus::Held));
+    modern.sendTo("r573-t", "d", 4); // newer: behind them (max_count 2 is full: dropped, the newest)
+    QVERIFY(tells(modern, 4, DeliveryStatus::DroppedNameCount));
+    Conn second;
+    QVERIFY(second.tcp(m_broker.tcpPort()));
+    QVERIFY(second.registerAs("r573-t")); // a new holder without the feature: `delivered` when queued
+    QVERIFY(delivers(second, 2, "b"));
+    QVERIFY(delivers(second, 3, "c"));
+    QVERIFY(second.quietFor(100));
+    QVERIFY(tells(modern, 3, DeliveryStatus::Delivered));
+    QVERIFY(tells(old, 2, DeliveryStatus::Delivered)); // a plain sender hears its one final status
+    QVERIFY(modern.quietFor(100));
+    QVERIFY(old.quietFor(1));
+
+    // A name not expected back: a Bye ends it, its unacknowledged messages are answered `unacknowledged`.
+    QVERIFY(gone.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWithFeatures(gone, "r573-x", FeatureDeliverAck));
+    modern.sendTo("r573-x", "e", 5);
+    old.sendTo("r573-x", "f", 6);
+    QVERIFY(delivers(gone, 5, "e"));
+    QVERIFY(delivers(gone, 6, "f"));
+    gone.send(FrameType::Bye, 0, {}, {}, {});
+    QVERIFY(tells(modern, 5, DeliveryStatus::Unacknowledged));
+    QVERIFY(tells(old, 6, DeliveryStatus::NoSuchClient)); // the value a client without held_status knows
+}
+
+void tst_ConformanceMessaging::R_5_7_4_acknowledgedNeverDeliveredAgain()
+{
+    Conn sender;
+    QVERIFY(sender.tcp(m_broker.tcpPort()));
+    QVERIFY(sender.registerAs("r574-s"));
+    {
+        auto first = std::make_unique<Conn>();
+        QVERIFY(first->tcp(m_broker.tcpPort()));
+        QVERIFY(registerWithFeatures(*first, "r574-t", FeatureDeliverAck));
+        sender.sendTo("r574-t", "x", 1);
+        sender.sendTo("r574-t", "y", 2);
+        QVERIFY(delivers(*first, 1, "x"));
+        QVERIFY(delivers(*first, 2, "y"));
+        acknowledge(*first, 2);
+        QVERIFY(tells(sender, 1, DeliveryStatus::Delivered));
+        QVERIFY(tells(sender, 2, DeliveryStatus::Delivered));
+        first.reset(); // dies after acknowledging everything
+    }
+    Conn second;
+    QVERIFY(second.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWithFeatures(second, "r574-t", FeatureDeliverAck));
+    QVERIFY(second.quietFor(200)); // nothing delivered again
+    QVERIFY(sender.quietFor(1));
+}
 
 void tst_ConformanceMessaging::R_6_1_1_monitorWelcome()
 {

@@ -37,6 +37,7 @@ enum kennel_frame_type {
     KENNEL_FRAME_SEND = 0x10,
     KENNEL_FRAME_DELIVER = 0x11,
     KENNEL_FRAME_DELIVERY_STATUS = 0x12,
+    KENNEL_FRAME_DELIVER_ACK = 0x13,
     KENNEL_FRAME_WATCHDOG_REGISTER = 0x20,
     KENNEL_FRAME_WATCHDOG_FEED = 0x21,
     KENNEL_FRAME_WATCHDOG_ACK = 0x22,
@@ -66,6 +67,9 @@ enum kennel_frame_type {
 #define KENNEL_FEATURE_TOPICS 0x00000008u
 /* calls (PROTOCOL §5.6): offered by the broker; this library does not make or serve them. */
 #define KENNEL_FEATURE_CALLS 0x00000010u
+/* Receiver acknowledgement (PROTOCOL §5.7). Not listed by this library: it does not acknowledge,
+ * so its receivers keep the old `delivered` (queued) and what a dead process had queued is lost. */
+#define KENNEL_FEATURE_DELIVER_ACK 0x00000004u
 #define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
@@ -92,7 +96,9 @@ enum kennel_delivery_status {
     /* NAME@BOARD across the bridge (PROTOCOL 5.8): no final status within the deadline; dropped
      * from the bridge's spool at its bound. Sent only to clients that negotiated remote_names. */
     KENNEL_STATUS_REMOTE_TIMEOUT = 19,
-    KENNEL_STATUS_REMOTE_DROPPED = 20
+    KENNEL_STATUS_REMOTE_DROPPED = 20,
+    /* Receiver acknowledgement (PROTOCOL §5.7). */
+    KENNEL_STATUS_UNACKNOWLEDGED = 21
 };
 
 /* Error frame codes (PROTOCOL §4.3); unknown codes must be kept, not refused. */

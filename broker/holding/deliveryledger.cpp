@@ -1,0 +1,49 @@
+#include "deliveryledger.h"
+
+#include <cstring>
+
+namespace Kennel {
+
+bool DeliveryLedger::record(const char *frame, size_t size, quint64 senderConnection)
+{
+    if (m_count == m_ring.size()) {
+        // Grow by doubling, keeping the ring's order: amortised, never once per message.
+        std::vector<Record> grown(m_ring.empty() ? 64 : m_ring.size() * 2);
+        for (size_t i = 0; i < m_count; ++i)
+            grown[i] = m_ring[(m_head + i) & (m_ring.size() - 1)];
+        m_ring.swap(grown);
+        m_head = 0;
+    }
+    char *dst = m_bytes.reserve(size);
+    if (!dst)
+        return false;
+    std::memcpy(dst, frame, size);
+    m_bytes.commit(size);
+    m_ring[(m_head + m_count) & (m_ring.size() - 1)] = Record{quint32(size), senderConnection};
+    ++m_count;
+    return true;
+}
+
+void DeliveryLedger::popFront()
+{
+    m_bytes.consume(m_ring[m_head].size);
+    m_head = (m_head + 1) & (m_ring.size() - 1);
+    --m_count;
+    ++m_acked;
+}
+
+std::vector<DeliveryLedger::Entry> DeliveryLedger::takeAll()
+{
+    std::vector<Entry> entries;
+    entries.reserve(m_count);
+    while (m_count) {
+        const Record &record = m_ring[m_head];
+        entries.push_back(Entry{QByteArray(m_bytes.data(), qsizetype(record.size)), record.senderConnection});
+        popFront();
+    }
+    m_bytes.clear();
+    m_bytes.shrinkIfEmpty();
+    return entries;
+}
+
+} // namespace Kennel
