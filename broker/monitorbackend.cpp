@@ -110,4 +110,13 @@ const TrafficTap *MonitorBackend::trafficTap() const
     return m_ctx.router ? m_ctx.router->tap() : nullptr;
 }
 
+bool MonitorBackend::reloadConfig(const QString &who, QString *summary)
+{
+    const Broker::ReloadOutcome outcome = m_broker.reload(who);
+    *summary = outcome.summary;
+    if (!outcome.errors.isEmpty())
+        *summary += QStringLiteral(": ") + outcome.errors.join(QStringLiteral("; "));
+    return outcome.ok;
+}
+
 } // namespace Kennel

@@ -87,6 +87,12 @@ public:
     // Reads the credentials (token file). False with *error if they cannot be had: the broker
     // refuses to start rather than run with monitors locked out (or let in) by accident.
     bool loadCredentials(QString *error);
+    // A reload: the [monitor] credentials for monitors admitted from now on
+    // (MonitorAuthenticator::replaceCredentials).
+    bool replaceCredentials(const MonitorSettings &settings, QString *error)
+    {
+        return m_admission.replaceCredentials(settings, error);
+    }
     // Opens the monitor-only listeners ([monitor] listen; none by default).
     bool startListening(QString *error);
     QList<ListenAddress> boundAddresses() const;

@@ -209,6 +209,12 @@ void Service::setState(State state)
     Q_EMIT stateChanged(state);
 }
 
+void Service::setSettings(const ServiceSettings &settings)
+{
+    m_settings = settings;
+    m_outputLog.setLinesPerSecond(settings.logLinesPerSecond);
+}
+
 void Service::start()
 {
     switch (m_state) {

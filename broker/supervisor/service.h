@@ -105,6 +105,9 @@ public:
     ~Service() override;
 
     const ServiceSettings &settings() const { return m_settings; }
+    // A reload changed the definition (same name): used from the next start on; the caller
+    // restarts the service so that the new definition runs.
+    void setSettings(const ServiceSettings &settings);
     const QString &name() const { return m_settings.name; }
     Status status() const;
     State state() const { return m_state; }

@@ -385,7 +385,7 @@ std::optional<MonitorControl> decodeMonitorControl(QByteArrayView payload)
 {
     Reader r(payload);
     MonitorControl v;
-    v.action = r.enumerated(MonitorControlAction::StartService);
+    v.action = r.enumerated(MonitorControlAction::ReloadConfig);
     v.target = r.bytes();
     v.text = r.bytes();
     return done(r, v);

@@ -173,6 +173,7 @@ enum class MonitorControlAction : quint8 {
     RestartService = 2,   // target: service name
     StopService = 3,
     StartService = 4,
+    ReloadConfig = 5,     // target: ignored (send "broker"); the broker reads its configuration again (SIGHUP)
 };
 
 struct KENNEL_CLIENT_EXPORT MonitorControl

@@ -348,8 +348,8 @@ void tst_MonitorCodec::controlResult()
 
 void tst_MonitorCodec::enumsOutOfRange()
 {
-    QByteArray control = encodeMonitorControl({MonitorControlAction::StartService, "x", {}});
-    control[0] = char(quint8(MonitorControlAction::StartService) + 1);
+    QByteArray control = encodeMonitorControl({MonitorControlAction::ReloadConfig, "x", {}});
+    control[0] = char(quint8(MonitorControlAction::ReloadConfig) + 1);
     QVERIFY(!decodeMonitorControl(control));
 
     QByteArray service = encodeMonitorService({});
