@@ -53,7 +53,8 @@ void restartIf(bool differs, const char *what, ConfigDiff &diff)
 
 bool ConfigReloader::sameService(const ServiceSettings &a, const ServiceSettings &b, bool compareOutput)
 {
-    Q_UNUSED(compareOutput);
+    if (compareOutput && (a.outputLines != b.outputLines || a.outputBytes != b.outputBytes))
+        return false;
     return a.name == b.name && a.program == b.program && a.arguments == b.arguments
         && a.workingDirectory == b.workingDirectory && a.environment == b.environment && a.restart == b.restart
         && a.restartDelay == b.restartDelay && a.restartDelayMax == b.restartDelayMax && a.startLimit == b.startLimit
@@ -83,6 +84,8 @@ ConfigDiff ConfigReloader::diff(const BrokerConfig &running, const BrokerConfig 
             diff.servicesAdded.append(service.name);
         else if (!sameService(*old, service, false))
             diff.servicesChanged.append(service.name);
+        else if (!sameService(*old, service, true))
+            diff.serviceOutputChanged.append(service.name);
     }
     for (const ServiceSettings &service : running.services) {
         if (!findService(next.services, service.name))
@@ -94,6 +97,8 @@ ConfigDiff ConfigReloader::diff(const BrokerConfig &running, const BrokerConfig 
         diff.applied.append(QStringLiteral("service ") + name + QStringLiteral(": removed (stopped)"));
     for (const QString &name : std::as_const(diff.servicesChanged))
         diff.applied.append(QStringLiteral("service ") + name + QStringLiteral(": changed (restarted with the new definition)"));
+    for (const QString &name : std::as_const(diff.serviceOutputChanged))
+        diff.applied.append(QStringLiteral("service ") + name + QStringLiteral(": output_lines/output_bytes (the ring, in place)"));
 
     diff.watchdogChanged = !sameWatchdog(running.watchdog, next.watchdog);
     if (diff.watchdogChanged)
@@ -134,6 +139,7 @@ ConfigDiff ConfigReloader::diff(const BrokerConfig &running, const BrokerConfig 
     restartIf(running.totalIncompleteFrameBytes != next.totalIncompleteFrameBytes
                   || running.totalQueueBytes != next.totalQueueBytes,
               "memory budgets (total_incomplete_frame_bytes, total_queue_bytes): need a restart", diff);
+    // [supervisor] output_lines/output_bytes reach the services through their own settings above.
     restartIf(running.serviceCgroup != next.serviceCgroup, "[supervisor] cgroup: needs a restart", diff);
     return diff;
 }
@@ -142,6 +148,8 @@ BrokerConfig ConfigReloader::merged(const BrokerConfig &running, const BrokerCon
 {
     BrokerConfig out = running;
     out.services = next.services;
+    out.serviceOutputLines = next.serviceOutputLines;
+    out.serviceOutputBytes = next.serviceOutputBytes;
     out.watchdog = next.watchdog;
     out.monitor.token = next.monitor.token;
     out.monitor.tokenFile = next.monitor.tokenFile;

@@ -37,7 +37,8 @@ const QString UnknownGroupHint = QStringLiteral(
 const QList<NumericKey> &numericKeys()
 {
     static const QList<NumericKey> keys =
-        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys();
+        limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys()
+        + supervisorNumericKeys();
     return keys;
 }
 

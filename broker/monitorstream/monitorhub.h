@@ -155,6 +155,8 @@ private:
     void shedOverBudget();
     void noteQueueOverflow() { ++m_queueOverflows; }
     void control(MonitorConnection *connection, const MonitorControl &request, quint32 messageId);
+    // A service's recent output (PROTOCOL §6.5), answered within one frame.
+    void serviceOutput(MonitorConnection *connection, const MonitorServiceOutputRequest &request, quint32 messageId);
 
     void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
                const QByteArray &unread);
@@ -182,6 +184,7 @@ private:
     const ClientWatchdog &m_watchdog;
     BudgetLedger &m_budgets;
     const MonitorSettings &m_settings;
+    const MonitorServiceView &m_services; // serviceOutput()
     MonitorAdmission m_admission;
     MonitorRecords m_records;
     MonitorControlHandler m_control;

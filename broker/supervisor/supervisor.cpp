@@ -337,6 +337,8 @@ void Supervisor::reconfigure(const QList<ServiceSettings> &next)
         } else if (!ConfigReloader::sameService(existing->settings(), settings, false)) {
             existing->setSettings(settings);
             changed.append(existing);
+        } else {
+            existing->setSettings(settings); // at most the ring's bounds: applied in place
         }
         services.append(existing);
     }

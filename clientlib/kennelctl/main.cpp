@@ -1,6 +1,7 @@
 // kennelctl: the broker from the shell. Arguments in, one of two commands run, an exit code out
 // that scripts can branch on (docs/KENNELCTL.md).
 #include "commands.h"
+#include "logscommand.h"
 
 #include <names.h>
 
@@ -31,6 +32,8 @@ const QString Description = QStringLiteral(
     "  listen NAME      register as NAME and print each message as \"SOURCE: TEXT\", one per\n"
     "                   line (bytes that are not printable UTF-8 as \\xNN, '\\' as \\\\);\n"
     "                   \"listening as NAME\" goes to stderr once registered\n"
+    "  logs SERVICE     a supervised service's recent output, \"TIME out|err TEXT\" per line\n"
+    "                   (-n N newest lines, default 20, 0 all kept; --follow for new ones)\n"
     "\n"
     "The broker address is HOST:PORT, [IPV6]:PORT or unix:PATH; default: $KENNEL_BROKER, else %1.\n"
     "\n"
@@ -128,6 +131,15 @@ int main(int argc, char *argv[])
                                                        "for texts too long or too binary for the command line."),
                                         QStringLiteral("FILE"));
     parser.addOptions({brokerOption, timeoutOption, asOption, countOption, reconnectOption, verboseOption, fileOption});
+    // logs (logscommand.h): the monitor stream, admitted by Unix peer uid or a token.
+    const QCommandLineOption logsLinesOption(QStringList{QStringLiteral("n"), QStringLiteral("lines")},
+                                             QStringLiteral("logs: the newest N lines (default 20; 0: all kept)."),
+                                             QStringLiteral("N"));
+    const QCommandLineOption logsFollowOption(QStringLiteral("follow"), QStringLiteral("logs: keep printing new lines."));
+    const QCommandLineOption logsTokenOption(QStringLiteral("token-file"),
+                                            QStringLiteral("logs: the monitor token in FILE (else the Unix peer uid admits)."),
+                                            QStringLiteral("FILE"));
+    parser.addOptions({logsLinesOption, logsFollowOption, logsTokenOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send or listen"),
                                  QStringLiteral("<send|listen> ..."));
 
@@ -238,6 +250,27 @@ int main(int argc, char *argv[])
         if (const QString problem = checkName(args.at(1), QStringLiteral("name")); !problem.isEmpty())
             return usageError(problem);
         return runListen(options);
+    }
+
+    if (command == QLatin1String("logs")) {
+        if (args.size() != 2)
+            return usageError(QStringLiteral("logs needs SERVICE"));
+        LogsOptions options;
+        options.broker = *broker;
+        options.service = args.at(1).toUtf8();
+        options.follow = parser.isSet(logsFollowOption);
+        options.tokenFile = parser.value(logsTokenOption);
+        if (timeoutMs > 0)
+            options.timeoutMs = timeoutMs;
+        if (parser.isSet(logsLinesOption)) {
+            bool ok = false;
+            options.lines = parser.value(logsLinesOption).toInt(&ok);
+            if (!ok || options.lines < 0)
+                return usageError(QStringLiteral("-n needs a number of lines (0: all kept)"));
+        }
+        if (const QString problem = checkName(args.at(1), QStringLiteral("service name")); !problem.isEmpty())
+            return usageError(problem);
+        return runLogs(options);
     }
 
     return usageError(command.isEmpty() ? QStringLiteral("missing command (send or listen)")
