@@ -84,6 +84,16 @@ void tst_ConfigReloader::servicesAddedRemovedChanged()
     b.start = ServiceSettings::Start::OnDemand;
     QVERIFY(!ConfigReloader::sameService(a, b));
     QVERIFY(ConfigReloader::sameService(a, a));
+
+    // The output ring's bounds alone: applied in place, no restart.
+    BrokerConfig bigger = running;
+    bigger.services[0].outputLines = 5000;
+    bigger.serviceOutputLines = 5000;
+    const ConfigDiff ring = ConfigReloader::diff(running, bigger);
+    QCOMPARE(ring.serviceOutputChanged, QStringList{QStringLiteral("keep")});
+    QVERIFY(ring.servicesChanged.isEmpty());
+    QVERIFY(hasLine(ring.applied, QStringLiteral("service keep: output_lines/output_bytes")));
+    QCOMPARE(ConfigReloader::merged(running, bigger).serviceOutputLines, 5000);
 }
 
 void tst_ConfigReloader::runtimeSettingsApplied()
