@@ -106,6 +106,12 @@ void decodePayload(FrameType type, QByteArrayView p)
     case quint8(MonitorFrame::ControlResult):
         roundTrip(p, decodeMonitorControlResult, encodeMonitorControlResult);
         break;
+    case quint8(MonitorFrame::ServiceOutputRequest):
+        roundTrip(p, decodeMonitorServiceOutputRequest, encodeMonitorServiceOutputRequest);
+        break;
+    case quint8(MonitorFrame::ServiceOutput):
+        roundTrip(p, decodeMonitorServiceOutput, encodeMonitorServiceOutput);
+        break;
     default:
         break;
     }
