@@ -375,6 +375,76 @@ void Broker::stopSessions()
     m_shutdownTimer.start(m_config.shutdownFlushTimeout);
 }
 
+Broker::ReloadOutcome Broker::reload(const QString &who)
+{
+    ReloadOutcome outcome;
+    if (m_ctx.shuttingDown || !m_configSource) {
+        outcome.summary = m_ctx.shuttingDown ? QStringLiteral("not reloading: the broker is shutting down")
+                                             : QStringLiteral("not reloading: no configuration source");
+        qCWarning(lcBroker).noquote() << QStringLiteral("reload (%1):").arg(who) << outcome.summary;
+        return outcome;
+    }
+    Q_EMIT reloading();
+    qCInfo(lcBroker).noquote() << QStringLiteral("reload (%1): reading the configuration again").arg(who);
+    const ConfigLoader::Result loaded = m_configSource();
+    if (!loaded.ok()) {
+        outcome.errors = loaded.errors;
+        outcome.summary = QStringLiteral("configuration rejected (%1 error%2); the running configuration is kept")
+                              .arg(loaded.errors.size()).arg(loaded.errors.size() == 1 ? QString() : QStringLiteral("s"));
+        qCWarning(lcBroker).noquote() << "reload:" << outcome.summary;
+        for (const QString &error : loaded.errors)
+            qCWarning(lcBroker).noquote() << "reload: rejected:" << error;
+        Q_EMIT reloaded(false);
+        return outcome;
+    }
+    const BrokerConfig &next = loaded.config;
+    ConfigDiff diff = ConfigReloader::diff(m_config, next);
+
+    if (diff.watchdogChanged)
+        m_watchdog.setSettings(next.watchdog);
+    bool credentialsKept = false;
+    if (diff.monitorCredentialsChanged) {
+        QString error;
+        if (!m_monitors.replaceCredentials(next.monitor, &error)) {
+            credentialsKept = true;
+            diff.applied.removeIf([](const QString &line) { return line.startsWith(QLatin1String("[monitor] token")); });
+            diff.needsRestart.append(QStringLiteral("[monitor] credentials not applied: ") + error);
+        }
+    }
+    // The parts the handlers, the router and held delivery read from m_config each time take
+    // effect by being assigned; what needs a restart stays as it runs.
+    BrokerConfig merged = ConfigReloader::merged(m_config, next);
+    if (credentialsKept) {
+        merged.monitor.token = m_config.monitor.token;
+        merged.monitor.tokenFile = m_config.monitor.tokenFile;
+        merged.monitor.allowLocalPeers = m_config.monitor.allowLocalPeers;
+    }
+    if (!diff.servicesAdded.isEmpty() || !diff.servicesRemoved.isEmpty() || !diff.servicesChanged.isEmpty()
+        || !diff.serviceOutputChanged.isEmpty()) {
+        m_supervisor.setBrokerEnvironment(serviceEnvironment());
+        m_supervisor.reconfigure(next.services);
+    }
+    for (const ReloadApplier &applier : m_reloadAppliers)
+        applier(m_config, next, diff);
+    m_config = merged;
+
+    for (const QString &line : std::as_const(diff.applied))
+        qCInfo(lcBroker).noquote() << "reload: applied:" << line;
+    for (const QString &line : std::as_const(diff.needsRestart))
+        qCWarning(lcBroker).noquote() << "reload: not applied:" << line;
+    // Whatever changed, an operator's reload also says "try the failed ones again".
+    m_supervisor.retryFailed();
+    outcome.ok = true;
+    outcome.summary = diff.isEmpty() ? QStringLiteral("configuration reloaded: no changes")
+                                     : QStringLiteral("configuration reloaded: %1 change%2 applied, %3 need%4 a restart")
+                                           .arg(diff.applied.size()).arg(diff.applied.size() == 1 ? QString() : QStringLiteral("s"))
+                                           .arg(diff.needsRestart.size()).arg(diff.needsRestart.size() == 1 ? QStringLiteral("s") : QString());
+    outcome.diff = diff;
+    qCInfo(lcBroker).noquote() << "reload:" << outcome.summary;
+    Q_EMIT reloaded(true);
+    return outcome;
+}
+
 void Broker::closeRemaining()
 {
     for (Session *session : m_connections.snapshot())

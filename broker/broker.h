@@ -11,6 +11,8 @@
 #include "brokerconfig.h"
 #include "budgetshedder.h"
 #include "clientwatchdog.h"
+#include "configloader.h"
+#include "configreloader.h"
 #include "connectiondeadlines.h"
 #include "connectionevents.h"
 #include "connectiontable.h"
@@ -34,7 +36,9 @@
 #include <QTimer>
 
 #include <memory>
+#include <functional>
 #include <utility>
+#include <vector>
 
 namespace Kennel {
 
@@ -110,8 +114,33 @@ public:
     // `code` and `text` (a native client reads it; an old client just sees the close).
     static QByteArray doorRefusal(ErrorCode code, const QString &text) { return ConnectionTable::doorRefusal(code, text); }
 
+    // --- Reload (SIGHUP, a monitor's ReloadConfig; docs/CONFIG.md "Reload") ---
+    // Where reload() reads the configuration again (main.cpp: the same file and flags as at start).
+    using ConfigSource = std::function<ConfigLoader::Result()>;
+    void setConfigSource(ConfigSource source) { m_configSource = std::move(source); }
+    // A subsystem that keeps settings of its own applies its part of an accepted reload here:
+    // called after the broker's own parts, in the order added, with the running config (still
+    // the old one) and the new one; it appends a line to diff.applied or diff.needsRestart for
+    // each change it sees (the broker logs them). Not called for a rejected config.
+    using ReloadApplier = std::function<void(const BrokerConfig &running, const BrokerConfig &next, ConfigDiff &diff)>;
+    void addReloadApplier(ReloadApplier applier) { m_reloadAppliers.push_back(std::move(applier)); }
+    struct ReloadOutcome
+    {
+        bool ok = false;         // false: rejected (errors) or not possible now; nothing changed
+        QString summary;         // one line for the asker
+        QStringList errors;      // a rejected config's errors
+        ConfigDiff diff;         // what was applied and what needs a restart
+    };
+    // Reads the config again; one with any error is rejected whole (logged, the running one
+    // kept); otherwise applies what can change at run time, logs a line for each change applied
+    // and each that needs a restart, and retries failed services. `who`: "SIGHUP", or the monitor.
+    ReloadOutcome reload(const QString &who);
+
 signals:
     void finished();
+    // Around an accepted or rejected reload (systemd: RELOADING=1, then READY=1).
+    void reloading();
+    void reloaded(bool ok);
 
 private:
     void sessionClosed(Session *session) override;
@@ -147,6 +176,8 @@ private:
     std::unique_ptr<BridgeManager> m_bridge;
     std::unique_ptr<BoardState> m_boardState;
 
+    ConfigSource m_configSource;
+    std::vector<ReloadApplier> m_reloadAppliers;
     SocketActivation *m_activation = nullptr;
     QList<TcpListener *> m_tcpListeners;
     QList<UnixListener *> m_unixListeners;

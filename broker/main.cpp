@@ -153,13 +153,25 @@ int main(int argc, char *argv[])
         qCInfo(Kennel::lcBroker, "signal %d: stopping", signalNumber);
         broker.shutdown();
     });
-    // SIGHUP (systemctl reload): the operator has fixed whatever made services fail; try them again.
+    // SIGHUP (systemctl reload, mosquitto's habit): read the same file and flags again and apply
+    // what can change at run time (Broker::reload); failed services are retried either way.
+    broker.setConfigSource([&parser] { return Kennel::ConfigLoader::load(parser); });
+    // [log] rules are this file's: --verbose is added to them here as at start.
+    const bool verboseSet = parser.isSet(verbose);
+    broker.addReloadApplier([verboseSet](const Kennel::BrokerConfig &running, const Kennel::BrokerConfig &next,
+                                         Kennel::ConfigDiff &) {
+        if (running.logRules == next.logRules)
+            return;
+        QString rules = next.logRules;
+        if (verboseSet)
+            rules += QStringLiteral("\nkennel.*.debug=true");
+        QLoggingCategory::setFilterRules(rules.trimmed());
+    });
     signalWatcher.watch(SIGHUP);
     QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &broker, [&broker](int signalNumber) {
         if (signalNumber != SIGHUP || broker.isShuttingDown())
             return;
-        qCInfo(Kennel::lcBroker, "SIGHUP: retrying failed services");
-        broker.supervisor().retryFailed();
+        broker.reload(QStringLiteral("SIGHUP"));
     });
     QObject::connect(&broker, &Kennel::Broker::finished, &app, [] {
         qCInfo(Kennel::lcBroker, "stopped");
@@ -201,5 +213,10 @@ int main(int argc, char *argv[])
         bridgeStatus.start(10000);
         refresh();
     }
+    // Type=notify with ExecReload: systemctl reload waits for READY=1 after RELOADING=1.
+    QObject::connect(&broker, &Kennel::Broker::reloading, &systemd, [&systemd] { systemd.notifyReloading(); });
+    QObject::connect(&broker, &Kennel::Broker::reloaded, &systemd, [&systemd, status](bool ok) {
+        systemd.notifyReady(ok ? status : status + QStringLiteral("; last reload rejected (see the log)"));
+    });
     return app.exec();
 }

@@ -159,4 +159,13 @@ void MonitorBackend::fillBridgeTotals(MonitorTotals &totals) const
     totals.bridgeTimeouts = state.counters.timeouts;
 }
 
+bool MonitorBackend::reloadConfig(const QString &who, QString *summary)
+{
+    const Broker::ReloadOutcome outcome = m_broker.reload(who);
+    *summary = outcome.summary;
+    if (!outcome.errors.isEmpty())
+        *summary += QStringLiteral(": ") + outcome.errors.join(QStringLiteral("; "));
+    return outcome.ok;
+}
+
 } // namespace Kennel

@@ -43,6 +43,7 @@ public:
     // MonitorActions
     int disconnectClient(const QByteArray &name, const QString &who) override;
     TestDelivery sendTestMessage(const QByteArray &target, const QByteArray &text) override;
+    bool reloadConfig(const QString &who, QString *summary) override;
     void setTrafficTap(TrafficTap *tap) override;
     const TrafficTap *trafficTap() const override;
 

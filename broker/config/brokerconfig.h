@@ -118,6 +118,11 @@ struct ServiceSettings
     bool hold = true;
     // Output lines logged per second; past it they are counted, then summed up in one line.
     int logLinesPerSecond = 100;
+    // Its recent output kept for kennelctl logs and the monitor (a ring; docs/CONFIG.md
+    // output_lines): at most this many lines and bytes, the oldest dropped (counted). Loaded from
+    // [service.NAME], else [supervisor] output_lines / output_bytes.
+    int outputLines = 1000;
+    qint64 outputBytes = 256 * 1024;
 
     // Order and identity (docs/CONFIG.md [service.NAME]).
     // The name its program registers with the broker; empty: the service's own name. It is how
@@ -253,6 +258,10 @@ struct BrokerConfig
     // creates), else process groups; Off: process groups only.
     enum class ServiceCgroup { Auto, Off };
     ServiceCgroup serviceCgroup = ServiceCgroup::Auto;
+    // [supervisor] output_lines / output_bytes: each service's output ring unless its own group
+    // says otherwise.
+    int serviceOutputLines = 1000;
+    qint64 serviceOutputBytes = 256 * 1024;
     QList<ServiceSettings> services; // started in this order, stopped in reverse
     MonitorSettings monitor;
     // [hold]: messages to a name that is expected back are held, not refused (holding/).

@@ -46,7 +46,8 @@ const QList<NumericKey> &numericKeys()
         limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys()
         + callsNumericKeys()
         + bridgeNumericKeys()
-        + topicsNumericKeys();
+        + topicsNumericKeys()
+        + supervisorNumericKeys();
     return keys;
 }
 

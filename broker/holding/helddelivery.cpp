@@ -62,16 +62,26 @@ void HeldDelivery::watch(Supervisor &supervisor, const ClientWatchdog &watchdog)
     // [service.NAME] hold = false leaves the service out.
     // An on-demand service is expected under the name it registers, in every state: a message to
     // it is what starts it.
-    for (Service *service : supervisor.services()) {
-        if (service->settings().start == ServiceSettings::Start::OnDemand && service->settings().hold) {
-            const QByteArray name = service->settings().registeredName().toUtf8();
-            m_onDemand.insert(name, service);
-            m_expected.setServiceExpected(name, true);
-            continue;
+    const auto index = [this] {
+        for (Service *service : m_supervisor->services()) {
+            if (service->settings().start == ServiceSettings::Start::OnDemand && service->settings().hold) {
+                const QByteArray name = service->settings().registeredName().toUtf8();
+                m_onDemand.insert(name, service);
+                m_expected.setServiceExpected(name, true);
+                continue;
+            }
+            m_expected.setServiceExpected(service->settings().name.toUtf8(),
+                                          service->settings().hold && expectedInState(service->state()));
         }
-        m_expected.setServiceExpected(service->settings().name.toUtf8(),
-                                      service->settings().hold && expectedInState(service->state()));
-    }
+    };
+    index();
+    // A reload added, changed or removed services: a removed one is deleted soon.
+    connect(&supervisor, &Supervisor::reconfigured, this, [this, index] {
+        for (auto it = m_onDemand.cbegin(); it != m_onDemand.cend(); ++it)
+            m_expected.setServiceExpected(it.key(), false);
+        m_onDemand.clear();
+        index();
+    });
     connect(&supervisor, &Supervisor::serviceStateChanged, this, [this](Service *service, Service::State state) {
         if (service->settings().start == ServiceSettings::Start::OnDemand && service->settings().hold) {
             const QByteArray name = service->settings().registeredName().toUtf8();

@@ -31,6 +31,10 @@ public:
     // stand-in sender.
     virtual TestDelivery sendTestMessage(const QByteArray &target, const QByteArray &text) = 0;
 
+    // Reads the configuration again and applies it, as SIGHUP does (Broker::reload); false with
+    // *summary saying why when it was rejected (the running configuration kept).
+    virtual bool reloadConfig(const QString &who, QString *summary) = 0;
+
     // The router's traffic tap (nullptr: none). One at a time.
     virtual void setTrafficTap(TrafficTap *tap) = 0;
     virtual const TrafficTap *trafficTap() const = 0;

@@ -31,6 +31,11 @@ bool MonitorAdmission::loadCredentials(QString *error)
     return m_authenticator->load(error);
 }
 
+bool MonitorAdmission::replaceCredentials(const MonitorSettings &settings, QString *error)
+{
+    return m_authenticator->replaceCredentials(settings, error);
+}
+
 bool MonitorAdmission::isProven(const QString &address) const
 {
     return m_authenticator->isProven(address);

@@ -67,6 +67,31 @@ bool MonitorAuthenticator::load(QString *error)
     return true;
 }
 
+bool MonitorAuthenticator::replaceCredentials(const MonitorSettings &settings, QString *error)
+{
+    if (!settings.token.isEmpty() && !settings.tokenFile.isEmpty()) {
+        *error = QStringLiteral("monitor: token and token_file are both set; give one of them");
+        return false;
+    }
+    QByteArray token = settings.token;
+    if (!settings.tokenFile.isEmpty()) {
+        QString why;
+        const std::optional<QByteArray> read = MonitorToken::readFile(settings.tokenFile, &why);
+        if (!read) {
+            *error = QStringLiteral("monitor token_file \"") + settings.tokenFile + QStringLiteral("\": ") + why;
+            return false;
+        }
+        token = *read;
+    }
+    m_settings.tokenFile = settings.tokenFile;
+    m_settings.allowLocalPeers = settings.allowLocalPeers;
+    m_tokenConfigured = !settings.token.isEmpty();
+    setToken(token);
+    token.fill('\0');
+    m_proven.clear();
+    return true;
+}
+
 void MonitorAuthenticator::setToken(const QByteArray &token)
 {
     m_tokenMac = token.isEmpty() ? QByteArray() : mac(token);

@@ -52,6 +52,11 @@ public:
     // token_file are not both set. False with *error: the broker must not start.
     bool load(QString *error);
 
+    // A reload: token, token_file and allow_local_peers from `settings`, for attempts from now on
+    // (admitted monitors stay; proven addresses are forgotten, they proved the old token). False
+    // with *error, the old credentials kept, when the token file cannot be used.
+    bool replaceCredentials(const MonitorSettings &settings, QString *error);
+
     // address: an IP literal (as QHostAddress prints it; IPv4-mapped IPv6 counts as IPv4) or
     // "unix". uid: the peer's user on a Unix socket, from the kernel.
     struct Peer

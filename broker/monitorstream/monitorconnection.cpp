@@ -216,6 +216,14 @@ void MonitorConnection::handleAdmitted(const Frame &frame)
         m_hub.sendInfo(this, frame.messageId);
         return;
     }
+    if (frame.type == MonitorFrame::ServiceOutputRequest) {
+        const std::optional<MonitorServiceOutputRequest> request = decodeMonitorServiceOutputRequest(frame.payload);
+        if (!request)
+            refuse(ErrorCode::MalformedFrame, QStringLiteral("service output request is malformed"), frame.messageId, false);
+        else
+            m_hub.serviceOutput(this, *request, frame.messageId);
+        return;
+    }
     switch (frame.type) {
     case FrameType::Ping:
         sendEvent(FrameType::Pong, frame.messageId, {}, frame.payload);

@@ -20,6 +20,7 @@ const char *actionName(MonitorControlAction action)
     case MonitorControlAction::RestartService: return "restart service";
     case MonitorControlAction::StopService: return "stop service";
     case MonitorControlAction::StartService: return "start service";
+    case MonitorControlAction::ReloadConfig: return "reload the configuration of";
     }
     return "?";
 }
@@ -56,6 +57,11 @@ MonitorControlResult MonitorControlHandler::handle(const QString &who, const Mon
     MonitorControlResult outcome;
     if (stopping) {
         outcome = result(ErrorCode::ShuttingDown, QStringLiteral("the broker is shutting down"));
+    } else if (request.action == MonitorControlAction::ReloadConfig) {
+        // No target: the broker itself. Logged by the reload, line by line, and here with who asked.
+        QString summary;
+        const bool ok = m_actions.reloadConfig(who, &summary);
+        outcome = result(ok ? ErrorCode::None : ErrorCode::NotPermitted, summary);
     } else if (target.isEmpty() || target.size() > MaxControlTargetBytes) {
         outcome = result(ErrorCode::InvalidName, QStringLiteral("a control needs a target name of 1 to %1 bytes").arg(MaxControlTargetBytes));
     } else {
@@ -70,6 +76,8 @@ MonitorControlResult MonitorControlHandler::handle(const QString &who, const Mon
         case MonitorControlAction::StopService:
         case MonitorControlAction::StartService:
             outcome = serviceAction(request.action, target);
+            break;
+        case MonitorControlAction::ReloadConfig:
             break;
         }
     }
@@ -155,6 +163,7 @@ MonitorControlResult MonitorControlHandler::serviceAction(MonitorControlAction a
         return result(ErrorCode::None, QStringLiteral("starting '%1' (was %2)").arg(service->name(), QLatin1String(before)));
     case MonitorControlAction::DisconnectClient:
     case MonitorControlAction::SendTestMessage:
+    case MonitorControlAction::ReloadConfig:
         break;
     }
     return result(ErrorCode::NotPermitted, QStringLiteral("not a service action"));

@@ -3,6 +3,7 @@
 #include "budgetledger.h"
 #include "monitorclientview.h"
 #include "monitorlistener.h"
+#include "monitorserviceview.h"
 #include "session.h"
 
 #include <QAbstractSocket>
@@ -13,6 +14,7 @@
 #include <QTcpSocket>
 
 #include <algorithm>
+#include <climits>
 #include <sys/socket.h>
 
 namespace Kennel {
@@ -70,6 +72,7 @@ MonitorHub::MonitorHub(const BrokerConfig &config, const MonitorClientView &clie
     , m_watchdog(watchdog)
     , m_budgets(budgets)
     , m_settings(config.monitor)
+    , m_services(services)
     , m_admission(m_settings, services)
     , m_records(clients, services, watchdog)
     , m_control(config.maxNameLength, services, actions)
@@ -623,6 +626,45 @@ void MonitorHub::sendInfo(MonitorConnection *connection, quint32 messageId)
     for (const ListenAddress &address : boundAddresses())
         info.listeners.append({true, m_settings.tls && address.kind == ListenAddress::Kind::Tcp, address.toString()});
     connection->sendEvent(MonitorFrame::Info, messageId, {}, encodeMonitorBrokerInfo(info));
+}
+
+// --- service output ------------------------------------------------------------------------
+
+void MonitorHub::serviceOutput(MonitorConnection *connection, const MonitorServiceOutputRequest &request, quint32 messageId)
+{
+    MonitorServiceOutput answer;
+    answer.service = request.service;
+    const Service *service = request.service.size() <= MonitorControlHandler::MaxControlTargetBytes
+        ? m_services.service(QString::fromUtf8(request.service))
+        : nullptr;
+    if (!service) {
+        answer.code = ErrorCode::NotRegistered;
+        answer.error = QStringLiteral("no service named '%1'").arg(QString::fromUtf8(request.service.left(64)));
+    } else if (connection->queuedBytes() >= m_settings.maxQueueBytes) {
+        // A monitor that pipelines requests and never reads gets no more answers queued.
+        answer.code = ErrorCode::OverBudget;
+        answer.error = QStringLiteral("the monitor's queue is full; read what was sent first");
+    } else {
+        const OutputRing &ring = service->output();
+        answer.dropped = ring.dropped();
+        answer.lastSeq = ring.lastSeq();
+        answer.keptLines = quint32(ring.lineCount());
+        answer.keptBytes = quint64(ring.byteCount());
+        answer.maxLines = quint32(ring.maxLines());
+        answer.maxBytes = quint64(ring.maxBytes());
+        // One frame: the lines' text within the frame limit, less room for the fields around it
+        // (19 bytes per line, plus the header and the names).
+        const qint64 room = qint64(config().maxFrameSize) - 1024;
+        const qint64 perLine = 19;
+        const qint64 textBudget = std::max<qint64>(1, room - perLine * std::max<qint64>(1, ring.lineCount()));
+        const QList<OutputRing::Line> lines = request.afterSeq > 0
+            ? ring.after(request.afterSeq, textBudget, &answer.more)
+            : ring.tail(int(std::min<quint32>(request.maxLines, quint32(INT_MAX))), 0, textBudget, &answer.more);
+        answer.lines.reserve(lines.size());
+        for (const OutputRing::Line &line : lines)
+            answer.lines.append({line.seq, line.timeMs, line.isStderr, line.text});
+    }
+    connection->sendEvent(MonitorFrame::ServiceOutput, messageId, {}, encodeMonitorServiceOutput(answer));
 }
 
 } // namespace Kennel

@@ -87,6 +87,12 @@ public:
     // Reads the credentials (token file). False with *error if they cannot be had: the broker
     // refuses to start rather than run with monitors locked out (or let in) by accident.
     bool loadCredentials(QString *error);
+    // A reload: the [monitor] credentials for monitors admitted from now on
+    // (MonitorAuthenticator::replaceCredentials).
+    bool replaceCredentials(const MonitorSettings &settings, QString *error)
+    {
+        return m_admission.replaceCredentials(settings, error);
+    }
     // Opens the monitor-only listeners ([monitor] listen; none by default).
     bool startListening(QString *error);
     QList<ListenAddress> boundAddresses() const;
@@ -151,6 +157,8 @@ private:
     void control(MonitorConnection *connection, const MonitorControl &request, quint32 messageId);
     // InfoRequest: the broker's version, pid and listeners, answered with the request's messageId.
     void sendInfo(MonitorConnection *connection, quint32 messageId);
+    // A service's recent output (PROTOCOL §6.5), answered within one frame.
+    void serviceOutput(MonitorConnection *connection, const MonitorServiceOutputRequest &request, quint32 messageId);
 
     void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
                const QByteArray &unread);
@@ -178,6 +186,7 @@ private:
     const ClientWatchdog &m_watchdog;
     BudgetLedger &m_budgets;
     const MonitorSettings &m_settings;
+    const MonitorServiceView &m_services; // serviceOutput()
     MonitorAdmission m_admission;
     MonitorRecords m_records;
     MonitorControlHandler m_control;

@@ -37,6 +37,7 @@ qint64 ms(std::chrono::steady_clock::duration d)
 
 Service::Service(const ServiceSettings &settings, QObject *parent)
     : QObject(parent), m_settings(settings), m_outputLog(settings.logLinesPerSecond)
+    , m_output(settings.outputLines, settings.outputBytes)
 {
     m_restartTimer.setSingleShot(true);
     m_restartTimer.setTimerType(Qt::PreciseTimer); // backoff steps are tens of ms in tests
@@ -207,6 +208,13 @@ void Service::setState(State state)
     if (state != State::Backoff)
         m_status.nextStartAt = {};
     Q_EMIT stateChanged(state);
+}
+
+void Service::setSettings(const ServiceSettings &settings)
+{
+    m_settings = settings;
+    m_outputLog.setLinesPerSecond(settings.logLinesPerSecond);
+    m_output.setBounds(settings.outputLines, settings.outputBytes);
 }
 
 void Service::start()
@@ -695,6 +703,10 @@ void Service::flushOutput()
 
 void Service::logLine(QProcess::ProcessChannel channel, QByteArrayView line, bool cut)
 {
+    // Every line goes into the ring, also those the log throttle holds back: that is where an
+    // operator looks for what a chatty service said.
+    m_output.append(QDateTime::currentMSecsSinceEpoch(), channel == QProcess::StandardError,
+                    line.endsWith('\r') ? line.chopped(1) : line);
     int suppressed = 0;
     if (!m_outputLog.allow(&suppressed))
         return; // counted; summed up with the next line logged, or when the process ends

@@ -47,6 +47,7 @@
 
 #include "brokerconfig.h"
 #include "logthrottle.h"
+#include "outputring.h"
 
 #include <QByteArray>
 #include <QDateTime>
@@ -105,6 +106,11 @@ public:
     ~Service() override;
 
     const ServiceSettings &settings() const { return m_settings; }
+    // Its recent output lines (output_lines / output_bytes), every line, logged or suppressed.
+    const OutputRing &output() const { return m_output; }
+    // A reload changed the definition (same name): used from the next start on; the caller
+    // restarts the service so that the new definition runs.
+    void setSettings(const ServiceSettings &settings);
     const QString &name() const { return m_settings.name; }
     Status status() const;
     State state() const { return m_state; }
@@ -195,6 +201,7 @@ private:
     QTimer m_reapTimer;
     QByteArray m_stdoutPartial;
     LogThrottle m_outputLog; // log_lines_per_second: a chatty service cannot flood the log
+    OutputRing m_output;     // output_lines / output_bytes
     QByteArray m_stderrPartial;
 };
 

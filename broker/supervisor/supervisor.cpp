@@ -3,6 +3,7 @@
 
 #include "logging.h"
 #include "processtree.h"
+#include "configreloader.h"
 #include "servicegraph.h"
 
 #include <algorithm>
@@ -14,49 +15,69 @@ namespace Kennel {
 
 Supervisor::Supervisor(const QList<ServiceSettings> &services, BrokerConfig::ServiceCgroup cgroup, QObject *parent)
     : QObject(parent)
+    , m_cgroupMode(cgroup)
 {
     m_services.reserve(services.size());
-    for (const ServiceSettings &settings : services) {
-        auto *service = new Service(settings, this);
-        connect(service, &Service::stateChanged, this, [this, service](Service::State state) {
-            serviceStateChangedInternal(service, state);
-            Q_EMIT serviceStateChanged(service, state);
-        });
-        m_services.append(service);
-    }
+    for (const ServiceSettings &settings : services)
+        m_services.append(createService(settings));
     for (int i : ServiceGraph::startOrder(services))
         m_order.append(m_services.at(i));
     // The loader refuses these; a Supervisor built directly (tests, tools) still says so.
     for (const QString &error : ServiceGraph::check(services))
         qCWarning(lcSupervisor).noquote() << error;
+    if (!m_services.isEmpty())
+        setUpTracking();
+}
+
+Service *Supervisor::createService(const ServiceSettings &settings)
+{
+    auto *service = new Service(settings, this);
+    connect(service, &Service::stateChanged, this, [this, service](Service::State state) {
+        serviceStateChangedInternal(service, state);
+        Q_EMIT serviceStateChanged(service, state);
+    });
+    if (!m_brokerEnvironment.isEmpty())
+        service->setExtraEnvironment(m_brokerEnvironment);
+    if (m_cgroupBase.isValid()) {
+        const QString leaf = QStringLiteral("/service-") + service->name();
+        service->setCgroup(m_cgroupBase.path() + leaf, m_cgroupBase.hierarchyPath() + leaf);
+    }
+    return service;
+}
+
+// Once there are services (at construction, or when a reload adds the first ones).
+void Supervisor::setUpTracking()
+{
+    if (m_trackingSetUp)
+        return;
+    m_trackingSetUp = true;
+    const BrokerConfig::ServiceCgroup cgroup = m_cgroupMode;
     // Orphans of services (a daemon whose parent exited) become the broker's children instead of
     // init's: the broker can still find, stop and reap them (Service: leftovers).
-    if (!m_services.isEmpty()) {
-        if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
-            m_subreaper = true;
-        } else {
-            const int error = errno;
-            qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << errnoText(error)
-                                              << "): daemonizing services are not tracked once their parent exits";
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+        m_subreaper = true;
+    } else {
+        const int error = errno;
+        qCWarning(lcSupervisor).noquote() << "cannot become a child subreaper (" << errnoText(error)
+                                          << "): daemonizing services are not tracked once their parent exits";
+    }
+    // A cgroup per service finds what the subreaper and the KENNEL_SERVICE mark cannot: a
+    // daemon that left the process group and cleared its environment.
+    m_cgroupBase = CgroupBase::choose(cgroup == BrokerConfig::ServiceCgroup::Auto);
+    if (m_cgroupBase.isValid()) {
+        qCInfo(lcSupervisor).noquote() << "services tracked by cgroup" << m_cgroupBase.path();
+        for (Service *service : std::as_const(m_services)) {
+            const QString leaf = QStringLiteral("/service-") + service->name();
+            service->setCgroup(m_cgroupBase.path() + leaf, m_cgroupBase.hierarchyPath() + leaf);
         }
-        // A cgroup per service finds what the subreaper and the KENNEL_SERVICE mark cannot: a
-        // daemon that left the process group and cleared its environment.
-        m_cgroupBase = CgroupBase::choose(cgroup == BrokerConfig::ServiceCgroup::Auto);
-        if (m_cgroupBase.isValid()) {
-            qCInfo(lcSupervisor).noquote() << "services tracked by cgroup" << m_cgroupBase.path();
-            for (Service *service : std::as_const(m_services)) {
-                const QString leaf = QStringLiteral("/service-") + service->name();
-                service->setCgroup(m_cgroupBase.path() + leaf, m_cgroupBase.hierarchyPath() + leaf);
-            }
-        } else {
-            const bool off = cgroup == BrokerConfig::ServiceCgroup::Off;
-            const QString line = QStringLiteral("services tracked by process group: ") + m_cgroupBase.reason();
-            if (off)
-                qCInfo(lcSupervisor).noquote() << line;
-            else
-                qCWarning(lcSupervisor).noquote()
-                    << line << "(a daemon that leaves its process group and clears its environment is not found)";
-        }
+    } else {
+        const bool off = cgroup == BrokerConfig::ServiceCgroup::Off;
+        const QString line = QStringLiteral("services tracked by process group: ") + m_cgroupBase.reason();
+        if (off)
+            qCInfo(lcSupervisor).noquote() << line;
+        else
+            qCWarning(lcSupervisor).noquote()
+                << line << "(a daemon that leaves its process group and clears its environment is not found)";
     }
 }
 
@@ -73,6 +94,7 @@ Supervisor::~Supervisor()
 
 void Supervisor::setBrokerEnvironment(const QProcessEnvironment &env)
 {
+    m_brokerEnvironment = env;
     for (Service *service : std::as_const(m_services))
         service->setExtraEnvironment(env);
 }
@@ -290,6 +312,79 @@ void Supervisor::stopNext()
     m_stopping = false;
     qCInfo(lcSupervisor) << "all services stopped";
     Q_EMIT allStopped();
+}
+
+void Supervisor::reconfigure(const QList<ServiceSettings> &next)
+{
+    if (m_stopping) {
+        qCWarning(lcSupervisor) << "not reconfiguring services: stopping";
+        return;
+    }
+    const auto inNext = [&next](const QString &name) {
+        return std::any_of(next.begin(), next.end(), [&name](const ServiceSettings &s) { return s.name == name; });
+    };
+    // Dependents first, as a shutdown would stop them.
+    for (auto it = m_order.crbegin(); it != m_order.crend(); ++it) {
+        if (!inNext((*it)->name()))
+            retire(*it);
+    }
+    QList<Service *> services, added, changed;
+    for (const ServiceSettings &settings : next) {
+        Service *existing = service(settings.name);
+        if (!existing) {
+            existing = createService(settings);
+            added.append(existing);
+        } else if (!ConfigReloader::sameService(existing->settings(), settings, false)) {
+            existing->setSettings(settings);
+            changed.append(existing);
+        } else {
+            existing->setSettings(settings); // at most the ring's bounds: applied in place
+        }
+        services.append(existing);
+    }
+    m_services = services;
+    m_order.clear();
+    for (int i : ServiceGraph::startOrder(next))
+        m_order.append(m_services.at(i));
+    if (!m_services.isEmpty())
+        setUpTracking();
+    Q_EMIT reconfigured();
+    for (Service *service : std::as_const(m_order)) {
+        const bool isNew = added.contains(service);
+        if (!isNew && !changed.contains(service))
+            continue;
+        const Service::State state = service->state();
+        const bool hasProcess = state == Service::State::Starting || state == Service::State::Running
+            || state == Service::State::Stopping;
+        if (service->settings().start == ServiceSettings::Start::OnDemand) {
+            // The next message held for it starts it, with the new definition.
+            if (hasProcess || state == Service::State::Backoff)
+                service->stop();
+            continue;
+        }
+        if (hasProcess) {
+            m_ready.remove(service);
+            service->restart();
+        } else {
+            requestStart(service);
+        }
+    }
+}
+
+void Supervisor::retire(Service *service)
+{
+    m_services.removeOne(service);
+    m_order.removeOne(service);
+    m_pending.removeOne(service);
+    m_onDemandPending.remove(service);
+    m_ready.remove(service);
+    if (service->state() == Service::State::Stopped) {
+        service->deleteLater();
+        return;
+    }
+    // stop() may say stopped() from inside itself (no process): connected first.
+    connect(service, &Service::stopped, service, &QObject::deleteLater);
+    service->stop();
 }
 
 void Supervisor::retryFailed()

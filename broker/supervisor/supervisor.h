@@ -57,6 +57,11 @@ public:
     // Operator (SIGHUP): start every Failed service again, its failure history cleared (once its
     // dependencies are ready).
     void retryFailed();
+    // A reload (Broker::reload): services not in `next` are stopped and dropped, new ones are
+    // added and started per their start policy (on-demand ones wait for a message), those whose
+    // definition changed are restarted with it (a stopped, exited or failed one is started), and
+    // the start order is recomputed. Returns the names of the changed ones. Nothing while stopping.
+    void reconfigure(const QList<ServiceSettings> &next);
     // A client registered (or bound) `name`: the service registering that name is ready, and
     // services waiting for it may start.
     void clientRegistered(const QByteArray &name);
@@ -83,8 +88,14 @@ public:
 signals:
     void serviceStateChanged(Kennel::Service *service, Kennel::Service::State state);
     void allStopped();
+    // reconfigure() changed services(): a removed service is stopping and is deleted later, so
+    // whoever keeps Service pointers (HeldDelivery) builds its tables again, at once.
+    void reconfigured();
 
 private:
+    Service *createService(const ServiceSettings &settings);
+    void setUpTracking();
+    void retire(Service *service);
     void stopNext();
     // Starts `service` now if every service it names is ready, else marks it waiting.
     void requestStart(Service *service, bool onDemand = false);
@@ -104,6 +115,9 @@ private:
     bool m_stopping = false;
     bool m_subreaper = false;
     CgroupBase m_cgroupBase;
+    BrokerConfig::ServiceCgroup m_cgroupMode = BrokerConfig::ServiceCgroup::Auto;
+    bool m_trackingSetUp = false;
+    QProcessEnvironment m_brokerEnvironment;
 };
 
 } // namespace Kennel

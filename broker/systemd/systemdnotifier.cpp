@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <time.h>
 
 #include <unistd.h>
 
@@ -152,6 +153,15 @@ void SystemdNotifier::notifyReady(const QString &status)
 void SystemdNotifier::notifyStopping()
 {
     send("STOPPING=1");
+}
+
+void SystemdNotifier::notifyReloading()
+{
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const quint64 usec = quint64(now.tv_sec) * 1000000u + quint64(now.tv_nsec) / 1000u;
+    const QByteArray state = QByteArrayLiteral("RELOADING=1\nMONOTONIC_USEC=") + QByteArray::number(usec);
+    send(state);
 }
 
 void SystemdNotifier::notifyStatus(const QString &status)

@@ -44,6 +44,8 @@ public:
     void notifyReady(const QString &status);
     // "STOPPING=1"
     void notifyStopping();
+    // "RELOADING=1\nMONOTONIC_USEC=<now>" (systemd 253 wants the timestamp; older ones ignore it)
+    void notifyReloading();
     // "STATUS=<status>"
     void notifyStatus(const QString &status);
 

@@ -85,6 +85,9 @@ public:
     bool feed(quint64 id);
     // Connection `id` is closing: stop watching it, without any action.
     void forget(quint64 id);
+    // A reload: terms, bounds, actions and the history cap for registrations from now on; clients
+    // already watched keep the terms and action they were granted.
+    void setSettings(const WatchdogSettings &settings) { m_settings = settings; }
     // Shutting down: no more expiries or signals; pending escalations stay (a process already sent
     // SIGTERM still gets its SIGKILL if the broker lives that long).
     void stop();

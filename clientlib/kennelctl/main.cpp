@@ -6,6 +6,7 @@
 
 #include <clidoc.h>
 #include "topiccommands.h"
+#include "logscommand.h"
 
 #include <names.h>
 
@@ -54,6 +55,8 @@ const QString Description = QStringLiteral(
     "  watch            events as lines: joined, left, late, expired, signalled, service ...\n"
     "  sniff [NAME...]  traffic as lines \"TIME SOURCE -> TARGET STATUS SIZE bytes: PREVIEW\",\n"
     "                   only from or to the NAMEs if given\n"
+    "  logs SERVICE     a supervised service's recent output, \"TIME out|err TEXT\" per line\n"
+    "                   (-n N newest lines, default 20, 0 all kept; --follow for new ones)\n"
     "\n"
     "The broker address is HOST:PORT, [IPV6]:PORT or unix:PATH; default: $KENNEL_BROKER, else %1.\n"
     "\n"
@@ -166,15 +169,21 @@ int main(int argc, char *argv[])
                                         QStringLiteral("serve: commands run at once (default 4); a call beyond them is answered error 503."),
                                         QStringLiteral("N"));
     parser.addOption(jobsOption);
+    // logs (logscommand.h): the monitor stream, admitted by Unix peer uid or --token-file (an operator option).
+    const QCommandLineOption logsLinesOption(QStringList{QStringLiteral("n"), QStringLiteral("lines")},
+                                             QStringLiteral("logs: the newest N lines (default 20; 0: all kept)."),
+                                             QStringLiteral("N"));
+    const QCommandLineOption logsFollowOption(QStringLiteral("follow"), QStringLiteral("logs: keep printing new lines."));
+    parser.addOptions({logsLinesOption, logsFollowOption});
     const OperatorCliOptions operatorOptions = addOperatorOptions(parser);
-    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send, listen, call, serve, or an operator command"),
+    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("send, listen, call, serve, logs, or an operator command"),
                                  QStringLiteral("<command> ..."));
 
     const Kennel::CliDoc::Switches docSwitches = Kennel::CliDoc::addOptions(parser);
 
     const bool parsed = parser.parse(QCoreApplication::arguments());
     if (parsed && Kennel::CliDoc::handle(parser, docSwitches, {QStringLiteral("kennelctl"), QStringLiteral(KENNEL_VERSION),
-                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen"), QStringLiteral("call"), QStringLiteral("serve"), QStringLiteral("pub"), QStringLiteral("sub")} + operatorCommands(),
+                                                              QStringList{QStringLiteral("send"), QStringLiteral("listen"), QStringLiteral("call"), QStringLiteral("serve"), QStringLiteral("pub"), QStringLiteral("sub"), QStringLiteral("logs")} + operatorCommands(),
                                                               operatorArgumentCandidates(),
                                                               {QStringLiteral("kennel-broker(1)"), QStringLiteral("kennel-monitor(1)")}}))
         return 0;
@@ -361,6 +370,27 @@ int main(int argc, char *argv[])
         if (const QString problem = checkName(args.at(1), QStringLiteral("name")); !problem.isEmpty())
             return usageError(problem);
         return runServe(options);
+    }
+
+    if (command == QLatin1String("logs")) {
+        if (args.size() != 2)
+            return usageError(QStringLiteral("logs needs SERVICE"));
+        LogsOptions options;
+        options.broker = *broker;
+        options.service = args.at(1).toUtf8();
+        options.follow = parser.isSet(logsFollowOption);
+        options.tokenFile = parser.value(operatorOptions.tokenFile);
+        if (timeoutMs > 0)
+            options.timeoutMs = timeoutMs;
+        if (parser.isSet(logsLinesOption)) {
+            bool ok = false;
+            options.lines = parser.value(logsLinesOption).toInt(&ok);
+            if (!ok || options.lines < 0)
+                return usageError(QStringLiteral("-n needs a number of lines (0: all kept)"));
+        }
+        if (const QString problem = checkName(args.at(1), QStringLiteral("service name")); !problem.isEmpty())
+            return usageError(problem);
+        return runLogs(options);
     }
 
     return usageError(command.isEmpty() ? QStringLiteral("missing command (send, listen, status, ...)")

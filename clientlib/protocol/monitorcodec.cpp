@@ -123,6 +123,8 @@ const char *monitorFrameName(FrameType type)
     case 0x51: return "monitor_control_result";
     case 0x54: return "monitor_info_request";
     case 0x55: return "monitor_info";
+    case 0x52: return "monitor_service_output_request";
+    case 0x53: return "monitor_service_output";
     default: return nullptr;
     }
 }
@@ -418,7 +420,7 @@ std::optional<MonitorControl> decodeMonitorControl(QByteArrayView payload)
 {
     Reader r(payload);
     MonitorControl v;
-    v.action = r.enumerated(MonitorControlAction::StartService);
+    v.action = r.enumerated(MonitorControlAction::ReloadConfig);
     v.target = r.bytes();
     v.text = r.bytes();
     return done(r, v);
@@ -467,6 +469,67 @@ std::optional<MonitorBrokerInfo> decodeMonitorBrokerInfo(QByteArrayView payload)
         l.tls = flags & 0x2;
         l.address = r.str();
         v.listeners.append(l);
+    }
+    return done(r, v);
+}
+
+QByteArray encodeMonitorServiceOutputRequest(const MonitorServiceOutputRequest &v)
+{
+    QByteArray out;
+    Writer(out).bytes(v.service).u32(v.maxLines).u64(v.afterSeq);
+    return out;
+}
+
+std::optional<MonitorServiceOutputRequest> decodeMonitorServiceOutputRequest(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorServiceOutputRequest v;
+    v.service = r.bytes();
+    v.maxLines = r.u32();
+    v.afterSeq = r.u64();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorServiceOutput(const MonitorServiceOutput &v)
+{
+    QByteArray out;
+    Writer w(out);
+    w.bytes(v.service).u16(quint16(v.code)).str(v.error).u64(v.dropped).u64(v.lastSeq).u32(v.keptLines)
+        .u64(v.keptBytes).u32(v.maxLines).u64(v.maxBytes).u8(v.more ? 1 : 0).u32(quint32(v.lines.size()));
+    for (const MonitorOutputLine &line : v.lines)
+        w.u64(line.seq).i64(line.timeMs).u8(line.isStderr ? 2 : 1).bytes(line.text);
+    return out;
+}
+
+std::optional<MonitorServiceOutput> decodeMonitorServiceOutput(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorServiceOutput v;
+    v.service = r.bytes();
+    v.code = ErrorCode(r.u16());
+    v.error = r.str();
+    v.dropped = r.u64();
+    v.lastSeq = r.u64();
+    v.keptLines = r.u32();
+    v.keptBytes = r.u64();
+    v.maxLines = r.u32();
+    v.maxBytes = r.u64();
+    v.more = r.u8() != 0;
+    const quint32 count = r.u32();
+    // Each line takes at least 19 bytes: a count the payload cannot hold is malformed.
+    if (!r.ok() || count > quint32(payload.size() / 19))
+        return std::nullopt;
+    v.lines.reserve(count);
+    for (quint32 i = 0; i < count && r.ok(); ++i) {
+        MonitorOutputLine line;
+        line.seq = r.u64();
+        line.timeMs = r.i64();
+        const quint8 stream = r.u8();
+        if (stream != 1 && stream != 2)
+            return std::nullopt;
+        line.isStderr = stream == 2;
+        line.text = r.bytes();
+        v.lines.append(line);
     }
     return done(r, v);
 }

@@ -38,6 +38,9 @@ constexpr FrameType Control = FrameType(0x50);        // m->b  MonitorControl; t
 constexpr FrameType ControlResult = FrameType(0x51);  // b->m  MonitorControlResult, messageId of the Control
 constexpr FrameType InfoRequest = FrameType(0x54);    // m->b  empty; answered by Info
 constexpr FrameType Info = FrameType(0x55);           // b->m  MonitorBrokerInfo, messageId of the InfoRequest
+// A service's recent output (PROTOCOL §6.5).
+constexpr FrameType ServiceOutputRequest = FrameType(0x52); // m->b  MonitorServiceOutputRequest
+constexpr FrameType ServiceOutput = FrameType(0x53);        // b->m  MonitorServiceOutput, messageId of the request
 } // namespace MonitorFrame
 
 KENNEL_CLIENT_EXPORT const char *monitorFrameName(FrameType type); // "monitor_subscribe", ... or nullptr
@@ -191,6 +194,7 @@ enum class MonitorControlAction : quint8 {
     RestartService = 2,   // target: service name
     StopService = 3,
     StartService = 4,
+    ReloadConfig = 5,     // target: ignored (send "broker"); the broker reads its configuration again (SIGHUP)
 };
 
 struct KENNEL_CLIENT_EXPORT MonitorControl
@@ -221,6 +225,42 @@ struct KENNEL_CLIENT_EXPORT MonitorBrokerInfo
     qint64 pid = 0;
     QList<MonitorListenerInfo> listeners;
 };
+
+// A service's recent output (PROTOCOL §6.5): the lines its supervisor keeps (a ring per service).
+struct KENNEL_CLIENT_EXPORT MonitorServiceOutputRequest
+{
+    QByteArray service;
+    quint32 maxLines = 0; // the newest this many; 0: all kept (within the answer's frame)
+    quint64 afterSeq = 0; // >0: from the first line after this one, oldest first (follow)
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorOutputLine
+{
+    quint64 seq = 0;
+    qint64 timeMs = 0;
+    bool isStderr = false;
+    QByteArray text;
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorServiceOutput
+{
+    QByteArray service;
+    ErrorCode code = ErrorCode::None; // NotRegistered: no such service
+    QString error;
+    quint64 dropped = 0;   // lines that fell off the ring since the service was defined
+    quint64 lastSeq = 0;   // the newest line's sequence number (0: none yet)
+    quint32 keptLines = 0; // what the ring holds, and its bounds
+    quint64 keptBytes = 0;
+    quint32 maxLines = 0;
+    quint64 maxBytes = 0;
+    bool more = false;     // lines were left out to fit the frame: ask again
+    QList<MonitorOutputLine> lines;
+};
+
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorServiceOutputRequest(const MonitorServiceOutputRequest &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorServiceOutputRequest> decodeMonitorServiceOutputRequest(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorServiceOutput(const MonitorServiceOutput &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorServiceOutput> decodeMonitorServiceOutput(QByteArrayView payload);
 
 // Encoders append nothing but the payload; decoders return nullopt for a payload that is too short,
 // has a string running past its end, or an enum value outside its range.

@@ -94,6 +94,8 @@ QString controlAction(MonitorControlAction action)
         return QStringLiteral("stop");
     case MonitorControlAction::StartService:
         return QStringLiteral("start");
+    case MonitorControlAction::ReloadConfig:
+        return QStringLiteral("reload the configuration of");
     }
     return QStringLiteral("action %1").arg(int(action));
 }

@@ -154,6 +154,12 @@ void decodePayload(FrameType type, QByteArrayView p)
     case quint8(MonitorFrame::Info):
         roundTrip(p, decodeMonitorBrokerInfo, encodeMonitorBrokerInfo);
         break;
+    case quint8(MonitorFrame::ServiceOutputRequest):
+        roundTrip(p, decodeMonitorServiceOutputRequest, encodeMonitorServiceOutputRequest);
+        break;
+    case quint8(MonitorFrame::ServiceOutput):
+        roundTrip(p, decodeMonitorServiceOutput, encodeMonitorServiceOutput);
+        break;
     default:
         break;
     }

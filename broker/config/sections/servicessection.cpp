@@ -74,6 +74,11 @@ const ServiceNumericKey serviceNumericKeys[] = {
      [](ServiceSettings &s, qint64 v) { s.stopTimeout = std::chrono::milliseconds(v); }},
     {"log_lines_per_second", 1, 100000, [](const ServiceSettings &s) -> qint64 { return s.logLinesPerSecond; },
      [](ServiceSettings &s, qint64 v) { s.logLinesPerSecond = int(v); }},
+    // Its output ring; unset: [supervisor] output_lines / output_bytes.
+    {"output_lines", 0, 1000000, [](const ServiceSettings &s) -> qint64 { return s.outputLines; },
+     [](ServiceSettings &s, qint64 v) { s.outputLines = int(v); }},
+    {"output_bytes", 4096, qint64(64) * 1024 * 1024, [](const ServiceSettings &s) -> qint64 { return s.outputBytes; },
+     [](ServiceSettings &s, qint64 v) { s.outputBytes = v; }},
 };
 
 QString serviceKey(const QString &serviceName, const QString &key)
@@ -455,7 +460,7 @@ const QStringList &serviceKeys()
         QStringList list{KeyProgram, KeyArguments, KeyWorkingDirectory, KeyEnvironment, KeyRestart};
         for (const ServiceNumericKey &key : serviceNumericKeys)
             list.append(QLatin1String(key.iniKey));
-        list.insert(list.size() - 2, KeyStopSignal); // before stop_timeout_ms, as documented
+        list.insert(list.indexOf(QStringLiteral("stop_timeout_ms")), KeyStopSignal); // as documented
         list.append(KeyServiceMonitor);
         list << KeyServiceName << KeyAfter << KeyUser << KeyGroup << KeySupplementaryGroups;
         list.append(KeyServiceHold);
@@ -486,6 +491,10 @@ void applyServices(const QSettings &settings, const IniLayout &layout, const QDi
         const qsizetype before = pass.errors.size();
         QSet<QString> unread;
         ServiceSettings service = readService(settings, name, configDir, &pass.errors, &unread);
+        if (!settings.contains(serviceKey(name, QStringLiteral("output_lines"))))
+            service.outputLines = pass.config.serviceOutputLines;
+        if (!settings.contains(serviceKey(name, QStringLiteral("output_bytes"))))
+            service.outputBytes = pass.config.serviceOutputBytes;
         readServiceOrderAndIdentity(settings, service, &pass.errors, &unread);
         checkService(service, &pass.errors, unread);
         checkServiceOrderAndIdentity(service, &pass.errors);

@@ -8,6 +8,7 @@
 namespace Kennel::Config {
 
 QStringList supervisorKeys();
+const QList<NumericKey> &supervisorNumericKeys();
 void applySupervisor(const QSettings &settings, Pass &pass);
 
 } // namespace Kennel::Config

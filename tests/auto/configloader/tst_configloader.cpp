@@ -184,7 +184,7 @@ QString unknownGroup(const char *group)
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, monitor, name, after, user, group, supplementary_groups, hold, start, start_timeout_ms");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, output_lines, output_bytes, monitor, name, after, user, group, supplementary_groups, hold, start, start_timeout_ms");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
@@ -1462,6 +1462,7 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("monitor/token_file"), QStringLiteral("monitor/total_queue_bytes"),
                                 QStringLiteral("monitor/totals_interval_ms"),
                                 QStringLiteral("monitor/traffic_preview_bytes"), QStringLiteral("supervisor/cgroup"),
+                                QStringLiteral("supervisor/output_bytes"), QStringLiteral("supervisor/output_lines"),
                                 QStringLiteral("topics/enabled"), QStringLiteral("topics/max_levels"),
                                 QStringLiteral("topics/max_subscriptions"), QStringLiteral("topics/max_topic_length"),
                                 QStringLiteral("topics/publish_names"), QStringLiteral("topics/retained_bytes"),

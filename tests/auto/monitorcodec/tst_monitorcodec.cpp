@@ -28,6 +28,7 @@ private slots:
     void control();
     void controlResult();
     void brokerInfo();
+    void serviceOutput();
     void enumsOutOfRange();
     void frameNames();
 };
@@ -428,10 +429,71 @@ void tst_MonitorCodec::brokerInfo()
     QVERIFY(!decodeMonitorBrokerInfo(lying));
 }
 
+// PROTOCOL §6.5: a request and an answer round trip; a truncated one, a line count the payload
+// cannot hold and an unknown stream are refused.
+void tst_MonitorCodec::serviceOutput()
+{
+    const QByteArray r = encodeMonitorServiceOutputRequest({"talker", 40, 12345678901ull});
+    const auto request = decodeMonitorServiceOutputRequest(r);
+    QVERIFY(request);
+    QCOMPARE(request->service, QByteArray("talker"));
+    QCOMPARE(request->maxLines, 40u);
+    QCOMPARE(request->afterSeq, 12345678901ull);
+    checkTruncationAndExtension<MonitorServiceOutputRequest>(r, decodeMonitorServiceOutputRequest);
+
+    MonitorServiceOutput v;
+    v.service = "talker";
+    v.dropped = 11;
+    v.lastSeq = 51;
+    v.keptLines = 2;
+    v.keptBytes = 9;
+    v.maxLines = 40;
+    v.maxBytes = 262144;
+    v.more = true;
+    v.lines = {{50, 1700000000000, false, "line 50"}, {51, 1700000000001, true, "x\n"}};
+    const QByteArray e = encodeMonitorServiceOutput(v);
+    const auto d = decodeMonitorServiceOutput(e);
+    QVERIFY(d);
+    QCOMPARE(d->service, v.service);
+    QCOMPARE(d->code, ErrorCode::None);
+    QCOMPARE(d->dropped, 11u);
+    QCOMPARE(d->lastSeq, 51u);
+    QCOMPARE(d->maxBytes, 262144u);
+    QVERIFY(d->more);
+    QCOMPARE(d->lines.size(), 2);
+    QCOMPARE(d->lines.at(1).seq, 51u);
+    QCOMPARE(d->lines.at(1).timeMs, 1700000000001);
+    QVERIFY(d->lines.at(1).isStderr);
+    QVERIFY(!d->lines.at(0).isStderr);
+    QCOMPARE(d->lines.at(1).text, QByteArray("x\n"));
+    checkTruncationAndExtension<MonitorServiceOutput>(e, decodeMonitorServiceOutput);
+
+    MonitorServiceOutput refused;
+    refused.code = ErrorCode::NotRegistered;
+    refused.error = QStringLiteral("no service named 'x'");
+    const auto r2 = decodeMonitorServiceOutput(encodeMonitorServiceOutput(refused));
+    QVERIFY(r2);
+    QCOMPARE(r2->code, ErrorCode::NotRegistered);
+    QCOMPARE(r2->error, refused.error);
+
+    // A count of 2^32-1 lines in a short payload; a stream byte of 3.
+    QByteArray huge = encodeMonitorServiceOutput(MonitorServiceOutput{});
+    huge[huge.size() - 1] = char(0xff);
+    huge[huge.size() - 2] = char(0xff);
+    huge[huge.size() - 3] = char(0xff);
+    huge[huge.size() - 4] = char(0xff);
+    QVERIFY(!decodeMonitorServiceOutput(huge));
+    QByteArray badStream = e;
+    const qsizetype streamAt = e.indexOf(QByteArray("line 50")) - 2 - 1;
+    QCOMPARE(badStream.at(streamAt), char(1));
+    badStream[streamAt] = char(3);
+    QVERIFY(!decodeMonitorServiceOutput(badStream));
+}
+
 void tst_MonitorCodec::enumsOutOfRange()
 {
-    QByteArray control = encodeMonitorControl({MonitorControlAction::StartService, "x", {}});
-    control[0] = char(quint8(MonitorControlAction::StartService) + 1);
+    QByteArray control = encodeMonitorControl({MonitorControlAction::ReloadConfig, "x", {}});
+    control[0] = char(quint8(MonitorControlAction::ReloadConfig) + 1);
     QVERIFY(!decodeMonitorControl(control));
 
     QByteArray service = encodeMonitorService({});

@@ -48,8 +48,18 @@ public:
         delivery.sender = "kennel-monitor";
         return delivery;
     }
+    bool reloadConfig(const QString &who, QString *summary) override
+    {
+        reloadsAsked.append(who);
+        *summary = reloadSummary;
+        return reloadOk;
+    }
     void setTrafficTap(TrafficTap *tap) override { m_tap = tap; }
     const TrafficTap *trafficTap() const override { return m_tap; }
+
+    QStringList reloadsAsked;
+    bool reloadOk = true;
+    QString reloadSummary = QStringLiteral("configuration reloaded: no changes");
 
     int closeCount = -1;
     DeliveryStatus status = DeliveryStatus::Delivered;
@@ -90,6 +100,8 @@ private slots:
     void unknownService_data();
     void unknownService();
     void logLineNamesWhoAndPrintableTarget();
+    void reloadNeedsNoTarget();
+    void reloadRejectedIsNotPermitted();
 };
 
 void tst_MonitorControlHandler::targetBounds_data()
@@ -130,7 +142,7 @@ void tst_MonitorControlHandler::stoppingRefusesEverything()
     MonitorControlHandler handler(MaxName, services, actions);
     for (MonitorControlAction action : {MonitorControlAction::DisconnectClient, MonitorControlAction::SendTestMessage,
                                         MonitorControlAction::RestartService, MonitorControlAction::StopService,
-                                        MonitorControlAction::StartService}) {
+                                        MonitorControlAction::StartService, MonitorControlAction::ReloadConfig}) {
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(": shutting_down - the broker is shutting down$")));
         const MonitorControlResult result = handler.handle(Who, request(action, "alpha", "hi"), true);
         QCOMPARE(result.code, ErrorCode::ShuttingDown);
@@ -139,6 +151,7 @@ void tst_MonitorControlHandler::stoppingRefusesEverything()
     QVERIFY(actions.disconnected.isEmpty());
     QVERIFY(actions.sentTo.isEmpty());
     QVERIFY(services.asked.isEmpty());
+    QVERIFY(actions.reloadsAsked.isEmpty());
 }
 
 void tst_MonitorControlHandler::disconnect_data()
@@ -240,6 +253,33 @@ void tst_MonitorControlHandler::logLineNamesWhoAndPrintableTarget()
     // A target a peer chose is logged with anything unprintable as '?', after who asked.
     QTest::ignoreMessage(QtWarningMsg, "monitor 'ops' (unix uid 0) asked to disconnect client 'x?y': invalid_name - 'x?y' is not a client name");
     handler.handle(Who, request(MonitorControlAction::DisconnectClient, QByteArray("x\ny")), false);
+}
+
+// ReloadConfig acts on the broker itself: an empty target is no reason to refuse it, and the
+// broker's summary is the answer.
+void tst_MonitorControlHandler::reloadNeedsNoTarget()
+{
+    FakeServices services;
+    FakeActions actions;
+    MonitorControlHandler handler(MaxName, services, actions);
+    QTest::ignoreMessage(QtInfoMsg, QRegularExpression(QStringLiteral("asked to reload the configuration of '': configuration reloaded")));
+    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction::ReloadConfig, QByteArray()), false);
+    QCOMPARE(result.code, ErrorCode::None);
+    QCOMPARE(result.text, QStringLiteral("configuration reloaded: no changes"));
+    QCOMPARE(actions.reloadsAsked, QStringList{Who});
+}
+
+void tst_MonitorControlHandler::reloadRejectedIsNotPermitted()
+{
+    FakeServices services;
+    FakeActions actions;
+    actions.reloadOk = false;
+    actions.reloadSummary = QStringLiteral("configuration rejected (1 error); the running configuration is kept");
+    MonitorControlHandler handler(MaxName, services, actions);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("not_permitted - configuration rejected")));
+    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction::ReloadConfig, "broker"), false);
+    QCOMPARE(result.code, ErrorCode::NotPermitted);
+    QCOMPARE(result.text, actions.reloadSummary);
 }
 
 QTEST_GUILESS_MAIN(tst_MonitorControlHandler)
