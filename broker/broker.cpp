@@ -23,7 +23,11 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     : QObject(parent)
     , m_config(config)
     , m_router(m_config, m_registry)
-    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this}
+    , m_reservedNames([this](qint64 pid) {
+        const Service *service = m_supervisor.serviceOwning(pid);
+        return service ? service->name() : QString();
+    })
+    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this, &m_reservedNames}
     , m_native(m_handlerCtx)
     , m_legacy(m_handlerCtx)
     , m_watchdog(
@@ -46,6 +50,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.native = &m_native;
     m_ctx.legacy = &m_legacy;
     m_ctx.owner = this;
+    m_reservedNames.replace(std::make_shared<const ReservedNames::Table>(ReservedNames::tableFor(m_config.services)));
     m_ctx.budgets.configure(m_config);
     connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
     m_router.setHoldSink(&m_held);

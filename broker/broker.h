@@ -22,6 +22,7 @@
 #include "monitorhub.h"
 #include "nameregistry.h"
 #include "nativehandler.h"
+#include "reservednames.h"
 #include "router.h"
 #include "session.h"
 #include "supervisor.h"
@@ -75,6 +76,7 @@ public:
     Supervisor &supervisor() { return m_supervisor; }
     const Supervisor &supervisor() const { return m_supervisor; }
     const HeldDelivery &held() const { return m_held; }
+    const ReservedNames &reservedNames() const { return m_reservedNames; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -121,6 +123,7 @@ private:
     EventPoller m_poller;
     NameRegistry m_registry;
     Router m_router;
+    ReservedNames m_reservedNames; // [service.NAME] names (policy/): asks m_supervisor, built later
     HandlerContext m_handlerCtx;
     NativeHandler m_native;
     LegacyHandler m_legacy;

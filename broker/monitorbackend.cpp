@@ -48,6 +48,11 @@ bool MonitorBackend::isShuttingDown() const
     return m_ctx.shuttingDown;
 }
 
+quint64 MonitorBackend::reservedNamesRefused() const
+{
+    return m_broker.reservedNames().refusedCount();
+}
+
 const QList<Service *> &MonitorBackend::services() const
 {
     return m_supervisor.services();

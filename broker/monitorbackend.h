@@ -29,6 +29,7 @@ public:
     size_t connectionCount() const override;
     const TrafficCounters &totals() const override;
     bool isShuttingDown() const override;
+    quint64 reservedNamesRefused() const override;
 
     // MonitorServiceView
     const QList<Service *> &services() const override;

@@ -137,6 +137,11 @@ struct ServiceSettings
     std::chrono::milliseconds startTimeout{10000};
 
     const QString &registeredName() const { return clientName.isEmpty() ? name : clientName; }
+
+    // Names reserved for it (docs/SECURITY.md): only its processes may register them. nullopt
+    // (no `names` key): the name it registers; an empty list (`names =`): none.
+    std::optional<QStringList> reservedNames;
+    QStringList namesReserved() const { return reservedNames ? *reservedNames : QStringList{registeredName()}; }
 };
 
 const char *restartPolicyName(ServiceSettings::Restart restart); // "always", "on-failure", "never"

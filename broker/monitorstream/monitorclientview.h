@@ -25,6 +25,8 @@ public:
     virtual size_t connectionCount() const = 0;
     virtual const TrafficCounters &totals() const = 0;
     virtual bool isShuttingDown() const = 0;
+    // Registrations refused because the name is reserved for a service (docs/SECURITY.md).
+    virtual quint64 reservedNamesRefused() const { return 0; }
 };
 
 } // namespace Kennel

@@ -562,6 +562,7 @@ void MonitorHub::totalsTick()
     totals.handshakesRefusedPerAddress = admission.handshakesRefusedPerAddress;
     totals.handshakesRefusedPerPrefix = admission.handshakesRefusedPerPrefix;
     totals.handshakesRefusedFull = admission.handshakesRefusedFull;
+    totals.reservedNamesRefused = m_clients.reservedNamesRefused();
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
 
     const auto now = std::chrono::steady_clock::now();

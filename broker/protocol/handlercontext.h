@@ -8,6 +8,7 @@ struct BrokerConfig;
 class ClientWatchdog;
 class ConnectionEvents;
 class NameRegistry;
+class ReservedNames;
 class Router;
 
 struct HandlerContext
@@ -19,6 +20,8 @@ struct HandlerContext
     // Told about registrations and monitor Hellos; may be null (no one to tell: a monitor's
     // Hello is then refused like any other role).
     ConnectionEvents *events = nullptr;
+    // Names reserved for their services (broker/policy/); null: none are.
+    ReservedNames *reservedNames = nullptr;
 };
 
 } // namespace Kennel

@@ -9,6 +9,7 @@
 #include "holdsink.h"
 #include "nameregistry.h"
 #include "names.h"
+#include "reservednames.h"
 #include "router.h"
 #include "session.h"
 #include "watchedsession.h"
@@ -125,6 +126,13 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     session.setClaimedPid(hello->pid);
     if (hello->features)
         session.setFeatures(*hello->features & Wire::KnownFeatures);
+    // PROTOCOL: a name reserved for a service is registered by its processes only.
+    if (m_ctx.reservedNames) {
+        if (const QString why = m_ctx.reservedNames->refusal(session, frame.source, m_ctx.registry); !why.isEmpty()) {
+            session.refuse(ErrorCode::NameReserved, why, frame.messageId);
+            return;
+        }
+    }
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
     endEvicted(claim, frame.source, session);
     switch (claim.outcome) {

@@ -82,6 +82,7 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::WatchdogUnavailable: return "watchdog_unavailable";
     case ErrorCode::WatchdogExpired: return "watchdog_expired";
     case ErrorCode::IdleTimeout: return "idle_timeout";
+    case ErrorCode::NameReserved: return "name_reserved";
     case ErrorCode::OverBudget: return "over_budget";
     }
     return "unknown";

@@ -119,6 +119,8 @@ enum class ErrorCode : quint16 {
     WatchdogExpired = 19, // the client stopped feeding and its expiry action is to disconnect it
     IdleTimeout = 20,     // nothing arrived from the client for the broker's idle timeout, Ping unanswered
     OverBudget = 21,      // shed: the connection held the most of a broker-wide memory budget that ran out
+    // Access (PROTOCOL §4.5).
+    NameReserved = 30,    // the name is reserved for a supervised service, and this is not its process
 };
 
 // One decoded native frame. Names and payload are shallow copies (QByteArray implicit sharing)

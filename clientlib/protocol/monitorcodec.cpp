@@ -335,7 +335,9 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
         .u32(v.watched).u64(v.expiries).u64(v.kills).u64(v.budgetSheds).u64(v.monitorOverflows).u64(v.snapshotsRefused)
         .u64(v.admissionRefusedPerAddress).u64(v.admissionRefusedPerPrefix).u64(v.admissionRefusedRoomFull)
         .u64(v.admissionTimeouts).u64(v.guessesRefused).u64(v.servicesRefused).u64(v.admissionFailures)
-        .u64(v.handshakesRefusedPerAddress).u64(v.handshakesRefusedPerPrefix).u64(v.handshakesRefusedFull);
+        .u64(v.handshakesRefusedPerAddress).u64(v.handshakesRefusedPerPrefix).u64(v.handshakesRefusedFull)
+        // access
+        .u64(v.reservedNamesRefused);
     return out;
 }
 
@@ -371,6 +373,9 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
         v.handshakesRefusedPerPrefix = r.u64();
         v.handshakesRefusedFull = r.u64();
     }
+    // Added later (access): an admission-era broker's totals end here.
+    if (r.ok() && !r.atEnd())
+        v.reservedNamesRefused = r.u64();
     return done(r, v);
 }
 

@@ -165,6 +165,9 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     quint64 admissionRefusedPerAddress = 0, admissionRefusedPerPrefix = 0, admissionRefusedRoomFull = 0;
     quint64 admissionTimeouts = 0, guessesRefused = 0, servicesRefused = 0, admissionFailures = 0;
     quint64 handshakesRefusedPerAddress = 0, handshakesRefusedPerPrefix = 0, handshakesRefusedFull = 0;
+    // Access (docs/SECURITY.md), since the broker started; absent from an older broker's totals
+    // (then 0): registrations refused because the name is reserved for a service (name_reserved).
+    quint64 reservedNamesRefused = 0;
 };
 
 enum class MonitorControlAction : quint8 {

@@ -279,6 +279,7 @@ void tst_MonitorCodec::totals()
     v.handshakesRefusedPerAddress = 24;
     v.handshakesRefusedPerPrefix = 25;
     v.handshakesRefusedFull = 26;
+    v.reservedNamesRefused = 27;
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -303,11 +304,18 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->handshakesRefusedPerAddress, 24u);
     QCOMPARE(d->handshakesRefusedPerPrefix, 25u);
     QCOMPARE(d->handshakesRefusedFull, 26u);
-    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8);
+    QCOMPARE(d->reservedNamesRefused, 27u);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 8);
     // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
     // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
     constexpr qsizetype BudgetsSize = OldSize + 3 * 8;
+    // An admission-era broker's totals end after handshakesRefusedFull: the access counter 0.
+    constexpr qsizetype AdmissionSize = BudgetsSize + 10 * 8;
+    const auto admission = decodeMonitorTotals(QByteArrayView(e).first(AdmissionSize));
+    QVERIFY(admission);
+    QCOMPARE(admission->handshakesRefusedFull, 26u);
+    QCOMPARE(admission->reservedNamesRefused, 0u);
     const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
     QVERIFY(old);
     QCOMPARE(old->kills, 13u);
@@ -319,7 +327,7 @@ void tst_MonitorCodec::totals()
     QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
     QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize && n != BudgetsSize)
+        if (n != OldSize && n != BudgetsSize && n != AdmissionSize)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
     QVERIFY(decodeMonitorTotals(QByteArray(e + QByteArray("\x01\x02\x03", 3))));
