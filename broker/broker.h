@@ -22,6 +22,7 @@
 #include "monitorhub.h"
 #include "nameregistry.h"
 #include "nativehandler.h"
+#include "accessgate.h"
 #include "reservednames.h"
 #include "router.h"
 #include "session.h"
@@ -77,6 +78,8 @@ public:
     const Supervisor &supervisor() const { return m_supervisor; }
     const HeldDelivery &held() const { return m_held; }
     const ReservedNames &reservedNames() const { return m_reservedNames; }
+    // The access policy; the reload wiring calls policy().replace() with the new config's.
+    PolicyEngine &policy() { return m_policy; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -124,6 +127,8 @@ private:
     NameRegistry m_registry;
     Router m_router;
     ReservedNames m_reservedNames; // [service.NAME] names (policy/): asks m_supervisor, built later
+    PolicyEngine m_policy;         // [policy] (policy/); replace() swaps it on reload
+    AccessGate m_access;           // asks m_supervisor, built later
     HandlerContext m_handlerCtx;
     NativeHandler m_native;
     LegacyHandler m_legacy;

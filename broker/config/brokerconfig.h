@@ -152,6 +152,14 @@ std::optional<ServiceSettings::Restart> parseRestartPolicy(QStringView text);
 std::optional<int> parseSignal(QStringView text);
 QString signalName(int signalNumber); // "TERM" for the named ones above, else the number
 
+// The access policy (docs/CONFIG.md [policy]): rules as written, in file order, parsed into an
+// AccessPolicy (broker/policy/) by whoever decides. Empty: everything allowed, as before.
+struct PolicySettings
+{
+    QList<std::pair<QString, QString>> rules; // (key, "ACTION VERB PATTERN [CONDITION ...]")
+    bool defaultAllow = true;
+};
+
 // Privileged monitors (docs/CONFIG.md [monitor]).
 struct MonitorSettings
 {
@@ -259,6 +267,8 @@ struct BrokerConfig
     MonitorSettings monitor;
     // [hold]: messages to a name that is expected back are held, not refused (holding/).
     HoldSettings hold;
+    // [policy]: who may own and send to which names.
+    PolicySettings policy;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

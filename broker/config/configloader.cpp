@@ -10,6 +10,7 @@
 #include "sections/servicessection.h"
 #include "sections/supervisorsection.h"
 #include "sections/holdsection.h"
+#include "sections/policysection.h"
 #include "sections/watchdogsection.h"
 
 #include <QCommandLineOption>
@@ -123,6 +124,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyServices(settings, layout, info.absoluteDir(), pass);
     applyMonitor(settings, info.absoluteDir(), pass);
     applyHold(settings, pass);
+    applyPolicy(settings, layout, pass);
 }
 
 // The flags, in the order of their errors; a new section's flags go in here.

@@ -22,6 +22,7 @@ inline const QString GroupWatchdogActions = QStringLiteral("watchdog.actions");
 inline const QString GroupMonitor = QStringLiteral("monitor");
 inline const QString GroupSupervisor = QStringLiteral("supervisor");
 inline const QString GroupHold = QStringLiteral("hold");
+inline const QString GroupPolicy = QStringLiteral("policy"); // access policy: rules are free-named keys
 inline const QString ServiceGroupPrefix = QStringLiteral("service.");
 
 // The flags that are not rows of the numeric table.

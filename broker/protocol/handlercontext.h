@@ -9,6 +9,7 @@ class ClientWatchdog;
 class ConnectionEvents;
 class NameRegistry;
 class ReservedNames;
+class AccessGate;
 class Router;
 
 struct HandlerContext
@@ -22,6 +23,8 @@ struct HandlerContext
     ConnectionEvents *events = nullptr;
     // Names reserved for their services (broker/policy/); null: none are.
     ReservedNames *reservedNames = nullptr;
+    // The access policy ([policy], broker/policy/); null: everything allowed.
+    AccessGate *access = nullptr;
 };
 
 } // namespace Kennel

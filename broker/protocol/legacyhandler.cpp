@@ -6,6 +6,7 @@
 #include "handlercontext.h"
 #include "legacyframe.h"
 #include "nameregistry.h"
+#include "accessgate.h"
 #include "names.h"
 #include "reservednames.h"
 #include "router.h"
@@ -74,7 +75,7 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
         return;
     }
     // PROTOCOL: the old protocol cannot say why; the connection is closed.
-    if (!reservedNameAllowed(session, frame.source))
+    if (!reservedNameAllowed(session, frame.source) || !policyAllowsOwning(session, frame.source))
         return;
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
     endEvicted(claim, frame.source, session);
@@ -110,7 +111,7 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
                        QStringLiteral("'%1' is not a valid name (1 to 9 of A-Z a-z 0-9 . _ -)").arg(text(frame.source)), 0, true);
         return false;
     }
-    if (!reservedNameAllowed(session, frame.source))
+    if (!reservedNameAllowed(session, frame.source) || !policyAllowsOwning(session, frame.source))
         return false;
     const NameRegistry::Claim claim = m_ctx.registry.bindLegacySender(frame.source, &session);
     endEvicted(claim, frame.source, session);
@@ -140,6 +141,17 @@ bool LegacyHandler::reservedNameAllowed(Session &session, QByteArrayView name)
     if (why.isEmpty())
         return true;
     session.refuse(ErrorCode::NameReserved, why, 0, true);
+    return false;
+}
+
+bool LegacyHandler::policyAllowsOwning(Session &session, QByteArrayView name)
+{
+    if (!m_ctx.access)
+        return true;
+    const QString why = m_ctx.access->ownRefusal(session, name);
+    if (why.isEmpty())
+        return true;
+    session.refuse(ErrorCode::PolicyDenied, why, 0, true);
     return false;
 }
 

@@ -26,6 +26,8 @@ private:
     bool checkSender(Session &session, const Legacy::FrameView &frame);
     // A name reserved for a service ([service.NAME] names) only for its processes; closes `session` otherwise.
     bool reservedNameAllowed(Session &session, QByteArrayView name);
+    // The access policy lets it own `name` ([policy]); closes `session` otherwise.
+    bool policyAllowsOwning(Session &session, QByteArrayView name);
 
     HandlerContext &m_ctx;
     LogThrottle m_unwatchedFeedLog{5};

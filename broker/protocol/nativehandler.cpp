@@ -8,6 +8,7 @@
 #include "handlercontext.h"
 #include "holdsink.h"
 #include "nameregistry.h"
+#include "accessgate.h"
 #include "names.h"
 #include "reservednames.h"
 #include "router.h"
@@ -130,6 +131,13 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     if (m_ctx.reservedNames) {
         if (const QString why = m_ctx.reservedNames->refusal(session, frame.source, m_ctx.registry); !why.isEmpty()) {
             session.refuse(ErrorCode::NameReserved, why, frame.messageId);
+            return;
+        }
+    }
+    // PROTOCOL: the access policy's own rules.
+    if (m_ctx.access) {
+        if (const QString why = m_ctx.access->ownRefusal(session, frame.source); !why.isEmpty()) {
+            session.refuse(ErrorCode::PolicyDenied, why, frame.messageId);
             return;
         }
     }

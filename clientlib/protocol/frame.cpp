@@ -83,6 +83,7 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::WatchdogExpired: return "watchdog_expired";
     case ErrorCode::IdleTimeout: return "idle_timeout";
     case ErrorCode::NameReserved: return "name_reserved";
+    case ErrorCode::PolicyDenied: return "policy_denied";
     case ErrorCode::OverBudget: return "over_budget";
     }
     return "unknown";

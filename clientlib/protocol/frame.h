@@ -121,6 +121,7 @@ enum class ErrorCode : quint16 {
     OverBudget = 21,      // shed: the connection held the most of a broker-wide memory budget that ran out
     // Access (PROTOCOL §4.5).
     NameReserved = 30,    // the name is reserved for a supervised service, and this is not its process
+    PolicyDenied = 31,    // the access policy ([policy]) does not let this peer own the name
 };
 
 // One decoded native frame. Names and payload are shallow copies (QByteArray implicit sharing)

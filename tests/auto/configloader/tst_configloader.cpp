@@ -178,7 +178,7 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[supervisor], [service.NAME], [monitor], [hold])");
+                            "[supervisor], [service.NAME], [monitor], [hold], [policy])");
 }
 
 const QString ServiceKeyList = QStringLiteral(

@@ -54,6 +54,7 @@ private slots:
     void R_4_4_5_notifyExpiryTellsClientNothing();
     void R_4_5_1_reservedNameRefusedConnectionStays();
     void R_4_5_2_reservedNameClosesLegacyConnection();
+    void R_4_5_3_policyDeniesOwning();
 
 private:
     BrokerProcess m_broker; // the shared one; tests that need other settings start their own
@@ -674,6 +675,24 @@ void tst_ConformanceWire::R_4_5_2_reservedNameClosesLegacyConnection()
     QVERIFY(main.closed());
     QCOMPARE(main.bytesReceived(), 0);
     QTRY_COMPARE_WITH_TIMEOUT(broker.countInLog("name_reserved"), 2, WaitMs);
+    QCOMPARE(broker.stopVerdict(), QString());
+}
+
+void tst_ConformanceWire::R_4_5_3_policyDeniesOwning()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, QByteArrayLiteral("[policy]\nclosed = deny own r453-*\n")));
+    Conn c, old;
+    QVERIFY(c.tcp(broker.tcpPort()));
+    c.hello("r453-a", 4);
+    const std::optional<Frame> refused = c.next();
+    QCOMPARE(errorOf(refused), ErrorCode::PolicyDenied);
+    QCOMPARE(refused->messageId, 4u);
+    QVERIFY(c.registerAs("r453")); // the pattern wants the dash
+    QVERIFY(old.unix(broker.unixPath()));
+    old.write(legacyFrame(Legacy::Command::RegisterReceiver, 0, "null", "r453-b", "null"));
+    QVERIFY(old.closed());
+    QCOMPARE(old.bytesReceived(), 0);
     QCOMPARE(broker.stopVerdict(), QString());
 }
 
