@@ -308,6 +308,7 @@ private slots:
     void serviceDefaults();
     void serviceAllKeys();
     void serviceReservedNames();
+    void policyRules();
     void servicesInFileOrder();
     void servicesReplaceBase();
     void badServiceValues_data();
@@ -1834,6 +1835,24 @@ void tst_ConfigLoader::serviceReservedNames()
     const ConfigLoader::Result clash = ConfigLoader::loadFile(writeIni("[service.a]\nprogram = prog.sh\n"
                                                                        "[service.b]\nprogram = prog.sh\nnames = b, a\n"));
     QCOMPARE(clash.errors, QStringList{QStringLiteral("service.b/names: \"a\" is reserved for [service.a] already")});
+}
+
+// [policy]: rules in file order (not QSettings' sorted one), `default`, and the errors.
+void tst_ConfigLoader::policyRules()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[policy]\nzz_first = deny own a-*\n"
+                                                                        "aa_second = allow own * uid=0\ndefault = deny\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.policy.rules.size(), 2);
+    QCOMPARE(result.config.policy.rules.at(0).first, QStringLiteral("zz_first"));
+    QCOMPARE(result.config.policy.rules.at(1).second, QStringLiteral("allow own * uid=0"));
+    QVERIFY(!result.config.policy.defaultAllow);
+    QVERIFY(BrokerConfig().policy.rules.isEmpty());
+    QVERIFY(BrokerConfig().policy.defaultAllow);
+
+    const ConfigLoader::Result bad = ConfigLoader::loadFile(writeIni("[policy]\nr = allow own a b=c\ndefault = maybe\n"));
+    QCOMPARE(bad.errors, (QStringList{QStringLiteral("policy/default: \"maybe\" is not allow or deny"),
+                                      QStringLiteral("policy/r: \"b=c\" is not a condition (uid=N, gid=N, program=/PATH, service=NAME, remote, local)")}));
 }
 
 void tst_ConfigLoader::servicesInFileOrder()
