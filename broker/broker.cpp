@@ -25,7 +25,15 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     : QObject(parent)
     , m_config(config)
     , m_router(m_config, m_registry)
-    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this}
+    , m_reservedNames([this](qint64 pid) {
+        const Service *service = m_supervisor.serviceOwning(pid);
+        return service ? service->name() : QString();
+    })
+    , m_access(m_policy, [this](qint64 pid) {
+        const Service *service = m_supervisor.serviceOwning(pid);
+        return service ? service->name() : QString();
+    })
+    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this, &m_reservedNames, &m_access}
     , m_native(m_handlerCtx)
     , m_legacy(m_handlerCtx)
     , m_watchdog(
@@ -50,6 +58,12 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_ctx.native = &m_native;
     m_ctx.legacy = &m_legacy;
     m_ctx.owner = this;
+    {
+        QStringList errors; // the loader has checked the rules already
+        m_policy.replace(std::make_shared<const AccessPolicy>(
+            AccessPolicy::parse(m_config.policy.rules, m_config.policy.defaultAllow, &errors)));
+    }
+    m_reservedNames.replace(std::make_shared<const ReservedNames::Table>(ReservedNames::tableFor(m_config.services)));
     m_ctx.budgets.configure(m_config);
     connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
     m_router.setHoldSink(&m_held);

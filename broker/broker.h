@@ -25,6 +25,8 @@
 #include "monitorhub.h"
 #include "nameregistry.h"
 #include "nativehandler.h"
+#include "accessgate.h"
+#include "reservednames.h"
 #include "router.h"
 #include "session.h"
 #include "supervisor.h"
@@ -91,6 +93,9 @@ public:
     // A changed [bridge] at run time (the reload's hook): starts, reconnects or stops the bridge.
     bool reconfigureBridge(const BridgeSettings &settings, QString *error);
     const TopicBus &topics() const { return m_topics; }
+    const ReservedNames &reservedNames() const { return m_reservedNames; }
+    // The access policy; the reload wiring calls policy().replace() with the new config's.
+    PolicyEngine &policy() { return m_policy; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -162,6 +167,9 @@ private:
     EventPoller m_poller;
     NameRegistry m_registry;
     Router m_router;
+    ReservedNames m_reservedNames; // [service.NAME] names (policy/): asks m_supervisor, built later
+    PolicyEngine m_policy;         // [policy] (policy/); replace() swaps it on reload
+    AccessGate m_access;           // asks m_supervisor, built later
     HandlerContext m_handlerCtx;
     NativeHandler m_native;
     LegacyHandler m_legacy;

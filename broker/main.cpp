@@ -1,6 +1,7 @@
 // kennel-broker: arguments and settings -> BrokerConfig -> Broker, and the process around it
 // (signals, descriptor limit, exit status).
 #include "bridgemanager.h"
+#include "accesspolicy.h"
 #include "broker.h"
 #include "logging.h"
 #include "configloader.h"
@@ -68,6 +69,12 @@ int main(int argc, char *argv[])
         QStringLiteral("Once listening, print \"listening clients ADDR\" and \"listening monitors ADDR\" to standard "
                        "output, one line per listener, then \"ready\" (for scripts and tests that listen on port 0)."));
     parser.addOption(printListening);
+    const QCommandLineOption explainPolicy(
+        QStringLiteral("explain-policy"),
+        QStringLiteral("With the words after the options describing a peer (uid=N gid=N program=/PATH service=NAME "
+                       "remote), print the [policy] rules that apply to it, first match first, and exit "
+                       "(docs/SECURITY.md, \"Access policy\")."));
+    parser.addOption(explainPolicy);
     const Kennel::CliDoc::Switches docSwitches = Kennel::CliDoc::addOptions(parser);
     parser.process(app);
     if (Kennel::CliDoc::handle(parser, docSwitches, {QStringLiteral("kennel-broker"), QStringLiteral(KENNEL_VERSION), {}, {},
@@ -75,7 +82,7 @@ int main(int argc, char *argv[])
         return 0;
     // "kennel-broker extra --check-config" said "configuration OK" and ignored the word: a typo
     // in a unit file must not pass unnoticed.
-    if (!parser.positionalArguments().isEmpty()) {
+    if (!parser.positionalArguments().isEmpty() && !parser.isSet(explainPolicy)) {
         std::fprintf(stderr, "kennel-broker: unexpected argument '%s': kennel-broker takes options only (see --help)\n",
                      qPrintable(parser.positionalArguments().constFirst()));
         return 1;
@@ -86,6 +93,20 @@ int main(int argc, char *argv[])
         for (const QString &error : loaded.errors)
             std::fprintf(stderr, "kennel-broker: %s\n", qPrintable(error));
         return 1;
+    }
+    if (parser.isSet(explainPolicy)) {
+        QString error;
+        const std::optional<Kennel::PeerIdentity> peer = Kennel::parsePeerDescription(parser.positionalArguments(), &error);
+        if (!peer) {
+            std::fprintf(stderr, "kennel-broker: --explain-policy: %s\n", qPrintable(error));
+            return 1;
+        }
+        QStringList errors;
+        const Kennel::AccessPolicy policy =
+            Kennel::AccessPolicy::parse(loaded.config.policy.rules, loaded.config.policy.defaultAllow, &errors);
+        for (const QString &line : policy.explain(*peer))
+            std::printf("%s\n", qPrintable(line));
+        return 0;
     }
     if (Kennel::ConfigLoader::checkConfigRequested(parser)) {
         const Kennel::BridgeSettings &bridge = loaded.config.bridge;

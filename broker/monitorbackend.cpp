@@ -82,6 +82,11 @@ QStringList MonitorBackend::clientListenAddresses() const
     return addresses;
 }
 
+quint64 MonitorBackend::reservedNamesRefused() const
+{
+    return m_broker.reservedNames().refusedCount();
+}
+
 const QList<Service *> &MonitorBackend::services() const
 {
     return m_supervisor.services();

@@ -34,6 +34,7 @@ public:
     bool isShuttingDown() const override;
     QStringList clientListenAddresses() const override;
     void fillBridgeTotals(MonitorTotals &totals) const override;
+    quint64 reservedNamesRefused() const override;
 
     // MonitorServiceView
     const QList<Service *> &services() const override;

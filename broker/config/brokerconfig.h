@@ -145,6 +145,11 @@ struct ServiceSettings
     std::chrono::milliseconds startTimeout{10000};
 
     const QString &registeredName() const { return clientName.isEmpty() ? name : clientName; }
+
+    // Names reserved for it (docs/SECURITY.md): only its processes may register them. nullopt
+    // (no `names` key): the name it registers; an empty list (`names =`): none.
+    std::optional<QStringList> reservedNames;
+    QStringList namesReserved() const { return reservedNames ? *reservedNames : QStringList{registeredName()}; }
 };
 
 const char *restartPolicyName(ServiceSettings::Restart restart); // "always", "on-failure", "never"
@@ -154,6 +159,14 @@ std::optional<ServiceSettings::Restart> parseRestartPolicy(QStringView text);
 // accepted), or a number 1..SIGRTMAX. nullopt for anything else.
 std::optional<int> parseSignal(QStringView text);
 QString signalName(int signalNumber); // "TERM" for the named ones above, else the number
+
+// The access policy (docs/CONFIG.md [policy]): rules as written, in file order, parsed into an
+// AccessPolicy (broker/policy/) by whoever decides. Empty: everything allowed, as before.
+struct PolicySettings
+{
+    QList<std::pair<QString, QString>> rules; // (key, "ACTION VERB PATTERN [CONDITION ...]")
+    bool defaultAllow = true;
+};
 
 // Privileged monitors (docs/CONFIG.md [monitor]).
 struct MonitorSettings
@@ -272,6 +285,8 @@ struct BrokerConfig
     BridgeSettings bridge;
     // [topics]: publish/subscribe bounds and the names old programs take part under (topics/).
     TopicSettings topics;
+    // [policy]: who may own and send to which names.
+    PolicySettings policy;
 
     static ListenAddress defaultTcpAddress();   // 127.0.0.1:8000
     static ListenAddress defaultUnixAddress();  // unix:$XDG_RUNTIME_DIR/kennel/broker.sock, or

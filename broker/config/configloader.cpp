@@ -12,6 +12,7 @@
 #include "sections/supervisorsection.h"
 #include "sections/holdsection.h"
 #include "sections/topicssection.h"
+#include "sections/policysection.h"
 #include "sections/watchdogsection.h"
 
 #include <QCommandLineOption>
@@ -128,6 +129,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyHold(settings, layout, pass);
     applyBridge(settings, info.absoluteDir(), pass);
     applyTopics(settings, pass);
+    applyPolicy(settings, layout, pass);
 }
 
 // The flags, in the order of their errors; a new section's flags go in here.

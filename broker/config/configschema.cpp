@@ -36,7 +36,7 @@ const GroupKeys groupKeys[] = {
 };
 
 const QString UnknownGroupHint = QStringLiteral(
-    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [hold.PATTERN], [calls], [bridge], [topics])");
+    "]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], [supervisor], [service.NAME], [monitor], [hold], [hold.PATTERN], [calls], [bridge], [topics], [policy])");
 
 } // namespace
 
@@ -136,7 +136,7 @@ void checkKeyNames(const QSettings &settings, QStringList *errors)
         const QString group = key.left(slash);
         const QString name = key.mid(slash + 1);
         // Its keys are name patterns, checked as they are read.
-        if (group == GroupWatchdogActions)
+        if (group == GroupWatchdogActions || group == GroupPolicy)
             continue;
         if (isServiceGroup(group)) {
             if (!serviceKeys().contains(name)) {

@@ -23,6 +23,7 @@ inline const QString GroupMonitor = QStringLiteral("monitor");
 inline const QString GroupSupervisor = QStringLiteral("supervisor");
 inline const QString GroupHold = QStringLiteral("hold");
 inline const QString GroupCalls = QStringLiteral("calls");
+inline const QString GroupPolicy = QStringLiteral("policy"); // access policy: rules are free-named keys
 inline const QString ServiceGroupPrefix = QStringLiteral("service.");
 inline const QString HoldGroupPrefix = QStringLiteral("hold.");
 

@@ -38,6 +38,8 @@ public:
     // Topics: the filters a connection holds and the publications it could not take.
     virtual quint32 subscriptionsOf(const Session &session) const { (void)session; return 0; }
     virtual quint64 publicationsNotTakenBy(const Session &session) const { (void)session; return 0; }
+    // Registrations refused because the name is reserved for a service (docs/SECURITY.md).
+    virtual quint64 reservedNamesRefused() const { return 0; }
 };
 
 } // namespace Kennel

@@ -568,6 +568,7 @@ void MonitorHub::totalsTick()
     totals.handshakesRefusedFull = admission.handshakesRefusedFull;
     m_clients.callTotals(totals);
     m_clients.fillBridgeTotals(totals);
+    totals.reservedNamesRefused = m_clients.reservedNamesRefused();
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
 
     const auto now = std::chrono::steady_clock::now();

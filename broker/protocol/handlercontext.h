@@ -9,6 +9,8 @@ class CallRouter;
 class ClientWatchdog;
 class ConnectionEvents;
 class NameRegistry;
+class ReservedNames;
+class AccessGate;
 class Router;
 class TopicBus;
 
@@ -25,6 +27,10 @@ struct HandlerContext
     CallRouter *calls = nullptr;
     // Publish/subscribe (topics/); null: topic frames are answered as unknown ones.
     TopicBus *topics = nullptr;
+    // Names reserved for their services (broker/policy/); null: none are.
+    ReservedNames *reservedNames = nullptr;
+    // The access policy ([policy], broker/policy/); null: everything allowed.
+    AccessGate *access = nullptr;
 };
 
 } // namespace Kennel

@@ -6,7 +6,9 @@
 #include "handlercontext.h"
 #include "legacyframe.h"
 #include "nameregistry.h"
+#include "accessgate.h"
 #include "names.h"
+#include "reservednames.h"
 #include "router.h"
 #include "session.h"
 #include "topichandler.h"
@@ -73,6 +75,9 @@ void LegacyHandler::registerReceiver(Session &session, const Legacy::FrameView &
                        QStringLiteral("'%1' is not a valid name (1 to 9 of A-Z a-z 0-9 . _ -)").arg(text(frame.source)), 0, true);
         return;
     }
+    // PROTOCOL: the old protocol cannot say why; the connection is closed.
+    if (!reservedNameAllowed(session, frame.source) || !policyAllowsOwning(session, frame.source))
+        return;
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);
     endEvicted(claim, frame.source, session);
     if (claim.outcome == NameRegistry::Outcome::Taken) {
@@ -107,6 +112,8 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
                        QStringLiteral("'%1' is not a valid name (1 to 9 of A-Z a-z 0-9 . _ -)").arg(text(frame.source)), 0, true);
         return false;
     }
+    if (!reservedNameAllowed(session, frame.source) || !policyAllowsOwning(session, frame.source))
+        return false;
     const NameRegistry::Claim claim = m_ctx.registry.bindLegacySender(frame.source, &session);
     endEvicted(claim, frame.source, session);
     if (claim.outcome == NameRegistry::Outcome::Taken) {
@@ -125,6 +132,28 @@ bool LegacyHandler::checkSender(Session &session, const Legacy::FrameView &frame
     if (m_ctx.events)
         m_ctx.events->clientRegistered(session);
     return true;
+}
+
+bool LegacyHandler::reservedNameAllowed(Session &session, QByteArrayView name)
+{
+    if (!m_ctx.reservedNames)
+        return true;
+    const QString why = m_ctx.reservedNames->refusal(session, name, m_ctx.registry);
+    if (why.isEmpty())
+        return true;
+    session.refuse(ErrorCode::NameReserved, why, 0, true);
+    return false;
+}
+
+bool LegacyHandler::policyAllowsOwning(Session &session, QByteArrayView name)
+{
+    if (!m_ctx.access)
+        return true;
+    const QString why = m_ctx.access->ownRefusal(session, name);
+    if (why.isEmpty())
+        return true;
+    session.refuse(ErrorCode::PolicyDenied, why, 0, true);
+    return false;
 }
 
 } // namespace Kennel

@@ -5,6 +5,8 @@
 
 #include "logthrottle.h"
 
+#include <QByteArrayView>
+
 namespace Kennel {
 
 struct HandlerContext;
@@ -22,6 +24,10 @@ private:
     void registerReceiver(Session &session, const Legacy::FrameView &frame);
     // Makes sure `session` may act under the frame's source_name; closes it otherwise.
     bool checkSender(Session &session, const Legacy::FrameView &frame);
+    // A name reserved for a service ([service.NAME] names) only for its processes; closes `session` otherwise.
+    bool reservedNameAllowed(Session &session, QByteArrayView name);
+    // The access policy lets it own `name` ([policy]); closes `session` otherwise.
+    bool policyAllowsOwning(Session &session, QByteArrayView name);
 
     HandlerContext &m_ctx;
     LogThrottle m_unwatchedFeedLog{5};

@@ -9,8 +9,10 @@
 #include "handlercontext.h"
 #include "holdsink.h"
 #include "nameregistry.h"
+#include "accessgate.h"
 #include "names.h"
 #include "receiveracks.h"
+#include "reservednames.h"
 #include "router.h"
 #include "session.h"
 #include "topichandler.h"
@@ -148,6 +150,20 @@ void NativeHandler::hello(Session &session, const FrameView &frame)
     const quint32 offered = Wire::KnownFeatures & ~(topicsOffered(m_ctx) ? 0u : quint32(FeatureTopics));
     if (hello->features)
         session.setFeatures(*hello->features & offered);
+    // PROTOCOL: a name reserved for a service is registered by its processes only.
+    if (m_ctx.reservedNames) {
+        if (const QString why = m_ctx.reservedNames->refusal(session, frame.source, m_ctx.registry); !why.isEmpty()) {
+            session.refuse(ErrorCode::NameReserved, why, frame.messageId);
+            return;
+        }
+    }
+    // PROTOCOL: the access policy's own rules.
+    if (m_ctx.access) {
+        if (const QString why = m_ctx.access->ownRefusal(session, frame.source); !why.isEmpty()) {
+            session.refuse(ErrorCode::PolicyDenied, why, frame.messageId);
+            return;
+        }
+    }
     if (session.features() & FeatureDeliverAck)
         ReceiverAcks::start(session, m_ctx.config.hold.unacked);
     const NameRegistry::Claim claim = m_ctx.registry.registerReceiver(frame.source, &session);

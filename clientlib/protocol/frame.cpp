@@ -96,6 +96,8 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::WatchdogUnavailable: return "watchdog_unavailable";
     case ErrorCode::WatchdogExpired: return "watchdog_expired";
     case ErrorCode::IdleTimeout: return "idle_timeout";
+    case ErrorCode::NameReserved: return "name_reserved";
+    case ErrorCode::PolicyDenied: return "policy_denied";
     case ErrorCode::OverBudget: return "over_budget";
     case ErrorCode::InvalidTopic: return "invalid_topic";
     case ErrorCode::TooManySubscriptions: return "too_many_subscriptions";

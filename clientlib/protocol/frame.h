@@ -148,6 +148,9 @@ enum class ErrorCode : quint16 {
     ReservedTopic = 25,        // a client published to a '$' topic: those are the broker's own
     RetainedStoreFull = 26,    // published, but not retained: [topics] retained_count/retained_bytes
     InvalidCall = 27,     // a Call or Reply whose payload cannot be decoded (PROTOCOL §5.6); not fatal
+    // Access (PROTOCOL §4.5).
+    NameReserved = 30,    // the name is reserved for a supervised service, and this is not its process
+    PolicyDenied = 31,    // the access policy ([policy]) does not let this peer own the name
 };
 
 // How a call ended (PROTOCOL §5.6): the `outcome` of a CallResult. Only Replied and ErrorReply

@@ -352,6 +352,8 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
     // The bridge's block, appended.
     Writer(out).u8(v.bridgeState).u64(v.bridgeSpoolDepth).u64(v.bridgeSpoolOldestAgeMs).u64(v.bridgeSpoolDropped)
         .u64(v.bridgeForwarded).u64(v.bridgeReceived).u64(v.bridgeTimeouts);
+    // Access, appended.
+    Writer(out).u64(v.reservedNamesRefused);
     return out;
 }
 
@@ -406,6 +408,9 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
         v.bridgeReceived = r.u64();
         v.bridgeTimeouts = r.u64();
     }
+    // Added with access: a bridge-era broker's totals end here.
+    if (r.ok() && !r.atEnd())
+        v.reservedNamesRefused = r.u64();
     return done(r, v);
 }
 

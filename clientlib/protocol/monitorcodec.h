@@ -186,6 +186,9 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     quint8 bridgeState = 0;
     quint64 bridgeSpoolDepth = 0, bridgeSpoolOldestAgeMs = 0, bridgeSpoolDropped = 0;
     quint64 bridgeForwarded = 0, bridgeReceived = 0, bridgeTimeouts = 0;
+    // Access (docs/SECURITY.md), since the broker started; absent from an older broker's totals
+    // (then 0): registrations refused because the name is reserved for a service (name_reserved).
+    quint64 reservedNamesRefused = 0;
 };
 
 enum class MonitorControlAction : quint8 {

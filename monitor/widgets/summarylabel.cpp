@@ -49,6 +49,9 @@ void SummaryLabel::showTotals(const MonitorLink *link, const MonitorFeed &feed, 
                             + t.handshakesRefusedPerAddress + t.handshakesRefusedPerPrefix + t.handshakesRefusedFull;
     if (refused > 0)
         text += QStringLiteral(" · %1").arg(Format::count(qint64(refused), "admission refused", "admissions refused"));
+    // Squatters on names reserved for services (docs/SECURITY.md).
+    if (t.reservedNamesRefused > 0)
+        text += QStringLiteral(" · %1").arg(Format::count(qint64(t.reservedNamesRefused), "reserved name refused", "reserved names refused"));
     setText(text);
     setToolTip(
         QStringLiteral("Monitor admission since the broker started:\n"

@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHash>
 #include <QSet>
 #include <QSettings>
 
@@ -44,6 +45,9 @@ const QString KeyStart = QStringLiteral("start");
 const QString KeyStartTimeout = QStringLiteral("start_timeout_ms");
 constexpr qint64 MinStartTimeoutMs = 100;
 constexpr qint64 MaxStartTimeoutMs = 3600000;
+// Names reserved for the service: read by readServiceNames().
+const QString KeyServiceNames = QStringLiteral("names");
+constexpr int MaxReservedNames = 64;
 
 // The numeric keys of a [service.NAME] group; file only.
 struct ServiceNumericKey
@@ -452,6 +456,56 @@ void checkServiceStart(const ServiceSettings &service, QStringList *errors)
 
 // ---- end of start on demand ----
 
+// ---- names reserved for the service: names ----
+
+void readServiceNames(const QSettings &settings, ServiceSettings &service, QStringList *errors)
+{
+    const QString fullKey = serviceKey(service.name, KeyServiceNames);
+    if (!settings.contains(fullKey))
+        return;
+    if (const std::optional<QStringList> items = listValue(settings, fullKey, errors)) {
+        QStringList names;
+        for (const QString &item : *items)
+            names.append(item.trimmed());
+        service.reservedNames = names;
+    }
+}
+
+void checkServiceNames(const ServiceSettings &service, QStringList *errors)
+{
+    if (!service.reservedNames)
+        return;
+    if (service.reservedNames->size() > MaxReservedNames)
+        errors->append(serviceKey(service.name, KeyServiceNames) + QStringLiteral(": more than ")
+                       + QString::number(MaxReservedNames) + QStringLiteral(" names"));
+    for (const QString &name : *service.reservedNames) {
+        if (!isValidServiceName(name))
+            errors->append(serviceKey(service.name, KeyServiceNames) + QStringLiteral(": ") + quoted(name)
+                           + QStringLiteral(" is not a client name (1..64 characters of A-Z a-z 0-9 . _ -)"));
+    }
+}
+
+// A name is reserved for one service only. Two services registering the same name without a
+// `names` key are reported once, by the `name` check (ServiceGraph).
+void checkReservedNamesUnique(const QList<ServiceSettings> &services, QStringList *errors)
+{
+    QHash<QString, const ServiceSettings *> owner;
+    for (const ServiceSettings &service : services) {
+        for (const QString &name : service.namesReserved()) {
+            const auto it = owner.constFind(name);
+            if (it == owner.constEnd()) {
+                owner.insert(name, &service);
+                continue;
+            }
+            if ((*it)->name != service.name && ((*it)->reservedNames || service.reservedNames))
+                errors->append(serviceKey(service.name, KeyServiceNames) + QStringLiteral(": ") + quoted(name)
+                               + QStringLiteral(" is reserved for [service.") + (*it)->name + QStringLiteral("] already"));
+        }
+    }
+}
+
+// ---- end of names reserved for the service ----
+
 } // namespace
 
 const QStringList &serviceKeys()
@@ -465,6 +519,7 @@ const QStringList &serviceKeys()
         list << KeyServiceName << KeyAfter << KeyUser << KeyGroup << KeySupplementaryGroups;
         list.append(KeyServiceHold);
         list << KeyStart << KeyStartTimeout;
+        list.append(KeyServiceNames);
         return list;
     }();
     return keys;
@@ -500,10 +555,13 @@ void applyServices(const QSettings &settings, const IniLayout &layout, const QDi
         checkServiceOrderAndIdentity(service, &pass.errors);
         readServiceStart(settings, service, &pass.errors, &unread);
         checkServiceStart(service, &pass.errors);
+        readServiceNames(settings, service, &pass.errors);
+        checkServiceNames(service, &pass.errors);
         if (pass.errors.size() == before)
             services.append(service);
     }
     pass.errors += ServiceGraph::check(services);
+    checkReservedNamesUnique(services, &pass.errors);
     if (declared)
         pass.config.services = services;
 }
@@ -522,8 +580,10 @@ void validateServices(const BrokerConfig &config, QStringList *errors)
         checkService(service, errors);
         checkServiceOrderAndIdentity(service, errors);
         checkServiceStart(service, errors);
+        checkServiceNames(service, errors);
     }
     *errors += ServiceGraph::check(config.services);
+    checkReservedNamesUnique(config.services, errors);
 }
 
 } // namespace Kennel::Config

@@ -179,12 +179,12 @@ QString unknownGroup(const char *group)
 {
     return QLatin1Char('[') + QLatin1String(group)
            + QStringLiteral("]: unknown group (known: [broker], [limits], [log], [watchdog], [watchdog.actions], "
-                            "[supervisor], [service.NAME], [monitor], [hold], [hold.PATTERN], [calls], [bridge], [topics])");
+                            "[supervisor], [service.NAME], [monitor], [hold], [hold.PATTERN], [calls], [bridge], [topics], [policy])");
 }
 
 const QString ServiceKeyList = QStringLiteral(
     "program, arguments, working_directory, environment, restart, restart_delay_ms, restart_delay_max_ms, "
-    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, output_lines, output_bytes, monitor, name, after, user, group, supplementary_groups, hold, start, start_timeout_ms");
+    "start_limit, start_limit_window_ms, stop_signal, stop_timeout_ms, log_lines_per_second, output_lines, output_bytes, monitor, name, after, user, group, supplementary_groups, hold, start, start_timeout_ms, names");
 
 const QString NotAnAction = QStringLiteral(" is not an action (terminate, kill, disconnect, notify)");
 
@@ -312,6 +312,8 @@ private slots:
     // [service.NAME]
     void serviceDefaults();
     void serviceAllKeys();
+    void serviceReservedNames();
+    void policyRules();
     void servicesInFileOrder();
     void servicesReplaceBase();
     void badServiceValues_data();
@@ -1954,6 +1956,50 @@ void tst_ConfigLoader::serviceAllKeys()
     QVERIFY(single.config.services.first().workingDirectory.isEmpty());
     QCOMPARE(single.config.services.first().restart, ServiceSettings::Restart::Never);
     QCOMPARE(single.config.services.first().stopSignal, 10);
+}
+
+// [service.NAME] names: the names only its processes may register (docs/SECURITY.md).
+void tst_ConfigLoader::serviceReservedNames()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[service.a]\nprogram = prog.sh\n"
+                                                                        "names = a, a.cfg\n"
+                                                                        "[service.b]\nprogram = prog.sh\nname = b-client\n"
+                                                                        "[service.c]\nprogram = prog.sh\nnames =\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    const QList<ServiceSettings> &s = result.config.services;
+    QCOMPARE(s.at(0).namesReserved(), (QStringList{QStringLiteral("a"), QStringLiteral("a.cfg")}));
+    QVERIFY(!s.at(1).reservedNames);
+    QCOMPARE(s.at(1).namesReserved(), QStringList{QStringLiteral("b-client")}); // default: the name it registers
+    QVERIFY(s.at(2).reservedNames);
+    QVERIFY(s.at(2).namesReserved().isEmpty()); // empty: none
+    QVERIFY(ConfigLoader::validate(result.config).isEmpty());
+
+    const ConfigLoader::Result bad = ConfigLoader::loadFile(writeIni("[service.a]\nprogram = prog.sh\nnames = ok, \"a b\"\n"
+                                                                     "[service.b]\nprogram = prog.sh\nnames = ok\n"));
+    // A service with an error is left out, so its names clash with nobody's.
+    QCOMPARE(bad.errors, QStringList{QStringLiteral("service.a/names: \"a b\" is not a client name (1..64 characters of A-Z a-z 0-9 . _ -)")});
+    // A service's default (its own name) counts too.
+    const ConfigLoader::Result clash = ConfigLoader::loadFile(writeIni("[service.a]\nprogram = prog.sh\n"
+                                                                       "[service.b]\nprogram = prog.sh\nnames = b, a\n"));
+    QCOMPARE(clash.errors, QStringList{QStringLiteral("service.b/names: \"a\" is reserved for [service.a] already")});
+}
+
+// [policy]: rules in file order (not QSettings' sorted one), `default`, and the errors.
+void tst_ConfigLoader::policyRules()
+{
+    const ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[policy]\nzz_first = deny own a-*\n"
+                                                                        "aa_second = allow own * uid=0\ndefault = deny\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.policy.rules.size(), 2);
+    QCOMPARE(result.config.policy.rules.at(0).first, QStringLiteral("zz_first"));
+    QCOMPARE(result.config.policy.rules.at(1).second, QStringLiteral("allow own * uid=0"));
+    QVERIFY(!result.config.policy.defaultAllow);
+    QVERIFY(BrokerConfig().policy.rules.isEmpty());
+    QVERIFY(BrokerConfig().policy.defaultAllow);
+
+    const ConfigLoader::Result bad = ConfigLoader::loadFile(writeIni("[policy]\nr = allow own a b=c\ndefault = maybe\n"));
+    QCOMPARE(bad.errors, (QStringList{QStringLiteral("policy/default: \"maybe\" is not allow or deny"),
+                                      QStringLiteral("policy/r: \"b=c\" is not a condition (uid=N, gid=N, program=/PATH, service=NAME, remote, local)")}));
 }
 
 void tst_ConfigLoader::servicesInFileOrder()

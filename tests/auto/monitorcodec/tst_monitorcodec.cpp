@@ -313,6 +313,7 @@ void tst_MonitorCodec::totals()
     v.bridgeForwarded = 36;
     v.bridgeReceived = 37;
     v.bridgeTimeouts = 38;
+    v.reservedNamesRefused = 39;
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -350,7 +351,8 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->bridgeForwarded, 36u);
     QCOMPARE(d->bridgeReceived, 37u);
     QCOMPARE(d->bridgeTimeouts, 38u);
-    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8);
+    QCOMPARE(d->reservedNamesRefused, 39u);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8 + 8);
     // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
     // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
@@ -365,6 +367,11 @@ void tst_MonitorCodec::totals()
     QVERIFY(callsEra);
     QCOMPARE(callsEra->repliesDropped, 32u);
     QCOMPARE(callsEra->bridgeState, quint8(0));
+    constexpr qsizetype BridgeSize = CallsSize + 1 + 6 * 8; // before the access counter
+    const auto bridgeEra = decodeMonitorTotals(QByteArrayView(e).first(BridgeSize));
+    QVERIFY(bridgeEra);
+    QCOMPARE(bridgeEra->bridgeTimeouts, 38u);
+    QCOMPARE(bridgeEra->reservedNamesRefused, 0u);
     const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
     QVERIFY(old);
     QCOMPARE(old->kills, 13u);
@@ -376,7 +383,7 @@ void tst_MonitorCodec::totals()
     QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
     QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize)
+        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize && n != BridgeSize)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
     QCOMPARE(admission->bridgeState, quint8(0));

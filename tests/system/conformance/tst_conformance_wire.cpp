@@ -52,6 +52,9 @@ private slots:
     void R_4_4_3_feedAnsweredOnlyWhenNotWatched();
     void R_4_4_4_expiryDisconnects();
     void R_4_4_5_notifyExpiryTellsClientNothing();
+    void R_4_5_1_reservedNameRefusedConnectionStays();
+    void R_4_5_2_reservedNameClosesLegacyConnection();
+    void R_4_5_3_policyDeniesOwning();
 
 private:
     BrokerProcess m_broker; // the shared one; tests that need other settings start their own
@@ -628,6 +631,69 @@ void tst_ConformanceWire::R_4_4_5_notifyExpiryTellsClientNothing()
     QCOMPARE(errorOf(c.next()), ErrorCode::WatchdogUnavailable);
     c.send(FrameType::WatchdogRegister, 3, {}, {}, encodeWatchdogTerms({60000, 1, ExpiryAction::Notify}));
     QCOMPARE(c.next()->type, FrameType::WatchdogAck);
+}
+
+// --- §4.5 -------------------------------------------------------------------------------------
+
+namespace {
+// A supervised service that never registers, and the names reserved for it.
+const QByteArray ReservingConfig = QByteArrayLiteral("[service.r45]\nprogram = /bin/sh\narguments = -c, \"exec sleep 600\"\n"
+                                                     "names = r451, r452\n");
+} // namespace
+
+void tst_ConformanceWire::R_4_5_1_reservedNameRefusedConnectionStays()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, ReservingConfig));
+    for (const bool overTcp : {true, false}) {
+        Conn c;
+        QVERIFY(overTcp ? c.tcp(broker.tcpPort()) : c.unix(broker.unixPath()));
+        c.hello("r451", 7);
+        const std::optional<Frame> refused = c.next();
+        QCOMPARE(errorOf(refused), ErrorCode::NameReserved);
+        QCOMPARE(refused->messageId, 7u);
+        // Open, unregistered: another name is welcome.
+        QVERIFY(c.registerAs(overTcp ? "r451-tcp" : "r451-unix"));
+        // The reserved name is not held: a Send to it finds nobody.
+        c.sendTo("r451", "anyone?", 2);
+        QCOMPARE(statusOf(c.next()), DeliveryStatus::NoSuchClient);
+    }
+    QCOMPARE(broker.stopVerdict(), QString());
+}
+
+void tst_ConformanceWire::R_4_5_2_reservedNameClosesLegacyConnection()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, ReservingConfig));
+    Conn receive, main;
+    QVERIFY(receive.unix(broker.unixPath()));
+    receive.write(legacyFrame(Legacy::Command::RegisterReceiver, 0, "null", "r452", "null"));
+    QVERIFY(receive.closed());
+    QCOMPARE(receive.bytesReceived(), 0);
+    QVERIFY(main.tcp(broker.tcpPort()));
+    main.write(legacyFrame(Legacy::Command::Forward, 0, "nobody", "r451", "hello"));
+    QVERIFY(main.closed());
+    QCOMPARE(main.bytesReceived(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(broker.countInLog("name_reserved"), 2, WaitMs);
+    QCOMPARE(broker.stopVerdict(), QString());
+}
+
+void tst_ConformanceWire::R_4_5_3_policyDeniesOwning()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, QByteArrayLiteral("[policy]\nclosed = deny own r453-*\n")));
+    Conn c, old;
+    QVERIFY(c.tcp(broker.tcpPort()));
+    c.hello("r453-a", 4);
+    const std::optional<Frame> refused = c.next();
+    QCOMPARE(errorOf(refused), ErrorCode::PolicyDenied);
+    QCOMPARE(refused->messageId, 4u);
+    QVERIFY(c.registerAs("r453")); // the pattern wants the dash
+    QVERIFY(old.unix(broker.unixPath()));
+    old.write(legacyFrame(Legacy::Command::RegisterReceiver, 0, "null", "r453-b", "null"));
+    QVERIFY(old.closed());
+    QCOMPARE(old.bytesReceived(), 0);
+    QCOMPARE(broker.stopVerdict(), QString());
 }
 
 QTEST_MAIN(tst_ConformanceWire)
