@@ -19,6 +19,18 @@ QString binaryPath(const QString &program)
     return QDir(QCoreApplication::applicationDirPath()).filePath(program);
 }
 
+void setBuildProgram(QProcess &process, const QString &program, const QStringList &arguments)
+{
+    const QStringList emulator = QString::fromLocal8Bit(qgetenv("KENNEL_TEST_EMULATOR")).split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    if (emulator.isEmpty()) {
+        process.setProgram(program);
+        process.setArguments(arguments);
+        return;
+    }
+    process.setProgram(emulator.first());
+    process.setArguments(emulator.mid(1) + QStringList{program} + arguments);
+}
+
 void raiseDescriptorLimit()
 {
     rlimit limit{};
