@@ -3,10 +3,15 @@
 #   1. the normal build (g++, ./build or $KENNEL_BUILD_DIR) and every test;
 #   2. the clang AddressSanitizer + UndefinedBehaviorSanitizer build (./build-asan or
 #      $KENNEL_ASAN_BUILD_DIR) and every test again, then the fuzzers, each for
-#      $KENNEL_FUZZ_SECONDS (default 60) seconds (docs/FUZZING.md).
+#      $KENNEL_FUZZ_SECONDS (default 60) seconds (docs/FUZZING.md);
+#   3. the cross builds for the boards (scripts/cross-build.sh, docs/BOARD.md): armhf (./build-armhf)
+#      with the board tests under qemu-user (the codecs, the old struct's layout, the broker with
+#      old-protocol and native clients, libkennel), then arm64 (./build-arm64) the same.
 # Options (for developers; no option = everything CI needs):
 #   --normal-only     step 1 only
 #   --sanitize-only   step 2 only
+#   --cross-only      step 3 only
+#   --no-cross        steps 1 and 2
 #   --no-fuzz         step 2 without the fuzzers
 #   anything else     passed to every ctest run, e.g. -R broker, -j 1, --repeat until-fail:3
 # The fuzzers run after the rest of the sanitizer suite, not beside it: they keep both cores busy,
@@ -16,20 +21,36 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 normal=1
 sanitize=1
+cross=1
 fuzz=1
+only=
 ctest_args=()
 for arg in "$@"; do
     case "$arg" in
-        --normal-only) sanitize=0 ;;
-        --sanitize-only) normal=0 ;;
+        --normal-only|--sanitize-only|--cross-only)
+            if [ -n "$only" ]; then
+                echo "run-tests.sh: $only and $arg exclude each other" >&2
+                exit 2
+            fi
+            only=$arg
+            normal=0; sanitize=0; cross=0
+            case "$arg" in
+                --normal-only) normal=1 ;;
+                --sanitize-only) sanitize=1 ;;
+                --cross-only) cross=1 ;;
+            esac ;;
+        --no-cross) no_cross=1 ;;
         --no-fuzz) fuzz=0 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) ctest_args+=("$arg") ;;
     esac
 done
-if [ "$normal" = 0 ] && [ "$sanitize" = 0 ]; then
-    echo "run-tests.sh: --normal-only and --sanitize-only exclude each other" >&2
-    exit 2
+if [ -n "${no_cross:-}" ]; then
+    if [ "$only" = --cross-only ]; then
+        echo "run-tests.sh: --cross-only and --no-cross exclude each other" >&2
+        exit 2
+    fi
+    cross=0
 fi
 
 started=$(date +%s)
@@ -53,5 +74,11 @@ if [ "$sanitize" = 1 ]; then
         stamp "fuzzers (${KENNEL_FUZZ_SECONDS:-60} s each)"
         ctest --test-dir "$asan" --output-on-failure --parallel 2 --label-regex fuzz "${ctest_args[@]}"
     fi
+fi
+if [ "$cross" = 1 ]; then
+    for arch in armhf arm64; do
+        stamp "$arch cross build and board tests under qemu-user"
+        bash "$root/scripts/cross-build.sh" "$arch" --test -- "${ctest_args[@]}"
+    done
 fi
 stamp "all passed"

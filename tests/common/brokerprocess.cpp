@@ -92,8 +92,7 @@ bool BrokerProcess::launch(QString *error)
     m_stdout.clear();
     m_ready = false;
     m_monitorAddresses.clear();
-    m_process.setProgram(binaryPath(QStringLiteral("kennel-broker")));
-    m_process.setArguments(arguments);
+    setBuildProgram(m_process, binaryPath(QStringLiteral("kennel-broker")), arguments);
     m_process.start();
     if (!m_process.waitForStarted(10000)) {
         if (error)

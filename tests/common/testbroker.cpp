@@ -9,6 +9,36 @@
 
 using namespace Kennel;
 
+#ifdef KENNEL_TESTS_UNDER_QEMU_USER
+#include <cerrno>
+#include <cstdarg>
+#include <dlfcn.h>
+#include <sys/syscall.h>
+
+// qemu-user 7.2 (Debian 12's) implements waitid(P_PIDFD) but not clone(CLONE_PIDFD) (added in
+// qemu 8.0). Qt's forkfd takes the first as proof of the second, so under emulation every
+// QProcess::start() fails with "fork failure: Invalid argument". This definition, in the test
+// executable, comes before libc's for Qt's calls: it fails that probe as a kernel older than 5.4
+// would, and Qt forks the classic way. Built only into cross builds' tests (docs/BOARD.md).
+extern "C" long syscall(long number, ...) noexcept
+{
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (long &arg : a)
+        arg = va_arg(ap, long);
+    va_end(ap);
+    constexpr long PidfdIdType = 3; // P_PIDFD
+    if (number == SYS_waitid && a[0] == PidfdIdType) {
+        errno = ENOSYS;
+        return -1;
+    }
+    using Syscall = long (*)(long, ...);
+    static const auto next = reinterpret_cast<Syscall>(::dlsym(RTLD_NEXT, "syscall"));
+    return next(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+#endif
+
 namespace KennelTest {
 
 QString binaryPath(const QString &program)
@@ -17,6 +47,18 @@ QString binaryPath(const QString &program)
     if (!buildDir.isEmpty())
         return QDir(QString::fromLocal8Bit(buildDir)).filePath(QStringLiteral("bin/") + program);
     return QDir(QCoreApplication::applicationDirPath()).filePath(program);
+}
+
+void setBuildProgram(QProcess &process, const QString &program, const QStringList &arguments)
+{
+    const QStringList emulator = QString::fromLocal8Bit(qgetenv("KENNEL_TEST_EMULATOR")).split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    if (emulator.isEmpty()) {
+        process.setProgram(program);
+        process.setArguments(arguments);
+        return;
+    }
+    process.setProgram(emulator.first());
+    process.setArguments(emulator.mid(1) + QStringList{program} + arguments);
 }
 
 void raiseDescriptorLimit()

@@ -10,6 +10,7 @@
 #include <QByteArray>
 #include <QList>
 #include <QLocalSocket>
+#include <QProcess>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 
@@ -19,6 +20,12 @@ namespace KennelTest {
 
 // The folder holding kennel-broker, kennelctl and the demo programs of this build.
 QString binaryPath(const QString &program);
+
+// Sets `process` to run one of this build's programs (a path from binaryPath()) with `arguments`.
+// In a cross build the test runs under qemu-user and so must the programs it starts: without
+// binfmt_misc the kernel cannot exec them itself, so they are started through the emulator
+// (KENNEL_TEST_EMULATOR, set by tests/CMakeLists.txt; docs/BOARD.md).
+void setBuildProgram(QProcess &process, const QString &program, const QStringList &arguments);
 
 // Lets the test process hold thousands of sockets.
 void raiseDescriptorLimit();

@@ -118,8 +118,9 @@ void tst_CLib::exampleTalksToQtAndLegacyClients()
 
     QProcess echo;
     echo.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    echo.start(binaryPath(QStringLiteral("kennel-echo-example")), {m_broker.unixAddress(), QStringLiteral("cpeer"),
-                                                                   QStringLiteral("qtpeer")});
+    setBuildProgram(echo, binaryPath(QStringLiteral("kennel-echo-example")),
+                    {m_broker.unixAddress(), QStringLiteral("cpeer"), QStringLiteral("qtpeer")});
+    echo.start();
     QVERIFY(echo.waitForStarted(5000));
     QByteArray out;
     const auto readOut = [&] { out += echo.readAllStandardOutput(); return out; };

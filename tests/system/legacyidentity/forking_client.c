@@ -1,7 +1,8 @@
 /*
  * forking_client: an old-protocol client written the way the board's real ones are, plus the
  * processes the identity attacks need. Ordinary C: plain socket() (no SOCK_CLOEXEC), popen() in the
- * main loop, a reader forked after connecting. Used only by tst_legacyidentity.
+ * main loop, a reader forked after connecting. Used by tst_legacyidentity, and by
+ * tst_board (tests/system/board) as the old program on the board's architecture.
  *
  * Client mode (default):
  *   --name N --recv ADDR --main ADDR [--peer NAME --send-ms MS] [--watch --feed-ms MS
