@@ -33,7 +33,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
         const Service *service = m_supervisor.serviceOwning(pid);
         return service ? service->name() : QString();
     })
-    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this, &m_reservedNames, &m_access}
+    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this, nullptr, nullptr, &m_reservedNames, &m_access}
     , m_native(m_handlerCtx)
     , m_legacy(m_handlerCtx)
     , m_watchdog(
@@ -437,6 +437,29 @@ Broker::ReloadOutcome Broker::reload(const QString &who)
         || !diff.serviceOutputChanged.isEmpty()) {
         m_supervisor.setBrokerEnvironment(serviceEnvironment());
         m_supervisor.reconfigure(next.services);
+    }
+    // [policy] and the names reserved for services are immutable tables, swapped whole; a
+    // connection already registered keeps its name (the policy decides at registration).
+    if (m_config.policy.rules != next.policy.rules || m_config.policy.defaultAllow != next.policy.defaultAllow) {
+        QStringList errors; // the loader has checked the rules already
+        m_policy.replace(std::make_shared<const AccessPolicy>(AccessPolicy::parse(next.policy.rules, next.policy.defaultAllow, &errors)));
+        merged.policy = next.policy;
+        diff.applied.append(QStringLiteral("[policy]: %1 rule%2, default %3, for new registrations (the per-rule counters start again)")
+                                .arg(next.policy.rules.size()).arg(next.policy.rules.size() == 1 ? QString() : QStringLiteral("s"))
+                                .arg(next.policy.defaultAllow ? QStringLiteral("allow") : QStringLiteral("deny")));
+    }
+    if (!diff.servicesAdded.isEmpty() || !diff.servicesRemoved.isEmpty() || !diff.servicesChanged.isEmpty())
+        m_reservedNames.replace(std::make_shared<const ReservedNames::Table>(ReservedNames::tableFor(next.services)));
+    // [bridge]: started, reconnected with the new settings, or stopped, without a restart.
+    if (!(m_config.bridge == next.bridge)) {
+        QString error;
+        if (reconfigureBridge(next.bridge, &error)) {
+            merged.bridge = next.bridge;
+            diff.applied.append(next.bridge.enabled() ? QStringLiteral("[bridge]: %1 as board %2").arg(next.bridge.url, QString::fromUtf8(next.bridge.board))
+                                                      : QStringLiteral("[bridge]: stopped"));
+        } else {
+            diff.needsRestart.append(QStringLiteral("[bridge] not applied: ") + error);
+        }
     }
     for (const ReloadApplier &applier : m_reloadAppliers)
         applier(m_config, next, diff);

@@ -871,14 +871,6 @@ bool startBoard(BrokerProcess &broker, const QByteArray &board, const MosquittoP
     return QTest::qWaitFor([&] { return broker.countInLog("MQTT link up") >= 1; }, WaitMs * 2);
 }
 
-bool registerWithFeatures(Conn &conn, const QByteArray &name, quint32 features)
-{
-    HelloPayload hello;
-    hello.features = features;
-    conn.hello(name, 1, hello);
-    const std::optional<Frame> w = conn.next();
-    return w && w->type == FrameType::Welcome;
-}
 } // namespace
 
 void tst_ConformanceMessaging::R_5_8_1_remoteNameWithoutBridge()
