@@ -43,6 +43,34 @@ const ServiceSettings *findService(const QList<ServiceSettings> &services, const
     return nullptr;
 }
 
+bool sameHoldOverrides(const QList<HoldOverride> &a, const QList<HoldOverride> &b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (qsizetype i = 0; i < a.size(); ++i) {
+        if (a[i].pattern != b[i].pattern || a[i].maxCount != b[i].maxCount || a[i].maxBytes != b[i].maxBytes || a[i].ttl != b[i].ttl)
+            return false;
+    }
+    return true;
+}
+
+bool sameTopics(const TopicSettings &a, const TopicSettings &b)
+{
+    if (a.enabled != b.enabled || a.maxTopicLength != b.maxTopicLength || a.maxLevels != b.maxLevels
+        || a.maxSubscriptions != b.maxSubscriptions || a.retainedCount != b.retainedCount || a.retainedBytes != b.retainedBytes
+        || a.subscriptions.size() != b.subscriptions.size() || a.publishNames.size() != b.publishNames.size())
+        return false;
+    for (qsizetype i = 0; i < a.subscriptions.size(); ++i) {
+        if (a.subscriptions[i].name != b.subscriptions[i].name || a.subscriptions[i].filter != b.subscriptions[i].filter)
+            return false;
+    }
+    for (qsizetype i = 0; i < a.publishNames.size(); ++i) {
+        if (a.publishNames[i].name != b.publishNames[i].name || a.publishNames[i].topic != b.publishNames[i].topic)
+            return false;
+    }
+    return true;
+}
+
 void restartIf(bool differs, const char *what, ConfigDiff &diff)
 {
     if (differs)
@@ -118,6 +146,13 @@ ConfigDiff ConfigReloader::diff(const BrokerConfig &running, const BrokerConfig 
     if (diff.holdChanged)
         diff.applied.append(QStringLiteral("[hold] enabled/limits/ttl/lost_window: for messages held from now on"));
     restartIf(h0.totalBytes != h1.totalBytes || h0.names != h1.names, "[hold] total_bytes or names: need a restart", diff);
+    restartIf(!sameHoldOverrides(h0.overrides, h1.overrides) || h0.unacked.maxCount != h1.unacked.maxCount
+                  || h0.unacked.maxBytes != h1.unacked.maxBytes,
+              "[hold.PATTERN] sections or [hold] unacked_max_count/unacked_max_bytes: need a restart", diff);
+    const CallSettings &c0 = running.calls, &c1 = next.calls;
+    restartIf(c0.maxOutstanding != c1.maxOutstanding || c0.maxDeadline != c1.maxDeadline || c0.defaultDeadline != c1.defaultDeadline,
+              "[calls]: needs a restart", diff);
+    restartIf(!sameTopics(running.topics, next.topics), "[topics]: needs a restart", diff);
 
     diff.logRulesChanged = running.logRules != next.logRules;
     if (diff.logRulesChanged)

@@ -158,7 +158,13 @@ int runServe(const ServeOptions &options)
         // Past the call's deadline nobody waits for the answer: the command is stopped.
         auto *limit = new QTimer(process);
         limit->setSingleShot(true);
-        QObject::connect(limit, &QTimer::timeout, process, [process] { process->kill(); });
+        // Killed at the deadline: no reply, or it could race the broker's own `timeout` to the
+        // caller and arrive first as an error reply.
+        const auto pastDeadline = std::make_shared<bool>(false);
+        QObject::connect(limit, &QTimer::timeout, process, [process, pastDeadline] {
+            *pastDeadline = true;
+            process->kill();
+        });
         QObject::connect(process, &QProcess::errorOccurred, process, [&, process, guard](QProcess::ProcessError error) {
             if (error != QProcess::FailedToStart)
                 return; // a crash or a kill also ends in finished()
@@ -168,9 +174,9 @@ int runServe(const ServeOptions &options)
             answeredOne();
             process->deleteLater();
         });
-        QObject::connect(process, &QProcess::finished, process, [&, process, guard](int code, QProcess::ExitStatus status) {
+        QObject::connect(process, &QProcess::finished, process, [&, process, guard, pastDeadline](int code, QProcess::ExitStatus status) {
             const QByteArray out = process->readAllStandardOutput();
-            if (guard) {
+            if (guard && !*pastDeadline) {
                 if (status == QProcess::NormalExit && code == 0) {
                     guard->reply(out);
                 } else {

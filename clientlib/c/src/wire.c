@@ -383,8 +383,12 @@ const char *kennel_error_code_name(uint16_t code)
         "shutting_down", "incomplete_frame_timeout", "invalid_watchdog_terms", "watchdog_unavailable",
         "watchdog_expired", "idle_timeout", "over_budget",
     };
-    if (code == 27)
+    if (code == KENNEL_ERROR_INVALID_CALL)
         return "invalid_call"; /* calls, PROTOCOL §5.6 */
+    if (code == KENNEL_ERROR_NAME_RESERVED)
+        return "name_reserved"; /* access, PROTOCOL §4.5 */
+    if (code == KENNEL_ERROR_POLICY_DENIED)
+        return "policy_denied";
     switch (code) { /* topics (PROTOCOL §5.5) */
     case KENNEL_ERROR_INVALID_TOPIC: return "invalid_topic";
     case KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS: return "too_many_subscriptions";

@@ -143,7 +143,7 @@ static int fake_broker(int listener)
             return 13;
         if (i == MESSAGES / 2) { /* mid-stream: a Ping, a bad name, an unknown type */
             if (send_frame(fd, KENNEL_FRAME_PING, 77, NULL, NULL, "abc", 3) != 0
-                || send_frame(fd, KENNEL_FRAME_DELIVER, 9999, "b@d", "ctest", "skip me", 7) != 0
+                || send_frame(fd, KENNEL_FRAME_DELIVER, 9999, "-bd", "ctest", "skip me", 7) != 0
                 || send_frame(fd, 0x0F, 1, NULL, NULL, "future", 6) != 0)
                 return 14;
         }
