@@ -60,16 +60,19 @@ bool processGone(pid_t pid)
 class Monitor
 {
 public:
-    Monitor(quint16 port, const QByteArray &token)
+    // With an empty token: a plain client registering as `name`.
+    Monitor(quint16 port, const QByteArray &token, const QByteArray &name = "ops")
     {
         m_socket.connectToHost(QHostAddress::LocalHost, port);
         Frame f;
         f.type = FrameType::Hello;
         f.messageId = 1;
-        f.source = "ops";
+        f.source = name;
         HelloPayload hello;
-        hello.role = Role::Monitor;
-        hello.token = token;
+        if (!token.isEmpty()) {
+            hello.role = Role::Monitor;
+            hello.token = token;
+        }
         f.payload = encodeHello(hello);
         m_socket.write(encodeFrame(f));
     }
@@ -120,6 +123,7 @@ private slots:
     void servicesAddedRemovedChanged();
     void brokenConfigRejectedWhole();
     void monitorTokenReplaced();
+    void policyAppliedSectionsNeedingRestartSaid();
 };
 
 void tst_Reload::servicesAddedRemovedChanged()
@@ -235,6 +239,50 @@ void tst_Reload::monitorTokenReplaced()
     QCOMPARE(fresh.results.last().code, ErrorCode::NotPermitted);
     QVERIFY2(fresh.results.last().text.startsWith(QStringLiteral("configuration rejected")),
              qPrintable(fresh.results.last().text));
+    QCOMPARE(broker.stopVerdict(), QString());
+}
+
+
+// [policy] applies at a reload, for registrations from then on; [calls] and [topics] are said to
+// need a restart rather than silently ignored.
+void tst_Reload::policyAppliedSectionsNeedingRestartSaid()
+{
+    BrokerProcess broker;
+    BrokerProcess::Options options;
+    options.configText = "[log]\nrules = kennel.broker.info=true\n";
+    QString error;
+    QVERIFY2(broker.start(options, &error), qPrintable(error));
+
+    Monitor before(broker.tcpPort(), {}, "guarded-1");
+    QTRY_VERIFY_WITH_TIMEOUT(before.answered(), 10000);
+    QVERIFY2(before.welcome, qPrintable(before.refused));
+
+    QVERIFY(writeConfig(broker, "[log]\nrules = kennel.broker.info=true\n[policy]\nno_guarded = deny own guarded-*\n"
+                                "[calls]\nmax_outstanding = 3\n[topics]\nmax_levels = 4\n"));
+    ::kill(pid_t(broker.pid()), SIGHUP);
+    QTRY_VERIFY2_WITH_TIMEOUT(broker.log().contains("reload: applied: [policy]: 1 rule, default allow"), broker.log().constData(),
+                              10000);
+    QVERIFY2(broker.log().contains("reload: not applied: [calls]: needs a restart"), broker.log().constData());
+    QVERIFY2(broker.log().contains("reload: not applied: [topics]: needs a restart"), broker.log().constData());
+
+    Monitor denied(broker.tcpPort(), {}, "guarded-2");
+    QTRY_VERIFY_WITH_TIMEOUT(denied.answered(), 10000);
+    QVERIFY2(!denied.welcome, "the reloaded policy let a denied name be registered");
+    QVERIFY2(denied.refused.contains(QLatin1String("no_guarded")), qPrintable(denied.refused));
+    Monitor other(broker.tcpPort(), {}, "plain");
+    QTRY_VERIFY_WITH_TIMEOUT(other.answered(), 10000);
+    QVERIFY2(other.welcome, qPrintable(other.refused));
+    before.poll();
+    QVERIFY(before.isOpen()); // registered before the reload: kept
+
+    // The policy removed again: the name can be registered.
+    QVERIFY(writeConfig(broker, "[log]\nrules = kennel.broker.info=true\n"));
+    ::kill(pid_t(broker.pid()), SIGHUP);
+    QTRY_VERIFY2_WITH_TIMEOUT(broker.log().contains("reload: applied: [policy]: 0 rules, default allow"), broker.log().constData(),
+                              10000);
+    Monitor after(broker.tcpPort(), {}, "guarded-3");
+    QTRY_VERIFY_WITH_TIMEOUT(after.answered(), 10000);
+    QVERIFY2(after.welcome, qPrintable(after.refused));
     QCOMPARE(broker.stopVerdict(), QString());
 }
 
