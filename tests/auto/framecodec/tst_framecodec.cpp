@@ -522,7 +522,8 @@ void tst_FrameCodec::remoteNamesDecode()
 {
     // PROTOCOL §5.8: a Send to NAME@BOARD and a Deliver from SENDER@ORIGIN decode; 64 bytes in all at most.
     const Frame send = makeFrame(FrameType::Send, 7, 0, {}, QByteArrayLiteral("bob@board-2"), QByteArrayLiteral("x"));
-    const DecodeResult r = decodeFrame(encodeFrame(send), Wire::DefaultMaxFrameSize);
+    const QByteArray sendBytes = encodeFrame(send); // the decoded frame's names are views into it
+    const DecodeResult r = decodeFrame(sendBytes, Wire::DefaultMaxFrameSize);
     QCOMPARE(r.error, DecodeError::None);
     QCOMPARE(r.frame.target, QByteArrayView("bob@board-2"));
     const Frame deliver = makeFrame(FrameType::Deliver, 7, 0, QByteArrayLiteral("alice@A"), QByteArrayLiteral("bob"), {});
