@@ -8,7 +8,8 @@
 #             the client libraries (Qt and C), kennelctl and the board tests
 # Builds in ./build-ARCH (or $KENNEL_ARMHF_BUILD_DIR / $KENNEL_ARM64_BUILD_DIR) with
 # cmake/toolchains/ARCH.cmake: no monitor, demo or bench (they are not for a board). Installs what it needs the first time
-# (root: dpkg --add-architecture ARCH, crossbuild-essential-ARCH, qt6-base-dev:ARCH,
+# (root: dpkg --add-architecture ARCH, crossbuild-essential-ARCH, qt6-base-dev:ARCH, the bridge's
+# libmosquitto-dev:ARCH and libsqlite3-dev:ARCH,
 # qemu-user-static; about 5 minutes for both architectures) and nothing when it is there.
 # A compiler launcher such as ccache can be given the usual CMake way (CMAKE_CXX_COMPILER_LAUNCHER).
 set -euo pipefail
@@ -40,7 +41,7 @@ bash "$root/scripts/install-deps.sh"
 # What the cross build needs, beside the build machine's own compiler and Qt (install-deps.sh):
 # the cross compiler, the target's Qt (its libraries and CMake files; moc and rcc stay the build
 # machine's, from qt6-base-dev-tools) and qemu-user to run the target's programs.
-packages=("crossbuild-essential-$arch" "qt6-base-dev:$arch" qemu-user-static)
+packages=("crossbuild-essential-$arch" "qt6-base-dev:$arch" "libmosquitto-dev:$arch" "libsqlite3-dev:$arch" qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

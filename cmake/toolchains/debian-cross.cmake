@@ -9,6 +9,11 @@ set(CMAKE_CXX_COMPILER ${KENNEL_CROSS_TRIPLET}-g++)
 set(CMAKE_LIBRARY_ARCHITECTURE ${KENNEL_CROSS_TRIPLET})
 # pkg-config for the target: the triplet wrapper reads only the target's .pc files.
 find_program(PKG_CONFIG_EXECUTABLE NAMES ${KENNEL_CROSS_TRIPLET}-pkg-config)
+# Without a TRIPLET-pkg-config wrapper (Debian 12's pkgconf ships none for foreign
+# architectures), the host's pkg-config must read the target's .pc files only: otherwise it
+# finds the amd64 libmosquitto and sqlite3 and the link fails.
+set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${KENNEL_CROSS_TRIPLET}/pkgconfig:/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_PATH} "")
 
 # No sysroot: multiarch puts the target's libraries and CMake packages under /usr/lib/<triplet>,
 # which CMake searches first because CMAKE_LIBRARY_ARCHITECTURE names it. Programs (moc, rcc,
