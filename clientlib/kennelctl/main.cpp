@@ -121,6 +121,24 @@ std::optional<QByteArray> readMessage(const QString &path, QString *error)
     return text;
 }
 
+// The sender's name for send and call: --as, else "kc<pid>", short enough for old-protocol
+// clients (9 characters: "kc" and at most 7 digits, the largest pid_max), who cannot answer a
+// longer sender name.
+QByteArray senderName(const QCommandLineParser &parser, const QCommandLineOption &asOption)
+{
+    return parser.isSet(asOption) ? parser.value(asOption).toUtf8()
+                                  : QByteArrayLiteral("kc") + QByteArray::number(QCoreApplication::applicationPid());
+}
+
+// The message of send and call: TEXT itself, or the file's contents for --file; a literal "-" is
+// read as standard input, as cat and curl do ("--file -" says the same).
+std::optional<QByteArray> messageArgument(const QString &source, bool fromFile, QString *error)
+{
+    if (fromFile || source == QLatin1String("-"))
+        return readMessage(source, error);
+    return source.toUtf8();
+}
+
 int usageError(const QString &text)
 {
     std::fprintf(stderr, "kennelctl: %s\nTry 'kennelctl --help'.\n", qPrintable(text));
@@ -250,23 +268,13 @@ int main(int argc, char *argv[])
             return usageError(QStringLiteral("--count and --reconnect are options of listen"));
         SendOptions options;
         options.broker = *broker;
-        options.name = parser.isSet(asOption)
-            ? parser.value(asOption).toUtf8()
-            // Short enough for old-protocol clients (9 characters: "kc" and at most 7 digits, the
-            // largest pid_max), who cannot answer a longer sender name.
-            : QByteArrayLiteral("kc") + QByteArray::number(QCoreApplication::applicationPid());
+        options.name = senderName(parser, asOption);
         options.target = args.at(1).toUtf8();
-        // A literal "-" is read as standard input, as cat and curl do; "--file -" says the same.
-        const QString source = fromFile ? parser.value(fileOption) : args.at(2);
-        if (fromFile || source == QLatin1String("-")) {
-            QString error;
-            const std::optional<QByteArray> text = readMessage(source, &error);
-            if (!text)
-                return usageError(error);
-            options.text = *text;
-        } else {
-            options.text = source.toUtf8();
-        }
+        QString error;
+        const std::optional<QByteArray> text = messageArgument(fromFile ? parser.value(fileOption) : args.at(2), fromFile, &error);
+        if (!text)
+            return usageError(error);
+        options.text = *text;
         if (timeoutMs > 0)
             options.timeoutMs = timeoutMs;
         // NAME@BOARD: a name on another board, across the broker's bridge (docs/FLEET.md).
@@ -324,19 +332,13 @@ int main(int argc, char *argv[])
             return usageError(fromFile ? QStringLiteral("call --file needs NAME only") : QStringLiteral("call needs NAME and TEXT (or --file)"));
         CallOptions options;
         options.broker = *broker;
-        options.name = parser.isSet(asOption) ? parser.value(asOption).toUtf8()
-                                              : QByteArrayLiteral("kc") + QByteArray::number(QCoreApplication::applicationPid());
+        options.name = senderName(parser, asOption);
         options.target = args.at(1).toUtf8();
-        const QString source = fromFile ? parser.value(fileOption) : args.at(2);
-        if (fromFile || source == QLatin1String("-")) {
-            QString error;
-            const std::optional<QByteArray> text = readMessage(source, &error);
-            if (!text)
-                return usageError(error);
-            options.payload = *text;
-        } else {
-            options.payload = source.toUtf8();
-        }
+        QString error;
+        const std::optional<QByteArray> payload = messageArgument(fromFile ? parser.value(fileOption) : args.at(2), fromFile, &error);
+        if (!payload)
+            return usageError(error);
+        options.payload = *payload;
         if (timeoutMs > 0)
             options.timeoutMs = timeoutMs;
         for (const QString &problem : {checkName(args.at(1), QStringLiteral("target name")),
