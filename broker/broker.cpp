@@ -3,6 +3,7 @@
 
 #include "boardstate.h"
 #include "bridgemanager.h"
+#include "deliveryledger.h"
 #include "framecodec.h"
 #include "socketactivation.h"
 #include "socketlistener.h"
@@ -372,16 +373,43 @@ void Broker::stopSessions()
         QMetaObject::invokeMethod(this, &Broker::finished, Qt::QueuedConnection);
         return;
     }
+    m_ackWait.start();
+    awaitAcknowledgements();
+}
+
+void Broker::awaitAcknowledgements()
+{
+    // Receivers that acknowledge (PROTOCOL §5.7) get a moment to acknowledge what they were
+    // handed, so that its senders hear `delivered` before Bye instead of nothing. New Sends are
+    // answered `shutting_down` meanwhile. Bounded: a receiver that does not answer is
+    // not waited for.
+    if (m_connections.isEmpty())
+        return; // sessionClosed() has said finished
+    const auto wait = std::min(m_config.shutdownFlushTimeout / 2, std::chrono::milliseconds(1000));
+    bool unacknowledged = false;
+    for (const Session *session : m_connections.snapshot())
+        unacknowledged = unacknowledged || (session->unacked && session->unacked->count() > 0);
+    if (unacknowledged && m_ackWait.elapsed() < wait.count()) {
+        QTimer::singleShot(std::chrono::milliseconds(10), this, &Broker::awaitAcknowledgements);
+        return;
+    }
+    sayByeAndFlush();
+}
+
+void Broker::sayByeAndFlush()
+{
     const std::vector<Session *> open = m_connections.snapshot();
     const QByteArray reason("broker shutting down");
     const QByteArray error = encodeError({ErrorCode::ShuttingDown, QString::fromLatin1(reason)});
     for (Session *session : open) {
         // What a peer sent before it could know is read, not dropped: a Send asking for its status
         // hears `shutting_down` (PROTOCOL ). Then Error and Bye; the session
-        // stops reading once it closes after the flush.
+        // stops reading once it closes after the flush, so the Error can say which Send was the
+        // last one read: the client sends the later ones again to the next broker.
         session->pollEvent(EPOLLIN);
         if (session->protocol() == Session::Protocol::Native) {
-            session->sendFrame(FrameType::Error, 0, {}, {}, error);
+            const quint32 mark = (session->features() & FeatureShutdownMark) ? session->lastSendRead() : 0;
+            session->sendFrame(FrameType::Error, mark, {}, {}, error);
             session->sendFrame(FrameType::Bye, 0, {}, {}, reason);
         }
         session->closeAfterFlush(Session::CloseReason::Shutdown);

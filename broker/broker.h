@@ -35,6 +35,7 @@
 #include <QList>
 #include <QObject>
 #include <QProcessEnvironment>
+#include <QElapsedTimer>
 #include <QTimer>
 
 #include <memory>
@@ -160,6 +161,8 @@ private:
     void shedOverBudget();
     void closeRemaining();
     void stopSessions();
+    void awaitAcknowledgements();
+    void sayByeAndFlush();
     void closeClientListeners();
 
     BrokerConfig m_config;
@@ -192,6 +195,7 @@ private:
     ConnectionTable m_connections{m_ctx};
     ConnectionDeadlines m_deadlines;
     QTimer m_shutdownTimer;
+    QElapsedTimer m_ackWait; // shutdown: since the clients were told to stop sending
     BudgetShedder m_shedder{m_ctx.budgets};
     bool m_shedQueued = false;
     bool m_releasingSessions = false; // shutdown's last phase: the services are down, clients go

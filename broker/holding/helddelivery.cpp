@@ -386,8 +386,9 @@ void HeldDelivery::reholdUnacknowledged(Session &session)
         messages.push_back(std::move(message));
     }
     if (!expected) {
-        const DeliveryStatus status = reason == Session::CloseReason::Shutdown ? DeliveryStatus::ShuttingDown
-                                                                               : DeliveryStatus::Unacknowledged;
+        // Also when the broker stops: these were written to the receiver and may have been
+        // processed, so `shutting_down` (send it again, PROTOCOL) could make a duplicate.
+        const DeliveryStatus status = DeliveryStatus::Unacknowledged;
         m_counters.unacknowledged += messages.size();
         qCWarning(lcHold).noquote() << session.describe() << "ended with" << messages.size()
                                     << "unacknowledged message(s); its name is not expected back: answered"

@@ -76,6 +76,9 @@ public:
     // The optional features both this client's Hello and the broker's Welcome listed (PROTOCOL §4.1.1).
     void setFeatures(quint32 features) { m_features = features; }
     quint32 features() const { return m_features; }
+    // PROTOCOL: the id of the last Send read from this connection, said at shutdown.
+    void noteSendRead(quint32 messageId) { m_lastSendRead = messageId; }
+    quint32 lastSendRead() const { return m_lastSendRead; }
     quint64 statusConnection() const override { return m_id; }
     // The client negotiated deliver_ack (PROTOCOL §5.7): its Delivers are kept until acknowledged.
     void keepUnacknowledged(std::unique_ptr<DeliveryLedger> ledger);
@@ -200,6 +203,7 @@ private:
     CloseReason m_closeReason = CloseReason::PeerClosed;
     quint32 m_claimedPid = 0;
     quint32 m_features = 0;
+    quint32 m_lastSendRead = 0;
     size_t m_inputNeed = 0; // size of the frame whose beginning sits in m_in
     size_t m_parkedAccounted = 0; // m_in's size as counted in the incomplete-frame budget
     // While processNative() runs: the end of the frame being handled and of the bytes read, so

@@ -235,6 +235,7 @@ void NativeHandler::watchdogRefused(Session &session, const FrameView &frame)
 void NativeHandler::send(Session &session, const FrameView &frame)
 {
     const bool wantStatus = frame.flags & WantDeliveryStatus;
+    session.noteSendRead(frame.messageId);
     auto answer = [&](DeliveryStatus status) {
         if (wantStatus)
             session.sendFrame(FrameType::DeliveryStatus, frame.messageId, {}, frame.target, encodeDeliveryStatus(status));

@@ -141,6 +141,8 @@ void ClientConnection::shutdownSilently()
 {
     m_queue.clear();
     m_queuedBytes = 0;
+    m_unconfirmed.clear();
+    m_unconfirmedBytes = 0;
     if (isTransportUp())
         framesHandled();
     shutdownQuietly();
@@ -149,6 +151,7 @@ void ClientConnection::shutdownSilently()
 void ClientConnection::attemptStarted()
 {
     m_remoteError.reset();
+    m_shutdownMark.reset();
     setState(KennelClient::Connecting);
 }
 
@@ -211,6 +214,8 @@ void ClientConnection::frameReceived(const Frame &frame)
             closeConnection(KennelClient::ProtocolViolation, QStringLiteral("malformed DeliveryStatus payload"));
             return;
         }
+        if (!confirm(frame.messageId, *status))
+            return;
         Q_EMIT q->deliveryStatusReceived(frame.messageId, frame.target, *status);
         return;
     }
@@ -329,6 +334,8 @@ void ClientConnection::handleErrorFrame(const Frame &frame)
         return;
     }
     qCInfo(lcKennelClient).noquote() << "broker reported" << text;
+    if (payload->code == ErrorCode::ShuttingDown && (brokerFeatures & FeatureShutdownMark))
+        m_shutdownMark = frame.messageId;
     m_remoteError.emplace(code, text);
     Q_EMIT q->errorOccurred(code, text);
 }
@@ -362,6 +369,16 @@ void ClientConnection::closeConnection(KennelClient::ClientError cause, const QS
     const quint64 current = generation();
 
     const KennelClient::State oldState = std::exchange(state, KennelClient::Disconnected);
+    // Before the queue is abandoned or kept: what the broker did not take joins it. Closed by
+    // request, the statuses were given up with the connection, as always.
+    if (cause == KennelClient::NoError) {
+        m_unconfirmed.clear();
+        m_unconfirmedBytes = 0;
+    } else {
+        reclaimUnconfirmed();
+        if (current != generation())
+            return;
+    }
     if (wasRegistered) {
         // Before any other signal: a slot that reconnects must not see these calls outstanding.
         calls->linkLost(newText.isEmpty() ? QStringLiteral("closed by request") : newText);
@@ -427,10 +444,16 @@ quint32 ClientConnection::send(const QByteArray &target, const QByteArray &paylo
     }
     const quint32 id = nextMessageId(); // 0 means "not sent"; the ids wrap around it
     const quint16 flags = wantStatus ? WantDeliveryStatus : NoFlags;
-    if (!direct) {
+    if (!direct || keepsUnconfirmed()) {
         QByteArray frame;
         appendFrame(frame, FrameType::Send, id, flags, {}, target, payload);
-        return enqueue(target, std::move(frame), id);
+        if (!direct)
+            return enqueue(target, std::move(frame), id, wantStatus);
+        if (!write(frame))
+            return 0;
+        keepUnconfirmed(id, target, frame, wantStatus);
+        qCDebug(lcKennelClient) << "sent message" << id << "to" << target;
+        return id;
     }
     if (!writeFrame(FrameType::Send, id, flags, {}, target, payload))
         return 0;
@@ -444,7 +467,7 @@ bool ClientConnection::linkWanted() const
     return state != KennelClient::Disconnected || reconnectPending();
 }
 
-quint32 ClientConnection::enqueue(const QByteArray &target, QByteArray frame, quint32 id)
+quint32 ClientConnection::enqueue(const QByteArray &target, QByteArray frame, quint32 id, bool wantStatus)
 {
     if (qint64(m_queue.size()) >= queueMaxMessages || m_queuedBytes + frame.size() > queueMaxBytes) {
         // Once per outage at warning: an application sending steadily into a long outage would
@@ -459,7 +482,7 @@ quint32 ClientConnection::enqueue(const QByteArray &target, QByteArray frame, qu
         return id;
     }
     m_queuedBytes += frame.size();
-    m_queue.push_back({id, target, std::move(frame)});
+    m_queue.push_back({id, target, std::move(frame), wantStatus});
     qCDebug(lcKennelClient) << "queued message" << id << "to" << target << "while not registered";
     return id;
 }
@@ -491,6 +514,92 @@ void ClientConnection::flushQueue()
             return;
         }
         qCDebug(lcKennelClient) << "sent queued message" << message.id << "to" << message.target;
+        if (keepsUnconfirmed())
+            keepUnconfirmed(message.id, message.target, message.frame, message.wantStatus);
+    }
+}
+
+void ClientConnection::keepUnconfirmed(quint32 id, const QByteArray &target, const QByteArray &frame, bool wantStatus)
+{
+    m_unconfirmedBytes += frame.size();
+    m_unconfirmed.push_back({{id, target, frame, wantStatus}});
+    while (!m_unconfirmed.empty()
+           && (qint64(m_unconfirmed.size()) > queueMaxMessages || m_unconfirmedBytes > queueMaxBytes)) {
+        // The broker has had the oldest long enough to answer it; if it stops now without having
+        // read it, that one message cannot be sent again.
+        if (m_unconfirmedForgotten++ == 0)
+            qCWarning(lcKennelClient).noquote()
+                << QStringLiteral("more unconfirmed messages than the send queue's bound (%1 messages, %2 bytes): message %3 is no longer kept for a broker restart (more are counted, not logged)")
+                       .arg(queueMaxMessages).arg(queueMaxBytes).arg(m_unconfirmed.front().send.id);
+        m_unconfirmedBytes -= m_unconfirmed.front().send.frame.size();
+        m_unconfirmed.pop_front();
+    }
+}
+
+bool ClientConnection::confirm(quint32 id, DeliveryStatus status)
+{
+    if (m_unconfirmed.empty() || status == DeliveryStatus::Held)
+        return true; // held: the final status follows (PROTOCOL §5.4)
+    // The broker reads a connection's Sends in order, so a status for `id` also settles every
+    // earlier Send that asked for none. Statuses come nearly in order: the search ends early.
+    for (auto it = m_unconfirmed.begin(); it != m_unconfirmed.end();) {
+        if (it->send.id == id) {
+            if (status == DeliveryStatus::ShuttingDown) {
+                it->notTaken = true;
+                return false;
+            }
+            m_unconfirmedBytes -= it->send.frame.size();
+            m_unconfirmed.erase(it);
+            return true;
+        }
+        if (!it->send.wantStatus) {
+            m_unconfirmedBytes -= it->send.frame.size();
+            it = m_unconfirmed.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return true;
+}
+
+void ClientConnection::reclaimUnconfirmed()
+{
+    if (m_unconfirmedForgotten > 1)
+        qCWarning(lcKennelClient) << m_unconfirmedForgotten << "messages were no longer kept for a broker restart (the send queue's bound)";
+    m_unconfirmedForgotten = 0;
+    if (m_unconfirmed.empty())
+        return;
+    std::deque<Unconfirmed> written;
+    written.swap(m_unconfirmed);
+    m_unconfirmedBytes = 0;
+    const std::optional<quint32> mark = std::exchange(m_shutdownMark, std::nullopt);
+    std::deque<QueuedSend> again;
+    std::vector<std::pair<quint32, QByteArray>> unknown;
+    for (Unconfirmed &u : written) {
+        // Ids increase and wrap: "after the mark" is a serial-number comparison.
+        const bool unread = mark && qint32(u.send.id - *mark) > 0;
+        if (u.notTaken || unread)
+            again.push_back(std::move(u.send));
+        else if (!mark && u.send.wantStatus)
+            unknown.emplace_back(u.send.id, u.send.target);
+        // Else the stopping broker read it and gave it to its receiver before saying Bye.
+    }
+    if (!again.empty()) {
+        qCInfo(lcKennelClient) << again.size() << "messages the broker did not take are sent again after the next registration";
+        for (auto it = again.rbegin(); it != again.rend(); ++it) {
+            m_queuedBytes += it->frame.size();
+            m_queue.push_front(std::move(*it)); // before what was queued while down: sent earlier
+        }
+    }
+    if (!unknown.empty()) {
+        qCWarning(lcKennelClient) << unknown.size()
+                                  << "messages were written to a broker that went away without answering them: they may or may not have been delivered, and are not sent again";
+        const quint64 current = generation();
+        for (const auto &[id, target] : unknown) {
+            Q_EMIT q->sendFailed(id, target, KennelClient::SendOutcomeUnknown);
+            if (current != generation())
+                return;
+        }
     }
 }
 

@@ -74,11 +74,19 @@ private:
     void closeConnection(KennelClient::ClientError error, const QString &text);
     // The send queue (KennelClient::setSendQueueLimits()).
     bool linkWanted() const;
-    quint32 enqueue(const QByteArray &target, QByteArray frame, quint32 id);
+    quint32 enqueue(const QByteArray &target, QByteArray frame, quint32 id, bool wantStatus);
     // Writes what is queued, in order, on a connection that has just been welcomed.
     void flushQueue();
     // No connection will come to send them: each queued message is reported lost.
     void abandonQueue();
+    // What was written and is still unconfirmed (see KennelClient::setSendQueueLimits()).
+    bool keepsUnconfirmed() const { return queueMaxMessages > 0 && queueMaxBytes > 0; }
+    void keepUnconfirmed(quint32 id, const QByteArray &target, const QByteArray &frame, bool wantStatus);
+    // A DeliveryStatus arrived: false when it is a `shutting_down` this client will send again
+    // after it (and so must not be reported).
+    bool confirm(quint32 id, DeliveryStatus status);
+    // The connection ended: what the broker did not take goes back to the front of the queue.
+    void reclaimUnconfirmed();
     void reportConfigError(KennelClient::ClientError error, const QString &text);
     void setState(KennelClient::State newState);
 
@@ -92,8 +100,20 @@ private:
         quint32 id;
         QByteArray target;
         QByteArray frame; // encoded, ready to write
+        bool wantStatus = true;
     };
     std::deque<QueuedSend> m_queue;
+    // Written on this connection, no final status yet (keepsUnconfirmed()), oldest first.
+    struct Unconfirmed
+    {
+        QueuedSend send;
+        bool notTaken = false; // answered shutting_down: sent again after the next registration
+    };
+    std::deque<Unconfirmed> m_unconfirmed;
+    qint64 m_unconfirmedBytes = 0;
+    quint64 m_unconfirmedForgotten = 0; // past the bound since the last warning
+    // PROTOCOL: the id of the last Send the stopping broker read on this connection.
+    std::optional<quint32> m_shutdownMark;
     qint64 m_queuedBytes = 0;
     quint64 m_refusedWhileDown = 0; // by the bound, since the link went down: logged once, summed up at registration
 

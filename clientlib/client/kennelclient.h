@@ -102,6 +102,9 @@ public:
                            // sent (disconnectFromBroker(), a refusal that retrying cannot cure, or
                            // a lost connection with no reconnect to follow)
         SendTooLarge,      // queued, but larger than the maxFrameSize of the broker it registered with
+        SendOutcomeUnknown, // written to a broker that went away without a final status for it and
+                            // without saying which Sends it had read (a crash, a lost network):
+                            // it may or may not have been delivered, so it is not sent again
     };
     Q_ENUM(SendFailure)
 
@@ -150,6 +153,15 @@ public:
     // Off by default (0, 0): send() returns 0 while not Registered, as it always did. A board
     // application that rides out a broker restart might use setSendQueueLimits(1000, 1 << 20).
     // The queue lives in this object: it survives reconnects, not the process.
+    // While the queue is on, the client also keeps what it has written until the broker gives it a
+    // final status (within the same bounds; past them the oldest is no longer kept, and a warning
+    // says so), so that a broker restart loses nothing: a Send the stopping broker answered
+    // `shutting_down`, and every Send it says it never read (PROTOCOL ), goes back to the
+    // front of the queue, keeps its id and is sent again after the next registration; its
+    // `shutting_down` is not reported, the next broker's status is. A broker that vanished without
+    // saying what it read (killed, or the network lost) cannot be asked: each Send that wanted a
+    // status and has no final one is reported as sendFailed(SendOutcomeUnknown) and not sent
+    // twice.
     void setSendQueueLimits(int maxMessages, qint64 maxBytes);
     int sendQueueMaxMessages() const;
     qint64 sendQueueMaxBytes() const;

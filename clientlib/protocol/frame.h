@@ -79,10 +79,12 @@ enum Feature : quint32 {
     FeatureTopics = 0x00000008,     // Subscribe/Unsubscribe/Publish are served, Publications sent (PROTOCOL §5.5)
     FeatureCalls = 0x00000010,      // Call, CallIncoming, Reply, CallResult (PROTOCOL §5.6)
     FeatureRemoteNames = 0x00000020, // the broker bridges NAME@BOARD; remote_timeout/remote_dropped said as such (PROTOCOL §5.8)
+    FeatureShutdownMark = 0x00000040, // the shutdown Error carries the id of the last Send the broker read (PROTOCOL)
 };
 namespace Wire {
 // The features this version of the library knows.
-constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureDeliverAck | FeatureTopics | FeatureCalls | FeatureRemoteNames;
+constexpr quint32 KnownFeatures = FeatureWatchdog | FeatureHeldStatus | FeatureDeliverAck | FeatureTopics | FeatureCalls | FeatureRemoteNames
+                                  | FeatureShutdownMark;
 // Hello byte 1 and Welcome bytes 2..3: bit 0 says a u32 feature set follows the fixed part.
 constexpr quint8 HelloHasFeatures = 0x01;
 constexpr quint16 WelcomeHasFeatures = 0x0001;

@@ -87,7 +87,7 @@ void tst_CWire::constantsMatchTheCppCodec()
     // no_such_client), topics (it does not speak them yet), and deliver_ack (it does not
     // acknowledge: its receivers keep the old `delivered`, PROTOCOL §5.7).
     QCOMPARE(KENNEL_KNOWN_FEATURES,
-             quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames | FeatureTopics | FeatureDeliverAck)));
+             quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames | FeatureTopics | FeatureDeliverAck | FeatureShutdownMark)));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
     QCOMPARE(KENNEL_FEATURE_REMOTE_NAMES, quint32(FeatureRemoteNames));
     QCOMPARE(KENNEL_FEATURE_TOPICS, quint32(FeatureTopics));

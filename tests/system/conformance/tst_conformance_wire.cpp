@@ -46,6 +46,7 @@ private slots:
     void R_4_2_3_idleTimeoutTiming();
     void R_4_3_1_errorFrameFields();
     void R_4_3_2_shutdownSaysShuttingDownThenBye();
+    void R_4_3_4_shutdownMarksTheLastSendRead();
     void R_4_3_3_registerTimeoutForNativePeer();
     void R_4_4_1_watchdogAck();
     void R_4_4_2_invalidWatchdogTerms();
@@ -547,6 +548,48 @@ void tst_ConformanceWire::R_4_3_2_shutdownSaysShuttingDownThenBye()
     QCOMPARE(old.bytesReceived(), qsizetype(Legacy::FrameSize)); // the message, no native frame
     QTRY_VERIFY_WITH_TIMEOUT(!broker.isRunning(), WaitMs);
     QCOMPARE(broker.exitCode(), 0);
+}
+
+void tst_ConformanceWire::R_4_3_4_shutdownMarksTheLastSendRead()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, {}));
+    Conn a, b;
+    QVERIFY(a.tcp(broker.tcpPort()));
+    QVERIFY(b.tcp(broker.tcpPort()));
+    HelloPayload marked;
+    marked.features = FeatureShutdownMark;
+    a.hello("r434-a", 1, marked);
+    const std::optional<Frame> welcome = a.next();
+    QVERIFY(welcome && welcome->type == FrameType::Welcome);
+    QVERIFY(decodeWelcome(welcome->payload)->features.value_or(0) & FeatureShutdownMark);
+    QVERIFY(b.registerAs("r434-b"));
+    for (quint32 id : {11u, 12u, 13u}) {
+        a.sendTo("r434-b", "before", id);
+        QCOMPARE(statusOf(a.next()), DeliveryStatus::Delivered);
+    }
+    // Stopped while a whole Send and the first bytes of the next one arrive, then told to stop:
+    // the whole one is read (and answered), the partial one never is.
+    const pid_t pid = pid_t(broker.pid());
+    QCOMPARE(::kill(pid, SIGSTOP), 0);
+    a.sendTo("r434-b", "during", 14);
+    QByteArray partial;
+    appendFrame(partial, FrameType::Send, 15, WantDeliveryStatus, {}, "r434-b", "never read whole");
+    a.write(partial.left(10));
+    QCOMPARE(::kill(pid, SIGTERM), 0);
+    QCOMPARE(::kill(pid, SIGCONT), 0);
+    const std::optional<Frame> s = a.next();
+    QVERIFY(s && s->type == FrameType::DeliveryStatus);
+    QCOMPARE(s->messageId, 14u);
+    const std::optional<Frame> e = a.next();
+    QCOMPARE(errorOf(e), ErrorCode::ShuttingDown);
+    QCOMPARE(e->messageId, 14u); // the last Send read; 15 is the client's to send again
+    QCOMPARE(a.next()->type, FrameType::Bye);
+    // A client that did not list the feature hears messageId 0, as before.
+    const std::optional<Frame> eb = b.take(FrameType::Error);
+    QCOMPARE(errorOf(eb), ErrorCode::ShuttingDown);
+    QCOMPARE(eb->messageId, 0u);
+    QTRY_VERIFY_WITH_TIMEOUT(!broker.isRunning(), WaitMs);
 }
 
 void tst_ConformanceWire::R_4_3_3_registerTimeoutForNativePeer()

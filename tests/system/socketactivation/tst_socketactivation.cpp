@@ -6,10 +6,13 @@
 // error; and that sockets meant for another PID are left alone.
 #include "testbroker.h"
 
+#include "kennelclient.h"
+
 #include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
 #include <cerrno>
 #include <cstring>
@@ -81,6 +84,8 @@ private slots:
     void aCrashLosesTheConnectionsNotTheListeners();
     void unclaimedOrUnusableSocketsAreClosedWithAnError();
     void socketsForAnotherProcessAreLeftAlone();
+    void restartsUnderTheSocketUnitLoseNothing_data();
+    void restartsUnderTheSocketUnitLoseNothing();
 
 private:
     // kennel-broker with `fds` as descriptors 3.. (none: started directly, with `env` as given).
@@ -287,3 +292,139 @@ void tst_SocketActivation::socketsForAnotherProcessAreLeftAlone()
 
 QTEST_MAIN(tst_SocketActivation)
 #include "tst_socketactivation.moc"
+
+// PROTOCOL and KennelClient's send queue: a steady stream from one KennelClient to
+// another through a broker that is restarted twice under "systemd" (the listening socket passed
+// to each). A graceful restart (SIGTERM) loses nothing and duplicates nothing: what the stopping
+// broker held or did not read is sent again to the next one, in order. A crash (SIGKILL) cannot
+// say what it read: the sender is told which messages' fate is unknown, and none arrives twice.
+void tst_SocketActivation::restartsUnderTheSocketUnitLoseNothing_data()
+{
+    QTest::addColumn<bool>("crash");
+    QTest::newRow("graceful (SIGTERM)") << false;
+    QTest::newRow("crash (SIGKILL)") << true;
+}
+
+void tst_SocketActivation::restartsUnderTheSocketUnitLoseNothing()
+{
+    QFETCH(bool, crash);
+    constexpr int Total = 2000;
+    constexpr int RestartAt[] = {700, 1400};
+    constexpr int PerTick = 5; // every 10 ms: 500 messages a second, whatever the timer's slack
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("broker.sock"));
+    const int unixFd = listenUnix(path);
+    QVERIFY(unixFd >= 0);
+    m_fds << unixFd;
+    // The receiver is expected back after a restart: what reaches the next broker before the
+    // receiver registers there is held for it.
+    const QString ini = dir.filePath(QStringLiteral("kennel.ini"));
+    {
+        QFile file(ini);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("[hold]\nnames = receiver\n");
+    }
+    const QStringList arguments{QStringLiteral("--listen"), QStringLiteral("unix:") + path, QStringLiteral("--config"), ini};
+    QProcess *broker = startBroker({unixFd}, "kennel-broker", arguments);
+    QVERIFY2(broker->waitForStarted(5000), qPrintable(broker->errorString()));
+
+    auto makeClient = [&](const char *name) {
+        auto *client = new KennelClient;
+        client->setName(name);
+        client->setBrokerAddress(BrokerAddress::unixSocket(path));
+        client->setAutoReconnect(true);
+        client->setReconnectBackoff(std::chrono::milliseconds(20), std::chrono::milliseconds(200));
+        client->setSendQueueLimits(Total, 8 << 20);
+        return client;
+    };
+    std::unique_ptr<KennelClient> receiver(makeClient("receiver"));
+    std::unique_ptr<KennelClient> sender(makeClient("sender"));
+    QList<int> received;
+    connect(receiver.get(), &KennelClient::messageReceived, this,
+            [&](const QByteArray &, const QByteArray &payload, quint32) { received.append(payload.toInt()); });
+    QHash<quint32, DeliveryStatus> statuses;
+    connect(sender.get(), &KennelClient::deliveryStatusReceived, this,
+            [&](quint32 id, const QByteArray &, DeliveryStatus status) {
+                if (status != DeliveryStatus::Held)
+                    statuses.insert(id, status);
+            });
+    QHash<quint32, KennelClient::SendFailure> failed;
+    connect(sender.get(), &KennelClient::sendFailed, this,
+            [&](quint32 id, const QByteArray &, KennelClient::SendFailure why) { failed.insert(id, why); });
+    receiver->connectToBroker();
+    QTRY_COMPARE_WITH_TIMEOUT(receiver->state(), KennelClient::Registered, 10000);
+    sender->connectToBroker();
+    QTRY_COMPARE_WITH_TIMEOUT(sender->state(), KennelClient::Registered, 10000);
+
+    // 500 messages a second; the broker goes away at the marks and its successor is started as
+    // soon as it is gone, as systemd's Restart= would.
+    QList<quint32> ids;
+    int restarts = 0;
+    QTimer pace;
+    pace.setInterval(10);
+    connect(&pace, &QTimer::timeout, this, [&] {
+        for (int i = 0; i < PerTick; ++i) {
+            const int n = int(ids.size());
+            if (n == Total) {
+                pace.stop();
+                return;
+            }
+            const quint32 id = sender->send("receiver", QByteArray::number(n));
+            ids.append(id);
+            if (!id)
+                return;
+            if (restarts < 2 && n == RestartAt[restarts]) {
+                ++restarts;
+                QProcess *old = broker;
+                connect(old, &QProcess::finished, this, [&, arguments, unixFd] {
+                    broker = startBroker({unixFd}, "kennel-broker", arguments);
+                }, Qt::SingleShotConnection);
+                crash ? old->kill() : old->terminate();
+                return; // the next tick finds the link down, or not yet
+            }
+        }
+    });
+    pace.start();
+    QTRY_VERIFY_WITH_TIMEOUT(!pace.isActive(), 60000);
+    QCOMPARE(restarts, 2);
+    QVERIFY(!ids.contains(0u));
+
+    // Every message has arrived or been reported of unknown fate.
+    auto settled = [&] {
+        const QSet<int> got(received.cbegin(), received.cend());
+        for (int n = 0; n < Total; ++n) {
+            if (!got.contains(n) && failed.value(ids[n]) != KennelClient::SendOutcomeUnknown)
+                return false;
+        }
+        return true;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(settled(), 30000);
+
+    // Never twice, and in the order sent.
+    for (qsizetype i = 1; i < received.size(); ++i)
+        QVERIFY2(received[i] > received[i - 1], qPrintable(QStringLiteral("%1 after %2").arg(received[i]).arg(received[i - 1])));
+    int unknown = 0, lost = 0, otherFailures = 0;
+    const QSet<int> got(received.cbegin(), received.cend());
+    for (int n = 0; n < Total; ++n) {
+        const KennelClient::SendFailure why = failed.value(ids[n]);
+        unknown += why == KennelClient::SendOutcomeUnknown;
+        otherFailures += why != 0 && why != KennelClient::SendOutcomeUnknown;
+        lost += !got.contains(n) && why != KennelClient::SendOutcomeUnknown;
+    }
+    int delivered = 0;
+    for (DeliveryStatus status : std::as_const(statuses))
+        delivered += status == DeliveryStatus::Delivered;
+    qInfo("%s: %d sent, %lld received, %d delivered statuses, %d reported outcome unknown, %d lost unreported",
+          crash ? "crash" : "graceful", Total, qlonglong(received.size()), delivered, unknown, lost);
+    QCOMPARE(lost, 0);
+    QCOMPARE(otherFailures, 0);
+    if (!crash) {
+        QCOMPARE(received.size(), qsizetype(Total));
+        QCOMPARE(unknown, 0);
+        QVERIFY(!statuses.values().contains(DeliveryStatus::ShuttingDown)); // sent again, not reported
+    }
+    sender.reset();
+    receiver.reset();
+    QVERIFY(stop(broker));
+}
