@@ -15,7 +15,20 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { INITIAL_BUFFER = 64 * 1024, READS_PER_PROCESS = 16, DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024 };
+enum {
+    INITIAL_BUFFER = 64 * 1024,
+    READS_PER_PROCESS = 16,
+    DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024,
+    DEFAULT_MAX_CALLS = 256,
+    MAX_TOPIC_LENGTH = 0xFFFF
+};
+
+/* A call made with kennel_call and not answered yet: kept so that the connection's end can
+ * answer it (KENNEL_CALL_LINK_LOST) and every call hears exactly one result. */
+struct outstanding_call {
+    uint32_t id;
+    char target[KENNEL_WIRE_MAX_NAME_LENGTH + 1];
+};
 
 struct kennel {
     void *userdata;
@@ -29,6 +42,11 @@ struct kennel {
     kennel_error_cb on_error;
     kennel_disconnect_cb on_disconnect;
     kennel_tick_cb on_tick;
+    kennel_publication_cb on_publication;
+    kennel_topic_ack_cb on_topic_ack;
+    kennel_publish_status_cb on_publish_status;
+    kennel_call_result_cb on_call_result;
+    kennel_call_cb on_call;
     unsigned tick_ms;
     int64_t next_tick;
 
@@ -46,6 +64,9 @@ struct kennel {
     uint32_t wait_id;
     int wait_done;       /* 0 waiting, 1 answered, <0 refused/failed */
     kennel_watchdog_terms wait_terms;
+
+    struct outstanding_call *calls; /* allocated once, at the first call: max_calls entries */
+    unsigned calls_count, max_calls;
 
     uint8_t *in;         /* receive buffer: [in_off, in_len) not yet decoded; in_cap > in_len always */
     size_t in_len, in_off, in_cap;
@@ -85,6 +106,8 @@ const char *kennel_strerror(int result)
     case KENNEL_E_TIMEOUT: return "timed out";
     case KENNEL_E_AGAIN: return "output buffer full, try again";
     case KENNEL_E_TOOLARGE: return "message too large";
+    case KENNEL_E_UNSUPPORTED: return "not offered by the broker";
+    case KENNEL_E_BUSY: return "too many calls outstanding";
     default: return "unknown error";
     }
 }
@@ -98,6 +121,7 @@ kennel *kennel_new(void *userdata)
     k->fd = -1;
     k->max_output = DEFAULT_MAX_OUTPUT;
     k->max_frame_size = KENNEL_WIRE_DEFAULT_MAX_FRAME_SIZE;
+    k->max_calls = DEFAULT_MAX_CALLS;
     return k;
 }
 
@@ -118,6 +142,7 @@ void kennel_free(kennel *k)
     close_socket(k);
     free(k->in);
     free(k->out);
+    free(k->calls);
     free(k);
 }
 
@@ -126,6 +151,23 @@ void kennel_set_message_callback(kennel *k, kennel_message_cb cb) { k->on_messag
 void kennel_set_status_callback(kennel *k, kennel_status_cb cb) { k->on_status = cb; }
 void kennel_set_error_callback(kennel *k, kennel_error_cb cb) { k->on_error = cb; }
 void kennel_set_disconnect_callback(kennel *k, kennel_disconnect_cb cb) { k->on_disconnect = cb; }
+void kennel_set_publication_callback(kennel *k, kennel_publication_cb cb) { k->on_publication = cb; }
+void kennel_set_topic_ack_callback(kennel *k, kennel_topic_ack_cb cb) { k->on_topic_ack = cb; }
+void kennel_set_publish_status_callback(kennel *k, kennel_publish_status_cb cb) { k->on_publish_status = cb; }
+void kennel_set_call_result_callback(kennel *k, kennel_call_result_cb cb) { k->on_call_result = cb; }
+void kennel_set_call_callback(kennel *k, kennel_call_cb cb) { k->on_call = cb; }
+
+int kennel_set_max_calls(kennel *k, unsigned max_calls)
+{
+    if (!k || max_calls == 0)
+        return KENNEL_E_INVAL;
+    if (k->fd >= 0 || k->calls) /* the table is sized once */
+        return fail(k, KENNEL_E_STATE, "kennel_set_max_calls must come before the first connection and call");
+    k->max_calls = max_calls;
+    return KENNEL_OK;
+}
+
+unsigned kennel_outstanding_calls(const kennel *k) { return k ? k->calls_count : 0; }
 
 int kennel_set_tick(kennel *k, unsigned interval_ms, kennel_tick_cb cb)
 {
@@ -162,6 +204,22 @@ static int lost(kennel *k, int reason)
     const int was_registered = k->fd >= 0 && k->registered;
     close_socket(k);
     k->running = 0;
+    /* Calls still outstanding will hear nothing from this connection: each ends here, once. */
+    const int was_dispatching = k->dispatching;
+    k->dispatching = 1;
+    while (k->calls_count > 0) {
+        const struct outstanding_call call = k->calls[--k->calls_count];
+        if (k->on_call_result) {
+            kennel_call_result r;
+            memset(&r, 0, sizeof r);
+            r.call_id = call.id;
+            r.target = call.target;
+            r.outcome = KENNEL_CALL_LINK_LOST;
+            r.payload = "";
+            k->on_call_result(k, k->userdata, &r);
+        }
+    }
+    k->dispatching = was_dispatching;
     if (was_registered && k->on_disconnect)
         k->on_disconnect(k, k->userdata, reason);
     return reason;
@@ -187,12 +245,17 @@ static int write_out(kennel *k)
     return KENNEL_OK;
 }
 
-/* Appends one frame to the output buffer (growing it within max_output). */
-static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target,
-                       const void *payload, size_t payload_len)
+/* Appends one frame to the output buffer (growing it within max_output). Its payload is written
+ * from up to three parts (a fixed prefix, a topic, the application's bytes), so that no payload is
+ * assembled in a temporary buffer first. */
+static int queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target, const void *head,
+                       size_t head_len, const void *mid, size_t mid_len, const void *payload, size_t payload_len)
 {
     const size_t target_len = target ? strlen(target) : 0;
-    const size_t size = kennel_wire_frame_size(0, target_len, payload_len);
+    if (payload_len > k->max_frame_size || mid_len > k->max_frame_size) /* no overflow in the sum below */
+        return fail(k, KENNEL_E_TOOLARGE, "a %zu-byte payload is over the broker's maximum of %u bytes",
+                    payload_len > mid_len ? payload_len : mid_len, (unsigned)k->max_frame_size);
+    const size_t size = kennel_wire_frame_size(0, target_len, head_len + mid_len + payload_len);
     if (size > k->max_frame_size || payload_len > k->max_frame_size)
         return fail(k, KENNEL_E_TOOLARGE, "a %zu-byte frame is over the broker's maximum of %u bytes", size,
                     (unsigned)k->max_frame_size);
@@ -216,17 +279,24 @@ static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, con
         k->out = grown;
         k->out_cap = cap;
     }
-    kennel_frame f;
-    memset(&f, 0, sizeof f);
-    f.type = type;
-    f.message_id = id;
-    f.flags = flags;
-    f.target = (const uint8_t *)target;
-    f.target_len = target_len;
-    f.payload = payload;
-    f.payload_len = payload_len;
-    k->out_len += kennel_wire_encode(k->out + k->out_len, k->out_cap - k->out_len, &f);
+    uint8_t *p = k->out + k->out_len;
+    kennel_wire_write_header(p, type, (uint32_t)(size - KENNEL_WIRE_HEADER_SIZE), id, 0, (uint8_t)target_len, flags);
+    p += KENNEL_WIRE_HEADER_SIZE;
+    const void *parts[4] = { target, head, mid, payload };
+    const size_t lengths[4] = { target_len, head_len, mid_len, payload_len };
+    for (int i = 0; i < 4; ++i) {
+        if (lengths[i])
+            memcpy(p, parts[i], lengths[i]);
+        p += lengths[i];
+    }
+    k->out_len += size;
     return KENNEL_OK;
+}
+
+static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target,
+                       const void *payload, size_t payload_len)
+{
+    return queue_parts(k, type, id, flags, target, NULL, 0, NULL, 0, payload, payload_len);
 }
 
 static uint32_t take_id(kennel *k)
@@ -243,6 +313,37 @@ static void copy_name(char *dst, const uint8_t *src, size_t len)
     if (len)
         memcpy(dst, src, len);
     dst[len] = '\0';
+}
+
+static int take_call(kennel *k, uint32_t id, char *target)
+{
+    for (unsigned i = 0; i < k->calls_count; ++i) {
+        if (k->calls[i].id == id) {
+            memcpy(target, k->calls[i].target, sizeof k->calls[i].target);
+            k->calls[i] = k->calls[--k->calls_count];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void dispatch_publication(kennel *k, const kennel_frame *f, const kennel_topic_message *m)
+{
+    /* The topic is followed by the message: to hand it out NUL-terminated without a copy, move it
+     * two bytes down over its length field (read already) and end it in the gap. */
+    uint8_t *topic = (uint8_t *)m->topic - KENNEL_TOPIC_PREFIX_SIZE;
+    memmove(topic, m->topic, m->topic_len);
+    topic[m->topic_len] = '\0';
+    kennel_publication pub;
+    copy_name(k->peer_source, f->source, f->source_len);
+    pub.id = f->message_id;
+    pub.publisher = k->peer_source;
+    pub.topic = (const char *)topic;
+    pub.topic_len = m->topic_len;
+    pub.payload = m->message;
+    pub.payload_len = m->message_len;
+    pub.retained = (f->flags & KENNEL_FLAG_RETAIN) != 0;
+    k->on_publication(k, k->userdata, &pub);
 }
 
 /* Handles one decoded frame. The byte after its payload is NUL for the callbacks' duration. */
@@ -276,6 +377,82 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
             copy_name(k->peer_target, f->target, f->target_len);
             k->on_status(k, k->userdata, f->message_id, k->peer_target, status);
         }
+        break;
+    }
+    case KENNEL_FRAME_PUBLICATION: {
+        kennel_topic_message m;
+        if (kennel_wire_decode_topic_message(f->payload, f->payload_len, &m) != 0) {
+            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Publication");
+            break;
+        }
+        if (k->on_publication)
+            dispatch_publication(k, f, &m);
+        break;
+    }
+    case KENNEL_FRAME_TOPIC_ACK: {
+        kennel_topic_ack_payload a;
+        if (kennel_wire_decode_topic_ack(f->payload, f->payload_len, &a) != 0) {
+            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed TopicAck");
+            break;
+        }
+        if (k->on_topic_ack) {
+            const kennel_topic_ack ack = { f->message_id, a.result, a.count, (const char *)a.text };
+            k->on_topic_ack(k, k->userdata, &ack);
+        }
+        break;
+    }
+    case KENNEL_FRAME_PUBLISH_STATUS: {
+        kennel_publish_status_payload p;
+        if (kennel_wire_decode_publish_status(f->payload, f->payload_len, &p) != 0) {
+            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed PublishStatus");
+            break;
+        }
+        if (k->on_publish_status) {
+            const kennel_publish_status st = { f->message_id, p.result, p.delivered, p.not_taken, (const char *)p.text };
+            k->on_publish_status(k, k->userdata, &st);
+        }
+        break;
+    }
+    case KENNEL_FRAME_CALL_RESULT: {
+        kennel_call_result_payload p;
+        if (kennel_wire_decode_call_result(f->payload, f->payload_len, &p) != 0) {
+            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed CallResult");
+            break;
+        }
+        /* One result per call: one for a call this object did not make (or ended already) is dropped. */
+        if (!take_call(k, f->message_id, k->peer_target) || !k->on_call_result)
+            break;
+        kennel_call_result r;
+        r.call_id = f->message_id;
+        r.target = k->peer_target;
+        r.outcome = p.outcome;
+        r.code = p.code;
+        r.payload = p.body;
+        r.payload_len = p.body_len;
+        k->on_call_result(k, k->userdata, &r);
+        break;
+    }
+    case KENNEL_FRAME_CALL_INCOMING: {
+        kennel_call_request req;
+        if (kennel_wire_decode_call_request(f->payload, f->payload_len, &req) != 0) {
+            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed CallIncoming");
+            break;
+        }
+        if (!k->on_call) {
+            static const char text[] = "no call callback in this libkennel client";
+            const uint8_t code[2] = { (uint8_t)(KENNEL_CALL_NOT_SERVED >> 8), (uint8_t)KENNEL_CALL_NOT_SERVED };
+            result = queue_parts(k, KENNEL_FRAME_REPLY, f->message_id, 0, NULL, code, sizeof code, NULL, 0, text,
+                                 sizeof text - 1);
+            break;
+        }
+        kennel_incoming_call call;
+        copy_name(k->peer_source, f->source, f->source_len);
+        call.call_id = f->message_id;
+        call.caller = k->peer_source;
+        call.deadline_ms = req.deadline_ms;
+        call.payload = req.request;
+        call.payload_len = req.request_len;
+        k->on_call(k, k->userdata, &call);
         break;
     }
     case KENNEL_FRAME_PING:
@@ -557,6 +734,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     k->broker_features = 0;
     k->broker_version[0] = '\0';
     k->max_frame_size = KENNEL_WIRE_DEFAULT_MAX_FRAME_SIZE;
+    k->calls_count = 0;
     struct transport_error err = { k->last_error, sizeof k->last_error };
     int r = kennel_transport_open(address, timeout_ms, &k->fd, &err);
     if (r < 0)
@@ -692,4 +870,125 @@ int kennel_watchdog_feed(kennel *k)
     if (r < 0)
         return r;
     return k->dispatching ? KENNEL_OK : write_out(k);
+}
+
+/* --- Topics and calls --- */
+
+/* What every request of an optional feature checks first. */
+static int feature_ready(kennel *k, uint32_t feature, const char *what)
+{
+    if (!kennel_is_connected(k))
+        return fail(k, KENNEL_E_STATE, "not connected");
+    if (!(k->broker_features & feature))
+        return fail(k, KENNEL_E_UNSUPPORTED, "the broker does not offer %s (its features: 0x%x)", what,
+                    (unsigned)k->broker_features);
+    return KENNEL_OK;
+}
+
+static int topic_request(kennel *k, uint8_t type, const char *filter, uint32_t *id)
+{
+    if (!k || !filter)
+        return KENNEL_E_INVAL;
+    const size_t len = strlen(filter);
+    if (len == 0 || len > MAX_TOPIC_LENGTH)
+        return fail(k, KENNEL_E_INVAL, "a topic filter has 1 to %d bytes, not %zu", MAX_TOPIC_LENGTH, len);
+    int r = feature_ready(k, KENNEL_FEATURE_TOPICS, "topics");
+    if (r < 0)
+        return r;
+    const uint32_t message_id = take_id(k);
+    const uint8_t prefix[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+    r = queue_parts(k, type, message_id, 0, NULL, prefix, sizeof prefix, NULL, 0, filter, len);
+    if (r < 0)
+        return r;
+    if (id)
+        *id = message_id;
+    return k->dispatching ? KENNEL_OK : write_out(k);
+}
+
+int kennel_subscribe(kennel *k, const char *filter, uint32_t *id)
+{
+    return topic_request(k, KENNEL_FRAME_SUBSCRIBE, filter, id);
+}
+
+int kennel_unsubscribe(kennel *k, const char *filter, uint32_t *id)
+{
+    return topic_request(k, KENNEL_FRAME_UNSUBSCRIBE, filter, id);
+}
+
+int kennel_publish(kennel *k, const char *topic, const void *payload, size_t len, unsigned flags, uint32_t *id)
+{
+    if (!k || !topic || (!payload && len))
+        return KENNEL_E_INVAL;
+    const size_t topic_len = strlen(topic);
+    if (topic_len == 0 || topic_len > MAX_TOPIC_LENGTH)
+        return fail(k, KENNEL_E_INVAL, "a topic has 1 to %d bytes, not %zu", MAX_TOPIC_LENGTH, topic_len);
+    int r = feature_ready(k, KENNEL_FEATURE_TOPICS, "topics");
+    if (r < 0)
+        return r;
+    const uint32_t message_id = take_id(k);
+    const uint16_t wire_flags = (uint16_t)(((flags & KENNEL_PUBLISH_WANT_STATUS) ? KENNEL_FLAG_WANT_DELIVERY_STATUS : 0)
+                                           | ((flags & KENNEL_PUBLISH_RETAIN) ? KENNEL_FLAG_RETAIN : 0));
+    const uint8_t prefix[2] = { (uint8_t)(topic_len >> 8), (uint8_t)topic_len };
+    r = queue_parts(k, KENNEL_FRAME_PUBLISH, message_id, wire_flags, NULL, prefix, sizeof prefix, topic, topic_len,
+                    payload, len);
+    if (r < 0)
+        return r;
+    if (id)
+        *id = message_id;
+    return k->dispatching ? KENNEL_OK : write_out(k);
+}
+
+int kennel_call(kennel *k, const char *target, const void *payload, size_t len, uint32_t timeout_ms, uint32_t *call_id)
+{
+    if (!k || !target || (!payload && len))
+        return KENNEL_E_INVAL;
+    const size_t target_len = strlen(target);
+    if (!kennel_wire_valid_target((const uint8_t *)target, target_len))
+        return fail(k, KENNEL_E_INVAL, "\"%.64s\" is not a valid target name", target);
+    int r = feature_ready(k, KENNEL_FEATURE_CALLS, "calls");
+    if (r < 0)
+        return r;
+    if (!k->calls) {
+        k->calls = calloc(k->max_calls, sizeof *k->calls);
+        if (!k->calls)
+            return fail(k, KENNEL_E_NOMEM, "out of memory for %u outstanding calls", k->max_calls);
+    }
+    if (k->calls_count >= k->max_calls)
+        return fail(k, KENNEL_E_BUSY, "%u calls are outstanding already (kennel_set_max_calls)", k->calls_count);
+    const uint32_t id = take_id(k);
+    const uint8_t deadline[4] = { (uint8_t)(timeout_ms >> 24), (uint8_t)(timeout_ms >> 16), (uint8_t)(timeout_ms >> 8),
+                                  (uint8_t)timeout_ms };
+    r = queue_parts(k, KENNEL_FRAME_CALL, id, 0, target, deadline, sizeof deadline, NULL, 0, payload, len);
+    if (r < 0)
+        return r;
+    struct outstanding_call *call = &k->calls[k->calls_count++];
+    call->id = id;
+    memcpy(call->target, target, target_len + 1);
+    if (call_id)
+        *call_id = id;
+    return k->dispatching ? KENNEL_OK : write_out(k);
+}
+
+static int answer(kennel *k, uint32_t call_id, uint16_t code, const void *payload, size_t len)
+{
+    if (!k || (!payload && len) || call_id == 0)
+        return KENNEL_E_INVAL;
+    const int r = feature_ready(k, KENNEL_FEATURE_CALLS, "calls");
+    if (r < 0)
+        return r;
+    const uint8_t prefix[2] = { (uint8_t)(code >> 8), (uint8_t)code };
+    const int q = queue_parts(k, KENNEL_FRAME_REPLY, call_id, 0, NULL, prefix, sizeof prefix, NULL, 0, payload, len);
+    if (q < 0)
+        return q;
+    return k->dispatching ? KENNEL_OK : write_out(k);
+}
+
+int kennel_reply(kennel *k, uint32_t call_id, const void *payload, size_t len)
+{
+    return answer(k, call_id, 0, payload, len);
+}
+
+int kennel_reply_error(kennel *k, uint32_t call_id, uint16_t code, const char *text)
+{
+    return answer(k, call_id, code ? code : 1, text, text ? strlen(text) : 0);
 }
