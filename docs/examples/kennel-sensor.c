@@ -7,7 +7,8 @@
  *
  *   cc kennel-sensor.c $(pkg-config --cflags --libs kennel) -o kennel-sensor
  *   ./kennel-sensor unix:/run/kennel/broker.sock boiler
- *   kennelctl sub 'sensors/#'                 # sensors/boiler/temp 20.0
+ *   export KENNEL_BROKER=unix:/run/kennel/broker.sock
+ *   kennelctl sub 'sensors/#'                 # sensors/boiler/temp: 20.0
  *   kennelctl pub cmd/boiler/set 21.5
  *   kennelctl call boiler read --timeout 500  # 21.5
  *
