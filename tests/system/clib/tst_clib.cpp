@@ -152,6 +152,7 @@ private slots:
     void topicsInAQtEventLoop();
     void callsBothWaysWithQt();
     void outstandingCallsBoundAndLinkLost();
+    void topicsNotOfferedIsUnsupported();
     void watchdogExpiresWhenNotFed();
     void errorsHaveCodesAndText();
     void addressFormsMatchBrokerAddress_data();
@@ -653,6 +654,40 @@ void tst_CLib::outstandingCallsBoundAndLinkLost()
     QCOMPARE(inbox.callResults.at(0).outcome, quint16(KENNEL_CALL_LINK_LOST));
     QCOMPARE(kennel_outstanding_calls(k), 0u);
     kennel_free(k);
+}
+
+// A broker with [topics] enabled = false does not offer the feature: the library says so before
+// writing anything, and the example program stops with the sentence.
+void tst_CLib::topicsNotOfferedIsUnsupported()
+{
+    BrokerProcess plain;
+    BrokerProcess::Options options;
+    options.configText = "[topics]\nenabled = false\n";
+    QString error;
+    QVERIFY2(plain.start(options, &error), qPrintable(error));
+    Inbox inbox;
+    kennel *k = newClient(inbox);
+    QCOMPARE(kennel_connect(k, plain.unixAddress().toUtf8().constData(), "cplain", 5000), int(KENNEL_OK));
+    QCOMPARE(kennel_broker_features(k) & KENNEL_FEATURE_TOPICS, 0u);
+    QVERIFY(kennel_broker_features(k) & KENNEL_FEATURE_CALLS);
+    QCOMPARE(kennel_subscribe(k, "a/#", nullptr), int(KENNEL_E_UNSUPPORTED));
+    QVERIFY2(QByteArray(kennel_last_error(k)).contains("does not offer topics"), kennel_last_error(k));
+    QCOMPARE(kennel_publish(k, "a", "x", 1, 0, nullptr), int(KENNEL_E_UNSUPPORTED));
+    QCOMPARE(kennel_strerror(KENNEL_E_UNSUPPORTED), "not offered by the broker");
+    QCOMPARE(kennel_want_write(k), 0);
+    QCOMPARE(kennel_is_connected(k), 1);
+    kennel_free(k);
+
+    QProcess sensor;
+    setBuildProgram(sensor, binaryPath(QStringLiteral("kennel-sensor-example")),
+                    {plain.unixAddress(), QStringLiteral("csensor2")});
+    sensor.start();
+    QVERIFY(sensor.waitForStarted(5000));
+    QTRY_COMPARE_WITH_TIMEOUT(sensor.state(), QProcess::NotRunning, 5000);
+    QCOMPARE(sensor.exitCode(), 1);
+    QVERIFY(sensor.readAllStandardError().contains("does not offer topics"));
+    const QString verdict = plain.stopVerdict();
+    QVERIFY2(verdict.isEmpty(), qPrintable(verdict));
 }
 
 void tst_CLib::watchdogExpiresWhenNotFed()
