@@ -208,7 +208,8 @@ KENNEL_EXPORT int kennel_publish(kennel *k, const char *topic, const void *paylo
 KENNEL_EXPORT int kennel_call(kennel *k, const char *target, const void *payload, size_t len, uint32_t timeout_ms,
                               uint32_t *call_id);
 /* Calls that may be outstanding at once (default 256); one more is refused with KENNEL_E_BUSY.
- * Not while connected (KENNEL_E_STATE). */
+ * The table is sized once: set it before connecting (KENNEL_E_STATE while connected or after the
+ * first kennel_call). */
 KENNEL_EXPORT int kennel_set_max_calls(kennel *k, unsigned max_calls);
 KENNEL_EXPORT unsigned kennel_outstanding_calls(const kennel *k);
 
