@@ -1,8 +1,10 @@
 /* libkennel (include/kennel/kennel.h): one non-blocking socket, one receive buffer decoded in
- * place, one output buffer. No threads; blocking only where the API says it waits. */
+ * place, one output buffer. No threads; blocking only where the API says it waits. Topics and
+ * calls are in topics_calls.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "kennel/kennel.h"
 
+#include "internal.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -15,65 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum {
-    INITIAL_BUFFER = 64 * 1024,
-    READS_PER_PROCESS = 16,
-    DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024,
-    DEFAULT_MAX_CALLS = 256,
-    MAX_TOPIC_LENGTH = 0xFFFF
-};
-
-/* A call made with kennel_call and not answered yet: kept so that the connection's end can
- * answer it (KENNEL_CALL_LINK_LOST) and every call hears exactly one result. */
-struct outstanding_call {
-    uint32_t id;
-    char target[KENNEL_WIRE_MAX_NAME_LENGTH + 1];
-};
-
-struct kennel {
-    void *userdata;
-    int fd;
-    int registered;
-    int running;
-    int dispatching;     /* inside a callback: no waiting, no reading */
-
-    kennel_message_cb on_message;
-    kennel_status_cb on_status;
-    kennel_error_cb on_error;
-    kennel_disconnect_cb on_disconnect;
-    kennel_tick_cb on_tick;
-    kennel_publication_cb on_publication;
-    kennel_topic_ack_cb on_topic_ack;
-    kennel_publish_status_cb on_publish_status;
-    kennel_call_result_cb on_call_result;
-    kennel_call_cb on_call;
-    unsigned tick_ms;
-    int64_t next_tick;
-
-    char name[KENNEL_WIRE_MAX_NAME_LENGTH + 1];
-    char peer_source[KENNEL_WIRE_MAX_NAME_LENGTH + 1]; /* NUL-terminated copies for callbacks */
-    char peer_target[KENNEL_WIRE_MAX_NAME_LENGTH + 1];
-    char broker_version[64];
-    uint32_t broker_features;
-    uint32_t max_frame_size;
-    uint16_t broker_error;
-    char last_error[256];
-
-    uint32_t next_id;
-    /* What a waiting call waits for: the messageId of its request and how it ended. */
-    uint32_t wait_id;
-    int wait_done;       /* 0 waiting, 1 answered, <0 refused/failed */
-    kennel_watchdog_terms wait_terms;
-
-    struct outstanding_call *calls; /* allocated once, at the first call: max_calls entries */
-    unsigned calls_count, max_calls;
-
-    uint8_t *in;         /* receive buffer: [in_off, in_len) not yet decoded; in_cap > in_len always */
-    size_t in_len, in_off, in_cap;
-    uint8_t *out;        /* output buffer: [out_off, out_len) not yet written */
-    size_t out_len, out_off, out_cap, max_output;
-};
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -81,7 +24,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fail(kennel *k, int result, const char *fmt, ...)
+int kn_fail(kennel *k, int result, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -151,24 +94,6 @@ void kennel_set_message_callback(kennel *k, kennel_message_cb cb) { k->on_messag
 void kennel_set_status_callback(kennel *k, kennel_status_cb cb) { k->on_status = cb; }
 void kennel_set_error_callback(kennel *k, kennel_error_cb cb) { k->on_error = cb; }
 void kennel_set_disconnect_callback(kennel *k, kennel_disconnect_cb cb) { k->on_disconnect = cb; }
-void kennel_set_publication_callback(kennel *k, kennel_publication_cb cb) { k->on_publication = cb; }
-void kennel_set_topic_ack_callback(kennel *k, kennel_topic_ack_cb cb) { k->on_topic_ack = cb; }
-void kennel_set_publish_status_callback(kennel *k, kennel_publish_status_cb cb) { k->on_publish_status = cb; }
-void kennel_set_call_result_callback(kennel *k, kennel_call_result_cb cb) { k->on_call_result = cb; }
-void kennel_set_call_callback(kennel *k, kennel_call_cb cb) { k->on_call = cb; }
-
-int kennel_set_max_calls(kennel *k, unsigned max_calls)
-{
-    if (!k || max_calls == 0)
-        return KENNEL_E_INVAL;
-    if (k->fd >= 0 || k->calls) /* the table is sized once */
-        return fail(k, KENNEL_E_STATE, "kennel_set_max_calls must come before the first connection and call");
-    k->max_calls = max_calls;
-    return KENNEL_OK;
-}
-
-unsigned kennel_outstanding_calls(const kennel *k) { return k ? k->calls_count : 0; }
-
 int kennel_set_tick(kennel *k, unsigned interval_ms, kennel_tick_cb cb)
 {
     if (!k || (interval_ms && !cb))
@@ -204,22 +129,7 @@ static int lost(kennel *k, int reason)
     const int was_registered = k->fd >= 0 && k->registered;
     close_socket(k);
     k->running = 0;
-    /* Calls still outstanding will hear nothing from this connection: each ends here, once. */
-    const int was_dispatching = k->dispatching;
-    k->dispatching = 1;
-    while (k->calls_count > 0) {
-        const struct outstanding_call call = k->calls[--k->calls_count];
-        if (k->on_call_result) {
-            kennel_call_result r;
-            memset(&r, 0, sizeof r);
-            r.call_id = call.id;
-            r.target = call.target;
-            r.outcome = KENNEL_CALL_LINK_LOST;
-            r.payload = "";
-            k->on_call_result(k, k->userdata, &r);
-        }
-    }
-    k->dispatching = was_dispatching;
+    kn_end_calls(k);
     if (was_registered && k->on_disconnect)
         k->on_disconnect(k, k->userdata, reason);
     return reason;
@@ -227,7 +137,7 @@ static int lost(kennel *k, int reason)
 
 /* --- Output --- */
 
-static int write_out(kennel *k)
+int kn_write_out(kennel *k)
 {
     while (k->out_off < k->out_len) {
         const ssize_t n = send(k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL);
@@ -236,7 +146,7 @@ static int write_out(kennel *k)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return KENNEL_OK;
-            fail(k, KENNEL_E_IO, "write to the broker failed: %s", strerror(errno));
+            kn_fail(k, KENNEL_E_IO, "write to the broker failed: %s", strerror(errno));
             return lost(k, KENNEL_E_IO);
         }
         k->out_off += (size_t)n;
@@ -248,16 +158,16 @@ static int write_out(kennel *k)
 /* Appends one frame to the output buffer (growing it within max_output). Its payload is written
  * from up to three parts (a fixed prefix, a topic, the application's bytes), so that no payload is
  * assembled in a temporary buffer first. */
-static int queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target, const void *head,
-                       size_t head_len, const void *mid, size_t mid_len, const void *payload, size_t payload_len)
+int kn_queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target, const void *head,
+                   size_t head_len, const void *mid, size_t mid_len, const void *payload, size_t payload_len)
 {
     const size_t target_len = target ? strlen(target) : 0;
     if (payload_len > k->max_frame_size || mid_len > k->max_frame_size) /* no overflow in the sum below */
-        return fail(k, KENNEL_E_TOOLARGE, "a %zu-byte payload is over the broker's maximum of %u bytes",
+        return kn_fail(k, KENNEL_E_TOOLARGE, "a %zu-byte payload is over the broker's maximum of %u bytes",
                     payload_len > mid_len ? payload_len : mid_len, (unsigned)k->max_frame_size);
     const size_t size = kennel_wire_frame_size(0, target_len, head_len + mid_len + payload_len);
     if (size > k->max_frame_size || payload_len > k->max_frame_size)
-        return fail(k, KENNEL_E_TOOLARGE, "a %zu-byte frame is over the broker's maximum of %u bytes", size,
+        return kn_fail(k, KENNEL_E_TOOLARGE, "a %zu-byte frame is over the broker's maximum of %u bytes", size,
                     (unsigned)k->max_frame_size);
     if (k->out_off > 0 && k->out_off == k->out_len)
         k->out_off = k->out_len = 0;
@@ -267,7 +177,7 @@ static int queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, con
         k->out_off = 0;
     }
     if (k->out_len + size > k->max_output)
-        return fail(k, KENNEL_E_AGAIN, "%zu bytes already queued for the broker (limit %zu)", k->out_len,
+        return kn_fail(k, KENNEL_E_AGAIN, "%zu bytes already queued for the broker (limit %zu)", k->out_len,
                     k->max_output);
     if (k->out_len + size > k->out_cap) {
         size_t cap = k->out_cap ? k->out_cap : INITIAL_BUFFER;
@@ -275,7 +185,7 @@ static int queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, con
             cap *= 2;
         uint8_t *grown = realloc(k->out, cap);
         if (!grown)
-            return fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte output buffer", cap);
+            return kn_fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte output buffer", cap);
         k->out = grown;
         k->out_cap = cap;
     }
@@ -296,10 +206,10 @@ static int queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, con
 static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target,
                        const void *payload, size_t payload_len)
 {
-    return queue_parts(k, type, id, flags, target, NULL, 0, NULL, 0, payload, payload_len);
+    return kn_queue_parts(k, type, id, flags, target, NULL, 0, NULL, 0, payload, payload_len);
 }
 
-static uint32_t take_id(kennel *k)
+uint32_t kn_take_id(kennel *k)
 {
     if (++k->next_id == 0) /* 0 means "answers nothing" in Error frames (PROTOCOL §1) */
         k->next_id = 1;
@@ -308,42 +218,11 @@ static uint32_t take_id(kennel *k)
 
 /* --- Input --- */
 
-static void copy_name(char *dst, const uint8_t *src, size_t len)
+void kn_copy_name(char *dst, const uint8_t *src, size_t len)
 {
     if (len)
         memcpy(dst, src, len);
     dst[len] = '\0';
-}
-
-static int take_call(kennel *k, uint32_t id, char *target)
-{
-    for (unsigned i = 0; i < k->calls_count; ++i) {
-        if (k->calls[i].id == id) {
-            memcpy(target, k->calls[i].target, sizeof k->calls[i].target);
-            k->calls[i] = k->calls[--k->calls_count];
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void dispatch_publication(kennel *k, const kennel_frame *f, const kennel_topic_message *m)
-{
-    /* The topic is followed by the message: to hand it out NUL-terminated without a copy, move it
-     * two bytes down over its length field (read already) and end it in the gap. */
-    uint8_t *topic = (uint8_t *)m->topic - KENNEL_TOPIC_PREFIX_SIZE;
-    memmove(topic, m->topic, m->topic_len);
-    topic[m->topic_len] = '\0';
-    kennel_publication pub;
-    copy_name(k->peer_source, f->source, f->source_len);
-    pub.id = f->message_id;
-    pub.publisher = k->peer_source;
-    pub.topic = (const char *)topic;
-    pub.topic_len = m->topic_len;
-    pub.payload = m->message;
-    pub.payload_len = m->message_len;
-    pub.retained = (f->flags & KENNEL_FLAG_RETAIN) != 0;
-    k->on_publication(k, k->userdata, &pub);
 }
 
 /* Handles one decoded frame. The byte after its payload is NUL for the callbacks' duration. */
@@ -357,8 +236,8 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_DELIVER:
         if (k->on_message) {
             kennel_message m;
-            copy_name(k->peer_source, f->source, f->source_len);
-            copy_name(k->peer_target, f->target, f->target_len);
+            kn_copy_name(k->peer_source, f->source, f->source_len);
+            kn_copy_name(k->peer_target, f->target, f->target_len);
             m.id = f->message_id;
             m.source = k->peer_source;
             m.target = k->peer_target;
@@ -370,91 +249,22 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_DELIVERY_STATUS: {
         uint16_t status;
         if (kennel_wire_decode_delivery_status(f->payload, f->payload_len, &status) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed delivery status");
+            result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed delivery status");
             break;
         }
         if (k->on_status) {
-            copy_name(k->peer_target, f->target, f->target_len);
+            kn_copy_name(k->peer_target, f->target, f->target_len);
             k->on_status(k, k->userdata, f->message_id, k->peer_target, status);
         }
         break;
     }
-    case KENNEL_FRAME_PUBLICATION: {
-        kennel_topic_message m;
-        if (kennel_wire_decode_topic_message(f->payload, f->payload_len, &m) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Publication");
-            break;
-        }
-        if (k->on_publication)
-            dispatch_publication(k, f, &m);
+    case KENNEL_FRAME_PUBLICATION:
+    case KENNEL_FRAME_TOPIC_ACK:
+    case KENNEL_FRAME_PUBLISH_STATUS:
+    case KENNEL_FRAME_CALL_RESULT:
+    case KENNEL_FRAME_CALL_INCOMING:
+        result = kn_dispatch_topics_calls(k, f);
         break;
-    }
-    case KENNEL_FRAME_TOPIC_ACK: {
-        kennel_topic_ack_payload a;
-        if (kennel_wire_decode_topic_ack(f->payload, f->payload_len, &a) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed TopicAck");
-            break;
-        }
-        if (k->on_topic_ack) {
-            const kennel_topic_ack ack = { f->message_id, a.result, a.count, (const char *)a.text };
-            k->on_topic_ack(k, k->userdata, &ack);
-        }
-        break;
-    }
-    case KENNEL_FRAME_PUBLISH_STATUS: {
-        kennel_publish_status_payload p;
-        if (kennel_wire_decode_publish_status(f->payload, f->payload_len, &p) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed PublishStatus");
-            break;
-        }
-        if (k->on_publish_status) {
-            const kennel_publish_status st = { f->message_id, p.result, p.delivered, p.not_taken, (const char *)p.text };
-            k->on_publish_status(k, k->userdata, &st);
-        }
-        break;
-    }
-    case KENNEL_FRAME_CALL_RESULT: {
-        kennel_call_result_payload p;
-        if (kennel_wire_decode_call_result(f->payload, f->payload_len, &p) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed CallResult");
-            break;
-        }
-        /* One result per call: one for a call this object did not make (or ended already) is dropped. */
-        if (!take_call(k, f->message_id, k->peer_target) || !k->on_call_result)
-            break;
-        kennel_call_result r;
-        r.call_id = f->message_id;
-        r.target = k->peer_target;
-        r.outcome = p.outcome;
-        r.code = p.code;
-        r.payload = p.body;
-        r.payload_len = p.body_len;
-        k->on_call_result(k, k->userdata, &r);
-        break;
-    }
-    case KENNEL_FRAME_CALL_INCOMING: {
-        kennel_call_request req;
-        if (kennel_wire_decode_call_request(f->payload, f->payload_len, &req) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed CallIncoming");
-            break;
-        }
-        if (!k->on_call) {
-            static const char text[] = "no call callback in this libkennel client";
-            const uint8_t code[2] = { (uint8_t)(KENNEL_CALL_NOT_SERVED >> 8), (uint8_t)KENNEL_CALL_NOT_SERVED };
-            result = queue_parts(k, KENNEL_FRAME_REPLY, f->message_id, 0, NULL, code, sizeof code, NULL, 0, text,
-                                 sizeof text - 1);
-            break;
-        }
-        kennel_incoming_call call;
-        copy_name(k->peer_source, f->source, f->source_len);
-        call.call_id = f->message_id;
-        call.caller = k->peer_source;
-        call.deadline_ms = req.deadline_ms;
-        call.payload = req.request;
-        call.payload_len = req.request_len;
-        k->on_call(k, k->userdata, &call);
-        break;
-    }
     case KENNEL_FRAME_PING:
         /* PROTOCOL §4.2: always answered, with the Ping's id and payload. */
         result = queue_frame(k, KENNEL_FRAME_PONG, f->message_id, 0, NULL, f->payload, f->payload_len);
@@ -462,7 +272,7 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_WELCOME: {
         kennel_welcome w;
         if (kennel_wire_decode_welcome(f->payload, f->payload_len, &w) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Welcome");
+            result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Welcome");
             break;
         }
         k->registered = 1;
@@ -479,7 +289,7 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_WATCHDOG_ACK:
         if (f->message_id == k->wait_id) {
             if (kennel_wire_decode_watchdog_terms(f->payload, f->payload_len, &k->wait_terms) != 0) {
-                result = fail(k, KENNEL_E_PROTOCOL, "the broker sent malformed watchdog terms");
+                result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent malformed watchdog terms");
                 break;
             }
             k->wait_done = 1;
@@ -488,11 +298,11 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_ERROR: {
         kennel_error_payload e;
         if (kennel_wire_decode_error(f->payload, f->payload_len, &e) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Error frame");
+            result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Error frame");
             break;
         }
         k->broker_error = e.code;
-        fail(k, KENNEL_E_REFUSED, "the broker answered %s (%u): %.*s", kennel_error_code_name(e.code),
+        kn_fail(k, KENNEL_E_REFUSED, "the broker answered %s (%u): %.*s", kennel_error_code_name(e.code),
              (unsigned)e.code, (int)(e.text_len > 160 ? 160 : e.text_len), (const char *)e.text);
         if (k->wait_id && f->message_id == k->wait_id)
             k->wait_done = KENNEL_E_REFUSED;
@@ -524,7 +334,7 @@ static int drain(kennel *k, int *count)
             if (frame_size + 1 > k->in_cap) { /* size the buffer once for this frame */
                 uint8_t *grown = realloc(k->in, frame_size + 1);
                 if (!grown) {
-                    fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte frame", frame_size);
+                    kn_fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte frame", frame_size);
                     return lost(k, KENNEL_E_NOMEM);
                 }
                 k->in = grown;
@@ -537,7 +347,7 @@ static int drain(kennel *k, int *count)
             continue;
         }
         if (r != KENNEL_DECODE_OK) {
-            fail(k, KENNEL_E_PROTOCOL, "undecodable frame from the broker: %s", kennel_decode_result_name(r));
+            kn_fail(k, KENNEL_E_PROTOCOL, "undecodable frame from the broker: %s", kennel_decode_result_name(r));
             return lost(k, KENNEL_E_PROTOCOL);
         }
         k->in_off += consumed;
@@ -557,7 +367,7 @@ static int read_in(kennel *k, int *count)
         if (!k->in) {
             k->in = malloc(INITIAL_BUFFER);
             if (!k->in)
-                return fail(k, KENNEL_E_NOMEM, "out of memory for the receive buffer");
+                return kn_fail(k, KENNEL_E_NOMEM, "out of memory for the receive buffer");
             k->in_cap = INITIAL_BUFFER;
         }
         if (k->in_off > 0) { /* keep the partial frame at the start */
@@ -575,15 +385,15 @@ static int read_in(kennel *k, int *count)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return KENNEL_OK;
-            fail(k, KENNEL_E_IO, "read from the broker failed: %s", strerror(errno));
+            kn_fail(k, KENNEL_E_IO, "read from the broker failed: %s", strerror(errno));
             return lost(k, KENNEL_E_IO);
         }
         if (n == 0) {
             if (k->broker_error) /* it said why first (e.g. too_many_clients, watchdog_expired) */
-                fail(k, KENNEL_E_CLOSED, "the broker closed the connection after Error %s (%u)",
+                kn_fail(k, KENNEL_E_CLOSED, "the broker closed the connection after Error %s (%u)",
                      kennel_error_code_name(k->broker_error), (unsigned)k->broker_error);
             else
-                fail(k, KENNEL_E_CLOSED, "the broker closed the connection");
+                kn_fail(k, KENNEL_E_CLOSED, "the broker closed the connection");
             return lost(k, KENNEL_E_CLOSED);
         }
         k->in_len += (size_t)n;
@@ -600,7 +410,7 @@ static int process(kennel *k)
     int r = read_in(k, &count);
     if (r < 0)
         return r;
-    if (k->fd >= 0 && (r = write_out(k)) < 0)
+    if (k->fd >= 0 && (r = kn_write_out(k)) < 0)
         return r;
     return count;
 }
@@ -610,9 +420,9 @@ int kennel_process(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_process called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_process called from a callback");
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     return process(k);
 }
 
@@ -642,7 +452,7 @@ static int loop_once(kennel *k, int timeout_ms, int ticks)
     struct pollfd p = { .fd = k->fd, .events = POLLIN | (kennel_want_write(k) ? POLLOUT : 0), .revents = 0 };
     const int n = poll(&p, 1, timeout_ms);
     if (n < 0 && errno != EINTR) {
-        fail(k, KENNEL_E_IO, "poll failed: %s", strerror(errno));
+        kn_fail(k, KENNEL_E_IO, "poll failed: %s", strerror(errno));
         return lost(k, KENNEL_E_IO);
     }
     int r = 0;
@@ -651,7 +461,7 @@ static int loop_once(kennel *k, int timeout_ms, int ticks)
     if (r >= 0 && ticks && k->fd >= 0) {
         run_tick(k);
         if (k->fd >= 0) {
-            const int w = write_out(k);
+            const int w = kn_write_out(k);
             if (w < 0)
                 return w;
         }
@@ -664,9 +474,9 @@ int kennel_loop_once(kennel *k, int timeout_ms)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_loop_once called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_loop_once called from a callback");
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     return loop_once(k, timeout_ms, 1);
 }
 
@@ -675,9 +485,9 @@ int kennel_run(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_run called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_run called from a callback");
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     k->running = 1;
     while (k->running && k->fd >= 0) {
         const int r = loop_once(k, -1, 1);
@@ -700,12 +510,12 @@ void kennel_stop(kennel *k)
 static int wait_answer(kennel *k, int timeout_ms, const char *what)
 {
     const int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
-    int r = write_out(k);
+    int r = kn_write_out(k);
     while (r >= 0 && k->wait_done == 0 && k->fd >= 0) {
         const int64_t left = deadline - now_ms();
         if (left <= 0) {
             k->wait_id = 0;
-            return fail(k, KENNEL_E_TIMEOUT, "no answer to %s within %d ms", what, timeout_ms);
+            return kn_fail(k, KENNEL_E_TIMEOUT, "no answer to %s within %d ms", what, timeout_ms);
         }
         r = loop_once(k, (int)left, 0);
     }
@@ -724,10 +534,10 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     if (!k || !address || !name)
         return KENNEL_E_INVAL;
     if (k->dispatching || k->fd >= 0)
-        return fail(k, KENNEL_E_STATE, "already connected");
+        return kn_fail(k, KENNEL_E_STATE, "already connected");
     const size_t name_len = strlen(name);
     if (!kennel_wire_valid_name((const uint8_t *)name, name_len))
-        return fail(k, KENNEL_E_INVAL, "\"%s\" is not a valid name (1..64 of A-Z a-z 0-9 . _ -, not "
+        return kn_fail(k, KENNEL_E_INVAL, "\"%s\" is not a valid name (1..64 of A-Z a-z 0-9 . _ -, not "
                                        "starting with . or -)", name);
     k->last_error[0] = '\0';
     k->broker_error = 0;
@@ -750,7 +560,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     hello.features = KENNEL_KNOWN_FEATURES;
     uint8_t payload[16];
     const size_t payload_len = kennel_wire_encode_hello(payload, sizeof payload, &hello);
-    const uint32_t id = take_id(k);
+    const uint32_t id = kn_take_id(k);
     kennel_frame f;
     memset(&f, 0, sizeof f);
     f.type = KENNEL_FRAME_HELLO;
@@ -765,7 +575,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
         k->out = malloc(INITIAL_BUFFER);
         if (!k->out) {
             close_socket(k);
-            return fail(k, KENNEL_E_NOMEM, "out of memory for the output buffer");
+            return kn_fail(k, KENNEL_E_NOMEM, "out of memory for the output buffer");
         }
         k->out_cap = INITIAL_BUFFER;
     }
@@ -790,14 +600,14 @@ int kennel_flush(kennel *k, int timeout_ms)
         return KENNEL_E_INVAL;
     const int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
     while (k->fd >= 0 && kennel_want_write(k)) {
-        const int r = write_out(k);
+        const int r = kn_write_out(k);
         if (r < 0)
             return r;
         if (!kennel_want_write(k))
             break;
         const int64_t left = deadline - now_ms();
         if (left <= 0)
-            return fail(k, KENNEL_E_TIMEOUT, "%zu bytes still queued after %d ms", k->out_len - k->out_off,
+            return kn_fail(k, KENNEL_E_TIMEOUT, "%zu bytes still queued after %d ms", k->out_len - k->out_off,
                         timeout_ms);
         struct pollfd p = { .fd = k->fd, .events = POLLOUT, .revents = 0 };
         poll(&p, 1, (int)left);
@@ -810,9 +620,9 @@ int kennel_disconnect(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     /* PROTOCOL §4.2: Bye, then close once it is written. */
-    int r = queue_frame(k, KENNEL_FRAME_BYE, take_id(k), 0, NULL, NULL, 0);
+    int r = queue_frame(k, KENNEL_FRAME_BYE, kn_take_id(k), 0, NULL, NULL, 0);
     if (r == KENNEL_OK)
         r = kennel_flush(k, 1000);
     lost(k, KENNEL_OK); /* a no-op if the flush already lost the connection */
@@ -824,17 +634,17 @@ int kennel_send(kennel *k, const char *target, const void *payload, size_t len, 
     if (!k || !target || (!payload && len))
         return KENNEL_E_INVAL;
     if (!kennel_is_connected(k))
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     if (!kennel_wire_valid_target((const uint8_t *)target, strlen(target)))
-        return fail(k, KENNEL_E_INVAL, "\"%.64s\" is not a valid target name", target);
-    const uint32_t message_id = take_id(k);
+        return kn_fail(k, KENNEL_E_INVAL, "\"%.64s\" is not a valid target name", target);
+    const uint32_t message_id = kn_take_id(k);
     const uint16_t wire_flags = (flags & KENNEL_SEND_WANT_STATUS) ? KENNEL_FLAG_WANT_DELIVERY_STATUS : 0;
     const int r = queue_frame(k, KENNEL_FRAME_SEND, message_id, wire_flags, target, payload, len);
     if (r < 0)
         return r;
     if (id)
         *id = message_id;
-    return k->dispatching ? KENNEL_OK : write_out(k);
+    return k->dispatching ? KENNEL_OK : kn_write_out(k);
 }
 
 int kennel_watchdog_register(kennel *k, const kennel_watchdog_terms *terms, kennel_watchdog_terms *effective,
@@ -843,12 +653,12 @@ int kennel_watchdog_register(kennel *k, const kennel_watchdog_terms *terms, kenn
     if (!k || !terms || terms->action > KENNEL_EXPIRY_NOTIFY)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_watchdog_register waits and cannot be called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_watchdog_register waits and cannot be called from a callback");
     if (!kennel_is_connected(k))
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     uint8_t payload[KENNEL_WATCHDOG_TERMS_SIZE];
     kennel_wire_encode_watchdog_terms(payload, sizeof payload, terms);
-    const uint32_t id = take_id(k);
+    const uint32_t id = kn_take_id(k);
     int r = queue_frame(k, KENNEL_FRAME_WATCHDOG_REGISTER, id, 0, NULL, payload, sizeof payload);
     if (r < 0)
         return r;
@@ -865,130 +675,9 @@ int kennel_watchdog_feed(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (!kennel_is_connected(k))
-        return fail(k, KENNEL_E_STATE, "not connected");
-    const int r = queue_frame(k, KENNEL_FRAME_WATCHDOG_FEED, take_id(k), 0, NULL, NULL, 0);
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
+    const int r = queue_frame(k, KENNEL_FRAME_WATCHDOG_FEED, kn_take_id(k), 0, NULL, NULL, 0);
     if (r < 0)
         return r;
-    return k->dispatching ? KENNEL_OK : write_out(k);
-}
-
-/* --- Topics and calls --- */
-
-/* What every request of an optional feature checks first. */
-static int feature_ready(kennel *k, uint32_t feature, const char *what)
-{
-    if (!kennel_is_connected(k))
-        return fail(k, KENNEL_E_STATE, "not connected");
-    if (!(k->broker_features & feature))
-        return fail(k, KENNEL_E_UNSUPPORTED, "the broker does not offer %s (its features: 0x%x)", what,
-                    (unsigned)k->broker_features);
-    return KENNEL_OK;
-}
-
-static int topic_request(kennel *k, uint8_t type, const char *filter, uint32_t *id)
-{
-    if (!k || !filter)
-        return KENNEL_E_INVAL;
-    const size_t len = strlen(filter);
-    if (len == 0 || len > MAX_TOPIC_LENGTH)
-        return fail(k, KENNEL_E_INVAL, "a topic filter has 1 to %d bytes, not %zu", MAX_TOPIC_LENGTH, len);
-    int r = feature_ready(k, KENNEL_FEATURE_TOPICS, "topics");
-    if (r < 0)
-        return r;
-    const uint32_t message_id = take_id(k);
-    const uint8_t prefix[2] = { (uint8_t)(len >> 8), (uint8_t)len };
-    r = queue_parts(k, type, message_id, 0, NULL, prefix, sizeof prefix, NULL, 0, filter, len);
-    if (r < 0)
-        return r;
-    if (id)
-        *id = message_id;
-    return k->dispatching ? KENNEL_OK : write_out(k);
-}
-
-int kennel_subscribe(kennel *k, const char *filter, uint32_t *id)
-{
-    return topic_request(k, KENNEL_FRAME_SUBSCRIBE, filter, id);
-}
-
-int kennel_unsubscribe(kennel *k, const char *filter, uint32_t *id)
-{
-    return topic_request(k, KENNEL_FRAME_UNSUBSCRIBE, filter, id);
-}
-
-int kennel_publish(kennel *k, const char *topic, const void *payload, size_t len, unsigned flags, uint32_t *id)
-{
-    if (!k || !topic || (!payload && len))
-        return KENNEL_E_INVAL;
-    const size_t topic_len = strlen(topic);
-    if (topic_len == 0 || topic_len > MAX_TOPIC_LENGTH)
-        return fail(k, KENNEL_E_INVAL, "a topic has 1 to %d bytes, not %zu", MAX_TOPIC_LENGTH, topic_len);
-    int r = feature_ready(k, KENNEL_FEATURE_TOPICS, "topics");
-    if (r < 0)
-        return r;
-    const uint32_t message_id = take_id(k);
-    const uint16_t wire_flags = (uint16_t)(((flags & KENNEL_PUBLISH_WANT_STATUS) ? KENNEL_FLAG_WANT_DELIVERY_STATUS : 0)
-                                           | ((flags & KENNEL_PUBLISH_RETAIN) ? KENNEL_FLAG_RETAIN : 0));
-    const uint8_t prefix[2] = { (uint8_t)(topic_len >> 8), (uint8_t)topic_len };
-    r = queue_parts(k, KENNEL_FRAME_PUBLISH, message_id, wire_flags, NULL, prefix, sizeof prefix, topic, topic_len,
-                    payload, len);
-    if (r < 0)
-        return r;
-    if (id)
-        *id = message_id;
-    return k->dispatching ? KENNEL_OK : write_out(k);
-}
-
-int kennel_call(kennel *k, const char *target, const void *payload, size_t len, uint32_t timeout_ms, uint32_t *call_id)
-{
-    if (!k || !target || (!payload && len))
-        return KENNEL_E_INVAL;
-    const size_t target_len = strlen(target);
-    if (!kennel_wire_valid_target((const uint8_t *)target, target_len))
-        return fail(k, KENNEL_E_INVAL, "\"%.64s\" is not a valid target name", target);
-    int r = feature_ready(k, KENNEL_FEATURE_CALLS, "calls");
-    if (r < 0)
-        return r;
-    if (!k->calls) {
-        k->calls = calloc(k->max_calls, sizeof *k->calls);
-        if (!k->calls)
-            return fail(k, KENNEL_E_NOMEM, "out of memory for %u outstanding calls", k->max_calls);
-    }
-    if (k->calls_count >= k->max_calls)
-        return fail(k, KENNEL_E_BUSY, "%u calls are outstanding already (kennel_set_max_calls)", k->calls_count);
-    const uint32_t id = take_id(k);
-    const uint8_t deadline[4] = { (uint8_t)(timeout_ms >> 24), (uint8_t)(timeout_ms >> 16), (uint8_t)(timeout_ms >> 8),
-                                  (uint8_t)timeout_ms };
-    r = queue_parts(k, KENNEL_FRAME_CALL, id, 0, target, deadline, sizeof deadline, NULL, 0, payload, len);
-    if (r < 0)
-        return r;
-    struct outstanding_call *call = &k->calls[k->calls_count++];
-    call->id = id;
-    memcpy(call->target, target, target_len + 1);
-    if (call_id)
-        *call_id = id;
-    return k->dispatching ? KENNEL_OK : write_out(k);
-}
-
-static int answer(kennel *k, uint32_t call_id, uint16_t code, const void *payload, size_t len)
-{
-    if (!k || (!payload && len) || call_id == 0)
-        return KENNEL_E_INVAL;
-    const int r = feature_ready(k, KENNEL_FEATURE_CALLS, "calls");
-    if (r < 0)
-        return r;
-    const uint8_t prefix[2] = { (uint8_t)(code >> 8), (uint8_t)code };
-    const int q = queue_parts(k, KENNEL_FRAME_REPLY, call_id, 0, NULL, prefix, sizeof prefix, NULL, 0, payload, len);
-    if (q < 0)
-        return q;
-    return k->dispatching ? KENNEL_OK : write_out(k);
-}
-
-int kennel_reply(kennel *k, uint32_t call_id, const void *payload, size_t len)
-{
-    return answer(k, call_id, 0, payload, len);
-}
-
-int kennel_reply_error(kennel *k, uint32_t call_id, uint16_t code, const char *text)
-{
-    return answer(k, call_id, code ? code : 1, text, text ? strlen(text) : 0);
+    return k->dispatching ? KENNEL_OK : kn_write_out(k);
 }
