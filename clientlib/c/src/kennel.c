@@ -94,6 +94,7 @@ void kennel_set_message_callback(kennel *k, kennel_message_cb cb) { k->on_messag
 void kennel_set_status_callback(kennel *k, kennel_status_cb cb) { k->on_status = cb; }
 void kennel_set_error_callback(kennel *k, kennel_error_cb cb) { k->on_error = cb; }
 void kennel_set_disconnect_callback(kennel *k, kennel_disconnect_cb cb) { k->on_disconnect = cb; }
+
 int kennel_set_tick(kennel *k, unsigned interval_ms, kennel_tick_cb cb)
 {
     if (!k || (interval_ms && !cb))
@@ -164,11 +165,11 @@ int kn_queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const c
     const size_t target_len = target ? strlen(target) : 0;
     if (payload_len > k->max_frame_size || mid_len > k->max_frame_size) /* no overflow in the sum below */
         return kn_fail(k, KENNEL_E_TOOLARGE, "a %zu-byte payload is over the broker's maximum of %u bytes",
-                    payload_len > mid_len ? payload_len : mid_len, (unsigned)k->max_frame_size);
+                       payload_len > mid_len ? payload_len : mid_len, (unsigned)k->max_frame_size);
     const size_t size = kennel_wire_frame_size(0, target_len, head_len + mid_len + payload_len);
     if (size > k->max_frame_size || payload_len > k->max_frame_size)
         return kn_fail(k, KENNEL_E_TOOLARGE, "a %zu-byte frame is over the broker's maximum of %u bytes", size,
-                    (unsigned)k->max_frame_size);
+                       (unsigned)k->max_frame_size);
     if (k->out_off > 0 && k->out_off == k->out_len)
         k->out_off = k->out_len = 0;
     if (k->out_off > 0) { /* compact before growing: the written part is dead */
@@ -178,7 +179,7 @@ int kn_queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const c
     }
     if (k->out_len + size > k->max_output)
         return kn_fail(k, KENNEL_E_AGAIN, "%zu bytes already queued for the broker (limit %zu)", k->out_len,
-                    k->max_output);
+                       k->max_output);
     if (k->out_len + size > k->out_cap) {
         size_t cap = k->out_cap ? k->out_cap : INITIAL_BUFFER;
         while (cap < k->out_len + size)
@@ -303,7 +304,7 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
         }
         k->broker_error = e.code;
         kn_fail(k, KENNEL_E_REFUSED, "the broker answered %s (%u): %.*s", kennel_error_code_name(e.code),
-             (unsigned)e.code, (int)(e.text_len > 160 ? 160 : e.text_len), (const char *)e.text);
+                (unsigned)e.code, (int)(e.text_len > 160 ? 160 : e.text_len), (const char *)e.text);
         if (k->wait_id && f->message_id == k->wait_id)
             k->wait_done = KENNEL_E_REFUSED;
         if (k->on_error)
@@ -391,7 +392,7 @@ static int read_in(kennel *k, int *count)
         if (n == 0) {
             if (k->broker_error) /* it said why first (e.g. too_many_clients, watchdog_expired) */
                 kn_fail(k, KENNEL_E_CLOSED, "the broker closed the connection after Error %s (%u)",
-                     kennel_error_code_name(k->broker_error), (unsigned)k->broker_error);
+                        kennel_error_code_name(k->broker_error), (unsigned)k->broker_error);
             else
                 kn_fail(k, KENNEL_E_CLOSED, "the broker closed the connection");
             return lost(k, KENNEL_E_CLOSED);
@@ -538,7 +539,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     const size_t name_len = strlen(name);
     if (!kennel_wire_valid_name((const uint8_t *)name, name_len))
         return kn_fail(k, KENNEL_E_INVAL, "\"%s\" is not a valid name (1..64 of A-Z a-z 0-9 . _ -, not "
-                                       "starting with . or -)", name);
+                                          "starting with . or -)", name);
     k->last_error[0] = '\0';
     k->broker_error = 0;
     k->broker_features = 0;
@@ -608,7 +609,7 @@ int kennel_flush(kennel *k, int timeout_ms)
         const int64_t left = deadline - now_ms();
         if (left <= 0)
             return kn_fail(k, KENNEL_E_TIMEOUT, "%zu bytes still queued after %d ms", k->out_len - k->out_off,
-                        timeout_ms);
+                           timeout_ms);
         struct pollfd p = { .fd = k->fd, .events = POLLOUT, .revents = 0 };
         poll(&p, 1, (int)left);
     }

@@ -18,7 +18,8 @@ int kennel_set_max_calls(kennel *k, unsigned max_calls)
     if (!k || max_calls == 0)
         return KENNEL_E_INVAL;
     if (k->fd >= 0 || k->calls) /* the table is sized once */
-        return kn_fail(k, KENNEL_E_STATE, "kennel_set_max_calls must come before connecting and before the first kennel_call");
+        return kn_fail(k, KENNEL_E_STATE,
+                       "kennel_set_max_calls must come before connecting and before the first kennel_call");
     k->max_calls = max_calls;
     return KENNEL_OK;
 }
@@ -109,7 +110,8 @@ int kn_dispatch_topics_calls(kennel *k, const kennel_frame *f)
             break;
         }
         if (k->on_publish_status) {
-            const kennel_publish_status st = { f->message_id, p.result, p.delivered, p.not_taken, (const char *)p.text };
+            const kennel_publish_status st = { f->message_id, p.result, p.delivered, p.not_taken,
+                                               (const char *)p.text };
             k->on_publish_status(k, k->userdata, &st);
         }
         break;
@@ -143,7 +145,7 @@ int kn_dispatch_topics_calls(kennel *k, const kennel_frame *f)
             static const char text[] = "no call callback in this libkennel client";
             const uint8_t code[2] = { (uint8_t)(KENNEL_CALL_NOT_SERVED >> 8), (uint8_t)KENNEL_CALL_NOT_SERVED };
             result = kn_queue_parts(k, KENNEL_FRAME_REPLY, f->message_id, 0, NULL, code, sizeof code, NULL, 0, text,
-                                 sizeof text - 1);
+                                    sizeof text - 1);
             break;
         }
         kennel_incoming_call call;
@@ -171,7 +173,7 @@ static int feature_ready(kennel *k, uint32_t feature, const char *what)
         return kn_fail(k, KENNEL_E_STATE, "not connected");
     if (!(k->broker_features & feature))
         return kn_fail(k, KENNEL_E_UNSUPPORTED, "the broker does not offer %s (its features: 0x%x)", what,
-                    (unsigned)k->broker_features);
+                       (unsigned)k->broker_features);
     return KENNEL_OK;
 }
 
@@ -220,7 +222,7 @@ int kennel_publish(kennel *k, const char *topic, const void *payload, size_t len
                                            | ((flags & KENNEL_PUBLISH_RETAIN) ? KENNEL_FLAG_RETAIN : 0));
     const uint8_t prefix[2] = { (uint8_t)(topic_len >> 8), (uint8_t)topic_len };
     r = kn_queue_parts(k, KENNEL_FRAME_PUBLISH, message_id, wire_flags, NULL, prefix, sizeof prefix, topic, topic_len,
-                    payload, len);
+                       payload, len);
     if (r < 0)
         return r;
     if (id)
