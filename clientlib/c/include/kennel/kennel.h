@@ -99,7 +99,7 @@ typedef struct kennel_topic_ack {
     uint32_t id;            /* what kennel_subscribe/kennel_unsubscribe gave in *id */
     uint16_t result;        /* 0, or an enum kennel_error_code: invalid_topic, too_many_subscriptions */
     uint32_t count;         /* Subscribe: retained values that follow; Unsubscribe: 1 removed, 0 not held */
-    const char *text;       /* why, when refused; NUL-terminated */
+    const char *text;       /* why, when refused; NUL-terminated, valid during the callback */
 } kennel_topic_ack;
 typedef void (*kennel_topic_ack_cb)(kennel *k, void *userdata, const kennel_topic_ack *ack);
 
@@ -109,7 +109,7 @@ typedef struct kennel_publish_status {
     uint16_t result;        /* 0, or invalid_topic, reserved_topic, retained_store_full (delivered, not kept) */
     uint32_t delivered;     /* subscribers it was queued to */
     uint32_t not_taken;     /* subscribers whose queue was full */
-    const char *text;
+    const char *text;       /* why, when refused; NUL-terminated, valid during the callback */
 } kennel_publish_status;
 typedef void (*kennel_publish_status_cb)(kennel *k, void *userdata, const kennel_publish_status *status);
 
