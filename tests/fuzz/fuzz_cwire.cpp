@@ -4,11 +4,13 @@
 // frame type; 0 none), the rest is walked as a stream of frames. Checks: the C decoder gives the
 // C++ decoder's verdict, size and fields on every frame, at the smallest and the default frame
 // limit; every frame it decodes re-encodes (C encoder) to exactly its bytes; every payload both
-// decoders accept or both refuse, and an accepted one re-encodes in C to what C++ encodes.
+// decoders accept or both refuse, and an accepted one re-encodes in C to what C++ encodes (the
+// core payloads, the topic payloads of PROTOCOL §5.5 and the call payloads of §5.6).
 #define KENNEL_FUZZER_NAME "fuzz_cwire"
 #include "fuzzcheck.h"
 
 #include "framecodec.h"
+#include "topiccodec.h"
 
 #include <kennel/wire.h>
 
@@ -88,6 +90,87 @@ void payloads(uint8_t selector, const uint8_t *p, size_t n)
         if (cpp)
             KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_watchdog_terms(out.data(), out.size(), &t))
                               == encodeWatchdogTerms(*cpp));
+        break;
+    }
+    case KENNEL_FRAME_SUBSCRIBE:
+    case KENNEL_FRAME_UNSUBSCRIBE: {
+        const uint8_t *filter = nullptr;
+        size_t filterLen = 0;
+        const auto cpp = decodeTopicFilter(view);
+        KENNEL_FUZZ_CHECK((kennel_wire_decode_topic_filter(p, n, &filter, &filterLen) == 0) == cpp.has_value());
+        if (cpp) { // re-encoded without the reserved bytes after the filter, as C++ does
+            KENNEL_FUZZ_CHECK(filter == p + 2 && bytes(filter, filterLen) == cpp->toByteArray());
+            KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_topic_filter(out.data(), out.size(), filter, filterLen))
+                              == encodeTopicFilter(*cpp));
+        }
+        break;
+    }
+    case KENNEL_FRAME_PUBLISH:
+    case KENNEL_FRAME_PUBLICATION: {
+        kennel_topic_message m;
+        const auto cpp = decodeTopicMessage(view);
+        KENNEL_FUZZ_CHECK((kennel_wire_decode_topic_message(p, n, &m) == 0) == cpp.has_value());
+        if (cpp) {
+            KENNEL_FUZZ_CHECK(bytes(m.topic, m.topic_len) == cpp->topic.toByteArray());
+            KENNEL_FUZZ_CHECK(m.message + m.message_len == p + n);
+            KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_topic_message(out.data(), out.size(), &m)) == bytes(p, n));
+        }
+        break;
+    }
+    case KENNEL_FRAME_TOPIC_ACK: {
+        kennel_topic_ack_payload a;
+        const auto cpp = decodeTopicAck(view);
+        KENNEL_FUZZ_CHECK((kennel_wire_decode_topic_ack(p, n, &a) == 0) == cpp.has_value());
+        if (cpp) { // text as bytes on the C side, a QString on the C++ side: compare the fixed fields
+            KENNEL_FUZZ_CHECK(a.result == quint16(cpp->result) && a.count == cpp->count);
+            KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_topic_ack(out.data(), out.size(), &a)) == bytes(p, n));
+        }
+        break;
+    }
+    case KENNEL_FRAME_PUBLISH_STATUS: {
+        kennel_publish_status_payload s;
+        const auto cpp = decodePublishStatus(view);
+        KENNEL_FUZZ_CHECK((kennel_wire_decode_publish_status(p, n, &s) == 0) == cpp.has_value());
+        if (cpp) {
+            KENNEL_FUZZ_CHECK(s.result == quint16(cpp->result) && s.delivered == cpp->delivered
+                              && s.not_taken == cpp->notTaken);
+            KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_publish_status(out.data(), out.size(), &s)) == bytes(p, n));
+        }
+        break;
+    }
+    case KENNEL_FRAME_CALL:
+    case KENNEL_FRAME_CALL_INCOMING: {
+        kennel_call_request r;
+        const auto cpp = decodeCallRequest(view);
+        KENNEL_FUZZ_CHECK((kennel_wire_decode_call_request(p, n, &r) == 0) == cpp.has_value());
+        if (cpp) {
+            KENNEL_FUZZ_CHECK(r.deadline_ms == cpp->deadlineMs && bytes(r.request, r.request_len) == cpp->payload);
+            KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_call_request(out.data(), out.size(), &r))
+                              == encodeCallRequest(cpp->deadlineMs, cpp->payload));
+        }
+        break;
+    }
+    case KENNEL_FRAME_REPLY: {
+        kennel_call_reply r;
+        const auto cpp = decodeCallReply(view);
+        KENNEL_FUZZ_CHECK((kennel_wire_decode_call_reply(p, n, &r) == 0) == cpp.has_value());
+        if (cpp) {
+            KENNEL_FUZZ_CHECK(r.code == cpp->code && bytes(r.body, r.body_len) == cpp->payload);
+            KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_call_reply(out.data(), out.size(), &r))
+                              == encodeCallReply(cpp->code, cpp->payload));
+        }
+        break;
+    }
+    case KENNEL_FRAME_CALL_RESULT: {
+        kennel_call_result_payload r;
+        const auto cpp = decodeCallResult(view);
+        KENNEL_FUZZ_CHECK((kennel_wire_decode_call_result(p, n, &r) == 0) == cpp.has_value());
+        if (cpp) {
+            KENNEL_FUZZ_CHECK(r.outcome == quint16(cpp->outcome) && r.code == cpp->code
+                              && bytes(r.body, r.body_len) == cpp->payload);
+            KENNEL_FUZZ_CHECK(bytes(out.data(), kennel_wire_encode_call_result(out.data(), out.size(), &r))
+                              == encodeCallResult(cpp->outcome, cpp->code, cpp->payload));
+        }
         break;
     }
     default:

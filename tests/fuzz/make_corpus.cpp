@@ -236,6 +236,19 @@ bool writeCWire()
     ok &= write(f, QStringLiteral("payload-error"), QByteArray(QByteArray(1, char(FrameType::Error)) + encodeError({ErrorCode::NameTaken, QStringLiteral("taken")})));
     ok &= write(f, QStringLiteral("payload-deliverystatus"), QByteArray(QByteArray(1, char(FrameType::DeliveryStatus)) + encodeDeliveryStatus(DeliveryStatus::TargetQueueFull)));
     ok &= write(f, QStringLiteral("payload-watchdogterms"), QByteArray(QByteArray(1, char(FrameType::WatchdogAck)) + encodeWatchdogTerms({300, 2, ExpiryAction::Disconnect})));
+    // Topics and calls, which libkennel speaks too: one payload of each kind.
+    const QList<std::pair<FrameType, QByteArray>> topicAndCallPayloads = {
+        {FrameType::Subscribe, encodeTopicFilter("sensors/+/temp")},
+        {FrameType::Publication, encodeTopicMessage("sensors/kitchen/temp", "21.5")},
+        {FrameType::TopicAck, encodeTopicAck({ErrorCode::TooManySubscriptions, 0, QStringLiteral("too many")})},
+        {FrameType::PublishStatus, encodePublishStatus({ErrorCode::None, 3, 1, {}})},
+        {FrameType::CallIncoming, encodeCallRequest(200, "status?")},
+        {FrameType::Reply, encodeCallReply(0, "ok")},
+        {FrameType::CallResult, encodeCallResult(CallOutcome::ErrorReply, 7, "no such sensor")},
+    };
+    for (const auto &[type, payload] : topicAndCallPayloads)
+        ok &= write(f, QStringLiteral("payload-") + QLatin1String(frameTypeName(type)),
+                    QByteArray(QByteArray(1, char(type)) + payload));
     return ok;
 }
 

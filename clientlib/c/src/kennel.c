@@ -1,8 +1,10 @@
 /* libkennel (include/kennel/kennel.h): one non-blocking socket, one receive buffer decoded in
- * place, one output buffer. No threads; blocking only where the API says it waits. */
+ * place, one output buffer. No threads; blocking only where the API says it waits. Topics and
+ * calls are in topics_calls.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "kennel/kennel.h"
 
+#include "internal.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -15,44 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { INITIAL_BUFFER = 64 * 1024, READS_PER_PROCESS = 16, DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024 };
-
-struct kennel {
-    void *userdata;
-    int fd;
-    int registered;
-    int running;
-    int dispatching;     /* inside a callback: no waiting, no reading */
-
-    kennel_message_cb on_message;
-    kennel_status_cb on_status;
-    kennel_error_cb on_error;
-    kennel_disconnect_cb on_disconnect;
-    kennel_tick_cb on_tick;
-    unsigned tick_ms;
-    int64_t next_tick;
-
-    char name[KENNEL_WIRE_MAX_NAME_LENGTH + 1];
-    char peer_source[KENNEL_WIRE_MAX_NAME_LENGTH + 1]; /* NUL-terminated copies for callbacks */
-    char peer_target[KENNEL_WIRE_MAX_NAME_LENGTH + 1];
-    char broker_version[64];
-    uint32_t broker_features;
-    uint32_t max_frame_size;
-    uint16_t broker_error;
-    char last_error[256];
-
-    uint32_t next_id;
-    /* What a waiting call waits for: the messageId of its request and how it ended. */
-    uint32_t wait_id;
-    int wait_done;       /* 0 waiting, 1 answered, <0 refused/failed */
-    kennel_watchdog_terms wait_terms;
-
-    uint8_t *in;         /* receive buffer: [in_off, in_len) not yet decoded; in_cap > in_len always */
-    size_t in_len, in_off, in_cap;
-    uint8_t *out;        /* output buffer: [out_off, out_len) not yet written */
-    size_t out_len, out_off, out_cap, max_output;
-};
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -60,7 +24,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fail(kennel *k, int result, const char *fmt, ...)
+int kn_fail(kennel *k, int result, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -85,6 +49,8 @@ const char *kennel_strerror(int result)
     case KENNEL_E_TIMEOUT: return "timed out";
     case KENNEL_E_AGAIN: return "output buffer full, try again";
     case KENNEL_E_TOOLARGE: return "message too large";
+    case KENNEL_E_UNSUPPORTED: return "not offered by the broker";
+    case KENNEL_E_BUSY: return "too many calls outstanding";
     default: return "unknown error";
     }
 }
@@ -98,6 +64,7 @@ kennel *kennel_new(void *userdata)
     k->fd = -1;
     k->max_output = DEFAULT_MAX_OUTPUT;
     k->max_frame_size = KENNEL_WIRE_DEFAULT_MAX_FRAME_SIZE;
+    k->max_calls = DEFAULT_MAX_CALLS;
     return k;
 }
 
@@ -118,6 +85,7 @@ void kennel_free(kennel *k)
     close_socket(k);
     free(k->in);
     free(k->out);
+    free(k->calls);
     free(k);
 }
 
@@ -162,6 +130,7 @@ static int lost(kennel *k, int reason)
     const int was_registered = k->fd >= 0 && k->registered;
     close_socket(k);
     k->running = 0;
+    kn_end_calls(k);
     if (was_registered && k->on_disconnect)
         k->on_disconnect(k, k->userdata, reason);
     return reason;
@@ -169,7 +138,7 @@ static int lost(kennel *k, int reason)
 
 /* --- Output --- */
 
-static int write_out(kennel *k)
+int kn_write_out(kennel *k)
 {
     while (k->out_off < k->out_len) {
         const ssize_t n = send(k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL);
@@ -178,7 +147,7 @@ static int write_out(kennel *k)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return KENNEL_OK;
-            fail(k, KENNEL_E_IO, "write to the broker failed: %s", strerror(errno));
+            kn_fail(k, KENNEL_E_IO, "write to the broker failed: %s", strerror(errno));
             return lost(k, KENNEL_E_IO);
         }
         k->out_off += (size_t)n;
@@ -187,15 +156,20 @@ static int write_out(kennel *k)
     return KENNEL_OK;
 }
 
-/* Appends one frame to the output buffer (growing it within max_output). */
-static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target,
-                       const void *payload, size_t payload_len)
+/* Appends one frame to the output buffer (growing it within max_output). Its payload is written
+ * from up to three parts (a fixed prefix, a topic, the application's bytes), so that no payload is
+ * assembled in a temporary buffer first. */
+int kn_queue_parts(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target, const void *head,
+                   size_t head_len, const void *mid, size_t mid_len, const void *payload, size_t payload_len)
 {
     const size_t target_len = target ? strlen(target) : 0;
-    const size_t size = kennel_wire_frame_size(0, target_len, payload_len);
+    if (payload_len > k->max_frame_size || mid_len > k->max_frame_size) /* no overflow in the sum below */
+        return kn_fail(k, KENNEL_E_TOOLARGE, "a %zu-byte payload is over the broker's maximum of %u bytes",
+                       payload_len > mid_len ? payload_len : mid_len, (unsigned)k->max_frame_size);
+    const size_t size = kennel_wire_frame_size(0, target_len, head_len + mid_len + payload_len);
     if (size > k->max_frame_size || payload_len > k->max_frame_size)
-        return fail(k, KENNEL_E_TOOLARGE, "a %zu-byte frame is over the broker's maximum of %u bytes", size,
-                    (unsigned)k->max_frame_size);
+        return kn_fail(k, KENNEL_E_TOOLARGE, "a %zu-byte frame is over the broker's maximum of %u bytes", size,
+                       (unsigned)k->max_frame_size);
     if (k->out_off > 0 && k->out_off == k->out_len)
         k->out_off = k->out_len = 0;
     if (k->out_off > 0) { /* compact before growing: the written part is dead */
@@ -204,32 +178,39 @@ static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, con
         k->out_off = 0;
     }
     if (k->out_len + size > k->max_output)
-        return fail(k, KENNEL_E_AGAIN, "%zu bytes already queued for the broker (limit %zu)", k->out_len,
-                    k->max_output);
+        return kn_fail(k, KENNEL_E_AGAIN, "%zu bytes already queued for the broker (limit %zu)", k->out_len,
+                       k->max_output);
     if (k->out_len + size > k->out_cap) {
         size_t cap = k->out_cap ? k->out_cap : INITIAL_BUFFER;
         while (cap < k->out_len + size)
             cap *= 2;
         uint8_t *grown = realloc(k->out, cap);
         if (!grown)
-            return fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte output buffer", cap);
+            return kn_fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte output buffer", cap);
         k->out = grown;
         k->out_cap = cap;
     }
-    kennel_frame f;
-    memset(&f, 0, sizeof f);
-    f.type = type;
-    f.message_id = id;
-    f.flags = flags;
-    f.target = (const uint8_t *)target;
-    f.target_len = target_len;
-    f.payload = payload;
-    f.payload_len = payload_len;
-    k->out_len += kennel_wire_encode(k->out + k->out_len, k->out_cap - k->out_len, &f);
+    uint8_t *p = k->out + k->out_len;
+    kennel_wire_write_header(p, type, (uint32_t)(size - KENNEL_WIRE_HEADER_SIZE), id, 0, (uint8_t)target_len, flags);
+    p += KENNEL_WIRE_HEADER_SIZE;
+    const void *parts[4] = { target, head, mid, payload };
+    const size_t lengths[4] = { target_len, head_len, mid_len, payload_len };
+    for (int i = 0; i < 4; ++i) {
+        if (lengths[i])
+            memcpy(p, parts[i], lengths[i]);
+        p += lengths[i];
+    }
+    k->out_len += size;
     return KENNEL_OK;
 }
 
-static uint32_t take_id(kennel *k)
+static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, const char *target,
+                       const void *payload, size_t payload_len)
+{
+    return kn_queue_parts(k, type, id, flags, target, NULL, 0, NULL, 0, payload, payload_len);
+}
+
+uint32_t kn_take_id(kennel *k)
 {
     if (++k->next_id == 0) /* 0 means "answers nothing" in Error frames (PROTOCOL §1) */
         k->next_id = 1;
@@ -238,7 +219,7 @@ static uint32_t take_id(kennel *k)
 
 /* --- Input --- */
 
-static void copy_name(char *dst, const uint8_t *src, size_t len)
+void kn_copy_name(char *dst, const uint8_t *src, size_t len)
 {
     if (len)
         memcpy(dst, src, len);
@@ -256,8 +237,8 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_DELIVER:
         if (k->on_message) {
             kennel_message m;
-            copy_name(k->peer_source, f->source, f->source_len);
-            copy_name(k->peer_target, f->target, f->target_len);
+            kn_copy_name(k->peer_source, f->source, f->source_len);
+            kn_copy_name(k->peer_target, f->target, f->target_len);
             m.id = f->message_id;
             m.source = k->peer_source;
             m.target = k->peer_target;
@@ -269,15 +250,22 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_DELIVERY_STATUS: {
         uint16_t status;
         if (kennel_wire_decode_delivery_status(f->payload, f->payload_len, &status) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed delivery status");
+            result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed delivery status");
             break;
         }
         if (k->on_status) {
-            copy_name(k->peer_target, f->target, f->target_len);
+            kn_copy_name(k->peer_target, f->target, f->target_len);
             k->on_status(k, k->userdata, f->message_id, k->peer_target, status);
         }
         break;
     }
+    case KENNEL_FRAME_PUBLICATION:
+    case KENNEL_FRAME_TOPIC_ACK:
+    case KENNEL_FRAME_PUBLISH_STATUS:
+    case KENNEL_FRAME_CALL_RESULT:
+    case KENNEL_FRAME_CALL_INCOMING:
+        result = kn_dispatch_topics_calls(k, f);
+        break;
     case KENNEL_FRAME_PING:
         /* PROTOCOL §4.2: always answered, with the Ping's id and payload. */
         result = queue_frame(k, KENNEL_FRAME_PONG, f->message_id, 0, NULL, f->payload, f->payload_len);
@@ -285,7 +273,7 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_WELCOME: {
         kennel_welcome w;
         if (kennel_wire_decode_welcome(f->payload, f->payload_len, &w) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Welcome");
+            result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Welcome");
             break;
         }
         k->registered = 1;
@@ -302,7 +290,7 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_WATCHDOG_ACK:
         if (f->message_id == k->wait_id) {
             if (kennel_wire_decode_watchdog_terms(f->payload, f->payload_len, &k->wait_terms) != 0) {
-                result = fail(k, KENNEL_E_PROTOCOL, "the broker sent malformed watchdog terms");
+                result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent malformed watchdog terms");
                 break;
             }
             k->wait_done = 1;
@@ -311,12 +299,12 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
     case KENNEL_FRAME_ERROR: {
         kennel_error_payload e;
         if (kennel_wire_decode_error(f->payload, f->payload_len, &e) != 0) {
-            result = fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Error frame");
+            result = kn_fail(k, KENNEL_E_PROTOCOL, "the broker sent a malformed Error frame");
             break;
         }
         k->broker_error = e.code;
-        fail(k, KENNEL_E_REFUSED, "the broker answered %s (%u): %.*s", kennel_error_code_name(e.code),
-             (unsigned)e.code, (int)(e.text_len > 160 ? 160 : e.text_len), (const char *)e.text);
+        kn_fail(k, KENNEL_E_REFUSED, "the broker answered %s (%u): %.*s", kennel_error_code_name(e.code),
+                (unsigned)e.code, (int)(e.text_len > 160 ? 160 : e.text_len), (const char *)e.text);
         if (k->wait_id && f->message_id == k->wait_id)
             k->wait_done = KENNEL_E_REFUSED;
         if (k->on_error)
@@ -347,7 +335,7 @@ static int drain(kennel *k, int *count)
             if (frame_size + 1 > k->in_cap) { /* size the buffer once for this frame */
                 uint8_t *grown = realloc(k->in, frame_size + 1);
                 if (!grown) {
-                    fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte frame", frame_size);
+                    kn_fail(k, KENNEL_E_NOMEM, "out of memory for a %zu-byte frame", frame_size);
                     return lost(k, KENNEL_E_NOMEM);
                 }
                 k->in = grown;
@@ -360,7 +348,7 @@ static int drain(kennel *k, int *count)
             continue;
         }
         if (r != KENNEL_DECODE_OK) {
-            fail(k, KENNEL_E_PROTOCOL, "undecodable frame from the broker: %s", kennel_decode_result_name(r));
+            kn_fail(k, KENNEL_E_PROTOCOL, "undecodable frame from the broker: %s", kennel_decode_result_name(r));
             return lost(k, KENNEL_E_PROTOCOL);
         }
         k->in_off += consumed;
@@ -380,7 +368,7 @@ static int read_in(kennel *k, int *count)
         if (!k->in) {
             k->in = malloc(INITIAL_BUFFER);
             if (!k->in)
-                return fail(k, KENNEL_E_NOMEM, "out of memory for the receive buffer");
+                return kn_fail(k, KENNEL_E_NOMEM, "out of memory for the receive buffer");
             k->in_cap = INITIAL_BUFFER;
         }
         if (k->in_off > 0) { /* keep the partial frame at the start */
@@ -398,15 +386,15 @@ static int read_in(kennel *k, int *count)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return KENNEL_OK;
-            fail(k, KENNEL_E_IO, "read from the broker failed: %s", strerror(errno));
+            kn_fail(k, KENNEL_E_IO, "read from the broker failed: %s", strerror(errno));
             return lost(k, KENNEL_E_IO);
         }
         if (n == 0) {
             if (k->broker_error) /* it said why first (e.g. too_many_clients, watchdog_expired) */
-                fail(k, KENNEL_E_CLOSED, "the broker closed the connection after Error %s (%u)",
-                     kennel_error_code_name(k->broker_error), (unsigned)k->broker_error);
+                kn_fail(k, KENNEL_E_CLOSED, "the broker closed the connection after Error %s (%u)",
+                        kennel_error_code_name(k->broker_error), (unsigned)k->broker_error);
             else
-                fail(k, KENNEL_E_CLOSED, "the broker closed the connection");
+                kn_fail(k, KENNEL_E_CLOSED, "the broker closed the connection");
             return lost(k, KENNEL_E_CLOSED);
         }
         k->in_len += (size_t)n;
@@ -423,7 +411,7 @@ static int process(kennel *k)
     int r = read_in(k, &count);
     if (r < 0)
         return r;
-    if (k->fd >= 0 && (r = write_out(k)) < 0)
+    if (k->fd >= 0 && (r = kn_write_out(k)) < 0)
         return r;
     return count;
 }
@@ -433,9 +421,9 @@ int kennel_process(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_process called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_process called from a callback");
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     return process(k);
 }
 
@@ -465,7 +453,7 @@ static int loop_once(kennel *k, int timeout_ms, int ticks)
     struct pollfd p = { .fd = k->fd, .events = POLLIN | (kennel_want_write(k) ? POLLOUT : 0), .revents = 0 };
     const int n = poll(&p, 1, timeout_ms);
     if (n < 0 && errno != EINTR) {
-        fail(k, KENNEL_E_IO, "poll failed: %s", strerror(errno));
+        kn_fail(k, KENNEL_E_IO, "poll failed: %s", strerror(errno));
         return lost(k, KENNEL_E_IO);
     }
     int r = 0;
@@ -474,7 +462,7 @@ static int loop_once(kennel *k, int timeout_ms, int ticks)
     if (r >= 0 && ticks && k->fd >= 0) {
         run_tick(k);
         if (k->fd >= 0) {
-            const int w = write_out(k);
+            const int w = kn_write_out(k);
             if (w < 0)
                 return w;
         }
@@ -487,9 +475,9 @@ int kennel_loop_once(kennel *k, int timeout_ms)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_loop_once called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_loop_once called from a callback");
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     return loop_once(k, timeout_ms, 1);
 }
 
@@ -498,9 +486,9 @@ int kennel_run(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_run called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_run called from a callback");
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     k->running = 1;
     while (k->running && k->fd >= 0) {
         const int r = loop_once(k, -1, 1);
@@ -523,12 +511,12 @@ void kennel_stop(kennel *k)
 static int wait_answer(kennel *k, int timeout_ms, const char *what)
 {
     const int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
-    int r = write_out(k);
+    int r = kn_write_out(k);
     while (r >= 0 && k->wait_done == 0 && k->fd >= 0) {
         const int64_t left = deadline - now_ms();
         if (left <= 0) {
             k->wait_id = 0;
-            return fail(k, KENNEL_E_TIMEOUT, "no answer to %s within %d ms", what, timeout_ms);
+            return kn_fail(k, KENNEL_E_TIMEOUT, "no answer to %s within %d ms", what, timeout_ms);
         }
         r = loop_once(k, (int)left, 0);
     }
@@ -547,16 +535,17 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     if (!k || !address || !name)
         return KENNEL_E_INVAL;
     if (k->dispatching || k->fd >= 0)
-        return fail(k, KENNEL_E_STATE, "already connected");
+        return kn_fail(k, KENNEL_E_STATE, "already connected");
     const size_t name_len = strlen(name);
     if (!kennel_wire_valid_name((const uint8_t *)name, name_len))
-        return fail(k, KENNEL_E_INVAL, "\"%s\" is not a valid name (1..64 of A-Z a-z 0-9 . _ -, not "
-                                       "starting with . or -)", name);
+        return kn_fail(k, KENNEL_E_INVAL, "\"%s\" is not a valid name (1..64 of A-Z a-z 0-9 . _ -, not "
+                                          "starting with . or -)", name);
     k->last_error[0] = '\0';
     k->broker_error = 0;
     k->broker_features = 0;
     k->broker_version[0] = '\0';
     k->max_frame_size = KENNEL_WIRE_DEFAULT_MAX_FRAME_SIZE;
+    k->calls_count = 0;
     struct transport_error err = { k->last_error, sizeof k->last_error };
     int r = kennel_transport_open(address, timeout_ms, &k->fd, &err);
     if (r < 0)
@@ -572,7 +561,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     hello.features = KENNEL_KNOWN_FEATURES;
     uint8_t payload[16];
     const size_t payload_len = kennel_wire_encode_hello(payload, sizeof payload, &hello);
-    const uint32_t id = take_id(k);
+    const uint32_t id = kn_take_id(k);
     kennel_frame f;
     memset(&f, 0, sizeof f);
     f.type = KENNEL_FRAME_HELLO;
@@ -587,7 +576,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
         k->out = malloc(INITIAL_BUFFER);
         if (!k->out) {
             close_socket(k);
-            return fail(k, KENNEL_E_NOMEM, "out of memory for the output buffer");
+            return kn_fail(k, KENNEL_E_NOMEM, "out of memory for the output buffer");
         }
         k->out_cap = INITIAL_BUFFER;
     }
@@ -612,15 +601,15 @@ int kennel_flush(kennel *k, int timeout_ms)
         return KENNEL_E_INVAL;
     const int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
     while (k->fd >= 0 && kennel_want_write(k)) {
-        const int r = write_out(k);
+        const int r = kn_write_out(k);
         if (r < 0)
             return r;
         if (!kennel_want_write(k))
             break;
         const int64_t left = deadline - now_ms();
         if (left <= 0)
-            return fail(k, KENNEL_E_TIMEOUT, "%zu bytes still queued after %d ms", k->out_len - k->out_off,
-                        timeout_ms);
+            return kn_fail(k, KENNEL_E_TIMEOUT, "%zu bytes still queued after %d ms", k->out_len - k->out_off,
+                           timeout_ms);
         struct pollfd p = { .fd = k->fd, .events = POLLOUT, .revents = 0 };
         poll(&p, 1, (int)left);
     }
@@ -632,9 +621,9 @@ int kennel_disconnect(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (k->fd < 0)
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     /* PROTOCOL §4.2: Bye, then close once it is written. */
-    int r = queue_frame(k, KENNEL_FRAME_BYE, take_id(k), 0, NULL, NULL, 0);
+    int r = queue_frame(k, KENNEL_FRAME_BYE, kn_take_id(k), 0, NULL, NULL, 0);
     if (r == KENNEL_OK)
         r = kennel_flush(k, 1000);
     lost(k, KENNEL_OK); /* a no-op if the flush already lost the connection */
@@ -646,17 +635,17 @@ int kennel_send(kennel *k, const char *target, const void *payload, size_t len, 
     if (!k || !target || (!payload && len))
         return KENNEL_E_INVAL;
     if (!kennel_is_connected(k))
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     if (!kennel_wire_valid_target((const uint8_t *)target, strlen(target)))
-        return fail(k, KENNEL_E_INVAL, "\"%.64s\" is not a valid target name", target);
-    const uint32_t message_id = take_id(k);
+        return kn_fail(k, KENNEL_E_INVAL, "\"%.64s\" is not a valid target name", target);
+    const uint32_t message_id = kn_take_id(k);
     const uint16_t wire_flags = (flags & KENNEL_SEND_WANT_STATUS) ? KENNEL_FLAG_WANT_DELIVERY_STATUS : 0;
     const int r = queue_frame(k, KENNEL_FRAME_SEND, message_id, wire_flags, target, payload, len);
     if (r < 0)
         return r;
     if (id)
         *id = message_id;
-    return k->dispatching ? KENNEL_OK : write_out(k);
+    return k->dispatching ? KENNEL_OK : kn_write_out(k);
 }
 
 int kennel_watchdog_register(kennel *k, const kennel_watchdog_terms *terms, kennel_watchdog_terms *effective,
@@ -665,12 +654,12 @@ int kennel_watchdog_register(kennel *k, const kennel_watchdog_terms *terms, kenn
     if (!k || !terms || terms->action > KENNEL_EXPIRY_NOTIFY)
         return KENNEL_E_INVAL;
     if (k->dispatching)
-        return fail(k, KENNEL_E_STATE, "kennel_watchdog_register waits and cannot be called from a callback");
+        return kn_fail(k, KENNEL_E_STATE, "kennel_watchdog_register waits and cannot be called from a callback");
     if (!kennel_is_connected(k))
-        return fail(k, KENNEL_E_STATE, "not connected");
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
     uint8_t payload[KENNEL_WATCHDOG_TERMS_SIZE];
     kennel_wire_encode_watchdog_terms(payload, sizeof payload, terms);
-    const uint32_t id = take_id(k);
+    const uint32_t id = kn_take_id(k);
     int r = queue_frame(k, KENNEL_FRAME_WATCHDOG_REGISTER, id, 0, NULL, payload, sizeof payload);
     if (r < 0)
         return r;
@@ -687,9 +676,9 @@ int kennel_watchdog_feed(kennel *k)
     if (!k)
         return KENNEL_E_INVAL;
     if (!kennel_is_connected(k))
-        return fail(k, KENNEL_E_STATE, "not connected");
-    const int r = queue_frame(k, KENNEL_FRAME_WATCHDOG_FEED, take_id(k), 0, NULL, NULL, 0);
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
+    const int r = queue_frame(k, KENNEL_FRAME_WATCHDOG_FEED, kn_take_id(k), 0, NULL, NULL, 0);
     if (r < 0)
         return r;
-    return k->dispatching ? KENNEL_OK : write_out(k);
+    return k->dispatching ? KENNEL_OK : kn_write_out(k);
 }

@@ -18,7 +18,11 @@ enum {
     WELCOME_FIXED_SIZE = 8,
     FEATURES_SIZE = 4,
     ERROR_FIXED_SIZE = 2,
-    DELIVERY_STATUS_SIZE = 2
+    DELIVERY_STATUS_SIZE = 2,
+    TOPIC_ACK_FIXED_SIZE = 6,
+    PUBLISH_STATUS_FIXED_SIZE = 10,
+    CALL_RESULT_FIXED_SIZE = 4,
+    MAX_TOPIC_LENGTH = 0xFFFF
 };
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
@@ -340,6 +344,169 @@ int kennel_wire_decode_watchdog_terms(const uint8_t *p, size_t len, kennel_watch
     return 0;
 }
 
+/* --- Topics (PROTOCOL §5.5) --- */
+
+size_t kennel_wire_encode_topic_filter(uint8_t *dst, size_t cap, const uint8_t *filter, size_t len)
+{
+    if (len > MAX_TOPIC_LENGTH || cap < KENNEL_TOPIC_PREFIX_SIZE || cap - KENNEL_TOPIC_PREFIX_SIZE < len)
+        return 0;
+    put16(dst, (uint16_t)len);
+    copy(dst + KENNEL_TOPIC_PREFIX_SIZE, filter, len);
+    return KENNEL_TOPIC_PREFIX_SIZE + len;
+}
+
+int kennel_wire_decode_topic_filter(const uint8_t *p, size_t len, const uint8_t **filter, size_t *filter_len)
+{
+    if (len < KENNEL_TOPIC_PREFIX_SIZE)
+        return -1;
+    const size_t n = get16(p);
+    if (len - KENNEL_TOPIC_PREFIX_SIZE < n)
+        return -1;
+    *filter = p + KENNEL_TOPIC_PREFIX_SIZE; /* later bytes are reserved: ignored */
+    *filter_len = n;
+    return 0;
+}
+
+size_t kennel_wire_encode_topic_message(uint8_t *dst, size_t cap, const kennel_topic_message *m)
+{
+    const size_t size = KENNEL_TOPIC_PREFIX_SIZE + m->topic_len;
+    if (m->topic_len > MAX_TOPIC_LENGTH || cap < size || cap - size < m->message_len)
+        return 0;
+    put16(dst, (uint16_t)m->topic_len);
+    copy(dst + KENNEL_TOPIC_PREFIX_SIZE, m->topic, m->topic_len);
+    copy(dst + size, m->message, m->message_len);
+    return size + m->message_len;
+}
+
+int kennel_wire_decode_topic_message(const uint8_t *p, size_t len, kennel_topic_message *m)
+{
+    const uint8_t *topic;
+    size_t topic_len;
+    if (kennel_wire_decode_topic_filter(p, len, &topic, &topic_len) != 0)
+        return -1;
+    m->topic = topic;
+    m->topic_len = topic_len;
+    m->message = topic + topic_len;
+    m->message_len = len - KENNEL_TOPIC_PREFIX_SIZE - topic_len;
+    return 0;
+}
+
+size_t kennel_wire_encode_topic_ack(uint8_t *dst, size_t cap, const kennel_topic_ack_payload *a)
+{
+    if (cap < TOPIC_ACK_FIXED_SIZE || cap - TOPIC_ACK_FIXED_SIZE < a->text_len)
+        return 0;
+    put16(dst, a->result);
+    put32(dst + 2, a->count);
+    copy(dst + TOPIC_ACK_FIXED_SIZE, a->text, a->text_len);
+    return TOPIC_ACK_FIXED_SIZE + a->text_len;
+}
+
+int kennel_wire_decode_topic_ack(const uint8_t *p, size_t len, kennel_topic_ack_payload *a)
+{
+    if (len < TOPIC_ACK_FIXED_SIZE)
+        return -1;
+    a->result = get16(p); /* unknown codes are kept (PROTOCOL §4.3) */
+    a->count = get32(p + 2);
+    a->text = p + TOPIC_ACK_FIXED_SIZE;
+    a->text_len = len - TOPIC_ACK_FIXED_SIZE;
+    return 0;
+}
+
+size_t kennel_wire_encode_publish_status(uint8_t *dst, size_t cap, const kennel_publish_status_payload *s)
+{
+    if (cap < PUBLISH_STATUS_FIXED_SIZE || cap - PUBLISH_STATUS_FIXED_SIZE < s->text_len)
+        return 0;
+    put16(dst, s->result);
+    put32(dst + 2, s->delivered);
+    put32(dst + 6, s->not_taken);
+    copy(dst + PUBLISH_STATUS_FIXED_SIZE, s->text, s->text_len);
+    return PUBLISH_STATUS_FIXED_SIZE + s->text_len;
+}
+
+int kennel_wire_decode_publish_status(const uint8_t *p, size_t len, kennel_publish_status_payload *s)
+{
+    if (len < PUBLISH_STATUS_FIXED_SIZE)
+        return -1;
+    s->result = get16(p);
+    s->delivered = get32(p + 2);
+    s->not_taken = get32(p + 6);
+    s->text = p + PUBLISH_STATUS_FIXED_SIZE;
+    s->text_len = len - PUBLISH_STATUS_FIXED_SIZE;
+    return 0;
+}
+
+/* --- Calls (PROTOCOL §5.6) --- */
+
+size_t kennel_wire_encode_call_request(uint8_t *dst, size_t cap, const kennel_call_request *r)
+{
+    if (cap < KENNEL_CALL_REQUEST_PREFIX_SIZE || cap - KENNEL_CALL_REQUEST_PREFIX_SIZE < r->request_len)
+        return 0;
+    put32(dst, r->deadline_ms);
+    copy(dst + KENNEL_CALL_REQUEST_PREFIX_SIZE, r->request, r->request_len);
+    return KENNEL_CALL_REQUEST_PREFIX_SIZE + r->request_len;
+}
+
+int kennel_wire_decode_call_request(const uint8_t *p, size_t len, kennel_call_request *r)
+{
+    if (len < KENNEL_CALL_REQUEST_PREFIX_SIZE)
+        return -1;
+    r->deadline_ms = get32(p);
+    r->request = p + KENNEL_CALL_REQUEST_PREFIX_SIZE;
+    r->request_len = len - KENNEL_CALL_REQUEST_PREFIX_SIZE;
+    return 0;
+}
+
+size_t kennel_wire_encode_call_reply(uint8_t *dst, size_t cap, const kennel_call_reply *r)
+{
+    if (cap < KENNEL_CALL_REPLY_PREFIX_SIZE || cap - KENNEL_CALL_REPLY_PREFIX_SIZE < r->body_len)
+        return 0;
+    put16(dst, r->code);
+    copy(dst + KENNEL_CALL_REPLY_PREFIX_SIZE, r->body, r->body_len);
+    return KENNEL_CALL_REPLY_PREFIX_SIZE + r->body_len;
+}
+
+int kennel_wire_decode_call_reply(const uint8_t *p, size_t len, kennel_call_reply *r)
+{
+    if (len < KENNEL_CALL_REPLY_PREFIX_SIZE)
+        return -1;
+    r->code = get16(p);
+    r->body = p + KENNEL_CALL_REPLY_PREFIX_SIZE;
+    r->body_len = len - KENNEL_CALL_REPLY_PREFIX_SIZE;
+    return 0;
+}
+
+size_t kennel_wire_encode_call_result(uint8_t *dst, size_t cap, const kennel_call_result_payload *r)
+{
+    if (cap < CALL_RESULT_FIXED_SIZE || cap - CALL_RESULT_FIXED_SIZE < r->body_len)
+        return 0;
+    put16(dst, r->outcome);
+    put16(dst + 2, r->code);
+    copy(dst + CALL_RESULT_FIXED_SIZE, r->body, r->body_len);
+    return CALL_RESULT_FIXED_SIZE + r->body_len;
+}
+
+int kennel_wire_decode_call_result(const uint8_t *p, size_t len, kennel_call_result_payload *r)
+{
+    if (len < CALL_RESULT_FIXED_SIZE)
+        return -1;
+    r->outcome = get16(p); /* outcomes this side does not know keep their number */
+    r->code = get16(p + 2);
+    r->body = p + CALL_RESULT_FIXED_SIZE;
+    r->body_len = len - CALL_RESULT_FIXED_SIZE;
+    return 0;
+}
+
+const char *kennel_call_outcome_name(uint16_t outcome)
+{
+    static const char *const names[] = {
+        "replied", "error_reply", "timeout", "no_such_client", "callee_gone", "too_many_calls",
+        "not_callable", "queue_full", "invalid_target", "shutting_down", "duplicate_id", "start_failed",
+    };
+    if (outcome == KENNEL_CALL_LINK_LOST)
+        return "link_lost";
+    return outcome < sizeof names / sizeof names[0] ? names[outcome] : "unknown";
+}
+
 const char *kennel_frame_type_name(uint8_t type)
 {
     switch (type) {
@@ -356,11 +523,10 @@ const char *kennel_frame_type_name(uint8_t type)
     case KENNEL_FRAME_WATCHDOG_REGISTER: return "watchdog_register";
     case KENNEL_FRAME_WATCHDOG_FEED: return "watchdog_feed";
     case KENNEL_FRAME_WATCHDOG_ACK: return "watchdog_ack";
-    /* Calls (PROTOCOL §5.6): named for logs; libkennel does not make or serve calls. */
-    case 0x14: return "call";
-    case 0x15: return "call_incoming";
-    case 0x16: return "reply";
-    case 0x17: return "call_result";
+    case KENNEL_FRAME_CALL: return "call";
+    case KENNEL_FRAME_CALL_INCOMING: return "call_incoming";
+    case KENNEL_FRAME_REPLY: return "reply";
+    case KENNEL_FRAME_CALL_RESULT: return "call_result";
     case KENNEL_FRAME_SUBSCRIBE: return "subscribe";
     case KENNEL_FRAME_UNSUBSCRIBE: return "unsubscribe";
     case KENNEL_FRAME_TOPIC_ACK: return "topic_ack";

@@ -1,12 +1,15 @@
 /* libkennel against a scripted fake broker (a forked child speaking the wire through the C codec):
  * what a real broker cannot be made to send. Thousands of Delivers of mixed sizes (one over the
  * initial buffer), a Ping in the middle, a frame with an invalid name, an unknown frame type, a
- * DeliveryStatus, an Error with a code from the future, then bytes that break framing. Checks:
- * every message arrives whole and in order, NUL-terminated; the Ping is answered with its id and
- * payload; the skipped and unknown frames do not disturb the rest; the broken stream ends the
- * session with KENNEL_E_PROTOCOL and the disconnect callback; and the receive path allocates
- * nothing per message (malloc is counted in this program, except under the sanitizers, whose
- * runtime owns malloc). Plain C11, no Qt: the library as a C program sees it. */
+ * DeliveryStatus, an Error with a code from the future, a thousand Publications (topics of every
+ * length up to 300 bytes, some retained), a TopicAck, calls to this client (answered by the
+ * library: no call callback is set), then bytes that break framing. Checks: every message and
+ * publication arrives whole and in order, NUL-terminated (topic too); the Ping is answered with
+ * its id and payload, each call with error KENNEL_CALL_NOT_SERVED; the skipped and unknown frames
+ * do not disturb the rest; the broken stream ends the session with KENNEL_E_PROTOCOL and the
+ * disconnect callback; and the receive path allocates nothing per message (malloc is counted in
+ * this program, except under the sanitizers, whose runtime owns malloc). Plain C11, no Qt: the
+ * library as a C program sees it. */
 #define _POSIX_C_SOURCE 200809L
 #include <kennel/kennel.h>
 
@@ -21,6 +24,8 @@
 
 #define MESSAGES 3000
 #define BIG_SIZE 200000u
+#define PUBLICATIONS 1000
+#define CALLS 5
 
 #ifndef KENNEL_NO_MALLOC_COUNT
 extern void *__libc_malloc(size_t size);
@@ -54,6 +59,17 @@ static int g_failures;
     } while (0)
 
 static size_t payload_size(unsigned i) { return i % 500 == 250 ? BIG_SIZE : (i * 37u) % 3000u; }
+
+/* Publication i: a topic of (i % 300) + 1 bytes, "t/" and letters; a message of (i * 13) % 2000. */
+static size_t topic_for(unsigned i, char *topic)
+{
+    const size_t len = i % 300u + 1u;
+    for (size_t j = 0; j < len; ++j)
+        topic[j] = j == 1 ? '/' : (char)('a' + (i + j) % 26);
+    topic[len] = '\0';
+    return len;
+}
+static size_t publication_size(unsigned i) { return (i * 13u) % 2000u; }
 
 /* --- The fake broker --- */
 
@@ -89,12 +105,13 @@ static int read_all(int fd, void *data, size_t len)
 
 static uint8_t g_frame[BIG_SIZE + 256];
 
-static int send_frame(int fd, uint8_t type, uint32_t id, const char *source, const char *target, const void *payload,
-                      size_t payload_len)
+static int send_frame_flags(int fd, uint8_t type, uint32_t id, uint16_t flags, const char *source, const char *target,
+                            const void *payload, size_t payload_len)
 {
     kennel_frame f;
     memset(&f, 0, sizeof f);
     f.type = type;
+    f.flags = flags;
     f.message_id = id;
     f.source = (const uint8_t *)source;
     f.source_len = source ? strlen(source) : 0;
@@ -104,6 +121,12 @@ static int send_frame(int fd, uint8_t type, uint32_t id, const char *source, con
     f.payload_len = payload_len;
     const size_t n = kennel_wire_encode(g_frame, sizeof g_frame, &f);
     return n ? write_all(fd, g_frame, n) : -1;
+}
+
+static int send_frame(int fd, uint8_t type, uint32_t id, const char *source, const char *target, const void *payload,
+                      size_t payload_len)
+{
+    return send_frame_flags(fd, type, id, 0, source, target, payload, payload_len);
 }
 
 /* Reads one whole frame into g_frame; returns its decoded view. */
@@ -148,6 +171,30 @@ static int fake_broker(int listener)
                 return 14;
         }
     }
+    static uint8_t message[4096];
+    for (unsigned i = 0; i < PUBLICATIONS; ++i) {
+        char topic[512];
+        kennel_topic_message m;
+        m.topic = (const uint8_t *)topic;
+        m.topic_len = topic_for(i, topic);
+        memset(body, (int)('A' + i % 26), publication_size(i));
+        m.message = body;
+        m.message_len = publication_size(i);
+        const size_t len = kennel_wire_encode_topic_message(message, sizeof message, &m);
+        if (!len || send_frame_flags(fd, KENNEL_FRAME_PUBLICATION, i, i % 3 == 0 ? KENNEL_FLAG_RETAIN : 0, "pub", NULL,
+                                     message, len) != 0)
+            return 20;
+    }
+    const kennel_topic_ack_payload ack = { KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS, 0, (const uint8_t *)"full", 4 };
+    n = kennel_wire_encode_topic_ack(payload, sizeof payload, &ack);
+    if (send_frame(fd, KENNEL_FRAME_TOPIC_ACK, 31, NULL, NULL, payload, n) != 0)
+        return 21;
+    for (unsigned i = 0; i < CALLS; ++i) {
+        const kennel_call_request req = { 1000, (const uint8_t *)"q?", 2 };
+        n = kennel_wire_encode_call_request(payload, sizeof payload, &req);
+        if (send_frame(fd, KENNEL_FRAME_CALL_INCOMING, 500 + i, "caller", "ctest", payload, n) != 0)
+            return 22;
+    }
     n = kennel_wire_encode_delivery_status(payload, sizeof payload, KENNEL_STATUS_NO_SUCH_CLIENT);
     if (send_frame(fd, KENNEL_FRAME_DELIVERY_STATUS, 5, NULL, "nobody", payload, n) != 0)
         return 15;
@@ -156,15 +203,25 @@ static int fake_broker(int listener)
     if (send_frame(fd, KENNEL_FRAME_ERROR, 0, NULL, NULL, payload, n) != 0)
         return 16;
 
-    /* The Pong must come back, with the Ping's id and payload (PROTOCOL §4.2). */
-    for (;;) {
+    /* The Pong must come back, with the Ping's id and payload (PROTOCOL §4.2), and each call be
+     * answered with KENNEL_CALL_NOT_SERVED and its id. */
+    unsigned replies = 0;
+    int pong = 0;
+    while (!pong || replies < CALLS) {
         if (read_frame(fd, &f) != 0)
             return 17;
-        if (f.type == KENNEL_FRAME_PONG)
-            break;
+        if (f.type == KENNEL_FRAME_PONG) {
+            if (f.message_id != 77 || f.payload_len != 3 || memcmp(f.payload, "abc", 3) != 0)
+                return 18;
+            pong = 1;
+        } else if (f.type == KENNEL_FRAME_REPLY) {
+            kennel_call_reply reply;
+            if (kennel_wire_decode_call_reply(f.payload, f.payload_len, &reply) != 0
+                || reply.code != KENNEL_CALL_NOT_SERVED || f.message_id != 500 + replies)
+                return 23;
+            ++replies;
+        }
     }
-    if (f.message_id != 77 || f.payload_len != 3 || memcmp(f.payload, "abc", 3) != 0)
-        return 18;
     /* Framing broken: the client must give up on the stream. */
     if (write_all(fd, "XX", 2) != 0)
         return 19;
@@ -177,8 +234,8 @@ static int fake_broker(int listener)
 
 /* --- The client --- */
 
-static unsigned g_received;
-static int g_order_ok = 1, g_status, g_error, g_disconnect = 1;
+static unsigned g_received, g_publications;
+static int g_order_ok = 1, g_publications_ok = 1, g_status, g_error, g_disconnect = 1, g_ack;
 
 static void on_message(kennel *k, void *userdata, const kennel_message *m)
 {
@@ -192,6 +249,29 @@ static void on_message(kennel *k, void *userdata, const kennel_message *m)
         ok = p[j] == (uint8_t)('a' + i % 26);
     if (!ok)
         g_order_ok = 0;
+}
+
+static void on_publication(kennel *k, void *userdata, const kennel_publication *p)
+{
+    (void)k;
+    (void)userdata;
+    const unsigned i = g_publications++;
+    char topic[512];
+    const size_t topic_len = topic_for(i, topic);
+    const uint8_t *m = p->payload;
+    int ok = p->id == i && p->topic_len == topic_len && strcmp(p->topic, topic) == 0 && strcmp(p->publisher, "pub") == 0
+             && p->payload_len == publication_size(i) && m[p->payload_len] == '\0' && p->retained == (i % 3 == 0);
+    for (size_t j = 0; ok && j < p->payload_len; j += 61)
+        ok = m[j] == (uint8_t)('A' + i % 26);
+    if (!ok)
+        g_publications_ok = 0;
+}
+
+static void on_topic_ack(kennel *k, void *userdata, const kennel_topic_ack *ack)
+{
+    (void)k;
+    (void)userdata;
+    g_ack = ack->id == 31 && ack->result == KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS && strcmp(ack->text, "full") == 0 ? 1 : -1;
 }
 
 static void on_status(kennel *k, void *userdata, uint32_t id, const char *target, uint16_t status)
@@ -237,6 +317,8 @@ int main(void)
     kennel_set_status_callback(k, on_status);
     kennel_set_error_callback(k, on_error);
     kennel_set_disconnect_callback(k, on_disconnect);
+    kennel_set_publication_callback(k, on_publication);
+    kennel_set_topic_ack_callback(k, on_topic_ack);
     char address[128];
     snprintf(address, sizeof address, "unix:%s", sun.sun_path);
 
@@ -255,7 +337,8 @@ int main(void)
     const long allocations = g_allocations - before;
     /* The two buffers and one growth of the receive buffer for the big frames: a handful, for
      * thousands of messages. */
-    printf("test_cclient: %ld allocations for %u messages\n", allocations, g_received);
+    printf("test_cclient: %ld allocations for %u messages and %u publications\n", allocations, g_received,
+           g_publications);
     CHECK(allocations <= 4);
 #else
     printf("test_cclient: allocations not counted under the sanitizers\n");
@@ -265,6 +348,9 @@ int main(void)
     CHECK(g_disconnect == KENNEL_E_PROTOCOL);
     CHECK(g_received == MESSAGES);
     CHECK(g_order_ok);
+    CHECK(g_publications == PUBLICATIONS);
+    CHECK(g_publications_ok);
+    CHECK(g_ack == 1);
     CHECK(g_status == 1);
     CHECK(g_error == 1);
     CHECK(kennel_broker_error(k) == 999);

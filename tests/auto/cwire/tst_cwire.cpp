@@ -3,6 +3,7 @@
 // the other to the same fields, and the decoders agree on every refusal, byte by byte.
 #include "framecodec.h"
 #include "names.h"
+#include "topiccodec.h"
 
 #include <kennel/wire.h>
 
@@ -65,6 +66,9 @@ private slots:
     void welcomeBothWays();
     void errorStatusAndTermsBothWays();
     void malformedPayloadsAreRefusedByBoth();
+    void topicPayloadsBothWays();
+    void callPayloadsBothWays();
+    void topicAndCallPayloadsAgreeOnRandomBytes();
     void encodersRefuseWhatDoesNotFit();
     void namesAgreeWithCpp();
     void namesOfCodesMatch();
@@ -83,11 +87,27 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(int(KENNEL_FRAME_MONITOR_LAST), int(FrameType::MonitorLast));
     QCOMPARE(KENNEL_FLAG_WANT_DELIVERY_STATUS, quint32(WantDeliveryStatus));
     // The C library leaves held_status out on purpose (its status callback is called once per message),
-    // calls (libkennel has none yet), remote_names (it hears remote_timeout/remote_dropped as
-    // no_such_client), topics (it does not speak them yet), and deliver_ack (it does not
-    // acknowledge: its receivers keep the old `delivered`, PROTOCOL §5.7).
+    // remote_names (it hears remote_timeout/remote_dropped as no_such_client) and deliver_ack (it
+    // does not acknowledge: its receivers keep the old `delivered`, PROTOCOL §5.7). It speaks
+    // topics and calls.
     QCOMPARE(KENNEL_KNOWN_FEATURES,
-             quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureCalls | FeatureRemoteNames | FeatureTopics | FeatureDeliverAck | FeatureShutdownMark)));
+             quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureRemoteNames | FeatureDeliverAck | FeatureShutdownMark)));
+    QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_TOPICS);
+    QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_CALLS);
+    QCOMPARE(int(KENNEL_FRAME_CALL), int(FrameType::Call));
+    QCOMPARE(int(KENNEL_FRAME_CALL_INCOMING), int(FrameType::CallIncoming));
+    QCOMPARE(int(KENNEL_FRAME_REPLY), int(FrameType::Reply));
+    QCOMPARE(int(KENNEL_FRAME_CALL_RESULT), int(FrameType::CallResult));
+    QCOMPARE(int(KENNEL_FRAME_SUBSCRIBE), int(FrameType::Subscribe));
+    QCOMPARE(int(KENNEL_FRAME_UNSUBSCRIBE), int(FrameType::Unsubscribe));
+    QCOMPARE(int(KENNEL_FRAME_TOPIC_ACK), int(FrameType::TopicAck));
+    QCOMPARE(int(KENNEL_FRAME_PUBLISH), int(FrameType::Publish));
+    QCOMPARE(int(KENNEL_FRAME_PUBLISH_STATUS), int(FrameType::PublishStatus));
+    QCOMPARE(KENNEL_FLAG_RETAIN, quint32(RetainFlag));
+    QCOMPARE(int(KENNEL_CALL_START_FAILED), int(CallOutcome::StartFailed));
+    QCOMPARE(int(KENNEL_CALL_DUPLICATE_ID), int(CallOutcome::DuplicateId));
+    QCOMPARE(int(KENNEL_ERROR_INVALID_CALL), int(ErrorCode::InvalidCall));
+    QCOMPARE(int(KENNEL_ERROR_RESERVED_TOPIC), int(ErrorCode::ReservedTopic));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
     QCOMPARE(KENNEL_FEATURE_REMOTE_NAMES, quint32(FeatureRemoteNames));
     QCOMPARE(KENNEL_FEATURE_TOPICS, quint32(FeatureTopics));
@@ -338,6 +358,156 @@ void tst_CWire::malformedPayloadsAreRefusedByBoth()
     QCOMPARE(kennel_wire_decode_welcome(u8(lowMax), 8, &w), -1);
 }
 
+void tst_CWire::topicPayloadsBothWays()
+{
+    uint8_t buf[70000 + 16];
+    // TopicFilter: C encodes what C++ encodes; each decodes the other's.
+    for (const QByteArray &filter : {QByteArray("sensors/+/temp"), QByteArray("#"), QByteArray(65535, 'f')}) {
+        const size_t n = kennel_wire_encode_topic_filter(buf, sizeof buf, u8(filter), size_t(filter.size()));
+        QCOMPARE(bytes(buf, n), encodeTopicFilter(filter));
+        const uint8_t *f = nullptr;
+        size_t fl = 0;
+        const QByteArray cpp = encodeTopicFilter(filter) + "reserved"; // later bytes: ignored by both
+        QCOMPARE(kennel_wire_decode_topic_filter(u8(cpp), size_t(cpp.size()), &f, &fl), 0);
+        QCOMPARE(bytes(f, fl), filter);
+        QCOMPARE(decodeTopicFilter(cpp)->toByteArray(), filter);
+    }
+    QCOMPARE(kennel_wire_encode_topic_filter(buf, sizeof buf, buf, 65536), size_t(0)); // over the u16
+
+    // TopicMessage (Publish, Publication), with an empty and a binary message.
+    for (const QByteArray &message : {QByteArray(), QByteArray("21.5"), QByteArray("\0\1\xFF", 3)}) {
+        const QByteArray topic("boiler/temp");
+        const kennel_topic_message m {u8(topic), size_t(topic.size()), u8(message), size_t(message.size())};
+        const size_t n = kennel_wire_encode_topic_message(buf, sizeof buf, &m);
+        QCOMPARE(bytes(buf, n), encodeTopicMessage(topic, message));
+        const auto cpp = decodeTopicMessage(QByteArrayView(reinterpret_cast<char *>(buf), qsizetype(n)));
+        QVERIFY(cpp);
+        QCOMPARE(cpp->topic.toByteArray(), topic);
+        QCOMPARE(cpp->message.toByteArray(), message);
+        kennel_topic_message back {};
+        QCOMPARE(kennel_wire_decode_topic_message(buf, n, &back), 0);
+        QCOMPARE(bytes(back.topic, back.topic_len), topic);
+        QCOMPARE(bytes(back.message, back.message_len), message);
+    }
+    // The whole Publication frame as the broker writes it (writePublication) decodes in C.
+    const QByteArray topic("a/b"), message("payload");
+    QByteArray frame(qsizetype(publicationFrameSize("pub", topic, message)), '\0');
+    writePublication(frame.data(), 42, RetainFlag, "pub", topic, message);
+    kennel_frame f {};
+    size_t consumed = 0;
+    QCOMPARE(kennel_wire_decode(u8(frame), size_t(frame.size()), Wire::DefaultMaxFrameSize, &f, &consumed, nullptr),
+             KENNEL_DECODE_OK);
+    QCOMPARE(f.type, quint8(KENNEL_FRAME_PUBLICATION));
+    QCOMPARE(f.flags, quint16(KENNEL_FLAG_RETAIN));
+    QCOMPARE(bytes(f.source, f.source_len), QByteArray("pub"));
+    kennel_topic_message pm {};
+    QCOMPARE(kennel_wire_decode_topic_message(f.payload, f.payload_len, &pm), 0);
+    QCOMPARE(bytes(pm.topic, pm.topic_len), topic);
+    QCOMPARE(bytes(pm.message, pm.message_len), message);
+
+    // TopicAck and PublishStatus, with codes this side does not know kept.
+    for (quint16 result : {quint16(0), quint16(KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS), quint16(999)}) {
+        const QByteArray text = result ? QByteArray("why not") : QByteArray();
+        const kennel_topic_ack_payload a {result, 0x01020304u, u8(text), size_t(text.size())};
+        const size_t an = kennel_wire_encode_topic_ack(buf, sizeof buf, &a);
+        const QByteArray cppAck = encodeTopicAck({ErrorCode(result), 0x01020304u, QString::fromUtf8(text)});
+        QCOMPARE(bytes(buf, an), cppAck);
+        kennel_topic_ack_payload ab {};
+        QCOMPARE(kennel_wire_decode_topic_ack(u8(cppAck), size_t(cppAck.size()), &ab), 0);
+        QCOMPARE(ab.result, result);
+        QCOMPARE(ab.count, 0x01020304u);
+        QCOMPARE(bytes(ab.text, ab.text_len), text);
+
+        const kennel_publish_status_payload p {result, 7, 0xFFFFFFFFu, u8(text), size_t(text.size())};
+        const size_t pn = kennel_wire_encode_publish_status(buf, sizeof buf, &p);
+        const QByteArray cppStatus = encodePublishStatus({ErrorCode(result), 7, 0xFFFFFFFFu, QString::fromUtf8(text)});
+        QCOMPARE(bytes(buf, pn), cppStatus);
+        kennel_publish_status_payload pb {};
+        QCOMPARE(kennel_wire_decode_publish_status(u8(cppStatus), size_t(cppStatus.size()), &pb), 0);
+        QCOMPARE(pb.result, result);
+        QCOMPARE(pb.delivered, 7u);
+        QCOMPARE(pb.not_taken, 0xFFFFFFFFu);
+        QCOMPARE(bytes(pb.text, pb.text_len), text);
+    }
+    QCOMPARE(kennel_wire_encode_topic_ack(buf, 5, nullptr), size_t(0));
+}
+
+void tst_CWire::callPayloadsBothWays()
+{
+    uint8_t buf[256];
+    for (const QByteArray &body : {QByteArray(), QByteArray("question?"), QByteArray("\0\xFE", 2)}) {
+        const kennel_call_request req {200, u8(body), size_t(body.size())};
+        const size_t rn = kennel_wire_encode_call_request(buf, sizeof buf, &req);
+        QCOMPARE(bytes(buf, rn), encodeCallRequest(200, body));
+        const QByteArray cppReq = encodeCallRequest(0xFFFFFFFFu, body);
+        kennel_call_request rb {};
+        QCOMPARE(kennel_wire_decode_call_request(u8(cppReq), size_t(cppReq.size()), &rb), 0);
+        QCOMPARE(rb.deadline_ms, 0xFFFFFFFFu);
+        QCOMPARE(bytes(rb.request, rb.request_len), body);
+
+        for (quint16 code : {quint16(0), quint16(1), quint16(65535)}) {
+            const kennel_call_reply rep {code, u8(body), size_t(body.size())};
+            const size_t pn = kennel_wire_encode_call_reply(buf, sizeof buf, &rep);
+            QCOMPARE(bytes(buf, pn), encodeCallReply(code, body));
+            const auto cpp = decodeCallReply(QByteArrayView(reinterpret_cast<char *>(buf), qsizetype(pn)));
+            QVERIFY(cpp);
+            QCOMPARE(cpp->code, code);
+            QCOMPARE(cpp->payload, body);
+        }
+        for (quint16 outcome : {quint16(KENNEL_CALL_REPLIED), quint16(KENNEL_CALL_ERROR_REPLY),
+                                quint16(KENNEL_CALL_CALLEE_GONE), quint16(500)}) {
+            const QByteArray cpp = encodeCallResult(CallOutcome(outcome), 17, body);
+            kennel_call_result_payload cr {};
+            QCOMPARE(kennel_wire_decode_call_result(u8(cpp), size_t(cpp.size()), &cr), 0);
+            QCOMPARE(cr.outcome, outcome); // unknown outcomes keep their number
+            QCOMPARE(cr.code, quint16(17));
+            QCOMPARE(bytes(cr.body, cr.body_len), body);
+            QCOMPARE(bytes(buf, kennel_wire_encode_call_result(buf, sizeof buf, &cr)), cpp);
+        }
+    }
+    const kennel_call_request req {1, nullptr, 0};
+    QCOMPARE(kennel_wire_encode_call_request(buf, 3, &req), size_t(0));
+    QCOMPARE(kennel_wire_encode_call_request(buf, 4, &req), size_t(4));
+}
+
+// Short and random payloads: both decoders accept or refuse each one alike, and agree on the fields.
+void tst_CWire::topicAndCallPayloadsAgreeOnRandomBytes()
+{
+    QRandomGenerator rng(1414);
+    for (int i = 0; i < 5000; ++i) {
+        QByteArray p(int(rng.bounded(16)), Qt::Uninitialized);
+        for (char &c : p)
+            c = char(rng.bounded(4) == 0 ? rng.bounded(256) : rng.bounded(12));
+        const uint8_t *f = nullptr;
+        size_t fl = 0;
+        const auto filter = decodeTopicFilter(p);
+        QCOMPARE(kennel_wire_decode_topic_filter(u8(p), size_t(p.size()), &f, &fl) == 0, filter.has_value());
+        if (filter)
+            QCOMPARE(bytes(f, fl), filter->toByteArray());
+        kennel_topic_message m {};
+        const auto message = decodeTopicMessage(p);
+        QCOMPARE(kennel_wire_decode_topic_message(u8(p), size_t(p.size()), &m) == 0, message.has_value());
+        if (message)
+            QCOMPARE(bytes(m.message, m.message_len), message->message.toByteArray());
+        kennel_topic_ack_payload a {};
+        const auto ack = decodeTopicAck(p);
+        QCOMPARE(kennel_wire_decode_topic_ack(u8(p), size_t(p.size()), &a) == 0, ack.has_value());
+        if (ack)
+            QCOMPARE(a.count, ack->count);
+        kennel_publish_status_payload s {};
+        const auto status = decodePublishStatus(p);
+        QCOMPARE(kennel_wire_decode_publish_status(u8(p), size_t(p.size()), &s) == 0, status.has_value());
+        if (status)
+            QCOMPARE(s.not_taken, status->notTaken);
+        kennel_call_request r {};
+        QCOMPARE(kennel_wire_decode_call_request(u8(p), size_t(p.size()), &r) == 0, decodeCallRequest(p).has_value());
+        kennel_call_reply y {};
+        QCOMPARE(kennel_wire_decode_call_reply(u8(p), size_t(p.size()), &y) == 0, decodeCallReply(p).has_value());
+        kennel_call_result_payload c {};
+        QCOMPARE(kennel_wire_decode_call_result(u8(p), size_t(p.size()), &c) == 0, decodeCallResult(p).has_value());
+    }
+}
+
 void tst_CWire::encodersRefuseWhatDoesNotFit()
 {
     uint8_t buf[32];
@@ -383,6 +553,9 @@ void tst_CWire::namesOfCodesMatch()
     for (int s = 0; s < 20; ++s)
         QCOMPARE(kennel_delivery_status_name(quint16(s)), deliveryStatusName(DeliveryStatus(s)));
     QCOMPARE(kennel_delivery_status_name(KENNEL_STATUS_UNACKNOWLEDGED), deliveryStatusName(DeliveryStatus::Unacknowledged));
+    for (int o = 0; o < 20; ++o)
+        QCOMPARE(kennel_call_outcome_name(quint16(o)), callOutcomeName(CallOutcome(o)));
+    QCOMPARE(kennel_call_outcome_name(KENNEL_CALL_LINK_LOST), "link_lost");
 }
 
 QTEST_APPLESS_MAIN(tst_CWire)

@@ -1,10 +1,12 @@
-// libkennel through a real broker process. The C side is the documented example
-// (docs/examples/kennel-echo.c) run as its own process, and the C API called in this process from
-// a Qt event loop (kennel_fd + QSocketNotifier + kennel_process, the way an application with its
-// own loop uses it). The other ends are KennelClient and a raw old-protocol peer (552-byte frames).
+// libkennel through a real broker process. The C side is the documented examples
+// (docs/examples/kennel-echo.c, kennel-sensor.c) run as their own processes, and the C API called
+// in this process from a Qt event loop (kennel_fd + QSocketNotifier + kennel_process, the way an
+// application with its own loop uses it). The other ends are KennelClient and raw old-protocol
+// peers (552-byte frames), which take part in topics through the broker's [topics] mapping.
 #include "brokerprocess.h"
 #include "testbroker.h"
 
+#include "kennelcalls.h"
 #include "kennelclient.h"
 
 #include <kennel/kennel.h>
@@ -20,13 +22,36 @@ using namespace KennelTest;
 
 namespace {
 
+struct Publication
+{
+    QByteArray topic, payload, publisher;
+    bool retained = false;
+};
+
+struct CallResult
+{
+    quint32 id = 0;
+    QByteArray target;
+    quint16 outcome = 0xFFFF;
+    quint16 code = 0;
+    QByteArray payload;
+};
+
 struct Inbox
 {
     QList<QPair<QByteArray, QByteArray>> messages; // source, payload
     QList<QPair<quint32, quint16>> statuses;
     QList<quint16> errors;
+    QList<quint32> errorIds;
     int disconnects = 0;
     int lastReason = 1;
+    QList<Publication> publications;
+    QList<kennel_topic_ack> acks;          // text not kept: it is valid during the callback only
+    QList<QByteArray> ackTexts;
+    QList<kennel_publish_status> publishStatuses;
+    QList<CallResult> callResults;
+    QList<QPair<quint32, QByteArray>> incoming; // call id, payload
+    QList<QByteArray> events;              // call results and the disconnect, in order
 };
 
 void onMessage(kennel *, void *userdata, const kennel_message *m)
@@ -42,15 +67,59 @@ void onStatus(kennel *, void *userdata, uint32_t id, const char *, uint16_t stat
 {
     static_cast<Inbox *>(userdata)->statuses.append({id, status});
 }
-void onError(kennel *, void *userdata, uint16_t code, uint32_t, const char *)
+void onError(kennel *, void *userdata, uint16_t code, uint32_t id, const char *)
 {
     static_cast<Inbox *>(userdata)->errors.append(code);
+    static_cast<Inbox *>(userdata)->errorIds.append(id);
 }
 void onDisconnect(kennel *, void *userdata, int reason)
 {
     auto *inbox = static_cast<Inbox *>(userdata);
     ++inbox->disconnects;
     inbox->lastReason = reason;
+    inbox->events.append("disconnect");
+}
+void onPublication(kennel *, void *userdata, const kennel_publication *p)
+{
+    // Documented: topic and payload NUL-terminated, in place.
+    if (p->topic[p->topic_len] != '\0' || strlen(p->topic) != p->topic_len
+        || static_cast<const char *>(p->payload)[p->payload_len] != '\0')
+        qFatal("publication not NUL-terminated");
+    static_cast<Inbox *>(userdata)->publications.append(
+        {QByteArray(p->topic, qsizetype(p->topic_len)),
+         QByteArray(static_cast<const char *>(p->payload), qsizetype(p->payload_len)), QByteArray(p->publisher),
+         p->retained != 0});
+}
+void onTopicAck(kennel *, void *userdata, const kennel_topic_ack *ack)
+{
+    auto *inbox = static_cast<Inbox *>(userdata);
+    inbox->acks.append(*ack);
+    inbox->ackTexts.append(QByteArray(ack->text));
+}
+void onPublishStatus(kennel *, void *userdata, const kennel_publish_status *status)
+{
+    static_cast<Inbox *>(userdata)->publishStatuses.append(*status);
+}
+void onCallResult(kennel *, void *userdata, const kennel_call_result *r)
+{
+    if (static_cast<const char *>(r->payload)[r->payload_len] != '\0')
+        qFatal("call result not NUL-terminated");
+    auto *inbox = static_cast<Inbox *>(userdata);
+    inbox->callResults.append({r->call_id, QByteArray(r->target), r->outcome, r->code,
+                               QByteArray(static_cast<const char *>(r->payload), qsizetype(r->payload_len))});
+    inbox->events.append(QByteArray("result:") + kennel_call_outcome_name(r->outcome));
+}
+// Serves calls the way a C service would: "read" at once, "err" with an error (code 0 is taken as
+// 1), "later" is answered after the callback has returned (the test does it).
+void onCall(kennel *k, void *userdata, const kennel_incoming_call *call)
+{
+    auto *inbox = static_cast<Inbox *>(userdata);
+    const QByteArray payload(static_cast<const char *>(call->payload), qsizetype(call->payload_len));
+    inbox->incoming.append({call->call_id, payload});
+    if (payload == "read")
+        kennel_reply(k, call->call_id, "from C", 6);
+    else if (payload == "err")
+        kennel_reply_error(k, call->call_id, 0, "C says no");
 }
 
 kennel *newClient(Inbox &inbox)
@@ -60,6 +129,11 @@ kennel *newClient(Inbox &inbox)
     kennel_set_status_callback(k, onStatus);
     kennel_set_error_callback(k, onError);
     kennel_set_disconnect_callback(k, onDisconnect);
+    kennel_set_publication_callback(k, onPublication);
+    kennel_set_topic_ack_callback(k, onTopicAck);
+    kennel_set_publish_status_callback(k, onPublishStatus);
+    kennel_set_call_result_callback(k, onCallResult);
+    kennel_set_call_callback(k, onCall);
     return k;
 }
 
@@ -74,6 +148,11 @@ private slots:
     void cleanupTestCase();
     void exampleTalksToQtAndLegacyClients();
     void apiInAQtEventLoop();
+    void sensorExampleWithQtAndLegacyClients();
+    void topicsInAQtEventLoop();
+    void callsBothWaysWithQt();
+    void outstandingCallsBoundAndLinkLost();
+    void topicsNotOfferedIsUnsupported();
     void watchdogExpiresWhenNotFed();
     void errorsHaveCodesAndText();
     void addressFormsMatchBrokerAddress_data();
@@ -87,8 +166,13 @@ private:
 void tst_CLib::initTestCase()
 {
     QVERIFY2(QFile::exists(binaryPath(QStringLiteral("kennel-echo-example"))), "build kennel-echo-example first");
+    QVERIFY2(QFile::exists(binaryPath(QStringLiteral("kennel-sensor-example"))), "build kennel-sensor-example first");
+    // Old programs in topics (PROTOCOL R-5.5.8): oldsub receives sensor readings as 552-byte
+    // frames, and an old program's message to tempset publishes to the sensor's command topic.
+    BrokerProcess::Options options;
+    options.configText = "[topics]\nsubscribe = oldsub sensors/#\npublish_names = tempset cmd/csensor/set\n";
     QString error;
-    QVERIFY2(m_broker.start({}, &error), qPrintable(error));
+    QVERIFY2(m_broker.start(options, &error), qPrintable(error));
 }
 
 void tst_CLib::cleanupTestCase()
@@ -131,7 +215,7 @@ void tst_CLib::exampleTalksToQtAndLegacyClients()
     QCOMPARE(qtMessages.at(0).at(1).toByteArray(), QByteArray("hello from C"));
     QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to qtpeer: delivered"), 5000);
     QVERIFY2(out.contains("registered as cpeer (broker "), out.constData());
-    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names); the C library lists watchdog only.
+    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names); the C library lists watchdog, topics and calls.
     QVERIFY2(out.contains("features 0x3f"), out.constData());
     QVERIFY2(out.contains("watchdog every 500 ms, 3 misses, action 3"), out.constData());
 
@@ -226,6 +310,384 @@ void tst_CLib::apiInAQtEventLoop()
     QCOMPARE(inbox.lastReason, int(KENNEL_OK));
     QCOMPARE(kennel_fd(k), -1);
     kennel_free(k);
+}
+
+// The topics-and-calls example as its own process: it publishes (retained, with a status),
+// subscribes, serves calls and makes them; Qt clients and old-protocol programs on the other side.
+void tst_CLib::sensorExampleWithQtAndLegacyClients()
+{
+    KennelClient qt;
+    QVERIFY(registerQt(qt, "qtsensor"));
+    QSignalSpy publications(&qt, &KennelClient::publicationReceived);
+    QSignalSpy subscribed(&qt, &KennelClient::subscribed);
+    QVERIFY(qt.subscribe("sensors/#"));
+    QTRY_COMPARE_WITH_TIMEOUT(subscribed.size(), 1, 5000);
+    qt.setCallHandler([](IncomingCall *call) {
+        if (call->payload() == "ping")
+            call->reply("pong from qt");
+        else
+            call->replyError(7, QStringLiteral("not ping"));
+    });
+    LegacyPeer oldReceive, oldMain;
+    QVERIFY(oldReceive.connectTcp(m_broker.tcpPort()));
+    QVERIFY(oldMain.connectTcp(m_broker.tcpPort()));
+    oldReceive.registerReceiver("oldsub");
+
+    QProcess sensor;
+    sensor.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    setBuildProgram(sensor, binaryPath(QStringLiteral("kennel-sensor-example")),
+                    {m_broker.unixAddress(), QStringLiteral("csensor")});
+    sensor.start();
+    QVERIFY(sensor.waitForStarted(5000));
+    QByteArray out;
+    const auto readOut = [&] { out += sensor.readAllStandardOutput(); return out; };
+    const auto lastPublication = [&] {
+        const QList<QVariant> p = publications.last();
+        return QByteArrayList{p.at(0).toByteArray(), p.at(1).toByteArray(), p.at(2).toByteArray(),
+                              p.at(3).toBool() ? "retained" : "live"};
+    };
+
+    // C publishes its reading (retained, with a status); the live Qt subscriber gets it unretained.
+    QTRY_VERIFY_WITH_TIMEOUT(publications.size() >= 1, 5000);
+    QCOMPARE(lastPublication(), (QByteArrayList{"sensors/csensor/temp", "20.0", "csensor", "live"}));
+    QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("subscribed (request "), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(readOut().contains(": ok, delivered "), 5000);
+    QVERIFY2(out.contains("not taken 0"), out.constData());
+
+    // Qt -> C through a topic; C publishes the new reading, which Qt and the old program receive.
+    qt.publish("cmd/csensor/set", "22.5");
+    QTRY_VERIFY_WITH_TIMEOUT(publications.size() >= 2, 5000);
+    QCOMPARE(lastPublication(), (QByteArrayList{"sensors/csensor/temp", "22.5", "csensor", "live"}));
+    QVERIFY2(readOut().contains("publication on cmd/csensor/set from qtsensor: 22.5\n"), out.constData());
+    std::optional<LegacyPeer::Received> old;
+    do
+        old = oldReceive.take(5000);
+    while (old && old->text != "22.5");
+    QVERIFY2(old, "the old-protocol subscriber did not get 22.5");
+    QCOMPARE(old->source, QByteArray("csensor"));
+
+    // An old program's message to a publish name is a publication the C program receives.
+    oldMain.forward("tempset", "oldpeer", "19.0");
+    QTRY_VERIFY_WITH_TIMEOUT(publications.size() >= 3, 5000);
+    QCOMPARE(lastPublication(), (QByteArrayList{"sensors/csensor/temp", "19.0", "csensor", "live"}));
+    QVERIFY2(readOut().contains("publication on cmd/csensor/set from oldpeer: 19.0\n"), out.constData());
+
+    // A later subscriber gets the retained reading, marked retained.
+    KennelClient late;
+    QVERIFY(registerQt(late, "qtlate"));
+    QSignalSpy latePublications(&late, &KennelClient::publicationReceived);
+    QVERIFY(late.subscribe("sensors/+/temp"));
+    QTRY_COMPARE_WITH_TIMEOUT(latePublications.size(), 1, 5000);
+    QCOMPARE(latePublications.at(0).at(1).toByteArray(), QByteArray("19.0"));
+    QCOMPARE(latePublications.at(0).at(2).toByteArray(), QByteArray("csensor"));
+    QCOMPARE(latePublications.at(0).at(3).toBool(), true);
+
+    // Qt calls the C service: a reply, and an error reply with the C side's code and text.
+    std::unique_ptr<PendingCall> read(qt.call("csensor", "read", 5000));
+    read->setAutoDelete(false);
+    std::unique_ptr<PendingCall> bogus(qt.call("csensor", "bogus", 5000));
+    bogus->setAutoDelete(false);
+    QTRY_VERIFY_WITH_TIMEOUT(read->isFinished() && bogus->isFinished(), 5000);
+    QCOMPARE(read->result(), PendingCall::Replied);
+    QCOMPARE(read->reply(), QByteArray("19.0"));
+    QCOMPARE(bogus->result(), PendingCall::ErrorReply);
+    QCOMPARE(bogus->errorCode(), quint16(1));
+    QCOMPARE(bogus->errorText(), QStringLiteral("unknown request (ask \"read\")"));
+    QVERIFY2(readOut().contains(" from qtsensor: read\n"), out.constData());
+
+    // The C program calls Qt (a reply, an error reply) and a name nobody holds.
+    qt.publish("cmd/csensor/call", "qtsensor");
+    QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to qtsensor: replied: pong from qt\n"), 5000);
+    qt.setCallHandler([](IncomingCall *call) { call->replyError(7, QStringLiteral("busy")); });
+    qt.publish("cmd/csensor/call", "qtsensor");
+    QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to qtsensor: error 7: busy\n"), 5000);
+    qt.publish("cmd/csensor/call", "nobody");
+    QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to nobody: no_such_client\n"), 5000);
+
+    qt.publish("cmd/csensor/quit", "");
+    QTRY_COMPARE_WITH_TIMEOUT(sensor.state(), QProcess::NotRunning, 5000);
+    QCOMPARE(sensor.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(sensor.exitCode(), 0);
+    QVERIFY2(readOut().endsWith("bye\n"), out.constData());
+}
+
+void tst_CLib::topicsInAQtEventLoop()
+{
+    KennelClient qt;
+    QVERIFY(registerQt(qt, "qttopics"));
+    QSignalSpy qtPublications(&qt, &KennelClient::publicationReceived);
+    QSignalSpy qtSubscribed(&qt, &KennelClient::subscribed);
+
+    Inbox inbox;
+    kennel *k = newClient(inbox);
+    QCOMPARE(kennel_connect(k, m_broker.tcpAddress().toUtf8().constData(), "ctopics", 5000), int(KENNEL_OK));
+    QSocketNotifier readable(qintptr(kennel_fd(k)), QSocketNotifier::Read);
+    connect(&readable, &QSocketNotifier::activated, this, [k] { kennel_process(k); });
+
+    // Subscribe: one ack per request, with its id; a filter the grammar refuses is refused in the ack.
+    uint32_t sub = 0, bad = 0;
+    QCOMPARE(kennel_subscribe(k, "plant/+/level", &sub), int(KENNEL_OK));
+    QCOMPARE(kennel_subscribe(k, "plant/#/level", &bad), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.acks.size(), 2, 5000);
+    QCOMPARE(inbox.acks.at(0).id, sub);
+    QCOMPARE(inbox.acks.at(0).result, quint16(0));
+    QCOMPARE(inbox.acks.at(0).count, 0u);
+    QCOMPARE(inbox.acks.at(1).id, bad);
+    QCOMPARE(inbox.acks.at(1).result, quint16(KENNEL_ERROR_INVALID_TOPIC));
+    QVERIFY(!inbox.ackTexts.at(1).isEmpty());
+
+    // Qt publishes (retained): C gets it live, then again as a retained value when it subscribes
+    // a second matching filter.
+    QVERIFY(qt.publish("plant/tank1/level", "80", true) != 0);
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.publications.size(), 1, 5000);
+    QCOMPARE(inbox.publications.at(0).topic, QByteArray("plant/tank1/level"));
+    QCOMPARE(inbox.publications.at(0).payload, QByteArray("80"));
+    QCOMPARE(inbox.publications.at(0).publisher, QByteArray("qttopics"));
+    QCOMPARE(inbox.publications.at(0).retained, false);
+    uint32_t all = 0;
+    QCOMPARE(kennel_subscribe(k, "plant/#", &all), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.publications.size(), 2, 5000);
+    QCOMPARE(inbox.acks.size(), 3);
+    QCOMPARE(inbox.acks.at(2).id, all);
+    QCOMPARE(inbox.acks.at(2).count, 1u);
+    QCOMPARE(inbox.publications.at(1).payload, QByteArray("80"));
+    QCOMPARE(inbox.publications.at(1).retained, true);
+
+    // C publishes with a status: Qt and C itself (two matching filters, one copy) take it.
+    QVERIFY(qt.subscribe("plant/#"));
+    QTRY_COMPARE_WITH_TIMEOUT(qtSubscribed.size(), 1, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(qtPublications.size(), 1, 5000); // its own retained value
+    uint32_t pub = 0;
+    const QByteArray big(100 * 1000, 'L'); // over the 64 KiB first receive buffer, both ways
+    QCOMPARE(kennel_publish(k, "plant/tank2/level", big.constData(), size_t(big.size()),
+                            KENNEL_PUBLISH_WANT_STATUS | KENNEL_PUBLISH_RETAIN, &pub),
+             int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.publishStatuses.size(), 1, 5000);
+    QCOMPARE(inbox.publishStatuses.at(0).id, pub);
+    QCOMPARE(inbox.publishStatuses.at(0).result, quint16(0));
+    QCOMPARE(inbox.publishStatuses.at(0).delivered, 2u);
+    QCOMPARE(inbox.publishStatuses.at(0).not_taken, 0u);
+    QTRY_COMPARE_WITH_TIMEOUT(qtPublications.size(), 2, 5000);
+    QCOMPARE(qtPublications.at(1).at(0).toByteArray(), QByteArray("plant/tank2/level"));
+    QCOMPARE(qtPublications.at(1).at(1).toByteArray(), big);
+    QCOMPARE(qtPublications.at(1).at(2).toByteArray(), QByteArray("ctopics"));
+    QCOMPARE(inbox.publications.size(), 3); // its own copy came before the status (R-5.5.4)
+    QCOMPARE(inbox.publications.at(2).payload, big);
+
+    // Refusals: a '$' topic in the status; a wildcard topic without a status as an Error with the id.
+    uint32_t reserved = 0, wildcard = 0;
+    QCOMPARE(kennel_publish(k, "$SYS/x", "1", 1, KENNEL_PUBLISH_WANT_STATUS, &reserved), int(KENNEL_OK));
+    QCOMPARE(kennel_publish(k, "plant/+", "1", 1, 0, &wildcard), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.publishStatuses.size(), 2, 5000);
+    QCOMPARE(inbox.publishStatuses.at(1).id, reserved);
+    QCOMPARE(inbox.publishStatuses.at(1).result, quint16(KENNEL_ERROR_RESERVED_TOPIC));
+    QCOMPARE(inbox.publishStatuses.at(1).delivered, 0u);
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.errors.size(), 1, 5000);
+    QCOMPARE(inbox.errors.at(0), quint16(KENNEL_ERROR_INVALID_TOPIC));
+    QCOMPARE(inbox.errorIds.at(0), wildcard);
+    QCOMPARE(kennel_is_connected(k), 1);
+
+    // An empty retained publication clears the value: a new subscriber gets none.
+    QCOMPARE(kennel_publish(k, "plant/tank2/level", nullptr, 0, KENNEL_PUBLISH_RETAIN, nullptr), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.publications.size(), 4, 5000);
+    KennelClient late;
+    QVERIFY(registerQt(late, "qtlate2"));
+    QSignalSpy lateSubscribed(&late, &KennelClient::subscribed);
+    QVERIFY(late.subscribe("plant/tank2/level"));
+    QTRY_COMPARE_WITH_TIMEOUT(lateSubscribed.size(), 1, 5000);
+    QCOMPARE(lateSubscribed.at(0).at(1).toInt(), 0);
+
+    // Unsubscribe: count 1 when removed, 0 when it was not held; then nothing more arrives for it.
+    uint32_t un1 = 0, un2 = 0;
+    QCOMPARE(kennel_unsubscribe(k, "plant/#", &un1), int(KENNEL_OK));
+    QCOMPARE(kennel_unsubscribe(k, "plant/#", &un2), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.acks.size(), 5, 5000);
+    QCOMPARE(inbox.acks.at(3).id, un1);
+    QCOMPARE(inbox.acks.at(3).count, 1u);
+    QCOMPARE(inbox.acks.at(4).id, un2);
+    QCOMPARE(inbox.acks.at(4).count, 0u);
+    QCOMPARE(kennel_unsubscribe(k, "plant/+/level", nullptr), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.acks.size(), 6, 5000);
+    qt.publish("plant/tank3/level", "never");
+    qt.send("ctopics", "marker"); // ordered after the publication: when it is here, so would that be
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.messages.size(), 1, 5000);
+    QCOMPARE(inbox.publications.size(), 4);
+
+    // Local refusals, before anything is written.
+    QCOMPARE(kennel_subscribe(k, "", nullptr), int(KENNEL_E_INVAL));
+    QCOMPARE(kennel_publish(k, nullptr, "x", 1, 0, nullptr), int(KENNEL_E_INVAL));
+    const QByteArray tooLong(65536, 't');
+    QCOMPARE(kennel_publish(k, tooLong.constData(), "x", 1, 0, nullptr), int(KENNEL_E_INVAL));
+
+    QCOMPARE(kennel_disconnect(k), int(KENNEL_OK));
+    QCOMPARE(kennel_subscribe(k, "a", nullptr), int(KENNEL_E_STATE));
+    kennel_free(k);
+}
+
+void tst_CLib::callsBothWaysWithQt()
+{
+    KennelClient qt;
+    QVERIFY(registerQt(qt, "qtcalls"));
+    QList<QPointer<IncomingCall>> held;
+    qt.setCallHandler([&held](IncomingCall *call) {
+        if (call->payload() == "echo")
+            call->reply("echo from qt");
+        else if (call->payload() == "fail")
+            call->replyError(42, QStringLiteral("failed in qt"));
+        else
+            held.append(call); // not answered
+    });
+    KennelClient gone;
+    QVERIFY(registerQt(gone, "qtgone"));
+    QList<QPointer<IncomingCall>> goneHeld;
+    gone.setCallHandler([&goneHeld](IncomingCall *call) { goneHeld.append(call); });
+    LegacyPeer oldReceive;
+    QVERIFY(oldReceive.connectTcp(m_broker.tcpPort()));
+    oldReceive.registerReceiver("oldcall");
+
+    Inbox inbox;
+    kennel *k = newClient(inbox);
+    QCOMPARE(kennel_connect(k, m_broker.unixAddress().toUtf8().constData(), "ccalls", 5000), int(KENNEL_OK));
+    QSocketNotifier readable(qintptr(kennel_fd(k)), QSocketNotifier::Read);
+    connect(&readable, &QSocketNotifier::activated, this, [k] { kennel_process(k); });
+
+    // C -> Qt: every outcome the broker gives a caller, each with its call id and target.
+    uint32_t echo = 0, fail = 0, hold = 0, nobody = 0, old = 0, callee = 0;
+    QCOMPARE(kennel_call(k, "qtcalls", "echo", 4, 5000, &echo), int(KENNEL_OK));
+    QCOMPARE(kennel_call(k, "qtcalls", "fail", 4, 5000, &fail), int(KENNEL_OK));
+    QCOMPARE(kennel_call(k, "qtcalls", "hold", 4, 300, &hold), int(KENNEL_OK));
+    QCOMPARE(kennel_call(k, "nobody", nullptr, 0, 5000, &nobody), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(held.size(), 1, 5000);
+    QCOMPARE(kennel_outstanding_calls(k), 0u + 4 - uint(inbox.callResults.size()));
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.callResults.size(), 4, 5000);
+    QHash<quint32, CallResult> results;
+    for (const CallResult &r : std::as_const(inbox.callResults))
+        results.insert(r.id, r);
+    QCOMPARE(results.value(echo).outcome, quint16(KENNEL_CALL_REPLIED));
+    QCOMPARE(results.value(echo).payload, QByteArray("echo from qt"));
+    QCOMPARE(results.value(echo).target, QByteArray("qtcalls"));
+    QCOMPARE(results.value(fail).outcome, quint16(KENNEL_CALL_ERROR_REPLY));
+    QCOMPARE(results.value(fail).code, quint16(42));
+    QCOMPARE(results.value(fail).payload, QByteArray("failed in qt"));
+    QCOMPARE(results.value(hold).outcome, quint16(KENNEL_CALL_TIMEOUT));
+    QCOMPARE(results.value(nobody).outcome, quint16(KENNEL_CALL_NO_SUCH_CLIENT));
+    QCOMPARE(results.value(nobody).target, QByteArray("nobody"));
+    // An old-protocol program cannot be called; a callee that goes away ends its calls at once.
+    QCOMPARE(kennel_call(k, "oldcall", "x", 1, 5000, &old), int(KENNEL_OK));
+    QCOMPARE(kennel_call(k, "qtgone", "x", 1, 60000, &callee), int(KENNEL_OK));
+    QTRY_COMPARE_WITH_TIMEOUT(goneHeld.size(), 1, 5000);
+    gone.disconnectFromBroker();
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.callResults.size(), 6, 5000);
+    for (const CallResult &r : std::as_const(inbox.callResults))
+        results.insert(r.id, r);
+    QCOMPARE(results.value(old).outcome, quint16(KENNEL_CALL_NOT_CALLABLE));
+    QCOMPARE(results.value(callee).outcome, quint16(KENNEL_CALL_CALLEE_GONE));
+    QCOMPARE(kennel_outstanding_calls(k), 0u);
+
+    // Qt -> C: a reply from the callback, an error reply (code 0 becomes 1), and one answered
+    // after the callback returned.
+    std::unique_ptr<PendingCall> read(qt.call("ccalls", "read", 5000));
+    read->setAutoDelete(false);
+    std::unique_ptr<PendingCall> err(qt.call("ccalls", "err", 5000));
+    err->setAutoDelete(false);
+    std::unique_ptr<PendingCall> later(qt.call("ccalls", "later", 5000));
+    later->setAutoDelete(false);
+    QTRY_COMPARE_WITH_TIMEOUT(inbox.incoming.size(), 3, 5000);
+    QCOMPARE(inbox.incoming.at(2).second, QByteArray("later"));
+    QCOMPARE(kennel_reply(k, inbox.incoming.at(2).first, "answered later", 14), int(KENNEL_OK));
+    QTRY_VERIFY_WITH_TIMEOUT(read->isFinished() && err->isFinished() && later->isFinished(), 5000);
+    QCOMPARE(read->result(), PendingCall::Replied);
+    QCOMPARE(read->reply(), QByteArray("from C"));
+    QCOMPARE(err->result(), PendingCall::ErrorReply);
+    QCOMPARE(err->errorCode(), quint16(1));
+    QCOMPARE(err->errorText(), QStringLiteral("C says no"));
+    QCOMPARE(later->result(), PendingCall::Replied);
+    QCOMPARE(later->reply(), QByteArray("answered later"));
+
+    QCOMPARE(kennel_call(k, "bad name", "x", 1, 100, nullptr), int(KENNEL_E_INVAL));
+    QCOMPARE(kennel_reply(k, 0, "x", 1), int(KENNEL_E_INVAL));
+    QCOMPARE(kennel_disconnect(k), int(KENNEL_OK));
+    QCOMPARE(kennel_call(k, "qtcalls", "x", 1, 100, nullptr), int(KENNEL_E_STATE));
+    kennel_free(k);
+}
+
+// The library's own bound on outstanding calls, and the end of the connection ending each
+// outstanding call once (link_lost) before the disconnect callback; a client without a call
+// callback answers calls at once with KENNEL_CALL_NOT_SERVED instead of letting them time out.
+void tst_CLib::outstandingCallsBoundAndLinkLost()
+{
+    KennelClient qt;
+    QVERIFY(registerQt(qt, "qtbound"));
+    QList<QPointer<IncomingCall>> held;
+    qt.setCallHandler([&held](IncomingCall *call) { held.append(call); });
+
+    Inbox inbox;
+    kennel *k = kennel_new(&inbox); // no call callback
+    kennel_set_call_result_callback(k, onCallResult);
+    kennel_set_disconnect_callback(k, onDisconnect);
+    QCOMPARE(kennel_set_max_calls(k, 0), int(KENNEL_E_INVAL));
+    QCOMPARE(kennel_set_max_calls(k, 2), int(KENNEL_OK));
+    QCOMPARE(kennel_connect(k, m_broker.unixAddress().toUtf8().constData(), "cbound", 5000), int(KENNEL_OK));
+    QCOMPARE(kennel_set_max_calls(k, 5), int(KENNEL_E_STATE));
+    QSocketNotifier readable(qintptr(kennel_fd(k)), QSocketNotifier::Read);
+    connect(&readable, &QSocketNotifier::activated, this, [k] { kennel_process(k); });
+
+    uint32_t a = 0, b = 0, c = 12345;
+    QCOMPARE(kennel_call(k, "qtbound", "1", 1, 30000, &a), int(KENNEL_OK));
+    QCOMPARE(kennel_call(k, "qtbound", "2", 1, 30000, &b), int(KENNEL_OK));
+    QCOMPARE(kennel_call(k, "qtbound", "3", 1, 30000, &c), int(KENNEL_E_BUSY));
+    QCOMPARE(c, 12345u); // no id for a call not made
+    QVERIFY(QByteArray(kennel_last_error(k)).contains("outstanding"));
+    QCOMPARE(kennel_outstanding_calls(k), 2u);
+    QTRY_COMPARE_WITH_TIMEOUT(held.size(), 2, 5000);
+
+    std::unique_ptr<PendingCall> unserved(qt.call("cbound", "anyone?", 5000));
+    unserved->setAutoDelete(false);
+    QTRY_VERIFY_WITH_TIMEOUT(unserved->isFinished(), 5000);
+    QCOMPARE(unserved->result(), PendingCall::ErrorReply);
+    QCOMPARE(unserved->errorCode(), quint16(KENNEL_CALL_NOT_SERVED));
+
+    QCOMPARE(kennel_disconnect(k), int(KENNEL_OK));
+    QCOMPARE(inbox.events, (QList<QByteArray>{"result:link_lost", "result:link_lost", "disconnect"}));
+    QCOMPARE(QSet<quint32>({inbox.callResults.at(0).id, inbox.callResults.at(1).id}), QSet<quint32>({a, b}));
+    QCOMPARE(inbox.callResults.at(0).target, QByteArray("qtbound"));
+    QCOMPARE(inbox.callResults.at(0).outcome, quint16(KENNEL_CALL_LINK_LOST));
+    QCOMPARE(kennel_outstanding_calls(k), 0u);
+    kennel_free(k);
+}
+
+// A broker with [topics] enabled = false does not offer the feature: the library says so before
+// writing anything, and the example program stops with the sentence.
+void tst_CLib::topicsNotOfferedIsUnsupported()
+{
+    BrokerProcess plain;
+    BrokerProcess::Options options;
+    options.configText = "[topics]\nenabled = false\n";
+    QString error;
+    QVERIFY2(plain.start(options, &error), qPrintable(error));
+    Inbox inbox;
+    kennel *k = newClient(inbox);
+    QCOMPARE(kennel_connect(k, plain.unixAddress().toUtf8().constData(), "cplain", 5000), int(KENNEL_OK));
+    QCOMPARE(kennel_broker_features(k) & KENNEL_FEATURE_TOPICS, 0u);
+    QVERIFY(kennel_broker_features(k) & KENNEL_FEATURE_CALLS);
+    QCOMPARE(kennel_subscribe(k, "a/#", nullptr), int(KENNEL_E_UNSUPPORTED));
+    QVERIFY2(QByteArray(kennel_last_error(k)).contains("does not offer topics"), kennel_last_error(k));
+    QCOMPARE(kennel_publish(k, "a", "x", 1, 0, nullptr), int(KENNEL_E_UNSUPPORTED));
+    QCOMPARE(kennel_strerror(KENNEL_E_UNSUPPORTED), "not offered by the broker");
+    QCOMPARE(kennel_want_write(k), 0);
+    QCOMPARE(kennel_is_connected(k), 1);
+    kennel_free(k);
+
+    QProcess sensor;
+    setBuildProgram(sensor, binaryPath(QStringLiteral("kennel-sensor-example")),
+                    {plain.unixAddress(), QStringLiteral("csensor2")});
+    sensor.start();
+    QVERIFY(sensor.waitForStarted(5000));
+    QTRY_COMPARE_WITH_TIMEOUT(sensor.state(), QProcess::NotRunning, 5000);
+    QCOMPARE(sensor.exitCode(), 1);
+    QVERIFY(sensor.readAllStandardError().contains("does not offer topics"));
+    const QString verdict = plain.stopVerdict();
+    QVERIFY2(verdict.isEmpty(), qPrintable(verdict));
 }
 
 void tst_CLib::watchdogExpiresWhenNotFed()

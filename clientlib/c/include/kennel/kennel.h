@@ -12,8 +12,9 @@
  * Every function that can fail returns a negative enum kennel_result; kennel_last_error() says
  * what happened in a sentence. Received frames are decoded in place from one reusable buffer: no
  * allocation per message. Callbacks run from kennel_process(), kennel_loop_once(), kennel_run()
- * and the waiting calls (kennel_connect, kennel_watchdog_register); a callback may send, feed and
- * disconnect, but not wait or process (those return KENNEL_E_STATE there). */
+ * and the waiting calls (kennel_connect, kennel_watchdog_register); a callback may send, publish,
+ * subscribe, call, reply, feed and disconnect, but not wait or process (those return
+ * KENNEL_E_STATE there). */
 #ifndef KENNEL_KENNEL_H
 #define KENNEL_KENNEL_H
 
@@ -28,7 +29,7 @@ extern "C" {
 #endif
 
 #define KENNEL_C_VERSION_MAJOR 0
-#define KENNEL_C_VERSION_MINOR 1
+#define KENNEL_C_VERSION_MINOR 2
 
 typedef struct kennel kennel;
 
@@ -45,7 +46,9 @@ enum kennel_result {
     KENNEL_E_REFUSED = -9,   /* the broker answered Error: kennel_broker_error() has its code */
     KENNEL_E_TIMEOUT = -10,  /* the answer did not come in time */
     KENNEL_E_AGAIN = -11,    /* the output buffer is full: let the loop write, then retry */
-    KENNEL_E_TOOLARGE = -12  /* the frame is over the broker's maximum frame size */
+    KENNEL_E_TOOLARGE = -12, /* the frame is over the broker's maximum frame size */
+    KENNEL_E_UNSUPPORTED = -13, /* the broker does not offer the feature (topics, calls) */
+    KENNEL_E_BUSY = -14      /* kennel_set_max_calls calls are outstanding already */
 };
 
 /* The text of a result code ("connection closed by the broker"); never NULL. */
@@ -76,6 +79,64 @@ typedef void (*kennel_disconnect_cb)(kennel *k, void *userdata, int reason);
 /* A periodic call from the loop (kennel_set_tick): feed the watchdog, run timers. */
 typedef void (*kennel_tick_cb)(kennel *k, void *userdata);
 
+/* --- Topics (PROTOCOL §5.5) --- */
+
+/* A publication on a topic this client subscribed to. `topic` and `publisher` are NUL-terminated;
+ * `payload` is followed by a NUL. All point into the receive buffer: valid during the callback. */
+typedef struct kennel_publication {
+    uint32_t id;            /* the publisher's messageId */
+    const char *publisher;  /* the publisher's registered name, stamped by the broker */
+    const char *topic;
+    size_t topic_len;
+    const void *payload;
+    size_t payload_len;
+    int retained;           /* 1: a retained value, sent because this client subscribed */
+} kennel_publication;
+typedef void (*kennel_publication_cb)(kennel *k, void *userdata, const kennel_publication *publication);
+
+/* The broker's answer to kennel_subscribe/kennel_unsubscribe, exactly one per request. */
+typedef struct kennel_topic_ack {
+    uint32_t id;            /* what kennel_subscribe/kennel_unsubscribe gave in *id */
+    uint16_t result;        /* 0, or an enum kennel_error_code: invalid_topic, too_many_subscriptions */
+    uint32_t count;         /* Subscribe: retained values that follow; Unsubscribe: 1 removed, 0 not held */
+    const char *text;       /* why, when refused; NUL-terminated, valid during the callback */
+} kennel_topic_ack;
+typedef void (*kennel_topic_ack_cb)(kennel *k, void *userdata, const kennel_topic_ack *ack);
+
+/* What became of a publication sent with KENNEL_PUBLISH_WANT_STATUS. */
+typedef struct kennel_publish_status {
+    uint32_t id;
+    uint16_t result;        /* 0, or invalid_topic, reserved_topic, retained_store_full (delivered, not kept) */
+    uint32_t delivered;     /* subscribers it was queued to */
+    uint32_t not_taken;     /* subscribers whose queue was full */
+    const char *text;       /* why, when refused; NUL-terminated, valid during the callback */
+} kennel_publish_status;
+typedef void (*kennel_publish_status_cb)(kennel *k, void *userdata, const kennel_publish_status *status);
+
+/* --- Calls (PROTOCOL §5.6) --- */
+
+/* How a call made with kennel_call ended: exactly one for every call that kennel_call gave an id
+ * (also when kennel_call then reports the connection lost: that call ends KENNEL_CALL_LINK_LOST). */
+typedef struct kennel_call_result {
+    uint32_t call_id;       /* what kennel_call gave in *call_id */
+    const char *target;     /* the callee's name */
+    uint16_t outcome;       /* enum kennel_call_outcome (or a newer value); kennel_call_outcome_name() */
+    uint16_t code;          /* KENNEL_CALL_ERROR_REPLY: the callee's error code (1..65535) */
+    const void *payload;    /* REPLIED: the reply; ERROR_REPLY: the callee's text; followed by a NUL */
+    size_t payload_len;
+} kennel_call_result;
+typedef void (*kennel_call_result_cb)(kennel *k, void *userdata, const kennel_call_result *result);
+
+/* A call to this client. Answer it once, now or later, with kennel_reply/kennel_reply_error. */
+typedef struct kennel_incoming_call {
+    uint32_t call_id;       /* the broker's id of the call: give it to kennel_reply */
+    const char *caller;     /* the caller's registered name */
+    uint32_t deadline_ms;   /* what was left of the caller's deadline when the broker sent it */
+    const void *payload;    /* followed by a NUL; valid during the callback */
+    size_t payload_len;
+} kennel_incoming_call;
+typedef void (*kennel_call_cb)(kennel *k, void *userdata, const kennel_incoming_call *call);
+
 KENNEL_EXPORT kennel *kennel_new(void *userdata); /* NULL when out of memory */
 KENNEL_EXPORT void kennel_free(kennel *k);        /* closes without Bye; NULL is fine */
 KENNEL_EXPORT void *kennel_userdata(const kennel *k);
@@ -84,6 +145,13 @@ KENNEL_EXPORT void kennel_set_message_callback(kennel *k, kennel_message_cb cb);
 KENNEL_EXPORT void kennel_set_status_callback(kennel *k, kennel_status_cb cb);
 KENNEL_EXPORT void kennel_set_error_callback(kennel *k, kennel_error_cb cb);
 KENNEL_EXPORT void kennel_set_disconnect_callback(kennel *k, kennel_disconnect_cb cb);
+KENNEL_EXPORT void kennel_set_publication_callback(kennel *k, kennel_publication_cb cb);
+KENNEL_EXPORT void kennel_set_topic_ack_callback(kennel *k, kennel_topic_ack_cb cb);
+KENNEL_EXPORT void kennel_set_publish_status_callback(kennel *k, kennel_publish_status_cb cb);
+KENNEL_EXPORT void kennel_set_call_result_callback(kennel *k, kennel_call_result_cb cb);
+/* Without this callback a call to this client is answered at once with error code
+ * KENNEL_CALL_NOT_SERVED, so that its caller does not wait for the deadline. */
+KENNEL_EXPORT void kennel_set_call_callback(kennel *k, kennel_call_cb cb);
 /* Calls cb every interval_ms from kennel_loop_once()/kennel_run() (0: never). */
 KENNEL_EXPORT int kennel_set_tick(kennel *k, unsigned interval_ms, kennel_tick_cb cb);
 /* Bytes kennel_send may queue before it answers KENNEL_E_AGAIN (default 8 MiB). */
@@ -113,6 +181,45 @@ KENNEL_EXPORT const char *kennel_last_error(const kennel *k);
  * NULL) receives the messageId, which the status callback carries. */
 KENNEL_EXPORT int kennel_send(kennel *k, const char *target, const void *payload, size_t len, unsigned flags,
                               uint32_t *id);
+/* --- Topics (PROTOCOL §5.5; the broker must offer KENNEL_FEATURE_TOPICS, else KENNEL_E_UNSUPPORTED).
+ * Filters and topics in MQTT syntax ('+' one level, '#' the rest); the broker checks them against
+ * its bounds and answers a refusal in the ack or status. Subscriptions belong to the connection:
+ * after a new kennel_connect, subscribe again. --- */
+
+/* Asks for the publications matching `filter`; the topic ack callback gets the answer with *id,
+ * then the retained values it matches arrive as publications with `retained` set. */
+KENNEL_EXPORT int kennel_subscribe(kennel *k, const char *filter, uint32_t *id);
+KENNEL_EXPORT int kennel_unsubscribe(kennel *k, const char *filter, uint32_t *id);
+
+#define KENNEL_PUBLISH_WANT_STATUS 0x1u /* the publish status callback hears how many took it */
+#define KENNEL_PUBLISH_RETAIN 0x2u      /* keep it as the topic's value for later subscribers; an
+                                         * empty retained publication clears it */
+/* Publishes to `topic`. Without KENNEL_PUBLISH_WANT_STATUS a refusal comes as an Error frame (the
+ * error callback, with *id). */
+KENNEL_EXPORT int kennel_publish(kennel *k, const char *topic, const void *payload, size_t len, unsigned flags,
+                                 uint32_t *id);
+
+/* --- Calls (PROTOCOL §5.6; the broker must offer KENNEL_FEATURE_CALLS, else KENNEL_E_UNSUPPORTED). --- */
+
+/* Calls `target` with `payload`, granting it timeout_ms (0: the broker's default; the broker cuts
+ * a longer one to its maximum). The call result callback hears exactly once how it ended, with
+ * *call_id: the reply, the callee's error, the broker's word (timeout, no_such_client, callee_gone,
+ * too_many_calls, ...), or KENNEL_CALL_LINK_LOST when the connection ends first. */
+KENNEL_EXPORT int kennel_call(kennel *k, const char *target, const void *payload, size_t len, uint32_t timeout_ms,
+                              uint32_t *call_id);
+/* Calls that may be outstanding at once (default 256); one more is refused with KENNEL_E_BUSY.
+ * The table is sized once: set it before connecting (KENNEL_E_STATE while connected or after the
+ * first kennel_call). */
+KENNEL_EXPORT int kennel_set_max_calls(kennel *k, unsigned max_calls);
+KENNEL_EXPORT unsigned kennel_outstanding_calls(const kennel *k);
+
+/* Answers a call to this client (kennel_incoming_call.call_id): with a reply, or with an
+ * application error (`code` 1..65535, 0 is taken as 1, and a text). A second answer, or one after
+ * the deadline, is dropped by the broker. */
+#define KENNEL_CALL_NOT_SERVED 0xFFFFu /* the error code of a call nobody here serves */
+KENNEL_EXPORT int kennel_reply(kennel *k, uint32_t call_id, const void *payload, size_t len);
+KENNEL_EXPORT int kennel_reply_error(kennel *k, uint32_t call_id, uint16_t code, const char *text);
+
 /* Waits up to timeout_ms for the output buffer to drain. */
 KENNEL_EXPORT int kennel_flush(kennel *k, int timeout_ms);
 

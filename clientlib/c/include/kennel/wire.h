@@ -1,5 +1,6 @@
 /* The native Kennel wire format in plain C11: frame constants, the header codec and the payload
- * codecs of the version-1 core (Hello, Welcome, Error, DeliveryStatus, WatchdogTerms).
+ * codecs of the version-1 core (Hello, Welcome, Error, DeliveryStatus, WatchdogTerms), of topics
+ * (TopicFilter, TopicMessage, TopicAck, PublishStatus) and of calls (CallRequest, CallReply, CallResult).
  * docs/PROTOCOL.md is the contract; section numbers are cited as "PROTOCOL §n". The C++ codec
  * (clientlib/protocol/framecodec.h) implements the same layouts; tests/auto/cwire encodes with each
  * and decodes with the other so the two cannot drift apart.
@@ -38,10 +39,15 @@ enum kennel_frame_type {
     KENNEL_FRAME_DELIVER = 0x11,
     KENNEL_FRAME_DELIVERY_STATUS = 0x12,
     KENNEL_FRAME_DELIVER_ACK = 0x13,
+    /* Calls (PROTOCOL §5.6). */
+    KENNEL_FRAME_CALL = 0x14,
+    KENNEL_FRAME_CALL_INCOMING = 0x15,
+    KENNEL_FRAME_REPLY = 0x16,
+    KENNEL_FRAME_CALL_RESULT = 0x17,
     KENNEL_FRAME_WATCHDOG_REGISTER = 0x20,
     KENNEL_FRAME_WATCHDOG_FEED = 0x21,
     KENNEL_FRAME_WATCHDOG_ACK = 0x22,
-    /* Topics (PROTOCOL §5.5): named here; this library does not speak them. */
+    /* Topics (PROTOCOL §5.5). */
     KENNEL_FRAME_SUBSCRIBE = 0x30,
     KENNEL_FRAME_UNSUBSCRIBE = 0x31,
     KENNEL_FRAME_TOPIC_ACK = 0x32,
@@ -53,7 +59,8 @@ enum kennel_frame_type {
 };
 
 /* Header flags (PROTOCOL §2). */
-#define KENNEL_FLAG_WANT_DELIVERY_STATUS 0x0001u
+#define KENNEL_FLAG_WANT_DELIVERY_STATUS 0x0001u /* also on Publish: answer with PublishStatus */
+#define KENNEL_FLAG_RETAIN 0x0002u                /* Publish: keep it; Publication: a retained value */
 
 /* Optional features (PROTOCOL §4.1.1). */
 #define KENNEL_FEATURE_WATCHDOG 0x00000001u
@@ -63,14 +70,14 @@ enum kennel_frame_type {
 /* NAME@BOARD across the broker's bridge; remote_timeout and remote_dropped said as such
  * (PROTOCOL §5.8). Not listed by this library: it hears them as no_such_client. */
 #define KENNEL_FEATURE_REMOTE_NAMES 0x00000020u
-/* topics (PROTOCOL §5.5): offered by the broker; this library does not speak them. */
+/* topics (PROTOCOL §5.5): publish and subscribe. */
 #define KENNEL_FEATURE_TOPICS 0x00000008u
-/* calls (PROTOCOL §5.6): offered by the broker; this library does not make or serve them. */
+/* calls (PROTOCOL §5.6): make calls and be called. */
 #define KENNEL_FEATURE_CALLS 0x00000010u
 /* Receiver acknowledgement (PROTOCOL §5.7). Not listed by this library: it does not acknowledge,
  * so its receivers keep the old `delivered` (queued) and what a dead process had queued is lost. */
 #define KENNEL_FEATURE_DELIVER_ACK 0x00000004u
-#define KENNEL_KNOWN_FEATURES KENNEL_FEATURE_WATCHDOG
+#define KENNEL_KNOWN_FEATURES (KENNEL_FEATURE_WATCHDOG | KENNEL_FEATURE_TOPICS | KENNEL_FEATURE_CALLS)
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
 
@@ -135,6 +142,24 @@ enum kennel_error_code {
     /* access (PROTOCOL §4.5) */
     KENNEL_ERROR_NAME_RESERVED = 30,
     KENNEL_ERROR_POLICY_DENIED = 31
+};
+
+/* CallResult outcomes (PROTOCOL §5.6); unknown values must be kept, not refused. */
+enum kennel_call_outcome {
+    KENNEL_CALL_REPLIED = 0,
+    KENNEL_CALL_ERROR_REPLY = 1,
+    KENNEL_CALL_TIMEOUT = 2,
+    KENNEL_CALL_NO_SUCH_CLIENT = 3,
+    KENNEL_CALL_CALLEE_GONE = 4,
+    KENNEL_CALL_TOO_MANY_CALLS = 5,
+    KENNEL_CALL_NOT_CALLABLE = 6,
+    KENNEL_CALL_QUEUE_FULL = 7,
+    KENNEL_CALL_INVALID_TARGET = 8,
+    KENNEL_CALL_SHUTTING_DOWN = 9,
+    KENNEL_CALL_DUPLICATE_ID = 10,
+    KENNEL_CALL_START_FAILED = 11,
+    /* Not on the wire: libkennel's own word that the connection ended with the call outstanding. */
+    KENNEL_CALL_LINK_LOST = 1000
 };
 
 /* Watchdog expiry actions (PROTOCOL §4.4). */
@@ -241,7 +266,83 @@ typedef struct kennel_watchdog_terms {
 KENNEL_EXPORT size_t kennel_wire_encode_watchdog_terms(uint8_t *dst, size_t cap, const kennel_watchdog_terms *terms);
 KENNEL_EXPORT int kennel_wire_decode_watchdog_terms(const uint8_t *payload, size_t len, kennel_watchdog_terms *terms);
 
-/* Names for logs, the same words as the C++ frameTypeName(), errorCodeName(), deliveryStatusName(). */
+/* --- Topics (PROTOCOL §5.5). The decoders check the layout only; the grammar of names and filters
+ * is the broker's to check (it answers invalid_topic). --- */
+
+/* Subscribe, Unsubscribe: u16 length, the filter; later bytes reserved (ignored). */
+KENNEL_EXPORT size_t kennel_wire_encode_topic_filter(uint8_t *dst, size_t cap, const uint8_t *filter, size_t len);
+KENNEL_EXPORT int kennel_wire_decode_topic_filter(const uint8_t *payload, size_t len, const uint8_t **filter,
+                                                  size_t *filter_len);
+
+/* Publish, Publication: u16 length, the topic, the message (the rest). */
+typedef struct kennel_topic_message {
+    const uint8_t *topic;
+    size_t topic_len;            /* at most 65535 */
+    const uint8_t *message;
+    size_t message_len;
+} kennel_topic_message;
+#define KENNEL_TOPIC_PREFIX_SIZE 2u
+KENNEL_EXPORT size_t kennel_wire_encode_topic_message(uint8_t *dst, size_t cap, const kennel_topic_message *m);
+KENNEL_EXPORT int kennel_wire_decode_topic_message(const uint8_t *payload, size_t len, kennel_topic_message *m);
+
+/* TopicAck: u16 result (0 or an error code), u32 count, text (the rest). */
+typedef struct kennel_topic_ack_payload {
+    uint16_t result;
+    uint32_t count;
+    const uint8_t *text;
+    size_t text_len;
+} kennel_topic_ack_payload;
+KENNEL_EXPORT size_t kennel_wire_encode_topic_ack(uint8_t *dst, size_t cap, const kennel_topic_ack_payload *a);
+KENNEL_EXPORT int kennel_wire_decode_topic_ack(const uint8_t *payload, size_t len, kennel_topic_ack_payload *a);
+
+/* PublishStatus: u16 result, u32 delivered, u32 notTaken, text (the rest). */
+typedef struct kennel_publish_status_payload {
+    uint16_t result;
+    uint32_t delivered;
+    uint32_t not_taken;
+    const uint8_t *text;
+    size_t text_len;
+} kennel_publish_status_payload;
+KENNEL_EXPORT size_t kennel_wire_encode_publish_status(uint8_t *dst, size_t cap,
+                                                       const kennel_publish_status_payload *s);
+KENNEL_EXPORT int kennel_wire_decode_publish_status(const uint8_t *payload, size_t len,
+                                                    kennel_publish_status_payload *s);
+
+/* --- Calls (PROTOCOL §5.6). --- */
+
+/* Call, CallIncoming: u32 deadlineMs, the request (the rest). */
+typedef struct kennel_call_request {
+    uint32_t deadline_ms;
+    const uint8_t *request;
+    size_t request_len;
+} kennel_call_request;
+#define KENNEL_CALL_REQUEST_PREFIX_SIZE 4u
+KENNEL_EXPORT size_t kennel_wire_encode_call_request(uint8_t *dst, size_t cap, const kennel_call_request *r);
+KENNEL_EXPORT int kennel_wire_decode_call_request(const uint8_t *payload, size_t len, kennel_call_request *r);
+
+/* Reply: u16 code (0 a reply, else the callee's error), the body (the rest). */
+typedef struct kennel_call_reply {
+    uint16_t code;
+    const uint8_t *body;
+    size_t body_len;
+} kennel_call_reply;
+#define KENNEL_CALL_REPLY_PREFIX_SIZE 2u
+KENNEL_EXPORT size_t kennel_wire_encode_call_reply(uint8_t *dst, size_t cap, const kennel_call_reply *r);
+KENNEL_EXPORT int kennel_wire_decode_call_reply(const uint8_t *payload, size_t len, kennel_call_reply *r);
+
+/* CallResult: u16 outcome, u16 code, the body (the rest). */
+typedef struct kennel_call_result_payload {
+    uint16_t outcome;            /* enum kennel_call_outcome, or one this side does not know */
+    uint16_t code;
+    const uint8_t *body;
+    size_t body_len;
+} kennel_call_result_payload;
+KENNEL_EXPORT size_t kennel_wire_encode_call_result(uint8_t *dst, size_t cap, const kennel_call_result_payload *r);
+KENNEL_EXPORT int kennel_wire_decode_call_result(const uint8_t *payload, size_t len, kennel_call_result_payload *r);
+
+/* Names for logs, the same words as the C++ frameTypeName(), errorCodeName(), deliveryStatusName(),
+ * callOutcomeName() (and "link_lost" for KENNEL_CALL_LINK_LOST). */
+KENNEL_EXPORT const char *kennel_call_outcome_name(uint16_t outcome);
 KENNEL_EXPORT const char *kennel_frame_type_name(uint8_t type);
 KENNEL_EXPORT const char *kennel_error_code_name(uint16_t code);
 KENNEL_EXPORT const char *kennel_delivery_status_name(uint16_t status);
