@@ -359,6 +359,7 @@ void TopicBus::noteTopic(QByteArrayView topic, quint32 subscribers)
         // ones and counts the rest together.
         if (m_topicStats.size() >= qMax(0, settings().maxTrackedTopics)) {
             ++m_untrackedPublications;
+            ++m_topicStatsGeneration; // the record's totals changed
             return;
         }
         it = m_topicStats.insert(topic.toByteArray(), TopicStats{});

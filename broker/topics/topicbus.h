@@ -121,7 +121,7 @@ public:
     // starts a new interval.
     void fillMonitorTopics(MonitorTopics &record, int maxEntries, qint64 nowMs) const;
     quint64 untrackedPublications() const { return m_untrackedPublications; }
-    quint64 topicStatsGeneration() const { return m_topicStatsGeneration; } // changes with every tracked publication
+    quint64 topicStatsGeneration() const { return m_topicStatsGeneration; } // changes with every publication
     // The retained value's size, or -1 when none is kept.
     qint64 retainedSize(const QByteArray &topic) const;
     QList<QByteArray> filtersOf(const Endpoint &endpoint) const;

@@ -108,6 +108,7 @@ private slots:
     void initTestCase() { KennelTest::raiseDescriptorLimit(); }
     void windowShowsTopicsCallsSubscriptionsAndOutput();
     void topicsRecordIsBounded();
+    void zeroBoundsTrackAndListNothing();
     void olderMonitorSeesPublicationsAsTraffic();
 };
 
@@ -289,6 +290,46 @@ void tst_MonitorBus::topicsRecordIsBounded()
         return records >= 1;
     }()), 5000);
     QVERIFY(!monitor.take(MonitorFrame::Traffic, 0)); // not as traffic to "topic:t/0"
+}
+
+// The bounds at their lower edge: max_tracked_topics = 0 keeps no per-topic figures (every
+// publication is counted as untracked) and topics_per_record = 0 lists none, while the record
+// still carries the figures for all topics together.
+void tst_MonitorBus::zeroBoundsTrackAndListNothing()
+{
+    BrokerConfig c = config();
+    c.monitor.topicsPerRecord = 0;
+    c.topics.maxTrackedTopics = 0;
+    KennelTest::TestBroker broker(c);
+    QVERIFY(broker.start());
+    KennelTest::RawPeer monitor;
+    MonitorSubscribe want;
+    want.wantBusRecords = true;
+    QVERIFY(rawMonitor(monitor, broker, encodeMonitorSubscribe(want)));
+    KennelClient pub;
+    connectClient(pub, "pub", broker);
+    QTRY_COMPARE_WITH_TIMEOUT(pub.state(), KennelClient::Registered, 10000);
+    QVERIFY(pub.publish("a", "1", true));
+    QVERIFY(pub.publish("b", "2"));
+    QTRY_COMPARE_WITH_TIMEOUT(broker.broker().topics().counters().publications, quint64(2), 10000);
+    QCOMPARE(broker.broker().topics().topicStats().size(), 0);
+    QCOMPARE(broker.broker().topics().untrackedPublications(), quint64(2));
+    // No topic listed, but the totals of all topics follow the untracked publications.
+    std::optional<MonitorTopics> last;
+    QTRY_VERIFY_WITH_TIMEOUT(([&] {
+        while (auto f = monitor.take(MonitorFrame::Topics, 0))
+            last = decodeMonitorTopics(f->payload);
+        return last && last->untrackedPublications == 2 && last->publications == 2;
+    }()), 10000);
+    QCOMPARE(last->entries.size(), 0);
+    QCOMPARE(last->trackedTopics, 0u);
+    // The publication records themselves are not affected by either bound.
+    int records = 0;
+    QTRY_VERIFY_WITH_TIMEOUT(([&] {
+        while (auto f = monitor.take(MonitorFrame::Publications, 0))
+            records += int(decodeMonitorPublicationBatch(f->payload).value_or(QList<MonitorPublicationRecord>()).size());
+        return records == 2;
+    }()), 10000);
 }
 
 // A monitor whose Subscribe has no bus-records flag (an older kennel-monitor or kennelctl): a
