@@ -72,6 +72,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_held.watch(m_supervisor, m_watchdog);
     // Calls wait for a callee where held delivery would hold a message for it (PROTOCOL ).
     m_handlerCtx.calls = &m_calls;
+    m_calls.setTapSource(&m_router);
     m_calls.setExpectedNames([this](QByteArrayView name) { return m_held.expectCall(name); });
     connect(&m_held, &HeldDelivery::onDemandStartFailed, &m_calls, &CallRouter::startFailed);
 

@@ -69,6 +69,21 @@ quint64 MonitorBackend::publicationsNotTakenBy(const Session &session) const
     return m_broker.topics().notTakenBy(session);
 }
 
+quint64 MonitorBackend::topicsGeneration() const
+{
+    return m_broker.topics().topicStatsGeneration();
+}
+
+void MonitorBackend::fillTopics(MonitorTopics &record, int maxEntries, qint64 nowMs) const
+{
+    m_broker.topics().fillMonitorTopics(record, maxEntries, nowMs);
+}
+
+QList<QByteArray> MonitorBackend::subscriptionFiltersOf(const Session &session) const
+{
+    return m_broker.topics().filtersOf(session);
+}
+
 bool MonitorBackend::isShuttingDown() const
 {
     return m_ctx.shuttingDown;

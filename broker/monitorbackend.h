@@ -31,6 +31,9 @@ public:
     void callTotals(MonitorTotals &totals) const override;
     quint32 subscriptionsOf(const Session &session) const override;
     quint64 publicationsNotTakenBy(const Session &session) const override;
+    quint64 topicsGeneration() const override;
+    void fillTopics(MonitorTopics &record, int maxEntries, qint64 nowMs) const override;
+    QList<QByteArray> subscriptionFiltersOf(const Session &session) const override;
     bool isShuttingDown() const override;
     QStringList clientListenAddresses() const override;
     void fillBridgeTotals(MonitorTotals &totals) const override;

@@ -4,6 +4,7 @@
 #include "brokerconfig.h"
 #include "framecodec.h"
 #include "nameregistry.h"
+#include "router.h"
 #include "session.h"
 
 #include <QtEndian>
@@ -200,8 +201,9 @@ void CallRouter::reply(Session &callee, const FrameView &frame)
 }
 
 void CallRouter::answer(Session &caller, quint32 callerCallId, QByteArrayView target, CallOutcome outcome, quint16 code,
-                        QByteArrayView payload)
+                        QByteArrayView payload, qint64 roundTripUs)
 {
+    tapCall(caller.name(), target, outcome, code, roundTripUs, payload.size());
     const auto index = size_t(outcome);
     if (index < m_counters.outcomes.size())
         ++m_counters.outcomes[index];
@@ -219,12 +221,14 @@ void CallRouter::answer(Session &caller, quint32 callerCallId, QByteArrayView ta
 
 void CallRouter::finish(const CallTable::Call &call, CallOutcome outcome, quint16 code, QByteArrayView payload)
 {
+    const qint64 roundTripUs = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - call.startedAt).count();
     Session *caller = m_sessions ? m_sessions(call.callerConnection) : nullptr;
     if (!caller || !caller->isOpen()) {
         ++m_counters.untold;
+        tapCall(call.caller, call.target, outcome, code, roundTripUs, payload.size());
         return;
     }
-    answer(*caller, call.callerCallId, call.target, outcome, code, payload);
+    answer(*caller, call.callerCallId, call.target, outcome, code, payload, roundTripUs);
 }
 
 void CallRouter::registered(Session &holder)
@@ -305,6 +309,22 @@ void CallRouter::expireDue()
     for (const CallTable::Call &call : m_table.takeDue(Clock::now()))
         finish(call, CallOutcome::Timeout);
     scheduleDeadline();
+}
+
+void CallRouter::tapCall(QByteArrayView caller, QByteArrayView callee, CallOutcome outcome, quint16 code,
+                         qint64 roundTripUs, qsizetype replySize)
+{
+    TrafficTap *tap = m_tapSource ? m_tapSource->tap() : nullptr;
+    if (Q_LIKELY(!tap))
+        return;
+    TrafficTap::CallEnd end;
+    end.caller = caller;
+    end.callee = callee;
+    end.outcome = outcome;
+    end.code = code;
+    end.roundTripUs = roundTripUs;
+    end.replySize = quint32(replySize);
+    tap->recordCall(end);
 }
 
 } // namespace Kennel

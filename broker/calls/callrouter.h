@@ -25,6 +25,7 @@ namespace Kennel {
 struct BrokerConfig;
 struct FrameView;
 class NameRegistry;
+class Router;
 class Session;
 
 class CallRouter : public QObject
@@ -56,6 +57,8 @@ public:
                QObject *parent = nullptr);
 
     void setExpectedNames(ExpectsName expects) { m_expects = std::move(expects); }
+    // Ended calls are reported to the router's traffic tap while one is set (monitors, PROTOCOL §6.8).
+    void setTapSource(const Router *router) { m_tapSource = router; }
 
     // A Call or a Reply from a client connection (NativeHandler's one call into calls/).
     void handle(Session &session, const FrameView &frame);
@@ -80,7 +83,9 @@ private:
     // The caller's answer: a CallResult on the connection that made the call, if it is still there.
     void finish(const CallTable::Call &call, CallOutcome outcome, quint16 code = 0, QByteArrayView payload = {});
     void answer(Session &caller, quint32 callerCallId, QByteArrayView target, CallOutcome outcome, quint16 code = 0,
-                QByteArrayView payload = {});
+                QByteArrayView payload = {}, qint64 roundTripUs = 0);
+    void tapCall(QByteArrayView caller, QByteArrayView callee, CallOutcome outcome, quint16 code, qint64 roundTripUs,
+                 qsizetype replySize);
     void expireDue();
     void scheduleDeadline();
     bool callable(const Session &callee) const;
@@ -95,6 +100,7 @@ private:
     std::optional<Clock::time_point> m_armedFor;
     LogThrottle m_log;
     bool m_shuttingDown = false;
+    const Router *m_tapSource = nullptr;
 };
 
 } // namespace Kennel

@@ -211,6 +211,8 @@ struct MonitorSettings
     int trafficPreviewBytes = 64;       // payload bytes per traffic record (0..1024)
     int maxTrafficPerSecond = 2000;     // records per second per monitor, then "N dropped" markers
     std::chrono::milliseconds totalsInterval{1000};
+    // Topics (PROTOCOL §6.8): per-topic entries in one Topics record, the busiest first.
+    int topicsPerRecord = 200;
 };
 
 // What a monitor token may be, and how a token file is read. Shared by ConfigLoader (which checks

@@ -26,7 +26,8 @@ bool sameMonitorRest(const MonitorSettings &a, const MonitorSettings &b)
         && a.maxWaitingPerPrefix == b.maxWaitingPerPrefix && a.maxTokenGuessesPerSecond == b.maxTokenGuessesPerSecond
         && a.provenAddressTtl == b.provenAddressTtl && a.maxQueueBytes == b.maxQueueBytes
         && a.totalQueueBytes == b.totalQueueBytes && a.trafficPreviewBytes == b.trafficPreviewBytes
-        && a.maxTrafficPerSecond == b.maxTrafficPerSecond && a.totalsInterval == b.totalsInterval;
+        && a.maxTrafficPerSecond == b.maxTrafficPerSecond && a.totalsInterval == b.totalsInterval
+        && a.topicsPerRecord == b.topicsPerRecord;
 }
 
 bool sameCredentials(const MonitorSettings &a, const MonitorSettings &b)
@@ -58,6 +59,7 @@ bool sameTopics(const TopicSettings &a, const TopicSettings &b)
 {
     if (a.enabled != b.enabled || a.maxTopicLength != b.maxTopicLength || a.maxLevels != b.maxLevels
         || a.maxSubscriptions != b.maxSubscriptions || a.retainedCount != b.retainedCount || a.retainedBytes != b.retainedBytes
+        || a.maxTrackedTopics != b.maxTrackedTopics
         || a.subscriptions.size() != b.subscriptions.size() || a.publishNames.size() != b.publishNames.size())
         return false;
     for (qsizetype i = 0; i < a.subscriptions.size(); ++i) {

@@ -38,6 +38,11 @@ public:
     // Topics: the filters a connection holds and the publications it could not take.
     virtual quint32 subscriptionsOf(const Session &session) const { (void)session; return 0; }
     virtual quint64 publicationsNotTakenBy(const Session &session) const { (void)session; return 0; }
+    // Topics for monitors (PROTOCOL §6.8): what changes when a tracked topic was published to,
+    // the Topics record (at most maxEntries topics), and a connection's filters.
+    virtual quint64 topicsGeneration() const { return 0; }
+    virtual void fillTopics(MonitorTopics &record, int maxEntries, qint64 nowMs) const { (void)record; (void)maxEntries; (void)nowMs; }
+    virtual QList<QByteArray> subscriptionFiltersOf(const Session &session) const { (void)session; return {}; }
     // Registrations refused because the name is reserved for a service (docs/SECURITY.md).
     virtual quint64 reservedNamesRefused() const { return 0; }
 };

@@ -216,6 +216,14 @@ void MonitorConnection::handleAdmitted(const Frame &frame)
         m_hub.sendInfo(this, frame.messageId);
         return;
     }
+    if (frame.type == MonitorFrame::Subscriptions) {
+        const std::optional<MonitorSubscriptionsRequest> request = decodeMonitorSubscriptionsRequest(frame.payload);
+        if (!request)
+            refuse(ErrorCode::MalformedFrame, QStringLiteral("subscriptions request is malformed"), frame.messageId, false);
+        else
+            m_hub.subscriptions(this, *request, frame.messageId);
+        return;
+    }
     if (frame.type == MonitorFrame::ServiceOutputRequest) {
         const std::optional<MonitorServiceOutputRequest> request = decodeMonitorServiceOutputRequest(frame.payload);
         if (!request)
@@ -312,6 +320,10 @@ void MonitorConnection::setSubscription(bool wantTraffic, int previewBytes, int 
     if (!m_wantTraffic) {
         m_batch = QByteArray();
         m_batchRecords = 0;
+        m_publicationBatch = QByteArray();
+        m_publicationRecords = 0;
+        m_callBatch = QByteArray();
+        m_callRecords = 0;
     } else {
         m_batch.reserve(m_batchLimit);
     }
@@ -321,7 +333,7 @@ void MonitorConnection::sendEvent(FrameType type, quint32 messageId, QByteArrayV
 {
     if (m_state != State::Admitted)
         return;
-    if (m_batchRecords)
+    if (m_batchRecords || m_publicationRecords || m_callRecords)
         flushTraffic();
     writeFrame(type, messageId, source, {}, payload);
 }
@@ -363,9 +375,93 @@ void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByt
         armTrafficFlush();
 }
 
+bool MonitorConnection::admitRecord(qint64 timeUs)
+{
+    const qint64 second = timeUs / 1000000;
+    if (second != m_rateSecond) {
+        m_rateSecond = second;
+        m_rateCount = 0;
+    }
+    if (m_rateCount >= m_maxPerSecond || queuedBytes() >= m_maxQueueBytes) {
+        ++m_droppedUnreported;
+        ++m_recordsDropped;
+        armTrafficFlush();
+        return false;
+    }
+    ++m_rateCount;
+    return true;
+}
+
+void MonitorConnection::appendBusRecord(QByteArray &batch, quint16 &count, qsizetype recordMax,
+                                        const std::function<void(QByteArray &)> &append)
+{
+    if (count && batch.size() + recordMax > m_batchLimit)
+        flushTraffic();
+    if (batch.size() < 2) {
+        batch.resize(2);
+        batch.data()[0] = 0;
+        batch.data()[1] = 0;
+    }
+    append(batch); // bumps the count in front
+    ++count;
+    ++m_recordsSent;
+    if (count == std::numeric_limits<quint16>::max() || batch.size() >= m_batchLimit)
+        flushTraffic();
+    else
+        armTrafficFlush();
+}
+
+void MonitorConnection::recordPublication(qint64 timeUs, QByteArrayView publisher, const TrafficTap::Publication &publication)
+{
+    if (Q_UNLIKELY(m_state != State::Admitted || !m_wantTraffic))
+        return;
+    if (!m_wantBusRecords) {
+        // What a monitor that does not know Publications records has always been sent.
+        const QByteArray target = QByteArrayLiteral("topic:") + publication.topic.toByteArray();
+        recordTraffic(timeUs, publisher, target, publication.payload,
+                      publication.notTaken ? DeliveryStatus::TargetQueueFull : DeliveryStatus::Delivered);
+        return;
+    }
+    if (!admitRecord(timeUs))
+        return;
+    MonitorPublicationRecord record;
+    record.timeUs = timeUs;
+    record.publisher = QByteArray::fromRawData(publisher.data(), publisher.size());
+    record.topic = QByteArray::fromRawData(publication.topic.data(), publication.topic.size());
+    record.size = quint32(publication.payload.size());
+    record.reached = publication.reached;
+    record.notTaken = publication.notTaken;
+    record.retain = publication.retain;
+    record.result = publication.result;
+    const QByteArrayView preview = publication.payload.first(qMin<qsizetype>(publication.payload.size(), m_previewBytes));
+    record.preview = QByteArray::fromRawData(preview.data(), preview.size());
+    const qsizetype recordMax = 40 + record.publisher.size() + record.topic.size() + record.preview.size();
+    appendBusRecord(m_publicationBatch, m_publicationRecords, recordMax,
+                    [&record](QByteArray &batch) { appendMonitorPublicationRecord(batch, record); });
+}
+
+void MonitorConnection::recordCall(qint64 timeUs, const TrafficTap::CallEnd &call)
+{
+    if (Q_UNLIKELY(m_state != State::Admitted || !m_wantTraffic || !m_wantBusRecords))
+        return;
+    if (!admitRecord(timeUs))
+        return;
+    MonitorCallRecord record;
+    record.timeUs = timeUs;
+    record.caller = QByteArray::fromRawData(call.caller.data(), call.caller.size());
+    record.callee = QByteArray::fromRawData(call.callee.data(), call.callee.size());
+    record.outcome = call.outcome;
+    record.code = call.code;
+    record.roundTripUs = quint32(std::clamp<qint64>(call.roundTripUs, 0, std::numeric_limits<quint32>::max()));
+    record.replySize = call.replySize;
+    const qsizetype recordMax = 32 + record.caller.size() + record.callee.size();
+    appendBusRecord(m_callBatch, m_callRecords, recordMax,
+                    [&record](QByteArray &batch) { appendMonitorCallRecord(batch, record); });
+}
+
 qint64 MonitorConnection::queuedBytes() const
 {
-    return m_device->bytesToWrite() + m_batch.size();
+    return m_device->bytesToWrite() + m_batch.size() + m_publicationBatch.size() + m_callBatch.size();
 }
 
 void MonitorConnection::armTrafficFlush()
@@ -380,17 +476,26 @@ void MonitorConnection::flushTraffic()
     if (m_state != State::Admitted) {
         m_batch.resize(0);
         m_batchRecords = 0;
+        m_publicationBatch.resize(0);
+        m_publicationRecords = 0;
+        m_callBatch.resize(0);
+        m_callRecords = 0;
         return;
     }
-    if (m_batchRecords) {
+    const auto writeBatch = [this](FrameType type, QByteArray &batch, quint16 &count) {
+        if (!count)
+            return;
         char header[Wire::HeaderSize];
-        writeHeader(header, MonitorFrame::Traffic, quint32(m_batch.size()), 0, 0, 0, NoFlags);
+        writeHeader(header, type, quint32(batch.size()), 0, 0, 0, NoFlags);
         m_device->write(header, Wire::HeaderSize);
         // The char* overload copies: the batch keeps its buffer for the next records.
-        m_device->write(m_batch.constData(), m_batch.size());
-        m_batch.resize(0);
-        m_batchRecords = 0;
-    }
+        m_device->write(batch.constData(), batch.size());
+        batch.resize(0);
+        count = 0;
+    };
+    writeBatch(MonitorFrame::Traffic, m_batch, m_batchRecords);
+    writeBatch(MonitorFrame::Publications, m_publicationBatch, m_publicationRecords);
+    writeBatch(MonitorFrame::Calls, m_callBatch, m_callRecords);
     if (m_droppedUnreported) {
         if (m_device->bytesToWrite() < m_maxQueueBytes) {
             MonitorTrafficDropped dropped;
@@ -465,7 +570,7 @@ void MonitorConnection::closeWithBye(const QString &reason)
     if (m_finished || m_state == State::Closing)
         return;
     if (m_state == State::Admitted) {
-        if (m_batchRecords)
+        if (m_batchRecords || m_publicationRecords || m_callRecords)
             flushTraffic();
         writeFrame(FrameType::Bye, 0, {}, {}, reason.toUtf8());
         // Now, as far as the socket takes it: at shutdown the event loop may not run much longer.
@@ -542,6 +647,10 @@ void MonitorConnection::finish()
     m_trafficTimer.stop();
     m_batch = QByteArray();
     m_batchRecords = 0;
+    m_publicationBatch = QByteArray();
+    m_publicationRecords = 0;
+    m_callBatch = QByteArray();
+    m_callRecords = 0;
     syncBudget(); // gives its share of the monitor budget back
     Q_EMIT finished(this);
     deleteLater();

@@ -25,12 +25,14 @@
 #pragma once
 
 #include "framecodec.h"
+#include "router.h"
 
 #include <QByteArray>
 #include <QObject>
 #include <QString>
 #include <QTimer>
 
+#include <functional>
 #include <optional>
 #include <sys/types.h>
 #include <unordered_map>
@@ -95,6 +97,10 @@ public:
     void setSubscription(bool wantTraffic, int previewBytes, int maxPerSecond);
     bool isSubscribed() const { return m_subscribed; }
     bool wantsTraffic() const { return m_subscribed && m_wantTraffic; }
+    // Publications and calls as their own records (PROTOCOL §6.8) rather than as traffic to
+    // "topic:TOPIC"; also what decides whether the monitor is sent Topics records.
+    void setBusRecords(bool want) { m_wantBusRecords = want; }
+    bool wantsBusRecords() const { return m_subscribed && m_wantBusRecords; }
     // A frame that is never dropped (snapshot, events, control results). A pending traffic batch
     // is written first so that the monitor sees things in the order they happened.
     void sendEvent(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView payload);
@@ -102,6 +108,9 @@ public:
     // connection or emits anything synchronously: it runs inside the router's message path.
     void recordTraffic(qint64 timeUs, QByteArrayView source, QByteArrayView target, QByteArrayView payload,
                        DeliveryStatus status);
+    // A publication and an ended call, under the same rate cap and queue bound as traffic.
+    void recordPublication(qint64 timeUs, QByteArrayView publisher, const TrafficTap::Publication &publication);
+    void recordCall(qint64 timeUs, const TrafficTap::CallEnd &call);
     // While a snapshot is written the queue bound is not enforced: a snapshot is one burst the
     // monitor asked for, larger than any event, and Qt writes it out from the next loop pass.
     // The bound is checked once the snapshot is complete.
@@ -136,6 +145,10 @@ private:
     void syncBudget();
     void flushTraffic();
     void armTrafficFlush();
+    // The rate cap and the queue bound for one record; false: counted as dropped.
+    bool admitRecord(qint64 timeUs);
+    // Appends to a bus batch (publications or calls), flushing first when it would not fit.
+    void appendBusRecord(QByteArray &batch, quint16 &count, qsizetype recordMax, const std::function<void(QByteArray &)> &append);
     void closeGracefully();
     void abortNow(const QString &why);
     void finish();
@@ -169,6 +182,11 @@ private:
     qsizetype m_batchLimit = BatchBytes;
     QByteArray m_batch;           // a Traffic payload being built: u16 count, records
     quint16 m_batchRecords = 0;
+    bool m_wantBusRecords = false;
+    QByteArray m_publicationBatch; // a Publications payload being built: u16 count, records
+    quint16 m_publicationRecords = 0;
+    QByteArray m_callBatch;        // a Calls payload being built
+    quint16 m_callRecords = 0;
     qint64 m_rateSecond = 0;      // the wall-clock second m_rateCount counts in
     int m_rateCount = 0;
     quint32 m_droppedUnreported = 0;

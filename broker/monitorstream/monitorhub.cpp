@@ -307,6 +307,9 @@ void MonitorHub::subscribe(MonitorConnection *connection, const MonitorSubscribe
     const int rate = request.maxTrafficPerSecond ? int(std::min<quint32>(request.maxTrafficPerSecond, quint32(configuredRate)))
                                                  : configuredRate;
     connection->setSubscription(request.wantTraffic, preview, rate);
+    connection->setBusRecords(request.wantBusRecords);
+    if (request.wantBusRecords)
+        m_topicsOwed = true; // the new monitor gets the topics with the next totals
     if (!m_subscribers.contains(connection))
         m_subscribers.append(connection);
     int suppressed = 0;
@@ -570,6 +573,7 @@ void MonitorHub::totalsTick()
     m_clients.fillBridgeTotals(totals);
     totals.reservedNamesRefused = m_clients.reservedNamesRefused();
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
+    sendTopics();
 
     const auto now = std::chrono::steady_clock::now();
     if (now - m_lastClientRefresh >= ClientRefreshInterval) {
@@ -666,6 +670,66 @@ void MonitorHub::serviceOutput(MonitorConnection *connection, const MonitorServi
             answer.lines.append({line.seq, line.timeMs, line.isStderr, line.text});
     }
     connection->sendEvent(MonitorFrame::ServiceOutput, messageId, {}, encodeMonitorServiceOutput(answer));
+}
+
+// --- topics (PROTOCOL §6.8) ------------------------------------------------------------------
+
+void MonitorHub::sendTopics()
+{
+    // Only after a publication (or to a monitor that has none yet): a board whose topics are
+    // quiet sends nothing, whatever their number.
+    const quint64 generation = m_clients.topicsGeneration();
+    if (generation == m_topicsGeneration && !m_topicsOwed)
+        return;
+    QList<MonitorConnection *> targets;
+    for (MonitorConnection *connection : std::as_const(m_subscribers))
+        if (connection->isAdmitted() && connection->wantsBusRecords())
+            targets.append(connection);
+    if (targets.isEmpty())
+        return;
+    m_topicsGeneration = generation;
+    m_topicsOwed = false;
+    MonitorTopics record;
+    m_clients.fillTopics(record, std::max(0, m_settings.topicsPerRecord), MonitorRecords::nowMs());
+    QByteArray payload = encodeMonitorTopics(record);
+    // Within a frame: the busiest are kept, the record still counts all of them.
+    const qsizetype room = qsizetype(config().maxFrameSize) - 1024;
+    while (payload.size() > room && !record.entries.isEmpty()) {
+        record.entries.resize(record.entries.size() / 2);
+        payload = encodeMonitorTopics(record);
+    }
+    for (MonitorConnection *connection : targets) {
+        // Periodic like the client refresh: a monitor with a long queue skips one.
+        if (connection->queuedBytes() > m_settings.maxQueueBytes / 2) {
+            m_topicsOwed = true;
+            continue;
+        }
+        connection->sendEvent(MonitorFrame::Topics, 0, {}, payload);
+    }
+}
+
+void MonitorHub::subscriptions(MonitorConnection *connection, const MonitorSubscriptionsRequest &request, quint32 messageId)
+{
+    MonitorSubscriptions answer;
+    answer.sessionId = request.sessionId;
+    const Session *session = m_clients.sessionById(request.sessionId);
+    if (!session) {
+        answer.code = ErrorCode::NotRegistered;
+    } else if (connection->queuedBytes() >= m_settings.maxQueueBytes) {
+        answer.code = ErrorCode::OverBudget;
+    } else {
+        const QList<QByteArray> filters = m_clients.subscriptionFiltersOf(*session);
+        answer.total = quint32(filters.size());
+        // Bounded by [topics] max_subscriptions already; listed as far as one frame takes them.
+        qint64 room = qint64(config().maxFrameSize) - 1024;
+        for (const QByteArray &filter : filters) {
+            room -= 2 + filter.size();
+            if (room < 0)
+                break;
+            answer.filters.append(filter);
+        }
+    }
+    connection->sendEvent(MonitorFrame::Subscriptions, messageId, {}, encodeMonitorSubscriptions(answer));
 }
 
 } // namespace Kennel

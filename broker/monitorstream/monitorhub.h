@@ -159,6 +159,8 @@ private:
     void sendInfo(MonitorConnection *connection, quint32 messageId);
     // A service's recent output (PROTOCOL §6.5), answered within one frame.
     void serviceOutput(MonitorConnection *connection, const MonitorServiceOutputRequest &request, quint32 messageId);
+    // A client's subscription filters (PROTOCOL §6.8).
+    void subscriptions(MonitorConnection *connection, const MonitorSubscriptionsRequest &request, quint32 messageId);
 
     void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
                const QByteArray &unread);
@@ -173,6 +175,8 @@ private:
     void broadcastWatchdogEvent(quint64 sessionId, const QByteArray &name, MonitorWatchdogEventKind kind,
                                 const QString &detail, qint64 pid = -1);
     void totalsTick();
+    // The Topics record to the monitors that asked for bus records, when a topic changed.
+    void sendTopics();
     void updateTap();
 
     // ClientWatchdog's signals.
@@ -199,6 +203,8 @@ private:
     quint64 m_queueOverflows = 0;
     quint64 m_budgetSheds = 0;
     quint64 m_snapshotsRefused = 0;
+    quint64 m_topicsGeneration = 0; // what the last Topics record showed
+    bool m_topicsOwed = false;      // a monitor subscribed (or skipped one) since
     bool m_shedQueued = false;
     LogThrottle m_subscribeLog; // a monitor re-subscribing in a loop cannot flood the log
     quint64 m_expiries = 0;

@@ -58,4 +58,18 @@ void MonitorTrafficTap::record(const Endpoint &sender, QByteArrayView target, QB
         m_sinks[i]->recordTraffic(timeUs, sender.name(), target, payload, status);
 }
 
+void MonitorTrafficTap::recordPublication(const Endpoint &publisher, const Publication &publication)
+{
+    const qint64 timeUs = wallClockUs();
+    for (size_t i = 0; i < m_sinks.size(); ++i)
+        m_sinks[i]->recordPublication(timeUs, publisher.name(), publication);
+}
+
+void MonitorTrafficTap::recordCall(const CallEnd &call)
+{
+    const qint64 timeUs = wallClockUs();
+    for (size_t i = 0; i < m_sinks.size(); ++i)
+        m_sinks[i]->recordCall(timeUs, call);
+}
+
 } // namespace Kennel

@@ -27,6 +27,34 @@ public:
     virtual ~TrafficTap() = default;
     // `payload` is the message as the sender gave it (a legacy sender: the msg text).
     virtual void record(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) = 0;
+
+    // Topics and calls (PROTOCOL §6.8): a publication once fanned out, and a call once it ended.
+    struct Publication
+    {
+        QByteArrayView topic;
+        QByteArrayView payload;
+        quint32 reached = 0;
+        quint32 notTaken = 0;
+        bool retain = false;
+        ErrorCode result = ErrorCode::None;
+    };
+    // A tap that does not know publications sees one as a message to "topic:TOPIC" (names have no ':').
+    virtual void recordPublication(const Endpoint &publisher, const Publication &publication)
+    {
+        const QByteArray target = QByteArrayLiteral("topic:") + publication.topic.toByteArray();
+        record(publisher, target, publication.payload,
+               publication.notTaken ? DeliveryStatus::TargetQueueFull : DeliveryStatus::Delivered);
+    }
+    struct CallEnd
+    {
+        QByteArrayView caller;
+        QByteArrayView callee;
+        CallOutcome outcome = CallOutcome::Replied;
+        quint16 code = 0;
+        qint64 roundTripUs = 0;
+        quint32 replySize = 0;
+    };
+    virtual void recordCall(const CallEnd &call) { (void)call; }
 };
 
 class Router

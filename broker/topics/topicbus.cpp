@@ -5,12 +5,17 @@
 #include "endpoint.h"
 #include "framecodec.h"
 #include "legacyframe.h"
+#include "monitorcodec.h"
 #include "nameregistry.h"
 #include "router.h"
 #include "topiccodec.h"
 #include "topicname.h"
 
+#include <QDateTime>
+
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace Kennel {
 
@@ -277,11 +282,16 @@ TopicBus::Outcome TopicBus::publish(Endpoint &publisher, QByteArrayView topic, Q
     }
     m_counters.delivered += outcome.delivered;
     m_counters.notTaken += outcome.notTaken;
+    noteTopic(topic, quint32(m_matched.size()));
     if (Q_UNLIKELY(m_router.tap())) {
-        // The traffic view shows a publication as a message to "topic:TOPIC" (names have no ':').
-        const QByteArray target = QByteArrayLiteral("topic:") + topic.toByteArray();
-        m_router.tap()->record(publisher, target, message,
-                               outcome.notTaken ? DeliveryStatus::TargetQueueFull : DeliveryStatus::Delivered);
+        TrafficTap::Publication record;
+        record.topic = topic;
+        record.payload = message;
+        record.reached = outcome.delivered;
+        record.notTaken = outcome.notTaken;
+        record.retain = retainIt;
+        record.result = outcome.result;
+        m_router.tap()->recordPublication(publisher, record);
     }
     return outcome;
 }
@@ -338,6 +348,83 @@ bool TopicBus::deliverTo(Endpoint &to, Endpoint &publisher, QByteArrayView messa
     }
     to.commitOutput(size);
     return true;
+}
+
+void TopicBus::noteTopic(QByteArrayView topic, quint32 subscribers)
+{
+    const QByteArray key = QByteArray::fromRawData(topic.data(), topic.size());
+    auto it = m_topicStats.find(key);
+    if (it == m_topicStats.end()) {
+        // Bounded: a board with more topics than max_tracked_topics keeps figures for the first
+        // ones and counts the rest together.
+        if (m_topicStats.size() >= qMax(0, settings().maxTrackedTopics)) {
+            ++m_untrackedPublications;
+            ++m_topicStatsGeneration; // the record's totals changed
+            return;
+        }
+        it = m_topicStats.insert(topic.toByteArray(), TopicStats{});
+    }
+    ++it->publications;
+    it->subscribers = subscribers;
+    it->lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
+    ++m_topicStatsGeneration;
+}
+
+qint64 TopicBus::retainedSize(const QByteArray &topic) const
+{
+    const auto it = m_retained.constFind(topic);
+    return it == m_retained.constEnd() ? -1 : qint64(it->message.size());
+}
+
+QList<QByteArray> TopicBus::filtersOf(const Endpoint &endpoint) const
+{
+    const TopicSubscriber *subscriber = m_subscribers.value(&endpoint, nullptr);
+    return subscriber ? subscriber->filters : QList<QByteArray>();
+}
+
+void TopicBus::fillMonitorTopics(MonitorTopics &record, int maxEntries, qint64 nowMs) const
+{
+    const qint64 intervalMs = m_lastMeasuredMs > 0 ? qMax<qint64>(1, nowMs - m_lastMeasuredMs) : 0;
+    m_lastMeasuredMs = nowMs;
+    record.timeMs = nowMs;
+    record.intervalMs = quint32(qMin<qint64>(intervalMs, std::numeric_limits<quint32>::max()));
+    record.trackedTopics = quint32(m_topicStats.size());
+    record.untrackedPublications = m_untrackedPublications;
+    record.retainedTopics = quint32(m_retained.size());
+    record.retainedBytes = quint64(qMax<qint64>(0, m_retainedBytes));
+    record.subscriptions = quint32(m_tree.size());
+    record.publications = m_counters.publications;
+    record.copiesDelivered = m_counters.delivered;
+    record.copiesNotTaken = m_counters.notTaken;
+
+    std::vector<MonitorTopicEntry> all;
+    all.reserve(size_t(m_topicStats.size()));
+    for (auto it = m_topicStats.begin(); it != m_topicStats.end(); ++it) {
+        MonitorTopicEntry e;
+        e.topic = it.key();
+        e.publications = it->publications;
+        const quint64 recent = it->publications - it->publicationsMark;
+        it->publicationsMark = it->publications;
+        e.rateMilli = intervalMs > 0 ? quint32(qMin<quint64>(recent * 1000 * 1000 / quint64(intervalMs), std::numeric_limits<quint32>::max())) : 0;
+        e.subscribers = it->subscribers;
+        const auto retained = m_retained.constFind(it.key());
+        e.retained = retained != m_retained.constEnd();
+        e.retainedBytes = e.retained ? quint32(retained->message.size()) : 0;
+        e.lastPublishedMs = it->lastPublishedMs;
+        all.push_back(std::move(e));
+    }
+    const size_t keep = qMin(all.size(), size_t(qMax(0, maxEntries)));
+    const auto busier = [](const MonitorTopicEntry &a, const MonitorTopicEntry &b) {
+        if (a.rateMilli != b.rateMilli)
+            return a.rateMilli > b.rateMilli;
+        if (a.publications != b.publications)
+            return a.publications > b.publications;
+        return a.topic < b.topic;
+    };
+    std::partial_sort(all.begin(), all.begin() + qsizetype(keep), all.end(), busier);
+    record.entries.reserve(qsizetype(keep));
+    for (size_t i = 0; i < keep; ++i)
+        record.entries.append(std::move(all[i]));
 }
 
 } // namespace Kennel

@@ -26,6 +26,7 @@
 namespace Kennel {
 
 struct BrokerConfig;
+struct MonitorTopics;
 class Endpoint;
 class NameRegistry;
 class Router;
@@ -105,6 +106,26 @@ public:
     qint64 retainedBytes() const { return m_retainedBytes; }
     const TopicCounters &counters() const { return m_counters; }
 
+    // Per-topic figures for monitors (PROTOCOL §6.8), for at most [topics] max_tracked_topics
+    // topics; publications to others are only counted together.
+    struct TopicStats
+    {
+        quint64 publications = 0;
+        quint64 publicationsMark = 0; // publications when the monitor stream last measured the rate
+        quint32 subscribers = 0;      // matched by the last publication
+        qint64 lastPublishedMs = 0;
+    };
+    const QHash<QByteArray, TopicStats> &topicStats() const { return m_topicStats; }
+    // The monitors' Topics record: the figures, and at most `maxEntries` topics, the busiest
+    // (by rate since the last call, then by publications) first. Measures the rate: each call
+    // starts a new interval.
+    void fillMonitorTopics(MonitorTopics &record, int maxEntries, qint64 nowMs) const;
+    quint64 untrackedPublications() const { return m_untrackedPublications; }
+    quint64 topicStatsGeneration() const { return m_topicStatsGeneration; } // changes with every publication
+    // The retained value's size, or -1 when none is kept.
+    qint64 retainedSize(const QByteArray &topic) const;
+    QList<QByteArray> filtersOf(const Endpoint &endpoint) const;
+
 private:
     struct Retained
     {
@@ -112,6 +133,7 @@ private:
         QByteArray message;
         quint32 messageId = 0;
     };
+    void noteTopic(QByteArrayView topic, quint32 subscribers);
     bool offer(Endpoint &to, const char *bytes, size_t size);
     bool deliverTo(Endpoint &to, Endpoint &publisher, QByteArrayView message, quint32 messageId);
     Answer checkFilter(QByteArrayView filter) const;
@@ -130,6 +152,10 @@ private:
     QByteArray m_encoded; // the one Publication frame of the publication being fanned out
     std::vector<TopicSubscriber *> m_matched;
     TopicCounters m_counters;
+    mutable QHash<QByteArray, TopicStats> m_topicStats; // marks move with fillMonitorTopics
+    mutable qint64 m_lastMeasuredMs = 0;
+    quint64 m_untrackedPublications = 0;
+    quint64 m_topicStatsGeneration = 0;
 };
 
 } // namespace Kennel

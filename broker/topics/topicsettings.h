@@ -17,6 +17,9 @@ struct TopicSettings
     int maxSubscriptions = 256;     // filters one connection may hold
     int retainedCount = 10000;      // retained publications kept, all topics together
     qint64 retainedBytes = 4 * 1024 * 1024; // their bytes (topic + message), all together
+    // Monitors' per-topic figures (PROTOCOL §6.8): topics the broker keeps figures for; past it,
+    // publications to new topics are only counted together.
+    int maxTrackedTopics = 4096;
 
     // `subscribe = NAME FILTER, ...`: whoever holds NAME (an old program, typically) is given the
     // publications matching FILTER, as ordinary messages from the publisher's name.

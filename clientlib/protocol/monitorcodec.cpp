@@ -125,6 +125,10 @@ const char *monitorFrameName(FrameType type)
     case 0x55: return "monitor_info";
     case 0x52: return "monitor_service_output_request";
     case 0x53: return "monitor_service_output";
+    case 0x4C: return "monitor_topics";
+    case 0x4D: return "monitor_subscriptions";
+    case 0x56: return "monitor_publications";
+    case 0x57: return "monitor_calls";
     default: return nullptr;
     }
 }
@@ -133,6 +137,8 @@ QByteArray encodeMonitorSubscribe(const MonitorSubscribe &v)
 {
     QByteArray out;
     Writer(out).u8(v.wantTraffic ? 1 : 0).u16(v.previewBytes).u32(v.maxTrafficPerSecond);
+    // Topics and calls (§6.8), appended.
+    Writer(out).u8(v.wantBusRecords ? 1 : 0);
     return out;
 }
 
@@ -144,6 +150,9 @@ std::optional<MonitorSubscribe> decodeMonitorSubscribe(QByteArrayView payload)
     v.wantTraffic = flags & 1;
     v.previewBytes = r.u16();
     v.maxTrafficPerSecond = r.u32();
+    // Added with topics and calls (§6.8): an older monitor's Subscribe ends here.
+    if (r.ok() && !r.atEnd())
+        v.wantBusRecords = r.u8() & 1;
     return done(r, v);
 }
 
@@ -536,6 +545,175 @@ std::optional<MonitorServiceOutput> decodeMonitorServiceOutput(QByteArrayView pa
         line.text = r.bytes();
         v.lines.append(line);
     }
+    return done(r, v);
+}
+
+// --- topics and calls (§6.8) ------------------------------------------------------------------
+
+namespace {
+constexpr quint16 MaxCallOutcome = quint16(CallOutcome::StartFailed);
+
+} // namespace
+
+void appendMonitorPublicationRecord(QByteArray &batch, const MonitorPublicationRecord &v)
+{
+    Writer(batch).i64(v.timeUs).bytes(v.publisher).bytes(v.topic).u32(v.size).u32(v.reached).u32(v.notTaken)
+        .u8(v.retain ? 1 : 0).u16(quint16(v.result)).bytes(v.preview);
+    if (batch.size() >= 2) // the count in front
+        qToBigEndian<quint16>(quint16(qFromBigEndian<quint16>(batch.constData()) + 1), batch.data());
+}
+
+QByteArray encodeMonitorPublicationBatch(const QList<MonitorPublicationRecord> &records)
+{
+    QByteArray out(2, '\0');
+    const qsizetype n = qMin<qsizetype>(records.size(), std::numeric_limits<quint16>::max());
+    for (qsizetype i = 0; i < n; ++i)
+        appendMonitorPublicationRecord(out, records.at(i));
+    return out;
+}
+
+std::optional<QList<MonitorPublicationRecord>> decodeMonitorPublicationBatch(QByteArrayView payload)
+{
+    Reader r(payload);
+    const quint16 n = r.u16();
+    QList<MonitorPublicationRecord> list;
+    for (quint16 i = 0; i < n && r.ok(); ++i) {
+        MonitorPublicationRecord v;
+        v.timeUs = r.i64();
+        v.publisher = r.bytes();
+        v.topic = r.bytes();
+        v.size = r.u32();
+        v.reached = r.u32();
+        v.notTaken = r.u32();
+        v.retain = r.u8() & 1;
+        v.result = ErrorCode(r.u16());
+        v.preview = r.bytes();
+        list.append(std::move(v));
+    }
+    return done(r, list);
+}
+
+void appendMonitorCallRecord(QByteArray &batch, const MonitorCallRecord &v)
+{
+    Writer(batch).i64(v.timeUs).bytes(v.caller).bytes(v.callee).u16(quint16(v.outcome)).u16(v.code).u32(v.roundTripUs)
+        .u32(v.replySize);
+    if (batch.size() >= 2)
+        qToBigEndian<quint16>(quint16(qFromBigEndian<quint16>(batch.constData()) + 1), batch.data());
+}
+
+QByteArray encodeMonitorCallBatch(const QList<MonitorCallRecord> &records)
+{
+    QByteArray out(2, '\0');
+    const qsizetype n = qMin<qsizetype>(records.size(), std::numeric_limits<quint16>::max());
+    for (qsizetype i = 0; i < n; ++i)
+        appendMonitorCallRecord(out, records.at(i));
+    return out;
+}
+
+std::optional<QList<MonitorCallRecord>> decodeMonitorCallBatch(QByteArrayView payload)
+{
+    Reader r(payload);
+    const quint16 n = r.u16();
+    QList<MonitorCallRecord> list;
+    for (quint16 i = 0; i < n && r.ok(); ++i) {
+        MonitorCallRecord v;
+        v.timeUs = r.i64();
+        v.caller = r.bytes();
+        v.callee = r.bytes();
+        const quint16 outcome = r.u16();
+        if (outcome > MaxCallOutcome)
+            return std::nullopt;
+        v.outcome = CallOutcome(outcome);
+        v.code = r.u16();
+        v.roundTripUs = r.u32();
+        v.replySize = r.u32();
+        list.append(std::move(v));
+    }
+    return done(r, list);
+}
+
+QByteArray encodeMonitorTopics(const MonitorTopics &v)
+{
+    QByteArray out;
+    Writer w(out);
+    w.i64(v.timeMs).u32(v.intervalMs).u32(v.trackedTopics).u64(v.untrackedPublications).u32(v.retainedTopics)
+        .u64(v.retainedBytes).u32(v.subscriptions).u64(v.publications).u64(v.copiesDelivered).u64(v.copiesNotTaken);
+    const qsizetype n = qMin<qsizetype>(v.entries.size(), std::numeric_limits<quint16>::max());
+    w.u16(quint16(n));
+    for (qsizetype i = 0; i < n; ++i) {
+        const MonitorTopicEntry &e = v.entries.at(i);
+        w.bytes(e.topic).u64(e.publications).u32(e.rateMilli).u32(e.subscribers).u32(e.retainedBytes)
+            .u8(e.retained ? 1 : 0).i64(e.lastPublishedMs);
+    }
+    return out;
+}
+
+std::optional<MonitorTopics> decodeMonitorTopics(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorTopics v;
+    v.timeMs = r.i64();
+    v.intervalMs = r.u32();
+    v.trackedTopics = r.u32();
+    v.untrackedPublications = r.u64();
+    v.retainedTopics = r.u32();
+    v.retainedBytes = r.u64();
+    v.subscriptions = r.u32();
+    v.publications = r.u64();
+    v.copiesDelivered = r.u64();
+    v.copiesNotTaken = r.u64();
+    const quint16 n = r.u16();
+    for (quint16 i = 0; i < n && r.ok(); ++i) {
+        MonitorTopicEntry e;
+        e.topic = r.bytes();
+        e.publications = r.u64();
+        e.rateMilli = r.u32();
+        e.subscribers = r.u32();
+        e.retainedBytes = r.u32();
+        e.retained = r.u8() & 1;
+        e.lastPublishedMs = r.i64();
+        v.entries.append(std::move(e));
+    }
+    return done(r, v);
+}
+
+QByteArray encodeMonitorSubscriptionsRequest(const MonitorSubscriptionsRequest &v)
+{
+    QByteArray out;
+    Writer(out).u64(v.sessionId);
+    return out;
+}
+
+std::optional<MonitorSubscriptionsRequest> decodeMonitorSubscriptionsRequest(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorSubscriptionsRequest v;
+    v.sessionId = r.u64();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorSubscriptions(const MonitorSubscriptions &v)
+{
+    QByteArray out;
+    Writer w(out);
+    w.u64(v.sessionId).u16(quint16(v.code)).u32(v.total);
+    const qsizetype n = qMin<qsizetype>(v.filters.size(), std::numeric_limits<quint16>::max());
+    w.u16(quint16(n));
+    for (qsizetype i = 0; i < n; ++i)
+        w.bytes(v.filters.at(i));
+    return out;
+}
+
+std::optional<MonitorSubscriptions> decodeMonitorSubscriptions(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorSubscriptions v;
+    v.sessionId = r.u64();
+    v.code = ErrorCode(r.u16());
+    v.total = r.u32();
+    const quint16 n = r.u16();
+    for (quint16 i = 0; i < n && r.ok(); ++i)
+        v.filters.append(r.bytes());
     return done(r, v);
 }
 

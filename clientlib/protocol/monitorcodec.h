@@ -41,6 +41,11 @@ constexpr FrameType Info = FrameType(0x55);           // b->m  MonitorBrokerInfo
 // A service's recent output (PROTOCOL §6.5).
 constexpr FrameType ServiceOutputRequest = FrameType(0x52); // m->b  MonitorServiceOutputRequest
 constexpr FrameType ServiceOutput = FrameType(0x53);        // b->m  MonitorServiceOutput, messageId of the request
+// Topics and calls (PROTOCOL §6.8).
+constexpr FrameType Topics = FrameType(0x4C);        // b->m  MonitorTopics, periodically while topics change
+constexpr FrameType Subscriptions = FrameType(0x4D); // m->b  MonitorSubscriptionsRequest; b->m MonitorSubscriptions, messageId of the request
+constexpr FrameType Publications = FrameType(0x56);  // b->m  MonitorPublicationBatch (asked for with MonitorSubscribe.wantBusRecords)
+constexpr FrameType Calls = FrameType(0x57);         // b->m  MonitorCallBatch (asked for with MonitorSubscribe.wantBusRecords)
 } // namespace MonitorFrame
 
 KENNEL_CLIENT_EXPORT const char *monitorFrameName(FrameType type); // "monitor_subscribe", ... or nullptr
@@ -50,6 +55,10 @@ struct KENNEL_CLIENT_EXPORT MonitorSubscribe
     bool wantTraffic = true;
     quint16 previewBytes = 0;        // payload bytes per traffic record; 0: the broker's default
     quint32 maxTrafficPerSecond = 0; // records per second this monitor wants at most; 0: broker's default
+    // Appended (PROTOCOL §6.8); an older monitor does not send it (then false): publications as
+    // MonitorPublicationBatch and calls as MonitorCallBatch records instead of a publication as a
+    // traffic record to "topic:TOPIC" (and no calls).
+    bool wantBusRecords = false;
 };
 
 struct KENNEL_CLIENT_EXPORT MonitorSnapshotBegin
@@ -259,6 +268,84 @@ struct KENNEL_CLIENT_EXPORT MonitorServiceOutput
     bool more = false;     // lines were left out to fit the frame: ask again
     QList<MonitorOutputLine> lines;
 };
+
+// Topics and calls (PROTOCOL §6.8).
+// One publication: who published to which topic, how many subscribers took it and how many could not.
+struct KENNEL_CLIENT_EXPORT MonitorPublicationRecord
+{
+    qint64 timeUs = 0;       // wall clock, microseconds since the epoch
+    QByteArray publisher;
+    QByteArray topic;
+    quint32 size = 0;        // payload bytes
+    quint32 reached = 0;     // subscribers that took it
+    quint32 notTaken = 0;    // subscribers that could not (queue full, or cannot carry it)
+    bool retain = false;
+    ErrorCode result = ErrorCode::None; // None, or why the publication was not (wholly) taken (retained_store_full)
+    QByteArray preview;
+};
+
+// One call, when it ended: caller, callee, outcome and round trip (from the Call to its result).
+struct KENNEL_CLIENT_EXPORT MonitorCallRecord
+{
+    qint64 timeUs = 0;       // when it ended
+    QByteArray caller;
+    QByteArray callee;
+    CallOutcome outcome = CallOutcome::Replied;
+    quint16 code = 0;        // an error reply's application code
+    quint32 roundTripUs = 0; // 0 for a call refused at once; saturates at 2^32-1
+    quint32 replySize = 0;   // payload bytes of the reply (Replied, ErrorReply)
+};
+
+// Per-topic figures, the busiest first, at most the broker's topics_per_record of them.
+struct KENNEL_CLIENT_EXPORT MonitorTopicEntry
+{
+    QByteArray topic;
+    quint64 publications = 0;     // since the broker started (or since the topic was first tracked)
+    quint32 rateMilli = 0;        // publications per second over the last interval, times 1000
+    quint32 subscribers = 0;      // subscribers its last publication reached or could not reach
+    quint32 retainedBytes = 0;    // the retained value's size (0: none, or an empty one)
+    bool retained = false;        // a retained value is kept
+    qint64 lastPublishedMs = 0;   // wall clock; 0: never (a retained value from before tracking)
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorTopics
+{
+    qint64 timeMs = 0;
+    quint32 intervalMs = 0;        // what rateMilli was measured over
+    quint32 trackedTopics = 0;     // topics the broker keeps figures for (entries below: the busiest)
+    quint64 untrackedPublications = 0; // publications to topics past max_tracked_topics
+    quint32 retainedTopics = 0;
+    quint64 retainedBytes = 0;
+    quint32 subscriptions = 0;     // filters held, all clients together
+    quint64 publications = 0, copiesDelivered = 0, copiesNotTaken = 0; // since the broker started
+    QList<MonitorTopicEntry> entries;
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorSubscriptionsRequest
+{
+    quint64 sessionId = 0;
+};
+
+struct KENNEL_CLIENT_EXPORT MonitorSubscriptions
+{
+    quint64 sessionId = 0;
+    ErrorCode code = ErrorCode::None; // NotRegistered: no such connection
+    quint32 total = 0;                // filters it holds; `filters` may list fewer (the frame's bound)
+    QList<QByteArray> filters;
+};
+
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorPublicationBatch(const QList<MonitorPublicationRecord> &records);
+KENNEL_CLIENT_EXPORT void appendMonitorPublicationRecord(QByteArray &batch, const MonitorPublicationRecord &record);
+KENNEL_CLIENT_EXPORT std::optional<QList<MonitorPublicationRecord>> decodeMonitorPublicationBatch(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorCallBatch(const QList<MonitorCallRecord> &records);
+KENNEL_CLIENT_EXPORT void appendMonitorCallRecord(QByteArray &batch, const MonitorCallRecord &record);
+KENNEL_CLIENT_EXPORT std::optional<QList<MonitorCallRecord>> decodeMonitorCallBatch(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorTopics(const MonitorTopics &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorTopics> decodeMonitorTopics(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorSubscriptionsRequest(const MonitorSubscriptionsRequest &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorSubscriptionsRequest> decodeMonitorSubscriptionsRequest(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorSubscriptions(const MonitorSubscriptions &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorSubscriptions> decodeMonitorSubscriptions(QByteArrayView payload);
 
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorServiceOutputRequest(const MonitorServiceOutputRequest &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorServiceOutputRequest> decodeMonitorServiceOutputRequest(QByteArrayView payload);

@@ -277,8 +277,11 @@ void MonitorLink::handleWelcome(const Frame &frame)
     m_brokerVersion = QString::fromUtf8(welcome->brokerVersion);
     qCInfo(lcMonitorLink).noquote() << "monitoring" << peerText() << "- broker" << m_brokerVersion;
 
-    if (!writeFrame(MonitorFrame::Subscribe, nextMessageId(), NoFlags, {}, {},
-                    encodeMonitorSubscribe(m_settings.subscribe)))
+    // The link decodes publications and calls as records of their own (PROTOCOL §6.8); an older
+    // broker ignores the flag and sends publications as traffic to "topic:TOPIC".
+    MonitorSubscribe subscribe = m_settings.subscribe;
+    subscribe.wantBusRecords = true;
+    if (!writeFrame(MonitorFrame::Subscribe, nextMessageId(), NoFlags, {}, {}, encodeMonitorSubscribe(subscribe)))
         return;
     const quint64 before = generation();
     setState(State::Live);
@@ -394,6 +397,36 @@ void MonitorLink::handleMonitorFrame(const Frame &frame)
         else
             noteMalformed(frame);
         return;
+    case quint8(MonitorFrame::Publications):
+        if (auto v = decodeMonitorPublicationBatch(frame.payload))
+            Q_EMIT publicationBatch(*v);
+        else
+            noteMalformed(frame);
+        return;
+    case quint8(MonitorFrame::Calls):
+        if (auto v = decodeMonitorCallBatch(frame.payload))
+            Q_EMIT callBatch(*v);
+        else
+            noteMalformed(frame);
+        return;
+    case quint8(MonitorFrame::Topics):
+        if (auto v = decodeMonitorTopics(frame.payload))
+            Q_EMIT topicsReceived(*v);
+        else
+            noteMalformed(frame);
+        return;
+    case quint8(MonitorFrame::Subscriptions):
+        if (auto v = decodeMonitorSubscriptions(frame.payload))
+            Q_EMIT subscriptionsReceived(frame.messageId, *v);
+        else
+            noteMalformed(frame);
+        return;
+    case quint8(MonitorFrame::ServiceOutput):
+        if (auto v = decodeMonitorServiceOutput(frame.payload))
+            Q_EMIT serviceOutputReceived(frame.messageId, *v);
+        else
+            noteMalformed(frame);
+        return;
     default:
         qCDebug(lcMonitorLink) << "ignoring monitor frame type" << int(frame.type);
         return;
@@ -416,6 +449,26 @@ quint32 MonitorLink::sendControl(const MonitorControl &control)
         return 0;
     qCInfo(lcMonitorLink).noquote() << "asked the broker: control" << int(control.action) << "on"
                                     << QString::fromUtf8(control.target) << "(request" << id << ")";
+    return id;
+}
+
+quint32 MonitorLink::requestSubscriptions(quint64 sessionId)
+{
+    if (m_state != State::Live || !transport())
+        return 0;
+    const quint32 id = nextMessageId();
+    if (!writeFrame(MonitorFrame::Subscriptions, id, NoFlags, {}, {}, encodeMonitorSubscriptionsRequest({sessionId})))
+        return 0;
+    return id;
+}
+
+quint32 MonitorLink::requestServiceOutput(const MonitorServiceOutputRequest &request)
+{
+    if (m_state != State::Live || !transport() || request.service.isEmpty())
+        return 0;
+    const quint32 id = nextMessageId();
+    if (!writeFrame(MonitorFrame::ServiceOutputRequest, id, NoFlags, {}, {}, encodeMonitorServiceOutputRequest(request)))
+        return 0;
     return id;
 }
 

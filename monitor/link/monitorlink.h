@@ -119,6 +119,10 @@ public:
     quint32 stopService(const QString &serviceName);
     quint32 startService(const QString &serviceName);
     quint32 sendControl(const MonitorControl &control);
+    // Topics and calls (PROTOCOL §6.8), and a service's output (§6.5): requests answered by
+    // subscriptionsReceived() and serviceOutputReceived() with the returned id (0: not Live).
+    quint32 requestSubscriptions(quint64 sessionId);
+    quint32 requestServiceOutput(const MonitorServiceOutputRequest &request);
 
     // "AB:CD:..." upper-case hex, the form users compare with `openssl x509 -fingerprint -sha256`.
     static QString formatFingerprint(const QByteArray &sha256);
@@ -139,6 +143,12 @@ Q_SIGNALS:
     void trafficDropped(const Kennel::MonitorTrafficDropped &dropped);
     void totals(const Kennel::MonitorTotals &totals);
     void controlResult(quint32 requestId, const Kennel::MonitorControlResult &result);
+    // Publications and ended calls (asked for in the Subscribe), the topics' figures, and answers.
+    void publicationBatch(const QList<Kennel::MonitorPublicationRecord> &records);
+    void callBatch(const QList<Kennel::MonitorCallRecord> &records);
+    void topicsReceived(const Kennel::MonitorTopics &topics);
+    void subscriptionsReceived(quint32 requestId, const Kennel::MonitorSubscriptions &subscriptions);
+    void serviceOutputReceived(quint32 requestId, const Kennel::MonitorServiceOutput &output);
     // An Error frame from the broker, code and text as sent. Local failures (socket errors, TLS
     // refusals, protocol violations) are not signalled here: they end the connection, so they
     // arrive as stateChanged() with lastError() saying why.

@@ -42,6 +42,8 @@ MonitorFeed::MonitorFeed(MonitorLink *link, const Models &models, QObject *paren
     connect(link, &MonitorLink::watchdogEvent, this, &MonitorFeed::onWatchdogEvent);
     connect(link, &MonitorLink::trafficBatch, this, &MonitorFeed::onTrafficBatch);
     connect(link, &MonitorLink::trafficDropped, this, &MonitorFeed::onTrafficDropped);
+    connect(link, &MonitorLink::publicationBatch, this, &MonitorFeed::onBusBatch<MonitorPublicationRecord>);
+    connect(link, &MonitorLink::callBatch, this, &MonitorFeed::onBusBatch<MonitorCallRecord>);
     connect(link, &MonitorLink::totals, this, &MonitorFeed::onTotals);
     connect(link, &MonitorLink::controlResult, this, &MonitorFeed::onControlResult);
     connect(link, &MonitorLink::errorReceived, this, &MonitorFeed::onErrorReceived);
@@ -275,6 +277,20 @@ void MonitorFeed::onTrafficBatch(const QList<MonitorTrafficRecord> &records)
     m_traffic.reserve(m_traffic.size() + records.size());
     for (const MonitorTrafficRecord &r : records)
         m_traffic.append(TrafficModel::toEntry(r));
+    trimTrafficQueue();
+}
+
+template<typename Record>
+void MonitorFeed::onBusBatch(const QList<Record> &records)
+{
+    m_traffic.reserve(m_traffic.size() + records.size());
+    for (const Record &r : records)
+        m_traffic.append(TrafficModel::toEntry(r));
+    trimTrafficQueue();
+}
+
+void MonitorFeed::trimTrafficQueue()
+{
     // A GUI that cannot keep up (a modal dialog, a stopped debugger) must not grow the queue
     // without bound: anything beyond the ring's capacity would be overwritten on arrival anyway.
     if (m_models.traffic && m_traffic.size() > m_models.traffic->capacity()) {

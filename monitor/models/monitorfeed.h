@@ -82,6 +82,10 @@ private:
     void onServiceUpdated(const MonitorService &service);
     void onWatchdogEvent(const MonitorWatchdogEvent &event);
     void onTrafficBatch(const QList<MonitorTrafficRecord> &records);
+    // Publications and calls (PROTOCOL §6.8) join the traffic queue.
+    template<typename Record>
+    void onBusBatch(const QList<Record> &records);
+    void trimTrafficQueue();
     void onTrafficDropped(const MonitorTrafficDropped &dropped);
     void onTotals(const MonitorTotals &totals);
     void onControlResult(quint32 requestId, const MonitorControlResult &result);

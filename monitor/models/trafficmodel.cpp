@@ -89,7 +89,7 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
         case SizeColumn:
             return e.size;
         case StatusColumn:
-            return Format::deliveryStatus(e.status);
+            return e.kind == TrafficEntry::Message ? Format::deliveryStatus(e.status) : busStatus(e);
         case PreviewColumn:
             return Format::previewText(e.preview);
         }
@@ -123,7 +123,7 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
             return QVariant(Qt::AlignRight | Qt::AlignVCenter);
         return {};
     case Qt::ForegroundRole:
-        if (index.column() == StatusColumn && e.status != quint16(DeliveryStatus::Delivered))
+        if (index.column() == StatusColumn && isFailure(e))
             return QBrush(QColor(0xc0, 0x1c, 0x28));
         return {};
     default:
@@ -141,6 +141,70 @@ TrafficEntry TrafficModel::toEntry(const MonitorTrafficRecord &record)
     e.status = quint16(record.status);
     e.preview = record.preview;
     return e;
+}
+
+TrafficEntry TrafficModel::toEntry(const MonitorPublicationRecord &record)
+{
+    TrafficEntry e;
+    e.kind = TrafficEntry::Publication;
+    e.timeUs = record.timeUs;
+    e.source = record.publisher;
+    e.target = QByteArrayLiteral("topic:") + record.topic;
+    e.size = record.size;
+    e.status = record.notTaken ? quint16(DeliveryStatus::TargetQueueFull) : quint16(DeliveryStatus::Delivered);
+    e.preview = record.preview;
+    e.retain = record.retain;
+    e.reached = record.reached;
+    e.notTaken = record.notTaken;
+    return e;
+}
+
+TrafficEntry TrafficModel::toEntry(const MonitorCallRecord &record)
+{
+    TrafficEntry e;
+    e.kind = TrafficEntry::Call;
+    e.timeUs = record.timeUs;
+    e.source = record.caller;
+    e.target = QByteArrayLiteral("call:") + record.callee;
+    e.size = record.replySize;
+    e.outcome = quint16(record.outcome);
+    e.roundTripUs = record.roundTripUs;
+    e.status = record.outcome == CallOutcome::Replied || record.outcome == CallOutcome::ErrorReply
+        ? quint16(DeliveryStatus::Delivered) : quint16(DeliveryStatus::NoSuchClient);
+    return e;
+}
+
+QString TrafficModel::busStatus(const TrafficEntry &e)
+{
+    if (e.kind == TrafficEntry::Publication) {
+        QString text = e.reached == 0 && e.notTaken == 0 ? QStringLiteral("no subscriber")
+                                                         : QStringLiteral("%1 reached").arg(e.reached);
+        if (e.notTaken)
+            text += QStringLiteral(", %1 not taken").arg(e.notTaken);
+        if (e.retain)
+            text += QStringLiteral(", retained");
+        return text;
+    }
+    const char *name = callOutcomeName(CallOutcome(e.outcome));
+    const QString outcome = name ? QString::fromLatin1(name) : QStringLiteral("outcome %1").arg(e.outcome);
+    if (e.roundTripUs == 0)
+        return outcome;
+    const QString ms = QString::number(double(e.roundTripUs) / 1000.0, 'f', e.roundTripUs < 10000 ? 2 : 0);
+    const bool replied = e.outcome == quint16(CallOutcome::Replied) || e.outcome == quint16(CallOutcome::ErrorReply);
+    return replied ? QStringLiteral("%1 in %2 ms").arg(outcome, ms) : QStringLiteral("%1 after %2 ms").arg(outcome, ms);
+}
+
+bool TrafficModel::isFailure(const TrafficEntry &e)
+{
+    switch (e.kind) {
+    case TrafficEntry::Publication:
+        return e.notTaken > 0;
+    case TrafficEntry::Call:
+        return e.outcome != quint16(CallOutcome::Replied);
+    case TrafficEntry::Message:
+        break;
+    }
+    return e.status != quint16(DeliveryStatus::Delivered);
 }
 
 QByteArray TrafficModel::intern(const QByteArray &name)

@@ -29,6 +29,15 @@ struct TrafficEntry
     quint16 status = 0;    // DeliveryStatus
     bool marker = false;   // "records dropped" row, not a message
     QByteArray preview;
+    // Topics and calls (PROTOCOL §6.8): a publication (target "topic:TOPIC") or an ended call
+    // (target "call:NAME"), with what became of it; status is then unused.
+    enum Kind : quint8 { Message = 0, Publication = 1, Call = 2 };
+    Kind kind = Message;
+    bool retain = false;
+    quint16 outcome = 0;     // a call's CallOutcome
+    quint32 reached = 0;     // a publication's subscribers that took it
+    quint32 notTaken = 0;    // ... and those that could not
+    quint32 roundTripUs = 0; // a call's
 };
 
 class TrafficModel : public QAbstractTableModel
@@ -71,6 +80,12 @@ public:
     quint64 droppedByBroker() const { return m_droppedByBroker; }
 
     static TrafficEntry toEntry(const MonitorTrafficRecord &record);
+    static TrafficEntry toEntry(const MonitorPublicationRecord &record);
+    static TrafficEntry toEntry(const MonitorCallRecord &record);
+    // The Status column of a publication or call: "3 reached", "1 reached, 2 not taken, retained",
+    // "replied in 1.24 ms", "timeout after 200 ms".
+    static QString busStatus(const TrafficEntry &entry);
+    static bool isFailure(const TrafficEntry &entry);
 
 Q_SIGNALS:
     void pausedChanged(bool paused);

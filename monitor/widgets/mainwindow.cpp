@@ -13,8 +13,11 @@
 #include "ratechart.h"
 #include "rateseries.h"
 #include "servicesmodel.h"
+#include "serviceoutputpanel.h"
 #include "servicespanel.h"
 #include "summarylabel.h"
+#include "topicsmodel.h"
+#include "topicspanel.h"
 #include "trafficdetailview.h"
 #include "trafficfilterproxy.h"
 #include "trafficmodel.h"
@@ -78,6 +81,15 @@ MainWindow::MainWindow(MonitorLink *link, QSettings *settings, QWidget *parent)
     m_tabs->setObjectName(QStringLiteral("tabs"));
     m_tabs->addTab(m_trafficPanel, QStringLiteral("&Traffic"));
     m_tabs->addTab(m_eventsPanel, QStringLiteral("&Events"));
+    // Topics and a service's output (PROTOCOL §6.8, §6.5): fed by the link directly, a record a
+    // second at most, so they need no batching in the feed.
+    m_topicsModel = new TopicsModel(this);
+    connect(link, &MonitorLink::topicsReceived, m_topicsModel, &TopicsModel::apply);
+    connect(link, &MonitorLink::snapshotBegan, m_topicsModel, &TopicsModel::clear);
+    m_topicsPanel = new TopicsPanel(m_topicsModel, m_clients, link, this);
+    m_tabs->addTab(m_topicsPanel, QStringLiteral("To&pics"));
+    m_outputPanel = new ServiceOutputPanel(m_services, link, this);
+    m_tabs->addTab(m_outputPanel, QStringLiteral("O&utput"));
 
     // The broker's totals sit beside the clients' count, not in the status bar: at 1024 px the
     // two did not fit on one line beside the link's state, and the state is what must never be cut.

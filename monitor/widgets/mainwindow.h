@@ -43,6 +43,10 @@ class TrafficDetailView;
 class TrafficFilterProxy;
 class TrafficModel;
 class TrafficPanel;
+// Topics and service output (busview).
+class TopicsModel;
+class TopicsPanel;
+class ServiceOutputPanel;
 
 class MainWindow : public QMainWindow
 {
@@ -68,6 +72,11 @@ public:
     QTableView *eventsView() const;
     TrafficDetailView *trafficDetail() const;
     QLineEdit *clientFilterEdit() const;
+    // Topics and service output (busview).
+    TopicsModel *topicsModel() const { return m_topicsModel; }
+    TopicsPanel *topicsPanel() const { return m_topicsPanel; }
+    ServiceOutputPanel *outputPanel() const { return m_outputPanel; }
+    QTabWidget *tabs() const { return m_tabs; }
     QLineEdit *trafficSourceEdit() const;
     QLineEdit *trafficTargetEdit() const;
     QLineEdit *trafficTextEdit() const;
@@ -135,6 +144,10 @@ private:
     ConnectionMenu *m_connectionMenu = nullptr;
     LinkStatus *m_linkStatus = nullptr;
     QTimer m_statusTimer; // the reconnect countdown moves even when nothing else does
+    // Topics and service output (busview).
+    TopicsModel *m_topicsModel = nullptr;
+    TopicsPanel *m_topicsPanel = nullptr;
+    ServiceOutputPanel *m_outputPanel = nullptr;
 };
 
 } // namespace Kennel

@@ -160,6 +160,26 @@ void decodePayload(FrameType type, QByteArrayView p)
     case quint8(MonitorFrame::ServiceOutput):
         roundTrip(p, decodeMonitorServiceOutput, encodeMonitorServiceOutput);
         break;
+    // Topics and calls (PROTOCOL §6.8); 0x4D is the request one way and the answer the other.
+    case quint8(MonitorFrame::Topics):
+        roundTrip(p, decodeMonitorTopics, encodeMonitorTopics);
+        break;
+    case quint8(MonitorFrame::Subscriptions):
+        roundTrip(p, decodeMonitorSubscriptionsRequest, encodeMonitorSubscriptionsRequest);
+        roundTrip(p, decodeMonitorSubscriptions, encodeMonitorSubscriptions);
+        break;
+    case quint8(MonitorFrame::Publications):
+        roundTrip(p, decodeMonitorPublicationBatch, encodeMonitorPublicationBatch);
+        if (const auto records = decodeMonitorPublicationBatch(p); records && !records->isEmpty()) {
+            QByteArray inPlace(2, '\0'); // the broker's way: the count in front, bumped per record
+            for (const MonitorPublicationRecord &r : *records)
+                appendMonitorPublicationRecord(inPlace, r);
+            KENNEL_FUZZ_CHECK(inPlace == encodeMonitorPublicationBatch(*records));
+        }
+        break;
+    case quint8(MonitorFrame::Calls):
+        roundTrip(p, decodeMonitorCallBatch, encodeMonitorCallBatch);
+        break;
     default:
         break;
     }

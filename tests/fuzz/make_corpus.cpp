@@ -113,6 +113,25 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
     MonitorTotals totals;
     totals.messagesRouted = 100;
     totals.clients = 3;
+    MonitorTopics topics;
+    topics.timeMs = 1700000000000;
+    topics.intervalMs = 1000;
+    topics.trackedTopics = 1;
+    topics.entries = {MonitorTopicEntry{"sensors/boiler/temp", 12, 2500, 3, 4, true, 1700000000000}};
+    MonitorPublicationRecord publication;
+    publication.timeUs = 1700000000000123;
+    publication.publisher = "sensor";
+    publication.topic = "sensors/boiler/temp";
+    publication.size = 4;
+    publication.reached = 3;
+    publication.retain = true;
+    publication.preview = "21.5";
+    MonitorCallRecord call;
+    call.timeUs = 1700000000000456;
+    call.caller = "ui";
+    call.callee = "db";
+    call.outcome = CallOutcome::Timeout;
+    call.roundTripUs = 200000;
     MonitorControl control{MonitorControlAction::SendTestMessage, "alpha", "ping"};
     MonitorControlResult result{ErrorCode::NotPermitted, QStringLiteral("no such client")};
     return {
@@ -128,6 +147,11 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
         {MonitorFrame::Totals, encodeMonitorTotals(totals)},
         {MonitorFrame::Control, encodeMonitorControl(control)},
         {MonitorFrame::ControlResult, encodeMonitorControlResult(result)},
+        // Topics and calls (PROTOCOL §6.8)
+        {MonitorFrame::Topics, encodeMonitorTopics(topics)},
+        {MonitorFrame::Subscriptions, encodeMonitorSubscriptions({7, ErrorCode::None, 2, {"sensors/#", "alarms/+"}})},
+        {MonitorFrame::Publications, encodeMonitorPublicationBatch({publication, publication})},
+        {MonitorFrame::Calls, encodeMonitorCallBatch({call, call})},
     };
 }
 

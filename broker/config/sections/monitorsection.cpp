@@ -70,6 +70,10 @@ const NumericKey monitorTable[] = {
     {"monitor", "totals_interval_ms", nullptr, nullptr, nullptr, ValueKind::Millis, 100, 3600000,
      [](const BrokerConfig &c) -> qint64 { return c.monitor.totalsInterval.count(); },
      [](BrokerConfig &c, qint64 v) { c.monitor.totalsInterval = std::chrono::milliseconds(v); }},
+    // Topics (PROTOCOL §6.8).
+    {"monitor", "topics_per_record", nullptr, nullptr, nullptr, ValueKind::Count, 0, 10000,
+     [](const BrokerConfig &c) -> qint64 { return c.monitor.topicsPerRecord; },
+     [](BrokerConfig &c, qint64 v) { c.monitor.topicsPerRecord = int(v); }},
 };
 
 QString monitorKey(const QString &name)

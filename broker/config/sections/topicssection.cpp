@@ -31,6 +31,10 @@ const NumericKey topicsTable[] = {
     {"topics", "retained_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 0, 4 * GiB,
      [](const BrokerConfig &c) -> qint64 { return c.topics.retainedBytes; },
      [](BrokerConfig &c, qint64 v) { c.topics.retainedBytes = v; }},
+    // Monitors' per-topic figures (PROTOCOL §6.8).
+    {"topics", "max_tracked_topics", nullptr, nullptr, nullptr, ValueKind::Count, 0, 1000000,
+     [](const BrokerConfig &c) -> qint64 { return c.topics.maxTrackedTopics; },
+     [](BrokerConfig &c, qint64 v) { c.topics.maxTrackedTopics = int(v); }},
 };
 
 // "NAME SECOND" items of a list key: a client name, blanks, then a topic or filter without blanks

@@ -19,9 +19,14 @@
 #include "trafficdetailview.h"
 #include "trafficfilterproxy.h"
 #include "trafficmodel.h"
+#include "serviceoutputpanel.h"
+#include "topicsmodel.h"
+#include "topicspanel.h"
 
 #include <QAction>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QListWidget>
 #include <QDialogButtonBox>
 #include <QGroupBox>
 #include <QRadioButton>
@@ -115,6 +120,7 @@ private slots:
     void connectDialogHostLabelHasMnemonic();
     void recentBrokersOnlyThoseThatWentLive();
     void layoutFitsAt1024x768();
+    void topicsAndOutputTabsFitAt1024x768();
     void rateChartAxes();
     void trafficDetailShowsHexAndAscii();
 
@@ -704,6 +710,77 @@ void tst_MonitorApp::layoutFitsAt1024x768()
         QVERIFY2(label->width() >= label->fontMetrics().horizontalAdvance(label->text()),
                  qPrintable(QStringLiteral("'%1' cut to %2 px").arg(label->text()).arg(label->width())));
     }
+}
+
+// The Topics and Output tabs at 1024×768, fed: the topics table's headers are whole and inside the
+// table, the summary line above it is not cut, and the Output tab's controls are in the window.
+void tst_MonitorApp::topicsAndOutputTabsFitAt1024x768()
+{
+    std::unique_ptr<Fixture> f = liveWindow();
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    w.resize(1024, 768);
+    MonitorTopics topics;
+    topics.timeMs = 1700000000000;
+    topics.intervalMs = 1000;
+    topics.trackedTopics = 4096;
+    topics.untrackedPublications = 12345;
+    topics.retainedTopics = 1000;
+    topics.retainedBytes = 3 * 1024 * 1024;
+    topics.subscriptions = 2500;
+    topics.copiesNotTaken = 77;
+    for (int i = 0; i < 30; ++i) {
+        MonitorTopicEntry e;
+        e.topic = "plant/line-" + QByteArray::number(i) + "/boiler/temperature";
+        e.publications = 12345678 + quint64(i);
+        e.rateMilli = 123456;
+        e.subscribers = 16;
+        e.retained = i % 2 == 0;
+        e.retainedBytes = 500;
+        e.lastPublishedMs = 1700000000000;
+        topics.entries.append(e);
+    }
+    f->device.push(frame(MonitorFrame::Topics, encodeMonitorTopics(topics)));
+    QTRY_COMPARE(w.topicsModel()->rowCount(), 30);
+    w.tabs()->setCurrentWidget(w.topicsPanel());
+    QTRY_COMPARE(w.size(), QSize(1024, 768));
+    QCoreApplication::processEvents();
+    (void)w.grab(); // lays everything out as it is painted
+
+    QTableView *view = w.topicsPanel()->view();
+    QVERIFY(view->isVisible());
+    QHeaderView *header = view->horizontalHeader();
+    for (int c = 0; c < header->count(); ++c) {
+        const QString title = view->model()->headerData(c, Qt::Horizontal).toString();
+        const int left = header->sectionViewportPosition(c);
+        const int width = header->sectionSize(c);
+        QVERIFY2(left >= 0 && left + width <= header->viewport()->width(),
+                 qPrintable(QStringLiteral("'%1' at %2+%3, table %4 wide").arg(title).arg(left).arg(width).arg(header->viewport()->width())));
+        QVERIFY2(width >= header->fontMetrics().horizontalAdvance(title),
+                 qPrintable(QStringLiteral("'%1' cut to %2 px").arg(title).arg(width)));
+    }
+    // The rate and the retained size are not cut either.
+    for (int c : {TopicsModel::RateColumn, TopicsModel::RetainedColumn, TopicsModel::PublicationsColumn}) {
+        const QString cell = view->model()->index(0, c).data().toString();
+        QVERIFY2(view->columnWidth(c) >= view->fontMetrics().horizontalAdvance(cell) + 6,
+                 qPrintable(QStringLiteral("'%1' cut to %2 px").arg(cell).arg(view->columnWidth(c))));
+    }
+    QLabel *summary = w.topicsPanel()->summaryLabel();
+    QVERIFY2(summary->text().contains(QStringLiteral("4096 topics (the 30 busiest shown)")), qPrintable(summary->text()));
+    QVERIFY(w.rect().contains(QRect(summary->mapTo(&w, QPoint(0, 0)), summary->size())));
+    QVERIFY(summary->height() >= summary->heightForWidth(summary->width()));
+    QWidget *filters = w.topicsPanel()->filterList();
+    QVERIFY(filters->isVisible());
+    QVERIFY(w.rect().contains(QRect(filters->mapTo(&w, QPoint(0, 0)), filters->size())));
+
+    w.tabs()->setCurrentWidget(w.outputPanel());
+    QCoreApplication::processEvents();
+    (void)w.grab();
+    for (QWidget *widget : std::initializer_list<QWidget *>{w.outputPanel()->serviceCombo(), w.outputPanel()->text()}) {
+        QVERIFY(widget->isVisible());
+        QVERIFY(w.rect().contains(QRect(widget->mapTo(&w, QPoint(0, 0)), widget->size())));
+    }
+    QVERIFY(w.statusBar()->isVisible());
 }
 
 void tst_MonitorApp::trafficDetailShowsHexAndAscii()

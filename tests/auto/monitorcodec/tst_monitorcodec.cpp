@@ -31,6 +31,13 @@ private slots:
     void serviceOutput();
     void enumsOutOfRange();
     void frameNames();
+    // Topics and calls (PROTOCOL §6.8).
+    void subscribeBusRecordsPrefix();
+    void publicationBatch();
+    void callBatch();
+    void callOutcomeOutOfRange();
+    void topics();
+    void subscriptions();
 };
 
 namespace {
@@ -56,7 +63,12 @@ void tst_MonitorCodec::subscribe()
     QCOMPARE(d->wantTraffic, false);
     QCOMPARE(d->previewBytes, quint16(300));
     QCOMPARE(d->maxTrafficPerSecond, 123456u);
-    checkTruncationAndExtension<MonitorSubscribe>(e, decodeMonitorSubscribe);
+    QCOMPARE(d->wantBusRecords, false);
+    // The full layout decodes, with trailing bytes too; prefixes shorter than the oldest layout do
+    // not (the older prefix is subscribeBusRecordsPrefix()'s).
+    for (qsizetype n = 0; n < 7; ++n)
+        QVERIFY2(!decodeMonitorSubscribe(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
+    QVERIFY(decodeMonitorSubscribe(QByteArray(e + QByteArray("\x01\x02\x03", 3))));
 }
 
 void tst_MonitorCodec::snapshotBegin()
@@ -526,6 +538,177 @@ void tst_MonitorCodec::frameNames()
     QCOMPARE(monitorFrameName(MonitorFrame::Info), "monitor_info");
     QCOMPARE(monitorFrameName(FrameType::Send), nullptr);
     QCOMPARE(monitorFrameName(FrameType(0x7F)), nullptr);
+}
+
+// An older monitor's Subscribe (7 bytes) still decodes, asking for no bus records; a newer one's
+// flag survives the round trip.
+void tst_MonitorCodec::subscribeBusRecordsPrefix()
+{
+    MonitorSubscribe v;
+    v.wantBusRecords = true;
+    v.previewBytes = 16;
+    const QByteArray e = encodeMonitorSubscribe(v);
+    QCOMPARE(e.size(), 8);
+    const auto d = decodeMonitorSubscribe(e);
+    QVERIFY(d);
+    QCOMPARE(d->wantBusRecords, true);
+    const auto old = decodeMonitorSubscribe(QByteArrayView(e).first(7));
+    QVERIFY(old);
+    QCOMPARE(old->wantBusRecords, false);
+    QCOMPARE(old->previewBytes, quint16(16));
+}
+
+void tst_MonitorCodec::publicationBatch()
+{
+    MonitorPublicationRecord a;
+    a.timeUs = 1700000000123456;
+    a.publisher = "sensor";
+    a.topic = "sensors/boiler/temp";
+    a.size = 500;
+    a.reached = 3;
+    a.notTaken = 1;
+    a.retain = true;
+    a.result = ErrorCode::RetainedStoreFull;
+    a.preview = QByteArray("21.5\0x", 6);
+    MonitorPublicationRecord b;
+    b.publisher = "ui";
+    b.topic = "t";
+    const QByteArray e = encodeMonitorPublicationBatch({a, b});
+    const auto d = decodeMonitorPublicationBatch(e);
+    QVERIFY(d);
+    QCOMPARE(d->size(), 2);
+    const MonitorPublicationRecord &r = d->first();
+    QCOMPARE(r.timeUs, a.timeUs);
+    QCOMPARE(r.publisher, a.publisher);
+    QCOMPARE(r.topic, a.topic);
+    QCOMPARE(r.size, 500u);
+    QCOMPARE(r.reached, 3u);
+    QCOMPARE(r.notTaken, 1u);
+    QCOMPARE(r.retain, true);
+    QCOMPARE(r.result, ErrorCode::RetainedStoreFull);
+    QCOMPARE(r.preview, a.preview);
+    QCOMPARE(d->at(1).retain, false);
+    QCOMPARE(d->at(1).topic, QByteArray("t"));
+    // Built in place (as the broker does) it is the same bytes.
+    QByteArray inPlace(2, '\0');
+    appendMonitorPublicationRecord(inPlace, a);
+    appendMonitorPublicationRecord(inPlace, b);
+    QCOMPARE(inPlace, e);
+    checkTruncationAndExtension<QList<MonitorPublicationRecord>>(e, decodeMonitorPublicationBatch);
+}
+
+void tst_MonitorCodec::callBatch()
+{
+    MonitorCallRecord a;
+    a.timeUs = 42;
+    a.caller = "ui";
+    a.callee = "db";
+    a.outcome = CallOutcome::ErrorReply;
+    a.code = 7;
+    a.roundTripUs = 1234;
+    a.replySize = 99;
+    MonitorCallRecord b;
+    b.caller = "ui";
+    b.callee = "gone";
+    b.outcome = CallOutcome::CalleeGone;
+    const QByteArray e = encodeMonitorCallBatch({a, b});
+    const auto d = decodeMonitorCallBatch(e);
+    QVERIFY(d);
+    QCOMPARE(d->size(), 2);
+    QCOMPARE(d->first().caller, QByteArray("ui"));
+    QCOMPARE(d->first().callee, QByteArray("db"));
+    QCOMPARE(d->first().outcome, CallOutcome::ErrorReply);
+    QCOMPARE(d->first().code, quint16(7));
+    QCOMPARE(d->first().roundTripUs, 1234u);
+    QCOMPARE(d->first().replySize, 99u);
+    QCOMPARE(d->at(1).outcome, CallOutcome::CalleeGone);
+    checkTruncationAndExtension<QList<MonitorCallRecord>>(e, decodeMonitorCallBatch);
+}
+
+void tst_MonitorCodec::callOutcomeOutOfRange()
+{
+    MonitorCallRecord a;
+    a.caller = "c";
+    a.callee = "d";
+    a.outcome = CallOutcome::StartFailed;
+    QByteArray e = encodeMonitorCallBatch({a});
+    QVERIFY(decodeMonitorCallBatch(e));
+    e[2 + 8 + 3 + 3 + 1] = char(quint8(CallOutcome::StartFailed) + 1); // the outcome's low byte
+    QVERIFY(!decodeMonitorCallBatch(e));
+}
+
+void tst_MonitorCodec::topics()
+{
+    MonitorTopics v;
+    v.timeMs = 1700000000000;
+    v.intervalMs = 1000;
+    v.trackedTopics = 5000;
+    v.untrackedPublications = 17;
+    v.retainedTopics = 2;
+    v.retainedBytes = 300;
+    v.subscriptions = 9;
+    v.publications = 100;
+    v.copiesDelivered = 250;
+    v.copiesNotTaken = 3;
+    MonitorTopicEntry t;
+    t.topic = "a/b";
+    t.publications = 100;
+    t.rateMilli = 2500;
+    t.subscribers = 3;
+    t.retainedBytes = 12;
+    t.retained = true;
+    t.lastPublishedMs = 1699999999999;
+    v.entries = {t, MonitorTopicEntry{}};
+    const QByteArray e = encodeMonitorTopics(v);
+    const auto d = decodeMonitorTopics(e);
+    QVERIFY(d);
+    QCOMPARE(d->intervalMs, 1000u);
+    QCOMPARE(d->trackedTopics, 5000u);
+    QCOMPARE(d->untrackedPublications, 17u);
+    QCOMPARE(d->retainedTopics, 2u);
+    QCOMPARE(d->retainedBytes, 300u);
+    QCOMPARE(d->subscriptions, 9u);
+    QCOMPARE(d->publications, 100u);
+    QCOMPARE(d->copiesDelivered, 250u);
+    QCOMPARE(d->copiesNotTaken, 3u);
+    QCOMPARE(d->entries.size(), 2);
+    QCOMPARE(d->entries.first().topic, QByteArray("a/b"));
+    QCOMPARE(d->entries.first().rateMilli, 2500u);
+    QCOMPARE(d->entries.first().subscribers, 3u);
+    QCOMPARE(d->entries.first().retainedBytes, 12u);
+    QCOMPARE(d->entries.first().retained, true);
+    QCOMPARE(d->entries.first().lastPublishedMs, t.lastPublishedMs);
+    QCOMPARE(d->entries.at(1).retained, false);
+    checkTruncationAndExtension<MonitorTopics>(e, decodeMonitorTopics);
+}
+
+void tst_MonitorCodec::subscriptions()
+{
+    const QByteArray request = encodeMonitorSubscriptionsRequest({77});
+    QCOMPARE(decodeMonitorSubscriptionsRequest(request)->sessionId, 77u);
+    checkTruncationAndExtension<MonitorSubscriptionsRequest>(request, decodeMonitorSubscriptionsRequest);
+
+    MonitorSubscriptions v;
+    v.sessionId = 77;
+    v.total = 3;
+    v.filters = {"sensors/+/temp", "alarms/#"};
+    const QByteArray e = encodeMonitorSubscriptions(v);
+    const auto d = decodeMonitorSubscriptions(e);
+    QVERIFY(d);
+    QCOMPARE(d->sessionId, 77u);
+    QCOMPARE(d->code, ErrorCode::None);
+    QCOMPARE(d->total, 3u);
+    QCOMPARE(d->filters, v.filters);
+    checkTruncationAndExtension<MonitorSubscriptions>(e, decodeMonitorSubscriptions);
+
+    MonitorSubscriptions none;
+    none.sessionId = 5;
+    none.code = ErrorCode::NotRegistered;
+    QCOMPARE(decodeMonitorSubscriptions(encodeMonitorSubscriptions(none))->code, ErrorCode::NotRegistered);
+    QCOMPARE(monitorFrameName(MonitorFrame::Topics), "monitor_topics");
+    QCOMPARE(monitorFrameName(MonitorFrame::Subscriptions), "monitor_subscriptions");
+    QCOMPARE(monitorFrameName(MonitorFrame::Publications), "monitor_publications");
+    QCOMPARE(monitorFrameName(MonitorFrame::Calls), "monitor_calls");
 }
 
 QTEST_APPLESS_MAIN(tst_MonitorCodec)
