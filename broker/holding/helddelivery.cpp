@@ -356,16 +356,68 @@ void HeldDelivery::connectionClosed(Session &session)
     }
     if (session.unacked && session.unacked->count() > 0)
         reholdUnacknowledged(session);
+    if (session.kind() == Session::Kind::LegacyReceiver)
+        reholdLegacyUnsent(session);
+}
+
+bool HeldDelivery::heldAgainAfter(const Session &session, Clock::time_point now) const
+{
+    // Taken over: the name's new holder is registering right now and is flushed what is held.
+    const Session::CloseReason reason = session.closeReason();
+    return m_config.hold.enabled && reason != Session::CloseReason::Shutdown
+           && (reason == Session::CloseReason::TakenOver || m_expected.isExpected(session.name(), now));
+}
+
+void HeldDelivery::reholdLegacyUnsent(Session &session)
+{
+    bool partial = false;
+    const QByteArray frames = session.takeUnsentLegacyFrames(&partial);
+    if (partial) {
+        ++m_counters.legacyUnsentLost;
+        qCWarning(lcHold).noquote() << session.describe()
+                                    << "ended in the middle of writing a message to it: that one is lost (its sender was told delivered)";
+    }
+    if (frames.isEmpty())
+        return;
+    const Clock::time_point now = Clock::now();
+    std::vector<HoldTable::Message> messages;
+    for (qsizetype at = 0; at + Legacy::FrameSize <= frames.size(); at += Legacy::FrameSize) {
+        const Legacy::DecodeResult decoded = Legacy::decode(QByteArrayView(frames.constData() + at, Legacy::FrameSize));
+        if (decoded.error != Legacy::DecodeError::None)
+            continue; // never: the broker encoded them
+        HoldTable::Message message;
+        message.target = session.name();
+        message.source = decoded.frame.source.toByteArray();
+        message.payload = decoded.frame.msgField.toByteArray();
+        message.legacyField = true;
+        messages.push_back(std::move(message));
+    }
+    if (!heldAgainAfter(session, now)) {
+        m_counters.legacyUnsentLost += messages.size();
+        qCWarning(lcHold).noquote() << session.describe() << "ended with" << messages.size()
+                                    << "message(s) queued to it and not written; its name is not expected back: they are lost (their senders were told delivered)";
+        return;
+    }
+    const std::vector<HoldTable::Verdict> verdicts = m_table.holdFront(std::move(messages), m_config.hold.limitsFor(session.name()), now);
+    size_t held = 0;
+    for (HoldTable::Verdict verdict : verdicts)
+        held += verdict == HoldTable::Verdict::Held;
+    m_counters.legacyUnsentReheld += held;
+    m_counters.legacyUnsentLost += verdicts.size() - held;
+    qCInfo(lcHold).noquote() << session.describe() << "ended with" << verdicts.size()
+                             << "message(s) queued to it and not written:" << held << "held again for its name"
+                             << (held < verdicts.size() ? "(the rest over the hold's bounds, lost)" : "");
+    scheduleExpiry();
+    const QByteArray name = session.name();
+    if (held && m_onDemand.contains(name) && !m_starting.contains(name))
+        QMetaObject::invokeMethod(this, [this, name] { maybeStartOnDemand(name); }, Qt::QueuedConnection);
 }
 
 void HeldDelivery::reholdUnacknowledged(Session &session)
 {
     std::vector<DeliveryLedger::Entry> entries = session.unacked->takeAll();
     const Clock::time_point now = Clock::now();
-    const Session::CloseReason reason = session.closeReason();
-    // Taken over: the name's new holder is registering right now and is flushed what is held.
-    const bool expected = m_config.hold.enabled && reason != Session::CloseReason::Shutdown
-                          && (reason == Session::CloseReason::TakenOver || m_expected.isExpected(session.name(), now));
+    const bool expected = heldAgainAfter(session, now);
     std::vector<HoldTable::Message> messages;
     messages.reserve(entries.size());
     for (const DeliveryLedger::Entry &entry : entries) {

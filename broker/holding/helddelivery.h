@@ -51,6 +51,11 @@ public:
         quint64 startFailures = 0;  // of which did not register (exit, start limit, start_timeout_ms)
         quint64 reheld = 0;         // unacknowledged by a receiver whose connection ended, held again for its name
         quint64 unacknowledged = 0; // unacknowledged, and not held again (not expected back, or a hold bound)
+        // An old-protocol receiver's output queue when its connection ended (it cannot acknowledge):
+        // whole frames held again for its name, and those lost (not expected back, a hold bound,
+        // or the frame cut mid-way by the close). Their senders were told `delivered` at queueing.
+        quint64 legacyUnsentReheld = 0;
+        quint64 legacyUnsentLost = 0;
     };
 
     HeldDelivery(const BrokerConfig &config, const NameRegistry &registry, MemoryBudget &budget, QObject *parent = nullptr);
@@ -90,6 +95,10 @@ private:
     DeliveryStatus deliverTo(Session &receiver, const HoldTable::Message &message);
     // What an acknowledging receiver left unacknowledged when its connection ended (PROTOCOL ).
     void reholdUnacknowledged(Session &session);
+    // What an old-protocol receiver's connection had queued and not written when it ended.
+    void reholdLegacyUnsent(Session &session);
+    // The name's messages are held again after its connection ended this way.
+    bool heldAgainAfter(const Session &session, Clock::time_point now) const;
     void tell(const HoldTable::Message &message, DeliveryStatus status);
     void expireDue();
     void scheduleExpiry();

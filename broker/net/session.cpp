@@ -301,12 +301,30 @@ int Session::leave(CloseReason reason)
     m_ctx.budgets.incompleteFrames.subtract(qint64(m_parkedAccounted));
     m_parkedAccounted = 0;
     m_ctx.budgets.clientQueues.subtract(qint64(m_out.size()));
+    if (m_kind == Kind::LegacyReceiver && !m_out.isEmpty()) {
+        // Only whole 552-byte frames are ever queued to an old receiver, so what was written
+        // tells where the first whole one starts.
+        const size_t into = size_t(m_bytesSent % Legacy::FrameSize);
+        const size_t skip = into ? Legacy::FrameSize - into : 0;
+        m_unsentPartial = into != 0;
+        if (m_out.size() > skip) {
+            const size_t whole = (m_out.size() - skip) / Legacy::FrameSize * Legacy::FrameSize;
+            m_unsentLegacy = QByteArray(m_out.data() + skip, qsizetype(whole));
+        }
+    }
     m_in.clear();
     m_in.shrinkIfEmpty();
     m_out.clear();
     m_out.shrinkIfEmpty();
     m_ctx.owner->sessionClosed(this);
     return fd;
+}
+
+QByteArray Session::takeUnsentLegacyFrames(bool *partial)
+{
+    if (partial)
+        *partial = std::exchange(m_unsentPartial, false);
+    return std::exchange(m_unsentLegacy, QByteArray());
 }
 
 int Session::detachForHandover(QByteArray *unread, QByteArray *unsent)
@@ -599,6 +617,7 @@ void Session::flushOutput()
         const ssize_t n = ::send(m_fd, m_out.data(), m_out.size(), MSG_NOSIGNAL);
         if (n > 0) {
             m_out.consume(size_t(n));
+            m_bytesSent += quint64(n);
             m_ctx.budgets.clientQueues.subtract(qint64(n));
             continue;
         }

@@ -134,6 +134,11 @@ public:
     void shedOverBudget(const QString &text) override { expire(CloseReason::OverBudget, ErrorCode::OverBudget, text); }
     // Why close() ran (valid once the session is closed).
     CloseReason closeReason() const { return m_closeReason; }
+    // An old-protocol receiver's output that was never written when its connection ended: the
+    // whole 552-byte frames only (the one cut mid-way, if any, is counted in `partial`, since its
+    // head is gone). Kept from the close until taken, so that held delivery can hold them again
+    // for the name; empty for any other connection.
+    QByteArray takeUnsentLegacyFrames(bool *partial);
 
     // A monitor said Hello on a client listener: the connection leaves epoll and every table as
     // in close() (owner notified with CloseReason::HandedOver) but the descriptor stays open and
@@ -217,6 +222,9 @@ private:
     pid_t m_connectingPid = 0;
     ByteQueue m_in;
     ByteQueue m_out;
+    quint64 m_bytesSent = 0;       // written to the socket, for the frame boundary in m_out
+    QByteArray m_unsentLegacy;     // takeUnsentLegacyFrames()
+    bool m_unsentPartial = false;
     std::unique_ptr<DeliveryLedger> m_ledger;
 };
 

@@ -57,6 +57,7 @@ private slots:
 
     void nativeTargetAcrossWatchdogKillAndRestart();
     void legacyTargetAcrossWatchdogKillAndRestart();
+    void legacyReceiversUnsentQueueHeldAgain();
     void ttlExpiryStatus();
     void boundsAtTheirEdges();
     void unexpectedNameRefusedAtOnce();
@@ -243,6 +244,60 @@ void tst_HeldDelivery::legacyTargetAcrossWatchdogKillAndRestart()
     QCOMPARE(serviceLines(QStringLiteral("legsvc: received from ")).mid(0, 4),
              (QStringList{QStringLiteral("snd: n1"), QStringLiteral("snd: n2"), QStringLiteral("snd: n3"), QStringLiteral("lsnd: l1")}));
     QCOMPARE(broker.broker().held().counters().delivered, quint64(4));
+}
+
+// An old program cannot acknowledge, so its sender hears `delivered` when a message is queued to
+// it. If it stops reading and then dies, what the broker still had queued (beyond the kernel's
+// socket buffers) is held again for its name, in order, and reaches the next holder; the frame cut
+// mid-way by the death, and what sat in the kernel's buffers, are lost with the process. Without
+// the re-hold the next holder would get nothing.
+void tst_HeldDelivery::legacyReceiversUnsentQueueHeldAgain()
+{
+    BrokerConfig config = baseConfig();
+    config.hold.names = {QByteArrayLiteral("legrcv")};
+    config.hold.limits.maxCount = 20000;
+    config.hold.limits.maxBytes = 16 << 20;
+    config.maxOutputQueueBytes = 16 << 20;
+    TestBroker broker(config);
+    QVERIFY(broker.start());
+    LegacyPeer stuck;
+    stuck.socket().setReadBufferSize(Legacy::FrameSize); // Qt stops reading: the kernel's buffers fill
+    QVERIFY(stuck.connectTcp(broker.tcpPort()));
+    stuck.socket().setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4096); // and so does the kernel's
+    stuck.registerReceiver("legrcv");
+    QTRY_VERIFY_WITH_TIMEOUT(broker.broker().registry().find("legrcv") && broker.broker().registry().find("legrcv")->receiver, 5000);
+
+    RawPeer sender;
+    QVERIFY(connectAs(broker, sender, "snd", false));
+    // 6.6 MB of 552-byte frames: past the kernel's socket buffers (the broker's side may grow to
+    // net.ipv4.tcp_wmem's 4 MiB), so the broker's own queue holds the rest.
+    constexpr int Total = 12000;
+    for (int i = 0; i < Total; ++i)
+        sender.sendTo("legrcv", "u" + QByteArray::number(i), quint32(i + 1), false);
+    const Endpoint *receiver = broker.broker().registry().find("legrcv")->receiver;
+    QTRY_VERIFY2_WITH_TIMEOUT(receiver->pendingOutput() > 100 * size_t(Legacy::FrameSize)
+                                  && broker.broker().totals().messagesIn >= quint64(Total),
+                              qPrintable(QStringLiteral("%1 bytes queued to it, %2 messages in")
+                                             .arg(receiver->pendingOutput())
+                                             .arg(broker.broker().totals().messagesIn)),
+                              10000);
+    stuck.socket().abort(); // the process dies: RST, its socket buffers gone with it
+    QTRY_VERIFY_WITH_TIMEOUT(broker.broker().held().counters().legacyUnsentReheld > 0, 5000);
+    const int reheld = int(broker.broker().held().counters().legacyUnsentReheld);
+    QCOMPARE(broker.broker().held().table().count(), reheld);
+
+    LegacyPeer next;
+    QVERIFY(next.connectTcp(broker.tcpPort()));
+    next.registerReceiver("legrcv");
+    // The tail of what was sent, whole and in order: the oldest first.
+    for (int k = Total - reheld; k < Total; ++k) {
+        const std::optional<LegacyPeer::Received> r = next.take(5000);
+        QVERIFY2(r, qPrintable(QStringLiteral("message u%1 of the %2 held again did not arrive").arg(k).arg(reheld)));
+        QCOMPARE(r->source, QByteArray("snd"));
+        QCOMPARE(r->text, "u" + QByteArray::number(k));
+    }
+    qInfo("%d of %d messages queued to the dead receiver were held again and delivered", reheld, Total);
+    QTRY_COMPARE_WITH_TIMEOUT(broker.broker().held().table().count(), 0, 5000);
 }
 
 // A listed name that never comes: `held` at once, `expired` after ttl_ms (not before), and a
