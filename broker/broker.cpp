@@ -432,6 +432,10 @@ Broker::ReloadOutcome Broker::reload(const QString &who)
         merged.monitor.token = m_config.monitor.token;
         merged.monitor.tokenFile = m_config.monitor.tokenFile;
         merged.monitor.allowLocalPeers = m_config.monitor.allowLocalPeers;
+        merged.monitor.readOnlyToken = m_config.monitor.readOnlyToken; // roles
+        merged.monitor.readOnlyTokenFile = m_config.monitor.readOnlyTokenFile;
+        merged.monitor.operatorUids = m_config.monitor.operatorUids;
+        merged.monitor.readOnlyUids = m_config.monitor.readOnlyUids;
     }
     if (!diff.servicesAdded.isEmpty() || !diff.servicesRemoved.isEmpty() || !diff.servicesChanged.isEmpty()
         || !diff.serviceOutputChanged.isEmpty()) {
