@@ -113,10 +113,11 @@ void MonitorAdmission::authenticate(MonitorConnection *connection, const QByteAr
         }
     }
     QPointer<MonitorConnection> guard(connection);
-    m_authenticator->authenticate(peer, token, connection, [guard, done = std::move(done)](bool admitted, const QString &how) {
-        if (guard)
-            done(guard, admitted, how);
-    });
+    m_authenticator->authenticate(peer, token, connection,
+                                  [guard, done = std::move(done)](bool admitted, const QString &how, MonitorRole role) {
+                                      if (guard)
+                                          done(guard, admitted, how, role);
+                                  });
 }
 
 void MonitorAdmission::noteTimedOut(const MonitorConnection &connection)

@@ -118,6 +118,7 @@ public:
         QByteArray name;
         QString peerAddress;
         QString admittedHow;
+        MonitorRole role = MonitorRole::ReadOnly; // roles
         bool admitted = false;
         bool subscribed = false;
         bool wantsTraffic = false;
@@ -136,6 +137,8 @@ public:
     quint64 queueOverflows() const { return m_queueOverflows; }
     quint64 budgetSheds() const { return m_budgetSheds; }
     quint64 snapshotsRefused() const { return m_snapshotsRefused; }
+    // Control requests refused because the monitor is read-only (PROTOCOL §6.6).
+    quint64 readOnlyRefused() const { return m_control.readOnlyRefused(); }
     bool isTrafficTapped() const;
 
 signals:
@@ -163,7 +166,7 @@ private:
     void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
                const QByteArray &unread);
     void acceptFromListener(QIODevice *device, const QString &peerAddress, bool isUnix, std::optional<uid_t> peerUid);
-    void admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, quint32 messageId);
+    void admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, MonitorRole role, quint32 messageId);
     void admissionTimedOut(MonitorConnection *connection);
     void connectionFinished(MonitorConnection *connection);
 
