@@ -417,6 +417,13 @@ Broker::ReloadOutcome Broker::reload(const QString &who)
     if (diff.watchdogChanged)
         m_watchdog.setSettings(next.watchdog);
     bool credentialsKept = false;
+    // A token rotated by rewriting its file keeps the file's path, so the configuration looks the
+    // same: the files themselves are asked.
+    if (!diff.monitorCredentialsChanged && m_monitors.tokenFilesChanged(next.monitor)) {
+        diff.monitorCredentialsChanged = true;
+        diff.applied.append(QStringLiteral("[monitor] token files: new content, for monitors admitted from now on "
+                                           "(admitted ones stay, with their role)"));
+    }
     if (diff.monitorCredentialsChanged) {
         QString error;
         if (!m_monitors.replaceCredentials(next.monitor, &error)) {

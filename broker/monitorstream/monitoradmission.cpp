@@ -36,6 +36,11 @@ bool MonitorAdmission::replaceCredentials(const MonitorSettings &settings, QStri
     return m_authenticator->replaceCredentials(settings, error);
 }
 
+bool MonitorAdmission::tokenFilesChanged(const MonitorSettings &settings) const
+{
+    return m_authenticator->tokenFilesChanged(settings);
+}
+
 bool MonitorAdmission::isProven(const QString &address) const
 {
     return m_authenticator->isProven(address);

@@ -56,6 +56,7 @@ public:
     // Reads the credentials (token file); false with *error if they cannot be had.
     bool loadCredentials(QString *error);
     bool replaceCredentials(const MonitorSettings &settings, QString *error);
+    bool tokenFilesChanged(const MonitorSettings &settings) const; // MonitorAuthenticator's
     // Did this address present the right token recently (it skips the per-prefix caps)?
     bool isProven(const QString &address) const;
     // Empty if `connection` may wait for admission beside `connections` (every monitor

@@ -120,6 +120,23 @@ bool MonitorAuthenticator::replaceCredentials(const MonitorSettings &settings, Q
     return true;
 }
 
+bool MonitorAuthenticator::tokenFilesChanged(const MonitorSettings &settings) const
+{
+    for (const auto &[path, inUse] : {std::pair{settings.tokenFile, m_tokenMac}, std::pair{settings.readOnlyTokenFile, m_readOnlyTokenMac}}) {
+        if (path.isEmpty())
+            continue;
+        QString why;
+        std::optional<QByteArray> token = MonitorToken::readFile(path, &why);
+        if (!token)
+            return true;
+        const bool same = constantTimeEqual(mac(*token), inUse);
+        token->fill('\0');
+        if (!same)
+            return true;
+    }
+    return false;
+}
+
 void MonitorAuthenticator::setToken(const QByteArray &token)
 {
     m_tokenMac = token.isEmpty() ? QByteArray() : mac(token);

@@ -57,6 +57,10 @@ public:
     // (admitted monitors stay; proven addresses are forgotten, they proved the old token). False
     // with *error, the old credentials kept, when the token file cannot be used.
     bool replaceCredentials(const MonitorSettings &settings, QString *error);
+    // Do the token files of `settings` (the paths already in use) hold other tokens than those in
+    // use — a token rotated by rewriting its file? True too when one cannot be read (the reload
+    // then says why and keeps the old ones).
+    bool tokenFilesChanged(const MonitorSettings &settings) const;
 
     // address: an IP literal (as QHostAddress prints it; IPv4-mapped IPv6 counts as IPv4) or
     // "unix". uid: the peer's user on a Unix socket, from the kernel.

@@ -93,6 +93,8 @@ public:
     {
         return m_admission.replaceCredentials(settings, error);
     }
+    // A reload with the same token file paths: were the files rewritten (a rotated token)?
+    bool tokenFilesChanged(const MonitorSettings &settings) const { return m_admission.tokenFilesChanged(settings); }
     // Opens the monitor-only listeners ([monitor] listen; none by default).
     bool startListening(QString *error);
     QList<ListenAddress> boundAddresses() const;

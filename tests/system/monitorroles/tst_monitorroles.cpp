@@ -83,6 +83,7 @@ private slots:
     void readOnlyUidWatchesButCannotAct();
     void roleChangedOnSighup();
     void logsNotAdmittedExits6();
+    void tokenFileRewrittenAppliesOnSighup();
 
 private:
     QString writeToken(const QString &name, const QByteArray &token);
@@ -305,6 +306,37 @@ void tst_MonitorRoles::logsNotAdmittedExits6()
     const Result readOnlyLogs = runCtl({QStringLiteral("logs"), QStringLiteral("sleeper"), QStringLiteral("--broker"), broker.tcpAddress(),
                                         QStringLiteral("--token-file"), m_readOnlyFile});
     QCOMPARE(readOnlyLogs.exitCode, 0);
+    QCOMPARE(broker.stopVerdict(), QString());
+}
+
+// A token rotated by rewriting its file in place (same path, so the configuration text is the
+// same) is applied by SIGHUP: the old read-only token no longer admits, the new one does, read-only.
+void tst_MonitorRoles::tokenFileRewrittenAppliesOnSighup()
+{
+    BrokerProcess broker;
+    BrokerProcess::Options options;
+    options.configText = config({});
+    QString error;
+    QVERIFY2(broker.start(options, &error), qPrintable(error));
+    const QStringList status{QStringLiteral("status"), QStringLiteral("--json"), QStringLiteral("--broker"), broker.tcpAddress(),
+                             QStringLiteral("--token-file")};
+    QCOMPARE(runCtl(status + QStringList{m_readOnlyFile}).exitCode, 0);
+    const QString oldCopy = writeToken(QStringLiteral("old-readonly.token"), ReadOnlyToken);
+
+    // Nothing changed: the reload says so.
+    ::kill(pid_t(broker.pid()), SIGHUP);
+    QTRY_VERIFY2_WITH_TIMEOUT(broker.log().contains("reload: configuration reloaded: no changes"), broker.log().constData(), 10000);
+
+    const QByteArray rotated = QByteArrayLiteral("roles-test-ROTATED-read-only-0123456789");
+    writeToken(QStringLiteral("readonly.token"), rotated);
+    ::kill(pid_t(broker.pid()), SIGHUP);
+    QTRY_VERIFY2_WITH_TIMEOUT(broker.log().contains("reload: applied: [monitor] token files: new content"), broker.log().constData(), 10000);
+    QVERIFY(!broker.log().contains(rotated));
+    QCOMPARE(runCtl(status + QStringList{oldCopy}).exitCode, ExitNotAdmitted);
+    const Result fresh = runCtl(status + QStringList{m_readOnlyFile});
+    QCOMPARE(fresh.exitCode, 0);
+    QCOMPARE(QJsonDocument::fromJson(fresh.out).object().value(QStringLiteral("role")).toString(), QStringLiteral("read-only"));
+    writeToken(QStringLiteral("readonly.token"), ReadOnlyToken); // for the tests after this one
     QCOMPARE(broker.stopVerdict(), QString());
 }
 
