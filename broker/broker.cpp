@@ -446,6 +446,13 @@ Broker::ReloadOutcome Broker::reload(const QString &who)
     if (diff.watchdogChanged)
         m_watchdog.setSettings(next.watchdog);
     bool credentialsKept = false;
+    // A token rotated by rewriting its file keeps the file's path, so the configuration looks the
+    // same: the files themselves are asked.
+    if (!diff.monitorCredentialsChanged && m_monitors.tokenFilesChanged(next.monitor)) {
+        diff.monitorCredentialsChanged = true;
+        diff.applied.append(QStringLiteral("[monitor] token files: new content, for monitors admitted from now on "
+                                           "(admitted ones stay, with their role)"));
+    }
     if (diff.monitorCredentialsChanged) {
         QString error;
         if (!m_monitors.replaceCredentials(next.monitor, &error)) {
@@ -461,6 +468,10 @@ Broker::ReloadOutcome Broker::reload(const QString &who)
         merged.monitor.token = m_config.monitor.token;
         merged.monitor.tokenFile = m_config.monitor.tokenFile;
         merged.monitor.allowLocalPeers = m_config.monitor.allowLocalPeers;
+        merged.monitor.readOnlyToken = m_config.monitor.readOnlyToken; // roles
+        merged.monitor.readOnlyTokenFile = m_config.monitor.readOnlyTokenFile;
+        merged.monitor.operatorUids = m_config.monitor.operatorUids;
+        merged.monitor.readOnlyUids = m_config.monitor.readOnlyUids;
     }
     if (!diff.servicesAdded.isEmpty() || !diff.servicesRemoved.isEmpty() || !diff.servicesChanged.isEmpty()
         || !diff.serviceOutputChanged.isEmpty()) {

@@ -213,6 +213,17 @@ struct MonitorSettings
     std::chrono::milliseconds totalsInterval{1000};
     // Topics (PROTOCOL §6.8): per-topic entries in one Topics record, the busiest first.
     int topicsPerRecord = 200;
+
+    // Roles (docs/SECURITY.md "Monitor roles"): an operator sees and controls, a read-only
+    // monitor only sees. The token above admits operators; this one (from the file when
+    // read_only_token_file is set) admits read-only monitors. On a Unix socket (allowLocalPeers)
+    // a uid in readOnlyUids is admitted read-only, one in operatorUids as an operator; unset,
+    // operatorUids means root and the broker's own user (as before roles existed), unless listed
+    // in readOnlyUids.
+    QByteArray readOnlyToken;
+    QString readOnlyTokenFile;
+    std::optional<QList<uint>> operatorUids;
+    QList<uint> readOnlyUids;
 };
 
 // What a monitor token may be, and how a token file is read. Shared by ConfigLoader (which checks

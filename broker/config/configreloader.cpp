@@ -32,7 +32,9 @@ bool sameMonitorRest(const MonitorSettings &a, const MonitorSettings &b)
 
 bool sameCredentials(const MonitorSettings &a, const MonitorSettings &b)
 {
-    return a.token == b.token && a.tokenFile == b.tokenFile && a.allowLocalPeers == b.allowLocalPeers;
+    return a.token == b.token && a.tokenFile == b.tokenFile && a.allowLocalPeers == b.allowLocalPeers
+        && a.readOnlyToken == b.readOnlyToken && a.readOnlyTokenFile == b.readOnlyTokenFile // roles
+        && a.operatorUids == b.operatorUids && a.readOnlyUids == b.readOnlyUids;
 }
 
 const ServiceSettings *findService(const QList<ServiceSettings> &services, const QString &name)
@@ -137,8 +139,8 @@ ConfigDiff ConfigReloader::diff(const BrokerConfig &running, const BrokerConfig 
 
     diff.monitorCredentialsChanged = !sameCredentials(running.monitor, next.monitor);
     if (diff.monitorCredentialsChanged)
-        diff.applied.append(QStringLiteral("[monitor] token/token_file/allow_local_peers: for monitors admitted from now "
-                                           "on (admitted ones stay)"));
+        diff.applied.append(QStringLiteral("[monitor] token/token_file/allow_local_peers and roles: for monitors admitted "
+                                           "from now on (admitted ones stay, with their role)"));
     restartIf(!sameMonitorRest(running.monitor, next.monitor),
               "[monitor] listeners, TLS or admission limits: need a restart", diff);
 
@@ -191,6 +193,10 @@ BrokerConfig ConfigReloader::merged(const BrokerConfig &running, const BrokerCon
     out.monitor.token = next.monitor.token;
     out.monitor.tokenFile = next.monitor.tokenFile;
     out.monitor.allowLocalPeers = next.monitor.allowLocalPeers;
+    out.monitor.readOnlyToken = next.monitor.readOnlyToken; // roles
+    out.monitor.readOnlyTokenFile = next.monitor.readOnlyTokenFile;
+    out.monitor.operatorUids = next.monitor.operatorUids;
+    out.monitor.readOnlyUids = next.monitor.readOnlyUids;
     out.hold.enabled = next.hold.enabled;
     out.hold.limits = next.hold.limits;
     out.hold.lostWindow = next.hold.lostWindow;

@@ -36,6 +36,11 @@ bool MonitorAdmission::replaceCredentials(const MonitorSettings &settings, QStri
     return m_authenticator->replaceCredentials(settings, error);
 }
 
+bool MonitorAdmission::tokenFilesChanged(const MonitorSettings &settings) const
+{
+    return m_authenticator->tokenFilesChanged(settings);
+}
+
 bool MonitorAdmission::isProven(const QString &address) const
 {
     return m_authenticator->isProven(address);
@@ -113,10 +118,11 @@ void MonitorAdmission::authenticate(MonitorConnection *connection, const QByteAr
         }
     }
     QPointer<MonitorConnection> guard(connection);
-    m_authenticator->authenticate(peer, token, connection, [guard, done = std::move(done)](bool admitted, const QString &how) {
-        if (guard)
-            done(guard, admitted, how);
-    });
+    m_authenticator->authenticate(peer, token, connection,
+                                  [guard, done = std::move(done)](bool admitted, const QString &how, MonitorRole role) {
+                                      if (guard)
+                                          done(guard, admitted, how, role);
+                                  });
 }
 
 void MonitorAdmission::noteTimedOut(const MonitorConnection &connection)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "brokerconfig.h"
+#include "monitorcodec.h"
 
 #include <QByteArray>
 #include <QList>
@@ -55,14 +56,15 @@ public:
     // Reads the credentials (token file); false with *error if they cannot be had.
     bool loadCredentials(QString *error);
     bool replaceCredentials(const MonitorSettings &settings, QString *error);
+    bool tokenFilesChanged(const MonitorSettings &settings) const; // MonitorAuthenticator's
     // Did this address present the right token recently (it skips the per-prefix caps)?
     bool isProven(const QString &address) const;
     // Empty if `connection` may wait for admission beside `connections` (every monitor
     // connection, any state), else why not (and the counter is bumped).
     QString waitingRoomRefusal(const MonitorConnection &connection, const QList<MonitorConnection *> &connections);
-    // Checks the token (and, for a Unix peer, whose process it is); calls done(admitted, how)
-    // later from the event loop, unless `connection` is gone by then.
-    using Decided = std::function<void(MonitorConnection *connection, bool admitted, const QString &how)>;
+    // Checks the token (and, for a Unix peer, whose process it is); calls done(admitted, how,
+    // role) later from the event loop, unless `connection` is gone by then.
+    using Decided = std::function<void(MonitorConnection *connection, bool admitted, const QString &how, MonitorRole role)>;
     void authenticate(MonitorConnection *connection, const QByteArray &token, Decided done);
     // `connection` did not finish its admission within admission_timeout: counted and logged.
     void noteTimedOut(const MonitorConnection &connection);

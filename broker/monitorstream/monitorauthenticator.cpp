@@ -44,6 +44,7 @@ MonitorAuthenticator::MonitorAuthenticator(const MonitorSettings &settings, QObj
     QRandomGenerator::system()->generate(m_macKey.begin(), m_macKey.end());
     m_tokenConfigured = !m_settings.token.isEmpty();
     setToken(m_settings.token);
+    setReadOnlyToken(m_settings.readOnlyToken);
 }
 
 MonitorAuthenticator::~MonitorAuthenticator() = default;
@@ -53,6 +54,16 @@ bool MonitorAuthenticator::load(QString *error)
     if (m_tokenConfigured && !m_settings.tokenFile.isEmpty()) {
         *error = QStringLiteral("monitor: token and token_file are both set; give one of them");
         return false;
+    }
+    if (!m_settings.readOnlyTokenFile.isEmpty()) {
+        QString why;
+        const std::optional<QByteArray> token = MonitorToken::readFile(m_settings.readOnlyTokenFile, &why);
+        if (!token) {
+            *error = QStringLiteral("monitor read_only_token_file \"") + m_settings.readOnlyTokenFile + QStringLiteral("\": ") + why;
+            return false;
+        }
+        setReadOnlyToken(*token);
+        qCInfo(lcMonitorAuth).noquote() << "read-only monitor token read from" << m_settings.readOnlyTokenFile;
     }
     if (m_settings.tokenFile.isEmpty())
         return true;
@@ -83,13 +94,47 @@ bool MonitorAuthenticator::replaceCredentials(const MonitorSettings &settings, Q
         }
         token = *read;
     }
+    // Roles: the read-only token, read the same way; nothing changes unless both can be had.
+    QByteArray readOnlyToken = settings.readOnlyToken;
+    if (!settings.readOnlyTokenFile.isEmpty()) {
+        QString why;
+        const std::optional<QByteArray> read = MonitorToken::readFile(settings.readOnlyTokenFile, &why);
+        if (!read) {
+            token.fill('\0');
+            *error = QStringLiteral("monitor read_only_token_file \"") + settings.readOnlyTokenFile + QStringLiteral("\": ") + why;
+            return false;
+        }
+        readOnlyToken = *read;
+    }
     m_settings.tokenFile = settings.tokenFile;
     m_settings.allowLocalPeers = settings.allowLocalPeers;
+    m_settings.readOnlyTokenFile = settings.readOnlyTokenFile;
+    m_settings.operatorUids = settings.operatorUids;
+    m_settings.readOnlyUids = settings.readOnlyUids;
     m_tokenConfigured = !settings.token.isEmpty();
     setToken(token);
+    setReadOnlyToken(readOnlyToken);
     token.fill('\0');
+    readOnlyToken.fill('\0');
     m_proven.clear();
     return true;
+}
+
+bool MonitorAuthenticator::tokenFilesChanged(const MonitorSettings &settings) const
+{
+    for (const auto &[path, inUse] : {std::pair{settings.tokenFile, m_tokenMac}, std::pair{settings.readOnlyTokenFile, m_readOnlyTokenMac}}) {
+        if (path.isEmpty())
+            continue;
+        QString why;
+        std::optional<QByteArray> token = MonitorToken::readFile(path, &why);
+        if (!token)
+            return true;
+        const bool same = constantTimeEqual(mac(*token), inUse);
+        token->fill('\0');
+        if (!same)
+            return true;
+    }
+    return false;
 }
 
 void MonitorAuthenticator::setToken(const QByteArray &token)
@@ -100,6 +145,13 @@ void MonitorAuthenticator::setToken(const QByteArray &token)
     m_settings.token.clear();
 }
 
+void MonitorAuthenticator::setReadOnlyToken(const QByteArray &token)
+{
+    m_readOnlyTokenMac = token.isEmpty() ? QByteArray() : mac(token);
+    m_settings.readOnlyToken.fill('\0');
+    m_settings.readOnlyToken.clear();
+}
+
 QByteArray MonitorAuthenticator::mac(QByteArrayView token) const
 {
     QMessageAuthenticationCode code(QCryptographicHash::Sha256, m_macKey);
@@ -107,12 +159,32 @@ QByteArray MonitorAuthenticator::mac(QByteArrayView token) const
     return code.result();
 }
 
-bool MonitorAuthenticator::tokenMatches(QByteArrayView token) const
+std::optional<MonitorRole> MonitorAuthenticator::tokenMatches(QByteArrayView token) const
 {
     // An over-long token is refused unhashed: its length is the sender's own, nothing to hide.
-    if (m_tokenMac.isEmpty() || token.isEmpty() || token.size() > MonitorToken::MaxLength)
-        return false;
-    return constantTimeEqual(mac(token), m_tokenMac);
+    if ((m_tokenMac.isEmpty() && m_readOnlyTokenMac.isEmpty()) || token.isEmpty() || token.size() > MonitorToken::MaxLength)
+        return std::nullopt;
+    // Both digests are compared whichever matches, so the time taken does not tell which it was.
+    const QByteArray digest = mac(token);
+    const bool isOperator = !m_tokenMac.isEmpty() && constantTimeEqual(digest, m_tokenMac);
+    const bool isReadOnly = !m_readOnlyTokenMac.isEmpty() && constantTimeEqual(digest, m_readOnlyTokenMac);
+    if (isOperator)
+        return MonitorRole::Operator;
+    if (isReadOnly)
+        return MonitorRole::ReadOnly;
+    return std::nullopt;
+}
+
+std::optional<MonitorRole> MonitorAuthenticator::uidRole(uid_t uid) const
+{
+    if (m_settings.readOnlyUids.contains(uint(uid)))
+        return MonitorRole::ReadOnly;
+    if (m_settings.operatorUids)
+        return m_settings.operatorUids->contains(uint(uid)) ? std::optional(MonitorRole::Operator) : std::nullopt;
+    // Before roles, root and the broker's own user were the uids admitted, and could do everything.
+    if (uid == 0 || uid == ::geteuid())
+        return MonitorRole::Operator;
+    return std::nullopt;
 }
 
 QString MonitorAuthenticator::throttleKey(const Peer &peer)
@@ -248,8 +320,7 @@ MonitorAuthenticator::Track *MonitorAuthenticator::createTrack(const QString &ke
     return &*m_tracks.insert(key, fresh);
 }
 
-void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, QObject *context,
-                                        std::function<void(bool admitted, const QString &how)> done)
+void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, QObject *context, Done done)
 {
     const Clock::time_point now = Clock::now();
     const QString key = throttleKey(peer);
@@ -261,7 +332,7 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
         ++m_failures;
         const QString why = QStringLiteral("too many attempts waiting for an answer from this address");
         logFailure(key, why, std::chrono::milliseconds(0));
-        QTimer::singleShot(0, context ? context : this, [done = std::move(done), why] { done(false, why); });
+        QTimer::singleShot(0, context ? context : this, [done = std::move(done), why] { done(false, why, MonitorRole::ReadOnly); });
         return;
     }
 
@@ -269,14 +340,17 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
     bool admitted = false;
     bool guessed = false; // the token was looked at
     QString how;
+    MonitorRole role = MonitorRole::ReadOnly; // what the credential allows; refusals allow nothing
     // A token, when one is given, must be right, whoever presents it: a wrong one is refused even
     // from a peer its uid would admit, or a stale or guessed token would go unnoticed (PROTOCOL
     // The uid admits only a local peer that presents none, and never a supervised
     // service's process unless its config says so.
-    const bool uidAllowed = peer.uid && (*peer.uid == 0 || *peer.uid == ::geteuid());
+    const std::optional<MonitorRole> byUid = peer.uid ? uidRole(*peer.uid) : std::nullopt;
+    const bool uidAllowed = byUid.has_value();
     const bool serviceRefused = !peer.service.isEmpty() && !peer.serviceMayMonitor;
     if (token.isEmpty() && peer.isUnix && m_settings.allowLocalPeers && uidAllowed && !serviceRefused) {
         admitted = true;
+        role = *byUid;
         how = QStringLiteral("peer uid ") + QString::number(*peer.uid);
     } else if (token.isEmpty()) {
         how = QStringLiteral("no token given");
@@ -286,7 +360,7 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
                                  "([service.%1] monitor is off); it needs the token")
                       .arg(peer.service);
         }
-    } else if (m_tokenMac.isEmpty()) {
+    } else if (m_tokenMac.isEmpty() && m_readOnlyTokenMac.isEmpty()) {
         how = QStringLiteral("this broker admits no monitor by token");
     } else if (!proven && !takeGuess(now)) {
         // Not looked at, not penalised, answered at once: the answer tells nothing about the token.
@@ -296,12 +370,13 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
                                            "try again later")
                                 .arg(m_settings.maxTokenGuessesPerSecond);
         logFailure(key, why, std::chrono::milliseconds(0));
-        QTimer::singleShot(0, context ? context : this, [done = std::move(done), why] { done(false, why); });
+        QTimer::singleShot(0, context ? context : this, [done = std::move(done), why] { done(false, why, MonitorRole::ReadOnly); });
         return;
-    } else if (tokenMatches(token)) {
+    } else if (const std::optional<MonitorRole> byToken = tokenMatches(token)) {
         guessed = true;
         admitted = true;
-        how = QStringLiteral("token");
+        role = *byToken;
+        how = role == MonitorRole::Operator ? QStringLiteral("token") : QStringLiteral("read-only token");
     } else {
         guessed = true;
         how = QStringLiteral("wrong token");
@@ -363,7 +438,7 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
     }
 
     if (admitted) {
-        qCDebug(lcMonitorAuth).noquote() << "monitor admitted from" << key << "by" << how;
+        qCDebug(lcMonitorAuth).noquote() << "monitor admitted from" << key << "by" << how << "as" << monitorRoleName(role);
     } else {
         ++m_failures;
         logFailure(key, how, delay);
@@ -373,7 +448,7 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
     QPointer<QObject> guard(context);
     QTimer::singleShot(int(delay.count()), Qt::PreciseTimer, this,
                        [this, key, trackId, prefix, prefixTrackId, hasContext, guard, done = std::move(done),
-                        admitted, how] {
+                        admitted, how, role] {
                            if (trackId != 0) {
                                --m_pendingTotal;
                                answered(key, trackId);
@@ -381,7 +456,7 @@ void MonitorAuthenticator::authenticate(const Peer &peer, QByteArrayView token, 
                            if (prefixTrackId != 0)
                                answered(prefix, prefixTrackId);
                            if (!hasContext || guard)
-                               done(admitted, how);
+                               done(admitted, how, role);
                        });
 }
 

@@ -19,6 +19,7 @@
 
 #include "brokerconfig.h"
 #include "logthrottle.h"
+#include "monitorcodec.h"
 
 #include <QByteArray>
 #include <QByteArrayView>
@@ -56,6 +57,10 @@ public:
     // (admitted monitors stay; proven addresses are forgotten, they proved the old token). False
     // with *error, the old credentials kept, when the token file cannot be used.
     bool replaceCredentials(const MonitorSettings &settings, QString *error);
+    // Do the token files of `settings` (the paths already in use) hold other tokens than those in
+    // use — a token rotated by rewriting its file? True too when one cannot be read (the reload
+    // then says why and keeps the old ones).
+    bool tokenFilesChanged(const MonitorSettings &settings) const;
 
     // address: an IP literal (as QHostAddress prints it; IPv4-mapped IPv6 counts as IPv4) or
     // "unix". uid: the peer's user on a Unix socket, from the kernel.
@@ -69,12 +74,17 @@ public:
         QString service;
         bool serviceMayMonitor = false;
     };
-    // Calls done(admitted, how) later from the event loop (never from inside the call): failures,
-    // and any attempt from an address under penalty, are answered only after that address's delay.
-    // how: "peer uid 0", "peer uid 1000" (the broker's own user), "token"; on refusal, why
-    // ("wrong token", ...). Nothing is called if `context` is destroyed first.
-    void authenticate(const Peer &peer, QByteArrayView token, QObject *context,
-                      std::function<void(bool admitted, const QString &how)> done);
+    // Calls done(admitted, how, role) later from the event loop (never from inside the call):
+    // failures, and any attempt from an address under penalty, are answered only after that
+    // address's delay. how: "peer uid 0", "peer uid 1000" (the broker's own user), "token",
+    // "read-only token"; on refusal, why ("wrong token", ...). role: what the credential allows
+    // (the operator token and operator_uids: Operator; read_only_token and read_only_uids:
+    // ReadOnly; meaningless on refusal). Nothing is called if `context` is destroyed first.
+    using Done = std::function<void(bool admitted, const QString &how, MonitorRole role)>;
+    void authenticate(const Peer &peer, QByteArrayView token, QObject *context, Done done);
+    // The role a local peer of this uid is admitted with, or nullopt if its uid admits it not
+    // (allow_local_peers aside): read_only_uids, else operator_uids (unset: root and our own user).
+    std::optional<MonitorRole> uidRole(uid_t uid) const;
 
     // Refused attempts since construction.
     quint64 failures() const { return m_failures; }
@@ -86,7 +96,7 @@ public:
     bool isProven(const QString &address) const;
 
     // --- diagnostics and tests ---
-    bool hasToken() const { return !m_tokenMac.isEmpty(); }
+    bool hasToken() const { return !m_tokenMac.isEmpty() || !m_readOnlyTokenMac.isEmpty(); }
     // The address key throttling uses for this peer ("10.0.0.1", "2001:db8:1:2::/64", "unix uid 5").
     static QString throttleKey(const Peer &peer);
     // The network prefix key: "10.0.0.0/24" for IPv4; the /64 (the address key) for IPv6; empty
@@ -114,8 +124,10 @@ private:
     };
 
     void setToken(const QByteArray &token);
+    void setReadOnlyToken(const QByteArray &token);
     QByteArray mac(QByteArrayView token) const;
-    bool tokenMatches(QByteArrayView token) const;
+    // The role the token admits with, nullopt if it admits none.
+    std::optional<MonitorRole> tokenMatches(QByteArrayView token) const;
     Track *track(const QString &key, Clock::time_point now);
     void evictOldest();
     Track *createTrack(const QString &key);
@@ -127,6 +139,7 @@ private:
     MonitorSettings m_settings;
     QByteArray m_macKey;    // random per process: digests of tokens are worthless outside it
     QByteArray m_tokenMac;  // empty: no token admits anyone
+    QByteArray m_readOnlyTokenMac; // roles: empty: no token admits a read-only monitor
     bool m_tokenConfigured = false; // settings.token was set (load() then refuses a token_file too)
     QHash<QString, Track> m_tracks;
     std::list<QString> m_lru; // least recently seen first

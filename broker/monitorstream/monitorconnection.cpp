@@ -277,13 +277,14 @@ void MonitorConnection::handleAdmitted(const Frame &frame)
                frame.messageId, false);
 }
 
-void MonitorConnection::admit(const QString &how, quint32 helloMessageId, QByteArrayView welcomePayload)
+void MonitorConnection::admit(const QString &how, MonitorRole role, quint32 helloMessageId, QByteArrayView welcomePayload)
 {
     if (m_state != State::Authenticating)
         return;
     m_state = State::Admitted;
     m_helloTimer.stop();
     m_admittedHow = how;
+    m_role = role;
     writeFrame(FrameType::Welcome, helloMessageId, {}, m_name, welcomePayload);
     // Whatever the monitor sent behind its Hello (a pipelined Subscribe) has waited until now.
     QMetaObject::invokeMethod(this, &MonitorConnection::readInput, Qt::QueuedConnection);

@@ -26,6 +26,7 @@
 
 #include "framecodec.h"
 #include "router.h"
+#include "monitorcodec.h"
 
 #include <QByteArray>
 #include <QObject>
@@ -85,10 +86,12 @@ public:
     const QByteArray &name() const { return m_name; }
     const Peer &peer() const { return m_peer; }
     const QString &admittedHow() const { return m_admittedHow; }
+    // What it may do (PROTOCOL §6.6), decided with its admission; ReadOnly until admitted.
+    MonitorRole role() const { return m_role; }
     QString describe() const; // "monitor 'ops' (127.0.0.1:5555)"
 
     // --- decisions of the hub ------------------------------------------------------------
-    void admit(const QString &how, quint32 helloMessageId, QByteArrayView welcomePayload);
+    void admit(const QString &how, MonitorRole role, quint32 helloMessageId, QByteArrayView welcomePayload);
     // An Error frame and a log line; closes after flushing if `close`.
     void refuse(ErrorCode code, const QString &text, quint32 messageId, bool close);
 
@@ -160,6 +163,7 @@ private:
     FrameDecoder m_decoder;
     QByteArray m_name;
     QString m_admittedHow;
+    MonitorRole m_role = MonitorRole::ReadOnly;
     int m_helloAttempts = 0;
     quint32 m_helloMessageId = 0;
     bool m_finished = false;

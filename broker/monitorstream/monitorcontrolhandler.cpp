@@ -51,9 +51,26 @@ MonitorControlHandler::MonitorControlHandler(int maxNameLength, MonitorServiceVi
 {
 }
 
-MonitorControlResult MonitorControlHandler::handle(const QString &who, const MonitorControl &request, bool stopping)
+MonitorControlResult MonitorControlHandler::handle(const QString &who, MonitorRole role, const MonitorControl &request, bool stopping)
 {
     const QByteArray target = request.target;
+    if (role != MonitorRole::Operator) {
+        // Before anything else: a read-only monitor learns nothing about the target either.
+        ++m_readOnlyRefused;
+        int suppressed = 0;
+        if (m_readOnlyLog.allow(&suppressed)) {
+            if (suppressed)
+                qCWarning(lcMonitorControl, "%d more control requests of read-only monitors not logged", suppressed);
+            qCWarning(lcMonitorControl).noquote()
+                << QStringLiteral("%1 asked to %2 '%3': read_only - refused, a read-only monitor may not act "
+                                  "(%4 refused in all)")
+                       .arg(who, QLatin1String(actionName(request.action)), printable(target))
+                       .arg(m_readOnlyRefused);
+        }
+        return result(ErrorCode::ReadOnly,
+                      QStringLiteral("this monitor is read-only: it may watch, not control (its token or uid has "
+                                     "the read-only role in the broker's [monitor] configuration)"));
+    }
     MonitorControlResult outcome;
     if (stopping) {
         outcome = result(ErrorCode::ShuttingDown, QStringLiteral("the broker is shutting down"));

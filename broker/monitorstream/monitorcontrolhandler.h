@@ -4,6 +4,7 @@
 // with a result; none can take down the broker or a client other than its target.
 #pragma once
 
+#include "logthrottle.h"
 #include "monitorcodec.h"
 
 #include <QByteArray>
@@ -23,8 +24,11 @@ public:
     MonitorControlHandler(int maxNameLength, MonitorServiceView &services, MonitorActions &actions);
 
     // Carries out `request` from the monitor described as `who` (refused with ShuttingDown if
-    // `stopping`), logs it and returns the result to send back.
-    MonitorControlResult handle(const QString &who, const MonitorControl &request, bool stopping);
+    // `stopping`, with ReadOnly, counted and logged at most a few lines a second, if `role` is
+    // ReadOnly), logs it and returns the result to send back.
+    MonitorControlResult handle(const QString &who, MonitorRole role, const MonitorControl &request, bool stopping);
+    // Requests refused because the monitor was read-only.
+    quint64 readOnlyRefused() const { return m_readOnlyRefused; }
 
 private:
     MonitorControlResult disconnectClient(const QByteArray &target, const QString &who);
@@ -34,6 +38,8 @@ private:
     const int m_maxNameLength;
     MonitorServiceView &m_services;
     MonitorActions &m_actions;
+    quint64 m_readOnlyRefused = 0;
+    LogThrottle m_readOnlyLog{5}; // a read-only monitor clicking in a loop cannot flood the log
 };
 
 } // namespace Kennel

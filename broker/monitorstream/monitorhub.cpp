@@ -247,12 +247,14 @@ int MonitorHub::admittedCount() const
 
 void MonitorHub::authenticate(MonitorConnection *connection, const QByteArray &token, quint32 messageId)
 {
-    m_admission.authenticate(connection, token, [this, messageId](MonitorConnection *decided, bool admitted, const QString &how) {
-        admissionDecided(decided, admitted, how, messageId);
-    });
+    m_admission.authenticate(connection, token,
+                             [this, messageId](MonitorConnection *decided, bool admitted, const QString &how, MonitorRole role) {
+                                 admissionDecided(decided, admitted, how, role, messageId);
+                             });
 }
 
-void MonitorHub::admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, quint32 messageId)
+void MonitorHub::admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, MonitorRole role,
+                                  quint32 messageId)
 {
     if (connection->state() != MonitorConnection::State::Authenticating)
         return;
@@ -274,8 +276,8 @@ void MonitorHub::admissionDecided(MonitorConnection *connection, bool admitted, 
     WelcomePayload welcome;
     welcome.maxFrameSize = config().maxFrameSize;
     welcome.brokerVersion = QByteArrayLiteral(KENNEL_VERSION);
-    connection->admit(how, messageId, encodeWelcome(welcome));
-    qCInfo(lcMonitorHub).noquote() << "admitted" << connection->describe() << "-" << how
+    connection->admit(how, role, messageId, encodeWelcome(welcome));
+    qCInfo(lcMonitorHub).noquote() << "admitted" << connection->describe() << "-" << how << "as" << monitorRoleName(role)
                                    << (connection->peer().monitorListener ? "(monitor listener)" : "(client listener)");
     Q_EMIT monitorAdmitted(connection->name(), connection->peer().display);
 }
@@ -600,6 +602,7 @@ QList<MonitorHub::MonitorInfo> MonitorHub::monitors() const
         info.name = connection->name();
         info.peerAddress = connection->peer().display;
         info.admittedHow = connection->admittedHow();
+        info.role = connection->role();
         info.admitted = connection->isAdmitted();
         info.subscribed = connection->isSubscribed();
         info.wantsTraffic = connection->wantsTraffic();
@@ -615,7 +618,8 @@ QList<MonitorHub::MonitorInfo> MonitorHub::monitors() const
 
 void MonitorHub::control(MonitorConnection *connection, const MonitorControl &request, quint32 messageId)
 {
-    const MonitorControlResult outcome = m_control.handle(connection->describe(), request, m_closed || m_clients.isShuttingDown());
+    const MonitorControlResult outcome = m_control.handle(connection->describe(), connection->role(), request,
+                                                          m_closed || m_clients.isShuttingDown());
     connection->sendEvent(MonitorFrame::ControlResult, messageId, {}, encodeMonitorControlResult(outcome));
 }
 

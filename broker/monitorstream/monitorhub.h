@@ -93,6 +93,8 @@ public:
     {
         return m_admission.replaceCredentials(settings, error);
     }
+    // A reload with the same token file paths: were the files rewritten (a rotated token)?
+    bool tokenFilesChanged(const MonitorSettings &settings) const { return m_admission.tokenFilesChanged(settings); }
     // Opens the monitor-only listeners ([monitor] listen; none by default).
     bool startListening(QString *error);
     QList<ListenAddress> boundAddresses() const;
@@ -118,6 +120,7 @@ public:
         QByteArray name;
         QString peerAddress;
         QString admittedHow;
+        MonitorRole role = MonitorRole::ReadOnly; // roles
         bool admitted = false;
         bool subscribed = false;
         bool wantsTraffic = false;
@@ -136,6 +139,8 @@ public:
     quint64 queueOverflows() const { return m_queueOverflows; }
     quint64 budgetSheds() const { return m_budgetSheds; }
     quint64 snapshotsRefused() const { return m_snapshotsRefused; }
+    // Control requests refused because the monitor is read-only (PROTOCOL §6.6).
+    quint64 readOnlyRefused() const { return m_control.readOnlyRefused(); }
     bool isTrafficTapped() const;
 
 signals:
@@ -165,7 +170,7 @@ private:
     void adopt(QIODevice *device, MonitorConnection::Peer peer, const std::optional<Frame> &hello,
                const QByteArray &unread);
     void acceptFromListener(QIODevice *device, const QString &peerAddress, bool isUnix, std::optional<uid_t> peerUid);
-    void admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, quint32 messageId);
+    void admissionDecided(MonitorConnection *connection, bool admitted, const QString &how, MonitorRole role, quint32 messageId);
     void admissionTimedOut(MonitorConnection *connection);
     void connectionFinished(MonitorConnection *connection);
 

@@ -82,6 +82,7 @@ void MonitorRecords::sendSnapshot(MonitorConnection &connection) const
     begin.serviceCount = quint32(services.size());
     begin.brokerVersion = QStringLiteral(KENNEL_VERSION);
     begin.monitorIdentity = connection.admittedHow();
+    begin.role = connection.role();
 
     connection.setSnapshotInProgress(true);
     connection.sendEvent(MonitorFrame::SnapshotBegin, 0, {}, encodeMonitorSnapshotBegin(begin));

@@ -17,6 +17,7 @@ enum ExitCode {
     ExitConnectionLost = 5, // the broker went away after registration
     ExitNotAdmitted = 6,    // operator commands: the broker refused this monitor (no uid match, wrong token)
     ExitRefused = 7,        // operator commands: no such service or client, or the action was refused
+    ExitReadOnly = 9,       // operator commands: a control refused because this monitor is read-only
     ExitStatusBase = 10,    // send: 10 + the DeliveryStatus value for refusals (11 no_such_client, ...)
 };
 

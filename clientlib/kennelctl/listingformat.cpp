@@ -149,6 +149,10 @@ QByteArray formatStatus(const BrokerSnapshot &s)
         rows.append({QStringLiteral("listening:"), listeners.isEmpty() ? QStringLiteral("-") : listeners.join(QStringLiteral(", "))});
     }
     rows.append({QStringLiteral("admitted:"), s.begin.monitorIdentity.isEmpty() ? QStringLiteral("-") : s.begin.monitorIdentity});
+    // Roles (PROTOCOL §6.6): a read-only monitor's start/stop/restart/disconnect are refused.
+    rows.append({QStringLiteral("role:"), s.begin.role == MonitorRole::Operator
+                                              ? QStringLiteral("operator")
+                                              : QStringLiteral("read-only (start, stop, restart and disconnect are refused)")});
     const qint64 up = uptimeMs(s);
     rows.append({QStringLiteral("uptime:"), up < 0 ? QStringLiteral("-")
                                                    : QStringLiteral("%1 (since %2)").arg(formatDuration(up), formatTime(s.begin.brokerStartedMs))});
@@ -286,6 +290,7 @@ QByteArray statusJson(const BrokerSnapshot &s)
     QJsonObject o{{QStringLiteral("broker"), s.address},
                   {QStringLiteral("version"), version(s)},
                   {QStringLiteral("admittedBy"), s.begin.monitorIdentity},
+                  {QStringLiteral("role"), QLatin1String(monitorRoleName(s.begin.role))}, // roles
                   {QStringLiteral("startedMs"), s.begin.brokerStartedMs},
                   {QStringLiteral("uptimeMs"), uptimeMs(s)},
                   {QStringLiteral("clients"), int(s.clients.size())},

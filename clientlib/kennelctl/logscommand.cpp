@@ -112,7 +112,8 @@ private:
                 const ErrorPayload error = decodeError(f->payload).value_or(ErrorPayload{});
                 std::fprintf(stderr, "kennelctl: not admitted as a monitor: %s (%s)\n", qPrintable(error.text),
                              errorCodeName(error.code));
-                finish(ExitCannotConnect);
+                // The operator commands' code for the same refusal (docs/KENNELCTL.md).
+                finish(ExitNotAdmitted);
             } else if (f->type == MonitorFrame::ServiceOutput) {
                 answered(decodeMonitorServiceOutput(f->payload));
             }

@@ -69,6 +69,8 @@ const QString Description = QStringLiteral(
     "  5   connection lost after registering (operator commands: after admission)\n"
     "  6   not admitted as a monitor (wrong or no token, uid not allowed)\n"
     "  7   no such service or client, or the action was refused\n"
+    "  9   start, stop, restart, disconnect refused: this monitor is read-only (its\n"
+    "      token or uid has the read-only role; use the operator's)\n"
     "  11  no_such_client        12  queue_full            13  too_large_for_target\n"
     "  14  not_registered        15  sender_name_unfit     16  invalid_target\n"
     "  17  shutting_down         (10 + the delivery status value)\n"

@@ -269,7 +269,10 @@ int runControl(const OperatorOptions &options, MonitorControlAction action, cons
         }
         report(QStringLiteral("%1 refused: %2%3").arg(what, errorCodeText(result.code),
                                                        result.text.isEmpty() ? QString() : QStringLiteral(": ") + result.text));
-        run.finish(ExitRefused);
+        // Roles (PROTOCOL §6.6): not a wrong name or a refused action but a credential that may
+        // only watch; its own exit code, so a script tells "use the operator token" from "no such
+        // service".
+        run.finish(result.code == ErrorCode::ReadOnly ? ExitReadOnly : ExitRefused);
     });
     return run.exec(std::nullopt);
 }

@@ -98,6 +98,7 @@ const char *errorCodeName(ErrorCode code)
     case ErrorCode::IdleTimeout: return "idle_timeout";
     case ErrorCode::NameReserved: return "name_reserved";
     case ErrorCode::PolicyDenied: return "policy_denied";
+    case ErrorCode::ReadOnly: return "read_only";
     case ErrorCode::OverBudget: return "over_budget";
     case ErrorCode::InvalidTopic: return "invalid_topic";
     case ErrorCode::TooManySubscriptions: return "too_many_subscriptions";

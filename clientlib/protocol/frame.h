@@ -153,6 +153,8 @@ enum class ErrorCode : quint16 {
     // Access (PROTOCOL §4.5).
     NameReserved = 30,    // the name is reserved for a supervised service, and this is not its process
     PolicyDenied = 31,    // the access policy ([policy]) does not let this peer own the name
+    // Monitor roles (PROTOCOL §6.6).
+    ReadOnly = 32,        // a control request from a read-only monitor: it may see, not act
 };
 
 // How a call ended (PROTOCOL §5.6): the `outcome` of a CallResult. Only Replied and ErrorReply

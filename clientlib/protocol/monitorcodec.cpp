@@ -133,6 +133,11 @@ const char *monitorFrameName(FrameType type)
     }
 }
 
+const char *monitorRoleName(MonitorRole role)
+{
+    return role == MonitorRole::Operator ? "operator" : "read-only";
+}
+
 QByteArray encodeMonitorSubscribe(const MonitorSubscribe &v)
 {
     QByteArray out;
@@ -160,7 +165,8 @@ QByteArray encodeMonitorSnapshotBegin(const MonitorSnapshotBegin &v)
 {
     QByteArray out;
     Writer(out).i64(v.brokerTimeMs).i64(v.brokerStartedMs).u32(v.clientCount).u32(v.serviceCount)
-        .str(v.brokerVersion).str(v.monitorIdentity);
+        .str(v.brokerVersion).str(v.monitorIdentity)
+        .u8(quint8(v.role)); // roles
     return out;
 }
 
@@ -174,6 +180,10 @@ std::optional<MonitorSnapshotBegin> decodeMonitorSnapshotBegin(QByteArrayView pa
     v.serviceCount = r.u32();
     v.brokerVersion = r.str();
     v.monitorIdentity = r.str();
+    // Roles: absent from an older broker's. A role this side does not know counts as read-only:
+    // offering controls the broker will refuse is worse than greying one it would allow.
+    if (r.ok() && !r.atEnd())
+        v.role = r.u8() == quint8(MonitorRole::Operator) ? MonitorRole::Operator : MonitorRole::ReadOnly;
     return done(r, v);
 }
 

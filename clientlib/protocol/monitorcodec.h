@@ -61,6 +61,11 @@ struct KENNEL_CLIENT_EXPORT MonitorSubscribe
     bool wantBusRecords = false;
 };
 
+// What an admitted monitor may do (PROTOCOL §6.6): an operator sees and controls, a read-only
+// monitor only sees. 0 is what an older broker (which knows no roles) lets every monitor do.
+enum class MonitorRole : quint8 { Operator = 0, ReadOnly = 1 };
+KENNEL_CLIENT_EXPORT const char *monitorRoleName(MonitorRole role); // "operator", "read-only"
+
 struct KENNEL_CLIENT_EXPORT MonitorSnapshotBegin
 {
     qint64 brokerTimeMs = 0;   // wall clock when the snapshot was taken
@@ -69,6 +74,9 @@ struct KENNEL_CLIENT_EXPORT MonitorSnapshotBegin
     quint32 serviceCount = 0;  // MonitorService frames that follow
     QString brokerVersion;
     QString monitorIdentity;   // how the broker admitted this monitor ("token", "peer uid 0", ...), for display
+    // Roles (PROTOCOL §6.6); absent from an older broker's (then 0, Operator): what this monitor
+    // may do, so that it can offer only that.
+    MonitorRole role = MonitorRole::Operator;
 };
 
 // The protocol a client speaks and what its connection is (Session::Kind).

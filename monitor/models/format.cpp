@@ -113,6 +113,12 @@ QString errorCode(ErrorCode code)
     return name ? QString::fromLatin1(name) : QStringLiteral("error %1").arg(int(code));
 }
 
+QString readOnlyTooltip()
+{
+    return QStringLiteral("Read-only monitor: the broker admitted this connection to watch, not to control "
+                          "(its token or uid has the read-only role in the broker's [monitor] configuration)");
+}
+
 QString count(qint64 n, const char *singular, const char *plural)
 {
     return QStringLiteral("%1 %2").arg(n).arg(QLatin1String(n == 1 ? singular : plural));

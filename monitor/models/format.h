@@ -17,6 +17,8 @@ QString controlAction(MonitorControlAction action);  // "disconnect", "send test
 // deliveryStatusName() for known values, "status N" for the ones a newer broker may add.
 QString deliveryStatus(quint16 status);
 QString errorCode(ErrorCode code);
+// Roles (PROTOCOL §6.6): why a control is greyed on a read-only link (a tooltip).
+QString readOnlyTooltip();
 
 // "1 client", "3 clients": the number with the word in the form it takes. English only, as
 // the rest of the monitor.

@@ -153,6 +153,8 @@ void MonitorFeed::onSnapshotBegan(const MonitorSnapshotBegin &snapshot)
     QString text = QStringLiteral("snapshot: %1 client(s), %2 service(s)").arg(snapshot.clientCount).arg(snapshot.serviceCount);
     if (!snapshot.monitorIdentity.isEmpty())
         text += QStringLiteral("; admitted by %1").arg(snapshot.monitorIdentity);
+    if (snapshot.role != MonitorRole::Operator)
+        text += QStringLiteral(" as a read-only monitor (it may watch, not control)");
     addEvent(snapshot.brokerTimeMs, EventEntry::Kind::Link, QString(), text);
 }
 

@@ -2,6 +2,7 @@
 
 #include "clientsmodel.h"
 #include "deadlinedelegate.h"
+#include "format.h"
 #include "panelkit.h"
 
 #include <QAction>
@@ -147,11 +148,20 @@ void ClientsPanel::setLive(bool live)
     updateActions();
 }
 
+void ClientsPanel::setReadOnly(bool readOnly)
+{
+    m_readOnly = readOnly;
+    const QString why = readOnly ? Format::readOnlyTooltip() : QString();
+    m_disconnectAction->setToolTip(readOnly ? why : QStringLiteral("Ask the broker to close this client's connection(s)"));
+    m_sendTestAction->setToolTip(readOnly ? why : QStringLiteral("Send this client a message as from \"kennel-monitor\""));
+    updateActions();
+}
+
 void ClientsPanel::updateActions()
 {
     const bool selected = !selectedClientName().isEmpty();
-    m_disconnectAction->setEnabled(m_live && selected);
-    m_sendTestAction->setEnabled(m_live && selected);
+    m_disconnectAction->setEnabled(m_live && selected && !m_readOnly);
+    m_sendTestAction->setEnabled(m_live && selected && !m_readOnly);
     m_showTrafficAction->setEnabled(selected);
 }
 

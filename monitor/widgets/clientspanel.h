@@ -37,6 +37,8 @@ public:
 
     // Actions that reach the broker are enabled only while the link is live.
     void setLive(bool live);
+    // Roles (PROTOCOL §6.6): a read-only link greys them, with a tooltip saying why.
+    void setReadOnly(bool readOnly);
 
 Q_SIGNALS:
     void disconnectRequested();
@@ -56,6 +58,7 @@ private:
     QAction *m_sendTestAction = nullptr;
     QAction *m_showTrafficAction = nullptr;
     bool m_live = false;
+    bool m_readOnly = false;
     bool m_selectedClientGone = false;
 };
 

@@ -138,6 +138,14 @@ MainWindow::MainWindow(MonitorLink *link, QSettings *settings, QWidget *parent)
     connect(m_eventsPanel, &EventsPanel::exportRequested, this, [this] { exportWithDialog(false); });
 
     if (link) {
+        // Roles (PROTOCOL §6.6): each snapshot says what this link may do; a read-only one greys
+        // the controls instead of offering what the broker will refuse.
+        connect(link, &MonitorLink::snapshotBegan, this, [this](const MonitorSnapshotBegin &snapshot) {
+            m_readOnly = snapshot.role != MonitorRole::Operator;
+            m_clientsPanel->setReadOnly(m_readOnly);
+            m_servicesPanel->setReadOnly(m_readOnly);
+            updateLinkStatus();
+        });
         connect(link, &MonitorLink::stateChanged, this, &MainWindow::updateLinkStatus);
         connect(link, &MonitorLink::stateChanged, m_connectionMenu, &ConnectionMenu::rememberLiveBroker);
     }
@@ -245,7 +253,8 @@ void MainWindow::updateLinkStatus()
     }
     updateSummary();
     updateActions();
-    setWindowTitle(live ? QStringLiteral("Kennel monitor — %1").arg(m_link->settings().address.toString())
+    setWindowTitle(live ? QStringLiteral("Kennel monitor — %1%2").arg(m_link->settings().address.toString(),
+                                                                     m_readOnly ? QStringLiteral(" (read-only)") : QString())
                         : QStringLiteral("Kennel monitor"));
 }
 

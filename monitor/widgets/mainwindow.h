@@ -125,6 +125,7 @@ private:
     QPointer<MonitorLink> m_link;
     QSettings *m_settings;
     bool m_confirm = true;
+    bool m_readOnly = false; // roles: the broker said this link may only watch
     bool m_shownLive = true; // so that the first update greys the tables when not live
 
     ClientsModel *m_clients = nullptr;

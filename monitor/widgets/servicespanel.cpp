@@ -76,14 +76,23 @@ void ServicesPanel::setLive(bool live)
     updateActions();
 }
 
+void ServicesPanel::setReadOnly(bool readOnly)
+{
+    m_readOnly = readOnly;
+    for (QPushButton *button : {m_restartButton, m_stopButton, m_startButton})
+        button->setToolTip(readOnly ? Format::readOnlyTooltip() : QString());
+    updateActions();
+}
+
 void ServicesPanel::updateActions()
 {
     const int row = m_services->rowOf(selectedServiceName());
     const auto state = row >= 0 ? m_services->service(row).state : MonitorServiceState::Stopped;
     const bool running = state == MonitorServiceState::Running || state == MonitorServiceState::Starting;
-    m_restartButton->setEnabled(m_live && row >= 0);
-    m_stopButton->setEnabled(m_live && row >= 0 && state != MonitorServiceState::Stopped && state != MonitorServiceState::Stopping);
-    m_startButton->setEnabled(m_live && row >= 0 && !running);
+    const bool may = m_live && !m_readOnly && row >= 0;
+    m_restartButton->setEnabled(may);
+    m_stopButton->setEnabled(may && state != MonitorServiceState::Stopped && state != MonitorServiceState::Stopping);
+    m_startButton->setEnabled(may && !running);
 }
 
 } // namespace Kennel

@@ -25,6 +25,8 @@ public:
 
     // The buttons are enabled only while the link is live, and as the selected service's state allows.
     void setLive(bool live);
+    // Roles (PROTOCOL §6.6): a read-only link greys the buttons, with a tooltip saying why.
+    void setReadOnly(bool readOnly);
 
 Q_SIGNALS:
     void restartRequested();
@@ -40,6 +42,7 @@ private:
     QPushButton *m_stopButton = nullptr;
     QPushButton *m_startButton = nullptr;
     bool m_live = false;
+    bool m_readOnly = false;
 };
 
 } // namespace Kennel

@@ -8,6 +8,7 @@
 #include <QFileInfo>
 #include <QSettings>
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <iterator>
@@ -23,6 +24,11 @@ const QString KeyPrivateKey = QStringLiteral("private_key");
 const QString KeyToken = QStringLiteral("token");
 const QString KeyTokenFile = QStringLiteral("token_file");
 const QString KeyAllowLocalPeers = QStringLiteral("allow_local_peers");
+// Roles.
+const QString KeyReadOnlyToken = QStringLiteral("read_only_token");
+const QString KeyReadOnlyTokenFile = QStringLiteral("read_only_token_file");
+const QString KeyOperatorUids = QStringLiteral("operator_uids");
+const QString KeyReadOnlyUids = QStringLiteral("read_only_uids");
 
 const NumericKey monitorTable[] = {
     // [monitor]: file only. crossCheck() orders the two delays. The monitor's queue is not tied to
@@ -124,6 +130,85 @@ void readMonitorBool(const QSettings &settings, const QString &name, bool *out, 
     pass.monitorSuspect = true;
 }
 
+// A token key: the token is a secret, so errors say what is wrong with it, never what it is.
+void readMonitorToken(const QSettings &settings, const QString &name, QByteArray *out, Pass &pass)
+{
+    const QString tokenKey = monitorKey(name);
+    if (!settings.contains(tokenKey))
+        return;
+    // Not singleValue(): its errors quote the value.
+    const std::optional<QStringList> items = valueItems(settings.value(tokenKey));
+    if (!items || items->size() != 1) {
+        pass.errors.append(tokenKey + (items ? QStringLiteral(": reads as a list; quote a token that contains a comma")
+                                             : QStringLiteral(": not a plain value")));
+        pass.monitorSuspect = true;
+    } else if (items->constFirst().trimmed().isEmpty()) {
+        out->clear();
+    } else {
+        const QByteArray token = items->constFirst().trimmed().toUtf8();
+        const QString why = MonitorToken::check(token);
+        if (why.isEmpty()) {
+            *out = token;
+        } else {
+            pass.errors.append(tokenKey + QStringLiteral(": ") + why);
+            pass.monitorSuspect = true;
+        }
+    }
+}
+
+// A list of users: uids, or names looked up when the configuration is read. Empty: unset (the
+// key's default); "none": an empty list.
+void readMonitorUids(const QSettings &settings, const QString &name, std::optional<QList<uint>> *out, Pass &pass)
+{
+    const QString key = monitorKey(name);
+    if (!settings.contains(key))
+        return;
+    const std::optional<QStringList> items = valueItems(settings.value(key));
+    if (!items) {
+        pass.errors.append(key + QStringLiteral(": not a plain value"));
+        pass.monitorSuspect = true;
+        return;
+    }
+    if (items->size() == 1 && items->constFirst().trimmed().isEmpty()) {
+        out->reset();
+        return;
+    }
+    if (items->size() == 1 && items->constFirst().trimmed() == QLatin1String("none")) {
+        *out = QList<uint>();
+        return;
+    }
+    QList<uint> uids;
+    for (const QString &raw : *items) {
+        const QString item = raw.trimmed();
+        if (item.isEmpty())
+            continue;
+        bool isNumber = false;
+        const uint uid = item.toUInt(&isNumber);
+        if (isNumber) {
+            uids.append(uid);
+            continue;
+        }
+        if (const passwd *pw = ::getpwnam(item.toUtf8().constData())) {
+            uids.append(uint(pw->pw_uid));
+            continue;
+        }
+        pass.errors.append(key + QStringLiteral(": ") + quoted(item) + QStringLiteral(" is neither a uid nor a user of this system"));
+        pass.monitorSuspect = true;
+    }
+    *out = uids;
+}
+
+// The token a token key or its file gives (the file read as the authenticator reads it); empty
+// when neither is set or the file cannot be read (reported elsewhere).
+QByteArray effectiveToken(const QByteArray &token, const QString &file)
+{
+    if (!file.isEmpty()) {
+        QString ignored;
+        return MonitorToken::readFile(file, &ignored).value_or(QByteArray());
+    }
+    return token;
+}
+
 } // namespace
 
 const QList<NumericKey> &monitorNumericKeys()
@@ -135,6 +220,7 @@ const QList<NumericKey> &monitorNumericKeys()
 QStringList monitorKeys()
 {
     return QStringList{KeyListen, KeyTls, KeyCertificate, KeyPrivateKey, KeyToken, KeyTokenFile, KeyAllowLocalPeers}
+           + QStringList{KeyReadOnlyToken, KeyReadOnlyTokenFile, KeyOperatorUids, KeyReadOnlyUids} // roles
            + numericKeyNames(GroupMonitor);
 }
 
@@ -167,7 +253,33 @@ QStringList monitorCrossCheck(const BrokerConfig &config)
             errors.append(monitorKey(KeyTokenFile) + QStringLiteral(": ") + quoted(m.tokenFile) + QStringLiteral(": ") + why);
     }
 
-    const bool hasToken = !m.token.isEmpty() || !m.tokenFile.isEmpty();
+    // Roles: the read-only token is checked like the operator's, and must differ from it (the
+    // same secret cannot give two roles); a uid has one role.
+    if (!m.readOnlyToken.isEmpty() && !m.readOnlyTokenFile.isEmpty()) {
+        errors.append(monitorKey(KeyReadOnlyToken) + QStringLiteral(": set together with ") + monitorKey(KeyReadOnlyTokenFile)
+                      + QStringLiteral("; give one of them"));
+    } else if (!m.readOnlyTokenFile.isEmpty()) {
+        QString why = fileProblem(m.readOnlyTokenFile);
+        if (why.isEmpty())
+            MonitorToken::readFile(m.readOnlyTokenFile, &why);
+        if (!why.isEmpty())
+            errors.append(monitorKey(KeyReadOnlyTokenFile) + QStringLiteral(": ") + quoted(m.readOnlyTokenFile) + QStringLiteral(": ") + why);
+    }
+    if (!m.readOnlyToken.isEmpty() || !m.readOnlyTokenFile.isEmpty()) {
+        const QByteArray readOnly = effectiveToken(m.readOnlyToken, m.readOnlyTokenFile);
+        if (!readOnly.isEmpty() && readOnly == effectiveToken(m.token, m.tokenFile)) {
+            errors.append(monitorKey(KeyReadOnlyToken) + QStringLiteral(": the same token as ") + monitorKey(KeyToken)
+                          + QStringLiteral("; a read-only token must differ from the operator token"));
+        }
+    }
+    for (const uint uid : m.readOnlyUids) {
+        if (m.operatorUids && m.operatorUids->contains(uid)) {
+            errors.append(monitorKey(KeyReadOnlyUids) + QStringLiteral(": uid %1 is also in ").arg(uid) + monitorKey(KeyOperatorUids)
+                          + QStringLiteral("; give each uid one role"));
+        }
+    }
+
+    const bool hasToken = !m.token.isEmpty() || !m.tokenFile.isEmpty() || !m.readOnlyToken.isEmpty() || !m.readOnlyTokenFile.isEmpty();
     bool hasTcp = false;
     const QList<ListenAddress> brokerListen = config.effectiveListen();
     for (const ListenAddress &address : m.listen) {
@@ -238,28 +350,15 @@ void applyMonitor(const QSettings &settings, const QDir &configDir, Pass &pass)
     readMonitorPath(settings, KeyPrivateKey, configDir, &m.privateKeyFile, pass);
     readMonitorPath(settings, KeyTokenFile, configDir, &m.tokenFile, pass);
 
-    // The token is a secret: errors say what is wrong with it, never what it is.
-    const QString tokenKey = monitorKey(KeyToken);
-    if (settings.contains(tokenKey)) {
-        // Not singleValue(): its errors quote the value.
-        const std::optional<QStringList> items = valueItems(settings.value(tokenKey));
-        if (!items || items->size() != 1) {
-            pass.errors.append(tokenKey + (items ? QStringLiteral(": reads as a list; quote a token that contains a comma")
-                                                 : QStringLiteral(": not a plain value")));
-            pass.monitorSuspect = true;
-        } else if (items->constFirst().trimmed().isEmpty()) {
-            m.token.clear();
-        } else {
-            const QByteArray token = items->constFirst().trimmed().toUtf8();
-            const QString why = MonitorToken::check(token);
-            if (why.isEmpty()) {
-                m.token = token;
-            } else {
-                pass.errors.append(tokenKey + QStringLiteral(": ") + why);
-                pass.monitorSuspect = true;
-            }
-        }
-    }
+    readMonitorToken(settings, KeyToken, &m.token, pass);
+
+    // Roles.
+    readMonitorToken(settings, KeyReadOnlyToken, &m.readOnlyToken, pass);
+    readMonitorPath(settings, KeyReadOnlyTokenFile, configDir, &m.readOnlyTokenFile, pass);
+    readMonitorUids(settings, KeyOperatorUids, &m.operatorUids, pass);
+    std::optional<QList<uint>> readOnlyUids = m.readOnlyUids;
+    readMonitorUids(settings, KeyReadOnlyUids, &readOnlyUids, pass);
+    m.readOnlyUids = readOnlyUids.value_or(QList<uint>());
 }
 
 void applyMonitorFlags(const QCommandLineParser &parser, Pass &pass)
@@ -297,6 +396,11 @@ void validateMonitor(const BrokerConfig &config, QStringList *errors)
         const QString why = MonitorToken::check(config.monitor.token);
         if (!why.isEmpty())
             errors->append(monitorKey(KeyToken) + QStringLiteral(": ") + why);
+    }
+    if (!config.monitor.readOnlyToken.isEmpty()) {
+        const QString why = MonitorToken::check(config.monitor.readOnlyToken);
+        if (!why.isEmpty())
+            errors->append(monitorKey(KeyReadOnlyToken) + QStringLiteral(": ") + why);
     }
 }
 

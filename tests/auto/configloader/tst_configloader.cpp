@@ -146,7 +146,8 @@ const char *const allFields[] = {
 
 // The [monitor] keys in the order the loader lists them.
 const QString MonitorKeyList = QStringLiteral(
-    "listen, tls, certificate, private_key, token, token_file, allow_local_peers, max_monitors, failure_delay_ms, "
+    "listen, tls, certificate, private_key, token, token_file, allow_local_peers, read_only_token, read_only_token_file, "
+    "operator_uids, read_only_uids, max_monitors, failure_delay_ms, "
     "failure_delay_max_ms, handshake_timeout_ms, admission_timeout_ms, max_waiting_per_address, max_waiting_per_prefix, "
     "max_token_guesses_per_second, proven_address_ttl_ms, max_queue_bytes, total_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
     "totals_interval_ms");
@@ -330,6 +331,7 @@ private slots:
     void monitorPathsRelativeToFile();
     void badMonitorValues_data();
     void badMonitorValues();
+    void monitorRoleKeys();
     void monitorTokenFile_data();
     void monitorTokenFile();
     void monitorFlags();
@@ -1459,8 +1461,10 @@ void tst_ConfigLoader::exampleFileUncommented()
                                 QStringLiteral("monitor/max_token_guesses_per_second"),
                                 QStringLiteral("monitor/max_traffic_per_second"),
                                 QStringLiteral("monitor/max_waiting_per_address"),
-                                QStringLiteral("monitor/max_waiting_per_prefix"), QStringLiteral("monitor/private_key"),
-                                QStringLiteral("monitor/proven_address_ttl_ms"), QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
+                                QStringLiteral("monitor/max_waiting_per_prefix"), QStringLiteral("monitor/operator_uids"),
+                                QStringLiteral("monitor/private_key"), QStringLiteral("monitor/proven_address_ttl_ms"),
+                                QStringLiteral("monitor/read_only_token"), QStringLiteral("monitor/read_only_token_file"),
+                                QStringLiteral("monitor/read_only_uids"), QStringLiteral("monitor/tls"), QStringLiteral("monitor/token"),
                                 QStringLiteral("monitor/token_file"), QStringLiteral("monitor/total_queue_bytes"),
                                 QStringLiteral("monitor/totals_interval_ms"),
                                 QStringLiteral("monitor/traffic_preview_bytes"), QStringLiteral("supervisor/cgroup"),
@@ -2328,6 +2332,32 @@ void tst_ConfigLoader::monitorKeys()
              qPrintable(ConfigLoader::validate(result.config).join(QLatin1Char('\n'))));
 }
 
+// Roles: uids and names, "none", empty for the default, and a read-only token beside the token.
+void tst_ConfigLoader::monitorRoleKeys()
+{
+    ConfigLoader::Result result = ConfigLoader::loadFile(writeIni("[monitor]\n"));
+    QVERIFY(result.ok());
+    QVERIFY(!result.config.monitor.operatorUids); // unset: root and the broker's user
+    QVERIFY(result.config.monitor.readOnlyUids.isEmpty());
+
+    result = ConfigLoader::loadFile(writeIni("[monitor]\ntoken = " + GoodToken + "\nread_only_token = " + GoodToken
+                                             + "-ro\noperator_uids = 0, root\nread_only_uids = 1001, 1002\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.monitor.readOnlyToken, GoodToken + "-ro");
+    QCOMPARE(result.config.monitor.operatorUids, std::optional<QList<uint>>(QList<uint>{0, 0}));
+    QCOMPARE(result.config.monitor.readOnlyUids, (QList<uint>{1001, 1002}));
+    QVERIFY(ConfigLoader::validate(result.config).isEmpty());
+
+    result = ConfigLoader::loadFile(writeIni("[monitor]\noperator_uids = none\nread_only_uids =\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.monitor.operatorUids, std::optional<QList<uint>>(QList<uint>{}));
+    QVERIFY(result.config.monitor.readOnlyUids.isEmpty());
+
+    // A read-only token is a token for a TCP listener.
+    result = ConfigLoader::loadFile(writeIni("[monitor]\nlisten = 127.0.0.1:0\nread_only_token = " + GoodToken + "\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+}
+
 // Like a service's program: relative to the file's folder, stored absolute and clean.
 void tst_ConfigLoader::monitorPathsRelativeToFile()
 {
@@ -2370,6 +2400,28 @@ void tst_ConfigLoader::badMonitorValues_data()
                                 << one(QStringLiteral("monitor/token: reads as a list; quote a token that contains a comma"));
     QTest::newRow("token-and-file") << QByteArray("[monitor]\n" + token + "token_file = /nonexistent/kennel-token\n")
                                     << one(QStringLiteral("monitor/token: set together with monitor/token_file; give one of them"));
+    // Roles.
+    QTest::newRow("read-only-token-short") << QByteArray("[monitor]\nread_only_token = tiny\n")
+                                           << one(QStringLiteral("monitor/read_only_token: too short (at least 16 characters; e.g. "
+                                                                 "the output of \"openssl rand -hex 16\")"));
+    QTest::newRow("read-only-token-and-file")
+        << QByteArray("[monitor]\nread_only_token = abcdefghijklmnop-1\nread_only_token_file = /nonexistent/kennel-token\n")
+        << one(QStringLiteral("monitor/read_only_token: set together with monitor/read_only_token_file; give one of them"));
+    QTest::newRow("read-only-token-file-missing")
+        << QByteArray("[monitor]\nread_only_token_file = /nonexistent/kennel-token\n")
+        << one(QStringLiteral("monitor/read_only_token_file: \"/nonexistent/kennel-token\": no such file"));
+    QTest::newRow("read-only-token-is-the-token")
+        << QByteArray("[monitor]\ntoken = abcdefghijklmnop-2\nread_only_token = abcdefghijklmnop-2\n")
+        << one(QStringLiteral("monitor/read_only_token: the same token as monitor/token; a read-only token must differ "
+                              "from the operator token"));
+    QTest::newRow("uid-in-both") << QByteArray("[monitor]\noperator_uids = 0, 5\nread_only_uids = 5\n")
+                                 << one(QStringLiteral("monitor/read_only_uids: uid 5 is also in monitor/operator_uids; give "
+                                                       "each uid one role"));
+    QTest::newRow("unknown-user") << QByteArray("[monitor]\nread_only_uids = 5, no-such-user-kennel\n")
+                                  << one(QStringLiteral("monitor/read_only_uids: \"no-such-user-kennel\" is neither a uid nor "
+                                                        "a user of this system"));
+    QTest::newRow("negative-uid") << QByteArray("[monitor]\noperator_uids = -1\n")
+                                  << one(QStringLiteral("monitor/operator_uids: \"-1\" is neither a uid nor a user of this system"));
     QTest::newRow("token-file-missing") << QByteArray("[monitor]\ntoken_file = missing-token\n")
                                         << one(QStringLiteral("monitor/token_file: \"") + m_dir.filePath(QStringLiteral("missing-token"))
                                                + QStringLiteral("\": no such file"));

@@ -112,6 +112,7 @@ private slots:
     void clientFilterAndTestMessage();
     void trafficFilterPauseHexAndExport();
     void servicesPanelActions();
+    void readOnlyLinkGreysControls();
     void statusBarShowsRefusal();
     void connectDialogRemembersBrokersButNotTokens();
     void clientCountAfterClientLeaves();
@@ -142,7 +143,7 @@ private:
         MonitorLink link;
         std::unique_ptr<MainWindow> window;
     };
-    std::unique_ptr<Fixture> liveWindow();
+    std::unique_ptr<Fixture> liveWindow(MonitorRole role = MonitorRole::Operator);
     bool makeCertificate();
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -166,7 +167,7 @@ void tst_MonitorApp::cleanup()
     m_settings->clear();
 }
 
-std::unique_ptr<tst_MonitorApp::Fixture> tst_MonitorApp::liveWindow()
+std::unique_ptr<tst_MonitorApp::Fixture> tst_MonitorApp::liveWindow(MonitorRole role)
 {
     auto f = std::make_unique<Fixture>();
     f->window = std::make_unique<MainWindow>(&f->link, m_settings.get());
@@ -180,6 +181,7 @@ std::unique_ptr<tst_MonitorApp::Fixture> tst_MonitorApp::liveWindow()
     begin.clientCount = 3;
     begin.serviceCount = 2;
     begin.monitorIdentity = QStringLiteral("token");
+    begin.role = role;
     QByteArray s = frame(MonitorFrame::SnapshotBegin, encodeMonitorSnapshotBegin(begin));
     s += frame(MonitorFrame::Client, encodeMonitorClient(client(1, "alpha", MonitorWatchState::Healthy, 2500, 12)));
     s += frame(MonitorFrame::Client, encodeMonitorClient(client(2, "beta", MonitorWatchState::Late, 800, 3)));
@@ -341,6 +343,55 @@ void tst_MonitorApp::trafficFilterPauseHexAndExport()
     w.trafficSourceEdit()->clear();
     w.findChild<QAction *>(QStringLiteral("clearTraffic"))->trigger();
     QCOMPARE(shown->rowCount(), 0);
+}
+
+// PROTOCOL §6.6: the snapshot says the link is read-only; every control is greyed with a
+// tooltip saying why, nothing can be sent, the title says so; a later snapshot as an operator
+// (e.g. after a reconnect with another token) enables them again.
+void tst_MonitorApp::readOnlyLinkGreysControls()
+{
+    std::unique_ptr<Fixture> f = liveWindow(MonitorRole::ReadOnly);
+    QVERIFY(f);
+    MainWindow &w = *f->window;
+    QVERIFY(w.linkStateLabel()->text().startsWith(QStringLiteral("Live")));
+    QVERIFY2(w.windowTitle().endsWith(QStringLiteral("(read-only)")), qPrintable(w.windowTitle()));
+    auto *restart = w.findChild<QPushButton *>(QStringLiteral("restartService"));
+    auto *stop = w.findChild<QPushButton *>(QStringLiteral("stopService"));
+    auto *start = w.findChild<QPushButton *>(QStringLiteral("startService"));
+    QVERIFY(restart && stop && start);
+
+    // Everything is still seen.
+    QCOMPARE(w.clientsView()->model()->rowCount(), 3);
+    QCOMPARE(w.servicesView()->model()->rowCount(), 2);
+    const QString log = eventLines(*w.eventsModel()).join(u'\n');
+    QVERIFY2(log.contains(QStringLiteral("as a read-only monitor")), qPrintable(log));
+
+    clickRow(w.clientsView(), rowOfName(w.clientsView()->model(), "beta"));
+    QCOMPARE(w.selectedClientName(), QByteArray("beta"));
+    clickRow(w.servicesView(), 0); // logger, running: an operator could restart and stop it
+    QCOMPARE(w.selectedServiceName(), QStringLiteral("logger"));
+    for (QAction *action : {w.disconnectClientAction(), w.sendTestMessageAction()}) {
+        QVERIFY2(!action->isEnabled(), qPrintable(action->text()));
+        QVERIFY2(action->toolTip().startsWith(QStringLiteral("Read-only monitor")), qPrintable(action->toolTip()));
+    }
+    for (QPushButton *button : {restart, stop, start}) {
+        QVERIFY2(!button->isEnabled(), qPrintable(button->text()));
+        QVERIFY2(button->toolTip().startsWith(QStringLiteral("Read-only monitor")), qPrintable(button->toolTip()));
+    }
+    w.disconnectClientAction()->trigger();
+    QTest::mouseClick(restart, Qt::LeftButton);
+    QTest::mouseClick(stop, Qt::LeftButton);
+    QVERIFY(controlsSent(f->device).isEmpty());
+
+    // A snapshot as an operator: the same selection may act again.
+    MonitorSnapshotBegin begin;
+    begin.clientCount = 0;
+    begin.serviceCount = 0;
+    begin.role = MonitorRole::Operator;
+    f->device.push(frame(MonitorFrame::SnapshotBegin, encodeMonitorSnapshotBegin(begin)));
+    QTRY_VERIFY(restart->toolTip().isEmpty());
+    QVERIFY(!w.windowTitle().contains(QStringLiteral("read-only")));
+    QVERIFY(!w.disconnectClientAction()->toolTip().startsWith(QStringLiteral("Read-only")));
 }
 
 void tst_MonitorApp::servicesPanelActions()

@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 namespace {
 
 const QByteArray Token = "kennel-monitor-token-0123456789";
+const QByteArray ReadOnlyToken = "kennel-read-only-token-0123456789";
 
 MonitorAuthenticator::Peer ip(const char *address)
 {
@@ -64,6 +65,7 @@ struct Answer
     bool called = false;
     bool admitted = false;
     QString how;
+    MonitorRole role = MonitorRole::ReadOnly;
     qint64 elapsedMs = -1;
     int order = 0; // 1 for the first answer the test saw, 2 for the next, ...
 };
@@ -128,6 +130,9 @@ private slots:
     void guessBudgetBrokerWide();
     void provenAddressKeepsItsWay();
     void serviceNotAdmittedByUid();
+    void roles_data();
+    void roles();
+    void rolesReplacedOnReload();
 
     // MonitorListener
     void emptyListen();
@@ -224,10 +229,11 @@ std::shared_ptr<Answer> tst_MonitorAuth::ask(MonitorAuthenticator &auth, const M
     auto answer = std::make_shared<Answer>();
     auto clock = std::make_shared<QElapsedTimer>();
     clock->start();
-    auth.authenticate(peer, token, context ? context : this, [this, answer, clock](bool admitted, const QString &how) {
+    auth.authenticate(peer, token, context ? context : this, [this, answer, clock](bool admitted, const QString &how, MonitorRole role) {
         answer->called = true;
         answer->admitted = admitted;
         answer->how = how;
+        answer->role = role;
         answer->elapsedMs = clock->elapsed();
         answer->order = ++m_answers;
     });
@@ -475,6 +481,103 @@ void tst_MonitorAuth::unixPeers()
     }
 }
 
+// PROTOCOL: the credential decides the role. Without role keys every admitted monitor
+// is an operator (as before roles); the read-only token and read_only_uids admit read-only
+// monitors; operator_uids, when set, replaces root and the broker's own user.
+void tst_MonitorAuth::roles_data()
+{
+    QTest::addColumn<QList<uint>>("operatorUids"); // {9999999}: "unset" (the default)
+    QTest::addColumn<QList<uint>>("readOnlyUids");
+    QTest::addColumn<qint64>("uid");               // -1: a TCP peer
+    QTest::addColumn<QByteArray>("token");
+    QTest::addColumn<bool>("admitted");
+    QTest::addColumn<int>("role");
+    QTest::addColumn<QString>("how");
+
+    const QList<uint> unset{9999999};
+    const uint own = ::geteuid();
+    const uint other = otherUid();
+    const int op = int(MonitorRole::Operator);
+    const int ro = int(MonitorRole::ReadOnly);
+    QTest::newRow("default root") << unset << QList<uint>{} << qint64(0) << QByteArray() << true << op << QStringLiteral("peer uid 0");
+    QTest::newRow("default own") << unset << QList<uint>{} << qint64(own) << QByteArray() << true << op << QStringLiteral("peer uid %1").arg(own);
+    QTest::newRow("default other") << unset << QList<uint>{} << qint64(other) << QByteArray() << false << ro << QString();
+    QTest::newRow("operator token") << unset << QList<uint>{} << qint64(-1) << Token << true << op << QStringLiteral("token");
+    QTest::newRow("read-only token") << unset << QList<uint>{} << qint64(-1) << ReadOnlyToken << true << ro << QStringLiteral("read-only token");
+    QTest::newRow("read-only token on unix") << unset << QList<uint>{} << qint64(other) << ReadOnlyToken << true << ro << QStringLiteral("read-only token");
+    QTest::newRow("read-only uid") << unset << QList<uint>{other} << qint64(other) << QByteArray() << true << ro << QStringLiteral("peer uid %1").arg(other);
+    QTest::newRow("own uid demoted") << unset << QList<uint>{own} << qint64(own) << QByteArray() << true << ro << QStringLiteral("peer uid %1").arg(own);
+    QTest::newRow("read-only uid with operator token") << unset << QList<uint>{other} << qint64(other) << Token << true << op << QStringLiteral("token");
+    QTest::newRow("operator uid") << QList<uint>{other} << QList<uint>{} << qint64(other) << QByteArray() << true << op << QStringLiteral("peer uid %1").arg(other);
+    QTest::newRow("operator_uids replaces the default") << QList<uint>{other} << QList<uint>{} << qint64(0) << QByteArray() << false << ro << QString();
+    QTest::newRow("no operator uids") << QList<uint>{} << QList<uint>{} << qint64(own) << QByteArray() << false << ro << QString();
+}
+
+void tst_MonitorAuth::roles()
+{
+    QFETCH(QList<uint>, operatorUids);
+    QFETCH(QList<uint>, readOnlyUids);
+    QFETCH(qint64, uid);
+    QFETCH(QByteArray, token);
+    QFETCH(bool, admitted);
+    QFETCH(int, role);
+    QFETCH(QString, how);
+
+    MonitorSettings settings = authSettings(20ms, 100ms);
+    settings.readOnlyToken = ReadOnlyToken;
+    if (operatorUids != QList<uint>{9999999})
+        settings.operatorUids = operatorUids;
+    settings.readOnlyUids = readOnlyUids;
+    MonitorAuthenticator auth(settings);
+    QString error;
+    QVERIFY2(auth.load(&error), qPrintable(error));
+    const auto answer = ask(auth, uid >= 0 ? unixPeer(uid_t(uid)) : ip("10.0.0.1"), token);
+    QTRY_VERIFY(answer->called);
+    QCOMPARE(answer->admitted, admitted);
+    if (admitted) {
+        QCOMPARE(answer->how, how);
+        QCOMPARE(int(answer->role), role);
+    }
+}
+
+// A reload (SIGHUP) changes the roles for monitors admitted from then on.
+void tst_MonitorAuth::rolesReplacedOnReload()
+{
+    MonitorSettings settings = authSettings(20ms, 100ms);
+    MonitorAuthenticator auth(settings);
+    QString error;
+    QVERIFY(auth.load(&error));
+    const auto before = ask(auth, unixPeer(::geteuid()), {});
+    QTRY_VERIFY(before->called);
+    QVERIFY(before->admitted);
+    QCOMPARE(before->role, MonitorRole::Operator);
+    const auto noReadOnlyToken = ask(auth, ip("10.0.0.2"), ReadOnlyToken);
+    QTRY_VERIFY(noReadOnlyToken->called);
+    QVERIFY(!noReadOnlyToken->admitted);
+
+    settings.readOnlyUids = {uint(::geteuid())};
+    settings.readOnlyTokenFile = writeFile(QStringLiteral("readonly.token"), ReadOnlyToken + '\n', QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    QVERIFY2(auth.replaceCredentials(settings, &error), qPrintable(error));
+    const auto after = ask(auth, unixPeer(::geteuid()), {});
+    QTRY_VERIFY(after->called);
+    QVERIFY(after->admitted);
+    QCOMPARE(after->role, MonitorRole::ReadOnly);
+    const auto readOnly = ask(auth, ip("10.0.0.3"), ReadOnlyToken);
+    QTRY_VERIFY(readOnly->called);
+    QVERIFY(readOnly->admitted);
+    QCOMPARE(readOnly->role, MonitorRole::ReadOnly);
+
+    // A read-only token file that cannot be used: refused whole, the roles before it kept.
+    MonitorSettings broken = settings;
+    broken.readOnlyUids.clear();
+    broken.readOnlyTokenFile = writeFile(QStringLiteral("open.token"), ReadOnlyToken, QFileDevice::ReadOwner | QFileDevice::ReadOther);
+    QVERIFY(!auth.replaceCredentials(broken, &error));
+    QVERIFY2(error.contains(QLatin1String("read_only_token_file")), qPrintable(error));
+    const auto kept = ask(auth, unixPeer(::geteuid()), {});
+    QTRY_VERIFY(kept->called);
+    QCOMPARE(kept->role, MonitorRole::ReadOnly);
+}
+
 void tst_MonitorAuth::noTokenConfigured()
 {
     MonitorSettings settings = authSettings(20ms, 100ms);
@@ -574,7 +677,7 @@ void tst_MonitorAuth::trackedAddressesBounded()
     for (int i = 0; i < Addresses; ++i) {
         const QString address = QStringLiteral("10.%1.%2.%3").arg(i >> 16).arg((i >> 8) & 0xff).arg(i & 0xff);
         auth.authenticate({address, false, std::nullopt, {}, false}, "wrong-token-wrong-token", this,
-                          [&answered](bool, const QString &) { ++answered; });
+                          [&answered](bool, const QString &, MonitorRole) { ++answered; });
         QVERIFY(auth.trackedAddresses() <= MonitorAuthenticator::DefaultMaxTrackedAddresses);
     }
     QCOMPARE(auth.trackedAddresses(), MonitorAuthenticator::DefaultMaxTrackedAddresses);

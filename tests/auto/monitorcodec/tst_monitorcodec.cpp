@@ -89,7 +89,29 @@ void tst_MonitorCodec::snapshotBegin()
     QCOMPARE(d->serviceCount, v.serviceCount);
     QCOMPARE(d->brokerVersion, v.brokerVersion);
     QCOMPARE(d->monitorIdentity, v.monitorIdentity);
-    checkTruncationAndExtension<MonitorSnapshotBegin>(e, decodeMonitorSnapshotBegin);
+    QCOMPARE(d->role, MonitorRole::Operator);
+    // Roles: one trailing byte; a record without it (an older broker's, which let every monitor
+    // act) decodes as Operator, any other prefix is refused; a role this side does not know
+    // decodes as ReadOnly.
+    v.role = MonitorRole::ReadOnly;
+    const QByteArray r = encodeMonitorSnapshotBegin(v);
+    QCOMPARE(r.size(), e.size());
+    QCOMPARE(decodeMonitorSnapshotBegin(r)->role, MonitorRole::ReadOnly);
+    const qsizetype oldSize = r.size() - 1;
+    const auto old = decodeMonitorSnapshotBegin(QByteArrayView(r).first(oldSize));
+    QVERIFY(old);
+    QCOMPARE(old->monitorIdentity, v.monitorIdentity);
+    QCOMPARE(old->role, MonitorRole::Operator);
+    for (qsizetype n = 0; n < r.size(); ++n) {
+        if (n != oldSize)
+            QVERIFY2(!decodeMonitorSnapshotBegin(QByteArrayView(r).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
+    }
+    QVERIFY(decodeMonitorSnapshotBegin(QByteArray(r + QByteArray("\x01\x02\x03", 3))));
+    QByteArray unknown = r;
+    unknown[unknown.size() - 1] = char(7);
+    QCOMPARE(decodeMonitorSnapshotBegin(unknown)->role, MonitorRole::ReadOnly);
+    QCOMPARE(monitorRoleName(MonitorRole::ReadOnly), "read-only");
+    QCOMPARE(monitorRoleName(MonitorRole::Operator), "operator");
 }
 
 void tst_MonitorCodec::client()

@@ -102,6 +102,9 @@ private slots:
     void logLineNamesWhoAndPrintableTarget();
     void reloadNeedsNoTarget();
     void reloadRejectedIsNotPermitted();
+    void readOnlyRefusedBeforeAnything_data();
+    void readOnlyRefusedBeforeAnything();
+    void readOnlyLogIsRateLimited();
 };
 
 void tst_MonitorControlHandler::targetBounds_data()
@@ -128,7 +131,7 @@ void tst_MonitorControlHandler::targetBounds()
     FakeActions actions;
     MonitorControlHandler handler(MaxName, services, actions);
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("asked to disconnect client")));
-    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction::DisconnectClient, target), false);
+    const MonitorControlResult result = handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction::DisconnectClient, target), false);
     QCOMPARE(int(result.code), code);
     QCOMPARE(result.text, text);
     QVERIFY(actions.disconnected.isEmpty()); // refused before anything was touched
@@ -144,7 +147,7 @@ void tst_MonitorControlHandler::stoppingRefusesEverything()
                                         MonitorControlAction::RestartService, MonitorControlAction::StopService,
                                         MonitorControlAction::StartService, MonitorControlAction::ReloadConfig}) {
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(": shutting_down - the broker is shutting down$")));
-        const MonitorControlResult result = handler.handle(Who, request(action, "alpha", "hi"), true);
+        const MonitorControlResult result = handler.handle(Who, MonitorRole::Operator, request(action, "alpha", "hi"), true);
         QCOMPARE(result.code, ErrorCode::ShuttingDown);
         QCOMPARE(result.text, QStringLiteral("the broker is shutting down"));
     }
@@ -176,7 +179,7 @@ void tst_MonitorControlHandler::disconnect()
     MonitorControlHandler handler(MaxName, services, actions);
     QTest::ignoreMessage(code == int(ErrorCode::None) ? QtInfoMsg : QtWarningMsg,
                          QRegularExpression(QStringLiteral("asked to disconnect client 'alpha'")));
-    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction::DisconnectClient, "alpha"), false);
+    const MonitorControlResult result = handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction::DisconnectClient, "alpha"), false);
     QCOMPARE(int(result.code), code);
     QCOMPARE(result.text, text);
     QCOMPARE(actions.disconnected, QList<QByteArray>{"alpha"});
@@ -214,7 +217,7 @@ void tst_MonitorControlHandler::testMessage()
     MonitorControlHandler handler(MaxName, services, actions);
     QTest::ignoreMessage(code == int(ErrorCode::None) ? QtInfoMsg : QtWarningMsg,
                          QRegularExpression(QStringLiteral("asked to send a test message to 'beta'")));
-    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction::SendTestMessage, "beta", "hello"), false);
+    const MonitorControlResult result = handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction::SendTestMessage, "beta", "hello"), false);
     QCOMPARE(int(result.code), code);
     QCOMPARE(result.text, text);
     QCOMPARE(actions.sentTo, QList<QByteArray>{"beta"});
@@ -238,7 +241,7 @@ void tst_MonitorControlHandler::unknownService()
     FakeActions actions;
     MonitorControlHandler handler(MaxName, services, actions);
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("asked to %1 'web': not_registered - ").arg(verb)));
-    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction(action), "web"), false);
+    const MonitorControlResult result = handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction(action), "web"), false);
     QCOMPARE(result.code, ErrorCode::NotRegistered);
     QCOMPARE(result.text, QStringLiteral("no service named 'web'"));
     QCOMPARE(services.asked, QStringList{QStringLiteral("web")});
@@ -252,7 +255,7 @@ void tst_MonitorControlHandler::logLineNamesWhoAndPrintableTarget()
     MonitorControlHandler handler(MaxName, services, actions);
     // A target a peer chose is logged with anything unprintable as '?', after who asked.
     QTest::ignoreMessage(QtWarningMsg, "monitor 'ops' (unix uid 0) asked to disconnect client 'x?y': invalid_name - 'x?y' is not a client name");
-    handler.handle(Who, request(MonitorControlAction::DisconnectClient, QByteArray("x\ny")), false);
+    handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction::DisconnectClient, QByteArray("x\ny")), false);
 }
 
 // ReloadConfig acts on the broker itself: an empty target is no reason to refuse it, and the
@@ -263,7 +266,7 @@ void tst_MonitorControlHandler::reloadNeedsNoTarget()
     FakeActions actions;
     MonitorControlHandler handler(MaxName, services, actions);
     QTest::ignoreMessage(QtInfoMsg, QRegularExpression(QStringLiteral("asked to reload the configuration of '': configuration reloaded")));
-    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction::ReloadConfig, QByteArray()), false);
+    const MonitorControlResult result = handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction::ReloadConfig, QByteArray()), false);
     QCOMPARE(result.code, ErrorCode::None);
     QCOMPARE(result.text, QStringLiteral("configuration reloaded: no changes"));
     QCOMPARE(actions.reloadsAsked, QStringList{Who});
@@ -277,9 +280,70 @@ void tst_MonitorControlHandler::reloadRejectedIsNotPermitted()
     actions.reloadSummary = QStringLiteral("configuration rejected (1 error); the running configuration is kept");
     MonitorControlHandler handler(MaxName, services, actions);
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("not_permitted - configuration rejected")));
-    const MonitorControlResult result = handler.handle(Who, request(MonitorControlAction::ReloadConfig, "broker"), false);
+    const MonitorControlResult result = handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction::ReloadConfig, "broker"), false);
     QCOMPARE(result.code, ErrorCode::NotPermitted);
     QCOMPARE(result.text, actions.reloadSummary);
+}
+
+// PROTOCOL: every control action of a read-only monitor is refused with read_only,
+// counted, and nothing reaches the broker (no client closed, no message sent, no service looked
+// up, no reload), whatever the target, even while stopping.
+void tst_MonitorControlHandler::readOnlyRefusedBeforeAnything_data()
+{
+    QTest::addColumn<int>("action");
+    QTest::addColumn<QByteArray>("target");
+    QTest::addColumn<bool>("stopping");
+    QTest::newRow("disconnect") << int(MonitorControlAction::DisconnectClient) << QByteArray("alpha") << false;
+    QTest::newRow("test message") << int(MonitorControlAction::SendTestMessage) << QByteArray("alpha") << false;
+    QTest::newRow("restart") << int(MonitorControlAction::RestartService) << QByteArray("web") << false;
+    QTest::newRow("stop") << int(MonitorControlAction::StopService) << QByteArray("web") << false;
+    QTest::newRow("start") << int(MonitorControlAction::StartService) << QByteArray("web") << false;
+    QTest::newRow("reload") << int(MonitorControlAction::ReloadConfig) << QByteArray() << false;
+    QTest::newRow("bad target") << int(MonitorControlAction::DisconnectClient) << QByteArray(300, 'x') << false;
+    QTest::newRow("stopping") << int(MonitorControlAction::StopService) << QByteArray("web") << true;
+}
+
+void tst_MonitorControlHandler::readOnlyRefusedBeforeAnything()
+{
+    QFETCH(int, action);
+    QFETCH(QByteArray, target);
+    QFETCH(bool, stopping);
+    FakeServices services;
+    FakeActions actions;
+    actions.closeCount = 1;
+    MonitorControlHandler handler(MaxName, services, actions);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("read_only - refused, a read-only monitor may not act \\(1 refused in all\\)")));
+    const MonitorControlResult result = handler.handle(Who, MonitorRole::ReadOnly, request(MonitorControlAction(action), target, "hi"), stopping);
+    QCOMPARE(result.code, ErrorCode::ReadOnly);
+    QCOMPARE(QLatin1String(errorCodeName(result.code)), QLatin1String("read_only"));
+    QVERIFY2(result.text.contains(QLatin1String("read-only")), qPrintable(result.text));
+    QCOMPARE(handler.readOnlyRefused(), quint64(1));
+    QVERIFY(actions.disconnected.isEmpty());
+    QVERIFY(actions.sentTo.isEmpty());
+    QVERIFY(actions.reloadsAsked.isEmpty());
+    QVERIFY(services.asked.isEmpty());
+    // The same request from an operator goes through (here: reaches the fakes).
+    QTest::ignoreMessage(stopping || action == int(MonitorControlAction::RestartService) || action == int(MonitorControlAction::StopService)
+                                 || action == int(MonitorControlAction::StartService) || target.size() > 256
+                             ? QtWarningMsg : QtInfoMsg,
+                         QRegularExpression(QStringLiteral("asked to")));
+    const MonitorControlResult operatorResult = handler.handle(Who, MonitorRole::Operator, request(MonitorControlAction(action), target, "hi"), stopping);
+    QVERIFY(operatorResult.code != ErrorCode::ReadOnly);
+    QCOMPARE(handler.readOnlyRefused(), quint64(1));
+}
+
+void tst_MonitorControlHandler::readOnlyLogIsRateLimited()
+{
+    FakeServices services;
+    FakeActions actions;
+    MonitorControlHandler handler(MaxName, services, actions);
+    // 5 lines a second; the rest are counted (and summed up once a second has passed).
+    QTest::failOnWarning(QRegularExpression(QStringLiteral("read_only - refused")));
+    for (int i = 0; i < 5; ++i)
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("read_only - refused")));
+    for (int i = 0; i < 50; ++i)
+        QCOMPARE(handler.handle(Who, MonitorRole::ReadOnly, request(MonitorControlAction::StopService, "web"), false).code, ErrorCode::ReadOnly);
+    QCOMPARE(handler.readOnlyRefused(), quint64(50));
 }
 
 QTEST_GUILESS_MAIN(tst_MonitorControlHandler)
