@@ -311,6 +311,7 @@ void MonitorConnection::setSubscription(bool wantTraffic, int previewBytes, int 
     m_batchLimit = qMax<qsizetype>(limit, 2 + recordMax);
     if (!m_wantTraffic) {
         m_batch = QByteArray();
+        m_heldTrailer = QByteArray();
         m_batchRecords = 0;
     } else {
         m_batch.reserve(m_batchLimit);
@@ -327,7 +328,7 @@ void MonitorConnection::sendEvent(FrameType type, quint32 messageId, QByteArrayV
 }
 
 void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByteArrayView target, QByteArrayView payload,
-                                      DeliveryStatus status)
+                                      DeliveryStatus status, qint64 heldMs)
 {
     if (Q_UNLIKELY(m_state != State::Admitted || !m_wantTraffic))
         return;
@@ -345,8 +346,9 @@ void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByt
     }
     ++m_rateCount;
     const QByteArrayView preview = payload.first(qMin<qsizetype>(payload.size(), m_previewBytes));
-    const qsizetype recordSize = RecordOverhead + source.size() + target.size() + preview.size();
-    if (m_batchRecords && m_batch.size() + recordSize > m_batchLimit)
+    // A held outcome adds its trailer entry (and the trailer's count, for the first).
+    const qsizetype recordSize = RecordOverhead + source.size() + target.size() + preview.size() + (heldMs >= 0 ? 8 : 0);
+    if (m_batchRecords && m_batch.size() + m_heldTrailer.size() + recordSize > m_batchLimit)
         flushTraffic();
     if (m_batch.size() < 2) {
         // The count in front, written here so the batch keeps the capacity it has grown to.
@@ -354,10 +356,12 @@ void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByt
         m_batch.data()[0] = 0;
         m_batch.data()[1] = 0;
     }
+    if (heldMs >= 0)
+        appendMonitorHeldTrailerEntry(m_heldTrailer, m_batchRecords, heldMs);
     appendMonitorTrafficRecord(m_batch, timeUs, source, target, quint32(payload.size()), status, preview);
     ++m_batchRecords;
     ++m_recordsSent;
-    if (m_batchRecords == std::numeric_limits<quint16>::max() || m_batch.size() >= m_batchLimit)
+    if (m_batchRecords == std::numeric_limits<quint16>::max() || m_batch.size() + m_heldTrailer.size() >= m_batchLimit)
         flushTraffic();
     else
         armTrafficFlush();
@@ -365,7 +369,7 @@ void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByt
 
 qint64 MonitorConnection::queuedBytes() const
 {
-    return m_device->bytesToWrite() + m_batch.size();
+    return m_device->bytesToWrite() + m_batch.size() + m_heldTrailer.size();
 }
 
 void MonitorConnection::armTrafficFlush()
@@ -379,16 +383,20 @@ void MonitorConnection::flushTraffic()
     m_trafficTimer.stop();
     if (m_state != State::Admitted) {
         m_batch.resize(0);
+        m_heldTrailer.resize(0);
         m_batchRecords = 0;
         return;
     }
     if (m_batchRecords) {
         char header[Wire::HeaderSize];
-        writeHeader(header, MonitorFrame::Traffic, quint32(m_batch.size()), 0, 0, 0, NoFlags);
+        writeHeader(header, MonitorFrame::Traffic, quint32(m_batch.size() + m_heldTrailer.size()), 0, 0, 0, NoFlags);
         m_device->write(header, Wire::HeaderSize);
         // The char* overload copies: the batch keeps its buffer for the next records.
         m_device->write(m_batch.constData(), m_batch.size());
+        if (!m_heldTrailer.isEmpty())
+            m_device->write(m_heldTrailer.constData(), m_heldTrailer.size());
         m_batch.resize(0);
+        m_heldTrailer.resize(0);
         m_batchRecords = 0;
     }
     if (m_droppedUnreported) {
@@ -541,6 +549,7 @@ void MonitorConnection::finish()
     m_closeTimer.stop();
     m_trafficTimer.stop();
     m_batch = QByteArray();
+    m_heldTrailer = QByteArray();
     m_batchRecords = 0;
     syncBudget(); // gives its share of the monitor budget back
     Q_EMIT finished(this);

@@ -100,8 +100,9 @@ public:
     void sendEvent(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView payload);
     // One traffic record: batched, or counted as dropped (rate cap, full queue). Never closes the
     // connection or emits anything synchronously: it runs inside the router's message path.
+    // `heldMs` >= 0: a held message's final outcome, held that long (PROTOCOL ).
     void recordTraffic(qint64 timeUs, QByteArrayView source, QByteArrayView target, QByteArrayView payload,
-                       DeliveryStatus status);
+                       DeliveryStatus status, qint64 heldMs = -1);
     // While a snapshot is written the queue bound is not enforced: a snapshot is one burst the
     // monitor asked for, larger than any event, and Qt writes it out from the next loop pass.
     // The bound is checked once the snapshot is complete.
@@ -169,6 +170,7 @@ private:
     qsizetype m_batchLimit = BatchBytes;
     QByteArray m_batch;           // a Traffic payload being built: u16 count, records
     quint16 m_batchRecords = 0;
+    QByteArray m_heldTrailer;     // the batch's held outcomes (PROTOCOL ), appended at the flush
     qint64 m_rateSecond = 0;      // the wall-clock second m_rateCount counts in
     int m_rateCount = 0;
     quint32 m_droppedUnreported = 0;

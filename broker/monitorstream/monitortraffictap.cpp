@@ -58,4 +58,12 @@ void MonitorTrafficTap::record(const Endpoint &sender, QByteArrayView target, QB
         m_sinks[i]->recordTraffic(timeUs, sender.name(), target, payload, status);
 }
 
+void MonitorTrafficTap::recordHeldOutcome(QByteArrayView source, QByteArrayView target, QByteArrayView payload,
+                                          DeliveryStatus status, qint64 heldMs)
+{
+    const qint64 timeUs = wallClockUs();
+    for (size_t i = 0; i < m_sinks.size(); ++i)
+        m_sinks[i]->recordTraffic(timeUs, source, target, payload, status, heldMs);
+}
+
 } // namespace Kennel

@@ -30,6 +30,8 @@ public:
 private:
     // TrafficTap: runs inside the router's message path.
     void record(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) override;
+    void recordHeldOutcome(QByteArrayView source, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
+                           qint64 heldMs) override;
 
     MonitorActions &m_actions;
     std::vector<MonitorConnection *> m_sinks;
