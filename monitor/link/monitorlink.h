@@ -138,6 +138,8 @@ Q_SIGNALS:
     void trafficBatch(const QList<Kennel::MonitorTrafficRecord> &records);
     void trafficDropped(const Kennel::MonitorTrafficDropped &dropped);
     void totals(const Kennel::MonitorTotals &totals);
+    // What is held for a name (PROTOCOL §6.7); count 0: its queue emptied.
+    void held(const Kennel::MonitorHeld &held);
     void controlResult(quint32 requestId, const Kennel::MonitorControlResult &result);
     // An Error frame from the broker, code and text as sent. Local failures (socket errors, TLS
     // refusals, protocol violations) are not signalled here: they end the connection, so they
