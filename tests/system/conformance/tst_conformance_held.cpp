@@ -14,7 +14,9 @@ namespace {
 // totals (with the held records they carry) every 200 ms.
 const QByteArray HeldConfig =
     QByteArrayLiteral("[hold]\nnames = r671-t, r672-t, r673-t, r674-t\nmax_count = 3\nttl_ms = 600\n"
-                      "[monitor]\ntotals_interval_ms = 200\n");
+                      "[monitor]\ntotals_interval_ms = 200\n"
+                      // watch queues that must not expire while they look.
+                      "[hold.r672-t]\nttl_ms = 30000\n[hold.r674-t]\nttl_ms = 30000\n");
 
 // A monitor admitted by its Unix peer credentials and subscribed; the snapshot's frames are left
 // to read.
