@@ -52,11 +52,11 @@ void SummaryLabel::showTotals(const MonitorLink *link, const MonitorFeed &feed, 
         text += QStringLiteral(" · %1").arg(Format::count(qint64(refused), "admission refused", "admissions refused"));
     // Held delivery (PROTOCOL §6.7): messages waiting for names expected back, and those that
     // waited in vain; every name held for, connected or not, in the tooltip.
-    if (t.heldMessages > 0)
-        text += QStringLiteral(" · %1 held").arg(t.heldMessages);
-    if (t.heldExpired + t.heldDroppedNameCount + t.heldDroppedNameBytes + t.heldDroppedTotal + t.heldStartFailed > 0)
-        text += QStringLiteral(" · %1 not delivered after hold")
-                    .arg(t.heldExpired + t.heldDroppedNameCount + t.heldDroppedNameBytes + t.heldDroppedTotal + t.heldStartFailed);
+    const quint64 heldLost = t.heldExpired + t.heldDroppedNameCount + t.heldDroppedNameBytes + t.heldDroppedTotal
+                             + t.heldStartFailed + t.heldRefusedAtDelivery;
+    if (t.heldMessages > 0 || heldLost > 0)
+        text += heldLost > 0 ? QStringLiteral(" · %1 held (%2 not delivered)").arg(t.heldMessages).arg(heldLost)
+                             : QStringLiteral(" · %1 held").arg(t.heldMessages);
     // Squatters on names reserved for services (docs/SECURITY.md).
     if (t.reservedNamesRefused > 0)
         text += QStringLiteral(" · %1").arg(Format::count(qint64(t.reservedNamesRefused), "reserved name refused", "reserved names refused"));

@@ -632,6 +632,9 @@ void tst_MonitorApp::layoutFitsAt1024x768()
     totals.undelivered = 12;
     totals.expiries = 3;
     totals.kills = 2;
+    totals.heldMessages = 12; // held delivery's figures (PROTOCOL §6.7) at their longest
+    totals.heldExpired = 3;
+    totals.heldDroppedNameCount = 1;
     totals.timeMs = 1700000000000;
     f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
     // A second one for the rates: the summary at its longest.
@@ -707,7 +710,9 @@ void tst_MonitorApp::layoutFitsAt1024x768()
     QVERIFY(bar->isVisible());
     QVERIFY(w.rect().contains(bar->geometry()));
     const QString summary = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
-    QVERIFY2(summary.contains(QStringLiteral("/s")) && summary.contains(QStringLiteral("kills")), qPrintable(summary));
+    QVERIFY2(summary.contains(QStringLiteral("/s")) && summary.contains(QStringLiteral("kills"))
+                 && summary.contains(QStringLiteral("12 held (4 not delivered)")),
+             qPrintable(summary));
     for (QLabel *label : {w.linkStateLabel(), w.findChild<QLabel *>(QStringLiteral("summary"))}) {
         QVERIFY(!label->text().isEmpty());
         const QRect inWindow(label->mapTo(&w, QPoint(0, 0)), label->size());

@@ -160,6 +160,12 @@ void tst_HeldView::heldForKilledClientThenDelivered()
     QCOMPARE(status.value(QStringLiteral("totals")).toObject().value(QStringLiteral("bridge")).toObject()
                  .value(QStringLiteral("state")).toString(), QStringLiteral("none"));
     QCOMPARE(byName(status.value(QStringLiteral("held")).toArray(), QStringLiteral("slowpoke")).value(QStringLiteral("heldCount")).toInt(), 3);
+    // And as text: the held line names it, the bridge line says there is none.
+    const QByteArray statusText = runCtl({QStringLiteral("status"), QStringLiteral("--broker"), address}, &code);
+    QCOMPARE(code, 0);
+    QVERIFY2(statusText.contains("held:") && statusText.contains("3 now (17 B) for 1 name(s): slowpoke 3 (17 B, oldest")
+                 && statusText.contains("bridge:") && statusText.contains("none"),
+             statusText.constData());
     QTRY_VERIFY_WITH_TIMEOUT(heldLine(QStringLiteral("3 (")), 10000);
 
     // It comes back (natively this time) and takes them, in order; the count goes to zero.
