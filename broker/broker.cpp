@@ -70,6 +70,9 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_router.setHoldSink(&m_held);
     m_handlerCtx.topics = &m_topics;
     m_held.watch(m_supervisor, m_watchdog);
+    // Held delivery in the monitor stream (PROTOCOL §6.7): outcomes in traffic, changes per name.
+    m_held.setRouter(&m_router);
+    connect(&m_held, &HeldDelivery::heldChanged, &m_monitors, &MonitorHub::heldChanged);
     // Calls wait for a callee where held delivery would hold a message for it (PROTOCOL ).
     m_handlerCtx.calls = &m_calls;
     m_calls.setTapSource(&m_router);

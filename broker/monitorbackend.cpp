@@ -1,6 +1,7 @@
 #include "monitorbackend.h"
 
 #include "bridgemanager.h"
+#include "helddelivery.h"
 #include "broker.h"
 #include "brokercontext.h"
 #include "monitorhub.h"
@@ -9,6 +10,7 @@
 #include "session.h"
 #include "supervisor.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace Kennel {
@@ -177,6 +179,60 @@ void MonitorBackend::fillBridgeTotals(MonitorTotals &totals) const
     totals.bridgeForwarded = state.counters.forwarded;
     totals.bridgeReceived = state.counters.received;
     totals.bridgeTimeouts = state.counters.timeouts;
+}
+
+namespace {
+MonitorHeld heldRecord(const QByteArray &name, const HoldTable::NameSummary &summary, HoldTable::Clock::time_point now)
+{
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    MonitorHeld held;
+    held.name = name;
+    held.count = quint32(std::max(0, summary.count));
+    held.bytes = quint64(std::max<qint64>(0, summary.bytes));
+    held.oldestAgeMs = std::max<qint64>(0, duration_cast<milliseconds>(now - summary.oldest).count());
+    held.nextExpiryMs = std::max<qint64>(0, duration_cast<milliseconds>(summary.nextExpiry - now).count());
+    return held;
+}
+} // namespace
+
+MonitorHeld MonitorBackend::heldFor(const QByteArray &name) const
+{
+    if (const std::optional<HoldTable::NameSummary> summary = m_broker.held().table().summary(name))
+        return heldRecord(name, *summary, HoldTable::Clock::now());
+    return MonitorClientView::heldFor(name);
+}
+
+QList<MonitorHeld> MonitorBackend::heldNames() const
+{
+    const HoldTable::Clock::time_point now = HoldTable::Clock::now();
+    QList<MonitorHeld> list;
+    for (const auto &[name, summary] : m_broker.held().table().summaries())
+        list.append(heldRecord(name, summary, now));
+    return list;
+}
+
+void MonitorBackend::fillHeldTotals(MonitorTotals &totals) const
+{
+    const HeldDelivery &held = m_broker.held();
+    const HoldTable &table = held.table();
+    const HoldTable::Counters &t = table.counters();
+    const HeldDelivery::Counters &d = held.counters();
+    totals.heldMessages = quint64(std::max(0, table.count()));
+    totals.heldBytes = quint64(std::max<qint64>(0, table.bytes()));
+    totals.heldNames = quint32(table.summaries().size());
+    totals.heldTotal = t.held;
+    totals.heldDelivered = d.delivered;
+    totals.heldRefusedAtDelivery = d.refusedAtFlush;
+    totals.heldExpired = t.expired;
+    totals.heldDroppedNameCount = t.droppedNameCount;
+    totals.heldDroppedNameBytes = t.droppedNameBytes;
+    totals.heldDroppedTotal = t.droppedTotal;
+    totals.heldStartFailed = t.startFailed;
+    totals.heldReheld = d.reheld;
+    totals.heldUnacknowledged = d.unacknowledged;
+    totals.heldLegacyUntold = d.legacyUntold;
+    totals.heldUntold = d.untold;
 }
 
 bool MonitorBackend::reloadConfig(const QString &who, QString *summary)

@@ -38,6 +38,9 @@ public:
     QStringList clientListenAddresses() const override;
     void fillBridgeTotals(MonitorTotals &totals) const override;
     quint64 reservedNamesRefused() const override;
+    MonitorHeld heldFor(const QByteArray &name) const override;
+    QList<MonitorHeld> heldNames() const override;
+    void fillHeldTotals(MonitorTotals &totals) const override;
 
     // MonitorServiceView
     const QList<Service *> &services() const override;

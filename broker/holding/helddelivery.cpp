@@ -8,6 +8,7 @@
 #include "legacyframe.h"
 #include "memorybudget.h"
 #include "nameregistry.h"
+#include "router.h"
 #include "session.h"
 #include "supervisor.h"
 
@@ -148,6 +149,10 @@ DeliveryStatus HeldDelivery::offer(Endpoint &sender, QByteArrayView target, quin
     const HoldTable::Verdict verdict = m_table.hold(std::move(message), m_config.hold.limitsFor(target), now);
     if (verdict == HoldTable::Verdict::Held && !m_expiryTimer.isActive())
         scheduleExpiry();
+    if (verdict == HoldTable::Verdict::Held)
+        Q_EMIT heldChanged(target.toByteArray());
+    else if (!native)
+        ++m_counters.legacyUntold; // dropped at a bound: the old protocol has no way to say so
     const DeliveryStatus status = statusOf(verdict);
     if (verdict == HoldTable::Verdict::Held && !m_onDemand.isEmpty() && !m_starting.contains(target.toByteArray())) {
         const QByteArray name = target.toByteArray();
@@ -205,11 +210,15 @@ void HeldDelivery::startFailed(const QByteArray &name, const QString &why)
     const std::deque<HoldTable::Message> held = m_table.takeStartFailed(name);
     qCWarning(lcHold).noquote() << "on-demand start for" << QString::fromLatin1(name) << "failed:" << why << "-"
                                 << held.size() << "held message(s) answered start_failed";
+    const Clock::time_point now = Clock::now();
     for (const HoldTable::Message &message : held) {
         logOutcome(message, DeliveryStatus::StartFailed);
+        tapOutcome(message, DeliveryStatus::StartFailed, now);
         tell(message, DeliveryStatus::StartFailed);
     }
     scheduleExpiry();
+    if (!held.empty())
+        Q_EMIT heldChanged(name);
     Q_EMIT onDemandStartFailed(name);
 }
 
@@ -230,6 +239,8 @@ void HeldDelivery::registered(Session &holder)
     // In order, and before anything newer: nothing else runs between registration and here.
     for (const HoldTable::Message &message : held) {
         const DeliveryStatus status = deliverTo(holder, message);
+        // Handed to an acknowledging holder (Held) is delivered as far as the traffic view goes.
+        tapOutcome(message, status == DeliveryStatus::Held ? DeliveryStatus::Delivered : status, now);
         if (status == DeliveryStatus::Held) {
             ++m_counters.delivered; // to an acknowledging holder: its sender is told at the acknowledgement
             continue;
@@ -245,6 +256,7 @@ void HeldDelivery::registered(Session &holder)
             break; // out of memory: what is left is lost with the connection
     }
     scheduleExpiry();
+    Q_EMIT heldChanged(holder.name());
 }
 
 DeliveryStatus HeldDelivery::deliverTo(Session &receiver, const HoldTable::Message &message)
@@ -302,6 +314,8 @@ DeliveryStatus HeldDelivery::deliverTo(Session &receiver, const HoldTable::Messa
 
 void HeldDelivery::tell(const HoldTable::Message &message, DeliveryStatus status)
 {
+    if (message.legacyField && status != DeliveryStatus::Delivered && status != DeliveryStatus::Held)
+        ++m_counters.legacyUntold;
     if (!message.senderConnection)
         return;
     // The sender is the native client registered under the message's source, on the very
@@ -330,10 +344,17 @@ void HeldDelivery::scheduleExpiry()
 
 void HeldDelivery::expireDue()
 {
-    const std::vector<HoldTable::Message> gone = m_table.expire(Clock::now());
+    const Clock::time_point now = Clock::now();
+    const std::vector<HoldTable::Message> gone = m_table.expire(now);
+    const QByteArray *last = nullptr;
     for (const HoldTable::Message &message : gone) {
         logOutcome(message, DeliveryStatus::Expired);
+        tapOutcome(message, DeliveryStatus::Expired, now);
         tell(message, DeliveryStatus::Expired);
+        // Oldest first per name: one change per name that lost some.
+        if (!last || *last != message.target)
+            Q_EMIT heldChanged(message.target);
+        last = &message.target;
     }
     scheduleExpiry();
 }
@@ -464,6 +485,8 @@ void HeldDelivery::reholdUnacknowledged(Session &session)
         tell(copies[i], status);
     }
     m_counters.reheld += held;
+    if (held)
+        Q_EMIT heldChanged(session.name());
     qCInfo(lcHold).noquote() << session.describe() << "ended with" << copies.size()
                              << "unacknowledged message(s):" << held << "held again for its name";
     scheduleExpiry();
@@ -478,10 +501,22 @@ void HeldDelivery::shutdown()
     for (QTimer *timer : std::as_const(m_starting))
         timer->deleteLater();
     m_starting.clear();
+    const Clock::time_point now = Clock::now();
     for (const HoldTable::Message &message : m_table.takeAll()) {
         logOutcome(message, DeliveryStatus::ShuttingDown);
+        tapOutcome(message, DeliveryStatus::ShuttingDown, now);
         tell(message, DeliveryStatus::ShuttingDown);
     }
+}
+
+void HeldDelivery::tapOutcome(const HoldTable::Message &message, DeliveryStatus status, Clock::time_point now) const
+{
+    TrafficTap *tap = m_router ? m_router->tap() : nullptr;
+    if (Q_LIKELY(!tap))
+        return;
+    const QByteArrayView payload = message.legacyField ? legacyText(message.payload) : QByteArrayView(message.payload);
+    const qint64 heldMs = std::chrono::duration_cast<std::chrono::milliseconds>(now - message.heldAt).count();
+    tap->recordHeldOutcome(message.source, message.target, payload, status, std::max<qint64>(0, heldMs));
 }
 
 void HeldDelivery::logOutcome(const HoldTable::Message &message, DeliveryStatus status, const char *detail)

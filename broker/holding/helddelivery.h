@@ -28,6 +28,7 @@ namespace Kennel {
 class ClientWatchdog;
 class MemoryBudget;
 class NameRegistry;
+class Router;
 class Service;
 class Session;
 class Supervisor;
@@ -56,6 +57,7 @@ public:
         // or the frame cut mid-way by the close). Their senders were told `delivered` at queueing.
         quint64 legacyUnsentReheld = 0;
         quint64 legacyUnsentLost = 0;
+        quint64 legacyUntold = 0;   // an old-protocol sender's message not delivered (a bound, expired, ...): it cannot be told
     };
 
     HeldDelivery(const BrokerConfig &config, const NameRegistry &registry, MemoryBudget &budget, QObject *parent = nullptr);
@@ -63,6 +65,9 @@ public:
     // Expected names from the supervisor's services and the watchdog's actions; on-demand
     // services are started through it.
     void watch(Supervisor &supervisor, const ClientWatchdog &watchdog);
+    // The router whose traffic tap (when a monitor wants traffic) hears each held message's final
+    // outcome (PROTOCOL ).
+    void setRouter(const Router *router) { m_router = router; }
 
     DeliveryStatus offer(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
                          const char *legacyMsgField, bool wantStatus) override;
@@ -82,6 +87,9 @@ public:
 Q_SIGNALS:
     // An on-demand start for `name` failed (calls waiting for it end start_failed).
     void onDemandStartFailed(const QByteArray &name);
+    // What is held for `name` changed (held, delivered, expired, answered): for the monitor
+    // stream, which coalesces these (PROTOCOL ).
+    void heldChanged(const QByteArray &name);
 
 public:
 
@@ -103,6 +111,8 @@ private:
     void expireDue();
     void scheduleExpiry();
     void logOutcome(const HoldTable::Message &message, DeliveryStatus status, const char *detail = nullptr);
+    // A held message's final outcome to the traffic tap, if a monitor listens.
+    void tapOutcome(const HoldTable::Message &message, DeliveryStatus status, Clock::time_point now) const;
     // On demand ([service.NAME] start = on-demand): a message was held for `name`.
     // `forCall`: a call waits for it, which holds no message.
     void maybeStartOnDemand(const QByteArray &name, bool forCall = false);
@@ -117,6 +127,7 @@ private:
     QTimer m_expiryTimer;
     LogThrottle m_log;
     Supervisor *m_supervisor = nullptr;
+    const Router *m_router = nullptr;
     QHash<QByteArray, Service *> m_onDemand;  // by registered name
     QHash<QByteArray, QTimer *> m_starting;   // on-demand starts not yet registered: their start_timeout_ms
 };

@@ -187,7 +187,7 @@ std::optional<HoldTable::NameSummary> HoldTable::summary(QByteArrayView name) co
     if (it == m_queues.end() || it->second->messages.empty())
         return std::nullopt;
     const Queue &queue = *it->second;
-    return NameSummary{int(queue.messages.size()), queue.bytes, queue.messages.front().heldAt};
+    return NameSummary{int(queue.messages.size()), queue.bytes, queue.messages.front().heldAt, queue.messages.front().expiresAt};
 }
 
 std::vector<std::pair<QByteArray, HoldTable::NameSummary>> HoldTable::summaries() const
@@ -195,7 +195,8 @@ std::vector<std::pair<QByteArray, HoldTable::NameSummary>> HoldTable::summaries(
     std::vector<std::pair<QByteArray, NameSummary>> out;
     for (const auto &[key, queue] : m_queues) {
         if (!queue->messages.empty())
-            out.emplace_back(queue->name, NameSummary{int(queue->messages.size()), queue->bytes, queue->messages.front().heldAt});
+            out.emplace_back(queue->name, NameSummary{int(queue->messages.size()), queue->bytes, queue->messages.front().heldAt,
+                                                queue->messages.front().expiresAt});
     }
     std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
     return out;

@@ -59,6 +59,7 @@ public:
         int count = 0;
         qint64 bytes = 0;
         Clock::time_point oldest;
+        Clock::time_point nextExpiry; // the front's: a queue expires front first
     };
 
     struct Counters

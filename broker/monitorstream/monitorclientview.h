@@ -45,6 +45,16 @@ public:
     virtual QList<QByteArray> subscriptionFiltersOf(const Session &session) const { (void)session; return {}; }
     // Registrations refused because the name is reserved for a service (docs/SECURITY.md).
     virtual quint64 reservedNamesRefused() const { return 0; }
+    // Held delivery (PROTOCOL §6.7): what is held for `name` now (count 0: nothing), every name
+    // that holds something, and the totals' held block. A view without held delivery: nothing.
+    virtual MonitorHeld heldFor(const QByteArray &name) const
+    {
+        MonitorHeld held;
+        held.name = name;
+        return held;
+    }
+    virtual QList<MonitorHeld> heldNames() const { return {}; }
+    virtual void fillHeldTotals(MonitorTotals &totals) const { (void)totals; }
 };
 
 } // namespace Kennel

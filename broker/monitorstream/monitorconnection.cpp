@@ -320,6 +320,7 @@ void MonitorConnection::setSubscription(bool wantTraffic, int previewBytes, int 
     m_batchLimit = qMax<qsizetype>(limit, 2 + recordMax);
     if (!m_wantTraffic) {
         m_batch = QByteArray();
+        m_heldTrailer = QByteArray();
         m_batchRecords = 0;
         m_publicationBatch = QByteArray();
         m_publicationRecords = 0;
@@ -340,7 +341,7 @@ void MonitorConnection::sendEvent(FrameType type, quint32 messageId, QByteArrayV
 }
 
 void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByteArrayView target, QByteArrayView payload,
-                                      DeliveryStatus status)
+                                      DeliveryStatus status, qint64 heldMs)
 {
     if (Q_UNLIKELY(m_state != State::Admitted || !m_wantTraffic))
         return;
@@ -358,8 +359,9 @@ void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByt
     }
     ++m_rateCount;
     const QByteArrayView preview = payload.first(qMin<qsizetype>(payload.size(), m_previewBytes));
-    const qsizetype recordSize = RecordOverhead + source.size() + target.size() + preview.size();
-    if (m_batchRecords && m_batch.size() + recordSize > m_batchLimit)
+    // A held outcome adds its trailer entry (and the trailer's count, for the first).
+    const qsizetype recordSize = RecordOverhead + source.size() + target.size() + preview.size() + (heldMs >= 0 ? 8 : 0);
+    if (m_batchRecords && m_batch.size() + m_heldTrailer.size() + recordSize > m_batchLimit)
         flushTraffic();
     if (m_batch.size() < 2) {
         // The count in front, written here so the batch keeps the capacity it has grown to.
@@ -367,10 +369,12 @@ void MonitorConnection::recordTraffic(qint64 timeUs, QByteArrayView source, QByt
         m_batch.data()[0] = 0;
         m_batch.data()[1] = 0;
     }
+    if (heldMs >= 0)
+        appendMonitorHeldTrailerEntry(m_heldTrailer, m_batchRecords, heldMs);
     appendMonitorTrafficRecord(m_batch, timeUs, source, target, quint32(payload.size()), status, preview);
     ++m_batchRecords;
     ++m_recordsSent;
-    if (m_batchRecords == std::numeric_limits<quint16>::max() || m_batch.size() >= m_batchLimit)
+    if (m_batchRecords == std::numeric_limits<quint16>::max() || m_batch.size() + m_heldTrailer.size() >= m_batchLimit)
         flushTraffic();
     else
         armTrafficFlush();
@@ -462,7 +466,7 @@ void MonitorConnection::recordCall(qint64 timeUs, const TrafficTap::CallEnd &cal
 
 qint64 MonitorConnection::queuedBytes() const
 {
-    return m_device->bytesToWrite() + m_batch.size() + m_publicationBatch.size() + m_callBatch.size();
+    return m_device->bytesToWrite() + m_batch.size() + m_heldTrailer.size() + m_publicationBatch.size() + m_callBatch.size();
 }
 
 void MonitorConnection::armTrafficFlush()
@@ -476,6 +480,7 @@ void MonitorConnection::flushTraffic()
     m_trafficTimer.stop();
     if (m_state != State::Admitted) {
         m_batch.resize(0);
+        m_heldTrailer.resize(0);
         m_batchRecords = 0;
         m_publicationBatch.resize(0);
         m_publicationRecords = 0;
@@ -487,14 +492,19 @@ void MonitorConnection::flushTraffic()
         if (!count)
             return;
         char header[Wire::HeaderSize];
-        writeHeader(header, type, quint32(batch.size()), 0, 0, 0, NoFlags);
+        // The traffic batch carries the held outcomes' trailer (PROTOCOL) after its records.
+        const QByteArray &trailer = type == MonitorFrame::Traffic ? m_heldTrailer : QByteArray();
+        writeHeader(header, type, quint32(batch.size() + trailer.size()), 0, 0, 0, NoFlags);
         m_device->write(header, Wire::HeaderSize);
         // The char* overload copies: the batch keeps its buffer for the next records.
         m_device->write(batch.constData(), batch.size());
+        if (!trailer.isEmpty())
+            m_device->write(trailer.constData(), trailer.size());
         batch.resize(0);
         count = 0;
     };
     writeBatch(MonitorFrame::Traffic, m_batch, m_batchRecords);
+    m_heldTrailer.resize(0);
     writeBatch(MonitorFrame::Publications, m_publicationBatch, m_publicationRecords);
     writeBatch(MonitorFrame::Calls, m_callBatch, m_callRecords);
     if (m_droppedUnreported) {
@@ -647,6 +657,7 @@ void MonitorConnection::finish()
     m_closeTimer.stop();
     m_trafficTimer.stop();
     m_batch = QByteArray();
+    m_heldTrailer = QByteArray();
     m_batchRecords = 0;
     m_publicationBatch = QByteArray();
     m_publicationRecords = 0;

@@ -109,8 +109,9 @@ public:
     void sendEvent(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView payload);
     // One traffic record: batched, or counted as dropped (rate cap, full queue). Never closes the
     // connection or emits anything synchronously: it runs inside the router's message path.
+    // `heldMs` >= 0: a held message's final outcome, held that long (PROTOCOL ).
     void recordTraffic(qint64 timeUs, QByteArrayView source, QByteArrayView target, QByteArrayView payload,
-                       DeliveryStatus status);
+                       DeliveryStatus status, qint64 heldMs = -1);
     // A publication and an ended call, under the same rate cap and queue bound as traffic.
     void recordPublication(qint64 timeUs, QByteArrayView publisher, const TrafficTap::Publication &publication);
     void recordCall(qint64 timeUs, const TrafficTap::CallEnd &call);
@@ -191,6 +192,7 @@ private:
     quint16 m_publicationRecords = 0;
     QByteArray m_callBatch;        // a Calls payload being built
     quint16 m_callRecords = 0;
+    QByteArray m_heldTrailer;     // the batch's held outcomes (PROTOCOL ), appended at the flush
     qint64 m_rateSecond = 0;      // the wall-clock second m_rateCount counts in
     int m_rateCount = 0;
     quint32 m_droppedUnreported = 0;

@@ -286,6 +286,7 @@ void MonitorHub::connectionFinished(MonitorConnection *connection)
 {
     m_connections.removeOne(connection);
     m_subscribers.removeOne(connection);
+    m_heldPending.remove(connection);
     updateTap();
     if (m_subscribers.isEmpty())
         m_totalsTimer.stop();
@@ -323,6 +324,7 @@ void MonitorHub::subscribe(MonitorConnection *connection, const MonitorSubscribe
                                                                  .arg(preview).arg(rate)
                                                            : QStringLiteral("without traffic records"));
     }
+    m_heldPending.remove(connection); // the snapshot has every name's held record
     m_records.sendSnapshot(*connection);
     updateTap();
     if (!m_totalsTimer.isActive())
@@ -538,6 +540,36 @@ void MonitorHub::serviceStateChanged(Service *service, Service::State state)
     broadcast(MonitorFrame::Service, {}, encodeMonitorService(m_records.service(*service)));
 }
 
+void MonitorHub::heldChanged(const QByteArray &name)
+{
+    for (MonitorConnection *connection : std::as_const(m_subscribers))
+        m_heldPending[connection].insert(name);
+}
+
+void MonitorHub::sendHeldChanges()
+{
+    if (m_heldPending.isEmpty())
+        return;
+    QHash<QByteArray, QByteArray> encoded; // one record per name this tick, whoever gets it
+    const QList<MonitorConnection *> subscribers = m_subscribers; // a write may end a connection
+    for (MonitorConnection *connection : subscribers) {
+        auto it = m_heldPending.find(connection);
+        if (it == m_heldPending.end())
+            continue;
+        // Half its bound queued: it gets the names' state as of the tick it has room for.
+        if (connection->queuedBytes() > m_settings.maxQueueBytes / 2)
+            continue;
+        const QSet<QByteArray> names = std::move(it.value());
+        m_heldPending.erase(it);
+        for (const QByteArray &name : names) {
+            auto payload = encoded.find(name);
+            if (payload == encoded.end())
+                payload = encoded.insert(name, encodeMonitorHeld(m_clients.heldFor(name)));
+            connection->sendEvent(MonitorFrame::Held, 0, {}, payload.value());
+        }
+    }
+}
+
 void MonitorHub::totalsTick()
 {
     if (m_subscribers.isEmpty()) {
@@ -574,6 +606,8 @@ void MonitorHub::totalsTick()
     m_clients.callTotals(totals);
     m_clients.fillBridgeTotals(totals);
     totals.reservedNamesRefused = m_clients.reservedNamesRefused();
+    m_clients.fillHeldTotals(totals);
+    sendHeldChanges(); // before the totals that count them
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
     sendTopics();
 

@@ -40,6 +40,7 @@
 #include <QHash>
 #include <QList>
 #include <QObject>
+#include <QSet>
 #include <QString>
 #include <QTimer>
 
@@ -113,6 +114,9 @@ public:
     void clientGone(Session &session);
     // A supervised service changed state (Supervisor::serviceStateChanged).
     void serviceStateChanged(Service *service, Service::State state);
+    // What is held for `name` changed (HeldDelivery::heldChanged): each subscriber is sent the
+    // name's MonitorHeld with the next totals, coalesced (PROTOCOL ).
+    void heldChanged(const QByteArray &name);
 
     // --- for tests and diagnostics ------------------------------------------------------------
     struct MonitorInfo
@@ -182,6 +186,8 @@ private:
     void totalsTick();
     // The Topics record to the monitors that asked for bus records, when a topic changed.
     void sendTopics();
+    // The held records each subscriber is owed (heldChanged), for those with room in their queue.
+    void sendHeldChanges();
     void updateTap();
 
     // ClientWatchdog's signals.
@@ -217,6 +223,9 @@ private:
     // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its
     // connection. Bounded by the signaller's own bound on pending operations.
     QHash<QByteArray, quint64> m_signalledSessions;
+    // Names whose held record each subscriber has yet to be sent; at most one record per name per
+    // totals tick whatever the burst of holds. Bounded by the names held delivery holds for.
+    QHash<MonitorConnection *, QSet<QByteArray>> m_heldPending;
     bool m_closed = false;
 };
 

@@ -95,6 +95,9 @@ void MonitorRecords::sendSnapshot(MonitorConnection &connection) const
     }
     for (const Service *s : services)
         connection.sendEvent(MonitorFrame::Service, 0, {}, encodeMonitorService(service(*s)));
+    // Held delivery (PROTOCOL ): every name that holds messages, connected or not.
+    for (const MonitorHeld &held : m_clients.heldNames())
+        connection.sendEvent(MonitorFrame::Held, 0, {}, encodeMonitorHeld(held));
     connection.sendEvent(MonitorFrame::SnapshotEnd, 0, {}, {});
     connection.setSnapshotInProgress(false);
 }

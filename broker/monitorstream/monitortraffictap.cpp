@@ -72,4 +72,12 @@ void MonitorTrafficTap::recordCall(const CallEnd &call)
         m_sinks[i]->recordCall(timeUs, call);
 }
 
+void MonitorTrafficTap::recordHeldOutcome(QByteArrayView source, QByteArrayView target, QByteArrayView payload,
+                                          DeliveryStatus status, qint64 heldMs)
+{
+    const qint64 timeUs = wallClockUs();
+    for (size_t i = 0; i < m_sinks.size(); ++i)
+        m_sinks[i]->recordTraffic(timeUs, source, target, payload, status, heldMs);
+}
+
 } // namespace Kennel

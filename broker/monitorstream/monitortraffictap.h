@@ -32,6 +32,8 @@ private:
     void record(const Endpoint &sender, QByteArrayView target, QByteArrayView payload, DeliveryStatus status) override;
     void recordPublication(const Endpoint &publisher, const Publication &publication) override;
     void recordCall(const CallEnd &call) override;
+    void recordHeldOutcome(QByteArrayView source, QByteArrayView target, QByteArrayView payload, DeliveryStatus status,
+                           qint64 heldMs) override;
 
     MonitorActions &m_actions;
     std::vector<MonitorConnection *> m_sinks;

@@ -55,6 +55,14 @@ public:
         quint32 replySize = 0;
     };
     virtual void recordCall(const CallEnd &call) { (void)call; }
+    // A held message's final outcome (PROTOCOL ), told by held delivery: delivered to the
+    // name's new holder, expired, start_failed, ..., `heldMs` after it was held. Its sender may
+    // have gone since: only its name is known.
+    virtual void recordHeldOutcome(QByteArrayView source, QByteArrayView target, QByteArrayView payload,
+                                   DeliveryStatus status, qint64 heldMs)
+    {
+        (void)source, (void)target, (void)payload, (void)status, (void)heldMs;
+    }
 };
 
 class Router

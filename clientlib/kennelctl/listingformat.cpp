@@ -3,6 +3,7 @@
 #include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QSet>
 
 #include <algorithm>
 
@@ -41,6 +42,41 @@ QString orDash(qint64 value, const QString &text)
 QString number(quint64 value)
 {
     return QString::number(value);
+}
+
+QString formatBytes(quint64 bytes)
+{
+    if (bytes < 1024)
+        return QStringLiteral("%1 B").arg(bytes);
+    if (bytes < 1024 * 1024)
+        return QStringLiteral("%1 KiB").arg(double(bytes) / 1024.0, 0, 'f', 1);
+    return QStringLiteral("%1 MiB").arg(double(bytes) / (1024.0 * 1024.0), 0, 'f', 1);
+}
+
+const MonitorHeld *heldFor(const QList<MonitorHeld> &held, const QByteArray &name)
+{
+    for (const MonitorHeld &h : held) {
+        if (h.name == name)
+            return &h;
+    }
+    return nullptr;
+}
+
+QJsonObject heldJson(const MonitorHeld *h)
+{
+    return QJsonObject{{QStringLiteral("heldCount"), qint64(h ? h->count : 0)},
+                       {QStringLiteral("heldBytes"), qint64(h ? h->bytes : 0)},
+                       {QStringLiteral("heldOldestAgeMs"), h && h->count ? h->oldestAgeMs : qint64(-1)}};
+}
+
+QString bridgeStateName(quint8 state)
+{
+    switch (state) {
+    case 0: return QStringLiteral("none");
+    case 1: return QStringLiteral("disconnected");
+    case 2: return QStringLiteral("connected");
+    }
+    return QStringLiteral("unknown");
 }
 
 qint64 uptimeMs(const BrokerSnapshot &s)
@@ -127,6 +163,13 @@ QString formatTime(qint64 epochMs)
     return QDateTime::fromMSecsSinceEpoch(epochMs).toString(Qt::ISODateWithMs);
 }
 
+QString formatHeld(const MonitorHeld &h)
+{
+    if (!h.count)
+        return QStringLiteral("-");
+    return QStringLiteral("%1 (%2, oldest %3)").arg(h.count).arg(formatBytes(h.bytes), formatDuration(h.oldestAgeMs));
+}
+
 QByteArray formatStatus(const BrokerSnapshot &s)
 {
     int watched = 0, late = 0;
@@ -162,6 +205,34 @@ QByteArray formatStatus(const BrokerSnapshot &s)
     if (const std::optional<MonitorTotals> &t = s.totals) {
         rows.append({QStringLiteral("messages:"), QStringLiteral("%1 routed (%2 bytes), %3 undelivered")
                                                       .arg(number(t->messagesRouted), number(t->bytesRouted), number(t->undelivered))});
+        // Held delivery (PROTOCOL §6.7): what waits for names expected back, and what became of it.
+        QStringList heldNames;
+        for (const MonitorHeld &h : s.held)
+            heldNames += QStringLiteral("%1 %2").arg(QString::fromUtf8(h.name), formatHeld(h));
+        rows.append({QStringLiteral("held:"), QStringLiteral("%1 now (%2) for %3 name(s)%4")
+                                                  .arg(number(t->heldMessages), formatBytes(t->heldBytes))
+                                                  .arg(t->heldNames)
+                                                  .arg(heldNames.isEmpty() ? QString() : QStringLiteral(": ") + heldNames.join(QStringLiteral(", ")))});
+        rows.append({QStringLiteral("held since start:"),
+                     QStringLiteral("%1 held, %2 delivered, %3 expired, %4 dropped (%5 name count / %6 name bytes / %7 total), "
+                                    "%8 start_failed, %9 refused at delivery")
+                         .arg(number(t->heldTotal), number(t->heldDelivered), number(t->heldExpired),
+                              number(t->heldDroppedNameCount + t->heldDroppedNameBytes + t->heldDroppedTotal),
+                              number(t->heldDroppedNameCount), number(t->heldDroppedNameBytes), number(t->heldDroppedTotal),
+                              number(t->heldStartFailed), number(t->heldRefusedAtDelivery))});
+        rows.append({QStringLiteral("undelivered:"),
+                     QStringLiteral("%1 unacknowledged held again, %2 unacknowledged not held, %3 old-protocol senders not told, "
+                                    "%4 senders gone before the outcome")
+                         .arg(number(t->heldReheld), number(t->heldUnacknowledged), number(t->heldLegacyUntold), number(t->heldUntold))});
+        if (t->bridgeState)
+            rows.append({QStringLiteral("bridge:"),
+                         QStringLiteral("%1, spool %2 (oldest %3, %4 dropped), %5 forwarded, %6 received, %7 timeouts")
+                             .arg(bridgeStateName(t->bridgeState), number(t->bridgeSpoolDepth),
+                                  t->bridgeSpoolDepth ? formatDuration(qint64(t->bridgeSpoolOldestAgeMs)) : QStringLiteral("-"),
+                                  number(t->bridgeSpoolDropped), number(t->bridgeForwarded), number(t->bridgeReceived),
+                                  number(t->bridgeTimeouts))});
+        else
+            rows.append({QStringLiteral("bridge:"), QStringLiteral("none")});
         rows.append({QStringLiteral("watchdog:"), QStringLiteral("%1 watched, %2 expiries, %3 kills")
                                                       .arg(t->watched).arg(number(t->expiries), number(t->kills))});
         rows.append({QStringLiteral("monitors:"), QString::number(t->monitors)});
@@ -182,17 +253,30 @@ QByteArray formatStatus(const BrokerSnapshot &s)
     return renderTable(rows);
 }
 
-QByteArray formatClients(const QList<MonitorClient> &clients)
+QByteArray formatClients(const QList<MonitorClient> &clients, const QList<MonitorHeld> &held)
 {
     QList<QStringList> rows{{QStringLiteral("NAME"), QStringLiteral("KIND"), QStringLiteral("PID"), QStringLiteral("WATCHDOG"),
                              QStringLiteral("FEEDS"), QStringLiteral("DEADLINE"), QStringLiteral("IN"), QStringLiteral("OUT"),
-                             QStringLiteral("REFUSED"), QStringLiteral("DROPPED"), QStringLiteral("EXPIRIES"), QStringLiteral("KILLS")}};
+                             QStringLiteral("REFUSED"), QStringLiteral("DROPPED"), QStringLiteral("EXPIRIES"), QStringLiteral("KILLS"),
+                             QStringLiteral("HELD")}};
+    QSet<QByteArray> connected;
     for (const MonitorClient &c : clients) {
         const bool watched = c.watchState != MonitorWatchState::NotWatched;
+        const MonitorHeld *h = heldFor(held, c.name);
+        connected.insert(c.name);
         rows.append({QString::fromUtf8(c.name), clientKindName(c.kind), orDash(c.pid, QString::number(c.pid)),
                      watched ? watchStateName(c.watchState) : QStringLiteral("-"), watched ? number(c.feeds) : QStringLiteral("-"),
                      watched ? formatDuration(c.msUntilExpiry).remove(QLatin1Char(' ')) : QStringLiteral("-"), number(c.messagesIn),
-                     number(c.messagesOut), number(c.refused), number(c.dropped), QString::number(c.expiries), QString::number(c.kills)});
+                     number(c.messagesOut), number(c.refused), number(c.dropped), QString::number(c.expiries), QString::number(c.kills),
+                     h ? formatHeld(*h) : QStringLiteral("-")});
+    }
+    // Names expected back that hold messages and have no client: the operator's first question
+    // after a restart ("where did my messages go?").
+    const QString dash = QStringLiteral("-");
+    for (const MonitorHeld &h : held) {
+        if (h.count && !connected.contains(h.name))
+            rows.append({QString::fromUtf8(h.name), QStringLiteral("not-connected"), dash, dash, dash, dash, dash, dash, dash, dash,
+                         dash, dash, formatHeld(h)});
     }
     return renderTable(rows);
 }
@@ -237,6 +321,14 @@ QJsonObject clientJson(const MonitorClient &c)
     return o;
 }
 
+namespace {
+void insertAll(QJsonObject &into, const QJsonObject &from)
+{
+    for (auto it = from.begin(); it != from.end(); ++it)
+        into.insert(it.key(), it.value());
+}
+} // namespace
+
 QJsonObject serviceJson(const MonitorService &s)
 {
     return QJsonObject{{QStringLiteral("name"), s.name},
@@ -274,7 +366,31 @@ QJsonObject totalsJson(const MonitorTotals &t)
                        {QStringLiteral("admissionFailures"), qint64(t.admissionFailures)},
                        {QStringLiteral("handshakesRefusedPerAddress"), qint64(t.handshakesRefusedPerAddress)},
                        {QStringLiteral("handshakesRefusedPerPrefix"), qint64(t.handshakesRefusedPerPrefix)},
-                       {QStringLiteral("handshakesRefusedFull"), qint64(t.handshakesRefusedFull)}};
+                       {QStringLiteral("handshakesRefusedFull"), qint64(t.handshakesRefusedFull)},
+                       // Held delivery (PROTOCOL §6.7).
+                       {QStringLiteral("held"), QJsonObject{{QStringLiteral("messages"), qint64(t.heldMessages)},
+                                                            {QStringLiteral("bytes"), qint64(t.heldBytes)},
+                                                            {QStringLiteral("names"), qint64(t.heldNames)},
+                                                            {QStringLiteral("held"), qint64(t.heldTotal)},
+                                                            {QStringLiteral("delivered"), qint64(t.heldDelivered)},
+                                                            {QStringLiteral("refusedAtDelivery"), qint64(t.heldRefusedAtDelivery)},
+                                                            {QStringLiteral("expired"), qint64(t.heldExpired)},
+                                                            {QStringLiteral("droppedNameCount"), qint64(t.heldDroppedNameCount)},
+                                                            {QStringLiteral("droppedNameBytes"), qint64(t.heldDroppedNameBytes)},
+                                                            {QStringLiteral("droppedTotal"), qint64(t.heldDroppedTotal)},
+                                                            {QStringLiteral("startFailed"), qint64(t.heldStartFailed)},
+                                                            {QStringLiteral("reheld"), qint64(t.heldReheld)},
+                                                            {QStringLiteral("unacknowledged"), qint64(t.heldUnacknowledged)},
+                                                            {QStringLiteral("legacyUntold"), qint64(t.heldLegacyUntold)},
+                                                            {QStringLiteral("untold"), qint64(t.heldUntold)}}},
+                       // The bridge to the fleet (docs/FLEET.md); state "none" without one.
+                       {QStringLiteral("bridge"), QJsonObject{{QStringLiteral("state"), bridgeStateName(t.bridgeState)},
+                                                              {QStringLiteral("spoolDepth"), qint64(t.bridgeSpoolDepth)},
+                                                              {QStringLiteral("spoolOldestAgeMs"), qint64(t.bridgeSpoolOldestAgeMs)},
+                                                              {QStringLiteral("spoolDropped"), qint64(t.bridgeSpoolDropped)},
+                                                              {QStringLiteral("forwarded"), qint64(t.bridgeForwarded)},
+                                                              {QStringLiteral("received"), qint64(t.bridgeReceived)},
+                                                              {QStringLiteral("timeouts"), qint64(t.bridgeTimeouts)}}}};
 }
 
 QByteArray statusJson(const BrokerSnapshot &s)
@@ -297,6 +413,13 @@ QByteArray statusJson(const BrokerSnapshot &s)
                   {QStringLiteral("watched"), watched},
                   {QStringLiteral("late"), late},
                   {QStringLiteral("services"), services}};
+    QJsonArray held;
+    for (const MonitorHeld &h : s.held) {
+        QJsonObject entry{{QStringLiteral("name"), QString::fromUtf8(h.name)}};
+        insertAll(entry, heldJson(&h));
+        held.append(entry);
+    }
+    o.insert(QStringLiteral("held"), held);
     if (s.totals)
         o.insert(QStringLiteral("totals"), totalsJson(*s.totals));
     if (s.info) {
@@ -311,11 +434,25 @@ QByteArray statusJson(const BrokerSnapshot &s)
     return QJsonDocument(o).toJson(QJsonDocument::Compact) + '\n';
 }
 
-QByteArray clientsJson(const QList<MonitorClient> &clients)
+QByteArray clientsJson(const QList<MonitorClient> &clients, const QList<MonitorHeld> &held)
 {
     QJsonArray a;
-    for (const MonitorClient &c : clients)
-        a.append(clientJson(c));
+    QSet<QByteArray> connected;
+    for (const MonitorClient &c : clients) {
+        QJsonObject o = clientJson(c);
+        o.insert(QStringLiteral("connected"), true);
+        insertAll(o, heldJson(heldFor(held, c.name)));
+        connected.insert(c.name);
+        a.append(o);
+    }
+    // A name held for with no client: its name, connected false and what is held.
+    for (const MonitorHeld &h : held) {
+        if (!h.count || connected.contains(h.name))
+            continue;
+        QJsonObject o{{QStringLiteral("name"), QString::fromUtf8(h.name)}, {QStringLiteral("connected"), false}};
+        insertAll(o, heldJson(&h));
+        a.append(o);
+    }
     return QJsonDocument(a).toJson(QJsonDocument::Compact) + '\n';
 }
 

@@ -23,6 +23,7 @@ struct BrokerSnapshot
     QList<Kennel::MonitorService> services;
     std::optional<Kennel::MonitorTotals> totals;
     std::optional<Kennel::MonitorBrokerInfo> info; // absent from an older broker
+    QList<Kennel::MonitorHeld> held; // names holding messages (PROTOCOL §6.7); none from an older broker
 };
 
 QString clientKindName(Kennel::MonitorClientKind kind);
@@ -34,14 +35,17 @@ QString formatDuration(qint64 ms);
 QString formatTime(qint64 epochMs);
 
 QByteArray formatStatus(const BrokerSnapshot &snapshot);
-QByteArray formatClients(const QList<Kennel::MonitorClient> &clients);
+// `held`: a HELD column, and a row for each name held for that has no client ("not connected").
+QByteArray formatClients(const QList<Kennel::MonitorClient> &clients, const QList<Kennel::MonitorHeld> &held = {});
 QByteArray formatServices(const QList<Kennel::MonitorService> &services);
 
 QJsonObject clientJson(const Kennel::MonitorClient &client);
 QJsonObject serviceJson(const Kennel::MonitorService &service);
 QJsonObject totalsJson(const Kennel::MonitorTotals &totals);
 QByteArray statusJson(const BrokerSnapshot &snapshot);
-QByteArray clientsJson(const QList<Kennel::MonitorClient> &clients);
+QByteArray clientsJson(const QList<Kennel::MonitorClient> &clients, const QList<Kennel::MonitorHeld> &held = {});
+// "3 (1.2 KiB, oldest 4.1 s)", or "-" when nothing is held.
+QString formatHeld(const Kennel::MonitorHeld &held);
 QByteArray servicesJson(const QList<Kennel::MonitorService> &services);
 
 } // namespace KennelCtl

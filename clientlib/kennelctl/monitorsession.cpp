@@ -206,6 +206,10 @@ void MonitorSession::handleMonitorFrame(const Frame &frame)
         if (auto v = decodeMonitorTotals(frame.payload))
             Q_EMIT totals(*v);
         return;
+    case quint8(MonitorFrame::Held):
+        if (auto v = decodeMonitorHeld(frame.payload))
+            Q_EMIT held(*v);
+        return;
     case quint8(MonitorFrame::ControlResult):
         if (auto v = decodeMonitorControlResult(frame.payload))
             Q_EMIT controlResult(frame.messageId, *v);

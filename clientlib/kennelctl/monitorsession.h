@@ -66,6 +66,8 @@ Q_SIGNALS:
     void trafficBatch(const QList<Kennel::MonitorTrafficRecord> &records);
     void trafficDropped(const Kennel::MonitorTrafficDropped &dropped);
     void totals(const Kennel::MonitorTotals &totals);
+    // What is held for a name (PROTOCOL §6.7): in the snapshot and when it changes; count 0: emptied.
+    void held(const Kennel::MonitorHeld &held);
     void controlResult(quint32 requestId, const Kennel::MonitorControlResult &result);
     void info(quint32 requestId, const Kennel::MonitorBrokerInfo &info);
     // An Error frame after admission (a refused request); the connection stays.

@@ -121,7 +121,12 @@ void collectSnapshot(Run &run, BrokerSnapshot &snapshot, std::function<void()> d
         snapshot.begin = b;
         snapshot.clients.clear();
         snapshot.services.clear();
+        snapshot.held.clear();
         *inSnapshot = true;
+    });
+    QObject::connect(&run.session, &MonitorSession::held, &run.loop, [&snapshot, inSnapshot](const MonitorHeld &h) {
+        if (*inSnapshot)
+            snapshot.held.append(h);
     });
     QObject::connect(&run.session, &MonitorSession::clientUpdated, &run.loop, [&snapshot, inSnapshot](const MonitorClient &c) {
         if (*inSnapshot)
@@ -204,7 +209,8 @@ int runClients(const OperatorOptions &options)
     Run run(options, DefaultOneShotTimeoutMs);
     BrokerSnapshot snapshot;
     collectSnapshot(run, snapshot, [&] {
-        printLine(stdout, options.json ? clientsJson(snapshot.clients) : formatClients(snapshot.clients));
+        printLine(stdout, options.json ? clientsJson(snapshot.clients, snapshot.held)
+                                        : formatClients(snapshot.clients, snapshot.held));
         run.finish(ExitOk);
     });
     return run.exec(noTraffic());
@@ -311,6 +317,13 @@ int runWatch(const OperatorOptions &options)
     QObject::connect(&run.session, &MonitorSession::watchdogEvent, &run.loop, [&](const MonitorWatchdogEvent &e) {
         if (live)
             emitLine({e.timeMs, watchdogEventName(e.kind), QString::fromUtf8(e.name), e.pid, e.detail});
+    });
+    // What is held for a name changed (PROTOCOL §6.7): "held NAME 3 (1.2 KiB, oldest 400 ms)",
+    // "held NAME none" once its queue emptied.
+    QObject::connect(&run.session, &MonitorSession::held, &run.loop, [&](const MonitorHeld &h) {
+        if (live)
+            emitLine({QDateTime::currentMSecsSinceEpoch(), QStringLiteral("held"), QString::fromUtf8(h.name), 0,
+                      h.count ? formatHeld(h) : QStringLiteral("none")});
     });
     QObject::connect(&run.session, &MonitorSession::serviceUpdated, &run.loop, [&](const MonitorService &s) {
         const auto previous = services.constFind(s.name);

@@ -72,12 +72,14 @@ QByteArray formatWatchLine(const WatchLine &line, bool json)
 QByteArray formatTrafficLine(const MonitorTrafficRecord &r, bool json)
 {
     const char *statusName = deliveryStatusName(r.status);
-    const QString status = statusName ? QString::fromLatin1(statusName) : QStringLiteral("status_%1").arg(int(r.status));
+    QString status = statusName ? QString::fromLatin1(statusName) : QStringLiteral("status_%1").arg(int(r.status));
+    // A held message's final outcome (PROTOCOL ): "delivered after 812 ms held".
+    const QString heldFor = r.heldMs >= 0 ? QStringLiteral(" after %1 ms held").arg(r.heldMs) : QString();
     const QString time = QDateTime::fromMSecsSinceEpoch(r.timeUs / 1000).toString(Qt::ISODateWithMs);
     const bool truncated = quint32(r.preview.size()) < r.size;
     const QByteArray preview = escapeForLine(r.preview);
     if (json) {
-        return QJsonDocument(QJsonObject{{QStringLiteral("time"), time},
+        QJsonObject o{{QStringLiteral("time"), time},
                                          {QStringLiteral("timeUs"), r.timeUs},
                                          {QStringLiteral("source"), QString::fromUtf8(escapeForLine(r.source))},
                                          {QStringLiteral("target"), QString::fromUtf8(escapeForLine(r.target))},
@@ -85,10 +87,12 @@ QByteArray formatTrafficLine(const MonitorTrafficRecord &r, bool json)
                                          {QStringLiteral("size"), qint64(r.size)},
                                          {QStringLiteral("preview"), QString::fromUtf8(preview)},
                                          {QStringLiteral("previewHex"), QString::fromLatin1(r.preview.toHex())},
-                                         {QStringLiteral("truncated"), truncated}})
-            .toJson(QJsonDocument::Compact);
+                                         {QStringLiteral("truncated"), truncated}};
+        if (r.heldMs >= 0)
+            o.insert(QStringLiteral("heldMs"), r.heldMs);
+        return QJsonDocument(o).toJson(QJsonDocument::Compact);
     }
-    return time.toUtf8() + ' ' + escapeForLine(r.source) + " -> " + escapeForLine(r.target) + ' ' + status.toUtf8() + ' '
+    return time.toUtf8() + ' ' + escapeForLine(r.source) + " -> " + escapeForLine(r.target) + ' ' + (status + heldFor).toUtf8() + ' '
            + QByteArray::number(r.size) + " bytes: " + preview + (truncated ? "..." : "");
 }
 

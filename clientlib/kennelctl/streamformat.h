@@ -15,7 +15,7 @@ struct WatchLine
 {
     qint64 timeMs = 0;
     QString event;  // joined, left, registered, late, healthy, expired, signalled, exited,
-                    // action-failed, disconnected, notified, service
+                    // action-failed, disconnected, notified, service, held
     QString name;   // client or service name
     qint64 pid = 0;
     QString detail; // kind of client, close reason, the watchdog's detail, the service's state

@@ -2,6 +2,7 @@
 
 #include <QtEndian>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -129,6 +130,7 @@ const char *monitorFrameName(FrameType type)
     case 0x4D: return "monitor_subscriptions";
     case 0x56: return "monitor_publications";
     case 0x57: return "monitor_calls";
+    case 0x4A: return "monitor_held";
     default: return nullptr;
     }
 }
@@ -306,11 +308,26 @@ void appendMonitorTrafficRecord(QByteArray &batch, qint64 timeUs, QByteArrayView
     std::memcpy(batch.data(), &next, sizeof next);
 }
 
+void appendMonitorHeldTrailerEntry(QByteArray &trailer, quint16 recordIndex, qint64 heldMs)
+{
+    if (trailer.size() < 2)
+        trailer = QByteArray(2, '\0');
+    const quint16 count = qFromBigEndian<quint16>(trailer.constData());
+    Writer(trailer).u16(recordIndex).u32(quint32(std::clamp<qint64>(heldMs, 0, std::numeric_limits<quint32>::max())));
+    const quint16 next = qToBigEndian<quint16>(quint16(count + 1));
+    std::memcpy(trailer.data(), &next, sizeof next);
+}
+
 QByteArray encodeMonitorTrafficBatch(const QList<MonitorTrafficRecord> &records)
 {
     QByteArray out(2, '\0');
-    for (const MonitorTrafficRecord &r : records)
+    QByteArray trailer;
+    for (const MonitorTrafficRecord &r : records) {
+        if (r.heldMs >= 0)
+            appendMonitorHeldTrailerEntry(trailer, quint16(qFromBigEndian<quint16>(out.constData())), r.heldMs);
         appendMonitorTrafficRecord(out, r.timeUs, r.source, r.target, r.size, r.status, r.preview);
+    }
+    out.append(trailer);
     return out;
 }
 
@@ -337,6 +354,19 @@ std::optional<QList<MonitorTrafficRecord>> decodeMonitorTrafficBatch(QByteArrayV
         if (!r.ok())
             return std::nullopt;
         records.append(std::move(rec));
+    }
+    // The held outcomes' trailer (PROTOCOL ), absent from an older broker's batches.
+    if (!r.atEnd()) {
+        const quint16 held = r.u16();
+        for (quint16 i = 0; i < held && r.ok(); ++i) {
+            const quint16 index = r.u16();
+            const quint32 ms = r.u32();
+            if (!r.ok() || index >= records.size())
+                return std::nullopt;
+            records[index].heldMs = qint64(ms);
+        }
+        if (!r.ok())
+            return std::nullopt;
     }
     return records;
 }
@@ -373,6 +403,11 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
         .u64(v.bridgeForwarded).u64(v.bridgeReceived).u64(v.bridgeTimeouts);
     // Access, appended.
     Writer(out).u64(v.reservedNamesRefused);
+    // Held delivery, appended.
+    Writer(out).u64(v.heldMessages).u64(v.heldBytes).u32(v.heldNames).u64(v.heldTotal).u64(v.heldDelivered)
+        .u64(v.heldRefusedAtDelivery).u64(v.heldExpired).u64(v.heldDroppedNameCount).u64(v.heldDroppedNameBytes)
+        .u64(v.heldDroppedTotal).u64(v.heldStartFailed).u64(v.heldReheld).u64(v.heldUnacknowledged)
+        .u64(v.heldLegacyUntold).u64(v.heldUntold);
     return out;
 }
 
@@ -430,6 +465,43 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
     // Added with access: a bridge-era broker's totals end here.
     if (r.ok() && !r.atEnd())
         v.reservedNamesRefused = r.u64();
+    // Added with held delivery's view (PROTOCOL §6.7): an access-era broker's totals end here.
+    if (r.ok() && !r.atEnd()) {
+        v.heldMessages = r.u64();
+        v.heldBytes = r.u64();
+        v.heldNames = r.u32();
+        v.heldTotal = r.u64();
+        v.heldDelivered = r.u64();
+        v.heldRefusedAtDelivery = r.u64();
+        v.heldExpired = r.u64();
+        v.heldDroppedNameCount = r.u64();
+        v.heldDroppedNameBytes = r.u64();
+        v.heldDroppedTotal = r.u64();
+        v.heldStartFailed = r.u64();
+        v.heldReheld = r.u64();
+        v.heldUnacknowledged = r.u64();
+        v.heldLegacyUntold = r.u64();
+        v.heldUntold = r.u64();
+    }
+    return done(r, v);
+}
+
+QByteArray encodeMonitorHeld(const MonitorHeld &v)
+{
+    QByteArray out;
+    Writer(out).bytes(v.name).u32(v.count).u64(v.bytes).i64(v.oldestAgeMs).i64(v.nextExpiryMs);
+    return out;
+}
+
+std::optional<MonitorHeld> decodeMonitorHeld(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorHeld v;
+    v.name = r.bytes();
+    v.count = r.u32();
+    v.bytes = r.u64();
+    v.oldestAgeMs = r.i64();
+    v.nextExpiryMs = r.i64();
     return done(r, v);
 }
 

@@ -46,6 +46,8 @@ constexpr FrameType Topics = FrameType(0x4C);        // b->m  MonitorTopics, per
 constexpr FrameType Subscriptions = FrameType(0x4D); // m->b  MonitorSubscriptionsRequest; b->m MonitorSubscriptions, messageId of the request
 constexpr FrameType Publications = FrameType(0x56);  // b->m  MonitorPublicationBatch (asked for with MonitorSubscribe.wantBusRecords)
 constexpr FrameType Calls = FrameType(0x57);         // b->m  MonitorCallBatch (asked for with MonitorSubscribe.wantBusRecords)
+// Held delivery (PROTOCOL §6.7): what is held for one name, in the snapshot and on change.
+constexpr FrameType Held = FrameType(0x4A);                 // b->m  MonitorHeld
 } // namespace MonitorFrame
 
 KENNEL_CLIENT_EXPORT const char *monitorFrameName(FrameType type); // "monitor_subscribe", ... or nullptr
@@ -164,6 +166,22 @@ struct KENNEL_CLIENT_EXPORT MonitorTrafficRecord
     quint32 size = 0;           // payload bytes
     DeliveryStatus status = DeliveryStatus::Delivered;
     QByteArray preview;         // the first previewBytes of the payload
+    // Held delivery (PROTOCOL ): >= 0 when this record is the final outcome of a message
+    // that was held (status delivered, expired, start_failed, ...), and for how long it was held;
+    // -1 for every other record. Travels in the batch's trailer, which an older reader ignores.
+    qint64 heldMs = -1;
+};
+
+// What is held for one name that has no receiver (PROTOCOL §6.7): sent in the snapshot for every
+// name that holds something, and again (coalesced, at most once per totals interval) when that
+// changes; count 0 says the name's queue emptied (delivered, expired, dropped).
+struct KENNEL_CLIENT_EXPORT MonitorHeld
+{
+    QByteArray name;
+    quint32 count = 0;         // messages held now
+    quint64 bytes = 0;         // their stored bytes
+    qint64 oldestAgeMs = 0;    // relative: how long the oldest has been held when the frame was sent
+    qint64 nextExpiryMs = -1;  // relative: when the oldest expires; -1 when nothing is held
 };
 
 struct KENNEL_CLIENT_EXPORT MonitorTrafficDropped
@@ -206,6 +224,17 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     // Access (docs/SECURITY.md), since the broker started; absent from an older broker's totals
     // (then 0): registrations refused because the name is reserved for a service (name_reserved).
     quint64 reservedNamesRefused = 0;
+    // Held delivery (PROTOCOL §5.4, §6.7); absent from an older broker's totals (then 0). Now:
+    // messages and bytes held, names holding some. Since the broker started: messages held,
+    // delivered after being held, refused by the new holder at delivery, expired, dropped at each
+    // bound (name count, name bytes, total), answered start_failed, unacknowledged messages held
+    // again and not held again, outcomes old-protocol senders could not be told, and final
+    // outcomes whose native sender had gone.
+    quint64 heldMessages = 0, heldBytes = 0;
+    quint32 heldNames = 0;
+    quint64 heldTotal = 0, heldDelivered = 0, heldRefusedAtDelivery = 0, heldExpired = 0;
+    quint64 heldDroppedNameCount = 0, heldDroppedNameBytes = 0, heldDroppedTotal = 0, heldStartFailed = 0;
+    quint64 heldReheld = 0, heldUnacknowledged = 0, heldLegacyUntold = 0, heldUntold = 0;
 };
 
 enum class MonitorControlAction : quint8 {
@@ -389,6 +418,12 @@ KENNEL_CLIENT_EXPORT QByteArray encodeMonitorControl(const MonitorControl &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorControl> decodeMonitorControl(QByteArrayView payload);
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorControlResult(const MonitorControlResult &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorControlResult> decodeMonitorControlResult(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorHeld(const MonitorHeld &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorHeld> decodeMonitorHeld(QByteArrayView payload);
+// The trailer of a traffic batch (PROTOCOL ): u16 n, then n x (u16 record index, u32 held ms),
+// for the records that are held messages' final outcomes. Appended after the records by whoever
+// built the batch in place.
+KENNEL_CLIENT_EXPORT void appendMonitorHeldTrailerEntry(QByteArray &trailer, quint16 recordIndex, qint64 heldMs);
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorBrokerInfo(const MonitorBrokerInfo &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorBrokerInfo> decodeMonitorBrokerInfo(QByteArrayView payload);
 

@@ -391,6 +391,12 @@ void MonitorLink::handleMonitorFrame(const Frame &frame)
         else
             noteMalformed(frame);
         return;
+    case quint8(MonitorFrame::Held):
+        if (auto v = decodeMonitorHeld(frame.payload))
+            Q_EMIT held(*v);
+        else
+            noteMalformed(frame);
+        return;
     case quint8(MonitorFrame::ControlResult):
         if (auto v = decodeMonitorControlResult(frame.payload))
             Q_EMIT controlResult(frame.messageId, *v);

@@ -142,6 +142,8 @@ Q_SIGNALS:
     void trafficBatch(const QList<Kennel::MonitorTrafficRecord> &records);
     void trafficDropped(const Kennel::MonitorTrafficDropped &dropped);
     void totals(const Kennel::MonitorTotals &totals);
+    // What is held for a name (PROTOCOL §6.7); count 0: its queue emptied.
+    void held(const Kennel::MonitorHeld &held);
     void controlResult(quint32 requestId, const Kennel::MonitorControlResult &result);
     // Publications and ended calls (asked for in the Subscribe), the topics' figures, and answers.
     void publicationBatch(const QList<Kennel::MonitorPublicationRecord> &records);

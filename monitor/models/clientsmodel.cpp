@@ -1,6 +1,7 @@
 #include "clientsmodel.h"
 
 #include "format.h"
+#include "heldnames.h"
 
 #include <QBrush>
 #include <QColor>
@@ -54,6 +55,18 @@ void ClientsModel::setClock(std::function<qint64()> clock)
     m_clock = clock ? std::move(clock) : std::function<qint64()>(monotonicMs);
 }
 
+void ClientsModel::setHeldNames(const HeldNames *held)
+{
+    if (m_held)
+        disconnect(m_held, nullptr, this, nullptr);
+    m_held = held;
+    if (m_held)
+        connect(m_held, &HeldNames::changed, this, [this] {
+            if (!m_rows.isEmpty())
+                Q_EMIT dataChanged(index(0, HeldColumn), index(int(m_rows.size()) - 1, HeldColumn));
+        });
+}
+
 int ClientsModel::rowCount(const QModelIndex &parent) const
 {
     return parent.isValid() ? 0 : int(m_rows.size());
@@ -70,13 +83,14 @@ QVariant ClientsModel::headerData(int section, Qt::Orientation orientation, int 
         return QAbstractTableModel::headerData(section, orientation, role);
     static const char *const titles[ColumnCount] = {
         "Name", "Kind", "PID", "Watchdog", "Feeds", "Since feed", "Deadline", "Interval × misses",
-        "Expiries", "Kills", "Msgs in", "Msgs out", "Bytes in", "Bytes out", "Refused", "Dropped",
+        "Expiries", "Kills", "Held", "Msgs in", "Msgs out", "Bytes in", "Bytes out", "Refused", "Dropped",
         "Peer", "Connected",
     };
     static const char *const tips[ColumnCount] = {
         "Registered name", "Protocol and connection kind", "Process id, from the kernel (— when unknown or remote)",
         "Watchdog state", "Feeds since it registered", "Time since its last feed", "Time left before it expires",
         "Feed interval and intervals it may miss", "Expiries under this name", "Signals sent to its processes",
+        "Messages the broker holds for this name until it takes them: count · bytes · oldest's age",
         "Messages it sent", "Messages delivered to it", "Payload bytes it sent", "Payload bytes delivered to it",
         "Its messages the broker refused", "Messages to it that were dropped", "Peer address",
         "When the connection was made",
@@ -153,6 +167,8 @@ QVariant ClientsModel::data(const QModelIndex &index, int role) const
             return {};
         if (index.column() == WatchStateColumn && c.watchState != MonitorWatchState::NotWatched)
             return QBrush(Qt::black);
+        if (index.column() == HeldColumn && m_held && m_held->find(c.name))
+            return QBrush(QColor(0x9a, 0x67, 0x00));
         if ((index.column() == RefusedColumn && c.refused > 0) || (index.column() == DroppedColumn && c.dropped > 0)
             || (index.column() == KillsColumn && c.kills > 0) || (index.column() == ExpiriesColumn && c.expiries > 0))
             return QBrush(QColor(0xc0, 0x1c, 0x28));
@@ -228,6 +244,8 @@ QVariant ClientsModel::display(const Row &row, int rowIndex, int column) const
         return QString::number(c.expiries);
     case KillsColumn:
         return QString::number(c.kills);
+    case HeldColumn:
+        return m_held ? m_held->describe(c.name) : QStringLiteral("—");
     }
     return {};
 }
@@ -275,6 +293,10 @@ QVariant ClientsModel::sortValue(const Row &row, int rowIndex, int column) const
         return c.expiries;
     case KillsColumn:
         return c.kills;
+    case HeldColumn: {
+        const MonitorHeld *h = m_held ? m_held->find(c.name) : nullptr;
+        return h ? qint64(h->count) : qint64(0);
+    }
     }
     return {};
 }
@@ -418,6 +440,8 @@ void ClientsModel::refreshTimes()
     if (m_rows.isEmpty())
         return;
     Q_EMIT dataChanged(index(0, SinceFeedColumn), index(int(m_rows.size()) - 1, DeadlineColumn));
+    if (m_held && !m_held->isEmpty()) // the oldest held message's age counts on
+        Q_EMIT dataChanged(index(0, HeldColumn), index(int(m_rows.size()) - 1, HeldColumn));
 }
 
 void ClientsModel::setStale(bool stale)

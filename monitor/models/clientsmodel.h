@@ -20,6 +20,8 @@
 
 namespace Kennel {
 
+class HeldNames;
+
 class ClientsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -37,6 +39,7 @@ public:
         TermsColumn,        // interval x allowed misses
         ExpiriesColumn,
         KillsColumn,
+        HeldColumn,         // messages the broker holds for its name (PROTOCOL §6.7): count · bytes · oldest
         MessagesInColumn,
         MessagesOutColumn,
         BytesInColumn,
@@ -89,6 +92,8 @@ public:
 
     // Monotonic milliseconds; tests replace it to move time without waiting.
     void setClock(std::function<qint64()> clock);
+    // Where the Held column reads (nullptr: "—" everywhere).
+    void setHeldNames(const HeldNames *held);
 
 private:
     struct Row
@@ -106,6 +111,7 @@ private:
     bool m_stale = false;
     QHash<quint64, int> m_index;
     std::function<qint64()> m_clock;
+    const HeldNames *m_held = nullptr;
 };
 
 } // namespace Kennel

@@ -102,8 +102,10 @@ QString controlAction(MonitorControlAction action)
 
 QString deliveryStatus(quint16 status)
 {
-    if (status <= quint16(DeliveryStatus::ShuttingDown))
-        return QString::fromLatin1(deliveryStatusName(DeliveryStatus(status)));
+    // Every status the protocol names, held delivery's among them ("held", "expired", ...).
+    const char *name = deliveryStatusName(DeliveryStatus(status));
+    if (qstrcmp(name, "unknown") != 0)
+        return QString::fromLatin1(name);
     return QStringLiteral("status %1").arg(status);
 }
 

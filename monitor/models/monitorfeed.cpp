@@ -1,6 +1,7 @@
 #include "monitorfeed.h"
 
 #include "format.h"
+#include "heldnames.h"
 #include "rateseries.h"
 #include "servicesmodel.h"
 
@@ -45,6 +46,7 @@ MonitorFeed::MonitorFeed(MonitorLink *link, const Models &models, QObject *paren
     connect(link, &MonitorLink::publicationBatch, this, &MonitorFeed::onBusBatch<MonitorPublicationRecord>);
     connect(link, &MonitorLink::callBatch, this, &MonitorFeed::onBusBatch<MonitorCallRecord>);
     connect(link, &MonitorLink::totals, this, &MonitorFeed::onTotals);
+    connect(link, &MonitorLink::held, this, &MonitorFeed::onHeld);
     connect(link, &MonitorLink::controlResult, this, &MonitorFeed::onControlResult);
     connect(link, &MonitorLink::errorReceived, this, &MonitorFeed::onErrorReceived);
     m_lastState = link->state();
@@ -68,7 +70,8 @@ void MonitorFeed::setWallClock(std::function<qint64()> clock)
 
 qsizetype MonitorFeed::pendingRecords() const
 {
-    return m_clientChanges.size() + m_serviceChanges.size() + m_traffic.size() + m_events.size() + m_totals.size();
+    return m_clientChanges.size() + m_serviceChanges.size() + m_traffic.size() + m_events.size() + m_totals.size()
+           + m_held.size();
 }
 
 void MonitorFeed::flush()
@@ -81,12 +84,18 @@ void MonitorFeed::flush()
             m_models.clients->clear();
         if (m_models.services)
             m_models.services->clear();
+        if (m_models.held)
+            m_models.held->clear();
         m_resetPending = false;
     }
     if (m_models.clients)
         m_models.clients->apply(std::exchange(m_clientChanges, {}));
     if (m_models.services)
         m_models.services->apply(std::exchange(m_serviceChanges, {}));
+    if (m_models.held)
+        m_models.held->apply(std::exchange(m_held, {}));
+    else
+        m_held.clear();
     if (m_models.traffic)
         m_models.traffic->appendEntries(std::exchange(m_traffic, {}));
     if (m_models.events)
@@ -146,6 +155,7 @@ void MonitorFeed::onSnapshotBegan(const MonitorSnapshotBegin &snapshot)
     m_resetPending = true;
     m_clientChanges.clear();
     m_serviceChanges.clear();
+    m_held.clear();
     m_inSnapshot = true;
     m_liveNames.clear();
     m_clientMemo.clear();
@@ -309,6 +319,13 @@ void MonitorFeed::onTrafficDropped(const MonitorTrafficDropped &dropped)
     marker.size = dropped.dropped;
     marker.marker = true;
     m_traffic.append(marker);
+}
+
+void MonitorFeed::onHeld(const MonitorHeld &held)
+{
+    // One per name and change at most once per totals interval (PROTOCOL ): no bound needed
+    // beyond the names the broker holds for.
+    m_held.append(held);
 }
 
 void MonitorFeed::onTotals(const MonitorTotals &totals)

@@ -27,6 +27,7 @@
 
 namespace Kennel {
 
+class HeldNames;
 class RateSeries;
 class ServicesModel;
 
@@ -41,6 +42,7 @@ public:
         TrafficModel *traffic = nullptr;
         EventsModel *events = nullptr;
         RateSeries *rates = nullptr;
+        HeldNames *held = nullptr; // what the broker holds per name (PROTOCOL §6.7)
     };
 
     static constexpr std::chrono::milliseconds DefaultInterval{200};
@@ -61,6 +63,7 @@ public:
     void logEvent(EventEntry::Kind kind, const QString &subject, const QString &text);
 
     const MonitorTotals &lastTotals() const { return m_lastTotals; }
+    const HeldNames *heldNames() const { return m_models.held; }
     bool hasTotals() const { return m_hasTotals; }
     quint64 flushes() const { return m_flushes; }
     quint64 trafficQueueOverflow() const { return m_trafficOverflow; }
@@ -88,6 +91,7 @@ private:
     void trimTrafficQueue();
     void onTrafficDropped(const MonitorTrafficDropped &dropped);
     void onTotals(const MonitorTotals &totals);
+    void onHeld(const MonitorHeld &held);
     void onControlResult(quint32 requestId, const MonitorControlResult &result);
     void onErrorReceived(ErrorCode code, const QString &text);
     void addEvent(qint64 timeMs, EventEntry::Kind kind, const QString &subject, const QString &text, quint64 count = 1);
@@ -105,6 +109,7 @@ private:
     quint64 m_trafficOverflow = 0; // records the queue itself had to drop (a stalled GUI)
     QList<EventEntry> m_events;
     QList<MonitorTotals> m_totals;
+    QList<MonitorHeld> m_held;
 
     // What the log needs to tell a join from an update and to name who left.
     bool m_inSnapshot = false;

@@ -1,6 +1,7 @@
 #include "servicesmodel.h"
 
 #include "format.h"
+#include "heldnames.h"
 
 #include <QBrush>
 #include <QColor>
@@ -72,7 +73,7 @@ QVariant ServicesModel::headerData(int section, Qt::Orientation orientation, int
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
     static const char *const titles[ColumnCount] = {"Service", "State", "PID", "Starts", "Restarts",
-                                                    "Last exit", "Exited at", "Restart in", "Last error"};
+                                                    "Last exit", "Exited at", "Restart in", "Held", "Last error"};
     if (section < 0 || section >= ColumnCount)
         return {};
     return QString::fromUtf8(titles[section]);
@@ -122,6 +123,8 @@ QVariant ServicesModel::data(const QModelIndex &index, int role) const
             return Format::wallClock(s.lastExitMs);
         case RestartInColumn:
             return Format::duration(msUntilRestart(index.row()));
+        case HeldColumn:
+            return m_held ? m_held->describe(s.name.toUtf8()) : QStringLiteral("—");
         case LastErrorColumn:
             return s.lastError;
         }
@@ -146,6 +149,10 @@ QVariant ServicesModel::data(const QModelIndex &index, int role) const
             const qint64 ms = msUntilRestart(index.row());
             return ms < 0 ? LLONG_MAX : ms;
         }
+        case HeldColumn: {
+            const MonitorHeld *h = m_held ? m_held->find(s.name.toUtf8()) : nullptr;
+            return h ? qint64(h->count) : qint64(0);
+        }
         case LastErrorColumn:
             return s.lastError;
         }
@@ -167,6 +174,8 @@ QVariant ServicesModel::data(const QModelIndex &index, int role) const
             return QBrush(Qt::black);
         if (index.column() == RestartsColumn && s.restarts > 0)
             return QBrush(QColor(0xc0, 0x1c, 0x28));
+        if (index.column() == HeldColumn && m_held && m_held->find(s.name.toUtf8()))
+            return QBrush(QColor(0x9a, 0x67, 0x00));
         return {};
     case Qt::ToolTipRole:
         if (index.column() == LastErrorColumn || index.column() == NameColumn)
@@ -175,6 +184,18 @@ QVariant ServicesModel::data(const QModelIndex &index, int role) const
     default:
         return {};
     }
+}
+
+void ServicesModel::setHeldNames(const HeldNames *held)
+{
+    if (m_held)
+        disconnect(m_held, nullptr, this, nullptr);
+    m_held = held;
+    if (m_held)
+        connect(m_held, &HeldNames::changed, this, [this] {
+            if (!m_rows.isEmpty())
+                Q_EMIT dataChanged(index(0, HeldColumn), index(int(m_rows.size()) - 1, HeldColumn));
+        });
 }
 
 void ServicesModel::apply(const QList<MonitorService> &services)
@@ -225,7 +246,7 @@ void ServicesModel::refreshTimes()
 {
     if (m_rows.isEmpty())
         return;
-    Q_EMIT dataChanged(index(0, RestartInColumn), index(int(m_rows.size()) - 1, RestartInColumn));
+    Q_EMIT dataChanged(index(0, RestartInColumn), index(int(m_rows.size()) - 1, HeldColumn));
 }
 
 void ServicesModel::setStale(bool stale)

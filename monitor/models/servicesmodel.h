@@ -13,12 +13,16 @@
 
 namespace Kennel {
 
+class HeldNames;
+
 class ServicesModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
     enum Column { NameColumn, StateColumn, PidColumn, StartsColumn, RestartsColumn, LastExitColumn,
-                  ExitedAtColumn, RestartInColumn, LastErrorColumn, ColumnCount };
+                  ExitedAtColumn, RestartInColumn,
+                  HeldColumn, // messages the broker holds for the service's name (PROTOCOL §6.7)
+                  LastErrorColumn, ColumnCount };
     enum Role { SortRole = Qt::UserRole + 1, NameRole, StateRole };
 
     explicit ServicesModel(QObject *parent = nullptr);
@@ -41,6 +45,8 @@ public:
     const MonitorService &service(int row) const { return m_rows.at(row).service; }
     qint64 msUntilRestart(int row) const;
     void setClock(std::function<qint64()> clock);
+    // Where the Held column reads, by service name (nullptr: "—" everywhere).
+    void setHeldNames(const HeldNames *held);
 
     static QString lastExitText(const MonitorService &service); // "code 3", "signal 9 (KILL)", "—"
 
@@ -55,6 +61,7 @@ private:
     bool m_stale = false;
     QHash<QString, int> m_index;
     std::function<qint64()> m_clock;
+    const HeldNames *m_held = nullptr;
 };
 
 } // namespace Kennel

@@ -5,6 +5,9 @@
 #include <QBrush>
 #include <QColor>
 
+#include <algorithm>
+#include <limits>
+
 namespace Kennel {
 
 TrafficModel::TrafficModel(qsizetype capacity, QObject *parent)
@@ -89,7 +92,13 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
         case SizeColumn:
             return e.size;
         case StatusColumn:
-            return e.kind == TrafficEntry::Message ? Format::deliveryStatus(e.status) : busStatus(e);
+            if (e.kind != TrafficEntry::Message)
+                return busStatus(e);
+            // A held message shows twice: "held" when it was kept, "delivered after 812 ms" (or
+            // "expired after 30.0 s") when its name came back or its time ran out.
+            if (e.heldMs >= 0)
+                return QStringLiteral("%1 after %2").arg(Format::deliveryStatus(e.status), Format::duration(e.heldMs));
+            return Format::deliveryStatus(e.status);
         case PreviewColumn:
             return Format::previewText(e.preview);
         }
@@ -123,6 +132,8 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
             return QVariant(Qt::AlignRight | Qt::AlignVCenter);
         return {};
     case Qt::ForegroundRole:
+        if (index.column() == StatusColumn && e.kind == TrafficEntry::Message && e.status == quint16(DeliveryStatus::Held))
+            return QBrush(QColor(0x9a, 0x67, 0x00)); // kept, not lost: its outcome follows
         if (index.column() == StatusColumn && isFailure(e))
             return QBrush(QColor(0xc0, 0x1c, 0x28));
         return {};
@@ -140,6 +151,7 @@ TrafficEntry TrafficModel::toEntry(const MonitorTrafficRecord &record)
     e.size = record.size;
     e.status = quint16(record.status);
     e.preview = record.preview;
+    e.heldMs = record.heldMs < 0 ? -1 : qint32(std::min<qint64>(record.heldMs, std::numeric_limits<qint32>::max()));
     return e;
 }
 

@@ -28,6 +28,7 @@ struct TrafficEntry
     quint32 size = 0;      // payload bytes; for a marker: the number of records dropped
     quint16 status = 0;    // DeliveryStatus
     bool marker = false;   // "records dropped" row, not a message
+    qint32 heldMs = -1;    // a held message's final outcome: held this long (PROTOCOL ); else -1
     QByteArray preview;
     // Topics and calls (PROTOCOL §6.8): a publication (target "topic:TOPIC") or an ended call
     // (target "call:NAME"), with what became of it; status is then unused.

@@ -18,6 +18,7 @@
 #include "summarylabel.h"
 #include "topicsmodel.h"
 #include "topicspanel.h"
+#include "heldnames.h"
 #include "trafficdetailview.h"
 #include "trafficfilterproxy.h"
 #include "trafficmodel.h"
@@ -73,7 +74,13 @@ MainWindow::MainWindow(MonitorLink *link, QSettings *settings, QWidget *parent)
     m_traffic = new TrafficModel(TrafficModel::DefaultCapacity, this);
     m_events = new EventsModel(EventsModel::DefaultCapacity, this);
     m_rates = new RateSeries(std::chrono::minutes(5), this);
-    m_feed = new MonitorFeed(link, {m_clients, m_services, m_traffic, m_events, m_rates}, this);
+    // What the broker holds per name (PROTOCOL §6.7): the clients' and services' Held columns.
+    auto *held = new HeldNames(this);
+    m_clients->setHeldNames(held);
+    m_services->setHeldNames(held);
+    MonitorFeed::Models models{m_clients, m_services, m_traffic, m_events, m_rates};
+    models.held = held;
+    m_feed = new MonitorFeed(link, models, this);
 
     m_trafficPanel = new TrafficPanel(m_traffic, this);
     m_eventsPanel = new EventsPanel(m_events, this);

@@ -37,7 +37,9 @@ ServicesPanel::ServicesPanel(ServicesModel *services, QWidget *parent)
             states = std::max(states, fm.horizontalAdvance(Format::serviceState(MonitorServiceState(st))) + 12);
         PanelKit::fitColumns(m_view, {{ServicesModel::NameColumn, 8 * em}, {ServicesModel::StateColumn, states},
                                       {ServicesModel::PidColumn, digits},
-                                      {ServicesModel::LastExitColumn, fm.horizontalAdvance(QStringLiteral("signal 15 (TERM)")) + 12}});
+                                      {ServicesModel::LastExitColumn, fm.horizontalAdvance(QStringLiteral("signal 15 (TERM)")) + 12},
+                                      // What is held for a restarting service: "12 · 1.5 KiB · 4.2 s".
+                                      {ServicesModel::HeldColumn, fm.horizontalAdvance(QStringLiteral("12 · 1.5 KiB · 4.2 s")) + 12}});
     }
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(ServicesModel::NameColumn, Qt::AscendingOrder);

@@ -1,6 +1,7 @@
 #include "summarylabel.h"
 
 #include "format.h"
+#include "heldnames.h"
 #include "monitorfeed.h"
 #include "monitorlink.h"
 #include "rateseries.h"
@@ -49,10 +50,31 @@ void SummaryLabel::showTotals(const MonitorLink *link, const MonitorFeed &feed, 
                             + t.handshakesRefusedPerAddress + t.handshakesRefusedPerPrefix + t.handshakesRefusedFull;
     if (refused > 0)
         text += QStringLiteral(" · %1").arg(Format::count(qint64(refused), "admission refused", "admissions refused"));
+    // Held delivery (PROTOCOL §6.7): messages waiting for names expected back, and those that
+    // waited in vain; every name held for, connected or not, in the tooltip.
+    const quint64 heldLost = t.heldExpired + t.heldDroppedNameCount + t.heldDroppedNameBytes + t.heldDroppedTotal
+                             + t.heldStartFailed + t.heldRefusedAtDelivery;
+    if (t.heldMessages > 0 || heldLost > 0)
+        text += heldLost > 0 ? QStringLiteral(" · %1 held (%2 not delivered)").arg(t.heldMessages).arg(heldLost)
+                             : QStringLiteral(" · %1 held").arg(t.heldMessages);
     // Squatters on names reserved for services (docs/SECURITY.md).
     if (t.reservedNamesRefused > 0)
         text += QStringLiteral(" · %1").arg(Format::count(qint64(t.reservedNamesRefused), "reserved name refused", "reserved names refused"));
     setText(text);
+    QString heldLines;
+    if (const HeldNames *held = feed.heldNames(); held && !held->isEmpty()) {
+        for (const QByteArray &name : held->names())
+            heldLines += QStringLiteral("\n  %1: %2").arg(QString::fromLatin1(name), held->describe(name));
+    }
+    const QString heldTip =
+        QStringLiteral("\nHeld now: %1 messages, %2 for %3 names%4\n"
+                       "Held since start: %5 held, %6 delivered after hold, %7 expired, dropped %8 at a name's count / %9 at its bytes"
+                       " / %10 at the total, %11 start_failed, %12 refused at delivery\n"
+                       "Unacknowledged: %13 held again, %14 not; old-protocol senders not told %15, senders gone %16")
+            .arg(t.heldMessages).arg(Format::bytes(t.heldBytes)).arg(t.heldNames).arg(heldLines)
+            .arg(t.heldTotal).arg(t.heldDelivered).arg(t.heldExpired).arg(t.heldDroppedNameCount).arg(t.heldDroppedNameBytes)
+            .arg(t.heldDroppedTotal).arg(t.heldStartFailed).arg(t.heldRefusedAtDelivery).arg(t.heldReheld)
+            .arg(t.heldUnacknowledged).arg(t.heldLegacyUntold).arg(t.heldUntold);
     setToolTip(
         QStringLiteral("Monitor admission since the broker started:\n"
                        "refused per address %1, per network prefix %2, waiting room full %3\n"
@@ -62,7 +84,8 @@ void SummaryLabel::showTotals(const MonitorLink *link, const MonitorFeed &feed, 
             .arg(t.admissionRefusedPerAddress).arg(t.admissionRefusedPerPrefix).arg(t.admissionRefusedRoomFull)
             .arg(t.admissionTimeouts).arg(t.admissionFailures).arg(t.guessesRefused).arg(t.servicesRefused)
             .arg(t.handshakesRefusedPerAddress).arg(t.handshakesRefusedPerPrefix).arg(t.handshakesRefusedFull)
-            .arg(t.budgetSheds).arg(t.monitorOverflows).arg(t.snapshotsRefused));
+            .arg(t.budgetSheds).arg(t.monitorOverflows).arg(t.snapshotsRefused)
+        + heldTip);
 }
 
 } // namespace Kennel

@@ -133,14 +133,23 @@ void decodePayload(FrameType type, QByteArrayView p)
         // The batch the broker builds in place must be the batch the list encoder builds.
         if (const auto records = decodeMonitorTrafficBatch(p); records && !records->isEmpty()) {
             QByteArray inPlace; // the count in front is kept by appendMonitorTrafficRecord
-            for (const MonitorTrafficRecord &r : *records)
+            QByteArray trailer; // held outcomes (PROTOCOL ), appended after the records
+            quint16 index = 0;
+            for (const MonitorTrafficRecord &r : *records) {
+                if (r.heldMs >= 0)
+                    appendMonitorHeldTrailerEntry(trailer, index, r.heldMs);
                 appendMonitorTrafficRecord(inPlace, r.timeUs, r.source, r.target, r.size, r.status, r.preview);
-            KENNEL_FUZZ_CHECK(inPlace == encodeMonitorTrafficBatch(*records));
+                ++index;
+            }
+            KENNEL_FUZZ_CHECK(QByteArray(inPlace + trailer) == encodeMonitorTrafficBatch(*records));
         }
         break;
     }
     case quint8(MonitorFrame::TrafficDropped):
         roundTrip(p, decodeMonitorTrafficDropped, encodeMonitorTrafficDropped);
+        break;
+    case quint8(MonitorFrame::Held):
+        roundTrip(p, decodeMonitorHeld, encodeMonitorHeld);
         break;
     case quint8(MonitorFrame::Totals):
         roundTrip(p, decodeMonitorTotals, encodeMonitorTotals);

@@ -109,6 +109,11 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
     record.size = 5;
     record.status = DeliveryStatus::TargetQueueFull;
     record.preview = "hello";
+    // A held message's outcome (PROTOCOL ): the batch gets its trailer.
+    MonitorTrafficRecord heldOutcome = record;
+    heldOutcome.status = DeliveryStatus::Delivered;
+    heldOutcome.heldMs = 812;
+    MonitorHeld held{"beta", 3, 1536, 400, 29600};
     MonitorTrafficDropped dropped{1700000000000, 12};
     MonitorTotals totals;
     totals.messagesRouted = 100;
@@ -142,7 +147,8 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
         {MonitorFrame::SnapshotEnd, QByteArray()},
         {MonitorFrame::ClientGone, encodeMonitorClientGone(gone)},
         {MonitorFrame::WatchdogEvent, encodeMonitorWatchdogEvent(event)},
-        {MonitorFrame::Traffic, encodeMonitorTrafficBatch({record, record})},
+        {MonitorFrame::Traffic, encodeMonitorTrafficBatch({record, heldOutcome})},
+        {MonitorFrame::Held, encodeMonitorHeld(held)},
         {MonitorFrame::TrafficDropped, encodeMonitorTrafficDropped(dropped)},
         {MonitorFrame::Totals, encodeMonitorTotals(totals)},
         {MonitorFrame::Control, encodeMonitorControl(control)},

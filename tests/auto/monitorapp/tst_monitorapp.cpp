@@ -689,6 +689,9 @@ void tst_MonitorApp::layoutFitsAt1024x768()
     totals.undelivered = 12;
     totals.expiries = 3;
     totals.kills = 2;
+    totals.heldMessages = 12; // held delivery's figures (PROTOCOL §6.7) at their longest
+    totals.heldExpired = 3;
+    totals.heldDroppedNameCount = 1;
     totals.timeMs = 1700000000000;
     f->device.push(frame(MonitorFrame::Totals, encodeMonitorTotals(totals)));
     // A second one for the rates: the summary at its longest.
@@ -705,6 +708,8 @@ void tst_MonitorApp::layoutFitsAt1024x768()
     failing.msUntilRestart = 4000;
     failing.lastError = QStringLiteral("exited on signal 9");
     f->device.push(frame(MonitorFrame::Service, encodeMonitorService(failing)));
+    // Messages held for the restarting service (PROTOCOL §6.7): its Held cell has text.
+    f->device.push(frame(MonitorFrame::Held, encodeMonitorHeld({"sensor", 12, 1536, 4200, 25800})));
     QList<MonitorTrafficRecord> batch;
     for (int i = 0; i < 20; ++i)
         batch << record(i);
@@ -737,11 +742,20 @@ void tst_MonitorApp::layoutFitsAt1024x768()
     // The Deadline column and the services' restarts and errors are among those shown.
     QVERIFY(!w.clientsView()->isColumnHidden(ClientsModel::DeadlineColumn));
     for (int c : {ServicesModel::RestartsColumn, ServicesModel::LastExitColumn, ServicesModel::RestartInColumn,
-                  ServicesModel::LastErrorColumn})
+                  ServicesModel::HeldColumn, ServicesModel::LastErrorColumn})
         QVERIFY(!w.servicesView()->isColumnHidden(c));
+    QVERIFY(!w.clientsView()->isColumnHidden(ClientsModel::HeldColumn));
 
     // The services' short cells are not cut either ("run…" for running).
-    for (int c : {ServicesModel::NameColumn, ServicesModel::StateColumn, ServicesModel::PidColumn, ServicesModel::LastExitColumn}) {
+    // The oldest's age counts on from 4.2 s while the test runs.
+    QString heldCell;
+    for (int r = 0; r < w.servicesView()->model()->rowCount(); ++r) {
+        if (w.servicesView()->model()->index(r, ServicesModel::NameColumn).data().toString() == QLatin1String("sensor"))
+            heldCell = w.servicesView()->model()->index(r, ServicesModel::HeldColumn).data().toString();
+    }
+    QVERIFY2(heldCell.startsWith(QStringLiteral("12 · 1.5 KiB · 4.")), qPrintable(heldCell));
+    for (int c : {ServicesModel::NameColumn, ServicesModel::StateColumn, ServicesModel::PidColumn, ServicesModel::LastExitColumn,
+                  ServicesModel::HeldColumn}) {
         for (int r = 0; r < w.servicesView()->model()->rowCount(); ++r) {
             const QString cell = w.servicesView()->model()->index(r, c).data().toString();
             QVERIFY2(w.servicesView()->columnWidth(c) >= w.servicesView()->fontMetrics().horizontalAdvance(cell) + 8,
@@ -753,7 +767,9 @@ void tst_MonitorApp::layoutFitsAt1024x768()
     QVERIFY(bar->isVisible());
     QVERIFY(w.rect().contains(bar->geometry()));
     const QString summary = w.findChild<QLabel *>(QStringLiteral("summary"))->text();
-    QVERIFY2(summary.contains(QStringLiteral("/s")) && summary.contains(QStringLiteral("kills")), qPrintable(summary));
+    QVERIFY2(summary.contains(QStringLiteral("/s")) && summary.contains(QStringLiteral("kills"))
+                 && summary.contains(QStringLiteral("12 held (4 not delivered)")),
+             qPrintable(summary));
     for (QLabel *label : {w.linkStateLabel(), w.findChild<QLabel *>(QStringLiteral("summary"))}) {
         QVERIFY(!label->text().isEmpty());
         const QRect inWindow(label->mapTo(&w, QPoint(0, 0)), label->size());

@@ -38,6 +38,10 @@ private slots:
     void callOutcomeOutOfRange();
     void topics();
     void subscriptions();
+    // Held delivery's view (PROTOCOL §6.7).
+    void held();
+    void heldTotals();
+    void trafficHeldTrailer();
 };
 
 namespace {
@@ -309,6 +313,11 @@ void tst_MonitorCodec::trafficDropped()
     checkTruncationAndExtension<MonitorTrafficDropped>(e, decodeMonitorTrafficDropped);
 }
 
+namespace {
+// The held block of the totals (PROTOCOL ): 2 x u64, u32, 12 x u64.
+constexpr qsizetype HeldBlockSize = 2 * 8 + 4 + 12 * 8;
+} // namespace
+
 void tst_MonitorCodec::totals()
 {
     MonitorTotals v;
@@ -386,7 +395,7 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->bridgeReceived, 37u);
     QCOMPARE(d->bridgeTimeouts, 38u);
     QCOMPARE(d->reservedNamesRefused, 39u);
-    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8 + 8);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8 + 8 + HeldBlockSize);
     // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
     // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
@@ -417,7 +426,8 @@ void tst_MonitorCodec::totals()
     QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
     QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize && n != BridgeSize)
+        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize && n != BridgeSize
+            && n != BridgeSize + 8)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
     QCOMPARE(admission->bridgeState, quint8(0));
@@ -731,6 +741,126 @@ void tst_MonitorCodec::subscriptions()
     QCOMPARE(monitorFrameName(MonitorFrame::Subscriptions), "monitor_subscriptions");
     QCOMPARE(monitorFrameName(MonitorFrame::Publications), "monitor_publications");
     QCOMPARE(monitorFrameName(MonitorFrame::Calls), "monitor_calls");
+void tst_MonitorCodec::held()
+{
+    MonitorHeld v;
+    v.name = "client1";
+    v.count = 42;
+    v.bytes = 1ull << 33;
+    v.oldestAgeMs = 1234;
+    v.nextExpiryMs = 28766;
+    const QByteArray e = encodeMonitorHeld(v);
+    const auto d = decodeMonitorHeld(e);
+    QVERIFY(d);
+    QCOMPARE(d->name, QByteArray("client1"));
+    QCOMPARE(d->count, 42u);
+    QCOMPARE(d->bytes, 1ull << 33);
+    QCOMPARE(d->oldestAgeMs, 1234);
+    QCOMPARE(d->nextExpiryMs, 28766);
+    QCOMPARE(e.size(), 2 + 7 + 4 + 8 + 8 + 8);
+    checkTruncationAndExtension<MonitorHeld>(e, decodeMonitorHeld);
+    // The emptied queue's record: count 0, no expiry.
+    const auto empty = decodeMonitorHeld(encodeMonitorHeld({"x", 0, 0, 0, -1}));
+    QVERIFY(empty);
+    QCOMPARE(empty->count, 0u);
+    QCOMPARE(empty->nextExpiryMs, -1);
+    QCOMPARE(monitorFrameName(MonitorFrame::Held), "monitor_held");
+}
+
+void tst_MonitorCodec::heldTotals()
+{
+    MonitorTotals v;
+    v.reservedNamesRefused = 39;
+    v.heldMessages = 40;
+    v.heldBytes = 41;
+    v.heldNames = 42;
+    v.heldTotal = 43;
+    v.heldDelivered = 44;
+    v.heldRefusedAtDelivery = 45;
+    v.heldExpired = 46;
+    v.heldDroppedNameCount = 47;
+    v.heldDroppedNameBytes = 48;
+    v.heldDroppedTotal = 49;
+    v.heldStartFailed = 50;
+    v.heldReheld = 51;
+    v.heldUnacknowledged = 52;
+    v.heldLegacyUntold = 53;
+    v.heldUntold = 54;
+    const QByteArray e = encodeMonitorTotals(v);
+    const auto d = decodeMonitorTotals(e);
+    QVERIFY(d);
+    QCOMPARE(d->reservedNamesRefused, 39u);
+    QCOMPARE(d->heldMessages, 40u);
+    QCOMPARE(d->heldBytes, 41u);
+    QCOMPARE(d->heldNames, 42u);
+    QCOMPARE(d->heldTotal, 43u);
+    QCOMPARE(d->heldDelivered, 44u);
+    QCOMPARE(d->heldRefusedAtDelivery, 45u);
+    QCOMPARE(d->heldExpired, 46u);
+    QCOMPARE(d->heldDroppedNameCount, 47u);
+    QCOMPARE(d->heldDroppedNameBytes, 48u);
+    QCOMPARE(d->heldDroppedTotal, 49u);
+    QCOMPARE(d->heldStartFailed, 50u);
+    QCOMPARE(d->heldReheld, 51u);
+    QCOMPARE(d->heldUnacknowledged, 52u);
+    QCOMPARE(d->heldLegacyUntold, 53u);
+    QCOMPARE(d->heldUntold, 54u);
+    // An access-era broker's totals end before the held block: accepted, the held figures 0;
+    // a cut inside the block is refused.
+    const qsizetype accessEra = e.size() - HeldBlockSize;
+    const auto older = decodeMonitorTotals(QByteArrayView(e).first(accessEra));
+    QVERIFY(older);
+    QCOMPARE(older->reservedNamesRefused, 39u);
+    QCOMPARE(older->heldMessages, 0u);
+    QCOMPARE(older->heldUntold, 0u);
+    for (qsizetype n = accessEra + 1; n < e.size(); ++n)
+        QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
+}
+
+void tst_MonitorCodec::trafficHeldTrailer()
+{
+    // A held message's record (`held`), an ordinary one, and the held message's final outcome
+    // with the time it was held: the trailer marks the third.
+    QList<MonitorTrafficRecord> records(3);
+    records[0].source = "client2";
+    records[0].target = "client1";
+    records[0].status = DeliveryStatus::Held;
+    records[1].source = "a";
+    records[1].target = "b";
+    records[2].source = "client2";
+    records[2].target = "client1";
+    records[2].status = DeliveryStatus::Delivered;
+    records[2].heldMs = 812;
+    const QByteArray e = encodeMonitorTrafficBatch(records);
+    const auto d = decodeMonitorTrafficBatch(e);
+    QVERIFY(d);
+    QCOMPARE(d->size(), 3);
+    QCOMPARE(d->at(0).heldMs, -1);
+    QCOMPARE(d->at(0).status, DeliveryStatus::Held);
+    QCOMPARE(d->at(1).heldMs, -1);
+    QCOMPARE(d->at(2).heldMs, 812);
+    QCOMPARE(d->at(2).status, DeliveryStatus::Delivered);
+    // What an older reader sees: the records without the trailer decode alike, the held time lost.
+    const QByteArray withoutTrailer = e.first(e.size() - (2 + 6));
+    const auto old = decodeMonitorTrafficBatch(withoutTrailer);
+    QVERIFY(old);
+    QCOMPARE(old->size(), 3);
+    QCOMPARE(old->at(2).heldMs, -1);
+    // A cut trailer, or one naming a record the batch does not have, is refused.
+    for (qsizetype n = withoutTrailer.size() + 1; n < e.size(); ++n)
+        QVERIFY(!decodeMonitorTrafficBatch(QByteArrayView(e).first(n)));
+    QByteArray bad = e;
+    bad[e.size() - 5] = 3; // the index's low byte: record 3 of 0..2
+    QVERIFY(!decodeMonitorTrafficBatch(bad));
+    // Built in place as the broker does: records, then the trailer appended at the end.
+    QByteArray batch;
+    QByteArray trailer;
+    appendMonitorTrafficRecord(batch, 1, "s", "t", 1, DeliveryStatus::Expired, {});
+    appendMonitorHeldTrailerEntry(trailer, 0, 30000);
+    const auto inPlace = decodeMonitorTrafficBatch(QByteArray(batch + trailer));
+    QVERIFY(inPlace);
+    QCOMPARE(inPlace->at(0).status, DeliveryStatus::Expired);
+    QCOMPARE(inPlace->at(0).heldMs, 30000);
 }
 
 QTEST_APPLESS_MAIN(tst_MonitorCodec)

@@ -8,6 +8,7 @@
 #include "csvexport.h"
 #include "eventsmodel.h"
 #include "format.h"
+#include "heldnames.h"
 #include "monitorfeed.h"
 #include "rateseries.h"
 #include "servicesmodel.h"
@@ -86,6 +87,8 @@ private slots:
     // Feed: link -> models in batches.
     void feedBatchesIntoModels();
     void feedSnapshotReplacesTables();
+    // Held delivery (PROTOCOL §6.7).
+    void feedHeldIntoClientsServicesAndTraffic();
 
     // CSV.
     void csvEscaping_data();
@@ -1048,6 +1051,94 @@ void tst_MonitorModels::feedSnapshotReplacesTables()
                            + frame(MonitorFrame::SnapshotEnd, {})));
     QTRY_COMPARE(clients.rowCount(), 1);
     QCOMPARE(clients.client(0).name, QByteArray("new7"));
+}
+
+// What the broker holds per name reaches the clients' and services' Held columns (a name with no
+// client through its service's row), its age counts on locally, a record with count 0 clears it,
+// a new snapshot replaces what was held, and held messages' outcomes read "delivered after …".
+void tst_MonitorModels::feedHeldIntoClientsServicesAndTraffic()
+{
+    FakeDevice device;
+    MonitorLink link;
+    ClientsModel clients;
+    ServicesModel services;
+    TrafficModel traffic(100);
+    HeldNames held;
+    QAbstractItemModelTester clientsTester(&clients, Fatal);
+    QAbstractItemModelTester servicesTester(&services, Fatal);
+    qint64 now = 5000;
+    held.setClock([&now] { return now; });
+    clients.setHeldNames(&held);
+    services.setHeldNames(&held);
+    MonitorFeed::Models models{&clients, &services, &traffic, nullptr, nullptr};
+    models.held = &held;
+    MonitorFeed feed(&link, models);
+    QVERIFY(goLive(link, device));
+
+    MonitorSnapshotBegin begin;
+    begin.clientCount = 1;
+    begin.serviceCount = 1;
+    MonitorService sensor;
+    sensor.name = QStringLiteral("sensor");
+    sensor.state = MonitorServiceState::Backoff;
+    MonitorHeld forSensor{"sensor", 3, 1536, 400, 29600};
+    device.push(QByteArray(frame(MonitorFrame::SnapshotBegin, encodeMonitorSnapshotBegin(begin))
+                           + frame(MonitorFrame::Client, encodeMonitorClient(client(1, "alpha")))
+                           + frame(MonitorFrame::Service, encodeMonitorService(sensor))
+                           + frame(MonitorFrame::Held, encodeMonitorHeld(forSensor))
+                           + frame(MonitorFrame::SnapshotEnd, {})));
+    feed.flush();
+    QCOMPARE(held.size(), 1);
+    QCOMPARE(held.totalCount(), 3u);
+    QCOMPARE(services.index(0, ServicesModel::HeldColumn).data().toString(), QStringLiteral("3 · 1.5 KiB · 400 ms"));
+    QCOMPARE(services.index(0, ServicesModel::HeldColumn).data(ServicesModel::SortRole).toLongLong(), 3);
+    QCOMPARE(services.headerData(ServicesModel::HeldColumn, Qt::Horizontal).toString(), QStringLiteral("Held"));
+    QCOMPARE(clients.index(0, ClientsModel::HeldColumn).data().toString(), QStringLiteral("—"));
+    QCOMPARE(clients.headerData(ClientsModel::HeldColumn, Qt::Horizontal).toString(), QStringLiteral("Held"));
+    // The oldest's age counts on between records, as the deadlines do.
+    now += 1700;
+    QCOMPARE(held.oldestAgeMs("sensor"), 2100);
+    QCOMPARE(services.index(0, ServicesModel::HeldColumn).data().toString(), QStringLiteral("3 · 1.5 KiB · 2.1 s"));
+
+    // Held for a connected client (the moment between its registration and the flush); then the
+    // name's queue empties: count 0 removes it, and the views are told.
+    QSignalSpy clientsChanged(&clients, &QAbstractItemModel::dataChanged);
+    device.push(frame(MonitorFrame::Held, encodeMonitorHeld({"alpha", 1, 5, 10, 100})));
+    feed.flush();
+    QCOMPARE(clients.index(0, ClientsModel::HeldColumn).data().toString(), QStringLiteral("1 · 5 B · 10 ms"));
+    QVERIFY(!clientsChanged.isEmpty());
+    device.push(QByteArray(frame(MonitorFrame::Held, encodeMonitorHeld({"alpha", 0, 0, 0, -1}))
+                           + frame(MonitorFrame::Held, encodeMonitorHeld({"sensor", 0, 0, 0, -1}))));
+    feed.flush();
+    QVERIFY(held.isEmpty());
+    QCOMPARE(clients.index(0, ClientsModel::HeldColumn).data().toString(), QStringLiteral("—"));
+    QCOMPARE(services.index(0, ServicesModel::HeldColumn).data().toString(), QStringLiteral("—"));
+
+    // A new snapshot (a reconnect) replaces what was held.
+    device.push(frame(MonitorFrame::Held, encodeMonitorHeld({"ghost", 2, 10, 0, 100})));
+    feed.flush();
+    QCOMPARE(held.size(), 1);
+    begin.clientCount = 0;
+    begin.serviceCount = 0;
+    device.push(QByteArray(frame(MonitorFrame::SnapshotBegin, encodeMonitorSnapshotBegin(begin))
+                           + frame(MonitorFrame::SnapshotEnd, {})));
+    feed.flush();
+    QVERIFY(held.isEmpty());
+
+    // Traffic: kept, then delivered 812 ms later, and one that expired; an ordinary record unmarked.
+    MonitorTrafficRecord kept = record(1, "client2", "client1", DeliveryStatus::Held);
+    MonitorTrafficRecord deliveredLater = record(2, "client2", "client1", DeliveryStatus::Delivered);
+    deliveredLater.heldMs = 812;
+    MonitorTrafficRecord expired = record(3, "client2", "client1", DeliveryStatus::Expired);
+    expired.heldMs = 30000;
+    MonitorTrafficRecord plain = record(4);
+    device.push(frame(MonitorFrame::Traffic, encodeMonitorTrafficBatch({kept, deliveredLater, expired, plain})));
+    feed.flush();
+    QCOMPARE(traffic.rowCount(), 4);
+    QCOMPARE(traffic.index(0, TrafficModel::StatusColumn).data().toString(), QStringLiteral("held"));
+    QCOMPARE(traffic.index(1, TrafficModel::StatusColumn).data().toString(), QStringLiteral("delivered after 812 ms"));
+    QCOMPARE(traffic.index(2, TrafficModel::StatusColumn).data().toString(), QStringLiteral("expired after 30.0 s"));
+    QCOMPARE(traffic.index(3, TrafficModel::StatusColumn).data().toString(), QStringLiteral("delivered"));
 }
 
 // --- CSV ---------------------------------------------------------------------------------------------
