@@ -3,6 +3,7 @@
 #include "fleetlink.h"
 #include "fleetmodel.h"
 
+#include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -182,6 +183,7 @@ private slots:
     void sortAndFilter()
     {
         FleetModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSortFilterProxyModel proxy;
         proxy.setSourceModel(&model);
         proxy.setSortRole(FleetModel::SortRole);

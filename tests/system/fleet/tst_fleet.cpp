@@ -12,6 +12,7 @@
 #include "kennelclient.h"
 #include "mainwindow.h"
 #include "monitorlink.h"
+#include "mqttlink.h"
 #include "mosquittoprocess.h"
 
 #include <QAction>
@@ -116,6 +117,24 @@ private slots:
         // Each board says where its own monitor connection is opened: its TCP listener here.
         QCOMPARE(model.board(model.rowOf(QStringLiteral("A"))).summary->monitorAddress, m_a.tcpAddress());
         QCOMPARE(model.board(model.rowOf(QStringLiteral("B"))).summary->monitorAddress, m_b.tcpAddress());
+        // Junk under the prefix from something that is not a board: refused and counted, no row.
+        MqttLink junk;
+        MqttLink::Options options;
+        options.host = QStringLiteral("127.0.0.1");
+        options.port = m_mqtt.port();
+        options.clientId = "fleet-junk";
+        options.cleanSession = true;
+        junk.start(options);
+        QTRY_VERIFY_WITH_TIMEOUT(junk.isConnected(), 10000);
+        QVERIFY(junk.publish("kennel/J/summary", "{\"schema\": 1, \"board\": \"J\", \"clients\": \"many\"}") > 0);
+        QVERIFY(junk.publish("kennel/J/online", "yes") > 0);
+        QVERIFY(junk.publish("kennel/A/summary", QByteArray(300 * 1024, '{')) > 0);
+        QTRY_COMPARE_WITH_TIMEOUT(model.refusals(), quint64(3), 10000);
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.rowOf(QStringLiteral("J")), -1);
+        QCOMPARE(cell(model, QStringLiteral("A"), FleetModel::ClientsColumn), QStringLiteral("1")); // A's row as it was
+        junk.stop();
+
         // Live: a client leaving B is seen within the summary interval.
         m_clients.back().reset();
         m_clients.pop_back();
