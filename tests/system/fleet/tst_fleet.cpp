@@ -2,7 +2,8 @@
 // test's own and two kennel-broker processes with --bridge as boards A and B. The fleet model sees
 // both with their client counts and their monitor addresses; B killed with SIGKILL goes offline
 // through its last will and keeps its last figures. The window, offscreen at 1024x768, shows them
-// in its fleet panel, and "Open board monitor" on A connects the window's monitor link to A.
+// in its fleet panel, and "Open board monitor" on A connects the window's monitor link to A. Over
+// mqtts:// with a CA made here, and refused with a CA that did not sign the server.
 #include "brokerprocess.h"
 #include "clientsmodel.h"
 #include "connectdialog.h"
@@ -20,6 +21,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QProcess>
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QTabWidget>
@@ -219,6 +221,59 @@ private slots:
         };
         QTRY_VERIFY_WITH_TIMEOUT(showsA1(), 10000);
         monitor.close();
+    }
+
+    // mqtts:// with a CA made here: the fleet link passes the TLS options through as the bridge
+    // does; a CA that did not sign the server's certificate gets no connection.
+    void overTls()
+    {
+        QTemporaryDir certs;
+        auto openssl = [&](const char *line) {
+            QProcess p;
+            p.setWorkingDirectory(certs.path());
+            p.start(QStringLiteral("openssl"), QString::fromLatin1(line).split(QLatin1Char(' ')));
+            return p.waitForFinished(20000) && p.exitCode() == 0;
+        };
+        QVERIFY(openssl("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=KennelFleetCA -keyout ca.key -out ca.crt"));
+        QVERIFY(openssl("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr"));
+        QFile ext(certs.filePath(QStringLiteral("ext.cnf")));
+        QVERIFY(ext.open(QIODevice::WriteOnly));
+        ext.write("subjectAltName=IP:127.0.0.1\n");
+        ext.close();
+        QVERIFY(openssl("x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out server.crt"));
+        MosquittoProcess tlsMqtt;
+        const MosquittoProcess::Tls tls{certs.filePath(QStringLiteral("ca.crt")), certs.filePath(QStringLiteral("server.crt")),
+                                        certs.filePath(QStringLiteral("server.key")), MosquittoProcess::freePort()};
+        QVERIFY(tlsMqtt.start(tls));
+        BrokerProcess c;
+        BrokerProcess::Options options;
+        options.arguments = {QStringLiteral("--bridge"), tlsMqtt.url(), QStringLiteral("--board"), QStringLiteral("C")};
+        options.configText = "[bridge]\nspool_path = " + m_dir.filePath(QStringLiteral("C.spool")).toUtf8() + "\nsummary_interval_ms = 300\n";
+        QVERIFY(c.start(options));
+        QTRY_VERIFY_WITH_TIMEOUT(c.countInLog("MQTT link up") >= 1, 10000);
+
+        FleetLink::Settings settings;
+        settings.url = QStringLiteral("mqtts://127.0.0.1:%1").arg(tls.port);
+        settings.caFile = tls.caFile;
+        FleetLink link;
+        FleetModel model;
+        QObject::connect(&link, &FleetLink::summaryReceived, &model, &FleetModel::applySummary);
+        QObject::connect(&link, &FleetLink::onlineReceived, &model, &FleetModel::applyOnline);
+        QString error;
+        QVERIFY2(link.open(settings, &error), qPrintable(error));
+        QTRY_COMPARE_WITH_TIMEOUT(cell(model, QStringLiteral("C"), FleetModel::StateColumn), QStringLiteral("online"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(cell(model, QStringLiteral("C"), FleetModel::ClientsColumn), QStringLiteral("0"), 10000);
+        link.close();
+
+        FleetLink wrong;
+        settings.caFile = QStringLiteral("/etc/ssl/certs/ca-certificates.crt");
+        settings.reconnectMin = std::chrono::milliseconds(100);
+        QVERIFY(wrong.open(settings, &error));
+        QTRY_VERIFY_WITH_TIMEOUT(!wrong.lastError().isEmpty(), 10000);
+        QCOMPARE(wrong.state(), FleetLink::State::Connecting);
+        QVERIFY(wrong.statusText().contains(wrong.lastError()));
+        wrong.close();
+        QCOMPARE(c.stopVerdict(), QString());
     }
 
     void cleanupTestCase()
