@@ -70,7 +70,7 @@ QVariant FleetModel::data(const QModelIndex &index, int role) const
         return int(b.online);
     if (role == Qt::ForegroundRole) {
         // An offline board's numbers are its last ones: greyed, so that none reads as live.
-        if (b.online != Online::Yes)
+        if (b.online != Online::Yes || m_stale)
             return QGuiApplication::palette().brush(QPalette::Disabled, QPalette::Text);
         if (index.column() == StateColumn)
             return QBrush(QColor(0x1b, 0x7f, 0x2a));
@@ -208,6 +208,15 @@ bool FleetModel::applyEvent(const QString &board, const QByteArray &payload)
     ++m_rows[row].events;
     changed(row);
     return true;
+}
+
+void FleetModel::setStale(bool stale)
+{
+    if (stale == m_stale)
+        return;
+    m_stale = stale;
+    if (!m_rows.isEmpty())
+        Q_EMIT dataChanged(index(0, 0), index(int(m_rows.size()) - 1, ColumnCount - 1), {Qt::ForegroundRole});
 }
 
 void FleetModel::clear()

@@ -48,6 +48,10 @@ public:
     bool applyOnline(const QString &board, const QByteArray &payload);
     bool applyEvent(const QString &board, const QByteArray &payload);
     void clear();
+    // Stale: the fleet link is down, so no row is known to be current: all are greyed, and none
+    // says "online" in green. The figures stay readable.
+    void setStale(bool stale);
+    bool isStale() const { return m_stale; }
 
     int rowOf(const QString &board) const { return m_index.value(board, -1); }
     const Board &board(int row) const { return m_rows.at(row); }
@@ -72,6 +76,7 @@ private:
     quint64 m_refusals = 0;
     QString m_lastRefusal;
     int m_maxBoards = DefaultMaxBoards;
+    bool m_stale = false;
 };
 
 } // namespace Kennel

@@ -101,7 +101,11 @@ FleetPanel::FleetPanel(FleetModel *model, FleetLink *link, QWidget *parent)
     connect(m_openMonitor, &QAction::triggered, this, &FleetPanel::openSelected);
     connect(connectButton, &QPushButton::clicked, m_connect, &QAction::trigger);
     connect(m_connect, &QAction::triggered, this, &FleetPanel::connectRequested);
-    connect(m_link, &FleetLink::stateChanged, this, &FleetPanel::updateStatus);
+    connect(m_link, &FleetLink::stateChanged, this, [this](FleetLink::State state) {
+        m_model->setStale(state != FleetLink::State::Connected);
+        updateStatus();
+    });
+    m_model->setStale(m_link->state() != FleetLink::State::Connected);
     updateDetail();
     updateStatus();
 }

@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPalette>
+#include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTest>
 
@@ -140,6 +141,16 @@ private slots:
         // The last figures stay, greyed.
         QCOMPARE(cell(model, 0, FleetModel::ClientsColumn), QStringLiteral("2"));
         QCOMPARE(model.index(0, FleetModel::ClientsColumn).data(Qt::ForegroundRole).value<QBrush>().color(), disabled);
+        // The fleet link down: an online board is greyed too (nothing is known to be current).
+        QVERIFY(model.applyOnline(QStringLiteral("b2"), "true"));
+        QVERIFY(model.index(1, FleetModel::StateColumn).data(Qt::ForegroundRole).value<QBrush>().color() != disabled);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        model.setStale(true);
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(model.index(1, FleetModel::StateColumn).data(Qt::ForegroundRole).value<QBrush>().color(), disabled);
+        QCOMPARE(cell(model, 1, FleetModel::StateColumn), QStringLiteral("online")); // still readable
+        model.setStale(false);
+        QVERIFY(model.index(1, FleetModel::StateColumn).data(Qt::ForegroundRole).value<QBrush>().color() != disabled);
         for (const QByteArray &bad : {QByteArray("TRUE"), QByteArray("1"), QByteArray(), QByteArray("true\n")})
             QVERIFY(!model.applyOnline(QStringLiteral("b1"), bad));
         QCOMPARE(model.refusals(), quint64(4));
