@@ -1,5 +1,6 @@
 // FleetModel and BoardSummary over a table of summaries: good ones become rows with their
 // figures; every malformed one is refused and counted, and the row keeps its last good state.
+#include "fleetconnectdialog.h"
 #include "fleetlink.h"
 #include "fleetmodel.h"
 
@@ -8,9 +9,13 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
+#include <QLineEdit>
 #include <QPalette>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace Kennel;
@@ -247,6 +252,37 @@ private slots:
         QVERIFY(!link.open(settings, &error));
         QVERIFY(error.contains(QLatin1String("/nonexistent/password")));
         QCOMPARE(link.state(), FleetLink::State::Disconnected);
+    }
+
+    // The Fleet menu's dialog: a refused URL keeps it open and says why; an accepted one opens
+    // the link and is remembered (never a password, only the file's path).
+    void connectDialog()
+    {
+        QTemporaryDir dir;
+        QSettings settings(dir.filePath(QStringLiteral("monitor.ini")), QSettings::IniFormat);
+        FleetLink link;
+        FleetConnectDialog dialog(&link, &settings);
+        FleetLink::Settings wanted;
+        wanted.url = QStringLiteral("mqtt://user:pw@127.0.0.1:1");
+        dialog.setFleetSettings(wanted);
+        dialog.show();
+        dialog.accept();
+        QVERIFY(dialog.isVisible());
+        QVERIFY(dialog.findChild<QLabel *>(QStringLiteral("fleetProblem"))->text().contains(QLatin1String("credentials go in")));
+        QCOMPARE(link.state(), FleetLink::State::Disconnected);
+
+        dialog.findChild<QLineEdit *>(QStringLiteral("fleetUrl"))->setText(QStringLiteral("mqtt://127.0.0.1:1"));
+        dialog.findChild<QLineEdit *>(QStringLiteral("fleetPrefix"))->setText(QStringLiteral("site/{board}/"));
+        dialog.findChild<QLineEdit *>(QStringLiteral("fleetUsername"))->setText(QStringLiteral("ops"));
+        dialog.accept();
+        QVERIFY(!dialog.isVisible());
+        QCOMPARE(link.state(), FleetLink::State::Connecting); // nothing listens on port 1: it keeps trying
+        QCOMPARE(link.settings().prefix, QStringLiteral("site/{board}/"));
+        const FleetLink::Settings kept = FleetConnectDialog::remembered(settings);
+        QCOMPARE(kept.url, QStringLiteral("mqtt://127.0.0.1:1"));
+        QCOMPARE(kept.prefix, QStringLiteral("site/{board}/"));
+        QCOMPARE(kept.username, QStringLiteral("ops"));
+        link.close();
     }
 };
 
