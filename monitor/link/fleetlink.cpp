@@ -45,6 +45,12 @@ bool FleetLink::validPrefix(const QString &prefix, QString *error)
         *error = QStringLiteral("the prefix '%1' must end with '/' and hold no MQTT wildcard (+ #)").arg(prefix);
         return false;
     }
+    // The view subscribes with '+' in the place of {board}, and '+' stands for a whole level only.
+    const qsizetype at = prefix.indexOf(BoardPlaceholder);
+    if ((at > 0 && prefix.at(at - 1) != QLatin1Char('/')) || prefix.mid(at + BoardPlaceholder.size(), 1) != QLatin1String("/")) {
+        *error = QStringLiteral("the prefix '%1' must hold {board} as a whole topic level (between '/'s) for the fleet view").arg(prefix);
+        return false;
+    }
     return true;
 }
 

@@ -53,7 +53,8 @@ public:
     // Messages on the subscribed filters whose topic does not fit the prefix (never expected).
     quint64 unmatchedTopics() const { return m_unmatched; }
 
-    // The prefix template's checks: {board} exactly once, no MQTT wildcard, ends with '/'.
+    // The prefix template's checks: the broker's ([bridge] prefix: {board} exactly once, no MQTT
+    // wildcard, ends with '/'), and {board} a whole topic level, which a '+' filter needs.
     static bool validPrefix(const QString &prefix, QString *error);
 
 Q_SIGNALS:

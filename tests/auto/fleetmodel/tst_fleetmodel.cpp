@@ -231,7 +231,9 @@ private slots:
         QString error;
         QVERIFY(FleetLink::validPrefix(QStringLiteral("kennel/{board}/"), &error));
         QVERIFY(FleetLink::validPrefix(QStringLiteral("site/3/{board}/kennel/"), &error));
-        for (const char *bad : {"kennel/", "kennel/{board}/{board}/", "kennel/+/{board}/", "kennel/{board}", "#/{board}/"}) {
+        QVERIFY(FleetLink::validPrefix(QStringLiteral("{board}/"), &error));
+        for (const char *bad : {"kennel/", "kennel/{board}/{board}/", "kennel/+/{board}/", "kennel/{board}", "#/{board}/",
+                                "kennel/x{board}/", "kennel/{board}x/"}) {
             error.clear();
             QVERIFY2(!FleetLink::validPrefix(QString::fromLatin1(bad), &error), bad);
             QVERIFY(!error.isEmpty());
