@@ -4,8 +4,42 @@
 #include "broker.h"
 
 #include <QJsonArray>
+#include <QSysInfo>
+
+#include <optional>
 
 namespace Kennel {
+
+namespace {
+
+// Where a fleet view opens this board's own monitor connection (FLEET.md, "monitor"): the first
+// monitor-only TCP listener (with [monitor] tls), else the first client TCP listener, which
+// admits monitors too. A wildcard host is no address for another machine: the host name stands in.
+QJsonObject monitorAddress(const Broker &broker)
+{
+    auto firstTcp = [](const QList<ListenAddress> &addresses) -> std::optional<ListenAddress> {
+        for (const ListenAddress &a : addresses)
+            if (a.kind == ListenAddress::Kind::Tcp)
+                return a;
+        return std::nullopt;
+    };
+    bool tls = broker.config().monitor.tls;
+    std::optional<ListenAddress> address = firstTcp(broker.monitorAddresses());
+    if (!address) {
+        tls = false;
+        address = firstTcp(broker.boundAddresses());
+    }
+    if (!address)
+        return {};
+    QString host = address->host;
+    if (host.isEmpty() || host == QLatin1String("0.0.0.0") || host == QLatin1String("::") || host == QLatin1String("[::]"))
+        host = QSysInfo::machineHostName();
+    const bool v6 = host.contains(QLatin1Char(':')) && !host.startsWith(QLatin1Char('['));
+    const QString text = (v6 ? QStringLiteral("[%1]").arg(host) : host) + QStringLiteral(":%1").arg(address->port);
+    return QJsonObject{{QStringLiteral("address"), text}, {QStringLiteral("tls"), tls}};
+}
+
+} // namespace
 
 BoardState::BoardState(Broker &broker, BridgeManager &bridge, QObject *parent)
     : QObject(parent)
@@ -78,7 +112,7 @@ QJsonObject BoardState::summary() const
                                     {QStringLiteral("restarts"), status.restarts}});
     }
     const TrafficCounters &totals = m_broker.totals();
-    return QJsonObject{
+    QJsonObject out{
         {QStringLiteral("schema"), 1},
         {QStringLiteral("clients"), clients},
         {QStringLiteral("watched"), watched},
@@ -93,6 +127,10 @@ QJsonObject BoardState::summary() const
                                                  {QStringLiteral("bytes_in"), qint64(totals.bytesIn)},
                                                  {QStringLiteral("bytes_out"), qint64(totals.bytesOut)}}},
     };
+    const QJsonObject monitor = monitorAddress(m_broker);
+    if (!monitor.isEmpty())
+        out.insert(QStringLiteral("monitor"), monitor);
+    return out;
 }
 
 } // namespace Kennel

@@ -2,6 +2,8 @@
 // This file only reads the command line, builds the link and the window, and starts; everything
 // else lives in link/, models/ and widgets/.
 #include "connectdialog.h"
+#include "fleetconnectdialog.h"
+#include "fleetlink.h"
 #include "mainwindow.h"
 #include "monitorfeed.h"
 #include "monitorlink.h"
@@ -41,7 +43,8 @@ int main(int argc, char *argv[])
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
         "Live view of a Kennel broker: clients, watchdog deadlines, services, traffic.\n"
-        "Without --connect the connect dialog opens, filled in from the options and the last broker used."));
+        "Without --connect the connect dialog opens, filled in from the options and the last broker used.\n"
+        "With --fleet, the Fleet tab shows every board bridged to that MQTT broker."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption brokerOption(QStringList{QStringLiteral("b"), QStringLiteral("broker")},
@@ -68,8 +71,30 @@ int main(int argc, char *argv[])
     const QCommandLineOption sizeOption(QStringLiteral("window-size"),
                                         QStringLiteral("Open the window at this size, WIDTHxHEIGHT (e.g. for a screenshot)."),
                                         QStringLiteral("WxH"));
+    // The fleet view (docs/MONITOR-APP.md, "Fleet"): options of its own, since --ca-file and --tls
+    // are the board monitor connection's and a fleet's MQTT broker has its own CA and credentials.
+    const QCommandLineOption fleetOption(QStringLiteral("fleet"),
+                                         QStringLiteral("Watch the fleet: the MQTT broker the boards bridge to, mqtt://HOST:PORT or "
+                                                        "mqtts://HOST:PORT (the boards' [bridge] url forms)."),
+                                         QStringLiteral("url"));
+    const QCommandLineOption fleetPrefixOption(QStringLiteral("fleet-prefix"),
+                                               QStringLiteral("The boards' [bridge] prefix template (default kennel/{board}/)."),
+                                               QStringLiteral("template"));
+    const QCommandLineOption fleetCaOption(QStringLiteral("fleet-ca-file"),
+                                           QStringLiteral("mqtts: verify the fleet's MQTT broker against these CA certificates (PEM); "
+                                                          "default: the system's CAs."),
+                                           QStringLiteral("path"));
+    const QCommandLineOption fleetCertOption(QStringLiteral("fleet-cert"), QStringLiteral("mqtts: client certificate (PEM)."),
+                                             QStringLiteral("path"));
+    const QCommandLineOption fleetKeyOption(QStringLiteral("fleet-key"), QStringLiteral("mqtts: the client certificate's key (PEM)."),
+                                            QStringLiteral("path"));
+    const QCommandLineOption fleetUserOption(QStringLiteral("fleet-username"), QStringLiteral("MQTT username."), QStringLiteral("name"));
+    const QCommandLineOption fleetPasswordOption(QStringLiteral("fleet-password-file"),
+                                                 QStringLiteral("Read the MQTT password from this file's first line."),
+                                                 QStringLiteral("path"));
     parser.addOptions({brokerOption, tokenFileOption, tlsOption, caOption, pinOption, connectOption, screenshotOption,
-                       screenshotDelayOption, sizeOption});
+                       screenshotDelayOption, sizeOption, fleetOption, fleetPrefixOption, fleetCaOption, fleetCertOption,
+                       fleetKeyOption, fleetUserOption, fleetPasswordOption});
     const CliDoc::Switches docSwitches = CliDoc::addOptions(parser);
     parser.process(app);
     if (CliDoc::handle(parser, docSwitches, {QStringLiteral("kennel-monitor"), QStringLiteral(KENNEL_VERSION), {}, {},
@@ -149,11 +174,37 @@ int main(int argc, char *argv[])
     }
     window.show();
 
+    const bool fleet = parser.isSet(fleetOption);
+    if (fleet) {
+        FleetLink::Settings fleetSettings = FleetConnectDialog::remembered(settings);
+        fleetSettings.url = parser.value(fleetOption);
+        auto take = [&](const QCommandLineOption &option, QString &field) {
+            if (parser.isSet(option))
+                field = parser.value(option);
+        };
+        take(fleetPrefixOption, fleetSettings.prefix);
+        take(fleetCaOption, fleetSettings.caFile);
+        take(fleetCertOption, fleetSettings.certFile);
+        take(fleetKeyOption, fleetSettings.keyFile);
+        take(fleetUserOption, fleetSettings.username);
+        take(fleetPasswordOption, fleetSettings.passwordFile);
+        QString error;
+        if (!window.fleetLink()->open(fleetSettings, &error))
+            return fail(QStringLiteral("--fleet: %1").arg(error));
+        FleetConnectDialog::remember(settings, fleetSettings);
+        window.showFleet();
+    } else {
+        for (const QCommandLineOption *option : {&fleetPrefixOption, &fleetCaOption, &fleetCertOption, &fleetKeyOption, &fleetUserOption,
+                                                 &fleetPasswordOption})
+            if (parser.isSet(*option))
+                return fail(QStringLiteral("--%1 needs --fleet").arg(option->names().constFirst()));
+    }
+
     if (parser.isSet(connectOption)) {
         if (!linkSettings.address.isValid())
             return fail(QStringLiteral("--connect needs a broker: give --broker"));
         link.open();
-    } else {
+    } else if (!fleet || parser.isSet(brokerOption)) {
         // Once the window is up, so that the dialog has a parent to sit on.
         QTimer::singleShot(0, &window, &MainWindow::showConnectDialog);
     }

@@ -98,6 +98,7 @@ MqttLink::Options BridgeManager::linkOptions(const BridgeSettings &s, QString *e
     o.willTopic = (BridgeWire::boardPrefix(s.prefix, s.board) + QStringLiteral("online")).toUtf8();
     o.willPayload = QByteArrayLiteral("false");
     o.inflight = s.inflight;
+    o.logCategory = lcBridge;
     o.reconnectMin = s.reconnectMin;
     o.reconnectMax = s.reconnectMax;
     return o;

@@ -1,8 +1,8 @@
 #include "bridgesettings.h"
 
+#include "mqtturl.h"
 #include "names.h"
 
-#include <QUrl>
 
 namespace Kennel {
 
@@ -20,26 +20,11 @@ bool BridgeSettings::operator==(const BridgeSettings &o) const
         && reconnectMax == o.reconnectMax && summaryInterval == o.summaryInterval && dedupWindow == o.dedupWindow;
 }
 
+// The forms live in clientlib/mqtt/ (KennelMqtt), so that the fleet view takes exactly these.
 BridgeUrl parseBridgeUrl(const QString &text)
 {
-    BridgeUrl out;
-    const QUrl url(text, QUrl::StrictMode);
-    const QString scheme = url.scheme();
-    if (!url.isValid() || (scheme != QLatin1String("mqtt") && scheme != QLatin1String("mqtts"))) {
-        out.error = QStringLiteral("'%1' is not mqtt://HOST:PORT or mqtts://HOST:PORT").arg(text);
-        return out;
-    }
-    if (url.host().isEmpty() || !url.userInfo().isEmpty() || (!url.path().isEmpty() && url.path() != QLatin1String("/"))
-        || url.hasQuery() || url.hasFragment()) {
-        out.error = QStringLiteral("'%1': a bridge URL is scheme://HOST:PORT only (credentials go in [bridge] "
-                                   "username and password_file)").arg(text);
-        return out;
-    }
-    out.tls = scheme == QLatin1String("mqtts");
-    out.host = url.host();
-    out.port = url.port(out.tls ? 8883 : 1883);
-    out.ok = true;
-    return out;
+    const MqttUrl url = parseMqttUrl(text, QStringLiteral("[bridge] username and password_file"));
+    return BridgeUrl{url.ok, url.tls, url.host, url.port, url.error};
 }
 
 bool isValidBoard(QByteArrayView board)

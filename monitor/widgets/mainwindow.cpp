@@ -2,10 +2,16 @@
 
 #include "clientsmodel.h"
 #include "clientspanel.h"
+#include "connectdialog.h"
 #include "connectionmenu.h"
 #include "csvexport.h"
 #include "eventsmodel.h"
 #include "eventspanel.h"
+#include "fleetconnectdialog.h"
+#include "fleetfeed.h"
+#include "fleetlink.h"
+#include "fleetmodel.h"
+#include "fleetpanel.h"
 #include "format.h"
 #include "linkstatus.h"
 #include "monitorfeed.h"
@@ -97,6 +103,12 @@ MainWindow::MainWindow(MonitorLink *link, QSettings *settings, QWidget *parent)
     m_tabs->addTab(m_topicsPanel, QStringLiteral("To&pics"));
     m_outputPanel = new ServiceOutputPanel(m_services, link, this);
     m_tabs->addTab(m_outputPanel, QStringLiteral("O&utput"));
+    // The fleet: every board's state from the fleet's MQTT broker, beside this broker's traffic.
+    m_fleetLink = new FleetLink(this);
+    m_fleet = new FleetModel(this);
+    connectFleet(m_fleetLink, m_fleet);
+    m_fleetPanel = new FleetPanel(m_fleet, m_fleetLink, this);
+    m_tabs->addTab(m_fleetPanel, QStringLiteral("F&leet"));
 
     // The broker's totals sit beside the clients' count, not in the status bar: at 1024 px the
     // two did not fit on one line beside the link's state, and the state is what must never be cut.
@@ -143,6 +155,8 @@ MainWindow::MainWindow(MonitorLink *link, QSettings *settings, QWidget *parent)
     connect(m_servicesPanel, &ServicesPanel::startRequested, this, &MainWindow::startSelectedService);
     connect(m_trafficPanel, &TrafficPanel::exportRequested, this, [this] { exportWithDialog(true); });
     connect(m_eventsPanel, &EventsPanel::exportRequested, this, [this] { exportWithDialog(false); });
+    connect(m_fleetPanel, &FleetPanel::connectRequested, this, &MainWindow::showFleetConnectDialog);
+    connect(m_fleetPanel, &FleetPanel::openMonitorRequested, this, &MainWindow::openBoardMonitor);
 
     if (link) {
         // Roles (PROTOCOL §6.6): each snapshot says what this link may do; a read-only one greys
@@ -214,6 +228,12 @@ void MainWindow::buildMenus()
     traffic->addAction(m_trafficPanel->exportAction());
     QAction *exportEvents = traffic->addAction(QStringLiteral("Export &events CSV…"));
     connect(exportEvents, &QAction::triggered, this, [this] { exportWithDialog(false); });
+
+    QMenu *fleet = menuBar()->addMenu(QStringLiteral("F&leet"));
+    fleet->addAction(m_fleetPanel->connectAction());
+    fleet->addAction(QStringLiteral("&Disconnect from the fleet"), this, [this] { m_fleetLink->close(); });
+    fleet->addAction(m_fleetPanel->openMonitorAction());
+    fleet->addAction(QStringLiteral("&Show the fleet"), this, &MainWindow::showFleet);
 
     QMenu *help = menuBar()->addMenu(QStringLiteral("&Help"));
     help->addAction(QStringLiteral("&About"), this, [this] {
@@ -423,6 +443,57 @@ void MainWindow::exportWithDialog(bool traffic)
 void MainWindow::showConnectDialog()
 {
     m_connectionMenu->showConnectDialog();
+}
+
+// --- the fleet ------------------------------------------------------------------------------------
+
+void MainWindow::showFleetConnectDialog()
+{
+    auto *dialog = new FleetConnectDialog(m_fleetLink, m_settings, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this, &MainWindow::showFleet);
+    dialog->open();
+}
+
+void MainWindow::showFleet()
+{
+    m_tabs->setCurrentWidget(m_fleetPanel);
+}
+
+void MainWindow::openBoardMonitor(const QString &addressText, bool tls)
+{
+    if (!m_link)
+        return;
+    QString error;
+    const std::optional<BrokerAddress> address = BrokerAddress::parse(addressText, &error);
+    if (!address) {
+        statusBar()->showMessage(QStringLiteral("The board's monitor address '%1' is refused: %2").arg(addressText, error), 8000);
+        return;
+    }
+    MonitorLink::Settings settings = m_link->settings();
+    settings.address = *address;
+    settings.tls = tls;
+    bool known = false;
+    if (m_settings) {
+        for (const ConnectDialog::Recent &r : ConnectDialog::recentBrokers(*m_settings)) {
+            if (BrokerAddress::parse(r.address) != address)
+                continue;
+            settings.tls = r.tls;
+            settings.trust = r.trust;
+            settings.caFile = r.caFile;
+            settings.pinnedSha256 = MonitorLink::parseFingerprint(r.pin).value_or(QByteArray());
+            settings.token = r.token;
+            known = !r.token.isEmpty();
+            break;
+        }
+    }
+    m_link->close();
+    m_link->setSettings(settings);
+    if (known) {
+        m_link->open();
+        return;
+    }
+    showConnectDialog();
 }
 
 // --- layout --------------------------------------------------------------------------------------

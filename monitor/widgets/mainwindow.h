@@ -32,6 +32,9 @@ class ClientsPanel;
 class ConnectionMenu;
 class EventsModel;
 class EventsPanel;
+class FleetLink;
+class FleetModel;
+class FleetPanel;
 class LinkStatus;
 class MonitorFeed;
 class RateChart;
@@ -85,6 +88,10 @@ public:
     QAction *disconnectClientAction() const;
     QAction *sendTestMessageAction() const;
     QLabel *linkStateLabel() const;
+    // The fleet view (docs/MONITOR-APP.md, "Fleet"): the window owns the fleet's MQTT link.
+    FleetLink *fleetLink() const { return m_fleetLink; }
+    FleetModel *fleetModel() const { return m_fleet; }
+    FleetPanel *fleetPanel() const { return m_fleetPanel; }
 
     // Dialogs that ask "are you sure?" (disconnect a client, stop a service). On by default.
     void setConfirmActions(bool confirm) { m_confirm = confirm; }
@@ -106,6 +113,12 @@ public Q_SLOTS:
     void clearTraffic();
     bool exportTrafficCsv(const QString &path, QString *error = nullptr);
     bool exportEventsCsv(const QString &path, QString *error = nullptr);
+    void showFleetConnectDialog();
+    void showFleet();
+    // Points the window's monitor link at a board's own monitor address (from the fleet view):
+    // connects at once when a remembered broker at that address holds a token, else opens the
+    // connect dialog filled in with it.
+    void openBoardMonitor(const QString &address, bool tls);
 
 protected:
     void closeEvent(QCloseEvent *event) override;
@@ -149,6 +162,9 @@ private:
     TopicsModel *m_topicsModel = nullptr;
     TopicsPanel *m_topicsPanel = nullptr;
     ServiceOutputPanel *m_outputPanel = nullptr;
+    FleetLink *m_fleetLink = nullptr;
+    FleetModel *m_fleet = nullptr;
+    FleetPanel *m_fleetPanel = nullptr;
 };
 
 } // namespace Kennel

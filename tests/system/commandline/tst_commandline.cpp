@@ -41,6 +41,15 @@ void tst_CommandLine::strayArguments_data()
     QTest::newRow("monitor") << QStringLiteral("kennel-monitor")
                              << QStringList{QStringLiteral("unix:/run/kennel/broker.sock"), QStringLiteral("--connect")}
                              << QByteArray("kennel-monitor: unexpected argument 'unix:/run/kennel/broker.sock'");
+    // The fleet view's options (docs/MONITOR-APP.md): the bridge's URL forms, and no fleet option alone.
+    QTest::newRow("monitor fleet url") << QStringLiteral("kennel-monitor") << QStringList{QStringLiteral("--fleet"), QStringLiteral("http://mqtt.lan:1883")}
+                                       << QByteArray("kennel-monitor: --fleet: 'http://mqtt.lan:1883' is not mqtt://HOST:PORT or mqtts://HOST:PORT");
+    QTest::newRow("monitor fleet credentials in url")
+        << QStringLiteral("kennel-monitor") << QStringList{QStringLiteral("--fleet"), QStringLiteral("mqtt://ops:secret@mqtt.lan:1883")}
+        << QByteArray("credentials go in --fleet-username and --fleet-password-file");
+    QTest::newRow("monitor fleet option alone") << QStringLiteral("kennel-monitor")
+                                                << QStringList{QStringLiteral("--fleet-ca-file"), QStringLiteral("/etc/kennel/ca.crt")}
+                                                << QByteArray("kennel-monitor: --fleet-ca-file needs --fleet");
 }
 
 void tst_CommandLine::strayArguments()

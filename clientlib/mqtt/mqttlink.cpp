@@ -1,7 +1,7 @@
 #include "mqttlink.h"
-#include "logging.h"
 
 #include <QFile>
+#include <QLoggingCategory>
 #include <QSocketNotifier>
 
 #include <mosquitto.h>
@@ -11,6 +11,8 @@
 #include <cstring>
 
 namespace Kennel {
+
+Q_LOGGING_CATEGORY(lcMqtt, "kennel.mqtt", QtInfoMsg)
 
 namespace {
 struct LibInit
@@ -40,6 +42,11 @@ MqttLink::MqttLink(QObject *parent)
 MqttLink::~MqttLink()
 {
     stop();
+}
+
+const QLoggingCategory &MqttLink::category() const
+{
+    return m_options.logCategory ? m_options.logCategory() : lcMqtt();
 }
 
 void MqttLink::start(const Options &options)
@@ -79,7 +86,7 @@ void MqttLink::attempt()
     if (!m_running)
         return;
     dropInstance();
-    m_mosq = mosquitto_new(m_options.clientId.constData(), false, this);
+    m_mosq = mosquitto_new(m_options.clientId.constData(), m_options.cleanSession, this);
     if (!m_mosq) {
         lost(QStringLiteral("cannot create a mosquitto client"));
         return;
@@ -184,7 +191,7 @@ void MqttLink::lost(const QString &why)
         return;
     m_backoff = m_backoff.count() == 0 ? m_options.reconnectMin : std::min(m_backoff * 2, m_options.reconnectMax);
     if (!m_retryTimer.isActive()) {
-        qCInfo(lcBridge).noquote() << "MQTT link to" << m_options.host + QLatin1Char(':') + QString::number(m_options.port)
+        qCInfo(category()).noquote() << "MQTT link to" << m_options.host + QLatin1Char(':') + QString::number(m_options.port)
                                    << (wasConnected ? "lost:" : "not up:") << why << "- retrying in"
                                    << m_backoff.count() << "ms";
         m_retryTimer.start(m_backoff);
@@ -221,7 +228,7 @@ void MqttLink::onConnect(mosquitto *, void *self, int rc)
     if (rc != 0) {
         // Refused by the broker (bad credentials, client id): the link will be dropped and retried.
         link->m_lastError = QStringLiteral("CONNACK refused: %1").arg(QString::fromUtf8(mosquitto_connack_string(rc)));
-        qCWarning(lcBridge).noquote() << "MQTT broker refused the connection:" << link->m_lastError;
+        qCWarning(link->category()).noquote() << "MQTT broker refused the connection:" << link->m_lastError;
         return;
     }
     link->m_connected = true;

@@ -1,4 +1,4 @@
-// One MQTT connection through libmosquitto, driven by the broker's Qt event loop: its socket on
+// One MQTT connection through libmosquitto, driven by the Qt event loop: its socket on
 // QSocketNotifiers (write interest only while mosquitto_want_write), mosquitto_loop_misc (keepalive
 // pings) from a timer, reconnects with exponential backoff from a timer. No thread and no polling
 // loop: libmosquitto's own loop functions are called only when the socket is ready.
@@ -7,9 +7,11 @@
 // acknowledged is the spool's business (BridgeManager republishes it in order), not a second
 // queue inside the library. The clean session is off and the client id stable, so the MQTT broker
 // keeps our subscriptions and what it owes us while we are away.
+//
+// Shared by the broker's bridge (broker/bridge/) and kennel-monitor's fleet view (monitor/fleet/)
+// through the static library KennelMqtt: one event-loop integration of libmosquitto, tested once,
+// and kept out of libkennelclient so that the installed client library does not depend on it.
 #pragma once
-
-#include "bridgesettings.h"
 
 #include <QObject>
 #include <QTimer>
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <memory>
 
+class QLoggingCategory;
 struct mosquitto;
 struct mosquitto_message;
 class QSocketNotifier;
@@ -42,6 +45,9 @@ public:
         int inflight = 64;
         std::chrono::milliseconds reconnectMin{500};
         std::chrono::milliseconds reconnectMax{30000};
+        bool cleanSession = false; // a watcher that keeps nothing between connections sets it
+        // Where the link's own lines go (retries, refusals); null: kennel.mqtt.
+        const QLoggingCategory &(*logCategory)() = nullptr;
     };
 
     explicit MqttLink(QObject *parent = nullptr);
@@ -77,6 +83,7 @@ private:
     void check(int rc, const char *what);
     void syncNotifiers();
     void dropInstance();
+    const QLoggingCategory &category() const;
 
     Options m_options;
     mosquitto *m_mosq = nullptr;
