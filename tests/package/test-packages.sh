@@ -11,7 +11,8 @@
 #    unprivileged user (nobody) with exactly the unit's capabilities (ambient CAP_KILL,
 #    CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, no new privileges) — as systemd would start it, but
 #    without systemd: the machine's own services are not touched. It starts, a kennelctl listen
-#    receives what a kennelctl send sends through it, its supervised service has no capability
+#    receives what a kennelctl send sends through it, an old-protocol client of root's that stops
+#    feeding is terminated by its PID, its supervised service has no capability
 #    left (the ambient set is not inherited), the C example builds against libkennel-dev with
 #    pkg-config, and on SIGTERM the broker stops with status 0.
 set -euo pipefail
@@ -137,9 +138,14 @@ run=$work/run
 mkdir -p "$run"
 chown 65534:65534 "$run"
 config=$work/kennel.ini
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$config" <<EOF
 [broker]
-listen = unix:$run/broker.sock
+listen = unix:$run/broker.sock, 127.0.0.1:$port
+
+[watchdog]
+default_interval_ms = 500
+default_allowed_misses = 2
 
 [service.capcheck]
 program = /bin/sh
@@ -186,8 +192,35 @@ for set in CapPrm CapEff CapAmb; do
         || fail "the supervised service kept capabilities ($set): $(grep "capcheck: $set" "$work/broker.log")"
 done
 
+# The watchdog across users: an old-protocol client (the demo's, plain C, built here) of root's
+# stops feeding; the broker, running as nobody, must identify it over TCP (/proc/PID/fd:
+# CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH) and terminate it by its PID (CAP_KILL). Without those
+# capabilities it cannot even register ("the process holding it cannot be identified").
+source_root=$(cd "$(dirname "$0")/../.." && pwd)
+cc -std=c99 -O2 -o "$work/legacy-client" "$source_root/demo/legacy/legacy_client.c" || fail "cannot build the old-protocol client"
+"$work/legacy-client" --name slow --peer nobody --port "$port" --watchdog --feed-interval-ms 60000 \
+    --send-interval-ms 60000 >"$work/legacy.log" 2>&1 &
+legacy_pid=$!
+legacy_status=
+for _ in $(seq 150); do
+    if ! kill -0 "$legacy_pid" 2>/dev/null; then
+        legacy_status=0
+        wait "$legacy_pid" || legacy_status=$?
+        break
+    fi
+    sleep 0.1
+done
+if [ -z "$legacy_status" ]; then
+    kill "$legacy_pid" 2>/dev/null || true
+    fail "the broker did not end the old client of another user in 15 s: $(grep slow "$work/broker.log")"
+fi
+grep -q "'slow' pid $legacy_pid: term-sent: SIGTERM sent" "$work/broker.log" \
+    || fail "the old client ended (status $legacy_status) but not by the broker's SIGTERM: $(grep slow "$work/broker.log")"
+[ "$legacy_status" = 0 ] || fail "the old client exited with $legacy_status after SIGTERM"
+echo "test-packages: the broker (as nobody) terminated root's old client, pid $legacy_pid, on its watchdog's expiry"
+
 # libkennel-dev: the C example, built the way docs/C-LIBRARY.md says, against the scratch root.
-example=$(cd "$(dirname "$0")/../.." && pwd)/docs/examples/kennel-echo.c
+example=$source_root/docs/examples/kennel-echo.c
 if [ -f "$example" ]; then
     cc -o "$work/kennel-echo" "$example" $(PKG_CONFIG_PATH=$rootfs/usr/lib/$triplet/pkgconfig pkg-config --cflags --libs kennel) \
         || fail "the C example does not build against libkennel-dev"
