@@ -6,12 +6,16 @@
 #      $KENNEL_FUZZ_SECONDS (default 60) seconds (docs/FUZZING.md);
 #   3. the cross builds for the boards (scripts/cross-build.sh, docs/BOARD.md): armhf (./build-armhf)
 #      with the board tests under qemu-user (the codecs, the old struct's layout, the broker with
-#      old-protocol and native clients, libkennel), then arm64 (./build-arm64) the same.
+#      old-protocol and native clients, libkennel), then arm64 (./build-arm64) the same;
+#   4. the Debian packages for this machine's architecture (scripts/package.sh --test, docs/BOARD.md):
+#      built, lintian without errors, the broker run from their contents in a scratch root.
 # Options (for developers; no option = everything CI needs):
 #   --normal-only     step 1 only
 #   --sanitize-only   step 2 only
 #   --cross-only      step 3 only
-#   --no-cross        steps 1 and 2
+#   --no-cross        steps 1, 2 and 4
+#   --no-package      everything but step 4
+#   --package-only    step 4 only
 #   --no-fuzz         step 2 without the fuzzers
 #   anything else     passed to every ctest run, e.g. -R broker, -j 1, --repeat until-fail:3
 # The fuzzers run after the rest of the sanitizer suite, not beside it: they keep both cores busy,
@@ -22,26 +26,29 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 normal=1
 sanitize=1
 cross=1
+package=1
 fuzz=1
 only=
 ctest_args=()
 for arg in "$@"; do
     case "$arg" in
-        --normal-only|--sanitize-only|--cross-only)
+        --normal-only|--sanitize-only|--cross-only|--package-only)
             if [ -n "$only" ]; then
                 echo "run-tests.sh: $only and $arg exclude each other" >&2
                 exit 2
             fi
             only=$arg
-            normal=0; sanitize=0; cross=0
+            normal=0; sanitize=0; cross=0; package=0
             case "$arg" in
                 --normal-only) normal=1 ;;
                 --sanitize-only) sanitize=1 ;;
                 --cross-only) cross=1 ;;
+                --package-only) package=1 ;;
             esac ;;
         --no-cross) no_cross=1 ;;
         --no-fuzz) fuzz=0 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --no-package) package=0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) ctest_args+=("$arg") ;;
     esac
 done
@@ -80,5 +87,9 @@ if [ "$cross" = 1 ]; then
         stamp "$arch cross build and board tests under qemu-user"
         bash "$root/scripts/cross-build.sh" "$arch" --test -- "${ctest_args[@]}"
     done
+fi
+if [ "$package" = 1 ]; then
+    stamp "Debian packages: build, lintian, scratch-root run"
+    bash "$root/scripts/package.sh" --test
 fi
 stamp "all passed"

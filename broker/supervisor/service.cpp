@@ -457,6 +457,10 @@ void Service::launch(bool byPolicy)
         // credentials change, and after it (and the cgroup move) root is no longer needed.
         if (!identity.applyInChild())
             ::_exit(127);
+        // Ambient capabilities survive exec: a broker given some (kennel-broker.service runs it as
+        // the kennel user with CAP_KILL, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH) would hand them to
+        // every service. EINVAL before Linux 4.3, which has no ambient set to clear.
+        ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         // Back to default dispositions: ignored signals (the broker ignores SIGPIPE) would
         // survive exec. Handlers are reset by exec anyway.
         struct sigaction dfl = {};
