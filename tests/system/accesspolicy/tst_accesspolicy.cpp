@@ -92,7 +92,8 @@ void tst_AccessPolicy::explainPolicy()
     QCOMPARE(QString::fromUtf8(p.readAllStandardOutput()).split(QLatin1Char('\n'), Qt::SkipEmptyParts),
              (QStringList{QStringLiteral("deny own guarded-* (rule nobody_not: deny own guarded-* uid=65534)"),
                           QStringLiteral("allow send sensor-* (rule ui_sends: allow send sensor-* program=/usr/bin/ui)"),
-                          QStringLiteral("allow own * (default)"), QStringLiteral("allow send * (default)")}));
+                          QStringLiteral("allow own * (default)"), QStringLiteral("allow send * (default)"),
+                          QStringLiteral("allow send topic:# (default)")}));
 }
 
 void tst_AccessPolicy::explainPolicyRefusesBadWords()
