@@ -35,6 +35,7 @@ public:
     QStringList clientListenAddresses() const override;
     void fillBridgeTotals(MonitorTotals &totals) const override;
     quint64 reservedNamesRefused() const override;
+    void fillPolicyTotals(MonitorTotals &totals) const override;
 
     // MonitorServiceView
     const QList<Service *> &services() const override;

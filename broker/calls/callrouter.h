@@ -25,6 +25,7 @@ namespace Kennel {
 struct BrokerConfig;
 struct FrameView;
 class NameRegistry;
+class SendGate;
 class Session;
 
 class CallRouter : public QObject
@@ -56,6 +57,8 @@ public:
                QObject *parent = nullptr);
 
     void setExpectedNames(ExpectsName expects) { m_expects = std::move(expects); }
+    // Asked for every call while set (PROTOCOL ): only while the policy has send rules on names.
+    void setSendGate(SendGate *gate) { m_sendGate = gate; }
 
     // A Call or a Reply from a client connection (NativeHandler's one call into calls/).
     void handle(Session &session, const FrameView &frame);
@@ -89,6 +92,7 @@ private:
     const NameRegistry &m_registry;
     SessionLookup m_sessions;
     ExpectsName m_expects;
+    SendGate *m_sendGate = nullptr;
     CallTable m_table;
     Counters m_counters;
     QTimer m_deadlineTimer;

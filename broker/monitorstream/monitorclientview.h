@@ -40,6 +40,8 @@ public:
     virtual quint64 publicationsNotTakenBy(const Session &session) const { (void)session; return 0; }
     // Registrations refused because the name is reserved for a service (docs/SECURITY.md).
     virtual quint64 reservedNamesRefused() const { return 0; }
+    // The access policy's block of the totals (policyRules .. policyRuleCounts).
+    virtual void fillPolicyTotals(MonitorTotals &totals) const { (void)totals; }
 };
 
 } // namespace Kennel

@@ -421,6 +421,15 @@ void MonitorHub::broadcastWatchdogEvent(quint64 sessionId, const QByteArray &nam
     broadcast(MonitorFrame::WatchdogEvent, {}, encodeMonitorWatchdogEvent(event));
 }
 
+void MonitorHub::policyDenied(MonitorPolicyDenial denial)
+{
+    int suppressed = 0;
+    if (m_subscribers.isEmpty() || !m_policyDenialEvents.allow(&suppressed))
+        return;
+    denial.timeMs = MonitorRecords::nowMs();
+    broadcast(MonitorFrame::PolicyDenial, {}, encodeMonitorPolicyDenial(denial));
+}
+
 void MonitorHub::onWatchdogRegistered(quint64 sessionId, const QByteArray &name, WatchdogAction action)
 {
     if (m_subscribers.isEmpty())
@@ -569,6 +578,7 @@ void MonitorHub::totalsTick()
     m_clients.callTotals(totals);
     m_clients.fillBridgeTotals(totals);
     totals.reservedNamesRefused = m_clients.reservedNamesRefused();
+    m_clients.fillPolicyTotals(totals);
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
 
     const auto now = std::chrono::steady_clock::now();

@@ -29,6 +29,7 @@ struct BrokerConfig;
 class Endpoint;
 class NameRegistry;
 class Router;
+class SendGate;
 
 // A connection's subscriptions, or a configured name's (endpoint null: delivered to whoever holds
 // the name when the publication comes).
@@ -59,6 +60,9 @@ public:
     TopicBus &operator=(const TopicBus &) = delete;
 
     const TopicSettings &settings() const;
+    // Asked for every client publication while set (PROTOCOL ): only while the policy has
+    // send rules on topics; null: no check at all.
+    void setSendGate(SendGate *gate) { m_sendGate = gate; }
 
     struct Answer
     {
@@ -130,6 +134,7 @@ private:
     QByteArray m_encoded; // the one Publication frame of the publication being fanned out
     std::vector<TopicSubscriber *> m_matched;
     TopicCounters m_counters;
+    SendGate *m_sendGate = nullptr;
 };
 
 } // namespace Kennel

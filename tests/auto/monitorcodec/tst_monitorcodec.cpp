@@ -20,6 +20,7 @@ private slots:
     void clientGone();
     void service();
     void watchdogEvent();
+    void policyDenial();
     void trafficBatch();
     void trafficBatchBuiltInPlace();
     void trafficBatchLyingCount();
@@ -212,6 +213,40 @@ void tst_MonitorCodec::watchdogEvent()
     checkTruncationAndExtension<MonitorWatchdogEvent>(e, decodeMonitorWatchdogEvent);
 }
 
+void tst_MonitorCodec::policyDenial()
+{
+    MonitorPolicyDenial v;
+    v.timeMs = 1795000000005;
+    v.sessionId = 9;
+    v.sender = "ui";
+    v.target = "sensors/kitchen/temp";
+    v.path = MonitorPolicyPath::Publish;
+    v.rule = 3;
+    v.ruleName = QStringLiteral("no_sensors");
+    v.ruleText = QStringLiteral("deny send topic:sensors/# uid=1000");
+    v.ruleDenials = 77;
+    const QByteArray e = encodeMonitorPolicyDenial(v);
+    const auto d = decodeMonitorPolicyDenial(e);
+    QVERIFY(d);
+    QCOMPARE(d->timeMs, v.timeMs);
+    QCOMPARE(d->sessionId, v.sessionId);
+    QCOMPARE(d->sender, v.sender);
+    QCOMPARE(d->target, v.target);
+    QCOMPARE(d->path, v.path);
+    QCOMPARE(d->rule, 3);
+    QCOMPARE(d->ruleName, v.ruleName);
+    QCOMPARE(d->ruleText, v.ruleText);
+    QCOMPARE(d->ruleDenials, 77u);
+    checkTruncationAndExtension<MonitorPolicyDenial>(e, decodeMonitorPolicyDenial);
+    QCOMPARE(monitorFrameName(MonitorFrame::PolicyDenial), "monitor_policy_denial");
+    // The default decided: rule -1; a path past the last known is refused.
+    v.rule = -1;
+    QCOMPARE(decodeMonitorPolicyDenial(encodeMonitorPolicyDenial(v))->rule, -1);
+    QByteArray bad = encodeMonitorPolicyDenial(v);
+    bad[8 + 8 + 2 + 2 + 2 + 20] = char(quint8(MonitorPolicyPath::Call) + 1);
+    QVERIFY(!decodeMonitorPolicyDenial(bad));
+}
+
 void tst_MonitorCodec::trafficBatch()
 {
     QList<MonitorTrafficRecord> records;
@@ -314,6 +349,12 @@ void tst_MonitorCodec::totals()
     v.bridgeReceived = 37;
     v.bridgeTimeouts = 38;
     v.reservedNamesRefused = 39;
+    v.policyRules = 40;
+    v.policyDenials = 41;
+    v.policySendChecked = 42;
+    v.policySendDenied = 43;
+    v.policyCacheMisses = 44;
+    v.policyRuleCounts = {{QStringLiteral("deny_ui"), 45, 46}, {QStringLiteral("r2"), 47, 0}};
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -352,7 +393,19 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->bridgeReceived, 37u);
     QCOMPARE(d->bridgeTimeouts, 38u);
     QCOMPARE(d->reservedNamesRefused, 39u);
-    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8 + 8);
+    QCOMPARE(d->policyRules, 40u);
+    QCOMPARE(d->policyDenials, 41u);
+    QCOMPARE(d->policySendChecked, 42u);
+    QCOMPARE(d->policySendDenied, 43u);
+    QCOMPARE(d->policyCacheMisses, 44u);
+    QCOMPARE(d->policyRuleCounts.size(), 2);
+    QCOMPARE(d->policyRuleCounts[0].name, QStringLiteral("deny_ui"));
+    QCOMPARE(d->policyRuleCounts[0].hits, 45u);
+    QCOMPARE(d->policyRuleCounts[0].denials, 46u);
+    QCOMPARE(d->policyRuleCounts[1].name, QStringLiteral("r2"));
+    QCOMPARE(d->policyRuleCounts[1].hits, 47u);
+    constexpr qsizetype PolicyBlockSize = 4 + 4 * 8 + 2 + (2 + 7 + 2 * 8) + (2 + 2 + 2 * 8);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8 + 8 + PolicyBlockSize);
     // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
     // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
@@ -372,6 +425,12 @@ void tst_MonitorCodec::totals()
     QVERIFY(bridgeEra);
     QCOMPARE(bridgeEra->bridgeTimeouts, 38u);
     QCOMPARE(bridgeEra->reservedNamesRefused, 0u);
+    constexpr qsizetype AccessSize = BridgeSize + 8; // before the policy's block
+    const auto accessEra = decodeMonitorTotals(QByteArrayView(e).first(AccessSize));
+    QVERIFY(accessEra);
+    QCOMPARE(accessEra->reservedNamesRefused, 39u);
+    QCOMPARE(accessEra->policyRules, 0u);
+    QVERIFY(accessEra->policyRuleCounts.isEmpty());
     const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
     QVERIFY(old);
     QCOMPARE(old->kills, 13u);
@@ -383,7 +442,7 @@ void tst_MonitorCodec::totals()
     QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
     QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize && n != BridgeSize)
+        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize && n != BridgeSize && n != AccessSize)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
     QCOMPARE(admission->bridgeState, quint8(0));

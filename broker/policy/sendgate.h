@@ -1,0 +1,71 @@
+// The access policy's send rules on the message paths (docs/SECURITY.md "Send rules", PROTOCOL
+// ..R-4.5.8): a directed message (native or old protocol) and a call are judged by the
+// target name, a publication by its topic. The router, the topic bus and the call router hold a
+// pointer to the gate only while the policy has something to check (armed()), so an empty
+// [policy] costs them one predictable branch and nothing else.
+//
+// Cost with send rules: a verdict is cached per route, in the sender (Endpoint::sendVerdicts: its
+// last target, compared like RouteCache, then a bounded table of the others). A cached verdict
+// holds while the policy and the name table are unchanged (one generation for both); a reload
+// or any registration or unregistration makes every sender's verdicts stale, and the next
+// message per route asks the policy again. Each message, cached or not, counts as a hit on its
+// rule (PolicyEngine::hits()), and a denial as a denial.
+#pragma once
+
+#include "accessgate.h"
+
+#include "endpoint.h"
+#include "logthrottle.h"
+
+#include <QByteArrayView>
+#include <QString>
+
+namespace Kennel {
+
+class NameRegistry;
+
+class SendGate
+{
+public:
+    // Per sender, at most this many routes are remembered beyond the last one; past it the
+    // table starts again (a sender spraying names pays a policy walk per message, no memory).
+    static constexpr int MaxCachedRoutes = 256;
+
+    SendGate(AccessGate &access, const NameRegistry &registry) : m_access(access), m_registry(registry) {}
+
+    // Does the current policy judge names (send rules, or default = deny)? Topics?
+    bool checksNames() const { return m_access.engine().current().checksNames(); }
+    bool checksTopics() const { return m_access.engine().current().checksTopics(); }
+
+    // May `sender` send to (or call) `target`? A denial is counted, logged (rate-limited) and
+    // reported to the denial listener; lastRefusal() then says why, for the peer.
+    bool allowsName(Endpoint &sender, QByteArrayView target, PolicyPath path);
+    // May `sender` publish to `topic`?
+    bool allowsTopic(Endpoint &sender, QByteArrayView topic, PolicyPath path);
+
+    // Why the last denial was made: "sending to 'x' is denied ([policy] NAME = TEXT)".
+    QString lastRefusal() const;
+
+    // Since the broker started: messages judged, denied, and verdicts that had to be worked out
+    // (cache misses: a first message on a route, or the first after a change).
+    quint64 checked() const { return m_checked; }
+    quint64 denied() const { return m_denied; }
+    quint64 cacheMisses() const { return m_misses; }
+
+private:
+    bool allows(Endpoint &sender, SendVerdicts &cache, QByteArrayView target, bool topic, PolicyPath path);
+    SendVerdict work(Endpoint &sender, QByteArrayView target, bool topic);
+    void deny(Endpoint &sender, QByteArrayView target, bool topic, PolicyPath path, int rule);
+
+    AccessGate &m_access;
+    const NameRegistry &m_registry;
+    LogThrottle m_denialLog;
+    QByteArray m_lastTarget;
+    bool m_lastTopic = false;
+    int m_lastRule = -1;
+    quint64 m_checked = 0;
+    quint64 m_denied = 0;
+    quint64 m_misses = 0;
+};
+
+} // namespace Kennel
