@@ -38,6 +38,14 @@ public:
         note(d);
         return d;
     }
+    // A cached decision that allows, applied again (the send paths' common case).
+    void noteAllowed(int rule)
+    {
+        if (rule >= 0 && rule < m_hits.size())
+            ++m_hits.data()[rule];
+        else
+            ++m_defaultHits;
+    }
     // A decision taken (or a cached one applied again): a hit on its rule, and a denial if it denies.
     void note(const AccessPolicy::Decision &d)
     {

@@ -10,11 +10,6 @@
 
 namespace Kennel {
 
-bool SendGate::allowsName(Endpoint &sender, QByteArrayView target, PolicyPath path)
-{
-    return allows(sender, sender.sendVerdicts, target, false, path);
-}
-
 bool SendGate::allowsTopic(Endpoint &sender, QByteArrayView topic, PolicyPath path)
 {
     return allows(sender, sender.topicVerdicts, topic, true, path);
@@ -23,8 +18,7 @@ bool SendGate::allowsTopic(Endpoint &sender, QByteArrayView topic, PolicyPath pa
 bool SendGate::allows(Endpoint &sender, SendVerdicts &cache, QByteArrayView target, bool topic, PolicyPath path)
 {
     ++m_checked;
-    // Both only grow, so their sum changes whenever either does.
-    const quint64 generation = m_access.engine().generation() + m_registry.generation();
+    const quint64 generation = SendGate::generation();
     SendVerdict verdict;
     if (Q_LIKELY(cache.generation == generation && cache.lastTarget.size() == target.size()
                  && std::memcmp(cache.lastTarget.constData(), target.data(), size_t(target.size())) == 0)) {

@@ -16,13 +16,14 @@
 
 #include "endpoint.h"
 #include "logthrottle.h"
+#include "nameregistry.h"
 
 #include <QByteArrayView>
 #include <QString>
 
-namespace Kennel {
+#include <cstring>
 
-class NameRegistry;
+namespace Kennel {
 
 class SendGate
 {
@@ -38,8 +39,19 @@ public:
     bool checksTopics() const { return m_access.engine().current().checksTopics(); }
 
     // May `sender` send to (or call) `target`? A denial is counted, logged (rate-limited) and
-    // reported to the denial listener; lastRefusal() then says why, for the peer.
-    bool allowsName(Endpoint &sender, QByteArrayView target, PolicyPath path);
+    // reported to the denial listener; lastRefusal() then says why, for the peer. Inline for
+    // the stream on one allowed route (the directed path's common case); the rest out of line.
+    bool allowsName(Endpoint &sender, QByteArrayView target, PolicyPath path)
+    {
+        const SendVerdicts &cache = sender.sendVerdicts;
+        if (Q_LIKELY(cache.last.allowed && cache.generation == generation() && cache.lastTarget.size() == target.size()
+                     && std::memcmp(cache.lastTarget.constData(), target.data(), size_t(target.size())) == 0)) {
+            ++m_checked;
+            m_access.engine().noteAllowed(cache.last.rule);
+            return true;
+        }
+        return allows(sender, sender.sendVerdicts, target, false, path);
+    }
     // May `sender` publish to `topic`?
     bool allowsTopic(Endpoint &sender, QByteArrayView topic, PolicyPath path);
 
@@ -53,6 +65,8 @@ public:
     quint64 cacheMisses() const { return m_misses; }
 
 private:
+    // Both only grow, so their sum changes whenever either does.
+    quint64 generation() const { return m_access.engine().generation() + m_registry.generation(); }
     bool allows(Endpoint &sender, SendVerdicts &cache, QByteArrayView target, bool topic, PolicyPath path);
     SendVerdict work(Endpoint &sender, QByteArrayView target, bool topic);
     void deny(Endpoint &sender, QByteArrayView target, bool topic, PolicyPath path, int rule);
