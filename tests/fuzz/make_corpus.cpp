@@ -113,6 +113,18 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
     MonitorTotals totals;
     totals.messagesRouted = 100;
     totals.clients = 3;
+    totals.policyRules = 2;
+    totals.policySendChecked = 40;
+    totals.policyRuleCounts = {{QStringLiteral("ui_only"), 40, 2}, {QStringLiteral("others"), 3, 3}};
+    MonitorPolicyDenial denial;
+    denial.sessionId = 7;
+    denial.sender = "alpha";
+    denial.target = "sensors/kitchen";
+    denial.path = MonitorPolicyPath::Publish;
+    denial.rule = 1;
+    denial.ruleName = QStringLiteral("others");
+    denial.ruleText = QStringLiteral("deny send topic:sensors/#");
+    denial.ruleDenials = 3;
     MonitorControl control{MonitorControlAction::SendTestMessage, "alpha", "ping"};
     MonitorControlResult result{ErrorCode::NotPermitted, QStringLiteral("no such client")};
     return {
@@ -126,6 +138,7 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
         {MonitorFrame::Traffic, encodeMonitorTrafficBatch({record, record})},
         {MonitorFrame::TrafficDropped, encodeMonitorTrafficDropped(dropped)},
         {MonitorFrame::Totals, encodeMonitorTotals(totals)},
+        {MonitorFrame::PolicyDenial, encodeMonitorPolicyDenial(denial)},
         {MonitorFrame::Control, encodeMonitorControl(control)},
         {MonitorFrame::ControlResult, encodeMonitorControlResult(result)},
     };
