@@ -8,6 +8,8 @@
 
 #include <QFile>
 
+#include <tuple>
+
 #include <csignal>
 
 using namespace ConformanceTest;
@@ -104,7 +106,15 @@ void tst_ConformancePolicy::R_4_5_4_sendRuleJudgesTargetName()
 
 void tst_ConformancePolicy::R_4_5_5_deniedSenderToldOrDropped()
 {
-    Conn rx, ok, tx, old;
+    Conn rx, ok, tx, old, m;
+    // A monitor sees every denial, the old program's too (it alone cannot be told).
+    QVERIFY(m.unix(m_broker.unixPath()));
+    HelloPayload monitorHello;
+    monitorHello.role = Role::Monitor;
+    m.hello("r455-monitor", 1, monitorHello);
+    QCOMPARE(m.next()->type, FrameType::Welcome);
+    m.send(MonitorFrame::Subscribe, 2, {}, {}, encodeMonitorSubscribe({}));
+    QVERIFY(m.take(MonitorFrame::SnapshotEnd));
     QVERIFY(rx.tcp(m_broker.tcpPort()));
     QVERIFY(rx.registerAs("r455-t"));
     QVERIFY(ok.tcp(m_broker.tcpPort()));
@@ -129,6 +139,22 @@ void tst_ConformancePolicy::R_4_5_5_deniedSenderToldOrDropped()
     QCOMPARE(old.bytesReceived(), 0);
     QVERIFY(!old.closed(100));
     QVERIFY(waitForLog(m_broker, "denied legacy send from 'r455old'"));
+    // Two denials on the monitor stream, in order: the native Send, then the old program's.
+    for (const auto &[sender, path, denials] : {std::tuple{QByteArray("r455tx"), MonitorPolicyPath::Send, 1u},
+                                                 std::tuple{QByteArray("r455old"), MonitorPolicyPath::LegacySend, 2u}}) {
+        const std::optional<Frame> f = m.take(MonitorFrame::PolicyDenial);
+        QVERIFY(f);
+        const std::optional<MonitorPolicyDenial> d = decodeMonitorPolicyDenial(f->payload);
+        QVERIFY(d);
+        QCOMPARE(d->sender, sender);
+        QCOMPARE(d->target, QByteArray("r455-t"));
+        QCOMPARE(d->path, path);
+        QCOMPARE(d->rule, 1);
+        QCOMPARE(d->ruleName, QStringLiteral("r455"));
+        QCOMPARE(d->ruleText, QStringLiteral("deny send r455-t"));
+        QCOMPARE(d->ruleDenials, quint64(denials));
+        QVERIFY(d->sessionId != 0);
+    }
 }
 
 void tst_ConformancePolicy::R_4_5_6_deniedCallRefused()
