@@ -54,7 +54,14 @@ SendVerdict SendGate::work(Endpoint &sender, QByteArrayView target, bool topic)
     const AccessPolicy &policy = m_access.engine().current();
     PeerIdentity peer;
     if (auto *session = dynamic_cast<Session *>(&sender)) {
-        peer = m_access.identityOf(*session, policy.needsProcess());
+        const quint64 policyGeneration = m_access.engine().generation();
+        auto known = m_peers.find(session->id());
+        if (known == m_peers.end() || known->policyGeneration != policyGeneration) {
+            if (known == m_peers.end() && m_peers.size() >= MaxKnownPeers)
+                m_peers.clear();
+            known = m_peers.insert(session->id(), {policyGeneration, m_access.identityOf(*session, policy.needsProcess())});
+        }
+        peer = known->peer;
     } else if (dynamic_cast<LocalSender *>(&sender)) {
         return {}; // the broker's own (a monitor's test message): the monitor's role decides that
     } else {

@@ -1,15 +1,18 @@
 // The access policy's send rules on the message paths (docs/SECURITY.md "Send rules", PROTOCOL
 // ..R-4.5.8): a directed message (native or old protocol) and a call are judged by the
 // target name, a publication by its topic. The router, the topic bus and the call router hold a
-// pointer to the gate only while the policy has something to check (armed()), so an empty
-// [policy] costs them one predictable branch and nothing else.
+// pointer to the gate only while the policy has something to check (Broker::armSendGate()), so
+// an empty [policy] costs them one predictable branch and nothing else.
 //
 // Cost with send rules: a verdict is cached per route, in the sender (Endpoint::sendVerdicts: its
 // last target, compared like RouteCache, then a bounded table of the others). A cached verdict
 // holds while the policy and the name table are unchanged (one generation for both); a reload
 // or any registration or unregistration makes every sender's verdicts stale, and the next
-// message per route asks the policy again. Each message, cached or not, counts as a hit on its
-// rule (PolicyEngine::hits()), and a denial as a denial.
+// message per route asks the policy again. What the kernel says of a sender (its uid, gid,
+// program, service: /proc reads) is kept per connection until the policy changes, so a sender
+// spraying names, or registrations elsewhere, cost a walk over the rules and no more. Each
+// message, cached or not, counts as a hit on its rule (PolicyEngine::hits()), and a denial as a
+// denial.
 #pragma once
 
 #include "accessgate.h"
@@ -19,6 +22,7 @@
 #include "nameregistry.h"
 
 #include <QByteArrayView>
+#include <QHash>
 #include <QString>
 
 #include <cstring>
@@ -31,6 +35,8 @@ public:
     // Per sender, at most this many routes are remembered beyond the last one; past it the
     // table starts again (a sender spraying names pays a policy walk per message, no memory).
     static constexpr int MaxCachedRoutes = 256;
+    // Senders whose identity is kept; past it the table starts again.
+    static constexpr int MaxKnownPeers = 4096;
 
     SendGate(AccessGate &access, const NameRegistry &registry) : m_access(access), m_registry(registry) {}
 
@@ -74,6 +80,12 @@ private:
     AccessGate &m_access;
     const NameRegistry &m_registry;
     LogThrottle m_denialLog;
+    struct KnownPeer
+    {
+        quint64 policyGeneration = 0;
+        PeerIdentity peer;
+    };
+    QHash<quint64, KnownPeer> m_peers; // by Session::id(), never reused
     QByteArray m_lastTarget;
     bool m_lastTopic = false;
     int m_lastRule = -1;
