@@ -34,7 +34,8 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
         const Service *service = m_supervisor.serviceOwning(pid);
         return service ? service->name() : QString();
     })
-    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this, nullptr, nullptr, &m_reservedNames, &m_access}
+    , m_sendGate(m_access, m_registry)
+    , m_handlerCtx{m_config, m_registry, m_router, m_watchdog, this, nullptr, nullptr, &m_reservedNames, &m_access, &m_sendGate}
     , m_native(m_handlerCtx)
     , m_legacy(m_handlerCtx)
     , m_watchdog(
@@ -64,6 +65,25 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
         m_policy.replace(std::make_shared<const AccessPolicy>(
             AccessPolicy::parse(m_config.policy.rules, m_config.policy.defaultAllow, &errors)));
     }
+    m_access.setDenialListener([this](const Endpoint &sender, QByteArrayView target, PolicyPath path, int rule) {
+        MonitorPolicyDenial denial;
+        if (auto *session = dynamic_cast<const Session *>(&sender))
+            denial.sessionId = session->id();
+        denial.sender = sender.name();
+        denial.target = target.toByteArray();
+        denial.path = MonitorPolicyPath(quint8(path));
+        denial.rule = rule;
+        const QList<PolicyRule> &rules = m_policy.current().rules();
+        if (rule >= 0 && rule < rules.size()) {
+            denial.ruleName = rules[rule].name;
+            denial.ruleText = rules[rule].text();
+            denial.ruleDenials = m_policy.denials().value(rule);
+        } else {
+            denial.ruleText = m_policy.current().defaultAllow() ? QStringLiteral("default = allow") : QStringLiteral("default = deny");
+            denial.ruleDenials = m_policy.defaultDenials();
+        }
+        m_monitors.policyDenied(std::move(denial));
+    });
     m_reservedNames.replace(std::make_shared<const ReservedNames::Table>(ReservedNames::tableFor(m_config.services)));
     m_ctx.budgets.configure(m_config);
     connect(&m_supervisor, &Supervisor::serviceStateChanged, &m_monitors, &MonitorHub::serviceStateChanged);
@@ -77,6 +97,7 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
     m_handlerCtx.calls = &m_calls;
     m_calls.setTapSource(&m_router);
     m_calls.setExpectedNames([this](QByteArrayView name) { return m_held.expectCall(name); });
+    armSendGate();
     connect(&m_held, &HeldDelivery::onDemandStartFailed, &m_calls, &CallRouter::startFailed);
 
     // A service's process killed by the watchdog has failed, whatever status it exits with.
@@ -87,6 +108,14 @@ Broker::Broker(const BrokerConfig &config, QObject *parent)
 
     m_shutdownTimer.setSingleShot(true);
     connect(&m_shutdownTimer, &QTimer::timeout, this, &Broker::closeRemaining);
+}
+
+void Broker::armSendGate()
+{
+    SendGate *names = m_sendGate.checksNames() ? &m_sendGate : nullptr;
+    m_router.setSendGate(names);
+    m_calls.setSendGate(names);
+    m_topics.setSendGate(m_sendGate.checksTopics() ? &m_sendGate : nullptr);
 }
 
 Broker::~Broker()
@@ -482,12 +511,14 @@ Broker::ReloadOutcome Broker::reload(const QString &who)
         m_supervisor.reconfigure(next.services);
     }
     // [policy] and the names reserved for services are immutable tables, swapped whole; a
-    // connection already registered keeps its name (the policy decides at registration).
+    // connection already registered keeps its name (the policy decides at registration), and
+    // its next message on each route is judged by the new send rules (the verdicts are stale).
     if (m_config.policy.rules != next.policy.rules || m_config.policy.defaultAllow != next.policy.defaultAllow) {
         QStringList errors; // the loader has checked the rules already
         m_policy.replace(std::make_shared<const AccessPolicy>(AccessPolicy::parse(next.policy.rules, next.policy.defaultAllow, &errors)));
+        armSendGate(); // the generation moved: every cached send verdict is stale
         merged.policy = next.policy;
-        diff.applied.append(QStringLiteral("[policy]: %1 rule%2, default %3, for new registrations (the per-rule counters start again)")
+        diff.applied.append(QStringLiteral("[policy]: %1 rule%2, default %3, for new registrations and from the next message (the per-rule counters start again)")
                                 .arg(next.policy.rules.size()).arg(next.policy.rules.size() == 1 ? QString() : QStringLiteral("s"))
                                 .arg(next.policy.defaultAllow ? QStringLiteral("allow") : QStringLiteral("deny")));
     }

@@ -27,6 +27,7 @@
 #include "nativehandler.h"
 #include "accessgate.h"
 #include "reservednames.h"
+#include "sendgate.h"
 #include "router.h"
 #include "session.h"
 #include "supervisor.h"
@@ -97,6 +98,8 @@ public:
     const ReservedNames &reservedNames() const { return m_reservedNames; }
     // The access policy; the reload wiring calls policy().replace() with the new config's.
     PolicyEngine &policy() { return m_policy; }
+    const PolicyEngine &policy() const { return m_policy; }
+    const SendGate &sendGate() const { return m_sendGate; }
     MonitorHub &monitors() { return m_monitors; }
     // The monitor-only listeners' addresses (not offered to services or clients).
     QList<ListenAddress> monitorAddresses() const { return m_monitors.boundAddresses(); }
@@ -164,6 +167,9 @@ private:
     void awaitAcknowledgements();
     void sayByeAndFlush();
     void closeClientListeners();
+    // Gives the router, the call router and the topic bus the send gate while the current
+    // policy has something for them to check, and takes it away when not (PROTOCOL ).
+    void armSendGate();
 
     BrokerConfig m_config;
     BrokerContext m_ctx;
@@ -173,6 +179,7 @@ private:
     ReservedNames m_reservedNames; // [service.NAME] names (policy/): asks m_supervisor, built later
     PolicyEngine m_policy;         // [policy] (policy/); replace() swaps it on reload
     AccessGate m_access;           // asks m_supervisor, built later
+    SendGate m_sendGate;           // [policy] send rules; armed in the paths by armSendGate()
     HandlerContext m_handlerCtx;
     NativeHandler m_native;
     LegacyHandler m_legacy;

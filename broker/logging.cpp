@@ -22,6 +22,7 @@ Q_LOGGING_CATEGORY(lcWatchdog, "kennel.watchdog", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcSupervisor, "kennel.supervisor", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcService, "kennel.service", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcSystemd, "kennel.systemd", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcPolicy, "kennel.policy", QtInfoMsg)
 } // namespace Kennel
 
 namespace Kennel::Logging {

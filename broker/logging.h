@@ -20,6 +20,7 @@ Q_DECLARE_LOGGING_CATEGORY(lcSupervisor) // kennel.supervisor: services started,
 Q_DECLARE_LOGGING_CATEGORY(lcService)  // kennel.service: what supervised services print (stdout/stderr)
 Q_DECLARE_LOGGING_CATEGORY(lcSystemd)  // kennel.systemd: readiness and watchdog notifications to systemd
 Q_DECLARE_LOGGING_CATEGORY(lcBridge)   // kennel.bridge: the MQTT link, the spool, remote names (bridge/)
+Q_DECLARE_LOGGING_CATEGORY(lcPolicy)   // kennel.policy: messages, publications and calls the access policy denied
 } // namespace Kennel
 
 // Logs that fit journald. Debian's Qt has no journald support: under systemd every line would land

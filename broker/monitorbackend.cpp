@@ -104,6 +104,20 @@ quint64 MonitorBackend::reservedNamesRefused() const
     return m_broker.reservedNames().refusedCount();
 }
 
+void MonitorBackend::fillPolicyTotals(MonitorTotals &totals) const
+{
+    const PolicyEngine &engine = m_broker.policy();
+    const QList<PolicyRule> &rules = engine.current().rules();
+    totals.policyRules = quint32(rules.size());
+    totals.policyDenials = engine.totalDenials();
+    const SendGate &gate = m_broker.sendGate();
+    totals.policySendChecked = gate.checked();
+    totals.policySendDenied = gate.denied();
+    totals.policyCacheMisses = gate.cacheMisses();
+    for (qsizetype i = 0; i < rules.size() && i < MonitorTotals::MaxPolicyRuleCounts; ++i)
+        totals.policyRuleCounts.append({rules[i].name, engine.hits().value(i), engine.denials().value(i)});
+}
+
 const QList<Service *> &MonitorBackend::services() const
 {
     return m_supervisor.services();

@@ -41,6 +41,7 @@ public:
     MonitorHeld heldFor(const QByteArray &name) const override;
     QList<MonitorHeld> heldNames() const override;
     void fillHeldTotals(MonitorTotals &totals) const override;
+    void fillPolicyTotals(MonitorTotals &totals) const override;
 
     // MonitorServiceView
     const QList<Service *> &services() const override;

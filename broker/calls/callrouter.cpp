@@ -5,6 +5,7 @@
 #include "framecodec.h"
 #include "nameregistry.h"
 #include "router.h"
+#include "sendgate.h"
 #include "session.h"
 
 #include <QtEndian>
@@ -80,6 +81,12 @@ void CallRouter::call(Session &caller, const FrameView &frame)
     }
     if (m_shuttingDown) {
         answer(caller, frame.messageId, frame.target, CallOutcome::ShuttingDown);
+        return;
+    }
+    // PROTOCOL: a call is a message to the callee; a denied one is refused (the gate logs it).
+    if (Q_UNLIKELY(m_sendGate) && !m_sendGate->allowsName(caller, frame.target, PolicyPath::Call)) {
+        ++caller.counters.refusals;
+        caller.sendFrame(FrameType::Error, frame.messageId, {}, {}, encodeError({ErrorCode::PolicyDenied, m_sendGate->lastRefusal()}));
         return;
     }
     if (m_table.hasCallerId(caller.id(), frame.messageId)) {

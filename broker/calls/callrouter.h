@@ -26,6 +26,7 @@ struct BrokerConfig;
 struct FrameView;
 class NameRegistry;
 class Router;
+class SendGate;
 class Session;
 
 class CallRouter : public QObject
@@ -59,6 +60,8 @@ public:
     void setExpectedNames(ExpectsName expects) { m_expects = std::move(expects); }
     // Ended calls are reported to the router's traffic tap while one is set (monitors, PROTOCOL §6.8).
     void setTapSource(const Router *router) { m_tapSource = router; }
+    // Asked for every call while set (PROTOCOL ): only while the policy has send rules on names.
+    void setSendGate(SendGate *gate) { m_sendGate = gate; }
 
     // A Call or a Reply from a client connection (NativeHandler's one call into calls/).
     void handle(Session &session, const FrameView &frame);
@@ -94,6 +97,7 @@ private:
     const NameRegistry &m_registry;
     SessionLookup m_sessions;
     ExpectsName m_expects;
+    SendGate *m_sendGate = nullptr;
     CallTable m_table;
     Counters m_counters;
     QTimer m_deadlineTimer;

@@ -55,6 +55,8 @@ public:
     }
     virtual QList<MonitorHeld> heldNames() const { return {}; }
     virtual void fillHeldTotals(MonitorTotals &totals) const { (void)totals; }
+    // The access policy's block of the totals (policyRules .. policyRuleCounts).
+    virtual void fillPolicyTotals(MonitorTotals &totals) const { (void)totals; }
 };
 
 } // namespace Kennel

@@ -150,6 +150,7 @@ MonitorControlResult MonitorControlHandler::sendTestMessage(const QByteArray &ta
     case DeliveryStatus::DroppedNameBytes:
     case DeliveryStatus::DroppedTotal:
     case DeliveryStatus::StartFailed:
+    case DeliveryStatus::PolicyDenied:
     case DeliveryStatus::RemoteTimeout:
     case DeliveryStatus::RemoteDropped:
     case DeliveryStatus::Unacknowledged:

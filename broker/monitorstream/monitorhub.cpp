@@ -428,6 +428,15 @@ void MonitorHub::broadcastWatchdogEvent(quint64 sessionId, const QByteArray &nam
     broadcast(MonitorFrame::WatchdogEvent, {}, encodeMonitorWatchdogEvent(event));
 }
 
+void MonitorHub::policyDenied(MonitorPolicyDenial denial)
+{
+    int suppressed = 0;
+    if (m_subscribers.isEmpty() || !m_policyDenialEvents.allow(&suppressed))
+        return;
+    denial.timeMs = MonitorRecords::nowMs();
+    broadcast(MonitorFrame::PolicyDenial, {}, encodeMonitorPolicyDenial(denial));
+}
+
 void MonitorHub::onWatchdogRegistered(quint64 sessionId, const QByteArray &name, WatchdogAction action)
 {
     if (m_subscribers.isEmpty())
@@ -608,6 +617,7 @@ void MonitorHub::totalsTick()
     totals.reservedNamesRefused = m_clients.reservedNamesRefused();
     m_clients.fillHeldTotals(totals);
     sendHeldChanges(); // before the totals that count them
+    m_clients.fillPolicyTotals(totals);
     broadcast(MonitorFrame::Totals, {}, encodeMonitorTotals(totals));
     sendTopics();
 

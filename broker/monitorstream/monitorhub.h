@@ -117,6 +117,11 @@ public:
     // What is held for `name` changed (HeldDelivery::heldChanged): each subscriber is sent the
     // name's MonitorHeld with the next totals, coalesced (PROTOCOL ).
     void heldChanged(const QByteArray &name);
+    // The access policy denied something (the broker fills in the record but its time): sent to
+    // subscribers as it happens, at most MaxPolicyDenialsPerSecond a second — a peer flooding
+    // denied messages does not flood the monitors; the totals count every one.
+    static constexpr int MaxPolicyDenialsPerSecond = 50;
+    void policyDenied(MonitorPolicyDenial denial);
 
     // --- for tests and diagnostics ------------------------------------------------------------
     struct MonitorInfo
@@ -220,6 +225,7 @@ private:
     LogThrottle m_subscribeLog; // a monitor re-subscribing in a loop cannot flood the log
     quint64 m_expiries = 0;
     quint64 m_signalsSent = 0;
+    LogThrottle m_policyDenialEvents{MaxPolicyDenialsPerSecond};
     // A pending signal's client, by name: ProcessSignaller's outcome names the client, not its
     // connection. Bounded by the signaller's own bound on pending operations.
     QHash<QByteArray, quint64> m_signalledSessions;

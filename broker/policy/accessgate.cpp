@@ -62,11 +62,29 @@ QString AccessGate::ownRefusal(Session &session, QByteArrayView name)
     const AccessPolicy::Decision d = m_engine.decide(PolicyVerb::Own, name, peer);
     if (d.allowed)
         return {};
-    const QString who = QStringLiteral("'%1' may not be owned by this peer").arg(QString::fromLatin1(name.toByteArray()));
-    if (d.rule < 0)
-        return who + QStringLiteral(" ([policy] default = deny)");
-    const PolicyRule &rule = policy.rules().at(d.rule);
-    return who + QStringLiteral(" ([policy] %1 = %2)").arg(rule.name, rule.text());
+    reportDenial(session, name, PolicyPath::Own, d.rule);
+    return QStringLiteral("'%1' may not be owned by this peer ").arg(QString::fromLatin1(name.toByteArray())) + citeRule(d.rule);
+}
+
+QString AccessGate::citeRule(int rule) const
+{
+    const AccessPolicy &policy = m_engine.current();
+    if (rule < 0 || rule >= policy.rules().size())
+        return QStringLiteral("([policy] default = %1)").arg(policy.defaultAllow() ? QStringLiteral("allow") : QStringLiteral("deny"));
+    const PolicyRule &r = policy.rules().at(rule);
+    return QStringLiteral("([policy] %1 = %2)").arg(r.name, r.text());
+}
+
+const char *policyPathName(PolicyPath path)
+{
+    switch (path) {
+    case PolicyPath::Own: return "own";
+    case PolicyPath::Send: return "send";
+    case PolicyPath::LegacySend: return "legacy send";
+    case PolicyPath::Publish: return "publish";
+    case PolicyPath::Call: return "call";
+    }
+    return "?";
 }
 
 } // namespace Kennel

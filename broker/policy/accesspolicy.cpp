@@ -1,5 +1,7 @@
 #include "accesspolicy.h"
 
+#include "topicname.h"
+
 #include <QRegularExpression>
 
 namespace Kennel {
@@ -91,7 +93,7 @@ std::optional<PeerIdentity> parsePeerDescription(const QStringList &words, QStri
 QString PolicyRule::text() const
 {
     QStringList words{allow ? QStringLiteral("allow") : QStringLiteral("deny"), QLatin1String(policyVerbName(verb)),
-                      pattern.namePattern};
+                      patternText()};
     if (uid)
         words << QStringLiteral("uid=%1").arg(*uid);
     if (gid)
@@ -137,7 +139,21 @@ AccessPolicy AccessPolicy::parse(const QList<std::pair<QString, QString>> &rules
             errors->append(where + QLatin1Char('"') + words[1] + QStringLiteral("\" is not a verb (own, send)"));
             ok = false;
         }
-        if (WatchdogActionRule::isValidPattern(words[2])) {
+        if (words[2].startsWith(QLatin1String(TopicPrefix))) {
+            // Topics are UTF-8 and use their own wildcards: a filter of its own, never a name pattern.
+            const QByteArray filter = words[2].mid(qsizetype(qstrlen(TopicPrefix))).toUtf8();
+            const Topic::Check check = Topic::checkFilter(filter, Topic::MaxLength, Topic::MaxLength);
+            if (rule.verb != PolicyVerb::Send) {
+                errors->append(where + QLatin1Char('"') + words[2] + QStringLiteral("\" names topics: only send rules take a topic filter"));
+                ok = false;
+            } else if (check != Topic::Check::Ok) {
+                errors->append(where + QLatin1Char('"') + words[2] + QStringLiteral("\" is not a topic filter (")
+                               + QLatin1String(Topic::checkText(check)) + QLatin1Char(')'));
+                ok = false;
+            } else {
+                rule.topicFilter = filter;
+            }
+        } else if (WatchdogActionRule::isValidPattern(words[2])) {
             rule.pattern.namePattern = words[2];
         } else {
             errors->append(where + QLatin1Char('"') + words[2]
@@ -172,7 +188,8 @@ AccessPolicy AccessPolicy::parse(const QList<std::pair<QString, QString>> &rules
         if (!ok)
             continue;
         policy.m_hasOwn |= rule.verb == PolicyVerb::Own;
-        policy.m_hasSend |= rule.verb == PolicyVerb::Send;
+        policy.m_hasSend |= rule.verb == PolicyVerb::Send && rule.topicFilter.isEmpty();
+        policy.m_hasSendTopic |= !rule.topicFilter.isEmpty();
         policy.m_needsProcess |= !rule.program.isEmpty() || !rule.service.isEmpty();
         policy.m_rules.append(rule);
     }
@@ -183,7 +200,17 @@ AccessPolicy::Decision AccessPolicy::decide(PolicyVerb verb, QByteArrayView name
 {
     for (qsizetype i = 0; i < m_rules.size(); ++i) {
         const PolicyRule &rule = m_rules[i];
-        if (rule.verb == verb && rule.pattern.matches(name) && applies(rule, peer))
+        if (rule.verb == verb && rule.topicFilter.isEmpty() && rule.pattern.matches(name) && applies(rule, peer))
+            return {rule.allow, int(i)};
+    }
+    return {m_defaultAllow, -1};
+}
+
+AccessPolicy::Decision AccessPolicy::decideTopic(QByteArrayView topic, const PeerIdentity &peer) const
+{
+    for (qsizetype i = 0; i < m_rules.size(); ++i) {
+        const PolicyRule &rule = m_rules[i];
+        if (!rule.topicFilter.isEmpty() && Topic::matches(rule.topicFilter, topic) && applies(rule, peer))
             return {rule.allow, int(i)};
     }
     return {m_defaultAllow, -1};
@@ -197,10 +224,11 @@ QStringList AccessPolicy::explain(const PeerIdentity &peer) const
             continue;
         lines << QStringLiteral("%1 %2 %3 (rule %4: %5)")
                      .arg(rule.allow ? QStringLiteral("allow") : QStringLiteral("deny"), QLatin1String(policyVerbName(rule.verb)),
-                          rule.pattern.namePattern, rule.name, rule.text());
+                          rule.patternText(), rule.name, rule.text());
     }
     const QString fallback = m_defaultAllow ? QStringLiteral("allow") : QStringLiteral("deny");
-    lines << QStringLiteral("%1 own * (default)").arg(fallback) << QStringLiteral("%1 send * (default)").arg(fallback);
+    lines << QStringLiteral("%1 own * (default)").arg(fallback) << QStringLiteral("%1 send * (default)").arg(fallback)
+          << QStringLiteral("%1 send topic:# (default)").arg(fallback);
     return lines;
 }
 

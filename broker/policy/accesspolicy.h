@@ -5,8 +5,10 @@
 //
 // A rule is `ACTION VERB PATTERN [CONDITION ...]`:
 //   ACTION     allow | deny
-//   VERB       own | send          (publish, subscribe: reserved for topic filters, not parsed yet)
-//   PATTERN    a name pattern: A-Z a-z 0-9 . _ - and the wildcards * (any run) and ? (one)
+//   VERB       own | send          (publish, subscribe: reserved, refused)
+//   PATTERN    a name pattern: A-Z a-z 0-9 . _ - and the wildcards * (any run) and ? (one);
+//              or, for send only, topic:FILTER — an MQTT topic filter (+ one level, # the rest)
+//              that judges publications to the topics it matches (a name pattern never does)
 //   CONDITION  uid=N  gid=N  program=/absolute/path  service=NAME  remote  local
 // All conditions must hold; none: everyone. The FIRST rule (in file order) whose verb, pattern and
 // conditions match decides; no rule matches: `default` (allow unless set). A condition the broker
@@ -16,6 +18,7 @@
 
 #include "brokerconfig.h"
 
+#include <QByteArray>
 #include <QByteArrayView>
 #include <QList>
 #include <QString>
@@ -27,6 +30,8 @@
 namespace Kennel {
 
 enum class PolicyVerb : quint8 { Own, Send };
+// A send rule's pattern starting with this names a topic filter, not a name.
+constexpr const char *TopicPrefix = "topic:";
 const char *policyVerbName(PolicyVerb verb); // "own", "send"
 
 // What the kernel says about a peer. nullopt / empty: could not be established.
@@ -46,6 +51,7 @@ struct PolicyRule
     bool allow = true;
     PolicyVerb verb = PolicyVerb::Own;
     WatchdogActionRule pattern; // its matcher (same pattern alphabet as [watchdog.actions])
+    QByteArray topicFilter;     // non-empty: a `send topic:FILTER` rule (pattern unused)
     std::optional<uid_t> uid;
     std::optional<gid_t> gid;
     QString program;
@@ -53,6 +59,10 @@ struct PolicyRule
     std::optional<bool> remote; // remote (true) or local (false)
 
     QString text() const;  // the rule as written, normalised
+    QString patternText() const // "sensor*" or "topic:sensors/#"
+    {
+        return topicFilter.isEmpty() ? pattern.namePattern : QLatin1String(TopicPrefix) + QString::fromUtf8(topicFilter);
+    }
 };
 
 // "uid=1000 gid=20 program=/usr/bin/x service=NAME remote" (kennel-broker --explain-policy): a peer
@@ -72,10 +82,15 @@ public:
     static AccessPolicy parse(const QList<std::pair<QString, QString>> &rules, bool defaultAllow, QStringList *errors);
 
     Decision decide(PolicyVerb verb, QByteArrayView name, const PeerIdentity &peer) const;
+    // A publication to `topic`: the first `send topic:FILTER` rule whose filter matches it.
+    Decision decideTopic(QByteArrayView topic, const PeerIdentity &peer) const;
     const QList<PolicyRule> &rules() const { return m_rules; }
     bool defaultAllow() const { return m_defaultAllow; }
     bool isEmpty() const { return m_rules.isEmpty(); }
     bool hasRulesFor(PolicyVerb verb) const { return verb == PolicyVerb::Own ? m_hasOwn : m_hasSend; }
+    // Must sending be checked at all? Only with send rules, or a default that denies.
+    bool checksNames() const { return m_hasSend || !m_defaultAllow; }
+    bool checksTopics() const { return m_hasSendTopic || !m_defaultAllow; }
     // Does any rule need the owner's program or service (a walk of /proc to establish)?
     bool needsProcess() const { return m_needsProcess; }
 
@@ -86,7 +101,8 @@ private:
     QList<PolicyRule> m_rules;
     bool m_defaultAllow = true;
     bool m_hasOwn = false;
-    bool m_hasSend = false;
+    bool m_hasSend = false;      // send rules on names
+    bool m_hasSendTopic = false; // send rules on topics
     bool m_needsProcess = false;
 };
 

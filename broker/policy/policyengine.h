@@ -22,7 +22,9 @@ public:
     {
         m_policy = policy ? std::move(policy) : std::make_shared<const AccessPolicy>();
         m_denials = QList<quint64>(m_policy->rules().size(), 0);
+        m_hits = QList<quint64>(m_policy->rules().size(), 0);
         m_defaultDenials = 0;
+        m_defaultHits = 0;
         ++m_generation;
     }
     const AccessPolicy &current() const { return *m_policy; }
@@ -33,9 +35,26 @@ public:
     AccessPolicy::Decision decide(PolicyVerb verb, QByteArrayView name, const PeerIdentity &peer)
     {
         const AccessPolicy::Decision d = m_policy->decide(verb, name, peer);
+        note(d);
+        return d;
+    }
+    // A cached decision that allows, applied again (the send paths' common case).
+    void noteAllowed(int rule)
+    {
+        if (rule >= 0 && rule < m_hits.size())
+            ++m_hits.data()[rule];
+        else
+            ++m_defaultHits;
+    }
+    // A decision taken (or a cached one applied again): a hit on its rule, and a denial if it denies.
+    void note(const AccessPolicy::Decision &d)
+    {
+        if (d.rule >= 0 && d.rule < m_hits.size())
+            ++m_hits[d.rule];
+        else
+            ++m_defaultHits;
         if (!d.allowed)
             noteDenied(d);
-        return d;
     }
     void noteDenied(const AccessPolicy::Decision &d)
     {
@@ -48,13 +67,18 @@ public:
     // Denials per rule of the current policy (index as in rules()), by the default, and in all
     // since the broker started.
     const QList<quint64> &denials() const { return m_denials; }
+    // Decisions per rule (allowed and denied), and by the default, under the current policy.
+    const QList<quint64> &hits() const { return m_hits; }
+    quint64 defaultHits() const { return m_defaultHits; }
     quint64 defaultDenials() const { return m_defaultDenials; }
     quint64 totalDenials() const { return m_total; }
 
 private:
     std::shared_ptr<const AccessPolicy> m_policy;
     QList<quint64> m_denials;
+    QList<quint64> m_hits;
     quint64 m_defaultDenials = 0;
+    quint64 m_defaultHits = 0;
     quint64 m_total = 0;
     quint64 m_generation = 0;
 };

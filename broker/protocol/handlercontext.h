@@ -11,6 +11,7 @@ class ConnectionEvents;
 class NameRegistry;
 class ReservedNames;
 class AccessGate;
+class SendGate;
 class Router;
 class TopicBus;
 
@@ -31,6 +32,8 @@ struct HandlerContext
     ReservedNames *reservedNames = nullptr;
     // The access policy ([policy], broker/policy/); null: everything allowed.
     AccessGate *access = nullptr;
+    // Its send rules (PROTOCOL ..): why a denial was made; null: none are checked.
+    SendGate *sendGate = nullptr;
 };
 
 } // namespace Kennel

@@ -14,6 +14,7 @@
 #include "receiveracks.h"
 #include "reservednames.h"
 #include "router.h"
+#include "sendgate.h"
 #include "session.h"
 #include "topichandler.h"
 #include "watchedsession.h"
@@ -265,6 +266,17 @@ void NativeHandler::send(Session &session, const FrameView &frame)
     const DeliveryStatus status = m_ctx.router.routeNative(session, frame.target, frame.messageId, frame.payload, wantStatus);
     if (status == DeliveryStatus::Delivered && m_ctx.router.statusDeferred())
         return; // PROTOCOL: `delivered` when the receiver acknowledges it
+    if (Q_UNLIKELY(status == DeliveryStatus::PolicyDenied)) {
+        // PROTOCOL: the status if asked for, else an Error; the gate has logged it.
+        if (wantStatus) {
+            answer(status);
+        } else {
+            ++session.counters.refusals;
+            session.sendFrame(FrameType::Error, frame.messageId, {}, {},
+                              encodeError({ErrorCode::PolicyDenied, m_ctx.sendGate ? m_ctx.sendGate->lastRefusal() : QString()}));
+        }
+        return;
+    }
     if (Q_UNLIKELY(status >= DeliveryStatus::Held)) {
         // PROTOCOL: `held` only to a sender that negotiated held_status; others hear the final status alone.
         if (const std::optional<DeliveryStatus> said = statusForSender(status, session.features() & FeatureHeldStatus))

@@ -87,7 +87,8 @@ bool publishMappedLegacy(HandlerContext &context, Session &session, const Legacy
         return false;
     const TopicBus::Outcome outcome =
         context.topics->publish(session, topic, frame.text(), false, quint32(context.router.nextLegacyMessageId()));
-    if (outcome.result != ErrorCode::None)
+    // A denial is logged by the policy's gate, rate-limited: an old program cannot be told.
+    if (outcome.result != ErrorCode::None && outcome.result != ErrorCode::PolicyDenied)
         qCWarning(lcLegacy).noquote() << session.describe() << "publishing to" << QString::fromUtf8(topic) << "failed:" << outcome.text;
     return true;
 }

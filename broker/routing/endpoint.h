@@ -13,6 +13,7 @@
 #include "trafficcounters.h"
 
 #include <QByteArray>
+#include <QHash>
 #include <QString>
 
 #include <cstddef>
@@ -29,6 +30,23 @@ struct RouteCache
 {
     NameEntry *entry = nullptr;
     quint64 generation = ~quint64(0);
+};
+
+// The access policy's verdicts on this sender's routes (broker/policy/sendgate.h): the last one,
+// compared like RouteCache, and a bounded table of the others. Valid while the generation they
+// were taken under (policy and registry together) is current; untouched while [policy] has no
+// send rules.
+struct SendVerdict
+{
+    qint32 rule = -1; // the deciding rule's index; -1: the default
+    bool allowed = true;
+};
+struct SendVerdicts
+{
+    quint64 generation = ~quint64(0);
+    QByteArray lastTarget;
+    SendVerdict last;
+    QHash<QByteArray, SendVerdict> routes;
 };
 
 class Endpoint
@@ -92,6 +110,9 @@ public:
     TrafficCounters counters;
     // The router's memory of this sender's last target.
     RouteCache routeCache;
+    // The send policy's verdicts on its targets (names) and topics (SendGate).
+    SendVerdicts sendVerdicts;
+    SendVerdicts topicVerdicts;
     // Messages to this endpoint that were dropped (its queue was full, or too small for them).
     quint64 droppedTowards = 0;
     // A receiver that acknowledges its Delivers (PROTOCOL §5.7): the router records each one here

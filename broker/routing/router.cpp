@@ -6,6 +6,7 @@
 #include "framecodec.h"
 #include "legacyframe.h"
 #include "nameregistry.h"
+#include "sendgate.h"
 
 #include <algorithm>
 #include <cstring>
@@ -58,6 +59,16 @@ DeliveryStatus Router::deliver(Endpoint &sender, QByteArrayView target, quint32 
     if (Q_UNLIKELY(m_shuttingDown)) {
         noteUndelivered(sender, target, payload, DeliveryStatus::ShuttingDown);
         return DeliveryStatus::ShuttingDown;
+    }
+    // Before the name is looked up: a denied sender learns nothing about whether it is there.
+    if (Q_UNLIKELY(m_sendGate)
+        && !m_sendGate->allowsName(sender, target, legacyMsgField ? PolicyPath::LegacySend : PolicyPath::Send)) {
+        // Counted here, logged by the gate (with the rule).
+        sender.counters.countUndelivered(DeliveryStatus::PolicyDenied);
+        m_totals.countUndelivered(DeliveryStatus::PolicyDenied);
+        if (Q_UNLIKELY(m_tap))
+            m_tap->record(sender, target, payload, DeliveryStatus::PolicyDenied);
+        return DeliveryStatus::PolicyDenied;
     }
     NameEntry *entry = lookup(sender, target);
     Endpoint *receiver = entry ? entry->receiver : nullptr;

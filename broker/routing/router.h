@@ -16,6 +16,7 @@ struct BrokerConfig;
 struct FrameView;
 struct NameEntry;
 class NameRegistry;
+class SendGate;
 namespace Legacy { struct FrameView; }
 
 // Sees what the router did with every message while it is set: the monitor stream's traffic
@@ -88,6 +89,9 @@ public:
     // Asked where a target has no receiver (held delivery); null: refused at once.
     void setHoldSink(HoldSink *hold) { m_hold = hold; }
     TrafficTap *tap() const { return m_tap; }
+    // Asked before every message while set (PROTOCOL ): the broker sets it only while the
+    // policy has send rules on names; null: no check at all.
+    void setSendGate(SendGate *gate) { m_sendGate = gate; }
 
     // The last message routed `delivered` went to a receiver that acknowledges (PROTOCOL §5.7):
     // its sender's `delivered` waits for the acknowledgement, and the caller says nothing now.
@@ -110,6 +114,7 @@ private:
     LogThrottle m_dropLog;
     TrafficTap *m_tap = nullptr;
     HoldSink *m_hold = nullptr;
+    SendGate *m_sendGate = nullptr;
     quint64 m_legacyMessageIds = 0;
     bool m_shuttingDown = false;
     bool m_statusDeferred = false;

@@ -9,6 +9,7 @@
 #include "nameregistry.h"
 #include "router.h"
 #include "topiccodec.h"
+#include "sendgate.h"
 #include "topicname.h"
 
 #include <QDateTime>
@@ -229,6 +230,12 @@ TopicBus::Outcome TopicBus::publish(Endpoint &publisher, QByteArrayView topic, Q
         ++m_counters.refused;
         outcome.result = ErrorCode::ReservedTopic;
         outcome.text = QStringLiteral("topics starting with '$' are the broker's own");
+        return outcome;
+    }
+    if (Q_UNLIKELY(m_sendGate) && !fromBroker && !m_sendGate->allowsTopic(publisher, topic, PolicyPath::Publish)) {
+        ++m_counters.refused;
+        outcome.result = ErrorCode::PolicyDenied;
+        outcome.text = m_sendGate->lastRefusal();
         return outcome;
     }
     ++publisher.counters.messagesIn;

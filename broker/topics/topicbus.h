@@ -30,6 +30,7 @@ struct MonitorTopics;
 class Endpoint;
 class NameRegistry;
 class Router;
+class SendGate;
 
 // A connection's subscriptions, or a configured name's (endpoint null: delivered to whoever holds
 // the name when the publication comes).
@@ -60,6 +61,9 @@ public:
     TopicBus &operator=(const TopicBus &) = delete;
 
     const TopicSettings &settings() const;
+    // Asked for every client publication while set (PROTOCOL ): only while the policy has
+    // send rules on topics; null: no check at all.
+    void setSendGate(SendGate *gate) { m_sendGate = gate; }
 
     struct Answer
     {
@@ -156,6 +160,7 @@ private:
     mutable qint64 m_lastMeasuredMs = 0;
     quint64 m_untrackedPublications = 0;
     quint64 m_topicStatsGeneration = 0;
+    SendGate *m_sendGate = nullptr;
 };
 
 } // namespace Kennel

@@ -247,6 +247,20 @@ QByteArray formatStatus(const BrokerSnapshot &s)
         rows.append({QStringLiteral("tls:"), QStringLiteral("handshakes refused %1 per address / %2 per prefix / %3 full")
                                                  .arg(number(t->handshakesRefusedPerAddress), number(t->handshakesRefusedPerPrefix),
                                                       number(t->handshakesRefusedFull))});
+        // The access policy, when there is one: its rules and what they decided.
+        if (t->policyRules > 0 || t->policyDenials > 0) {
+            QStringList denying;
+            for (const MonitorPolicyRuleCount &r : t->policyRuleCounts) {
+                if (r.denials > 0)
+                    denying << QStringLiteral("%1 %2/%3").arg(r.name, number(r.denials), number(r.hits));
+            }
+            rows.append({QStringLiteral("policy:"),
+                         QStringLiteral("%1 rules, %2 denials; sends %3 judged, %4 denied, %5 verdicts worked out%6")
+                             .arg(t->policyRules)
+                             .arg(number(t->policyDenials), number(t->policySendChecked), number(t->policySendDenied),
+                                  number(t->policyCacheMisses),
+                                  denying.isEmpty() ? QString() : QStringLiteral("; denied/hits by rule: ") + denying.join(QStringLiteral(", ")))});
+        }
     } else {
         rows.append({QStringLiteral("totals:"), QStringLiteral("not received")});
     }
@@ -367,6 +381,11 @@ QJsonObject totalsJson(const MonitorTotals &t)
                        {QStringLiteral("handshakesRefusedPerAddress"), qint64(t.handshakesRefusedPerAddress)},
                        {QStringLiteral("handshakesRefusedPerPrefix"), qint64(t.handshakesRefusedPerPrefix)},
                        {QStringLiteral("handshakesRefusedFull"), qint64(t.handshakesRefusedFull)},
+                       {QStringLiteral("policyRules"), qint64(t.policyRules)},
+                       {QStringLiteral("policyDenials"), qint64(t.policyDenials)},
+                       {QStringLiteral("policySendChecked"), qint64(t.policySendChecked)},
+                       {QStringLiteral("policySendDenied"), qint64(t.policySendDenied)},
+                       {QStringLiteral("policyCacheMisses"), qint64(t.policyCacheMisses)},
                        // Held delivery (PROTOCOL §6.7).
                        {QStringLiteral("held"), QJsonObject{{QStringLiteral("messages"), qint64(t.heldMessages)},
                                                             {QStringLiteral("bytes"), qint64(t.heldBytes)},

@@ -65,6 +65,7 @@ const char *deliveryStatusName(DeliveryStatus status)
     case DeliveryStatus::DroppedNameBytes: return "dropped_name_bytes";
     case DeliveryStatus::DroppedTotal: return "dropped_total";
     case DeliveryStatus::StartFailed: return "start_failed";
+    case DeliveryStatus::PolicyDenied: return "policy_denied";
     case DeliveryStatus::Unacknowledged: return "unacknowledged";
     case DeliveryStatus::RemoteTimeout: return "remote_timeout";
     case DeliveryStatus::RemoteDropped: return "remote_dropped";

@@ -112,6 +112,8 @@ enum class DeliveryStatus : quint16 {
     DroppedNameBytes = 11,// not held: it would take the target's held bytes past [hold] max_bytes
     DroppedTotal = 12,    // not held: it would take all held messages past [hold] total_bytes
     StartFailed = 13,     // held for an on-demand service whose start failed (PROTOCOL §5.4)
+    // The access policy (PROTOCOL ).
+    PolicyDenied = 18,    // a [policy] send rule (or default = deny) does not let this sender send to the target
     // Remote names NAME@BOARD across the bridge (PROTOCOL §5.8, docs/FLEET.md).
     RemoteTimeout = 19,   // no final status came back from the target's board within [bridge] status_timeout_ms
     RemoteDropped = 20,   // dropped from the bridge's spool at its byte bound before it was published
@@ -152,7 +154,7 @@ enum class ErrorCode : quint16 {
     InvalidCall = 27,     // a Call or Reply whose payload cannot be decoded (PROTOCOL §5.6); not fatal
     // Access (PROTOCOL §4.5).
     NameReserved = 30,    // the name is reserved for a supervised service, and this is not its process
-    PolicyDenied = 31,    // the access policy ([policy]) does not let this peer own the name
+    PolicyDenied = 31,    // the access policy ([policy]) does not let this peer own the name, send to it (no status asked), publish to the topic or call it
     // Monitor roles (PROTOCOL §6.6).
     ReadOnly = 32,        // a control request from a read-only monitor: it may see, not act
 };

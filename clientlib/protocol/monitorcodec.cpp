@@ -120,6 +120,7 @@ const char *monitorFrameName(FrameType type)
     case 0x47: return "monitor_traffic";
     case 0x48: return "monitor_traffic_dropped";
     case 0x49: return "monitor_totals";
+    case 0x4E: return "monitor_policy_denial";
     case 0x50: return "monitor_control";
     case 0x51: return "monitor_control_result";
     case 0x54: return "monitor_info_request";
@@ -347,7 +348,7 @@ std::optional<QList<MonitorTrafficRecord>> decodeMonitorTrafficBatch(QByteArrayV
         rec.target = r.bytes();
         rec.size = r.u32();
         const quint16 status = r.u16();
-        if (status > MaxDeliveryStatus)
+        if (status > MaxDeliveryStatus && status != quint16(DeliveryStatus::PolicyDenied))
             return std::nullopt;
         rec.status = DeliveryStatus(status);
         rec.preview = r.bytes();
@@ -408,6 +409,12 @@ QByteArray encodeMonitorTotals(const MonitorTotals &v)
         .u64(v.heldRefusedAtDelivery).u64(v.heldExpired).u64(v.heldDroppedNameCount).u64(v.heldDroppedNameBytes)
         .u64(v.heldDroppedTotal).u64(v.heldStartFailed).u64(v.heldReheld).u64(v.heldUnacknowledged)
         .u64(v.heldLegacyUntold).u64(v.heldUntold);
+    // The access policy's block, appended.
+    const qsizetype ruleCounts = qMin<qsizetype>(v.policyRuleCounts.size(), MonitorTotals::MaxPolicyRuleCounts);
+    Writer(out).u32(v.policyRules).u64(v.policyDenials).u64(v.policySendChecked).u64(v.policySendDenied)
+        .u64(v.policyCacheMisses).u16(quint16(ruleCounts));
+    for (qsizetype i = 0; i < ruleCounts; ++i)
+        Writer(out).str(v.policyRuleCounts[i].name).u64(v.policyRuleCounts[i].hits).u64(v.policyRuleCounts[i].denials);
     return out;
 }
 
@@ -483,6 +490,24 @@ std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload)
         v.heldLegacyUntold = r.u64();
         v.heldUntold = r.u64();
     }
+    // Added with the policy's send rules: an access-era broker's totals end here.
+    if (r.ok() && !r.atEnd()) {
+        v.policyRules = r.u32();
+        v.policyDenials = r.u64();
+        v.policySendChecked = r.u64();
+        v.policySendDenied = r.u64();
+        v.policyCacheMisses = r.u64();
+        const quint16 ruleCounts = r.u16();
+        if (ruleCounts > MonitorTotals::MaxPolicyRuleCounts)
+            return std::nullopt;
+        for (quint16 i = 0; i < ruleCounts && r.ok(); ++i) {
+            MonitorPolicyRuleCount c;
+            c.name = r.str();
+            c.hits = r.u64();
+            c.denials = r.u64();
+            v.policyRuleCounts.append(c);
+        }
+    }
     return done(r, v);
 }
 
@@ -502,6 +527,30 @@ std::optional<MonitorHeld> decodeMonitorHeld(QByteArrayView payload)
     v.bytes = r.u64();
     v.oldestAgeMs = r.i64();
     v.nextExpiryMs = r.i64();
+    return done(r, v);
+}
+
+QByteArray encodeMonitorPolicyDenial(const MonitorPolicyDenial &v)
+{
+    QByteArray out;
+    Writer(out).i64(v.timeMs).u64(v.sessionId).bytes(v.sender).bytes(v.target).u8(quint8(v.path)).i32(v.rule)
+        .str(v.ruleName).str(v.ruleText).u64(v.ruleDenials);
+    return out;
+}
+
+std::optional<MonitorPolicyDenial> decodeMonitorPolicyDenial(QByteArrayView payload)
+{
+    Reader r(payload);
+    MonitorPolicyDenial v;
+    v.timeMs = r.i64();
+    v.sessionId = r.u64();
+    v.sender = r.bytes();
+    v.target = r.bytes();
+    v.path = r.enumerated(MonitorPolicyPath::Call);
+    v.rule = r.i32();
+    v.ruleName = r.str();
+    v.ruleText = r.str();
+    v.ruleDenials = r.u64();
     return done(r, v);
 }
 

@@ -34,6 +34,7 @@ constexpr FrameType WatchdogEvent = FrameType(0x46);  // b->m  MonitorWatchdogEv
 constexpr FrameType Traffic = FrameType(0x47);        // b->m  MonitorTrafficBatch
 constexpr FrameType TrafficDropped = FrameType(0x48); // b->m  MonitorTrafficDropped
 constexpr FrameType Totals = FrameType(0x49);         // b->m  MonitorTotals, periodically
+constexpr FrameType PolicyDenial = FrameType(0x4E);   // b->m  MonitorPolicyDenial: the access policy denied something
 constexpr FrameType Control = FrameType(0x50);        // m->b  MonitorControl; target = client or service name
 constexpr FrameType ControlResult = FrameType(0x51);  // b->m  MonitorControlResult, messageId of the Control
 constexpr FrameType InfoRequest = FrameType(0x54);    // m->b  empty; answered by Info
@@ -190,6 +191,37 @@ struct KENNEL_CLIENT_EXPORT MonitorTrafficDropped
     quint32 dropped = 0;        // traffic records not sent since the last batch (sampling or a full queue)
 };
 
+// What a denial by the access policy (docs/SECURITY.md) was asked for.
+enum class MonitorPolicyPath : quint8 {
+    Own = 0,        // registering (owning) a name
+    Send = 1,       // a native Send to a name
+    LegacySend = 2, // an old-protocol cmd 2 to a name (the sender cannot be told)
+    Publish = 3,    // a publication to a topic
+    Call = 4,       // a call to a name
+};
+
+// One denial (0x4E), sent as it happens.
+struct KENNEL_CLIENT_EXPORT MonitorPolicyDenial
+{
+    qint64 timeMs = 0;
+    quint64 sessionId = 0;   // the peer's connection; 0: none (a message from across the bridge)
+    QByteArray sender;       // its name (empty: it was registering, and has none yet)
+    QByteArray target;       // the name, or the topic
+    MonitorPolicyPath path = MonitorPolicyPath::Send;
+    qint32 rule = -1;        // the deciding rule's place in [policy] (0 = first); -1: the default
+    QString ruleName;        // its key in [policy]; empty for the default
+    QString ruleText;        // "deny send sensor* uid=1000", or "default = deny"
+    quint64 ruleDenials = 0; // denials by that rule (or the default) since the policy was loaded
+};
+
+// One rule of the current policy in the totals: its key, and the decisions it made since the
+// policy was loaded (hits: allowed and denied).
+struct KENNEL_CLIENT_EXPORT MonitorPolicyRuleCount
+{
+    QString name;
+    quint64 hits = 0, denials = 0;
+};
+
 struct KENNEL_CLIENT_EXPORT MonitorTotals
 {
     qint64 timeMs = 0;
@@ -235,6 +267,15 @@ struct KENNEL_CLIENT_EXPORT MonitorTotals
     quint64 heldTotal = 0, heldDelivered = 0, heldRefusedAtDelivery = 0, heldExpired = 0;
     quint64 heldDroppedNameCount = 0, heldDroppedNameBytes = 0, heldDroppedTotal = 0, heldStartFailed = 0;
     quint64 heldReheld = 0, heldUnacknowledged = 0, heldLegacyUntold = 0, heldUntold = 0;
+    // The access policy ([policy], docs/SECURITY.md); absent from an older broker's totals (then
+    // 0): the current policy's rules, denials since the broker started (owning and sending),
+    // messages, publications and calls judged by send rules and of those denied, verdicts worked
+    // out rather than taken from the per-route cache, and per rule of the current policy (in
+    // [policy] order, at most MaxPolicyRuleCounts) its hits and denials.
+    static constexpr int MaxPolicyRuleCounts = 256;
+    quint32 policyRules = 0;
+    quint64 policyDenials = 0, policySendChecked = 0, policySendDenied = 0, policyCacheMisses = 0;
+    QList<MonitorPolicyRuleCount> policyRuleCounts;
 };
 
 enum class MonitorControlAction : quint8 {
@@ -412,6 +453,8 @@ KENNEL_CLIENT_EXPORT void appendMonitorTrafficRecord(QByteArray &batch, qint64 t
 KENNEL_CLIENT_EXPORT std::optional<QList<MonitorTrafficRecord>> decodeMonitorTrafficBatch(QByteArrayView payload);
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorTrafficDropped(const MonitorTrafficDropped &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorTrafficDropped> decodeMonitorTrafficDropped(QByteArrayView payload);
+KENNEL_CLIENT_EXPORT QByteArray encodeMonitorPolicyDenial(const MonitorPolicyDenial &v);
+KENNEL_CLIENT_EXPORT std::optional<MonitorPolicyDenial> decodeMonitorPolicyDenial(QByteArrayView payload);
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorTotals(const MonitorTotals &v);
 KENNEL_CLIENT_EXPORT std::optional<MonitorTotals> decodeMonitorTotals(QByteArrayView payload);
 KENNEL_CLIENT_EXPORT QByteArray encodeMonitorControl(const MonitorControl &v);

@@ -154,6 +154,9 @@ void decodePayload(FrameType type, QByteArrayView p)
     case quint8(MonitorFrame::Totals):
         roundTrip(p, decodeMonitorTotals, encodeMonitorTotals);
         break;
+    case quint8(MonitorFrame::PolicyDenial):
+        roundTrip(p, decodeMonitorPolicyDenial, encodeMonitorPolicyDenial);
+        break;
     case quint8(MonitorFrame::Control):
         roundTrip(p, decodeMonitorControl, encodeMonitorControl);
         break;

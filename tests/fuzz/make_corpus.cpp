@@ -137,6 +137,18 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
     call.callee = "db";
     call.outcome = CallOutcome::Timeout;
     call.roundTripUs = 200000;
+    totals.policyRules = 2;
+    totals.policySendChecked = 40;
+    totals.policyRuleCounts = {{QStringLiteral("ui_only"), 40, 2}, {QStringLiteral("others"), 3, 3}};
+    MonitorPolicyDenial denial;
+    denial.sessionId = 7;
+    denial.sender = "alpha";
+    denial.target = "sensors/kitchen";
+    denial.path = MonitorPolicyPath::Publish;
+    denial.rule = 1;
+    denial.ruleName = QStringLiteral("others");
+    denial.ruleText = QStringLiteral("deny send topic:sensors/#");
+    denial.ruleDenials = 3;
     MonitorControl control{MonitorControlAction::SendTestMessage, "alpha", "ping"};
     MonitorControlResult result{ErrorCode::NotPermitted, QStringLiteral("no such client")};
     return {
@@ -151,6 +163,7 @@ QList<std::pair<FrameType, QByteArray>> monitorPayloads()
         {MonitorFrame::Held, encodeMonitorHeld(held)},
         {MonitorFrame::TrafficDropped, encodeMonitorTrafficDropped(dropped)},
         {MonitorFrame::Totals, encodeMonitorTotals(totals)},
+        {MonitorFrame::PolicyDenial, encodeMonitorPolicyDenial(denial)},
         {MonitorFrame::Control, encodeMonitorControl(control)},
         {MonitorFrame::ControlResult, encodeMonitorControlResult(result)},
         // Topics and calls (PROTOCOL §6.8)

@@ -20,6 +20,7 @@ private slots:
     void clientGone();
     void service();
     void watchdogEvent();
+    void policyDenial();
     void trafficBatch();
     void trafficBatchBuiltInPlace();
     void trafficBatchLyingCount();
@@ -250,6 +251,40 @@ void tst_MonitorCodec::watchdogEvent()
     checkTruncationAndExtension<MonitorWatchdogEvent>(e, decodeMonitorWatchdogEvent);
 }
 
+void tst_MonitorCodec::policyDenial()
+{
+    MonitorPolicyDenial v;
+    v.timeMs = 1795000000005;
+    v.sessionId = 9;
+    v.sender = "ui";
+    v.target = "sensors/kitchen/temp";
+    v.path = MonitorPolicyPath::Publish;
+    v.rule = 3;
+    v.ruleName = QStringLiteral("no_sensors");
+    v.ruleText = QStringLiteral("deny send topic:sensors/# uid=1000");
+    v.ruleDenials = 77;
+    const QByteArray e = encodeMonitorPolicyDenial(v);
+    const auto d = decodeMonitorPolicyDenial(e);
+    QVERIFY(d);
+    QCOMPARE(d->timeMs, v.timeMs);
+    QCOMPARE(d->sessionId, v.sessionId);
+    QCOMPARE(d->sender, v.sender);
+    QCOMPARE(d->target, v.target);
+    QCOMPARE(d->path, v.path);
+    QCOMPARE(d->rule, 3);
+    QCOMPARE(d->ruleName, v.ruleName);
+    QCOMPARE(d->ruleText, v.ruleText);
+    QCOMPARE(d->ruleDenials, 77u);
+    checkTruncationAndExtension<MonitorPolicyDenial>(e, decodeMonitorPolicyDenial);
+    QCOMPARE(monitorFrameName(MonitorFrame::PolicyDenial), "monitor_policy_denial");
+    // The default decided: rule -1; a path past the last known is refused.
+    v.rule = -1;
+    QCOMPARE(decodeMonitorPolicyDenial(encodeMonitorPolicyDenial(v))->rule, -1);
+    QByteArray bad = encodeMonitorPolicyDenial(v);
+    bad[8 + 8 + 2 + 2 + 2 + 20] = char(quint8(MonitorPolicyPath::Call) + 1);
+    QVERIFY(!decodeMonitorPolicyDenial(bad));
+}
+
 void tst_MonitorCodec::trafficBatch()
 {
     QList<MonitorTrafficRecord> records;
@@ -357,6 +392,12 @@ void tst_MonitorCodec::totals()
     v.bridgeReceived = 37;
     v.bridgeTimeouts = 38;
     v.reservedNamesRefused = 39;
+    v.policyRules = 40;
+    v.policyDenials = 41;
+    v.policySendChecked = 42;
+    v.policySendDenied = 43;
+    v.policyCacheMisses = 44;
+    v.policyRuleCounts = {{QStringLiteral("deny_ui"), 45, 46}, {QStringLiteral("r2"), 47, 0}};
     const QByteArray e = encodeMonitorTotals(v);
     const auto d = decodeMonitorTotals(e);
     QVERIFY(d);
@@ -395,7 +436,19 @@ void tst_MonitorCodec::totals()
     QCOMPARE(d->bridgeReceived, 37u);
     QCOMPARE(d->bridgeTimeouts, 38u);
     QCOMPARE(d->reservedNamesRefused, 39u);
-    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8 + 8 + HeldBlockSize);
+    QCOMPARE(d->policyRules, 40u);
+    QCOMPARE(d->policyDenials, 41u);
+    QCOMPARE(d->policySendChecked, 42u);
+    QCOMPARE(d->policySendDenied, 43u);
+    QCOMPARE(d->policyCacheMisses, 44u);
+    QCOMPARE(d->policyRuleCounts.size(), 2);
+    QCOMPARE(d->policyRuleCounts[0].name, QStringLiteral("deny_ui"));
+    QCOMPARE(d->policyRuleCounts[0].hits, 45u);
+    QCOMPARE(d->policyRuleCounts[0].denials, 46u);
+    QCOMPARE(d->policyRuleCounts[1].name, QStringLiteral("r2"));
+    QCOMPARE(d->policyRuleCounts[1].hits, 47u);
+    constexpr qsizetype PolicyBlockSize = 4 + 4 * 8 + 2 + (2 + 7 + 2 * 8) + (2 + 2 + 2 * 8);
+    QCOMPARE(e.size(), 8 + 3 * 8 + 3 * 4 + 2 * 8 + 3 * 8 + 10 * 8 + 6 * 8 + 1 + 6 * 8 + 8 + HeldBlockSize + PolicyBlockSize);
     // An older broker's totals end after kills: accepted, the newer counters 0; a budgets-era
     // one after snapshotsRefused: accepted, the admission counters 0; any other prefix is refused.
     constexpr qsizetype OldSize = 8 + 3 * 8 + 3 * 4 + 2 * 8;
@@ -415,6 +468,15 @@ void tst_MonitorCodec::totals()
     QVERIFY(bridgeEra);
     QCOMPARE(bridgeEra->bridgeTimeouts, 38u);
     QCOMPARE(bridgeEra->reservedNamesRefused, 0u);
+    constexpr qsizetype AccessSize = BridgeSize + 8; // before the policy's block
+    const auto accessEra = decodeMonitorTotals(QByteArrayView(e).first(AccessSize));
+    QVERIFY(accessEra);
+    QCOMPARE(accessEra->reservedNamesRefused, 39u);
+    QCOMPARE(accessEra->policyRules, 0u);
+    QVERIFY(accessEra->policyRuleCounts.isEmpty());
+    const auto heldEra = decodeMonitorTotals(QByteArrayView(e).first(AccessSize + HeldBlockSize)); // before the policy's block
+    QVERIFY(heldEra);
+    QCOMPARE(heldEra->policyRules, 0u);
     const auto old = decodeMonitorTotals(QByteArrayView(e).first(OldSize));
     QVERIFY(old);
     QCOMPARE(old->kills, 13u);
@@ -426,8 +488,8 @@ void tst_MonitorCodec::totals()
     QCOMPARE(budgets->admissionRefusedPerAddress, 0u);
     QCOMPARE(budgets->handshakesRefusedFull, 0u);
     for (qsizetype n = 0; n < e.size(); ++n) {
-        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize && n != BridgeSize
-            && n != BridgeSize + 8)
+        if (n != OldSize && n != BudgetsSize && n != AdmissionSize && n != CallsSize && n != BridgeSize && n != AccessSize
+            && n != AccessSize + HeldBlockSize)
             QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
     }
     QCOMPARE(admission->bridgeState, quint8(0));
@@ -807,13 +869,15 @@ void tst_MonitorCodec::heldTotals()
     QCOMPARE(d->heldUntold, 54u);
     // An access-era broker's totals end before the held block: accepted, the held figures 0;
     // a cut inside the block is refused.
-    const qsizetype accessEra = e.size() - HeldBlockSize;
+    const qsizetype heldEnd = e.size() - (4 + 4 * 8 + 2); // the policy's block follows, empty
+    const qsizetype accessEra = heldEnd - HeldBlockSize;
     const auto older = decodeMonitorTotals(QByteArrayView(e).first(accessEra));
     QVERIFY(older);
     QCOMPARE(older->reservedNamesRefused, 39u);
     QCOMPARE(older->heldMessages, 0u);
     QCOMPARE(older->heldUntold, 0u);
-    for (qsizetype n = accessEra + 1; n < e.size(); ++n)
+    QVERIFY(decodeMonitorTotals(QByteArrayView(e).first(heldEnd)));
+    for (qsizetype n = accessEra + 1; n < heldEnd; ++n)
         QVERIFY2(!decodeMonitorTotals(QByteArrayView(e).first(n)), qPrintable(QStringLiteral("prefix of %1 bytes accepted").arg(n)));
 }
 

@@ -58,6 +58,10 @@ private slots:
     void parseErrors();
     void explain();
     void engineSwap();
+    void topicRules_data();
+    void topicRules();
+    void sendChecksOnlyWhenNeeded();
+    void hitsCounted();
 };
 
 void tst_Policy::decide_data()
@@ -114,6 +118,9 @@ void tst_Policy::parseErrors_data()
     QTest::newRow("publish later") << QStringLiteral("allow publish a") << QStringLiteral("policy/r: \"publish\" is not supported by this broker (own, send)");
     QTest::newRow("pattern") << QStringLiteral("allow own a/b") << QStringLiteral("policy/r: \"a/b\" is not a name pattern (1..128 of A-Z a-z 0-9 . _ - * ?)");
     QTest::newRow("uid") << QStringLiteral("allow own a uid=root") << QStringLiteral("policy/r: \"uid=root\" is not a condition (uid=N, gid=N, program=/PATH, service=NAME, remote, local)");
+    QTest::newRow("topic filter for own") << QStringLiteral("allow own topic:a/#") << QStringLiteral("policy/r: \"topic:a/#\" names topics: only send rules take a topic filter");
+    QTest::newRow("topic filter") << QStringLiteral("deny send topic:a/#/b") << QStringLiteral("policy/r: \"topic:a/#/b\" is not a topic filter (a wildcard must be a whole level, and '#' the last)");
+    QTest::newRow("empty topic filter") << QStringLiteral("deny send topic:") << QStringLiteral("policy/r: \"topic:\" is not a topic filter (empty)");
     QTest::newRow("relative program") << QStringLiteral("allow own a program=ui") << QStringLiteral("policy/r: \"program=ui\" is not a condition (uid=N, gid=N, program=/PATH, service=NAME, remote, local)");
 }
 
@@ -136,7 +143,8 @@ void tst_Policy::explain()
                           QStringLiteral("deny send sensor-? (rule sensor_closed: deny send sensor-?)"),
                           QStringLiteral("allow own grp.* (rule group_owns: allow own grp.* gid=20 local)"),
                           QStringLiteral("deny own grp.* (rule grp_closed: deny own grp.*)"),
-                          QStringLiteral("deny own * (default)"), QStringLiteral("deny send * (default)")}));
+                          QStringLiteral("deny own * (default)"), QStringLiteral("deny send * (default)"),
+                          QStringLiteral("deny send topic:# (default)")}));
     QVERIFY(policy.hasRulesFor(PolicyVerb::Send));
     QVERIFY(policy.needsProcess());
     QVERIFY(!parsed({{QStringLiteral("a"), QStringLiteral("deny own x uid=5")}}).hasRulesFor(PolicyVerb::Send));
@@ -161,6 +169,82 @@ void tst_Policy::engineSwap()
     QVERIFY(engine.decide(PolicyVerb::Own, "sensor-1", local(1000, 1000)).allowed);
     QVERIFY(engine.denials().isEmpty());
     QCOMPARE(held->rules().size(), Board.size());
+}
+
+// PROTOCOL R-4.5.7: `send topic:FILTER` rules judge publications, name patterns never do, and a
+// topic rule never judges a name.
+void tst_Policy::topicRules_data()
+{
+    QTest::addColumn<QByteArray>("topic");
+    QTest::addColumn<PeerIdentity>("peer");
+    QTest::addColumn<bool>("allowed");
+    QTest::addColumn<int>("rule");
+    QTest::newRow("root publishes sensors") << QByteArray("sensors/kitchen/temp") << local(0, 0) << true << 1;
+    QTest::newRow("others may not") << QByteArray("sensors/kitchen/temp") << local(1000, 1000) << false << 2;
+    QTest::newRow("# takes the parent") << QByteArray("sensors") << local(1000, 1000) << false << 2;
+    QTest::newRow("+ is one level") << QByteArray("ui/a/state") << local(1000, 1000) << false << 3;
+    QTest::newRow("+ not two") << QByteArray("ui/a/b/state") << local(1000, 1000) << true << -1;
+    QTest::newRow("name pattern * does not match topics") << QByteArray("display") << local(1000, 1000) << true << -1;
+}
+
+void tst_Policy::topicRules()
+{
+    QFETCH(QByteArray, topic);
+    QFETCH(PeerIdentity, peer);
+    QFETCH(bool, allowed);
+    QFETCH(int, rule);
+    const AccessPolicy policy = parsed({
+        {QStringLiteral("names"), QStringLiteral("deny send *")},
+        {QStringLiteral("root_sensors"), QStringLiteral("allow send topic:sensors/# uid=0")},
+        {QStringLiteral("sensors"), QStringLiteral("deny send topic:sensors/#")},
+        {QStringLiteral("ui_state"), QStringLiteral("deny send topic:ui/+/state")},
+    });
+    QCOMPARE(policy.rules().size(), 4);
+    QCOMPARE(policy.rules().at(1).text(), QStringLiteral("allow send topic:sensors/# uid=0"));
+    const AccessPolicy::Decision d = policy.decideTopic(topic, peer);
+    QCOMPARE(d.allowed, allowed);
+    QCOMPARE(d.rule, rule);
+    // The name rule judges names only; the topic rules are invisible to names.
+    QCOMPARE(policy.decide(PolicyVerb::Send, "sensors", peer).rule, 0);
+}
+
+// The send paths pay nothing unless the policy has something for them (PROTOCOL R-4.5.4).
+void tst_Policy::sendChecksOnlyWhenNeeded()
+{
+    QVERIFY(!parsed({}).checksNames());
+    QVERIFY(!parsed({}).checksTopics());
+    QVERIFY(!parsed({{QStringLiteral("a"), QStringLiteral("deny own x")}}).checksNames());
+    const AccessPolicy names = parsed({{QStringLiteral("a"), QStringLiteral("deny send x")}});
+    QVERIFY(names.checksNames());
+    QVERIFY(!names.checksTopics());
+    const AccessPolicy topics = parsed({{QStringLiteral("a"), QStringLiteral("deny send topic:x/#")}});
+    QVERIFY(!topics.checksNames());
+    QVERIFY(topics.checksTopics());
+    // default = deny with no rules denies everything: both are checked.
+    QVERIFY(parsed({}, false).checksNames());
+    QVERIFY(parsed({}, false).checksTopics());
+}
+
+void tst_Policy::hitsCounted()
+{
+    PolicyEngine engine;
+    engine.replace(std::make_shared<const AccessPolicy>(parsed(Board)));
+    QCOMPARE(engine.hits().size(), Board.size());
+    engine.decide(PolicyVerb::Own, "sensor-1", local(0, 0));       // allowed by rule 0
+    engine.decide(PolicyVerb::Own, "sensor-1", local(1000, 1000)); // denied by rule 1
+    engine.decide(PolicyVerb::Own, "display", local(1000, 1000));  // the default
+    engine.note({false, 5});                                        // a cached send verdict, again
+    QCOMPARE(engine.hits().at(0), 1u);
+    QCOMPARE(engine.denials().at(0), 0u);
+    QCOMPARE(engine.hits().at(1), 1u);
+    QCOMPARE(engine.denials().at(1), 1u);
+    QCOMPARE(engine.hits().at(5), 1u);
+    QCOMPARE(engine.denials().at(5), 1u);
+    QCOMPARE(engine.defaultHits(), 1u);
+    QCOMPARE(engine.totalDenials(), 2u);
+    engine.replace(std::make_shared<const AccessPolicy>(parsed(Board)));
+    QCOMPARE(engine.hits().at(0), 0u); // a new policy counts afresh
+    QCOMPARE(engine.totalDenials(), 2u);
 }
 
 QTEST_GUILESS_MAIN(tst_Policy)
