@@ -103,8 +103,6 @@ std::optional<T> done(const Reader &r, T v)
     return v;
 }
 
-constexpr quint8 MaxDeliveryStatus = quint8(DeliveryStatus::StartFailed);
-
 } // namespace
 
 const char *monitorFrameName(FrameType type)
@@ -347,10 +345,9 @@ std::optional<QList<MonitorTrafficRecord>> decodeMonitorTrafficBatch(QByteArrayV
         rec.source = r.bytes();
         rec.target = r.bytes();
         rec.size = r.u32();
-        const quint16 status = r.u16();
-        if (status > MaxDeliveryStatus && status != quint16(DeliveryStatus::PolicyDenied))
-            return std::nullopt;
-        rec.status = DeliveryStatus(status);
+        // Kept whatever its number, as a DeliveryStatus frame's is (PROTOCOL §5.3): a newer broker's
+        // statuses (and unacknowledged, remote_*, policy_denied) must not cost the whole batch.
+        rec.status = DeliveryStatus(r.u16());
         rec.preview = r.bytes();
         if (!r.ok())
             return std::nullopt;
