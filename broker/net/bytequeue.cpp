@@ -11,10 +11,13 @@ constexpr size_t MinCapacity = 4096;
 
 // Bounded so that what an idle broker keeps is small and known: at most this many buffers, none
 // larger than MaxPooledBuffer, MaxPooledBytes in all. 256 covers the receivers of one batch at the
-// loads of the performance issue (64 pairs); a larger buffer (a queue that backed up) is freed.
+// loads of the performance issue (64 pairs). A topic's subscriber takes one batch from every
+// publisher at once (16 publishers with 64 in flight: ~540 KB, a 1 MiB buffer), and freeing
+// those sent the broker back to fresh pages on every batch (docs/BENCHMARKS.md, "Fan-out"); a
+// larger buffer (a queue that backed up) is freed.
 constexpr size_t MaxPooledBuffers = 256;
-constexpr size_t MaxPooledBuffer = 256 * 1024;
-constexpr size_t MaxPooledBytes = 8 * 1024 * 1024;
+constexpr size_t MaxPooledBuffer = 1024 * 1024;
+constexpr size_t MaxPooledBytes = 16 * 1024 * 1024;
 
 struct BufferPool
 {
