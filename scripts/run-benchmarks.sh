@@ -15,12 +15,18 @@
 #   tput4, tput64  as fast as the window allows, 4 and 64 pairs
 #   lat200, lat10k 4 pairs, each sender at 200 and 10,000 messages/s (latency at a fixed rate)
 #   idle           N idle registered receivers, each checked reachable, held (memory per connection)
+#   fan1x16, fan16x16  topics: 1 and 16 publishers to 16 subscribers on one topic, every publication
+#                  to every subscriber (kennel-fanoutbench; figure: delivered msg/s)
+#   calls          a call's round trip through the broker on a Unix socket against a direct
+#                  ping-pong, 1 and 4 in flight (kennel-callbench; figure: p50 and p99)
 # Subjects: kennel-legacy (routebench, legacy frames), kennel-native (kennel-nativebench),
 #   kennel-status (kennel-nativebench --status: a DeliveryStatus for every message), ideal
 #   (ideal_fwd, legacy), ideal-native (bench/idealnative: ideal_fwd's loop speaking native frames,
 #   driven by kennel-nativebench, so the native figures have a control measured by the same
 #   generator), mosq-default and mosq-nodelay (mosquitto 2, MQTT QoS 0, the two configs; the table
-#   quotes the better one).
+#   quotes the better one); for the fan-out loads kennel-topics (kennel-broker's topics), ideal-fanout
+#   (bench/idealfanout: the bare fan-out forwarder, the ceiling) and mosquitto's two configs, all
+#   driven by kennel-fanoutbench; for calls kennel-calls (direct and broker alternate inside the run).
 # Prints a table of medians and ratios; writes the raw key=value lines and the table to files.
 set -euo pipefail
 
@@ -42,11 +48,17 @@ do_micro=1
 trace_dir=''
 stall_probe=0
 micro_min_time=0.2
+call_count=20000
+call_rounds=5
 
 usage() {
     cat <<'EOF'
 usage: scripts/run-benchmarks.sh [options]
   --quick            one repetition, short runs (1 s, 1000 idle connections): proves the tools work
+  --bus              only the topic fan-out and call loads (fan1x16, fan16x16, calls); same as
+                     --only '^(fan1x16|fan16x16|calls)/' --no-micro
+  --call-count N     round trips per calls run (default 20000; --quick 2000)
+  --call-rounds N    alternated direct/broker rounds per calls job (default 5; --quick 1)
   --reps N           repetitions of every load (default 3; the table shows medians)
   --only REGEX       run only the jobs whose "load/subject" matches (extended regex), e.g.
                      'tput4/', 'lat200/(kennel-legacy|ideal)', 'kennel', 'micro' (the micro-benchmarks)
@@ -86,12 +98,15 @@ in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v + 0 >= lo + 0
 # --quick sets short values first, so that options given with it still override them.
 for arg in "$@"; do
     if [ "$arg" = --quick ]; then
-        reps=1 duration=1 warmup=0.5 idle_n=1000 hold=1 micro_min_time=0.01
+        reps=1 duration=1 warmup=0.5 idle_n=1000 hold=1 micro_min_time=0.01 call_count=2000 call_rounds=1
     fi
 done
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) ;;
+    --bus) only='^(fan1x16|fan16x16|calls)/' do_micro=0 ;;
+    --call-count) call_count=${2:?--call-count needs a value}; shift ;;
+    --call-rounds) call_rounds=${2:?--call-rounds needs a value}; shift ;;
     --reps) reps=${2:?--reps needs a value}; shift ;;
     --only) only=${2:?--only needs a value}; shift ;;
     --duration) duration=${2:?--duration needs a value}; shift ;;
@@ -119,6 +134,8 @@ is_uint "$idle_n" && in_range "$idle_n" 1 100000 || die "--idle must be 1..10000
 is_num "$hold" && in_range "$hold" 0 600 || die "--hold must be 0..600 seconds"
 is_uint "$port_base" && in_range "$port_base" 1024 65000 || die "--port-base must be 1024..65000"
 is_uint "$max_minutes" && in_range "$max_minutes" 1 1440 || die "--max-minutes must be 1..1440"
+is_uint "$call_count" && in_range "$call_count" 100 1000000 || die "--call-count must be 100..1000000"
+is_uint "$call_rounds" && in_range "$call_rounds" 1 99 || die "--call-rounds must be 1..99"
 if [ -n "$only" ]; then
     rc=0
     echo | grep -Eq -- "$only" 2>/dev/null || rc=$?
@@ -126,25 +143,35 @@ if [ -n "$only" ]; then
 fi
 
 # ---- the job list ------------------------------------------------------------------------------
-loads=(tput4 tput64 lat200 lat10k idle)
+loads=(tput4 tput64 lat200 lat10k idle fan1x16 fan16x16 calls)
 subjects_for() {
     case $1 in
     tput4 | tput64) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native kennel-status ideal-native" ;;
     lat200 | lat10k) echo "kennel-legacy ideal mosq-default mosq-nodelay kennel-native ideal-native" ;;
     idle) echo "kennel-legacy ideal mosq-default kennel-native" ;;
+    fan1x16 | fan16x16) echo "kennel-topics ideal-fanout mosq-default mosq-nodelay" ;;
+    calls) echo "kennel-calls" ;;
     esac
 }
 selected() { [ -z "$only" ] || echo "$1" | grep -Eq -- "$only"; }
 
-jobs_selected=0 need_mosq=0 need_kennel=0 need_ideal_native=0
+jobs_selected=0 need_mosq=0 need_kennel=0 need_ideal_native=0 need_routebench=0 need_fanout=0 need_ideal_fanout=0
+need_calls=0
 for load in "${loads[@]}"; do
     for subject in $(subjects_for "$load"); do
         selected "$load/$subject" || continue
         jobs_selected=$((jobs_selected + 1))
+        case $load in
+        fan*) need_fanout=1 ;;
+        calls) ;;
+        *) [[ $subject == kennel-native || $subject == kennel-status || $subject == ideal-native ]] || need_routebench=1 ;;
+        esac
         case $subject in
         mosq-*) need_mosq=1 ;;
+        kennel-calls) need_kennel=1 need_calls=1 ;;
         kennel-*) need_kennel=1 ;;
         ideal-native) need_kennel=1 need_ideal_native=1 ;;
+        ideal-fanout) need_ideal_fanout=1 ;;
         esac
     done
 done
@@ -152,11 +179,14 @@ done
 [ $jobs_selected -gt 0 ] || [ $do_micro -eq 1 ] || die "--only '$only' selects no job (see --help)"
 
 # ---- the external tools ------------------------------------------------------------------------
-if [ $jobs_selected -gt 0 ]; then
-    for f in routebench.c ideal_fwd.c mosquitto-bench.conf mosquitto-bench-nodelay.conf; do
-        [ -f "$shared/$f" ] || die "$shared/$f is missing: the benchmark tools live in ../shared/bench beside the repository (see docs/BENCHMARKS.md)"
-    done
-fi
+# routebench and ideal_fwd for the directed loads, the mosquitto configs wherever mosquitto runs;
+# the fan-out and call loads need nothing else from there.
+shared_files=()
+[ $need_routebench -eq 0 ] || shared_files+=(routebench.c ideal_fwd.c)
+[ $need_mosq -eq 0 ] || shared_files+=(mosquitto-bench.conf mosquitto-bench-nodelay.conf)
+for f in "${shared_files[@]+"${shared_files[@]}"}"; do
+    [ -f "$shared/$f" ] || die "$shared/$f is missing: the benchmark tools live in ../shared/bench beside the repository (see docs/BENCHMARKS.md)"
+done
 
 # ---- everything we start is ended by its PID, whatever happens --------------------------------
 tmp=$(mktemp -d /tmp/kennel-bench.XXXXXX)
@@ -230,9 +260,15 @@ native_bin="$build/bin/kennel-nativebench"
 ideal_native_bin="$build/bin/kennel-ideal-native"
 probe_bin="$build/bin/kennel-stallprobe"
 micro_bin="$build/bin/kennel-microbench"
+fanout_bin="$build/bin/kennel-fanoutbench"
+ideal_fanout_bin="$build/bin/kennel-ideal-fanout"
+callbench_bin="$build/bin/kennel-callbench"
 [ $need_kennel -eq 0 ] || [ -x "$broker_bin" ] || die "$broker_bin is missing (build first, or drop --no-build)"
 [ $need_kennel -eq 0 ] || [ -x "$native_bin" ] || die "$native_bin is missing (build first, or drop --no-build)"
 [ $need_ideal_native -eq 0 ] || [ -x "$ideal_native_bin" ] || die "$ideal_native_bin is missing (build first, or drop --no-build)"
+[ $need_fanout -eq 0 ] || [ -x "$fanout_bin" ] || die "$fanout_bin is missing (build first, or drop --no-build)"
+[ $need_ideal_fanout -eq 0 ] || [ -x "$ideal_fanout_bin" ] || die "$ideal_fanout_bin is missing (build first, or drop --no-build)"
+[ $need_calls -eq 0 ] || [ -x "$callbench_bin" ] || die "$callbench_bin is missing (build first, or drop --no-build)"
 [ $stall_probe -eq 0 ] || [ -x "$probe_bin" ] || die "$probe_bin is missing (build first, or drop --no-build)"
 if [ $do_micro -eq 1 ] && [ ! -x "$micro_bin" ]; then
     echo "run-benchmarks: $micro_bin was not built (Google Benchmark not found by CMake?); skipping the micro-benchmarks" >&2
@@ -240,7 +276,7 @@ if [ $do_micro -eq 1 ] && [ ! -x "$micro_bin" ]; then
 fi
 
 tools="$build/bench-tools"
-if [ $jobs_selected -gt 0 ]; then
+if [ $need_routebench -eq 1 ]; then
     mkdir -p "$tools"
     # The flags of ../shared/bench/Makefile, output here so ../shared stays untouched.
     for tool in routebench ideal_fwd; do
@@ -265,8 +301,9 @@ summary="${results%.txt}-summary.md"
     echo "# machine: $(uname -srm), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
     echo "# kennel: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), build type $(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)"
     echo "# gcc: $(gcc -dumpfullversion 2>/dev/null); mosquitto: $({ "$mosquitto_bin" -h 2>&1 || true; } | grep -m1 -o 'version [0-9.]*' || true)"
-    echo "# settings: reps=$reps duration=$duration warmup=$warmup idle=$idle_n hold=$hold size=500 window=64 batch=16 only='${only}'"
+    echo "# settings: reps=$reps duration=$duration warmup=$warmup idle=$idle_n hold=$hold size=500 window=64 batch=16 call_count=$call_count call_rounds=$call_rounds only='${only}'"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# uptime at start: $(uptime)"
 } >>"$results"
 
 # ---- starting and stopping brokers -------------------------------------------------------------
@@ -286,6 +323,22 @@ fi
 start_broker() { # subject log
     local subject=$1 log=$2 port
     case $subject in
+    kennel-calls)
+        # A Unix socket: the call benchmark's direct ping-pong is a Unix socketpair.
+        rm -f "$tmp/calls.sock"
+        "$broker_bin" --listen "unix:$tmp/calls.sock" >"$log" 2>&1 &
+        broker_pid=$!
+        started_pids+=("$broker_pid")
+        for _ in $(seq 100); do
+            [ -S "$tmp/calls.sock" ] && return 0
+            kill -0 "$broker_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        echo "run-benchmarks: kennel-broker did not create $tmp/calls.sock; its log:" >&2
+        tail -n 20 "$log" >&2
+        stop_broker
+        return 1
+        ;;
     kennel-*)
         port=$kennel_port
         port_open "$port" && die "port $port is in use before kennel-broker starts (choose --port-base)"
@@ -295,6 +348,11 @@ start_broker() { # subject log
         port=$ideal_port
         port_open "$port" && die "port $port is in use before ideal_fwd starts (choose --port-base)"
         "$ideal_bin" --host 127.0.0.1 --port "$port" --quiet >"$log" 2>&1 &
+        ;;
+    ideal-fanout)
+        port=$ideal_port
+        port_open "$port" && die "port $port is in use before kennel-ideal-fanout starts (choose --port-base)"
+        "$ideal_fanout_bin" --host 127.0.0.1 --port "$port" --quiet >"$log" 2>&1 &
         ;;
     ideal-native)
         port=$ideal_port
@@ -349,13 +407,17 @@ run_job() { # rep load subject
         echo "rep=$rep load=$load subject=$subject status=broker_failed" >>"$results"
         return
     fi
-    case $subject in
-    kennel-legacy) gen=("$routebench" --proto legacy --port "$kennel_port") ;;
-    kennel-native) gen=("$native_bin" --port "$kennel_port") ;;
-    kennel-status) gen=("$native_bin" --port "$kennel_port" --status) ;;
-    ideal) gen=("$routebench" --proto legacy --port "$ideal_port") ;;
-    ideal-native) gen=("$native_bin" --port "$ideal_port") ;;
-    mosq-*) gen=("$routebench" --proto mqtt --port "$mosq_port") ;;
+    case $load/$subject in
+    calls/*) run_calls "$rep"; return ;;
+    fan*/kennel-topics) gen=("$fanout_bin" --proto native --port "$kennel_port") ;;
+    fan*/ideal-fanout) gen=("$fanout_bin" --proto native --port "$ideal_port") ;;
+    fan*/mosq-*) gen=("$fanout_bin" --proto mqtt --port "$mosq_port") ;;
+    */kennel-legacy) gen=("$routebench" --proto legacy --port "$kennel_port") ;;
+    */kennel-native) gen=("$native_bin" --port "$kennel_port") ;;
+    */kennel-status) gen=("$native_bin" --port "$kennel_port" --status) ;;
+    */ideal) gen=("$routebench" --proto legacy --port "$ideal_port") ;;
+    */ideal-native) gen=("$native_bin" --port "$ideal_port") ;;
+    */mosq-*) gen=("$routebench" --proto mqtt --port "$mosq_port") ;;
     esac
     # Paced loads only: at full load a trace would be millions of lines about queueing, not tails.
     if [ -n "$trace_dir" ] && [ "${gen[0]}" = "$native_bin" ] && [[ $load == lat* ]]; then
@@ -368,6 +430,10 @@ run_job() { # rep load subject
     lat200) common+=(--pairs 4 --rate 200 --duration "$duration" --warmup "$warmup" --drain 2) ;;
     lat10k) common+=(--pairs 4 --rate 10000 --duration "$duration" --warmup "$warmup" --drain 2) ;;
     idle) common+=(--idle "$idle_n" --hold "$hold") ;;
+    fan1x16) common=(--host 127.0.0.1 --size 500 --window 64 --batch 16 --setup-timeout 60 --watch-pid "$broker_pid"
+                     --pubs 1 --subs 16 --duration "$duration" --warmup "$warmup" --drain 2) ;;
+    fan16x16) common=(--host 127.0.0.1 --size 500 --window 64 --batch 16 --setup-timeout 60 --watch-pid "$broker_pid"
+                      --pubs 16 --subs 16 --duration "$duration" --warmup "$warmup" --drain 2) ;;
     esac
     # Bounded even if a generator hangs: its own limits plus a margin.
     limit=$(awk -v d="$duration" -v w="$warmup" -v h="$hold" 'BEGIN { printf "%d", 60 + d + w + 2 + h + 30 + 30 }')
@@ -420,6 +486,35 @@ run_job() { # rep load subject
     printf '  %-7s %-14s %s\n' "$load" "$subject" "$(summarise_line "$record")"
 }
 
+# The calls job: kennel-callbench against the broker just started, direct and broker alternating
+# inside it; one record per in-flight count (loads calls1 and calls4).
+run_calls() { # rep
+    local rep=$1 out="$tmp/gen.out" err="$tmp/gen.err" rc=0 limit pressure0 pressure1 contention='' line
+    limit=$(awk -v n="$call_count" -v r="$call_rounds" 'BEGIN { printf "%d", 60 + r * (n * 4 * 2 * 1.1 / 2000) }')
+    pressure0=$(cpu_pressure_us)
+    timeout --signal=TERM --kill-after=10 "$limit" "$callbench_bin" "unix:$tmp/calls.sock" "$call_count" 64 "$call_rounds" \
+        >"$out" 2>"$err" &
+    local gen_pid=$!
+    started_pids+=("$gen_pid")
+    wait "$gen_pid" || rc=$?
+    forget_pid "$gen_pid"
+    pressure1=$(cpu_pressure_us)
+    [ -z "$pressure0" ] || [ -z "$pressure1" ] || contention+="cpu_pressure_ms=$(((pressure1 - pressure0) / 1000)) "
+    stop_broker
+    for k in 1 4; do
+        line=$(grep -E "^inflight=$k .*status=" "$out" | tail -n 1 || true)
+        [ -n "$line" ] || line="status=no_output exit=$rc"
+        [ "$rc" -eq 0 ] || line="${line% status=ok} status=exit_$rc"
+        local record="rep=$rep load=calls$k subject=kennel-calls $contention$line"
+        echo "$record" >>"$results"
+        if ! echo "$line" | grep -q ' status=ok$'; then
+            echo "run-benchmarks: calls/kennel-calls (repetition $rep) did not end ok: exit $rc, ${line##* }" >&2
+            sed -n '1,5p' "$err" >&2
+        fi
+        printf '  %-7s %-14s %s\n' "calls$k" kennel-calls "$(summarise_line "$record")"
+    done
+}
+
 # Microseconds during which some task waited for a CPU (PSI, Linux 4.20+); empty where unavailable.
 cpu_pressure_us() {
     awk '/^some / { for (i = 2; i <= NF; i++) if ($i ~ /^total=/) print substr($i, 7) }' /proc/pressure/cpu 2>/dev/null || true
@@ -434,7 +529,8 @@ runqueue_wait_ns() {
 summarise_line() {
     echo "$1" | awk '{
         for (i = 1; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
-        if ("mode" in v) printf "%s connected, %s verified, %s B/conn, %s", v["connected"], v["verified"], v["rss_per_conn_bytes"], v["status"]
+        if ("direct_p50_us" in v) printf "p50 %s us direct, %s us broker (%sx), p99 %s / %s us, %s", v["direct_p50_us"], v["broker_p50_us"], v["p50_ratio"], v["direct_p99_us"], v["broker_p99_us"], v["status"]
+        else if ("mode" in v) printf "%s connected, %s verified, %s B/conn, %s", v["connected"], v["verified"], v["rss_per_conn_bytes"], v["status"]
         else {
             printf "%s msg/s, p99 %s us, lost %s, broker cpu %s%%, hwm %s kB, cpu pressure %s ms", v["msgs_per_s"], v["p99_us"], v["lost"], v["broker_cpu_pct"], v["broker_hwm_kb"], ("cpu_pressure_ms" in v ? v["cpu_pressure_ms"] : "?")
             if ("probe_stalls" in v) printf ", machine stalls %s (%s ms, worst %s us)", v["probe_stalls"], v["probe_stall_ms"], v["probe_worst_us"]
@@ -491,6 +587,7 @@ function fmt(v, kind) {
     if (v == "") return "–"
     if (kind == "rate") return v >= 1e6 ? sprintf("%.2f M", v / 1e6) : (v >= 1e3 ? sprintf("%.0f k", v / 1e3) : sprintf("%.0f", v))
     if (kind == "us") return v >= 1000 ? sprintf("%.2f ms", v / 1000) : sprintf("%.0f µs", v)
+    if (kind == "us2") return v >= 1000 ? sprintf("%.2f ms", v / 1000) : sprintf("%.1f µs", v)
     if (kind == "mb") return sprintf("%.1f MB", v / 1024)
     if (kind == "b") return sprintf("%.0f B", v)
     return v
@@ -504,7 +601,10 @@ function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "–" : sprin
     if (!(key in seen)) { seen[key] = 1; order[++norder] = key }
     runs[key]++
     if (v["status"] != "ok") failed[key]++
-    if (v["load"] == "idle") {
+    if (v["load"] ~ /^calls/) {
+        add(key, "dp50", v["direct_p50_us"]); add(key, "bp50", v["broker_p50_us"]); add(key, "ratio", v["p50_ratio"])
+        add(key, "dp99", v["direct_p99_us"]); add(key, "bp99", v["broker_p99_us"])
+    } else if (v["load"] == "idle") {
         add(key, "fig", v["rss_per_conn_bytes"]); add(key, "hwm", v["broker_hwm_kb"])
         add(key, "conn", v["connected"]); add(key, "ver", v["verified"])
     } else {
@@ -515,26 +615,29 @@ function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "–" : sprin
     }
 }
 END {
-    nl = split("tput4 tput64 lat200 lat10k idle", L, " ")
+    nl = split("tput4 tput64 lat200 lat10k idle fan1x16 fan16x16", L, " ")
     title["tput4"] = "throughput, 4 pairs (figure: delivered msg/s; ratios: higher is better)"
     title["tput64"] = "throughput, 64 pairs (figure: delivered msg/s; ratios: higher is better)"
     title["lat200"] = "latency, 4 pairs x 200 msg/s (figure: p99; ratios: lower is better)"
     title["lat10k"] = "latency, 4 pairs x 10,000 msg/s (figure: p99; ratios: lower is better)"
     title["idle"] = "idle registered connections (figure: broker RSS per connection; lower is better)"
-    ns = split("kennel-legacy kennel-native kennel-status ideal ideal-native mosq-default mosq-nodelay", S, " ")
+    title["fan1x16"] = "fan-out, 1 publisher -> 16 subscribers (figure: delivered msg/s; ratios: higher is better)"
+    title["fan16x16"] = "fan-out, 16 publishers -> 16 subscribers (figure: delivered msg/s; ratios: higher is better)"
+    ns = split("kennel-legacy kennel-native kennel-status kennel-topics ideal ideal-native ideal-fanout mosq-default mosq-nodelay", S, " ")
     # The control measured by the same generator: routebench for the legacy subjects, kennel-nativebench
     # for the native ones (kennel-status has none: the bare forwarders do not ask for status).
     control["kennel-legacy"] = "ideal"; control["ideal"] = "ideal"
     control["kennel-native"] = "ideal-native"; control["ideal-native"] = "ideal-native"
+    control["kennel-topics"] = "ideal-fanout"; control["ideal-fanout"] = "ideal-fanout"
     printf "Medians of %s repetition(s). vs ideal_fwd / vs mosquitto: the figure divided by theirs (mosquitto: its better config, marked *);\n", reps
-    printf "vs same generator: divided by the bare forwarder measured with the same load generator (ideal_fwd for legacy, ideal-native for native).\n"
+    printf "vs same generator: divided by the bare forwarder measured with the same load generator (ideal_fwd for legacy, ideal-native for native,\nideal-fanout for topics).\n"
     for (li = 1; li <= nl; li++) {
         load = L[li]
         any = 0
         for (si = 1; si <= ns; si++) if ((load SUBSEP S[si]) in seen) any = 1
         if (!any) continue
         kind = load == "idle" ? "b" : (load ~ /^lat/ ? "us" : "rate")
-        lower_better = load != "tput4" && load != "tput64"
+        lower_better = load != "tput4" && load != "tput64" && load !~ /^fan/
         for (si = 1; si <= ns; si++) med[S[si]] = median(vals[load, S[si], "fig"])
         best = ""
         for (si = 1; si <= ns; si++) {
@@ -559,6 +662,18 @@ END {
                 printf "| %s | %d | %s | %s | %s/%s | %s | %d | %s | %s |\n", name, runs[key], per, fmt(med[s], kind), median(vals[key, "ver"]), median(vals[key, "conn"]), fmt(median(vals[key, "hwm"]), "mb"), failed[key], vi, vm
             else
                 printf "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s | %s | %s |\n", name, runs[key], per, fmt(med[s], kind), fmt(median(vals[key, "p50"]), "us"), fmt(median(vals[key, "p99"]), "us"), (median(vals[key, "cpu"]) == "" ? "–" : sprintf("%.0f %%", median(vals[key, "cpu"]))), fmt(median(vals[key, "hwm"]), "mb"), lost[key], ooo[key], failed[key], vi, vg, vm
+        }
+    }
+    if (("calls1" SUBSEP "kennel-calls") in seen || ("calls4" SUBSEP "kennel-calls") in seen) {
+        printf "\n### calls: round trip through the broker (Unix socket) against a direct Unix-socket ping-pong (lower is better; target p50 ratio <= 2)\n\n"
+        printf "| in flight | jobs | direct p50 | broker p50 | p50 ratio (per job) | p50 ratio | direct p99 | broker p99 | failed jobs |\n| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n"
+        for (k = 1; k <= 4; k += 3) {
+            key = "calls" k SUBSEP "kennel-calls"
+            if (!(key in seen)) continue
+            n = split(vals[key, "ratio"], each, " "); per = ""
+            for (i = 1; i <= n; i++) per = per (i > 1 ? ", " : "") each[i]
+            d = median(vals[key, "dp50"]); b = median(vals[key, "bp50"])
+            printf "| %d | %d | %s | %s | %s | %s | %s | %s | %d |\n", k, runs[key], fmt(d, "us2"), fmt(b, "us2"), per, ratio(b, d), fmt(median(vals[key, "dp99"]), "us2"), fmt(median(vals[key, "bp99"]), "us2"), failed[key]
         }
     }
 }' "$results" | tee "$summary"

@@ -4,6 +4,8 @@
 // (the callee a forked child), blocking sockets, the library's pure codec; nothing else runs in
 // either process, so the difference is the broker's two extra socket crossings and its work.
 //   kennel-callbench unix:/path/to/broker.sock [calls per run, default 20000] [payload bytes, default 64]
+//                    [rounds, default 1: each round runs both paths at 1 and 4 in flight, alternated;
+//                     the last lines are key=value medians over the rounds, the runner's format]
 #include "framecodec.h"
 
 #include <algorithm>
@@ -158,64 +160,118 @@ Figures run(int fd, Reader &reader, bool direct, int count, int inflight, const 
     return {rtt[rtt.size() / 2], rtt[rtt.size() * 99 / 100]};
 }
 
+// One side of the comparison: a caller connection to a callee child, direct or through the broker.
+struct Path
+{
+    bool direct = false;
+    int fd = -1;
+    pid_t child = -1;
+    Reader reader{-1, {}};
+};
+
+Path openPath(bool direct, const std::string &brokerPath)
+{
+    Path p;
+    p.direct = direct;
+    if (direct) {
+        int pair[2];
+        ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
+        p.child = ::fork();
+        if (p.child == 0) {
+            ::close(pair[0]);
+            serve(pair[1], true);
+        }
+        ::close(pair[1]);
+        p.fd = pair[0];
+        p.reader.fd = p.fd;
+        return p;
+    }
+    p.child = ::fork();
+    if (p.child == 0)
+        serve(connectUnix(brokerPath), false);
+    p.fd = connectUnix(brokerPath);
+    p.reader.fd = p.fd;
+    hello(p.fd, p.reader, "cb-caller");
+    // Wait until the callee has registered: a call to it no longer ends no_such_client.
+    for (int attempt = 0;; ++attempt) {
+        QByteArray out;
+        appendFrame(out, FrameType::Call, 0xFFFFFFF0u, 0, {}, "cb-callee", encodeCallRequest(1000, "probe"));
+        writeAll(p.fd, out);
+        Frame f;
+        p.reader.next(f);
+        const std::optional<CallResultPayload> result = decodeCallResult(f.payload);
+        if (result && result->outcome == CallOutcome::Replied)
+            break;
+        if (attempt > 1000) {
+            std::fprintf(stderr, "kennel-callbench: the callee never registered\n");
+            std::exit(1);
+        }
+        ::usleep(1000);
+    }
+    return p;
+}
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? -1 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     if (argc < 2 || std::strncmp(argv[1], "unix:", 5) != 0) {
-        std::fprintf(stderr, "usage: kennel-callbench unix:BROKER_SOCKET [calls] [payload bytes]\n");
+        std::fprintf(stderr, "usage: kennel-callbench unix:BROKER_SOCKET [calls per run] [payload bytes] [rounds]\n");
         return 2;
     }
     const std::string path = argv[1] + 5;
     const int count = argc > 2 ? std::atoi(argv[2]) : 20000;
     const QByteArray payload(argc > 3 ? std::atoi(argv[3]) : 64, 'p');
+    const int rounds = argc > 4 ? std::atoi(argv[4]) : 1;
+    if (count < 100 || count > 10000000 || payload.size() < 0 || payload.size() > 60000 || rounds < 1 || rounds > 99) {
+        std::fprintf(stderr, "kennel-callbench: calls 100..10000000, payload 0..60000 bytes, rounds 1..99\n");
+        return 2;
+    }
     ::signal(SIGPIPE, SIG_IGN);
 
-    std::printf("%-8s %9s %10s %10s\n", "path", "in flight", "p50 us", "p99 us");
-    for (const bool direct : {true, false}) {
-        int callerFd = -1;
-        pid_t child = -1;
-        if (direct) {
-            int pair[2];
-            ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
-            child = ::fork();
-            if (child == 0) {
-                ::close(pair[0]);
-                serve(pair[1], true);
-            }
-            ::close(pair[1]);
-            callerFd = pair[0];
-        } else {
-            child = ::fork();
-            if (child == 0)
-                serve(connectUnix(path), false);
-            callerFd = connectUnix(path);
-        }
-        Reader reader{callerFd, {}};
-        if (!direct) {
-            hello(callerFd, reader, "cb-caller");
-            // Wait until the callee has registered: a call to it no longer ends no_such_client.
-            for (int attempt = 0;; ++attempt) {
-                QByteArray out;
-                appendFrame(out, FrameType::Call, 0xFFFFFFF0u, 0, {}, "cb-callee", encodeCallRequest(1000, "probe"));
-                writeAll(callerFd, out);
-                Frame f;
-                reader.next(f);
-                if (decodeCallResult(f.payload)->outcome == CallOutcome::Replied)
-                    break;
-                if (attempt > 1000)
-                    return 1;
-                ::usleep(1000);
+    // Both paths stay open for the whole run and take turns, run by run, the first of each round
+    // alternating: on a shared machine the load drifts, and only figures measured side by side
+    // compare.
+    Path paths[2] = {openPath(true, path), openPath(false, path)};
+    std::vector<double> p50[2][2], p99[2][2]; // [direct=0/broker=1][1 or 4 in flight]
+    std::printf("%-6s %-8s %9s %10s %10s\n", "round", "path", "in flight", "p50 us", "p99 us");
+    for (int round = 0; round < rounds; ++round) {
+        for (int k = 0; k < 2; ++k) {
+            const int inflight = k == 0 ? 1 : 4;
+            for (int j = 0; j < 2; ++j) {
+                const int which = (j + round) % 2;
+                Path &p = paths[which];
+                run(p.fd, p.reader, p.direct, count / 10, inflight, payload); // warm-up
+                const Figures f = run(p.fd, p.reader, p.direct, count, inflight, payload);
+                p50[which][k].push_back(f.p50us);
+                p99[which][k].push_back(f.p99us);
+                std::printf("%-6d %-8s %9d %10.1f %10.1f\n", round + 1, p.direct ? "direct" : "broker", inflight, f.p50us,
+                            f.p99us);
+                std::fflush(stdout);
             }
         }
-        for (const int inflight : {1, 4}) {
-            run(callerFd, reader, direct, count / 10, inflight, payload); // warm-up
-            const Figures f = run(callerFd, reader, direct, count, inflight, payload);
-            std::printf("%-8s %9d %10.1f %10.1f\n", direct ? "direct" : "broker", inflight, f.p50us, f.p99us);
-            std::fflush(stdout);
-        }
-        ::close(callerFd);
-        ::waitpid(child, nullptr, 0);
+    }
+    // The runner's format: one key=value line per in-flight count, medians over the rounds.
+    for (int k = 0; k < 2; ++k) {
+        const double d50 = median(p50[0][k]), b50 = median(p50[1][k]);
+        std::printf("inflight=%d rounds=%d calls=%d payload=%lld direct_p50_us=%.1f direct_p99_us=%.1f broker_p50_us=%.1f "
+                    "broker_p99_us=%.1f p50_ratio=%.2f status=ok\n",
+                    k == 0 ? 1 : 4, rounds, count, static_cast<long long>(payload.size()), d50, median(p99[0][k]), b50,
+                    median(p99[1][k]), d50 > 0 ? b50 / d50 : -1);
+    }
+    std::fflush(stdout);
+    // The callees are ours: each child holds copies of the other path's socket, so neither would
+    // see its stream end; they are ended by their PID.
+    for (Path &p : paths) {
+        ::close(p.fd);
+        ::kill(p.child, SIGTERM);
+        ::waitpid(p.child, nullptr, 0);
     }
     return 0;
 }

@@ -17,6 +17,8 @@ namespace Kennel {
 
 namespace {
 constexpr size_t CallRequestFixedSize = 4; // u32 deadlineMs (PROTOCOL §5.6)
+constexpr size_t CallReplyFixedSize = 2;   // u16 code
+constexpr size_t CallResultFixedSize = 4;  // u16 outcome, u16 code
 
 QString latin1(QByteArrayView bytes)
 {
@@ -179,8 +181,9 @@ bool CallRouter::deliver(Session &callee, const CallTable::Call &call, QByteArra
 
 void CallRouter::reply(Session &callee, const FrameView &frame)
 {
-    const std::optional<CallReply> decoded = decodeCallReply(frame.payload);
-    if (!decoded) {
+    // Read in place (decodeCallReply would copy the reply's payload): it is copied once, into the
+    // caller's queue.
+    if (frame.payload.size() < qsizetype(CallReplyFixedSize)) {
         callee.refuse(ErrorCode::InvalidCall, QStringLiteral("a reply's payload starts with a 2-byte code"), frame.messageId);
         return;
     }
@@ -200,11 +203,13 @@ void CallRouter::reply(Session &callee, const FrameView &frame)
         }
         return;
     }
+    const quint16 code = qFromBigEndian<quint16>(frame.payload.data());
+    const QByteArrayView payload = frame.payload.sliced(CallReplyFixedSize);
     const std::optional<CallTable::Call> done = m_table.take(frame.messageId);
-    if (decoded->code == 0)
-        finish(*done, CallOutcome::Replied, 0, decoded->payload);
+    if (code == 0)
+        finish(*done, CallOutcome::Replied, 0, payload);
     else
-        finish(*done, CallOutcome::ErrorReply, decoded->code, decoded->payload);
+        finish(*done, CallOutcome::ErrorReply, code, payload);
 }
 
 void CallRouter::answer(Session &caller, quint32 callerCallId, QByteArrayView target, CallOutcome outcome, quint16 code,
@@ -223,7 +228,25 @@ void CallRouter::answer(Session &caller, quint32 callerCallId, QByteArrayView ta
                                       << "ended:" << callOutcomeName(outcome);
         }
     }
-    caller.sendFrame(FrameType::CallResult, callerCallId, {}, target, encodeCallResult(outcome, code, payload));
+    if (!caller.isOpen())
+        return;
+    // Written straight into the caller's queue, as deliver() writes a CallIncoming: no encoded copy
+    // of the result in between.
+    const size_t body = size_t(target.size()) + CallResultFixedSize + size_t(payload.size());
+    char *dst = caller.reserveOutput(Wire::HeaderSize + body);
+    if (!dst)
+        return;
+    writeHeader(dst, FrameType::CallResult, quint32(body), callerCallId, 0, quint8(target.size()), NoFlags);
+    char *p = dst + Wire::HeaderSize;
+    if (!target.isEmpty())
+        std::memcpy(p, target.data(), size_t(target.size()));
+    p += target.size();
+    qToBigEndian<quint16>(quint16(outcome), p);
+    qToBigEndian<quint16>(code, p + 2);
+    p += CallResultFixedSize;
+    if (!payload.isEmpty())
+        std::memcpy(p, payload.data(), size_t(payload.size()));
+    caller.commitOutput(Wire::HeaderSize + body);
 }
 
 void CallRouter::finish(const CallTable::Call &call, CallOutcome outcome, quint16 code, QByteArrayView payload)
@@ -267,14 +290,15 @@ void CallRouter::registered(Session &holder)
 
 void CallRouter::connectionClosed(const Session &session)
 {
-    if (m_table.size() == 0)
-        return;
-    // As a caller: its results have nowhere to go. A reply still coming is dropped as late.
-    m_table.takeForCaller(session.id());
-    // As a callee (PROTOCOL ): whatever the reason — a Bye, a crash, the watchdog.
-    const std::vector<CallTable::Call> orphaned = m_table.takeForCallee(session.id());
-    for (const CallTable::Call &call : orphaned)
-        finish(call, CallOutcome::CalleeGone);
+    if (m_table.size() != 0) {
+        // As a caller: its results have nowhere to go. A reply still coming is dropped as late.
+        m_table.takeForCaller(session.id());
+        // As a callee (PROTOCOL ): whatever the reason — a Bye, a crash, the watchdog.
+        const std::vector<CallTable::Call> orphaned = m_table.takeForCallee(session.id());
+        for (const CallTable::Call &call : orphaned)
+            finish(call, CallOutcome::CalleeGone);
+    }
+    m_table.forget(session.id());
 }
 
 void CallRouter::startFailed(const QByteArray &name)

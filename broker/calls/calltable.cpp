@@ -54,17 +54,12 @@ std::optional<CallTable::Call> CallTable::take(quint32 id)
         return std::nullopt;
     Call call = std::move(it->second);
     m_calls.erase(it);
-    if (auto caller = m_byCaller.find(call.callerConnection); caller != m_byCaller.end()) {
+    // An emptied per-connection index stays until forget(): the connection is likely to call again.
+    if (auto caller = m_byCaller.find(call.callerConnection); caller != m_byCaller.end())
         caller->remove(call.callerCallId);
-        if (caller->isEmpty())
-            m_byCaller.erase(caller);
-    }
     if (call.calleeConnection) {
-        if (auto callee = m_byCallee.find(call.calleeConnection); callee != m_byCallee.end()) {
+        if (auto callee = m_byCallee.find(call.calleeConnection); callee != m_byCallee.end())
             callee->remove(id);
-            if (callee->isEmpty())
-                m_byCallee.erase(callee);
-        }
     } else if (auto waiting = m_waiting.find(call.target); waiting != m_waiting.end()) {
         std::vector<quint32> &ids = *waiting;
         ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
@@ -118,6 +113,12 @@ std::vector<CallTable::Call> CallTable::takeForCaller(quint64 callerConnection)
             calls.push_back(std::move(*call));
     }
     return calls;
+}
+
+void CallTable::forget(quint64 connection)
+{
+    m_byCaller.remove(connection);
+    m_byCallee.remove(connection);
 }
 
 std::vector<quint32> CallTable::waitingFor(const QByteArray &name) const

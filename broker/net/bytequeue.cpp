@@ -11,10 +11,16 @@ constexpr size_t MinCapacity = 4096;
 
 // Bounded so that what an idle broker keeps is small and known: at most this many buffers, none
 // larger than MaxPooledBuffer, MaxPooledBytes in all. 256 covers the receivers of one batch at the
-// loads of the performance issue (64 pairs); a larger buffer (a queue that backed up) is freed.
+// loads of the performance issue (64 pairs). A topic's subscriber takes one batch from every
+// publisher at once (16 publishers with 64 in flight: ~540 KB, a 1 MiB buffer), and freeing
+// those sent the broker back to fresh pages on every batch (docs/BENCHMARKS.md, "Fan-out"); a
+// larger buffer (a queue that backed up) is freed. Only a drained output queue's buffer is kept
+// at that size; an input remainder (a large frame collected once) or a closing connection's is
+// kept up to MaxPooledSmallBuffer, as before.
 constexpr size_t MaxPooledBuffers = 256;
-constexpr size_t MaxPooledBuffer = 256 * 1024;
-constexpr size_t MaxPooledBytes = 8 * 1024 * 1024;
+constexpr size_t MaxPooledBuffer = 1024 * 1024;
+constexpr size_t MaxPooledSmallBuffer = 256 * 1024;
+constexpr size_t MaxPooledBytes = 16 * 1024 * 1024;
 
 struct BufferPool
 {
@@ -122,11 +128,11 @@ void ByteQueue::clear()
     m_begin = m_end = 0;
 }
 
-void ByteQueue::shrinkIfEmpty()
+void ByteQueue::shrinkIfEmpty(bool refillsSoon)
 {
     if (!isEmpty() || !m_data)
         return;
-    if (pool.buffers.size() < MaxPooledBuffers && m_capacity <= MaxPooledBuffer
+    if (pool.buffers.size() < MaxPooledBuffers && m_capacity <= (refillsSoon ? MaxPooledBuffer : MaxPooledSmallBuffer)
         && pool.bytes + m_capacity <= MaxPooledBytes) {
         pool.buffers.push_back({m_data, m_capacity});
         pool.bytes += m_capacity;

@@ -32,8 +32,11 @@ public:
     void consume(size_t n);
     void clear();
     // Gives the storage up (to the pool, or to the system) if the queue is empty: called when a
-    // connection's queue drains.
-    void shrinkIfEmpty();
+    // connection's queue drains. `refillsSoon`: an output queue that drained after a batch and
+    // will likely take as much in the next, whose buffer the pool keeps up to 1 MiB; any other
+    // (an input remainder, a closing connection) up to 256 KiB, so that one-off large buffers
+    // go back to the system at once.
+    void shrinkIfEmpty(bool refillsSoon = false);
 
     // Returns every pooled buffer to the system: for when the traffic has stopped.
     static void releasePool();

@@ -629,7 +629,7 @@ void Session::flushOutput()
         return;
     }
     if (m_out.isEmpty()) {
-        m_out.shrinkIfEmpty();
+        m_out.shrinkIfEmpty(!m_closing); // a live connection's drained output: it fills again
         if (m_closing) {
             close(m_closeReason);
             return;

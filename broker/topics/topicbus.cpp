@@ -246,15 +246,23 @@ TopicBus::Outcome TopicBus::publish(Endpoint &publisher, QByteArrayView topic, Q
         outcome.result = ErrorCode::RetainedStoreFull;
     }
 
-    // Each subscriber once, however many of its filters match.
-    const quint64 sequence = ++m_sequence;
-    m_matched.clear();
-    m_tree.match(topic, [&](TopicSubscriber *subscriber) {
-        if (subscriber->lastPublication == sequence)
-            return;
-        subscriber->lastPublication = sequence;
-        m_matched.push_back(subscriber);
-    });
+    // Each subscriber once, however many of its filters match. The same topic as last time, with
+    // no subscription added or removed since (a removed subscriber may have been freed), matches
+    // the same subscribers.
+    if (!m_matchedValid || m_matchedGeneration != m_tree.generation() || QByteArrayView(m_matchedTopic) != topic) {
+        const quint64 sequence = ++m_sequence;
+        m_matched.clear();
+        m_tree.match(topic, [&](TopicSubscriber *subscriber) {
+            if (subscriber->lastPublication == sequence)
+                return;
+            subscriber->lastPublication = sequence;
+            m_matched.push_back(subscriber);
+        });
+        m_matchedTopic.resize(topic.size()); // keeps its capacity: no allocation per topic change
+        std::memcpy(m_matchedTopic.data(), topic.data(), size_t(topic.size()));
+        m_matchedGeneration = m_tree.generation();
+        m_matchedValid = true;
+    }
     bool encoded = false;
     for (TopicSubscriber *subscriber : m_matched) {
         Endpoint *to = subscriber->endpoint;

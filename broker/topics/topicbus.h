@@ -154,7 +154,13 @@ private:
     qint64 m_retainedBytes = 0;
     quint64 m_sequence = 0;
     QByteArray m_encoded; // the one Publication frame of the publication being fanned out
+    // Who the last publication's topic matched, for that topic and tree generation: a topic
+    // published over and over (a sensor's) is not walked again until a subscription changes.
+    // The walk's level lookups hash every level (docs/BENCHMARKS.md, "Fan-out").
     std::vector<TopicSubscriber *> m_matched;
+    QByteArray m_matchedTopic;
+    quint64 m_matchedGeneration = 0;
+    bool m_matchedValid = false;
     TopicCounters m_counters;
     mutable QHash<QByteArray, TopicStats> m_topicStats; // marks move with fillMonitorTopics
     mutable qint64 m_lastMeasuredMs = 0;

@@ -71,6 +71,7 @@ bool TopicTree::add(QByteArrayView filter, TopicSubscriber *subscriber)
         return false;
     list.append(subscriber);
     ++m_size;
+    ++m_generation;
     return true;
 }
 
@@ -84,6 +85,7 @@ bool TopicTree::remove(QByteArrayView filter, TopicSubscriber *subscriber)
     if (!list.removeOne(subscriber))
         return false;
     --m_size;
+    ++m_generation;
     prune(node);
     return true;
 }

@@ -37,6 +37,9 @@ public:
     }
     int size() const { return m_size; }
     int nodeCount() const { return m_nodes; }
+    // Changes with every add and remove that changed the tree: a match remembered with the
+    // generation it was made in is still the match while the generation is the same.
+    quint64 generation() const { return m_generation; }
 
 private:
     struct Node
@@ -79,6 +82,7 @@ private:
     Node *m_root;
     int m_size = 0;
     int m_nodes = 1;
+    quint64 m_generation = 0;
 };
 
 } // namespace Kennel

@@ -805,6 +805,8 @@ void tst_MonitorCodec::subscriptions()
     QCOMPARE(monitorFrameName(MonitorFrame::Subscriptions), "monitor_subscriptions");
     QCOMPARE(monitorFrameName(MonitorFrame::Publications), "monitor_publications");
     QCOMPARE(monitorFrameName(MonitorFrame::Calls), "monitor_calls");
+}
+
 void tst_MonitorCodec::held()
 {
     MonitorHeld v;

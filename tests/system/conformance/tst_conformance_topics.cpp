@@ -92,6 +92,8 @@ private slots:
     void R_5_5_8_oldProgramsTakePart();
     void R_5_5_9_subscriptionsEndWithTheConnection();
     void R_5_5_10_monitorsSeeSubscriptionsAndPublications();
+    // again, for the broker's memory of the last topic's subscribers.
+    void repeatedTopicFollowsSubscriptionChanges();
 
 private:
     BrokerProcess m_broker;
@@ -520,6 +522,47 @@ void tst_ConformanceTopics::R_5_5_10_monitorsSeeSubscriptionsAndPublications()
         QCOMPARE(it->preview, QByteArrayLiteral("seen by monitors"));
         break;
     }
+}
+
+void tst_ConformanceTopics::repeatedTopicFollowsSubscriptionChanges()
+{
+    // The broker remembers whom the last topic matched until a subscription is added or removed
+    // (TopicBus; docs/BENCHMARKS.md, "Fan-out"): the same topic published between a subscribe, an
+    // unsubscribe and another topic must reach exactly the subscribers of that moment.
+    Conn pub, a, b;
+    QVERIFY(pub.tcp(m_broker.tcpPort()));
+    QVERIFY(registerTopics(pub, "rep-pub"));
+    QVERIFY(a.tcp(m_broker.tcpPort()));
+    QVERIFY(registerTopics(a, "rep-a"));
+    QVERIFY(subscribe(a, "rep/t", 1));
+    publish(pub, "rep/t", "one", 2, WantDeliveryStatus);
+    QCOMPARE(statusOfPublish(pub.next(), 2)->delivered, 1u);
+    QCOMPARE(publicationOf(a.next())->message, QByteArrayLiteral("one"));
+
+    QVERIFY(b.tcp(m_broker.tcpPort()));
+    QVERIFY(registerTopics(b, "rep-b"));
+    QVERIFY(subscribe(b, "rep/+", 1));
+    publish(pub, "rep/t", "two", 3, WantDeliveryStatus);
+    QCOMPARE(statusOfPublish(pub.next(), 3)->delivered, 2u);
+    QCOMPARE(publicationOf(a.next())->message, QByteArrayLiteral("two"));
+    QCOMPARE(publicationOf(b.next())->message, QByteArrayLiteral("two"));
+
+    const std::optional<TopicAckPayload> removed = subscribe(a, "rep/t", 4, FrameType::Unsubscribe);
+    QVERIFY(removed);
+    QCOMPARE(removed->count, 1u);
+    publish(pub, "rep/t", "three", 5, WantDeliveryStatus);
+    QCOMPARE(statusOfPublish(pub.next(), 5)->delivered, 1u);
+    QCOMPARE(publicationOf(b.next())->message, QByteArrayLiteral("three"));
+
+    publish(pub, "rep/u", "four", 6, WantDeliveryStatus);
+    QCOMPARE(statusOfPublish(pub.next(), 6)->delivered, 1u);
+    QCOMPARE(publicationOf(b.next())->message, QByteArrayLiteral("four"));
+    QVERIFY(subscribe(a, "rep/t", 7));
+    publish(pub, "rep/t", "five", 8, WantDeliveryStatus);
+    QCOMPARE(statusOfPublish(pub.next(), 8)->delivered, 2u);
+    QCOMPARE(publicationOf(a.next())->message, QByteArrayLiteral("five"));
+    QCOMPARE(publicationOf(b.next())->message, QByteArrayLiteral("five"));
+    QVERIFY(a.quietFor(100));
 }
 
 QTEST_GUILESS_MAIN(tst_ConformanceTopics)
