@@ -555,6 +555,8 @@ const char *kennel_error_code_name(uint16_t code)
         return "name_reserved"; /* access, PROTOCOL §4.5 */
     if (code == KENNEL_ERROR_POLICY_DENIED)
         return "policy_denied";
+    if (code == KENNEL_ERROR_READ_ONLY)
+        return "read_only"; /* monitor roles, PROTOCOL §6.6 */
     switch (code) { /* topics (PROTOCOL §5.5) */
     case KENNEL_ERROR_INVALID_TOPIC: return "invalid_topic";
     case KENNEL_ERROR_TOO_MANY_SUBSCRIPTIONS: return "too_many_subscriptions";
@@ -571,7 +573,8 @@ const char *kennel_delivery_status_name(uint16_t status)
         "delivered", "no_such_client", "queue_full", "too_large_for_target",
         "not_registered", "sender_name_unfit", "invalid_target", "shutting_down",
         "held", "expired", "dropped_name_count", "dropped_name_bytes", "dropped_total", "start_failed",
-        "unknown", "unknown", "unknown", "unknown", "unknown", /* 14..18: not assigned here */
+        "unknown", "unknown", "unknown", "unknown", /* 14..17: not assigned */
+        "policy_denied",
         "remote_timeout", "remote_dropped",
     };
     if (status == KENNEL_STATUS_UNACKNOWLEDGED)

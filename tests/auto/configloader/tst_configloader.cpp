@@ -150,7 +150,7 @@ const QString MonitorKeyList = QStringLiteral(
     "operator_uids, read_only_uids, max_monitors, failure_delay_ms, "
     "failure_delay_max_ms, handshake_timeout_ms, admission_timeout_ms, max_waiting_per_address, max_waiting_per_prefix, "
     "max_token_guesses_per_second, proven_address_ttl_ms, max_queue_bytes, total_queue_bytes, traffic_preview_bytes, max_traffic_per_second, "
-    "totals_interval_ms");
+    "totals_interval_ms, topics_per_record");
 
 // Long enough for MonitorToken::check().
 const QByteArray GoodToken = "0123456789abcdef-monitor";

@@ -110,6 +110,7 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(int(KENNEL_ERROR_RESERVED_TOPIC), int(ErrorCode::ReservedTopic));
     QCOMPARE(KENNEL_FEATURE_HELD_STATUS, quint32(FeatureHeldStatus));
     QCOMPARE(KENNEL_FEATURE_REMOTE_NAMES, quint32(FeatureRemoteNames));
+    QCOMPARE(KENNEL_FEATURE_SHUTDOWN_MARK, quint32(FeatureShutdownMark));
     QCOMPARE(KENNEL_FEATURE_TOPICS, quint32(FeatureTopics));
     QCOMPARE(KENNEL_FEATURE_CALLS, quint32(FeatureCalls));
     QCOMPARE(KENNEL_FEATURE_DELIVER_ACK, quint32(FeatureDeliverAck));

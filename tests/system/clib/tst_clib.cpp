@@ -215,8 +215,8 @@ void tst_CLib::exampleTalksToQtAndLegacyClients()
     QCOMPARE(qtMessages.at(0).at(1).toByteArray(), QByteArray("hello from C"));
     QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to qtpeer: delivered"), 5000);
     QVERIFY2(out.contains("registered as cpeer (broker "), out.constData());
-    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names); the C library lists watchdog, topics and calls.
-    QVERIFY2(out.contains("features 0x3f"), out.constData());
+    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names, shutdown_mark); the C library lists watchdog, topics and calls.
+    QVERIFY2(out.contains("features 0x7f"), out.constData());
     QVERIFY2(out.contains("watchdog every 500 ms, 3 misses, action 3"), out.constData());
 
     // Qt -> C and the echo back.
@@ -265,7 +265,8 @@ void tst_CLib::apiInAQtEventLoop()
     kennel *k = newClient(inbox);
     QCOMPARE(kennel_connect(k, m_broker.tcpAddress().toUtf8().constData(), "cloop", 5000), int(KENNEL_OK));
     QCOMPARE(kennel_broker_features(k), KENNEL_FEATURE_WATCHDOG | KENNEL_FEATURE_HELD_STATUS | KENNEL_FEATURE_DELIVER_ACK
-                                            | KENNEL_FEATURE_TOPICS | KENNEL_FEATURE_CALLS | KENNEL_FEATURE_REMOTE_NAMES);
+                                            | KENNEL_FEATURE_TOPICS | KENNEL_FEATURE_CALLS | KENNEL_FEATURE_REMOTE_NAMES
+                                                | KENNEL_FEATURE_SHUTDOWN_MARK);
     QVERIFY(kennel_max_frame_size(k) >= KENNEL_WIRE_MIN_FRAME_SIZE_LIMIT);
     QCOMPARE(kennel_name(k), "cloop");
     QVERIFY(kennel_fd(k) >= 0);

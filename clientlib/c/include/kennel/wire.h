@@ -77,6 +77,9 @@ enum kennel_frame_type {
 /* Receiver acknowledgement (PROTOCOL §5.7). Not listed by this library: it does not acknowledge,
  * so its receivers keep the old `delivered` (queued) and what a dead process had queued is lost. */
 #define KENNEL_FEATURE_DELIVER_ACK 0x00000004u
+/* The stopping broker's Error shutting_down names the last Send it read (PROTOCOL R-4.3.4). Not
+ * listed by this library: it does not send messages again to the next broker. */
+#define KENNEL_FEATURE_SHUTDOWN_MARK 0x00000040u
 #define KENNEL_KNOWN_FEATURES (KENNEL_FEATURE_WATCHDOG | KENNEL_FEATURE_TOPICS | KENNEL_FEATURE_CALLS)
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
@@ -100,6 +103,8 @@ enum kennel_delivery_status {
     KENNEL_STATUS_DROPPED_NAME_BYTES = 11,
     KENNEL_STATUS_DROPPED_TOTAL = 12,
     KENNEL_STATUS_START_FAILED = 13,
+    /* The access policy's send rules deny it (PROTOCOL §4.5). */
+    KENNEL_STATUS_POLICY_DENIED = 18,
     /* NAME@BOARD across the bridge (PROTOCOL 5.8): no final status within the deadline; dropped
      * from the bridge's spool at its bound. Sent only to clients that negotiated remote_names. */
     KENNEL_STATUS_REMOTE_TIMEOUT = 19,
@@ -141,7 +146,9 @@ enum kennel_error_code {
     KENNEL_ERROR_INVALID_CALL = 27,
     /* access (PROTOCOL §4.5) */
     KENNEL_ERROR_NAME_RESERVED = 30,
-    KENNEL_ERROR_POLICY_DENIED = 31
+    KENNEL_ERROR_POLICY_DENIED = 31,
+    /* monitor roles (PROTOCOL §6.6): never sent to a client, named for completeness */
+    KENNEL_ERROR_READ_ONLY = 32
 };
 
 /* CallResult outcomes (PROTOCOL §5.6); unknown values must be kept, not refused. */
