@@ -256,6 +256,67 @@ inline unsigned char *reserve(Conn *t, size_t n)
     return p;
 }
 
+// The frames every bare forwarder answers alike (PROTOCOL §4.1, §4.2): Hello registers the name
+// and is answered Welcome (carrying `brokerVersion`), Ping is answered Pong, Bye closes after one
+// flush; anything else is counted and ignored.
+inline void answerSessionFrame(Conn *c, const unsigned char *f, const char *brokerVersion)
+{
+    const uint8_t type = f[3];
+    const uint32_t bodyLength = get32(f + 4), messageId = get32(f + 8);
+    const uint8_t sourceLength = f[12], targetLength = f[13];
+    const unsigned char *source = f + HeaderSize, *target = source + sourceLength;
+    const size_t payloadLength = bodyLength - sourceLength - targetLength;
+    const size_t versionLength = std::strlen(brokerVersion);
+    constexpr size_t WelcomeFixed = 8; // protocolVersion, reserved, maxFrameSize
+    switch (type) {
+    case Hello: {
+        // §4.1. No checks on role, version, pid or the name's characters: an empty name is the
+        // one thing that cannot be registered, and is ignored (counted).
+        if (!sourceLength) {
+            nOther++;
+            return;
+        }
+        hput(c, source, sourceLength);
+        nReg++;
+        const size_t body = sourceLength + WelcomeFixed + versionLength;
+        unsigned char *p = reserve(c, HeaderSize + body);
+        if (!p) {
+            nDrop++;
+            return;
+        }
+        writeHeader(p, Welcome, uint32_t(body), messageId, 0, sourceLength); // target = registered name
+        unsigned char *q = p + HeaderSize;
+        std::memcpy(q, source, sourceLength);
+        q += sourceLength;
+        put16(q, Version); // protocolVersion
+        put16(q + 2, 0);       // reserved
+        put32(q + 4, uint32_t(maxFrame));
+        std::memcpy(q + WelcomeFixed, brokerVersion, versionLength);
+        return;
+    }
+    case Ping: {
+        // §4.2: Pong with the same id and payload.
+        unsigned char *p = reserve(c, HeaderSize + payloadLength);
+        if (!p) {
+            nDrop++;
+            return;
+        }
+        writeHeader(p, Pong, uint32_t(payloadLength), messageId, 0, 0);
+        std::memcpy(p + HeaderSize, target + targetLength, payloadLength);
+        nPing++;
+        return;
+    }
+    case Bye:
+        // §4.2: flush what is queued (one attempt, non-blocking), then close.
+        nBye++;
+        flush(c);
+        connClose(c);
+        return;
+    default:
+        nOther++; // Pong, watchdog frames, unknown types: ignored
+    }
+}
+
 // ---- input -------------------------------------------------------------------------------------
 // Parses whole frames from rbuf[0, len); returns the bytes consumed, or len after closing c on a
 // framing error (PROTOCOL §2.1 checks 1 to 4, fatal: the stream cannot be resynchronised).

@@ -34,7 +34,6 @@ namespace BareForwarder {
 // ---- what only a broker answers with (bench/common/nativewire.h has the rest) -------------------
 enum TopicFrame : uint8_t { Subscribe = 0x30, TopicAck = 0x32, Publish = 0x33, Publication = 0x35 }; // §5.5
 constexpr char BrokerVersion[] = "ideal-fanout"; // Welcome's informational text (§4.1)
-constexpr size_t WelcomeFixed = 8;               // protocolVersion, reserved, maxFrameSize
 
 unsigned long long nPub, nFwd, nNoSub, nSub;
 
@@ -147,51 +146,8 @@ void handleFrame(Conn *c, const unsigned char *f)
         }
         return;
     }
-    case Hello: {
-        // §4.1. No checks on role, version, pid or the name's characters: an empty name is the
-        // one thing that cannot be registered, and is ignored (counted).
-        if (!sourceLength) {
-            nOther++;
-            return;
-        }
-        hput(c, source, sourceLength);
-        nReg++;
-        const size_t body = sourceLength + WelcomeFixed + sizeof BrokerVersion - 1;
-        unsigned char *p = reserve(c, HeaderSize + body);
-        if (!p) {
-            nDrop++;
-            return;
-        }
-        writeHeader(p, Welcome, uint32_t(body), messageId, 0, sourceLength); // target = registered name
-        unsigned char *q = p + HeaderSize;
-        std::memcpy(q, source, sourceLength);
-        q += sourceLength;
-        put16(q, Version); // protocolVersion
-        put16(q + 2, 0);       // reserved
-        put32(q + 4, uint32_t(maxFrame));
-        std::memcpy(q + WelcomeFixed, BrokerVersion, sizeof BrokerVersion - 1);
-        return;
-    }
-    case Ping: {
-        // §4.2: Pong with the same id and payload.
-        unsigned char *p = reserve(c, HeaderSize + payloadLength);
-        if (!p) {
-            nDrop++;
-            return;
-        }
-        writeHeader(p, Pong, uint32_t(payloadLength), messageId, 0, 0);
-        std::memcpy(p + HeaderSize, target + targetLength, payloadLength);
-        nPing++;
-        return;
-    }
-    case Bye:
-        // §4.2: flush what is queued (one attempt, non-blocking), then close.
-        nBye++;
-        flush(c);
-        connClose(c);
-        return;
     default:
-        nOther++; // Pong, watchdog frames, unknown types: ignored
+        answerSessionFrame(c, f, BrokerVersion); // Hello, Ping, Bye; anything else counted
     }
 }
 
