@@ -51,8 +51,11 @@
 #include <vector>
 
 #include "../common/nativewire.h"
+#include "../common/procstats.h"
 
 namespace {
+
+using namespace ProcStats;
 
 using namespace NativeWire;
 enum TopicFrame : uint8_t { Subscribe = 0x30, TopicAck = 0x32, Publish = 0x33, Publication = 0x35 }; // §5.5
@@ -102,48 +105,11 @@ double histPercentileUs(double q)
 }
 
 // ---- /proc sampling ---------------------------------------------------------------------------
-double procCpuSeconds(int pid)
-{
-    char path[64], buf[1024];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = std::fopen(path, "r");
-    if (!f)
-        return -1;
-    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = 0;
-    char *p = std::strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p += 2;
-    for (int i = 0; i < 11 && p; i++)
-        p = std::strchr(p, ' ') ? std::strchr(p, ' ') + 1 : nullptr;
-    unsigned long long ut = 0, st = 0;
-    if (!p || std::sscanf(p, "%llu %llu", &ut, &st) != 2)
-        return -1;
-    return double(ut + st) / double(sysconf(_SC_CLK_TCK));
-}
 double selfCpuSeconds()
 {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-long procHwmKb(int pid)
-{
-    char path[64], line[256];
-    std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = std::fopen(path, "r");
-    if (!f)
-        return -1;
-    long v = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (!std::strncmp(line, "VmHWM:", 6)) {
-            v = std::strtol(line + 6, nullptr, 10);
-            break;
-        }
-    std::fclose(f);
-    return v;
 }
 
 [[noreturn]] void fail(const char *what)
@@ -741,7 +707,7 @@ int main(int argc, char **argv)
     if (!ended)
         fail("interrupted");
     const double cpuPct = cpu0 >= 0 && cpu1 >= 0 ? 100.0 * (cpu1 - cpu0) / o.duration : -1;
-    const long hwm = o.watchPid ? procHwmKb(o.watchPid) : -1;
+    const long hwm = o.watchPid ? procStatusKb(o.watchPid, "VmHWM") : -1;
     std::printf("proto=%s pubs=%d subs=%d size=%d window=%d batch=%d duration=%.2f msgs_per_s=%.0f pub_per_s=%.0f "
                 "p50_us=%.1f p99_us=%.1f received=%" PRIu64 " lost=%" PRIu64 " ooo=%" PRIu64 " late=%" PRIu64
                 " broker_cpu_pct=%.1f broker_hwm_kb=%ld gen_cpu_pct=%.1f status=ok\n",

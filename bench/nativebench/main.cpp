@@ -55,8 +55,11 @@
 #include <vector>
 
 #include "../common/nativewire.h"
+#include "../common/procstats.h"
 
 namespace {
+
+using namespace ProcStats;
 
 // ---- the native wire format: bench/common/nativewire.h ----------------------------------------
 using namespace NativeWire;
@@ -678,46 +681,6 @@ struct CpuSnap
     std::vector<ProcCpu> procs;
     uint64_t t = 0;
 };
-
-double procCpuSeconds(int pid)
-{
-    char path[64], buf[1024];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = std::fopen(path, "r");
-    if (!f)
-        return -1;
-    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = 0;
-    char *p = std::strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p += 2;
-    for (int i = 0; i < 11 && p; i++)
-        p = std::strchr(p, ' ') ? std::strchr(p, ' ') + 1 : nullptr;
-    unsigned long long ut = 0, stt = 0;
-    if (!p || std::sscanf(p, "%llu %llu", &ut, &stt) != 2)
-        return -1;
-    return double(ut + stt) / double(sysconf(_SC_CLK_TCK));
-}
-
-long procStatusKb(int pid, const char *key)
-{
-    char path[64], line[256];
-    std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = std::fopen(path, "r");
-    if (!f)
-        return -1;
-    long v = -1;
-    const size_t kl = std::strlen(key);
-    while (std::fgets(line, sizeof line, f))
-        if (!std::strncmp(line, key, kl) && line[kl] == ':') {
-            v = std::strtol(line + kl + 1, nullptr, 10);
-            break;
-        }
-    std::fclose(f);
-    return v;
-}
 
 int countFds(int pid)
 {
