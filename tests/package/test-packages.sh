@@ -16,6 +16,8 @@
 #    left (the ambient set is not inherited), the C example builds against libkennel-dev with
 #    pkg-config, and on SIGTERM the broker stops with status 0.
 set -euo pipefail
+# `cmd | grep -q` is not used: grep -q stops reading at the first match, and a `cmd` that still
+# writes (readelf on a large file) then dies of SIGPIPE, which pipefail reports as a failure.
 arch=${1:?architecture}
 dir=${2:?package directory}
 started=$(date +%s)
@@ -74,25 +76,25 @@ for lib in "$rootfs/usr/lib/$triplet"/libkennel.so.* "$rootfs/usr/lib/$triplet"/
 done
 [ ${#elves[@]} = 5 ] || fail "expected 3 programs and 2 libraries, found: ${elves[*]}"
 for elf in "${elves[@]}"; do
-    readelf -h "$elf" | grep -q "Machine:.*$machine" || fail "$elf is not built for $arch ($machine)"
-    if readelf -S "$elf" | grep -q '\.debug_info'; then
+    readelf -h "$elf" | grep "Machine:.*$machine" >/dev/null || fail "$elf is not built for $arch ($machine)"
+    if readelf -S "$elf" | grep '\.debug_info' >/dev/null; then
         fail "$elf is not stripped"
     fi
     id=$(readelf -n "$elf" 2>/dev/null | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
     [ -n "$id" ] || fail "$elf has no build-id"
     symbols=$debug/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
     [ -f "$symbols" ] || fail "no debug symbols for $elf (expected $symbols in a -dbgsym package)"
-    readelf -S "$symbols" 2>/dev/null | grep -q '\.debug_info' || fail "$symbols has no .debug_info"
-    if readelf -d "$elf" | grep -Eq 'RPATH|RUNPATH'; then
+    readelf -S "$symbols" 2>/dev/null | grep '\.debug_info' >/dev/null || fail "$symbols has no .debug_info"
+    if readelf -d "$elf" | grep -E 'RPATH|RUNPATH' >/dev/null; then
         fail "$elf has an RPATH: $(readelf -d "$elf" | grep -E 'RPATH|RUNPATH')"
     fi
 done
 
 field() { dpkg-deb -f "$dir/${1}_${version}_${arch}.deb" "$2"; }
-field kennel-broker Depends | grep -q 'libqt6core6' || fail "kennel-broker's Depends lacks Qt: $(field kennel-broker Depends)"
-field kennel-broker Depends | grep -q 'adduser' || fail "kennel-broker does not depend on adduser"
-field kennelctl Depends | grep -q 'libkennel (' || fail "kennelctl's Depends lacks libkennel: $(field kennelctl Depends)"
-field kennel-monitor Depends | grep -q 'libqt6widgets6' || fail "kennel-monitor's Depends lacks Qt Widgets"
+field kennel-broker Depends | grep 'libqt6core6' >/dev/null || fail "kennel-broker's Depends lacks Qt: $(field kennel-broker Depends)"
+field kennel-broker Depends | grep 'adduser' >/dev/null || fail "kennel-broker does not depend on adduser"
+field kennelctl Depends | grep 'libkennel (' >/dev/null || fail "kennelctl's Depends lacks libkennel: $(field kennelctl Depends)"
+field kennel-monitor Depends | grep 'libqt6widgets6' >/dev/null || fail "kennel-monitor's Depends lacks Qt Widgets"
 echo "test-packages: kennel-broker Depends: $(field kennel-broker Depends)"
 control=$work/control
 mkdir -p "$control"
@@ -131,7 +133,7 @@ fi
 [ "$(id -u)" = 0 ] || fail "the scratch-root run needs root (to start the broker as another user with capabilities)"
 step "running the packaged broker from the scratch root"
 export LD_LIBRARY_PATH=$rootfs/usr/lib/$triplet
-ldd "$rootfs/usr/bin/kennelctl" | grep -q "$rootfs/usr/lib/$triplet/libkennelclient" \
+ldd "$rootfs/usr/bin/kennelctl" | grep "$rootfs/usr/lib/$triplet/libkennelclient" >/dev/null \
     || fail "kennelctl does not load the scratch root's libkennelclient: $(ldd "$rootfs/usr/bin/kennelctl" | grep kennel)"
 chmod 0755 "$work"
 run=$work/run
