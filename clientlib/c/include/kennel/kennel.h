@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define KENNEL_C_VERSION_MAJOR 0
-#define KENNEL_C_VERSION_MINOR 2
+#define KENNEL_C_VERSION_MINOR 3
 
 typedef struct kennel kennel;
 
@@ -156,6 +156,16 @@ KENNEL_EXPORT void kennel_set_call_callback(kennel *k, kennel_call_cb cb);
 KENNEL_EXPORT int kennel_set_tick(kennel *k, unsigned interval_ms, kennel_tick_cb cb);
 /* Bytes kennel_send may queue before it answers KENNEL_E_AGAIN (default 8 MiB). */
 KENNEL_EXPORT int kennel_set_max_output(kennel *k, size_t bytes);
+/* Receiver acknowledgement (PROTOCOL §5.7), on by default: when the broker offers deliver_ack,
+ * each message is acknowledged once the message callback has returned for it (one DeliverAck per
+ * read, and every 10 ms while slow callbacks work through one read). Its sender then hears
+ * `delivered` only when it has been processed, and what this process had not processed when it
+ * died (SIGKILL, a crash, the watchdog) is delivered again to the name's next holder if the broker
+ * expects the name back. A message whose callback had returned but whose acknowledgement was not
+ * yet written when the process died may arrive twice. Off (0): the old contract, `delivered` when
+ * queued, and what was queued to a dead process is lost. Takes effect at the next kennel_connect
+ * (KENNEL_E_STATE while connected). */
+KENNEL_EXPORT int kennel_set_deliver_ack(kennel *k, int on);
 
 /* Connects to `address` ("HOST:PORT", "[V6]:PORT" or "unix:PATH", as every Kennel program takes
  * it), sends Hello for `name` and waits up to timeout_ms for Welcome. On failure the connection is
