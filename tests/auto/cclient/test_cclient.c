@@ -562,6 +562,12 @@ int main(void)
         fprintf(stderr, "test_cclient: the fake broker failed with status %d\n", WEXITSTATUS(status));
     unlink(sun.sun_path);
     ack_session(dir);
+
+    /* The shutdown mark's comparison (PROTOCOL ): serial numbers, 0 = nothing read. */
+    CHECK(kennel_id_after(5, 4) && !kennel_id_after(4, 5) && !kennel_id_after(5, 5));
+    CHECK(kennel_id_after(1, 0xFFFFFFFFu) && !kennel_id_after(0xFFFFFFFFu, 1));
+    CHECK(kennel_id_after(0x80000000u, 1) && !kennel_id_after(0x80000001u, 1));
+    CHECK(kennel_id_after(7, 0) && kennel_id_after(0xFFFFFFFFu, 0));
     rmdir(dir);
     if (g_failures)
         return 1;

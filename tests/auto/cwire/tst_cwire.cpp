@@ -86,13 +86,13 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(int(KENNEL_FRAME_DELIVERY_STATUS), int(FrameType::DeliveryStatus));
     QCOMPARE(int(KENNEL_FRAME_MONITOR_LAST), int(FrameType::MonitorLast));
     QCOMPARE(KENNEL_FLAG_WANT_DELIVERY_STATUS, quint32(WantDeliveryStatus));
-    // The C library leaves held_status out on purpose (its status callback is called once per message),
-    // remote_names (it hears remote_timeout/remote_dropped as no_such_client) and shutdown_mark (it
-    // keeps no send queue to send again from). It speaks topics and calls, and acknowledges
-    // deliveries (PROTOCOL §5.7).
-    QCOMPARE(KENNEL_KNOWN_FEATURES,
-             quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureRemoteNames | FeatureShutdownMark)));
+    // The C library leaves held_status out on purpose (its status callback is called once per message)
+    // and remote_names (it hears remote_timeout/remote_dropped as no_such_client). It speaks topics
+    // and calls, acknowledges deliveries (PROTOCOL §5.7) and hands the shutdown mark to its error
+    // callback.
+    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureRemoteNames)));
     QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_DELIVER_ACK);
+    QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_SHUTDOWN_MARK);
     QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_TOPICS);
     QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_CALLS);
     QCOMPARE(int(KENNEL_FRAME_CALL), int(FrameType::Call));

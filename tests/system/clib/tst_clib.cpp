@@ -155,6 +155,7 @@ private slots:
     void topicsNotOfferedIsUnsupported();
     void watchdogExpiresWhenNotFed();
     void slowReceiverKilledMidStreamLosesNothing();
+    void shutdownMarkNamesTheLastSendRead();
     void errorsHaveCodesAndText();
     void addressFormsMatchBrokerAddress_data();
     void addressFormsMatchBrokerAddress();
@@ -807,6 +808,43 @@ void tst_CLib::slowReceiverKilledMidStreamLosesNothing()
     QTRY_COMPARE_WITH_TIMEOUT(finals.size(), Total, 10000);
     for (const quint32 id : std::as_const(ids))
         QCOMPARE(finals.value(id), QList<DeliveryStatus>{DeliveryStatus::Delivered});
+}
+
+// PROTOCOL R-4.3.4 with libkennel: it lists shutdown_mark, so the stopping broker's Error
+// shutting_down reaches the error callback with the id of the last kennel_send it read. The library
+// keeps no send queue; with the mark a C program knows which of its sends to send again.
+void tst_CLib::shutdownMarkNamesTheLastSendRead()
+{
+    BrokerProcess stopping;
+    QString error;
+    QVERIFY2(stopping.start(BrokerProcess::Options{}, &error), qPrintable(error));
+    Inbox inbox;
+    kennel *k = newClient(inbox);
+    QCOMPARE(kennel_connect(k, stopping.unixAddress().toUtf8().constData(), "cmark", 5000), int(KENNEL_OK));
+    QVERIFY(kennel_broker_features(k) & KENNEL_FEATURE_SHUTDOWN_MARK);
+    uint32_t last = 0;
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(kennel_send(k, "cmark", "to myself", 9, KENNEL_SEND_WANT_STATUS, &last), int(KENNEL_OK));
+    // A subscription after the last send: a later id, but not a Send, so it is not the mark.
+    QCOMPARE(kennel_subscribe(k, "a/#", nullptr), int(KENNEL_OK));
+    QElapsedTimer timer;
+    timer.start();
+    while ((inbox.statuses.size() < 3 || inbox.acks.isEmpty()) && timer.elapsed() < 5000)
+        QVERIFY(kennel_loop_once(k, 100) >= 0);
+    QCOMPARE(inbox.statuses.size(), 3);
+    QCOMPARE(inbox.statuses.last(), (QPair<quint32, quint16>(last, KENNEL_STATUS_DELIVERED)));
+    QCOMPARE(inbox.messages.size(), 3);
+
+    QVERIFY(stopping.terminate());
+    int r = 0;
+    while (r >= 0 && timer.elapsed() < 10000)
+        r = kennel_loop_once(k, 100);
+    QCOMPARE(r, int(KENNEL_E_CLOSED));
+    QCOMPARE(inbox.errors, QList<quint16>{quint16(KENNEL_ERROR_SHUTTING_DOWN)});
+    QCOMPARE(inbox.errorIds, QList<quint32>{last});
+    QVERIFY(!kennel_id_after(last, inbox.errorIds.value(0)));      // read: not to be sent again
+    QVERIFY(kennel_id_after(last + 1, inbox.errorIds.value(0)));   // what would come next was not
+    kennel_free(k);
 }
 
 void tst_CLib::errorsHaveCodesAndText()

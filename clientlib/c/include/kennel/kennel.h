@@ -70,7 +70,13 @@ typedef void (*kennel_message_cb)(kennel *k, void *userdata, const kennel_messag
  * enum kennel_delivery_status (or a newer value; kennel_delivery_status_name() names it). */
 typedef void (*kennel_status_cb)(kennel *k, void *userdata, uint32_t id, const char *target, uint16_t status);
 /* An Error frame from the broker: `code` an enum kennel_error_code (or a newer value), `id` the
- * messageId of the frame it answers (0: none), `text` for people. */
+ * messageId of the frame it answers (0: none), `text` for people. For KENNEL_ERROR_SHUTTING_DOWN
+ * (the broker is stopping; Bye and the close follow) from a broker that offers
+ * KENNEL_FEATURE_SHUTDOWN_MARK, `id` is the mark (PROTOCOL R-4.3.4): the id of the last
+ * kennel_send the broker read on this connection, 0 for none. A send whose id is after it
+ * (kennel_id_after) was never read and no receiver has seen it: send it again to the next broker
+ * if you kept it. Earlier ones were read, and answered (with KENNEL_SEND_WANT_STATUS) before the
+ * Error; one answered KENNEL_STATUS_SHUTTING_DOWN was not delivered either. */
 typedef void (*kennel_error_cb)(kennel *k, void *userdata, uint16_t code, uint32_t id, const char *text);
 /* A registered connection ended: `reason` a kennel_result (KENNEL_E_CLOSED, KENNEL_E_IO,
  * KENNEL_E_PROTOCOL, ...), or KENNEL_OK after kennel_disconnect(). Not called for a kennel_connect
@@ -136,6 +142,14 @@ typedef struct kennel_incoming_call {
     size_t payload_len;
 } kennel_incoming_call;
 typedef void (*kennel_call_cb)(kennel *k, void *userdata, const kennel_incoming_call *call);
+
+/* 1 if `id` was given out after `mark` (ids increase by one per request, wrapping past 0, so they
+ * compare as serial numbers, RFC 1982), else 0. For the shutdown mark: `mark` 0 means no send was
+ * read, so every id is after it. */
+static inline int kennel_id_after(uint32_t id, uint32_t mark)
+{
+    return mark == 0 || (uint32_t)(id - mark - 1u) < 0x7FFFFFFFu;
+}
 
 KENNEL_EXPORT kennel *kennel_new(void *userdata); /* NULL when out of memory */
 KENNEL_EXPORT void kennel_free(kennel *k);        /* closes without Bye; NULL is fine */
