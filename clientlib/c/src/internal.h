@@ -55,7 +55,7 @@ struct kennel {
 
     /* Receiver acknowledgement (PROTOCOL §5.7): Deliver frames handled since the Welcome, and the
      * count last queued in a DeliverAck; both modulo 2^32, as the broker counts them. */
-    int deliver_ack;     /* list deliver_ack in the Hello (kennel_set_deliver_ack) */
+    int deliver_ack;     /* enum kennel_ack_mode (kennel_set_deliver_ack) */
     int acking;          /* negotiated on this connection */
     uint32_t delivered, acked;
     int64_t acked_at;    /* when the last DeliverAck was queued (CLOCK_MONOTONIC ms) */

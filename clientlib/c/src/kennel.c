@@ -65,7 +65,7 @@ kennel *kennel_new(void *userdata)
     k->max_output = DEFAULT_MAX_OUTPUT;
     k->max_frame_size = KENNEL_WIRE_DEFAULT_MAX_FRAME_SIZE;
     k->max_calls = DEFAULT_MAX_CALLS;
-    k->deliver_ack = 1;
+    k->deliver_ack = KENNEL_ACK_AUTO;
     return k;
 }
 
@@ -114,13 +114,13 @@ int kennel_set_max_output(kennel *k, size_t bytes)
     return KENNEL_OK;
 }
 
-int kennel_set_deliver_ack(kennel *k, int on)
+int kennel_set_deliver_ack(kennel *k, int mode)
 {
-    if (!k)
+    if (!k || mode < KENNEL_ACK_OFF || mode > KENNEL_ACK_MANUAL)
         return KENNEL_E_INVAL;
     if (k->fd >= 0)
         return kn_fail(k, KENNEL_E_STATE, "kennel_set_deliver_ack applies to the next kennel_connect");
-    k->deliver_ack = on != 0;
+    k->deliver_ack = mode;
     return KENNEL_OK;
 }
 
@@ -222,29 +222,45 @@ static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, con
 }
 
 /* PROTOCOL R-5.7.1: one DeliverAck carries the count of every Deliver handled so far, so one frame
- * per read covers all that read brought. A full output buffer leaves it for the next try. */
-static int queue_ack(kennel *k)
+ * per read covers all that read brought. */
+static int queue_ack(kennel *k, uint32_t count)
 {
-    if (!k->acking || k->delivered == k->acked)
+    if (!k->acking || count == k->acked)
         return KENNEL_OK;
-    const int r = queue_frame(k, KENNEL_FRAME_DELIVER_ACK, k->delivered, 0, NULL, NULL, 0);
-    if (r == KENNEL_E_AGAIN)
-        return KENNEL_OK;
+    const int r = queue_frame(k, KENNEL_FRAME_DELIVER_ACK, count, 0, NULL, NULL, 0);
     if (r < 0)
         return r;
-    k->acked = k->delivered;
+    k->acked = count;
     k->acked_at = now_ms();
     return KENNEL_OK;
 }
 
-/* Acknowledges what was handled and writes it now: the broker tells the senders `delivered`, and
- * a crash after this point does not deliver these messages again. */
-static int write_ack(kennel *k)
+/* In KENNEL_ACK_AUTO: acknowledges what was handled and writes it now, so the broker tells the
+ * senders `delivered` and a crash after this point does not deliver these messages again. A full
+ * output buffer leaves it for the next try. */
+static int auto_ack(kennel *k)
 {
-    const int r = queue_ack(k);
-    if (r < 0)
+    if (k->deliver_ack != KENNEL_ACK_AUTO)
+        return KENNEL_OK;
+    const int r = queue_ack(k, k->delivered);
+    if (r < 0 && r != KENNEL_E_AGAIN)
         return r;
     return kn_write_out(k);
+}
+
+int kennel_ack(kennel *k)
+{
+    if (!k)
+        return KENNEL_E_INVAL;
+    if (!kennel_is_connected(k))
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
+    if (!k->acking)
+        return kn_fail(k, KENNEL_E_UNSUPPORTED, "deliver_ack is not negotiated on this connection");
+    /* From the message callback, that message counts as handled too. */
+    const int r = queue_ack(k, k->delivered + (k->in_message ? 1u : 0u));
+    if (r < 0)
+        return r;
+    return k->dispatching ? KENNEL_OK : kn_write_out(k);
 }
 
 uint32_t kn_take_id(kennel *k)
@@ -322,7 +338,7 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
         k->max_frame_size = w.max_frame_size;
         k->broker_features = w.has_features ? w.features : 0;
         /* PROTOCOL: acknowledge only when both sides listed it; counted from here. */
-        k->acking = k->deliver_ack && (k->broker_features & KENNEL_FEATURE_DELIVER_ACK) != 0;
+        k->acking = k->deliver_ack != KENNEL_ACK_OFF && (k->broker_features & KENNEL_FEATURE_DELIVER_ACK) != 0;
         k->delivered = k->acked = 0;
         k->acked_at = now_ms();
         const size_t n = w.broker_version_len < sizeof k->broker_version - 1 ? w.broker_version_len
@@ -407,7 +423,7 @@ static int drain(kennel *k, int *count)
         /* A slow callback does not hold the whole read's acknowledgement back: what it has
          * processed is acknowledged every ACK_INTERVAL_MS (read_in acknowledges the rest). */
         if (k->acking && k->fd >= 0 && k->delivered != k->acked && now_ms() - k->acked_at >= ACK_INTERVAL_MS) {
-            const int w = write_ack(k);
+            const int w = auto_ack(k);
             if (w < 0)
                 return w;
         }
@@ -456,7 +472,7 @@ static int read_in(kennel *k, int *count)
         int r = drain(k, count);
         if (r < 0)
             return r;
-        if (k->fd >= 0 && (r = write_ack(k)) < 0) /* one DeliverAck per read */
+        if (k->fd >= 0 && (r = auto_ack(k)) < 0) /* one DeliverAck per read */
             return r;
     }
     return KENNEL_OK;
@@ -615,7 +631,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     hello.protocol_version = KENNEL_WIRE_VERSION;
     hello.pid = (uint32_t)getpid();
     hello.has_features = 1;
-    hello.features = KENNEL_KNOWN_FEATURES & (k->deliver_ack ? ~0u : ~KENNEL_FEATURE_DELIVER_ACK);
+    hello.features = KENNEL_KNOWN_FEATURES & (k->deliver_ack != KENNEL_ACK_OFF ? ~0u : ~KENNEL_FEATURE_DELIVER_ACK);
     uint8_t payload[16];
     const size_t payload_len = kennel_wire_encode_hello(payload, sizeof payload, &hello);
     const uint32_t id = kn_take_id(k);
@@ -680,14 +696,14 @@ int kennel_disconnect(kennel *k)
     if (k->fd < 0)
         return kn_fail(k, KENNEL_E_STATE, "not connected");
     /* PROTOCOL R-5.7.1: acknowledge before the Bye, or the broker answers what was processed
-     * `unacknowledged`. Called from the message callback, that message counts as processed. */
-    if (k->in_message && k->acking)
-        ++k->delivered; /* dispatch() counts it again after the callback, on a closed connection */
-    int r = queue_ack(k);
-    if (r < 0)
-        return r;
+     * `unacknowledged`. Called from the message callback, that message counts as processed. With
+     * KENNEL_ACK_MANUAL what the application has not acknowledged stays so. */
+    int r = KENNEL_OK;
+    if (k->deliver_ack == KENNEL_ACK_AUTO)
+        r = queue_ack(k, k->delivered + (k->in_message ? 1u : 0u));
     /* PROTOCOL §4.2: Bye, then close once it is written. */
-    r = queue_frame(k, KENNEL_FRAME_BYE, kn_take_id(k), 0, NULL, NULL, 0);
+    if (r == KENNEL_OK)
+        r = queue_frame(k, KENNEL_FRAME_BYE, kn_take_id(k), 0, NULL, NULL, 0);
     if (r == KENNEL_OK)
         r = kennel_flush(k, 1000);
     lost(k, KENNEL_OK); /* a no-op if the flush already lost the connection */

@@ -408,7 +408,9 @@ static void ack_session(const char *dir)
     kennel *k = kennel_new(NULL);
     kennel_set_message_callback(k, on_ack_message);
     kennel_set_disconnect_callback(k, on_ack_disconnect);
-    CHECK(kennel_set_deliver_ack(k, 0) == KENNEL_OK && kennel_set_deliver_ack(k, 1) == KENNEL_OK);
+    CHECK(kennel_set_deliver_ack(k, KENNEL_ACK_OFF) == KENNEL_OK && kennel_set_deliver_ack(k, 3) == KENNEL_E_INVAL);
+    CHECK(kennel_ack(k) == KENNEL_E_STATE); /* not connected */
+    CHECK(kennel_set_deliver_ack(k, KENNEL_ACK_AUTO) == KENNEL_OK);
     char address[128];
     snprintf(address, sizeof address, "unix:%s", sun.sun_path);
     CHECK(kennel_connect(k, address, "cack", 5000) == KENNEL_OK);

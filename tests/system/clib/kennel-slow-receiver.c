@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         return 1;
     kennel_set_message_callback(k, on_message);
     if (argc > 4 && strcmp(argv[4], "noack") == 0)
-        kennel_set_deliver_ack(k, 0);
+        kennel_set_deliver_ack(k, KENNEL_ACK_OFF);
     int r = kennel_connect(k, argv[1], argv[2], 5000);
     if (r != KENNEL_OK) {
         fprintf(stderr, "connect: %s\n", kennel_last_error(k));

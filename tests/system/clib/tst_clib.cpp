@@ -156,6 +156,7 @@ private slots:
     void watchdogExpiresWhenNotFed();
     void slowReceiverKilledMidStreamLosesNothing();
     void shutdownMarkNamesTheLastSendRead();
+    void manualAckLeavesMessagesUntilAcknowledged();
     void errorsHaveCodesAndText();
     void addressFormsMatchBrokerAddress_data();
     void addressFormsMatchBrokerAddress();
@@ -844,6 +845,60 @@ void tst_CLib::shutdownMarkNamesTheLastSendRead()
     QCOMPARE(inbox.errorIds, QList<quint32>{last});
     QVERIFY(!kennel_id_after(last, inbox.errorIds.value(0)));      // read: not to be sent again
     QVERIFY(kennel_id_after(last + 1, inbox.errorIds.value(0)));   // what would come next was not
+    kennel_free(k);
+}
+
+// KENNEL_ACK_MANUAL: nothing is acknowledged until kennel_ack(). A receiver that handled three
+// messages without acknowledging them and then vanished (no Bye) gets all three again on its next
+// connection; once it acknowledges, each sender hears `delivered`, exactly once.
+void tst_CLib::manualAckLeavesMessagesUntilAcknowledged()
+{
+    KennelClient sender;
+    QVERIFY(registerQt(sender, "mfeeder"));
+    QHash<quint32, QList<DeliveryStatus>> finals;
+    connect(&sender, &KennelClient::deliveryStatusReceived, this,
+            [&](quint32 id, const QByteArray &, DeliveryStatus status) {
+                if (status != DeliveryStatus::Held)
+                    finals[id].append(status);
+            });
+    const QByteArray address = m_broker.unixAddress().toUtf8();
+    const QList<QPair<QByteArray, QByteArray>> expected{{"mfeeder", "one"}, {"mfeeder", "two"}, {"mfeeder", "three"}};
+
+    Inbox first;
+    kennel *k = newClient(first);
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_MANUAL), int(KENNEL_OK));
+    QCOMPARE(kennel_connect(k, address.constData(), "cmanual", 5000), int(KENNEL_OK));
+    QList<quint32> ids;
+    for (const auto &m : expected)
+        ids.append(sender.send("cmanual", m.second));
+    QTRY_VERIFY_WITH_TIMEOUT((kennel_process(k), first.messages.size() == 3), 5000);
+    QCOMPARE(first.messages, expected);
+    kennel_free(k); // gone without Bye or acknowledgement: the name is expected back
+
+    Inbox second;
+    k = newClient(second);
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_MANUAL), int(KENNEL_OK));
+    // Until the broker has seen the first connection close, the name is still taken.
+    QTRY_VERIFY2_WITH_TIMEOUT(kennel_is_connected(k) || kennel_connect(k, address.constData(), "cmanual", 5000) == KENNEL_OK,
+                              kennel_last_error(k), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT((kennel_process(k), second.messages.size() == 3), 5000);
+    QCOMPARE(second.messages, expected); // held again, in order: none had been acknowledged
+    QVERIFY(finals.isEmpty());
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_AUTO), int(KENNEL_E_STATE));
+    QCOMPARE(kennel_ack(k), int(KENNEL_OK));
+    QTRY_VERIFY_WITH_TIMEOUT((kennel_process(k), finals.size() == 3), 5000);
+    for (const quint32 id : std::as_const(ids))
+        QCOMPARE(finals.value(id), QList<DeliveryStatus>{DeliveryStatus::Delivered});
+    QCOMPARE(kennel_ack(k), int(KENNEL_OK)); // nothing new: nothing sent
+    QCOMPARE(kennel_disconnect(k), int(KENNEL_OK));
+    kennel_free(k);
+
+    // Off: the connection does not acknowledge, so there is nothing to ask for.
+    Inbox off;
+    k = newClient(off);
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_OFF), int(KENNEL_OK));
+    QCOMPARE(kennel_connect(k, address.constData(), "cnoack", 5000), int(KENNEL_OK));
+    QCOMPARE(kennel_ack(k), int(KENNEL_E_UNSUPPORTED));
     kennel_free(k);
 }
 

@@ -170,16 +170,26 @@ KENNEL_EXPORT void kennel_set_call_callback(kennel *k, kennel_call_cb cb);
 KENNEL_EXPORT int kennel_set_tick(kennel *k, unsigned interval_ms, kennel_tick_cb cb);
 /* Bytes kennel_send may queue before it answers KENNEL_E_AGAIN (default 8 MiB). */
 KENNEL_EXPORT int kennel_set_max_output(kennel *k, size_t bytes);
-/* Receiver acknowledgement (PROTOCOL §5.7), on by default: when the broker offers deliver_ack,
- * each message is acknowledged once the message callback has returned for it (one DeliverAck per
- * read, and every 10 ms while slow callbacks work through one read). Its sender then hears
- * `delivered` only when it has been processed, and what this process had not processed when it
- * died (SIGKILL, a crash, the watchdog) is delivered again to the name's next holder if the broker
- * expects the name back. A message whose callback had returned but whose acknowledgement was not
- * yet written when the process died may arrive twice. Off (0): the old contract, `delivered` when
- * queued, and what was queued to a dead process is lost. Takes effect at the next kennel_connect
- * (KENNEL_E_STATE while connected). */
-KENNEL_EXPORT int kennel_set_deliver_ack(kennel *k, int on);
+/* Receiver acknowledgement (PROTOCOL §5.7), KENNEL_ACK_AUTO by default: when the broker offers
+ * deliver_ack, each message is acknowledged once the message callback has returned for it (one
+ * DeliverAck per read, and every 10 ms while slow callbacks work through one read). Its sender
+ * then hears `delivered` only when it has been processed, and what this process had not processed
+ * when it died (SIGKILL, a crash, the watchdog) is delivered again to the name's next holder if the
+ * broker expects the name back. A message whose callback had returned but whose acknowledgement
+ * was not yet written when the process died may arrive twice.
+ * KENNEL_ACK_MANUAL: nothing is acknowledged until kennel_ack(); for a program that finishes a
+ * message after its callback (a batch written and synced later). The broker keeps at most
+ * `[hold] unacked_max_count`/`_bytes` unacknowledged (10000, 4 MiB by default); past that, senders
+ * hear `queue_full`. A Bye leaves the rest unacknowledged (their senders hear `unacknowledged`).
+ * KENNEL_ACK_OFF: the old contract, `delivered` when queued, and what was queued to a dead process
+ * is lost. Takes effect at the next kennel_connect (KENNEL_E_STATE while connected). */
+enum kennel_ack_mode { KENNEL_ACK_OFF = 0, KENNEL_ACK_AUTO = 1, KENNEL_ACK_MANUAL = 2 };
+KENNEL_EXPORT int kennel_set_deliver_ack(kennel *k, int mode);
+/* Acknowledges every message handed to the message callback so far (in its callback: that one
+ * too). KENNEL_E_UNSUPPORTED when the connection does not acknowledge (KENNEL_ACK_OFF, or a broker
+ * without deliver_ack); KENNEL_E_AGAIN when the output buffer is full (retry). Usable in
+ * KENNEL_ACK_AUTO as well, to acknowledge early from a long callback. */
+KENNEL_EXPORT int kennel_ack(kennel *k);
 
 /* Connects to `address` ("HOST:PORT", "[V6]:PORT" or "unix:PATH", as every Kennel program takes
  * it), sends Hello for `name` and waits up to timeout_ms for Welcome. On failure the connection is
