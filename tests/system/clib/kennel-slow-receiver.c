@@ -44,7 +44,16 @@ int main(int argc, char **argv)
     kennel_set_message_callback(k, on_message);
     if (argc > 4 && strcmp(argv[4], "noack") == 0)
         kennel_set_deliver_ack(k, KENNEL_ACK_OFF);
-    int r = kennel_connect(k, argv[1], argv[2], 5000);
+    /* Restarted at once, it may be faster than the broker noticing that the killed process's
+     * connection closed: name_taken until then. */
+    int r = KENNEL_E_REFUSED;
+    for (int tries = 0; tries < 100; ++tries) {
+        r = kennel_connect(k, argv[1], argv[2], 5000);
+        if (r != KENNEL_E_REFUSED || kennel_broker_error(k) != KENNEL_ERROR_NAME_TAKEN)
+            break;
+        const struct timespec ts = { 0, 50 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
     if (r != KENNEL_OK) {
         fprintf(stderr, "connect: %s\n", kennel_last_error(k));
         return 1;
