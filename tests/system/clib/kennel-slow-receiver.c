@@ -1,11 +1,13 @@
 /* A receiver written the way a C program on a board is: it registers, asks the broker's watchdog to
  * watch it, and handles each message slowly (PAUSE_MS, as if it wrote it somewhere), printing
- * "got PAYLOAD" once it has. tst_clib kills it with SIGKILL mid-stream and starts it again, to see
- * that libkennel's acknowledgements (PROTOCOL §5.7) leave nothing behind.
+ * "got PAYLOAD" once it has. tst_clib kills it mid-stream (SIGKILL, or SIGSTOP and the watchdog)
+ * and starts it again, to see that libkennel's acknowledgements (PROTOCOL §5.7) leave nothing
+ * behind.
  *
- *   kennel-slow-receiver ADDRESS NAME PAUSE_MS [noack]
+ *   kennel-slow-receiver ADDRESS NAME PAUSE_MS [disconnect|terminate] [noack]
  *
- * "noack" turns the acknowledgement off (kennel_set_deliver_ack), the old contract. */
+ * The watchdog's action on expiry (1000 ms, 2 misses): disconnect (the default) or terminate.
+ * "noack" turns the acknowledgement off (KENNEL_ACK_OFF), the old contract. */
 #define _POSIX_C_SOURCE 200809L
 #include <kennel/kennel.h>
 
@@ -42,8 +44,13 @@ int main(int argc, char **argv)
     if (!k)
         return 1;
     kennel_set_message_callback(k, on_message);
-    if (argc > 4 && strcmp(argv[4], "noack") == 0)
-        kennel_set_deliver_ack(k, KENNEL_ACK_OFF);
+    kennel_watchdog_terms terms = { 1000, 2, KENNEL_EXPIRY_DISCONNECT };
+    for (int i = 4; i < argc; ++i) {
+        if (strcmp(argv[i], "noack") == 0)
+            kennel_set_deliver_ack(k, KENNEL_ACK_OFF);
+        else if (strcmp(argv[i], "terminate") == 0)
+            terms.action = KENNEL_EXPIRY_TERMINATE;
+    }
     /* Restarted at once, it may be faster than the broker noticing that the killed process's
      * connection closed: name_taken until then. */
     int r = KENNEL_E_REFUSED;
@@ -58,7 +65,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "connect: %s\n", kennel_last_error(k));
         return 1;
     }
-    const kennel_watchdog_terms terms = { 1000, 3, KENNEL_EXPIRY_DISCONNECT };
     r = kennel_watchdog_register(k, &terms, NULL, 5000);
     if (r == KENNEL_OK)
         r = kennel_set_tick(k, 200, on_tick);

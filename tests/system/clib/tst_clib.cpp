@@ -17,6 +17,8 @@
 #include <QSocketNotifier>
 #include <QTest>
 
+#include <signal.h>
+
 using namespace Kennel;
 using namespace KennelTest;
 
@@ -154,6 +156,7 @@ private slots:
     void outstandingCallsBoundAndLinkLost();
     void topicsNotOfferedIsUnsupported();
     void watchdogExpiresWhenNotFed();
+    void slowReceiverKilledMidStreamLosesNothing_data();
     void slowReceiverKilledMidStreamLosesNothing();
     void shutdownMarkNamesTheLastSendRead();
     void manualAckLeavesMessagesUntilAcknowledged();
@@ -731,8 +734,18 @@ void tst_CLib::watchdogExpiresWhenNotFed()
 // acknowledged. libkennel acknowledges every 10 ms while slow callbacks work through one read,
 // so that is at most 3 here: two whose callbacks returned within the last 10 ms (the clock is
 // read in whole ms), and the one printed whose callback had not returned.
+// Two ways a board loses a process: it crashes (SIGKILL from the test), or it hangs (SIGSTOP) and
+// the broker's watchdog ends it (action terminate: SIGTERM to the PID the kernel gives).
+void tst_CLib::slowReceiverKilledMidStreamLosesNothing_data()
+{
+    QTest::addColumn<bool>("hangs");
+    QTest::newRow("crash (SIGKILL)") << false;
+    QTest::newRow("hang, ended by the watchdog") << true;
+}
+
 void tst_CLib::slowReceiverKilledMidStreamLosesNothing()
 {
+    QFETCH(bool, hangs);
     constexpr int Before = 400, WhileDown = 50, Total = Before + WhileDown, MaxTwice = 3;
     KennelClient sender;
     QVERIFY(registerQt(sender, "cfeeder"));
@@ -751,7 +764,8 @@ void tst_CLib::slowReceiverKilledMidStreamLosesNothing()
     const auto start = [&](QProcess &receiver) {
         receiver.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         setBuildProgram(receiver, binaryPath(QStringLiteral("kennel-slow-receiver")),
-                        {m_broker.unixAddress(), QStringLiteral("cslow"), QStringLiteral("5")});
+                        {m_broker.unixAddress(), QStringLiteral("cslow"), QStringLiteral("5"),
+                         hangs ? QStringLiteral("terminate") : QStringLiteral("disconnect")});
         receiver.start();
         return receiver.waitForStarted(5000);
     };
@@ -777,8 +791,16 @@ void tst_CLib::slowReceiverKilledMidStreamLosesNothing()
     QTRY_VERIFY_WITH_TIMEOUT((firstOut += first.readAllStandardOutput()).contains("registered\n"), 5000);
     send(1, Before);
     QTRY_VERIFY_WITH_TIMEOUT(received(first, firstOut).size() >= 60, 10000);
-    first.kill(); // SIGKILL: no Bye, so the name is expected back ([hold] lost_window_ms)
-    QVERIFY(first.waitForFinished(5000));
+    // No Bye either way, so the name is expected back ([hold] lost_window_ms).
+    if (hangs) {
+        QCOMPARE(::kill(pid_t(first.processId()), SIGSTOP), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(first.state(), QProcess::NotRunning, 10000);
+        QCOMPARE(first.exitStatus(), QProcess::CrashExit);
+        QVERIFY(m_broker.countInLog("'cslow' expired") > 0);
+    } else {
+        first.kill();
+        QVERIFY(first.waitForFinished(5000));
+    }
     const QList<int> firstGot = received(first, firstOut);
     QVERIFY2(firstGot.size() < Before, "not killed mid-stream");
     QCOMPARE(firstGot, run(1, int(firstGot.size()))); // in order, from the first
@@ -797,7 +819,7 @@ void tst_CLib::slowReceiverKilledMidStreamLosesNothing()
     const int handledFirst = int(firstGot.size());
     const int resumedAt = secondGot.value(0);
     const int twice = handledFirst + 1 - resumedAt;
-    qInfo("first handled %d of %d before SIGKILL; the second resumed at %d (%d twice)", handledFirst, Before,
+    qInfo("first handled %d of %d before it was ended; the second resumed at %d (%d twice)", handledFirst, Before,
           resumedAt, twice);
     QVERIFY2(resumedAt <= handledFirst + 1,
              qPrintable(QStringLiteral("lost %1 messages: m%2..m%3").arg(resumedAt - handledFirst - 1)
