@@ -148,7 +148,8 @@ typedef void (*kennel_call_cb)(kennel *k, void *userdata, const kennel_incoming_
  * read, so every id is after it. */
 static inline int kennel_id_after(uint32_t id, uint32_t mark)
 {
-    return mark == 0 || (uint32_t)(id - mark - 1u) < 0x7FFFFFFFu;
+    const uint32_t distance = id - mark - 1u; /* modulo 2^32; no cast, for C++ callers' warnings */
+    return mark == 0 || distance < 0x7FFFFFFFu;
 }
 
 KENNEL_EXPORT kennel *kennel_new(void *userdata); /* NULL when out of memory */
