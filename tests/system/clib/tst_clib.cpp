@@ -221,7 +221,7 @@ void tst_CLib::exampleTalksToQtAndLegacyClients()
     QCOMPARE(qtMessages.at(0).at(1).toByteArray(), QByteArray("hello from C"));
     QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to qtpeer: delivered"), 5000);
     QVERIFY2(out.contains("registered as cpeer (broker "), out.constData());
-    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names, shutdown_mark); the C library lists watchdog, deliver_ack, topics and calls.
+    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names, shutdown_mark); the C library lists watchdog, deliver_ack, topics, calls and shutdown_mark.
     QVERIFY2(out.contains("features 0x7f"), out.constData());
     QVERIFY2(out.contains("watchdog every 500 ms, 3 misses, action 3"), out.constData());
 
