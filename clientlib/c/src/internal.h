@@ -11,7 +11,10 @@ enum {
     READS_PER_PROCESS = 16,
     DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024,
     DEFAULT_MAX_CALLS = 256,
-    MAX_TOPIC_LENGTH = 0xFFFF
+    MAX_TOPIC_LENGTH = 0xFFFF,
+    /* A slow receive callback still acknowledges at least this often within one read, so that a
+     * crash re-delivers only what it processed in the last few milliseconds (PROTOCOL R-5.7.4). */
+    ACK_INTERVAL_MS = 10
 };
 
 /* A call made with kennel_call and not answered yet: kept so that the connection's end can
@@ -49,6 +52,14 @@ struct kennel {
     uint32_t max_frame_size;
     uint16_t broker_error;
     char last_error[256];
+
+    /* Receiver acknowledgement (PROTOCOL §5.7): Deliver frames handled since the Welcome, and the
+     * count last queued in a DeliverAck; both modulo 2^32, as the broker counts them. */
+    int deliver_ack;     /* enum kennel_ack_mode (kennel_set_deliver_ack) */
+    int acking;          /* negotiated on this connection */
+    uint32_t delivered, acked;
+    int64_t acked_at;    /* when the last DeliverAck was queued (CLOCK_MONOTONIC ms) */
+    int in_message;      /* inside the message callback: kennel_disconnect counts that message */
 
     uint32_t next_id;
     /* What a waiting call waits for: the messageId of its request and how it ended. */

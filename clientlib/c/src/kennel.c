@@ -65,6 +65,7 @@ kennel *kennel_new(void *userdata)
     k->max_output = DEFAULT_MAX_OUTPUT;
     k->max_frame_size = KENNEL_WIRE_DEFAULT_MAX_FRAME_SIZE;
     k->max_calls = DEFAULT_MAX_CALLS;
+    k->deliver_ack = KENNEL_ACK_AUTO;
     return k;
 }
 
@@ -110,6 +111,16 @@ int kennel_set_max_output(kennel *k, size_t bytes)
     if (!k || bytes < KENNEL_WIRE_MIN_FRAME_SIZE_LIMIT)
         return KENNEL_E_INVAL;
     k->max_output = bytes;
+    return KENNEL_OK;
+}
+
+int kennel_set_deliver_ack(kennel *k, int mode)
+{
+    if (!k || mode < KENNEL_ACK_OFF || mode > KENNEL_ACK_MANUAL)
+        return KENNEL_E_INVAL;
+    if (k->fd >= 0)
+        return kn_fail(k, KENNEL_E_STATE, "kennel_set_deliver_ack applies to the next kennel_connect");
+    k->deliver_ack = mode;
     return KENNEL_OK;
 }
 
@@ -210,6 +221,48 @@ static int queue_frame(kennel *k, uint8_t type, uint32_t id, uint16_t flags, con
     return kn_queue_parts(k, type, id, flags, target, NULL, 0, NULL, 0, payload, payload_len);
 }
 
+/* PROTOCOL R-5.7.1: one DeliverAck carries the count of every Deliver handled so far, so one frame
+ * per read covers all that read brought. */
+static int queue_ack(kennel *k, uint32_t count)
+{
+    if (!k->acking || count == k->acked)
+        return KENNEL_OK;
+    const int r = queue_frame(k, KENNEL_FRAME_DELIVER_ACK, count, 0, NULL, NULL, 0);
+    if (r < 0)
+        return r;
+    k->acked = count;
+    k->acked_at = now_ms();
+    return KENNEL_OK;
+}
+
+/* In KENNEL_ACK_AUTO: acknowledges what was handled and writes it now, so the broker tells the
+ * senders `delivered` and a crash after this point does not deliver these messages again. A full
+ * output buffer leaves it for the next try. */
+static int auto_ack(kennel *k)
+{
+    if (k->deliver_ack != KENNEL_ACK_AUTO)
+        return KENNEL_OK;
+    const int r = queue_ack(k, k->delivered);
+    if (r < 0 && r != KENNEL_E_AGAIN)
+        return r;
+    return kn_write_out(k);
+}
+
+int kennel_ack(kennel *k)
+{
+    if (!k)
+        return KENNEL_E_INVAL;
+    if (!kennel_is_connected(k))
+        return kn_fail(k, KENNEL_E_STATE, "not connected");
+    if (!k->acking)
+        return kn_fail(k, KENNEL_E_UNSUPPORTED, "deliver_ack is not negotiated on this connection");
+    /* From the message callback, that message counts as handled too. */
+    const int r = queue_ack(k, k->delivered + (k->in_message ? 1u : 0u));
+    if (r < 0)
+        return r;
+    return k->dispatching ? KENNEL_OK : kn_write_out(k);
+}
+
 uint32_t kn_take_id(kennel *k)
 {
     if (++k->next_id == 0) /* 0 means "answers nothing" in Error frames (PROTOCOL §1) */
@@ -244,8 +297,13 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
             m.target = k->peer_target;
             m.payload = f->payload;
             m.payload_len = f->payload_len;
+            k->in_message = 1;
             k->on_message(k, k->userdata, &m);
+            k->in_message = 0;
         }
+        /* Counted once the callback has returned (or when there is none, so that the counts
+         * agree): acknowledged means processed (PROTOCOL §5.7). */
+        ++k->delivered;
         break;
     case KENNEL_FRAME_DELIVERY_STATUS: {
         uint16_t status;
@@ -279,6 +337,10 @@ static int dispatch(kennel *k, const kennel_frame *f, uint8_t *payload_end)
         k->registered = 1;
         k->max_frame_size = w.max_frame_size;
         k->broker_features = w.has_features ? w.features : 0;
+        /* PROTOCOL: acknowledge only when both sides listed it; counted from here. */
+        k->acking = k->deliver_ack != KENNEL_ACK_OFF && (k->broker_features & KENNEL_FEATURE_DELIVER_ACK) != 0;
+        k->delivered = k->acked = 0;
+        k->acked_at = now_ms();
         const size_t n = w.broker_version_len < sizeof k->broker_version - 1 ? w.broker_version_len
                                                                              : sizeof k->broker_version - 1;
         memcpy(k->broker_version, w.broker_version, n);
@@ -345,6 +407,8 @@ static int drain(kennel *k, int *count)
         }
         if (r == KENNEL_DECODE_INVALID_NAME) { /* framing intact: skip it */
             k->in_off += consumed;
+            if (f.type == KENNEL_FRAME_DELIVER) /* the broker counted it: so must the acknowledgement */
+                ++k->delivered;
             continue;
         }
         if (r != KENNEL_DECODE_OK) {
@@ -356,6 +420,13 @@ static int drain(kennel *k, int *count)
         if (result < 0 && result != KENNEL_E_AGAIN)
             return lost(k, result);
         ++*count;
+        /* A slow callback does not hold the whole read's acknowledgement back: what it has
+         * processed is acknowledged every ACK_INTERVAL_MS (read_in acknowledges the rest). */
+        if (k->acking && k->fd >= 0 && k->delivered != k->acked && now_ms() - k->acked_at >= ACK_INTERVAL_MS) {
+            const int w = auto_ack(k);
+            if (w < 0)
+                return w;
+        }
     }
     if (k->in_off == k->in_len)
         k->in_off = k->in_len = 0;
@@ -398,8 +469,10 @@ static int read_in(kennel *k, int *count)
             return lost(k, KENNEL_E_CLOSED);
         }
         k->in_len += (size_t)n;
-        const int r = drain(k, count);
+        int r = drain(k, count);
         if (r < 0)
+            return r;
+        if (k->fd >= 0 && (r = auto_ack(k)) < 0) /* one DeliverAck per read */
             return r;
     }
     return KENNEL_OK;
@@ -558,7 +631,7 @@ int kennel_connect(kennel *k, const char *address, const char *name, int timeout
     hello.protocol_version = KENNEL_WIRE_VERSION;
     hello.pid = (uint32_t)getpid();
     hello.has_features = 1;
-    hello.features = KENNEL_KNOWN_FEATURES;
+    hello.features = KENNEL_KNOWN_FEATURES & (k->deliver_ack != KENNEL_ACK_OFF ? ~0u : ~KENNEL_FEATURE_DELIVER_ACK);
     uint8_t payload[16];
     const size_t payload_len = kennel_wire_encode_hello(payload, sizeof payload, &hello);
     const uint32_t id = kn_take_id(k);
@@ -622,8 +695,15 @@ int kennel_disconnect(kennel *k)
         return KENNEL_E_INVAL;
     if (k->fd < 0)
         return kn_fail(k, KENNEL_E_STATE, "not connected");
+    /* PROTOCOL R-5.7.1: acknowledge before the Bye, or the broker answers what was processed
+     * `unacknowledged`. Called from the message callback, that message counts as processed. With
+     * KENNEL_ACK_MANUAL what the application has not acknowledged stays so. */
+    int r = KENNEL_OK;
+    if (k->deliver_ack == KENNEL_ACK_AUTO)
+        r = queue_ack(k, k->delivered + (k->in_message ? 1u : 0u));
     /* PROTOCOL §4.2: Bye, then close once it is written. */
-    int r = queue_frame(k, KENNEL_FRAME_BYE, kn_take_id(k), 0, NULL, NULL, 0);
+    if (r == KENNEL_OK)
+        r = queue_frame(k, KENNEL_FRAME_BYE, kn_take_id(k), 0, NULL, NULL, 0);
     if (r == KENNEL_OK)
         r = kennel_flush(k, 1000);
     lost(k, KENNEL_OK); /* a no-op if the flush already lost the connection */

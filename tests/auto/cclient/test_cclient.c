@@ -8,18 +8,23 @@
  * its id and payload, each call with error KENNEL_CALL_NOT_SERVED; the skipped and unknown frames
  * do not disturb the rest; the broken stream ends the session with KENNEL_E_PROTOCOL and the
  * disconnect callback; and the receive path allocates nothing per message (malloc is counted in
- * this program, except under the sanitizers, whose runtime owns malloc). Plain C11, no Qt: the
- * library as a C program sees it. */
+ * this program, except under the sanitizers, whose runtime owns malloc). That broker does not offer
+ * deliver_ack: no DeliverAck may come. A second fake broker offers it (ack_session): cumulative
+ * DeliverAcks, each after the callbacks it covers have returned, one per slow message, skipped
+ * Delivers counted, and the acknowledgement before a Bye. Plain C11, no Qt: the library as a C
+ * program sees it. */
 #define _POSIX_C_SOURCE 200809L
 #include <kennel/kennel.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MESSAGES 3000
@@ -214,6 +219,8 @@ static int fake_broker(int listener)
             if (f.message_id != 77 || f.payload_len != 3 || memcmp(f.payload, "abc", 3) != 0)
                 return 18;
             pong = 1;
+        } else if (f.type == KENNEL_FRAME_DELIVER_ACK) {
+            return 24; /* this broker did not offer deliver_ack (PROTOCOL §4.1.1) */
         } else if (f.type == KENNEL_FRAME_REPLY) {
             kennel_call_reply reply;
             if (kennel_wire_decode_call_reply(f.payload, f.payload_len, &reply) != 0
@@ -230,6 +237,199 @@ static int fake_broker(int listener)
         ;
     close(fd);
     return 0;
+}
+
+/* --- Receiver acknowledgement (PROTOCOL §5.7) against a broker that offers deliver_ack. The
+ * client writes a byte to `processed` at the end of each message callback, so the fake broker can
+ * tell that an acknowledgement never comes before the callbacks it covers have returned. --- */
+
+#define SLOW_MS 25 /* past the library's 10 ms: each slow message is acknowledged on its own */
+
+static size_t g_batch_len;
+static uint8_t g_batch[4096];
+
+static int batch_frame(uint8_t type, uint32_t id, const char *source, const char *target, const char *payload)
+{
+    kennel_frame f;
+    memset(&f, 0, sizeof f);
+    f.type = type;
+    f.message_id = id;
+    f.source = (const uint8_t *)source;
+    f.source_len = source ? strlen(source) : 0;
+    f.target = (const uint8_t *)target;
+    f.target_len = target ? strlen(target) : 0;
+    f.payload = (const uint8_t *)payload;
+    f.payload_len = strlen(payload);
+    const size_t n = kennel_wire_encode(g_batch + g_batch_len, sizeof g_batch - g_batch_len, &f);
+    g_batch_len += n;
+    return n ? 0 : -1;
+}
+
+/* Bytes the client has written to the pipe so far (it is non-blocking here). */
+static unsigned processed_so_far(int processed)
+{
+    static unsigned total;
+    char buf[64];
+    ssize_t n;
+    while ((n = read(processed, buf, sizeof buf)) > 0)
+        total += (unsigned)n;
+    return total;
+}
+
+/* Reads frames until a DeliverAck; the ack must be header-only. Returns its count, or -1. */
+static int64_t read_ack(int fd, int *pongs)
+{
+    kennel_frame f;
+    for (;;) {
+        if (read_frame(fd, &f) != 0)
+            return -1;
+        if (f.type == KENNEL_FRAME_PONG && f.message_id == 88) {
+            ++*pongs;
+            continue;
+        }
+        if (f.type != KENNEL_FRAME_DELIVER_ACK || f.source_len || f.target_len || f.payload_len || f.flags)
+            return -1;
+        return f.message_id;
+    }
+}
+
+static int fake_acking_broker(int listener, int processed)
+{
+    const int fd = accept(listener, NULL, NULL);
+    if (fd < 0)
+        return 30;
+    fcntl(processed, F_SETFL, O_NONBLOCK);
+    kennel_frame f;
+    kennel_hello hello;
+    if (read_frame(fd, &f) != 0 || f.type != KENNEL_FRAME_HELLO
+        || kennel_wire_decode_hello(f.payload, f.payload_len, &hello) != 0 || !hello.has_features
+        || !(hello.features & KENNEL_FEATURE_DELIVER_ACK))
+        return 31;
+    uint8_t payload[64];
+    const kennel_welcome welcome = { 1, 1024u * 1024, 1, KENNEL_FEATURE_WATCHDOG | KENNEL_FEATURE_DELIVER_ACK,
+                                     (const uint8_t *)"fake", 4 };
+    const size_t n = kennel_wire_encode_welcome(payload, sizeof payload, &welcome);
+    if (send_frame(fd, KENNEL_FRAME_WELCOME, f.message_id, NULL, "cack", payload, n) != 0)
+        return 32;
+
+    /* Five quick messages, one the library must skip (a bad name) but count, and a Ping, in one
+     * write: one cumulative DeliverAck of 6 (R-5.7.1), after all five callbacks returned. */
+    g_batch_len = 0;
+    for (unsigned i = 0; i < 5; ++i)
+        if (batch_frame(KENNEL_FRAME_DELIVER, 100 + i, "peer", "cack", "fast") != 0)
+            return 33;
+    if (batch_frame(KENNEL_FRAME_DELIVER, 200, "-bd", "cack", "skip me") != 0
+        || batch_frame(KENNEL_FRAME_PING, 88, NULL, NULL, "p") != 0 || write_all(fd, g_batch, g_batch_len) != 0)
+        return 34;
+    int pongs = 0;
+    int64_t ack;
+    do {
+        ack = read_ack(fd, &pongs);
+        if (ack < 0 || ack > 6)
+            return 35;
+        if (processed_so_far(processed) < (unsigned)(ack > 5 ? 5 : ack)) /* acknowledged before processed */
+            return 36;
+    } while (ack != 6);
+
+    /* Three slow messages in one write: each is acknowledged when its callback has returned, not
+     * at the end of the read, so a crash would deliver again at most one of them. */
+    g_batch_len = 0;
+    for (unsigned i = 0; i < 3; ++i)
+        if (batch_frame(KENNEL_FRAME_DELIVER, 300 + i, "peer", "cack", "slow") != 0)
+            return 37;
+    if (write_all(fd, g_batch, g_batch_len) != 0)
+        return 38;
+    for (int64_t expected = 7; expected <= 9; ++expected) {
+        ack = read_ack(fd, &pongs);
+        if (ack != expected)
+            return 39;
+        if (processed_so_far(processed) < (unsigned)ack - 1) /* the skipped one wrote nothing */
+            return 40;
+    }
+
+    /* "bye": the callback disconnects; that message counts as processed, acknowledged before Bye. */
+    g_batch_len = 0;
+    if (batch_frame(KENNEL_FRAME_DELIVER, 400, "peer", "cack", "bye") != 0 || write_all(fd, g_batch, g_batch_len) != 0)
+        return 41;
+    if (read_ack(fd, &pongs) != 10 || pongs != 1)
+        return 42;
+    if (read_frame(fd, &f) != 0 || f.type != KENNEL_FRAME_BYE)
+        return 43;
+    char c;
+    if (read(fd, &c, 1) != 0)
+        return 44;
+    close(fd);
+    return 0;
+}
+
+static int g_processed_fd = -1;
+static unsigned g_ack_messages;
+static int g_ack_disconnect = 1;
+
+static void on_ack_message(kennel *k, void *userdata, const kennel_message *m)
+{
+    (void)userdata;
+    ++g_ack_messages;
+    if (strcmp(m->payload, "slow") == 0) {
+        const struct timespec ts = { 0, SLOW_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    CHECK(write(g_processed_fd, "x", 1) == 1); /* before a disconnect lets the fake broker exit */
+    if (strcmp(m->payload, "bye") == 0)
+        CHECK(kennel_disconnect(k) == KENNEL_OK);
+}
+
+static void on_ack_disconnect(kennel *k, void *userdata, int reason)
+{
+    (void)k;
+    (void)userdata;
+    g_ack_disconnect = reason;
+}
+
+static void ack_session(const char *dir)
+{
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s/a", dir);
+    int pipefd[2];
+    const int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(pipe(pipefd) == 0);
+    CHECK(listener >= 0 && bind(listener, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(listener, 1) == 0);
+    const pid_t child = fork();
+    if (child == 0) {
+        close(pipefd[1]);
+        _exit(fake_acking_broker(listener, pipefd[0]));
+    }
+    close(listener);
+    close(pipefd[0]);
+    g_processed_fd = pipefd[1];
+
+    kennel *k = kennel_new(NULL);
+    kennel_set_message_callback(k, on_ack_message);
+    kennel_set_disconnect_callback(k, on_ack_disconnect);
+    CHECK(kennel_set_deliver_ack(k, KENNEL_ACK_OFF) == KENNEL_OK && kennel_set_deliver_ack(k, 3) == KENNEL_E_INVAL);
+    CHECK(kennel_ack(k) == KENNEL_E_STATE); /* not connected */
+    CHECK(kennel_set_deliver_ack(k, KENNEL_ACK_AUTO) == KENNEL_OK);
+    char address[128];
+    snprintf(address, sizeof address, "unix:%s", sun.sun_path);
+    CHECK(kennel_connect(k, address, "cack", 5000) == KENNEL_OK);
+    CHECK(kennel_set_deliver_ack(k, 0) == KENNEL_E_STATE); /* for the next connection only */
+    const time_t give_up = time(NULL) + 10; /* a missing acknowledgement stalls both sides */
+    while (kennel_fd(k) >= 0 && time(NULL) < give_up)
+        kennel_loop_once(k, 100);
+    CHECK(kennel_fd(k) == -1);
+    CHECK(g_ack_messages == 9);
+    CHECK(g_ack_disconnect == KENNEL_OK);
+    kennel_free(k);
+    close(pipefd[1]);
+
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "test_cclient: the acking fake broker failed with status %d\n", WEXITSTATUS(status));
+    unlink(sun.sun_path);
 }
 
 /* --- The client --- */
@@ -363,6 +563,13 @@ int main(void)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "test_cclient: the fake broker failed with status %d\n", WEXITSTATUS(status));
     unlink(sun.sun_path);
+    ack_session(dir);
+
+    /* The shutdown mark's comparison (PROTOCOL ): serial numbers, 0 = nothing read. */
+    CHECK(kennel_id_after(5, 4) && !kennel_id_after(4, 5) && !kennel_id_after(5, 5));
+    CHECK(kennel_id_after(1, 0xFFFFFFFFu) && !kennel_id_after(0xFFFFFFFFu, 1));
+    CHECK(kennel_id_after(0x80000000u, 1) && !kennel_id_after(0x80000001u, 1));
+    CHECK(kennel_id_after(7, 0) && kennel_id_after(0xFFFFFFFFu, 0));
     rmdir(dir);
     if (g_failures)
         return 1;

@@ -86,12 +86,13 @@ void tst_CWire::constantsMatchTheCppCodec()
     QCOMPARE(int(KENNEL_FRAME_DELIVERY_STATUS), int(FrameType::DeliveryStatus));
     QCOMPARE(int(KENNEL_FRAME_MONITOR_LAST), int(FrameType::MonitorLast));
     QCOMPARE(KENNEL_FLAG_WANT_DELIVERY_STATUS, quint32(WantDeliveryStatus));
-    // The C library leaves held_status out on purpose (its status callback is called once per message),
-    // remote_names (it hears remote_timeout/remote_dropped as no_such_client) and deliver_ack (it
-    // does not acknowledge: its receivers keep the old `delivered`, PROTOCOL §5.7). It speaks
-    // topics and calls.
-    QCOMPARE(KENNEL_KNOWN_FEATURES,
-             quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureRemoteNames | FeatureDeliverAck | FeatureShutdownMark)));
+    // The C library leaves held_status out on purpose (its status callback is called once per message)
+    // and remote_names (it hears remote_timeout/remote_dropped as no_such_client). It speaks topics
+    // and calls, acknowledges deliveries (PROTOCOL §5.7) and hands the shutdown mark to its error
+    // callback.
+    QCOMPARE(KENNEL_KNOWN_FEATURES, quint32(Wire::KnownFeatures & ~(FeatureHeldStatus | FeatureRemoteNames)));
+    QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_DELIVER_ACK);
+    QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_SHUTDOWN_MARK);
     QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_TOPICS);
     QVERIFY(KENNEL_KNOWN_FEATURES & KENNEL_FEATURE_CALLS);
     QCOMPARE(int(KENNEL_FRAME_CALL), int(FrameType::Call));
@@ -141,6 +142,8 @@ void tst_CWire::framesEncodedInCDecodeInCpp_data()
     QTest::newRow("send") << make(FrameType::Send, 7, WantDeliveryStatus, {}, "worker", "hello");
     QTest::newRow("deliver") << make(FrameType::Deliver, 0xFFFFFFFF, 0, "a", "b", QByteArray(70000, 'x'));
     QTest::newRow("bye") << make(FrameType::Bye, 1, 0, {}, {}, {});
+    // What libkennel acknowledges with: no names, no payload, the count (wrapped past 2^32) as id.
+    QTest::newRow("deliver_ack") << make(FrameType::DeliverAck, 0xFFFFFFFF, 0, {}, {}, {});
     QTest::newRow("64-byte names") << make(FrameType::Send, 3, 0, QByteArray(64, 'S'), QByteArray(64, 'T'), "p");
     QTest::newRow("unknown type") << make(FrameType(0x9A), 9, 0xFFFE, {}, {}, QByteArray("\0\1\2", 3));
 }

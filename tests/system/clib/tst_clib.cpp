@@ -17,6 +17,8 @@
 #include <QSocketNotifier>
 #include <QTest>
 
+#include <signal.h>
+
 using namespace Kennel;
 using namespace KennelTest;
 
@@ -154,6 +156,10 @@ private slots:
     void outstandingCallsBoundAndLinkLost();
     void topicsNotOfferedIsUnsupported();
     void watchdogExpiresWhenNotFed();
+    void slowReceiverKilledMidStreamLosesNothing_data();
+    void slowReceiverKilledMidStreamLosesNothing();
+    void shutdownMarkNamesTheLastSendRead();
+    void manualAckLeavesMessagesUntilAcknowledged();
     void errorsHaveCodesAndText();
     void addressFormsMatchBrokerAddress_data();
     void addressFormsMatchBrokerAddress();
@@ -215,7 +221,7 @@ void tst_CLib::exampleTalksToQtAndLegacyClients()
     QCOMPARE(qtMessages.at(0).at(1).toByteArray(), QByteArray("hello from C"));
     QTRY_VERIFY_WITH_TIMEOUT(readOut().contains("to qtpeer: delivered"), 5000);
     QVERIFY2(out.contains("registered as cpeer (broker "), out.constData());
-    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names, shutdown_mark); the C library lists watchdog, topics and calls.
+    // §4.1.1: the broker offers every feature it has (watchdog, held_status, deliver_ack, topics, calls, remote_names, shutdown_mark); the C library lists watchdog, deliver_ack, topics, calls and shutdown_mark.
     QVERIFY2(out.contains("features 0x7f"), out.constData());
     QVERIFY2(out.contains("watchdog every 500 ms, 3 misses, action 3"), out.constData());
 
@@ -716,6 +722,205 @@ void tst_CLib::watchdogExpiresWhenNotFed()
     QCOMPARE(inbox.lastReason, int(KENNEL_E_CLOSED));
     QVERIFY2(QByteArray(kennel_last_error(k)).contains("after Error watchdog_expired"), kennel_last_error(k));
     QCOMPARE(kennel_is_connected(k), 0);
+    kennel_free(k);
+}
+
+// PROTOCOL §5.7 with libkennel: a C receiver (tests/system/clib/kennel-slow-receiver.c, watched by
+// the watchdog, 5 ms per message) is handed 400 messages at once, so the broker has written them
+// all to its socket long before it has handled them; it is killed with SIGKILL mid-stream and
+// started again. Without acknowledgements everything it had read but not handled was lost. Now:
+// every message arrives, in order, and its sender hears exactly one final `delivered`. A message
+// may arrive twice only as R-5.7.4 allows: handled (printed) by the killed process but not yet
+// acknowledged. libkennel acknowledges every 10 ms while slow callbacks work through one read,
+// so that is at most 3 here: two whose callbacks returned within the last 10 ms (the clock is
+// read in whole ms), and the one printed whose callback had not returned.
+// Two ways a board loses a process: it crashes (SIGKILL from the test), or it hangs (SIGSTOP) and
+// the broker's watchdog ends it (action terminate: SIGTERM to the PID the kernel gives).
+void tst_CLib::slowReceiverKilledMidStreamLosesNothing_data()
+{
+    QTest::addColumn<bool>("hangs");
+    QTest::newRow("crash (SIGKILL)") << false;
+    QTest::newRow("hang, ended by the watchdog") << true;
+}
+
+void tst_CLib::slowReceiverKilledMidStreamLosesNothing()
+{
+    QFETCH(bool, hangs);
+    constexpr int Before = 400, WhileDown = 50, Total = Before + WhileDown, MaxTwice = 3;
+    KennelClient sender;
+    QVERIFY(registerQt(sender, "cfeeder"));
+    QHash<quint32, QList<DeliveryStatus>> finals; // messageId -> final statuses (held is not final)
+    connect(&sender, &KennelClient::deliveryStatusReceived, this,
+            [&](quint32 id, const QByteArray &, DeliveryStatus status) {
+                if (status != DeliveryStatus::Held)
+                    finals[id].append(status);
+            });
+    QList<quint32> ids;
+    const auto send = [&](int from, int to) {
+        for (int i = from; i <= to; ++i)
+            ids.append(sender.send("cslow", "m" + QByteArray::number(i).rightJustified(4, '0')));
+    };
+
+    const auto start = [&](QProcess &receiver) {
+        receiver.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        setBuildProgram(receiver, binaryPath(QStringLiteral("kennel-slow-receiver")),
+                        {m_broker.unixAddress(), QStringLiteral("cslow"), QStringLiteral("5"),
+                         hangs ? QStringLiteral("terminate") : QStringLiteral("disconnect")});
+        receiver.start();
+        return receiver.waitForStarted(5000);
+    };
+    // The message numbers a receiver has printed so far ("got m0042").
+    const auto received = [](QProcess &receiver, QByteArray &out) {
+        out += receiver.readAllStandardOutput();
+        QList<int> numbers;
+        for (const QByteArray &line : out.split('\n'))
+            if (line.startsWith("got m"))
+                numbers.append(line.mid(5).toInt());
+        return numbers;
+    };
+    const auto run = [](int from, int to) {
+        QList<int> numbers;
+        for (int i = from; i <= to; ++i)
+            numbers.append(i);
+        return numbers;
+    };
+
+    QProcess first;
+    QByteArray firstOut;
+    QVERIFY(start(first));
+    QTRY_VERIFY_WITH_TIMEOUT((firstOut += first.readAllStandardOutput()).contains("registered\n"), 5000);
+    send(1, Before);
+    QTRY_VERIFY_WITH_TIMEOUT(received(first, firstOut).size() >= 60, 10000);
+    // No Bye either way, so the name is expected back ([hold] lost_window_ms).
+    if (hangs) {
+        QCOMPARE(::kill(pid_t(first.processId()), SIGSTOP), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(first.state(), QProcess::NotRunning, 10000);
+        QCOMPARE(first.exitStatus(), QProcess::CrashExit);
+        QVERIFY(m_broker.countInLog("'cslow' expired") > 0);
+    } else {
+        first.kill();
+        QVERIFY(first.waitForFinished(5000));
+    }
+    const QList<int> firstGot = received(first, firstOut);
+    QVERIFY2(firstGot.size() < Before, "not killed mid-stream");
+    QCOMPARE(firstGot, run(1, int(firstGot.size()))); // in order, from the first
+
+    send(Before + 1, Total); // held for the name while nobody holds it
+    QProcess second;
+    QByteArray secondOut;
+    QVERIFY(start(second));
+    QTRY_VERIFY_WITH_TIMEOUT(received(second, secondOut).value(received(second, secondOut).size() - 1) == Total,
+                             20000);
+    const QList<int> secondGot = received(second, secondOut);
+    second.kill();
+    QVERIFY(second.waitForFinished(5000));
+
+    // The second starts where the first left off, or a few earlier; nothing between is missing.
+    const int handledFirst = int(firstGot.size());
+    const int resumedAt = secondGot.value(0);
+    const int twice = handledFirst + 1 - resumedAt;
+    qInfo("first handled %d of %d before it was ended; the second resumed at %d (%d twice)", handledFirst, Before,
+          resumedAt, twice);
+    QVERIFY2(resumedAt <= handledFirst + 1,
+             qPrintable(QStringLiteral("lost %1 messages: m%2..m%3").arg(resumedAt - handledFirst - 1)
+                            .arg(handledFirst + 1).arg(resumedAt - 1)));
+    QVERIFY2(twice <= MaxTwice, qPrintable(QStringLiteral("%1 delivered twice").arg(twice)));
+    QCOMPARE(secondGot, run(resumedAt, Total));
+
+    // Each sender hears exactly one final status, `delivered`: none lost, none `unacknowledged`.
+    QTRY_COMPARE_WITH_TIMEOUT(finals.size(), Total, 10000);
+    for (const quint32 id : std::as_const(ids))
+        QCOMPARE(finals.value(id), QList<DeliveryStatus>{DeliveryStatus::Delivered});
+}
+
+// PROTOCOL R-4.3.4 with libkennel: it lists shutdown_mark, so the stopping broker's Error
+// shutting_down reaches the error callback with the id of the last kennel_send it read. The library
+// keeps no send queue; with the mark a C program knows which of its sends to send again.
+void tst_CLib::shutdownMarkNamesTheLastSendRead()
+{
+    BrokerProcess stopping;
+    QString error;
+    QVERIFY2(stopping.start(BrokerProcess::Options{}, &error), qPrintable(error));
+    Inbox inbox;
+    kennel *k = newClient(inbox);
+    QCOMPARE(kennel_connect(k, stopping.unixAddress().toUtf8().constData(), "cmark", 5000), int(KENNEL_OK));
+    QVERIFY(kennel_broker_features(k) & KENNEL_FEATURE_SHUTDOWN_MARK);
+    uint32_t last = 0;
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(kennel_send(k, "cmark", "to myself", 9, KENNEL_SEND_WANT_STATUS, &last), int(KENNEL_OK));
+    // A subscription after the last send: a later id, but not a Send, so it is not the mark.
+    QCOMPARE(kennel_subscribe(k, "a/#", nullptr), int(KENNEL_OK));
+    QElapsedTimer timer;
+    timer.start();
+    while ((inbox.statuses.size() < 3 || inbox.acks.isEmpty()) && timer.elapsed() < 5000)
+        QVERIFY(kennel_loop_once(k, 100) >= 0);
+    QCOMPARE(inbox.statuses.size(), 3);
+    QCOMPARE(inbox.statuses.last(), (QPair<quint32, quint16>(last, KENNEL_STATUS_DELIVERED)));
+    QCOMPARE(inbox.messages.size(), 3);
+
+    QVERIFY(stopping.terminate());
+    int r = 0;
+    while (r >= 0 && timer.elapsed() < 10000)
+        r = kennel_loop_once(k, 100);
+    QCOMPARE(r, int(KENNEL_E_CLOSED));
+    QCOMPARE(inbox.errors, QList<quint16>{quint16(KENNEL_ERROR_SHUTTING_DOWN)});
+    QCOMPARE(inbox.errorIds, QList<quint32>{last});
+    QVERIFY(!kennel_id_after(last, inbox.errorIds.value(0)));      // read: not to be sent again
+    QVERIFY(kennel_id_after(last + 1, inbox.errorIds.value(0)));   // what would come next was not
+    kennel_free(k);
+}
+
+// KENNEL_ACK_MANUAL: nothing is acknowledged until kennel_ack(). A receiver that handled three
+// messages without acknowledging them and then vanished (no Bye) gets all three again on its next
+// connection; once it acknowledges, each sender hears `delivered`, exactly once.
+void tst_CLib::manualAckLeavesMessagesUntilAcknowledged()
+{
+    KennelClient sender;
+    QVERIFY(registerQt(sender, "mfeeder"));
+    QHash<quint32, QList<DeliveryStatus>> finals;
+    connect(&sender, &KennelClient::deliveryStatusReceived, this,
+            [&](quint32 id, const QByteArray &, DeliveryStatus status) {
+                if (status != DeliveryStatus::Held)
+                    finals[id].append(status);
+            });
+    const QByteArray address = m_broker.unixAddress().toUtf8();
+    const QList<QPair<QByteArray, QByteArray>> expected{{"mfeeder", "one"}, {"mfeeder", "two"}, {"mfeeder", "three"}};
+
+    Inbox first;
+    kennel *k = newClient(first);
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_MANUAL), int(KENNEL_OK));
+    QCOMPARE(kennel_connect(k, address.constData(), "cmanual", 5000), int(KENNEL_OK));
+    QList<quint32> ids;
+    for (const auto &m : expected)
+        ids.append(sender.send("cmanual", m.second));
+    QTRY_VERIFY_WITH_TIMEOUT((kennel_process(k), first.messages.size() == 3), 5000);
+    QCOMPARE(first.messages, expected);
+    kennel_free(k); // gone without Bye or acknowledgement: the name is expected back
+
+    Inbox second;
+    k = newClient(second);
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_MANUAL), int(KENNEL_OK));
+    // Until the broker has seen the first connection close, the name is still taken.
+    QTRY_VERIFY2_WITH_TIMEOUT(kennel_is_connected(k) || kennel_connect(k, address.constData(), "cmanual", 5000) == KENNEL_OK,
+                              kennel_last_error(k), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT((kennel_process(k), second.messages.size() == 3), 5000);
+    QCOMPARE(second.messages, expected); // held again, in order: none had been acknowledged
+    QVERIFY(finals.isEmpty());
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_AUTO), int(KENNEL_E_STATE));
+    QCOMPARE(kennel_ack(k), int(KENNEL_OK));
+    QTRY_VERIFY_WITH_TIMEOUT((kennel_process(k), finals.size() == 3), 5000);
+    for (const quint32 id : std::as_const(ids))
+        QCOMPARE(finals.value(id), QList<DeliveryStatus>{DeliveryStatus::Delivered});
+    QCOMPARE(kennel_ack(k), int(KENNEL_OK)); // nothing new: nothing sent
+    QCOMPARE(kennel_disconnect(k), int(KENNEL_OK));
+    kennel_free(k);
+
+    // Off: the connection does not acknowledge, so there is nothing to ask for.
+    Inbox off;
+    k = newClient(off);
+    QCOMPARE(kennel_set_deliver_ack(k, KENNEL_ACK_OFF), int(KENNEL_OK));
+    QCOMPARE(kennel_connect(k, address.constData(), "cnoack", 5000), int(KENNEL_OK));
+    QCOMPARE(kennel_ack(k), int(KENNEL_E_UNSUPPORTED));
     kennel_free(k);
 }
 

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define KENNEL_C_VERSION_MAJOR 0
-#define KENNEL_C_VERSION_MINOR 2
+#define KENNEL_C_VERSION_MINOR 3
 
 typedef struct kennel kennel;
 
@@ -70,7 +70,13 @@ typedef void (*kennel_message_cb)(kennel *k, void *userdata, const kennel_messag
  * enum kennel_delivery_status (or a newer value; kennel_delivery_status_name() names it). */
 typedef void (*kennel_status_cb)(kennel *k, void *userdata, uint32_t id, const char *target, uint16_t status);
 /* An Error frame from the broker: `code` an enum kennel_error_code (or a newer value), `id` the
- * messageId of the frame it answers (0: none), `text` for people. */
+ * messageId of the frame it answers (0: none), `text` for people. For KENNEL_ERROR_SHUTTING_DOWN
+ * (the broker is stopping; Bye and the close follow) from a broker that offers
+ * KENNEL_FEATURE_SHUTDOWN_MARK, `id` is the mark (PROTOCOL R-4.3.4): the id of the last
+ * kennel_send the broker read on this connection, 0 for none. A send whose id is after it
+ * (kennel_id_after) was never read and no receiver has seen it: send it again to the next broker
+ * if you kept it. Earlier ones were read, and answered (with KENNEL_SEND_WANT_STATUS) before the
+ * Error; one answered KENNEL_STATUS_SHUTTING_DOWN was not delivered either. */
 typedef void (*kennel_error_cb)(kennel *k, void *userdata, uint16_t code, uint32_t id, const char *text);
 /* A registered connection ended: `reason` a kennel_result (KENNEL_E_CLOSED, KENNEL_E_IO,
  * KENNEL_E_PROTOCOL, ...), or KENNEL_OK after kennel_disconnect(). Not called for a kennel_connect
@@ -137,6 +143,15 @@ typedef struct kennel_incoming_call {
 } kennel_incoming_call;
 typedef void (*kennel_call_cb)(kennel *k, void *userdata, const kennel_incoming_call *call);
 
+/* 1 if `id` was given out after `mark` (ids increase by one per request, wrapping past 0, so they
+ * compare as serial numbers, RFC 1982), else 0. For the shutdown mark: `mark` 0 means no send was
+ * read, so every id is after it. */
+static inline int kennel_id_after(uint32_t id, uint32_t mark)
+{
+    const uint32_t distance = id - mark - 1u; /* modulo 2^32; no cast, for C++ callers' warnings */
+    return mark == 0 || distance < 0x7FFFFFFFu;
+}
+
 KENNEL_EXPORT kennel *kennel_new(void *userdata); /* NULL when out of memory */
 KENNEL_EXPORT void kennel_free(kennel *k);        /* closes without Bye; NULL is fine */
 KENNEL_EXPORT void *kennel_userdata(const kennel *k);
@@ -156,6 +171,26 @@ KENNEL_EXPORT void kennel_set_call_callback(kennel *k, kennel_call_cb cb);
 KENNEL_EXPORT int kennel_set_tick(kennel *k, unsigned interval_ms, kennel_tick_cb cb);
 /* Bytes kennel_send may queue before it answers KENNEL_E_AGAIN (default 8 MiB). */
 KENNEL_EXPORT int kennel_set_max_output(kennel *k, size_t bytes);
+/* Receiver acknowledgement (PROTOCOL §5.7), KENNEL_ACK_AUTO by default: when the broker offers
+ * deliver_ack, each message is acknowledged once the message callback has returned for it (one
+ * DeliverAck per read, and every 10 ms while slow callbacks work through one read). Its sender
+ * then hears `delivered` only when it has been processed, and what this process had not processed
+ * when it died (SIGKILL, a crash, the watchdog) is delivered again to the name's next holder if the
+ * broker expects the name back. A message whose callback had returned but whose acknowledgement
+ * was not yet written when the process died may arrive twice.
+ * KENNEL_ACK_MANUAL: nothing is acknowledged until kennel_ack(); for a program that finishes a
+ * message after its callback (a batch written and synced later). The broker keeps at most
+ * `[hold] unacked_max_count`/`_bytes` unacknowledged (10000, 4 MiB by default); past that, senders
+ * hear `queue_full`. A Bye leaves the rest unacknowledged (their senders hear `unacknowledged`).
+ * KENNEL_ACK_OFF: the old contract, `delivered` when queued, and what was queued to a dead process
+ * is lost. Takes effect at the next kennel_connect (KENNEL_E_STATE while connected). */
+enum kennel_ack_mode { KENNEL_ACK_OFF = 0, KENNEL_ACK_AUTO = 1, KENNEL_ACK_MANUAL = 2 };
+KENNEL_EXPORT int kennel_set_deliver_ack(kennel *k, int mode);
+/* Acknowledges every message handed to the message callback so far (in its callback: that one
+ * too). KENNEL_E_UNSUPPORTED when the connection does not acknowledge (KENNEL_ACK_OFF, or a broker
+ * without deliver_ack); KENNEL_E_AGAIN when the output buffer is full (retry). Usable in
+ * KENNEL_ACK_AUTO as well, to acknowledge early from a long callback. */
+KENNEL_EXPORT int kennel_ack(kennel *k);
 
 /* Connects to `address` ("HOST:PORT", "[V6]:PORT" or "unix:PATH", as every Kennel program takes
  * it), sends Hello for `name` and waits up to timeout_ms for Welcome. On failure the connection is

@@ -74,13 +74,17 @@ enum kennel_frame_type {
 #define KENNEL_FEATURE_TOPICS 0x00000008u
 /* calls (PROTOCOL §5.6): make calls and be called. */
 #define KENNEL_FEATURE_CALLS 0x00000010u
-/* Receiver acknowledgement (PROTOCOL §5.7). Not listed by this library: it does not acknowledge,
- * so its receivers keep the old `delivered` (queued) and what a dead process had queued is lost. */
+/* Receiver acknowledgement (PROTOCOL §5.7). Listed by this library (unless kennel_set_deliver_ack
+ * turns it off): it acknowledges each Deliver once the message callback has returned for it, so a
+ * broker holds again for the name what a receiver that died had not processed. */
 #define KENNEL_FEATURE_DELIVER_ACK 0x00000004u
-/* The stopping broker's Error shutting_down names the last Send it read (PROTOCOL R-4.3.4). Not
- * listed by this library: it does not send messages again to the next broker. */
+/* The stopping broker's Error shutting_down names the last Send it read (PROTOCOL R-4.3.4). Listed
+ * by this library, which keeps no send queue: the error callback hears the mark as its `id`, so
+ * the application can tell which of its sends were never read (kennel_id_after). */
 #define KENNEL_FEATURE_SHUTDOWN_MARK 0x00000040u
-#define KENNEL_KNOWN_FEATURES (KENNEL_FEATURE_WATCHDOG | KENNEL_FEATURE_TOPICS | KENNEL_FEATURE_CALLS)
+#define KENNEL_KNOWN_FEATURES \
+    (KENNEL_FEATURE_WATCHDOG | KENNEL_FEATURE_DELIVER_ACK | KENNEL_FEATURE_TOPICS | KENNEL_FEATURE_CALLS \
+     | KENNEL_FEATURE_SHUTDOWN_MARK)
 #define KENNEL_HELLO_HAS_FEATURES 0x01u
 #define KENNEL_WELCOME_HAS_FEATURES 0x0001u
 
