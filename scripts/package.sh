@@ -8,6 +8,7 @@
 #             the contents, and (for this machine's architecture) the broker from the packages'
 #             contents unpacked into a scratch root: it starts as an unprivileged user with the
 #             unit's capabilities, passes a message between two kennelctl and stops.
+#             For armhf and arm64 the packaged broker and kennelctl run under qemu-user instead.
 # Packages: kennel-broker, libkennel, libkennel-dev, kennelctl, kennel-monitor, and a -dbgsym
 # package with the debug symbols of each one that has binaries. They are written to
 # ./build-deb/ARCH (or $KENNEL_PACKAGE_DIR/ARCH), built there from a copy of the source tree
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         amd64|armhf|arm64) arch=$1 ;;
         --test) run_tests=1 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "package.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
