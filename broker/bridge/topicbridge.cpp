@@ -52,9 +52,10 @@ QList<QByteArray> join(const QList<QByteArray> &a, const QList<QByteArray> &b)
 }
 } // namespace
 
-// An MQTT broker sends a client one copy per matching subscription when its subscriptions
-// overlap (mosquitto 2 does), so overlapping import filters are merged into one wider
-// subscription until none overlap; what the wider one brings beyond import_topics is not imported.
+// MQTT 3.1.1 lets a broker send a client one copy per matching subscription when its
+// subscriptions overlap (mosquitto with allow_duplicate_messages, announced as its default, and
+// other brokers do), so overlapping import filters are merged into one wider subscription until
+// none overlap; what the wider one brings beyond import_topics is not imported.
 QList<QByteArray> TopicBridge::subscriptionFilters(const QList<QByteArray> &filters)
 {
     QList<QList<QByteArray>> merged;
