@@ -296,6 +296,43 @@ private slots:
         }
     }
 
+    // Not spooled: while the link is down exports are dropped and counted; the retained ones
+    // are published (their last value, or their clearing) when the link is back.
+    void outageRetainedCatchUp()
+    {
+        BrokerProcess a, b;
+        QVERIFY(startBoard(a, "A", "export_topics = \"#\""));
+        QVERIFY(startBoard(b, "B", "import_topics = \"#\""));
+        auto alice = connectPeer(a, "alice");
+        auto bob = connectPeer(b, "bob", "#");
+        QVERIFY(alice && bob);
+        alice->client->publish("state/kept", "before", true);
+        QTRY_COMPARE_WITH_TIMEOUT(bob->got.size(), 1, 10000);
+
+        m_mqtt->stop();
+        QTRY_VERIFY_WITH_TIMEOUT(a.countInLog("MQTT link down") >= 1, 10000);
+        alice->client->publish("live/x", "lost");
+        alice->client->publish("state/a", "1", true);
+        alice->client->publish("state/a", "2", true);
+        alice->client->publish("state/kept", QByteArray(), true); // cleared while down
+        QTRY_COMPARE_WITH_TIMEOUT(a.countInLog("bridge topics: export dropped: the MQTT link is down"), 1, 5000);
+
+        QVERIFY(m_mqtt->restart());
+        QTRY_VERIFY_WITH_TIMEOUT(a.countInLog("MQTT link up") >= 2 && b.countInLog("MQTT link up") >= 2, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(bob->got.size(), 3, 10000);
+        std::map<QByteArray, QByteArray> caughtUp;
+        for (qsizetype i = 1; i < bob->got.size(); ++i)
+            caughtUp[bob->got.at(i).topic] = bob->got.at(i).payload;
+        QCOMPARE(caughtUp, (std::map<QByteArray, QByteArray>{{"state/a", "2"}, {"state/kept", ""}}));
+        QTRY_COMPARE_WITH_TIMEOUT(m_fleet->counter("A", "topics_export_dropped"), 4, 5000);
+        QCOMPARE(m_fleet->counter("A", "topics_exported"), 3); // before, and the two caught up
+        QVERIFY(settle({"A", "B"}));
+        QCOMPARE(bob->got.size(), 3);
+        auto carol = connectPeer(b, "carol", "state/#");
+        QVERIFY(carol);
+        QCOMPARE(carol->retainedCount["state/#"], 1); // state/a; state/kept is cleared on B too
+    }
+
     void remoteTopicPastBound()
     {
         BrokerProcess a, b;
