@@ -166,8 +166,6 @@ bool BridgeManager::reconfigure(const BridgeSettings &settings, QString *error)
         m_summaryTimer.start(settings.summaryInterval);
     m_settings = settings;
     m_ownPrefix = BridgeWire::boardPrefix(settings.prefix, settings.board);
-    if (m_topics)
-        m_topics->configure(settings);
     if (relink || reopen) {
         qCInfo(lcBridge).noquote() << "bridge reconfigured: reconnecting to" << settings.url << "as board"
                                    << QString::fromLatin1(settings.board);
@@ -179,6 +177,8 @@ bool BridgeManager::reconfigure(const BridgeSettings &settings, QString *error)
         qCInfo(lcBridge, "bridge reconfigured: new bounds applied, link kept");
         pump();
     }
+    if (m_topics) // after a relink: the new connection subscribes and publishes
+        m_topics->configure(settings);
     return true;
 }
 

@@ -122,7 +122,10 @@ std::optional<TopicBridge::Decoded> TopicBridge::decode(const QByteArray &payloa
 
 void TopicBridge::configure(const BridgeSettings &settings)
 {
-    const bool newExports = settings.exportTopics != m_settings.exportTopics;
+    const QList<QByteArray> oldExports = m_settings.exportTopics;
+    // Another MQTT broker, or another board's topics: it holds none of our retained values.
+    if (settings.url != m_settings.url || settings.board != m_settings.board || settings.prefix != m_settings.prefix)
+        m_resyncAll = true;
     m_settings = settings;
     const qsizetype at = settings.prefix.indexOf(QLatin1String("{board}"));
     m_head = settings.prefix.left(at);
@@ -132,14 +135,26 @@ void TopicBridge::configure(const BridgeSettings &settings)
     if (active())
         qCInfo(lcBridge).noquote() << "bridge topics: export" << settings.exportTopics.join(' ') << "; import"
                                    << settings.importTopics.join(' ');
-    if (!m_link.isConnected())
+    if (!m_link.isConnected()) {
+        if (settings.exportTopics != oldExports)
+            m_resyncAll = true; // the new filters' retained values go out at the next link up
         return;
-    syncSubscriptions();
-    if (newExports && !settings.exportTopics.isEmpty()) {
-        // Retained values a new filter now covers are not on the MQTT broker yet.
-        m_resyncAll = true;
-        resync();
     }
+    syncSubscriptions();
+    if (settings.exportTopics == oldExports)
+        return;
+    // Retained values that only a new filter covers are not on the MQTT broker yet.
+    int sent = 0;
+    m_bus.forEachRetained([&](const QByteArray &topic, const QByteArray &publisher, const QByteArray &message) {
+        if (publisher.contains('@') || Topic::isReserved(topic) || !exports(topic))
+            return;
+        for (const QByteArray &filter : oldExports)
+            if (Topic::matches(filter, topic))
+                return;
+        sent += exportNow(publisher, topic, message, true) ? 1 : 0;
+    });
+    if (sent)
+        qCInfo(lcBridge, "bridge topics: %d retained values published for the new export filters", sent);
 }
 
 void TopicBridge::stop()
@@ -269,7 +284,7 @@ void TopicBridge::resync()
         if (exports(topic))
             sent += exportNow({}, topic, {}, true) ? 1 : 0;
     qCInfo(lcBridge, "bridge topics: %d retained values published again after %s", sent,
-           all ? "the first link up or new export filters" : "the outage");
+           all ? "the first link up (or new export filters while down)" : "the outage");
 }
 
 bool TopicBridge::received(const QByteArray &mqttTopicName, const QByteArray &payload)

@@ -94,7 +94,7 @@ private:
     QSet<QByteArray> m_subscribed; // MQTT filters the broker's session holds for us (as far as we know)
     QSet<int> m_pending;           // mids of exports not yet acknowledged
     QSet<QByteArray> m_dirty;      // retained topics published or cleared while the link was down
-    bool m_resyncAll = true;       // every retained value at the next link up (first link, new filters)
+    bool m_resyncAll = true;       // every retained value at the next link up (the first one)
     RemoteSender m_importer;       // the publisher of imports, named NAME@ORIGIN per publication
     Counters m_counters;
     QElapsedTimer m_importLogged, m_exportLogged; // the log's throttle
