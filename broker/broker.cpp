@@ -211,6 +211,7 @@ bool Broker::reconfigureBridge(const BridgeSettings &settings, QString *error)
         m_bridge = std::make_unique<BridgeManager>(m_router, m_registry, &m_held);
         m_boardState = std::make_unique<BoardState>(*this, *m_bridge);
         m_bridge->setSummaryProvider([this] { return m_boardState->summary(); });
+        m_bridge->setTopicBus(m_topics, m_config.maxFrameSize);
         m_router.setHoldSink(m_bridge.get());
     }
     if (!m_bridge->reconfigure(settings, error))

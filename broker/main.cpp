@@ -114,7 +114,11 @@ int main(int argc, char *argv[])
             std::printf("configuration OK; bridge to %s as board %s, spool %s\n", qPrintable(bridge.url),
                         bridge.board.constData(),
                         bridge.spoolPath.isEmpty() ? "(default path)" : qPrintable(bridge.spoolPath));
-        else
+        if (bridge.enabled() && (!bridge.exportTopics.isEmpty() || !bridge.importTopics.isEmpty()))
+            std::printf("bridge topics: export %s; import %s\n",
+                        bridge.exportTopics.isEmpty() ? "(none)" : bridge.exportTopics.join(' ').constData(),
+                        bridge.importTopics.isEmpty() ? "(none)" : bridge.importTopics.join(' ').constData());
+        if (!bridge.enabled())
             std::printf("configuration OK\n");
         return 0;
     }

@@ -53,6 +53,13 @@ BridgeManager::~BridgeManager()
     stop();
 }
 
+void BridgeManager::setTopicBus(TopicBus &bus, quint32 maxFrameSize)
+{
+    m_topics = std::make_unique<TopicBridge>(bus, m_link, maxFrameSize);
+    if (m_running)
+        m_topics->configure(m_settings);
+}
+
 QByteArray BridgeManager::topic(QByteArrayView board, const char *leaf) const
 {
     return (BridgeWire::boardPrefix(m_settings.prefix, board) + QLatin1String(leaf)).toUtf8();
@@ -117,6 +124,8 @@ bool BridgeManager::start(const BridgeSettings &settings, QString *error)
     if (!openSpool(settings, error))
         return false;
     m_dedup.setWindow(settings.dedupWindow);
+    if (m_topics)
+        m_topics->configure(settings);
     m_running = true;
     qCInfo(lcBridge).noquote() << "bridge: board" << QString::fromLatin1(settings.board) << "to" << settings.url
                                << "under" << m_ownPrefix;
@@ -168,6 +177,8 @@ bool BridgeManager::reconfigure(const BridgeSettings &settings, QString *error)
         qCInfo(lcBridge, "bridge reconfigured: new bounds applied, link kept");
         pump();
     }
+    if (m_topics) // after a relink: the new connection subscribes and publishes
+        m_topics->configure(settings);
     return true;
 }
 
@@ -179,6 +190,8 @@ void BridgeManager::stop()
     // A planned stop says offline itself; the will is for deaths.
     if (m_link.isConnected())
         m_link.publish(topic(m_settings.board, "online"), QByteArrayLiteral("false"), true);
+    if (m_topics)
+        m_topics->stop();
     m_link.stop();
     m_summaryTimer.stop();
     m_changeTimer.stop();
@@ -276,6 +289,8 @@ void BridgeManager::linkUp()
     m_lastQueued = 0;
     m_link.subscribe((m_ownPrefix + QStringLiteral("msg/+")).toUtf8());
     m_link.subscribe((m_ownPrefix + QStringLiteral("status/+")).toUtf8());
+    if (m_topics)
+        m_topics->linkUp();
     m_link.publish(topic(m_settings.board, "online"), QByteArrayLiteral("true"), true);
     publishSummary();
     m_summaryTimer.start(m_settings.summaryInterval);
@@ -289,11 +304,15 @@ void BridgeManager::linkDown(const QString &why)
     m_inflight.clear();
     m_lastQueued = 0;
     m_summaryTimer.stop();
+    if (m_topics)
+        m_topics->linkDown();
     Q_EMIT connectedChanged(false);
 }
 
 void BridgeManager::received(const QByteArray &topicName, const QByteArray &payload)
 {
+    if (m_topics && m_topics->received(topicName, payload))
+        return;
     const QString t = QString::fromUtf8(topicName);
     if (!t.startsWith(m_ownPrefix)) {
         ++m_counters.malformed;
@@ -438,6 +457,10 @@ void BridgeManager::publishSummary()
     bridge.insert(QStringLiteral("duplicates"), qint64(s.counters.duplicates));
     bridge.insert(QStringLiteral("timeouts"), qint64(s.counters.timeouts));
     bridge.insert(QStringLiteral("connects"), qint64(s.connects));
+    bridge.insert(QStringLiteral("topics_exported"), qint64(s.topics.exported));
+    bridge.insert(QStringLiteral("topics_export_dropped"), qint64(s.topics.exportDropped));
+    bridge.insert(QStringLiteral("topics_imported"), qint64(s.topics.imported));
+    bridge.insert(QStringLiteral("topics_import_dropped"), qint64(s.topics.importDropped));
     summary.insert(QStringLiteral("bridge"), bridge);
     m_link.publish(topic(m_settings.board, "summary"), QJsonDocument(summary).toJson(QJsonDocument::Compact), true);
 }
@@ -467,6 +490,8 @@ BridgeManager::State BridgeManager::state()
     s.disconnects = m_link.disconnects();
     s.lastError = m_link.lastError();
     s.counters = m_counters;
+    if (m_topics)
+        s.topics = m_topics->counters();
     return s;
 }
 
@@ -475,11 +500,18 @@ QString BridgeManager::statusText()
     if (!m_running)
         return QStringLiteral("bridge off");
     const State s = state();
-    return QStringLiteral("bridge %1 %2, spool %3 msgs (oldest %4 s), dropped %5")
+    QString text = QStringLiteral("bridge %1 %2, spool %3 msgs (oldest %4 s), dropped %5")
         .arg(QString::fromLatin1(m_settings.board), s.connected ? QStringLiteral("connected") : QStringLiteral("disconnected"))
         .arg(s.spoolDepth)
         .arg(s.oldestAgeMs / 1000)
         .arg(s.counters.spoolDropped);
+    if (m_topics && m_topics->active())
+        text += QStringLiteral("; topics exported %1 (dropped %2), imported %3 (dropped %4)")
+                    .arg(s.topics.exported)
+                    .arg(s.topics.exportDropped)
+                    .arg(s.topics.imported)
+                    .arg(s.topics.importDropped);
+    return text;
 }
 
 } // namespace Kennel

@@ -13,6 +13,7 @@
 #include "holdsink.h"
 #include "mqttlink.h"
 #include "remotesender.h"
+#include "topicbridge.h"
 
 #include <QJsonObject>
 #include <QObject>
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <unordered_map>
 
 namespace Kennel {
@@ -57,6 +59,7 @@ public:
         quint64 disconnects = 0;
         QString lastError;
         Counters counters;
+        TopicBridge::Counters topics; // [bridge] export_topics / import_topics
     };
 
     BridgeManager(Router &router, const NameRegistry &registry, HoldSink *next, QObject *parent = nullptr);
@@ -71,6 +74,8 @@ public:
     bool reconfigure(const BridgeSettings &settings, QString *error);
     void stop();
     const BridgeSettings &settings() const { return m_settings; }
+    // Topics across the bridge (topicbridge.h): the bus to export from and import to.
+    void setTopicBus(TopicBus &bus, quint32 maxFrameSize);
 
     // HoldSink: NAME@BOARD is taken here; anything else goes to `next` (held delivery).
     DeliveryStatus offer(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
@@ -135,6 +140,7 @@ private:
     QTimer m_changeTimer;
     std::function<QJsonObject()> m_summary;
     Counters m_counters;
+    std::unique_ptr<TopicBridge> m_topics;
     bool m_running = false;
 };
 

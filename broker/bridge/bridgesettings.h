@@ -4,6 +4,7 @@
 
 #include <QByteArray>
 #include <QByteArrayView>
+#include <QList>
 #include <QString>
 
 #include <chrono>
@@ -30,6 +31,13 @@ struct BridgeSettings
     std::chrono::milliseconds summaryInterval{5000};
     int inflight = 64;             // spool rows published and not yet PUBACKed
     int dedupWindow = 4096;        // message sequence numbers remembered per origin board
+
+    // Topics across the bridge (docs/FLEET.md "Topics"; broker/bridge/topicbridge.h): filters of
+    // this board's publications published to the MQTT broker, and of other boards' publications
+    // taken in. None by default. Changed by a reload without a new connection.
+    QList<QByteArray> exportTopics;
+    QList<QByteArray> importTopics;
+    int exportMaxPending = 10000;  // exports handed to the link and not yet acknowledged
 
     bool enabled() const { return !url.isEmpty(); }
     bool operator==(const BridgeSettings &other) const;

@@ -4,6 +4,7 @@
 #include "configschema.h"
 #include "iniscan.h"
 #include "sections/bridgesection.h"
+#include "sections/bridgetopicssection.h"
 #include "sections/brokersection.h"
 #include "sections/limitssection.h"
 #include "sections/logsection.h"
@@ -41,6 +42,7 @@ QStringList crossCheck(const BrokerConfig &config, bool sizesSuspect, bool watch
     if (!monitorSuspect)
         errors += monitorCrossCheck(config);
     errors += bridgeCrossCheck(config);
+    errors += bridgeTopicsCrossCheck(config);
     return errors;
 }
 
@@ -128,6 +130,7 @@ void applyFileLayer(const QString &path, Pass &pass)
     applyMonitor(settings, info.absoluteDir(), pass);
     applyHold(settings, layout, pass);
     applyBridge(settings, info.absoluteDir(), pass);
+    applyBridgeTopics(settings, pass);
     applyTopics(settings, pass);
     applyPolicy(settings, layout, pass);
 }

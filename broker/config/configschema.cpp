@@ -1,6 +1,7 @@
 #include "configschema.h"
 
 #include "sections/bridgesection.h"
+#include "sections/bridgetopicssection.h"
 #include "sections/brokersection.h"
 #include "sections/callssection.h"
 #include "sections/holdsection.h"
@@ -46,6 +47,7 @@ const QList<NumericKey> &numericKeys()
         limitsNumericKeys() + logNumericKeys() + watchdogNumericKeys() + monitorNumericKeys() + holdNumericKeys()
         + callsNumericKeys()
         + bridgeNumericKeys()
+        + bridgeTopicsNumericKeys()
         + topicsNumericKeys()
         + supervisorNumericKeys();
     return keys;

@@ -298,6 +298,8 @@ TopicBus::Outcome TopicBus::publish(Endpoint &publisher, QByteArrayView topic, Q
     m_counters.delivered += outcome.delivered;
     m_counters.notTaken += outcome.notTaken;
     noteTopic(topic, quint32(m_matched.size()));
+    if (Q_UNLIKELY(m_observer))
+        m_observer->published(publisher, topic, message, retainIt);
     if (Q_UNLIKELY(m_router.tap())) {
         TrafficTap::Publication record;
         record.topic = topic;
@@ -389,6 +391,12 @@ qint64 TopicBus::retainedSize(const QByteArray &topic) const
 {
     const auto it = m_retained.constFind(topic);
     return it == m_retained.constEnd() ? -1 : qint64(it->message.size());
+}
+
+bool TopicBus::retainedIs(const QByteArray &topic, QByteArrayView publisher, QByteArrayView message) const
+{
+    const auto it = m_retained.constFind(topic);
+    return it != m_retained.constEnd() && QByteArrayView(it->publisher) == publisher && QByteArrayView(it->message) == message;
 }
 
 QList<QByteArray> TopicBus::filtersOf(const Endpoint &endpoint) const

@@ -52,6 +52,15 @@ struct TopicCounters
     quint64 retainRefused = 0;// retained publications not kept (the store's bounds)
 };
 
+// Told of every publication the bus accepted, after its fan-out: the bridge's topic export
+// (broker/bridge/topicbridge.h, docs/FLEET.md "Topics"). Unset (null) costs one test per publication.
+class PublicationObserver
+{
+public:
+    virtual ~PublicationObserver() = default;
+    virtual void published(Endpoint &publisher, QByteArrayView topic, QByteArrayView message, bool retain) = 0;
+};
+
 class TopicBus
 {
 public:
@@ -64,6 +73,7 @@ public:
     // Asked for every client publication while set (PROTOCOL ): only while the policy has
     // send rules on topics; null: no check at all.
     void setSendGate(SendGate *gate) { m_sendGate = gate; }
+    void setObserver(PublicationObserver *observer) { m_observer = observer; }
 
     struct Answer
     {
@@ -129,6 +139,16 @@ public:
     // The retained value's size, or -1 when none is kept.
     qint64 retainedSize(const QByteArray &topic) const;
     QList<QByteArray> filtersOf(const Endpoint &endpoint) const;
+    // Every retained value: visit(topic, publisher, message). For the bridge's re-export after
+    // an outage; bounded by [topics] retained_count.
+    template<typename Visit>
+    void forEachRetained(Visit &&visit) const
+    {
+        for (auto it = m_retained.cbegin(); it != m_retained.cend(); ++it)
+            visit(it.key(), it->publisher, it->message);
+    }
+    // Whether `topic` keeps exactly this value from this publisher.
+    bool retainedIs(const QByteArray &topic, QByteArrayView publisher, QByteArrayView message) const;
 
 private:
     struct Retained
@@ -167,6 +187,7 @@ private:
     quint64 m_untrackedPublications = 0;
     quint64 m_topicStatsGeneration = 0;
     SendGate *m_sendGate = nullptr;
+    PublicationObserver *m_observer = nullptr;
 };
 
 } // namespace Kennel

@@ -222,6 +222,15 @@ bool MqttLink::subscribe(const QByteArray &filter)
     return ok;
 }
 
+bool MqttLink::unsubscribe(const QByteArray &filter)
+{
+    if (!m_mosq)
+        return false;
+    const bool ok = mosquitto_unsubscribe(m_mosq, nullptr, filter.constData()) == MOSQ_ERR_SUCCESS;
+    syncNotifiers();
+    return ok;
+}
+
 void MqttLink::onConnect(mosquitto *, void *self, int rc)
 {
     auto *link = static_cast<MqttLink *>(self);
@@ -251,8 +260,11 @@ void MqttLink::onPublish(mosquitto *, void *self, int mid)
 
 void MqttLink::onMessage(mosquitto *, void *self, const mosquitto_message *message)
 {
-    Q_EMIT static_cast<MqttLink *>(self)->messageReceived(
-        QByteArray(message->topic), QByteArray(static_cast<const char *>(message->payload), message->payloadlen));
+    auto *link = static_cast<MqttLink *>(self);
+    link->m_messageRetained = message->retain;
+    Q_EMIT link->messageReceived(QByteArray(message->topic),
+                                 QByteArray(static_cast<const char *>(message->payload), message->payloadlen));
+    link->m_messageRetained = false;
 }
 
 } // namespace Kennel

@@ -60,6 +60,10 @@ public:
     // QoS 1 publish; the mid that published(mid) will report, or -1 when not connected / refused.
     int publish(const QByteArray &topic, const QByteArray &payload, bool retain = false, int qos = 1);
     bool subscribe(const QByteArray &filter);
+    bool unsubscribe(const QByteArray &filter);
+    // Inside a messageReceived() slot: whether the MQTT broker sent that message as a stored
+    // retained value (on a subscribe), not as a live publication.
+    bool messageRetained() const { return m_messageRetained; }
 
     quint64 connects() const { return m_connects; }
     quint64 disconnects() const { return m_disconnects; }
@@ -96,6 +100,7 @@ private:
     bool m_running = false;
     bool m_connected = false;
     bool m_inCall = false;
+    bool m_messageRetained = false;
     quint64 m_connects = 0;
     quint64 m_disconnects = 0;
     QString m_lastError;

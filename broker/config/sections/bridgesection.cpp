@@ -1,6 +1,7 @@
 #include "bridgesection.h"
 
 #include "bridgesettings.h"
+#include "bridgetopicssection.h"
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -76,7 +77,7 @@ QStringList bridgeKeys()
 {
     return QStringList{KeyUrl, KeyBoard, KeyPrefix, KeyClientId, KeyUsername, KeyPasswordFile, KeyCaFile,
                        KeyCertFile, KeyKeyFile, KeySpoolPath, KeySpoolSync}
-           + numericKeyNames(GroupBridge);
+           + bridgeTopicsKeys() + numericKeyNames(GroupBridge);
 }
 
 void addBridgeOptions(QCommandLineParser &parser)

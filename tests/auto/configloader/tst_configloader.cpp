@@ -260,6 +260,7 @@ private slots:
     void holdSection();
     void callsSection();
     void bridgeSection();
+    void bridgeTopicsKeys();
     void topicsSection();
     void holdPatternSections();
     void flagKeys_data();
@@ -768,6 +769,42 @@ void tst_ConfigLoader::bridgeSection()
     QVERIFY(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("are for mqtts:// URLs")));
     result = ConfigLoader::loadFile(writeIni("[bridge]\nboard = lonely\n"));
     QCOMPARE(result.errors, QStringList{QStringLiteral("[bridge] board (--board) is set but url (--bridge) is not")});
+}
+
+// [bridge] export_topics / import_topics / export_max_pending: read, checked against [topics]
+// bounds (given after [bridge] in the file), the edges of export_max_pending.
+void tst_ConfigLoader::bridgeTopicsKeys()
+{
+    const QByteArray link = "[bridge]\nurl = mqtt://127.0.0.1:1883\nboard = press-07\n";
+    ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(link));
+    QVERIFY(result.ok());
+    QVERIFY(result.config.bridge.exportTopics.isEmpty() && result.config.bridge.importTopics.isEmpty());
+    QCOMPARE(result.config.bridge.exportMaxPending, 10000);
+
+    result = ConfigLoader::loadFile(writeIni(link + "export_topics = sensors/#, state/+/door, sensors/#\nimport_topics = #\n"
+                                                    "export_max_pending = 1\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.bridge.exportTopics, (QList<QByteArray>{"sensors/#", "state/+/door"}));
+    QCOMPARE(result.config.bridge.importTopics, QList<QByteArray>{"#"});
+    QCOMPARE(result.config.bridge.exportMaxPending, 1);
+    result = ConfigLoader::loadFile(writeIni(link + "export_max_pending = 1000000\n"));
+    QVERIFY(result.ok());
+
+    result = ConfigLoader::loadFile(writeIni(link + "export_topics = a/#/b, $SYS/#\nimport_topics = 0123456789/0123456789\n"
+                                                    "export_max_pending = 0\n[topics]\nmax_topic_length = 16\n"));
+    QVERIFY(!result.ok());
+    const QString errors = result.errors.join(QLatin1Char('\n'));
+    for (const char *needle : {"[bridge] export_topics: \"a/#/b\" is not a topic filter",
+                               "[bridge] export_topics: \"$SYS/#\" starts with '$'",
+                               "[bridge] import_topics: \"0123456789/0123456789\" is not a topic filter", "export_max_pending"})
+        QVERIFY2(errors.contains(QLatin1String(needle)), qPrintable(errors));
+
+    // Other boards are subscribed with '+': {board} must be a whole level to import.
+    result = ConfigLoader::loadFile(writeIni(link + "prefix = kennel/b-{board}/\nexport_topics = #\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    result = ConfigLoader::loadFile(writeIni(link + "prefix = kennel/b-{board}/\nimport_topics = #\n"));
+    QVERIFY(!result.ok());
+    QVERIFY(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("must hold {board} as a whole level")));
 }
 
 void tst_ConfigLoader::topicsSection()

@@ -26,6 +26,7 @@ public:
     };
 
     ~MosquittoProcess() { kill9(); }
+    QByteArray extraConfig; // more lines for the generated mosquitto.conf (before start())
 
     static quint16 freePort()
     {
@@ -55,6 +56,7 @@ public:
                     "cafile " + tls.caFile.toUtf8() + "\ncertfile " + tls.certFile.toUtf8()
                     + "\nkeyfile " + tls.keyFile.toUtf8() + "\n";
         }
+        conf += extraConfig;
         QFile file(m_dir.filePath(QStringLiteral("mosquitto.conf")));
         if (!file.open(QIODevice::WriteOnly) || file.write(conf) != conf.size())
             return false;
