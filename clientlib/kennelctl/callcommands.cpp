@@ -91,8 +91,13 @@ int runCall(const CallOptions &options)
                 finish(ExitCannotConnect);
                 return;
             case PendingCall::InvalidRequest:
+            case PendingCall::InvalidTarget:
                 report(done->errorText());
                 finish(ExitUsage);
+                return;
+            case PendingCall::PolicyDenied:
+                report(QStringLiteral("call to %1 denied: %2").arg(QString::fromUtf8(options.target), done->errorText()));
+                finish(ExitCallDenied);
                 return;
             default:
                 report(QStringLiteral("call to %1 failed: %2").arg(QString::fromUtf8(options.target), done->errorText()));
