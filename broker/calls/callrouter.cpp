@@ -85,10 +85,12 @@ void CallRouter::call(Session &caller, const FrameView &frame)
         answer(caller, frame.messageId, frame.target, CallOutcome::ShuttingDown);
         return;
     }
-    // PROTOCOL: a call is a message to the callee; a denied one is refused (the gate logs it).
+    // PROTOCOL: a call is a message to the callee; a denied one ends at once with
+    // the rule in the body. The gate has counted it with the denied sends and logged it; it stays
+    // the connection's refusal it was when it was answered with an Error.
     if (Q_UNLIKELY(m_sendGate) && !m_sendGate->allowsName(caller, frame.target, PolicyPath::Call)) {
         ++caller.counters.refusals;
-        caller.sendFrame(FrameType::Error, frame.messageId, {}, {}, encodeError({ErrorCode::PolicyDenied, m_sendGate->lastRefusal()}));
+        answer(caller, frame.messageId, frame.target, CallOutcome::PolicyDenied, 0, m_sendGate->lastRefusal().toUtf8());
         return;
     }
     if (m_table.hasCallerId(caller.id(), frame.messageId)) {

@@ -41,7 +41,7 @@ public:
     // start an on-demand service.
     using ExpectsName = std::function<bool(QByteArrayView)>;
 
-    static constexpr int OutcomeCount = 12; // one slot per CallOutcome value
+    static constexpr int OutcomeCount = 13; // one slot per CallOutcome value
 
     struct Counters
     {

@@ -137,10 +137,13 @@ void CallBook::frameReceived(const Frame &frame)
             return; // the caller deleted it, or a result we cannot read: nothing waits for it
         const auto outcome = PendingCall::Result(result->outcome);
         QString text;
-        if (result->outcome == CallOutcome::ErrorReply)
+        if (result->outcome == CallOutcome::ErrorReply) {
             text = QString::fromUtf8(result->payload);
-        else if (result->outcome != CallOutcome::Replied)
+        } else if (result->outcome != CallOutcome::Replied) {
             text = QStringLiteral("%1 (%2)").arg(QLatin1String(callOutcomeName(result->outcome))).arg(int(result->outcome));
+            if (!result->payload.isEmpty()) // the broker's why: policy_denied's rule
+                text += QStringLiteral(": ") + QString::fromUtf8(result->payload);
+        }
         pending->finish(outcome, result->outcome == CallOutcome::Replied ? result->payload : QByteArray(), result->code, text);
         return;
     }

@@ -40,6 +40,7 @@ public:
         ShuttingDown = 9,  // the broker is stopping
         DuplicateId = 10,
         StartFailed = 11,  // the call waited for an on-demand service whose start failed
+        PolicyDenied = 12, // the broker's access policy does not let this client call the name: errorText() says which rule
         Pending = 999,     // not finished yet
 
         LinkLost = 1000,   // the connection to the broker dropped with the call outstanding

@@ -1,15 +1,12 @@
 #include "callcommands.h"
 
-#include <kennelclient.h>
-#include <unixsignalwatcher.h>
+#include "clientrun.h"
 
-#include <QEventLoop>
 #include <QHash>
 #include <QPointer>
 #include <QProcess>
 #include <QTimer>
 
-#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -38,21 +35,11 @@ void report(const QString &text)
 
 int runCall(const CallOptions &options)
 {
-    KennelClient client;
-    client.setBrokerAddress(options.broker);
-    client.setName(options.name);
-    client.setConnectTimeout(std::chrono::milliseconds(options.timeoutMs));
-
-    QEventLoop loop;
-    int exitCode = -1;
+    ClientRun run(options.broker, options.name, std::chrono::milliseconds(options.timeoutMs));
+    KennelClient &client = run.client;
+    QEventLoop &loop = run.loop;
     bool registered = false;
-    const auto finish = [&](int code) {
-        if (exitCode >= 0)
-            return;
-        exitCode = code;
-        client.disconnectFromBroker();
-        loop.exit(code);
-    };
+    const auto finish = [&run](int code) { run.finish(code); };
     // The broker ends the call at its deadline; this one covers connecting and a broker that
     // never answers.
     QTimer deadline;
@@ -91,8 +78,13 @@ int runCall(const CallOptions &options)
                 finish(ExitCannotConnect);
                 return;
             case PendingCall::InvalidRequest:
+            case PendingCall::InvalidTarget:
                 report(done->errorText());
                 finish(ExitUsage);
+                return;
+            case PendingCall::PolicyDenied:
+                report(QStringLiteral("call to %1 denied: %2").arg(QString::fromUtf8(options.target), done->errorText()));
+                finish(ExitCallDenied);
                 return;
             default:
                 report(QStringLiteral("call to %1 failed: %2").arg(QString::fromUtf8(options.target), done->errorText()));
@@ -111,40 +103,24 @@ int runCall(const CallOptions &options)
     });
 
     deadline.start(options.timeoutMs);
-    client.connectToBroker();
-    if (exitCode >= 0)
-        return exitCode;
-    return loop.exec();
+    return run.exec(false);
 }
 
 int runServe(const ServeOptions &options)
 {
-    KennelClient client;
-    client.setBrokerAddress(options.broker);
-    client.setName(options.name);
+    ClientRun run(options.broker, options.name); // no connect timeout of its own: the library's
+    KennelClient &client = run.client;
+    QEventLoop &loop = run.loop;
     client.setAutoReconnect(options.reconnect);
-
-    QEventLoop loop;
-    int exitCode = -1;
+    run.finishOnSignals();
     bool everRegistered = false;
     int answered = 0;
     int running = 0;
-    const auto finish = [&](int code) {
-        if (exitCode >= 0)
-            return;
-        exitCode = code;
-        client.disconnectFromBroker();
-        loop.exit(code);
-    };
+    const auto finish = [&run](int code) { run.finish(code); };
     const auto answeredOne = [&] {
         if (options.count > 0 && ++answered >= options.count)
             QTimer::singleShot(0, &loop, [&] { finish(ExitOk); }); // after the reply is written
     };
-
-    Kennel::UnixSignalWatcher signalWatcher;
-    signalWatcher.watch(SIGINT);
-    signalWatcher.watch(SIGTERM);
-    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &loop, [&] { finish(ExitOk); });
 
     client.setCallHandler([&](IncomingCall *call) {
         if (running >= options.jobs) {
@@ -204,21 +180,16 @@ int runServe(const ServeOptions &options)
         report(QStringLiteral("serving as %1 at %2").arg(QString::fromUtf8(name), options.broker.toString()));
     });
     QObject::connect(&client, &KennelClient::errorOccurred, &loop, [&](KennelClient::ClientError, const QString &text) {
-        if (exitCode < 0)
+        if (!run.isFinished())
             report(text);
     });
     QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
-        if (state != KennelClient::Disconnected || exitCode >= 0 || client.reconnectPending())
+        if (state != KennelClient::Disconnected || run.isFinished() || client.reconnectPending())
             return;
         finish(everRegistered ? ExitConnectionLost : ExitCannotConnect);
     });
 
-    client.connectToBroker();
-    if (exitCode >= 0)
-        return exitCode;
-    if (client.state() == KennelClient::Disconnected && !client.reconnectPending())
-        return ExitCannotConnect;
-    return loop.exec();
+    return run.exec(true);
 }
 
 } // namespace KennelCtl

@@ -3,6 +3,8 @@
 
 #include "commands.h"
 
+#include <frame.h>
+
 #include <QStringList>
 
 namespace KennelCtl {
@@ -10,6 +12,11 @@ namespace KennelCtl {
 // call: 20 + the CallOutcome value for the broker's and the callee's refusals (21 error_reply,
 // 23 no_such_client, 24 callee_gone, ...); a timeout is ExitTimeout (4) wherever it happens.
 constexpr int ExitCallBase = 20;
+// A call the broker's access policy denies exits as a denied send does (10 + policy_denied 18):
+// one code for "the policy said no" whichever command met it. 20 + invalid_target (8) never
+// comes from call: it refuses an empty or invalid NAME itself, with ExitUsage.
+constexpr int ExitCallDenied = ExitStatusBase + int(Kennel::DeliveryStatus::PolicyDenied);
+static_assert(ExitCallDenied == 28, "docs/KENNELCTL.md");
 
 struct CallOptions
 {

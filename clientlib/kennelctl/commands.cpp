@@ -1,12 +1,9 @@
 #include "commands.h"
 
-#include <kennelclient.h>
-#include <unixsignalwatcher.h>
+#include "clientrun.h"
 
-#include <QEventLoop>
 #include <QTimer>
 
-#include <csignal>
 #include <cstdio>
 #include <utility>
 
@@ -108,23 +105,13 @@ QByteArray escapeForLine(QByteArrayView payload)
 
 int runSend(const SendOptions &options)
 {
-    KennelClient client;
-    client.setBrokerAddress(options.broker);
-    client.setName(options.name);
-    client.setConnectTimeout(milliseconds(options.timeoutMs));
-
-    QEventLoop loop;
-    int exitCode = -1;
+    ClientRun run(options.broker, options.name, milliseconds(options.timeoutMs));
+    KennelClient &client = run.client;
+    QEventLoop &loop = run.loop;
     bool registered = false;
     bool transportOpen = false; // connected() seen: the broker was reached
     quint32 messageId = 0;
-    const auto finish = [&](int code) {
-        if (exitCode >= 0)
-            return;
-        exitCode = code;
-        client.disconnectFromBroker();
-        loop.exit(code);
-    };
+    const auto finish = [&run](int code) { run.finish(code); };
 
     QTimer deadline;
     deadline.setSingleShot(true);
@@ -169,46 +156,29 @@ int runSend(const SendOptions &options)
     });
     QObject::connect(&client, &KennelClient::connected, &loop, [&] { transportOpen = true; });
     QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
-        if (registered && state == KennelClient::Disconnected && exitCode < 0) {
+        if (registered && state == KennelClient::Disconnected && !run.isFinished()) {
             report(QStringLiteral("connection lost before the delivery status arrived"));
             finish(ExitConnectionLost);
         }
     });
 
     deadline.start(options.timeoutMs);
-    client.connectToBroker();
-    if (exitCode >= 0) // failed before the loop could run
-        return exitCode;
-    return loop.exec();
+    return run.exec(false);
 }
 
 int runListen(const ListenOptions &options)
 {
-    KennelClient client;
-    client.setBrokerAddress(options.broker);
-    client.setName(options.name);
+    ClientRun run(options.broker, options.name, options.timeoutMs > 0 ? milliseconds(options.timeoutMs) : DefaultConnectTimeout);
+    KennelClient &client = run.client;
+    QEventLoop &loop = run.loop;
     client.setAutoReconnect(options.reconnect);
-    client.setConnectTimeout(options.timeoutMs > 0 ? milliseconds(options.timeoutMs) : DefaultConnectTimeout);
-
-    QEventLoop loop;
-    int exitCode = -1;
+    run.finishOnSignals();
     bool everRegistered = false;
     bool transportOpen = false; // connected() seen: the broker was reached
     bool registeredNow = false;
     bool retryFailureReported = false; // --reconnect: say why once, not at every attempt
     int received = 0;
-    const auto finish = [&](int code) {
-        if (exitCode >= 0)
-            return;
-        exitCode = code;
-        client.disconnectFromBroker();
-        loop.exit(code);
-    };
-
-    Kennel::UnixSignalWatcher signalWatcher;
-    signalWatcher.watch(SIGINT);
-    signalWatcher.watch(SIGTERM);
-    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &loop, [&] { finish(ExitOk); });
+    const auto finish = [&run](int code) { run.finish(code); };
 
     QTimer deadline;
     deadline.setSingleShot(true);
@@ -233,7 +203,7 @@ int runListen(const ListenOptions &options)
     });
     QObject::connect(&client, &KennelClient::messageReceived, &loop,
                      [&](const QByteArray &source, const QByteArray &payload, quint32) {
-        if (exitCode >= 0)
+        if (run.isFinished())
             return;
         printLine(stdout, source + QByteArrayLiteral(": ") + escapeForLine(payload));
         if (options.count > 0 && ++received >= options.count)
@@ -241,7 +211,7 @@ int runListen(const ListenOptions &options)
     });
     QObject::connect(&client, &KennelClient::errorOccurred, &loop,
                      [&](KennelClient::ClientError, const QString &text) {
-        if (exitCode >= 0)
+        if (run.isFinished())
             return;
         if (client.state() == KennelClient::Registered) {
             report(QStringLiteral("broker: %1").arg(text)); // the connection stays
@@ -259,7 +229,7 @@ int runListen(const ListenOptions &options)
     });
     QObject::connect(&client, &KennelClient::connected, &loop, [&] { transportOpen = true; });
     QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
-        if (state != KennelClient::Disconnected || exitCode >= 0)
+        if (state != KennelClient::Disconnected || run.isFinished())
             return;
         const bool wasRegistered = std::exchange(registeredNow, false);
         if (client.reconnectPending()) {
@@ -275,12 +245,7 @@ int runListen(const ListenOptions &options)
 
     if (options.timeoutMs > 0)
         deadline.start(options.timeoutMs);
-    client.connectToBroker();
-    if (exitCode >= 0)
-        return exitCode;
-    if (client.state() == KennelClient::Disconnected && !client.reconnectPending())
-        return ExitCannotConnect; // refused synchronously, with the reason already reported
-    return loop.exec();
+    return run.exec(true);
 }
 
 } // namespace KennelCtl

@@ -77,7 +77,7 @@ const QString Description = QStringLiteral(
     "  130, 143  an operator command other than watch and sniff interrupted (128 + the signal)\n"
     "  call: 4 timeout (no reply within the deadline); 21 error_reply, 23 no_such_client,\n"
     "  24 callee_gone, 25 too_many_calls, 26 not_callable, 27 queue_full, 29 shutting_down,\n"
-    "  31 start_failed (20 + the call outcome value)")
+    "  31 start_failed (20 + the call outcome value); 28 policy_denied, as for send")
     .arg(DefaultBroker);
 
 // The largest frame any broker can be configured to take ([limits] max_frame_size): reading more

@@ -1,22 +1,19 @@
 #include "topiccommands.h"
 
+#include "clientrun.h"
 #include "commands.h"
 
-#include <kennelclient.h>
 #include <names.h>
 #include <topicname.h>
-#include <unixsignalwatcher.h>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QEventLoop>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
 #include <QTimer>
 
-#include <csignal>
 #include <cstdio>
 #include <optional>
 
@@ -95,25 +92,13 @@ struct Common
 template<typename Setup>
 int run(const Common &common, bool reconnect, Setup setup)
 {
-    KennelClient client;
-    client.setBrokerAddress(common.broker);
-    client.setName(common.name);
+    ClientRun clientRun(common.broker, common.name, milliseconds(common.timeoutMs > 0 ? common.timeoutMs : 10000));
+    KennelClient &client = clientRun.client;
+    QEventLoop &loop = clientRun.loop;
     client.setAutoReconnect(reconnect);
-    client.setConnectTimeout(milliseconds(common.timeoutMs > 0 ? common.timeoutMs : 10000));
-    QEventLoop loop;
-    int exitCode = -1;
+    clientRun.finishOnSignals();
     bool everRegistered = false;
-    const auto finish = [&](int code) {
-        if (exitCode >= 0)
-            return;
-        exitCode = code;
-        client.disconnectFromBroker();
-        loop.exit(code);
-    };
-    Kennel::UnixSignalWatcher signalWatcher;
-    signalWatcher.watch(SIGINT);
-    signalWatcher.watch(SIGTERM);
-    QObject::connect(&signalWatcher, &Kennel::UnixSignalWatcher::received, &loop, [&] { finish(ExitOk); });
+    const auto finish = [&clientRun](int code) { clientRun.finish(code); };
     QObject::connect(&client, &KennelClient::registered, &loop, [&] {
         if (!client.brokerOffers(Kennel::FeatureTopics)) {
             report(QStringLiteral("the broker at %1 does not offer topics").arg(common.broker.toString()));
@@ -123,21 +108,16 @@ int run(const Common &common, bool reconnect, Setup setup)
         everRegistered = true;
     });
     QObject::connect(&client, &KennelClient::errorOccurred, &loop, [&](KennelClient::ClientError, const QString &text) {
-        if (exitCode < 0)
+        if (!clientRun.isFinished())
             report(client.state() == KennelClient::Registered ? QStringLiteral("broker: %1").arg(text) : text);
     });
     QObject::connect(&client, &KennelClient::stateChanged, &loop, [&](KennelClient::State state) {
-        if (state != KennelClient::Disconnected || exitCode >= 0 || client.reconnectPending())
+        if (state != KennelClient::Disconnected || clientRun.isFinished() || client.reconnectPending())
             return;
         finish(everRegistered ? ExitConnectionLost : client.error() == KennelClient::Timeout ? ExitTimeout : ExitCannotConnect);
     });
     setup(client, finish, loop, everRegistered);
-    client.connectToBroker();
-    if (exitCode >= 0)
-        return exitCode;
-    if (client.state() == KennelClient::Disconnected && !client.reconnectPending())
-        return ExitCannotConnect;
-    return loop.exec();
+    return clientRun.exec(true);
 }
 
 int runPub(const Common &common, const QByteArray &topic, const QByteArray &text, bool retain)

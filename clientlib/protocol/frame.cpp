@@ -125,6 +125,7 @@ const char *callOutcomeName(CallOutcome outcome)
     case CallOutcome::ShuttingDown: return "shutting_down";
     case CallOutcome::DuplicateId: return "duplicate_id";
     case CallOutcome::StartFailed: return "start_failed";
+    case CallOutcome::PolicyDenied: return "policy_denied";
     }
     return "unknown";
 }

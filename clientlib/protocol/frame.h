@@ -174,6 +174,7 @@ enum class CallOutcome : quint16 {
     ShuttingDown = 9,   // the broker is stopping
     DuplicateId = 10,   // the caller already has a call outstanding with this messageId
     StartFailed = 11,   // the call waited for an on-demand service whose start failed
+    PolicyDenied = 12,  // the access policy's send rules deny the caller this name (PROTOCOL)
 };
 
 

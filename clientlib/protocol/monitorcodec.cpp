@@ -678,11 +678,6 @@ std::optional<MonitorServiceOutput> decodeMonitorServiceOutput(QByteArrayView pa
 
 // --- topics and calls (§6.8) ------------------------------------------------------------------
 
-namespace {
-constexpr quint16 MaxCallOutcome = quint16(CallOutcome::StartFailed);
-
-} // namespace
-
 void appendMonitorPublicationRecord(QByteArray &batch, const MonitorPublicationRecord &v)
 {
     Writer(batch).i64(v.timeUs).bytes(v.publisher).bytes(v.topic).u32(v.size).u32(v.reached).u32(v.notTaken)
@@ -748,10 +743,9 @@ std::optional<QList<MonitorCallRecord>> decodeMonitorCallBatch(QByteArrayView pa
         v.timeUs = r.i64();
         v.caller = r.bytes();
         v.callee = r.bytes();
-        const quint16 outcome = r.u16();
-        if (outcome > MaxCallOutcome)
-            return std::nullopt;
-        v.outcome = CallOutcome(outcome);
+        // An outcome this side does not name keeps its number (PROTOCOL §5.6): refusing it would
+        // drop the whole batch, as monitors before policy_denied (12) did.
+        v.outcome = CallOutcome(r.u16());
         v.code = r.u16();
         v.roundTripUs = r.u32();
         v.replySize = r.u32();

@@ -501,6 +501,7 @@ const char *kennel_call_outcome_name(uint16_t outcome)
     static const char *const names[] = {
         "replied", "error_reply", "timeout", "no_such_client", "callee_gone", "too_many_calls",
         "not_callable", "queue_full", "invalid_target", "shutting_down", "duplicate_id", "start_failed",
+        "policy_denied",
     };
     if (outcome == KENNEL_CALL_LINK_LOST)
         return "link_lost";

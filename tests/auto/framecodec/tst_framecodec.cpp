@@ -971,6 +971,8 @@ void tst_FrameCodec::callPayloads()
     QCOMPARE(QByteArray(callOutcomeName(result->outcome)), QByteArray("unknown"));
     QVERIFY(!decodeCallResult(QByteArray::fromHex("000100")));
     QCOMPARE(QByteArray(callOutcomeName(CallOutcome::CalleeGone)), QByteArray("callee_gone"));
+    QCOMPARE(QByteArray(callOutcomeName(CallOutcome::PolicyDenied)), QByteArray("policy_denied"));
+    QCOMPARE(encodeCallResult(CallOutcome::PolicyDenied, 0, "r"), QByteArray::fromHex("000c 0000 72"));
     QCOMPARE(QByteArray(frameTypeName(FrameType::CallIncoming)), QByteArray("call_incoming"));
     QCOMPARE(QByteArray(errorCodeName(ErrorCode::InvalidCall)), QByteArray("invalid_call"));
 }

@@ -29,6 +29,8 @@
 #include <QTabWidget>
 #include <QTest>
 
+#include <functional>
+
 using namespace Kennel;
 using namespace std::chrono_literals;
 
@@ -96,6 +98,20 @@ bool rawMonitor(KennelTest::RawPeer &peer, const KennelTest::TestBroker &broker,
         return false;
     peer.writeBytes(monitorFrame(MonitorFrame::Subscribe, subscribePayload, 2));
     return bool(peer.take(MonitorFrame::SnapshotEnd));
+}
+
+// Feeds `monitor`'s Topics records through until the last one read is `wanted` (10 s at most):
+// that record, or nullopt.
+std::optional<MonitorTopics> topicsRecordWhere(KennelTest::RawPeer &monitor,
+                                               const std::function<bool(const MonitorTopics &)> &wanted)
+{
+    std::optional<MonitorTopics> last;
+    const auto arrived = [&] {
+        while (auto f = monitor.take(MonitorFrame::Topics, 0))
+            last = decodeMonitorTopics(f->payload);
+        return last && wanted(*last);
+    };
+    return QTest::qWaitFor(arrived, 10000) ? last : std::nullopt;
 }
 
 } // namespace
@@ -260,12 +276,8 @@ void tst_MonitorBus::topicsRecordIsBounded()
         QVERIFY(pub.publish("t/4", "busy"));
     QTRY_COMPARE_WITH_TIMEOUT(broker.broker().topics().counters().publications, quint64(12), 10000);
 
-    std::optional<MonitorTopics> last;
-    QTRY_VERIFY_WITH_TIMEOUT(([&] {
-        while (auto f = monitor.take(MonitorFrame::Topics, 0))
-            last = decodeMonitorTopics(f->payload);
-        return last && last->publications == 12;
-    }()), 10000);
+    const std::optional<MonitorTopics> last = topicsRecordWhere(monitor, [](const MonitorTopics &t) { return t.publications == 12; });
+    QVERIFY(last);
     QCOMPARE(last->trackedTopics, 5u);
     QCOMPARE(last->untrackedPublications, 3u); // t/5, t/6, t/7
     QCOMPARE(last->entries.size(), 3);
@@ -315,12 +327,9 @@ void tst_MonitorBus::zeroBoundsTrackAndListNothing()
     QCOMPARE(broker.broker().topics().topicStats().size(), 0);
     QCOMPARE(broker.broker().topics().untrackedPublications(), quint64(2));
     // No topic listed, but the totals of all topics follow the untracked publications.
-    std::optional<MonitorTopics> last;
-    QTRY_VERIFY_WITH_TIMEOUT(([&] {
-        while (auto f = monitor.take(MonitorFrame::Topics, 0))
-            last = decodeMonitorTopics(f->payload);
-        return last && last->untrackedPublications == 2 && last->publications == 2;
-    }()), 10000);
+    const std::optional<MonitorTopics> last = topicsRecordWhere(
+        monitor, [](const MonitorTopics &t) { return t.untrackedPublications == 2 && t.publications == 2; });
+    QVERIFY(last);
     QCOMPARE(last->entries.size(), 0);
     QCOMPARE(last->trackedTopics, 0u);
     // The publication records themselves are not affected by either bound.

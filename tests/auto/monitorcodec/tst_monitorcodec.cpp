@@ -36,7 +36,7 @@ private slots:
     void subscribeBusRecordsPrefix();
     void publicationBatch();
     void callBatch();
-    void callOutcomeOutOfRange();
+    void callOutcomeUnknownKept();
     void topics();
     void subscriptions();
     // Held delivery's view (PROTOCOL §6.7).
@@ -721,16 +721,25 @@ void tst_MonitorCodec::callBatch()
     checkTruncationAndExtension<QList<MonitorCallRecord>>(e, decodeMonitorCallBatch);
 }
 
-void tst_MonitorCodec::callOutcomeOutOfRange()
+void tst_MonitorCodec::callOutcomeUnknownKept()
 {
     MonitorCallRecord a;
     a.caller = "c";
     a.callee = "d";
-    a.outcome = CallOutcome::StartFailed;
-    QByteArray e = encodeMonitorCallBatch({a});
-    QVERIFY(decodeMonitorCallBatch(e));
-    e[2 + 8 + 3 + 3 + 1] = char(quint8(CallOutcome::StartFailed) + 1); // the outcome's low byte
-    QVERIFY(!decodeMonitorCallBatch(e));
+    a.outcome = CallOutcome::PolicyDenied;
+    MonitorCallRecord b = a;
+    b.outcome = CallOutcome::Replied;
+    QByteArray e = encodeMonitorCallBatch({a, b});
+    auto d = decodeMonitorCallBatch(e);
+    QVERIFY(d);
+    QCOMPARE(d->first().outcome, CallOutcome::PolicyDenied);
+    // One this version does not name: kept by number, and the batch's other records with it.
+    e[2 + 8 + 3 + 3 + 1] = char(quint8(CallOutcome::PolicyDenied) + 1); // the first outcome's low byte
+    d = decodeMonitorCallBatch(e);
+    QVERIFY(d);
+    QCOMPARE(d->size(), 2);
+    QCOMPARE(quint16(d->first().outcome), quint16(quint16(CallOutcome::PolicyDenied) + 1));
+    QCOMPARE(d->at(1).outcome, CallOutcome::Replied);
 }
 
 void tst_MonitorCodec::topics()

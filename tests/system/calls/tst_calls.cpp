@@ -129,6 +129,7 @@ private slots:
     void outstandingBoundAtItsEdge();
     void linkLostFailsOutstandingCalls();
     void onDemandServiceStartedByACall();
+    void policyDeniedCallEndsAtOnce();
 };
 
 // KennelClient on both ends: a reply, an error reply, a timeout, no such client; the handler and
@@ -374,6 +375,56 @@ void tst_Calls::onDemandServiceStartedByACall()
     QVERIFY2(clock.elapsed() >= 490, QByteArray::number(clock.elapsed()).constData());
     delete lost;
     QVERIFY(broker.stopVerdict(20000).isEmpty());
+}
+
+// A call the access policy denies (PROTOCOL) ends at once, not at its deadline: for a Qt
+// program (PendingCall::PolicyDenied with the rule) and for the shell (kennelctl call exits 28,
+// as a denied send does). The callee is there and serving, and never sees it.
+void tst_Calls::policyDeniedCallEndsAtOnce()
+{
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, Config + QByteArrayLiteral("[policy]\nno_vault = deny send vault\n")));
+    KennelClient vault, calc, client;
+    int served = 0;
+    const auto serve = [&](IncomingCall *call) {
+        ++served;
+        call->reply("opened");
+    };
+    vault.setCallHandler(serve);
+    calc.setCallHandler(serve);
+    QVERIFY(connectClient(vault, broker, "vault"));
+    QVERIFY(connectClient(calc, broker, "calc"));
+    QVERIFY(connectClient(client, broker, "ui"));
+
+    constexpr int DeadlineMs = 8000;
+    QElapsedTimer clock;
+    clock.start();
+    PendingCall *denied = client.call("vault", "open", DeadlineMs);
+    denied->setAutoDelete(false);
+    QTRY_COMPARE_WITH_TIMEOUT(denied->result(), PendingCall::PolicyDenied, DeadlineMs / 4);
+    QVERIFY2(clock.elapsed() < DeadlineMs / 4, QByteArray::number(clock.elapsed()).constData());
+    QVERIFY(!denied->isOk());
+    QVERIFY(denied->reply().isEmpty());
+    QVERIFY2(denied->errorText().contains(QLatin1String("no_vault")), qPrintable(denied->errorText()));
+    QCOMPARE(PendingCall::resultName(denied->result()), "PolicyDenied");
+    delete denied;
+
+    // The connection goes on: a name no rule matches is called as without a policy.
+    PendingCall *allowed = client.call("calc", "open", DeadlineMs);
+    allowed->setAutoDelete(false);
+    QTRY_COMPARE_WITH_TIMEOUT(allowed->result(), PendingCall::Replied, DeadlineMs / 4);
+    QCOMPARE(allowed->reply(), QByteArrayLiteral("opened"));
+    delete allowed;
+    QCOMPARE(served, 1);
+
+    const CallRun run = runCall(broker, {QStringLiteral("vault"), QStringLiteral("open"), QStringLiteral("--timeout"),
+                                         QString::number(DeadlineMs)});
+    QVERIFY2(run.exitCode == 28, run.err.constData());
+    QVERIFY2(run.ms < DeadlineMs / 2, QByteArray::number(run.ms).constData());
+    QVERIFY(run.out.isEmpty());
+    QVERIFY2(run.err.contains("call to vault denied: policy_denied (12)") && run.err.contains("no_vault"), run.err.constData());
+    QCOMPARE(served, 1);
+    QVERIFY(broker.stopVerdict().isEmpty());
 }
 
 QTEST_GUILESS_MAIN(tst_Calls)

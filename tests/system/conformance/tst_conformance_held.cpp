@@ -99,6 +99,32 @@ bool registerWithHeldStatus(Conn &conn, const QByteArray &name)
     return offer && offer->features && (*offer->features & FeatureHeldStatus);
 }
 
+enum class Watch { Later, Held, Traffic };
+
+// What each rule starts from: a broker of its own with HeldConfig and a sender registered with
+// held_status; unless the rule subscribes it `Later` itself, a monitor subscribed before the
+// sender came (to traffic too with `Traffic`), its snapshot read.
+struct HeldRig
+{
+    BrokerProcess broker;
+    Conn monitor;
+    Conn sender;
+
+    bool start(const QByteArray &senderName, Watch watch)
+    {
+        if (!startBroker(broker, HeldConfig))
+            return false;
+        if (watch != Watch::Later) {
+            if (!subscribeMonitor(monitor, broker, watch == Watch::Traffic))
+                return false;
+            const QList<Frame> frames = snapshot(monitor);
+            if (frames.isEmpty() || frames.last().type != MonitorFrame::SnapshotEnd)
+                return false;
+        }
+        return sender.tcp(broker.tcpPort()) && registerWithHeldStatus(sender, senderName);
+    }
+};
+
 } // namespace
 
 class tst_ConformanceHeld : public QObject
@@ -116,18 +142,16 @@ private slots:
 // (after the services, before SnapshotEnd, headers as ), though it has no client record.
 void tst_ConformanceHeld::R_6_7_1_snapshotCarriesHeldNames()
 {
-    BrokerProcess broker;
-    QVERIFY(startBroker(broker, HeldConfig));
-    Conn sender;
-    QVERIFY(sender.tcp(broker.tcpPort()));
-    QVERIFY(registerWithHeldStatus(sender, "r671-s"));
+    HeldRig rig;
+    QVERIFY(rig.start("r671-s", Watch::Later));
+    Conn &sender = rig.sender;
     sender.sendTo("r671-t", "first", 1);
     sender.sendTo("r671-t", "second!", 2);
     QCOMPARE(statusOf(sender.next()), DeliveryStatus::Held);
     QCOMPARE(statusOf(sender.next()), DeliveryStatus::Held);
 
-    Conn m;
-    QVERIFY(subscribeMonitor(m, broker, false));
+    Conn &m = rig.monitor;
+    QVERIFY(subscribeMonitor(m, rig.broker, false));
     const QList<Frame> frames = snapshot(m);
     QVERIFY(!frames.isEmpty());
     QCOMPARE(frames.last().type, MonitorFrame::SnapshotEnd);
@@ -160,15 +184,10 @@ void tst_ConformanceHeld::R_6_7_1_snapshotCarriesHeldNames()
 // message); the name's registration, which takes what was held, makes a record with count 0.
 void tst_ConformanceHeld::R_6_7_2_heldChangesCoalescedAndEmptied()
 {
-    BrokerProcess broker;
-    QVERIFY(startBroker(broker, HeldConfig));
-    Conn m;
-    QVERIFY(subscribeMonitor(m, broker, false));
-    QCOMPARE(snapshot(m).last().type, MonitorFrame::SnapshotEnd);
-
-    Conn sender;
-    QVERIFY(sender.tcp(broker.tcpPort()));
-    QVERIFY(registerWithHeldStatus(sender, "r672-s"));
+    HeldRig rig;
+    QVERIFY(rig.start("r672-s", Watch::Held));
+    Conn &m = rig.monitor;
+    Conn &sender = rig.sender;
     // Three Sends in one write: the broker holds them in one pass, well within one totals interval.
     QByteArray burst;
     for (quint32 id = 1; id <= 3; ++id)
@@ -186,7 +205,7 @@ void tst_ConformanceHeld::R_6_7_2_heldChangesCoalescedAndEmptied()
     QVERIFY(!nextHeld(m, "r672-t", 300));
 
     Conn receiver;
-    QVERIFY(receiver.tcp(broker.tcpPort()));
+    QVERIFY(receiver.tcp(rig.broker.tcpPort()));
     QVERIFY(receiver.registerAs("r672-t"));
     const std::optional<MonitorHeld> emptied = nextHeld(m, "r672-t");
     QVERIFY(emptied);
@@ -200,14 +219,10 @@ void tst_ConformanceHeld::R_6_7_2_heldChangesCoalescedAndEmptied()
 // trailer with how long it was held; an ordinary record carries no mark.
 void tst_ConformanceHeld::R_6_7_3_heldOutcomesInTraffic()
 {
-    BrokerProcess broker;
-    QVERIFY(startBroker(broker, HeldConfig));
-    Conn m;
-    QVERIFY(subscribeMonitor(m, broker, true));
-    QCOMPARE(snapshot(m).last().type, MonitorFrame::SnapshotEnd);
-    Conn sender;
-    QVERIFY(sender.tcp(broker.tcpPort()));
-    QVERIFY(registerWithHeldStatus(sender, "r673-s"));
+    HeldRig rig;
+    QVERIFY(rig.start("r673-s", Watch::Traffic));
+    Conn &m = rig.monitor;
+    Conn &sender = rig.sender;
 
     QElapsedTimer sinceSent;
     sinceSent.start();
@@ -219,7 +234,7 @@ void tst_ConformanceHeld::R_6_7_3_heldOutcomesInTraffic()
     QCOMPARE(r->heldMs, -1);
     {
         Conn receiver;
-        QVERIFY(receiver.tcp(broker.tcpPort()));
+        QVERIFY(receiver.tcp(rig.broker.tcpPort()));
         QVERIFY(receiver.registerAs("r673-t"));
         QCOMPARE(receiver.next()->payload, QByteArrayLiteral("to deliver"));
         QCOMPARE(statusOf(sender.next()), DeliveryStatus::Delivered);
@@ -256,14 +271,10 @@ void tst_ConformanceHeld::R_6_7_3_heldOutcomesInTraffic()
 // the totals' held block counts what is held now and every outcome since the start.
 void tst_ConformanceHeld::R_6_7_4_heldTotals()
 {
-    BrokerProcess broker;
-    QVERIFY(startBroker(broker, HeldConfig));
-    Conn m;
-    QVERIFY(subscribeMonitor(m, broker, false));
-    QCOMPARE(snapshot(m).last().type, MonitorFrame::SnapshotEnd);
-    Conn sender;
-    QVERIFY(sender.tcp(broker.tcpPort()));
-    QVERIFY(registerWithHeldStatus(sender, "r674-s"));
+    HeldRig rig;
+    QVERIFY(rig.start("r674-s", Watch::Held));
+    Conn &m = rig.monitor;
+    Conn &sender = rig.sender;
     // max_count = 3: the fourth is dropped (dropped_name_count).
     for (quint32 id = 1; id <= 4; ++id)
         sender.sendTo("r674-t", "abcd", id);
@@ -285,7 +296,7 @@ void tst_ConformanceHeld::R_6_7_4_heldTotals()
     };
     // An old program's message over the same bound: dropped too, and its sender cannot be told.
     Conn old;
-    QVERIFY(old.tcp(broker.tcpPort()));
+    QVERIFY(old.tcp(rig.broker.tcpPort()));
     old.write(legacyFrame(Legacy::Command::Forward, 0, "r674-t", "r674-o", "old"));
     std::optional<MonitorTotals> t = totalsWhere([](const MonitorTotals &t) { return t.heldDroppedNameCount == 2; });
     QVERIFY(t);
@@ -297,7 +308,7 @@ void tst_ConformanceHeld::R_6_7_4_heldTotals()
     QCOMPARE(t->heldDelivered, 0u);
     // The name's new holder takes all three: none held, three delivered.
     Conn receiver;
-    QVERIFY(receiver.tcp(broker.tcpPort()));
+    QVERIFY(receiver.tcp(rig.broker.tcpPort()));
     QVERIFY(receiver.registerAs("r674-t"));
     t = totalsWhere([](const MonitorTotals &t) { return t.heldDelivered == 3; });
     QVERIFY(t);

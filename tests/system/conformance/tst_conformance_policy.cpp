@@ -1,5 +1,5 @@
-// Protocol conformance, PROTOCOL §4.5 ..R-4.5.8: the access policy's send rules on Sends
-// (native and old protocol), Calls and Publishes, and their cached verdicts across a reload. One
+// Protocol conformance, PROTOCOL §4.5 ..R-4.5.8 and: the access policy's send rules
+// on Sends (native and old protocol), Calls and Publishes, and their cached verdicts across a reload. One
 // test function per numbered rule, named after it, each driving a real kennel-broker process
 // through raw sockets with the pure codecs only.
 #include "conformancepeer.h"
@@ -22,6 +22,7 @@ const QByteArray PolicyConfig = QByteArrayLiteral("[policy]\n"
                                                   "r454 = deny send r454-*\n"
                                                   "r455 = deny send r455-t\n"
                                                   "r456 = deny send r456-t\n"
+                                                  "r568 = deny send r568-*\n"
                                                   "r457_name = deny send r457x\n"
                                                   "r457_topic = deny send topic:r457/closed/#\n");
 
@@ -69,6 +70,7 @@ private slots:
     void R_4_5_6_deniedCallRefused();
     void R_4_5_7_topicRuleJudgesPublications();
     void R_4_5_8_reloadRejudgesRoutes();
+    void R_5_6_8_deniedCallEndsAtOnce();
 
 private:
     BrokerProcess m_broker;
@@ -166,8 +168,11 @@ void tst_ConformancePolicy::R_4_5_6_deniedCallRefused()
     QVERIFY(registerWith(caller, "r456c", FeatureCalls));
     caller.send(FrameType::Call, 11, {}, "r456-t", encodeCallRequest(1000, "no"));
     const std::optional<Frame> refused = caller.next();
-    QCOMPARE(errorOf(refused), ErrorCode::PolicyDenied);
+    QVERIFY(refused && refused->type == FrameType::CallResult);
     QCOMPARE(refused->messageId, 11u);
+    const std::optional<CallResultPayload> result = decodeCallResult(refused->payload);
+    QVERIFY(result);
+    QCOMPARE(result->outcome, CallOutcome::PolicyDenied);
     QVERIFY(callee.quietFor(200));
 }
 
@@ -233,6 +238,48 @@ void tst_ConformancePolicy::R_4_5_8_reloadRejudgesRoutes()
     tx.sendTo("r458-b", "no now", 5);
     QCOMPARE(statusOf(tx.next()), DeliveryStatus::PolicyDenied);
     QCOMPARE(broker.stopVerdict(), QString());
+}
+
+void tst_ConformancePolicy::R_5_6_8_deniedCallEndsAtOnce()
+{
+    Conn callee, ok, caller;
+    QVERIFY(callee.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWith(callee, "r568-t", FeatureCalls));
+    QVERIFY(ok.tcp(m_broker.tcpPort()));
+    QVERIFY(registerWith(ok, "r568ok", FeatureCalls));
+    QVERIFY(caller.unix(m_broker.unixPath()));
+    QVERIFY(registerWith(caller, "r568c", FeatureCalls));
+    constexpr quint32 DeadlineMs = 8000;
+    // A registered callee, the same route again (its cached verdict), and a name nobody holds:
+    // each ends at once, long before the deadline, with the caller's id, the target and the rule.
+    const QList<std::pair<quint32, QByteArray>> calls = {{21, "r568-t"}, {22, "r568-t"}, {23, "r568-nobody"}};
+    for (const auto &[id, target] : calls) {
+        QElapsedTimer clock;
+        clock.start();
+        caller.send(FrameType::Call, id, {}, target, encodeCallRequest(DeadlineMs, "no"));
+        const std::optional<Frame> f = caller.next(int(DeadlineMs / 4));
+        QVERIFY2(f && f->type == FrameType::CallResult, f ? frameTypeName(f->type) : "nothing");
+        QVERIFY(clock.elapsed() < DeadlineMs / 4);
+        QCOMPARE(f->messageId, id);
+        QCOMPARE(f->target, target);
+        const std::optional<CallResultPayload> result = decodeCallResult(f->payload);
+        QVERIFY(result);
+        QCOMPARE(result->outcome, CallOutcome::PolicyDenied);
+        QCOMPARE(quint16(result->outcome), quint16(12));
+        QCOMPARE(result->code, quint16(0));
+        QVERIFY2(result->payload.contains("r568"), result->payload.constData());
+    }
+    QVERIFY(callee.quietFor(200));
+    // A denied call holds no id: 21 is free again, and an allowed call on the same connection goes through.
+    caller.send(FrameType::Call, 21, {}, "r568ok", encodeCallRequest(DeadlineMs, "yes"));
+    const std::optional<Frame> incoming = ok.next();
+    QVERIFY(incoming && incoming->type == FrameType::CallIncoming);
+    ok.send(FrameType::Reply, incoming->messageId, {}, {}, encodeCallReply(0, "done"));
+    const std::optional<Frame> replied = caller.next();
+    QVERIFY(replied && replied->type == FrameType::CallResult);
+    QCOMPARE(replied->messageId, 21u);
+    QCOMPARE(decodeCallResult(replied->payload)->outcome, CallOutcome::Replied);
+    QCOMPARE(decodeCallResult(replied->payload)->payload, QByteArrayLiteral("done"));
 }
 
 QTEST_MAIN(tst_ConformancePolicy)

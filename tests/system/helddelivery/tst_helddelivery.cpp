@@ -2,6 +2,7 @@
 // process, real supervised client processes that the watchdog kills (SIGSTOP makes a native one
 // stop feeding; the old C client starves by its options) and the supervisor restarts, raw peers
 // as senders. What each test would catch is said at its top.
+#include "heldpeer.h"
 #include "testbroker.h"
 
 #include "helddelivery.h"
@@ -66,9 +67,6 @@ private slots:
 
 private:
     static BrokerConfig baseConfig();
-    static bool connectAs(TestBroker &broker, RawPeer &peer, const QByteArray &name, bool heldFeature);
-    // The next DeliveryStatus frame: its id and status.
-    static std::optional<std::pair<quint32, DeliveryStatus>> nextStatus(RawPeer &peer, int timeoutMs = 5000);
     static bool waitUnregistered(TestBroker &broker, const QByteArray &name, int timeoutMs);
 };
 
@@ -103,38 +101,6 @@ BrokerConfig tst_HeldDelivery::baseConfig()
     config.watchdog.minInterval = 50ms;
     config.watchdog.killGrace = 300ms;
     return config;
-}
-
-bool tst_HeldDelivery::connectAs(TestBroker &broker, RawPeer &peer, const QByteArray &name, bool heldFeature)
-{
-    if (!peer.connectTcp(broker.tcpPort()))
-        return false;
-    if (!heldFeature)
-        return peer.registerAs(name);
-    HelloPayload hello;
-    hello.features = FeatureWatchdog | FeatureHeldStatus;
-    Frame f;
-    f.type = FrameType::Hello;
-    f.messageId = 1;
-    f.source = name;
-    f.payload = encodeHello(hello);
-    peer.send(f);
-    const std::optional<Frame> welcome = peer.take(FrameType::Welcome);
-    if (!welcome)
-        return false;
-    const std::optional<WelcomePayload> w = decodeWelcome(welcome->payload);
-    return w && w->features && (*w->features & FeatureHeldStatus);
-}
-
-std::optional<std::pair<quint32, DeliveryStatus>> tst_HeldDelivery::nextStatus(RawPeer &peer, int timeoutMs)
-{
-    const std::optional<Frame> f = peer.take(FrameType::DeliveryStatus, timeoutMs);
-    if (!f)
-        return std::nullopt;
-    const std::optional<DeliveryStatus> status = decodeDeliveryStatus(f->payload);
-    if (!status)
-        return std::nullopt;
-    return std::make_pair(f->messageId, *status);
 }
 
 bool tst_HeldDelivery::waitUnregistered(TestBroker &broker, const QByteArray &name, int timeoutMs)
@@ -173,21 +139,21 @@ void tst_HeldDelivery::nativeTargetAcrossWatchdogKillAndRestart()
     const qint64 firstPid = supervised->status().pid;
     QVERIFY(firstPid > 0);
 
-    RawPeer sender;
-    QVERIFY(connectAs(broker, sender, "snd", true));
+    HeldPeer sender;
+    QVERIFY(sender.connectAs(broker.tcpPort(), "snd", FeatureHeldStatus | FeatureWatchdog));
     QVERIFY(::kill(pid_t(firstPid), SIGSTOP) == 0);
     QVERIFY(waitUnregistered(broker, "natsvc", 10000));
     for (quint32 id = 1; id <= 5; ++id)
         sender.sendTo("natsvc", "m" + QByteArray::number(id), id);
     for (quint32 id = 1; id <= 5; ++id) {
-        const auto status = nextStatus(sender, 2000);
+        const auto status = sender.nextStatus(2000);
         QVERIFY(status);
         QCOMPARE(status->first, id);
         QCOMPARE(status->second, DeliveryStatus::Held);
     }
     // Delivered to the restarted process, in order, and told to the sender for the same ids.
     for (quint32 id = 1; id <= 5; ++id) {
-        const auto status = nextStatus(sender, 10000);
+        const auto status = sender.nextStatus(10000);
         QVERIFY(status);
         QCOMPARE(status->first, id);
         QCOMPARE(status->second, DeliveryStatus::Delivered);
@@ -220,22 +186,22 @@ void tst_HeldDelivery::legacyTargetAcrossWatchdogKillAndRestart()
     QVERIFY(broker.start());
     QTRY_VERIFY_WITH_TIMEOUT(broker.broker().watchdog().history("legsvc"), 10000);
 
-    RawPeer sender;
-    QVERIFY(connectAs(broker, sender, "snd", true));
+    HeldPeer sender;
+    QVERIFY(sender.connectAs(broker.tcpPort(), "snd", FeatureHeldStatus | FeatureWatchdog));
     LegacyPeer oldSender;
     QVERIFY(oldSender.connectTcp(broker.tcpPort()));
     QVERIFY(waitUnregistered(broker, "legsvc", 10000)); // starved, terminated
     for (quint32 id = 1; id <= 3; ++id)
         sender.sendTo("legsvc", "n" + QByteArray::number(id), id);
     for (quint32 id = 1; id <= 3; ++id) {
-        const auto status = nextStatus(sender, 2000);
+        const auto status = sender.nextStatus(2000);
         QVERIFY(status);
         QCOMPARE(status->second, DeliveryStatus::Held);
     }
     oldSender.forward("legsvc", "lsnd", "l1");
     QTRY_COMPARE_WITH_TIMEOUT(broker.broker().held().counters().fromLegacy, quint64(1), 2000);
     for (quint32 id = 1; id <= 3; ++id) {
-        const auto status = nextStatus(sender, 10000);
+        const auto status = sender.nextStatus(10000);
         QVERIFY(status);
         QCOMPARE(status->first, id);
         QCOMPARE(status->second, DeliveryStatus::Delivered);
@@ -267,8 +233,8 @@ void tst_HeldDelivery::legacyReceiversUnsentQueueHeldAgain()
     stuck.registerReceiver("legrcv");
     QTRY_VERIFY_WITH_TIMEOUT(broker.broker().registry().find("legrcv") && broker.broker().registry().find("legrcv")->receiver, 5000);
 
-    RawPeer sender;
-    QVERIFY(connectAs(broker, sender, "snd", false));
+    HeldPeer sender;
+    QVERIFY(sender.connectAs(broker.tcpPort(), "snd", 0));
     // 6.6 MB of 552-byte frames: past the kernel's socket buffers (the broker's side may grow to
     // net.ipv4.tcp_wmem's 4 MiB), so the broker's own queue holds the rest.
     constexpr int Total = 12000;
@@ -309,32 +275,32 @@ void tst_HeldDelivery::ttlExpiryStatus()
     config.hold.limits.ttl = 300ms;
     TestBroker broker(config);
     QVERIFY(broker.start());
-    RawPeer modern;
-    QVERIFY(connectAs(broker, modern, "modern", true));
-    RawPeer old;
-    QVERIFY(connectAs(broker, old, "old", false));
+    HeldPeer modern;
+    QVERIFY(modern.connectAs(broker.tcpPort(), "modern", FeatureHeldStatus | FeatureWatchdog));
+    HeldPeer old;
+    QVERIFY(old.connectAs(broker.tcpPort(), "old", 0));
 
     QElapsedTimer clock;
     clock.start();
     modern.sendTo("ghost", "x", 7);
     old.sendTo("ghost", "y", 8);
-    auto status = nextStatus(modern, 2000);
+    auto status = modern.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::Held);
     QVERIFY(!old.take(FrameType::DeliveryStatus, 100)); // no `held` to a client that did not ask for the feature
-    status = nextStatus(modern, 3000);
+    status = modern.nextStatus(3000);
     QVERIFY(status);
     QCOMPARE(status->first, quint32(7));
     QCOMPARE(status->second, DeliveryStatus::Expired);
     QVERIFY2(clock.elapsed() >= 290, qPrintable(QString::number(clock.elapsed())));
-    status = nextStatus(old, 3000);
+    status = old.nextStatus(3000);
     QVERIFY(status);
     QCOMPARE(status->first, quint32(8));
     QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
     QCOMPARE(broker.broker().held().table().counters().expired, quint64(2));
     // Expired is gone: the name registering later receives nothing.
-    RawPeer ghost;
-    QVERIFY(connectAs(broker, ghost, "ghost", false));
+    HeldPeer ghost;
+    QVERIFY(ghost.connectAs(broker.tcpPort(), "ghost", 0));
     QVERIFY(!ghost.take(FrameType::Deliver, 200));
 }
 
@@ -350,12 +316,12 @@ void tst_HeldDelivery::boundsAtTheirEdges()
     config.hold.totalBytes = 150;
     TestBroker broker(config);
     QVERIFY(broker.start());
-    RawPeer snd;
-    QVERIFY(connectAs(broker, snd, "snd", true));
-    RawPeer old;
-    QVERIFY(connectAs(broker, old, "old", false));
-    const auto expect = [&](RawPeer &peer, quint32 id, DeliveryStatus want) {
-        const auto status = nextStatus(peer, 2000);
+    HeldPeer snd;
+    QVERIFY(snd.connectAs(broker.tcpPort(), "snd", FeatureHeldStatus | FeatureWatchdog));
+    HeldPeer old;
+    QVERIFY(old.connectAs(broker.tcpPort(), "old", 0));
+    const auto expect = [&](HeldPeer &peer, quint32 id, DeliveryStatus want) {
+        const auto status = peer.nextStatus(2000);
         return status && status->first == id && status->second == want;
     };
     for (quint32 id = 1; id <= 3; ++id) {
@@ -381,8 +347,8 @@ void tst_HeldDelivery::boundsAtTheirEdges()
     QCOMPARE(totals.undelivered[size_t(DeliveryStatus::DroppedNameBytes)], quint64(1));
     QCOMPARE(totals.undelivered[size_t(DeliveryStatus::DroppedTotal)], quint64(1));
 
-    RawPeer ga;
-    QVERIFY(connectAs(broker, ga, "ga", false));
+    HeldPeer ga;
+    QVERIFY(ga.connectAs(broker.tcpPort(), "ga", 0));
     for (quint32 id = 1; id <= 3; ++id) {
         const std::optional<Frame> d = ga.take(FrameType::Deliver, 2000);
         QVERIFY(d);
@@ -402,31 +368,31 @@ void tst_HeldDelivery::unexpectedNameRefusedAtOnce()
     config.hold.lostWindow = 2000ms;
     TestBroker broker(config);
     QVERIFY(broker.start());
-    RawPeer snd;
-    QVERIFY(connectAs(broker, snd, "snd", true));
+    HeldPeer snd;
+    QVERIFY(snd.connectAs(broker.tcpPort(), "snd", FeatureHeldStatus | FeatureWatchdog));
     snd.sendTo("nobody", "x", 1);
-    auto status = nextStatus(snd, 2000);
+    auto status = snd.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
 
-    RawPeer polite;
-    QVERIFY(connectAs(broker, polite, "polite", false));
+    HeldPeer polite;
+    QVERIFY(polite.connectAs(broker.tcpPort(), "polite", 0));
     Frame bye;
     bye.type = FrameType::Bye;
     polite.send(bye);
     QVERIFY(polite.waitForDisconnect());
     QVERIFY(waitUnregistered(broker, "polite", 2000));
     snd.sendTo("polite", "x", 2);
-    status = nextStatus(snd, 2000);
+    status = snd.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
 
-    RawPeer crashy;
-    QVERIFY(connectAs(broker, crashy, "crashy", false));
+    HeldPeer crashy;
+    QVERIFY(crashy.connectAs(broker.tcpPort(), "crashy", 0));
     crashy.close(); // no Bye: as a crash looks to the broker
     QVERIFY(waitUnregistered(broker, "crashy", 2000));
     snd.sendTo("crashy", "x", 3);
-    status = nextStatus(snd, 2000);
+    status = snd.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::Held);
 }
@@ -448,20 +414,20 @@ void tst_HeldDelivery::serviceExpectedUntilItRegisters()
     QVERIFY(broker.start());
     Service *service = broker.broker().supervisor().service(QStringLiteral("sleeper"));
     QTRY_COMPARE_WITH_TIMEOUT(service->state(), Service::State::Running, 5000);
-    RawPeer snd;
-    QVERIFY(connectAs(broker, snd, "snd", true));
+    HeldPeer snd;
+    QVERIFY(snd.connectAs(broker.tcpPort(), "snd", FeatureHeldStatus | FeatureWatchdog));
     snd.sendTo("sleeper", "x", 1);
-    auto status = nextStatus(snd, 2000);
+    auto status = snd.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::Held);
     snd.sendTo("optout", "x", 2);
-    status = nextStatus(snd, 2000);
+    status = snd.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
     service->stop(); // /bin/sleep never connected; a registered service's close is forgotten the same way
     QTRY_COMPARE_WITH_TIMEOUT(service->state(), Service::State::Stopped, 10000);
     snd.sendTo("sleeper", "x", 3);
-    status = nextStatus(snd, 2000);
+    status = snd.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->first, quint32(3));
     QCOMPARE(status->second, DeliveryStatus::NoSuchClient);
@@ -473,19 +439,19 @@ void tst_HeldDelivery::registeredTargetPaysNothing()
 {
     TestBroker broker(baseConfig());
     QVERIFY(broker.start());
-    RawPeer target;
-    QVERIFY(connectAs(broker, target, "target", false));
-    RawPeer snd;
-    QVERIFY(connectAs(broker, snd, "snd", true));
+    HeldPeer target;
+    QVERIFY(target.connectAs(broker.tcpPort(), "target", 0));
+    HeldPeer snd;
+    QVERIFY(snd.connectAs(broker.tcpPort(), "snd", FeatureHeldStatus | FeatureWatchdog));
     for (quint32 id = 1; id <= 1000; ++id)
         snd.sendTo("target", "x", id, false);
     snd.sendTo("target", "last", 1001);
-    const auto status = nextStatus(snd, 5000);
+    const auto status = snd.nextStatus(5000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::Delivered);
     QCOMPARE(broker.broker().held().counters().offers, quint64(0));
     snd.sendTo("elsewhere", "x", 1002);
-    QVERIFY(nextStatus(snd, 2000));
+    QVERIFY(snd.nextStatus(2000));
     QCOMPARE(broker.broker().held().counters().offers, quint64(1)); // the counter does count
 }
 

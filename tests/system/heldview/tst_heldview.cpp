@@ -5,6 +5,7 @@
 // and bytes per name (a name with no client), the change as it happens, zero again once the name
 // registers again and takes them, and the totals that counted each step.
 #include "brokerprocess.h"
+#include "heldpeer.h"
 #include "testbroker.h"
 
 #include <QJsonArray>
@@ -14,6 +15,7 @@
 #include <QTest>
 
 using KennelTest::BrokerProcess;
+using KennelTest::HeldPeer;
 using KennelTest::RawPeer;
 using namespace Kennel;
 
@@ -45,22 +47,6 @@ QJsonObject byName(const QJsonArray &array, const QString &name)
             return v.toObject();
     }
     return {};
-}
-
-// A native sender that hears `held` at once (the held_status feature).
-bool connectSender(RawPeer &peer, quint16 port, const QByteArray &name)
-{
-    if (!peer.connectTcp(port))
-        return false;
-    HelloPayload hello;
-    hello.features = FeatureHeldStatus;
-    Frame f;
-    f.type = FrameType::Hello;
-    f.messageId = 1;
-    f.source = name;
-    f.payload = encodeHello(hello);
-    peer.send(f);
-    return peer.take(FrameType::Welcome).has_value();
 }
 
 } // namespace
@@ -120,15 +106,16 @@ void tst_HeldView::heldForKilledClientThenDelivered()
                              10000);
 
     // Sent while it is gone: held for it, the name being expected back (lost_window_ms).
-    RawPeer sender;
-    QVERIFY(connectSender(sender, broker.tcpPort(), "hv-sender"));
+    HeldPeer sender; // hears `held` at once (the held_status feature)
+    QVERIFY(sender.connectAs(broker.tcpPort(), "hv-sender"));
     const QList<QByteArray> texts{"first", "second", "third!"};
     for (qsizetype i = 0; i < texts.size(); ++i)
         sender.sendTo("slowpoke", texts.at(i), quint32(i + 1));
     for (qsizetype i = 0; i < texts.size(); ++i) {
-        const std::optional<Frame> s = sender.take(FrameType::DeliveryStatus);
+        const auto s = sender.nextStatus();
         QVERIFY(s);
-        QCOMPARE(decodeDeliveryStatus(s->payload), DeliveryStatus::Held);
+        QCOMPARE(s->first, quint32(i + 1));
+        QCOMPARE(s->second, DeliveryStatus::Held);
     }
 
     QJsonObject entry;
@@ -177,10 +164,11 @@ void tst_HeldView::heldForKilledClientThenDelivered()
         QVERIFY(d);
         QCOMPARE(d->payload, text);
     }
-    for (int i = 0; i < 3; ++i) {
-        const std::optional<Frame> s = sender.take(FrameType::DeliveryStatus);
+    for (quint32 id = 1; id <= 3; ++id) {
+        const auto s = sender.nextStatus();
         QVERIFY(s);
-        QCOMPARE(decodeDeliveryStatus(s->payload), DeliveryStatus::Delivered);
+        QCOMPARE(s->first, id);
+        QCOMPARE(s->second, DeliveryStatus::Delivered);
     }
     QTRY_VERIFY_WITH_TIMEOUT(heldLine(QStringLiteral("none")), 10000);
     entry = byName(QJsonDocument::fromJson(runCtl({QStringLiteral("clients"), QStringLiteral("--json"), QStringLiteral("--broker"),

@@ -1,6 +1,7 @@
 // Start on demand ([service.NAME] start = on-demand, docs/CONFIG.md, PROTOCOL §5.4): a broker in
 // this process, real supervised programs, raw peers as senders. What each test would catch is
 // said at its top.
+#include "heldpeer.h"
 #include "testbroker.h"
 
 #include "configloader.h"
@@ -28,8 +29,6 @@ private slots:
 
 private:
     static BrokerConfig baseConfig();
-    static bool connectHeld(TestBroker &broker, RawPeer &peer, const QByteArray &name);
-    static std::optional<std::pair<quint32, DeliveryStatus>> nextStatus(RawPeer &peer, int timeoutMs = 5000);
 };
 
 BrokerConfig tst_OnDemand::baseConfig()
@@ -41,36 +40,6 @@ BrokerConfig tst_OnDemand::baseConfig()
     tcp.port = 0;
     config.listen = {tcp};
     return config;
-}
-
-bool tst_OnDemand::connectHeld(TestBroker &broker, RawPeer &peer, const QByteArray &name)
-{
-    if (!peer.connectTcp(broker.tcpPort()))
-        return false;
-    HelloPayload hello;
-    hello.features = FeatureHeldStatus;
-    Frame f;
-    f.type = FrameType::Hello;
-    f.messageId = 1;
-    f.source = name;
-    f.payload = encodeHello(hello);
-    peer.send(f);
-    const std::optional<Frame> welcome = peer.take(FrameType::Welcome);
-    if (!welcome)
-        return false;
-    const std::optional<WelcomePayload> w = decodeWelcome(welcome->payload);
-    return w && w->features && (*w->features & FeatureHeldStatus);
-}
-
-std::optional<std::pair<quint32, DeliveryStatus>> tst_OnDemand::nextStatus(RawPeer &peer, int timeoutMs)
-{
-    const std::optional<Frame> f = peer.take(FrameType::DeliveryStatus, timeoutMs);
-    if (!f)
-        return std::nullopt;
-    const std::optional<DeliveryStatus> status = decodeDeliveryStatus(f->payload);
-    if (!status)
-        return std::nullopt;
-    return std::make_pair(f->messageId, *status);
 }
 
 // The service is not started with the broker (no pid file, no start, for a second); the first
@@ -98,14 +67,14 @@ void tst_OnDemand::firstMessageStartsServiceAndIsDelivered()
     QCOMPARE(supervised->status().starts, 0);
     QVERIFY(!QFile::exists(pidFile));
 
-    RawPeer sender;
-    QVERIFY(connectHeld(broker, sender, "snd"));
+    HeldPeer sender;
+    QVERIFY(sender.connectAs(broker.tcpPort(), "snd"));
     sender.sendTo("odsvc", "wake up", 7);
-    auto status = nextStatus(sender, 2000);
+    auto status = sender.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->first, quint32(7));
     QCOMPARE(status->second, DeliveryStatus::Held);
-    status = nextStatus(sender, 10000);
+    status = sender.nextStatus(10000);
     QVERIFY(status);
     QCOMPARE(status->first, quint32(7));
     QCOMPARE(status->second, DeliveryStatus::Delivered);
@@ -116,7 +85,7 @@ void tst_OnDemand::firstMessageStartsServiceAndIsDelivered()
 
     // Registered now: the next message goes straight through, nothing is started again.
     sender.sendTo("odsvc", "again", 8);
-    status = nextStatus(sender, 5000);
+    status = sender.nextStatus(5000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::Delivered);
     QCOMPARE(supervised->status().starts, 1);
@@ -138,20 +107,20 @@ void tst_OnDemand::programExitingAtOnceAnswersStartFailed()
     config.services = {service};
     TestBroker broker(config);
     QVERIFY(broker.start());
-    RawPeer a, b;
-    QVERIFY(connectHeld(broker, a, "a"));
-    QVERIFY(connectHeld(broker, b, "b"));
+    HeldPeer a, b;
+    QVERIFY(a.connectAs(broker.tcpPort(), "a"));
+    QVERIFY(b.connectAs(broker.tcpPort(), "b"));
     QElapsedTimer clock;
     clock.start();
     a.sendTo("broken", "1", 1);
     b.sendTo("broken", "2", 2);
-    auto sa = nextStatus(a, 2000);
-    auto sb = nextStatus(b, 2000);
+    auto sa = a.nextStatus(2000);
+    auto sb = b.nextStatus(2000);
     QVERIFY(sa && sb);
     QCOMPARE(sa->second, DeliveryStatus::Held);
     QCOMPARE(sb->second, DeliveryStatus::Held);
-    sa = nextStatus(a, 10000);
-    sb = nextStatus(b, 10000);
+    sa = a.nextStatus(10000);
+    sb = b.nextStatus(10000);
     QVERIFY(sa && sb);
     QCOMPARE(sa->first, quint32(1));
     QCOMPARE(sa->second, DeliveryStatus::StartFailed);
@@ -167,10 +136,10 @@ void tst_OnDemand::programExitingAtOnceAnswersStartFailed()
 
     // The next message tries again.
     a.sendTo("broken", "3", 3);
-    sa = nextStatus(a, 2000);
+    sa = a.nextStatus(2000);
     QVERIFY(sa);
     QCOMPARE(sa->second, DeliveryStatus::Held);
-    sa = nextStatus(a, 10000);
+    sa = a.nextStatus(10000);
     QVERIFY(sa);
     QCOMPARE(sa->first, quint32(3));
     QCOMPARE(sa->second, DeliveryStatus::StartFailed);
@@ -193,16 +162,16 @@ void tst_OnDemand::programNeverRegisteringAnswersStartFailedAfterTimeout()
     TestBroker broker(config);
     QVERIFY(broker.start());
     Service *supervised = broker.broker().supervisor().service(QStringLiteral("silent"));
-    RawPeer a;
-    QVERIFY(connectHeld(broker, a, "a"));
+    HeldPeer a;
+    QVERIFY(a.connectAs(broker.tcpPort(), "a"));
     QElapsedTimer clock;
     clock.start();
     a.sendTo("silent", "1", 1);
-    auto status = nextStatus(a, 2000);
+    auto status = a.nextStatus(2000);
     QVERIFY(status);
     QCOMPARE(status->second, DeliveryStatus::Held);
     QTRY_COMPARE_WITH_TIMEOUT(supervised->state(), Service::State::Running, 5000);
-    status = nextStatus(a, 10000);
+    status = a.nextStatus(10000);
     QVERIFY(status);
     const qint64 waited = clock.elapsed();
     QCOMPARE(status->second, DeliveryStatus::StartFailed);
