@@ -31,6 +31,10 @@ struct BridgeSettings
     int inflight = 64;             // spool rows published and not yet PUBACKed
     int dedupWindow = 4096;        // message sequence numbers remembered per origin board
 
+    // The receiving side's durable duplicate filter (dedupstore.h) and what the summary advertises.
+    int dedupOrigins = 1024;       // origin keys (board and spool epoch) remembered; oldest forgotten
+    QString monitorAddress;        // HOST:PORT in the summary's "monitor"; empty: from the listeners
+
     bool enabled() const { return !url.isEmpty(); }
     bool operator==(const BridgeSettings &other) const;
     bool operator!=(const BridgeSettings &other) const { return !(*this == other); }

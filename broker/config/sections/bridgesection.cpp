@@ -38,6 +38,10 @@ const NumericKey bridgeTable[] = {
     {"bridge", "dedup_window", nullptr, nullptr, nullptr, ValueKind::Count, 16, 10000000,
      [](const BrokerConfig &c) -> qint64 { return c.bridge.dedupWindow; },
      [](BrokerConfig &c, qint64 v) { c.bridge.dedupWindow = int(v); }},
+    // The durable duplicate filter's second bound (broker/bridge/dedupstore.h).
+    {"bridge", "dedup_origins", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1000000,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.dedupOrigins; },
+     [](BrokerConfig &c, qint64 v) { c.bridge.dedupOrigins = int(v); }},
 };
 
 // The text keys, in the order they are read and listed.
