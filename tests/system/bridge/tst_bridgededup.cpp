@@ -4,18 +4,21 @@
 // and restarted on the same spool and dedup file, and gets the same payloads again, as a
 // redelivery or a republish would bring them: bob sees none twice, and a fresh one still arrives.
 // Also the filter's bounds biting (window, origins: counted in the summary and logged, and kept
-// across a restart).
+// across a restart), and [bridge] monitor_address (advertised in the summary; refused by
+// --check-config when it is no HOST:PORT).
 #include "bridgewire.h"
 #include "brokerprocess.h"
 #include "kennelclient.h"
 #include "mosquittoprocess.h"
 #include "mqttlink.h"
+#include "testbroker.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <memory>
 
 using Kennel::BrokerAddress;
@@ -205,6 +208,69 @@ private slots:
         QString error;
         QVERIFY2(b.restart(&error), qPrintable(error));
         QVERIFY2(b.log().contains("holds 2 sequences of 2 origins (window 16"), b.log().constData());
+    }
+
+    void monitorAddressAdvertised()
+    {
+        BrokerProcess b;
+        QVERIFY(startB(b, "monitor_address = press-07.example.net:17501\n"));
+        QTRY_COMPARE_WITH_TIMEOUT(lastSummary().value(QStringLiteral("monitor")).toObject().value(QStringLiteral("address")).toString(),
+                                  QStringLiteral("press-07.example.net:17501"), 10000);
+
+        // The flag replaces the key.
+        BrokerProcess c;
+        BrokerProcess::Options options;
+        options.configText = "[bridge]\nurl = " + m_mqtt->url().toUtf8() + "\nboard = C\nspool_path = "
+                             + m_state.filePath(QStringLiteral("C.spool")).toUtf8()
+                             + "\nsummary_interval_ms = 200\nmonitor_address = wrong.example:1\n";
+        options.arguments = {QStringLiteral("--bridge-monitor-address"), QStringLiteral("[2001:db8::7]:7501")};
+        QVERIFY(c.start(options));
+        m_origin->subscribe("kennel/C/summary");
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(m_seen.cbegin(), m_seen.cend(), [](const auto &s) {
+                                     return s.first == "kennel/C/summary"
+                                         && QJsonDocument::fromJson(s.second).object().value(QStringLiteral("monitor")).toObject()
+                                                    .value(QStringLiteral("address")).toString()
+                                                == QStringLiteral("[2001:db8::7]:7501");
+                                 }),
+                                 10000);
+    }
+
+    void invalidMonitorAddressRefused_data()
+    {
+        QTest::addColumn<QByteArray>("value");
+        QTest::newRow("no port") << QByteArray("board.example");
+        QTest::newRow("port 0") << QByteArray("board.example:0");
+        QTest::newRow("port too big") << QByteArray("board.example:65536");
+        QTest::newRow("bare IPv6") << QByteArray("2001:db8::7:7501");
+        QTest::newRow("bad IPv6") << QByteArray("[2001:zz8::7]:7501");
+        QTest::newRow("bad IPv4") << QByteArray("10.0.0.300:7501");
+        QTest::newRow("wildcard") << QByteArray("0.0.0.0:7501");
+        QTest::newRow("space") << QByteArray("my board:7501");
+        QTest::newRow("scheme") << QByteArray("tcp://board:7501");
+    }
+    void invalidMonitorAddressRefused()
+    {
+        QFETCH(QByteArray, value);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("kennel.ini"));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("[bridge]\nurl = mqtt://127.0.0.1:1883\nboard = B\nmonitor_address = " + value + "\n");
+        file.close();
+        QProcess check;
+        check.start(binaryPath(QStringLiteral("kennel-broker")), {QStringLiteral("--config"), path, QStringLiteral("--check-config")});
+        QVERIFY(check.waitForFinished(10000));
+        const QByteArray err = check.readAllStandardError();
+        QCOMPARE(check.exitCode(), 1);
+        QVERIFY2(err.contains(QByteArray("[bridge] monitor_address (--bridge-monitor-address): \"" + value + "\"")), err.constData());
+
+        // A good value passes the same check.
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("[bridge]\nurl = mqtt://127.0.0.1:1883\nboard = B\nmonitor_address = 10.0.0.7:7501\n");
+        file.close();
+        check.start(binaryPath(QStringLiteral("kennel-broker")), {QStringLiteral("--config"), path, QStringLiteral("--check-config")});
+        QVERIFY(check.waitForFinished(10000));
+        QVERIFY2(check.exitCode() == 0, check.readAllStandardError().constData());
     }
 };
 
