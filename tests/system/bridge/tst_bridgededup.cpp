@@ -19,6 +19,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <csignal>
 #include <memory>
 
 using Kennel::BrokerAddress;
@@ -228,6 +229,19 @@ private slots:
         QVERIFY(startB(b, "monitor_address = press-07.example.net:17501\n"));
         QTRY_COMPARE_WITH_TIMEOUT(lastSummary().value(QStringLiteral("monitor")).toObject().value(QStringLiteral("address")).toString(),
                                   QStringLiteral("press-07.example.net:17501"), 10000);
+
+        // A reload (SIGHUP) with a new address: the next summaries carry it.
+        QFile ini(QDir(b.directory()).filePath(QStringLiteral("broker.ini")));
+        QVERIFY(ini.open(QIODevice::ReadOnly));
+        QByteArray text = ini.readAll();
+        ini.close();
+        text.replace("press-07.example.net:17501", "203.0.113.9:7501");
+        QVERIFY(ini.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        QCOMPARE(ini.write(text), text.size());
+        ini.close();
+        ::kill(pid_t(b.pid()), SIGHUP);
+        QTRY_COMPARE_WITH_TIMEOUT(lastSummary().value(QStringLiteral("monitor")).toObject().value(QStringLiteral("address")).toString(),
+                                  QStringLiteral("203.0.113.9:7501"), 10000);
 
         // The flag replaces the key.
         BrokerProcess c;
