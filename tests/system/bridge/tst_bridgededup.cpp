@@ -242,6 +242,18 @@ private slots:
         ::kill(pid_t(b.pid()), SIGHUP);
         QTRY_COMPARE_WITH_TIMEOUT(lastSummary().value(QStringLiteral("monitor")).toObject().value(QStringLiteral("address")).toString(),
                                   QStringLiteral("203.0.113.9:7501"), 10000);
+        // A reload with a bad value is rejected with the reason; the running value stays.
+        text.replace("203.0.113.9:7501", "203.0.113.9");
+        QVERIFY(ini.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        QCOMPARE(ini.write(text), text.size());
+        ini.close();
+        ::kill(pid_t(b.pid()), SIGHUP);
+        QTRY_VERIFY_WITH_TIMEOUT(b.log().contains("monitor_address (--bridge-monitor-address): \"203.0.113.9\" is not HOST:PORT"), 10000);
+        QVERIFY(b.isRunning());
+        const qsizetype seen = m_seen.size();
+        QTRY_VERIFY_WITH_TIMEOUT(m_seen.size() > seen + 1, 5000); // a later summary
+        QCOMPARE(lastSummary().value(QStringLiteral("monitor")).toObject().value(QStringLiteral("address")).toString(),
+                 QStringLiteral("203.0.113.9:7501"));
 
         // The flag replaces the key.
         BrokerProcess c;
