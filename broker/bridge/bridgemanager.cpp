@@ -336,8 +336,8 @@ void BridgeManager::receivedMessage(const QByteArray &origin, const QByteArray &
         qCWarning(lcBridge, "a message from board %s is not in the bridge's format: dropped", origin.constData());
         return;
     }
-    // The order, against crashes (docs/FLEET.md "What is lost in which failure"). libmosquitto
-    // 2.0 (Debian 12) has written the PUBACK before it calls us, so nothing here can hold it back;
+    // The order, against crashes (docs/FLEET.md "Duplicates"). libmosquitto 2.0.11 (Debian 12)
+    // has queued (normally written) the PUBACK before it calls us, so nothing here can hold it back;
     // the MQTT broker redelivers only what it never saw acknowledged. Then: (1) the duplicate
     // check; (2) the mark committed to the dedup store (spool_sync: NORMAL survives SIGKILL, FULL
     // a power cut); (3) the local delivery. A crash before (2) leaves nothing marked: a
