@@ -29,6 +29,10 @@ QJsonObject monitorAddress(const Broker &broker)
         tls = false;
         address = firstTcp(broker.boundAddresses());
     }
+    // [bridge] monitor_address: what reaches that listener from elsewhere (NAT, a port forward);
+    // the operator's word, so said even when the broker has no TCP listener of its own.
+    if (const QString &advertised = broker.config().bridge.monitorAddress; !advertised.isEmpty())
+        return QJsonObject{{QStringLiteral("address"), advertised}, {QStringLiteral("tls"), address && tls}};
     if (!address)
         return {};
     QString host = address->host;

@@ -77,6 +77,16 @@ bool BridgeManager::openSpool(const BridgeSettings &settings, QString *error)
     return true;
 }
 
+bool BridgeManager::openDedup(const BridgeSettings &settings, QString *error)
+{
+    // Beside the spool, in its directory and under its sync policy (dedupstore.h says why a file
+    // of its own).
+    const QString spool = settings.spoolPath.isEmpty() ? defaultSpoolPath(settings.board) : settings.spoolPath;
+    m_dedup.setWindow(settings.dedupWindow);
+    m_dedup.setMaxOrigins(settings.dedupOrigins);
+    return m_dedup.open(spool + QStringLiteral(".dedup"), settings.spoolSyncFull, error);
+}
+
 MqttLink::Options BridgeManager::linkOptions(const BridgeSettings &s, QString *error) const
 {
     MqttLink::Options o;
@@ -121,9 +131,8 @@ bool BridgeManager::start(const BridgeSettings &settings, QString *error)
     }
     m_settings = settings;
     m_ownPrefix = BridgeWire::boardPrefix(settings.prefix, settings.board);
-    if (!openSpool(settings, error))
+    if (!openSpool(settings, error) || !openDedup(settings, error))
         return false;
-    m_dedup.setWindow(settings.dedupWindow);
     if (m_topics)
         m_topics->configure(settings);
     m_running = true;
@@ -152,16 +161,20 @@ bool BridgeManager::reconfigure(const BridgeSettings &settings, QString *error)
     const bool reopen = settings.spoolPath != m_settings.spoolPath || settings.board != m_settings.board;
     if (reopen) {
         BridgeSettings keep = m_settings;
-        if (!openSpool(settings, error)) {
+        if (!openSpool(settings, error) || !openDedup(settings, error)) {
             QString ignored;
             openSpool(keep, &ignored); // back to what worked
+            openDedup(keep, &ignored);
             return false;
         }
     }
     m_spool.setMaxBytes(settings.spoolMaxBytes);
-    if (settings.spoolSyncFull != m_settings.spoolSyncFull)
+    if (settings.spoolSyncFull != m_settings.spoolSyncFull) {
         m_spool.setSyncFull(settings.spoolSyncFull);
+        m_dedup.setSyncFull(settings.spoolSyncFull);
+    }
     m_dedup.setWindow(settings.dedupWindow);
+    m_dedup.setMaxOrigins(settings.dedupOrigins);
     if (settings.summaryInterval != m_settings.summaryInterval && m_summaryTimer.isActive())
         m_summaryTimer.start(settings.summaryInterval);
     m_settings = settings;
@@ -199,6 +212,7 @@ void BridgeManager::stop()
     for (auto it = m_pending.begin(); it != m_pending.end(); it = m_pending.erase(it))
         tell(it->second, DeliveryStatus::ShuttingDown);
     m_spool.close();
+    m_dedup.close();
 }
 
 DeliveryStatus BridgeManager::offer(Endpoint &sender, QByteArrayView target, quint32 messageId, QByteArrayView payload,
@@ -341,7 +355,17 @@ void BridgeManager::receivedMessage(const QByteArray &origin, const QByteArray &
         qCWarning(lcBridge, "a message from board %s is not in the bridge's format: dropped", origin.constData());
         return;
     }
-    if (!m_dedup.firstTime(origin + ':' + QByteArray::number(message->epoch, 16), message->seq)) {
+    // The order, against crashes (docs/FLEET.md "Duplicates"). libmosquitto 2.0.11 (Debian 12)
+    // has queued (normally written) the PUBACK before it calls us, so nothing here can hold it back;
+    // the MQTT broker redelivers only what it never saw acknowledged. Then: (1) the duplicate
+    // check; (2) the mark committed to the dedup store (spool_sync: NORMAL survives SIGKILL, FULL
+    // a power cut); (3) the local delivery. A crash before (2) leaves nothing marked: a
+    // redelivery or republish is delivered then. A crash between (2) and (3) loses this one
+    // message (its sender hears remote_timeout if it asked for a status), and never makes a
+    // Kennel client see a message twice: marking after delivering would turn that same window
+    // into a silent duplicate. (2) and (3) run in one call, with no I/O wait between them.
+    if (m_dedup.firstTime(origin + ':' + QByteArray::number(message->epoch, 16), message->seq)
+        != DedupStore::Verdict::First) {
         ++m_counters.duplicates;
         return;
     }
@@ -455,6 +479,10 @@ void BridgeManager::publishSummary()
     bridge.insert(QStringLiteral("forwarded"), qint64(s.counters.forwarded));
     bridge.insert(QStringLiteral("received"), qint64(s.counters.received));
     bridge.insert(QStringLiteral("duplicates"), qint64(s.counters.duplicates));
+    bridge.insert(QStringLiteral("dedup"), QJsonObject{{QStringLiteral("origins"), m_dedup.origins()},
+                                                       {QStringLiteral("too_old"), qint64(m_dedup.counters().tooOld)},
+                                                       {QStringLiteral("origins_evicted"), qint64(m_dedup.counters().originsEvicted)},
+                                                       {QStringLiteral("write_errors"), qint64(m_dedup.counters().writeErrors)}});
     bridge.insert(QStringLiteral("timeouts"), qint64(s.counters.timeouts));
     bridge.insert(QStringLiteral("connects"), qint64(s.connects));
     bridge.insert(QStringLiteral("topics_exported"), qint64(s.topics.exported));

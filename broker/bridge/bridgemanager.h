@@ -9,7 +9,7 @@
 
 #include "bridgesettings.h"
 #include "bridgespool.h"
-#include "dedupwindow.h"
+#include "dedupstore.h"
 #include "holdsink.h"
 #include "mqttlink.h"
 #include "remotesender.h"
@@ -120,6 +120,7 @@ private:
     void armDeadline();
     void publishSummary();
     bool openSpool(const BridgeSettings &settings, QString *error);
+    bool openDedup(const BridgeSettings &settings, QString *error);
     MqttLink::Options linkOptions(const BridgeSettings &settings, QString *error) const;
     QByteArray topic(QByteArrayView board, const char *leaf) const;
 
@@ -130,7 +131,7 @@ private:
     QString m_ownPrefix;
     BridgeSpool m_spool;
     MqttLink m_link;
-    DedupWindow m_dedup;
+    DedupStore m_dedup;
     RemoteSender m_remoteSender;
     std::unordered_map<int, BridgeSpool::Row> m_inflight; // by MQTT mid
     quint64 m_lastQueued = 0;                             // highest spool seq published on this connection

@@ -18,7 +18,8 @@ bool BridgeSettings::operator==(const BridgeSettings &o) const
     return !linkDiffers(o) && spoolPath == o.spoolPath && spoolMaxBytes == o.spoolMaxBytes
         && spoolSyncFull == o.spoolSyncFull && statusTimeout == o.statusTimeout && reconnectMin == o.reconnectMin
         && reconnectMax == o.reconnectMax && summaryInterval == o.summaryInterval && dedupWindow == o.dedupWindow
-        && exportTopics == o.exportTopics && importTopics == o.importTopics && exportMaxPending == o.exportMaxPending;
+        && exportTopics == o.exportTopics && importTopics == o.importTopics && exportMaxPending == o.exportMaxPending
+        && dedupOrigins == o.dedupOrigins && monitorAddress == o.monitorAddress;
 }
 
 // The forms live in clientlib/mqtt/ (KennelMqtt), so that the fleet view takes exactly these.

@@ -38,6 +38,9 @@ struct BridgeSettings
     QList<QByteArray> exportTopics;
     QList<QByteArray> importTopics;
     int exportMaxPending = 10000;  // exports handed to the link and not yet acknowledged
+    // The receiving side's durable duplicate filter (dedupstore.h) and what the summary advertises.
+    int dedupOrigins = 1024;       // origin keys (board and spool epoch) remembered; oldest forgotten
+    QString monitorAddress;        // HOST:PORT in the summary's "monitor"; empty: from the listeners
 
     bool enabled() const { return !url.isEmpty(); }
     bool operator==(const BridgeSettings &other) const;

@@ -6,6 +6,8 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
+#include <QHostAddress>
+#include <QRegularExpression>
 #include <QSettings>
 
 #include <iterator>
@@ -39,6 +41,10 @@ const NumericKey bridgeTable[] = {
     {"bridge", "dedup_window", nullptr, nullptr, nullptr, ValueKind::Count, 16, 10000000,
      [](const BrokerConfig &c) -> qint64 { return c.bridge.dedupWindow; },
      [](BrokerConfig &c, qint64 v) { c.bridge.dedupWindow = int(v); }},
+    // The durable duplicate filter's second bound (broker/bridge/dedupstore.h).
+    {"bridge", "dedup_origins", nullptr, nullptr, nullptr, ValueKind::Count, 1, 1000000,
+     [](const BrokerConfig &c) -> qint64 { return c.bridge.dedupOrigins; },
+     [](BrokerConfig &c, qint64 v) { c.bridge.dedupOrigins = int(v); }},
 };
 
 // The text keys, in the order they are read and listed.
@@ -53,6 +59,8 @@ const QString KeyCertFile = QStringLiteral("cert_file");
 const QString KeyKeyFile = QStringLiteral("key_file");
 const QString KeySpoolPath = QStringLiteral("spool_path");
 const QString KeySpoolSync = QStringLiteral("spool_sync");
+// What the summary advertises as this board's monitor address (a board behind NAT).
+const QString KeyMonitorAddress = QStringLiteral("monitor_address");
 
 QString bridgeKey(const QString &key)
 {
@@ -63,6 +71,45 @@ QString bridgeKey(const QString &key)
 QString pathIn(const QDir &dir, const QString &value)
 {
     return value.isEmpty() ? value : QFileInfo(dir, value).absoluteFilePath();
+}
+
+// Empty if `text` is HOST:PORT as another machine can use it: a DNS name, an IPv4 address or a
+// [bracketed] IPv6 address, and a port 1 to 65535; else why not.
+QString monitorAddressError(const QString &text)
+{
+    const qsizetype colon = text.lastIndexOf(QLatin1Char(':'));
+    if (colon <= 0)
+        return QStringLiteral("is not HOST:PORT");
+    bool ok = false;
+    const QString portText = text.mid(colon + 1);
+    const int port = portText.toInt(&ok);
+    if (!ok || port < 1 || port > 65535 || portText.startsWith(QLatin1Char('+')))
+        return QStringLiteral("has no port 1 to 65535 after the last ':'");
+    const QString host = text.left(colon);
+    if (host.startsWith(QLatin1Char('['))) {
+        QHostAddress v6;
+        if (!host.endsWith(QLatin1Char(']')) || !v6.setAddress(host.mid(1, host.size() - 2))
+            || v6.protocol() != QAbstractSocket::IPv6Protocol)
+            return QStringLiteral("has no IPv6 address inside [ ]");
+        return {};
+    }
+    if (host.contains(QLatin1Char(':')))
+        return QStringLiteral("has an IPv6 address without [ ] (write [ADDRESS]:PORT)");
+    if (host == QLatin1String("0.0.0.0"))
+        return QStringLiteral("is a wildcard, not an address another machine can reach");
+    // Numeric hosts are names too to the rules below; a dotted quad must be an address.
+    static const QRegularExpression quad(QStringLiteral("^[0-9.]+$"));
+    if (quad.match(host).hasMatch()) {
+        QHostAddress v4;
+        if (!v4.setAddress(host) || v4.protocol() != QAbstractSocket::IPv4Protocol)
+            return QStringLiteral("has no valid IPv4 address");
+        return {};
+    }
+    static const QRegularExpression name(
+        QStringLiteral("^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"));
+    if (!name.match(host).hasMatch())
+        return QStringLiteral("has no host name (letters, digits, '-' and '.') or address");
+    return {};
 }
 
 } // namespace
@@ -76,7 +123,7 @@ const QList<NumericKey> &bridgeNumericKeys()
 QStringList bridgeKeys()
 {
     return QStringList{KeyUrl, KeyBoard, KeyPrefix, KeyClientId, KeyUsername, KeyPasswordFile, KeyCaFile,
-                       KeyCertFile, KeyKeyFile, KeySpoolPath, KeySpoolSync}
+                       KeyCertFile, KeyKeyFile, KeySpoolPath, KeySpoolSync, KeyMonitorAddress}
            + bridgeTopicsKeys() + numericKeyNames(GroupBridge);
 }
 
@@ -91,6 +138,10 @@ void addBridgeOptions(QCommandLineParser &parser)
                       QStringLiteral("ID")});
     parser.addOption({OptBridgeSpool, QStringLiteral("The bridge's spool file. Replaces [bridge] spool_path."),
                       QStringLiteral("PATH")});
+    parser.addOption({OptBridgeMonitorAddress,
+                      QStringLiteral("The monitor address this board's summary advertises (HOST:PORT, e.g. a port "
+                                     "forward to it). Replaces [bridge] monitor_address."),
+                      QStringLiteral("HOST:PORT")});
 }
 
 void applyBridge(const QSettings &settings, const QDir &configDir, Pass &pass)
@@ -115,6 +166,7 @@ void applyBridge(const QSettings &settings, const QDir &configDir, Pass &pass)
     text(KeyCertFile, &b.certFile, true);
     text(KeyKeyFile, &b.keyFile, true);
     text(KeySpoolPath, &b.spoolPath, true);
+    text(KeyMonitorAddress, &b.monitorAddress, false);
     QString sync;
     text(KeySpoolSync, &sync, false);
     if (!sync.isEmpty()) {
@@ -136,6 +188,8 @@ void applyBridgeFlags(const QCommandLineParser &parser, Pass &pass)
         pass.config.bridge.board = parser.value(OptBoard).trimmed().toLatin1();
     if (parser.isSet(OptBridgeSpool))
         pass.config.bridge.spoolPath = QFileInfo(parser.value(OptBridgeSpool).trimmed()).absoluteFilePath();
+    if (parser.isSet(OptBridgeMonitorAddress))
+        pass.config.bridge.monitorAddress = parser.value(OptBridgeMonitorAddress).trimmed();
 }
 
 QStringList bridgeCrossCheck(const BrokerConfig &config)
@@ -173,6 +227,12 @@ QStringList bridgeCrossCheck(const BrokerConfig &config)
     }
     if (!b.passwordFile.isEmpty() && b.username.isEmpty())
         errors.append(QStringLiteral("[bridge] password_file needs username"));
+    if (!b.monitorAddress.isEmpty()) {
+        const QString why = monitorAddressError(b.monitorAddress);
+        if (!why.isEmpty())
+            errors.append(QStringLiteral("[bridge] monitor_address (--bridge-monitor-address): ") + quoted(b.monitorAddress)
+                          + QStringLiteral(" ") + why);
+    }
     return errors;
 }
 

@@ -14,6 +14,7 @@ inline const QString GroupBridge = QStringLiteral("bridge");
 inline const QString OptBridge = QStringLiteral("bridge");
 inline const QString OptBoard = QStringLiteral("board");
 inline const QString OptBridgeSpool = QStringLiteral("bridge-spool");
+inline const QString OptBridgeMonitorAddress = QStringLiteral("bridge-monitor-address");
 
 const QList<NumericKey> &bridgeNumericKeys();
 QStringList bridgeKeys();

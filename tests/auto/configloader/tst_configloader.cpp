@@ -261,6 +261,7 @@ private slots:
     void callsSection();
     void bridgeSection();
     void bridgeTopicsKeys();
+    void bridgeDedupAndMonitorAddress();
     void topicsSection();
     void holdPatternSections();
     void flagKeys_data();
@@ -805,6 +806,33 @@ void tst_ConfigLoader::bridgeTopicsKeys()
     result = ConfigLoader::loadFile(writeIni(link + "prefix = kennel/b-{board}/\nimport_topics = #\n"));
     QVERIFY(!result.ok());
     QVERIFY(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("must hold {board} as a whole level")));
+}
+
+// [bridge] dedup_origins at its edges and monitor_address read (what it refuses: tst_bridgededup).
+void tst_ConfigLoader::bridgeDedupAndMonitorAddress()
+{
+    const QByteArray bridge = "[bridge]\nurl = mqtt://127.0.0.1:1883\nboard = B\n";
+    ConfigLoader::Result result = ConfigLoader::loadFile(writeIni(bridge));
+    QVERIFY(result.ok());
+    QCOMPARE(result.config.bridge.dedupOrigins, 1024);
+    QVERIFY(result.config.bridge.monitorAddress.isEmpty());
+    for (const int edge : {1, 1000000}) {
+        result = ConfigLoader::loadFile(writeIni(bridge + "dedup_origins = " + QByteArray::number(edge) + "\n"));
+        QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+        QCOMPARE(result.config.bridge.dedupOrigins, edge);
+    }
+    for (const int outside : {0, 1000001}) {
+        result = ConfigLoader::loadFile(writeIni(bridge + "dedup_origins = " + QByteArray::number(outside) + "\n"));
+        QVERIFY(!result.ok());
+        QVERIFY2(result.errors.join(QLatin1Char('\n')).contains(QLatin1String("dedup_origins")),
+                 qPrintable(result.errors.join(QLatin1Char('\n'))));
+    }
+    result = ConfigLoader::loadFile(writeIni(bridge + "monitor_address = press-07.example.net:7501\n"));
+    QVERIFY2(result.ok(), qPrintable(result.errors.join(QLatin1Char('\n'))));
+    QCOMPARE(result.config.bridge.monitorAddress, QStringLiteral("press-07.example.net:7501"));
+    result = ConfigLoader::loadFile(writeIni(bridge + "monitor_address = press-07:65536\n"));
+    QCOMPARE(result.errors, QStringList{QStringLiteral("[bridge] monitor_address (--bridge-monitor-address): "
+                                                       "\"press-07:65536\" has no port 1 to 65535 after the last ':'")});
 }
 
 void tst_ConfigLoader::topicsSection()
