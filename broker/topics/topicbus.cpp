@@ -10,6 +10,7 @@
 #include "router.h"
 #include "topiccodec.h"
 #include "sendgate.h"
+#include "sharedframe.h"
 #include "topicname.h"
 
 #include <QDateTime>
@@ -264,6 +265,7 @@ TopicBus::Outcome TopicBus::publish(Endpoint &publisher, QByteArrayView topic, Q
         m_matchedValid = true;
     }
     bool encoded = false;
+    SharedFrame *shared = nullptr; // the encoded frame, when subscribers share it
     for (TopicSubscriber *subscriber : m_matched) {
         Endpoint *to = subscriber->endpoint;
         if (!to) {
@@ -277,11 +279,20 @@ TopicBus::Outcome TopicBus::publish(Endpoint &publisher, QByteArrayView topic, Q
         if (subscriber->endpoint) {
             if (!encoded) { // once per publication, whatever the number of subscribers
                 const size_t size = publicationFrameSize(publisher.name(), topic, message);
-                m_encoded.resize(qsizetype(size));
-                writePublication(m_encoded.data(), messageId, NoFlags, publisher.name(), topic, message);
+                // From [topics] shared_frame_bytes on, the subscribers' queues share one frame;
+                // below it a copy each costs less than the reference (docs/BENCHMARKS.md,
+                // "Shared fan-out frames"). Out of memory for it: copies, as before.
+                if (size >= quint64(s.sharedFrameBytes) && m_matched.size() > 1)
+                    shared = SharedFrame::create(size);
+                if (shared) {
+                    writePublication(shared->data(), messageId, NoFlags, publisher.name(), topic, message);
+                } else {
+                    m_encoded.resize(qsizetype(size));
+                    writePublication(m_encoded.data(), messageId, NoFlags, publisher.name(), topic, message);
+                }
                 encoded = true;
             }
-            taken = offer(*to, m_encoded.constData(), size_t(m_encoded.size()));
+            taken = shared ? offerShared(*to, *shared) : offer(*to, m_encoded.constData(), size_t(m_encoded.size()));
         } else {
             taken = deliverTo(*to, publisher, message, messageId);
         }
@@ -295,6 +306,8 @@ TopicBus::Outcome TopicBus::publish(Endpoint &publisher, QByteArrayView topic, Q
             ++to->droppedTowards;
         }
     }
+    if (shared)
+        shared->deref(); // the queues that took it hold it now
     m_counters.delivered += outcome.delivered;
     m_counters.notTaken += outcome.notTaken;
     noteTopic(topic, quint32(m_matched.size()));
@@ -325,6 +338,16 @@ bool TopicBus::offer(Endpoint &to, const char *bytes, size_t size)
     std::memcpy(dst, bytes, size);
     to.commitOutput(size);
     return true;
+}
+
+bool TopicBus::offerShared(Endpoint &to, SharedFrame &frame)
+{
+    // offer()'s bound, counted in the same bytes.
+    const size_t bound = size_t(m_config.maxOutputQueueBytes);
+    const size_t pending = to.pendingOutput();
+    if (pending + frame.size() > bound && pending != 0)
+        return false;
+    return to.queueShared(frame);
 }
 
 // A configured name's copy: an ordinary message from the publisher, in the holder's protocol.
