@@ -62,6 +62,7 @@ bool sameTopics(const TopicSettings &a, const TopicSettings &b)
     if (a.enabled != b.enabled || a.maxTopicLength != b.maxTopicLength || a.maxLevels != b.maxLevels
         || a.maxSubscriptions != b.maxSubscriptions || a.retainedCount != b.retainedCount || a.retainedBytes != b.retainedBytes
         || a.maxTrackedTopics != b.maxTrackedTopics
+        || a.sharedFrameBytes != b.sharedFrameBytes
         || a.subscriptions.size() != b.subscriptions.size() || a.publishNames.size() != b.publishNames.size())
         return false;
     for (qsizetype i = 0; i < a.subscriptions.size(); ++i) {

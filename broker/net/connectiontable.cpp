@@ -4,6 +4,7 @@
 #include "brokerconfig.h"
 #include "framecodec.h"
 #include "logging.h"
+#include "sharedframe.h"
 #include "socketlistener.h"
 
 #include <QHostAddress>
@@ -191,6 +192,7 @@ void ConnectionTable::trimMemory()
     // The output buffers pooled for busy connections (ByteQueue) go too: the next batch takes a
     // few fresh ones, and an idle board holds none.
     ByteQueue::releasePool();
+    SharedFrame::releasePool();
 #if defined(__GLIBC__)
     // glibc keeps freed heap memory in its arenas for reuse: after a burst of connections leaves
     // (each had its buffers, sessions and routing entries) the process would keep its peak size

@@ -194,6 +194,18 @@ void Session::commitOutput(size_t n)
     m_ctx.poller->markDirty(this);
 }
 
+bool Session::queueShared(SharedFrame &frame)
+{
+    if (!m_out.appendShared(frame)) {
+        close(CloseReason::OutOfMemory);
+        return false;
+    }
+    if (m_ctx.budgets.clientQueues.add(qint64(frame.size())) && m_ctx.owner)
+        m_ctx.owner->budgetExceeded();
+    m_ctx.poller->markDirty(this);
+    return true;
+}
+
 void Session::sendFrame(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView target,
                         QByteArrayView payload)
 {
@@ -309,7 +321,8 @@ int Session::leave(CloseReason reason)
         m_unsentPartial = into != 0;
         if (m_out.size() > skip) {
             const size_t whole = (m_out.size() - skip) / Legacy::FrameSize * Legacy::FrameSize;
-            m_unsentLegacy = QByteArray(m_out.data() + skip, qsizetype(whole));
+            m_unsentLegacy = QByteArray(qsizetype(whole), Qt::Uninitialized);
+            m_out.copyOut(skip, whole, m_unsentLegacy.data());
         }
     }
     m_in.clear();
@@ -337,8 +350,13 @@ int Session::detachForHandover(QByteArray *unread, QByteArray *unsent)
         else
             unread->clear();
     }
-    if (unsent)
-        *unsent = m_out.isEmpty() ? QByteArray() : QByteArray(m_out.data(), qsizetype(m_out.size()));
+    if (unsent) {
+        unsent->clear();
+        if (!m_out.isEmpty()) {
+            *unsent = QByteArray(qsizetype(m_out.size()), Qt::Uninitialized);
+            m_out.copyOut(0, m_out.size(), unsent->data());
+        }
+    }
     qCDebug(lcSession).noquote() << "handed" << describe() << "over to the monitor hub";
     return leave(CloseReason::HandedOver);
 }
@@ -614,9 +632,8 @@ void Session::flushOutput()
     if (m_fd < 0)
         return;
     while (!m_out.isEmpty()) {
-        const ssize_t n = ::send(m_fd, m_out.data(), m_out.size(), MSG_NOSIGNAL);
+        const ssize_t n = m_out.writeTo(m_fd);
         if (n > 0) {
-            m_out.consume(size_t(n));
             m_bytesSent += quint64(n);
             m_ctx.budgets.clientQueues.subtract(qint64(n));
             continue;

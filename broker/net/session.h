@@ -5,6 +5,7 @@
 #pragma once
 
 #include "bytequeue.h"
+#include "outputqueue.h"
 #include "endpoint.h"
 #include "eventpoller.h"
 #include "frame.h"
@@ -107,6 +108,9 @@ public:
     // Out of memory: the connection closes and nullptr is returned.
     char *reserveOutput(size_t n) override;
     void commitOutput(size_t n) override;
+    // A reference to a frame encoded once for many receivers (a publication's fan-out), queued
+    // behind what is queued; counted like as many bytes committed.
+    bool queueShared(SharedFrame &frame) override;
     void sendFrame(FrameType type, quint32 messageId, QByteArrayView source, QByteArrayView target,
                    QByteArrayView payload);
     // An Error frame to a native peer (and the log line); the connection stays open unless
@@ -221,7 +225,7 @@ private:
     std::optional<PeerLookupResult> m_peerProcess;
     pid_t m_connectingPid = 0;
     ByteQueue m_in;
-    ByteQueue m_out;
+    OutputQueue m_out;
     quint64 m_bytesSent = 0;       // written to the socket, for the frame boundary in m_out
     QByteArray m_unsentLegacy;     // takeUnsentLegacyFrames()
     bool m_unsentPartial = false;

@@ -10,6 +10,7 @@
 // is `final`, so calls made through a Session stay direct.
 #pragma once
 
+#include "sharedframe.h"
 #include "trafficcounters.h"
 
 #include <QByteArray>
@@ -17,6 +18,7 @@
 #include <QString>
 
 #include <cstddef>
+#include <cstring>
 
 namespace Kennel {
 
@@ -76,6 +78,17 @@ public:
     // message there in protocol() and then commits exactly `n` bytes.
     virtual char *reserveOutput(size_t n) = 0;
     virtual void commitOutput(size_t n) = 0;
+    // One frame encoded once for many receivers (TopicBus's fan-out): a connection queues a
+    // reference to it (Session); any other endpoint takes a copy, as reserveOutput() would.
+    virtual bool queueShared(SharedFrame &frame)
+    {
+        char *dst = reserveOutput(frame.size());
+        if (!dst)
+            return false;
+        std::memcpy(dst, frame.data(), frame.size());
+        commitOutput(frame.size());
+        return true;
+    }
 
     // --- holding a name: NameRegistry's questions -------------------------------------------------
     // The holder is gone for good (its peer hung up; the broker has not seen it yet): a newcomer

@@ -31,6 +31,7 @@ class Endpoint;
 class NameRegistry;
 class Router;
 class SendGate;
+class SharedFrame;
 
 // A connection's subscriptions, or a configured name's (endpoint null: delivered to whoever holds
 // the name when the publication comes).
@@ -159,6 +160,7 @@ private:
     };
     void noteTopic(QByteArrayView topic, quint32 subscribers);
     bool offer(Endpoint &to, const char *bytes, size_t size);
+    bool offerShared(Endpoint &to, SharedFrame &frame);
     bool deliverTo(Endpoint &to, Endpoint &publisher, QByteArrayView message, quint32 messageId);
     Answer checkFilter(QByteArrayView filter) const;
     bool retain(Endpoint &publisher, QByteArrayView topic, QByteArrayView message, quint32 messageId, QString *why);

@@ -20,6 +20,10 @@ struct TopicSettings
     // Monitors' per-topic figures (PROTOCOL §6.8): topics the broker keeps figures for; past it,
     // publications to new topics are only counted together.
     int maxTrackedTopics = 4096;
+    // Fan-out (docs/BENCHMARKS.md, "Shared fan-out frames"): a Publication frame of at least
+    // this many bytes is encoded once and shared by the subscribers' output queues; a smaller
+    // one is copied into each, which costs less than the reference below it (measured: topicbus.cpp).
+    qint64 sharedFrameBytes = 1024;
 
     // `subscribe = NAME FILTER, ...`: whoever holds NAME (an old program, typically) is given the
     // publications matching FILTER, as ordinary messages from the publisher's name.

@@ -35,6 +35,10 @@ const NumericKey topicsTable[] = {
     {"topics", "max_tracked_topics", nullptr, nullptr, nullptr, ValueKind::Count, 0, 1000000,
      [](const BrokerConfig &c) -> qint64 { return c.topics.maxTrackedTopics; },
      [](BrokerConfig &c, qint64 v) { c.topics.maxTrackedTopics = int(v); }},
+    // Fan-out: from this frame size on the subscribers share one encoded frame.
+    {"topics", "shared_frame_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 0, 4 * GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.topics.sharedFrameBytes; },
+     [](BrokerConfig &c, qint64 v) { c.topics.sharedFrameBytes = v; }},
 };
 
 // "NAME SECOND" items of a list key: a client name, blanks, then a topic or filter without blanks

@@ -94,6 +94,7 @@ private slots:
     void R_5_5_10_monitorsSeeSubscriptionsAndPublications();
     // R-5.5.4 again, for the broker's memory of the last topic's subscribers.
     void repeatedTopicFollowsSubscriptionChanges();
+    void sharedFramesKeepOrderAndBound();
 
 private:
     BrokerProcess m_broker;
@@ -563,6 +564,85 @@ void tst_ConformanceTopics::repeatedTopicFollowsSubscriptionChanges()
     QCOMPARE(publicationOf(a.next())->message, QByteArrayLiteral("five"));
     QCOMPARE(publicationOf(b.next())->message, QByteArrayLiteral("five"));
     QVERIFY(a.quietFor(100));
+}
+
+void tst_ConformanceTopics::sharedFramesKeepOrderAndBound()
+{
+    // From [topics] shared_frame_bytes on, a publication's subscribers share one encoded frame
+    // (broker/net/outputqueue.h) instead of a copy each. Every subscriber must still read every
+    // frame whole and in the order it was queued, with the directed messages queued between them;
+    // one that stops reading is bounded by max_queue_bytes as with copies; and what it reads
+    // later is intact (a frame released too early would be reused for a later publication).
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, "[limits]\nmax_frame_size = 65536\nmax_queue_bytes = 1048576\n"
+                                "[topics]\nshared_frame_bytes = 1024\n"));
+    const auto body = [](quint32 id, int size) {
+        QByteArray m(size, char('a' + id % 26));
+        std::memcpy(m.data(), &id, sizeof id);
+        return m;
+    };
+    Conn pub, a, b, slow;
+    QVERIFY(pub.unix(broker.unixPath()));
+    QVERIFY(a.unix(broker.unixPath()));
+    QVERIFY(b.unix(broker.unixPath()));
+    QVERIFY(slow.unix(broker.unixPath()));
+    QVERIFY(registerTopics(pub, "sf-pub"));
+    QVERIFY(registerTopics(a, "sf-a"));
+    QVERIFY(registerTopics(b, "sf-b"));
+    QVERIFY(registerTopics(slow, "sf-slow"));
+    QVERIFY(subscribe(a, "sf/#", 1));
+    QVERIFY(subscribe(b, "sf/+", 1));
+
+    // Sizes on both sides of the threshold, a directed message to `a` after each publication.
+    const int sizes[] = {10, 900, 1500, 8000, 20000};
+    for (quint32 i = 0; i < 20; ++i) {
+        publish(pub, "sf/t", body(100 + i, sizes[i % 5]), 100 + i, WantDeliveryStatus);
+        pub.sendTo("sf-a", QByteArray(QByteArrayLiteral("direct-") + QByteArray::number(i)), 200 + i, false);
+    }
+    for (quint32 i = 0; i < 20; ++i) {
+        const std::optional<PublishStatusPayload> s = statusOfPublish(pub.next(), 100 + i);
+        QVERIFY(s);
+        QCOMPARE(s->delivered, 2u);
+    }
+    for (quint32 i = 0; i < 20; ++i) {
+        const std::optional<Received> ra = publicationOf(a.next());
+        QVERIFY2(ra, qPrintable(QString::number(i)));
+        QCOMPARE(ra->id, 100 + i);
+        QVERIFY(ra->message == body(100 + i, sizes[i % 5]));
+        const std::optional<Frame> d = a.next();
+        QVERIFY(d && d->type == FrameType::Deliver);
+        QCOMPARE(d->payload, QByteArray(QByteArrayLiteral("direct-") + QByteArray::number(i)));
+        const std::optional<Received> rb = publicationOf(b.next());
+        QVERIFY(rb && rb->id == 100 + i && rb->message == body(100 + i, sizes[i % 5]));
+    }
+
+    // A subscriber that does not read: bounded and counted, the others served, every one.
+    QVERIFY(subscribe(slow, "sf/t", 1));
+    quint32 notTaken = 0;
+    for (quint32 id = 1000; id < 1200; ++id) {
+        publish(pub, "sf/t", body(id, 20000), id, WantDeliveryStatus);
+        const std::optional<PublishStatusPayload> s = statusOfPublish(pub.next(), id);
+        QVERIFY(s);
+        QCOMPARE(s->delivered + s->notTaken, 3u);
+        notTaken += s->notTaken;
+        const std::optional<Received> ra = publicationOf(a.next());
+        QVERIFY(ra && ra->id == id && ra->message == body(id, 20000));
+        const std::optional<Received> rb = publicationOf(b.next());
+        QVERIFY(rb && rb->id == id && rb->message == body(id, 20000));
+    }
+    QVERIFY2(notTaken > 50, qPrintable(QString::number(notTaken)));
+    // What it queued is read later, whole and unchanged, in order.
+    quint32 drained = 0, last = 0;
+    while (const std::optional<Received> r = publicationOf(slow.next(500))) {
+        QVERIFY(r->id > last);
+        QVERIFY2(r->message == body(r->id, 20000), qPrintable(QString::number(r->id)));
+        last = r->id;
+        ++drained;
+    }
+    QCOMPARE(drained + notTaken, 200u);
+    QVERIFY(drained > 10);
+    publish(pub, "sf/t", body(2000, 20000), 2000, WantDeliveryStatus);
+    QCOMPARE(statusOfPublish(pub.next(), 2000)->delivered, 3u);
 }
 
 QTEST_GUILESS_MAIN(tst_ConformanceTopics)
