@@ -188,9 +188,11 @@ bool Broker::start(QString *error)
     }
     for (const ListenAddress &address : boundAddresses())
         qCInfo(lcBroker).noquote() << "listening on" << address.toString();
-    qCInfo(lcBroker, "memory budgets: incomplete frames %lld bytes, client queues %lld bytes, monitor queues %lld bytes",
+    qCInfo(lcBroker,
+           "memory budgets: incomplete frames %lld bytes, client queues %lld bytes, monitor queues %lld bytes, "
+           "unacknowledged deliveries %lld bytes",
            qlonglong(m_ctx.budgets.incompleteFrames.limit()), qlonglong(m_ctx.budgets.clientQueues.limit()),
-           qlonglong(m_ctx.budgets.monitorQueues.limit()));
+           qlonglong(m_ctx.budgets.monitorQueues.limit()), qlonglong(m_ctx.budgets.unackedDeliveries.limit()));
     if (m_config.bridge.enabled() && !reconfigureBridge(m_config.bridge, error)) {
         closeClientListeners();
         m_monitors.closeListeners();

@@ -18,7 +18,9 @@
 #   fan1x16, fan16x16  topics: 1 and 16 publishers to 16 subscribers on one topic, every publication
 #                  to every subscriber (kennel-fanoutbench; figure: delivered msg/s)
 #   calls          a call's round trip through the broker on a Unix socket against a direct
-#                  ping-pong, 1 and 4 in flight (kennel-callbench; figure: p50 and p99)
+#                  ping-pong, 1 and 4 in flight, and the same round trip as two messages through a
+#                  bare relay (kennel-ideal-native --unix), the floor for any process in the middle
+#                  (kennel-callbench; figure: p50 and p99)
 # Subjects: kennel-legacy (routebench, legacy frames), kennel-native (kennel-nativebench),
 #   kennel-status (kennel-nativebench --status: a DeliveryStatus for every message), ideal
 #   (ideal_fwd, legacy), ideal-native (bench/idealnative: ideal_fwd's loop speaking native frames,
@@ -168,7 +170,7 @@ for load in "${loads[@]}"; do
         esac
         case $subject in
         mosq-*) need_mosq=1 ;;
-        kennel-calls) need_kennel=1 need_calls=1 ;;
+        kennel-calls) need_kennel=1 need_calls=1 need_ideal_native=1 ;;
         kennel-*) need_kennel=1 ;;
         ideal-native) need_kennel=1 need_ideal_native=1 ;;
         ideal-fanout) need_ideal_fanout=1 ;;
@@ -383,6 +385,32 @@ start_broker() { # subject log
     return 1
 }
 
+# The calls job's bare relay (kennel-ideal-native on a Unix socket), beside the broker.
+relay_pid=''
+start_relay() {
+    rm -f "$tmp/relay.sock"
+    "$ideal_native_bin" --unix "$tmp/relay.sock" --quiet >"$tmp/relay.log" 2>&1 &
+    relay_pid=$!
+    started_pids+=("$relay_pid")
+    for _ in $(seq 100); do
+        [ -S "$tmp/relay.sock" ] && return 0
+        kill -0 "$relay_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "run-benchmarks: kennel-ideal-native did not create $tmp/relay.sock; its log:" >&2
+    tail -n 20 "$tmp/relay.log" >&2
+    stop_relay
+    return 1
+}
+
+stop_relay() {
+    [ -n "$relay_pid" ] || return 0
+    kill -TERM "$relay_pid" 2>/dev/null || true
+    wait "$relay_pid" 2>/dev/null || true
+    forget_pid "$relay_pid"
+    relay_pid=''
+}
+
 stop_broker() {
     [ -n "$broker_pid" ] || return 0
     kill -TERM "$broker_pid" 2>/dev/null || true
@@ -492,7 +520,14 @@ run_calls() { # rep
     local rep=$1 out="$tmp/gen.out" err="$tmp/gen.err" rc=0 limit pressure0 pressure1 contention='' line
     limit=$(awk -v n="$call_count" -v r="$call_rounds" 'BEGIN { printf "%d", 60 + r * (n * 4 * 2 * 1.1 / 2000) }')
     pressure0=$(cpu_pressure_us)
-    timeout --signal=TERM --kill-after=10 "$limit" "$callbench_bin" "unix:$tmp/calls.sock" "$call_count" 64 "$call_rounds" \
+    if ! start_relay; then
+        stop_broker
+        for k in 1 4; do echo "rep=$rep load=calls$k subject=kennel-calls status=relay_failed" >>"$results"; done
+        return
+    fi
+    limit=$(awk -v l="$limit" 'BEGIN { printf "%d", l * 1.5 }') # three paths instead of two
+    timeout --signal=TERM --kill-after=10 "$limit" "$callbench_bin" --relay "unix:$tmp/relay.sock" "unix:$tmp/calls.sock" \
+        "$call_count" 64 "$call_rounds" \
         >"$out" 2>"$err" &
     local gen_pid=$!
     started_pids+=("$gen_pid")
@@ -500,6 +535,7 @@ run_calls() { # rep
     forget_pid "$gen_pid"
     pressure1=$(cpu_pressure_us)
     [ -z "$pressure0" ] || [ -z "$pressure1" ] || contention+="cpu_pressure_ms=$(((pressure1 - pressure0) / 1000)) "
+    stop_relay
     stop_broker
     for k in 1 4; do
         line=$(grep -E "^inflight=$k .*status=" "$out" | tail -n 1 || true)
@@ -529,7 +565,7 @@ runqueue_wait_ns() {
 summarise_line() {
     echo "$1" | awk '{
         for (i = 1; i <= NF; i++) { n = index($i, "="); if (n) v[substr($i, 1, n - 1)] = substr($i, n + 1) }
-        if ("direct_p50_us" in v) printf "p50 %s us direct, %s us broker (%sx), p99 %s / %s us, %s", v["direct_p50_us"], v["broker_p50_us"], v["p50_ratio"], v["direct_p99_us"], v["broker_p99_us"], v["status"]
+        if ("direct_p50_us" in v) printf "p50 %s us direct, %s us broker (%sx), %s us bare relay (%sx), p99 %s / %s / %s us, %s", v["direct_p50_us"], v["broker_p50_us"], v["p50_ratio"], v["relay_p50_us"], v["relay_ratio"], v["direct_p99_us"], v["broker_p99_us"], v["relay_p99_us"], v["status"]
         else if ("mode" in v) printf "%s connected, %s verified, %s B/conn, %s", v["connected"], v["verified"], v["rss_per_conn_bytes"], v["status"]
         else {
             printf "%s msg/s, p99 %s us, lost %s, broker cpu %s%%, hwm %s kB, cpu pressure %s ms", v["msgs_per_s"], v["p99_us"], v["lost"], v["broker_cpu_pct"], v["broker_hwm_kb"], ("cpu_pressure_ms" in v ? v["cpu_pressure_ms"] : "?")
@@ -604,6 +640,8 @@ function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "–" : sprin
     if (v["load"] ~ /^calls/) {
         add(key, "dp50", v["direct_p50_us"]); add(key, "bp50", v["broker_p50_us"]); add(key, "ratio", v["p50_ratio"])
         add(key, "dp99", v["direct_p99_us"]); add(key, "bp99", v["broker_p99_us"])
+        add(key, "rp50", v["relay_p50_us"]); add(key, "rp99", v["relay_p99_us"]); add(key, "rratio", v["relay_ratio"])
+        add(key, "brratio", v["broker_relay_ratio"])
     } else if (v["load"] == "idle") {
         add(key, "fig", v["rss_per_conn_bytes"]); add(key, "hwm", v["broker_hwm_kb"])
         add(key, "conn", v["connected"]); add(key, "ver", v["verified"])
@@ -665,15 +703,16 @@ END {
         }
     }
     if (("calls1" SUBSEP "kennel-calls") in seen || ("calls4" SUBSEP "kennel-calls") in seen) {
-        printf "\n### calls: round trip through the broker (Unix socket) against a direct Unix-socket ping-pong (lower is better; target p50 ratio <= 2)\n\n"
-        printf "| in flight | jobs | direct p50 | broker p50 | p50 ratio (per job) | p50 ratio | direct p99 | broker p99 | failed jobs |\n| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n"
+        printf "\n### calls: round trip through the broker (Unix socket) against a direct Unix-socket ping-pong (lower is better; target p50 ratio <= 2), and through a bare relay (the floor for any process in the middle)\n\n"
+        printf "| in flight | jobs | direct p50 | broker p50 | p50 ratio (per job) | p50 ratio | bare relay p50 | relay / direct | broker / relay | direct p99 | broker p99 | relay p99 | failed jobs |\n| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         for (k = 1; k <= 4; k += 3) {
             key = "calls" k SUBSEP "kennel-calls"
             if (!(key in seen)) continue
             n = split(vals[key, "ratio"], each, " "); per = ""
             for (i = 1; i <= n; i++) per = per (i > 1 ? ", " : "") each[i]
             d = median(vals[key, "dp50"]); b = median(vals[key, "bp50"])
-            printf "| %d | %d | %s | %s | %s | %s | %s | %s | %d |\n", k, runs[key], fmt(d, "us2"), fmt(b, "us2"), per, ratio(b, d), fmt(median(vals[key, "dp99"]), "us2"), fmt(median(vals[key, "bp99"]), "us2"), failed[key]
+            r = median(vals[key, "rp50"])
+            printf "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", k, runs[key], fmt(d, "us2"), fmt(b, "us2"), per, ratio(b, d), fmt(r, "us2"), ratio(r, d), ratio(b, r), fmt(median(vals[key, "dp99"]), "us2"), fmt(median(vals[key, "bp99"]), "us2"), fmt(median(vals[key, "rp99"]), "us2"), failed[key]
         }
     }
 }' "$results" | tee "$summary"

@@ -3,7 +3,11 @@
 // process (no broker): p50 and p99 at 1 and at 4 calls in flight. Both sides are this program
 // (the callee a forked child), blocking sockets, the library's pure codec; nothing else runs in
 // either process, so the difference is the broker's two extra socket crossings and its work.
-//   kennel-callbench unix:/path/to/broker.sock [calls per run, default 20000] [payload bytes, default 64]
+// With --relay, a third path: the same round trip as two directed messages through a bare relay
+// (kennel-ideal-native --unix PATH: no validation, no table, nothing but forwarding), the floor
+// for any broker process in the middle: the same four socket crossings and wake-ups as a call.
+//   kennel-callbench [--relay unix:/path/to/relay.sock] unix:/path/to/broker.sock
+//                    [calls per run, default 20000] [payload bytes, default 64]
 //                    [rounds, default 1: each round runs both paths at 1 and 4 in flight, alternated;
 //                     the last lines are key=value medians over the rounds, the runner's format]
 #include "framecodec.h"
@@ -77,10 +81,12 @@ int connectUnix(const std::string &path)
     return fd;
 }
 
-void hello(int fd, Reader &reader, const QByteArray &name)
+enum class Kind { Direct, Broker, Relay };
+
+void hello(int fd, Reader &reader, const QByteArray &name, Kind kind)
 {
     HelloPayload h;
-    h.features = FeatureCalls;
+    h.features = kind == Kind::Broker ? quint32(FeatureCalls) : 0u;
     QByteArray out;
     appendFrame(out, FrameType::Hello, 1, 0, name, {}, encodeHello(h));
     writeAll(fd, out);
@@ -91,19 +97,28 @@ void hello(int fd, Reader &reader, const QByteArray &name)
     }
 }
 
-// The callee: answers every CallIncoming (through the broker) or Send (direct) with its payload.
-[[noreturn]] void serve(int fd, bool direct)
+// The callee: answers every CallIncoming (through the broker), Send (direct) or Deliver (through
+// the relay, answered with a Send back to its source) with its payload.
+[[noreturn]] void serve(int fd, Kind kind, int readyFd = -1)
 {
     Reader reader{fd, {}};
-    if (!direct)
-        hello(fd, reader, "cb-callee");
+    if (kind != Kind::Direct)
+        hello(fd, reader, "cb-callee", kind);
+    if (readyFd >= 0) {
+        const char byte = 1;
+        if (::write(readyFd, &byte, 1) != 1)
+            ::_exit(1);
+        ::close(readyFd);
+    }
     Frame f;
     QByteArray out;
     while (reader.next(f)) {
         out.clear();
-        if (direct) {
+        if (kind == Kind::Direct) {
             appendFrame(out, FrameType::Deliver, f.messageId, 0, {}, {}, f.payload);
-        } else if (f.type == FrameType::CallIncoming) {
+        } else if (kind == Kind::Relay && f.type == FrameType::Deliver) {
+            appendFrame(out, FrameType::Send, f.messageId, 0, {}, f.source, f.payload);
+        } else if (kind == Kind::Broker && f.type == FrameType::CallIncoming) {
             const std::optional<CallRequest> request = decodeCallRequest(f.payload);
             appendFrame(out, FrameType::Reply, f.messageId, 0, {}, {}, encodeCallReply(0, request ? request->payload : QByteArray()));
         } else {
@@ -121,7 +136,7 @@ struct Figures
 };
 
 // `count` round trips, `inflight` outstanding at a time; each measured from its write to its answer.
-Figures run(int fd, Reader &reader, bool direct, int count, int inflight, const QByteArray &payload)
+Figures run(int fd, Reader &reader, Kind kind, int count, int inflight, const QByteArray &payload)
 {
     std::vector<Clock::time_point> sentAt(size_t(count) + 1);
     std::vector<double> rtt;
@@ -130,8 +145,10 @@ Figures run(int fd, Reader &reader, bool direct, int count, int inflight, const 
     int outstanding = 0;
     const auto sendOne = [&] {
         QByteArray out;
-        if (direct)
+        if (kind == Kind::Direct)
             appendFrame(out, FrameType::Send, next, 0, {}, {}, payload);
+        else if (kind == Kind::Relay)
+            appendFrame(out, FrameType::Send, next, 0, {}, "cb-callee", payload);
         else
             appendFrame(out, FrameType::Call, next, 0, {}, "cb-callee", encodeCallRequest(5000, payload));
         sentAt[next] = Clock::now();
@@ -144,7 +161,11 @@ Figures run(int fd, Reader &reader, bool direct, int count, int inflight, const 
     Frame f;
     while (outstanding > 0 && reader.next(f)) {
         const auto now = Clock::now();
-        if (!direct) {
+        if (kind == Kind::Relay && f.type != FrameType::Deliver) {
+            std::fprintf(stderr, "relay: unexpected %s\n", frameTypeName(f.type));
+            std::exit(1);
+        }
+        if (kind == Kind::Broker) {
             const std::optional<CallResultPayload> result = decodeCallResult(f.payload);
             if (f.type != FrameType::CallResult || !result || result->outcome != CallOutcome::Replied) {
                 std::fprintf(stderr, "call %u: %s\n", f.messageId, result ? callOutcomeName(result->outcome) : frameTypeName(f.type));
@@ -160,38 +181,62 @@ Figures run(int fd, Reader &reader, bool direct, int count, int inflight, const 
     return {rtt[rtt.size() / 2], rtt[rtt.size() * 99 / 100]};
 }
 
-// One side of the comparison: a caller connection to a callee child, direct or through the broker.
+// One side of the comparison: a caller connection to a callee child, direct, through the broker or
+// through the bare relay.
 struct Path
 {
-    bool direct = false;
+    Kind kind = Kind::Direct;
     int fd = -1;
     pid_t child = -1;
     Reader reader{-1, {}};
 };
 
-Path openPath(bool direct, const std::string &brokerPath)
+const char *kindName(Kind kind)
+{
+    return kind == Kind::Direct ? "direct" : kind == Kind::Broker ? "broker" : "relay";
+}
+
+Path openPath(Kind kind, const std::string &socketPath)
 {
     Path p;
-    p.direct = direct;
-    if (direct) {
+    p.kind = kind;
+    if (kind == Kind::Direct) {
         int pair[2];
         ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
         p.child = ::fork();
         if (p.child == 0) {
             ::close(pair[0]);
-            serve(pair[1], true);
+            serve(pair[1], kind);
         }
         ::close(pair[1]);
         p.fd = pair[0];
         p.reader.fd = p.fd;
         return p;
     }
+    int ready[2];
+    if (::pipe(ready) != 0) {
+        std::perror("pipe");
+        std::exit(1);
+    }
     p.child = ::fork();
-    if (p.child == 0)
-        serve(connectUnix(brokerPath), false);
-    p.fd = connectUnix(brokerPath);
+    if (p.child == 0) {
+        ::close(ready[0]);
+        serve(connectUnix(socketPath), kind, ready[1]);
+    }
+    ::close(ready[1]);
+    p.fd = connectUnix(socketPath);
     p.reader.fd = p.fd;
-    hello(p.fd, p.reader, "cb-caller");
+    hello(p.fd, p.reader, "cb-caller", kind);
+    // The relay answers nothing for a name not yet registered: wait for the callee's word that it
+    // was welcomed rather than probing.
+    char byte;
+    if (::read(ready[0], &byte, 1) != 1) {
+        std::fprintf(stderr, "kennel-callbench: the callee was not welcomed\n");
+        std::exit(1);
+    }
+    ::close(ready[0]);
+    if (kind == Kind::Relay)
+        return p;
     // Wait until the callee has registered: a call to it no longer ends no_such_client.
     for (int attempt = 0;; ++attempt) {
         QByteArray out;
@@ -221,8 +266,19 @@ double median(std::vector<double> v)
 
 int main(int argc, char **argv)
 {
+    std::string relayPath;
+    if (argc > 2 && std::strcmp(argv[1], "--relay") == 0) {
+        if (std::strncmp(argv[2], "unix:", 5) != 0) {
+            std::fprintf(stderr, "kennel-callbench: --relay takes unix:PATH\n");
+            return 2;
+        }
+        relayPath = argv[2] + 5;
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 2 || std::strncmp(argv[1], "unix:", 5) != 0) {
-        std::fprintf(stderr, "usage: kennel-callbench unix:BROKER_SOCKET [calls per run] [payload bytes] [rounds]\n");
+        std::fprintf(stderr, "usage: kennel-callbench [--relay unix:RELAY_SOCKET] unix:BROKER_SOCKET [calls per run] [payload bytes] "
+                             "[rounds]\n");
         return 2;
     }
     const std::string path = argv[1] + 5;
@@ -235,24 +291,26 @@ int main(int argc, char **argv)
     }
     ::signal(SIGPIPE, SIG_IGN);
 
-    // Both paths stay open for the whole run and take turns, run by run, the first of each round
-    // alternating: on a shared machine the load drifts, and only figures measured side by side
+    // Every path stays open for the whole run and they take turns, run by run, the first of each
+    // round rotating: on a shared machine the load drifts, and only figures measured side by side
     // compare.
-    Path paths[2] = {openPath(true, path), openPath(false, path)};
-    std::vector<double> p50[2][2], p99[2][2]; // [direct=0/broker=1][1 or 4 in flight]
+    std::vector<Path> paths{openPath(Kind::Direct, path), openPath(Kind::Broker, path)};
+    if (!relayPath.empty())
+        paths.push_back(openPath(Kind::Relay, relayPath));
+    const size_t n = paths.size();
+    std::vector<double> p50[3][2], p99[3][2]; // [path][1 or 4 in flight]
     std::printf("%-6s %-8s %9s %10s %10s\n", "round", "path", "in flight", "p50 us", "p99 us");
     for (int round = 0; round < rounds; ++round) {
         for (int k = 0; k < 2; ++k) {
             const int inflight = k == 0 ? 1 : 4;
-            for (int j = 0; j < 2; ++j) {
-                const int which = (j + round) % 2;
+            for (size_t j = 0; j < n; ++j) {
+                const size_t which = (j + size_t(round)) % n;
                 Path &p = paths[which];
-                run(p.fd, p.reader, p.direct, count / 10, inflight, payload); // warm-up
-                const Figures f = run(p.fd, p.reader, p.direct, count, inflight, payload);
+                run(p.fd, p.reader, p.kind, count / 10, inflight, payload); // warm-up
+                const Figures f = run(p.fd, p.reader, p.kind, count, inflight, payload);
                 p50[which][k].push_back(f.p50us);
                 p99[which][k].push_back(f.p99us);
-                std::printf("%-6d %-8s %9d %10.1f %10.1f\n", round + 1, p.direct ? "direct" : "broker", inflight, f.p50us,
-                            f.p99us);
+                std::printf("%-6d %-8s %9d %10.1f %10.1f\n", round + 1, kindName(p.kind), inflight, f.p50us, f.p99us);
                 std::fflush(stdout);
             }
         }
@@ -261,12 +319,18 @@ int main(int argc, char **argv)
     for (int k = 0; k < 2; ++k) {
         const double d50 = median(p50[0][k]), b50 = median(p50[1][k]);
         std::printf("inflight=%d rounds=%d calls=%d payload=%lld direct_p50_us=%.1f direct_p99_us=%.1f broker_p50_us=%.1f "
-                    "broker_p99_us=%.1f p50_ratio=%.2f status=ok\n",
+                    "broker_p99_us=%.1f p50_ratio=%.2f",
                     k == 0 ? 1 : 4, rounds, count, static_cast<long long>(payload.size()), d50, median(p99[0][k]), b50,
                     median(p99[1][k]), d50 > 0 ? b50 / d50 : -1);
+        if (n == 3) {
+            const double r50 = median(p50[2][k]);
+            std::printf(" relay_p50_us=%.1f relay_p99_us=%.1f relay_ratio=%.2f broker_relay_ratio=%.2f", r50, median(p99[2][k]),
+                        d50 > 0 ? r50 / d50 : -1, r50 > 0 ? b50 / r50 : -1);
+        }
+        std::printf(" status=ok\n");
     }
     std::fflush(stdout);
-    // The callees are ours: each child holds copies of the other path's socket, so neither would
+    // The callees are ours: each child holds copies of the other paths' sockets, so none would
     // see its stream end; they are ended by their PID.
     for (Path &p : paths) {
         ::close(p.fd);

@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -404,7 +405,8 @@ inline void onSignal(int) { stopFlag = 1; }
 
 [[noreturn]] inline void usage(const char *program)
 {
-    std::fprintf(stderr, "usage: %s [--host A] [--port P] [--max-out BYTES] [--max-frame BYTES] [--quiet]\n", program);
+    std::fprintf(stderr, "usage: %s [--host A] [--port P | --unix PATH] [--max-out BYTES] [--max-frame BYTES] [--quiet]\n",
+                 program);
     std::exit(2);
 }
 
@@ -412,10 +414,12 @@ inline void onSignal(int) { stopFlag = 1; }
 inline int run(int argc, char **argv, const char *program)
 {
     const char *host = "127.0.0.1";
+    const char *unixPath = nullptr; // a Unix socket instead of TCP: the control for clients on the broker's Unix socket
     int port = 18000, quiet = 0;
     static const option lo[] = {{"host", 1, nullptr, 'h'},      {"port", 1, nullptr, 'p'},
                                 {"max-out", 1, nullptr, 'm'},   {"max-frame", 1, nullptr, 'f'},
-                                {"quiet", 0, nullptr, 'q'},     {nullptr, 0, nullptr, 0}};
+                                {"quiet", 0, nullptr, 'q'},     {"unix", 1, nullptr, 'u'},
+                                {nullptr, 0, nullptr, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, nullptr)) != -1) {
         if (ch == 'h')
@@ -428,6 +432,8 @@ inline int run(int argc, char **argv, const char *program)
             maxFrame = size_t(std::atoll(optarg));
         else if (ch == 'q')
             quiet = 1;
+        else if (ch == 'u')
+            unixPath = optarg;
         else
             usage(program);
     }
@@ -449,27 +455,48 @@ inline int run(int argc, char **argv, const char *program)
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(uint16_t(port));
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        std::fprintf(stderr, "bad host\n");
-        return 2;
-    }
-    const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     const int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (ls < 0 || bind(ls, reinterpret_cast<sockaddr *>(&a), sizeof a) < 0 || listen(ls, 4096) < 0) {
-        std::fprintf(stderr, "%s: listen: %s\n", program, std::strerror(errno));
-        return 1;
+    int ls = -1;
+    if (unixPath) {
+        sockaddr_un u{};
+        u.sun_family = AF_UNIX;
+        if (std::strlen(unixPath) >= sizeof u.sun_path) {
+            std::fprintf(stderr, "%s: socket path too long\n", program);
+            return 2;
+        }
+        std::strcpy(u.sun_path, unixPath);
+        ::unlink(unixPath);
+        ls = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (ls < 0 || bind(ls, reinterpret_cast<sockaddr *>(&u), sizeof u) < 0 || listen(ls, 4096) < 0) {
+            std::fprintf(stderr, "%s: listen: %s\n", program, std::strerror(errno));
+            return 1;
+        }
+    } else {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(uint16_t(port));
+        if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+            std::fprintf(stderr, "bad host\n");
+            return 2;
+        }
+        ls = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ls < 0 || bind(ls, reinterpret_cast<sockaddr *>(&a), sizeof a) < 0 || listen(ls, 4096) < 0) {
+            std::fprintf(stderr, "%s: listen: %s\n", program, std::strerror(errno));
+            return 1;
+        }
     }
     ep = epoll_create1(EPOLL_CLOEXEC);
     epoll_event le{};
     le.events = EPOLLIN;
     le.data.ptr = nullptr; // the listener is the one event without a Conn
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &le);
-    if (!quiet)
-        std::fprintf(stderr, "%s: listening on %s:%d pid %d\n", program, host, port, int(getpid()));
+    if (!quiet) {
+        if (unixPath)
+            std::fprintf(stderr, "%s: listening on unix:%s pid %d\n", program, unixPath, int(getpid()));
+        else
+            std::fprintf(stderr, "%s: listening on %s:%d pid %d\n", program, host, port, int(getpid()));
+    }
 
     epoll_event evs[512];
     while (!stopFlag) {
@@ -490,7 +517,8 @@ inline int run(int argc, char **argv, const char *program)
                             std::fprintf(stderr, "%s: accept: %s\n", program, std::strerror(errno));
                         break;
                     }
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    if (!unixPath)
+                        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     Conn *nc = new (std::nothrow) Conn;
                     if (!nc) {
                         ::close(fd);
@@ -531,6 +559,8 @@ inline int run(int argc, char **argv, const char *program)
         }
     }
     printCounters();
+    if (unixPath)
+        ::unlink(unixPath);
     std::free(rbuf);
     return 0;
 }

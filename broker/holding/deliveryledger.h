@@ -11,6 +11,7 @@
 
 #include "bytequeue.h"
 #include "holdsettings.h"
+#include "memorybudget.h"
 
 #include <QByteArray>
 #include <QtGlobal>
@@ -30,13 +31,25 @@ public:
         quint64 senderConnection = 0; // whom to tell its final status; 0: nobody asked
     };
 
-    explicit DeliveryLedger(UnackedLimits limits) : m_limits(limits) {}
+    // `total`: the broker-wide budget all ledgers share (BudgetLedger::unackedDeliveries), or
+    // nullptr for none.
+    explicit DeliveryLedger(UnackedLimits limits, MemoryBudget *total = nullptr) : m_limits(limits), m_total(total) {}
+    ~DeliveryLedger();
+    DeliveryLedger(const DeliveryLedger &) = delete;
+    DeliveryLedger &operator=(const DeliveryLedger &) = delete;
 
-    // The frame of `size` bytes would take the ledger past a bound: the receiver is not keeping up
-    // (it is answered target_queue_full, as for a full output queue).
+    // The frame of `size` bytes would take the ledger, or all ledgers together, past a bound: the
+    // receiver (or the receivers together) are not keeping up; it is answered target_queue_full,
+    // as for a full output queue. A refusal by the broker-wide budget is counted there.
     bool isFull(size_t size) const
     {
-        return m_count >= size_t(m_limits.maxCount) || (m_count && m_bytes.size() + size > size_t(m_limits.maxBytes));
+        if (m_count >= size_t(m_limits.maxCount) || (m_count && m_bytes.size() + size > size_t(m_limits.maxBytes)))
+            return true;
+        if (Q_UNLIKELY(m_total && m_total->wouldExceed(qint64(size)))) {
+            noteBudgetRefusal();
+            return true;
+        }
+        return false;
     }
     // Keeps a copy of the Deliver frame just written; false when out of memory.
     bool record(const char *frame, size_t size, quint64 senderConnection);
@@ -60,8 +73,10 @@ private:
         quint64 senderConnection;
     };
     void popFront();
+    void noteBudgetRefusal() const;
 
     UnackedLimits m_limits;
+    MemoryBudget *m_total;
     ByteQueue m_bytes;
     std::vector<Record> m_ring; // capacity a power of two, or empty
     size_t m_head = 0;

@@ -74,6 +74,8 @@ struct HoldSettings
     QList<QByteArray> names;
     // What an acknowledging receiver may leave unacknowledged ([hold] unacked_max_count, unacked_max_bytes).
     UnackedLimits unacked;
+    // All acknowledging receivers together ([hold] unacked_total_bytes); 0: derived from RAM.
+    qint64 unackedTotalBytes = 0;
     // [hold.PATTERN] sections, in file order: the first that matches a name gives its bounds.
     QList<HoldOverride> overrides;
 

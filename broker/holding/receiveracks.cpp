@@ -14,7 +14,7 @@ namespace Kennel::ReceiverAcks {
 
 void start(Session &session, const UnackedLimits &limits)
 {
-    session.keepUnacknowledged(std::make_unique<DeliveryLedger>(limits));
+    session.keepUnacknowledged(std::make_unique<DeliveryLedger>(limits, &session.unackedBudget()));
 }
 
 void acknowledge(Session &session, const FrameView &frame, const NameRegistry &registry)

@@ -42,6 +42,9 @@ void BudgetLedger::configure(const BrokerConfig &config)
     heldMessages.setLimit(config.hold.totalBytes > 0
                               ? config.hold.totalBytes
                               : derive(ram, HeldMessagesDivisor, HeldMessagesFloor, HeldMessagesCeiling));
+    // Not below one connection's bound: a single receiver must be able to reach its own.
+    unackedDeliveries.setLimit(pick(config.hold.unackedTotalBytes, UnackedDeliveriesDivisor, UnackedDeliveriesFloor,
+                                    UnackedDeliveriesCeiling, config.hold.unacked.maxBytes));
 }
 
 } // namespace Kennel

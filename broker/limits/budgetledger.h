@@ -25,6 +25,10 @@ public:
     // Bytes of messages held for names expected back ([hold] total_bytes). Never shed: the hold
     // table checks it before it keeps a message and drops the newest instead (HoldTable).
     MemoryBudget heldMessages{"held messages"};
+    // Bytes of Deliver frames written to acknowledging receivers and not yet acknowledged
+    // ([hold] unacked_total_bytes; PROTOCOL ). Never shed: past it a delivery to an
+    // acknowledging receiver is refused `queue_full`, as past its own unacked_max_bytes.
+    MemoryBudget unackedDeliveries{"unacknowledged deliveries"};
 
     // Derived defaults: RAM / divisor, clamped to [floor, ceiling]. A budget is never below the
     // per-connection bound it sums up (one connection alone must be able to reach its own bound).
@@ -41,6 +45,9 @@ public:
     static constexpr int HeldMessagesDivisor = 64;
     static constexpr qint64 HeldMessagesFloor = 4 * MiB;
     static constexpr qint64 HeldMessagesCeiling = 256 * MiB;
+    static constexpr int UnackedDeliveriesDivisor = 32;
+    static constexpr qint64 UnackedDeliveriesFloor = 16 * MiB;
+    static constexpr qint64 UnackedDeliveriesCeiling = 1024 * MiB;
 
     // Sets each limit from `config`, deriving those configured as 0 from physicalMemory().
     void configure(const BrokerConfig &config);

@@ -37,12 +37,20 @@ public:
     void noteShed() { ++m_shed; }
     quint64 shedCount() const { return m_shed; }
 
+    // For a budget that refuses instead of shedding (unacknowledged deliveries): whether `bytes`
+    // more would pass the limit. An empty budget takes anything, as an empty queue takes any frame:
+    // a single frame larger than the whole budget is not refused forever.
+    bool wouldExceed(qint64 bytes) const { return m_limit > 0 && m_used > 0 && m_used + bytes > m_limit; }
+    void noteRefused() { ++m_refused; }
+    quint64 refusedCount() const { return m_refused; }
+
 private:
     const char *m_name;
     qint64 m_limit = 0;
     qint64 m_used = 0;
     qint64 m_peak = 0;
     quint64 m_shed = 0;
+    quint64 m_refused = 0;
 };
 
 } // namespace Kennel

@@ -83,6 +83,11 @@ Session::Session(BrokerContext &context, int fd, quint64 id, Transport transport
 {
 }
 
+MemoryBudget &Session::unackedBudget()
+{
+    return m_ctx.budgets.unackedDeliveries;
+}
+
 void Session::keepUnacknowledged(std::unique_ptr<DeliveryLedger> ledger)
 {
     m_ledger = std::move(ledger);

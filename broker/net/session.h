@@ -25,6 +25,7 @@ namespace Kennel {
 
 struct BrokerContext;
 class DeliveryLedger;
+class MemoryBudget;
 class Session final : public PollHandler, public Endpoint, public TimedConnection, public Sheddable
 {
 public:
@@ -83,6 +84,8 @@ public:
     quint64 statusConnection() const override { return m_id; }
     // The client negotiated deliver_ack (PROTOCOL §5.7): its Delivers are kept until acknowledged.
     void keepUnacknowledged(std::unique_ptr<DeliveryLedger> ledger);
+    // The budget every connection's ledger shares (the handlers do not see the budgets).
+    MemoryBudget &unackedBudget();
     // Unix only: the process that called connect() (SO_PEERCRED at accept). Shown to operators
     // as a hint; never a licence to signal (others may hold the socket now: peerProcess() says).
     void setConnectingPid(pid_t pid) { m_connectingPid = pid; }

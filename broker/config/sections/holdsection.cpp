@@ -36,6 +36,9 @@ const NumericKey holdTable[] = {
     {"hold", "unacked_max_bytes", nullptr, nullptr, nullptr, ValueKind::Bytes, 1024, GiB,
      [](const BrokerConfig &c) -> qint64 { return c.hold.unacked.maxBytes; },
      [](BrokerConfig &c, qint64 v) { c.hold.unacked.maxBytes = v; }},
+    {"hold", "unacked_total_bytes", nullptr, nullptr, nullptr, ValueKind::BytesOrAuto, 1024, 64 * GiB,
+     [](const BrokerConfig &c) -> qint64 { return c.hold.unackedTotalBytes; },
+     [](BrokerConfig &c, qint64 v) { c.hold.unackedTotalBytes = v; }},
 };
 
 } // namespace

@@ -42,6 +42,7 @@ private slots:
     void R_5_7_2_deliveredAtAcknowledgementWithinBounds();
     void R_5_7_3_unacknowledgedHeldAgainInOrder();
     void R_5_7_4_acknowledgedNeverDeliveredAgain();
+    void R_5_7_5_unacknowledgedBytesBoundedBrokerWide();
     void R_6_1_1_monitorWelcome();
     void R_6_1_2_wrongTokenRefusedWhateverTheUid();
     void R_6_3_1_monitorStreamHeaders();
@@ -541,6 +542,48 @@ void tst_ConformanceMessaging::R_5_7_4_acknowledgedNeverDeliveredAgain()
     QVERIFY(registerWithFeatures(second, "r574-t", FeatureDeliverAck));
     QVERIFY(second.quietFor(200)); // nothing delivered again
     QVERIFY(sender.quietFor(1));
+}
+
+void tst_ConformanceMessaging::R_5_7_5_unacknowledgedBytesBoundedBrokerWide()
+{
+    // Its own broker: each acknowledging receiver may keep 1024 bytes unacknowledged, all of them
+    // together 1536. Every Deliver below is 16 + 6 + 6 + 84 = 112 bytes.
+    BrokerProcess broker;
+    QVERIFY(startBroker(broker, QByteArrayLiteral("[hold]\nunacked_max_bytes = 1024\nunacked_total_bytes = 1536\n")));
+    Conn sender, a, b;
+    QVERIFY(sender.tcp(broker.tcpPort()));
+    QVERIFY(a.tcp(broker.tcpPort()));
+    QVERIFY(b.tcp(broker.tcpPort()));
+    QVERIFY(sender.registerAs("r575-s"));
+    QVERIFY(registerWithFeatures(a, "r575-a", FeatureDeliverAck));
+    QVERIFY(registerWithFeatures(b, "r575-b", FeatureDeliverAck));
+    const QByteArray text(84, 'x');
+
+    // a reads and does not acknowledge: 9 frames, 1008 bytes, within its own bound.
+    for (quint32 id = 1; id <= 9; ++id)
+        sender.sendTo("r575-a", text, id);
+    for (quint32 id = 1; id <= 9; ++id)
+        QVERIFY(delivers(a, id, text));
+    // b is far from its own bound, but all ledgers together are not: 1008 + 4 x 112 = 1456, and
+    // one more would be 1568 > 1536. It is refused as for a full queue, and not delivered.
+    for (quint32 id = 10; id <= 14; ++id)
+        sender.sendTo("r575-b", text, id);
+    QVERIFY(tells(sender, 14, DeliveryStatus::TargetQueueFull));
+    for (quint32 id = 10; id <= 13; ++id)
+        QVERIFY(delivers(b, id, text));
+    QVERIFY(b.quietFor(100));
+    QTRY_VERIFY_WITH_TIMEOUT(broker.log().contains("unacknowledged deliveries: 1456 of 1536 bytes in use"), WaitMs);
+
+    // a acknowledges: its senders hear `delivered`, and the room is b's again.
+    acknowledge(a, 9);
+    for (quint32 id = 1; id <= 9; ++id)
+        QVERIFY(tells(sender, id, DeliveryStatus::Delivered));
+    sender.sendTo("r575-b", text, 15);
+    QVERIFY(delivers(b, 15, text));
+    acknowledge(b, 5);
+    for (quint32 id = 10; id <= 13; ++id)
+        QVERIFY(tells(sender, id, DeliveryStatus::Delivered));
+    QVERIFY(tells(sender, 15, DeliveryStatus::Delivered));
 }
 
 void tst_ConformanceMessaging::R_6_1_1_monitorWelcome()
