@@ -1,9 +1,8 @@
 #include "bridgespool.h"
 #include "logging.h"
+#include "sqlitefile.h"
 
 #include <QDateTime>
-#include <QDir>
-#include <QFileInfo>
 
 #include <sqlite3.h>
 
@@ -26,16 +25,7 @@ BridgeSpool::~BridgeSpool()
 
 bool BridgeSpool::exec(const char *sql, QString *error)
 {
-    char *message = nullptr;
-    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &message) == SQLITE_OK)
-        return true;
-    const QString text = QString::fromUtf8(message ? message : sqlite3_errmsg(m_db));
-    sqlite3_free(message);
-    if (error)
-        *error = text;
-    else
-        qCWarning(lcBridge).noquote() << "spool:" << text;
-    return false;
+    return SqliteFile::exec(m_db, sql, "spool", error);
 }
 
 sqlite3_stmt *BridgeSpool::prepare(const char *sql)
@@ -51,21 +41,9 @@ sqlite3_stmt *BridgeSpool::prepare(const char *sql)
 bool BridgeSpool::open(const QString &path, bool syncFull, QString *error)
 {
     close();
-    const QFileInfo info(path);
-    if (!QDir().mkpath(info.absolutePath())) {
-        *error = QStringLiteral("spool %1: cannot create its directory").arg(path);
-        return false;
-    }
-    if (sqlite3_open_v2(QFile::encodeName(path).constData(), &m_db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-        *error = QStringLiteral("spool %1: %2").arg(path, QString::fromUtf8(sqlite3_errmsg(m_db)));
-        close();
-        return false;
-    }
     QString why;
-    // WAL: an append is one sequential write (and, with FULL, one fsync) and a crash never
-    // leaves a half-written row; the event loop never waits on a reader.
-    if (!exec("PRAGMA journal_mode=WAL", &why)
+    // WAL (SqliteFile::openWal): besides, the event loop never waits on a reader.
+    if (!(m_db = SqliteFile::openWal(path, &why))
         || !exec("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic BLOB NOT NULL, "
                  "payload BLOB NOT NULL, created INTEGER NOT NULL)", &why)) {
         *error = QStringLiteral("spool %1: %2").arg(path, why);

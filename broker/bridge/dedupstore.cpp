@@ -1,10 +1,8 @@
 #include "dedupstore.h"
 #include "logging.h"
+#include "sqlitefile.h"
 
 #include <QDateTime>
-#include <QDir>
-#include <QFile>
-#include <QFileInfo>
 
 #include <sqlite3.h>
 
@@ -23,38 +21,23 @@ DedupStore::~DedupStore()
 
 bool DedupStore::exec(const char *sql, QString *error)
 {
-    char *message = nullptr;
-    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &message) == SQLITE_OK)
-        return true;
-    const QString text = QString::fromUtf8(message ? message : sqlite3_errmsg(m_db));
-    sqlite3_free(message);
-    if (error)
-        *error = text;
-    else
-        qCWarning(lcBridge).noquote() << "dedup store:" << text;
-    return false;
+    return SqliteFile::exec(m_db, sql, "dedup store", error);
 }
 
 bool DedupStore::open(const QString &path, bool syncFull, QString *error)
 {
     close();
     m_path = path;
-    if (!QDir().mkpath(QFileInfo(path).absolutePath())) {
-        *error = QStringLiteral("dedup store %1: cannot create its directory").arg(path);
-        return false;
-    }
     auto fail = [&](const QString &why) {
         *error = QStringLiteral("dedup store %1: %2").arg(path, why);
         close();
         return false;
     };
-    if (sqlite3_open_v2(QFile::encodeName(path).constData(), &m_db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
-        return fail(QString::fromUtf8(sqlite3_errmsg(m_db)));
     QString why;
+    if (!(m_db = SqliteFile::openWal(path, &why)))
+        return fail(why);
     // WITHOUT ROWID: the key is the row, so a mark is one B-tree insert.
-    if (!exec("PRAGMA journal_mode=WAL", &why)
-        || !exec("CREATE TABLE IF NOT EXISTS seen (origin BLOB NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, "
+    if (!exec("CREATE TABLE IF NOT EXISTS seen (origin BLOB NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, "
                  "PRIMARY KEY (origin, seq)) WITHOUT ROWID", &why))
         return fail(why);
     setSyncFull(syncFull);
