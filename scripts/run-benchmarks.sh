@@ -322,6 +322,18 @@ if [ "$fd_limit" != unlimited ] && [ $((idle_n + 64)) -gt "$fd_limit" ]; then
     echo "run-benchmarks: warning: $idle_n idle connections need more descriptors than the limit ($fd_limit)" >&2
 fi
 
+# Up to 10 s for a process of ours to create its Unix socket; its log's tail when it does not.
+wait_for_socket() { # pid socket name log
+    for _ in $(seq 100); do
+        [ -S "$2" ] && return 0
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "run-benchmarks: $3 did not create $2; its log:" >&2
+    tail -n 20 "$4" >&2
+    return 1
+}
+
 start_broker() { # subject log
     local subject=$1 log=$2 port
     case $subject in
@@ -331,13 +343,7 @@ start_broker() { # subject log
         "$broker_bin" --listen "unix:$tmp/calls.sock" >"$log" 2>&1 &
         broker_pid=$!
         started_pids+=("$broker_pid")
-        for _ in $(seq 100); do
-            [ -S "$tmp/calls.sock" ] && return 0
-            kill -0 "$broker_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        echo "run-benchmarks: kennel-broker did not create $tmp/calls.sock; its log:" >&2
-        tail -n 20 "$log" >&2
+        wait_for_socket "$broker_pid" "$tmp/calls.sock" kennel-broker "$log" && return 0
         stop_broker
         return 1
         ;;
@@ -392,13 +398,7 @@ start_relay() {
     "$ideal_native_bin" --unix "$tmp/relay.sock" --quiet >"$tmp/relay.log" 2>&1 &
     relay_pid=$!
     started_pids+=("$relay_pid")
-    for _ in $(seq 100); do
-        [ -S "$tmp/relay.sock" ] && return 0
-        kill -0 "$relay_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "run-benchmarks: kennel-ideal-native did not create $tmp/relay.sock; its log:" >&2
-    tail -n 20 "$tmp/relay.log" >&2
+    wait_for_socket "$relay_pid" "$tmp/relay.sock" kennel-ideal-native "$tmp/relay.log" && return 0
     stop_relay
     return 1
 }
