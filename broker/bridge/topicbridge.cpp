@@ -367,32 +367,17 @@ bool TopicBridge::received(const QByteArray &mqttTopicName, const QByteArray &pa
     return true;
 }
 
-void TopicBridge::dropImport(const QString &why)
+void TopicBridge::drop(const char *direction, quint64 &count, DropLog &log, const QString &why)
 {
-    ++m_counters.importDropped;
-    if (m_importLogged.isValid() && m_importLogged.elapsed() < LogEveryMs) {
-        ++m_importUnlogged;
+    ++count;
+    if (log.logged.isValid() && log.logged.elapsed() < LogEveryMs) {
+        ++log.unlogged;
         return;
     }
-    qCWarning(lcBridge).noquote() << "bridge topics: import dropped:" << why << QStringLiteral("(%1 more since the last line; %2 in all)")
-                                                                              .arg(m_importUnlogged)
-                                                                              .arg(m_counters.importDropped);
-    m_importLogged.start();
-    m_importUnlogged = 0;
-}
-
-void TopicBridge::dropExport(const QString &why)
-{
-    ++m_counters.exportDropped;
-    if (m_exportLogged.isValid() && m_exportLogged.elapsed() < LogEveryMs) {
-        ++m_exportUnlogged;
-        return;
-    }
-    qCWarning(lcBridge).noquote() << "bridge topics: export dropped:" << why << QStringLiteral("(%1 more since the last line; %2 in all)")
-                                                                              .arg(m_exportUnlogged)
-                                                                              .arg(m_counters.exportDropped);
-    m_exportLogged.start();
-    m_exportUnlogged = 0;
+    qCWarning(lcBridge).noquote() << QStringLiteral("bridge topics: %1 dropped:").arg(QLatin1String(direction)) << why
+                                  << QStringLiteral("(%1 more since the last line; %2 in all)").arg(log.unlogged).arg(count);
+    log.logged.start();
+    log.unlogged = 0;
 }
 
 } // namespace Kennel

@@ -80,8 +80,15 @@ private:
     bool imports(QByteArrayView topic) const;
     bool exportNow(QByteArrayView publisher, QByteArrayView topic, QByteArrayView message, bool retain);
     void resync();
-    void dropImport(const QString &why);
-    void dropExport(const QString &why);
+    // One line per 10 s at most for each direction, with the count of those not logged between.
+    struct DropLog
+    {
+        QElapsedTimer logged;
+        quint64 unlogged = 0;
+    };
+    void drop(const char *direction, quint64 &count, DropLog &log, const QString &why);
+    void dropImport(const QString &why) { drop("import", m_counters.importDropped, m_importLog, why); }
+    void dropExport(const QString &why) { drop("export", m_counters.exportDropped, m_exportLog, why); }
     void syncSubscriptions();
     void acknowledged(int mid);
 
@@ -97,8 +104,7 @@ private:
     bool m_resyncAll = true;       // every retained value at the next link up (the first one)
     RemoteSender m_importer;       // the publisher of imports, named NAME@ORIGIN per publication
     Counters m_counters;
-    QElapsedTimer m_importLogged, m_exportLogged; // the log's throttle
-    quint64 m_importUnlogged = 0, m_exportUnlogged = 0;
+    DropLog m_importLog, m_exportLog;
 };
 
 } // namespace Kennel
